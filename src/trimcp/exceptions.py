@@ -1,0 +1,100 @@
+"""The one exception tree of trimcp.
+
+```
+TrimcpError (alias FastMCPError)
+├── ValidationError          arguments or values that fail validation
+├── ResourceError            a resource could not be read
+├── ToolError                a tool failed; its message reaches the client as an error result
+├── PromptError              a prompt could not be rendered
+├── InvalidSignature         a function cannot become a component
+├── ClientError              the client side failed
+├── NotFoundError            no component of that name / URI
+│   └── DisabledError        it exists but is disabled
+└── McpError                 a JSON-RPC error, carrying the `ErrorData` to send or that was received
+    └── ProtocolError        the peer broke the protocol (raised by `trimcp.protocol`)
+```
+
+Foreign exceptions are converted once, at the dispatch boundary (`trimcp.server.dispatch`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
+
+__all__ = [
+    "ClientError",
+    "DisabledError",
+    "FastMCPError",
+    "InvalidSignature",
+    "McpError",
+    "NotFoundError",
+    "PromptError",
+    "ProtocolError",
+    "ResourceError",
+    "ToolError",
+    "TrimcpError",
+    "ValidationError",
+]
+
+
+class TrimcpError(Exception):
+    """Base of every error trimcp raises."""
+
+
+FastMCPError = TrimcpError
+
+
+class ValidationError(TrimcpError):
+    """Arguments or values failed validation."""
+
+
+class ResourceError(TrimcpError):
+    """A resource could not be read."""
+
+
+class ToolError(TrimcpError):
+    """A tool failed; the message is sent to the client in an `isError` result."""
+
+
+class PromptError(TrimcpError):
+    """A prompt could not be rendered."""
+
+
+class InvalidSignature(TrimcpError):
+    """A function's signature cannot become a component."""
+
+
+class ClientError(TrimcpError):
+    """The client failed (a tool call returned an error, a transport broke, ...)."""
+
+
+class NotFoundError(TrimcpError):
+    """No component has that name or URI."""
+
+
+class DisabledError(NotFoundError):
+    """The component exists but is disabled."""
+
+
+class McpError(TrimcpError):
+    """A JSON-RPC error: raised by handlers to send it, and by the client when one arrives."""
+
+    def __init__(self, error: ErrorData | int, message: str | None = None, data: Any = None) -> None:
+        if isinstance(error, int):
+            error = ErrorData(code=error, message=message or "", data=data)
+        self.error = error
+        super().__init__(error.message)
+
+    @property
+    def code(self) -> int:
+        return self.error.code
+
+    @classmethod
+    def internal(cls, message: str) -> McpError:
+        return cls(INTERNAL_ERROR, message)
+
+
+class ProtocolError(McpError):
+    """The peer sent something the protocol forbids."""
