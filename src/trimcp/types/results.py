@@ -23,3 +23,9 @@ class CacheableResult(Result, kw_only=True):
 
 class PaginatedResult(CacheableResult, kw_only=True):
     nextCursor: str | None = None
+
+
+class EmptyMeta(Payload, kw_only=True):
+    """Params of a request that takes none besides `_meta`."""
+
+    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")

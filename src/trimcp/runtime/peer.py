@@ -1,0 +1,269 @@
+"""A JSON-RPC peer driven over a message stream: deliberately not MCP-aware.
+
+`Peer.run()` reads messages until the stream ends. Each inbound request runs in its own task
+under its own cancel scope (so `cancel(request_id)` can stop it) and its answer is written
+whenever it finishes, in any order. Outbound requests get fresh ids and wait for their answer;
+a timeout or a cancelled caller sends `notifications/cancelled` and stops waiting. Bad input
+from the peer is answered with a JSON-RPC error and never ends the loop.
+
+The MCP layer (server connection or client session) plugs in through `on_request` and
+`on_notification`; it raises `McpError` to answer with an error.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import anyio
+import msgspec
+
+from trimcp.exceptions import ClientError, McpError
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.framing import LineTooLong
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.jsonrpc import (
+    Batch,
+    ErrorResponse,
+    Invalid,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+)
+
+__all__ = ["MessageStream", "Peer", "PeerClosed"]
+
+logger = logging.getLogger("trimcp.runtime")
+
+
+class MessageStream(Protocol):
+    """One JSON-RPC message per `receive`/`send` (bytes, no framing)."""
+
+    async def receive(self) -> bytes: ...
+
+    async def send(self, message: bytes) -> None: ...
+
+
+class PeerClosed(ClientError):
+    """The connection ended while a request was waiting for its answer."""
+
+
+class _Pending:
+    __slots__ = ("error", "event", "result")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.result: msgspec.Raw | None = None
+        self.error: ErrorData | None = None
+
+
+RequestHandler = Callable[[Request], Awaitable[Any]]
+NotificationHandler = Callable[[Notification], Awaitable[None]]
+
+
+class Peer:
+    """Correlates requests and answers over one `MessageStream`."""
+
+    def __init__(
+        self,
+        stream: MessageStream,
+        *,
+        on_request: RequestHandler,
+        on_notification: NotificationHandler,
+        id_prefix: str = "",
+    ) -> None:
+        self._stream = stream
+        self._on_request = on_request
+        self._on_notification = on_notification
+        self._ids = itertools.count(1)
+        self._id_prefix = id_prefix
+        self._pending: dict[RequestId, _Pending] = {}
+        self._inflight: dict[RequestId, anyio.CancelScope] = {}
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._closed = False
+        self.accept_batches = False
+        """Set by the MCP layer when the negotiated revision allows JSON-RPC batches."""
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Serve until the stream ends; then cancel in-flight requests and fail waiting calls."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                task_status.started()
+                try:
+                    while True:
+                        try:
+                            data = await self._stream.receive()
+                        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                            break
+                        except LineTooLong as exc:
+                            tg.start_soon(self._send_error, None, ErrorData(INVALID_REQUEST, str(exc)))
+                            continue
+                        self._dispatch(jsonrpc.decode(data))
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        for pending in self._pending.values():
+            pending.error = ErrorData(INTERNAL_ERROR, "connection closed")
+            pending.event.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _dispatch(self, message: jsonrpc.Incoming) -> None:
+        assert self._task_group is not None
+        if isinstance(message, Request):
+            if message.id in self._inflight:
+                self._task_group.start_soon(
+                    self._send_error, message.id, ErrorData(INVALID_REQUEST, "duplicate request id")
+                )
+                return
+            scope = anyio.CancelScope()
+            self._inflight[message.id] = scope
+            self._task_group.start_soon(self._serve, message, scope)
+        elif isinstance(message, Notification):
+            self._task_group.start_soon(self._notify, message)
+        elif isinstance(message, Response | ErrorResponse):
+            self._resolve(message)
+        elif isinstance(message, Invalid):
+            self._task_group.start_soon(self._send_error, message.id, message.error)
+        elif isinstance(message, Batch):
+            self._task_group.start_soon(self._serve_batch, message)
+
+    def _resolve(self, message: Response | ErrorResponse) -> None:
+        pending = self._pending.get(message.id) if message.id is not None else None
+        if pending is None:
+            if isinstance(message, ErrorResponse):
+                logger.warning("peer reported an error: %s", message.error.message)
+            else:
+                logger.debug("answer to unknown request id %r ignored", message.id)
+            return
+        if isinstance(message, Response):
+            pending.result = message.result
+        else:
+            pending.error = message.error
+        pending.event.set()
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _answer(self, request: Request) -> bytes:
+        try:
+            result = await self._on_request(request)
+        except McpError as exc:
+            return jsonrpc.encode_error(request.id, exc.error)
+        except Exception as exc:  # the MCP layer masks; this is the last line of defence
+            logger.exception("request %r (%s) failed", request.id, request.method)
+            return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, str(exc)))
+        return jsonrpc.encode_result(request.id, result)
+
+    async def _serve(self, request: Request, scope: anyio.CancelScope) -> None:
+        try:
+            with scope:
+                reply = await self._answer(request)
+        finally:
+            self._inflight.pop(request.id, None)
+        if not scope.cancel_called:  # a cancelled request gets no answer
+            await self._send(reply)
+
+    async def _notify(self, notification: Notification) -> None:
+        try:
+            await self._on_notification(notification)
+        except Exception:
+            logger.exception("notification %s failed", notification.method)
+
+    async def _serve_batch(self, batch: Batch) -> None:
+        if not self.accept_batches:
+            await self._send_error(None, ErrorData(INVALID_REQUEST, "JSON-RPC batches are not supported"))
+            return
+        replies: list[bytes] = []
+
+        async def serve_one(request: Request) -> None:
+            replies.append(await self._answer(request))
+
+        async with anyio.create_task_group() as tg:
+            for item in batch.items:
+                if isinstance(item, Request):
+                    tg.start_soon(serve_one, item)
+                elif isinstance(item, Notification):
+                    tg.start_soon(self._notify, item)
+                elif isinstance(item, Response | ErrorResponse):
+                    self._resolve(item)
+                elif isinstance(item, Invalid):
+                    replies.append(jsonrpc.encode_error(item.id, item.error))
+        if replies:
+            await self._send(b"[" + b",".join(replies) + b"]")
+
+    def cancel(self, request_id: RequestId) -> bool:
+        """Cancel an inbound request (on `notifications/cancelled`); unknown ids are ignored."""
+        scope = self._inflight.get(request_id)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    # -- outbound ------------------------------------------------------------------------
+
+    async def _send(self, data: bytes) -> None:
+        try:
+            await self._stream.send(data)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+            logger.debug("peer gone; message dropped")
+
+    async def _send_error(self, request_id: RequestId | None, error: ErrorData) -> None:
+        await self._send(jsonrpc.encode_error(request_id, error))
+
+    def next_id(self) -> RequestId:
+        n = next(self._ids)
+        return f"{self._id_prefix}{n}" if self._id_prefix else n
+
+    async def request(
+        self,
+        method: str,
+        params: Any = None,
+        *,
+        timeout: float | None = None,
+        request_id: RequestId | None = None,
+    ) -> msgspec.Raw:
+        """Send a request and wait for its result; raise `McpError` for an error answer."""
+        if self._closed:
+            raise PeerClosed("connection closed")
+        rid = self.next_id() if request_id is None else request_id
+        pending = _Pending()
+        self._pending[rid] = pending
+        answered = False
+        try:
+            await self._stream.send(jsonrpc.encode_request(rid, method, params))
+            with anyio.fail_after(timeout):
+                await pending.event.wait()
+            answered = True
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
+            raise PeerClosed("connection closed") from exc
+        finally:
+            self._pending.pop(rid, None)
+            if not answered and not self._closed:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    await self._send(
+                        jsonrpc.encode_notification(
+                            "notifications/cancelled",
+                            {"requestId": rid, "reason": "timed out or cancelled"},
+                        )
+                    )
+        if pending.error is not None:
+            if self._closed and pending.result is None and pending.error.message == "connection closed":
+                raise PeerClosed("connection closed")
+            raise McpError(pending.error)
+        assert pending.result is not None
+        return pending.result
+
+    async def notify(self, method: str, params: Any = None) -> None:
+        await self._send(jsonrpc.encode_notification(method, params))

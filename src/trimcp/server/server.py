@@ -1,0 +1,533 @@
+"""`FastMCP`: the server users write. It owns its component registries and run settings;
+protocol work lives in `server.connection` and `server.handlers`, transports elsewhere."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import weakref
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import anyio
+import msgspec
+
+from trimcp import __version__
+from trimcp.exceptions import NotFoundError, ToolError
+from trimcp.protocol.envelope import SERVER_INFO_KEY
+from trimcp.protocol.versions import MODERN_VERSIONS
+from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
+from trimcp.types.base import Icon, Implementation
+from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
+from trimcp.types.results import CacheableResult
+
+if TYPE_CHECKING:
+    from trimcp.prompts import Prompt
+    from trimcp.resources import Resource, ResourceTemplate
+    from trimcp.server.connection import ServerConnection
+    from trimcp.server.context import Context
+    from trimcp.tools import Tool
+    from trimcp.tools.tool import ToolResult
+
+__all__ = ["FastMCP"]
+
+logger = logging.getLogger("trimcp.server")
+
+Transport = Literal["stdio", "http", "sse", "streamable-http"]
+LifespanFn = Callable[["FastMCP"], AbstractAsyncContextManager[Any]]
+
+
+@asynccontextmanager
+async def _default_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+    yield {}
+
+
+class FastMCP:
+    """An MCP server: register tools, resources and prompts, then `run()` it."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        instructions: str | None = None,
+        *,
+        version: str | None = None,
+        website_url: str | None = None,
+        icons: list[Icon] | list[dict[str, Any]] | None = None,
+        lifespan: LifespanFn | None = None,
+        tools: Collection[Tool | Callable[..., Any]] | None = None,
+        include_tags: Collection[str] | None = None,
+        exclude_tags: Collection[str] | None = None,
+        on_duplicate_tools: DuplicateBehavior | None = None,
+        on_duplicate_resources: DuplicateBehavior | None = None,
+        on_duplicate_prompts: DuplicateBehavior | None = None,
+        on_duplicate: DuplicateBehavior | None = None,
+        mask_error_details: bool | None = None,
+        strict_input_validation: bool | None = None,
+        dereference_schemas: bool = True,
+        list_page_size: int | None = None,
+        cache_ttl_ms: int = 0,
+        cache_scope: Literal["private", "public"] = "private",
+        tool_serializer: Callable[[Any], str] | None = None,
+        **settings: Any,
+    ) -> None:
+        from trimcp.settings import settings as global_settings
+
+        self.name = name or "FastMCP"
+        self.instructions = instructions
+        self.version = version or __version__
+        self.website_url = website_url
+        self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
+        self._lifespan = lifespan or _default_lifespan
+        self._lifespan_result: Any = None
+        self._lifespan_users = 0
+        self._lifespan_ready: anyio.Event | None = None
+        self.mask_error_details = (
+            global_settings.mask_error_details if mask_error_details is None else mask_error_details
+        )
+        self.strict_input_validation = bool(strict_input_validation)
+        self.dereference_schemas = dereference_schemas
+        self.list_page_size = list_page_size
+        self.cache_ttl_ms = cache_ttl_ms
+        self.cache_scope = cache_scope
+        self.tool_serializer = tool_serializer
+        self.settings = settings  # transport settings given to the constructor (FastMCP 2.x)
+        self._visibility = Visibility(
+            set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
+        )
+        self._tools: Registry[Tool] = Registry(
+            "tool", self._visibility, on_duplicate=on_duplicate_tools or on_duplicate or "warn",
+            on_change=lambda: self._notify_all("notifications/tools/list_changed"),
+        )
+        self._resources: Registry[Resource] = Registry(
+            "resource", self._visibility,
+            on_duplicate=on_duplicate_resources or on_duplicate or "warn",
+            on_change=lambda: self._notify_all("notifications/resources/list_changed"),
+        )
+        self._templates: Registry[ResourceTemplate] = Registry(
+            "template", self._visibility,
+            on_duplicate=on_duplicate_resources or on_duplicate or "warn",
+            on_change=lambda: self._notify_all("notifications/resources/list_changed"),
+        )
+        self._prompts: Registry[Prompt] = Registry(
+            "prompt", self._visibility,
+            on_duplicate=on_duplicate_prompts or on_duplicate or "warn",
+            on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
+        )
+        self._completion_handler: Callable[..., Any] | None = None
+        self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        self._server_info_meta: dict[str, Any] | None = None
+        for tool in tools or ():
+            self.add_tool(tool)
+
+    def __repr__(self) -> str:
+        return f"FastMCP({self.name!r})"
+
+    # -- tools ---------------------------------------------------------------------------
+
+    @overload
+    def tool(self, name_or_fn: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]: ...
+    @overload
+    def tool(self, name_or_fn: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def tool(self, name_or_fn: Any = None, **kwargs: Any) -> Any:
+        """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
+        `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`.
+
+        The decorator returns the original function.
+        """
+        if isinstance(name_or_fn, classmethod):
+            raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
+        if callable(name_or_fn) and not isinstance(name_or_fn, str):
+            self._add_tool_fn(name_or_fn, **kwargs)
+            return name_or_fn
+        if isinstance(name_or_fn, str):
+            if kwargs.get("name") not in (None, name_or_fn):
+                raise TypeError("tool name given twice")
+            kwargs["name"] = name_or_fn
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self._add_tool_fn(fn, **kwargs)
+            return fn
+
+        return decorator
+
+    def _add_tool_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Tool:
+        from trimcp.tools import Tool
+
+        kwargs.setdefault("serializer", self.tool_serializer)
+        return self.add_tool(Tool.from_function(fn, **kwargs))
+
+    def add_tool(self, tool: Tool | Callable[..., Any]) -> Tool:
+        from trimcp.tools import Tool
+
+        if not isinstance(tool, Tool):
+            tool = Tool.from_function(tool, serializer=self.tool_serializer)
+        return self._tools.add(tool.key, tool)
+
+    def remove_tool(self, name: str) -> None:
+        self._tools.remove(name)
+
+    async def get_tools(self) -> dict[str, Tool]:
+        """Visible tools by name (FastMCP 2.x spelling)."""
+        return dict(self._tools.visible())
+
+    async def list_tools(self) -> list[Tool]:
+        return list(dict(self._tools.visible()).values())
+
+    async def get_tool(self, name: str) -> Tool:
+        tool = self._tools.get(name)
+        if tool is None:
+            raise NotFoundError(f"Unknown tool: {name}")
+        return tool
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
+        """Call a tool without any transport (raises `ToolError`/`NotFoundError`)."""
+        from trimcp.server.context import Context, enter_context
+
+        tool = await self.get_tool(name)
+        ctx = Context(self)
+        token = enter_context(ctx)
+        try:
+            return await tool.run(arguments or {}, ctx, strict=self.strict_input_validation)
+        except (NotFoundError, ToolError):
+            raise
+        finally:
+            token.reset()
+
+    # -- resources -----------------------------------------------------------------------
+
+    def resource(self, uri: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register a function as a resource (or a template when the URI has `{params}`
+        or the function takes parameters). Returns the original function."""
+        if callable(uri) and not isinstance(uri, str):
+            raise TypeError("The @resource decorator needs a URI: use @mcp.resource('scheme://path')")
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            from trimcp.resources import Resource, ResourceTemplate
+            from trimcp.utilities.callables import ParsedCallable
+
+            parsed = ParsedCallable.from_function(fn)
+            has_params = bool(parsed.parameters_schema.get("properties"))
+            if "{" in uri or has_params:
+                self.add_template(ResourceTemplate.from_function(fn, uri, **kwargs))
+            else:
+                self.add_resource(Resource.from_function(fn, uri, **kwargs))
+            return fn
+
+        return decorator
+
+    def add_resource(self, resource: Resource) -> Resource:
+        return self._resources.add(resource.key, resource)
+
+    def add_template(self, template: ResourceTemplate) -> ResourceTemplate:
+        return self._templates.add(template.key, template)
+
+    add_resource_template = add_template
+
+    def add_resource_fn(self, fn: Callable[..., Any], uri: str, **kwargs: Any) -> None:
+        self.resource(uri, **kwargs)(fn)
+
+    def remove_resource(self, uri: str) -> None:
+        if uri in self._resources:
+            self._resources.remove(uri)
+        else:
+            self._templates.remove(uri)
+
+    async def get_resources(self) -> dict[str, Resource]:
+        return dict(self._resources.visible())
+
+    async def list_resources(self) -> list[Resource]:
+        return list(dict(self._resources.visible()).values())
+
+    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
+        return dict(self._templates.visible())
+
+    async def list_resource_templates(self) -> list[ResourceTemplate]:
+        return list(dict(self._templates.visible()).values())
+
+    async def _list_mcp_resources(self) -> list[Any]:
+        return [r.to_mcp_resource(uri=key) for key, r in self._resources.visible()]
+
+    async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
+        resource = self._resources.get(uri)
+        if resource is not None:
+            return await resource.read_contents(uri, ctx)
+        for _key, template in self._templates.visible():
+            params = template.matches(uri)
+            if params is not None:
+                return await template.read_contents(uri, params, ctx)
+        raise NotFoundError(f"Unknown resource: {uri}")
+
+    async def read_resource(self, uri: str) -> list[Any]:
+        """Read a resource without any transport: its contents (text or blob)."""
+        from trimcp.server.context import Context, enter_context
+
+        ctx = Context(self)
+        token = enter_context(ctx)
+        try:
+            return await self._read_resource_contents(str(uri), ctx)
+        finally:
+            token.reset()
+
+    # -- prompts -------------------------------------------------------------------------
+
+    def prompt(self, name_or_fn: Any = None, **kwargs: Any) -> Any:
+        """Register a function as a prompt (same forms as `tool`). Returns the function."""
+        if callable(name_or_fn) and not isinstance(name_or_fn, str):
+            self._add_prompt_fn(name_or_fn, **kwargs)
+            return name_or_fn
+        if isinstance(name_or_fn, str):
+            kwargs["name"] = name_or_fn
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self._add_prompt_fn(fn, **kwargs)
+            return fn
+
+        return decorator
+
+    def _add_prompt_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Prompt:
+        from trimcp.prompts import Prompt
+
+        return self.add_prompt(Prompt.from_function(fn, **kwargs))
+
+    def add_prompt(self, prompt: Prompt) -> Prompt:
+        return self._prompts.add(prompt.key, prompt)
+
+    def remove_prompt(self, name: str) -> None:
+        self._prompts.remove(name)
+
+    async def get_prompts(self) -> dict[str, Prompt]:
+        return dict(self._prompts.visible())
+
+    async def list_prompts(self) -> list[Prompt]:
+        return list(dict(self._prompts.visible()).values())
+
+    async def _list_mcp_prompts(self) -> list[Any]:
+        return [p.to_mcp_prompt(name=key) for key, p in self._prompts.visible()]
+
+    async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        """Render a prompt without any transport: a `GetPromptResult`."""
+        from trimcp.server.context import Context, enter_context
+
+        prompt = self._prompts.get(name)
+        if prompt is None:
+            raise NotFoundError(f"Unknown prompt: {name}")
+        ctx = Context(self)
+        token = enter_context(ctx)
+        try:
+            return await prompt.render(arguments, ctx)
+        finally:
+            token.reset()
+
+    # -- completion ----------------------------------------------------------------------
+
+    def completion(self, fn: Callable[..., Any] | None = None) -> Any:
+        """Register the completion handler: `fn(ref, argument, context)` returning a list of
+        strings, a `Completion`, or None. Usable bare or called."""
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            if inspect.iscoroutinefunction(handler):
+                self._completion_handler = handler
+            else:
+                async def run_sync(*args: Any) -> Any:
+                    return await anyio.to_thread.run_sync(handler, *args)
+
+                self._completion_handler = run_sync
+            return handler
+
+        return decorator(fn) if fn is not None else decorator
+
+    # -- visibility ----------------------------------------------------------------------
+
+    def enable(
+        self,
+        *,
+        names: Collection[str] | None = None,
+        keys: Collection[str] | None = None,
+        tags: Collection[str] | None = None,
+    ) -> None:
+        """Show components again, by name/key or by tag (the latest rule wins)."""
+        self._visibility_rule(enabled=True, names=names, keys=keys, tags=tags)
+
+    def disable(
+        self,
+        *,
+        names: Collection[str] | None = None,
+        keys: Collection[str] | None = None,
+        tags: Collection[str] | None = None,
+    ) -> None:
+        """Hide components by name/key (`"add"` or `"tool:add"`) or by tag: hidden components
+        are neither listed nor callable."""
+        self._visibility_rule(enabled=False, names=names, keys=keys, tags=tags)
+
+    def _visibility_rule(
+        self,
+        *,
+        enabled: bool,
+        names: Collection[str] | None,
+        keys: Collection[str] | None,
+        tags: Collection[str] | None,
+    ) -> None:
+        wanted = {k.split(":", 1)[1] if k.split(":", 1)[0] in _KINDS else k for k in keys or ()}
+        wanted |= set(names or ())
+        self._visibility.add_rule(enabled=enabled, keys=wanted or None, tags=set(tags) if tags else None)
+        for method in ("tools", "resources", "prompts"):
+            self._notify_all(f"notifications/{method}/list_changed")
+
+    # -- notifications -------------------------------------------------------------------
+
+    def _notify_all(self, method: str) -> None:
+        for connection in list(self._connections):
+            connection.post_notification(method)
+
+    async def _on_roots_changed(self, connection: Any) -> None:
+        """Hook for roots list-changed (Context issue); nothing to do by default."""
+
+    # -- protocol answers ----------------------------------------------------------------
+
+    def _capabilities(self) -> ServerCapabilities:
+        return ServerCapabilities(
+            tools={"listChanged": True},
+            resources={"subscribe": False, "listChanged": True},
+            prompts={"listChanged": True},
+            logging={},
+            completions={} if self._completion_handler is not None else None,
+        )
+
+    def _implementation(self) -> Implementation:
+        return Implementation(
+            name=self.name, version=self.version, websiteUrl=self.website_url, icons=self.icons or None
+        )
+
+    def _initialize_result(self, version: str) -> InitializeResult:
+        return InitializeResult(
+            protocolVersion=version,
+            capabilities=self._capabilities(),
+            serverInfo=self._implementation(),
+            instructions=self.instructions,
+        )
+
+    def _discover_result(self) -> DiscoverResult:
+        return self._finish_modern(
+            DiscoverResult(
+                supportedVersions=list(MODERN_VERSIONS),
+                capabilities=self._capabilities(),
+                instructions=self.instructions,
+            )
+        )
+
+    def _finish_modern(self, result: Any) -> Any:
+        """Dress a result for 2026-07-28: `resultType`, `serverInfo` in `_meta`, caching hints."""
+        if self._server_info_meta is None:
+            self._server_info_meta = msgspec.to_builtins(self._implementation())
+        meta = dict(result.meta) if result.meta else {}
+        meta[SERVER_INFO_KEY] = self._server_info_meta
+        updates: dict[str, Any] = {"meta": meta, "resultType": result.resultType or "complete"}
+        if isinstance(result, CacheableResult) and updates["resultType"] == "complete":
+            if result.ttlMs is None:
+                updates["ttlMs"] = self.cache_ttl_ms
+            if result.cacheScope is None:
+                updates["cacheScope"] = self.cache_scope
+        return msgspec.structs.replace(result, **updates)
+
+    # -- lifespan ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _lifespan_manager(self) -> AsyncIterator[Any]:
+        """Run the user's lifespan once however many transports share this server."""
+        if self._lifespan_users:
+            self._lifespan_users += 1
+            try:
+                assert self._lifespan_ready is not None
+                await self._lifespan_ready.wait()
+                yield self._lifespan_result
+            finally:
+                self._lifespan_users -= 1
+            return
+        self._lifespan_users = 1
+        self._lifespan_ready = anyio.Event()
+        try:
+            async with self._lifespan(self) as result:
+                self._lifespan_result = result if result is not None else {}
+                self._lifespan_ready.set()
+                yield self._lifespan_result
+        finally:
+            self._lifespan_users = 0
+            self._lifespan_result = None
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run_async(
+        self, transport: Transport | None = None, show_banner: bool | None = None, **transport_kwargs: Any
+    ) -> None:
+        """Run the server inside the caller's event loop (asyncio or trio)."""
+        from trimcp.settings import settings
+
+        transport = transport or "stdio"
+        if show_banner is None:
+            show_banner = settings.show_server_banner
+        if transport == "stdio":
+            await self.run_stdio_async(show_banner=show_banner, **transport_kwargs)
+        elif transport in ("http", "streamable-http", "sse"):
+            run_http = getattr(self, "run_http_async", None)
+            if run_http is None:
+                raise NotImplementedError(f"the {transport!r} transport is not available yet")
+            await run_http(transport=transport, show_banner=show_banner, **transport_kwargs)
+        else:
+            raise ValueError(f"Unknown transport: {transport!r}")
+
+    def run(
+        self,
+        transport: Transport | None = None,
+        show_banner: bool | None = None,
+        *,
+        backend: Literal["asyncio", "trio"] | None = None,
+        **transport_kwargs: Any,
+    ) -> None:
+        """Run the server (blocking): a thin `anyio.run` wrapper over `run_async`."""
+        from trimcp.settings import settings
+
+        from trimcp._backend import running_backend
+
+        if running_backend() is not None:
+            raise RuntimeError(
+                "FastMCP.run() was called inside a running event loop: use `await mcp.run_async()`"
+            )
+        backend = backend or settings.backend
+
+        async def main() -> None:
+            await self.run_async(transport, show_banner, **transport_kwargs)
+
+        try:
+            anyio.run(main, backend=backend)
+        except KeyboardInterrupt:
+            pass
+
+    async def run_stdio_async(
+        self, show_banner: bool = True, log_level: str | None = None, stateless: bool = False
+    ) -> None:
+        """Serve one client over this process's stdin/stdout until stdin closes."""
+        from trimcp.server.connection import ServerConnection
+        from trimcp.transports.stdio import stdio_stream
+
+        if log_level:
+            logging.getLogger("trimcp").setLevel(log_level.upper())
+        if show_banner:
+            _print_banner(self, "stdio")
+        async with self._lifespan_manager(), stdio_stream() as stream:
+            await ServerConnection(self, stream, transport="stdio").run()
+
+
+_KINDS = ("tool", "resource", "template", "prompt")
+
+
+def _print_banner(server: FastMCP, transport: str, url: str | None = None) -> None:
+    where = f" at {url}" if url else ""
+    print(
+        f"trimcp {__version__} · server {server.name!r} · {transport}{where}",
+        file=sys.stderr,
+        flush=True,
+    )

@@ -1,0 +1,208 @@
+"""Newline-delimited JSON-RPC over byte streams: raw pipe fds (the server's stdin/stdout) or
+any anyio byte stream (a subprocess's pipes, for the client).
+
+On a pipe or socket fd, reads and writes are non-blocking `os.read`/`os.write` woken by
+`anyio.wait_readable`/`wait_writable`: no thread per read, same code on asyncio and trio. A tty
+or regular file falls back to a worker thread. Writes are coalesced: concurrent senders
+append to one buffer that a single flusher writes, so responses finishing together cost one
+syscall and never interleave.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+
+from trimcp.protocol.framing import LineFramer, LineTooLong
+
+__all__ = ["FdStream", "FramedStream", "stdio_stream"]
+
+_READ_SIZE = 256 * 1024
+_HIGH_WATER = 4 * 1024 * 1024
+
+
+def _pollable(fd: int) -> bool:
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+class _CoalescingWriter:
+    """Buffers outgoing lines; one task at a time flushes all that has accumulated."""
+
+    def __init__(self) -> None:
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._flushing = False
+        self._drained = anyio.Event()
+        self.broken = False
+
+    async def send(self, message: bytes) -> None:
+        if self.broken:
+            raise anyio.BrokenResourceError("stream closed")
+        self._buffer.append(message)
+        self._buffer.append(b"\n")
+        self._buffered += len(message) + 1
+        if self._flushing:
+            if self._buffered > _HIGH_WATER:  # backpressure for a slow reader
+                await self._drained.wait()
+            return
+        self._flushing = True
+        try:
+            # Never leave half a message on the wire, but never hang on a reader that stopped.
+            with anyio.CancelScope(shield=True) as scope:
+                scope.deadline = anyio.current_time() + 30
+                while self._buffer:
+                    chunk = b"".join(self._buffer)
+                    self._buffer.clear()
+                    self._buffered = 0
+                    await self._write_all(chunk)
+            if scope.cancelled_caught:
+                raise OSError("write timed out")
+        except OSError as exc:
+            self.broken = True
+            raise anyio.BrokenResourceError(str(exc)) from exc
+        finally:
+            self._flushing = False
+            self._drained.set()
+            self._drained = anyio.Event()
+
+    async def _write_all(self, data: bytes) -> None:
+        raise NotImplementedError
+
+
+class FdStream(_CoalescingWriter):
+    """A `MessageStream` over two raw file descriptors."""
+
+    def __init__(self, read_fd: int, write_fd: int, *, max_line: int) -> None:
+        super().__init__()
+        self._read_fd = read_fd
+        self._write_fd = write_fd
+        self._framer = LineFramer(max_line)
+        self._read_poll = _pollable(read_fd)
+        self._write_poll = _pollable(write_fd)
+        self._eof = False
+        self._restore: list[tuple[int, bool]] = []
+        for fd, poll in ((read_fd, self._read_poll), (write_fd, self._write_poll)):
+            if poll and os.get_blocking(fd):
+                self._restore.append((fd, True))
+                os.set_blocking(fd, False)
+
+    def restore_blocking(self) -> None:
+        for fd, blocking in self._restore:
+            try:
+                os.set_blocking(fd, blocking)
+            except OSError:
+                pass
+        self._restore.clear()
+
+    async def receive(self) -> bytes:
+        framer = self._framer
+        while True:
+            line = framer.next_line()  # may raise LineTooLong
+            if line is not None:
+                return line
+            if self._eof:
+                raise anyio.EndOfStream
+            data = await self._read()
+            if not data:
+                self._eof = True
+            else:
+                framer.feed(data)
+
+    async def _read(self) -> bytes:
+        fd = self._read_fd
+        if not self._read_poll:
+            return await anyio.to_thread.run_sync(os.read, fd, _READ_SIZE, abandon_on_cancel=True)
+        while True:
+            try:
+                return os.read(fd, _READ_SIZE)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+
+    async def _write_all(self, data: bytes) -> None:
+        fd = self._write_fd
+        view = memoryview(data)
+        while view:
+            if not self._write_poll:
+                written = await anyio.to_thread.run_sync(os.write, fd, view)
+            else:
+                try:
+                    written = os.write(fd, view)
+                except BlockingIOError:
+                    await anyio.wait_writable(fd)
+                    continue
+            view = view[written:]
+
+
+class FramedStream(_CoalescingWriter):
+    """A `MessageStream` over anyio byte streams (e.g. a subprocess's stdout and stdin)."""
+
+    def __init__(self, receive_stream: Any, send_stream: Any, *, max_line: int) -> None:
+        super().__init__()
+        self._receive_stream = receive_stream
+        self._send_stream = send_stream
+        self._framer = LineFramer(max_line)
+        self._eof = False
+
+    async def receive(self) -> bytes:
+        framer = self._framer
+        while True:
+            line = framer.next_line()
+            if line is not None:
+                return line
+            if self._eof:
+                raise anyio.EndOfStream
+            try:
+                data = await self._receive_stream.receive(_READ_SIZE)
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                self._eof = True
+                continue
+            framer.feed(data)
+
+    async def _write_all(self, data: bytes) -> None:
+        try:
+            await self._send_stream.send(data)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError) as exc:
+            raise OSError(str(exc)) from exc
+
+
+@asynccontextmanager
+async def stdio_stream(*, protect_stdout: bool = True, max_line: int | None = None) -> AsyncIterator[FdStream]:
+    """This process's stdin/stdout as a message stream.
+
+    With `protect_stdout`, the protocol writes to a private duplicate of fd 1 and fd 1 itself
+    is pointed at stderr for the duration, so a stray `print()` (or a C library writing to
+    stdout) cannot corrupt the wire.
+    """
+    from trimcp.settings import settings
+
+    import sys
+
+    out_fd = 1
+    saved_stdout = None
+    if protect_stdout:
+        sys.stdout.flush()
+        out_fd = os.dup(1)
+        saved_stdout = os.dup(1)
+        os.dup2(2, 1)
+    stream = FdStream(0, out_fd, max_line=max_line or settings.stdio_max_line)
+    try:
+        yield stream
+    finally:
+        stream.restore_blocking()
+        if saved_stdout is not None:
+            sys.stdout.flush()
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
+            os.close(out_fd)
+
+
+__all__ += ["LineTooLong"]
