@@ -91,6 +91,10 @@ class ServerConnection:
         server = self.server
         if entry is None and method not in ("initialize", "server/discover", "logging/setLevel"):
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        if method in REMOVED_IN_MODERN and request.params is not None:
+            meta = getattr(decode_params(request.params, EmptyMeta), "meta", None)
+            if is_modern(meta):
+                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (removed in 2026-07-28)")
         params_type = entry[0] if entry is not None else _SPECIAL_PARAMS[method]
         params = decode_params(request.params, params_type)
         meta = getattr(params, "meta", None)
@@ -98,8 +102,6 @@ class ServerConnection:
             envelope = parse_modern(meta)
             if isinstance(envelope, ErrorData):
                 raise McpError(envelope)
-            if method in REMOVED_IN_MODERN:
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (removed in {envelope.protocol_version})")
         elif method == "server/discover":
             envelope = None
         elif method == "initialize":

@@ -1,0 +1,425 @@
+"""`Resource` and `FunctionResource`: a readable thing at a fixed URI, and the turning of what a
+read produced into the `contents` of a `resources/read` result.
+
+A read may produce `str` (text contents), `bytes` (base64 blob contents), any JSON-able value
+(dict, list, pydantic model, dataclass, msgspec struct: JSON text, `application/json` unless the
+resource names its MIME type), a `ResourceContent`, or a list of `ResourceContent` (several
+contents for one URI).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from trimcp.types import Annotations, BlobResourceContents, Icon, TextResourceContents
+from trimcp.types import Resource as MCPResource
+from trimcp.types.codec import convert
+from trimcp.utilities.callables import ParsedCallable
+
+if TYPE_CHECKING:
+    from trimcp.server.context import Context
+
+__all__ = [
+    "Contents",
+    "FunctionResource",
+    "Resource",
+    "ResourceContent",
+    "accepts_context",
+    "as_parts",
+    "check_uri",
+    "coerce_icons",
+    "coerce_payload",
+    "contents_of",
+    "fastmcp_meta",
+    "is_template_uri",
+    "to_json_text",
+]
+
+T = TypeVar("T")
+Contents = TextResourceContents | BlobResourceContents
+DEFAULT_MIME_TYPE = "text/plain"
+JSON_MIME_TYPE = "application/json"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def is_template_uri(uri: str) -> bool:
+    """Whether `uri` is a URI template (has a `{...}` expression) rather than a fixed URI."""
+    return "{" in uri and "}" in uri
+
+
+def check_uri(uri: str) -> str:
+    """`uri` itself, or `ValueError` when it has no scheme (`data://x`, `file:///a`, `urn:x`)."""
+    if not isinstance(uri, str) or not _SCHEME.match(uri):
+        raise ValueError(f"Invalid resource URI {uri!r}: a URI needs a scheme, as in 'data://name'")
+    return uri
+
+
+def coerce_payload(value: Any, typ: type[T]) -> T:
+    """A user-supplied `Annotations`/`Icon`: the trimcp struct, a dict, or an `mcp.types` model."""
+    if isinstance(value, typ):
+        return value
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return convert(value, typ)
+
+
+def coerce_icons(icons: Iterable[Any] | None) -> list[Icon] | None:
+    return None if icons is None else [coerce_payload(icon, Icon) for icon in icons]
+
+
+def fastmcp_meta(
+    meta: dict[str, Any] | None, tags: set[str], *, include_fastmcp_meta: bool | None
+) -> dict[str, Any] | None:
+    """The `_meta` FastMCP sends: the component's own meta plus `_fastmcp.tags`.
+
+    `include_fastmcp_meta=None` follows `trimcp.settings.include_fastmcp_meta` (True without it).
+    """
+    if include_fastmcp_meta is None:
+        include_fastmcp_meta = _setting_include_fastmcp_meta()
+    if not include_fastmcp_meta:
+        return meta
+    merged = dict(meta or {})
+    upstream = merged.get("_fastmcp")
+    merged["_fastmcp"] = {**(upstream if isinstance(upstream, dict) else {}), "tags": sorted(tags)}
+    return merged
+
+
+def _setting_include_fastmcp_meta() -> bool:
+    try:
+        from trimcp.settings import settings  # type: ignore[import-not-found]
+    except ImportError:
+        return True
+    return bool(getattr(settings, "include_fastmcp_meta", True))
+
+
+def _enc_hook(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):  # pydantic models, at the user edge
+        return obj.model_dump(mode="json")
+    return str(obj)
+
+
+_json_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
+
+
+def to_json_text(value: Any) -> str:
+    """`value` as compact JSON text; what JSON cannot express is sent as its `str()`."""
+    return _json_encoder.encode(value).decode()
+
+
+class ResourceContent:
+    """One part of what a resource read produced, with its own MIME type and `_meta`.
+
+    `content` may be `str`, `bytes`, or any JSON-able value (sent as JSON text).
+
+    Example:
+        ```python
+        @mcp.resource("data://report")
+        def report() -> list[ResourceContent]:
+            return [ResourceContent("# Title", mime_type="text/markdown"),
+                    ResourceContent(b"\\x89PNG...", mime_type="image/png")]
+        ```
+    """
+
+    __slots__ = ("content", "is_json", "meta", "mime_type")
+
+    def __init__(
+        self, content: Any, mime_type: str | None = None, meta: dict[str, Any] | None = None
+    ) -> None:
+        self.is_json = not isinstance(content, str | bytes)
+        self.content: str | bytes = to_json_text(content) if self.is_json else content
+        self.mime_type = mime_type
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return f"ResourceContent({self.content!r}, mime_type={self.mime_type!r})"
+
+    def to_contents(self, uri: str, *, mime_type: str, explicit: bool) -> Contents:
+        """The wire contents; `mime_type` is the resource's (`explicit` if the user named it)."""
+        mime = self.mime_type or (JSON_MIME_TYPE if self.is_json and not explicit else mime_type)
+        if isinstance(self.content, bytes):
+            blob = base64.b64encode(self.content).decode()
+            return BlobResourceContents(uri=uri, blob=blob, mimeType=mime, meta=self.meta)
+        return TextResourceContents(uri=uri, text=self.content, mimeType=mime, meta=self.meta)
+
+
+def as_parts(value: Any) -> list[ResourceContent | Contents]:
+    """What a read produced, as the parts of a `resources/read` result."""
+    if isinstance(value, ResourceContent | TextResourceContents | BlobResourceContents):
+        return [value]
+    if (
+        isinstance(value, list | tuple)
+        and value
+        and all(
+            isinstance(v, ResourceContent | TextResourceContents | BlobResourceContents)
+            for v in value
+        )
+    ):
+        return list(value)
+    return [ResourceContent(value)]
+
+
+def contents_of(value: Any, *, uri: str, mime_type: str, explicit: bool) -> list[Contents]:
+    """`value` (what a read produced) as wire contents reported under `uri`.
+
+    Args:
+        mime_type: The MIME type of the resource (or template) that produced `value`.
+        explicit: Whether the user named `mime_type`; if not, JSON values say `application/json`.
+    """
+    contents: list[Contents] = []
+    for part in as_parts(value):
+        if isinstance(part, ResourceContent):
+            part = part.to_contents(uri, mime_type=mime_type, explicit=explicit)
+        contents.append(part)
+    return contents
+
+
+class Resource:
+    """A resource at a fixed URI. Subclasses implement `read()`.
+
+    Attributes:
+        uri: The resource's URI.
+        name: Its name (defaults to the URI).
+        mime_type: MIME type of what `read()` returns (`text/plain` unless given).
+        key: The lookup key of the server that holds it (defaults to the URI; mounting a server
+            prefixes it).
+    """
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.uri = check_uri(str(uri))
+        self.name = name or self.uri
+        self.title = title
+        self.description = description
+        self.mime_type = mime_type or DEFAULT_MIME_TYPE
+        self.mime_type_explicit = mime_type is not None
+        self.tags: set[str] = set(tags or ())
+        self.annotations = None if annotations is None else coerce_payload(annotations, Annotations)
+        self.meta = meta
+        self.enabled = True if enabled is None else enabled
+        self.icons = coerce_icons(icons)
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(uri={self.uri!r}, name={self.name!r})"
+
+    @property
+    def key(self) -> str:
+        return self._key if self._key is not None else self.uri
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    def model_copy(
+        self, *, update: dict[str, Any] | None = None, key: str | None = None, deep: bool = False
+    ) -> Resource:
+        """A copy with `update` applied (FastMCP's spelling; `key=` sets the lookup key)."""
+        new = copy.deepcopy(self) if deep else copy.copy(self)
+        new.tags = set(self.tags)
+        for field, value in (update or {}).items():
+            setattr(new, field, value)
+        if key is not None:
+            new.key = key
+        return new
+
+    @staticmethod
+    def from_function(
+        fn: Callable[..., Any],
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+    ) -> FunctionResource:
+        """A resource read by calling `fn` (see `FunctionResource.from_function`)."""
+        return FunctionResource.from_function(
+            fn,
+            uri,
+            name=name,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            tags=tags,
+            annotations=annotations,
+            meta=meta,
+            enabled=enabled,
+            icons=icons,
+        )
+
+    def to_mcp_resource(
+        self, *, include_fastmcp_meta: bool | None = None, **overrides: Any
+    ) -> MCPResource:
+        """The `resources/list` entry; `overrides` use the wire names (`mimeType`, `_meta`)."""
+        fields: dict[str, Any] = {
+            "uri": self.uri,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "mimeType": self.mime_type,
+            "annotations": self.annotations,
+            "icons": self.icons,
+            "meta": fastmcp_meta(self.meta, self.tags, include_fastmcp_meta=include_fastmcp_meta),
+        }
+        if "_meta" in overrides:
+            overrides["meta"] = overrides.pop("_meta")
+        fields.update(overrides)
+        return MCPResource(**fields)
+
+    async def read(self, context: Context | None = None) -> Any:
+        """What the resource holds: `str`, `bytes`, or parts (see the module docstring)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement read()")
+
+    async def read_contents(
+        self, uri: str | None = None, context: Context | None = None
+    ) -> list[Contents]:
+        """Read the resource and shape the result as `resources/read` contents.
+
+        Args:
+            uri: The URI to report in the contents (defaults to the resource's own).
+            context: The request's `Context`, for resources that take one.
+        """
+        value = await self._read_value(context)
+        return self.contents_of(value, uri=uri or self.uri)
+
+    async def _read_value(self, context: Context | None) -> Any:
+        # `read(self)` without `context` is how FastMCP subclasses spell it.
+        if accepts_context(type(self).read):
+            return await self.read(context=context)
+        return await self.read()
+
+    def contents_of(self, value: Any, *, uri: str) -> list[Contents]:
+        """`value` (what a read produced) as wire contents reported under `uri`."""
+        return contents_of(
+            value, uri=uri, mime_type=self.mime_type, explicit=self.mime_type_explicit
+        )
+
+
+_context_cache: dict[Any, bool] = {}
+
+
+def accepts_context(read: Callable[..., Any]) -> bool:
+    """Whether a `read` method takes `context` (FastMCP's spell it without)."""
+    accepts = _context_cache.get(read)
+    if accepts is None:
+        params = inspect.signature(read).parameters
+        accepts = "context" in params or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+        )
+        _context_cache[read] = accepts
+    return accepts
+
+
+class FunctionResource(Resource):
+    """A resource whose contents come from calling a function (sync or async).
+
+    The function takes no arguments except an optional `Context` parameter.
+    """
+
+    def __init__(
+        self, *, fn: Callable[..., Any], parsed: ParsedCallable | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.fn = fn
+        self._parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+    ) -> FunctionResource:
+        """A resource at `uri` read by calling `fn`.
+
+        Raises:
+            ValueError: `uri` has no scheme, is a template, or `fn` is a lambda without `name`.
+        """
+        if is_template_uri(uri):
+            raise ValueError(
+                f"{uri!r} is a URI template: register it with ResourceTemplate.from_function"
+            )
+        parsed = ParsedCallable.from_function(fn)
+        fn_name = name or parsed.name
+        if fn_name == "<lambda>":
+            raise ValueError("You must provide a name for lambda functions")
+        if parsed.parameters_schema.get("required"):
+            raise ValueError(
+                f"Resource function {fn_name!r} takes arguments "
+                f"{parsed.parameters_schema['required']}: only a template URI can supply them"
+            )
+        return cls(
+            fn=fn,
+            parsed=parsed,
+            uri=uri,
+            name=fn_name,
+            title=title,
+            description=description if description is not None else parsed.description,
+            mime_type=mime_type,
+            tags=tags,
+            annotations=annotations,
+            meta=meta,
+            enabled=enabled,
+            icons=icons,
+        )
+
+    async def read(self, context: Context | None = None) -> Any:
+        """Call the function: `str`, `bytes`, JSON text for other values, or a list of parts."""
+        value = await self._call(context)
+        if isinstance(value, str | bytes):
+            return value
+        parts = as_parts(value)
+        if len(parts) == 1 and isinstance(parts[0], ResourceContent):
+            return parts[0].content
+        return parts
+
+    async def read_contents(
+        self, uri: str | None = None, context: Context | None = None
+    ) -> list[Contents]:
+        return self.contents_of(await self._call(context), uri=uri or self.uri)
+
+    async def _call(self, context: Context | None) -> Any:
+        value = await self._parsed.call({}, context=context)
+        if isinstance(value, Resource):
+            return await value._read_value(context)
+        return value

@@ -1,0 +1,436 @@
+"""`ResourceTemplate` and `FunctionResourceTemplate`: resources whose URI carries parameters.
+
+Supported RFC 6570 subset:
+
+- `{name}`: one path segment (no `/`);
+- `{name*}` and `{+name}`: any text, `/` included;
+- `{?a,b}` (or `{&a,b}`): optional query parameters, bound to function parameters with defaults.
+
+A template is compiled once to a regular expression; `matches(uri)` returns the percent-decoded
+values as strings and the function call converts them to the annotated types.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+from trimcp.exceptions import ResourceError, ValidationError
+from trimcp.resources.resource import (
+    DEFAULT_MIME_TYPE,
+    Contents,
+    FunctionResource,
+    Resource,
+    accepts_context,
+    check_uri,
+    coerce_icons,
+    coerce_payload,
+    contents_of,
+    fastmcp_meta,
+)
+from trimcp.types import Annotations, Icon
+from trimcp.types import ResourceTemplate as MCPResourceTemplate
+from trimcp.utilities.callables import ParsedCallable
+
+if TYPE_CHECKING:
+    from trimcp.server.context import Context
+
+__all__ = [
+    "FunctionResourceTemplate",
+    "ResourceTemplate",
+    "UriTemplate",
+    "accepts_string",
+    "decode_json_arguments",
+]
+
+_EXPRESSION = re.compile(r"\{([^{}]*)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _names(body: str, template: str) -> list[str]:
+    names = [n.strip() for n in body.split(",")]
+    for name in names:
+        if not _NAME.match(name):
+            raise ValueError(f"Invalid parameter name {name!r} in URI template {template!r}")
+    return names
+
+
+class UriTemplate:
+    """A parsed URI template: its path and query parameters and its compiled matcher."""
+
+    __slots__ = ("_regex", "_whole_uri", "path_params", "query_params", "template")
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        path_params: list[str] = []
+        query_params: list[str] = []
+        pattern: list[str] = []
+        literal_path: list[str] = []
+        pos = 0
+        for match in _EXPRESSION.finditer(template):
+            literal_path.append(template[pos : match.start()])
+            pattern.append(re.escape(template[pos : match.start()]))
+            pos = match.end()
+            body = match.group(1)
+            if body[:1] in ("?", "&"):
+                query_params.extend(_names(body[1:], template))
+                continue
+            if "," in body:
+                raise ValueError(
+                    f"URI template {template!r}: one variable per path expression, got {{{body}}}"
+                )
+            wildcard = body.startswith("+") or body.endswith("*")
+            (name,) = _names(body.removeprefix("+").removesuffix("*"), template)
+            path_params.append(name)
+            pattern.append(f"(?P<{name}>.+)" if wildcard else f"(?P<{name}>[^/]+)")
+        literal_path.append(template[pos:])
+        pattern.append(re.escape(template[pos:]))
+        if any("{" in part or "}" in part for part in literal_path):
+            raise ValueError(f"Unbalanced braces in URI template {template!r}")
+        every = path_params + query_params
+        duplicates = {n for n in every if every.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"URI template {template!r} repeats parameters {sorted(duplicates)}")
+        self.path_params = tuple(path_params)
+        self.query_params = tuple(query_params)
+        self._regex = re.compile("^" + "".join(pattern) + "$", re.DOTALL)
+        # A literal `?` in the template means the query is part of what the regex matches.
+        self._whole_uri = any("?" in part for part in literal_path)
+
+    def __repr__(self) -> str:
+        return f"UriTemplate({self.template!r})"
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        """The parameters of `uri` (percent-decoded), or `None` if it does not match."""
+        path, _, query = (uri, "", "") if self._whole_uri else uri.partition("?")
+        found = self._regex.match(path)
+        if found is None:
+            return None
+        params = {name: unquote(value) for name, value in found.groupdict().items()}
+        if query and self.query_params:
+            parsed = parse_qs(query, keep_blank_values=True)
+            for name in self.query_params:
+                if name in parsed:
+                    params[name] = parsed[name][0]
+        return params
+
+
+def accepts_string(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> bool:
+    """Whether a JSON schema admits a string (so a string argument is passed as is)."""
+    if not isinstance(schema, dict) or depth > 32:
+        return True
+    if "$ref" in schema:
+        target = defs.get(str(schema["$ref"]).rsplit("/", 1)[-1])
+        return accepts_string(target, defs, depth + 1)
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        if combinator in schema:
+            return any(accepts_string(s, defs, depth + 1) for s in schema[combinator])
+    if "const" in schema:
+        return isinstance(schema["const"], str)
+    if "enum" in schema:
+        return any(isinstance(v, str) for v in schema["enum"])
+    kind = schema.get("type")
+    if kind is None:
+        return True
+    return "string" in kind if isinstance(kind, list) else kind == "string"
+
+
+def decode_json_arguments(
+    arguments: Mapping[str, Any], schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Arguments that arrived as strings, JSON-decoded where the parameter cannot be a string.
+
+    `"[1, 2]"` for a `list[int]` parameter becomes `[1, 2]`, `"5"` for an `int` becomes `5`;
+    a value that is not JSON is left as is for validation to judge.
+    """
+    properties = schema.get("properties", {})
+    defs = schema.get("$defs", {})
+    decoded = dict(arguments)
+    for name, value in arguments.items():
+        if isinstance(value, str) and not accepts_string(properties.get(name), defs):
+            try:
+                decoded[name] = json.loads(value)
+            except ValueError:
+                pass
+    return decoded
+
+
+def _fmt(names: Iterable[str]) -> str:
+    return "{" + ", ".join(repr(n) for n in sorted(names)) + "}"
+
+
+class ResourceTemplate:
+    """A family of resources addressed by a URI template. Subclasses implement `read()`.
+
+    Attributes:
+        uri_template: The template, e.g. `weather://{city}/current{?units}`.
+        parameters: JSON schema of the parameters.
+        key: The lookup key (defaults to `uri_template`; mounting a server prefixes it).
+    """
+
+    def __init__(
+        self,
+        *,
+        uri_template: str,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+        key: str | None = None,
+    ) -> None:
+        check_uri(uri_template)
+        self.uri_template = uri_template
+        self.pattern = UriTemplate(uri_template)
+        self.name = name or uri_template
+        self.title = title
+        self.description = description
+        self.mime_type = mime_type or DEFAULT_MIME_TYPE
+        self.mime_type_explicit = mime_type is not None
+        self.parameters: dict[str, Any] = parameters or {"type": "object", "properties": {}}
+        self.tags: set[str] = set(tags or ())
+        self.annotations = None if annotations is None else coerce_payload(annotations, Annotations)
+        self.meta = meta
+        self.enabled = True if enabled is None else enabled
+        self.icons = coerce_icons(icons)
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(uri_template={self.uri_template!r}, name={self.name!r})"
+
+    @property
+    def key(self) -> str:
+        return self._key if self._key is not None else self.uri_template
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    def model_copy(
+        self, *, update: dict[str, Any] | None = None, key: str | None = None, deep: bool = False
+    ) -> ResourceTemplate:
+        """A copy with `update` applied; `uri_template` changes recompile the matcher."""
+        import copy
+
+        new = copy.deepcopy(self) if deep else copy.copy(self)
+        new.tags = set(self.tags)
+        for field, value in (update or {}).items():
+            setattr(new, field, value)
+        if "uri_template" in (update or {}):
+            new.pattern = UriTemplate(new.uri_template)
+        if key is not None:
+            new.key = key
+        return new
+
+    @staticmethod
+    def from_function(
+        fn: Callable[..., Any],
+        uri_template: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+    ) -> FunctionResourceTemplate:
+        """A template read by calling `fn` (see `FunctionResourceTemplate.from_function`)."""
+        return FunctionResourceTemplate.from_function(
+            fn,
+            uri_template,
+            name=name,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            tags=tags,
+            annotations=annotations,
+            meta=meta,
+            enabled=enabled,
+            icons=icons,
+        )
+
+    def matches(self, uri: str) -> dict[str, str] | None:
+        """The parameters `uri` gives this template (strings), or `None` if it does not match."""
+        return self.pattern.match(uri)
+
+    def to_mcp_template(
+        self, *, include_fastmcp_meta: bool | None = None, **overrides: Any
+    ) -> MCPResourceTemplate:
+        """The `resources/templates/list` entry; `overrides` use the wire names."""
+        fields: dict[str, Any] = {
+            "uriTemplate": self.uri_template,
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "mimeType": self.mime_type,
+            "annotations": self.annotations,
+            "icons": self.icons,
+            "meta": fastmcp_meta(self.meta, self.tags, include_fastmcp_meta=include_fastmcp_meta),
+        }
+        if "_meta" in overrides:
+            overrides["meta"] = overrides.pop("_meta")
+        fields.update(overrides)
+        return MCPResourceTemplate(**fields)
+
+    async def read(self, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        """What the resource for `arguments` holds (`str`, `bytes`, JSON-able value, parts)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement read()")
+
+    async def _read_value(self, arguments: dict[str, Any], context: Context | None) -> Any:
+        # FastMCP subclasses spell it `read(self, arguments)`.
+        if accepts_context(type(self).read):
+            return await self.read(arguments, context=context)
+        return await self.read(arguments)
+
+    async def read_contents(
+        self, uri: str, params: dict[str, Any], context: Context | None = None
+    ) -> list[Contents]:
+        """Read the resource `uri` (whose parameters `matches()` gave) as wire contents."""
+        value = await self._read_value(params, context)
+        return contents_of(
+            value, uri=uri, mime_type=self.mime_type, explicit=self.mime_type_explicit
+        )
+
+    async def create_resource(
+        self, uri: str, params: dict[str, Any], context: Context | None = None
+    ) -> Resource:
+        """A concrete resource for `uri`, read through this template with `params`."""
+
+        async def read_template() -> Any:
+            return await self._read_value(params, context)
+
+        return FunctionResource.from_function(
+            read_template,
+            uri,
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            mime_type=self.mime_type if self.mime_type_explicit else None,
+            tags=self.tags,
+            annotations=self.annotations,
+            meta=self.meta,
+            icons=self.icons,
+        )
+
+
+class FunctionResourceTemplate(ResourceTemplate):
+    """A template whose resources come from calling a function with the URI's parameters."""
+
+    def __init__(self, *, fn: Callable[..., Any], parsed: ParsedCallable, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fn = fn
+        self._parsed = parsed
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        uri_template: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: Iterable[str] | None = None,
+        annotations: Annotations | dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: Iterable[Icon | dict[str, Any]] | None = None,
+    ) -> FunctionResourceTemplate:
+        """A template at `uri_template` whose reads call `fn(**params)`.
+
+        Raises:
+            ValueError: The template is malformed, `fn` takes `*args`/`**kwargs`, or the
+                parameters do not fit `fn`'s: every required parameter of `fn` must be a path
+                parameter, query parameters must have defaults, and every URI parameter must
+                be one of `fn`'s.
+        """
+        pattern = UriTemplate(uri_template)
+        try:
+            signature = inspect.signature(fn)
+        except (TypeError, ValueError):
+            signature = None
+        kinds = {p.kind for p in signature.parameters.values()} if signature else set()
+        if inspect.Parameter.VAR_POSITIONAL in kinds:
+            raise ValueError("Functions with *args are not supported as resource templates")
+        if inspect.Parameter.VAR_KEYWORD in kinds:
+            raise ValueError("Functions with **kwargs are not supported as resource templates")
+        parsed = ParsedCallable.from_function(fn)
+        fn_name = name or parsed.name
+        if fn_name == "<lambda>":
+            raise ValueError("You must provide a name for lambda functions")
+
+        path_params = set(pattern.path_params)
+        query_params = set(pattern.query_params)
+        if not path_params | query_params:
+            raise ValueError(f"URI template {uri_template!r} must contain at least one parameter")
+        schema = parsed.parameters_schema
+        func_params = set(schema.get("properties", {}))
+        required = set(schema.get("required", ()))
+        optional = func_params - required
+        if query_params - optional:
+            raise ValueError(
+                f"Query parameters {_fmt(query_params - optional)} must be optional function "
+                f"parameters with default values"
+            )
+        if not required <= path_params:
+            raise ValueError(
+                f"Required function arguments {_fmt(required)} must be a subset of the URI path "
+                f"parameters {_fmt(path_params)}"
+            )
+        if not (path_params | query_params) <= func_params:
+            raise ValueError(
+                f"URI parameters {_fmt(path_params | query_params)} must be a subset of the "
+                f"function arguments: {_fmt(func_params)}"
+            )
+        return cls(
+            fn=fn,
+            parsed=parsed,
+            uri_template=uri_template,
+            name=fn_name,
+            title=title,
+            description=description if description is not None else parsed.description,
+            mime_type=mime_type,
+            parameters=schema,
+            tags=tags,
+            annotations=annotations,
+            meta=meta,
+            enabled=enabled,
+            icons=icons,
+        )
+
+    async def read(self, arguments: dict[str, Any], context: Context | None = None) -> Any:
+        """Call the function with `arguments` converted to its parameter types.
+
+        Raises:
+            ResourceError: A parameter does not convert (e.g. `"abc"` for an `int`).
+        """
+        kwargs = decode_json_arguments(arguments, self.parameters)
+        try:
+            kwargs = self._parsed.validate(kwargs)
+        except ValidationError as exc:
+            raise ResourceError(
+                f"Invalid parameters for resource template {self.uri_template!r}: {exc}"
+            ) from exc
+        value = await self._parsed.call(kwargs, context=context)
+        if isinstance(value, Resource):
+            return await value._read_value(context)
+        return value

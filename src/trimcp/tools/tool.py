@@ -1,0 +1,381 @@
+"""Tools: `Tool` (what a server lists and calls), `FunctionTool` (a tool made from a Python
+function) and `ToolResult` (content blocks plus structured content).
+
+A function's return value becomes a result the way FastMCP 2.13 does it:
+
+- content: see `trimcp.utilities.types.convert_to_content`.
+- structured content: with an output schema, the JSON-able value (as `{"result": value}`
+  when the schema is marked `x-fastmcp-wrap-result`); without one, only for values that
+  serialize to a JSON object (dicts, pydantic models, dataclasses) and are not content.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, TypeAlias, get_args
+
+import pydantic
+
+from trimcp.exceptions import InvalidSignature
+from trimcp.types import CallToolResult, ContentBlock, Icon, ToolAnnotations
+from trimcp.types import Tool as MCPTool
+from trimcp.types.codec import convert
+from trimcp.utilities.callables import ParsedCallable
+from trimcp.utilities.json_schema import compress_schema
+from trimcp.utilities.types import (
+    CONTENT_STRUCTS,
+    Audio,
+    File,
+    Image,
+    NotSet,
+    NotSetT,
+    Serializer,
+    convert_to_content,
+    default_serializer,
+    get_cached_typeadapter,
+    is_content_like,
+    is_object_like,
+    to_jsonable,
+)
+
+__all__ = ["FunctionTool", "Tool", "ToolResult", "ToolResultSerializerType", "default_serializer"]
+
+ToolResultSerializerType: TypeAlias = Serializer
+
+_FOREIGN_CONTENT_NAMES = frozenset(
+    {"TextContent", "ImageContent", "AudioContent", "ResourceLink", "EmbeddedResource"}
+)
+_WRAP_KEY = "x-fastmcp-wrap-result"
+_NO_OUTPUT_SCHEMA = (inspect.Parameter.empty, None, type(None), Any, ...)
+
+
+class ToolResult:
+    """What a tool produced: `content` blocks, optional `structured_content` (a JSON
+    object) and optional `meta`. A tool function may return one to control all three."""
+
+    __slots__ = ("content", "meta", "structured_content")
+
+    def __init__(
+        self,
+        content: list[ContentBlock] | Any | None = None,
+        structured_content: dict[str, Any] | Any | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        if content is None and structured_content is None:
+            raise ValueError("Either content or structured_content must be provided")
+        if content is None:
+            content = structured_content
+        self.content: list[ContentBlock] = convert_to_content(content)
+        if structured_content is not None:
+            structured_content = to_jsonable(structured_content)
+            if not isinstance(structured_content, dict):
+                raise ValueError(
+                    "structured_content must be a dict or None. Got "
+                    f"{type(structured_content).__name__}: {structured_content!r}"
+                )
+        self.structured_content: dict[str, Any] | None = structured_content
+        self.meta = meta
+
+    def __repr__(self) -> str:
+        return (
+            f"ToolResult(content={self.content!r}, "
+            f"structured_content={self.structured_content!r}, meta={self.meta!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ToolResult):
+            return NotImplemented
+        return (self.content, self.structured_content, self.meta) == (
+            other.content,
+            other.structured_content,
+            other.meta,
+        )
+
+    def to_mcp_result(self) -> CallToolResult:
+        return CallToolResult(
+            content=self.content, structuredContent=self.structured_content, meta=self.meta
+        )
+
+
+def _as_annotations(value: Any) -> ToolAnnotations | None:
+    if value is None or isinstance(value, ToolAnnotations):
+        return value
+    if isinstance(value, pydantic.BaseModel):
+        value = value.model_dump(mode="json", exclude_none=True)
+    return convert(value, ToolAnnotations)
+
+
+def _as_icons(value: Any) -> list[Icon] | None:
+    if value is None:
+        return None
+    icons = []
+    for icon in value:
+        if isinstance(icon, pydantic.BaseModel):
+            icon = icon.model_dump(mode="json", exclude_none=True)
+        icons.append(icon if isinstance(icon, Icon) else convert(icon, Icon))
+    return icons
+
+
+class Tool:
+    """A tool as the server knows it: its MCP definition plus how to run it.
+
+    Attributes are plain and mutable (`tool.name = ...`, `tool.enabled = False`); the
+    cached MCP definition is dropped whenever one changes.
+    """
+
+    fn: Callable[..., Any] | None = None
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        parameters: dict[str, Any],
+        title: str | None = None,
+        description: str | None = None,
+        tags: set[str] | None = None,
+        annotations: ToolAnnotations | dict[str, Any] | None = None,
+        output_schema: dict[str, Any] | None = None,
+        serializer: ToolResultSerializerType | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool = True,
+        icons: list[Icon] | None = None,
+    ) -> None:
+        self.name = name
+        self.parameters = parameters
+        self.title = title
+        self.description = description
+        self.tags: set[str] = set(tags or ())
+        self.annotations = _as_annotations(annotations)
+        self.output_schema = output_schema
+        self.serializer = serializer
+        self.meta = meta
+        self.enabled = enabled
+        self.icons = _as_icons(icons)
+        self._key: str | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_mcp_tool", None)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    @property
+    def key(self) -> str:
+        """The name the tool is registered under (a prefixed name after mounting)."""
+        return self._key or self.name
+
+    @key.setter
+    def key(self, value: str | None) -> None:
+        self._key = value
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    @staticmethod
+    def from_function(fn: Callable[..., Any], **options: Any) -> FunctionTool:
+        """Same as `FunctionTool.from_function`."""
+        return FunctionTool.from_function(fn, **options)
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False, key: str | None = None
+    ) -> Tool:
+        """A copy with the attributes in `update` replaced (the pydantic spelling)."""
+        new = copy.deepcopy(self) if deep else copy.copy(self)
+        if "tags" not in (update or {}):
+            new.tags = set(self.tags)
+        for name, value in (update or {}).items():
+            if name == "annotations":
+                value = _as_annotations(value)
+            elif name == "icons":
+                value = _as_icons(value)
+            setattr(new, name, value)
+        if key is not None:
+            new.key = key
+        return new
+
+    def copy(self, **update: Any) -> Tool:
+        return self.model_copy(update=update)
+
+    def get_meta(self, *, include_fastmcp_meta: bool = True) -> dict[str, Any] | None:
+        """`meta`, plus FastMCP's `_fastmcp: {"tags": [...]}` when the tool has tags."""
+        meta = dict(self.meta or {})
+        if include_fastmcp_meta and self.tags:
+            meta["_fastmcp"] = {"tags": sorted(self.tags)}
+        return meta or None
+
+    def to_mcp_tool(self, *, include_fastmcp_meta: bool = True, **overrides: Any) -> MCPTool:
+        """The `tools/list` entry; built once and cached unless `overrides` are given."""
+        cached = self.__dict__.get("_mcp_tool")
+        if cached is not None and include_fastmcp_meta and not overrides:
+            return cached
+        title = self.title or (self.annotations.title if self.annotations else None)
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "title": title,
+            "description": self.description,
+            "inputSchema": self.parameters,
+            "outputSchema": self.output_schema,
+            "annotations": self.annotations,
+            "icons": self.icons,
+            "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
+        }
+        if "_meta" in overrides:
+            overrides["meta"] = overrides.pop("_meta")
+        unknown = overrides.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"unknown Tool fields: {', '.join(sorted(unknown))}")
+        fields.update(overrides)
+        fields["annotations"] = _as_annotations(fields["annotations"])
+        fields["icons"] = _as_icons(fields["icons"])
+        tool = MCPTool(**fields)
+        if include_fastmcp_meta and not overrides:
+            object.__setattr__(self, "_mcp_tool", tool)
+        return tool
+
+    async def run(
+        self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
+    ) -> ToolResult:
+        """Run the tool. Bad arguments raise `trimcp.exceptions.ValidationError`."""
+        raise NotImplementedError("Tool subclasses implement run()")
+
+
+class FunctionTool(Tool):
+    """A tool that calls a Python function (sync ones in a worker thread)."""
+
+    fn: Callable[..., Any]
+
+    def __init__(self, *, fn: Callable[..., Any], parsed: ParsedCallable, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.fn = fn
+        self._parsed = parsed
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        tags: set[str] | None = None,
+        annotations: ToolAnnotations | dict[str, Any] | None = None,
+        exclude_args: list[str] | None = None,
+        output_schema: dict[str, Any] | NotSetT | None = NotSet,
+        serializer: ToolResultSerializerType | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        icons: list[Icon] | None = None,
+    ) -> FunctionTool:
+        """Build a tool from `fn`: input schema from its parameters, output schema from its
+        return annotation (`output_schema=None` disables it; a dict replaces it).
+
+        Raises:
+            InvalidSignature: a lambda without `name`, a signature `ParsedCallable`
+                rejects, or an explicit `output_schema` that is not an object schema.
+        """
+        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or ())
+        if name is None and parsed.name == "<lambda>":
+            raise InvalidSignature("You must provide a name for lambda functions")
+        if output_schema is NotSet:
+            final_schema = output_schema_for(parsed.return_annotation)
+        elif output_schema is None or output_schema is False:
+            final_schema = None
+        else:
+            if not isinstance(output_schema, dict) or not _is_object_schema(output_schema):
+                raise InvalidSignature(
+                    f"Output schemas must represent object types; got {output_schema!r}"
+                )
+            final_schema = output_schema
+        return cls(
+            fn=fn,
+            parsed=parsed,
+            name=name or parsed.name,
+            title=title,
+            description=description or parsed.description,
+            tags=tags,
+            annotations=annotations,
+            parameters=parsed.parameters_schema,
+            output_schema=final_schema,
+            serializer=serializer,
+            meta=meta,
+            enabled=True if enabled is None else enabled,
+            icons=icons,
+        )
+
+    async def run(
+        self, arguments: dict[str, Any] | None, context: Any = None, *, strict: bool = False
+    ) -> ToolResult:
+        result = await self._parsed.call(arguments, context, strict=strict)
+        return self.result_from(result)
+
+    def result_from(self, result: Any) -> ToolResult:
+        """The `ToolResult` for a value the function returned."""
+        if isinstance(result, ToolResult):
+            return result
+        content = convert_to_content(result, self.serializer)
+        if self.output_schema is None:
+            if is_content_like(result) or (
+                isinstance(result, (list, tuple)) and any(is_content_like(i) for i in result)
+            ):
+                return ToolResult(content=content)
+            if is_object_like(result):
+                try:
+                    structured = to_jsonable(result)
+                except Exception:
+                    structured = None
+                if isinstance(structured, dict):
+                    return ToolResult(content=content, structured_content=structured)
+            return ToolResult(content=content)
+        if self.output_schema.get(_WRAP_KEY):
+            return ToolResult(content=content, structured_content={"result": to_jsonable(result)})
+        return ToolResult(content=content, structured_content=result)
+
+
+def _is_object_schema(schema: dict[str, Any]) -> bool:
+    return (
+        schema.get("type") == "object"
+        or "properties" in schema
+        or ("$ref" in schema and "$defs" in schema)
+    )
+
+
+def _mentions_content(tp: Any) -> bool:
+    if tp in (Image, Audio, File, ToolResult):
+        return True
+    if isinstance(tp, type) and (
+        issubclass(tp, CONTENT_STRUCTS)
+        or (issubclass(tp, pydantic.BaseModel) and tp.__name__ in _FOREIGN_CONTENT_NAMES)
+    ):
+        return True
+    return any(_mentions_content(arg) for arg in get_args(tp))
+
+
+def output_schema_for(annotation: Any) -> dict[str, Any] | None:
+    """FastMCP's output schema for a return annotation: object types as they are, others
+    wrapped as `{"result": ...}` and marked `x-fastmcp-wrap-result`; `None` for no
+    annotation, `None`, `Any`, content types and types pydantic cannot describe."""
+    if annotation in _NO_OUTPUT_SCHEMA or isinstance(annotation, str):
+        return None
+    if _mentions_content(annotation):
+        return None
+    try:
+        schema = get_cached_typeadapter(annotation).json_schema(mode="serialization")
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
+        return None
+    if not _is_object_schema(schema):
+        defs = schema.pop("$defs", None)
+        schema = {
+            "type": "object",
+            "properties": {"result": schema},
+            "required": ["result"],
+            _WRAP_KEY: True,
+        }
+        if defs:
+            schema["$defs"] = defs
+    return compress_schema(schema, prune_titles=True)

@@ -1,0 +1,380 @@
+"""`ParsedCallable`: a user function made callable with JSON arguments.
+
+Everything about the function is worked out once, in `ParsedCallable.from_function`: its
+name and description, whether it is a coroutine function, which parameter wants the
+`Context`, the pydantic model that validates its arguments and the JSON schema of that
+model. `ParsedCallable.call` (the hot path of every tool, resource template and prompt)
+only validates, injects the context and calls: coroutine functions on the event loop,
+sync functions in a worker thread so they never block it.
+
+The argument model's fields have private names (`p0`, `p1`, ...) and the parameter names
+as aliases, so a parameter may be called `json`, `copy` or `model_config` without
+colliding with pydantic's own attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Annotated, Any, get_args, get_origin
+
+import anyio.to_thread
+import pydantic
+from pydantic.fields import FieldInfo
+
+from trimcp.exceptions import InvalidSignature, ValidationError
+from trimcp.server.context import Context, get_context
+from trimcp.utilities.json_schema import compress_schema, dereference_refs
+from trimcp.utilities.types import is_class_member_of_type
+
+__all__ = ["ParsedCallable", "parse_docstring_params"]
+
+_EMPTY = inspect.Parameter.empty
+_ARGS_CONFIG = pydantic.ConfigDict(extra="forbid")
+
+
+class ParsedCallable:
+    """A function, its argument validator and its input schema, prepared for JSON calls.
+
+    Attributes:
+        fn: the function as given (bound method, `functools.partial`, callable object, ...).
+        name: `fn.__name__` (the class name for callable objects); may be `"<lambda>"`.
+        description: the cleaned docstring, or `None`.
+        is_async: whether calling `fn` returns a coroutine.
+        context_kwarg: the parameter that receives the `Context`, or `None`.
+        parameters_schema: JSON schema of the arguments clients send.
+        return_annotation: the evaluated return annotation (`inspect.Parameter.empty`
+            when there is none).
+    """
+
+    __slots__ = (
+        "_context_has_default",
+        "_fields",
+        "_invoke",
+        "_positional_defaults",
+        "_positional_only",
+        "_validator",
+        "context_kwarg",
+        "description",
+        "fn",
+        "is_async",
+        "name",
+        "parameters_schema",
+        "return_annotation",
+    )
+
+    def __init__(self) -> None:
+        raise TypeError("use ParsedCallable.from_function()")
+
+    @classmethod
+    def from_function(
+        cls,
+        fn: Callable[..., Any],
+        *,
+        exclude_args: Collection[str] = (),
+        dereference: bool = False,
+    ) -> ParsedCallable:
+        """Inspect `fn` once and build its validator and schema.
+
+        Args:
+            fn: the user's function.
+            exclude_args: parameters hidden from clients; each must have a default.
+            dereference: inline `$defs` into the schema (recursive ones stay).
+
+        Raises:
+            InvalidSignature: `*args`/`**kwargs`, an excluded parameter without a default or
+                missing, more than one `Context` parameter, or an annotation pydantic
+                cannot turn into a schema.
+        """
+        self = object.__new__(cls)
+        invoke = fn.__func__ if isinstance(fn, staticmethod) else fn
+        target = _inspection_target(invoke)
+        self.fn = fn
+        self.name = _name_of(invoke)
+        self.description = _doc_of(invoke)
+        self.is_async = _is_async(invoke, target)
+        self._invoke = invoke
+
+        sig = _resolve_signature(target, self.name)
+        self.return_annotation = sig.return_annotation
+        exclude = set(exclude_args)
+        unknown = exclude - sig.parameters.keys()
+        if unknown:
+            raise InvalidSignature(
+                f"{self.name}: exclude_args names no parameter: {', '.join(sorted(unknown))}"
+            )
+        doc_params = parse_docstring_params(self.description or "")
+        fields: dict[str, Any] = {}
+        names: list[tuple[str, str]] = []
+        self.context_kwarg = None
+        self._context_has_default = False
+        positional_only: list[str] = []
+        positional_defaults: dict[str, Any] = {}
+        for index, param in enumerate(sig.parameters.values()):
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                raise InvalidSignature(f"{self.name}: functions with *args are not supported")
+            if param.kind is inspect.Parameter.VAR_KEYWORD:
+                raise InvalidSignature(f"{self.name}: functions with **kwargs are not supported")
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                positional_only.append(param.name)
+                positional_defaults[param.name] = param.default
+            if is_class_member_of_type(param.annotation, Context):
+                if self.context_kwarg is not None:
+                    raise InvalidSignature(f"{self.name}: more than one Context parameter")
+                self.context_kwarg = param.name
+                self._context_has_default = param.default is not _EMPTY
+                continue
+            if param.name in exclude:
+                if param.default is _EMPTY:
+                    raise InvalidSignature(
+                        f"{self.name}: excluded parameter {param.name!r} must have a default"
+                    )
+                continue
+            internal = f"p{index}"
+            fields[internal] = _field_for(param, doc_params.get(param.name))
+            names.append((internal, param.name))
+
+        try:
+            model = pydantic.create_model(  # type: ignore[call-overload]
+                f"{self.name}_arguments", __config__=_ARGS_CONFIG, **fields
+            )
+            schema = model.model_json_schema(by_alias=True)
+        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
+            raise InvalidSignature(f"{self.name}: unsupported parameter type: {exc}") from exc
+        schema = compress_schema(schema, prune_titles=True)
+        schema.setdefault("properties", {})
+        self.parameters_schema = dereference_refs(schema) if dereference else schema
+        self._validator = model.__pydantic_validator__
+        self._fields = tuple(names)
+        self._positional_only = tuple(positional_only)
+        self._positional_defaults = positional_defaults
+        return self
+
+    def __repr__(self) -> str:
+        return f"<ParsedCallable {self.name}>"
+
+    def __copy__(self) -> ParsedCallable:
+        return self  # immutable once built
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> ParsedCallable:
+        return self
+
+    def validate(
+        self, arguments: Mapping[str, Any] | None, *, strict: bool = False
+    ) -> dict[str, Any]:
+        """Validate JSON `arguments` (lax: `"5"` is accepted for an `int`) into keyword
+        arguments for `fn`, defaults filled in. `strict=True` refuses such coercions.
+
+        Raises:
+            ValidationError: naming each bad argument and what is wrong with it.
+        """
+        try:
+            model = self._validator.validate_python(
+                {} if arguments is None else arguments, strict=strict
+            )
+        except pydantic.ValidationError as exc:
+            raise ValidationError(format_validation_error(exc)) from exc
+        values = model.__dict__
+        return {name: values[internal] for internal, name in self._fields}
+
+    async def call(
+        self, arguments: Mapping[str, Any] | None, context: Any = None, *, strict: bool = False
+    ) -> Any:
+        """Validate `arguments`, inject `context` (default: the request's, if any), call.
+
+        Coroutine functions run on the loop; sync functions run in a worker thread (if one
+        returns an awaitable, it is awaited). The function's exceptions propagate unchanged.
+        """
+        kwargs = self.validate(arguments, strict=strict)
+        if self.context_kwarg is not None:
+            if context is None:
+                context = _current_context()
+            if context is not None or not self._context_has_default:
+                kwargs[self.context_kwarg] = context
+        args: list[Any] = []
+        for name in self._positional_only:
+            args.append(kwargs.pop(name) if name in kwargs else self._positional_defaults[name])
+        if self.is_async:
+            return await self._invoke(*args, **kwargs)
+        result = await anyio.to_thread.run_sync(functools.partial(self._invoke, *args, **kwargs))
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+def format_validation_error(exc: pydantic.ValidationError) -> str:
+    """`Invalid arguments: 'x': Input should be a valid integer (got 'abc'); 'y': Field required`."""
+    parts: list[str] = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        text = error["msg"]
+        if error["type"] not in ("missing", "extra_forbidden") and error["loc"]:
+            got = repr(error.get("input"))
+            text += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
+        parts.append(f"{where!r}: {text}" if where else text)
+    return "Invalid arguments: " + "; ".join(parts)
+
+
+def _current_context() -> Context | None:
+    try:
+        return get_context()
+    except RuntimeError:
+        return None
+
+
+def _inspection_target(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What `inspect.signature` should look at: a callable object's bound `__call__`."""
+    if inspect.isroutine(fn) or isinstance(fn, functools.partial):
+        return fn
+    call = getattr(fn, "__call__", None)  # noqa: B004 - we want the bound method itself
+    if call is None:
+        raise InvalidSignature(f"{fn!r} is not callable")
+    return call
+
+
+def _name_of(fn: Any) -> str:
+    if isinstance(fn, functools.partial):
+        return _name_of(fn.func)
+    name = getattr(fn, "__name__", None)
+    return name if isinstance(name, str) else type(fn).__name__
+
+
+def _doc_of(fn: Any) -> str | None:
+    if isinstance(fn, functools.partial):
+        return _doc_of(fn.func)
+    return inspect.getdoc(fn) or None
+
+
+def _is_async(fn: Any, target: Any) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(target)
+
+
+def _resolve_signature(target: Callable[..., Any], name: str) -> inspect.Signature:
+    """The signature with string annotations evaluated.
+
+    When `eval_str` fails (a name only imported under `TYPE_CHECKING`, say), each string
+    annotation is evaluated alone, with `Context` known, so that the context parameter is
+    still found; a parameter annotation that cannot be evaluated is an error.
+    """
+    try:
+        return inspect.signature(target, eval_str=True)
+    except NameError:
+        pass
+    except (TypeError, ValueError) as exc:
+        raise InvalidSignature(f"{name}: cannot read the signature: {exc}") from exc
+    sig = inspect.signature(target)
+    base: Any = target
+    while isinstance(base, functools.partial):
+        base = base.func
+    base = inspect.unwrap(getattr(base, "__func__", base))
+    namespace = {"Context": Context, **getattr(base, "__globals__", {})}
+    params = []
+    for param in sig.parameters.values():
+        if isinstance(param.annotation, str):
+            try:
+                param = param.replace(annotation=eval(param.annotation, namespace))
+            except Exception as exc:
+                raise InvalidSignature(
+                    f"{name}: cannot evaluate the annotation of {param.name!r}: {exc}"
+                ) from exc
+        params.append(param)
+    ret = sig.return_annotation
+    if isinstance(ret, str):
+        try:
+            ret = eval(ret, namespace)
+        except Exception:
+            ret = _EMPTY  # an unknown return type only costs the output schema
+    return sig.replace(parameters=params, return_annotation=ret)
+
+
+def _field_for(param: inspect.Parameter, doc: str | None) -> tuple[Any, FieldInfo]:
+    """The `(annotation, FieldInfo)` of one argument-model field."""
+    annotation = Any if param.annotation is _EMPTY else param.annotation
+    described = False
+    if get_origin(annotation) is Annotated:
+        base, *metadata = get_args(annotation)
+        if len(metadata) == 1 and isinstance(metadata[0], str):
+            # FastMCP reads `Annotated[int, "the count"]` as a description
+            annotation = Annotated[base, pydantic.Field(description=metadata[0])]
+            described = True
+        else:
+            described = any(
+                isinstance(m, FieldInfo) and m.description is not None for m in metadata
+            )
+    default = param.default
+    if isinstance(default, FieldInfo):  # `x: int = Field(description=...)`
+        described = described or default.description is not None
+        annotation = Annotated[annotation, default]
+        default = _EMPTY
+    options: dict[str, Any] = {"alias": param.name}
+    if default is not _EMPTY:
+        options["default"] = default
+    if doc and not described:
+        options["description"] = doc
+    return annotation, pydantic.Field(**options)
+
+
+_GOOGLE_HEADER = re.compile(
+    r"^(\s*)(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments):\s*$"
+)
+_GOOGLE_ENTRY = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+_NUMPY_ENTRY = re.compile(r"^\*{0,2}(\w+)\s*(?::.*)?$")
+_SPHINX_ENTRY = re.compile(r"^\s*:param\s+(?:[^:]*\s)?(\w+)\s*:\s*(.*)$")
+
+
+def parse_docstring_params(doc: str) -> dict[str, str]:
+    """Parameter descriptions from a Google (`Args:`), NumPy (`Parameters` + `---`) or
+    Sphinx (`:param x:`) docstring; continuation lines are joined with spaces."""
+    lines = doc.expandtabs().splitlines()
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        google = _GOOGLE_HEADER.match(line)
+        numpy = (
+            line.strip() in ("Parameters", "Other Parameters", "Keyword Arguments")
+            and i + 1 < len(lines)
+            and set(lines[i + 1].strip()) == {"-"}
+        )
+        sphinx = _SPHINX_ENTRY.match(line)
+        if sphinx:
+            found[sphinx.group(1)] = sphinx.group(2).strip()
+        if not (google or numpy):
+            i += 1
+            continue
+        header_indent = _indent(line)
+        i += 2 if numpy else 1
+        entry_indent: int | None = None
+        current: str | None = None
+        while i < len(lines):
+            line = lines[i]
+            if not line.strip():
+                i += 1
+                continue
+            indent = _indent(line)
+            if google and indent <= header_indent:
+                break
+            if numpy and i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}:
+                break  # the next NumPy section's header
+            if entry_indent is None:
+                entry_indent = indent
+            if indent < entry_indent:
+                break
+            if indent == entry_indent:
+                match = (_GOOGLE_ENTRY if google else _NUMPY_ENTRY).match(line.strip())
+                current = match.group(1) if match else None
+                if current is not None:
+                    first = match.group(2) if google and match else ""
+                    found[current] = (first or "").strip()
+            elif current is not None:
+                found[current] = f"{found[current]} {line.strip()}".strip()
+            i += 1
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
