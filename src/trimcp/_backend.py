@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-__all__ = ["running_backend"]
+__all__ = ["running_backend", "threadsafe_scheduler"]
 
 
 def running_backend() -> str | None:
@@ -26,3 +27,17 @@ def running_backend() -> str | None:
         else:
             return "trio"
     return None
+
+
+def threadsafe_scheduler() -> Callable[[Callable[[], None]], None]:
+    """A function that, called from any thread, runs a callback soon on the current loop."""
+    backend = running_backend()
+    if backend == "asyncio":
+        import asyncio
+
+        return asyncio.get_running_loop().call_soon_threadsafe
+    if backend == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token().run_sync_soon
+    raise RuntimeError("no running asyncio or trio event loop")

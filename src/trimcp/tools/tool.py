@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias, get_args
 
+import msgspec
 import pydantic
 
 from trimcp.exceptions import InvalidSignature
@@ -103,7 +104,7 @@ def _as_annotations(value: Any) -> ToolAnnotations | None:
     if value is None or isinstance(value, ToolAnnotations):
         return value
     if isinstance(value, pydantic.BaseModel):
-        value = value.model_dump(mode="json", exclude_none=True)
+        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     return convert(value, ToolAnnotations)
 
 
@@ -113,7 +114,7 @@ def _as_icons(value: Any) -> list[Icon] | None:
     icons = []
     for icon in value:
         if isinstance(icon, pydantic.BaseModel):
-            icon = icon.model_dump(mode="json", exclude_none=True)
+            icon = icon.model_dump(mode="json", by_alias=True, exclude_none=True)
         icons.append(icon if isinstance(icon, Icon) else convert(icon, Icon))
     return icons
 
@@ -210,33 +211,36 @@ class Tool:
         return meta or None
 
     def to_mcp_tool(self, *, include_fastmcp_meta: bool = True, **overrides: Any) -> MCPTool:
-        """The `tools/list` entry; built once and cached unless `overrides` are given."""
-        cached = self.__dict__.get("_mcp_tool")
-        if cached is not None and include_fastmcp_meta and not overrides:
-            return cached
-        title = self.title or (self.annotations.title if self.annotations else None)
-        fields: dict[str, Any] = {
-            "name": self.name,
-            "title": title,
-            "description": self.description,
-            "inputSchema": self.parameters,
-            "outputSchema": self.output_schema,
-            "annotations": self.annotations,
-            "icons": self.icons,
-            "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
-        }
+        """The `tools/list` entry. The definition is built once and cached; `overrides`
+        (`name=`, `_meta=`, ...) are applied to a copy, or not at all when they change
+        nothing (`to_mcp_tool(name=tool.key)` for an unprefixed tool is the cached one)."""
+        base = self.__dict__.get("_mcp_tool") if include_fastmcp_meta else None
+        if base is None:
+            base = MCPTool(
+                name=self.name,
+                title=self.title or (self.annotations.title if self.annotations else None),
+                description=self.description,
+                inputSchema=self.parameters,
+                outputSchema=self.output_schema,
+                annotations=self.annotations,
+                icons=self.icons,
+                meta=self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
+            )
+            if include_fastmcp_meta:
+                object.__setattr__(self, "_mcp_tool", base)
+        if not overrides:
+            return base
         if "_meta" in overrides:
             overrides["meta"] = overrides.pop("_meta")
-        unknown = overrides.keys() - fields.keys()
+        unknown = overrides.keys() - set(MCPTool.__struct_fields__)
         if unknown:
             raise TypeError(f"unknown Tool fields: {', '.join(sorted(unknown))}")
-        fields.update(overrides)
-        fields["annotations"] = _as_annotations(fields["annotations"])
-        fields["icons"] = _as_icons(fields["icons"])
-        tool = MCPTool(**fields)
-        if include_fastmcp_meta and not overrides:
-            object.__setattr__(self, "_mcp_tool", tool)
-        return tool
+        if "annotations" in overrides:
+            overrides["annotations"] = _as_annotations(overrides["annotations"])
+        if "icons" in overrides:
+            overrides["icons"] = _as_icons(overrides["icons"])
+        changed = {k: v for k, v in overrides.items() if getattr(base, k) != v}
+        return msgspec.structs.replace(base, **changed) if changed else base
 
     async def run(
         self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False

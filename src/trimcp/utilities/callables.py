@@ -198,7 +198,10 @@ class ParsedCallable:
             args.append(kwargs.pop(name) if name in kwargs else self._positional_defaults[name])
         if self.is_async:
             return await self._invoke(*args, **kwargs)
-        result = await anyio.to_thread.run_sync(functools.partial(self._invoke, *args, **kwargs))
+        # boxed: trio refuses a worker whose return value is a coroutine
+        (result,) = await anyio.to_thread.run_sync(
+            functools.partial(_boxed, self._invoke, args, kwargs)
+        )
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -215,6 +218,10 @@ def format_validation_error(exc: pydantic.ValidationError) -> str:
             text += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
         parts.append(f"{where!r}: {text}" if where else text)
     return "Invalid arguments: " + "; ".join(parts)
+
+
+def _boxed(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> tuple[Any]:
+    return (fn(*args, **kwargs),)
 
 
 def _current_context() -> Context | None:

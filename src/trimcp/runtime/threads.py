@@ -1,0 +1,122 @@
+"""Running sync user functions in worker threads, cheaply under load.
+
+`anyio.to_thread.run_sync` pays one cross-thread loop wake-up per call. Here worker threads
+take jobs from one queue and hand results back in batches: the first result of a batch
+schedules one callback on the loop, which completes every job finished by then. Under a
+pipelined burst that is one wake-up for many calls. Threads are created on demand up to a
+limit and exit after idling. The job runs in a copy of the caller's contextvars (so
+`get_context()` works in sync tools). Cancellation waits for the function to return, as with
+`anyio.to_thread.run_sync` (sync code cannot be interrupted).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+from anyio.lowlevel import RunVar
+
+from trimcp._backend import threadsafe_scheduler
+
+__all__ = ["run_sync"]
+
+T = TypeVar("T")
+
+_MAX_WORKERS = 40
+_IDLE_SECONDS = 10.0
+
+
+class _Job:
+    __slots__ = ("args", "context", "done", "error", "fn", "result")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.context = contextvars.copy_context()
+        self.done = anyio.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+class _Pool:
+    """Worker threads for one event loop run."""
+
+    def __init__(self, schedule: Callable[[Callable[[], None]], None]) -> None:
+        self._schedule = schedule
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._jobs: deque[_Job] = deque()
+        self._finished: list[_Job] = []
+        self._idle = 0  # workers waiting for a job
+        self._wakeups = 0  # notifications sent but not yet taken
+        self._workers = 0
+
+    def submit(self, job: _Job) -> None:
+        with self._lock:
+            self._jobs.append(job)
+            if self._idle > self._wakeups:
+                self._wakeups += 1
+                self._work.notify()
+            elif self._workers < _MAX_WORKERS:
+                self._workers += 1
+                threading.Thread(target=self._worker, name="trimcp-worker", daemon=True).start()
+
+    def _worker(self) -> None:
+        while True:
+            with self._lock:
+                while not self._jobs:
+                    self._idle += 1
+                    notified = self._work.wait(_IDLE_SECONDS)
+                    self._idle -= 1
+                    if notified:
+                        self._wakeups -= 1
+                    elif not self._jobs:
+                        self._workers -= 1
+                        return
+                job = self._jobs.popleft()
+            try:
+                job.result = job.context.run(job.fn, *job.args)
+            except BaseException as exc:
+                job.error = exc
+            with self._lock:
+                self._finished.append(job)
+                first = len(self._finished) == 1
+            if first:
+                try:
+                    self._schedule(self._complete)
+                except RuntimeError:  # the loop is gone; nobody waits any more
+                    pass
+
+    def _complete(self) -> None:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        for job in finished:
+            job.done.set()
+
+
+_pool_var: RunVar[_Pool] = RunVar("trimcp_worker_pool")
+
+
+def _pool() -> _Pool:
+    try:
+        return _pool_var.get()
+    except LookupError:
+        pool = _Pool(threadsafe_scheduler())
+        _pool_var.set(pool)
+        return pool
+
+
+async def run_sync(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)` in a worker thread and return its result (or raise its exception)."""
+    job = _Job(fn, args)
+    _pool().submit(job)
+    with anyio.CancelScope(shield=True):
+        await job.done.wait()
+    await anyio.lowlevel.checkpoint_if_cancelled()
+    if job.error is not None:
+        raise job.error
+    return job.result
