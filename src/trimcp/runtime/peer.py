@@ -13,6 +13,7 @@ The MCP layer (server connection or client session) plugs in through `on_request
 from __future__ import annotations
 
 import itertools
+from collections import deque
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -51,6 +52,66 @@ class PeerClosed(ClientError):
     """The connection ended while a request was waiting for its answer."""
 
 
+class _Workers:
+    """Long-lived tasks serving queued jobs, so a request does not pay for a task spawn.
+
+    A job goes to an idle worker if there is one, else to a new worker up to `soft_limit`;
+    past that it waits in the queue. If every worker is stuck (handlers waiting on each
+    other) while jobs wait, a guard adds a worker every 50 ms, so nothing deadlocks.
+    """
+
+    def __init__(self, task_group: anyio.abc.TaskGroup, *, soft_limit: int = 64) -> None:
+        self._tg = task_group
+        self._soft_limit = soft_limit
+        self._queue: deque[tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]] = deque()
+        self._idle: list[anyio.Event] = []
+        self._workers = 0
+        self._served = 0
+        self._guarding = False
+
+    def submit(self, fn: Callable[..., Awaitable[None]], *args: Any) -> None:
+        self._queue.append((fn, args))
+        if self._idle:
+            self._idle.pop().set()
+        elif self._workers < self._soft_limit:
+            self._spawn()
+        elif not self._guarding:
+            self._guarding = True
+            self._tg.start_soon(self._guard)
+
+    def _spawn(self) -> None:
+        self._workers += 1
+        self._tg.start_soon(self._work)
+
+    async def _work(self) -> None:
+        queue = self._queue
+        try:
+            while True:
+                while queue:
+                    fn, args = queue.popleft()
+                    self._served += 1
+                    await fn(*args)
+                    if self._served % 64 == 0:  # let the reader and writer run in long bursts
+                        await anyio.lowlevel.checkpoint()
+                if len(self._idle) >= self._soft_limit:
+                    return
+                wake = anyio.Event()
+                self._idle.append(wake)
+                await wake.wait()
+        finally:
+            self._workers -= 1
+
+    async def _guard(self) -> None:
+        try:
+            while self._queue:
+                served = self._served
+                await anyio.sleep(0.05)
+                if self._queue and self._served == served:
+                    self._spawn()
+        finally:
+            self._guarding = False
+
+
 class _Pending:
     __slots__ = ("error", "event", "result")
 
@@ -83,6 +144,7 @@ class Peer:
         self._pending: dict[RequestId, _Pending] = {}
         self._inflight: dict[RequestId, anyio.CancelScope] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._workers: _Workers | None = None
         self._closed = False
         self.accept_batches = False
         """Set by the MCP layer when the negotiated revision allows JSON-RPC batches."""
@@ -94,6 +156,7 @@ class Peer:
         try:
             async with anyio.create_task_group() as tg:
                 self._task_group = tg
+                self._workers = _Workers(tg)
                 task_status.started()
                 try:
                     while True:
@@ -121,7 +184,7 @@ class Peer:
         return self._closed
 
     def _dispatch(self, message: jsonrpc.Incoming) -> None:
-        assert self._task_group is not None
+        assert self._task_group is not None and self._workers is not None
         if isinstance(message, Request):
             if message.id in self._inflight:
                 self._task_group.start_soon(
@@ -130,7 +193,7 @@ class Peer:
                 return
             scope = anyio.CancelScope()
             self._inflight[message.id] = scope
-            self._task_group.start_soon(self._serve, message, scope)
+            self._workers.submit(self._serve, message, scope)
         elif isinstance(message, Notification):
             self._task_group.start_soon(self._notify, message)
         elif isinstance(message, Response | ErrorResponse):

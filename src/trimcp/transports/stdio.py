@@ -35,44 +35,72 @@ def _pollable(fd: int) -> bool:
 
 
 class _CoalescingWriter:
-    """Buffers outgoing lines; one task at a time flushes all that has accumulated."""
+    """Buffers outgoing lines; a writer task flushes all that has accumulated in one write.
+
+    `send` never writes itself: it appends and wakes the writer, which runs once the tasks
+    producing answers have yielded, so a burst of answers costs one syscall. A slow reader
+    applies backpressure past `_HIGH_WATER` buffered bytes.
+    """
 
     def __init__(self) -> None:
         self._buffer: list[bytes] = []
         self._buffered = 0
-        self._flushing = False
+        self._wake = anyio.Event()
         self._drained = anyio.Event()
         self.broken = False
 
     async def send(self, message: bytes) -> None:
         if self.broken:
             raise anyio.BrokenResourceError("stream closed")
-        self._buffer.append(message)
-        self._buffer.append(b"\n")
+        buffer = self._buffer
+        if not buffer:
+            self._wake.set()
+        buffer.append(message)
+        buffer.append(b"\n")
         self._buffered += len(message) + 1
-        if self._flushing:
-            if self._buffered > _HIGH_WATER:  # backpressure for a slow reader
-                await self._drained.wait()
-            return
-        self._flushing = True
+        if self._buffered > _HIGH_WATER:
+            await self._drained.wait()
+        else:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+
+    async def run_writer(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Flush whenever there is something to write, until cancelled."""
+        task_status.started()
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            await self.flush()
+
+    async def flush(self) -> None:
         try:
-            # Never leave half a message on the wire, but never hang on a reader that stopped.
-            with anyio.CancelScope(shield=True) as scope:
-                scope.deadline = anyio.current_time() + 30
-                while self._buffer:
-                    chunk = b"".join(self._buffer)
-                    self._buffer.clear()
-                    self._buffered = 0
+            while self._buffer:
+                chunk = b"".join(self._buffer)
+                self._buffer.clear()
+                self._buffered = 0
+                # never leave half a message on the wire once a write has begun
+                with anyio.CancelScope(shield=True) as scope:
+                    scope.deadline = anyio.current_time() + 30
                     await self._write_all(chunk)
-            if scope.cancelled_caught:
-                raise OSError("write timed out")
-        except OSError as exc:
+                if scope.cancelled_caught:
+                    raise OSError("write timed out")
+        except OSError:
             self.broken = True
-            raise anyio.BrokenResourceError(str(exc)) from exc
+            self._buffer.clear()
         finally:
-            self._flushing = False
             self._drained.set()
             self._drained = anyio.Event()
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Run the writer task for the duration; flush what is left on the way out."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.run_writer)
+            try:
+                yield
+            finally:
+                with anyio.move_on_after(5, shield=True):
+                    await self.flush()
+                tg.cancel_scope.cancel()
 
     async def _write_all(self, data: bytes) -> None:
         raise NotImplementedError
@@ -195,7 +223,8 @@ async def stdio_stream(*, protect_stdout: bool = True, max_line: int | None = No
         os.dup2(2, 1)
     stream = FdStream(0, out_fd, max_line=max_line or settings.stdio_max_line)
     try:
-        yield stream
+        async with stream.writing():
+            yield stream
     finally:
         stream.restore_blocking()
         if saved_stdout is not None:
