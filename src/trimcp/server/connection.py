@@ -1,65 +1,24 @@
-"""One client connection served over a message stream (stdio, in-memory, legacy SSE).
+"""One client connection served over a message stream (stdio, in-memory).
 
-`ServerConnection` is the MCP layer on top of `runtime.Peer`: it chooses the era of each
-request from its `_meta` (never per connection), keeps the handshake-era session state,
-decodes params, runs the handler, and dresses modern results (`resultType`, `serverInfo`,
-caching hints). It is also the `Channel` for requests arriving on it.
+`ServerConnection` puts a `ServerSession` (the MCP layer) on a `runtime.Peer` (JSON-RPC over
+the stream) and is the `Channel` for the requests arriving on it.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
 
-from trimcp.exceptions import McpError
-from trimcp.protocol.envelope import (
-    Envelope,
-    handshake_envelope,
-    is_modern,
-    parse_modern,
-)
-from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
-from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
-from trimcp.protocol.versions import negotiate_handshake
 from trimcp.runtime.peer import MessageStream, Peer
-from trimcp.server.handlers import HANDLERS
-from trimcp.server.request import ServerRequest
-from trimcp.types.lifecycle import InitializeParams, InitializeResult
-from trimcp.types.misc import CancelledParams, SetLevelParams
-from trimcp.types.results import EmptyMeta
+from trimcp.server.session import ServerSession, decode_params
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
 __all__ = ["ServerConnection", "decode_params"]
-
-logger = logging.getLogger("trimcp.server")
-
-# Methods 2026-07-28 removed: a modern request for them is "method not found".
-REMOVED_IN_MODERN = frozenset(
-    {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
-)
-
-_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
-
-
-def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
-    """Decode a request's params into its struct; a shape error is -32602."""
-    if params_type is None:
-        if raw is None:
-            return None
-        params_type = EmptyMeta
-    decoder = _decoders.get(params_type)
-    if decoder is None:
-        decoder = _decoders[params_type] = msgspec.json.Decoder(params_type)
-    try:
-        return decoder.decode(raw if raw is not None else b"{}")
-    except msgspec.ValidationError as exc:
-        raise McpError(INVALID_PARAMS, f"Invalid params: {exc}") from exc
 
 
 class ServerConnection:
@@ -69,10 +28,8 @@ class ServerConnection:
         self.server = server
         self.transport = transport
         self.session_id: str | None = None
-        self.lifecycle = Lifecycle()
+        self.session = ServerSession(server)
         self.peer = Peer(stream, on_request=self._on_request, on_notification=self._on_notification)
-        self._session_envelope: dict[str, Any] | None = None
-        self._log_level: str | None = None
         self.extra: dict[str, Any] = {}
         server._connections.add(self)
 
@@ -80,112 +37,22 @@ class ServerConnection:
         try:
             await self.peer.run(task_status=task_status)
         finally:
-            self.lifecycle.handle(SessionEvent.CLOSE)
+            self.session.close()
             self.server._connections.discard(self)
 
-    # -- inbound -------------------------------------------------------------------------
-
     async def _on_request(self, request: Request) -> Any:
-        method = request.method
-        entry = HANDLERS.get(method)
-        server = self.server
-        if entry is None and method not in ("initialize", "server/discover", "logging/setLevel"):
-            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
-        if method in REMOVED_IN_MODERN and request.params is not None:
-            meta = getattr(decode_params(request.params, EmptyMeta), "meta", None)
-            if is_modern(meta):
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (removed in 2026-07-28)")
-        params_type = entry[0] if entry is not None else _SPECIAL_PARAMS[method]
-        params = decode_params(request.params, params_type)
-        meta = getattr(params, "meta", None)
-        if is_modern(meta):
-            envelope = parse_modern(meta)
-            if isinstance(envelope, ErrorData):
-                raise McpError(envelope)
-        elif method == "server/discover":
-            envelope = None
-        elif method == "initialize":
-            return self._initialize(params)
-        else:
-            envelope = self._handshake_envelope(method, meta)
-        if method == "server/discover":
-            return server._discover_result()
-        if method == "logging/setLevel":
-            return self._set_level(params)
-        assert entry is not None and envelope is not None
-        result = await entry[1](
-            ServerRequest(
-                server=server, id=request.id, method=method, params=params,
-                envelope=envelope, channel=self,
-            ),
-            params,
-        )
-        if envelope.modern:
-            return server._finish_modern(result)
+        result = await self.session.handle_request(request, self)
+        if request.method == "initialize":
+            self.peer.accept_batches = self.session.protocol_version == "2025-03-26"
         return result
 
-    def _handshake_envelope(self, method: str, meta: dict[str, Any] | None) -> Envelope:
-        event = SessionEvent.PING if method == "ping" else SessionEvent.REQUEST
-        refused = self.lifecycle.handle(event)
-        if refused is not None:
-            if not self.lifecycle.initialized and event is SessionEvent.REQUEST:
-                raise McpError(
-                    INVALID_PARAMS,
-                    "params._meta must carry io.modelcontextprotocol/protocolVersion and "
-                    "io.modelcontextprotocol/clientCapabilities (or send initialize first)",
-                )
-            raise McpError(refused)
-        session = self._session_envelope or {}
-        return handshake_envelope(
-            protocol_version=session.get("protocolVersion", "2025-03-26"),
-            client_capabilities=session.get("capabilities", {}),
-            client_info=session.get("clientInfo"),
-            log_level=self._log_level,
-            meta=meta,
-        )
-
-    def _initialize(self, params: InitializeParams) -> InitializeResult:
-        refused = self.lifecycle.handle(SessionEvent.INITIALIZE)
-        if refused is not None:
-            raise McpError(refused)
-        version = negotiate_handshake(params.protocolVersion)
-        self._session_envelope = {
-            "protocolVersion": version,
-            "capabilities": msgspec.to_builtins(params.capabilities),
-            "clientInfo": msgspec.to_builtins(params.clientInfo),
-        }
-        self.peer.accept_batches = version == "2025-03-26"
-        return self.server._initialize_result(version)
-
-    def _set_level(self, params: SetLevelParams) -> Any:
-        from trimcp.protocol.envelope import LOG_LEVEL_RANK
-        from trimcp.types.misc import EmptyResult
-
-        if params.level not in LOG_LEVEL_RANK:
-            raise McpError(INVALID_PARAMS, f"Unknown log level: {params.level}")
-        self._log_level = params.level
-        return EmptyResult()
-
     async def _on_notification(self, notification: Notification) -> None:
-        method = notification.method
-        if method == "notifications/cancelled":
-            try:
-                params = decode_params(notification.params, CancelledParams)
-            except McpError:
-                return
-            if params.requestId is not None:
-                self.peer.cancel(params.requestId)
-        elif method == "notifications/initialized":
-            self.lifecycle.handle(SessionEvent.INITIALIZED)
-        elif method == "notifications/roots/list_changed":
-            await self.server._on_roots_changed(self)
-        else:
-            logger.debug("notification %s ignored", method)
+        await self.session.handle_notification(notification, cancel=self.peer.cancel, channel=self)
 
     def post_notification(self, method: str, params: Any = None) -> None:
         """Queue a session notification (list changed...) from synchronous code on the loop."""
         tg = self.peer._task_group
-        if tg is None or self.peer.closed or not self.lifecycle.initialized:
+        if tg is None or self.peer.closed or not self.session.lifecycle.initialized:
             return
         try:
             tg.start_soon(self.peer.notify, method, params)
@@ -206,10 +73,3 @@ class ServerConnection:
         timeout: float | None,
     ) -> msgspec.Raw:
         return await self.peer.request(method, params, timeout=timeout)
-
-
-_SPECIAL_PARAMS: dict[str, type | None] = {
-    "initialize": InitializeParams,
-    "server/discover": EmptyMeta,
-    "logging/setLevel": SetLevelParams,
-}

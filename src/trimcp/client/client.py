@@ -1,0 +1,501 @@
+"""`Client`: FastMCP's client API over trimcp's session and transports, on asyncio or trio.
+
+`async with Client(x) as client:` opens the transport, runs the session in a task group that
+lives exactly as long as the outermost `async with`, and negotiates the era. Entering again
+(nested, or from another task) shares the connection; the task that opened it closes it, after
+the other users have left. Background failures never cancel the body: calls made after the
+connection ended raise `ClientError`.
+
+Timeouts: a request that exceeds `timeout` (per call, or the client default) raises `McpError`
+with code -32001 and a "Timed out while waiting for response to ..." message, as FastMCP's
+client (via the SDK) does; the request is cancelled on the server with `notifications/cancelled`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from contextlib import AsyncExitStack
+from typing import Any, Literal
+
+import anyio
+import msgspec
+
+from trimcp.client.results import CallToolResult, structured_to_data
+from trimcp.client.session import ClientSession, Handlers
+from trimcp.client.transports import ClientTransport, infer_transport
+from trimcp.exceptions import ClientError, McpError, ToolError
+from trimcp.protocol.versions import Era
+from trimcp.types import (
+    CallToolResult as MCPCallToolResult,
+)
+from trimcp.types import (
+    CompleteResult,
+    Completion,
+    GetPromptResult,
+    InitializeResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
+    ListToolsResult,
+    Prompt,
+    ReadResourceResult,
+    Resource,
+    ResourceTemplate,
+    TextContent,
+    Tool,
+)
+from trimcp.types.codec import decode
+from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
+from trimcp.types.base import Implementation
+
+__all__ = ["Client"]
+
+logger = logging.getLogger("trimcp.client")
+
+Timeout = float | datetime.timedelta | None
+
+
+def _seconds(timeout: Timeout) -> float | None:
+    if isinstance(timeout, datetime.timedelta):
+        return timeout.total_seconds()
+    return timeout
+
+
+class Client:
+    """An MCP client (drop-in for `fastmcp.Client`).
+
+    Args:
+        transport: A `FastMCP` server (in memory), a `.py` script path (stdio subprocess), or a
+            `ClientTransport`.
+        name: The client's name in `clientInfo` (default "trimcp").
+        roots: Roots to offer the server: paths, URIs, `Root`s, or a callable returning them.
+        sampling_handler: `(messages, params, context) -> str | CreateMessageResult`.
+        elicitation_handler: `(message, response_type, params, context) -> data | ElicitResult`.
+        log_handler: Receives each server log message (`.level`, `.data`, `.logger`). In the
+            modern era, giving one asks the server for logs at "debug" and above.
+        progress_handler: Default `(progress, total, message)` handler for every request.
+        message_handler: Receives every notification (`ServerNotification`), or an object with
+            FastMCP's `on_tool_list_changed`-style hooks.
+        timeout: Default per-request timeout (seconds or `timedelta`).
+        init_timeout: Bound on connecting and negotiating (default: settings, 30 s).
+        client_info: `Implementation` or dict sent as `clientInfo`.
+        protocol: "auto" (probe `server/discover`, fall back to `initialize`), "modern"
+            (2026-07-28 only) or "legacy" (handshake only).
+    """
+
+    def __init__(
+        self,
+        transport: Any,
+        *,
+        name: str | None = None,
+        roots: Any = None,
+        sampling_handler: Any = None,
+        elicitation_handler: Any = None,
+        log_handler: Any = None,
+        progress_handler: Any = None,
+        message_handler: Any = None,
+        timeout: Timeout = None,
+        init_timeout: Timeout = None,
+        client_info: Implementation | dict[str, Any] | None = None,
+        protocol: Literal["auto", "modern", "legacy"] = "auto",
+    ) -> None:
+        if protocol not in ("auto", "modern", "legacy"):
+            raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
+        self.transport: ClientTransport = infer_transport(transport)
+        self.name = name
+        self._handlers = Handlers(
+            sampling=sampling_handler,
+            elicitation=elicitation_handler,
+            roots=roots,
+            log=log_handler,
+            progress=progress_handler,
+            message=message_handler,
+        )
+        self._timeout = _seconds(timeout)
+        self._init_timeout = _seconds(init_timeout)
+        if isinstance(client_info, Implementation):
+            client_info = msgspec.to_builtins(client_info)
+        elif client_info is not None and hasattr(client_info, "model_dump"):
+            client_info = client_info.model_dump(exclude_none=True)
+        from trimcp import __version__
+
+        self._client_info: dict[str, Any] = dict(client_info or {"name": name or "trimcp", "version": __version__})
+        self._protocol = protocol
+        self._session: ClientSession | None = None
+        self._stack: AsyncExitStack | None = None
+        self._owner: Any = None
+        self._owner_depth = 0
+        self._guests = 0
+        self._idle: anyio.Event | None = None
+        self._lock: anyio.Lock | None = None
+        self._output_schemas: dict[str, dict[str, Any] | None] = {}
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        await self._connect()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self._disconnect()
+
+    def _get_lock(self) -> anyio.Lock:
+        if self._lock is None:  # created lazily: the Client may be built outside any event loop
+            self._lock = anyio.Lock()
+        return self._lock
+
+    async def _connect(self) -> None:
+        me = anyio.get_current_task().id
+        async with self._get_lock():
+            if self._session is not None:
+                if me == self._owner:
+                    self._owner_depth += 1
+                else:
+                    self._guests += 1
+                return
+            stack = AsyncExitStack()
+            try:
+                stream = await stack.enter_async_context(self.transport.connect())
+                tg = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
+                session = ClientSession(
+                    stream,
+                    handlers=self._handlers,
+                    client_info=self._client_info,
+                    failure_hint=self.transport.failure_hint,
+                )
+                await tg.start(session.run)
+                await self._open(session)
+            except BaseException:
+                # No new cancel scope around this: it would wrap the scopes being exited.
+                await stack.aclose()
+                raise
+            self._session, self._stack = session, stack
+            self._owner, self._owner_depth, self._guests = me, 1, 0
+            self._idle = anyio.Event()
+            self._output_schemas.clear()
+
+    async def _open(self, session: ClientSession) -> None:
+        from trimcp.settings import settings
+
+        timeout = self._init_timeout if self._init_timeout is not None else settings.client_init_timeout
+        try:
+            with anyio.fail_after(timeout or None):
+                await session.open(protocol=self._protocol)
+        except TimeoutError as exc:
+            raise ClientError(f"Failed to initialize server session: no answer within {timeout} s") from exc
+        except McpError as exc:
+            raise ClientError(f"Failed to initialize server session: {exc}") from exc
+
+    async def _disconnect(self) -> None:
+        if anyio.get_current_task().id != self._owner:
+            self._guests -= 1
+            if self._guests == 0 and self._idle is not None:
+                self._idle.set()
+            return
+        self._owner_depth -= 1
+        if self._owner_depth > 0:
+            return
+        # The task group belongs to the task that opened it: wait for the other users to leave.
+        if self._guests > 0 and self._idle is not None:
+            await self._idle.wait()
+        stack, self._stack, self._session, self._owner = self._stack, None, None, None
+        self._lock = None  # a later connection may run under another event loop
+        if stack is not None:
+            await stack.aclose()  # the transports shield their own clean-up
+
+    async def close(self) -> None:
+        """End the connection now (the open `async with` blocks then exit quietly)."""
+        session = self._session
+        if session is not None:
+            closer = getattr(session.peer._stream, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    def is_connected(self) -> bool:
+        return self._session is not None and self._session.connected
+
+    @property
+    def session(self) -> ClientSession:
+        if self._session is None:
+            raise RuntimeError("Client is not connected. Use the 'async with client:' context manager first.")
+        return self._session
+
+    @property
+    def initialize_result(self) -> InitializeResult | None:
+        """The `initialize` answer; for a modern server, the same shape built from `server/discover`."""
+        return None if self._session is None else self._session.initialize_result
+
+    @property
+    def discover_result(self) -> DiscoverResult | None:
+        return None if self._session is None else self._session.discover_result
+
+    @property
+    def protocol_version(self) -> str | None:
+        return None if self._session is None else self._session.protocol_version
+
+    @property
+    def is_modern(self) -> bool:
+        return self._session is not None and self._session.era is Era.MODERN
+
+    @property
+    def server_info(self) -> Implementation | None:
+        result = self.initialize_result
+        return None if result is None else result.serverInfo
+
+    @property
+    def server_capabilities(self) -> ServerCapabilities | None:
+        return None if self._session is None else self._session.server_capabilities
+
+    @property
+    def instructions(self) -> str | None:
+        result = self.initialize_result
+        return None if result is None else result.instructions
+
+    def __repr__(self) -> str:
+        return f"<Client(transport={self.transport!r})>"
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: Timeout = None,
+        progress_handler: Any = None,
+        meta: dict[str, Any] | None = None,
+    ) -> msgspec.Raw:
+        seconds = _seconds(timeout)
+        return await self.session.request(
+            method,
+            params,
+            timeout=seconds if seconds is not None else self._timeout,
+            progress_handler=progress_handler,
+            meta=meta,
+        )
+
+    async def _result(self, method: str, typ: type[Any], params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+        raw = await self._request(method, params, **kwargs)
+        try:
+            result = decode(raw, typ)
+        except msgspec.ValidationError as exc:
+            raise ClientError(f"The server's answer to {method} is malformed: {exc}") from exc
+        result_type = getattr(result, "resultType", None)
+        if result_type not in (None, "complete"):
+            if result_type == "input_required":
+                raise ClientError(f"The server asked for input to {method} (MRTR is not supported yet)")
+            raise ClientError(f"The server's answer to {method} has an unknown resultType {result_type!r}")
+        return result
+
+    async def _paginate(self, method: str, typ: type[Any], field: str) -> list[Any]:
+        items: list[Any] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            result = await self._result(method, typ, {"cursor": cursor} if cursor else None)
+            items.extend(getattr(result, field))
+            cursor = result.nextCursor
+            if not cursor or cursor in seen:  # a server repeating a cursor would loop forever
+                return items
+            seen.add(cursor)
+
+    # -- lifecycle and utilities ---------------------------------------------------------
+
+    async def ping(self) -> bool:
+        """Handshake era: `ping`. Modern (where ping was removed): a `server/discover` round trip."""
+        if self.is_modern:
+            await self._result("server/discover", DiscoverResult)
+        else:
+            await self._request("ping")
+        return True
+
+    async def set_logging_level(self, level: str) -> None:
+        """Handshake era: `logging/setLevel`. Modern: sets the `_meta` log level of later requests."""
+        if self.is_modern:
+            self.session.set_log_level(level)
+        else:
+            await self._request("logging/setLevel", {"level": level})
+
+    async def send_roots_list_changed(self) -> None:
+        """Tell the server the roots changed (handshake era only; 2026-07-28 removed it)."""
+        if not self.is_modern:
+            await self.session.notify("notifications/roots/list_changed")
+
+    async def progress(
+        self, progress_token: str | int, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        params: dict[str, Any] = {"progressToken": progress_token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await self.session.notify("notifications/progress", params)
+
+    # -- tools ---------------------------------------------------------------------------
+
+    async def list_tools_mcp(self) -> ListToolsResult:
+        """Every page of `tools/list`, as one result."""
+        tools = await self._paginate("tools/list", ListToolsResult, "tools")
+        return ListToolsResult(tools=tools)
+
+    async def list_tools(self) -> list[Tool]:
+        tools = (await self.list_tools_mcp()).tools
+        self._output_schemas.update({tool.name: tool.outputSchema for tool in tools})
+        return tools
+
+    async def call_tool_mcp(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: Timeout = None,
+        progress_handler: Any = None,
+        meta: dict[str, Any] | None = None,
+    ) -> MCPCallToolResult:
+        """`tools/call`, returning the protocol result (errors are results, not exceptions)."""
+        params: dict[str, Any] = {"name": name}
+        if arguments is not None:
+            params["arguments"] = arguments
+        return await self._result(
+            "tools/call", MCPCallToolResult, params, timeout=timeout, progress_handler=progress_handler, meta=meta
+        )
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout: Timeout = None,
+        progress_handler: Any = None,
+        raise_on_error: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> CallToolResult:
+        """Call a tool; `data` holds its structured output rebuilt into Python values.
+
+        Raises:
+            ToolError: the tool reported an error and `raise_on_error` is true.
+        """
+        result = await self.call_tool_mcp(
+            name, arguments, timeout=timeout, progress_handler=progress_handler, meta=meta
+        )
+        if result.isError:
+            if raise_on_error:
+                text = result.content[0].text if result.content and isinstance(result.content[0], TextContent) else ""
+                raise ToolError(text or f"Tool {name!r} failed")
+            data = None
+        else:
+            data = await self._data(name, result.structuredContent)
+        return CallToolResult(
+            content=result.content,
+            structured_content=result.structuredContent,
+            meta=result.meta,
+            data=data,
+            is_error=result.isError,
+        )
+
+    async def _data(self, name: str, structured: Any) -> Any:
+        if structured is None:
+            return None
+        if name not in self._output_schemas:
+            try:
+                await self.list_tools()
+            except (McpError, ClientError):
+                logger.debug("could not list tools to read %r's output schema", name)
+        schema = self._output_schemas.get(name)
+        if not schema:
+            return structured
+        try:
+            if schema.get("x-fastmcp-wrap-result") and isinstance(structured, dict):
+                inner = (schema.get("properties") or {}).get("result", {})
+                return structured_to_data(structured.get("result"), {**inner, "$defs": schema.get("$defs", {})})
+            return structured_to_data(structured, schema)
+        except Exception:  # never lose a successful call over a conversion problem
+            logger.exception("could not rebuild the output of tool %r", name)
+            return structured
+
+    # -- resources -----------------------------------------------------------------------
+
+    async def list_resources_mcp(self) -> ListResourcesResult:
+        return ListResourcesResult(resources=await self._paginate("resources/list", ListResourcesResult, "resources"))
+
+    async def list_resources(self) -> list[Resource]:
+        return (await self.list_resources_mcp()).resources
+
+    async def list_resource_templates_mcp(self) -> ListResourceTemplatesResult:
+        templates = await self._paginate(
+            "resources/templates/list", ListResourceTemplatesResult, "resourceTemplates"
+        )
+        return ListResourceTemplatesResult(resourceTemplates=templates)
+
+    async def list_resource_templates(self) -> list[ResourceTemplate]:
+        return (await self.list_resource_templates_mcp()).resourceTemplates
+
+    async def read_resource_mcp(self, uri: Any, *, timeout: Timeout = None) -> ReadResourceResult:
+        return await self._result("resources/read", ReadResourceResult, {"uri": str(uri)}, timeout=timeout)
+
+    async def read_resource(self, uri: Any, *, timeout: Timeout = None) -> list[Any]:
+        """The contents (`TextResourceContents` / `BlobResourceContents`) of a resource."""
+        return (await self.read_resource_mcp(uri, timeout=timeout)).contents
+
+    # -- prompts -------------------------------------------------------------------------
+
+    async def list_prompts_mcp(self) -> ListPromptsResult:
+        return ListPromptsResult(prompts=await self._paginate("prompts/list", ListPromptsResult, "prompts"))
+
+    async def list_prompts(self) -> list[Prompt]:
+        return (await self.list_prompts_mcp()).prompts
+
+    async def get_prompt_mcp(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: Timeout = None
+    ) -> GetPromptResult:
+        params: dict[str, Any] = {"name": name}
+        if arguments:
+            # Prompt arguments are strings on the wire; FastMCP JSON-encodes anything else.
+            params["arguments"] = {
+                key: value if isinstance(value, str) else json.dumps(_jsonable(value))
+                for key, value in arguments.items()
+            }
+        return await self._result("prompts/get", GetPromptResult, params, timeout=timeout)
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, *, timeout: Timeout = None
+    ) -> GetPromptResult:
+        return await self.get_prompt_mcp(name, arguments, timeout=timeout)
+
+    # -- completion ----------------------------------------------------------------------
+
+    async def complete_mcp(
+        self, ref: Any, argument: dict[str, str], context_arguments: dict[str, Any] | None = None
+    ) -> CompleteResult:
+        params: dict[str, Any] = {"ref": _ref(ref), "argument": argument}
+        if context_arguments:
+            params["context"] = {"arguments": context_arguments}
+        return await self._result("completion/complete", CompleteResult, params)
+
+    async def complete(
+        self, ref: Any, argument: dict[str, str], context_arguments: dict[str, Any] | None = None
+    ) -> Completion:
+        return (await self.complete_mcp(ref, argument, context_arguments)).completion
+
+
+def _ref(ref: Any) -> dict[str, Any]:
+    if isinstance(ref, dict):
+        return ref
+    if hasattr(ref, "model_dump"):
+        return ref.model_dump(by_alias=True, exclude_none=True)
+    out = {"type": getattr(ref, "type")}
+    for key in ("name", "uri"):
+        value = getattr(ref, key, None)
+        if value is not None:
+            out[key] = str(value)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    from trimcp.client.elicitation import to_builtins
+
+    return to_builtins(value)
+

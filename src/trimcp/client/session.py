@@ -1,0 +1,352 @@
+"""The client's MCP layer over `runtime.Peer`: era negotiation, the per-request envelope, and
+everything the server sends unasked (logs, progress, list-changed, server-to-client requests).
+
+Era negotiation ("auto", shared/SPEC-NOTES.md rows #3/#43): probe `server/discover` with the
+modern `_meta`; a result that lists 2026-07-28 makes the session modern and every later request
+carries that `_meta`. Any error or a probe timeout falls back to the `initialize` handshake,
+never keyed to one error code. A connection that ends is not an era verdict: it is reported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import msgspec
+
+from trimcp.client.elicitation import RequestContext, answer_elicitation, answer_roots, answer_sampling
+from trimcp.exceptions import ClientError, McpError
+from trimcp.protocol.envelope import (
+    CLIENT_CAPABILITIES_KEY,
+    CLIENT_INFO_KEY,
+    LOG_LEVEL_KEY,
+    PROTOCOL_VERSION_KEY,
+    SERVER_INFO_KEY,
+)
+from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
+from trimcp.protocol.jsonrpc import Notification, Request, RequestId
+from trimcp.protocol.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, Era
+from trimcp.runtime.peer import MessageStream, Peer
+from trimcp.types.base import Implementation
+from trimcp.types.codec import decode
+from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
+from trimcp.types.misc import CancelledParams, LoggingMessageParams, ProgressParams
+
+__all__ = ["DISCOVER_TIMEOUT", "REQUEST_TIMEOUT", "ClientSession", "Handlers", "ServerNotification"]
+
+logger = logging.getLogger("trimcp.client")
+
+REQUEST_TIMEOUT = -32001
+"""The code of the `McpError` a timed-out request raises (the SDKs' `REQUEST_TIMEOUT`)."""
+
+DISCOVER_TIMEOUT = 5.0
+"""How long the "auto" probe waits before deciding the server is handshake-only."""
+
+_LOG_LEVELS = {
+    "debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO, "warning": logging.WARNING,
+    "error": logging.ERROR, "critical": logging.CRITICAL, "alert": logging.CRITICAL,
+    "emergency": logging.CRITICAL,
+}
+
+# FastMCP `MessageHandler` hooks, by notification method.
+_HOOKS = {
+    "notifications/tools/list_changed": "on_tool_list_changed",
+    "notifications/resources/list_changed": "on_resource_list_changed",
+    "notifications/prompts/list_changed": "on_prompt_list_changed",
+    "notifications/resources/updated": "on_resource_updated",
+    "notifications/progress": "on_progress",
+    "notifications/message": "on_logging_message",
+    "notifications/cancelled": "on_cancelled",
+}
+
+
+@dataclasses.dataclass
+class ServerNotification:
+    """A notification from the server, as handed to `message_handler`."""
+
+    method: str
+    params: dict[str, Any] | None
+
+
+@dataclasses.dataclass
+class Handlers:
+    """The user's callbacks (each may be sync or async)."""
+
+    sampling: Callable[..., Any] | None = None
+    elicitation: Callable[..., Any] | None = None
+    roots: Any = None
+    log: Callable[..., Any] | None = None
+    progress: Callable[..., Any] | None = None
+    message: Any = None
+
+
+async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class ClientSession:
+    """One MCP session over one `MessageStream`. `run` it in a task group, then `open` it."""
+
+    def __init__(
+        self,
+        stream: MessageStream,
+        *,
+        handlers: Handlers,
+        client_info: dict[str, Any],
+        failure_hint: Callable[[], str | None] = lambda: None,
+    ) -> None:
+        self.peer = Peer(stream, on_request=self._on_request, on_notification=self._on_notification)
+        self.handlers = handlers
+        self.client_info = client_info
+        self.failure_hint = failure_hint
+        self.era: Era | None = None
+        self.protocol_version: str | None = None
+        self.initialize_result: InitializeResult | None = None
+        self.discover_result: DiscoverResult | None = None
+        self.log_level: str | None = "debug" if handlers.log is not None else None
+        self._progress: dict[RequestId, Callable[..., Any]] = {}
+        self._modern_meta: dict[str, Any] | None = None
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await self.peer.run(task_status=task_status)
+        except Exception:  # a background failure must not cancel the user's code
+            logger.exception("client connection failed")
+
+    @property
+    def connected(self) -> bool:
+        return self.peer._task_group is not None and not self.peer.closed
+
+    @property
+    def capabilities(self) -> dict[str, Any]:
+        """What this client declares, from the handlers it was given."""
+        caps: dict[str, Any] = {}
+        if self.handlers.sampling is not None:
+            caps["sampling"] = {}
+        if self.handlers.elicitation is not None:
+            caps["elicitation"] = {"form": {}}
+        if self.handlers.roots is not None:
+            caps["roots"] = {"listChanged": True}
+        return caps
+
+    # -- opening -------------------------------------------------------------------------
+
+    async def open(self, *, protocol: str) -> None:
+        """Choose the era: "auto" probes and falls back, "modern" insists, "legacy" skips the probe."""
+        if protocol in ("auto", "modern"):
+            try:
+                with anyio.fail_after(DISCOVER_TIMEOUT if protocol == "auto" else None):
+                    result = await self._send("server/discover", {"_meta": self._make_modern_meta()})
+                discovered = decode(result, DiscoverResult)
+            except (McpError, TimeoutError, msgspec.ValidationError) as exc:
+                if protocol == "modern":
+                    raise ClientError(f"The server does not speak {LATEST_MODERN_VERSION}: {exc}") from exc
+                logger.debug("server/discover failed (%s); falling back to initialize", exc)
+            else:
+                if LATEST_MODERN_VERSION in discovered.supportedVersions:
+                    self._adopt_modern(discovered)
+                    return
+                if protocol == "modern":
+                    raise ClientError(
+                        f"The server supports {discovered.supportedVersions}, not {LATEST_MODERN_VERSION}"
+                    )
+        await self._initialize()
+
+    def _make_modern_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            PROTOCOL_VERSION_KEY: LATEST_MODERN_VERSION,
+            CLIENT_CAPABILITIES_KEY: self.capabilities,
+            CLIENT_INFO_KEY: self.client_info,
+        }
+        if self.log_level is not None:
+            meta[LOG_LEVEL_KEY] = self.log_level
+        return meta
+
+    def _adopt_modern(self, result: DiscoverResult) -> None:
+        self.era = Era.MODERN
+        self.protocol_version = LATEST_MODERN_VERSION
+        self.discover_result = result
+        self._modern_meta = self._make_modern_meta()
+        info = (result.meta or {}).get(SERVER_INFO_KEY)
+        try:
+            server_info = msgspec.convert(info, Implementation) if info is not None else None
+        except msgspec.ValidationError:
+            server_info = None
+        # The handshake-shaped view of a modern server, so `client.initialize_result` works in both.
+        self.initialize_result = InitializeResult(
+            protocolVersion=LATEST_MODERN_VERSION,
+            capabilities=result.capabilities,
+            serverInfo=server_info or Implementation(name="unknown", version=""),
+            instructions=result.instructions,
+        )
+
+    async def _initialize(self) -> None:
+        raw = await self._send(
+            "initialize",
+            {
+                "protocolVersion": LATEST_HANDSHAKE_VERSION,
+                "capabilities": self.capabilities,
+                "clientInfo": self.client_info,
+            },
+        )
+        result = decode(raw, InitializeResult)
+        if result.protocolVersion not in HANDSHAKE_VERSIONS:
+            raise ClientError(f"The server chose an unsupported protocol version: {result.protocolVersion!r}")
+        self.era = Era.HANDSHAKE
+        self.protocol_version = result.protocolVersion
+        self.initialize_result = result
+        await self.peer.notify("notifications/initialized")
+
+    def set_log_level(self, level: str) -> None:
+        """Modern era: the level travels in every request's `_meta` (no `logging/setLevel`)."""
+        self.log_level = level
+        if self._modern_meta is not None:
+            self._modern_meta[LOG_LEVEL_KEY] = level
+
+    @property
+    def server_capabilities(self) -> ServerCapabilities | None:
+        return None if self.initialize_result is None else self.initialize_result.capabilities
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def _send(self, method: str, params: Any, *, timeout: float | None = None, request_id: RequestId | None = None) -> msgspec.Raw:
+        try:
+            return await self.peer.request(method, params, timeout=timeout, request_id=request_id)
+        except ClientError as exc:  # PeerClosed: say why the connection ended, if we know
+            hint = self.failure_hint()
+            if hint:
+                raise ClientError(f"Connection closed while waiting for {method}: {hint}") from exc
+            raise
+
+    async def request(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        progress_handler: Callable[..., Any] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> msgspec.Raw:
+        """Send a request dressed for the session's era; a timeout raises `McpError(-32001)`."""
+        params = dict(params) if params else {}
+        merged: dict[str, Any] = dict(meta) if meta else {}
+        if self._modern_meta is not None:
+            merged.update(self._modern_meta)
+        request_id = self.peer.next_id()
+        handler = progress_handler or self.handlers.progress
+        if handler is not None:
+            merged["progressToken"] = request_id
+            self._progress[request_id] = handler
+        if merged:
+            params["_meta"] = merged
+        try:
+            return await self._send(method, params or None, timeout=timeout, request_id=request_id)
+        except TimeoutError as exc:
+            raise McpError(
+                ErrorData(
+                    REQUEST_TIMEOUT,
+                    f"Timed out while waiting for response to {method}. Waited {timeout} seconds.",
+                )
+            ) from exc
+        finally:
+            # Let notifications that arrived before the answer reach their handlers first.
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()
+            self._progress.pop(request_id, None)
+
+    async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        await self.peer.notify(method, params)
+
+    # -- inbound -------------------------------------------------------------------------
+
+    async def _on_request(self, request: Request) -> Any:
+        method = request.method
+        handlers = self.handlers
+        meta = None
+        if request.params is not None:
+            try:
+                params = msgspec.json.decode(request.params)
+                meta = params.get("_meta") if isinstance(params, dict) else None
+            except msgspec.DecodeError:
+                pass
+        context = RequestContext(request_id=request.id, method=method, meta=meta)
+        if method == "ping":
+            return {}
+        if method == "sampling/createMessage" and handlers.sampling is not None:
+            return await answer_sampling(handlers.sampling, request.params, context)
+        if method == "elicitation/create" and handlers.elicitation is not None:
+            return await answer_elicitation(handlers.elicitation, request.params, context)
+        if method == "roots/list" and handlers.roots is not None:
+            return await answer_roots(handlers.roots, context)
+        raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
+
+    async def _on_notification(self, notification: Notification) -> None:
+        method = notification.method
+        # Look the progress handler up before any await: the call may finish right after.
+        if method == "notifications/progress":
+            await self._on_progress(notification.params)
+        elif method == "notifications/message":
+            await self._on_log(notification.params)
+        elif method == "notifications/cancelled":
+            try:
+                cancelled = decode(notification.params or b"{}", CancelledParams)
+            except msgspec.ValidationError:
+                return
+            if cancelled.requestId is not None:
+                self.peer.cancel(cancelled.requestId)
+        await self._deliver(notification)
+
+    async def _on_progress(self, raw: msgspec.Raw | None) -> None:
+        try:
+            params = decode(raw or b"{}", ProgressParams)
+        except msgspec.ValidationError:
+            logger.debug("malformed progress notification ignored")
+            return
+        handler = self._progress.get(params.progressToken)
+        if handler is None:
+            return
+        try:
+            await call_handler(handler, params.progress, params.total, params.message)
+        except Exception:
+            logger.exception("progress handler failed")
+
+    async def _on_log(self, raw: msgspec.Raw | None) -> None:
+        try:
+            params = decode(raw or b"{}", LoggingMessageParams)
+        except msgspec.ValidationError:
+            logger.debug("malformed log notification ignored")
+            return
+        if self.handlers.log is None:
+            server_logger = logging.getLogger(f"trimcp.client.server.{params.logger}" if params.logger else "trimcp.client.server")
+            server_logger.log(_LOG_LEVELS.get(params.level, logging.INFO), "%s", params.data)
+            return
+        try:
+            await call_handler(self.handlers.log, params)
+        except Exception:
+            logger.exception("log handler failed")
+
+    async def _deliver(self, notification: Notification) -> None:
+        handler = self.handlers.message
+        if handler is None:
+            return
+        try:
+            params = msgspec.json.decode(notification.params) if notification.params is not None else None
+        except msgspec.DecodeError:
+            params = None
+        message = ServerNotification(notification.method, params if isinstance(params, dict) else None)
+        try:
+            hook = getattr(handler, _HOOKS.get(notification.method, ""), None) if not inspect.isfunction(handler) else None
+            if hook is not None:
+                await call_handler(hook, message)
+            elif callable(handler):
+                await call_handler(handler, message)
+        except Exception:
+            logger.exception("message handler failed")

@@ -1,0 +1,275 @@
+"""Client transports: how a `Client` reaches a server. Each one is an async context manager
+factory (`connect()`) yielding a `MessageStream`; the `Client` runs the MCP session over it.
+
+```
+ClientTransport
+├── FastMCPTransport       a FastMCP instance in this process (memory streams, no I/O)
+└── StdioTransport         a subprocess speaking newline-delimited JSON-RPC on its stdin/stdout
+    └── PythonStdioTransport   `python script.py`
+```
+
+`infer_transport()` maps what users pass to `Client(...)` onto one of these (FastMCP's rules).
+HTTP URLs are recognised and refused for now; `_infer_http` is the hook the HTTP issue fills.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import anyio
+
+from trimcp.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from trimcp.runtime.peer import MessageStream
+    from trimcp.server.server import FastMCP
+
+__all__ = [
+    "ClientTransport",
+    "FastMCPTransport",
+    "PythonStdioTransport",
+    "StdioTransport",
+    "infer_transport",
+]
+
+logger = logging.getLogger("trimcp.client")
+
+# How long a stdio server gets to exit on its own after stdin closes, then after SIGTERM.
+_EXIT_GRACE = 2.0
+_TERMINATE_GRACE = 2.0
+
+# The variables a subprocess inherits by default (the official SDK's choice): a server does not
+# get the parent's secrets unless the caller passes them in `env`.
+_DEFAULT_ENV_POSIX = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR")
+_DEFAULT_ENV_WINDOWS = (
+    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA", "PATH", "PATHEXT", "PROCESSOR_ARCHITECTURE",
+    "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "USERNAME", "USERPROFILE",
+)
+
+
+def default_environment() -> dict[str, str]:
+    """The environment a stdio server gets when the caller adds nothing."""
+    names = _DEFAULT_ENV_WINDOWS if sys.platform == "win32" else _DEFAULT_ENV_POSIX
+    return {
+        name: value
+        for name in names
+        if (value := os.environ.get(name)) is not None and not value.startswith("()")
+    }
+
+
+class ClientTransport:
+    """Base class: `connect()` yields a connected `MessageStream` and cleans up on exit."""
+
+    def connect(self) -> Any:  # an async context manager yielding a MessageStream
+        raise NotImplementedError
+
+    def failure_hint(self) -> str | None:
+        """Why the connection may have ended (e.g. the process's exit code), for error messages."""
+        return None
+
+
+class FastMCPTransport(ClientTransport):
+    """Talk to a `FastMCP` server in this process over a pair of memory streams.
+
+    The server's lifespan runs (once, shared with other transports of the same server) for as
+    long as the connection is open, and its connection task runs in this transport's own task
+    group, so no thread or socket is involved.
+    """
+
+    def __init__(self, mcp: FastMCP, *, raise_exceptions: bool = False) -> None:
+        self.server = mcp
+        self.raise_exceptions = raise_exceptions
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[MessageStream]:
+        from trimcp.runtime.memory import memory_stream_pair
+        from trimcp.server.connection import ServerConnection
+
+        client_end, server_end = memory_stream_pair()
+        connection = ServerConnection(self.server, server_end, transport="memory")
+        finished = anyio.Event()
+
+        async def serve(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+            try:
+                await connection.run(task_status=task_status)
+            except Exception:  # never cancel the caller's body from a background task
+                logger.exception("in-memory server connection failed")
+            finally:
+                server_end.close()
+                finished.set()
+
+        async with self.server._lifespan_manager(), anyio.create_task_group() as tg:
+            await tg.start(serve)
+            try:
+                yield client_end
+            finally:
+                client_end.close()  # the server sees end-of-stream and winds down
+                with anyio.move_on_after(_EXIT_GRACE, shield=True):
+                    await finished.wait()
+                tg.cancel_scope.cancel()
+
+    def __repr__(self) -> str:
+        return f"<FastMCPTransport(server={self.server.name!r})>"
+
+
+class StdioTransport(ClientTransport):
+    """Run a server as a subprocess and talk JSON-RPC lines over its stdin/stdout.
+
+    Args:
+        command: The executable.
+        args: Its arguments.
+        env: Variables added to a minimal default environment (`PATH`, `HOME`, ...), as the
+            official SDK does: the parent's full environment is not passed on.
+        cwd: Working directory of the process.
+        keep_alive: Accepted for FastMCP compatibility. Each `async with client` starts a
+            fresh process (structured concurrency gives the process no owner between blocks).
+        log_file: Where the server's stderr goes; by default it is inherited.
+    """
+
+    def __init__(
+        self,
+        command: str,
+        args: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        keep_alive: bool | None = None,
+        *,
+        log_file: str | os.PathLike[str] | IO[Any] | None = None,
+    ) -> None:
+        self.command = command
+        self.args = list(args or [])
+        self.env = dict(env) if env is not None else None
+        self.cwd = os.fspath(cwd) if cwd is not None else None
+        self.keep_alive = keep_alive
+        self.log_file = log_file
+        self._returncode: int | None = None
+        self._process: Any = None
+
+    def failure_hint(self) -> str | None:
+        process = self._process
+        code = process.returncode if process is not None else self._returncode
+        if code is not None:
+            return f"the server process {self.command!r} exited with code {code}"
+        return None
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[MessageStream]:
+        from trimcp.settings import settings
+        from trimcp.transports.stdio import FramedStream
+
+        env = {**default_environment(), **(self.env or {})}
+        stderr: Any = None  # inherited
+        opened: IO[Any] | None = None
+        if isinstance(self.log_file, str | os.PathLike):
+            stderr = opened = open(self.log_file, "ab")  # noqa: SIM115 - closed below
+        elif self.log_file is not None:
+            stderr = self.log_file
+        try:
+            try:
+                process = await anyio.open_process(
+                    [self.command, *self.args],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    env=env,
+                    cwd=self.cwd,
+                )
+            except OSError as exc:
+                raise ClientError(f"Could not start the server process {self.command!r}: {exc}") from exc
+            self._process = process
+            self._returncode = None
+            try:
+                assert process.stdout is not None and process.stdin is not None
+                yield FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    self._returncode = await _shut_down(process)
+                    self._process = None
+        finally:
+            if opened is not None:
+                opened.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(command={self.command!r}, args={self.args!r})>"
+
+
+async def _shut_down(process: Any) -> int | None:
+    """The stdio spec's order: close stdin, wait, SIGTERM, wait, SIGKILL. Always reaps."""
+    try:
+        await process.stdin.aclose()
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        pass
+    for signal_process, grace in ((None, _EXIT_GRACE), (process.terminate, _TERMINATE_GRACE), (process.kill, None)):
+        if process.returncode is not None:
+            break
+        if signal_process is not None:
+            try:
+                signal_process()
+            except ProcessLookupError:
+                pass
+        with anyio.move_on_after(grace if grace is not None else 5.0):
+            await process.wait()
+    with anyio.move_on_after(5.0):
+        await process.aclose()  # closes the pipes and reaps the child: no zombie
+    return process.returncode
+
+
+class PythonStdioTransport(StdioTransport):
+    """Run a Python script as a stdio server (`python_cmd script_path *args`)."""
+
+    def __init__(
+        self,
+        script_path: str | os.PathLike[str],
+        args: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        python_cmd: str = sys.executable,
+        keep_alive: bool | None = None,
+        *,
+        log_file: str | os.PathLike[str] | IO[Any] | None = None,
+    ) -> None:
+        path = Path(script_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"Script not found: {path}")
+        if path.suffix != ".py":
+            raise ValueError(f"Not a Python script: {path}")
+        self.script_path = path.resolve()
+        super().__init__(
+            python_cmd, [str(self.script_path), *(args or [])],
+            env=env, cwd=cwd, keep_alive=keep_alive, log_file=log_file,
+        )
+
+
+def _infer_http(url: str) -> ClientTransport:
+    """Hook for the HTTP issue: streamable HTTP (and `/sse` URLs) land here."""
+    raise NotImplementedError(f"HTTP transport arrives with the HTTP issue (cannot connect to {url!r} yet)")
+
+
+def infer_transport(transport: Any) -> ClientTransport:
+    """What `Client(x)` connects through.
+
+    - a `ClientTransport` -> itself
+    - a `FastMCP` server -> `FastMCPTransport` (in memory)
+    - a path ending in `.py` -> `PythonStdioTransport`
+    - an `http(s)://` URL -> the HTTP transport (not available yet: `NotImplementedError`)
+    """
+    if isinstance(transport, ClientTransport):
+        return transport
+    from trimcp.server.server import FastMCP
+
+    if isinstance(transport, FastMCP):
+        return FastMCPTransport(transport)
+    if isinstance(transport, Path) or isinstance(transport, str):
+        text = str(transport)
+        if text.startswith(("http://", "https://")):
+            return _infer_http(text)
+        if text.endswith(".py"):
+            return PythonStdioTransport(text)
+    raise ValueError(f"Could not infer a transport from {transport!r}")
