@@ -117,6 +117,7 @@ class FastMCP:
             on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
         )
         self._completion_handler: Callable[..., Any] | None = None
+        self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
@@ -458,6 +459,48 @@ class FastMCP:
             self._lifespan_users = 0
             self._lifespan_result = None
 
+    # -- HTTP ----------------------------------------------------------------------------
+
+    def custom_route(
+        self,
+        path: str,
+        methods: list[str],
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Register an HTTP handler served next to the MCP endpoint: `async def h(request) ->
+        Response` (request and response shaped like Starlette's, see `trimcp.http`)."""
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            from trimcp.http.routing import Route
+
+            self._additional_http_routes.append(
+                Route(path, fn, methods=methods, name=name, include_in_schema=include_in_schema)
+            )
+            return fn
+
+        return decorator
+
+    def http_app(self, path: str | None = None, **options: Any) -> Any:
+        """This server as an ASGI app (streamable HTTP by default, `transport="sse"` for the
+        legacy transport), with a `.lifespan` to hand to a host framework."""
+        from trimcp.http.app import create_app
+
+        return create_app(self, path=path, **options)
+
+    async def run_http_async(
+        self,
+        transport: Literal["http", "streamable-http", "sse"] = "http",
+        *,
+        task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
+        **options: Any,
+    ) -> None:
+        """Serve over HTTP with hypercorn on the running backend; `await tg.start(...)` returns
+        the bound address. Cancelling shuts down gracefully."""
+        from trimcp.http.serve import run_http
+
+        await run_http(self, transport=transport, task_status=task_status, **options)
+
     # -- running -------------------------------------------------------------------------
 
     async def run_async(
@@ -472,10 +515,7 @@ class FastMCP:
         if transport == "stdio":
             await self.run_stdio_async(show_banner=show_banner, **transport_kwargs)
         elif transport in ("http", "streamable-http", "sse"):
-            run_http = getattr(self, "run_http_async", None)
-            if run_http is None:
-                raise NotImplementedError(f"the {transport!r} transport is not available yet")
-            await run_http(transport=transport, show_banner=show_banner, **transport_kwargs)
+            await self.run_http_async(transport=transport, show_banner=show_banner, **transport_kwargs)
         else:
             raise ValueError(f"Unknown transport: {transport!r}")
 
