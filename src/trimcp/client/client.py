@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack
 from typing import Any, Literal
 
 import anyio
+import anyio.lowlevel
 import msgspec
 
 from trimcp.client.results import CallToolResult, structured_to_data
@@ -46,9 +47,9 @@ from trimcp.types import (
     TextContent,
     Tool,
 )
+from trimcp.types.base import Implementation
 from trimcp.types.codec import decode
 from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
-from trimcp.types.base import Implementation
 
 __all__ = ["Client"]
 
@@ -121,7 +122,9 @@ class Client:
             client_info = client_info.model_dump(exclude_none=True)
         from trimcp import __version__
 
-        self._client_info: dict[str, Any] = dict(client_info or {"name": name or "trimcp", "version": __version__})
+        self._client_info: dict[str, Any] = dict(
+            client_info or {"name": name or "trimcp", "version": __version__}
+        )
         self._protocol = protocol
         self._session: ClientSession | None = None
         self._stack: AsyncExitStack | None = None
@@ -180,12 +183,16 @@ class Client:
     async def _open(self, session: ClientSession) -> None:
         from trimcp.settings import settings
 
-        timeout = self._init_timeout if self._init_timeout is not None else settings.client_init_timeout
+        timeout = (
+            self._init_timeout if self._init_timeout is not None else settings.client_init_timeout
+        )
         try:
             with anyio.fail_after(timeout or None):
                 await session.open(protocol=self._protocol)
         except TimeoutError as exc:
-            raise ClientError(f"Failed to initialize server session: no answer within {timeout} s") from exc
+            raise ClientError(
+                f"Failed to initialize server session: no answer within {timeout} s"
+            ) from exc
         except McpError as exc:
             raise ClientError(f"Failed to initialize server session: {exc}") from exc
 
@@ -208,11 +215,9 @@ class Client:
 
     async def close(self) -> None:
         """End the connection now (the open `async with` blocks then exit quietly)."""
-        session = self._session
-        if session is not None:
-            closer = getattr(session.peer._stream, "aclose", None)
-            if closer is not None:
-                await closer()
+        if self._session is not None:
+            self._session.close()
+            await anyio.lowlevel.checkpoint()
 
     def is_connected(self) -> bool:
         return self._session is not None and self._session.connected
@@ -220,7 +225,9 @@ class Client:
     @property
     def session(self) -> ClientSession:
         if self._session is None:
-            raise RuntimeError("Client is not connected. Use the 'async with client:' context manager first.")
+            raise RuntimeError(
+                "Client is not connected. Use the 'async with client:' context manager first."
+            )
         return self._session
 
     @property
@@ -277,7 +284,9 @@ class Client:
             meta=meta,
         )
 
-    async def _result(self, method: str, typ: type[Any], params: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    async def _result(
+        self, method: str, typ: type[Any], params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
         raw = await self._request(method, params, **kwargs)
         try:
             result = decode(raw, typ)
@@ -286,8 +295,12 @@ class Client:
         result_type = getattr(result, "resultType", None)
         if result_type not in (None, "complete"):
             if result_type == "input_required":
-                raise ClientError(f"The server asked for input to {method} (MRTR is not supported yet)")
-            raise ClientError(f"The server's answer to {method} has an unknown resultType {result_type!r}")
+                raise ClientError(
+                    f"The server asked for input to {method} (MRTR is not supported yet)"
+                )
+            raise ClientError(
+                f"The server's answer to {method} has an unknown resultType {result_type!r}"
+            )
         return result
 
     async def _paginate(self, method: str, typ: type[Any], field: str) -> list[Any]:
@@ -325,7 +338,11 @@ class Client:
             await self.session.notify("notifications/roots/list_changed")
 
     async def progress(
-        self, progress_token: str | int, progress: float, total: float | None = None, message: str | None = None
+        self,
+        progress_token: str | int,
+        progress: float,
+        total: float | None = None,
+        message: str | None = None,
     ) -> None:
         params: dict[str, Any] = {"progressToken": progress_token, "progress": progress}
         if total is not None:
@@ -360,7 +377,12 @@ class Client:
         if arguments is not None:
             params["arguments"] = arguments
         return await self._result(
-            "tools/call", MCPCallToolResult, params, timeout=timeout, progress_handler=progress_handler, meta=meta
+            "tools/call",
+            MCPCallToolResult,
+            params,
+            timeout=timeout,
+            progress_handler=progress_handler,
+            meta=meta,
         )
 
     async def call_tool(
@@ -383,7 +405,11 @@ class Client:
         )
         if result.isError:
             if raise_on_error:
-                text = result.content[0].text if result.content and isinstance(result.content[0], TextContent) else ""
+                text = (
+                    result.content[0].text
+                    if result.content and isinstance(result.content[0], TextContent)
+                    else ""
+                )
                 raise ToolError(text or f"Tool {name!r} failed")
             data = None
         else:
@@ -410,7 +436,9 @@ class Client:
         try:
             if schema.get("x-fastmcp-wrap-result") and isinstance(structured, dict):
                 inner = (schema.get("properties") or {}).get("result", {})
-                return structured_to_data(structured.get("result"), {**inner, "$defs": schema.get("$defs", {})})
+                return structured_to_data(
+                    structured.get("result"), {**inner, "$defs": schema.get("$defs", {})}
+                )
             return structured_to_data(structured, schema)
         except Exception:  # never lose a successful call over a conversion problem
             logger.exception("could not rebuild the output of tool %r", name)
@@ -419,7 +447,9 @@ class Client:
     # -- resources -----------------------------------------------------------------------
 
     async def list_resources_mcp(self) -> ListResourcesResult:
-        return ListResourcesResult(resources=await self._paginate("resources/list", ListResourcesResult, "resources"))
+        return ListResourcesResult(
+            resources=await self._paginate("resources/list", ListResourcesResult, "resources")
+        )
 
     async def list_resources(self) -> list[Resource]:
         return (await self.list_resources_mcp()).resources
@@ -434,7 +464,9 @@ class Client:
         return (await self.list_resource_templates_mcp()).resourceTemplates
 
     async def read_resource_mcp(self, uri: Any, *, timeout: Timeout = None) -> ReadResourceResult:
-        return await self._result("resources/read", ReadResourceResult, {"uri": str(uri)}, timeout=timeout)
+        return await self._result(
+            "resources/read", ReadResourceResult, {"uri": str(uri)}, timeout=timeout
+        )
 
     async def read_resource(self, uri: Any, *, timeout: Timeout = None) -> list[Any]:
         """The contents (`TextResourceContents` / `BlobResourceContents`) of a resource."""
@@ -443,7 +475,9 @@ class Client:
     # -- prompts -------------------------------------------------------------------------
 
     async def list_prompts_mcp(self) -> ListPromptsResult:
-        return ListPromptsResult(prompts=await self._paginate("prompts/list", ListPromptsResult, "prompts"))
+        return ListPromptsResult(
+            prompts=await self._paginate("prompts/list", ListPromptsResult, "prompts")
+        )
 
     async def list_prompts(self) -> list[Prompt]:
         return (await self.list_prompts_mcp()).prompts
@@ -486,7 +520,7 @@ def _ref(ref: Any) -> dict[str, Any]:
         return ref
     if hasattr(ref, "model_dump"):
         return ref.model_dump(by_alias=True, exclude_none=True)
-    out = {"type": getattr(ref, "type")}
+    out = {"type": ref.type}
     for key in ("name", "uri"):
         value = getattr(ref, key, None)
         if value is not None:
@@ -498,4 +532,3 @@ def _jsonable(value: Any) -> Any:
     from trimcp.client.elicitation import to_builtins
 
     return to_builtins(value)
-

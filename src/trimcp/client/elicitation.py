@@ -24,8 +24,8 @@ from trimcp.client.results import json_schema_to_type
 from trimcp.exceptions import McpError
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS
 from trimcp.types.base import Payload
-from trimcp.types.misc import Root, SamplingMessage
 from trimcp.types.codec import decode
+from trimcp.types.misc import Root, SamplingMessage
 
 __all__ = [
     "CreateMessageParams",
@@ -129,10 +129,16 @@ async def answer_sampling(
     except Exception as exc:
         raise McpError(INTERNAL_ERROR, str(exc)) from exc
     if isinstance(result, str):
-        return {"role": "assistant", "content": {"type": "text", "text": result}, "model": "trimcp-client"}
+        return {
+            "role": "assistant",
+            "content": {"type": "text", "text": result},
+            "model": "trimcp-client",
+        }
     answer = to_builtins(result)
     if not isinstance(answer, dict) or "content" not in answer:
-        raise McpError(INTERNAL_ERROR, f"The sampling handler returned {type(result).__name__}, not a message")
+        raise McpError(
+            INTERNAL_ERROR, f"The sampling handler returned {type(result).__name__}, not a message"
+        )
     answer.setdefault("role", "assistant")
     answer.setdefault("model", "trimcp-client")
     return answer
@@ -143,7 +149,11 @@ async def answer_elicitation(
 ) -> dict[str, Any]:
     params = _decode_params(raw, ElicitParams)
     schema = params.requestedSchema or {"type": "object", "properties": {}}
-    response_type = None if not schema.get("properties") else json_schema_to_type(schema, name="ElicitationResponse")
+    response_type = (
+        None
+        if not schema.get("properties")
+        else json_schema_to_type(schema, name="ElicitationResponse")
+    )
     try:
         result = await _call(handler, params.message, response_type, params, context)
         action = getattr(result, "action", None)

@@ -56,7 +56,11 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Any:
             return {}
         target: Any = root
         for part in ref[2:].split("/"):
-            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
+            target = (
+                target.get(part.replace("~1", "/").replace("~0", "~"), {})
+                if isinstance(target, dict)
+                else {}
+            )
         schema = target
         seen += 1
     return schema
@@ -88,7 +92,9 @@ def json_schema_to_type(schema: dict[str, Any], *, name: str = "Root") -> type:
         else:
             default = prop_schema.get("default") if isinstance(prop_schema, dict) else None
             if isinstance(default, list | dict):
-                optional.append((field_name, Any, dataclasses.field(default_factory=lambda d=default: _copy(d))))
+                optional.append(
+                    (field_name, Any, dataclasses.field(default_factory=lambda d=default: _copy(d)))
+                )
             else:
                 optional.append((field_name, Any, dataclasses.field(default=default)))
     cls = dataclasses.make_dataclass(_class_name(schema, name), fields + optional)
@@ -128,13 +134,16 @@ def structured_to_data(value: Any, schema: Any, root: dict[str, Any] | None = No
         prefix = schema.get("prefixItems")
         if isinstance(prefix, list):
             return [
-                structured_to_data(v, prefix[i], root) if i < len(prefix) else v for i, v in enumerate(value)
+                structured_to_data(v, prefix[i], root) if i < len(prefix) else v
+                for i, v in enumerate(value)
             ]
         return value
     return value
 
 
-def _to_object(value: dict[str, Any], schema: dict[str, Any], properties: dict[str, Any], root: dict[str, Any]) -> Any:
+def _to_object(
+    value: dict[str, Any], schema: dict[str, Any], properties: dict[str, Any], root: dict[str, Any]
+) -> Any:
     cls = json_schema_to_type(schema)
     if cls is dict:
         return value

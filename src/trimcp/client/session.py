@@ -12,14 +12,19 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-import anyio.lowlevel
 import msgspec
 
-from trimcp.client.elicitation import RequestContext, answer_elicitation, answer_roots, answer_sampling
+from trimcp.client.elicitation import (
+    RequestContext,
+    answer_elicitation,
+    answer_roots,
+    answer_sampling,
+)
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -30,7 +35,12 @@ from trimcp.protocol.envelope import (
 )
 from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
-from trimcp.protocol.versions import HANDSHAKE_VERSIONS, LATEST_HANDSHAKE_VERSION, LATEST_MODERN_VERSION, Era
+from trimcp.protocol.versions import (
+    HANDSHAKE_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    LATEST_MODERN_VERSION,
+    Era,
+)
 from trimcp.runtime.peer import MessageStream, Peer
 from trimcp.types.base import Implementation
 from trimcp.types.codec import decode
@@ -48,8 +58,13 @@ DISCOVER_TIMEOUT = 5.0
 """How long the "auto" probe waits before deciding the server is handshake-only."""
 
 _LOG_LEVELS = {
-    "debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO, "warning": logging.WARNING,
-    "error": logging.ERROR, "critical": logging.CRITICAL, "alert": logging.CRITICAL,
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "notice": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "alert": logging.CRITICAL,
     "emergency": logging.CRITICAL,
 }
 
@@ -63,6 +78,50 @@ _HOOKS = {
     "notifications/message": "on_logging_message",
     "notifications/cancelled": "on_cancelled",
 }
+
+
+class _Peek(msgspec.Struct):
+    id: Any = msgspec.UNSET
+    method: str | None = None
+    params: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+
+_peek = msgspec.json.Decoder(_Peek)
+
+
+class _InOrder:
+    """A `MessageStream` shim that takes notifications off the wire before the `Peer` sees them.
+
+    The `Peer` runs each notification in a task of its own, so on trio (which shuffles ready
+    tasks) two progress notifications could reach the handler out of order. Here they go, in
+    order, to one consumer task; requests and responses pass through untouched.
+    """
+
+    def __init__(self, stream: MessageStream) -> None:
+        self._stream = stream
+        self.send_queue, self.queue = anyio.create_memory_object_stream[Notification](math.inf)
+        self.received = 0
+
+    async def receive(self) -> bytes:
+        while True:
+            data = await self._stream.receive()
+            try:
+                peek = _peek.decode(data)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return data  # not an object: the Peer answers or reports it
+            if peek.method is None or peek.id is not msgspec.UNSET:
+                return data
+            self.received += 1
+            params = None if peek.params is msgspec.UNSET else peek.params
+            self.send_queue.send_nowait(Notification(peek.method, params))
+
+    async def send(self, message: bytes) -> None:
+        await self._stream.send(message)
+
+    async def aclose(self) -> None:
+        closer = getattr(self._stream, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 @dataclasses.dataclass
@@ -101,9 +160,16 @@ class ClientSession:
         *,
         handlers: Handlers,
         client_info: dict[str, Any],
-        failure_hint: Callable[[], str | None] = lambda: None,
+        failure_hint: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
-        self.peer = Peer(stream, on_request=self._on_request, on_notification=self._on_notification)
+        self._wire = _InOrder(stream)
+        self.peer = Peer(
+            self._wire, on_request=self._on_request, on_notification=self._on_notification
+        )
+        self._processed = 0
+        self._processed_event = anyio.Event()
+        self._consumer: Any = None
+        self._task_group: anyio.abc.TaskGroup | None = None
         self.handlers = handlers
         self.client_info = client_info
         self.failure_hint = failure_hint
@@ -115,11 +181,41 @@ class ClientSession:
         self._progress: dict[RequestId, Callable[..., Any]] = {}
         self._modern_meta: dict[str, Any] | None = None
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         try:
-            await self.peer.run(task_status=task_status)
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                tg.start_soon(self._consume_notifications)
+                await self.peer.run(task_status=task_status)
+                tg.cancel_scope.cancel()
         except Exception:  # a background failure must not cancel the user's code
             logger.exception("client connection failed")
+
+    def close(self) -> None:
+        """Stop the session: waiting calls fail with `PeerClosed`, later ones too."""
+        if self._task_group is not None:
+            self._task_group.cancel_scope.cancel()
+
+    async def _consume_notifications(self) -> None:
+        self._consumer = anyio.get_current_task().id
+        async for notification in self._wire.queue:
+            try:
+                await self._on_notification(notification)
+            except Exception:
+                logger.exception("notification %s failed", notification.method)
+            self._processed += 1
+            self._processed_event.set()
+            self._processed_event = anyio.Event()
+
+    async def _caught_up(self) -> None:
+        """Wait until the notifications that arrived before an answer have been handled."""
+        if anyio.get_current_task().id == self._consumer:
+            return  # a handler calling back into the client: waiting would deadlock
+        target = self._wire.received
+        while self._processed < target and not self.peer.closed:
+            await self._processed_event.wait()
 
     @property
     def connected(self) -> bool:
@@ -144,11 +240,15 @@ class ClientSession:
         if protocol in ("auto", "modern"):
             try:
                 with anyio.fail_after(DISCOVER_TIMEOUT if protocol == "auto" else None):
-                    result = await self._send("server/discover", {"_meta": self._make_modern_meta()})
+                    result = await self._send(
+                        "server/discover", {"_meta": self._make_modern_meta()}
+                    )
                 discovered = decode(result, DiscoverResult)
             except (McpError, TimeoutError, msgspec.ValidationError) as exc:
                 if protocol == "modern":
-                    raise ClientError(f"The server does not speak {LATEST_MODERN_VERSION}: {exc}") from exc
+                    raise ClientError(
+                        f"The server does not speak {LATEST_MODERN_VERSION}: {exc}"
+                    ) from exc
                 logger.debug("server/discover failed (%s); falling back to initialize", exc)
             else:
                 if LATEST_MODERN_VERSION in discovered.supportedVersions:
@@ -199,7 +299,9 @@ class ClientSession:
         )
         result = decode(raw, InitializeResult)
         if result.protocolVersion not in HANDSHAKE_VERSIONS:
-            raise ClientError(f"The server chose an unsupported protocol version: {result.protocolVersion!r}")
+            raise ClientError(
+                f"The server chose an unsupported protocol version: {result.protocolVersion!r}"
+            )
         self.era = Era.HANDSHAKE
         self.protocol_version = result.protocolVersion
         self.initialize_result = result
@@ -217,11 +319,18 @@ class ClientSession:
 
     # -- requests ------------------------------------------------------------------------
 
-    async def _send(self, method: str, params: Any, *, timeout: float | None = None, request_id: RequestId | None = None) -> msgspec.Raw:
+    async def _send(
+        self,
+        method: str,
+        params: Any,
+        *,
+        timeout: float | None = None,
+        request_id: RequestId | None = None,
+    ) -> msgspec.Raw:
         try:
             return await self.peer.request(method, params, timeout=timeout, request_id=request_id)
         except ClientError as exc:  # PeerClosed: say why the connection ended, if we know
-            hint = self.failure_hint()
+            hint = await self.failure_hint() if self.failure_hint is not None else None
             if hint:
                 raise ClientError(f"Connection closed while waiting for {method}: {hint}") from exc
             raise
@@ -248,7 +357,11 @@ class ClientSession:
         if merged:
             params["_meta"] = merged
         try:
-            return await self._send(method, params or None, timeout=timeout, request_id=request_id)
+            result = await self._send(
+                method, params or None, timeout=timeout, request_id=request_id
+            )
+            await self._caught_up()
+            return result
         except TimeoutError as exc:
             raise McpError(
                 ErrorData(
@@ -257,9 +370,6 @@ class ClientSession:
                 )
             ) from exc
         finally:
-            # Let notifications that arrived before the answer reach their handlers first.
-            with anyio.CancelScope(shield=True):
-                await anyio.lowlevel.checkpoint()
             self._progress.pop(request_id, None)
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
@@ -290,7 +400,6 @@ class ClientSession:
 
     async def _on_notification(self, notification: Notification) -> None:
         method = notification.method
-        # Look the progress handler up before any await: the call may finish right after.
         if method == "notifications/progress":
             await self._on_progress(notification.params)
         elif method == "notifications/message":
@@ -325,7 +434,9 @@ class ClientSession:
             logger.debug("malformed log notification ignored")
             return
         if self.handlers.log is None:
-            server_logger = logging.getLogger(f"trimcp.client.server.{params.logger}" if params.logger else "trimcp.client.server")
+            server_logger = logging.getLogger(
+                f"trimcp.client.server.{params.logger}" if params.logger else "trimcp.client.server"
+            )
             server_logger.log(_LOG_LEVELS.get(params.level, logging.INFO), "%s", params.data)
             return
         try:
@@ -338,12 +449,22 @@ class ClientSession:
         if handler is None:
             return
         try:
-            params = msgspec.json.decode(notification.params) if notification.params is not None else None
+            params = (
+                msgspec.json.decode(notification.params)
+                if notification.params is not None
+                else None
+            )
         except msgspec.DecodeError:
             params = None
-        message = ServerNotification(notification.method, params if isinstance(params, dict) else None)
+        message = ServerNotification(
+            notification.method, params if isinstance(params, dict) else None
+        )
         try:
-            hook = getattr(handler, _HOOKS.get(notification.method, ""), None) if not inspect.isfunction(handler) else None
+            hook = (
+                getattr(handler, _HOOKS.get(notification.method, ""), None)
+                if not inspect.isfunction(handler)
+                else None
+            )
             if hook is not None:
                 await call_handler(hook, message)
             elif callable(handler):

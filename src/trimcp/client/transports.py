@@ -47,10 +47,30 @@ _TERMINATE_GRACE = 2.0
 
 # The variables a subprocess inherits by default (the official SDK's choice): a server does not
 # get the parent's secrets unless the caller passes them in `env`.
-_DEFAULT_ENV_POSIX = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "LC_ALL", "TMPDIR")
+_DEFAULT_ENV_POSIX = (
+    "HOME",
+    "LOGNAME",
+    "PATH",
+    "SHELL",
+    "TERM",
+    "USER",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+)
 _DEFAULT_ENV_WINDOWS = (
-    "APPDATA", "HOMEDRIVE", "HOMEPATH", "LOCALAPPDATA", "PATH", "PATHEXT", "PROCESSOR_ARCHITECTURE",
-    "SYSTEMDRIVE", "SYSTEMROOT", "TEMP", "USERNAME", "USERPROFILE",
+    "APPDATA",
+    "HOMEDRIVE",
+    "HOMEPATH",
+    "LOCALAPPDATA",
+    "PATH",
+    "PATHEXT",
+    "PROCESSOR_ARCHITECTURE",
+    "SYSTEMDRIVE",
+    "SYSTEMROOT",
+    "TEMP",
+    "USERNAME",
+    "USERPROFILE",
 )
 
 
@@ -70,7 +90,7 @@ class ClientTransport:
     def connect(self) -> Any:  # an async context manager yielding a MessageStream
         raise NotImplementedError
 
-    def failure_hint(self) -> str | None:
+    async def failure_hint(self) -> str | None:
         """Why the connection may have ended (e.g. the process's exit code), for error messages."""
         return None
 
@@ -96,7 +116,9 @@ class FastMCPTransport(ClientTransport):
         connection = ServerConnection(self.server, server_end, transport="memory")
         finished = anyio.Event()
 
-        async def serve(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        async def serve(
+            *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        ) -> None:
             try:
                 await connection.run(task_status=task_status)
             except Exception:  # never cancel the caller's body from a background task
@@ -152,8 +174,11 @@ class StdioTransport(ClientTransport):
         self._returncode: int | None = None
         self._process: Any = None
 
-    def failure_hint(self) -> str | None:
+    async def failure_hint(self) -> str | None:
         process = self._process
+        if process is not None and process.returncode is None:
+            with anyio.move_on_after(1.0):  # stdout ended: the exit status follows shortly
+                await process.wait()
         code = process.returncode if process is not None else self._returncode
         if code is not None:
             return f"the server process {self.command!r} exited with code {code}"
@@ -168,7 +193,7 @@ class StdioTransport(ClientTransport):
         stderr: Any = None  # inherited
         opened: IO[Any] | None = None
         if isinstance(self.log_file, str | os.PathLike):
-            stderr = opened = open(self.log_file, "ab")  # noqa: SIM115 - closed below
+            stderr = opened = open(self.log_file, "ab")  # noqa: ASYNC230 - a local append, closed below
         elif self.log_file is not None:
             stderr = self.log_file
         try:
@@ -182,12 +207,24 @@ class StdioTransport(ClientTransport):
                     cwd=self.cwd,
                 )
             except OSError as exc:
-                raise ClientError(f"Could not start the server process {self.command!r}: {exc}") from exc
+                raise ClientError(
+                    f"Could not start the server process {self.command!r}: {exc}"
+                ) from exc
             self._process = process
             self._returncode = None
             try:
                 assert process.stdout is not None and process.stdin is not None
-                yield FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
+                stream = FramedStream(
+                    process.stdout, process.stdin, max_line=settings.stdio_max_line
+                )
+                writing = getattr(
+                    stream, "writing", None
+                )  # the coalescing writer's task, if it has one
+                if writing is None:
+                    yield stream
+                else:
+                    async with writing():
+                        yield stream
             finally:
                 with anyio.CancelScope(shield=True):
                     self._returncode = await _shut_down(process)
@@ -206,7 +243,11 @@ async def _shut_down(process: Any) -> int | None:
         await process.stdin.aclose()
     except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
         pass
-    for signal_process, grace in ((None, _EXIT_GRACE), (process.terminate, _TERMINATE_GRACE), (process.kill, None)):
+    for signal_process, grace in (
+        (None, _EXIT_GRACE),
+        (process.terminate, _TERMINATE_GRACE),
+        (process.kill, None),
+    ):
         if process.returncode is not None:
             break
         if signal_process is not None:
@@ -242,14 +283,20 @@ class PythonStdioTransport(StdioTransport):
             raise ValueError(f"Not a Python script: {path}")
         self.script_path = path.resolve()
         super().__init__(
-            python_cmd, [str(self.script_path), *(args or [])],
-            env=env, cwd=cwd, keep_alive=keep_alive, log_file=log_file,
+            python_cmd,
+            [str(self.script_path), *(args or [])],
+            env=env,
+            cwd=cwd,
+            keep_alive=keep_alive,
+            log_file=log_file,
         )
 
 
 def _infer_http(url: str) -> ClientTransport:
     """Hook for the HTTP issue: streamable HTTP (and `/sse` URLs) land here."""
-    raise NotImplementedError(f"HTTP transport arrives with the HTTP issue (cannot connect to {url!r} yet)")
+    raise NotImplementedError(
+        f"HTTP transport arrives with the HTTP issue (cannot connect to {url!r} yet)"
+    )
 
 
 def infer_transport(transport: Any) -> ClientTransport:
