@@ -13,37 +13,45 @@ from __future__ import annotations
 
 import copy
 import inspect
+import sys
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, TypeAlias, get_args
 
 import msgspec
-import pydantic
 
 from trimcp.exceptions import InvalidSignature
-from trimcp.types import CallToolResult, ContentBlock, Icon, ToolAnnotations
+from trimcp.types import CallToolResult, ContentBlock, Icon, TextContent, ToolAnnotations
 from trimcp.types import Tool as MCPTool
 from trimcp.types.codec import convert
+from trimcp.utilities import fast_schema
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.json_schema import compress_schema
-from trimcp.utilities.types import (
-    CONTENT_STRUCTS,
-    Audio,
-    File,
-    Image,
-    NotSet,
-    NotSetT,
-    Serializer,
-    convert_to_content,
-    default_serializer,
-    get_cached_typeadapter,
-    is_content_like,
-    is_object_like,
-    to_jsonable,
-)
+
+if TYPE_CHECKING:
+    from trimcp.utilities.types import NotSetT, default_serializer
+
+# `trimcp.utilities.types` (and pydantic with it) is imported on first need only: tools
+# with simple signatures returning plain values never need it (see `_plain_result`).
 
 __all__ = ["FunctionTool", "Tool", "ToolResult", "ToolResultSerializerType", "default_serializer"]
 
-ToolResultSerializerType: TypeAlias = Serializer
+ToolResultSerializerType: TypeAlias = Callable[[Any], str]
+NotSet = ...  # `trimcp.utilities.types.NotSet`
+
+
+def __getattr__(name: str) -> Any:
+    if name == "default_serializer":
+        from trimcp.utilities.types import default_serializer
+
+        return default_serializer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _is_pydantic_model(value: Any) -> bool:
+    """`isinstance(value, pydantic.BaseModel)`, without importing pydantic."""
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(value, pydantic.BaseModel)
+
 
 _FOREIGN_CONTENT_NAMES = frozenset(
     {"TextContent", "ImageContent", "AudioContent", "ResourceLink", "EmbeddedResource"}
@@ -66,6 +74,8 @@ class ToolResult:
     ) -> None:
         if content is None and structured_content is None:
             raise ValueError("Either content or structured_content must be provided")
+        from trimcp.utilities.types import convert_to_content, to_jsonable
+
         if content is None:
             content = structured_content
         self.content: list[ContentBlock] = convert_to_content(content)
@@ -78,6 +88,17 @@ class ToolResult:
                 )
         self.structured_content: dict[str, Any] | None = structured_content
         self.meta = meta
+
+    @classmethod
+    def _made(
+        cls, content: list[ContentBlock], structured_content: dict[str, Any] | None
+    ) -> ToolResult:
+        """A result from blocks and structured content already in final form."""
+        self = object.__new__(cls)
+        self.content = content
+        self.structured_content = structured_content
+        self.meta = None
+        return self
 
     def __repr__(self) -> str:
         return (
@@ -103,7 +124,7 @@ class ToolResult:
 def _as_annotations(value: Any) -> ToolAnnotations | None:
     if value is None or isinstance(value, ToolAnnotations):
         return value
-    if isinstance(value, pydantic.BaseModel):
+    if _is_pydantic_model(value):
         value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     return convert(value, ToolAnnotations)
 
@@ -113,7 +134,7 @@ def _as_icons(value: Any) -> list[Icon] | None:
         return None
     icons = []
     for icon in value:
-        if isinstance(icon, pydantic.BaseModel):
+        if _is_pydantic_model(icon):
             icon = icon.model_dump(mode="json", by_alias=True, exclude_none=True)
         icons.append(icon if isinstance(icon, Icon) else convert(icon, Icon))
     return icons
@@ -322,6 +343,16 @@ class FunctionTool(Tool):
         """The `ToolResult` for a value the function returned."""
         if isinstance(result, ToolResult):
             return result
+        plain = _plain_result(result, self.serializer, self.output_schema)
+        if plain is not None:
+            return plain
+        from trimcp.utilities.types import (
+            convert_to_content,
+            is_content_like,
+            is_object_like,
+            to_jsonable,
+        )
+
         content = convert_to_content(result, self.serializer)
         if self.output_schema is None:
             if is_content_like(result) or (
@@ -341,6 +372,40 @@ class FunctionTool(Tool):
         return ToolResult(content=content, structured_content=result)
 
 
+def _plain_result(
+    result: Any, serializer: ToolResultSerializerType | None, output_schema: dict[str, Any] | None
+) -> ToolResult | None:
+    """`result_from` for values made only of JSON builtins (`fast_schema.is_plain`), the
+    same result without `trimcp.utilities.types`; `None` for any other value."""
+    if not fast_schema.is_plain(result):
+        return None
+    kind = type(result)
+    if output_schema is not None and not output_schema.get(_WRAP_KEY) and kind is not dict:
+        return None  # the general path raises "structured_content must be a dict"
+    content: list[ContentBlock]
+    if result is None or ((kind is list or kind is tuple) and not result):
+        content = []
+    elif kind is str:
+        content = [TextContent(text=result)]
+    else:
+        text = None
+        if serializer is not None:
+            try:
+                text = serializer(result)
+            except Exception:
+                pass  # FastMCP falls back to the default serializer too
+        if text is None:
+            text = msgspec.json.encode(result).decode()
+        content = [TextContent(text=text)]
+    if output_schema is None:
+        structured = fast_schema.plain_builtins(result) if kind is dict else None
+    elif output_schema.get(_WRAP_KEY):
+        structured = {"result": fast_schema.plain_builtins(result)}
+    else:
+        structured = fast_schema.plain_builtins(result)
+    return ToolResult._made(content, structured)
+
+
 def _is_object_schema(schema: dict[str, Any]) -> bool:
     return (
         schema.get("type") == "object"
@@ -350,6 +415,10 @@ def _is_object_schema(schema: dict[str, Any]) -> bool:
 
 
 def _mentions_content(tp: Any) -> bool:
+    import pydantic
+
+    from trimcp.utilities.types import CONTENT_STRUCTS, Audio, File, Image
+
     if tp in (Image, Audio, File, ToolResult):
         return True
     if isinstance(tp, type) and (
@@ -366,8 +435,15 @@ def output_schema_for(annotation: Any) -> dict[str, Any] | None:
     annotation, `None`, `Any`, content types and types pydantic cannot describe."""
     if annotation in _NO_OUTPUT_SCHEMA or isinstance(annotation, str):
         return None
+    node = fast_schema.compile_type(annotation)
+    if node is not None:
+        return fast_schema.output_schema(node)  # what the code below gives, sans pydantic
     if _mentions_content(annotation):
         return None
+    import pydantic
+
+    from trimcp.utilities.types import get_cached_typeadapter
+
     try:
         schema = get_cached_typeadapter(annotation).json_schema(mode="serialization")
     except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):

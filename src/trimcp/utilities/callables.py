@@ -10,6 +10,12 @@ sync functions in a worker thread so they never block it.
 The argument model's fields have private names (`p0`, `p1`, ...) and the parameter names
 as aliases, so a parameter may be called `json`, `copy` or `model_config` without
 colliding with pydantic's own attributes.
+
+Signatures made only of simple types (`int`, `str`, `list[float]`, `Literal[...]`,
+`X | None`, ... see `trimcp.utilities.fast_schema`) never touch pydantic: their schema is
+generated directly (identical to pydantic's) and their arguments are validated by msgspec
+with a pydantic-compatible fallback. pydantic is imported only for the first signature
+that needs it.
 """
 
 from __future__ import annotations
@@ -18,21 +24,22 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any, get_args, get_origin
-
-import anyio.to_thread
-import pydantic
-from pydantic.fields import FieldInfo
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from trimcp.exceptions import InvalidSignature, ValidationError
+from trimcp.runtime.threads import run_sync as run_in_worker
 from trimcp.server.context import Context, get_context
+from trimcp.utilities import fast_schema
 from trimcp.utilities.json_schema import compress_schema, dereference_refs
-from trimcp.utilities.types import is_class_member_of_type
+
+if TYPE_CHECKING:
+    import pydantic
+    from pydantic.fields import FieldInfo
 
 __all__ = ["ParsedCallable", "parse_docstring_params"]
 
 _EMPTY = inspect.Parameter.empty
-_ARGS_CONFIG = pydantic.ConfigDict(extra="forbid")
 
 
 class ParsedCallable:
@@ -51,6 +58,7 @@ class ParsedCallable:
 
     __slots__ = (
         "_context_has_default",
+        "_fast",
         "_fields",
         "_invoke",
         "_positional_defaults",
@@ -106,7 +114,7 @@ class ParsedCallable:
                 f"{self.name}: exclude_args names no parameter: {', '.join(sorted(unknown))}"
             )
         doc_params = parse_docstring_params(self.description or "")
-        fields: dict[str, Any] = {}
+        params: list[tuple[str, inspect.Parameter]] = []
         names: list[tuple[str, str]] = []
         self.context_kwarg = None
         self._context_has_default = False
@@ -133,20 +141,16 @@ class ParsedCallable:
                     )
                 continue
             internal = f"p{index}"
-            fields[internal] = _field_for(param, doc_params.get(param.name))
+            params.append((internal, param))
             names.append((internal, param.name))
 
-        try:
-            model = pydantic.create_model(  # type: ignore[call-overload]
-                f"{self.name}_arguments", __config__=_ARGS_CONFIG, **fields
-            )
-            schema = model.model_json_schema(by_alias=True)
-        except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
-            raise InvalidSignature(f"{self.name}: unsupported parameter type: {exc}") from exc
-        schema = compress_schema(schema, prune_titles=True)
-        schema.setdefault("properties", {})
-        self.parameters_schema = dereference_refs(schema) if dereference else schema
-        self._validator = model.__pydantic_validator__
+        self._fast = _fast_arguments(f"{self.name}_arguments", params, doc_params)
+        if self._fast is not None:
+            self.parameters_schema = self._fast.schema()
+            self._validator = None
+        else:
+            schema, self._validator = _pydantic_arguments(self.name, params, doc_params)
+            self.parameters_schema = dereference_refs(schema) if dereference else schema
         self._fields = tuple(names)
         self._positional_only = tuple(positional_only)
         self._positional_defaults = positional_defaults
@@ -170,6 +174,14 @@ class ParsedCallable:
         Raises:
             ValidationError: naming each bad argument and what is wrong with it.
         """
+        fast = self._fast
+        if fast is not None:
+            try:
+                return fast.validate({} if arguments is None else arguments, strict)
+            except fast_schema.ArgumentErrors as exc:
+                raise ValidationError(fast_schema.format_errors(exc.errors)) from None
+        import pydantic
+
         try:
             model = self._validator.validate_python(
                 {} if arguments is None else arguments, strict=strict
@@ -199,12 +211,56 @@ class ParsedCallable:
         if self.is_async:
             return await self._invoke(*args, **kwargs)
         # boxed: trio refuses a worker whose return value is a coroutine
-        (result,) = await anyio.to_thread.run_sync(
+        (result,) = await run_in_worker(
             functools.partial(_boxed, self._invoke, args, kwargs)
         )
         if inspect.isawaitable(result):
             result = await result
         return result
+
+
+def _fast_arguments(
+    title: str, params: list[tuple[str, inspect.Parameter]], doc_params: dict[str, str]
+) -> fast_schema.FastArguments | None:
+    """The pydantic-free validator, when every parameter is simple (else `None`)."""
+    fields = []
+    for internal, param in params:
+        annotation = Any if param.annotation is _EMPTY else param.annotation
+        described = fast_schema.description_of(annotation)
+        if described is None:
+            return None
+        base, description = described
+        node = fast_schema.compile_type(base)
+        if node is None:
+            return None
+        default = param.default
+        if default is _EMPTY:
+            default = fast_schema.MISSING
+        elif fast_schema.jsonable_default(default) is fast_schema.NOT_JSONABLE:
+            return None  # `Field(...)` defaults included
+        if description is None:
+            description = doc_params.get(param.name) or None
+        fields.append(fast_schema.Field(internal, param.name, node, base, default, description))
+    return fast_schema.FastArguments(title, fields)
+
+
+def _pydantic_arguments(
+    name: str, params: list[tuple[str, inspect.Parameter]], doc_params: dict[str, str]
+) -> tuple[dict[str, Any], Any]:
+    """The input schema and the `SchemaValidator` of a pydantic argument model."""
+    import pydantic
+
+    fields = {internal: _field_for(param, doc_params.get(param.name)) for internal, param in params}
+    try:
+        model = pydantic.create_model(  # type: ignore[call-overload]
+            f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+        )
+        schema = model.model_json_schema(by_alias=True)
+    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError) as exc:
+        raise InvalidSignature(f"{name}: unsupported parameter type: {exc}") from exc
+    schema = compress_schema(schema, prune_titles=True)
+    schema.setdefault("properties", {})
+    return schema, model.__pydantic_validator__
 
 
 def format_validation_error(exc: pydantic.ValidationError) -> str:
@@ -298,8 +354,27 @@ def _resolve_signature(target: Callable[..., Any], name: str) -> inspect.Signatu
     return sig.replace(parameters=params, return_annotation=ret)
 
 
+def is_class_member_of_type(cls: Any, base: type) -> bool:
+    """`trimcp.utilities.types.is_class_member_of_type`, here so that finding the
+    `Context` parameter does not import that module (and pydantic with it)."""
+    origin = get_origin(cls)
+    if origin is UnionType or origin is Union:
+        return any(is_class_member_of_type(arg, base) for arg in get_args(cls))
+    if origin is Annotated:
+        return is_class_member_of_type(get_args(cls)[0], base)
+    if origin is not None:
+        return False
+    try:
+        return isinstance(cls, type) and issubclass(cls, base)
+    except TypeError:
+        return False
+
+
 def _field_for(param: inspect.Parameter, doc: str | None) -> tuple[Any, FieldInfo]:
     """The `(annotation, FieldInfo)` of one argument-model field."""
+    import pydantic
+    from pydantic.fields import FieldInfo
+
     annotation = Any if param.annotation is _EMPTY else param.annotation
     described = False
     if get_origin(annotation) is Annotated:
