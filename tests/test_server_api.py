@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from trimcp import Client, Context, FastMCP
-from trimcp.exceptions import NotFoundError, ToolError
+from trimcp.exceptions import McpError, NotFoundError, ToolError
 
 pytestmark = pytest.mark.anyio
 
@@ -112,8 +112,9 @@ async def test_include_and_exclude_tags_hide_components():
 
     async with Client(mcp) as client:
         assert [t.name for t in await client.list_tools()] == ["shown"]
-        with pytest.raises(Exception):
+        with pytest.raises(McpError) as caught:
             await client.call_tool("beta")
+        assert caught.value.code == -32602
 
 
 async def test_disable_and_enable_by_tag():
@@ -196,7 +197,9 @@ async def test_adding_a_tool_notifies_connected_handshake_clients():
     seen = anyio.Event()
 
     async def on_message(message):
-        if getattr(message, "method", None) == "notifications/tools/list_changed" or "list_changed" in repr(message):
+        if getattr(
+            message, "method", None
+        ) == "notifications/tools/list_changed" or "list_changed" in repr(message):
             seen.set()
 
     async with Client(mcp, protocol="legacy", message_handler=on_message) as client:

@@ -77,7 +77,9 @@ async def test_ping_in_handshake_era():
 async def test_tools_call_handshake_era():
     async with wire_to(make_server()) as wire:
         await wire.initialize()
-        result = (await wire.call("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}}))["result"]
+        result = (await wire.call("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}}))[
+            "result"
+        ]
         assert result["structuredContent"] == {"result": 5}
         assert result["content"][0]["text"] == "5"
         assert "resultType" not in result
@@ -93,7 +95,9 @@ async def test_unknown_tool_is_invalid_params():
 async def test_bad_arguments_are_a_tool_error_result_naming_the_argument():
     async with wire_to(make_server()) as wire:
         await wire.initialize()
-        result = (await wire.call("tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}}))["result"]
+        result = (await wire.call("tools/call", {"name": "add", "arguments": {"a": "x", "b": 1}}))[
+            "result"
+        ]
         assert result["isError"] is True
         assert "a" in result["content"][0]["text"]
 
@@ -121,7 +125,11 @@ async def test_discover_answers_without_a_session():
 
 async def test_modern_request_is_served_without_initialize():
     async with wire_to(make_server()) as wire:
-        result = (await wire.call("tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}}, modern=True))["result"]
+        result = (
+            await wire.call(
+                "tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}}, modern=True
+            )
+        )["result"]
         assert result["resultType"] == "complete"
         assert result["structuredContent"] == {"result": 2}
         assert SERVER_INFO_KEY in result["_meta"]
@@ -140,20 +148,28 @@ async def test_modern_and_legacy_requests_share_one_stdio_style_connection():
 async def test_removed_methods_are_method_not_found_in_modern_era():
     async with wire_to(make_server()) as wire:
         for method in ("ping", "logging/setLevel", "initialize", "resources/subscribe"):
-            response = await wire.call(method, {"level": "info", "uri": "x://"} if method != "ping" else {}, modern=True)
+            response = await wire.call(
+                method, {"level": "info", "uri": "x://"} if method != "ping" else {}, modern=True
+            )
             assert response["error"]["code"] == -32601, method
 
 
 async def test_unsupported_modern_version_is_32022():
     async with wire_to(make_server()) as wire:
-        response = await wire.call("tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": "v999"}}, modern=True)
+        response = await wire.call(
+            "tools/list",
+            {"_meta": {"io.modelcontextprotocol/protocolVersion": "v999"}},
+            modern=True,
+        )
         assert response["error"]["code"] == -32022
         assert response["error"]["data"] == {"supported": [MODERN], "requested": "v999"}
 
 
 async def test_modern_request_missing_capabilities_is_invalid_params():
     async with wire_to(make_server()) as wire:
-        response = await wire.call("tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}})
+        response = await wire.call(
+            "tools/list", {"_meta": {"io.modelcontextprotocol/protocolVersion": MODERN}}
+        )
         assert response["error"]["code"] == -32602
 
 
@@ -163,9 +179,17 @@ async def test_modern_logs_only_when_asked():
         assert not [n for n in wire.notifications if n["method"] == "notifications/message"]
         await wire.call(
             "tools/call",
-            {"name": "chatty", "arguments": {}, "_meta": {**modern_meta(), LOG_LEVEL_KEY: "warning"}},
+            {
+                "name": "chatty",
+                "arguments": {},
+                "_meta": {**modern_meta(), LOG_LEVEL_KEY: "warning"},
+            },
         )
-        logs = [n["params"]["level"] for n in wire.notifications if n["method"] == "notifications/message"]
+        logs = [
+            n["params"]["level"]
+            for n in wire.notifications
+            if n["method"] == "notifications/message"
+        ]
         assert logs == ["warning"]
 
 
@@ -174,7 +198,11 @@ async def test_handshake_logging_set_level_filters():
         await wire.initialize()
         assert (await wire.call("logging/setLevel", {"level": "warning"}))["result"] == {}
         await wire.call("tools/call", {"name": "chatty", "arguments": {}})
-        logs = [n["params"]["level"] for n in wire.notifications if n["method"] == "notifications/message"]
+        logs = [
+            n["params"]["level"]
+            for n in wire.notifications
+            if n["method"] == "notifications/message"
+        ]
         assert logs == ["warning"]
 
 
@@ -183,8 +211,12 @@ async def test_progress_only_with_a_token():
         await wire.initialize()
         await wire.call("tools/call", {"name": "chatty", "arguments": {}})
         assert not [n for n in wire.notifications if n["method"] == "notifications/progress"]
-        await wire.call("tools/call", {"name": "chatty", "arguments": {}, "_meta": {"progressToken": "p"}})
-        progress = [n["params"] for n in wire.notifications if n["method"] == "notifications/progress"]
+        await wire.call(
+            "tools/call", {"name": "chatty", "arguments": {}, "_meta": {"progressToken": "p"}}
+        )
+        progress = [
+            n["params"] for n in wire.notifications if n["method"] == "notifications/progress"
+        ]
         assert [p["progress"] for p in progress] == [1, 2]
         assert all(p["progressToken"] == "p" for p in progress)
 
@@ -192,7 +224,14 @@ async def test_progress_only_with_a_token():
 async def test_cancelled_request_gets_no_response_and_session_continues():
     async with wire_to(make_server()) as wire:
         await wire.initialize()
-        await wire.send({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "wait_forever", "arguments": {}}})
+        await wire.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 99,
+                "method": "tools/call",
+                "params": {"name": "wait_forever", "arguments": {}},
+            }
+        )
         await wire.notify("notifications/cancelled", {"requestId": 99, "reason": "test"})
         await wire.notify("notifications/cancelled", {"requestId": 12345})  # unknown: ignored
         response = await wire.call("ping")
@@ -213,7 +252,9 @@ async def test_read_resource_and_get_prompt():
         await wire.initialize()
         contents = (await wire.call("resources/read", {"uri": "data://x"}))["result"]["contents"]
         assert contents == [{"uri": "data://x", "text": "X", "mimeType": "text/plain"}]
-        messages = (await wire.call("prompts/get", {"name": "greet", "arguments": {"name": "Ann"}}))["result"]["messages"]
+        messages = (
+            await wire.call("prompts/get", {"name": "greet", "arguments": {"name": "Ann"}})
+        )["result"]["messages"]
         assert messages[0]["content"]["text"] == "Hello Ann"
         missing = await wire.call("prompts/get", {"name": "greet", "arguments": {}})
         assert missing["error"]["code"] == -32602
@@ -225,14 +266,18 @@ async def test_pagination_is_deterministic_and_rejects_bad_cursors():
         first = (await wire.call("tools/list"))["result"]
         assert [t["name"] for t in first["tools"]] == ["add", "chatty"]
         second = (await wire.call("tools/list", {"cursor": first["nextCursor"]}))["result"]
-        assert [t["name"] for t in second["tools"]] == ["wait_forever"] and "nextCursor" not in second
+        assert [t["name"] for t in second["tools"]] == [
+            "wait_forever"
+        ] and "nextCursor" not in second
         assert (await wire.call("tools/list", {"cursor": "garbage!"}))["error"]["code"] == -32602
 
 
 async def test_batch_only_for_2025_03_26():
     async with wire_to(make_server()) as wire:
         await wire.initialize("2025-03-26")
-        await wire.send_raw(b'[{"jsonrpc":"2.0","id":"b1","method":"ping"},{"jsonrpc":"2.0","id":"b2","method":"tools/list"}]')
+        await wire.send_raw(
+            b'[{"jsonrpc":"2.0","id":"b1","method":"ping"},{"jsonrpc":"2.0","id":"b2","method":"tools/list"}]'
+        )
         replies = await wire.receive()
         assert sorted(r["id"] for r in replies) == ["b1", "b2"]
     async with wire_to(make_server()) as wire:
@@ -248,7 +293,9 @@ async def test_disabled_tools_are_neither_listed_nor_callable():
         await wire.initialize()
         names = [t["name"] for t in (await wire.call("tools/list"))["result"]["tools"]]
         assert "add" not in names
-        assert (await wire.call("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}))["error"]["code"] == -32602
+        assert (await wire.call("tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}))[
+            "error"
+        ]["code"] == -32602
         mcp.enable(names={"add"})
         assert "add" in [t["name"] for t in (await wire.call("tools/list"))["result"]["tools"]]
         assert any(n["method"] == "notifications/tools/list_changed" for n in wire.notifications)

@@ -52,7 +52,11 @@ INIT = {
     "jsonrpc": "2.0",
     "id": 0,
     "method": "initialize",
-    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"},
+    },
 }
 
 
@@ -100,14 +104,23 @@ async def start(server_file: Path, backend: str, *extra: str) -> Proc:
 
 
 @pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
-async def test_stray_print_does_not_corrupt_stdout_and_lifespan_runs_once(server_file: Path, server_backend: str):
+async def test_stray_print_does_not_corrupt_stdout_and_lifespan_runs_once(
+    server_file: Path, server_backend: str
+):
     proc = await start(server_file, server_backend)
     async with proc.process:
         await proc.send(INIT)
         assert (await proc.receive())["result"]["serverInfo"]["name"] == "proc"
         await proc.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         for i in range(3):
-            await proc.send({"jsonrpc": "2.0", "id": i + 1, "method": "tools/call", "params": {"name": "noisy", "arguments": {"x": i}}})
+            await proc.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": i + 1,
+                    "method": "tools/call",
+                    "params": {"name": "noisy", "arguments": {"x": i}},
+                }
+            )
             reply = await proc.receive()
             assert reply["result"]["structuredContent"] == {"result": i * 2}
         assert proc.process.stdin is not None
@@ -125,7 +138,14 @@ async def test_eof_cancels_in_flight_work_and_exits(server_file: Path, server_ba
     async with proc.process:
         await proc.send(INIT)
         await proc.receive()
-        await proc.send({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "hang", "arguments": {}}})
+        await proc.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 5,
+                "method": "tools/call",
+                "params": {"name": "hang", "arguments": {}},
+            }
+        )
         assert proc.process.stdin is not None
         await proc.process.stdin.aclose()
         with anyio.fail_after(10):
@@ -133,7 +153,9 @@ async def test_eof_cancels_in_flight_work_and_exits(server_file: Path, server_ba
 
 
 @pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
-async def test_bad_input_gets_errors_and_the_server_keeps_serving(server_file: Path, server_backend: str):
+async def test_bad_input_gets_errors_and_the_server_keeps_serving(
+    server_file: Path, server_backend: str
+):
     proc = await start(server_file, server_backend)
     async with proc.process:
         await proc.send(INIT)
@@ -152,13 +174,17 @@ async def test_bad_input_gets_errors_and_the_server_keeps_serving(server_file: P
             await proc.process.wait()
 
 
-async def test_oversized_line_is_refused_and_the_next_message_is_served(server_file: Path, monkeypatch: pytest.MonkeyPatch):
+async def test_oversized_line_is_refused_and_the_next_message_is_served(
+    server_file: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("TRIMCP_STDIO_MAX_LINE", "4096")
     proc = await start(server_file, "asyncio")
     async with proc.process:
         await proc.send(INIT)
         await proc.receive()
-        await proc.send_raw(b'{"jsonrpc":"2.0","id":9,"method":"ping","params":{"pad":"' + b"x" * 100_000 + b'"}}')
+        await proc.send_raw(
+            b'{"jsonrpc":"2.0","id":9,"method":"ping","params":{"pad":"' + b"x" * 100_000 + b'"}}'
+        )
         error = await proc.receive()
         assert error["error"]["code"] == -32600 and error["id"] is None
         await proc.send({"jsonrpc": "2.0", "id": 10, "method": "ping"})

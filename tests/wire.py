@@ -51,7 +51,9 @@ class Wire:
                 continue
             return message
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, *, modern: bool = False) -> dict[str, Any]:
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, modern: bool = False
+    ) -> dict[str, Any]:
         request_id = next(self.ids)
         params = dict(params or {})
         if modern:
@@ -73,7 +75,11 @@ class Wire:
     async def initialize(self, version: str = "2025-06-18") -> dict[str, Any]:
         response = await self.call(
             "initialize",
-            {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "wire", "version": "0"}},
+            {
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": "wire", "version": "0"},
+            },
         )
         await self.notify("notifications/initialized")
         return response

@@ -81,7 +81,9 @@ class DisabledError(NotFoundError):
 class McpError(TrimcpError):
     """A JSON-RPC error: raised by handlers to send it, and by the client when one arrives."""
 
-    def __init__(self, error: ErrorData | int, message: str | None = None, data: Any = None) -> None:
+    def __init__(
+        self, error: ErrorData | int, message: str | None = None, data: Any = None
+    ) -> None:
         if isinstance(error, int):
             error = ErrorData(code=error, message=message or "", data=data)
         self.error = error

@@ -19,7 +19,9 @@ def drain(framer: LineFramer) -> list[bytes | str]:
     return out
 
 
-lines = st.lists(st.binary(min_size=1, max_size=50).filter(lambda b: b"\n" not in b and b.strip()), max_size=20)
+lines = st.lists(
+    st.binary(min_size=1, max_size=50).filter(lambda b: b"\n" not in b and b.strip()), max_size=20
+)
 
 
 @given(lines, st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=20))

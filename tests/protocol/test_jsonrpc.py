@@ -54,7 +54,9 @@ def test_wrong_jsonrpc_version_is_invalid():
 
 
 def test_batches_are_decoded_item_by_item():
-    batch = jsonrpc.decode(b'[{"jsonrpc":"2.0","id":1,"method":"a"}, 5, {"jsonrpc":"2.0","method":"n"}]')
+    batch = jsonrpc.decode(
+        b'[{"jsonrpc":"2.0","id":1,"method":"a"}, 5, {"jsonrpc":"2.0","method":"n"}]'
+    )
     assert isinstance(batch, jsonrpc.Batch)
     kinds = [type(item) for item in batch.items]
     assert kinds == [jsonrpc.Request, jsonrpc.Invalid, jsonrpc.Notification]
@@ -65,10 +67,17 @@ def test_empty_batch_is_invalid():
 
 
 def test_encoders_produce_jsonrpc_envelopes():
-    assert msgspec.json.decode(jsonrpc.encode_result(1, {"a": 1})) == {"jsonrpc": "2.0", "id": 1, "result": {"a": 1}}
+    assert msgspec.json.decode(jsonrpc.encode_result(1, {"a": 1})) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {"a": 1},
+    }
     err = msgspec.json.decode(jsonrpc.encode_error(None, jsonrpc.ErrorData(-32700, "bad")))
     assert err == {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "bad"}}
-    assert msgspec.json.decode(jsonrpc.encode_notification("n")) == {"jsonrpc": "2.0", "method": "n"}
+    assert msgspec.json.decode(jsonrpc.encode_notification("n")) == {
+        "jsonrpc": "2.0",
+        "method": "n",
+    }
 
 
 @given(st.binary(max_size=200))
@@ -78,7 +87,9 @@ def test_decode_never_raises_on_arbitrary_bytes(data: bytes):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=10,
 )
 

@@ -12,7 +12,12 @@ from trimcp.protocol.envelope import (
     is_modern,
     parse_modern,
 )
-from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST, UNSUPPORTED_PROTOCOL_VERSION, ErrorData
+from trimcp.protocol.errors import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ErrorData,
+)
 from trimcp.protocol.lifecycle import TRANSITIONS, Lifecycle, SessionEvent, SessionState
 from trimcp.protocol.versions import MODERN_VERSIONS, at_least, negotiate_handshake
 
@@ -55,7 +60,13 @@ def test_closed_refuses_everything():
 
 @pytest.mark.parametrize(
     ("requested", "answer"),
-    [("2024-11-05", "2024-11-05"), ("2025-06-18", "2025-06-18"), ("2026-07-28", "2025-11-25"), ("1999-01-01", "2025-11-25"), (5, "2025-11-25")],
+    [
+        ("2024-11-05", "2024-11-05"),
+        ("2025-06-18", "2025-06-18"),
+        ("2026-07-28", "2025-11-25"),
+        ("1999-01-01", "2025-11-25"),
+        (5, "2025-11-25"),
+    ],
 )
 def test_initialize_never_announces_a_modern_version(requested, answer):
     assert negotiate_handshake(requested) == answer

@@ -35,7 +35,14 @@ SUBSCRIPTION_ID_KEY = PREFIX + "subscriptionId"
 
 # RFC 5424 severities, least severe first: the index orders them.
 LOG_LEVELS: tuple[str, ...] = (
-    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency",
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
 )
 LOG_LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 

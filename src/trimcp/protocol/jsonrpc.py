@@ -38,7 +38,7 @@ class _Envelope(msgspec.Struct):
     """Every member a JSON-RPC message may have; classified by `decode`."""
 
     jsonrpc: str
-    id: int | str | None | UnsetType = UNSET
+    id: int | str | UnsetType | None = UNSET
     method: str | UnsetType = UNSET
     params: Raw | UnsetType = UNSET
     result: Raw | UnsetType = UNSET
@@ -105,7 +105,9 @@ def _classify(env: _Envelope, data: bytes | memoryview) -> Incoming:
     params = None if env.params is UNSET else env.params
     if env.method is not UNSET:
         if env.result is not UNSET or env.error is not UNSET:
-            return Invalid(_salvage_id(data), ErrorData(INVALID_REQUEST, "a request has no result or error"))
+            return Invalid(
+                _salvage_id(data), ErrorData(INVALID_REQUEST, "a request has no result or error")
+            )
         if env.id is UNSET:
             return Notification(env.method, params)
         if env.id is None:
@@ -115,7 +117,9 @@ def _classify(env: _Envelope, data: bytes | memoryview) -> Incoming:
         return ErrorResponse(None if env.id is UNSET else env.id, env.error)
     if env.result is not UNSET and env.error is UNSET and isinstance(env.id, int | str):
         return Response(env.id, env.result)
-    return Invalid(_salvage_id(data), ErrorData(INVALID_REQUEST, "not a request, notification or response"))
+    return Invalid(
+        _salvage_id(data), ErrorData(INVALID_REQUEST, "not a request, notification or response")
+    )
 
 
 def decode(data: bytes | memoryview) -> Incoming:
@@ -148,6 +152,7 @@ def _decode_batch(data: bytes | memoryview) -> Incoming:
 
 
 # -- encoding -------------------------------------------------------------------------------
+
 
 class _ResultOut(msgspec.Struct):
     jsonrpc: str

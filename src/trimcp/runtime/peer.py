@@ -13,8 +13,8 @@ The MCP layer (server connection or client session) plugs in through `on_request
 from __future__ import annotations
 
 import itertools
-from collections import deque
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -23,8 +23,8 @@ import msgspec
 
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.jsonrpc import (
     Batch,
     ErrorResponse,
@@ -151,7 +151,9 @@ class Peer:
 
     # -- running -------------------------------------------------------------------------
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Serve until the stream ends; then cancel in-flight requests and fail waiting calls."""
         try:
             async with anyio.create_task_group() as tg:
@@ -162,10 +164,16 @@ class Peer:
                     while True:
                         try:
                             data = await self._stream.receive()
-                        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                        except (
+                            anyio.EndOfStream,
+                            anyio.ClosedResourceError,
+                            anyio.BrokenResourceError,
+                        ):
                             break
                         except LineTooLong as exc:
-                            tg.start_soon(self._send_error, None, ErrorData(INVALID_REQUEST, str(exc)))
+                            tg.start_soon(
+                                self._send_error, None, ErrorData(INVALID_REQUEST, str(exc))
+                            )
                             continue
                         self._dispatch(jsonrpc.decode(data))
                 finally:
@@ -246,7 +254,9 @@ class Peer:
 
     async def _serve_batch(self, batch: Batch) -> None:
         if not self.accept_batches:
-            await self._send_error(None, ErrorData(INVALID_REQUEST, "JSON-RPC batches are not supported"))
+            await self._send_error(
+                None, ErrorData(INVALID_REQUEST, "JSON-RPC batches are not supported")
+            )
             return
         replies: list[bytes] = []
 
@@ -322,7 +332,11 @@ class Peer:
                         )
                     )
         if pending.error is not None:
-            if self._closed and pending.result is None and pending.error.message == "connection closed":
+            if (
+                self._closed
+                and pending.result is None
+                and pending.error.message == "connection closed"
+            ):
                 raise PeerClosed("connection closed")
             raise McpError(pending.error)
         assert pending.result is not None

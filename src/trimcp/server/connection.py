@@ -33,7 +33,9 @@ class ServerConnection:
         self.extra: dict[str, Any] = {}
         server._connections.add(self)
 
-    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         try:
             await self.peer.run(task_status=task_status)
         finally:
@@ -61,7 +63,9 @@ class ServerConnection:
 
     # -- Channel -------------------------------------------------------------------------
 
-    async def notify(self, method: str, params: Any, *, related_request_id: RequestId | None) -> None:
+    async def notify(
+        self, method: str, params: Any, *, related_request_id: RequestId | None
+    ) -> None:
         await self.peer.notify(method, params)
 
     async def request(

@@ -25,7 +25,9 @@ __all__ = ["Context", "enter_context", "get_context"]
 
 logger = logging.getLogger("trimcp.context")
 
-LoggingLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+LoggingLevel = Literal[
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+]
 
 _current: ContextVar[Context | None] = ContextVar("trimcp_context", default=None)
 
@@ -144,20 +146,26 @@ class Context:
         params: dict[str, Any] = {"level": level, "data": data}
         if logger_name is not None:
             params["logger"] = logger_name
-        await request.channel.notify(
-            "notifications/message", params, related_request_id=request.id
-        )
+        await request.channel.notify("notifications/message", params, related_request_id=request.id)
 
-    async def debug(self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    async def debug(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         await self.log(message, "debug", logger_name, extra)
 
-    async def info(self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    async def info(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         await self.log(message, "info", logger_name, extra)
 
-    async def warning(self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    async def warning(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         await self.log(message, "warning", logger_name, extra)
 
-    async def error(self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    async def error(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
         await self.log(message, "error", logger_name, extra)
 
     # -- progress ------------------------------------------------------------------------
@@ -175,7 +183,10 @@ class Context:
         if self._last_progress is not None and progress <= self._last_progress:
             return
         self._last_progress = progress
-        params: dict[str, Any] = {"progressToken": request.envelope.progress_token, "progress": progress}
+        params: dict[str, Any] = {
+            "progressToken": request.envelope.progress_token,
+            "progress": progress,
+        }
         if total is not None:
             params["total"] = total
         if message is not None:

@@ -29,7 +29,13 @@ from trimcp.protocol.errors import (
 )
 from trimcp.server.context import Context, enter_context
 from trimcp.types import CallToolResult, TextContent
-from trimcp.types.misc import CompleteParams, CompleteResult, Completion, EmptyResult, PaginatedParams
+from trimcp.types.misc import (
+    CompleteParams,
+    CompleteResult,
+    Completion,
+    EmptyResult,
+    PaginatedParams,
+)
 from trimcp.types.prompts import GetPromptParams, ListPromptsResult
 from trimcp.types.resources import (
     ListResourcesResult,
@@ -49,7 +55,9 @@ logger = logging.getLogger("trimcp.server")
 Handler = Callable[["ServerRequest", Any], Awaitable[Any]]
 
 
-def paginate(items: Sequence[Any], cursor: str | None, page_size: int | None) -> tuple[Sequence[Any], str | None]:
+def paginate(
+    items: Sequence[Any], cursor: str | None, page_size: int | None
+) -> tuple[Sequence[Any], str | None]:
     """One page of a deterministic list; the cursor is an opaque offset."""
     if cursor is None and not page_size:
         return items, None
@@ -72,7 +80,7 @@ def paginate(items: Sequence[Any], cursor: str | None, page_size: int | None) ->
 
 
 async def list_tools(request: ServerRequest, params: PaginatedParams) -> ListToolsResult:
-    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server._tools.visible()]
+    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server._iter_tools()]
     page, next_cursor = paginate(tools, params.cursor, request.server.list_page_size)
     return ListToolsResult(tools=list(page), nextCursor=next_cursor)
 
@@ -83,15 +91,13 @@ def _error_result(message: str) -> CallToolResult:
 
 async def call_tool(request: ServerRequest, params: CallToolParams) -> CallToolResult:
     server = request.server
-    tool = server._tools.get(params.name)
+    tool = server._lookup_tool(params.name)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
     ctx = Context(server, request)
     token = enter_context(ctx)
     try:
-        result = await tool.run(
-            params.arguments or {}, ctx, strict=server.strict_input_validation
-        )
+        result = await tool.run(params.arguments or {}, ctx, strict=server.strict_input_validation)
     except ValidationError as exc:
         return _error_result(str(exc))
     except ToolError as exc:
@@ -112,7 +118,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> CallToolR
 
 
 async def list_resources(request: ServerRequest, params: PaginatedParams) -> ListResourcesResult:
-    items = [r.to_mcp_resource(uri=key) for key, r in request.server._resources.visible()]
+    items = [r.to_mcp_resource(uri=key) for key, r in request.server._iter_resources()]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourcesResult(resources=list(page), nextCursor=next_cursor)
 
@@ -120,7 +126,7 @@ async def list_resources(request: ServerRequest, params: PaginatedParams) -> Lis
 async def list_resource_templates(
     request: ServerRequest, params: PaginatedParams
 ) -> ListResourceTemplatesResult:
-    items = [t.to_mcp_template(uriTemplate=key) for key, t in request.server._templates.visible()]
+    items = [t.to_mcp_template(uriTemplate=key) for key, t in request.server._iter_templates()]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourceTemplatesResult(resourceTemplates=list(page), nextCursor=next_cursor)
 
@@ -136,17 +142,10 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> R
     ctx = Context(server, request)
     token = enter_context(ctx)
     try:
-        resource = server._resources.get(uri)
-        if resource is not None:
-            contents = await resource.read_contents(uri, ctx)
-        else:
-            for _key, template in server._templates.visible():
-                matched = template.matches(uri)
-                if matched is not None:
-                    contents = await template.read_contents(uri, matched, ctx)
-                    break
-            else:
-                raise _not_found(request, uri)
+        found = server._lookup_resource(uri)
+        if found is None:
+            raise _not_found(request, uri)
+        contents = await server._read_found(found, uri, ctx)
     except McpError:
         raise
     except NotFoundError as exc:
@@ -168,14 +167,14 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> R
 
 
 async def list_prompts(request: ServerRequest, params: PaginatedParams) -> ListPromptsResult:
-    items = [p.to_mcp_prompt(name=key) for key, p in request.server._prompts.visible()]
+    items = [p.to_mcp_prompt(name=key) for key, p in request.server._iter_prompts()]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListPromptsResult(prompts=list(page), nextCursor=next_cursor)
 
 
 async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
     server = request.server
-    prompt = server._prompts.get(params.name)
+    prompt = server._lookup_prompt(params.name)
     if prompt is None:
         raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
     ctx = Context(server, request)
@@ -212,7 +211,9 @@ async def complete(request: ServerRequest, params: CompleteParams) -> CompleteRe
     elif isinstance(value, Completion):
         completion = value
     elif isinstance(value, list | tuple):
-        completion = Completion(values=[str(v) for v in value][:100], total=len(value), hasMore=len(value) > 100)
+        completion = Completion(
+            values=[str(v) for v in value][:100], total=len(value), hasMore=len(value) > 100
+        )
     else:
         completion = msgspec.convert(
             value.model_dump(by_alias=True, exclude_none=True)

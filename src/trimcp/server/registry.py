@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 from trimcp.exceptions import NotFoundError
 
@@ -144,5 +144,3 @@ class Registry(Generic[C]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind}, {len(self._items)} items)"
-
-

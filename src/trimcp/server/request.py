@@ -26,7 +26,9 @@ class Channel(Protocol):
     transport: str
     session_id: str | None
 
-    async def notify(self, method: str, params: Any, *, related_request_id: RequestId | None) -> None:
+    async def notify(
+        self, method: str, params: Any, *, related_request_id: RequestId | None
+    ) -> None:
         """Send a notification that belongs to a request (or to the session when None)."""
         ...
 

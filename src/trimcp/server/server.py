@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import sys
 import weakref
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -98,21 +97,26 @@ class FastMCP:
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
         )
         self._tools: Registry[Tool] = Registry(
-            "tool", self._visibility, on_duplicate=on_duplicate_tools or on_duplicate or "warn",
+            "tool",
+            self._visibility,
+            on_duplicate=on_duplicate_tools or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/tools/list_changed"),
         )
         self._resources: Registry[Resource] = Registry(
-            "resource", self._visibility,
+            "resource",
+            self._visibility,
             on_duplicate=on_duplicate_resources or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/resources/list_changed"),
         )
         self._templates: Registry[ResourceTemplate] = Registry(
-            "template", self._visibility,
+            "template",
+            self._visibility,
             on_duplicate=on_duplicate_resources or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/resources/list_changed"),
         )
         self._prompts: Registry[Prompt] = Registry(
-            "prompt", self._visibility,
+            "prompt",
+            self._visibility,
             on_duplicate=on_duplicate_prompts or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
         )
@@ -131,7 +135,9 @@ class FastMCP:
     @overload
     def tool(self, name_or_fn: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]: ...
     @overload
-    def tool(self, name_or_fn: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+    def tool(
+        self, name_or_fn: str | None = None, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def tool(self, name_or_fn: Any = None, **kwargs: Any) -> Any:
         """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
@@ -173,13 +179,13 @@ class FastMCP:
 
     async def get_tools(self) -> dict[str, Tool]:
         """Visible tools by name (FastMCP 2.x spelling)."""
-        return dict(self._tools.visible())
+        return dict(self._iter_tools())
 
     async def list_tools(self) -> list[Tool]:
-        return list(dict(self._tools.visible()).values())
+        return list(dict(self._iter_tools()).values())
 
     async def get_tool(self, name: str) -> Tool:
-        tool = self._tools.get(name)
+        tool = self._lookup_tool(name)
         if tool is None:
             raise NotFoundError(f"Unknown tool: {name}")
         return tool
@@ -200,11 +206,15 @@ class FastMCP:
 
     # -- resources -----------------------------------------------------------------------
 
-    def resource(self, uri: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def resource(
+        self, uri: str, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a function as a resource (or a template when the URI has `{params}`
         or the function takes parameters). Returns the original function."""
         if callable(uri) and not isinstance(uri, str):
-            raise TypeError("The @resource decorator needs a URI: use @mcp.resource('scheme://path')")
+            raise TypeError(
+                "The @resource decorator needs a URI: use @mcp.resource('scheme://path')"
+            )
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
             from trimcp.resources import Resource, ResourceTemplate
@@ -238,29 +248,25 @@ class FastMCP:
             self._templates.remove(uri)
 
     async def get_resources(self) -> dict[str, Resource]:
-        return dict(self._resources.visible())
+        return dict(self._iter_resources())
 
     async def list_resources(self) -> list[Resource]:
-        return list(dict(self._resources.visible()).values())
+        return list(dict(self._iter_resources()).values())
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        return dict(self._templates.visible())
+        return dict(self._iter_templates())
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
-        return list(dict(self._templates.visible()).values())
+        return list(dict(self._iter_templates()).values())
 
     async def _list_mcp_resources(self) -> list[Any]:
-        return [r.to_mcp_resource(uri=key) for key, r in self._resources.visible()]
+        return [r.to_mcp_resource(uri=key) for key, r in self._iter_resources()]
 
     async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
-        resource = self._resources.get(uri)
-        if resource is not None:
-            return await resource.read_contents(uri, ctx)
-        for _key, template in self._templates.visible():
-            params = template.matches(uri)
-            if params is not None:
-                return await template.read_contents(uri, params, ctx)
-        raise NotFoundError(f"Unknown resource: {uri}")
+        found = self._lookup_resource(uri)
+        if found is None:
+            raise NotFoundError(f"Unknown resource: {uri}")
+        return await self._read_found(found, uri, ctx)
 
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
@@ -301,19 +307,19 @@ class FastMCP:
         self._prompts.remove(name)
 
     async def get_prompts(self) -> dict[str, Prompt]:
-        return dict(self._prompts.visible())
+        return dict(self._iter_prompts())
 
     async def list_prompts(self) -> list[Prompt]:
-        return list(dict(self._prompts.visible()).values())
+        return list(dict(self._iter_prompts()).values())
 
     async def _list_mcp_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self._prompts.visible()]
+        return [p.to_mcp_prompt(name=key) for key, p in self._iter_prompts()]
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
         from trimcp.server.context import Context, enter_context
 
-        prompt = self._prompts.get(name)
+        prompt = self._lookup_prompt(name)
         if prompt is None:
             raise NotFoundError(f"Unknown prompt: {name}")
         ctx = Context(self)
@@ -322,6 +328,46 @@ class FastMCP:
             return await prompt.render(arguments, ctx)
         finally:
             token.reset()
+
+    # -- component access (handlers and introspection go through these) -------------------
+    # Composition extends these to mounted servers; everything else stays unaware of mounts.
+
+    def _iter_tools(self) -> Iterator[tuple[str, Tool]]:
+        return self._tools.visible()
+
+    def _lookup_tool(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def _iter_resources(self) -> Iterator[tuple[str, Resource]]:
+        return self._resources.visible()
+
+    def _iter_templates(self) -> Iterator[tuple[str, ResourceTemplate]]:
+        return self._templates.visible()
+
+    def _lookup_resource(self, uri: str) -> tuple[Any, dict[str, str] | None] | None:
+        """The resource for `uri` (params None), or a matching template with its params."""
+        resource = self._resources.get(uri)
+        if resource is not None:
+            return resource, None
+        for _key, template in self._templates.visible():
+            params = template.matches(uri)
+            if params is not None:
+                return template, params
+        return None
+
+    async def _read_found(
+        self, found: tuple[Any, dict[str, str] | None], uri: str, ctx: Context | None
+    ) -> list[Any]:
+        component, params = found
+        if params is None:
+            return await component.read_contents(uri, ctx)
+        return await component.read_contents(uri, params, ctx)
+
+    def _iter_prompts(self) -> Iterator[tuple[str, Prompt]]:
+        return self._prompts.visible()
+
+    def _lookup_prompt(self, name: str) -> Prompt | None:
+        return self._prompts.get(name)
 
     # -- completion ----------------------------------------------------------------------
 
@@ -333,6 +379,7 @@ class FastMCP:
             if inspect.iscoroutinefunction(handler):
                 self._completion_handler = handler
             else:
+
                 async def run_sync(*args: Any) -> Any:
                     return await anyio.to_thread.run_sync(handler, *args)
 
@@ -374,7 +421,9 @@ class FastMCP:
     ) -> None:
         wanted = {k.split(":", 1)[1] if k.split(":", 1)[0] in _KINDS else k for k in keys or ()}
         wanted |= set(names or ())
-        self._visibility.add_rule(enabled=enabled, keys=wanted or None, tags=set(tags) if tags else None)
+        self._visibility.add_rule(
+            enabled=enabled, keys=wanted or None, tags=set(tags) if tags else None
+        )
         for method in ("tools", "resources", "prompts"):
             self._notify_all(f"notifications/{method}/list_changed")
 
@@ -400,7 +449,10 @@ class FastMCP:
 
     def _implementation(self) -> Implementation:
         return Implementation(
-            name=self.name, version=self.version, websiteUrl=self.website_url, icons=self.icons or None
+            name=self.name,
+            version=self.version,
+            websiteUrl=self.website_url,
+            icons=self.icons or None,
         )
 
     def _initialize_result(self, version: str) -> InitializeResult:
@@ -504,7 +556,10 @@ class FastMCP:
     # -- running -------------------------------------------------------------------------
 
     async def run_async(
-        self, transport: Transport | None = None, show_banner: bool | None = None, **transport_kwargs: Any
+        self,
+        transport: Transport | None = None,
+        show_banner: bool | None = None,
+        **transport_kwargs: Any,
     ) -> None:
         """Run the server inside the caller's event loop (asyncio or trio)."""
         from trimcp.settings import settings
@@ -515,7 +570,9 @@ class FastMCP:
         if transport == "stdio":
             await self.run_stdio_async(show_banner=show_banner, **transport_kwargs)
         elif transport in ("http", "streamable-http", "sse"):
-            await self.run_http_async(transport=transport, show_banner=show_banner, **transport_kwargs)
+            await self.run_http_async(
+                transport=transport, show_banner=show_banner, **transport_kwargs
+            )
         else:
             raise ValueError(f"Unknown transport: {transport!r}")
 
@@ -528,9 +585,8 @@ class FastMCP:
         **transport_kwargs: Any,
     ) -> None:
         """Run the server (blocking): a thin `anyio.run` wrapper over `run_async`."""
-        from trimcp.settings import settings
-
         from trimcp._backend import running_backend
+        from trimcp.settings import settings
 
         if running_backend() is not None:
             raise RuntimeError(

@@ -86,7 +86,9 @@ class ServerSession:
         if method in REMOVED_IN_MODERN and request.params is not None:
             meta = getattr(decode_params(request.params, EmptyMeta), "meta", None)
             if is_modern(meta):
-                raise McpError(METHOD_NOT_FOUND, f"Method not found: {method} (removed in 2026-07-28)")
+                raise McpError(
+                    METHOD_NOT_FOUND, f"Method not found: {method} (removed in 2026-07-28)"
+                )
         params_type = entry[0] if entry is not None else _SPECIAL_PARAMS[method]
         params = decode_params(request.params, params_type)
         meta = getattr(params, "meta", None)
@@ -107,8 +109,12 @@ class ServerSession:
         assert entry is not None and envelope is not None
         result = await entry[1](
             ServerRequest(
-                server=server, id=request.id, method=method, params=params,
-                envelope=envelope, channel=channel,
+                server=server,
+                id=request.id,
+                method=method,
+                params=params,
+                envelope=envelope,
+                channel=channel,
             ),
             params,
         )

@@ -63,7 +63,9 @@ class _CoalescingWriter:
         else:
             await anyio.lowlevel.checkpoint_if_cancelled()
 
-    async def run_writer(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+    async def run_writer(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
         """Flush whenever there is something to write, until cancelled."""
         task_status.started()
         while True:
@@ -203,16 +205,18 @@ class FramedStream(_CoalescingWriter):
 
 
 @asynccontextmanager
-async def stdio_stream(*, protect_stdout: bool = True, max_line: int | None = None) -> AsyncIterator[FdStream]:
+async def stdio_stream(
+    *, protect_stdout: bool = True, max_line: int | None = None
+) -> AsyncIterator[FdStream]:
     """This process's stdin/stdout as a message stream.
 
     With `protect_stdout`, the protocol writes to a private duplicate of fd 1 and fd 1 itself
     is pointed at stderr for the duration, so a stray `print()` (or a C library writing to
     stdout) cannot corrupt the wire.
     """
-    from trimcp.settings import settings
-
     import sys
+
+    from trimcp.settings import settings
 
     out_fd = 1
     saved_stdout = None

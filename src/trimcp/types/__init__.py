@@ -32,7 +32,13 @@ from trimcp.types.misc import (
     Root,
     SamplingMessage,
 )
-from trimcp.types.prompts import GetPromptResult, ListPromptsResult, Prompt, PromptArgument, PromptMessage
+from trimcp.types.prompts import (
+    GetPromptResult,
+    ListPromptsResult,
+    Prompt,
+    PromptArgument,
+    PromptMessage,
+)
 from trimcp.types.resources import (
     ListResourcesResult,
     ListResourceTemplatesResult,

@@ -1,0 +1,103 @@
+"""FastMCP 2.x's `fastmcp.server.http` names, mapped onto `trimcp.http`.
+
+- `create_streamable_http_app`, `create_sse_app`: `trimcp.http.app.create_app` with the
+  FastMCP signatures (`auth` is not supported yet and must be `None`; `debug` is ignored).
+- `StarletteWithLifespan`: our app class, `TrimcpApp` (it has `.lifespan`, `.state`, `.routes`;
+  it is not a Starlette subclass).
+- `set_http_request(request)`: context manager making `request` current;
+  `_current_http_request`: the context variable itself.
+- `RequestContextMiddleware`: ASGI middleware that makes each HTTP request current (the app
+  already does this for custom routes and the MCP endpoints; for use around other apps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trimcp.http.app import TrimcpApp, create_app
+from trimcp.http.asgi import ASGIApp, Receive, Request, Scope, Send
+from trimcp.http.context import _current_http_request
+from trimcp.http.context import http_request_context as set_http_request
+
+__all__ = [
+    "RequestContextMiddleware",
+    "StarletteWithLifespan",
+    "create_sse_app",
+    "create_streamable_http_app",
+    "set_http_request",
+]
+
+StarletteWithLifespan = TrimcpApp
+
+
+def _no_auth(auth: Any) -> None:
+    if auth is not None:
+        raise NotImplementedError("trimcp does not support `auth` providers yet")
+
+
+def create_streamable_http_app(
+    server: Any,
+    streamable_http_path: str,
+    event_store: Any = None,
+    auth: Any = None,
+    json_response: bool = False,
+    stateless_http: bool = False,
+    debug: bool = False,
+    routes: Sequence[Any] | None = None,
+    middleware: Sequence[Any] | None = None,
+    **options: Any,
+) -> TrimcpApp:
+    """The streamable HTTP app of `server` at `streamable_http_path` (FastMCP signature)."""
+    _no_auth(auth)
+    return create_app(
+        server,
+        path=streamable_http_path,
+        transport="http",
+        event_store=event_store,
+        json_response=json_response,
+        stateless_http=stateless_http,
+        routes=routes,
+        middleware=middleware,
+        **options,
+    )
+
+
+def create_sse_app(
+    server: Any,
+    message_path: str,
+    sse_path: str,
+    auth: Any = None,
+    debug: bool = False,
+    routes: Sequence[Any] | None = None,
+    middleware: Sequence[Any] | None = None,
+    **options: Any,
+) -> TrimcpApp:
+    """The legacy HTTP+SSE app of `server` (FastMCP signature)."""
+    _no_auth(auth)
+    return create_app(
+        server,
+        transport="sse",
+        sse_path=sse_path,
+        message_path=message_path,
+        routes=routes,
+        middleware=middleware,
+        **options,
+    )
+
+
+class RequestContextMiddleware:
+    """Makes each HTTP request the current one (`get_http_request()`) while `app` serves it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = _current_http_request.set(Request(scope, receive))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _current_http_request.reset(token)
