@@ -104,3 +104,8 @@ def test_request_round_trip(request_id, method):
     decoded = jsonrpc.decode(jsonrpc.encode_request(request_id, method, {"k": 1}))
     assert isinstance(decoded, jsonrpc.Request)
     assert (decoded.id, decoded.method) == (request_id, method)
+
+
+def test_invalid_utf8_inside_a_string_is_an_error_not_a_crash():
+    assert isinstance(jsonrpc.decode(b'"\x80"'), jsonrpc.Invalid)
+    assert isinstance(jsonrpc.decode(b'{"jsonrpc":"2.0","id":1,"method":"\x80"}'), jsonrpc.Invalid)

@@ -90,7 +90,7 @@ def _salvage_id(data: bytes | memoryview) -> RequestId | None:
     """Read the id out of a message that failed validation, so the error can name it."""
     try:
         obj = _decode_any(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     if isinstance(obj, dict):
         candidate = obj.get("id")
@@ -131,7 +131,7 @@ def decode(data: bytes | memoryview) -> Incoming:
         if stripped.startswith(b"["):
             return _decode_batch(data)
         return Invalid(_salvage_id(data), ErrorData(INVALID_REQUEST, f"invalid request: {exc}"))
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return Invalid(None, ErrorData(PARSE_ERROR, f"parse error: {exc}"))
 
 

@@ -1,0 +1,404 @@
+"""Handshake-era streamable HTTP sessions and the SSE streams they own.
+
+An `HttpSession` is created by `initialize` (no modern `_meta`) and lives until DELETE, idle
+reaping or server shutdown. It owns the `ServerSession` (MCP state), the standalone GET
+stream's outbox, the server-to-client requests waiting for an answer, the cancel scopes of its
+in-flight requests, and (when resumable) the ids of its SSE streams in the event store.
+`SessionManager` keeps them by id, under a cap, and reaps idle ones without ever touching a
+session that has a request in flight or a stream open.
+
+`SSEStream` is one SSE response (a POST that turned into a stream, or the GET stream): it
+writes events, gives them ids and keeps them in the event store when the session is resumable
+(negotiated version 2025-11-25 or later, shared/SPEC-NOTES.md omission 6), and can be closed
+early and resumed by GET with `Last-Event-ID`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
+from trimcp.protocol.jsonrpc import ErrorResponse, RequestId, Response
+from trimcp.protocol.sse import encode_event
+from trimcp.protocol.versions import at_least
+
+if TYPE_CHECKING:
+    from trimcp.http.event_store import EventStore
+    from trimcp.server.session import ServerSession
+
+__all__ = ["HttpSession", "SSEStream", "SessionManager", "new_session_id"]
+
+logger = logging.getLogger("trimcp.http")
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+SSE_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+def new_session_id() -> str:
+    """A session id: 128 random bits as hex (visible ASCII, 0x21-0x7E, as the spec asks)."""
+    return secrets.token_hex(16)
+
+
+class SSEStream:
+    """One SSE response. Created unstarted; `start()` sends the headers (and the priming event
+    when resumable); `send_message()` writes one JSON-RPC message as an event.
+
+    When `store` is given the stream is resumable: every event gets the id
+    `<stream id>.<seq>` and is kept for replay. `close_connection()` ends the HTTP response
+    early (after a `retry` hint); later events are kept, and forwarded to a GET that resumed
+    the stream (`attach`).
+    """
+
+    __slots__ = (
+        "_extra_headers",
+        "_retry_ms",
+        "_send",
+        "_sink",
+        "closed",
+        "connected",
+        "done",
+        "started",
+        "store",
+        "stream_id",
+    )
+
+    def __init__(
+        self,
+        send: Send,
+        *,
+        stream_id: str | None = None,
+        store: EventStore | None = None,
+        retry_ms: int | None = None,
+        extra_headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self._send = send
+        self.stream_id = stream_id
+        self.store = store if stream_id is not None else None
+        self._retry_ms = retry_ms
+        self._extra_headers = extra_headers
+        self._sink: anyio.abc.ObjectSendStream[bytes] | None = None
+        self.started = False
+        self.connected = True  # the HTTP response is still open
+        self.closed = False  # no more events will come
+        self.done = anyio.Event()
+
+    @property
+    def resumable(self) -> bool:
+        return self.store is not None
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        headers = SSE_HEADERS + self._extra_headers if self._extra_headers else SSE_HEADERS
+        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        if self.store is not None:
+            assert self.stream_id is not None
+            priming_id = await self.store.store_event(self.stream_id, None)
+            await self._write(encode_event(b"", id=priming_id, retry=self._retry_ms))
+        else:
+            # send the headers now: a client waits for them before it reads events
+            await self._send({"type": "http.response.body", "body": b"", "more_body": True})
+
+    async def _write(self, chunk: bytes) -> None:
+        if self.connected:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def send_message(self, message: bytes) -> None:
+        """Write one JSON-RPC message (already encoded) as a `message` event."""
+        if self.closed:
+            return
+        if not self.started:
+            await self.start()
+        if self.store is None:
+            await self._write(encode_event(message, event="message"))
+            return
+        assert self.stream_id is not None
+        event_id = await self.store.store_event(self.stream_id, message)
+        chunk = encode_event(message, event="message", id=event_id)
+        await self._write(chunk)
+        if self._sink is not None:
+            try:
+                self._sink.send_nowait(chunk)
+            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._sink = None
+
+    async def send_raw(self, chunk: bytes) -> None:
+        """Write pre-encoded SSE bytes (comments, replayed events)."""
+        if not self.started:
+            await self.start()
+        await self._write(chunk)
+
+    async def close_connection(self) -> None:
+        """End the HTTP response now; the client reconnects (GET + `Last-Event-ID`) for the rest.
+        Only a resumable stream can do this without losing messages."""
+        if not self.connected:
+            return
+        if not self.started:
+            await self.start()
+        if self._retry_ms is not None:
+            await self._write(b"retry: %d\n\n" % self._retry_ms)
+        self.connected = False
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def finish(self) -> None:
+        """No more events: end the HTTP response (if still open) and any resumed GET."""
+        self.closed = True
+        if self._sink is not None:
+            await self._sink.aclose()
+            self._sink = None
+        if self.connected and self.started:
+            self.connected = False
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        self.done.set()
+
+    def disconnected(self) -> None:
+        """The client went away: later events are only stored (if resumable)."""
+        self.connected = False
+
+    def attach(self, sink: anyio.abc.ObjectSendStream[bytes]) -> bool:
+        """Forward later events to a GET that resumed this stream; False if it is finished."""
+        if self.closed:
+            return False
+        self._sink = sink
+        return True
+
+
+class _Pending:
+    __slots__ = ("error", "event", "result")
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.result: msgspec.Raw | None = None
+        self.error: ErrorData | None = None
+
+
+class HttpSession:
+    """One handshake-era session (`Mcp-Session-Id`)."""
+
+    transport = "streamable-http"
+
+    __slots__ = (
+        "__weakref__",
+        "_next_request",
+        "_next_stream",
+        "active",
+        "closed",
+        "id",
+        "inflight",
+        "last_active",
+        "mcp",
+        "outbox",
+        "pending",
+        "store",
+        "streams",
+    )
+
+    def __init__(self, session_id: str, mcp: ServerSession, *, store: EventStore | None) -> None:
+        self.id = session_id
+        self.mcp = mcp
+        self.store = store
+        self.last_active = time.monotonic()
+        self.active = 0  # requests in flight plus open streams
+        self.closed = False
+        self.outbox: anyio.abc.ObjectSendStream[bytes] | None = None  # the GET stream's
+        self.pending: dict[RequestId, _Pending] | None = None
+        self.inflight: dict[RequestId, anyio.CancelScope] | None = None
+        self.streams: dict[str, SSEStream] | None = None  # resumable POST streams still live
+        self._next_stream = 0
+        self._next_request = 0
+
+    # -- facts ---------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        return self.id
+
+    @property
+    def resumable(self) -> bool:
+        """Priming events, event ids and replay: only from 2025-11-25 (SEP-1699)."""
+        version = self.mcp.protocol_version
+        return self.store is not None and version is not None and at_least(version, "2025-11-25")
+
+    @property
+    def accepts_batches(self) -> bool:
+        return self.mcp.protocol_version == "2025-03-26"
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+    def new_stream_id(self, *, standalone: bool = False) -> str:
+        if standalone:
+            return f"{self.id}.0"
+        self._next_stream += 1
+        return f"{self.id}.{self._next_stream}"
+
+    # -- in-flight requests ----------------------------------------------------------------
+
+    def track(self, request_id: RequestId, scope: anyio.CancelScope) -> bool:
+        """Register an in-flight request; False if the id is already in flight."""
+        if self.inflight is None:
+            self.inflight = {}
+        elif request_id in self.inflight:
+            return False
+        self.inflight[request_id] = scope
+        return True
+
+    def untrack(self, request_id: RequestId) -> None:
+        if self.inflight is not None:
+            self.inflight.pop(request_id, None)
+            if not self.inflight:
+                self.inflight = None
+
+    def cancel(self, request_id: RequestId) -> bool:
+        """`notifications/cancelled`: stop that request; unknown or late ids are ignored."""
+        scope = self.inflight.get(request_id) if self.inflight else None
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    # -- server-to-client requests -------------------------------------------------------
+
+    def next_request_id(self) -> str:
+        self._next_request += 1
+        return f"s{self._next_request}"
+
+    def expect(self, request_id: RequestId) -> _Pending:
+        if self.pending is None:
+            self.pending = {}
+        pending = self.pending[request_id] = _Pending()
+        return pending
+
+    def forget(self, request_id: RequestId) -> None:
+        if self.pending is not None:
+            self.pending.pop(request_id, None)
+            if not self.pending:
+                self.pending = None
+
+    def resolve(self, message: Response | ErrorResponse) -> bool:
+        """A client's answer to one of our requests; False if nobody waits for it."""
+        pending = self.pending.get(message.id) if self.pending and message.id is not None else None
+        if pending is None:
+            logger.debug("answer to unknown request id %r ignored", message.id)
+            return False
+        if isinstance(message, Response):
+            pending.result = message.result
+        else:
+            pending.error = message.error
+        pending.event.set()
+        return True
+
+    # -- the standalone (GET) stream --------------------------------------------------------
+
+    def post_message(self, message: bytes) -> bool:
+        """Queue a message for the GET stream; False when no GET stream is open (dropped)."""
+        outbox = self.outbox
+        if outbox is None:
+            return False
+        try:
+            outbox.send_nowait(message)
+        except anyio.WouldBlock:
+            logger.warning("session %s: GET stream is not keeping up; message dropped", self.id)
+            return False
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            return False
+        return True
+
+    def post_notification(self, method: str, params: Any = None) -> None:
+        """A session-level notification (list changed...) from the server; on the GET stream."""
+        if self.closed or not self.mcp.lifecycle.initialized:
+            return
+        self.post_message(jsonrpc.encode_notification(method, params))
+
+    # -- ending ------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Free everything: cancel requests, end streams, wake waiters, drop stored events."""
+        if self.closed:
+            return
+        self.closed = True
+        self.mcp.close()
+        if self.inflight:
+            for scope in self.inflight.values():
+                scope.cancel()
+        if self.pending:
+            for pending in self.pending.values():
+                pending.error = ErrorData(INTERNAL_ERROR, "session ended")
+                pending.event.set()
+        if self.outbox is not None:
+            self.outbox.close()
+            self.outbox = None
+        if self.store is not None:
+            with anyio.CancelScope(shield=True):
+                await self.store.forget_stream(f"{self.id}.0")
+                for n in range(1, self._next_stream + 1):
+                    await self.store.forget_stream(f"{self.id}.{n}")
+        self.streams = None
+
+
+class SessionManager:
+    """Live sessions by id, at most `max_sessions`, reaped after `idle_timeout` seconds."""
+
+    def __init__(self, *, idle_timeout: float | None, max_sessions: int | None) -> None:
+        self.idle_timeout = idle_timeout
+        self.max_sessions = max_sessions
+        self.sessions: dict[str, HttpSession] = {}
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def get(self, session_id: str) -> HttpSession | None:
+        return self.sessions.get(session_id)
+
+    def full(self) -> bool:
+        return self.max_sessions is not None and len(self.sessions) >= self.max_sessions
+
+    def add(self, session: HttpSession) -> None:
+        self.sessions[session.id] = session
+
+    async def end(self, session_id: str) -> bool:
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        await session.close()
+        return True
+
+    def idle(self, now: float | None = None) -> list[HttpSession]:
+        """Sessions past the idle timeout with nothing in flight and no stream open."""
+        if self.idle_timeout is None:
+            return []
+        limit = (time.monotonic() if now is None else now) - self.idle_timeout
+        return [s for s in self.sessions.values() if s.active == 0 and s.last_active <= limit]
+
+    async def reap_idle(self, now: float | None = None) -> int:
+        """End idle sessions; never one with an active request. How many ended."""
+        reaped = 0
+        for session in self.idle(now):
+            if session.active == 0:  # re-checked: ending one may have yielded
+                await self.end(session.id)
+                reaped += 1
+        return reaped
+
+    def reap_interval(self) -> float:
+        if self.idle_timeout is None:
+            return math.inf
+        return max(0.05, min(self.idle_timeout / 4, 30.0))
+
+    async def close_all(self) -> None:
+        for session_id in list(self.sessions):
+            await self.end(session_id)

@@ -1,0 +1,193 @@
+"""The legacy HTTP+SSE transport (protocol 2024-11-05), deprecated but still served.
+
+`GET /sse` opens the stream: the first event is `endpoint`, whose data is the URL to POST
+messages to (`<root_path>/messages/?session_id=<id>`). Every POST there is accepted with 202;
+responses, notifications and server-to-client requests flow back on the SSE stream as
+`message` events. When the client disconnects, the session ends.
+
+A session is a `ServerConnection` (the same MCP connection stdio uses) over a message stream
+whose `receive` yields the POSTed bodies and whose `send` writes SSE events. The paths, the
+`session_id` query parameter and the 202 are SDK convention, not spec text.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, quote
+
+import anyio
+
+from trimcp.http.sessions import SSE_HEADERS
+from trimcp.http.streamable import (
+    DEFAULT_MAX_BODY_SIZE,
+    _Disconnected,
+    _respond,
+    _respond_error,
+    read_body,
+)
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST
+from trimcp.protocol.sse import encode_event
+
+if TYPE_CHECKING:
+    from trimcp.server.connection import ServerConnection
+    from trimcp.server.server import FastMCP
+
+__all__ = ["LegacySSEEndpoint"]
+
+logger = logging.getLogger("trimcp.http")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class _SSEMessageStream:
+    """`MessageStream` for the connection: POSTed bodies in, SSE `message` events out."""
+
+    def __init__(self, send: Send, inbox: anyio.abc.ObjectReceiveStream[bytes]) -> None:
+        self._send = send
+        self._inbox = inbox
+        self._lock = anyio.Lock()
+
+    async def receive(self) -> bytes:
+        return await self._inbox.receive()
+
+    async def send(self, message: bytes) -> None:
+        chunk = encode_event(message, event="message")
+        async with self._lock:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
+
+
+class LegacySSEEndpoint:
+    """ASGI callable serving `GET <sse_path>` and `POST <message_path>?session_id=`."""
+
+    def __init__(
+        self,
+        server: FastMCP,
+        *,
+        sse_path: str = "/sse",
+        message_path: str = "/messages/",
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    ) -> None:
+        self.server = server
+        self.sse_path = sse_path
+        self.message_path = message_path
+        self.max_body_size = max_body_size
+        self.sessions: dict[str, tuple[ServerConnection, anyio.abc.ObjectSendStream[bytes]]] = {}
+        self._scopes: set[anyio.CancelScope] = set()
+        self._shutting_down = False
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[LegacySSEEndpoint]:
+        self._shutting_down = False
+        try:
+            yield self
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """End every open SSE stream (their sessions end with them)."""
+        self._shutting_down = True
+        for scope in list(self._scopes):
+            scope.cancel()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path = _route_path(scope)
+        method = scope["method"]
+        if path.rstrip("/") == self.sse_path.rstrip("/"):
+            if method == "GET":
+                await self._stream(scope, receive, send)
+            else:
+                await _respond(send, 405, b"", [(b"allow", b"GET")])
+        elif path.rstrip("/") == self.message_path.rstrip("/"):
+            if method == "POST":
+                try:
+                    await self._message(scope, receive, send)
+                except _Disconnected:
+                    pass
+            else:
+                await _respond(send, 405, b"", [(b"allow", b"POST")])
+        else:
+            await _respond(send, 404)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from trimcp.server.connection import ServerConnection
+
+        if self._shutting_down:
+            await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
+            return
+        session_id = secrets.token_hex(16)
+        inbox_send, inbox_receive = anyio.create_memory_object_stream[bytes](64)
+        stream = _SSEMessageStream(send, inbox_receive)
+        connection = ServerConnection(self.server, stream, transport="sse")
+        connection.session_id = session_id
+        connection.extra["scope"] = scope
+        self.sessions[session_id] = (connection, inbox_send)
+        endpoint = f"{scope.get('root_path', '')}{self.message_path}?session_id={quote(session_id)}"
+        cancel_scope: anyio.CancelScope | None = None
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            await send(
+                {"type": "http.response.body", "body": encode_event(endpoint, event="endpoint"), "more_body": True}
+            )
+            async with anyio.create_task_group() as tg:
+                cancel_scope = tg.cancel_scope
+                self._scopes.add(cancel_scope)
+                if self._shutting_down:
+                    tg.cancel_scope.cancel()
+
+                async def watch() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(watch)
+                await connection.run()
+                tg.cancel_scope.cancel()
+        finally:
+            if cancel_scope is not None:
+                self._scopes.discard(cancel_scope)
+            self.sessions.pop(session_id, None)
+            inbox_send.close()
+            with anyio.CancelScope(shield=True):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        session_ids = query.get("session_id")
+        if not session_ids:
+            await _respond_error(send, 400, INVALID_REQUEST, "session_id is required")
+            return
+        entry = self.sessions.get(session_ids[0])
+        if entry is None:
+            await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+        if content_type != b"application/json":
+            await _respond_error(send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
+            return
+        body = await read_body(receive, self.max_body_size, headers.get(b"content-length"))
+        if body is None:
+            await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
+            return
+        try:
+            await entry[1].send(body)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+            return
+        await _respond(send, 202)

@@ -1,0 +1,696 @@
+"""Streamable HTTP, both eras, against a real hypercorn on 127.0.0.1:0 (asyncio and trio).
+
+Each test is named after the requirement it checks (shared/SPEC-NOTES.md for the sources).
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2 as httpx
+import msgspec
+import pytest
+
+from trimcp import Context, FastMCP
+from trimcp.http.event_store import InMemoryEventStore
+from trimcp.http.streamable import StreamableHTTPEndpoint
+from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
+from trimcp.protocol.sse import ServerSentEvent, SSEDecoder
+
+pytestmark = pytest.mark.anyio
+
+MODERN = "2026-07-28"
+SSE_TIMEOUT = httpx.Timeout(5.0, read=None)
+ACCEPT_BOTH = "application/json, text/event-stream"
+
+
+# -- serving harness (raw ASGI on hypercorn, both backends) ------------------------------------
+
+
+class _MiniApp:
+    """Routes `path` to an endpoint; answers lifespan; 404 elsewhere."""
+
+    def __init__(self, routes: dict[str, Any]) -> None:
+        self.routes = routes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        path = scope["path"]
+        for prefix, endpoint in self.routes.items():
+            if path == prefix or path.rstrip("/") == prefix.rstrip("/") or (
+                prefix.endswith("/") and path.startswith(prefix)
+            ):
+                await endpoint(scope, receive, send)
+                return
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
+    """Serve `app` with hypercorn on 127.0.0.1:0 under the running backend; yield its base URL."""
+    from hypercorn.config import Config
+
+    config = Config()
+    config.graceful_timeout = 1.0
+    config.accesslog = None
+    config.errorlog = None
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        import sniffio
+
+        if sniffio.current_async_library() == "trio":
+            from hypercorn.trio import serve
+
+            config.bind = ["127.0.0.1:0"]
+            binds = await tg.start(lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status))
+            url = binds[0]
+        else:
+            from hypercorn.asyncio import serve
+
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(128)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            port = sock.getsockname()[1]
+            config.bind = [f"fd://{sock.detach()}"]
+            tg.start_soon(lambda: serve(app, config, shutdown_trigger=stop.wait))
+            url = f"http://127.0.0.1:{port}"
+        try:
+            yield url
+        finally:
+            if on_stop is not None:
+                on_stop()
+            stop.set()
+
+
+def make_server() -> FastMCP:
+    mcp = FastMCP("http-test", instructions="hi")
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @mcp.tool
+    async def chatty(ctx: Context) -> str:
+        await ctx.info("working")
+        await ctx.report_progress(1, 2)
+        return "done"
+
+    @mcp.tool
+    async def wait_for_gate(ctx: Context) -> str:
+        await GATES[ctx.request_id].wait()
+        return "opened"
+
+    @mcp.tool
+    async def slow_forever() -> str:
+        SIGNALS["started"].set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            SIGNALS["finished"].set()
+        return "never"
+
+    @mcp.tool
+    async def ask(ctx: Context) -> str:
+        raw = await ctx.request_context.channel.request(
+            "roots/list", {}, related_request_id=ctx.request_context.id, timeout=5
+        )
+        return msgspec.json.decode(raw)["roots"][0]["uri"]
+
+    @mcp.tool
+    async def close_early(ctx: Context) -> str:
+        await ctx.info("before")
+        await ctx.request_context.channel.close_sse_stream()
+        await ctx.info("after")
+        return "finished"
+
+    @mcp.resource("data://hello")
+    def hello() -> str:
+        return "Hello"
+
+    @mcp.prompt
+    def greet(name: str) -> str:
+        return f"Hi {name}"
+
+    return mcp
+
+
+GATES: dict[str, anyio.Event] = {}
+SIGNALS: dict[str, anyio.Event] = {}
+
+
+async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait (bounded) for server-side state that has no event to wait on, such as a session
+    ended by a disconnect the server notices on its own schedule."""
+    with anyio.fail_after(timeout):
+        for _ in range(int(timeout * 100) + 1):
+            if predicate():
+                return
+            await anyio.sleep(0.01)  # a poll interval bounded by fail_after, not a sync point
+    raise TimeoutError("condition never held")
+
+
+class Harness:
+    def __init__(self, url: str, endpoint: StreamableHTTPEndpoint, client: httpx.AsyncClient) -> None:
+        self.url = url + "/mcp"
+        self.endpoint = endpoint
+        self.client = client
+        self.ids = iter(range(1, 10_000))
+
+    def body(self, method: str, params: dict[str, Any] | None = None, *, id: Any = None, notification: bool = False) -> bytes:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if not notification:
+            message["id"] = next(self.ids) if id is None else id
+        if params is not None:
+            message["params"] = params
+        return msgspec.json.encode(message)
+
+    async def post(self, content: bytes, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+        base = {"content-type": "application/json", "accept": ACCEPT_BOTH}
+        base.update(headers or {})
+        with anyio.fail_after(10):
+            return await self.client.post(self.url, content=content, headers=base, **kw)
+
+    async def modern(self, method: str, params: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None, meta: dict[str, Any] | None = None) -> httpx.Response:
+        params = dict(params or {})
+        params["_meta"] = meta if meta is not None else modern_meta()
+        hdrs = {"mcp-protocol-version": MODERN, "mcp-method": method}
+        if "name" in params:
+            hdrs["mcp-name"] = params["name"]
+        if "uri" in params:
+            hdrs["mcp-name"] = params["uri"]
+        hdrs.update(headers or {})
+        return await self.post(self.body(method, params), hdrs)
+
+    async def initialize(self, version: str = "2025-11-25") -> str:
+        response = await self.post(
+            self.body("initialize", {"protocolVersion": version, "capabilities": {"roots": {}}, "clientInfo": {"name": "t", "version": "0"}})
+        )
+        assert response.status_code == 200, response.text
+        session_id = response.headers["mcp-session-id"]
+        initialized = await self.post(self.body("notifications/initialized", notification=True), {"mcp-session-id": session_id})
+        assert initialized.status_code == 202
+        return session_id
+
+    async def call(self, session_id: str, method: str, params: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        return await self.post(self.body(method, params), {"mcp-session-id": session_id, **headers})
+
+
+def modern_meta(**extra: Any) -> dict[str, Any]:
+    return {PROTOCOL_VERSION_KEY: MODERN, CLIENT_CAPABILITIES_KEY: {}, CLIENT_INFO_KEY: {"name": "t", "version": "0"}, **extra}
+
+
+def sse_events(text: str) -> list[ServerSentEvent]:
+    return SSEDecoder().feed(text.encode())
+
+
+def sse_messages(text: str) -> list[Any]:
+    return [msgspec.json.decode(e.data) for e in sse_events(text) if e.data]
+
+
+@asynccontextmanager
+async def running(**options: Any) -> AsyncIterator[Harness]:
+    endpoint = StreamableHTTPEndpoint(make_server(), **options)
+    async with endpoint.running():
+        async with serve_asgi(_MiniApp({"/mcp": endpoint}), on_stop=endpoint.shutdown) as url:
+            async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
+                yield Harness(url, endpoint, client)
+
+
+# -- 2026-07-28 ------------------------------------------------------------------------------
+
+
+async def test_modern_tools_call_answers_json() -> None:
+    async with running() as h:
+        response = await h.modern("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        result = response.json()["result"]
+        assert result["structuredContent"] == {"result": 5}
+        assert result["resultType"] == "complete"
+        assert "mcp-session-id" not in response.headers
+
+
+async def test_modern_header_mismatch_is_400_32020_before_version_check() -> None:
+    async with running() as h:
+        response = await h.modern("tools/list", meta=modern_meta(**{PROTOCOL_VERSION_KEY: "v999"}))
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020
+
+
+async def test_modern_unsupported_version_is_400_32022_with_data() -> None:
+    async with running() as h:
+        response = await h.modern(
+            "tools/list", headers={"mcp-protocol-version": "v999"}, meta=modern_meta(**{PROTOCOL_VERSION_KEY: "v999"})
+        )
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == -32022
+        assert error["data"] == {"supported": [MODERN], "requested": "v999"}
+
+
+async def test_modern_missing_protocol_version_header_is_32020() -> None:
+    async with running() as h:
+        body = h.body("tools/list", {"_meta": modern_meta()})
+        response = await h.post(body, {"mcp-method": "tools/list"})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020
+
+
+async def test_modern_missing_mcp_method_header_is_32020() -> None:
+    async with running() as h:
+        body = h.body("tools/list", {"_meta": modern_meta()})
+        response = await h.post(body, {"mcp-protocol-version": MODERN})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020
+
+
+async def test_modern_mcp_method_mismatch_is_32020() -> None:
+    async with running() as h:
+        response = await h.modern("tools/list", headers={"mcp-method": "prompts/list"})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32020
+
+
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}}),
+        ("resources/read", {"uri": "data://hello"}),
+        ("prompts/get", {"name": "greet", "arguments": {"name": "x"}}),
+    ],
+)
+async def test_modern_mcp_name_required_and_must_match(method: str, params: dict[str, Any]) -> None:
+    async with running() as h:
+        body = h.body(method, {**params, "_meta": modern_meta()})
+        missing = await h.post(body, {"mcp-protocol-version": MODERN, "mcp-method": method})
+        assert missing.status_code == 400 and missing.json()["error"]["code"] == -32020
+        wrong = await h.modern(method, params, headers={"mcp-name": "other"})
+        assert wrong.status_code == 400 and wrong.json()["error"]["code"] == -32020
+        ok = await h.modern(method, params)
+        assert ok.status_code == 200 and "result" in ok.json()
+
+
+async def test_modern_mcp_name_base64_sentinel_is_decoded_header_name_case_insensitive() -> None:
+    async with running() as h:
+        encoded = "=?base64?" + base64.b64encode(b"add").decode() + "?="
+        response = await h.modern(
+            "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, headers={"MCP-NAME": encoded}
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["structuredContent"] == {"result": 3}
+
+
+async def test_modern_missing_required_meta_field_is_400_32602() -> None:
+    async with running() as h:
+        meta = {PROTOCOL_VERSION_KEY: MODERN}  # no clientCapabilities
+        response = await h.modern("tools/list", meta=meta)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32602
+
+
+async def test_modern_missing_client_info_is_served() -> None:
+    async with running() as h:
+        response = await h.modern("tools/list", meta={PROTOCOL_VERSION_KEY: MODERN, CLIENT_CAPABILITIES_KEY: {}})
+        assert response.status_code == 200
+        assert "tools" in response.json()["result"]
+
+
+@pytest.mark.parametrize("method", ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "no/such"])
+async def test_modern_removed_or_unknown_method_is_404_32601(method: str) -> None:
+    async with running() as h:
+        params: dict[str, Any] = {"uri": "data://hello", "level": "info"} if method != "initialize" else {}
+        response = await h.modern(method, params, headers={"mcp-name": "data://hello"})
+        assert response.status_code == 404, response.text
+        assert response.json()["error"]["code"] == -32601
+
+
+async def test_modern_other_errors_are_200_error_bodies() -> None:
+    async with running() as h:
+        response = await h.modern("tools/call", {"name": "nope", "arguments": {}})
+        assert response.status_code == 200
+        assert response.json()["error"]["code"] == -32602
+
+
+async def test_modern_notification_gets_202_without_body() -> None:
+    async with running() as h:
+        body = h.body("notifications/progress", {"_meta": modern_meta(), "progressToken": 1, "progress": 1}, notification=True)
+        response = await h.post(body, {"mcp-protocol-version": MODERN, "mcp-method": "notifications/progress"})
+        assert response.status_code == 202
+        assert response.content == b""
+
+
+async def test_modern_handler_that_emits_gets_lazy_sse_with_x_accel_buffering() -> None:
+    async with running() as h:
+        meta = modern_meta(**{"io.modelcontextprotocol/logLevel": "info", "progressToken": "p"})
+        response = await h.modern("tools/call", {"name": "chatty", "arguments": {}}, meta=meta)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["x-accel-buffering"] == "no"
+        events = sse_events(response.text)
+        assert all(e.id is None for e in events)  # no event ids in 2026
+        messages = [msgspec.json.decode(e.data) for e in events]
+        assert [m.get("method") for m in messages[:-1]] == ["notifications/message", "notifications/progress"]
+        assert messages[-1]["result"]["structuredContent"] == {"result": "done"}
+
+
+async def test_modern_json_response_mode_drops_request_notifications() -> None:
+    async with running(json_response=True) as h:
+        meta = modern_meta(**{"io.modelcontextprotocol/logLevel": "info", "progressToken": "p"})
+        response = await h.modern("tools/call", {"name": "chatty", "arguments": {}}, meta=meta, headers={"accept": "application/json"})
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["result"]["structuredContent"] == {"result": "done"}
+
+
+async def test_modern_client_disconnect_cancels_the_request() -> None:
+    SIGNALS["started"] = anyio.Event()
+    SIGNALS["finished"] = anyio.Event()
+    async with running() as h:
+        body = h.body("tools/call", {"name": "slow_forever", "arguments": {}, "_meta": modern_meta()})
+        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-protocol-version": MODERN,
+                   "mcp-method": "tools/call", "mcp-name": "slow_forever"}
+        async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as other:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: other.post(h.url, content=body, headers=headers))
+                with anyio.fail_after(5):
+                    await SIGNALS["started"].wait()
+                tg.cancel_scope.cancel()  # drops the connection
+        with anyio.fail_after(5):
+            await SIGNALS["finished"].wait()
+        ok = await h.modern("tools/call", {"name": "add", "arguments": {"a": 1, "b": 1}})
+        assert ok.status_code == 200
+
+
+async def test_modern_get_and_delete_without_session_are_405_allow_post() -> None:
+    async with running() as h:
+        for method in ("GET", "DELETE"):
+            response = await h.client.request(method, h.url, headers={"accept": "text/event-stream"})
+            assert response.status_code == 405
+            assert response.headers["allow"] == "POST"
+
+
+async def test_modern_request_ignores_mcp_session_id() -> None:
+    async with running() as h:
+        response = await h.modern("tools/list", headers={"mcp-session-id": "bogus", "last-event-id": "x.1.1"})
+        assert response.status_code == 200
+        assert "mcp-session-id" not in response.headers
+
+
+# -- handshake era -----------------------------------------------------------------------------
+
+
+async def test_initialize_returns_a_visible_ascii_session_id() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        assert session_id and all(0x21 <= ord(c) <= 0x7E for c in session_id)
+        response = await h.call(session_id, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
+        assert response.status_code == 200
+        assert response.json()["result"]["structuredContent"] == {"result": 3}
+
+
+async def test_initialize_negotiates_a_handshake_version() -> None:
+    async with running() as h:
+        response = await h.post(h.body("initialize", {"protocolVersion": MODERN, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        assert response.json()["result"]["protocolVersion"] == "2025-11-25"
+
+
+async def test_request_without_session_id_gets_400() -> None:
+    async with running() as h:
+        await h.initialize()
+        response = await h.post(h.body("tools/list"))
+        assert response.status_code == 400
+
+
+async def test_unknown_session_gets_404() -> None:
+    async with running() as h:
+        response = await h.call("deadbeef", "tools/list")
+        assert response.status_code == 404
+
+
+async def test_delete_ends_the_session_then_404() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        deleted = await h.client.delete(h.url, headers={"mcp-session-id": session_id})
+        assert deleted.status_code == 200
+        assert len(h.endpoint.sessions) == 0
+        response = await h.call(session_id, "tools/list")
+        assert response.status_code == 404
+
+
+async def test_bad_protocol_version_header_gets_400() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        response = await h.call(session_id, "tools/list", **{"mcp-protocol-version": "1999-01-01"})
+        assert response.status_code == 400
+        ok = await h.call(session_id, "tools/list", **{"mcp-protocol-version": "2025-11-25"})
+        assert ok.status_code == 200
+
+
+async def test_missing_protocol_version_header_means_2025_03_26() -> None:
+    async with running() as h:
+        session_id = await h.initialize("2025-03-26")
+        response = await h.call(session_id, "tools/list")
+        assert response.status_code == 200
+
+
+async def test_client_responses_and_notifications_get_202() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        response = await h.post(b'{"jsonrpc":"2.0","id":"nobody","result":{}}', {"mcp-session-id": session_id})
+        assert response.status_code == 202
+        note = await h.post(h.body("notifications/cancelled", {"requestId": 99}, notification=True), {"mcp-session-id": session_id})
+        assert note.status_code == 202
+
+
+async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_202() -> None:
+    async with running() as h:
+        session_id = await h.initialize("2025-06-18")
+        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-session-id": session_id}
+        body = h.body("tools/call", {"name": "ask", "arguments": {}})
+        with anyio.fail_after(10):
+            async with h.client.stream("POST", h.url, content=body, headers=headers) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                decoder = SSEDecoder()
+                async for chunk in response.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        message = msgspec.json.decode(event.data)
+                        if message.get("method") == "roots/list":
+                            answer = msgspec.json.encode({"jsonrpc": "2.0", "id": message["id"], "result": {"roots": [{"uri": "file:///r"}]}})
+                            posted = await h.post(answer, {"mcp-session-id": session_id})
+                            assert posted.status_code == 202
+                        elif "result" in message:
+                            assert message["result"]["structuredContent"] == {"result": "file:///r"}
+                            return
+        raise AssertionError("no final response")
+
+
+async def test_get_opens_the_standalone_stream_once_409_for_a_second() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
+        with anyio.fail_after(10):
+            async with h.client.stream("GET", h.url, headers=headers) as first:
+                assert first.status_code == 200
+                assert first.headers["content-type"].startswith("text/event-stream")
+                second = await h.client.get(h.url, headers=headers)
+                assert second.status_code == 409
+                # a list change is delivered on the GET stream
+                def extra() -> int:
+                    return 1
+
+                h.endpoint.server.add_tool(extra)
+                decoder = SSEDecoder()
+                async for chunk in first.aiter_bytes():
+                    events = [e for e in decoder.feed(chunk) if e.data]
+                    if events:
+                        assert msgspec.json.decode(events[0].data)["method"] == "notifications/tools/list_changed"
+                        break
+
+
+async def test_stateless_http_creates_no_sessions() -> None:
+    async with running(stateless=True) as h:
+        response = await h.post(h.body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        assert response.status_code == 200
+        assert "mcp-session-id" not in response.headers
+        listed = await h.post(h.body("tools/list"))
+        assert listed.status_code == 200 and "tools" in listed.json()["result"]
+        assert len(h.endpoint.sessions) == 0
+        get = await h.client.get(h.url, headers={"accept": "text/event-stream", "mcp-session-id": "x"})
+        assert get.status_code == 405
+
+
+async def test_json_response_mode_answers_json_in_handshake_era() -> None:
+    async with running(json_response=True) as h:
+        session_id = await h.initialize()
+        response = await h.call(session_id, "tools/call", {"name": "chatty", "arguments": {}})
+        assert response.headers["content-type"] == "application/json"
+        assert response.json()["result"]["structuredContent"] == {"result": "done"}
+
+
+async def test_batches_only_for_2025_03_26_sessions() -> None:
+    async with running() as h:
+        old = await h.initialize("2025-03-26")
+        batch = b"[" + h.body("tools/list") + b"," + h.body("prompts/list") + b"]"
+        response = await h.post(batch, {"mcp-session-id": old})
+        assert response.status_code == 200
+        assert len(response.json()) == 2
+        new = await h.initialize("2025-06-18")
+        refused = await h.post(batch, {"mcp-session-id": new})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == -32600
+
+
+async def test_priming_event_and_retry_only_for_2025_11_25_sessions() -> None:
+    async with running(event_store=InMemoryEventStore(), retry_interval=1500) as h:
+        for version, primed in (("2025-11-25", True), ("2025-06-18", False)):
+            session_id = await h.initialize(version)
+            response = await h.call(session_id, "tools/call", {"name": "chatty", "arguments": {}})
+            events = sse_events(response.text)
+            if primed:
+                assert events[0].data == "" and events[0].id and events[0].retry == 1500
+                assert all(e.id and e.id.startswith(session_id + ".") for e in events)
+            else:
+                assert all(e.id is None and e.data for e in events)
+
+
+async def test_last_event_id_replays_only_that_stream_via_get() -> None:
+    async with running(event_store=InMemoryEventStore(), retry_interval=10) as h:
+        session_id = await h.initialize()
+        response = await h.call(session_id, "tools/call", {"name": "close_early", "arguments": {}})
+        events = sse_events(response.text)
+        # the POST stream was closed early: priming + "before" + retry hint, no result
+        assert [msgspec.json.decode(e.data)["params"]["data"] for e in events if e.data] == ["before"]
+        last = [e.id for e in events if e.id][-1]
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id, "last-event-id": last}
+        with anyio.fail_after(10):
+            replay = await h.client.get(h.url, headers=headers)
+        messages = sse_messages(replay.text)
+        assert messages[0]["params"]["data"] == "after"
+        assert messages[-1]["result"]["structuredContent"] == {"result": "finished"}
+        other = dict(headers, **{"last-event-id": "someone-else.1.1"})
+        assert (await h.client.get(h.url, headers=other)).status_code == 400
+
+
+async def test_idle_sessions_are_reaped_but_never_with_an_active_request() -> None:
+    async with running(session_idle_timeout=0.2) as h:
+        busy = await h.initialize()
+        idle = await h.initialize()
+        GATES.clear()
+        request_id = 4242
+        GATES[str(request_id)] = anyio.Event()
+        body = msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "wait_for_gate", "arguments": {}}})
+        results: list[Any] = []
+
+        async def long_call() -> None:
+            results.append(await h.post(body, {"mcp-session-id": busy}))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(long_call)
+            await wait_until(lambda: h.endpoint.sessions.get(idle) is None, 10)
+            assert h.endpoint.sessions.get(busy) is not None
+            GATES[str(request_id)].set()
+        assert results[0].json()["result"]["structuredContent"] == {"result": "opened"}
+
+
+async def test_max_sessions_cap_answers_503() -> None:
+    async with running(max_sessions=2) as h:
+        await h.initialize()
+        await h.initialize()
+        response = await h.post(h.body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        assert response.status_code == 503
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+async def test_body_over_limit_is_413() -> None:
+    async with running(max_body_size=1024) as h:
+        response = await h.post(b"[" + b" " * 4096 + b"]")
+        assert response.status_code == 413
+
+        async def chunks() -> AsyncIterator[bytes]:  # no content-length: stopped while reading
+            for _ in range(64):
+                yield b" " * 512
+
+        streamed = await h.client.post(
+            h.url, content=chunks(), headers={"content-type": "application/json", "accept": ACCEPT_BOTH}
+        )
+        assert streamed.status_code == 413
+
+
+async def test_wrong_content_type_is_415() -> None:
+    async with running() as h:
+        response = await h.post(h.body("tools/list"), {"content-type": "text/plain"})
+        assert response.status_code == 415
+
+
+async def test_invalid_json_is_400_with_parse_error() -> None:
+    async with running() as h:
+        response = await h.post(b"{not json")
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == -32700
+
+
+async def test_sdk_convention_accept_without_json_and_sse_is_406() -> None:
+    async with running() as h:
+        response = await h.post(h.body("tools/list"), {"accept": "text/html"})
+        assert response.status_code == 406
+        only_json = await h.post(h.body("tools/list"), {"accept": "application/json"})
+        assert only_json.status_code == 406  # both are required unless json_response
+
+
+async def test_client_disconnect_mid_response_leaves_server_healthy() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
+        async with h.client.stream("GET", h.url, headers=headers) as response:
+            assert response.status_code == 200
+        await wait_until(lambda: h.endpoint.sessions.get(session_id).outbox is None)
+        ok = await h.call(session_id, "tools/list")
+        assert ok.status_code == 200
+        async with h.client.stream("GET", h.url, headers=headers) as again:
+            assert again.status_code == 200
+
+
+# -- subscriptions/listen (2026-07-28) ----------------------------------------------------------
+
+
+async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes() -> None:
+    async with running(keepalive_interval=0.05) as h:
+        body = h.body("subscriptions/listen", {"_meta": modern_meta(), "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["data://hello"]}}, id="sub-1")
+        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen"}
+        seen: list[Any] = []
+        comments = 0
+        with anyio.fail_after(10):
+            async with h.client.stream("POST", h.url, content=body, headers=headers) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                decoder = SSEDecoder()
+                async for chunk in response.aiter_bytes():
+                    comments += chunk.count(b":\n\n")
+                    for event in decoder.feed(chunk):
+                        message = msgspec.json.decode(event.data)
+                        seen.append(message)
+                        if message["method"] == "notifications/subscriptions/acknowledged":
+                            assert message["params"]["notifications"] == {"toolsListChanged": True}
+                            h.endpoint.server.disable(names=["add"])  # tools, resources and prompts list_changed
+                    if seen and seen[-1]["method"] == "notifications/tools/list_changed" and comments:
+                        break
+        assert seen[0]["method"] == "notifications/subscriptions/acknowledged"
+        assert seen[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+        assert [m["method"] for m in seen[1:]] == ["notifications/tools/list_changed"]
+        assert seen[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
