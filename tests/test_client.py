@@ -223,13 +223,6 @@ async def test_another_task_can_share_the_connection(server: FastMCP) -> None:
     assert results == [2]
 
 
-def test_infer_transport_rejects_http_for_now() -> None:
-    with pytest.raises(NotImplementedError, match="HTTP transport arrives with the HTTP issue"):
-        infer_transport("https://example.com/mcp")
-    with pytest.raises(ValueError):
-        infer_transport(42)
-
-
 def test_client_is_built_outside_an_event_loop(server: FastMCP) -> None:
     client = Client(server)
 
@@ -527,3 +520,8 @@ async def test_calls_after_the_server_went_away_raise_client_error(server: FastM
             with pytest.raises(ClientError):
                 await client.ping()
             assert not client.is_connected()
+
+
+def test_infer_transport_rejects_unknown_targets() -> None:
+    with pytest.raises(ValueError):
+        infer_transport(42)

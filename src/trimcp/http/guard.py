@@ -1,0 +1,202 @@
+"""`OriginGuard`: `Origin` and `Host` validation in front of the MCP endpoints.
+
+The MCP specification says servers MUST validate the `Origin` header on every incoming
+connection (a browser page on another site must not drive a local server), and SHOULD defend
+local servers against DNS rebinding, where a hostile page's name resolves to 127.0.0.1 and
+the browser sends `Host: evil.example`.
+
+Rules:
+
+- `Origin` present and not allowed -> 403 with a JSON-RPC-shaped error body. Allowed:
+  `allowed_origins` (exact `scheme://host[:port]`, `scheme://host:*` for any port, or `"*"`
+  for every origin); and, when the server is bound to a loopback address, the loopback
+  origins `http(s)://localhost|127.0.0.1|[::1]` on any port. No `Origin` header (a
+  non-browser client) is allowed.
+- When bound to a loopback address and `host_origin_protection` is on, `Host` must name a
+  loopback host (any port) or be in `allowed_hosts` (`host`, `host:port` or `host:*`).
+
+Where the server is bound is `bound_host` when given (the address `run_http` bound), else the
+local address of each connection (`scope["server"]`): an app mounted in another server whose
+connection arrived on 127.0.0.1 counts as bound to loopback. A reverse proxy on the same
+machine that forwards a public `Host` then needs `allowed_hosts` (or
+`host_origin_protection=False`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+import msgspec
+
+from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+
+__all__ = ["OriginGuard", "is_loopback_host"]
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """`localhost`, `127.x.x.x`, `::1` (bracketed or not)."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_authority(authority: str) -> tuple[str, str | None]:
+    """`Host:8000` -> ("host", "8000"); `[::1]:80` -> ("[::1]", "80"), lower-cased."""
+    authority = authority.strip().lower()
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            return authority, None
+        host, rest = authority[: end + 1], authority[end + 1 :]
+        return host, rest[1:] if rest.startswith(":") else None
+    host, sep, port = authority.partition(":")
+    return host, port if sep else None
+
+
+def _forbidden_body(message: str) -> bytes:
+    return msgspec.json.encode(
+        {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+    )
+
+
+_ORIGIN_FORBIDDEN = _forbidden_body("Forbidden: Origin not allowed")
+_HOST_FORBIDDEN = _forbidden_body("Forbidden: Host not allowed")
+_CACHE_LIMIT = 256
+
+
+class OriginGuard:
+    """ASGI middleware validating `Origin` (always) and `Host` (loopback binds).
+
+    Args:
+        app: the protected ASGI app.
+        allowed_origins: extra origins to accept (`"*"` accepts every origin).
+        allowed_hosts: extra `Host` values to accept on loopback binds.
+        host_origin_protection: turns the `Host` (DNS-rebinding) check off when `False`. The
+            `Origin` check stays on regardless: the MCP specification makes it a MUST; to
+            accept every origin say so explicitly with `allowed_origins=["*"]`.
+        bound_host: the address the server is bound to; `None` reads each connection's local
+            address from the scope.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        allowed_origins: Iterable[str] | None = None,
+        allowed_hosts: Iterable[str] | None = None,
+        host_origin_protection: bool = True,
+        bound_host: str | None = None,
+    ) -> None:
+        self.app = app
+        origins = [o.strip().rstrip("/").lower() for o in allowed_origins or ()]
+        self.allow_any_origin = "*" in origins
+        self._origins = frozenset(o for o in origins if not o.endswith(":*"))
+        self._origin_prefixes = tuple(o[:-1] for o in origins if o.endswith(":*"))  # "...:"
+        hosts = [h.strip().lower() for h in allowed_hosts or ()]
+        self.allow_any_host = "*" in hosts
+        self._hosts = frozenset(h for h in hosts if not h.endswith(":*"))
+        self._host_names = frozenset(h[:-2] for h in hosts if h.endswith(":*"))
+        self.host_origin_protection = host_origin_protection
+        self._bound_loopback: bool | None = (
+            None if bound_host is None else is_loopback_host(bound_host)
+        )
+        # decisions per (value, loopback): clients send a handful of distinct values
+        self._origin_cache: dict[tuple[bytes, bool], bool] = {}
+        self._host_cache: dict[bytes, bool] = {}
+
+    def _loopback(self, scope: Scope) -> bool:
+        if self._bound_loopback is not None:
+            return self._bound_loopback
+        server = scope.get("server")
+        return server is not None and is_loopback_host(server[0])
+
+    def origin_allowed(self, origin: str, *, loopback: bool) -> bool:
+        if self.allow_any_origin:
+            return True
+        origin = origin.strip().rstrip("/").lower()
+        if origin in self._origins:
+            return True
+        if any(origin.startswith(p) and origin[len(p) :].isdigit() for p in self._origin_prefixes):
+            return True
+        if loopback:
+            scheme, sep, authority = origin.partition("://")
+            if sep and scheme in ("http", "https"):
+                host, port = _split_authority(authority)
+                if host in _LOOPBACK_NAMES and (port is None or port.isdigit()):
+                    return True
+        return False
+
+    def host_allowed(self, host_header: str) -> bool:
+        if self.allow_any_host:
+            return True
+        value = host_header.strip().lower()
+        host, port = _split_authority(value)
+        if port is not None and not port.isdigit():
+            return False
+        if host in _LOOPBACK_NAMES:
+            return True
+        return value in self._hosts or host in self._hosts or host in self._host_names
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        origin: bytes | None = None
+        host: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value
+            elif name == b"host":
+                host = value
+        if origin is None and host is None:
+            await self.app(scope, receive, send)
+            return
+        loopback = self._loopback(scope)
+        if origin is not None:
+            key = (origin, loopback)
+            allowed = self._origin_cache.get(key)
+            if allowed is None:
+                allowed = self.origin_allowed(origin.decode("latin-1"), loopback=loopback)
+                if len(self._origin_cache) < _CACHE_LIMIT:
+                    self._origin_cache[key] = allowed
+            if not allowed:
+                await _reject(scope, send, _ORIGIN_FORBIDDEN)
+                return
+        if host is not None and loopback and self.host_origin_protection:
+            allowed = self._host_cache.get(host)
+            if allowed is None:
+                allowed = self.host_allowed(host.decode("latin-1"))
+                if len(self._host_cache) < _CACHE_LIMIT:
+                    self._host_cache[host] = allowed
+            if not allowed:
+                await _reject(scope, send, _HOST_FORBIDDEN)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _reject(scope: Scope, send: Send, body: bytes) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send(
+        {"type": "http.response.body", "body": b"" if scope.get("method") == "HEAD" else body}
+    )

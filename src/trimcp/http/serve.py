@@ -1,0 +1,322 @@
+"""`run_http`: serve a server's app with hypercorn on whichever backend is running.
+
+Theory of operation:
+
+1. Build the app (`create_app`) and bind the listening socket ourselves (so port 0 works and
+   the bound address is known at once, on both backends; `TCP_NODELAY` is inherited by the
+   accepted sockets). hypercorn gets it as `fd://N`.
+2. Enter the app's lifespan here, in this task (server lifespan + endpoints' `running()`);
+   hypercorn's own lifespan scope is answered trivially, so the lifespan runs exactly once
+   and is exited by the task that entered it.
+3. Run hypercorn in a child task inside a *shielded* cancel scope, with a shutdown trigger,
+   and report the address to `task_status`.
+4. When this task is cancelled (or hypercorn stops on its own), shield the rest of the
+   shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting),
+   end the endpoints' streams (`shutdown()`: open SSE responses would otherwise hold their
+   connections for the whole grace period), wait for hypercorn up to the grace period (it
+   lets in-flight requests finish, then cuts them), cut it ourselves if it overstays, and
+   exit the lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import anyio
+import anyio.abc
+
+from trimcp._backend import running_backend
+from trimcp.http.app import create_app
+from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+
+__all__ = ["ServerAddress", "run_http"]
+
+logger = logging.getLogger("trimcp.http")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_GRACEFUL_TIMEOUT = 3.0
+_CUT_MARGIN = 1.0  # on top of hypercorn's own grace period before we cancel it outright
+
+# uvicorn option -> hypercorn Config attribute (value converter)
+_UVICORN_TO_HYPERCORN: dict[str, tuple[str, Any]] = {
+    "timeout_keep_alive": ("keep_alive_timeout", float),
+    "timeout_graceful_shutdown": ("graceful_timeout", float),
+    "limit_max_requests": ("max_requests", int),
+    "backlog": ("backlog", int),
+    "root_path": ("root_path", str),
+    "ssl_keyfile": ("keyfile", str),
+    "ssl_certfile": ("certfile", str),
+    "ssl_keyfile_password": ("keyfile_password", str),
+    "ssl_ca_certs": ("ca_certs", str),
+    "ssl_ciphers": ("ciphers", str),
+    "server_header": ("include_server_header", bool),
+    "date_header": ("include_date_header", bool),
+    "h11_max_incomplete_event_size": ("h11_max_incomplete_size", int),
+}
+
+
+class ServerAddress(NamedTuple):
+    """Where the server listens: `host`, `port`, and the MCP endpoint's `url`."""
+
+    host: str
+    port: int
+    url: str
+
+
+def _env(name: str) -> str | None:
+    for prefix in ("TRIMCP_", "FASTMCP_"):
+        value = os.environ.get(prefix + name)
+        if value is not None:
+            return value
+    return None
+
+
+class _LifespanAnswered:
+    """Answers hypercorn's lifespan scope at once: `run_http` runs the lifespan itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _log_level_name(level: str | int | None) -> str | None:
+    if level is None:
+        return None
+    if isinstance(level, int):
+        return logging.getLevelName(level)
+    name = level.upper()
+    return "DEBUG" if name == "TRACE" else name
+
+
+def _build_config(
+    *,
+    log_level: str | None,
+    graceful_timeout: float | None,
+    uvicorn_config: Mapping[str, Any] | None,
+    hypercorn_config: Mapping[str, Any] | None,
+) -> Any:
+    from hypercorn.config import Config
+
+    config = Config()
+    config.accesslog = None
+    config.loglevel = log_level or "WARNING"
+    config.graceful_timeout = DEFAULT_GRACEFUL_TIMEOUT
+    for key, value in (uvicorn_config or {}).items():
+        if key in _UVICORN_TO_HYPERCORN:
+            attribute, convert = _UVICORN_TO_HYPERCORN[key]
+            setattr(config, attribute, convert(value) if value is not None else None)
+        elif key == "access_log":
+            config.accesslog = "-" if value else None
+        elif key == "log_level" and value is not None and log_level is None:
+            config.loglevel = _log_level_name(value) or config.loglevel
+        else:
+            logger.debug("uvicorn option %r has no hypercorn meaning; ignored", key)
+    if graceful_timeout is not None:
+        config.graceful_timeout = float(graceful_timeout)
+    for key, value in (hypercorn_config or {}).items():
+        if key in ("bind", "insecure_bind", "quic_bind"):
+            raise ValueError(f"hypercorn_config[{key!r}]: use host= and port= instead")
+        if not hasattr(config, key):
+            raise ValueError(f"hypercorn Config has no attribute {key!r}")
+        setattr(config, key, value)
+    return config
+
+
+def _bind(host: str, port: int, *, backlog: int) -> socket.socket:
+    """A listening TCP socket on `host:port` (port 0: any free port)."""
+    infos = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+        # accepted sockets inherit it: no Nagle delay on small JSON responses
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def run_http(
+    server: Any,
+    *,
+    transport: str = "http",
+    host: str | None = None,
+    port: int | None = None,
+    path: str | None = None,
+    log_level: str | None = None,
+    middleware: Any = None,
+    json_response: bool | None = None,
+    stateless_http: bool | None = None,
+    stateless: bool | None = None,
+    show_banner: bool = True,
+    uvicorn_config: Mapping[str, Any] | None = None,
+    hypercorn_config: Mapping[str, Any] | None = None,
+    graceful_timeout: float | None = None,
+    task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
+    **app_options: Any,
+) -> None:
+    """Serve `server` over HTTP until cancelled, then shut down gracefully.
+
+    Args:
+        transport: `"http"`/`"streamable-http"` or `"sse"` (legacy).
+        host: bind address (default: the server's `host` setting, `FASTMCP_HOST` /
+            `TRIMCP_HOST`, else `127.0.0.1`).
+        port: bind port, `0` for any free one (default: `port` setting, `FASTMCP_PORT` /
+            `TRIMCP_PORT`, else 8000).
+        path: the MCP endpoint path (see `create_app`).
+        log_level: level for the `trimcp` logger and hypercorn's error log (default: hypercorn
+            logs warnings only). Access logs are off unless `uvicorn_config={"access_log":
+            True}` or `hypercorn_config={"accesslog": "-"}`.
+        middleware, json_response, stateless_http, stateless, **app_options: see `create_app`.
+        show_banner: print the banner with the URL to stderr.
+        uvicorn_config: uvicorn options; those with a hypercorn meaning are mapped
+            (`timeout_keep_alive` -> `keep_alive_timeout`, ...), the rest ignored.
+        hypercorn_config: hypercorn `Config` attributes, applied last.
+        graceful_timeout: seconds in-flight requests get to finish on shutdown (default 3).
+        task_status: `await tg.start(run_http, ...)` returns a `ServerAddress`.
+    """
+    backend = running_backend()
+    if backend not in ("asyncio", "trio"):
+        raise RuntimeError("run_http must run inside an asyncio or trio event loop")
+    settings = getattr(server, "settings", None) or {}
+    uvicorn_config = dict(uvicorn_config or {})
+    if host is None:
+        host = (
+            settings.get("host") or uvicorn_config.pop("host", None) or _env("HOST") or DEFAULT_HOST
+        )
+    else:
+        uvicorn_config.pop("host", None)
+    if port is None:
+        configured = settings.get("port")
+        if configured is None:
+            configured = uvicorn_config.pop("port", None)
+        if configured is None:
+            configured = _env("PORT")
+        port = int(configured) if configured is not None else DEFAULT_PORT
+    else:
+        uvicorn_config.pop("port", None)
+    level = _log_level_name(log_level or settings.get("log_level"))
+    if level is not None:
+        logging.getLogger("trimcp").setLevel(level)
+
+    app = create_app(
+        server,
+        transport=transport,  # type: ignore[arg-type]
+        path=path,
+        middleware=middleware,
+        json_response=json_response,
+        stateless_http=stateless_http,
+        stateless=stateless,
+        bound_host=host,
+        **app_options,
+    )
+    config = _build_config(
+        log_level=level,
+        graceful_timeout=graceful_timeout,
+        uvicorn_config=uvicorn_config,
+        hypercorn_config=hypercorn_config,
+    )
+
+    sock = _bind(host, port, backlog=config.backlog)
+    try:
+        bound_port = sock.getsockname()[1]
+        url_host = f"[{host.strip('[]')}]" if ":" in host else host
+        scheme = "https" if config.ssl_enabled else "http"
+        address = ServerAddress(
+            host, bound_port, f"{scheme}://{url_host}:{bound_port}{app.state.path}"
+        )
+        await _serve(
+            app,
+            config,
+            sock,
+            address,
+            backend=backend,
+            show_banner=show_banner,
+            task_status=task_status,
+        )
+    finally:
+        if sock.fileno() != -1:  # never handed to hypercorn
+            sock.close()
+
+
+async def _serve(
+    app: Any,
+    config: Any,
+    sock: socket.socket,
+    address: ServerAddress,
+    *,
+    backend: str,
+    show_banner: bool,
+    task_status: anyio.abc.TaskStatus[Any],
+) -> None:
+    trigger = anyio.Event()
+    served = anyio.Event()
+    serve_scope = anyio.CancelScope(shield=True)
+    lifecycle = anyio.CancelScope()
+    served_app: Any = _LifespanAnswered(app)  # hypercorn's typing wants its TypedDict scopes
+
+    async def serve_trio(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
+        import hypercorn.trio
+
+        try:
+            with serve_scope:
+                await hypercorn.trio.serve(
+                    served_app, config, shutdown_trigger=trigger.wait, task_status=task_status
+                )
+        finally:
+            served.set()
+
+    async def serve_asyncio() -> None:
+        import hypercorn.asyncio
+
+        try:
+            with serve_scope:
+                await hypercorn.asyncio.serve(served_app, config, shutdown_trigger=trigger.wait)
+        finally:
+            served.set()
+
+    with lifecycle:
+        async with app.lifespan(app), anyio.create_task_group() as tg:
+            try:
+                config.bind = [f"fd://{sock.detach()}"]
+                if backend == "trio":
+                    await tg.start(serve_trio)
+                else:
+                    # the socket already listens: early connections wait in its backlog
+                    tg.start_soon(serve_asyncio)
+                if show_banner:
+                    from trimcp.server.server import _print_banner
+
+                    _print_banner(app.server, app.state.transport, address.url)
+                task_status.started(address)
+                await served.wait()
+            finally:
+                # From here on the caller's cancellation must not cut the shutdown short.
+                lifecycle.shield = True
+                trigger.set()
+                await app.shutdown()
+                with anyio.move_on_after(config.graceful_timeout + _CUT_MARGIN):
+                    await served.wait()
+                serve_scope.cancel()
