@@ -34,6 +34,8 @@ class Settings:
         self.backend: str = _env("BACKEND", "asyncio") or "asyncio"
         self.resource_prefix_format: str = _env("RESOURCE_PREFIX_FORMAT", "path") or "path"
         self.stdio_max_line: int = int(_env("STDIO_MAX_LINE", str(16 * 1024 * 1024)) or 0)
+        self.client_request_timeout: float = float(_env("CLIENT_REQUEST_TIMEOUT", "300") or 300)
+        """Seconds a handshake-era server-to-client request (sampling, elicitation, roots) waits."""
         self.client_init_timeout: float = float(_env("CLIENT_INIT_TIMEOUT", "30") or 30)
 
     def __repr__(self) -> str:

@@ -15,9 +15,21 @@ import logging
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
+
+from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
+from trimcp.protocol.errors import INVALID_REQUEST, MISSING_REQUIRED_CLIENT_CAPABILITY, ErrorData
+from trimcp.types.misc import Root
 
 if TYPE_CHECKING:
+    from trimcp.server.elicitation import (
+        AcceptedElicitation,
+        CancelledElicitation,
+        DeclinedElicitation,
+    )
+
+    from trimcp.server.mrtr import MrtrRound
     from trimcp.server.request import ServerRequest
     from trimcp.server.server import FastMCP
 
@@ -55,6 +67,7 @@ class Context:
         self._request = request
         self._state: dict[str, Any] = {}
         self._last_progress: float | None = None
+        self._mrtr: MrtrRound | None = None
         parent = _current.get()
         if parent is not None:  # a child context inherits a copy of the state
             self._state = copy.copy(parent._state)
@@ -195,6 +208,118 @@ class Context:
             "notifications/progress", params, related_request_id=request.id
         )
 
+    # -- input from the client: sampling, elicitation, roots --------------------------------
+    # Handshake era: a live server-to-client request on the request's channel, awaited with a
+    # timeout. 2026-07-28: MRTR (trimcp.server.mrtr) -- the handler is replayed with answers.
+
+    async def _client_input(self, method: str, params: dict[str, Any], capability: str) -> Any:
+        request = self._require_request()
+        envelope = request.envelope
+        if envelope.client_capabilities.get(capability) is None:
+            raise McpError(
+                ErrorData(
+                    MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    f"The client does not support {capability} (it did not declare the capability)",
+                    {"requiredCapabilities": {capability: {}}},
+                )
+            )
+        if envelope.modern:
+            if self._mrtr is None:
+                raise McpError(
+                    INVALID_REQUEST,
+                    f"{method} needs input from the client, which 2026-07-28 allows only in "
+                    "tools/call, prompts/get and resources/read",
+                )
+            return self._mrtr.next_answer({"method": method, "params": params})
+        from trimcp.settings import settings
+
+        raw = await request.channel.request(
+            method, params, related_request_id=request.id, timeout=settings.client_request_timeout
+        )
+        return msgspec.json.decode(raw)
+
+    async def elicit(
+        self, message: str, response_type: Any = None
+    ) -> AcceptedElicitation[Any] | DeclinedElicitation | CancelledElicitation:
+        """Ask the user for input shaped like `response_type` (None: a plain approval; a
+        scalar type, a list of choices, `Literal`, `Enum`, a dataclass, TypedDict or pydantic
+        model). Returns `AcceptedElicitation(data=...)`, `DeclinedElicitation()` or
+        `CancelledElicitation()`."""
+        from trimcp.server.elicitation import elicitation_schema, parse_elicit_result
+
+        spec = elicitation_schema(response_type)
+        params: dict[str, Any] = {"message": message, "requestedSchema": spec.requested_schema}
+        result = await self._client_input("elicitation/create", params, "elicitation")
+        return parse_elicit_result(result, spec)
+
+    async def elicit_url(self, message: str, url: str, elicitation_id: str | None = None) -> Any:
+        """URL-mode elicitation: send the user to `url` (needs the client's `elicitation.url`)."""
+        from trimcp.server.elicitation import parse_elicit_result, url_elicitation_params
+
+        request = self._require_request()
+        if not (request.envelope.client_capabilities.get("elicitation") or {}).get("url"):
+            raise McpError(
+                ErrorData(
+                    MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    "The client does not support URL-mode elicitation",
+                    {"requiredCapabilities": {"elicitation": {"url": {}}}},
+                )
+            )
+        if request.envelope.modern:
+            elicitation_id = None  # 2026-07-28 removed elicitationId
+        elif elicitation_id is None:
+            import secrets
+
+            elicitation_id = secrets.token_urlsafe(12)
+        params = url_elicitation_params(message, url, elicitation_id)
+        result = await self._client_input("elicitation/create", params, "elicitation")
+        return parse_elicit_result(result, None)
+
+    async def sample(
+        self,
+        messages: str | list[Any],
+        system_prompt: str | None = None,
+        include_context: Literal["none", "thisServer", "allServers"] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        model_preferences: Any = None,
+        tools: list[Any] | None = None,
+    ) -> Any:
+        """Ask the client's LLM for a completion; returns its content block (e.g. `.text`).
+
+        Without client support, the server's `sampling_handler` answers (FastMCP's
+        `sampling_handler_behavior="fallback"`; `"always"` skips the client)."""
+        params = _sampling_params(
+            messages, system_prompt, include_context, temperature, max_tokens, model_preferences, tools
+        )
+        request = self._require_request()
+        caps = request.envelope.client_capabilities
+        sampling_caps = caps.get("sampling")
+        fallback = getattr(self._fastmcp, "sampling_handler", None)
+        behavior = getattr(self._fastmcp, "sampling_handler_behavior", "fallback")
+        if fallback is not None and (behavior == "always" or sampling_caps is None):
+            result = await _call_maybe_async(fallback, params["messages"], params, self)
+            return _sampling_content(result)
+        if sampling_caps is not None:
+            if tools and sampling_caps.get("tools") is None:
+                raise McpError(
+                    ErrorData(
+                        MISSING_REQUIRED_CLIENT_CAPABILITY,
+                        "The client does not support tool use in sampling",
+                        {"requiredCapabilities": {"sampling": {"tools": {}}}},
+                    )
+                )
+            if include_context in ("thisServer", "allServers") and sampling_caps.get("context") is None:
+                params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
+        result = await self._client_input("sampling/createMessage", params, "sampling")
+        return _sampling_content(result)
+
+    async def list_roots(self) -> list[Root]:
+        """The client's roots (file system locations it exposes)."""
+        result = await self._client_input("roots/list", {}, "roots")
+        roots = result.get("roots", []) if isinstance(result, dict) else []
+        return [msgspec.convert(root, Root) for root in roots]
+
     # -- server features -----------------------------------------------------------------
 
     async def list_resources(self) -> list[Any]:
@@ -224,6 +349,84 @@ class Context:
 
     async def send_prompt_list_changed(self) -> None:
         await self._send_session("notifications/prompts/list_changed")
+
+
+def _text_message(text: str, role: str = "user") -> dict[str, Any]:
+    return {"role": role, "content": {"type": "text", "text": text}}
+
+
+def _builtins(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return value
+
+
+def _sampling_params(
+    messages: str | list[Any],
+    system_prompt: str | None,
+    include_context: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    model_preferences: Any,
+    tools: list[Any] | None,
+) -> dict[str, Any]:
+    if isinstance(messages, str):
+        wire = [_text_message(messages)]
+    else:
+        wire = [_text_message(m) if isinstance(m, str) else _builtins(m) for m in messages]
+    params: dict[str, Any] = {"messages": wire, "maxTokens": max_tokens or 512}
+    if system_prompt is not None:
+        params["systemPrompt"] = system_prompt
+    if include_context is not None:
+        params["includeContext"] = include_context
+    if temperature is not None:
+        params["temperature"] = temperature
+    if model_preferences is not None:
+        if isinstance(model_preferences, str):
+            model_preferences = {"hints": [{"name": model_preferences}]}
+        elif isinstance(model_preferences, list):
+            model_preferences = {"hints": [{"name": name} for name in model_preferences]}
+        params["modelPreferences"] = _builtins(model_preferences)
+    if tools:
+        params["tools"] = [_tool_definition(t) for t in tools]
+    return params
+
+
+def _tool_definition(tool: Any) -> Any:
+    if callable(tool) and not hasattr(tool, "to_mcp_tool"):
+        from trimcp.tools import Tool
+
+        tool = Tool.from_function(tool)
+    if hasattr(tool, "to_mcp_tool"):
+        tool = tool.to_mcp_tool()
+    return _builtins(tool)
+
+
+def _sampling_content(result: Any) -> Any:
+    """The content of a sampling answer, as a content struct (`.text` for text)."""
+    from trimcp.types.codec import convert
+    from trimcp.types.content import ContentBlock, TextContent
+
+    if isinstance(result, str):
+        return TextContent(text=result)
+    result = _builtins(result)
+    content = result.get("content") if isinstance(result, dict) and "content" in result else result
+    if isinstance(content, list):
+        return [convert(item, ContentBlock) for item in content]
+    if isinstance(content, dict):
+        return convert(content, ContentBlock)
+    return content
+
+
+async def _call_maybe_async(fn: Any, *args: Any) -> Any:
+    import inspect
+
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 def get_context() -> Context:

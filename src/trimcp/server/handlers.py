@@ -27,6 +27,7 @@ from trimcp.protocol.errors import (
     RESOURCE_NOT_FOUND,
     ErrorData,
 )
+from trimcp.server import mrtr
 from trimcp.server.context import Context, enter_context
 from trimcp.types import CallToolResult, TextContent
 from trimcp.types.misc import (
@@ -89,29 +90,54 @@ def _error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(text=message)], isError=True)
 
 
-async def call_tool(request: ServerRequest, params: CallToolParams) -> CallToolResult:
+async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     server = request.server
     tool = server._lookup_tool(params.name)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+
+    async def run(ctx: Context) -> Any:
+        try:
+            result = await tool.run(params.arguments or {}, ctx, strict=server.strict_input_validation)
+        except (ValidationError, ToolError) as exc:
+            return _error_result(str(exc))
+        except McpError:
+            raise
+        except Exception as exc:
+            logger.exception("Error calling tool %r", params.name)
+            if server.mask_error_details:
+                return _error_result(f"Error calling tool {params.name!r}")
+            return _error_result(f"Error calling tool {params.name!r}: {exc}")
+        return result.to_mcp_result()
+
+    salient = {"name": params.name, "arguments": params.arguments}
+    return await _with_input(request, params, salient, run)
+
+
+async def _with_input(
+    request: ServerRequest, params: Any, salient: Any, body: Callable[[Context], Awaitable[Any]]
+) -> Any:
+    """Run `body` with the request's `Context`. In 2026-07-28, replay the MRTR answers the
+    retry carries, and turn the first unanswered input into an `InputRequiredResult`."""
+    server = request.server
     ctx = Context(server, request)
+    mrtr_round = None
+    if request.envelope.modern:
+        keys = mrtr.keys_for(server)
+        mrtr_round = mrtr.begin_round(
+            keys, request.method, salient, params.requestState, params.inputResponses
+        )
+        ctx._mrtr = mrtr_round
     token = enter_context(ctx)
     try:
-        result = await tool.run(params.arguments or {}, ctx, strict=server.strict_input_validation)
-    except ValidationError as exc:
-        return _error_result(str(exc))
-    except ToolError as exc:
-        return _error_result(str(exc))
-    except McpError:
-        raise
-    except Exception as exc:
-        logger.exception("Error calling tool %r", params.name)
-        if server.mask_error_details:
-            return _error_result(f"Error calling tool {params.name!r}")
-        return _error_result(f"Error calling tool {params.name!r}: {exc}")
+        return await body(ctx)
+    except BaseException as exc:
+        pending = mrtr.find_input_required(exc) if mrtr_round is not None else None
+        if pending is None:
+            raise
+        return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
     finally:
         token.reset()
-    return result.to_mcp_result()
 
 
 # -- resources -------------------------------------------------------------------------------
@@ -136,31 +162,31 @@ def _not_found(request: ServerRequest, uri: str) -> McpError:
     return McpError(ErrorData(code, f"Resource not found: {uri}", {"uri": uri}))
 
 
-async def read_resource(request: ServerRequest, params: ReadResourceParams) -> ReadResourceResult:
+async def read_resource(request: ServerRequest, params: ReadResourceParams) -> Any:
     server = request.server
     uri = params.uri
-    ctx = Context(server, request)
-    token = enter_context(ctx)
-    try:
-        found = server._lookup_resource(uri)
-        if found is None:
-            raise _not_found(request, uri)
-        contents = await server._read_found(found, uri, ctx)
-    except McpError:
-        raise
-    except NotFoundError as exc:
-        raise _not_found(request, uri) from exc
-    except ResourceError as exc:
-        raise McpError(INTERNAL_ERROR, str(exc)) from exc
-    except (ValidationError, msgspec.ValidationError) as exc:
-        raise McpError(INVALID_PARAMS, f"Error reading resource {uri!r}: {exc}") from exc
-    except Exception as exc:
-        logger.exception("Error reading resource %r", uri)
-        detail = "" if server.mask_error_details else f": {exc}"
-        raise McpError(INTERNAL_ERROR, f"Error reading resource {uri!r}{detail}") from exc
-    finally:
-        token.reset()
-    return ReadResourceResult(contents=contents)
+
+    async def run(ctx: Context) -> Any:
+        try:
+            found = server._lookup_resource(uri)
+            if found is None:
+                raise _not_found(request, uri)
+            contents = await server._read_found(found, uri, ctx)
+        except McpError:
+            raise
+        except NotFoundError as exc:
+            raise _not_found(request, uri) from exc
+        except ResourceError as exc:
+            raise McpError(INTERNAL_ERROR, str(exc)) from exc
+        except (ValidationError, msgspec.ValidationError) as exc:
+            raise McpError(INVALID_PARAMS, f"Error reading resource {uri!r}: {exc}") from exc
+        except Exception as exc:
+            logger.exception("Error reading resource %r", uri)
+            detail = "" if server.mask_error_details else f": {exc}"
+            raise McpError(INTERNAL_ERROR, f"Error reading resource {uri!r}{detail}") from exc
+        return ReadResourceResult(contents=contents)
+
+    return await _with_input(request, params, {"uri": uri}, run)
 
 
 # -- prompts ---------------------------------------------------------------------------------
@@ -177,20 +203,21 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
     prompt = server._lookup_prompt(params.name)
     if prompt is None:
         raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
-    ctx = Context(server, request)
-    token = enter_context(ctx)
-    try:
-        return await prompt.render(params.arguments, ctx)
-    except McpError:
-        raise
-    except (PromptError, ValidationError) as exc:
-        raise McpError(INVALID_PARAMS, str(exc)) from exc
-    except Exception as exc:
-        logger.exception("Error rendering prompt %r", params.name)
-        detail = "" if server.mask_error_details else f": {exc}"
-        raise McpError(INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{detail}") from exc
-    finally:
-        token.reset()
+
+    async def run(ctx: Context) -> Any:
+        try:
+            return await prompt.render(params.arguments, ctx)
+        except McpError:
+            raise
+        except (PromptError, ValidationError) as exc:
+            raise McpError(INVALID_PARAMS, str(exc)) from exc
+        except Exception as exc:
+            logger.exception("Error rendering prompt %r", params.name)
+            detail = "" if server.mask_error_details else f": {exc}"
+            raise McpError(INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{detail}") from exc
+
+    salient = {"name": params.name, "arguments": params.arguments}
+    return await _with_input(request, params, salient, run)
 
 
 # -- completion, logging, ping ---------------------------------------------------------------

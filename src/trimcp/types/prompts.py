@@ -48,6 +48,8 @@ class ListPromptsResult(PaginatedResult, kw_only=True):
 class GetPromptParams(Payload, kw_only=True):
     name: str
     arguments: dict[str, str] | None = None
+    inputResponses: dict[str, Any] | None = None
+    requestState: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 

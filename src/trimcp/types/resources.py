@@ -54,6 +54,8 @@ class ListResourceTemplatesResult(PaginatedResult, kw_only=True):
 
 class ReadResourceParams(Payload, kw_only=True):
     uri: str
+    inputResponses: dict[str, Any] | None = None
+    requestState: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 

@@ -39,6 +39,8 @@ class ListToolsResult(PaginatedResult, kw_only=True):
 class CallToolParams(Payload, kw_only=True):
     name: str
     arguments: dict[str, Any] | None = None
+    inputResponses: dict[str, Any] | None = None
+    requestState: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 

@@ -1,0 +1,210 @@
+"""Multi-round-trip requests (2026-07-28, MRTR): how `ctx.elicit`/`ctx.sample`/`ctx.list_roots`
+work without a live server-to-client request.
+
+Theory of operation. In the modern era a handler that needs input from the client cannot wait
+for it: the request must end. So `Context` raises `InputRequired` at the first input it has no
+answer for; the dispatch boundary turns that into an `InputRequiredResult` carrying the input
+request and a sealed `requestState`. The client answers and retries the same method (new id)
+with `inputResponses` and the `requestState`. The handler is then **run again from the start**,
+and each input call returns its recorded answer in order, until the handler finishes or asks
+for the next input. (Replay rule, documented for users: code before an `await ctx.elicit(...)`
+runs again on each retry, so keep side effects after the last input or make them idempotent.)
+
+`requestState` is the only memory: it carries every answer so far, the key of the pending
+input, the method and a digest of the request's salient params, and an expiry. It is sealed
+with HMAC-SHA256 under the server's MRTR keys (the first key signs, every key verifies, so keys
+rotate; replicas share keys via `TRIMCP_MRTR_KEYS` or `FastMCP(mrtr_keys=...)`). State that
+fails verification, has expired, or belongs to another request is refused with -32602: it is
+never silently re-prompted. HMAC proves integrity, not single use: a client may replay a state
+within its lifetime, which only re-runs the same handler with the same answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from typing import Any
+
+import msgspec
+
+from trimcp.exceptions import McpError
+from trimcp.protocol.errors import INVALID_PARAMS
+from trimcp.types.results import Result
+
+__all__ = [
+    "MRTR_METHODS",
+    "InputRequired",
+    "InputRequiredResult",
+    "MrtrKeys",
+    "MrtrRound",
+    "begin_round",
+    "input_required_result",
+]
+
+# Only these methods may answer `input_required` (mrtr.mdx: MUST NOT elsewhere).
+MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
+STATE_LIFETIME = 600.0  # seconds a requestState stays valid
+
+
+class InputRequiredResult(Result, kw_only=True):
+    inputRequests: dict[str, Any] | None = None
+    requestState: str | None = None
+
+
+class InputRequired(BaseException):
+    """Raised by `Context` at an input it has no answer for (modern era). A BaseException so
+    that a handler's `except Exception` cannot swallow it."""
+
+    def __init__(self, key: str, request: dict[str, Any]) -> None:
+        super().__init__(key)
+        self.key = key
+        self.request = request
+
+
+class _State(msgspec.Struct, array_like=True):
+    method: str
+    digest: str
+    answers: list[Any]
+    pending: str | None
+    expires: float
+
+
+_encode_state = msgspec.json.Encoder().encode
+_decode_state = msgspec.json.Decoder(_State).decode
+
+
+class MrtrKeys:
+    """HMAC keys for `requestState`: the first signs, all verify."""
+
+    def __init__(self, keys: list[bytes] | list[str] | None = None) -> None:
+        if not keys:
+            env = os.environ.get("TRIMCP_MRTR_KEYS") or os.environ.get("FASTMCP_MRTR_KEYS")
+            keys = [k for k in env.split(",") if k] if env else [secrets.token_bytes(32)]
+        self._keys = [k.encode() if isinstance(k, str) else k for k in keys]
+
+    def seal(self, payload: bytes) -> str:
+        mac = hmac.new(self._keys[0], payload, hashlib.sha256).digest()
+        return _b64(payload) + "." + _b64(mac)
+
+    def open(self, token: str) -> bytes | None:
+        try:
+            body, _, tag = token.partition(".")
+            payload, mac = _unb64(body), _unb64(tag)
+        except (ValueError, TypeError):
+            return None
+        for key in self._keys:
+            if hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), mac):
+                return payload
+        return None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def request_digest(method: str, salient: Any) -> str:
+    """What ties a state to its request: the method and its params (sans `_meta` and MRTR)."""
+    blob = msgspec.json.encode([method, salient], order="sorted")
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+class MrtrRound:
+    """The answers a handler replays this round, consumed in order by `Context`."""
+
+    __slots__ = ("answers", "digest", "index", "method")
+
+    def __init__(self, method: str, digest: str, answers: list[Any]) -> None:
+        self.method = method
+        self.digest = digest
+        self.answers = answers
+        self.index = 0
+
+    def next_answer(self, request: dict[str, Any]) -> Any:
+        """The recorded answer for the next input, or raise `InputRequired` for it."""
+        index = self.index
+        if index < len(self.answers):
+            self.index += 1
+            return self.answers[index]
+        raise InputRequired(f"input-{index}", request)
+
+
+def keys_for(server: Any) -> MrtrKeys:
+    """The server's MRTR keys (`FastMCP(mrtr_keys=...)`, the environment, or a random key)."""
+    keys = getattr(server, "_mrtr_keys", None)
+    if not isinstance(keys, MrtrKeys):
+        keys = MrtrKeys(keys)
+        server._mrtr_keys = keys
+    return keys
+
+
+def _invalid(message: str) -> McpError:
+    return McpError(INVALID_PARAMS, f"Invalid requestState: {message}")
+
+
+def begin_round(
+    keys: MrtrKeys,
+    method: str,
+    salient: Any,
+    request_state: str | None,
+    input_responses: Any,
+) -> MrtrRound:
+    """Verify a retry's state and answers (or start fresh) for one handler run."""
+    digest = request_digest(method, salient)
+    if request_state is None:
+        return MrtrRound(method, digest, [])
+    payload = keys.open(request_state)
+    if payload is None:
+        raise _invalid("integrity check failed")
+    try:
+        state = _decode_state(payload)
+    except msgspec.DecodeError as exc:
+        raise _invalid("malformed") from exc
+    if state.expires < time.time():
+        raise _invalid("expired")
+    if state.method != method or state.digest != digest:
+        raise _invalid("it belongs to a different request")
+    if input_responses is not None and not isinstance(input_responses, dict):
+        raise McpError(INVALID_PARAMS, "inputResponses must be an object")
+    answers = list(state.answers)
+    if state.pending is not None and input_responses and state.pending in input_responses:
+        answer = input_responses[state.pending]
+        if not isinstance(answer, dict):
+            raise McpError(INVALID_PARAMS, f"inputResponses[{state.pending!r}] must be an object")
+        answers.append(answer)
+    # a missing answer replays to the same input, which is asked again
+    return MrtrRound(method, digest, answers)
+
+
+def input_required_result(keys: MrtrKeys, round: MrtrRound, pending: InputRequired) -> InputRequiredResult:
+    state = _State(
+        method=round.method,
+        digest=round.digest,
+        answers=round.answers,
+        pending=pending.key,
+        expires=time.time() + STATE_LIFETIME,
+    )
+    return InputRequiredResult(
+        resultType="input_required",
+        inputRequests={pending.key: pending.request},
+        requestState=keys.seal(_encode_state(state)),
+    )
+
+
+def find_input_required(exc: BaseException) -> InputRequired | None:
+    """`InputRequired` itself, or inside exception groups (a handler's task group wraps it)."""
+    if isinstance(exc, InputRequired):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = find_input_required(inner)
+            if found is not None:
+                return found
+    return None

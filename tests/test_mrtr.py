@@ -1,0 +1,172 @@
+"""2026-07-28 multi-round-trip requests, raw on the wire: `ctx.sample`/`ctx.list_roots` in a
+tool become `InputRequiredResult`s, the retry replays the handler with the answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.wire import modern_meta, wire_to
+from trimcp import Context, FastMCP
+from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY
+
+pytestmark = pytest.mark.anyio
+
+CAPS = {"sampling": {}, "roots": {}, "elicitation": {}}
+
+
+def make_server() -> tuple[FastMCP, list[str]]:
+    mcp = FastMCP("mrtr")
+    runs: list[str] = []
+
+    @mcp.tool
+    async def poem(topic: str, ctx: Context) -> str:
+        runs.append(topic)  # code before an input runs again on each retry (the replay rule)
+        first = await ctx.sample(f"a line about {topic}")
+        roots = await ctx.list_roots()
+        return f"{first.text} / {len(roots)} roots"
+
+    @mcp.prompt
+    async def ask(ctx: Context) -> str:
+        reply = await ctx.sample("hello?")
+        return reply.text
+
+    return mcp, runs
+
+
+def meta(**caps) -> dict:
+    return {**modern_meta(), CLIENT_CAPABILITIES_KEY: caps or CAPS}
+
+
+async def test_tool_inputs_become_rounds_and_the_retry_replays_with_answers():
+    mcp, runs = make_server()
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "sea"}, "_meta": meta()}))["result"]
+        assert first["resultType"] == "input_required"
+        assert "ttlMs" not in first and "cacheScope" not in first
+        [(key, request)] = first["inputRequests"].items()
+        assert request["method"] == "sampling/createMessage"
+        assert request["params"]["messages"][0]["content"]["text"] == "a line about sea"
+        answer = {"role": "assistant", "content": {"type": "text", "text": "waves"}, "model": "m"}
+        second = (
+            await wire.call(
+                "tools/call",
+                {
+                    "name": "poem",
+                    "arguments": {"topic": "sea"},
+                    "inputResponses": {key: answer},
+                    "requestState": first["requestState"],
+                    "_meta": meta(),
+                },
+            )
+        )["result"]
+        assert second["resultType"] == "input_required"
+        [(key2, request2)] = second["inputRequests"].items()
+        assert request2["method"] == "roots/list" and key2 != key
+        done = (
+            await wire.call(
+                "tools/call",
+                {
+                    "name": "poem",
+                    "arguments": {"topic": "sea"},
+                    "inputResponses": {key2: {"roots": [{"uri": "file:///a"}, {"uri": "file:///b"}]}},
+                    "requestState": second["requestState"],
+                    "_meta": meta(),
+                },
+            )
+        )["result"]
+        assert done["resultType"] == "complete"
+        assert done["structuredContent"] == {"result": "waves / 2 roots"}
+    assert runs == ["sea", "sea", "sea"]
+
+
+async def test_missing_answer_asks_again():
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        again = (
+            await wire.call(
+                "tools/call",
+                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+            )
+        )["result"]
+        assert again["resultType"] == "input_required"
+        assert list(again["inputRequests"]) == list(first["inputRequests"])
+
+
+async def test_forged_request_state_is_rejected():
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        body, _, tag = first["requestState"].partition(".")
+        forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + tag
+        for state in (forged, "garbage", first["requestState"] + "x"):
+            response = await wire.call(
+                "tools/call",
+                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": state, "_meta": meta()},
+            )
+            assert response["error"]["code"] == -32602, state
+
+
+async def test_state_from_another_request_is_rejected():
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        response = await wire.call(
+            "tools/call",
+            {"name": "poem", "arguments": {"topic": "other"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+        )
+        assert response["error"]["code"] == -32602
+
+
+async def test_expired_state_is_rejected(monkeypatch: pytest.MonkeyPatch):
+    import trimcp.server.mrtr as mrtr
+
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        monkeypatch.setattr(mrtr, "STATE_LIFETIME", -1.0)
+        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        response = await wire.call(
+            "tools/call",
+            {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+        )
+        assert response["error"]["code"] == -32602 and "expired" in response["error"]["message"]
+
+
+async def test_state_signed_by_a_shared_key_verifies_on_another_replica():
+    keys = ["k1-shared-secret"]
+    a, _ = make_server()
+    b, _ = make_server()
+    a._mrtr_keys = keys
+    b._mrtr_keys = keys
+    async with wire_to(a) as wa, wire_to(b) as wb:
+        first = (await wa.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        [key] = first["inputRequests"]
+        answer = {"role": "assistant", "content": {"type": "text", "text": "t"}, "model": "m"}
+        second = (
+            await wb.call(
+                "tools/call",
+                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {key: answer}, "requestState": first["requestState"], "_meta": meta()},
+            )
+        )["result"]
+        assert second["resultType"] == "input_required"  # accepted by the other replica
+
+
+async def test_missing_client_capability_is_32021():
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        response = await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta(roots={})})
+        assert response["error"]["code"] == -32021
+        assert response["error"]["data"] == {"requiredCapabilities": {"sampling": {}}}
+
+
+async def test_prompts_get_supports_input_required():
+    mcp, _ = make_server()
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("prompts/get", {"name": "ask", "_meta": meta()}))["result"]
+        assert first["resultType"] == "input_required"
+        [key] = first["inputRequests"]
+        answer = {"role": "assistant", "content": {"type": "text", "text": "hi!"}, "model": "m"}
+        done = (
+            await wire.call("prompts/get", {"name": "ask", "inputResponses": {key: answer}, "requestState": first["requestState"], "_meta": meta()})
+        )["result"]
+        assert done["messages"][0]["content"]["text"] == "hi!"
