@@ -40,7 +40,11 @@ def meta(**caps) -> dict:
 async def test_tool_inputs_become_rounds_and_the_retry_replays_with_answers():
     mcp, runs = make_server()
     async with wire_to(mcp) as wire:
-        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "sea"}, "_meta": meta()}))["result"]
+        first = (
+            await wire.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "sea"}, "_meta": meta()}
+            )
+        )["result"]
         assert first["resultType"] == "input_required"
         assert "ttlMs" not in first and "cacheScope" not in first
         [(key, request)] = first["inputRequests"].items()
@@ -68,7 +72,9 @@ async def test_tool_inputs_become_rounds_and_the_retry_replays_with_answers():
                 {
                     "name": "poem",
                     "arguments": {"topic": "sea"},
-                    "inputResponses": {key2: {"roots": [{"uri": "file:///a"}, {"uri": "file:///b"}]}},
+                    "inputResponses": {
+                        key2: {"roots": [{"uri": "file:///a"}, {"uri": "file:///b"}]}
+                    },
                     "requestState": second["requestState"],
                     "_meta": meta(),
                 },
@@ -82,11 +88,21 @@ async def test_tool_inputs_become_rounds_and_the_retry_replays_with_answers():
 async def test_missing_answer_asks_again():
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:
-        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        first = (
+            await wire.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}
+            )
+        )["result"]
         again = (
             await wire.call(
                 "tools/call",
-                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+                {
+                    "name": "poem",
+                    "arguments": {"topic": "x"},
+                    "inputResponses": {},
+                    "requestState": first["requestState"],
+                    "_meta": meta(),
+                },
             )
         )["result"]
         assert again["resultType"] == "input_required"
@@ -96,13 +112,23 @@ async def test_missing_answer_asks_again():
 async def test_forged_request_state_is_rejected():
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:
-        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        first = (
+            await wire.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}
+            )
+        )["result"]
         body, _, tag = first["requestState"].partition(".")
         forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + tag
         for state in (forged, "garbage", first["requestState"] + "x"):
             response = await wire.call(
                 "tools/call",
-                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": state, "_meta": meta()},
+                {
+                    "name": "poem",
+                    "arguments": {"topic": "x"},
+                    "inputResponses": {},
+                    "requestState": state,
+                    "_meta": meta(),
+                },
             )
             assert response["error"]["code"] == -32602, state
 
@@ -110,10 +136,20 @@ async def test_forged_request_state_is_rejected():
 async def test_state_from_another_request_is_rejected():
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:
-        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        first = (
+            await wire.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}
+            )
+        )["result"]
         response = await wire.call(
             "tools/call",
-            {"name": "poem", "arguments": {"topic": "other"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+            {
+                "name": "poem",
+                "arguments": {"topic": "other"},
+                "inputResponses": {},
+                "requestState": first["requestState"],
+                "_meta": meta(),
+            },
         )
         assert response["error"]["code"] == -32602
 
@@ -124,10 +160,20 @@ async def test_expired_state_is_rejected(monkeypatch: pytest.MonkeyPatch):
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:
         monkeypatch.setattr(mrtr, "STATE_LIFETIME", -1.0)
-        first = (await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        first = (
+            await wire.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}
+            )
+        )["result"]
         response = await wire.call(
             "tools/call",
-            {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {}, "requestState": first["requestState"], "_meta": meta()},
+            {
+                "name": "poem",
+                "arguments": {"topic": "x"},
+                "inputResponses": {},
+                "requestState": first["requestState"],
+                "_meta": meta(),
+            },
         )
         assert response["error"]["code"] == -32602 and "expired" in response["error"]["message"]
 
@@ -139,13 +185,23 @@ async def test_state_signed_by_a_shared_key_verifies_on_another_replica():
     a._mrtr_keys = keys
     b._mrtr_keys = keys
     async with wire_to(a) as wa, wire_to(b) as wb:
-        first = (await wa.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}))["result"]
+        first = (
+            await wa.call(
+                "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta()}
+            )
+        )["result"]
         [key] = first["inputRequests"]
         answer = {"role": "assistant", "content": {"type": "text", "text": "t"}, "model": "m"}
         second = (
             await wb.call(
                 "tools/call",
-                {"name": "poem", "arguments": {"topic": "x"}, "inputResponses": {key: answer}, "requestState": first["requestState"], "_meta": meta()},
+                {
+                    "name": "poem",
+                    "arguments": {"topic": "x"},
+                    "inputResponses": {key: answer},
+                    "requestState": first["requestState"],
+                    "_meta": meta(),
+                },
             )
         )["result"]
         assert second["resultType"] == "input_required"  # accepted by the other replica
@@ -154,7 +210,9 @@ async def test_state_signed_by_a_shared_key_verifies_on_another_replica():
 async def test_missing_client_capability_is_32021():
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:
-        response = await wire.call("tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta(roots={})})
+        response = await wire.call(
+            "tools/call", {"name": "poem", "arguments": {"topic": "x"}, "_meta": meta(roots={})}
+        )
         assert response["error"]["code"] == -32021
         assert response["error"]["data"] == {"requiredCapabilities": {"sampling": {}}}
 
@@ -167,6 +225,14 @@ async def test_prompts_get_supports_input_required():
         [key] = first["inputRequests"]
         answer = {"role": "assistant", "content": {"type": "text", "text": "hi!"}, "model": "m"}
         done = (
-            await wire.call("prompts/get", {"name": "ask", "inputResponses": {key: answer}, "requestState": first["requestState"], "_meta": meta()})
+            await wire.call(
+                "prompts/get",
+                {
+                    "name": "ask",
+                    "inputResponses": {key: answer},
+                    "requestState": first["requestState"],
+                    "_meta": meta(),
+                },
+            )
         )["result"]
         assert done["messages"][0]["content"]["text"] == "hi!"

@@ -23,6 +23,7 @@ import anyio
 import anyio.lowlevel
 import msgspec
 
+from trimcp.client.mrtr import drive_input_rounds
 from trimcp.client.results import CallToolResult, structured_to_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
@@ -83,7 +84,9 @@ class Client:
         init_timeout: Bound on connecting and negotiating (default: settings, 30 s).
         client_info: `Implementation` or dict sent as `clientInfo`.
         protocol: "auto" (probe `server/discover`, fall back to `initialize`), "modern"
-            (2026-07-28 only) or "legacy" (handshake only).
+            (2026-07-28 only) or "legacy" (handshake only). "auto" means "legacy" on a
+            transport that cannot carry 2026-07-28 (`SSETransport`).
+        auth: For HTTP transports: a bearer token string, a `BearerAuth`, or an httpx2 auth.
     """
 
     def __init__(
@@ -101,10 +104,20 @@ class Client:
         init_timeout: Timeout = None,
         client_info: Implementation | dict[str, Any] | None = None,
         protocol: Literal["auto", "modern", "legacy"] = "auto",
+        auth: Any = None,
     ) -> None:
         if protocol not in ("auto", "modern", "legacy"):
             raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
         self.transport: ClientTransport = infer_transport(transport)
+        if auth is not None:
+            set_auth = getattr(self.transport, "_set_auth", None)
+            if set_auth is None:
+                raise ValueError(f"auth= needs an HTTP transport, not {self.transport!r}")
+            set_auth(auth)
+        if not getattr(self.transport, "supports_modern", True):
+            if protocol == "modern":
+                raise ValueError(f"{self.transport!r} cannot carry the 2026-07-28 protocol")
+            protocol = "legacy"
         self.name = name
         self._handlers = Handlers(
             sampling=sampling_handler,
@@ -288,16 +301,13 @@ class Client:
         self, method: str, typ: type[Any], params: dict[str, Any] | None = None, **kwargs: Any
     ) -> Any:
         raw = await self._request(method, params, **kwargs)
+        raw = await drive_input_rounds(self, method, params, raw, kwargs)
         try:
             result = decode(raw, typ)
         except msgspec.ValidationError as exc:
             raise ClientError(f"The server's answer to {method} is malformed: {exc}") from exc
         result_type = getattr(result, "resultType", None)
         if result_type not in (None, "complete"):
-            if result_type == "input_required":
-                raise ClientError(
-                    f"The server asked for input to {method} (MRTR is not supported yet)"
-                )
             raise ClientError(
                 f"The server's answer to {method} has an unknown resultType {result_type!r}"
             )

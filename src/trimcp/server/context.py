@@ -290,7 +290,13 @@ class Context:
         Without client support, the server's `sampling_handler` answers (FastMCP's
         `sampling_handler_behavior="fallback"`; `"always"` skips the client)."""
         params = _sampling_params(
-            messages, system_prompt, include_context, temperature, max_tokens, model_preferences, tools
+            messages,
+            system_prompt,
+            include_context,
+            temperature,
+            max_tokens,
+            model_preferences,
+            tools,
         )
         request = self._require_request()
         caps = request.envelope.client_capabilities
@@ -309,7 +315,10 @@ class Context:
                         {"requiredCapabilities": {"sampling": {"tools": {}}}},
                     )
                 )
-            if include_context in ("thisServer", "allServers") and sampling_caps.get("context") is None:
+            if (
+                include_context in ("thisServer", "allServers")
+                and sampling_caps.get("context") is None
+            ):
                 params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
         result = await self._client_input("sampling/createMessage", params, "sampling")
         return _sampling_content(result)

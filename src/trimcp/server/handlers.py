@@ -98,7 +98,9 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
     async def run(ctx: Context) -> Any:
         try:
-            result = await tool.run(params.arguments or {}, ctx, strict=server.strict_input_validation)
+            result = await tool.run(
+                params.arguments or {}, ctx, strict=server.strict_input_validation
+            )
         except (ValidationError, ToolError) as exc:
             return _error_result(str(exc))
         except McpError:
@@ -214,7 +216,9 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
         except Exception as exc:
             logger.exception("Error rendering prompt %r", params.name)
             detail = "" if server.mask_error_details else f": {exc}"
-            raise McpError(INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{detail}") from exc
+            raise McpError(
+                INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{detail}"
+            ) from exc
 
     salient = {"name": params.name, "arguments": params.arguments}
     return await _with_input(request, params, salient, run)

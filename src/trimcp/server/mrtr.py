@@ -183,7 +183,9 @@ def begin_round(
     return MrtrRound(method, digest, answers)
 
 
-def input_required_result(keys: MrtrKeys, round: MrtrRound, pending: InputRequired) -> InputRequiredResult:
+def input_required_result(
+    keys: MrtrKeys, round: MrtrRound, pending: InputRequired
+) -> InputRequiredResult:
     state = _State(
         method=round.method,
         digest=round.digest,
