@@ -3,11 +3,15 @@ requests) and in 2026-07-28 (MRTR driven by the client)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import anyio
 import pytest
 
 from trimcp import Client, Context, FastMCP
+from trimcp.client.elicitation import ElicitResult
 from trimcp.exceptions import McpError
+from trimcp.server.elicitation import AcceptedElicitation, DeclinedElicitation
 from trimcp.server.dependencies import get_context
 
 pytestmark = pytest.mark.anyio
@@ -103,3 +107,61 @@ async def test_context_properties(protocol: str):
 def test_get_context_outside_a_request_is_a_runtime_error():
     with pytest.raises(RuntimeError):
         get_context()
+
+
+@dataclass
+class Booking:
+    date: str
+    guests: int = 2
+
+
+def elicit_server() -> FastMCP:
+    mcp = FastMCP("elicit")
+
+    @mcp.tool
+    async def book(ctx: Context) -> str:
+        result = await ctx.elicit("When and for how many?", response_type=Booking)
+        match result:
+            case AcceptedElicitation(data=booking):
+                return f"booked {booking.date} for {booking.guests}"
+            case DeclinedElicitation():
+                return "declined"
+            case _:
+                return "cancelled"
+
+    @mcp.tool
+    async def pick(ctx: Context) -> str:
+        result = await ctx.elicit("Pick a size", response_type=["small", "large"])
+        return result.data if result.action == "accept" else result.action
+
+    @mcp.tool
+    async def confirm(ctx: Context) -> str:
+        result = await ctx.elicit("Sure?", response_type=None)
+        return result.action
+
+    return mcp
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_elicitation_with_a_dataclass_in_both_eras(protocol: str):
+    asked: list[dict] = []
+
+    async def handler(message, response_type, params, context):
+        asked.append(params.requestedSchema if hasattr(params, "requestedSchema") else params)
+        return {"date": "2026-12-24", "guests": 4}
+
+    async with Client(elicit_server(), elicitation_handler=handler, protocol=protocol) as client:
+        with anyio.fail_after(10):
+            assert (await client.call_tool("book")).data == "booked 2026-12-24 for 4"
+    assert asked
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_elicitation_choices_decline_and_approval(protocol: str):
+    async def choose(message, response_type, params, context):
+        return {"value": "large"} if "size" in message else ElicitResult(action="decline")
+
+    async with Client(elicit_server(), elicitation_handler=choose, protocol=protocol) as client:
+        with anyio.fail_after(10):
+            assert (await client.call_tool("pick")).data == "large"
+            assert (await client.call_tool("confirm")).data == "decline"

@@ -686,7 +686,7 @@ async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes
                         message = msgspec.json.decode(event.data)
                         seen.append(message)
                         if message["method"] == "notifications/subscriptions/acknowledged":
-                            assert message["params"]["notifications"] == {"toolsListChanged": True}
+                            assert message["params"]["notifications"] == {"toolsListChanged": True, "resourceSubscriptions": ["data://hello"]}
                             h.endpoint.server.disable(names=["add"])  # tools, resources and prompts list_changed
                     if seen and seen[-1]["method"] == "notifications/tools/list_changed" and comments:
                         break

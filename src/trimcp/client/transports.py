@@ -4,12 +4,15 @@ factory (`connect()`) yielding a `MessageStream`; the `Client` runs the MCP sess
 ```
 ClientTransport
 ├── FastMCPTransport       a FastMCP instance in this process (memory streams, no I/O)
-└── StdioTransport         a subprocess speaking newline-delimited JSON-RPC on its stdin/stdout
-    └── PythonStdioTransport   `python script.py`
+├── StdioTransport         a subprocess speaking newline-delimited JSON-RPC on its stdin/stdout
+│   └── PythonStdioTransport   `python script.py`
+├── StreamableHttpTransport    streamable HTTP, both eras (`trimcp.client.http`)
+└── SSETransport               the legacy 2024-11-05 HTTP+SSE transport (`trimcp.client.http`)
 ```
 
 `infer_transport()` maps what users pass to `Client(...)` onto one of these (FastMCP's rules).
-HTTP URLs are recognised and refused for now; `_infer_http` is the hook the HTTP issue fills.
+The HTTP transports live in `trimcp.client.http` and are loaded on first use, so importing
+this module does not import the HTTP stack.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import anyio
 from trimcp.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from trimcp.client.http import SSETransport, StreamableHttpTransport
     from trimcp.runtime.peer import MessageStream
     from trimcp.server.server import FastMCP
 
@@ -35,9 +39,23 @@ __all__ = [
     "ClientTransport",
     "FastMCPTransport",
     "PythonStdioTransport",
+    "SSETransport",
     "StdioTransport",
+    "StreamableHttpTransport",
     "infer_transport",
 ]
+
+_HTTP_TRANSPORTS = ("SSETransport", "StreamableHttpTransport")
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP transports are imported on first use: `import trimcp` stays free of the HTTP stack.
+    if name in _HTTP_TRANSPORTS:
+        from trimcp.client import http
+
+        return getattr(http, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 logger = logging.getLogger("trimcp.client")
 
@@ -293,10 +311,14 @@ class PythonStdioTransport(StdioTransport):
 
 
 def _infer_http(url: str) -> ClientTransport:
-    """Hook for the HTTP issue: streamable HTTP (and `/sse` URLs) land here."""
-    raise NotImplementedError(
-        f"HTTP transport arrives with the HTTP issue (cannot connect to {url!r} yet)"
-    )
+    """A URL whose path ends in `/sse` (or `/sse/`) -> `SSETransport`; any other -> streamable HTTP."""
+    from urllib.parse import urlsplit
+
+    from trimcp.client.http import SSETransport, StreamableHttpTransport
+
+    if urlsplit(url).path.rstrip("/").endswith("/sse"):
+        return SSETransport(url)
+    return StreamableHttpTransport(url)
 
 
 def infer_transport(transport: Any) -> ClientTransport:
@@ -305,7 +327,8 @@ def infer_transport(transport: Any) -> ClientTransport:
     - a `ClientTransport` -> itself
     - a `FastMCP` server -> `FastMCPTransport` (in memory)
     - a path ending in `.py` -> `PythonStdioTransport`
-    - an `http(s)://` URL -> the HTTP transport (not available yet: `NotImplementedError`)
+    - an `http(s)://` URL -> `SSETransport` if the path ends in `/sse`, else
+      `StreamableHttpTransport`
     """
     if isinstance(transport, ClientTransport):
         return transport

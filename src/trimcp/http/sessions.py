@@ -321,7 +321,7 @@ class HttpSession:
 
     def post_notification(self, method: str, params: Any = None) -> None:
         """A session-level notification (list changed...) from the server; on the GET stream."""
-        if self.closed or not self.mcp.lifecycle.initialized:
+        if self.closed or not self.mcp.lifecycle.initialized or not self.mcp.wants(method, params):
             return
         self.post_message(jsonrpc.encode_notification(method, params))
 

@@ -859,8 +859,12 @@ class StreamableHTTPEndpoint:
             await _respond(send, 200, jsonrpc.encode_error(request.id, ErrorData(INVALID_PARAMS, f"Invalid params: {exc}")))
             return
         wanted = params.notifications
-        honoured = {key: True for key in _LISTEN_KINDS.values() if wanted.get(key) is True}
-        listener = _Listener(request.id, {m for m, key in _LISTEN_KINDS.items() if key in honoured})
+        honoured: dict[str, Any] = {key: True for key in _LISTEN_KINDS.values() if wanted.get(key) is True}
+        resources = wanted.get("resourceSubscriptions")
+        uris = {u for u in resources if isinstance(u, str)} if isinstance(resources, list) else set()
+        if uris:
+            honoured["resourceSubscriptions"] = sorted(uris)
+        listener = _Listener(request.id, {m for m, key in _LISTEN_KINDS.items() if key in honoured}, uris)
         stream = SSEStream(send)
         self.server._connections.add(listener)  # type: ignore[arg-type]
         try:
@@ -1028,8 +1032,7 @@ class _ListenParams(msgspec.Struct):
 _decode_listen = msgspec.json.Decoder(_ListenParams).decode
 
 
-# notification method -> the SubscriptionFilter key that opts in to it (resource updates are
-# not offered: the server does not advertise `resources.subscribe`)
+# notification method -> the SubscriptionFilter key that opts in to it
 _LISTEN_KINDS = {
     "notifications/tools/list_changed": "toolsListChanged",
     "notifications/prompts/list_changed": "promptsListChanged",
@@ -1040,15 +1043,21 @@ _LISTEN_KINDS = {
 class _Listener:
     """One `subscriptions/listen` stream, fed by the server's change fan-out."""
 
-    __slots__ = ("__weakref__", "inbox", "methods", "outbox", "subscription_id")
+    __slots__ = ("__weakref__", "inbox", "methods", "outbox", "resources", "subscription_id")
 
-    def __init__(self, subscription_id: RequestId, methods: set[str]) -> None:
+    def __init__(
+        self, subscription_id: RequestId, methods: set[str], resources: set[str] | None = None
+    ) -> None:
         self.subscription_id = subscription_id
         self.methods = methods
+        self.resources = resources or set()
         self.outbox, self.inbox = anyio.create_memory_object_stream[bytes](64)
 
     def post_notification(self, method: str, params: Any = None) -> None:
-        if method not in self.methods:
+        if method == "notifications/resources/updated":
+            if not (isinstance(params, dict) and params.get("uri") in self.resources):
+                return
+        elif method not in self.methods:
             return
         tagged = dict(params or {})
         tagged["_meta"] = {**tagged.get("_meta", {}), SUBSCRIPTION_ID_KEY: self.subscription_id}

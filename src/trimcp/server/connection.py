@@ -56,6 +56,8 @@ class ServerConnection:
         tg = self.peer._task_group
         if tg is None or self.peer.closed or not self.session.lifecycle.initialized:
             return
+        if not self.session.wants(method, params):
+            return
         try:
             tg.start_soon(self.peer.notify, method, params)
         except RuntimeError:  # the task group is closing

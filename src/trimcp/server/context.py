@@ -254,7 +254,11 @@ class Context:
 
     async def elicit_url(self, message: str, url: str, elicitation_id: str | None = None) -> Any:
         """URL-mode elicitation: send the user to `url` (needs the client's `elicitation.url`)."""
-        from trimcp.server.elicitation import parse_elicit_result, url_elicitation_params
+        from trimcp.server.elicitation import (
+            elicitation_schema,
+            parse_elicit_result,
+            url_elicitation_params,
+        )
 
         request = self._require_request()
         if not (request.envelope.client_capabilities.get("elicitation") or {}).get("url"):
@@ -273,7 +277,7 @@ class Context:
             elicitation_id = secrets.token_urlsafe(12)
         params = url_elicitation_params(message, url, elicitation_id)
         result = await self._client_input("elicitation/create", params, "elicitation")
-        return parse_elicit_result(result, None)
+        return parse_elicit_result(result, elicitation_schema(None))
 
     async def sample(
         self,

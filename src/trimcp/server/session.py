@@ -29,6 +29,7 @@ from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import negotiate_handshake
 from trimcp.server.handlers import HANDLERS
 from trimcp.server.request import Channel, ServerRequest
+from trimcp.types.resources import SubscribeParams
 from trimcp.types.lifecycle import InitializeParams, InitializeResult
 from trimcp.types.misc import CancelledParams, SetLevelParams
 from trimcp.types.results import EmptyMeta
@@ -72,6 +73,8 @@ class ServerSession:
         self.protocol_version: str | None = None
         self._session_envelope: dict[str, Any] | None = None
         self._log_level: str | None = None
+        self.subscriptions: set[str] = set()
+        """Resource URIs this session subscribed to (handshake era)."""
 
     def close(self) -> None:
         self.lifecycle.handle(SessionEvent.CLOSE)
@@ -81,7 +84,7 @@ class ServerSession:
         method = request.method
         entry = HANDLERS.get(method)
         server = self.server
-        if entry is None and method not in ("initialize", "server/discover", "logging/setLevel"):
+        if entry is None and method not in _SPECIAL_PARAMS:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
         if method in REMOVED_IN_MODERN and request.params is not None:
             meta = getattr(decode_params(request.params, EmptyMeta), "meta", None)
@@ -106,6 +109,8 @@ class ServerSession:
             return server._discover_result()
         if method == "logging/setLevel":
             return self._set_level(params)
+        if method in ("resources/subscribe", "resources/unsubscribe"):
+            return self._subscribe(method, params)
         assert entry is not None and envelope is not None
         result = await entry[1](
             ServerRequest(
@@ -164,6 +169,21 @@ class ServerSession:
         self._log_level = params.level
         return EmptyResult()
 
+    def _subscribe(self, method: str, params: SubscribeParams) -> Any:
+        from trimcp.types.misc import EmptyResult
+
+        if method == "resources/subscribe":
+            self.subscriptions.add(params.uri)
+        else:
+            self.subscriptions.discard(params.uri)
+        return EmptyResult()
+
+    def wants(self, method: str, params: Any) -> bool:
+        """Whether a session-level notification concerns this session."""
+        if method == "notifications/resources/updated":
+            return isinstance(params, dict) and params.get("uri") in self.subscriptions
+        return True
+
     async def handle_notification(
         self, notification: Notification, *, cancel: Callable[[RequestId], object], channel: Channel
     ) -> None:
@@ -187,4 +207,6 @@ _SPECIAL_PARAMS: dict[str, type | None] = {
     "initialize": InitializeParams,
     "server/discover": EmptyMeta,
     "logging/setLevel": SetLevelParams,
+    "resources/subscribe": SubscribeParams,
+    "resources/unsubscribe": SubscribeParams,
 }
