@@ -347,6 +347,11 @@ def create_app(
             "json_response": _setting_bool(server, "json_response", json_response),
             "stateless": is_stateless,
         }
+        if event_store is None and not is_stateless:
+            # resumability is on by default (in memory); pass a Redis-backed store to share it
+            from trimcp.http.event_store import EventStore
+
+            event_store = EventStore()
         for name, value in (
             ("event_store", event_store),
             ("retry_interval", retry_interval),
