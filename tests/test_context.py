@@ -11,8 +11,8 @@ import pytest
 from trimcp import Client, Context, FastMCP
 from trimcp.client.elicitation import ElicitResult
 from trimcp.exceptions import McpError
-from trimcp.server.elicitation import AcceptedElicitation, DeclinedElicitation
 from trimcp.server.dependencies import get_context
+from trimcp.server.elicitation import AcceptedElicitation, DeclinedElicitation
 
 pytestmark = pytest.mark.anyio
 

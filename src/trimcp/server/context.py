@@ -28,7 +28,6 @@ if TYPE_CHECKING:
         CancelledElicitation,
         DeclinedElicitation,
     )
-
     from trimcp.server.mrtr import MrtrRound
     from trimcp.server.request import ServerRequest
     from trimcp.server.server import FastMCP

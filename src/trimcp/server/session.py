@@ -29,9 +29,9 @@ from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import negotiate_handshake
 from trimcp.server.handlers import HANDLERS
 from trimcp.server.request import Channel, ServerRequest
-from trimcp.types.resources import SubscribeParams
 from trimcp.types.lifecycle import InitializeParams, InitializeResult
 from trimcp.types.misc import CancelledParams, SetLevelParams
+from trimcp.types.resources import SubscribeParams
 from trimcp.types.results import EmptyMeta
 
 if TYPE_CHECKING:
