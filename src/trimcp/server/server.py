@@ -4,6 +4,7 @@ protocol work lives in `server.connection` and `server.handlers`, transports els
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import sys
 import weakref
@@ -18,6 +19,7 @@ from trimcp import __version__
 from trimcp.exceptions import NotFoundError, ToolError
 from trimcp.protocol.envelope import SERVER_INFO_KEY
 from trimcp.protocol.versions import MODERN_VERSIONS
+from trimcp.server.composition import Composition, MountedServer
 from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
 from trimcp.types.base import Icon, Implementation
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
@@ -42,6 +44,9 @@ LifespanFn = Callable[["FastMCP"], AbstractAsyncContextManager[Any]]
 @asynccontextmanager
 async def _default_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     yield {}
+
+
+_default_lifespan._trimcp_default = True  # type: ignore[attr-defined]  # mount() looks
 
 
 class FastMCP:
@@ -70,6 +75,7 @@ class FastMCP:
         cache_ttl_ms: int = 0,
         cache_scope: Literal["private", "public"] = "private",
         tool_serializer: Callable[[Any], str] | None = None,
+        resource_prefix_format: Literal["path", "protocol"] | None = None,
         **settings: Any,
     ) -> None:
         from trimcp.settings import settings as global_settings
@@ -92,6 +98,10 @@ class FastMCP:
         self.cache_ttl_ms = cache_ttl_ms
         self.cache_scope = cache_scope
         self.tool_serializer = tool_serializer
+        if resource_prefix_format not in (None, "path", "protocol"):
+            raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
+        self.resource_prefix_format = resource_prefix_format
+        self._composition = Composition(self)
         self.settings = settings  # transport settings given to the constructor (FastMCP 2.x)
         self._visibility = Visibility(
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
@@ -188,7 +198,7 @@ class FastMCP:
         tool = self._lookup_tool(name)
         if tool is None:
             raise NotFoundError(f"Unknown tool: {name}")
-        return tool
+        return tool if tool.key == name else tool.model_copy(key=name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
         """Call a tool without any transport (raises `ToolError`/`NotFoundError`)."""
@@ -333,41 +343,125 @@ class FastMCP:
     # Composition extends these to mounted servers; everything else stays unaware of mounts.
 
     def _iter_tools(self) -> Iterator[tuple[str, Tool]]:
-        return self._tools.visible()
+        if not self._composition.mounted:
+            return self._tools.visible()
+        return itertools.chain(self._tools.visible(), self._composition.iter_mounted("tools"))
 
     def _lookup_tool(self, name: str) -> Tool | None:
-        return self._tools.get(name)
+        tool = self._tools.get(name)
+        if tool is not None or not self._composition.mounted or name in self._tools:
+            return tool
+        tool = self._composition.lookup_named("tools", name)
+        return tool if tool is not None and self._visibility.visible(name, tool) else None
 
     def _iter_resources(self) -> Iterator[tuple[str, Resource]]:
-        return self._resources.visible()
+        if not self._composition.mounted:
+            return self._resources.visible()
+        return itertools.chain(
+            self._resources.visible(), self._composition.iter_mounted("resources")
+        )
 
     def _iter_templates(self) -> Iterator[tuple[str, ResourceTemplate]]:
-        return self._templates.visible()
+        if not self._composition.mounted:
+            return self._templates.visible()
+        return itertools.chain(
+            self._templates.visible(), self._composition.iter_mounted("templates")
+        )
 
-    def _lookup_resource(self, uri: str) -> tuple[Any, dict[str, str] | None] | None:
-        """The resource for `uri` (params None), or a matching template with its params."""
+    def _lookup_resource(self, uri: str) -> tuple[Any, dict[str, str] | None, str, str] | None:
+        """What answers `uri`: `(component, template params or None, the URI at the
+        component's own server, its key here)`; local resources, local templates, then mounts."""
         resource = self._resources.get(uri)
         if resource is not None:
-            return resource, None
-        for _key, template in self._templates.visible():
+            return resource, None, uri, uri
+        for key, template in self._templates.visible():
             params = template.matches(uri)
             if params is not None:
-                return template, params
-        return None
+                return template, params, uri, key
+        if not self._composition.mounted or uri in self._resources:
+            return None
+        found = self._composition.lookup_resource(uri)
+        if found is None or not self._visibility.visible(found[3], found[0]):
+            return None
+        return found
 
     async def _read_found(
-        self, found: tuple[Any, dict[str, str] | None], uri: str, ctx: Context | None
+        self, found: tuple[Any, dict[str, str] | None, str, str], uri: str, ctx: Context | None
     ) -> list[Any]:
-        component, params = found
+        component, params, source_uri, _key = found
         if params is None:
-            return await component.read_contents(uri, ctx)
-        return await component.read_contents(uri, params, ctx)
+            contents = await component.read_contents(source_uri, ctx)
+        else:
+            contents = await component.read_contents(source_uri, params, ctx)
+        if source_uri != uri:  # report the URI the client asked for
+            contents = [
+                msgspec.structs.replace(c, uri=uri) if getattr(c, "uri", None) == source_uri else c
+                for c in contents
+            ]
+        return contents
 
     def _iter_prompts(self) -> Iterator[tuple[str, Prompt]]:
-        return self._prompts.visible()
+        if not self._composition.mounted:
+            return self._prompts.visible()
+        return itertools.chain(self._prompts.visible(), self._composition.iter_mounted("prompts"))
 
     def _lookup_prompt(self, name: str) -> Prompt | None:
-        return self._prompts.get(name)
+        prompt = self._prompts.get(name)
+        if prompt is not None or not self._composition.mounted or name in self._prompts:
+            return prompt
+        prompt = self._composition.lookup_named("prompts", name)
+        return prompt if prompt is not None and self._visibility.visible(name, prompt) else None
+
+    # -- composition ---------------------------------------------------------------------
+
+    @property
+    def _mounted_servers(self) -> list[MountedServer]:
+        """The mounts, in order (the HTTP app serves each one's custom routes)."""
+        return self._composition.mounted
+
+    @_mounted_servers.setter
+    def _mounted_servers(self, mounts: list[Any]) -> None:
+        self._composition.mounted = [
+            m
+            if isinstance(m, MountedServer)
+            else MountedServer(
+                m.server, getattr(m, "prefix", None), runs_lifespan=False, original=m.server
+            )
+            for m in mounts
+        ]
+        self._composition.changed()
+
+    def mount(
+        self,
+        server: FastMCP | str | None = None,
+        prefix: str | FastMCP | None = None,
+        as_proxy: bool | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        """Link `server` live: its components appear here, prefixed (`{prefix}_{name}`,
+        resource URIs per `resource_prefix_format`). `namespace` is the newer spelling of
+        `prefix`. Mounting goes through an in-memory client (running `server`'s lifespan)
+        when `as_proxy` is true or, by default, when `server` has a custom lifespan.
+        `mount("prefix", server)` (FastMCP 2.x's old order) is accepted too."""
+        self._composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
+        for method in ("tools", "resources", "prompts"):
+            self._notify_all(f"notifications/{method}/list_changed")
+
+    async def import_server(self, server: FastMCP, prefix: str | None = None) -> None:
+        """Copy `server`'s components here once, prefixed like `mount` (later imports win;
+        later changes to `server` are not reflected; its lifespan is not run)."""
+        from trimcp.server.composition import import_server
+
+        await import_server(self, server, prefix)
+
+    @classmethod
+    def as_proxy(cls, backend: Any, **settings: Any) -> Any:
+        """A server that forwards everything to `backend` (a `Client`, URL, script path,
+        `FastMCP` instance, transport, or MCPConfig dict): see `trimcp.server.proxy`."""
+        from trimcp.server.proxy import create_proxy
+
+        return create_proxy(backend, **settings)
 
     # -- completion ----------------------------------------------------------------------
 
@@ -503,7 +597,7 @@ class FastMCP:
         self._lifespan_users = 1
         self._lifespan_ready = anyio.Event()
         try:
-            async with self._lifespan(self) as result:
+            async with self._composition.lifespans(), self._lifespan(self) as result:
                 self._lifespan_result = result if result is not None else {}
                 self._lifespan_ready.set()
                 yield self._lifespan_result

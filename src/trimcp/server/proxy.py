@@ -1,0 +1,667 @@
+"""Proxies: a `FastMCP` server that forwards to another MCP server through a `Client`.
+
+```
+FastMCPProxy (a FastMCP)            its clients see the backend's components as its own
+└── ProxyBackend                    owns the backend sessions and the component cache
+    ├── session pool                Clients, one per concurrent request, held for the lifespan
+    └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the proxy's registries
+```
+
+Session strategy. The backend is reached through a pool of client sessions opened by the
+proxy's *lifespan* (so a stdio backend is one process per concurrently active request, kept for
+the lifespan, all shut down and reaped when it ends; sequential traffic uses one session). Each
+backend request borrows a session exclusively, which is how server-to-client traffic the
+backend sends (logs, sampling, elicitation, roots) is relayed to the right request of the
+proxy's own client: the wire carries no request correlation for it. Outside the lifespan (say,
+`await proxy.get_tools()` in a script) a temporary session is opened per operation. A `Client`
+that is already connected when handed over is used as is, shared, with its own handlers.
+
+Components. The backend's tools, resources, templates and prompts are listed when the lifespan
+starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; they
+live in the proxy's registries as proxy components, so tag filters, enable/disable, mounting and
+importing treat them like local ones. A local component added to the proxy shadows a remote
+one. A call for a tool, prompt or resource the cache does not know yet is forwarded anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from trimcp.client import Client
+from trimcp.client.elicitation import ElicitResult
+from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
+from trimcp.exceptions import McpError, NotFoundError, ToolError
+from trimcp.prompts import Prompt
+from trimcp.resources import Resource, ResourceTemplate
+from trimcp.server.server import FastMCP
+from trimcp.tools import Tool
+from trimcp.tools.tool import ToolResult
+from trimcp.types.misc import Completion
+
+if TYPE_CHECKING:
+    from trimcp.server.context import Context
+
+__all__ = [
+    "FastMCPProxy",
+    "ProxyBackend",
+    "ProxyClient",
+    "ProxyPrompt",
+    "ProxyResource",
+    "ProxyTemplate",
+    "ProxyTool",
+    "create_proxy",
+]
+
+logger = logging.getLogger("trimcp.proxy")
+
+
+# -- relaying to the proxy's own client ------------------------------------------------------
+
+
+class _Relay:
+    """Handlers for one backend session, forwarding to whichever request has borrowed it."""
+
+    def __init__(self, backend: ProxyBackend | None) -> None:
+        self.backend = backend
+        self.ctx: Context | None = None
+        self.user_message: Any = None
+
+    def _request(self) -> Any:
+        ctx = self.ctx
+        if ctx is None or ctx.request_context is None:
+            raise McpError(-32601, "No client request to relay this to")
+        return ctx.request_context
+
+    async def _ask(self, method: str, params: Any, capability: str) -> Any:
+        ctx = self.ctx
+        request = self._request()
+        data = _builtins(params)
+        client_input = getattr(ctx, "_client_input", None)
+        if client_input is not None:  # both eras (MRTR in 2026-07-28), capability checked
+            return await client_input(method, data or {}, capability)
+        raw = await request.channel.request(
+            method, data, related_request_id=request.id, timeout=None
+        )
+        return msgspec.json.decode(raw)
+
+    async def log(self, message: Any) -> None:
+        if self.ctx is None:
+            logger.log(logging.INFO, "backend: %s", message.data)
+            return
+        await self.ctx.log(message.data, message.level, message.logger)
+
+    async def sampling(self, messages: Any, params: Any, context: Any) -> Any:
+        return await self._ask("sampling/createMessage", params, "sampling")
+
+    async def elicitation(self, message: str, response_type: Any, params: Any, context: Any) -> Any:
+        answer = await self._ask("elicitation/create", params, "elicitation")
+        return ElicitResult(action=answer.get("action", "cancel"), content=answer.get("content"))
+
+    async def roots(self, context: Any) -> Any:
+        return (await self._ask("roots/list", None, "roots")).get("roots", [])
+
+    async def message(self, notification: Any) -> None:
+        if self.backend is not None and notification.method.endswith("/list_changed"):
+            self.backend.backend_changed()
+        user = self.user_message
+        if user is not None:
+            from trimcp.client.session import _HOOKS, call_handler
+
+            hook = getattr(user, _HOOKS.get(notification.method, ""), None)
+            if hook is not None:
+                await call_handler(hook, notification)
+            elif callable(user):
+                await call_handler(user, notification)
+
+
+def _builtins(params: Any) -> Any:
+    if params is None:
+        return None
+    data = msgspec.to_builtins(params)
+    if isinstance(data, dict):
+        data.pop("_meta", None)  # the backend's request metadata is not ours to forward
+    return data
+
+
+def _relay_client(transport: ClientTransport, relay: _Relay, template: Client | None) -> Client:
+    """A new backend session; the user's handlers win over the relays where given."""
+    handlers = template._handlers if template is not None else None
+    own_relay = getattr(template, "_relay", None)  # a ProxyClient's defaults are relays too
+
+    def pick(name: str, default: Any) -> Any:
+        given = getattr(handlers, name, None) if handlers is not None else None
+        if given is None or (
+            own_relay is not None and getattr(given, "__self__", None) is own_relay
+        ):
+            return default
+        return given
+
+    relay.user_message = getattr(handlers, "message", None)
+    return Client(
+        transport,
+        sampling_handler=pick("sampling", relay.sampling),
+        elicitation_handler=pick("elicitation", relay.elicitation),
+        roots=pick("roots", relay.roots),
+        log_handler=pick("log", relay.log),
+        message_handler=relay.message,
+        timeout=template._timeout if template is not None else None,
+        client_info=template._client_info if template is not None else None,
+        # The handshake era unless the user chose: a live session is what a proxy relays over
+        # (list-changed notifications, server-to-client requests answered in place); the
+        # Client does not follow 2026-07-28 subscriptions or MRTR yet.
+        protocol=template._protocol
+        if template is not None and template._protocol != "auto"
+        else "legacy",
+    )
+
+
+class ProxyClient(Client):
+    """A `Client` whose handlers relay the backend's logs, sampling, elicitation and roots to
+    the client of the proxy request being served (FastMCP's `ProxyClient`)."""
+
+    def __init__(self, transport: Any, **kwargs: Any) -> None:
+        relay = _Relay(None)
+        kwargs.setdefault("sampling_handler", relay.sampling)
+        kwargs.setdefault("elicitation_handler", relay.elicitation)
+        kwargs.setdefault("roots", relay.roots)
+        kwargs.setdefault("log_handler", relay.log)
+        super().__init__(transport, **kwargs)
+        self._relay = relay
+
+
+# -- the backend -----------------------------------------------------------------------------
+
+
+class ProxyBackend:
+    """The proxy's connection to the remote server: a pool of sessions, and the cache."""
+
+    def __init__(self, proxy: FastMCPProxy, client: Client) -> None:
+        self.proxy = proxy
+        self._template = client
+        self._shared = client if client.is_connected() else None
+        self._idle: list[tuple[Client, _Relay]] = []
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._stop: anyio.Event | None = None
+        self._remote: dict[str, set[str]] = {k: set() for k in _KINDS}
+        self._refresh_pending = False
+
+    def _new_session(self) -> tuple[Client, _Relay]:
+        relay = _Relay(self)
+        return _relay_client(self._template.transport, relay, self._template), relay
+
+    # -- lifespan --------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """Hold the backend sessions for the proxy's lifespan; list the backend once."""
+        self._stop = anyio.Event()
+        try:
+            async with anyio.create_task_group() as tg:
+                self._task_group = tg
+                try:
+                    await self.refresh()
+                except Exception:
+                    logger.exception("could not list the backend of %r", self.proxy)
+                try:
+                    yield
+                finally:
+                    self._task_group = None
+                    self._stop.set()
+        finally:
+            self._idle.clear()
+            self._stop = None
+
+    async def _hold(
+        self, client: Client, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        stop = self._stop
+        async with client:
+            task_status.started()
+            assert stop is not None
+            await stop.wait()
+
+    @asynccontextmanager
+    async def session(self, ctx: Context | None = None) -> AsyncIterator[Client]:
+        """A connected backend session, exclusively ours while the block runs."""
+        if self._shared is not None:
+            yield self._shared
+            return
+        tg = self._task_group
+        if tg is None:  # no lifespan: a session for this operation only
+            client, relay = self._new_session()
+            relay.ctx = ctx
+            async with client:
+                yield client
+            return
+        while self._idle:
+            client, relay = self._idle.pop()
+            if client.is_connected():
+                break
+        else:
+            client, relay = self._new_session()
+            await tg.start(self._hold, client)
+        relay.ctx = ctx
+        try:
+            yield client
+        finally:
+            relay.ctx = None
+            if self._task_group is not None and client.is_connected():
+                self._idle.append((client, relay))
+
+    # -- the component cache ---------------------------------------------------------------
+
+    def backend_changed(self) -> None:
+        tg = self._task_group
+        if tg is not None and not self._refresh_pending:
+            self._refresh_pending = True
+            tg.start_soon(self._refresh_soon)
+
+    async def _refresh_soon(self) -> None:
+        self._refresh_pending = False
+        try:
+            await self.refresh()
+        except Exception:
+            logger.exception("could not refresh the backend's components")
+
+    async def refresh(self) -> None:
+        """List everything the backend has and install it in the proxy's registries."""
+        async with self.session() as client:
+            caps = client.server_capabilities
+            tools = await _list(client.list_tools, caps, "tools")
+            resources = await _list(client.list_resources, caps, "resources")
+            templates = await _list(client.list_resource_templates, caps, "resources")
+            prompts = await _list(client.list_prompts, caps, "prompts")
+        proxy = self.proxy
+        self._install("tools", proxy._tools, [ProxyTool.from_mcp(self, t) for t in tools])
+        self._install(
+            "resources", proxy._resources, [ProxyResource.from_mcp(self, r) for r in resources]
+        )
+        self._install(
+            "templates", proxy._templates, [ProxyTemplate.from_mcp(self, t) for t in templates]
+        )
+        self._install("prompts", proxy._prompts, [ProxyPrompt.from_mcp(self, p) for p in prompts])
+
+    def _install(self, kind: str, registry: Any, components: list[Any]) -> None:
+        # Replaces the remote entries in bulk (one change, one list-changed notification);
+        # `Registry.add` would warn on each replacement. Local entries are left alone.
+        items: dict[str, Any] = registry._items
+        remote = self._remote[kind]
+        fresh = {c.key: c for c in components}
+        for key in remote - fresh.keys():
+            if isinstance(items.get(key), _PROXY_TYPES):
+                del items[key]
+        changed = bool(remote - fresh.keys())
+        for key, component in fresh.items():
+            current = items.get(key)
+            if current is not None and not isinstance(current, _PROXY_TYPES):
+                continue  # a local component shadows the remote one
+            if current is None or not _same(current, component):
+                items[key] = component
+                changed = True
+        self._remote[kind] = set(fresh)
+        if changed:
+            registry._changed()
+
+
+_KINDS = ("tools", "resources", "templates", "prompts")
+
+
+async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[Any]:
+    if caps is not None and getattr(caps, capability, None) is None:
+        return []
+    try:
+        return list(await fetch())
+    except McpError as exc:
+        logger.debug("backend listing failed: %s", exc)
+        return []
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a._mcp == b._mcp
+
+
+def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]:
+    """FastMCP's `_fastmcp.tags` from a listing's `_meta`, and the rest of the meta."""
+    if not meta:
+        return set(), meta
+    rest = dict(meta)
+    fastmcp = rest.pop("_fastmcp", None)
+    tags = set(fastmcp.get("tags") or ()) if isinstance(fastmcp, dict) else set()
+    return tags, rest or None
+
+
+# -- proxy components ------------------------------------------------------------------------
+
+
+class ProxyTool(Tool):
+    """A backend tool: `run` calls it through the backend (errors become `ToolError`)."""
+
+    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._backend = backend
+        self._mcp = mcp
+
+    @classmethod
+    def from_mcp(cls, backend: ProxyBackend, tool: Any) -> ProxyTool:
+        tags, meta = _tags(tool.meta)
+        return cls(
+            backend,
+            tool,
+            name=tool.name,
+            title=tool.title,
+            description=tool.description,
+            parameters=tool.inputSchema,
+            output_schema=tool.outputSchema,
+            annotations=tool.annotations,
+            icons=tool.icons,
+            meta=meta,
+            tags=tags,
+        )
+
+    async def run(
+        self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
+    ) -> ToolResult:
+        progress = None
+        if context is not None and context.request_context is not None:
+            report = context.report_progress
+
+            async def progress(done: float, total: float | None, message: str | None) -> None:
+                await report(done, total, message)
+
+        async with self._backend.session(context) as client:
+            result = await client.call_tool_mcp(self.name, arguments, progress_handler=progress)
+        if result.isError:
+            content = result.content
+            text = getattr(content[0], "text", None) if content else None
+            raise ToolError(text or f"Tool {self.name!r} failed")
+        tool_result = ToolResult._made(list(result.content), result.structuredContent)
+        tool_result.meta = result.meta
+        return tool_result
+
+
+def _report_as(contents: list[Any], uri: str) -> list[Any]:
+    return [
+        msgspec.structs.replace(c, uri=uri) if getattr(c, "uri", uri) != uri else c
+        for c in contents
+    ]
+
+
+class ProxyResource(Resource):
+    """A backend resource, read through the backend."""
+
+    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._backend = backend
+        self._mcp = mcp
+
+    @classmethod
+    def from_mcp(cls, backend: ProxyBackend, resource: Any) -> ProxyResource:
+        tags, meta = _tags(resource.meta)
+        return cls(
+            backend,
+            resource,
+            uri=str(resource.uri),
+            name=resource.name,
+            title=resource.title,
+            description=resource.description,
+            mime_type=resource.mimeType,
+            annotations=resource.annotations,
+            icons=resource.icons,
+            meta=meta,
+            tags=tags,
+        )
+
+    async def read_contents(self, uri: str | None = None, context: Any = None) -> list[Any]:
+        async with self._backend.session(context) as client:
+            result = await client.read_resource_mcp(self.uri)
+        return _report_as(list(result.contents), uri or self.uri)
+
+
+_EXPR = re.compile(r"\{([+#./;?&]?)([^}]*)\}")
+
+
+def expand_template(template: str, params: dict[str, Any]) -> str:
+    """RFC 6570 expansion of the forms MCP servers use (`{x}`, `{+x}`, `{?x,y}`, `{&x}`,
+    `{/x}`, `{.x}`, `{#x}`), enough to turn a proxy template's parameters back into a URI."""
+    from urllib.parse import quote
+
+    def one(match: re.Match[str]) -> str:
+        op, names = match.groups()
+        values = []
+        for raw in names.split(","):
+            name = raw.rstrip("*")
+            if name in params and params[name] is not None:
+                values.append((name, str(params[name])))
+        if not values:
+            return ""
+        safe = ":/?#[]@!$&'()*+,;=" if op in ("+", "#") else ""
+        if op in ("?", "&"):
+            joined = "&".join(f"{n}={quote(v, safe='')}" for n, v in values)
+            return op + joined
+        sep = {"": ",", "+": ",", "#": ",", "/": "/", ".": ".", ";": ";"}[op]
+        body = sep.join(quote(v, safe=safe + "/" if op == "+" else safe) for _, v in values)
+        return (op if op in ("#", "/", ".", ";") else "") + body
+
+    return _EXPR.sub(one, template)
+
+
+class ProxyTemplate(ResourceTemplate):
+    """A backend resource template; reads expand the backend's own template."""
+
+    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._backend = backend
+        self._mcp = mcp
+        self._remote_template = fields["uri_template"]
+
+    @classmethod
+    def from_mcp(cls, backend: ProxyBackend, template: Any) -> ProxyTemplate:
+        tags, meta = _tags(template.meta)
+        return cls(
+            backend,
+            template,
+            uri_template=template.uriTemplate,
+            name=template.name,
+            title=template.title,
+            description=template.description,
+            mime_type=template.mimeType,
+            annotations=template.annotations,
+            icons=template.icons,
+            meta=meta,
+            tags=tags,
+        )
+
+    async def read_contents(
+        self, uri: str, params: dict[str, Any], context: Any = None
+    ) -> list[Any]:
+        remote_uri = expand_template(self._remote_template, params)
+        async with self._backend.session(context) as client:
+            result = await client.read_resource_mcp(remote_uri)
+        return _report_as(list(result.contents), uri)
+
+
+class ProxyPrompt(Prompt):
+    """A backend prompt, rendered by the backend."""
+
+    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+        super().__init__(**fields)
+        self._backend = backend
+        self._mcp = mcp
+
+    @classmethod
+    def from_mcp(cls, backend: ProxyBackend, prompt: Any) -> ProxyPrompt:
+        tags, meta = _tags(prompt.meta)
+        return cls(
+            backend,
+            prompt,
+            name=prompt.name,
+            title=prompt.title,
+            description=prompt.description,
+            arguments=prompt.arguments,
+            icons=prompt.icons,
+            meta=meta,
+            tags=tags,
+        )
+
+    async def render(self, arguments: Any = None, context: Any = None) -> Any:
+        async with self._backend.session(context) as client:
+            return await client.get_prompt_mcp(self.name, dict(arguments) if arguments else None)
+
+
+_PROXY_TYPES = (ProxyTool, ProxyResource, ProxyTemplate, ProxyPrompt)
+
+
+# -- the proxy server ------------------------------------------------------------------------
+
+
+class FastMCPProxy(FastMCP):
+    """A `FastMCP` server whose components are another server's (see the module docstring).
+
+    Args:
+        client: The backend `Client` (connected: shared as is; not connected: a template for
+            the proxy's own sessions, its transport reused, its handlers preferred).
+        client_factory: FastMCP's spelling: a callable returning such a `Client`.
+        **settings: As for `FastMCP` (name, include_tags, lifespan, ...).
+    """
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        client_factory: Callable[[], Client] | None = None,
+        **settings: Any,
+    ) -> None:
+        if client is None:
+            if client_factory is None:
+                raise TypeError("FastMCPProxy needs a client or a client_factory")
+            client = client_factory()
+        user_lifespan = settings.pop("lifespan", None)
+        super().__init__(**settings)
+        self._backend = ProxyBackend(self, client)
+        inner = self._lifespan
+
+        @asynccontextmanager
+        async def proxy_lifespan(server: FastMCP) -> AsyncIterator[Any]:
+            async with self._backend.running():
+                if user_lifespan is None:
+                    yield {}
+                else:
+                    async with user_lifespan(server) as state:
+                        yield state
+
+        del inner
+        self._lifespan = proxy_lifespan
+        self._completion_handler = self._complete
+
+    @classmethod
+    def for_server(cls, server: FastMCP, **settings: Any) -> FastMCPProxy:
+        """A proxy of an in-process server (proxy mounting); it serves that server's routes."""
+        settings.setdefault("name", server.name)
+        proxy = cls(Client(FastMCPTransport(server)), **settings)
+        proxy._additional_http_routes = server._additional_http_routes  # the same list: live
+        return proxy
+
+    @property
+    def client(self) -> Client:
+        return self._backend._template
+
+    # -- completion and forwarding of unknown names ----------------------------------------
+
+    async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion:
+        from trimcp.server.context import get_context
+
+        try:
+            ctx = get_context()
+        except RuntimeError:
+            ctx = None
+        arguments = (context or {}).get("arguments") if isinstance(context, dict) else None
+        async with self._backend.session(ctx) as client:
+            return await client.complete(
+                msgspec.to_builtins(ref), msgspec.to_builtins(argument), arguments
+            )
+
+    def _lookup_tool(self, name: str) -> Tool | None:
+        tool = super()._lookup_tool(name)
+        if tool is None and name not in self._tools:
+            fallback = ProxyTool(self._backend, None, name=name, parameters={"type": "object"})
+            if self._visibility.visible(name, fallback):
+                return fallback
+        return tool
+
+    def _lookup_prompt(self, name: str) -> Prompt | None:
+        prompt = super()._lookup_prompt(name)
+        if prompt is None and name not in self._prompts:
+            fallback = ProxyPrompt(self._backend, None, name=name)
+            if self._visibility.visible(name, fallback):
+                return fallback
+        return prompt
+
+    def _lookup_resource(self, uri: str) -> Any:
+        found = super()._lookup_resource(uri)
+        if found is None and uri not in self._resources and "://" in uri:
+            fallback = ProxyResource(self._backend, None, uri=uri)
+            if self._visibility.visible(uri, fallback):
+                return fallback, None, uri, uri
+        return found
+
+    # -- introspection lists the backend first ---------------------------------------------
+
+    async def _refresh_from_backend(self) -> None:
+        try:
+            await self._backend.refresh()
+        except Exception as exc:
+            raise NotFoundError(f"Could not list the proxied server: {exc}") from exc
+
+    async def get_tools(self) -> dict[str, Tool]:
+        await self._refresh_from_backend()
+        return await super().get_tools()
+
+    async def get_resources(self) -> dict[str, Resource]:
+        await self._refresh_from_backend()
+        return await super().get_resources()
+
+    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
+        await self._refresh_from_backend()
+        return await super().get_resource_templates()
+
+    async def get_prompts(self) -> dict[str, Prompt]:
+        await self._refresh_from_backend()
+        return await super().get_prompts()
+
+
+# -- create_proxy ----------------------------------------------------------------------------
+
+
+def create_proxy(target: Any, **settings: Any) -> FastMCP:
+    """A proxy server for `target`: a `Client`, a transport, a URL, a `.py` path, a
+    `FastMCP` instance, or an MCPConfig dict. An MCPConfig of several servers gives a server
+    that mounts one proxy per entry, prefixed with the entry's name."""
+    from trimcp.mcp_config import MCPConfig, is_mcp_config
+
+    if isinstance(target, MCPConfig) or is_mcp_config(target):
+        config = target if isinstance(target, MCPConfig) else MCPConfig.from_dict(target)
+        transports = config.transports()
+        if len(transports) == 1:
+            (transport,) = transports.values()
+            return FastMCPProxy(ProxyClient(transport), **settings)
+        settings.setdefault("name", "MCPConfig proxy")
+        composite = FastMCP(**settings)
+        for name, transport in transports.items():
+            composite.mount(FastMCPProxy(ProxyClient(transport), name=name), prefix=name)
+        return composite
+    if isinstance(target, Client):
+        client = target
+    elif isinstance(target, FastMCP):
+        settings.setdefault("name", f"Proxy of {target.name}")
+        return FastMCPProxy.for_server(target, **settings)
+    else:
+        client = ProxyClient(infer_transport(target))
+    settings.setdefault("name", "FastMCPProxy")
+    return FastMCPProxy(client, **settings)
