@@ -352,6 +352,8 @@ def create_app(
             from trimcp.http.event_store import EventStore
 
             event_store = EventStore()
+        if event_store is not None and retry_interval is None:
+            retry_interval = 1000  # SEP-1699: tell clients when to reconnect after an early close
         for name, value in (
             ("event_store", event_store),
             ("retry_interval", retry_interval),

@@ -332,6 +332,16 @@ class Context:
         roots = result.get("roots", []) if isinstance(result, dict) else []
         return [msgspec.convert(root, Root) for root in roots]
 
+    async def close_sse_stream(self) -> bool:
+        """End this request's SSE stream early (streamable HTTP, 2025-11-25 sessions with
+        resumability): the client reconnects with `Last-Event-ID` and gets the rest by replay.
+        Elsewhere it does nothing and returns False."""
+        request = self._request
+        close = getattr(request.channel, "close_sse_stream", None) if request is not None else None
+        if close is None:
+            return False
+        return bool(await close())
+
     # -- server features -----------------------------------------------------------------
 
     async def list_resources(self) -> list[Any]:

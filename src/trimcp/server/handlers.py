@@ -98,7 +98,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
     async def run(ctx: Context) -> Any:
         try:
-            result = await tool.run(
+            result = await tool._invoke(
                 params.arguments or {}, ctx, strict=server.strict_input_validation
             )
         except (ValidationError, ToolError) as exc:

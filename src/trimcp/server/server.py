@@ -6,7 +6,6 @@ from __future__ import annotations
 import inspect
 import itertools
 import logging
-import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -76,6 +75,10 @@ class FastMCP:
         cache_scope: Literal["private", "public"] = "private",
         tool_serializer: Callable[[Any], str] | None = None,
         resource_prefix_format: Literal["path", "protocol"] | None = None,
+        middleware: Collection[Any] | None = None,
+        sampling_handler: Callable[..., Any] | None = None,
+        sampling_handler_behavior: Literal["fallback", "always"] = "fallback",
+        mrtr_keys: list[bytes] | list[str] | None = None,
         **settings: Any,
     ) -> None:
         from trimcp.settings import settings as global_settings
@@ -131,6 +134,11 @@ class FastMCP:
             on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
         )
         self._completion_handler: Callable[..., Any] | None = None
+        self._middleware: list[Any] = list(middleware or ())
+        self.sampling_handler = sampling_handler
+        """Answers `ctx.sample` when the client cannot (or always, per the behaviour)."""
+        self.sampling_handler_behavior = sampling_handler_behavior
+        self._mrtr_keys: Any = mrtr_keys
         self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
         self._server_info_meta: dict[str, Any] | None = None
@@ -208,7 +216,7 @@ class FastMCP:
         ctx = Context(self)
         token = enter_context(ctx)
         try:
-            return await tool.run(arguments or {}, ctx, strict=self.strict_input_validation)
+            return await tool._invoke(arguments or {}, ctx, strict=self.strict_input_validation)
         except (NotFoundError, ToolError):
             raise
         finally:
@@ -521,6 +529,20 @@ class FastMCP:
         for method in ("tools", "resources", "prompts"):
             self._notify_all(f"notifications/{method}/list_changed")
 
+    # -- middleware and notifications ------------------------------------------------------
+
+    def add_middleware(self, middleware: Any) -> None:
+        """Add MCP-level middleware (`trimcp.server.middleware.Middleware`); the first added
+        runs outermost."""
+        self._middleware.append(middleware)
+
+    async def notify_resource_updated(self, uri: str) -> None:
+        """Tell the clients subscribed to `uri` that it changed (`notifications/resources/updated`:
+        handshake-era `resources/subscribe`, 2026-07-28 `subscriptions/listen`)."""
+        from trimcp.server.subscriptions import notify_resource_updated
+
+        notify_resource_updated(self, uri)
+
     # -- notifications -------------------------------------------------------------------
 
     def _notify_all(self, method: str) -> None:
@@ -535,7 +557,7 @@ class FastMCP:
     def _capabilities(self) -> ServerCapabilities:
         return ServerCapabilities(
             tools={"listChanged": True},
-            resources={"subscribe": False, "listChanged": True},
+            resources={"subscribe": True, "listChanged": True},
             prompts={"listChanged": True},
             logging={},
             completions={} if self._completion_handler is not None else None,
@@ -647,7 +669,7 @@ class FastMCP:
 
         await run_http(self, transport=transport, task_status=task_status, **options)
 
-    # -- running -------------------------------------------------------------------------
+    # -- running (trimcp.server.running does the work) ------------------------------------
 
     async def run_async(
         self,
@@ -656,19 +678,9 @@ class FastMCP:
         **transport_kwargs: Any,
     ) -> None:
         """Run the server inside the caller's event loop (asyncio or trio)."""
-        from trimcp.settings import settings
+        from trimcp.server.running import run_async
 
-        transport = transport or "stdio"
-        if show_banner is None:
-            show_banner = settings.show_server_banner
-        if transport == "stdio":
-            await self.run_stdio_async(show_banner=show_banner, **transport_kwargs)
-        elif transport in ("http", "streamable-http", "sse"):
-            await self.run_http_async(
-                transport=transport, show_banner=show_banner, **transport_kwargs
-            )
-        else:
-            raise ValueError(f"Unknown transport: {transport!r}")
+        await run_async(self, transport, show_banner, **transport_kwargs)
 
     def run(
         self,
@@ -679,45 +691,23 @@ class FastMCP:
         **transport_kwargs: Any,
     ) -> None:
         """Run the server (blocking): a thin `anyio.run` wrapper over `run_async`."""
-        from trimcp._backend import running_backend
-        from trimcp.settings import settings
+        from trimcp.server.running import run
 
-        if running_backend() is not None:
-            raise RuntimeError(
-                "FastMCP.run() was called inside a running event loop: use `await mcp.run_async()`"
-            )
-        backend = backend or settings.backend
-
-        async def main() -> None:
-            await self.run_async(transport, show_banner, **transport_kwargs)
-
-        try:
-            anyio.run(main, backend=backend)
-        except KeyboardInterrupt:
-            pass
+        run(self, transport, show_banner, backend=backend, **transport_kwargs)
 
     async def run_stdio_async(
         self, show_banner: bool = True, log_level: str | None = None, stateless: bool = False
     ) -> None:
         """Serve one client over this process's stdin/stdout until stdin closes."""
-        from trimcp.server.connection import ServerConnection
-        from trimcp.transports.stdio import stdio_stream
+        from trimcp.server.running import run_stdio_async
 
-        if log_level:
-            logging.getLogger("trimcp").setLevel(log_level.upper())
-        if show_banner:
-            _print_banner(self, "stdio")
-        async with self._lifespan_manager(), stdio_stream() as stream:
-            await ServerConnection(self, stream, transport="stdio").run()
+        await run_stdio_async(self, show_banner=show_banner, log_level=log_level)
 
 
 _KINDS = ("tool", "resource", "template", "prompt")
 
 
 def _print_banner(server: FastMCP, transport: str, url: str | None = None) -> None:
-    where = f" at {url}" if url else ""
-    print(
-        f"trimcp {__version__} · server {server.name!r} · {transport}{where}",
-        file=sys.stderr,
-        flush=True,
-    )
+    from trimcp.server.running import print_banner
+
+    print_banner(server, transport, url)

@@ -112,17 +112,19 @@ class ServerSession:
         if method in ("resources/subscribe", "resources/unsubscribe"):
             return self._subscribe(method, params)
         assert entry is not None and envelope is not None
-        result = await entry[1](
-            ServerRequest(
-                server=server,
-                id=request.id,
-                method=method,
-                params=params,
-                envelope=envelope,
-                channel=channel,
-            ),
-            params,
+        served = ServerRequest(
+            server=server,
+            id=request.id,
+            method=method,
+            params=params,
+            envelope=envelope,
+            channel=channel,
         )
+        middleware = server._middleware
+        if middleware:
+            result = await _through_middleware(middleware, served, entry[1])
+        else:
+            result = await entry[1](served, params)
         if envelope.modern:
             return server._finish_modern(result)
         return result
@@ -201,6 +203,20 @@ class ServerSession:
             await self.server._on_roots_changed(channel)
         else:
             logger.debug("notification %s ignored", method)
+
+
+async def _through_middleware(middleware: list[Any], served: ServerRequest, handler: Any) -> Any:
+    from trimcp.server.context import Context
+    from trimcp.server.middleware import MiddlewareContext, run_middleware
+
+    async def innermost(context: MiddlewareContext) -> Any:
+        served.params = context.message
+        return await handler(served, context.message)
+
+    context = MiddlewareContext(
+        message=served.params, method=served.method, fastmcp_context=Context(served.server, served)
+    )
+    return await run_middleware(middleware, context, innermost)
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {

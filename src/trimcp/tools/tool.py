@@ -269,6 +269,28 @@ class Tool:
         """Run the tool. Bad arguments raise `trimcp.exceptions.ValidationError`."""
         raise NotImplementedError("Tool subclasses implement run()")
 
+    async def _invoke(
+        self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
+    ) -> ToolResult:
+        """How the server calls a tool: subclasses written FastMCP-style, with
+        `async def run(self, arguments)`, are called that way."""
+        cls = type(self)
+        takes_context = _RUN_TAKES_CONTEXT.get(cls)
+        if takes_context is None:
+            params = inspect.signature(cls.run).parameters
+            takes_context = len(params) > 2 or any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+            )
+            _RUN_TAKES_CONTEXT[cls] = takes_context
+        if takes_context:
+            result = await self.run(arguments, context, strict=strict)
+        else:
+            result = await self.run(arguments)  # type: ignore[call-arg]
+        return result if isinstance(result, ToolResult) else ToolResult(content=result)
+
+
+_RUN_TAKES_CONTEXT: dict[type, bool] = {}
+
 
 class FunctionTool(Tool):
     """A tool that calls a Python function (sync ones in a worker thread)."""
