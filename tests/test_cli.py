@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -188,8 +187,6 @@ def test_discovery_error_without_any_server_suggests_a_factory(tmp_path: Path) -
         ("no_such_module.sub:obj", "no module named 'no_such_module.sub'"),
         ("broken.py", "importing broken.py failed: ZeroDivisionError"),
         ("needs_dep.py", "no module named 'surely_not_installed_pkg'"),
-        ("http://127.0.0.1:9/mcp", "proxying a remote server arrives with the composition issue"),
-        ("servers.json", "proxying a remote server arrives with the composition issue"),
         ("plain.json", 'has no "mcpServers" object'),
         ("not a spec!", "bad server spec"),
     ],
@@ -200,8 +197,6 @@ def test_bad_specs_fail_with_one_clear_line(tmp_path: Path, spec: str, message: 
     write(tmp_path, "needs_dep.py", "import surely_not_installed_pkg\n")
     write(tmp_path, "servers.json", '{"mcpServers": {"a": {"url": "http://127.0.0.1:9/mcp"}}}')
     write(tmp_path, "plain.json", '{"x": 1}')
-    if "proxying" in message and importlib.util.find_spec("trimcp.server.proxy") is not None:
-        pytest.skip("trimcp.server.proxy exists: URL and MCPConfig specs are proxied now")
     result = run_cli("run", spec, "--no-banner", cwd=tmp_path)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
