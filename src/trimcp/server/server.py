@@ -16,13 +16,11 @@ import msgspec
 
 from trimcp import __version__
 from trimcp.exceptions import NotFoundError, ToolError
-from trimcp.protocol.envelope import SERVER_INFO_KEY
-from trimcp.protocol.versions import MODERN_VERSIONS
+from trimcp.server import answers
 from trimcp.server.composition import Composition, MountedServer
 from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
 from trimcp.types.base import Icon, Implementation
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
-from trimcp.types.results import CacheableResult
 
 if TYPE_CHECKING:
     from trimcp.prompts import Prompt
@@ -552,55 +550,22 @@ class FastMCP:
     async def _on_roots_changed(self, connection: Any) -> None:
         """Hook for roots list-changed (Context issue); nothing to do by default."""
 
-    # -- protocol answers ----------------------------------------------------------------
+    # -- protocol answers (built in trimcp.server.answers) ----------------------------------
 
     def _capabilities(self) -> ServerCapabilities:
-        return ServerCapabilities(
-            tools={"listChanged": True},
-            resources={"subscribe": True, "listChanged": True},
-            prompts={"listChanged": True},
-            logging={},
-            completions={} if self._completion_handler is not None else None,
-        )
+        return answers.capabilities(self)
 
     def _implementation(self) -> Implementation:
-        return Implementation(
-            name=self.name,
-            version=self.version,
-            websiteUrl=self.website_url,
-            icons=self.icons or None,
-        )
+        return answers.implementation(self)
 
     def _initialize_result(self, version: str) -> InitializeResult:
-        return InitializeResult(
-            protocolVersion=version,
-            capabilities=self._capabilities(),
-            serverInfo=self._implementation(),
-            instructions=self.instructions,
-        )
+        return answers.initialize_result(self, version)
 
     def _discover_result(self) -> DiscoverResult:
-        return self._finish_modern(
-            DiscoverResult(
-                supportedVersions=list(MODERN_VERSIONS),
-                capabilities=self._capabilities(),
-                instructions=self.instructions,
-            )
-        )
+        return answers.discover_result(self)
 
     def _finish_modern(self, result: Any) -> Any:
-        """Dress a result for 2026-07-28: `resultType`, `serverInfo` in `_meta`, caching hints."""
-        if self._server_info_meta is None:
-            self._server_info_meta = msgspec.to_builtins(self._implementation())
-        meta = dict(result.meta) if result.meta else {}
-        meta[SERVER_INFO_KEY] = self._server_info_meta
-        updates: dict[str, Any] = {"meta": meta, "resultType": result.resultType or "complete"}
-        if isinstance(result, CacheableResult) and updates["resultType"] == "complete":
-            if result.ttlMs is None:
-                updates["ttlMs"] = self.cache_ttl_ms
-            if result.cacheScope is None:
-                updates["cacheScope"] = self.cache_scope
-        return msgspec.structs.replace(result, **updates)
+        return answers.finish_modern(self, result)
 
     # -- lifespan ------------------------------------------------------------------------
 

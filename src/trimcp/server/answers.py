@@ -1,0 +1,82 @@
+"""The server's protocol answers: capabilities, `initialize` and `server/discover` results,
+and the dressing every 2026-07-28 result gets (`resultType`, `serverInfo`, caching hints)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from trimcp.protocol.envelope import SERVER_INFO_KEY
+from trimcp.protocol.versions import MODERN_VERSIONS
+from trimcp.types.base import Implementation
+from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
+from trimcp.types.results import CacheableResult
+
+if TYPE_CHECKING:
+    from trimcp.server.server import FastMCP
+
+__all__ = [
+    "capabilities",
+    "discover_result",
+    "finish_modern",
+    "implementation",
+    "initialize_result",
+]
+
+
+def capabilities(server: FastMCP) -> ServerCapabilities:
+    """What the server serves: every method family it answers, exactly (SPEC-NOTES 14)."""
+    return ServerCapabilities(
+        tools={"listChanged": True},
+        resources={"subscribe": True, "listChanged": True},
+        prompts={"listChanged": True},
+        logging={},
+        completions={} if server._completion_handler is not None else None,
+    )
+
+
+def implementation(server: FastMCP) -> Implementation:
+    return Implementation(
+        name=server.name,
+        version=server.version,
+        websiteUrl=server.website_url,
+        icons=server.icons or None,
+    )
+
+
+def initialize_result(server: FastMCP, version: str) -> InitializeResult:
+    return InitializeResult(
+        protocolVersion=version,
+        capabilities=capabilities(server),
+        serverInfo=implementation(server),
+        instructions=server.instructions,
+    )
+
+
+def discover_result(server: FastMCP) -> DiscoverResult:
+    return finish_modern(
+        server,
+        DiscoverResult(
+            supportedVersions=list(MODERN_VERSIONS),
+            capabilities=capabilities(server),
+            instructions=server.instructions,
+        ),
+    )
+
+
+def finish_modern(server: FastMCP, result: Any) -> Any:
+    """Dress a result for 2026-07-28: `resultType`, `serverInfo` in `_meta`, and caching hints
+    on complete cacheable results (never on `input_required` ones)."""
+    info = server._server_info_meta
+    if info is None:
+        info = server._server_info_meta = msgspec.to_builtins(implementation(server))
+    meta = dict(result.meta) if result.meta else {}
+    meta[SERVER_INFO_KEY] = info
+    updates: dict[str, Any] = {"meta": meta, "resultType": result.resultType or "complete"}
+    if isinstance(result, CacheableResult) and updates["resultType"] == "complete":
+        if result.ttlMs is None:
+            updates["ttlMs"] = server.cache_ttl_ms
+        if result.cacheScope is None:
+            updates["cacheScope"] = server.cache_scope
+    return msgspec.structs.replace(result, **updates)
