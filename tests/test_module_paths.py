@@ -1,0 +1,75 @@
+"""The public module paths FastMCP users import from exist under `trimcp`, and `import trimcp`
+stays light (no HTTP stack, no pydantic)."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+PATHS = {
+    "trimcp": ["FastMCP", "Context", "Client", "settings"],
+    "trimcp.server": ["FastMCP", "Context", "create_proxy"],
+    "trimcp.server.server": ["FastMCP"],
+    "trimcp.server.http": ["create_streamable_http_app", "create_sse_app"],
+    "trimcp.server.context": ["Context"],
+    "trimcp.server.dependencies": [
+        "get_context",
+        "get_http_request",
+        "get_http_headers",
+        "get_access_token",
+    ],
+    "trimcp.server.elicitation": [
+        "AcceptedElicitation",
+        "DeclinedElicitation",
+        "CancelledElicitation",
+    ],
+    "trimcp.server.middleware": ["Middleware", "MiddlewareContext"],
+    "trimcp.server.proxy": ["FastMCPProxy", "create_proxy"],
+    "trimcp.server.event_store": ["EventStore", "InMemoryEventStore"],
+    "trimcp.client": ["Client"],
+    "trimcp.client.transports": [
+        "StdioTransport",
+        "PythonStdioTransport",
+        "FastMCPTransport",
+        "StreamableHttpTransport",
+        "SSETransport",
+    ],
+    "trimcp.client.elicitation": ["ElicitResult"],
+    "trimcp.tools": ["Tool", "FunctionTool"],
+    "trimcp.tools.tool": ["Tool", "FunctionTool", "ToolResult"],
+    "trimcp.resources": ["Resource", "ResourceTemplate", "FunctionResource", "TextResource"],
+    "trimcp.prompts": ["Prompt", "Message", "PromptMessage"],
+    "trimcp.prompts.prompt": ["Message", "PromptMessage", "Prompt"],
+    "trimcp.exceptions": [
+        "ToolError",
+        "ResourceError",
+        "PromptError",
+        "NotFoundError",
+        "ValidationError",
+        "FastMCPError",
+        "McpError",
+    ],
+    "trimcp.utilities.types": ["Image", "Audio", "File"],
+    "trimcp.settings": ["settings"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PATHS))
+def test_module_path_exports_the_fastmcp_names(module: str):
+    loaded = importlib.import_module(module)
+    for name in PATHS[module]:
+        assert getattr(loaded, name) is not None, f"{module}.{name}"
+
+
+def test_import_trimcp_is_light():
+    code = (
+        "import sys, trimcp\n"
+        "heavy = [m for m in ('hypercorn', 'httpx2', 'httpx', 'pydantic', 'starlette', 'trio') if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
