@@ -1,0 +1,1181 @@
+#!/usr/bin/env python3
+"""Side-by-side streamable-HTTP benchmark: trimcp vs the official MCP SDK vs FastMCP vs bare hypercorn.
+
+Workload: `tools/call add(a, b)` over keep-alive HTTP/1.1, driven by wrk (not Python) with
+bench/wrk/mcp_call.lua: 32 connections, the server pinned to CPU 0, wrk (and this harness) to
+CPU 1, a warm-up run then a measured run per configuration.  Each configuration is its own server
+process on 127.0.0.1 (a free port picked here); every answer is checked in Lua (status 200, the
+request's id, a "result", a+b), answers are counted as JSON or SSE by Content-Type.
+
+Configurations (`--configs`, comma list; default all):
+  trimcp-json        trimcp asyncio, handshake era, json_response=True, one session
+  trimcp-sse         trimcp asyncio, json_response=False, one session, `add` (lazy SSE: JSON)
+  trimcp-sse-prog    same server, `add_progress` with a progressToken (really SSE)
+  trimcp-stateless   trimcp asyncio, stateless_http=True, no session header
+  trimcp-modern      trimcp asyncio (default options), 2026-07-28 requests, no session
+  trimcp-trio        as trimcp-json on the trio backend
+  sdk                official SDK MCPServer (uvicorn), json_response=True, one session
+  fastmcp            FastMCP 4.x (uvicorn), json_response=True, one session
+  bare-asyncio       bare ASGI app on hypercorn (asyncio worker), canned body: the ceiling
+  bare-trio          the same on hypercorn's trio worker
+
+Then memory per idle handshake-era session (`--sessions` N, default 2000) for trimcp (asyncio),
+the SDK and FastMCP: fresh server, warm-up, VmRSS, open N sessions (initialize + initialized,
+http.client keep-alive, `--memory-workers` at a time), VmRSS again; twice (the second round
+on top of the first is the settled figure).
+
+Usage: python bench/http_bench.py [--quick] [--json out.json] [--configs ...] [--no-memory]
+Run `bench/setup.sh` first (bench/.venvs/{sdk,fastmcp}); trimcp runs with this interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SERVERS = HERE / "http_servers"
+LUA = HERE / "wrk" / "mcp_call.lua"
+VENVS = HERE / ".venvs"
+HANDSHAKE_VERSION = "2025-11-25"
+MODERN_VERSION = "2026-07-28"
+MCP_PATH = "/mcp"
+
+# Targets from the issue.
+TARGET_X_SDK = 2.5  # trimcp asyncio req/s >= 2.5x the SDK
+TARGET_X_CEILING = 0.6  # trimcp >= 0.6x bare hypercorn (asyncio and trio)
+TARGET_KB_PER_SESSION = 10.0  # <= 10 KB per idle handshake-era session
+
+# --------------------------------------------------------------------------------------------
+# process bookkeeping: every child is killed on exit, whatever happens (as in stdio_bench.py)
+# --------------------------------------------------------------------------------------------
+
+_CHILDREN: set[subprocess.Popen[bytes]] = set()
+
+
+def _kill_children() -> None:
+    for p in list(_CHILDREN):
+        if p.poll() is None:
+            try:
+                p.kill()
+                p.wait(timeout=2)
+            except Exception:
+                pass
+        _CHILDREN.discard(p)
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    _kill_children()
+    sys.stderr.write(f"\ninterrupted by signal {signum}; children killed\n")
+    os._exit(128 + signum)
+
+
+atexit.register(_kill_children)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGHUP, _on_signal)
+
+
+class BenchError(Exception):
+    """A measurement failed; the message says why (the server's stderr tail is appended)."""
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for k in (
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONPROFILEIMPORTTIME",
+        "PYTHONUNBUFFERED",
+        "PYTHONASYNCIODEBUG",
+        "PYTHONDEVMODE",
+        "PYTHONTRACEMALLOC",
+    ):
+        env.pop(k, None)
+    for k in list(env):  # no host/port/option overrides leaking in from the caller's shell
+        if k.startswith(("FASTMCP_", "TRIMCP_")):
+            env.pop(k)
+    env["FASTMCP_CHECK_FOR_UPDATES"] = "off"
+    return env
+
+
+def _python_can_import(python: str, module: str) -> bool:
+    try:
+        r = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (from /proc/PID/stat), in seconds."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def rss_kb(pid: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:")):
+                k, v = line.split(":", 1)
+                out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# configurations
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    key: str
+    label: str
+    kind: str  # "trimcp" | "sdk" | "fastmcp" | "bare"
+    script: str
+    args: list[str]
+    mode: str  # Lua mode: session | stateless | modern | canned
+    tool: str = "add"
+    python: str | None = None
+    skip_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+ALL_CONFIGS = [
+    "trimcp-json",
+    "trimcp-sse",
+    "trimcp-sse-prog",
+    "trimcp-stateless",
+    "trimcp-modern",
+    "trimcp-trio",
+    "sdk",
+    "fastmcp",
+    "bare-asyncio",
+    "bare-trio",
+]
+
+
+def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str | None]]:
+    """kind -> (python, skip reason)."""
+    out: dict[str, tuple[str | None, str | None]] = {}
+    py = args.trimcp_python or sys.executable
+    out["trimcp"] = (
+        (py, None)
+        if _python_can_import(py, "trimcp")
+        else (
+            None,
+            f"`import trimcp` fails with {py} (pip install -e .)",
+        )
+    )
+    out["bare"] = (
+        (py, None)
+        if _python_can_import(py, "hypercorn, trio")
+        else (
+            None,
+            f"`import hypercorn, trio` fails with {py}",
+        )
+    )
+    for kind, module, flag in (
+        ("sdk", "mcp.server.mcpserver", args.sdk_python),
+        ("fastmcp", "fastmcp", args.fastmcp_python),
+    ):
+        cand = flag or (
+            str(VENVS / kind / "bin" / "python")
+            if (VENVS / kind / "bin" / "python").exists()
+            else None
+        )
+        if cand is None:
+            out[kind] = (None, f"no {kind} venv: run bench/setup.sh")
+        elif not _python_can_import(cand, f"{module}, uvicorn"):
+            out[kind] = (None, f"`import {module}, uvicorn` fails with {cand}")
+        else:
+            out[kind] = (cand, None)
+    return out
+
+
+def build_configs(args: argparse.Namespace) -> list[Config]:
+    wanted = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in wanted if c not in ALL_CONFIGS]
+    if unknown:
+        sys.exit(
+            f"unknown configuration(s): {', '.join(unknown)} (known: {', '.join(ALL_CONFIGS)})"
+        )
+    t, sdk, fm, bare = "trimcp_http.py", "sdk_http.py", "fastmcp_http.py", "bare_asgi.py"
+    table = {
+        "trimcp-json": Config(
+            "trimcp-json",
+            "trimcp asyncio JSON",
+            "trimcp",
+            t,
+            ["--backend", "asyncio", "--json-response"],
+            "session",
+        ),
+        "trimcp-sse": Config(
+            "trimcp-sse",
+            "trimcp asyncio SSE mode, add",
+            "trimcp",
+            t,
+            ["--backend", "asyncio"],
+            "session",
+        ),
+        "trimcp-sse-prog": Config(
+            "trimcp-sse-prog",
+            "trimcp asyncio SSE, add_progress",
+            "trimcp",
+            t,
+            ["--backend", "asyncio"],
+            "session",
+            tool="add_progress",
+        ),
+        "trimcp-stateless": Config(
+            "trimcp-stateless",
+            "trimcp asyncio stateless",
+            "trimcp",
+            t,
+            ["--backend", "asyncio", "--json-response", "--stateless"],
+            "stateless",
+        ),
+        "trimcp-modern": Config(
+            "trimcp-modern",
+            "trimcp asyncio 2026-07-28",
+            "trimcp",
+            t,
+            ["--backend", "asyncio"],
+            "modern",
+        ),
+        "trimcp-trio": Config(
+            "trimcp-trio",
+            "trimcp trio JSON",
+            "trimcp",
+            t,
+            ["--backend", "trio", "--json-response"],
+            "session",
+        ),
+        "sdk": Config("sdk", "SDK MCPServer JSON", "sdk", sdk, ["--json-response"], "session"),
+        "fastmcp": Config(
+            "fastmcp", "FastMCP 4 JSON", "fastmcp", fm, ["--json-response"], "session"
+        ),
+        "bare-asyncio": Config(
+            "bare-asyncio",
+            "bare hypercorn asyncio",
+            "bare",
+            bare,
+            ["--backend", "asyncio"],
+            "canned",
+        ),
+        "bare-trio": Config(
+            "bare-trio", "bare hypercorn trio", "bare", bare, ["--backend", "trio"], "canned"
+        ),
+    }
+    pythons = resolve_pythons(args)
+    out = []
+    for key in wanted:
+        c = table[key]
+        c.python, c.skip_reason = pythons[c.kind]
+        out.append(c)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the server process and a small raw HTTP client (http.client, keep-alive)
+# --------------------------------------------------------------------------------------------
+
+
+class HttpServer:
+    """One server subprocess listening on 127.0.0.1:port; every wait bounded."""
+
+    def __init__(self, argv: list[str], port: int, env: dict[str, str]) -> None:
+        self.port = port
+        self.argv = argv
+        self._log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(HERE),
+        )
+        _CHILDREN.add(self.proc)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid  # taskset execs the interpreter: same pid
+
+    def log_tail(self, n: int = 2000) -> str:
+        try:
+            self._log.seek(0, os.SEEK_END)
+            size = self._log.tell()
+            self._log.seek(max(0, size - n))
+            return self._log.read().decode(errors="replace").strip()
+        except Exception:
+            return ""
+
+    def fail(self, msg: str) -> BenchError:
+        rc = self.proc.poll()
+        parts = [msg]
+        if rc is not None:
+            parts.append(f"(server exited with code {rc})")
+        tail = self.log_tail()
+        if tail:
+            parts.append("\n    server output tail:\n      " + tail.replace("\n", "\n      "))
+        return BenchError(" ".join(parts))
+
+    def wait_listening(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise self.fail("the server exited before listening")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1.0):
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise self.fail(
+                    f"the server did not listen on port {self.port} within {timeout:.0f}s"
+                )
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self, timeout: float = 3.0) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.terminate()
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                try:
+                    self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+        self._log.close()
+        _CHILDREN.discard(self.proc)
+
+
+def parse_body(content_type: str, body: bytes) -> list[dict[str, Any]]:
+    """JSON-RPC messages in a JSON or SSE response body."""
+    if not body.strip():
+        return []
+    if "text/event-stream" in content_type:
+        msgs = []
+        for line in body.decode(errors="replace").splitlines():
+            if line.startswith("data:"):
+                data = line[5:].strip()
+                if data:
+                    msgs.append(json.loads(data))
+        return msgs
+    obj = json.loads(body)
+    return obj if isinstance(obj, list) else [obj]
+
+
+class McpHttp:
+    """Minimal keep-alive MCP-over-HTTP client for the harness (sessions, sanity checks)."""
+
+    def __init__(self, port: int, timeout: float) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.session_id: str | None = None
+        self.version = HANDSHAKE_VERSION
+
+    def post(
+        self, msg: dict[str, Any], extra: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+        }
+        if msg.get("method") != "initialize":
+            headers["MCP-Protocol-Version"] = self.version
+        if self.session_id:
+            headers["Mcp-Session-Id"] = self.session_id
+        headers.update(extra or {})
+        body = json.dumps(msg, separators=(",", ":")).encode()
+        for attempt in (0, 1):
+            try:
+                self.conn.request("POST", MCP_PATH, body=body, headers=headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()  # server closed an idle keep-alive: reconnect once
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def initialize(self) -> dict[str, Any]:
+        status, headers, body = self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": HANDSHAKE_VERSION,
+                    "capabilities": {},
+                    "clientInfo": {"name": "trimcp-http-bench", "version": "1"},
+                },
+            }
+        )
+        if status != 200:
+            raise BenchError(f"initialize: status {status}: {body[:300]!r}")
+        msgs = [m for m in parse_body(headers.get("content-type", ""), body) if m.get("id") == 0]
+        if not msgs or "result" not in msgs[0]:
+            raise BenchError(f"initialize: no result: {body[:300]!r}")
+        self.session_id = headers.get("mcp-session-id")
+        self.version = msgs[0]["result"].get("protocolVersion", HANDSHAKE_VERSION)
+        status, _, body = self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        if status not in (200, 202):
+            raise BenchError(f"notifications/initialized: status {status}: {body[:300]!r}")
+        return msgs[0]["result"]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def sanity_call(client: McpHttp, cfg: Config) -> str:
+    """One checked tools/call with the same shape wrk will send; returns the Content-Type."""
+    a, b = 20, 22
+    params: dict[str, Any] = {"name": cfg.tool, "arguments": {"a": a, "b": b}}
+    extra: dict[str, str] = {}
+    meta: dict[str, Any] = {}
+    if cfg.mode == "modern":
+        client.version = MODERN_VERSION
+        meta.update(
+            {
+                "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        )
+        extra = {"Mcp-Method": "tools/call", "Mcp-Name": cfg.tool}
+    if cfg.tool == "add_progress":
+        meta["progressToken"] = 7
+    if meta:
+        params["_meta"] = meta
+    status, headers, body = client.post(
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params}, extra
+    )
+    ct = headers.get("content-type", "")
+    if status != 200:
+        raise BenchError(f"sanity tools/call: status {status}: {body[:300]!r}")
+    msgs = [m for m in parse_body(ct, body) if "result" in m or "error" in m]
+    if not msgs:
+        raise BenchError(f"sanity tools/call: no result: {body[:300]!r}")
+    res = msgs[0].get("result") or {}
+    if cfg.mode != "canned":
+        sc = res.get("structuredContent") or {}
+        if sc.get("result") != a + b:
+            raise BenchError(f"sanity tools/call: wrong answer: {body[:300]!r}")
+    return ct.split(";")[0]
+
+
+# --------------------------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------------------------
+
+
+_WRKJSON = re.compile(r"^WRKJSON (\{.*\})\s*$", re.M)
+
+
+def run_wrk(
+    cfg: Config,
+    port: int,
+    session_id: str | None,
+    version: str,
+    duration: float,
+    start_id: int,
+    args: argparse.Namespace,
+    wrk_pin: list[str],
+) -> dict[str, Any]:
+    argv = [
+        *wrk_pin,
+        args.wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{max(1, round(duration))}s",
+        f"--timeout={args.wrk_timeout}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}{MCP_PATH}",
+        "--",
+        cfg.mode,
+        cfg.tool,
+        str(start_id),
+        session_id or "-",
+        version,
+    ]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(HERE))
+    _CHILDREN.add(p)
+    try:
+        out, err = p.communicate(timeout=duration + args.wrk_timeout + 20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate(timeout=5)
+        raise BenchError(
+            f"wrk did not finish within {duration + args.wrk_timeout + 20:.0f}s"
+        ) from None
+    finally:
+        _CHILDREN.discard(p)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # only wrk was reaped in between
+    wrk_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    text = out.decode(errors="replace")
+    m = _WRKJSON.search(text)
+    if p.returncode != 0 or not m:
+        raise BenchError(
+            f"wrk failed (exit {p.returncode}): {err.decode(errors='replace')[-800:]} {text[-800:]}"
+        )
+    res = json.loads(m.group(1))
+    res["argv"] = argv
+    res["wrk_cpu_share"] = wrk_cpu / (res["duration_us"] / 1e6) if res["duration_us"] else None
+    res["rps"] = res["requests"] / (res["duration_us"] / 1e6) if res["duration_us"] else 0.0
+    c, e = res["checks"], res["errors"]
+    res["check_errors"] = c["bad_status"] + c["no_result"] + c["bad_sum"] + c["bad_id"]
+    res["socket_errors"] = e["connect"] + e["read"] + e["write"] + e["timeout"]
+    res["error_total"] = res["check_errors"] + res["socket_errors"]
+    res["non2xx"] = c["bad_status"]
+    return res
+
+
+def run_config(
+    cfg: Config,
+    args: argparse.Namespace,
+    srv_pin: list[str],
+    wrk_pin: list[str],
+    env: dict[str, str],
+    res: dict[str, Any],
+) -> None:
+    res.update({"config": cfg.key, "label": cfg.label, "python": cfg.python, "errors": {}})
+    if cfg.skip_reason:
+        res["skipped"] = cfg.skip_reason
+        print(f"  SKIPPED: {cfg.skip_reason}", flush=True)
+        return
+    port = free_port()
+    argv = [*srv_pin, cfg.python, str(SERVERS / cfg.script), "--port", str(port), *cfg.args]
+    res["argv"] = argv
+    srv = HttpServer(argv, port, env)
+    client = None
+    try:
+        srv.wait_listening(args.timeout)
+        client = McpHttp(port, args.timeout)
+        session_id = None
+        version = MODERN_VERSION if cfg.mode == "modern" else HANDSHAKE_VERSION
+        if cfg.mode == "session":
+            try:
+                init = client.initialize()
+            except (BenchError, OSError, ValueError) as e:
+                raise srv.fail(f"session setup failed: {e}") from None
+            session_id, version = client.session_id, client.version
+            res["server_info"] = init.get("serverInfo")
+            if not session_id:
+                raise srv.fail("initialize returned no Mcp-Session-Id")
+        res["session_id"], res["protocol_version"] = session_id, version
+        try:
+            res["sanity_content_type"] = sanity_call(client, cfg)
+        except (BenchError, OSError, ValueError) as e:
+            raise srv.fail(str(e)) from None
+        client.close()
+        res["rss_before_kb"] = rss_kb(srv.pid)
+        if args.warmup > 0:
+            warm = run_wrk(
+                cfg, port, session_id, version, args.warmup, 1_000_000_000, args, wrk_pin
+            )
+            res["warmup"] = {k: warm[k] for k in ("rps", "requests", "error_total")}
+        load = os.getloadavg()[0]
+        cpu0 = cpu_seconds(srv.pid)
+        meas = run_wrk(cfg, port, session_id, version, args.duration, 2_000_000_000, args, wrk_pin)
+        cpu1 = cpu_seconds(srv.pid)
+        if cpu0 is not None and cpu1 is not None and cpu1 > cpu0:
+            # noise-robust figure: requests per second of server CPU (what one whole core would do)
+            meas["server_cpu_s"] = cpu1 - cpu0
+            meas["server_cpu_share"] = (cpu1 - cpu0) / (meas["duration_us"] / 1e6)
+            meas["rps_per_cpu"] = meas["requests"] / (cpu1 - cpu0)
+        res["loadavg_1min_at_start"] = load
+        res["wrk"] = meas
+        res["rss_after_kb"] = rss_kb(srv.pid)
+        if not srv.alive():
+            raise srv.fail("the server died during the run")
+        c = meas["checks"]
+        print(
+            f"  {meas['rps']:>9,.0f} req/s  p50 {meas['latency_us']['p50'] / 1e3:6.2f} ms"
+            f"  p99 {meas['latency_us']['p99'] / 1e3:6.2f} ms  errors {meas['error_total']}"
+            f"  (JSON {c['json']}, SSE {c['sse']}"
+            + (f", other {c['other_content_type']}" if c["other_content_type"] else "")
+            + f"; RSS {res['rss_after_kb'].get('VmRSS', 0) / 1024:.1f} MB"
+            + (
+                f"; server CPU {meas['server_cpu_share']:.0%}, {meas['rps_per_cpu']:,.0f} req/CPU-s;"
+                f" wrk CPU {meas['wrk_cpu_share'] or 0:.0%})"
+                if meas.get("rps_per_cpu")
+                else ")"
+            ),
+            flush=True,
+        )
+        if meas["error_total"]:
+            res["errors"]["wrk"] = (
+                f"{meas['error_total']} errors (checks {meas['check_errors']}, socket "
+                f"{meas['socket_errors']}: {meas['errors']}); first: {main.get('first_error')}"
+            )
+            print(f"  ERRORS: {res['errors']['wrk']}", flush=True)
+    except BenchError as e:
+        res["errors"]["run"] = str(e)
+        print(f"  FAILED: {e}", flush=True)
+    finally:
+        if client is not None:
+            client.close()
+        tail = srv.log_tail(1500)
+        if tail and (res["errors"] or args.verbose):
+            res["server_output_tail"] = tail
+            if not res["errors"].get("run"):
+                print("  server output tail:\n    " + tail.replace("\n", "\n    "), flush=True)
+        srv.close()
+
+
+def merge_run(
+    by_key: dict[str, dict[str, Any]], results: list[dict[str, Any]], res: dict[str, Any]
+) -> None:
+    """Fold one run of a configuration into its result: the best req/s run is reported, every
+    run's figures stay in `runs`, errors of any run are kept."""
+    key = res["config"]
+    run = {
+        k: res.get(k)
+        for k in ("wrk", "errors", "rss_after_kb", "loadavg_1min_at_start", "sanity_content_type")
+    }
+    prev = by_key.get(key)
+    if prev is None:
+        res["runs"] = [run]
+        by_key[key] = res
+        results.append(res)
+        return
+    prev["runs"].append(run)
+    for k, v in (res.get("errors") or {}).items():
+        prev["errors"][f"{k} (repeat {len(prev['runs'])})"] = v
+    best = prev.get("wrk")
+    if res.get("wrk") and (best is None or res["wrk"]["rps"] > best["rps"]):
+        for k in ("wrk", "rss_after_kb", "rss_before_kb", "loadavg_1min_at_start", "argv"):
+            prev[k] = res.get(k)
+
+
+# --------------------------------------------------------------------------------------------
+# memory per idle session
+# --------------------------------------------------------------------------------------------
+
+
+def open_sessions(port: int, n: int, workers: int, timeout: float) -> tuple[int, list[str]]:
+    """Open n sessions (initialize + initialized), `workers` keep-alive connections at once."""
+    lock = threading.Lock()
+    left = [n]
+    opened = [0]
+    errors: list[str] = []
+
+    def worker() -> None:
+        client = McpHttp(port, timeout)
+        try:
+            while True:
+                with lock:
+                    if left[0] <= 0 or len(errors) > 5:
+                        return
+                    left[0] -= 1
+                client.session_id = None
+                client.version = HANDSHAKE_VERSION
+                try:
+                    client.initialize()
+                except Exception as e:  # reported
+                    with lock:
+                        errors.append(repr(e)[:300])
+                    client.close()
+                    continue
+                with lock:
+                    opened[0] += 1
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + max(timeout, n / 50)
+    for t in threads:
+        t.join(timeout=max(0.1, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        errors.append(f"session opening did not finish within {max(timeout, n / 50):.0f}s")
+    return opened[0], errors
+
+
+def measure_memory(
+    kind: str,
+    label: str,
+    cfg_script: str,
+    cfg_args: list[str],
+    python: str,
+    args: argparse.Namespace,
+    srv_pin: list[str],
+    env: dict[str, str],
+) -> dict[str, Any]:
+    port = free_port()
+    argv = [*srv_pin, python, str(SERVERS / cfg_script), "--port", str(port), *cfg_args]
+    out: dict[str, Any] = {"server": kind, "label": label, "argv": argv, "sessions": args.sessions}
+    srv = HttpServer(argv, port, env)
+    try:
+        srv.wait_listening(args.timeout)
+        # warm-up: a few sessions and calls, so first-use allocations are in the baseline
+        _, errs = open_sessions(port, 50, 4, args.timeout)
+        if errs:
+            raise srv.fail(f"warm-up sessions failed: {errs[0]}")
+        time.sleep(args.settle)
+        rounds = []
+        prev = rss_kb(srv.pid)
+        out["rss_baseline_kb"] = prev.get("VmRSS")
+        for r in range(args.memory_rounds):
+            t0 = time.perf_counter()
+            opened, errs = open_sessions(port, args.sessions, args.memory_workers, args.timeout)
+            dt = time.perf_counter() - t0
+            time.sleep(args.settle)
+            now = rss_kb(srv.pid)
+            if not srv.alive():
+                raise srv.fail("the server died while sessions were opened")
+            delta = now.get("VmRSS", 0) - prev.get("VmRSS", 0)
+            rounds.append(
+                {
+                    "opened": opened,
+                    "errors": errs[:3],
+                    "seconds": dt,
+                    "rss_before_kb": prev.get("VmRSS"),
+                    "rss_after_kb": now.get("VmRSS"),
+                    "delta_kb": delta,
+                    "kb_per_session": delta / opened if opened else None,
+                }
+            )
+            print(
+                f"  round {r + 1}: {opened} sessions in {dt:.1f}s, RSS {prev.get('VmRSS', 0) / 1024:.1f}"
+                f" -> {now.get('VmRSS', 0) / 1024:.1f} MB: {delta / max(opened, 1):.2f} KB/session"
+                + (f"  ERRORS: {errs[0]}" if errs else ""),
+                flush=True,
+            )
+            if errs:
+                out.setdefault("errors", []).extend(errs[:3])
+            prev = now
+        out["rounds"] = rounds
+        per = [r["kb_per_session"] for r in rounds if r["kb_per_session"] is not None]
+        out["kb_per_session_first"] = per[0] if per else None
+        out["kb_per_session_settled"] = per[-1] if per else None
+    except BenchError as e:
+        out.setdefault("errors", []).append(str(e))
+        print(f"  FAILED: {e}", flush=True)
+    finally:
+        srv.close()
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> None:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+    line = "  ".join(
+        h.ljust(w) if i == 0 else h.rjust(w)
+        for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+    )
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+
+
+def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[str, Any]:
+    rps = {r["config"]: r["wrk"]["rps"] for r in results if r.get("wrk")}
+    per_cpu = {
+        r["config"]: r["wrk"]["rps_per_cpu"]
+        for r in results
+        if r.get("wrk") and r["wrk"].get("rps_per_cpu")
+    }
+    multi = any(len(r.get("runs") or []) > 1 for r in results)
+    rows = []
+    for r in results:
+        w = r.get("wrk")
+        if w is None:
+            why = "SKIPPED" if r.get("skipped") else "FAILED"
+            rows.append([r["config"], r.get("label", ""), why, *["-"] * (9 if multi else 8)])
+            continue
+        c = w["checks"]
+        flag = " !" if w["error_total"] else ""
+        rows.append(
+            [
+                r["config"],
+                r["label"],
+                f"{w['rps']:,.0f}",
+                f"{w['latency_us']['p50'] / 1e3:.2f}",
+                f"{w['latency_us']['p99'] / 1e3:.2f}",
+                f"{w['error_total']}{flag}",
+                f"{w['non2xx']}",
+                f"{c['json']}/{c['sse']}",
+                f"{w['server_cpu_share']:.0%}" if w.get("server_cpu_share") else "-",
+                f"{w['rps_per_cpu']:,.0f}" if w.get("rps_per_cpu") else "-",
+                f"{w['wrk_cpu_share']:.0%}" if w.get("wrk_cpu_share") is not None else "-",
+            ]
+        )
+        if multi:
+            rows[-1].append(
+                " ".join(f"{x['wrk']['rps']:,.0f}" if x.get("wrk") else "x" for x in r["runs"])
+            )
+    print()
+    _table(
+        [
+            "config",
+            "server",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "non-2xx",
+            "JSON/SSE",
+            "srv CPU",
+            "req/CPU-s",
+            "wrk CPU",
+            *(["all runs req/s"] if multi else []),
+        ],
+        rows,
+    )
+    if multi:
+        print("(repeated: each row is the configuration's best run)")
+    print(
+        "(errors = failed checks + socket errors, '!' flags a configuration with errors; srv CPU ="
+        " server CPU time / wall time\n (wrk CPU the same for wrk);  req/CPU-s = requests per second of server CPU time, the"
+        " rate one whole core would give: less sensitive to other load on the machine)"
+    )
+
+    ratios = []
+    for name, a, b in (
+        ("trimcp-asyncio / SDK", "trimcp-json", "sdk"),
+        ("trimcp-asyncio / FastMCP", "trimcp-json", "fastmcp"),
+        ("trimcp-asyncio / bare hypercorn asyncio", "trimcp-json", "bare-asyncio"),
+        ("trimcp-trio / bare hypercorn trio", "trimcp-trio", "bare-trio"),
+        ("trimcp stateless / bare hypercorn asyncio", "trimcp-stateless", "bare-asyncio"),
+        ("trimcp 2026-07-28 / bare hypercorn asyncio", "trimcp-modern", "bare-asyncio"),
+        ("trimcp SSE (add_progress) / trimcp JSON", "trimcp-sse-prog", "trimcp-json"),
+        ("SDK / bare hypercorn asyncio", "sdk", "bare-asyncio"),
+    ):
+        if a in rps and b in rps and rps[b]:
+            ratios.append(
+                {
+                    "ratio": name,
+                    "value": rps[a] / rps[b],
+                    "per_cpu": per_cpu[a] / per_cpu[b] if a in per_cpu and b in per_cpu else None,
+                }
+            )
+    if ratios:
+        print("\nRatios:                                        req/s   req/CPU-s")
+        for r in ratios:
+            pc = f"{r['per_cpu']:.2f}x" if r["per_cpu"] is not None else "-"
+            print(f"  {r['ratio']:<44} {r['value']:5.2f}x  {pc:>9}")
+
+    if memory:
+        print("\nMemory per idle handshake-era session (ΔVmRSS / sessions):")
+        mrows = []
+        for m in memory:
+            rounds = m.get("rounds") or []
+            mrows.append(
+                [
+                    m["label"],
+                    str(m.get("sessions")),
+                    f"{(m.get('rss_baseline_kb') or 0) / 1024:.1f}",
+                    *[
+                        f"{r['kb_per_session']:.2f}" if r.get("kb_per_session") is not None else "-"
+                        for r in rounds
+                    ],
+                    "SKIPPED" if m.get("skipped") else ("ERR" if m.get("errors") else ""),
+                ]
+            )
+        n_rounds = max((len(m.get("rounds") or []) for m in memory), default=0)
+        for r in mrows:
+            while len(r) < 4 + n_rounds:
+                r.insert(-1, "-")
+        _table(
+            ["server", "N", "base MB", *[f"KB/sess r{i + 1}" for i in range(n_rounds)], ""], mrows
+        )
+
+    targets = []
+
+    def target(name: str, value: float | None, ok: bool | None, shown: str) -> None:
+        status = "n/a" if value is None or ok is None else ("PASS" if ok else "FAIL")
+        targets.append({"target": name, "value": value, "shown": shown, "status": status})
+
+    def ratio_target(name: str, a: str, b: str, minimum: float) -> None:
+        errs = [r for r in results if r["config"] in (a, b) and r.get("errors")]
+        if a in rps and b in rps and rps[b]:
+            v = rps[a] / rps[b]
+            shown = f"{v:.2f}x ({rps[a]:,.0f} / {rps[b]:,.0f} req/s)"
+            if a in per_cpu and b in per_cpu:
+                shown += f"; per CPU-s {per_cpu[a] / per_cpu[b]:.2f}x"
+            if errs:
+                shown += "  [errors in the run]"
+            target(name, v, v >= minimum and not errs, shown)
+        else:
+            target(name, None, None, "(not measured)")
+
+    ratio_target("trimcp asyncio >= 2.5x SDK", "trimcp-json", "sdk", TARGET_X_SDK)
+    ratio_target(
+        "trimcp asyncio >= 0.6x bare hypercorn", "trimcp-json", "bare-asyncio", TARGET_X_CEILING
+    )
+    ratio_target(
+        "trimcp trio >= 0.6x bare hypercorn trio", "trimcp-trio", "bare-trio", TARGET_X_CEILING
+    )
+    tm = next((m for m in memory if m["server"] == "trimcp"), None)
+    if tm and tm.get("kb_per_session_settled") is not None:
+        v = tm["kb_per_session_settled"]
+        first = tm.get("kb_per_session_first")
+        target(
+            "<= 10 KB per idle session (trimcp)",
+            v,
+            v <= TARGET_KB_PER_SESSION and not tm.get("errors"),
+            f"{v:.2f} KB (last round; first round {first:.2f} KB)",
+        )
+    else:
+        target("<= 10 KB per idle session (trimcp)", None, None, "(not measured)")
+    print("\nTargets (from the issue):")
+    for t in targets:
+        print(f"  [{t['status']:>4}] {t['target']:<42} {t['shown']}")
+
+    problems = [(r["config"], k, v) for r in results for k, v in (r.get("errors") or {}).items()]
+    problems += [
+        (f"memory {m['label']}", "memory", e) for m in memory for e in m.get("errors") or []
+    ]
+    skipped = [(r["config"], r["skipped"]) for r in results if r.get("skipped")]
+    if problems or skipped:
+        print("\nProblems:")
+        for s, why in skipped:
+            print(f"  {s}: SKIPPED - {why}")
+        for s, k, v in problems:
+            first = next((ln.strip() for ln in v.splitlines() if ln.strip()), "")
+            print(f"  {s}: {k} - {first[:400]}")
+    return {"ratios": ratios, "targets": targets}
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--configs", default=",".join(ALL_CONFIGS), help="comma list (default: all)")
+    ap.add_argument("--duration", type=float, default=10.0, help="measured seconds per config (10)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per config (2)")
+    ap.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the whole list N times (fresh servers), report each config's best run (1)",
+    )
+    ap.add_argument("--threads", type=int, default=1, help="wrk threads (1: wrk has one core)")
+    ap.add_argument("--wrk", default=shutil.which("wrk") or "/usr/bin/wrk", help="wrk binary")
+    ap.add_argument("--wrk-timeout", type=int, default=5, help="wrk per-request timeout, s (5)")
+    ap.add_argument(
+        "--sessions", type=int, default=2000, help="idle sessions per memory round (2000)"
+    )
+    ap.add_argument("--memory-rounds", type=int, default=2, help="memory rounds (2)")
+    ap.add_argument("--memory-workers", type=int, default=8, help="concurrent session openers (8)")
+    ap.add_argument("--settle", type=float, default=1.0, help="pause before reading RSS, s (1)")
+    ap.add_argument(
+        "--memory-servers",
+        default="trimcp,sdk,fastmcp",
+        help="memory: comma list (trimcp,sdk,fastmcp)",
+    )
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    ap.add_argument(
+        "--timeout", type=float, default=30.0, help="bound on every single wait, s (30)"
+    )
+    ap.add_argument("--quick", action="store_true", help="3 s runs, 1 s warm-up, 500 sessions")
+    ap.add_argument("--no-pin", action="store_true", help="no CPU pinning")
+    ap.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run server and wrk under `nice -n N` (negative needs root: less disturbance from"
+        " other work on the box, at that work's expense; default 0)",
+    )
+    ap.add_argument("--verbose", action="store_true", help="show server output tails")
+    ap.add_argument("--trimcp-python", help="interpreter for trimcp and bare (default: this one)")
+    ap.add_argument("--sdk-python", help="default bench/.venvs/sdk/bin/python")
+    ap.add_argument("--fastmcp-python", help="default bench/.venvs/fastmcp/bin/python")
+    ap.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.warmup, args.sessions = 3.0, 1.0, 500
+    if not Path(args.wrk).exists():
+        sys.exit(f"wrk not found ({args.wrk}): apt-get install -y wrk")
+
+    ncpu = os.cpu_count() or 1
+    srv_pin: list[str] = []
+    wrk_pin: list[str] = []
+    if (
+        not args.no_pin
+        and ncpu >= 2
+        and shutil.which("taskset")
+        and hasattr(os, "sched_setaffinity")
+    ):
+        srv_pin, wrk_pin = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+        os.sched_setaffinity(0, {1})
+        pinning = "server on CPU 0 (taskset -c 0), wrk and harness on CPU 1 (taskset -c 1)"
+    else:
+        pinning = "no CPU pinning"
+    if args.nice:
+        srv_pin, wrk_pin = (
+            ["nice", "-n", str(args.nice), *srv_pin],
+            ["nice", "-n", str(args.nice), *wrk_pin],
+        )
+        pinning += f"; server and wrk at nice {args.nice}"
+    env = server_env()
+    configs = build_configs(args)
+    load0 = os.getloadavg()[0]
+    wrk_version = (
+        subprocess.run([args.wrk, "-v"], capture_output=True, timeout=10)
+        .stdout.decode(errors="replace")
+        .splitlines()[:1]
+    )
+    print(
+        f"HTTP bench: python {platform.python_version()} on {platform.machine()}, {ncpu} CPUs, "
+        f"{pinning}; {' '.join(wrk_version)}"
+    )
+    print(
+        f"  wrk -t{args.threads} -c{args.connections}: {args.warmup:g}s warm-up + {args.duration:g}s"
+        f" per config; memory: {args.sessions} sessions x {args.memory_rounds} rounds;"
+        f" load average {load0:.2f}"
+    )
+    if load0 > 0.5:
+        print(f"  WARNING: 1-min load average {load0:.2f} before the run: figures will be noisy")
+
+    results: list[dict[str, Any]] = []
+    memory: list[dict[str, Any]] = []
+    interrupted = False
+    try:
+        by_key: dict[str, dict[str, Any]] = {}
+        for rep in range(args.repeat):
+            for cfg in configs:
+                if rep and cfg.skip_reason:
+                    continue
+                rep_s = f" [repeat {rep + 1}/{args.repeat}]" if args.repeat > 1 else ""
+                print(
+                    f"\n== {cfg.key}: {cfg.label}{rep_s}  ({cfg.script} {' '.join(cfg.args)};"
+                    f" {cfg.mode}, {cfg.tool})",
+                    flush=True,
+                )
+                res: dict[str, Any] = {}
+                try:
+                    run_config(cfg, args, srv_pin, wrk_pin, env, res)
+                except KeyboardInterrupt:
+                    if res.get("config"):
+                        res["errors"]["run"] = "interrupted"
+                    raise
+                finally:
+                    if res.get("config"):
+                        merge_run(by_key, results, res)
+        if not args.no_memory:
+            pythons = resolve_pythons(args)
+            for kind in [k.strip() for k in args.memory_servers.split(",") if k.strip()]:
+                script, cargs, label = {
+                    "trimcp": (
+                        "trimcp_http.py",
+                        ["--backend", "asyncio", "--json-response"],
+                        "trimcp asyncio",
+                    ),
+                    "sdk": ("sdk_http.py", ["--json-response"], "SDK MCPServer"),
+                    "fastmcp": ("fastmcp_http.py", ["--json-response"], "FastMCP 4"),
+                }[kind]
+                print(f"\n== memory: {label}", flush=True)
+                py, why = pythons[kind]
+                if py is None:
+                    print(f"  SKIPPED: {why}")
+                    memory.append({"server": kind, "label": label, "skipped": why})
+                    continue
+                memory.append(measure_memory(kind, label, script, cargs, py, args, srv_pin, env))
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted; reporting what was measured", file=sys.stderr)
+    finally:
+        _kill_children()
+
+    summary = report(results, memory)
+    load1 = os.getloadavg()[0]
+    if load0 > 0.5:
+        print(
+            f"\nWARNING: 1-min load average was {load0:.2f} before the run ({load1:.2f} after):"
+            " other processes were busy, figures are noisy. Re-run on a quiet machine"
+            " (ratios within one run are more trustworthy than absolutes)."
+        )
+    if args.json:
+        out = {
+            "meta": {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "python": platform.python_version(),
+                "machine": platform.machine(),
+                "cpus": ncpu,
+                "pinning": pinning,
+                "wrk": wrk_version,
+                "loadavg_1min_before": load0,
+                "loadavg_1min_after": load1,
+                "interrupted": interrupted,
+                "params": {k: v for k, v in vars(args).items() if k != "json"},
+            },
+            "results": results,
+            "memory": memory,
+            **summary,
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        print(f"\nJSON written to {args.json}")
+    ok = (
+        not interrupted
+        and all(not r.get("errors") and not r.get("skipped") for r in results)
+        and all(not m.get("errors") for m in memory)
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
