@@ -156,8 +156,15 @@ class SSEStream:
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def finish(self) -> None:
-        """No more events: end the HTTP response (if still open) and any resumed GET."""
+        """No more events: end the HTTP response (if still open) and any resumed GET.
+
+        A stream delivered whole on its own connection can never be resumed, so its stored
+        events are dropped at once (otherwise every SSE response would stay in the event
+        store for its whole TTL)."""
         self.closed = True
+        delivered_live = self.connected and self.started and self._sink is None
+        if delivered_live and self.store is not None:
+            await self.store.forget_stream(self.stream_id)
         if self._sink is not None:
             await self._sink.aclose()
             self._sink = None

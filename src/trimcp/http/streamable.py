@@ -743,7 +743,13 @@ class StreamableHTTPEndpoint:
             if headers:
                 await _respond(send, status, reply, headers)
             else:
-                await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(reply))],
+                    }
+                )
                 await send({"type": "http.response.body", "body": reply})
         return ok
 
