@@ -24,6 +24,7 @@ machine that forwards a public `Host` then needs `allowed_hosts` (or
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -36,6 +37,7 @@ __all__ = ["OriginGuard", "is_loopback_host"]
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_host(host: str | None) -> bool:
     """`localhost`, `127.x.x.x`, `::1` (bracketed or not)."""
     if not host:
