@@ -442,6 +442,11 @@ class IdGen:
         return r
 
 
+TOOL = b"add"
+"""The tool the timed calls use: `add` (a sync function: every framework runs it in a worker
+thread) or, with `--async-tool`, `aadd` (the same as `async def`: it runs on the loop)."""
+
+
 def _add_batch(ids: range, rng: random.Random) -> tuple[bytes, dict[int, int]]:
     expected: dict[int, int] = {}
     parts = []
@@ -449,8 +454,8 @@ def _add_batch(ids: range, rng: random.Random) -> tuple[bytes, dict[int, int]]:
         a, b = rng.randrange(-(10**6), 10**6), rng.randrange(-(10**6), 10**6)
         expected[i] = a + b
         parts.append(
-            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":%d}}}\n'
-            % (i, a, b)
+            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s","arguments":{"a":%d,"b":%d}}}\n'
+            % (i, TOOL, a, b)
         )
     return b"".join(parts), expected
 
@@ -491,8 +496,8 @@ def pingpong(server: StdioServer, ids: range, rng: random.Random, timeout: float
     for i in ids:
         a, b = rng.randrange(1000), rng.randrange(1000)
         data = (
-            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"add","arguments":{"a":%d,"b":%d}}}\n'
-            % (i, a, b)
+            b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s","arguments":{"a":%d,"b":%d}}}\n'
+            % (i, TOOL, a, b)
         )
         t0 = time.perf_counter()
         server.write(data)
@@ -881,6 +886,11 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
+        "--async-tool",
+        action="store_true",
+        help="time `aadd` (async def) instead of `add` (a sync function run in a worker thread)",
+    )
+    ap.add_argument(
         "--servers",
         default="trimcp,sdk,fastmcp",
         help="comma list from trimcp,sdk,fastmcp,baseline (baseline = bare stdlib loop, the harness ceiling)",
@@ -933,6 +943,9 @@ def main() -> int:
     )
     ap.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     args = ap.parse_args()
+    global TOOL
+    if args.async_tool:
+        TOOL = b"aadd"
     if args.quick:
         args.calls, args.rounds, args.pings, args.spawns, args.imports = 1000, 2, 200, 3, 3
 

@@ -12,6 +12,12 @@ def add(a: int, b: int) -> int:
 
 
 @mcp.tool()
+async def aadd(a: int, b: int) -> int:
+    """Add two integers (async)."""
+    return a + b
+
+
+@mcp.tool()
 def echo(text: str) -> str:
     """Echo the text back."""
     return text
