@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_support import SERVER_SOURCE, cli_env, run_cli, write
+from tests.test_cli_support import CLI_PYTHON, SERVER_SOURCE, cli_env, run_cli, write
 
 EXISTING = {
     "globalShortcut": "Ctrl+Space",
@@ -28,7 +28,7 @@ def project(tmp_path: Path) -> Path:
 
 def expected_entry(project: Path, *extra_args: str) -> dict[str, object]:
     return {
-        "command": sys.executable,
+        "command": CLI_PYTHON,
         "args": ["-m", "trimcp", "run", str(project / "server.py"), *extra_args],
     }
 
@@ -214,7 +214,7 @@ def test_claude_code_runs_claude_mcp_add(project: Path) -> None:
         "-e",
         "A=1",
         "--",
-        sys.executable,
+        CLI_PYTHON,
         "-m",
         "trimcp",
         "run",

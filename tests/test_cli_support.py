@@ -18,6 +18,7 @@ import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 __all__ = [
+    "CLI_PYTHON",
     "SERVER_SOURCE",
     "TRIMCP",
     "cli_env",
@@ -39,6 +40,21 @@ def _find_trimcp() -> str:
 
 
 TRIMCP = _find_trimcp()
+
+
+def _script_python(script: str) -> str:
+    """The interpreter the `trimcp` executable runs under (its shebang): what `install`
+    records as the command. It may differ from this process's `sys.executable` spelling
+    (`python3` vs `python`) though both are the same venv."""
+    try:
+        with open(script, "rb") as handle:
+            first = handle.readline().decode().strip()
+    except OSError:
+        return sys.executable
+    return first[2:].split()[0] if first.startswith("#!") else sys.executable
+
+
+CLI_PYTHON = _script_python(TRIMCP)
 
 SERVER_SOURCE = '''
 import argparse
