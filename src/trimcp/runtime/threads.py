@@ -28,6 +28,7 @@ T = TypeVar("T")
 
 _MAX_WORKERS = 40
 _IDLE_SECONDS = 10.0
+_STALL = 0.002  # seconds without progress before the watchdog adds a worker
 
 
 class _Job:
@@ -43,41 +44,92 @@ class _Job:
 
 
 class _Pool:
-    """Worker threads for one event loop run."""
+    """Worker threads for one event loop run.
+
+    Fast sync functions are best run back to back by one awake worker (every extra awake
+    thread only adds GIL hand-offs), but a function that blocks must not hold up the others.
+    So a submit wakes a worker only when none is awake, and a watchdog thread wakes one more
+    whenever jobs are waiting and no worker has started one for `_STALL` seconds: blocking
+    functions still run concurrently, each extra thread joining within a few milliseconds.
+    """
 
     def __init__(self, schedule: Callable[[Callable[[], None]], None]) -> None:
         self._schedule = schedule
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
+        self._watch = threading.Condition(self._lock)
         self._jobs: deque[_Job] = deque()
         self._finished: list[_Job] = []
         self._idle = 0  # workers waiting for a job
         self._wakeups = 0  # notifications sent but not yet taken
         self._workers = 0
+        self._awake = 0  # workers running jobs or woken to
+        self._started = 0  # jobs taken so far: the watchdog's progress counter
+        self._watching = False
+        self._watch_idle = False  # the watchdog sleeps until jobs arrive
 
     def submit(self, job: _Job) -> None:
         with self._lock:
             self._jobs.append(job)
-            if self._idle > self._wakeups:
-                self._wakeups += 1
-                self._work.notify()
-            elif self._workers < _MAX_WORKERS:
-                self._workers += 1
-                threading.Thread(target=self._worker, name="trimcp-worker", daemon=True).start()
+            if self._awake == 0:
+                self._wake_one()
+            if not self._watching:
+                self._watching = True
+                threading.Thread(target=self._watchdog, name="trimcp-watchdog", daemon=True).start()
+            elif self._watch_idle:
+                self._watch_idle = False
+                self._watch.notify()
+
+    def _wake_one(self) -> None:
+        """With the lock held: get one more worker running."""
+        if self._idle > self._wakeups:
+            self._wakeups += 1
+            self._awake += 1
+            self._work.notify()
+        elif self._workers < _MAX_WORKERS:
+            self._workers += 1
+            self._awake += 1
+            threading.Thread(target=self._worker, name="trimcp-worker", daemon=True).start()
+
+    def _watchdog(self) -> None:
+        with self._lock:
+            seen = -1
+            while True:
+                if self._jobs:
+                    if self._started == seen:  # jobs wait and nobody took one: all stuck
+                        self._wake_one()
+                    seen = self._started
+                    self._watch.wait(_STALL)
+                else:
+                    self._watch_idle = True
+                    if not self._watch.wait(_IDLE_SECONDS) and not self._jobs:
+                        self._watching = False
+                        self._watch_idle = False
+                        return
+                    self._watch_idle = False
+                    seen = self._started  # measure a full stall period from now
 
     def _worker(self) -> None:
         while True:
             with self._lock:
-                while not self._jobs:
-                    self._idle += 1
-                    notified = self._work.wait(_IDLE_SECONDS)
-                    self._idle -= 1
-                    if notified:
-                        self._wakeups -= 1
-                    elif not self._jobs:
-                        self._workers -= 1
-                        return
+                if not self._jobs:
+                    self._awake -= 1
+                    while not self._jobs:
+                        self._idle += 1
+                        notified = self._work.wait(_IDLE_SECONDS)
+                        self._idle -= 1
+                        if notified:
+                            self._wakeups -= 1
+                            break
+                        if not self._jobs:
+                            self._workers -= 1
+                            return
+                    else:
+                        self._awake += 1  # woke by timeout to find work
+                    if not self._jobs:
+                        continue
                 job = self._jobs.popleft()
+                self._started += 1
             try:
                 job.result = job.context.run(job.fn, *job.args)
             except BaseException as exc:
