@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, quote
 import anyio
 
 from trimcp.http.sessions import SSE_HEADERS
-from trimcp.http.streamable import (
+from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
     _Disconnected,
     _respond,

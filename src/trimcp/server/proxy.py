@@ -5,6 +5,7 @@ FastMCPProxy (a FastMCP)            its clients see the backend's components as 
 └── ProxyBackend                    owns the backend sessions and the component cache
     ├── session pool                Clients, one per concurrent request, held for the lifespan
     └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the proxy's registries
+                                    (`trimcp.server.proxy_components`, re-exported here)
 ```
 
 Session strategy. The backend is reached through a pool of client sessions opened by the
@@ -26,7 +27,6 @@ one. A call for a tool, prompt or resource the cache does not know yet is forwar
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -37,12 +37,19 @@ import msgspec
 from trimcp.client import Client
 from trimcp.client.elicitation import ElicitResult
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
-from trimcp.exceptions import McpError, NotFoundError, ToolError
+from trimcp.exceptions import McpError, NotFoundError
 from trimcp.prompts import Prompt
 from trimcp.resources import Resource, ResourceTemplate
+from trimcp.server.proxy_components import (
+    _PROXY_TYPES,
+    ProxyPrompt,
+    ProxyResource,
+    ProxyTemplate,
+    ProxyTool,
+)
+from trimcp.server.proxy_components import expand_template as expand_template
 from trimcp.server.server import FastMCP
 from trimcp.tools import Tool
-from trimcp.tools.tool import ToolResult
 from trimcp.types.misc import Completion
 
 if TYPE_CHECKING:
@@ -325,197 +332,6 @@ async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[An
 
 def _same(a: Any, b: Any) -> bool:
     return a._mcp == b._mcp
-
-
-def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]:
-    """FastMCP's `_fastmcp.tags` from a listing's `_meta`, and the rest of the meta."""
-    if not meta:
-        return set(), meta
-    rest = dict(meta)
-    fastmcp = rest.pop("_fastmcp", None)
-    tags = set(fastmcp.get("tags") or ()) if isinstance(fastmcp, dict) else set()
-    return tags, rest or None
-
-
-# -- proxy components ------------------------------------------------------------------------
-
-
-class ProxyTool(Tool):
-    """A backend tool: `run` calls it through the backend (errors become `ToolError`)."""
-
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, tool: Any) -> ProxyTool:
-        tags, meta = _tags(tool.meta)
-        return cls(
-            backend,
-            tool,
-            name=tool.name,
-            title=tool.title,
-            description=tool.description,
-            parameters=tool.inputSchema,
-            output_schema=tool.outputSchema,
-            annotations=tool.annotations,
-            icons=tool.icons,
-            meta=meta,
-            tags=tags,
-        )
-
-    async def run(
-        self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
-    ) -> ToolResult:
-        progress = None
-        if context is not None and context.request_context is not None:
-            report = context.report_progress
-
-            async def progress(done: float, total: float | None, message: str | None) -> None:
-                await report(done, total, message)
-
-        async with self._backend.session(context) as client:
-            result = await client.call_tool_mcp(self.name, arguments, progress_handler=progress)
-        if result.isError:
-            content = result.content
-            text = getattr(content[0], "text", None) if content else None
-            raise ToolError(text or f"Tool {self.name!r} failed")
-        tool_result = ToolResult._made(list(result.content), result.structuredContent)
-        tool_result.meta = result.meta
-        return tool_result
-
-
-def _report_as(contents: list[Any], uri: str) -> list[Any]:
-    return [
-        msgspec.structs.replace(c, uri=uri) if getattr(c, "uri", uri) != uri else c
-        for c in contents
-    ]
-
-
-class ProxyResource(Resource):
-    """A backend resource, read through the backend."""
-
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, resource: Any) -> ProxyResource:
-        tags, meta = _tags(resource.meta)
-        return cls(
-            backend,
-            resource,
-            uri=str(resource.uri),
-            name=resource.name,
-            title=resource.title,
-            description=resource.description,
-            mime_type=resource.mimeType,
-            annotations=resource.annotations,
-            icons=resource.icons,
-            meta=meta,
-            tags=tags,
-        )
-
-    async def read_contents(self, uri: str | None = None, context: Any = None) -> list[Any]:
-        async with self._backend.session(context) as client:
-            result = await client.read_resource_mcp(self.uri)
-        return _report_as(list(result.contents), uri or self.uri)
-
-
-_EXPR = re.compile(r"\{([+#./;?&]?)([^}]*)\}")
-
-
-def expand_template(template: str, params: dict[str, Any]) -> str:
-    """RFC 6570 expansion of the forms MCP servers use (`{x}`, `{+x}`, `{?x,y}`, `{&x}`,
-    `{/x}`, `{.x}`, `{#x}`), enough to turn a proxy template's parameters back into a URI."""
-    from urllib.parse import quote
-
-    def one(match: re.Match[str]) -> str:
-        op, names = match.groups()
-        values = []
-        for raw in names.split(","):
-            name = raw.rstrip("*")
-            if name in params and params[name] is not None:
-                values.append((name, str(params[name])))
-        if not values:
-            return ""
-        safe = ":/?#[]@!$&'()*+,;=" if op in ("+", "#") else ""
-        if op in ("?", "&"):
-            joined = "&".join(f"{n}={quote(v, safe='')}" for n, v in values)
-            return op + joined
-        sep = {"": ",", "+": ",", "#": ",", "/": "/", ".": ".", ";": ";"}[op]
-        body = sep.join(quote(v, safe=safe + "/" if op == "+" else safe) for _, v in values)
-        return (op if op in ("#", "/", ".", ";") else "") + body
-
-    return _EXPR.sub(one, template)
-
-
-class ProxyTemplate(ResourceTemplate):
-    """A backend resource template; reads expand the backend's own template."""
-
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-        self._remote_template = fields["uri_template"]
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, template: Any) -> ProxyTemplate:
-        tags, meta = _tags(template.meta)
-        return cls(
-            backend,
-            template,
-            uri_template=template.uriTemplate,
-            name=template.name,
-            title=template.title,
-            description=template.description,
-            mime_type=template.mimeType,
-            annotations=template.annotations,
-            icons=template.icons,
-            meta=meta,
-            tags=tags,
-        )
-
-    async def read_contents(
-        self, uri: str, params: dict[str, Any], context: Any = None
-    ) -> list[Any]:
-        remote_uri = expand_template(self._remote_template, params)
-        async with self._backend.session(context) as client:
-            result = await client.read_resource_mcp(remote_uri)
-        return _report_as(list(result.contents), uri)
-
-
-class ProxyPrompt(Prompt):
-    """A backend prompt, rendered by the backend."""
-
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, prompt: Any) -> ProxyPrompt:
-        tags, meta = _tags(prompt.meta)
-        return cls(
-            backend,
-            prompt,
-            name=prompt.name,
-            title=prompt.title,
-            description=prompt.description,
-            arguments=prompt.arguments,
-            icons=prompt.icons,
-            meta=meta,
-            tags=tags,
-        )
-
-    async def render(self, arguments: Any = None, context: Any = None) -> Any:
-        async with self._backend.session(context) as client:
-            return await client.get_prompt_mcp(self.name, dict(arguments) if arguments else None)
-
-
-_PROXY_TYPES = (ProxyTool, ProxyResource, ProxyTemplate, ProxyPrompt)
 
 
 # -- the proxy server ------------------------------------------------------------------------

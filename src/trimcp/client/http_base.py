@@ -1,0 +1,193 @@
+"""What the HTTP client transports share: options, the HTTP client, and reading messages.
+
+Owns the constants of both transports (timeouts, `Accept` values, `CONNECTION_ERROR`), the
+cheap peeks at a message's envelope (id, method, era) done without decoding it fully, the
+helpers that turn an HTTP answer into messages or an `ErrorData`, the lazy import of httpx2
+(never at `import trimcp`), and `_HttpTransportBase`, which holds the options both transports
+take and builds their `httpx2.AsyncClient`. The transports themselves live in
+`trimcp.client.streamable_http` and `trimcp.client.sse`; `trimcp.client.http` re-exports them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from trimcp.client.auth import resolve_auth
+from trimcp.client.transports import ClientTransport
+from trimcp.exceptions import ClientError
+from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
+from trimcp.protocol.errors import ErrorData
+
+if TYPE_CHECKING:
+    import httpx2
+
+
+__all__ = ["CONNECTION_ERROR"]
+
+CONNECTION_ERROR = -32000
+"""Code of the error answer synthesized when the server cannot be reached (the SDKs'
+`CONNECTION_CLOSED`). HTTP errors without a JSON-RPC body become -32600 (4xx) or -32603 (5xx)."""
+
+ACCEPT_POST = "application/json, text/event-stream"
+ACCEPT_SSE = "text/event-stream"
+
+DEFAULT_TIMEOUT = 30.0  # connect, write, pool
+DEFAULT_SSE_READ_TIMEOUT = 300.0  # seconds without a byte before a response counts as lost
+MAX_RECONNECTS = 3  # consecutive fruitless attempts to resume an SSE stream
+DEFAULT_RETRY_MS = 1000  # before a reconnection, when the server gave no `retry`
+_DRAIN_GRACE = 5.0  # how long a response stream may stay open after its answer arrived
+_CLOSE_GRACE = 3.0  # bound on the DELETE that ends a session
+_ERROR_BODY_LIMIT = 64 * 1024
+_INBOUND_BUFFER = 64
+
+
+# -- peeking at messages -------------------------------------------------------------------
+
+
+class _OutParams(msgspec.Struct):
+    name: Any = None
+    uri: Any = None
+    requestId: Any = None
+    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+class _Outgoing(msgspec.Struct):
+    id: Any = msgspec.UNSET
+    method: str | None = None
+    params: _OutParams | None = None
+
+
+class _Incoming(msgspec.Struct):
+    id: Any = msgspec.UNSET
+    method: str | None = None
+    result: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    error: Any = msgspec.UNSET
+
+
+class _Negotiated(msgspec.Struct):
+    protocolVersion: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    error: ErrorData
+
+
+_outgoing = msgspec.json.Decoder(_Outgoing)
+_incoming = msgspec.json.Decoder(_Incoming)
+_messages = msgspec.json.Decoder(list[msgspec.Raw])
+_negotiated = msgspec.json.Decoder(_Negotiated)
+_error_body = msgspec.json.Decoder(_ErrorBody)
+
+
+def _peek_outgoing(message: bytes) -> _Outgoing | None:
+    try:
+        return _outgoing.decode(message)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # not ours to judge: send it as is, the server answers
+
+
+def _modern_version(out: _Outgoing) -> str | None:
+    meta = out.params.meta if out.params is not None else None
+    version = meta.get(PROTOCOL_VERSION_KEY) if meta else None
+    return version if isinstance(version, str) else None
+
+
+def _split_body(body: bytes) -> list[bytes]:
+    """A JSON answer body as messages: one object, or the elements of an array."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            return [bytes(item) for item in _messages.decode(stripped)]
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+    return [body]
+
+
+def _error_from_body(body: bytes) -> ErrorData | None:
+    try:
+        return _error_body.decode(body).error
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def _load_httpx() -> Any:
+    try:
+        import httpx2
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ClientError(
+            "The HTTP transports need httpx2: install trimcp with the `http` extra "
+            "(`pip install 'trimcp[http]'`)"
+        ) from exc
+    return httpx2
+
+
+def _seconds(value: float | datetime.timedelta | None) -> float | None:
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _content_type(response: httpx2.Response) -> str:
+    return response.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+async def _read_limited(response: httpx2.Response, limit: int = _ERROR_BODY_LIMIT) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= limit:
+            break
+    return bytes(body[:limit])
+
+
+class _HttpTransportBase(ClientTransport):
+    """Options shared by both HTTP transports and the creation of the HTTP client."""
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        sse_read_timeout: float | datetime.timedelta | None = None,
+        httpx_client_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"Not an HTTP(S) URL: {url!r}")
+        self.url = url
+        self.headers = dict(headers or {})
+        self.auth = resolve_auth(auth)
+        self.sse_read_timeout = _seconds(sse_read_timeout)
+        self.httpx_client_factory = httpx_client_factory
+
+    def _set_auth(self, auth: Any) -> None:
+        """`Client(..., auth=...)` lands here (FastMCP's hook name)."""
+        self.auth = resolve_auth(auth)
+
+    def _make_client(self, httpx: Any) -> httpx2.AsyncClient:
+        read = (
+            self.sse_read_timeout if self.sse_read_timeout is not None else DEFAULT_SSE_READ_TIMEOUT
+        )
+        timeout = httpx.Timeout(DEFAULT_TIMEOUT, read=read)
+        client: httpx2.AsyncClient
+        if self.httpx_client_factory is not None:
+            # FastMCP's / the SDK's factory signature: (headers=, timeout=, auth=)
+            client = self.httpx_client_factory(
+                headers=self.headers, timeout=timeout, auth=self.auth
+            )
+        else:
+            client = httpx.AsyncClient(
+                headers=self.headers, timeout=timeout, auth=self.auth, follow_redirects=True
+            )
+        return client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(url={self.url!r})>"
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

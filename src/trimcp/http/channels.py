@@ -1,0 +1,253 @@
+"""The channels of the streamable HTTP endpoint, and the watch that turns a client
+disconnect into cancellation.
+
+A channel is what a handler's outbound traffic goes through (shared/DESIGN.md §2):
+`_PostChannel` belongs to one POSTed request and starts that POST's SSE response lazily, the
+first time the handler emits something related to the request; session-level messages go on the
+session's GET stream. `_NullChannel` is handed to notification handlers, which have no request
+to relate anything to. `_DisconnectWatch` gives a watcher task only to modern requests that
+outlive a short grace, so quick requests pay for no task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from trimcp.exceptions import McpError
+from trimcp.http.sessions import HttpSession, SSEStream
+from trimcp.http.wire import Receive, Send
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.errors import INTERNAL_ERROR
+from trimcp.protocol.jsonrpc import RequestId
+
+if TYPE_CHECKING:
+    from trimcp.http.streamable import StreamableHTTPEndpoint
+
+logger = logging.getLogger("trimcp.http")
+
+
+class _DisconnectWatch:
+    """Watches for `http.disconnect` on modern requests that run longer than one period.
+
+    A request registers `(receive, cancel scope)`; the run loop ticks every `period` seconds
+    while something is registered, and a request seen on two ticks gets a watcher task (in the
+    endpoint's task group) that cancels its scope when the client disconnects. Quick
+    requests finish before that and cost no task.
+    """
+
+    def __init__(self, *, period: float = 0.05) -> None:
+        self.period = period
+        self._entries: dict[int, list[Any]] = {}
+        self._next = 0
+        self._wake: anyio.Event | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    def register(self, receive: Receive, scope: anyio.CancelScope) -> int | None:
+        if self._tg is None:
+            return None
+        self._next += 1
+        key = self._next
+        self._entries[key] = [receive, scope, False, None]
+        if self._wake is not None:
+            self._wake.set()
+        return key
+
+    def unregister(self, key: int | None) -> None:
+        if key is None:
+            return
+        entry = self._entries.pop(key, None)
+        if entry is not None and entry[3] is not None:
+            entry[3].cancel()
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            task_status.started()
+            try:
+                while True:
+                    if not self._entries:
+                        self._wake = anyio.Event()
+                        await self._wake.wait()
+                        self._wake = None
+                    await anyio.sleep(self.period)
+                    for entry in list(self._entries.values()):
+                        if entry[2] and entry[3] is None:
+                            entry[3] = anyio.CancelScope()
+                            tg.start_soon(self._watch, entry)
+                        entry[2] = True
+            finally:
+                self._tg = None
+                tg.cancel_scope.cancel()
+
+    @staticmethod
+    async def _watch(entry: list[Any]) -> None:
+        receive, target, _, own = entry
+        with own:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    target.cancel()
+                    return
+
+
+class _PostChannel:
+    """The `Channel` of one POSTed request: request-related messages go on this POST's SSE
+    stream (started lazily), session-level ones on the session's GET stream."""
+
+    transport = "streamable-http"
+
+    __slots__ = (
+        "_endpoint",
+        "_headers",
+        "_send",
+        "_sse",
+        "extra",
+        "request_id",
+        "session",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        endpoint: StreamableHTTPEndpoint,
+        session: HttpSession | None,
+        request_id: RequestId,
+        send: Send,
+        *,
+        sse: bool,
+        headers: list[tuple[bytes, bytes]] | None,
+        extra: dict[str, Any],
+    ) -> None:
+        self._endpoint = endpoint
+        self.session = session
+        self.request_id = request_id
+        self._send = send
+        self._sse = sse
+        self._headers = headers
+        self.stream: SSEStream | None = None
+        self.extra = extra
+
+    @property
+    def session_id(self) -> str | None:
+        return None if self.session is None else self.session.id
+
+    def _stream(self) -> SSEStream | None:
+        if self.stream is None and self._sse:
+            session, endpoint = self.session, self._endpoint
+            if session is not None and session.resumable:
+                stream_id = session.new_stream_id()
+                self.stream = SSEStream(
+                    self._send,
+                    stream_id=stream_id,
+                    store=session.store,
+                    retry_ms=endpoint.retry_ms,
+                    extra_headers=self._headers,
+                )
+                if session.streams is None:
+                    session.streams = {}
+                session.streams[stream_id] = self.stream
+            else:
+                self.stream = SSEStream(self._send, extra_headers=self._headers)
+        return self.stream
+
+    async def notify(
+        self, method: str, params: Any, *, related_request_id: RequestId | None
+    ) -> None:
+        message = jsonrpc.encode_notification(method, params)
+        if related_request_id is None:
+            if self.session is not None:
+                self.session.post_message(message)
+            return
+        stream = self._stream()
+        if stream is None:
+            logger.debug("%s dropped: the response to %r is JSON", method, self.request_id)
+            return
+        await stream.send_message(message)
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        *,
+        related_request_id: RequestId | None,
+        timeout: float | None,
+    ) -> msgspec.Raw:
+        session = self.session
+        if session is None:
+            raise McpError(
+                INTERNAL_ERROR, f"{method}: server-to-client requests need a handshake-era session"
+            )
+        request_id = session.next_request_id()
+        pending = session.expect(request_id)
+        stream = self._stream() if related_request_id is not None else None
+        answered = False
+        try:
+            if stream is not None:
+                await stream.send_message(jsonrpc.encode_request(request_id, method, params))
+            elif not session.post_message(jsonrpc.encode_request(request_id, method, params)):
+                raise McpError(
+                    INTERNAL_ERROR,
+                    f"{method}: no stream to send it on (JSON responses and no GET stream open)",
+                )
+            with anyio.fail_after(timeout):
+                await pending.event.wait()
+            answered = True
+        finally:
+            session.forget(request_id)
+            if not answered and not session.closed:
+                cancelled = jsonrpc.encode_notification(
+                    "notifications/cancelled",
+                    {"requestId": request_id, "reason": "timed out or cancelled"},
+                )
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    if stream is not None and stream.connected:
+                        await stream.send_message(cancelled)
+                    else:
+                        session.post_message(cancelled)
+        if pending.error is not None:
+            raise McpError(pending.error)
+        assert pending.result is not None
+        return pending.result
+
+    async def close_sse_stream(self) -> bool:
+        """End this request's SSE response now (SEP-1699, sessions at 2025-11-25 or later):
+        the client reconnects with GET and `Last-Event-ID` and receives the rest there.
+        False (nothing done) when the response cannot be resumed."""
+        stream = self._stream()
+        if stream is None or not stream.resumable:
+            return False
+        await stream.close_connection()
+        return True
+
+
+class _NullChannel:
+    """The channel handed to notification handlers (roots list changed...)."""
+
+    transport = "streamable-http"
+
+    def __init__(self, session: HttpSession | None = None) -> None:
+        self.session = session
+        self.session_id = None if session is None else session.id
+        self.extra: dict[str, Any] = {}
+
+    async def notify(
+        self, method: str, params: Any, *, related_request_id: RequestId | None
+    ) -> None:
+        if self.session is not None:
+            self.session.post_message(jsonrpc.encode_notification(method, params))
+
+    async def request(
+        self,
+        method: str,
+        params: Any,
+        *,
+        related_request_id: RequestId | None,
+        timeout: float | None,
+    ) -> msgspec.Raw:
+        raise McpError(INTERNAL_ERROR, f"{method}: no request to relate this to")

@@ -1,0 +1,300 @@
+"""The GET side of the streamable HTTP endpoint and its long-lived SSE responses.
+
+Owns `GET` on the endpoint (`_get`) and the three responses that stay open after the request
+that opened them was answered: the GET stream of a handshake-era session (`_standalone`), a
+stream resumed with `Last-Event-ID` (`_resume`: replay from the session's event store, then
+follow the live stream), and `subscriptions/listen` (2026-07-28: `_listen` and its
+`_Listener`). Each runs inside `_serving_stream`, a scope that ends on client disconnect or
+when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` they serve.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from trimcp.http.event_store import stream_of
+from trimcp.http.sessions import HttpSession, SSEStream
+from trimcp.http.wire import (
+    Receive,
+    Scope,
+    Send,
+    _accepts,
+    _headers,
+    _media_types,
+    _respond,
+    _respond_error,
+)
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
+from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST, ErrorData
+from trimcp.protocol.jsonrpc import Request, RequestId
+from trimcp.protocol.sse import encode_comment
+from trimcp.types.results import Result
+
+if TYPE_CHECKING:
+    from trimcp.http.streamable import StreamableHTTPEndpoint
+
+logger = logging.getLogger("trimcp.http")
+
+
+# -- subscriptions/listen (2026-07-28) ----------------------------------------------------
+
+
+async def _listen(
+    endpoint: StreamableHTTPEndpoint, receive: Receive, send: Send, request: Request, sse_ok: bool
+) -> None:
+    """A long-lived SSE response: the acknowledgement first, then only the change
+    notifications the client opted in to, each tagged with the subscription id (the
+    listen request's id); `:` comments keep quiet connections alive."""
+    if not sse_ok:
+        await _respond_error(
+            send,
+            400,
+            INVALID_REQUEST,
+            "subscriptions/listen needs an SSE response (text/event-stream)",
+            request.id,
+        )
+        return
+    try:
+        params = _decode_listen(request.params or b"{}")
+    except msgspec.ValidationError as exc:
+        await _respond(
+            send,
+            200,
+            jsonrpc.encode_error(request.id, ErrorData(INVALID_PARAMS, f"Invalid params: {exc}")),
+        )
+        return
+    wanted = params.notifications
+    honoured: dict[str, Any] = {
+        key: True for key in _LISTEN_KINDS.values() if wanted.get(key) is True
+    }
+    resources = wanted.get("resourceSubscriptions")
+    uris = {u for u in resources if isinstance(u, str)} if isinstance(resources, list) else set()
+    if uris:
+        honoured["resourceSubscriptions"] = sorted(uris)
+    listener = _Listener(
+        request.id, {m for m, key in _LISTEN_KINDS.items() if key in honoured}, uris
+    )
+    stream = SSEStream(send)
+    endpoint.server._connections.add(listener)  # type: ignore[arg-type]
+    try:
+        async with _serving_stream(endpoint, receive):
+            await stream.send_message(
+                jsonrpc.encode_notification(
+                    "notifications/subscriptions/acknowledged",
+                    {"notifications": honoured, "_meta": {SUBSCRIPTION_ID_KEY: request.id}},
+                )
+            )
+            async with listener.inbox:
+                while True:
+                    with anyio.move_on_after(endpoint.keepalive_interval):
+                        await stream.send_message(await listener.inbox.receive())
+                        continue
+                    await stream.send_raw(encode_comment())
+    finally:
+        endpoint.server._connections.discard(listener)  # type: ignore[arg-type]
+        listener.outbox.close()
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+            if endpoint._shutting_down:  # a graceful end: the final result (SHOULD)
+                result = endpoint.server._finish_modern(
+                    Result(meta={SUBSCRIPTION_ID_KEY: request.id})
+                )
+                await stream.send_message(jsonrpc.encode_result(request.id, result))
+            await stream.finish()
+
+
+class _ListenParams(msgspec.Struct):
+    notifications: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+_decode_listen = msgspec.json.Decoder(_ListenParams).decode
+
+
+# notification method -> the SubscriptionFilter key that opts in to it
+_LISTEN_KINDS = {
+    "notifications/tools/list_changed": "toolsListChanged",
+    "notifications/prompts/list_changed": "promptsListChanged",
+    "notifications/resources/list_changed": "resourcesListChanged",
+}
+
+
+class _Listener:
+    """One `subscriptions/listen` stream, fed by the server's change fan-out."""
+
+    __slots__ = ("__weakref__", "inbox", "methods", "outbox", "resources", "subscription_id")
+
+    def __init__(
+        self, subscription_id: RequestId, methods: set[str], resources: set[str] | None = None
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.methods = methods
+        self.resources = resources or set()
+        self.outbox, self.inbox = anyio.create_memory_object_stream[bytes](64)
+
+    def post_notification(self, method: str, params: Any = None) -> None:
+        if method == "notifications/resources/updated":
+            if not (isinstance(params, dict) and params.get("uri") in self.resources):
+                return
+        elif method not in self.methods:
+            return
+        tagged = dict(params or {})
+        tagged["_meta"] = {**tagged.get("_meta", {}), SUBSCRIPTION_ID_KEY: self.subscription_id}
+        try:
+            self.outbox.send_nowait(jsonrpc.encode_notification(method, tagged))
+        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            logger.debug("listen stream %r: %s dropped", self.subscription_id, method)
+
+
+# -- GET: the standalone stream, or resuming a stream, and the scope they run in ------------
+
+
+async def _get(
+    endpoint: StreamableHTTPEndpoint, scope: Scope, receive: Receive, send: Send
+) -> None:
+    headers = _headers(scope)
+    raw_id = headers.get(b"mcp-session-id")
+    if endpoint.stateless or raw_id is None:
+        await _respond(send, 405, b"", [(b"allow", b"POST")])
+        return
+    if not _accepts(_media_types(headers.get(b"accept")), "text/event-stream"):
+        await _respond_error(
+            send,
+            406,
+            INVALID_REQUEST,
+            "Not Acceptable: the client must accept text/event-stream",
+        )
+        return
+    session = endpoint.sessions.get(raw_id.decode("latin-1"))
+    if session is None:
+        await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+        return
+    last_event_id = headers.get(b"last-event-id")
+    if last_event_id is not None and session.resumable:
+        await _resume(endpoint, receive, send, session, last_event_id.decode("latin-1"))
+        return
+    if session.outbox is not None:
+        await _respond_error(
+            send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream"
+        )
+        return
+    await _standalone(endpoint, receive, send, session)
+
+
+async def _standalone(
+    endpoint: StreamableHTTPEndpoint,
+    receive: Receive,
+    send: Send,
+    session: HttpSession,
+    *,
+    replay_from: str | None = None,
+) -> None:
+    outbox, inbox = anyio.create_memory_object_stream[bytes](256)
+    session.outbox = outbox
+    session.active += 1
+    resumable = session.resumable
+    stream = SSEStream(
+        send,
+        stream_id=session.new_stream_id(standalone=True) if resumable else None,
+        store=session.store,
+        retry_ms=endpoint.retry_ms,
+    )
+    try:
+        async with _serving_stream(endpoint, receive):
+            await stream.start()
+            if replay_from is not None and session.store is not None:
+                await session.store.replay_events_after(
+                    replay_from, lambda eid, msg: stream.send_raw(_event(msg, eid))
+                )
+            async with inbox:
+                async for message in inbox:
+                    await stream.send_message(message)
+    finally:
+        if session.outbox is outbox:
+            session.outbox = None
+        outbox.close()
+        session.active -= 1
+        session.touch()
+        with anyio.CancelScope(shield=True):
+            await stream.finish()
+
+
+@asynccontextmanager
+async def _serving_stream(
+    endpoint: StreamableHTTPEndpoint, receive: Receive
+) -> AsyncIterator[None]:
+    """A scope for a long-lived response: ends on client disconnect or server shutdown."""
+    async with anyio.create_task_group() as tg:
+        endpoint._stream_scopes.add(tg.cancel_scope)
+        if endpoint._shutting_down:
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        try:
+            yield
+        finally:
+            endpoint._stream_scopes.discard(tg.cancel_scope)
+            tg.cancel_scope.cancel()
+
+
+async def _resume(
+    endpoint: StreamableHTTPEndpoint,
+    receive: Receive,
+    send: Send,
+    session: HttpSession,
+    last_event_id: str,
+) -> None:
+    stream_id = stream_of(last_event_id)
+    if stream_id is None or not stream_id.startswith(session.id + ".") or session.store is None:
+        await _respond_error(send, 400, INVALID_REQUEST, "Unknown Last-Event-ID")
+        return
+    if stream_id == f"{session.id}.0":
+        if session.outbox is not None:
+            await _respond_error(
+                send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream"
+            )
+            return
+        await _standalone(endpoint, receive, send, session, replay_from=last_event_id)
+        return
+    live = session.streams.get(stream_id) if session.streams else None
+    sink, source = anyio.create_memory_object_stream[bytes](256)
+    if live is not None and not live.attach(sink):
+        live = None
+    out = SSEStream(send)
+    session.active += 1
+    try:
+        async with _serving_stream(endpoint, receive):
+            await out.start()
+            replayed: set[str] = set()
+
+            async def replay(event_id: str, message: bytes) -> None:
+                replayed.add(event_id)
+                await out.send_raw(_event(message, event_id))
+
+            await session.store.replay_events_after(last_event_id, replay)
+            if live is not None:
+                async with source:
+                    async for chunk in source:
+                        await out.send_raw(chunk)
+    finally:
+        sink.close()
+        session.active -= 1
+        session.touch()
+        with anyio.CancelScope(shield=True):
+            await out.finish()
+
+
+def _event(message: bytes, event_id: str) -> bytes:
+    from trimcp.protocol.sse import encode_event
+
+    return encode_event(message, event="message", id=event_id)

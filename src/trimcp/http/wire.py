@@ -1,0 +1,241 @@
+"""The wire details of the streamable HTTP endpoint: everything below "which handler?".
+
+Owns the ASGI type aliases, the header and `Accept` parsing, the bounded body reader, the
+`_meta`/name decoding routing needs, the 2026-07-28 validation ladder and the status it maps
+errors to, and the small helpers that write a complete JSON (or empty) response.
+
+Modern ladder, first failure wins: required `_meta` keys (400, -32602) → headers
+`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400, -32020) → supported version (400,
+-32022). Dispatch errors then map through `_MODERN_STATUS` (unknown or removed method: 404,
+-32601; -32020/-32021/-32022: 400; any other error: 200 with the error body).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.envelope import (
+    CLIENT_CAPABILITIES_KEY,
+    PROTOCOL_VERSION_KEY,
+    unsupported_version,
+)
+from trimcp.protocol.errors import (
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    METHOD_NOT_FOUND,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    ErrorData,
+)
+from trimcp.protocol.jsonrpc import Request, RequestId
+from trimcp.protocol.versions import MODERN_VERSIONS
+
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body"]
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
+
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_WANTED = frozenset(
+    {
+        b"accept",
+        b"content-type",
+        b"content-length",
+        b"mcp-session-id",
+        b"mcp-protocol-version",
+        b"mcp-method",
+        b"mcp-name",
+        b"last-event-id",
+    }
+)
+_NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+_MODERN_STATUS = {
+    METHOD_NOT_FOUND: 404,
+    HEADER_MISMATCH: 400,
+    MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+}
+
+
+class _Routing(msgspec.Struct):
+    """The parts of `params` routing needs; everything else is skipped by the decoder."""
+
+    meta: Any = msgspec.field(default=None, name="_meta")
+    name: Any = None
+    uri: Any = None
+
+
+_decode_routing = msgspec.json.Decoder(_Routing).decode
+_NO_ROUTING = _Routing()
+
+
+def _routing(params: msgspec.Raw | None) -> _Routing:
+    if params is None:
+        return _NO_ROUTING
+    try:
+        return _decode_routing(params)
+    except msgspec.DecodeError:  # not an object: the handler reports -32602
+        return _NO_ROUTING
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in _WANTED and name not in found:
+            found[name] = value
+    return found
+
+
+def _media_types(value: bytes | None) -> set[str]:
+    if not value:
+        return set()
+    return {part.split(";", 1)[0].strip().lower() for part in value.decode("latin-1").split(",")}
+
+
+def _accepts(types: set[str], wanted: str) -> bool:
+    return wanted in types or "*/*" in types or f"{wanted.split('/')[0]}/*" in types
+
+
+def decode_header_value(value: str) -> str | None:
+    """A header value with the Base64 sentinel (`=?base64?...?=`) decoded; None if malformed."""
+    value = value.strip(" \t")
+    if not (value.startswith("=?base64?") and value.endswith("?=") and len(value) >= 11):
+        return value
+    try:
+        return base64.b64decode(value[9:-2], validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    out = list(headers) if headers else []
+    if body:
+        out.append((b"content-type", b"application/json"))
+    out.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _respond_error(
+    send: Send,
+    status: int,
+    code: int,
+    message: str,
+    request_id: RequestId | None = None,
+    data: Any = None,
+) -> None:
+    await _respond(send, status, jsonrpc.encode_error(request_id, ErrorData(code, message, data)))
+
+
+async def read_body(receive: Receive, limit: int, content_length: bytes | None) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed `limit` bytes."""
+    if content_length is not None:
+        try:
+            if int(content_length) > limit:
+                return None
+        except ValueError:
+            pass
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected()
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                # stop buffering; drain a bounded amount more so a client still writing its
+                # body can read the 413 (a connection cut mid-upload loses the answer)
+                if message.get("more_body", False):
+                    await _drain(receive, max(limit, 1 << 20))
+                return None
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    if len(chunks) == 1:
+        return chunks[0]
+    return b"".join(chunks)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    while budget > 0:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
+
+
+class _Disconnected(Exception):
+    """The client went away while we read its request."""
+
+
+def _modern_ladder(
+    headers: dict[bytes, bytes], request: Request, routing: _Routing
+) -> tuple[int, ErrorData] | None:
+    meta = routing.meta
+    if (
+        not isinstance(meta, dict)
+        or PROTOCOL_VERSION_KEY not in meta
+        or CLIENT_CAPABILITIES_KEY not in meta
+    ):
+        missing = [
+            key
+            for key in (PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY)
+            if not isinstance(meta, dict) or key not in meta
+        ]
+        return 400, ErrorData(
+            INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
+        )
+    version = meta[PROTOCOL_VERSION_KEY]
+    header_version = headers.get(b"mcp-protocol-version")
+    if header_version is None:
+        return 400, ErrorData(
+            HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is missing"
+        )
+    if header_version.decode("latin-1").strip(" \t") != version:
+        return 400, ErrorData(
+            HEADER_MISMATCH,
+            "Header mismatch: MCP-Protocol-Version header does not match "
+            f"params._meta[{PROTOCOL_VERSION_KEY!r}]",
+        )
+    method_header = headers.get(b"mcp-method")
+    if method_header is None:
+        return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Method header is missing")
+    if method_header.decode("latin-1").strip(" \t") != request.method:
+        return 400, ErrorData(
+            HEADER_MISMATCH, "Header mismatch: Mcp-Method header does not match the body's method"
+        )
+    field = _NAME_FIELD.get(request.method)
+    if field is not None:
+        expected = routing.name if field == "name" else routing.uri
+        name_header = headers.get(b"mcp-name")
+        if name_header is None:
+            return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Name header is missing")
+        try:
+            decoded = decode_header_value(name_header.decode("utf-8"))
+        except UnicodeDecodeError:
+            decoded = None
+        if decoded is None:
+            return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Name header is malformed")
+        if decoded != expected:
+            return 400, ErrorData(
+                HEADER_MISMATCH, f"Header mismatch: Mcp-Name header does not match params.{field}"
+            )
+    if not isinstance(version, str) or version not in MODERN_VERSIONS:
+        return 400, unsupported_version(version if isinstance(version, str) else repr(version))
+    return None
