@@ -9,7 +9,6 @@ a dict), or a list of those; any other value is sent as JSON text in a user mess
 
 from __future__ import annotations
 
-import copy
 import inspect
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,6 +32,7 @@ from trimcp.types import (
 from trimcp.types import Prompt as MCPPrompt
 from trimcp.types.codec import convert
 from trimcp.utilities.callables import ParsedCallable
+from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
     from trimcp.server.context import Context
@@ -114,7 +114,7 @@ def _argument(name: str, schema: Mapping[str, Any], *, required: bool) -> Prompt
     return PromptArgument(name=name, description=description, required=required)
 
 
-class Prompt:
+class Prompt(Component):
     """A prompt template. Subclasses implement `render()`.
 
     Attributes:
@@ -149,32 +149,12 @@ class Prompt:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
-    @property
-    def key(self) -> str:
-        return self._key if self._key is not None else self.name
+    def _default_key(self) -> str:
+        return self.name
 
-    @key.setter
-    def key(self, value: str) -> None:
-        self._key = value
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def disable(self) -> None:
-        self.enabled = False
-
-    def model_copy(
-        self, *, update: dict[str, Any] | None = None, key: str | None = None, deep: bool = False
-    ) -> Prompt:
-        """A copy with `update` applied (FastMCP's spelling; `key=` sets the lookup key)."""
-        new = copy.deepcopy(self) if deep else copy.copy(self)
-        new.tags = set(self.tags)
-        new.arguments = list(self.arguments)
-        for field, value in (update or {}).items():
-            setattr(new, field, value)
-        if key is not None:
-            new.key = key
-        return new
+    def _after_copy(self, update: Mapping[str, Any]) -> None:
+        if "arguments" not in update:
+            self.arguments = list(self.arguments)
 
     @staticmethod
     def from_function(

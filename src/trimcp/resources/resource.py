@@ -10,7 +10,6 @@ contents for one URI).
 from __future__ import annotations
 
 import base64
-import copy
 import inspect
 import re
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from trimcp.types import Annotations, BlobResourceContents, Icon, TextResourceCo
 from trimcp.types import Resource as MCPResource
 from trimcp.types.codec import convert
 from trimcp.utilities.callables import ParsedCallable
+from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
     from trimcp.server.context import Context
@@ -180,7 +180,7 @@ def contents_of(value: Any, *, uri: str, mime_type: str, explicit: bool) -> list
     return contents
 
 
-class Resource:
+class Resource(Component):
     """A resource at a fixed URI. Subclasses implement `read()`.
 
     Attributes:
@@ -222,31 +222,8 @@ class Resource:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uri={self.uri!r}, name={self.name!r})"
 
-    @property
-    def key(self) -> str:
-        return self._key if self._key is not None else self.uri
-
-    @key.setter
-    def key(self, value: str) -> None:
-        self._key = value
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def disable(self) -> None:
-        self.enabled = False
-
-    def model_copy(
-        self, *, update: dict[str, Any] | None = None, key: str | None = None, deep: bool = False
-    ) -> Resource:
-        """A copy with `update` applied (FastMCP's spelling; `key=` sets the lookup key)."""
-        new = copy.deepcopy(self) if deep else copy.copy(self)
-        new.tags = set(self.tags)
-        for field, value in (update or {}).items():
-            setattr(new, field, value)
-        if key is not None:
-            new.key = key
-        return new
+    def _default_key(self) -> str:
+        return self.uri
 
     @staticmethod
     def from_function(

@@ -35,6 +35,7 @@ from trimcp.resources.resource import (
 from trimcp.types import Annotations, Icon
 from trimcp.types import ResourceTemplate as MCPResourceTemplate
 from trimcp.utilities.callables import ParsedCallable
+from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
     from trimcp.server.context import Context
@@ -163,7 +164,7 @@ def _fmt(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(n) for n in sorted(names)) + "}"
 
 
-class ResourceTemplate:
+class ResourceTemplate(Component):
     """A family of resources addressed by a URI template. Subclasses implement `read()`.
 
     Attributes:
@@ -207,35 +208,12 @@ class ResourceTemplate:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uri_template={self.uri_template!r}, name={self.name!r})"
 
-    @property
-    def key(self) -> str:
-        return self._key if self._key is not None else self.uri_template
+    def _default_key(self) -> str:
+        return self.uri_template
 
-    @key.setter
-    def key(self, value: str) -> None:
-        self._key = value
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def disable(self) -> None:
-        self.enabled = False
-
-    def model_copy(
-        self, *, update: dict[str, Any] | None = None, key: str | None = None, deep: bool = False
-    ) -> ResourceTemplate:
-        """A copy with `update` applied; `uri_template` changes recompile the matcher."""
-        import copy
-
-        new = copy.deepcopy(self) if deep else copy.copy(self)
-        new.tags = set(self.tags)
-        for field, value in (update or {}).items():
-            setattr(new, field, value)
-        if "uri_template" in (update or {}):
-            new.pattern = UriTemplate(new.uri_template)
-        if key is not None:
-            new.key = key
-        return new
+    def _after_copy(self, update: Mapping[str, Any]) -> None:
+        if "uri_template" in update:  # a new template recompiles the matcher
+            self.pattern = UriTemplate(self.uri_template)
 
     @staticmethod
     def from_function(

@@ -11,10 +11,9 @@ A function's return value becomes a result the way FastMCP 2.13 does it:
 
 from __future__ import annotations
 
-import copy
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias, get_args
 
 import msgspec
@@ -25,6 +24,7 @@ from trimcp.types import Tool as MCPTool
 from trimcp.types.codec import convert
 from trimcp.utilities import fast_schema
 from trimcp.utilities.callables import ParsedCallable
+from trimcp.utilities.components import Component
 from trimcp.utilities.json_schema import compress_schema
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def _as_icons(value: Any) -> list[Icon] | None:
     return icons
 
 
-class Tool:
+class Tool(Component):
     """A tool as the server knows it: its MCP definition plus how to run it.
 
     Attributes are plain and mutable (`tool.name = ...`, `tool.enabled = False`); the
@@ -184,42 +184,21 @@ class Tool:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
-    @property
-    def key(self) -> str:
+    def _default_key(self) -> str:
         """The name the tool is registered under (a prefixed name after mounting)."""
-        return self._key or self.name
-
-    @key.setter
-    def key(self, value: str | None) -> None:
-        self._key = value
-
-    def enable(self) -> None:
-        self.enabled = True
-
-    def disable(self) -> None:
-        self.enabled = False
+        return self.name
 
     @staticmethod
     def from_function(fn: Callable[..., Any], **options: Any) -> FunctionTool:
         """Same as `FunctionTool.from_function`."""
         return FunctionTool.from_function(fn, **options)
 
-    def model_copy(
-        self, *, update: Mapping[str, Any] | None = None, deep: bool = False, key: str | None = None
-    ) -> Tool:
-        """A copy with the attributes in `update` replaced (the pydantic spelling)."""
-        new = copy.deepcopy(self) if deep else copy.copy(self)
-        if "tags" not in (update or {}):
-            new.tags = set(self.tags)
-        for name, value in (update or {}).items():
-            if name == "annotations":
-                value = _as_annotations(value)
-            elif name == "icons":
-                value = _as_icons(value)
-            setattr(new, name, value)
-        if key is not None:
-            new.key = key
-        return new
+    def _copy_update(self, name: str, value: Any) -> Any:
+        if name == "annotations":
+            return _as_annotations(value)
+        if name == "icons":
+            return _as_icons(value)
+        return value
 
     def copy(self, **update: Any) -> Tool:
         return self.model_copy(update=update)
