@@ -299,3 +299,28 @@ async def test_disabled_tools_are_neither_listed_nor_callable():
         mcp.enable(names={"add"})
         assert "add" in [t["name"] for t in (await wire.call("tools/list"))["result"]["tools"]]
         assert any(n["method"] == "notifications/tools/list_changed" for n in wire.notifications)
+
+
+async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
+    import threading
+
+    mcp = FastMCP("cancel")
+    started = threading.Event()
+    stopped = threading.Event()
+
+    @mcp.tool
+    def crunch(ctx: Context) -> str:
+        started.set()
+        while not ctx.is_cancelled and not stopped.wait(0.001):
+            pass
+        stopped.set()
+        return "stopped"
+
+    async with wire_to(mcp) as wire:
+        await wire.initialize()
+        await wire.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "crunch", "arguments": {}}})
+        with anyio.fail_after(10):
+            await anyio.to_thread.run_sync(started.wait)
+            await wire.notify("notifications/cancelled", {"requestId": 7})
+            await anyio.to_thread.run_sync(stopped.wait)
+        assert "result" in await wire.call("ping")  # no answer for 7; the session goes on

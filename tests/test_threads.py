@@ -63,3 +63,24 @@ async def test_many_fast_calls_all_complete():
             for i in range(2000):
                 tg.start_soon(one, i)
     assert sorted(results) == [2 * i for i in range(2000)]
+
+
+async def test_cancellation_reaches_a_sync_function_cooperatively():
+    from trimcp.runtime.threads import cancel_requested
+
+    started = threading.Event()
+    saw_cancel = threading.Event()
+
+    def long_job() -> None:
+        started.set()
+        while not cancel_requested():
+            if saw_cancel.wait(0.001):
+                break
+        saw_cancel.set()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_sync, long_job)
+            await anyio.to_thread.run_sync(started.wait)
+            tg.cancel_scope.cancel()
+    assert saw_cancel.is_set()

@@ -22,7 +22,7 @@ from anyio.lowlevel import RunVar
 
 from trimcp._backend import threadsafe_scheduler
 
-__all__ = ["run_sync"]
+__all__ = ["cancel_requested", "run_sync"]
 
 T = TypeVar("T")
 
@@ -32,15 +32,33 @@ _STALL = 0.002  # seconds without progress before the watchdog adds a worker
 
 
 class _Job:
-    __slots__ = ("args", "context", "done", "error", "fn", "result")
+    __slots__ = ("args", "cancelled", "context", "done", "error", "fn", "result")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self.fn = fn
         self.args = args
         self.context = contextvars.copy_context()
         self.done = anyio.Event()
+        self.cancelled = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
+
+    def run(self) -> Any:
+        _current_job.set(self)
+        return self.fn(*self.args)
+
+
+_current_job: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
+    "trimcp_worker_job", default=None
+)
+
+
+def cancel_requested() -> bool:
+    """Inside a sync function run by `run_sync`: whether its caller was cancelled. A thread
+    cannot be interrupted, so a long sync tool may poll this (or `ctx.is_cancelled`) and stop
+    early -- cancellation reaching sync code cooperatively."""
+    job = _current_job.get()
+    return job is not None and job.cancelled.is_set()
 
 
 class _Pool:
@@ -131,7 +149,7 @@ class _Pool:
                 job = self._jobs.popleft()
                 self._started += 1
             try:
-                job.result = job.context.run(job.fn, *job.args)
+                job.result = job.context.run(job.run)
             except BaseException as exc:
                 job.error = exc
             with self._lock:
@@ -166,9 +184,13 @@ async def run_sync(fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(*args)` in a worker thread and return its result (or raise its exception)."""
     job = _Job(fn, args)
     _pool().submit(job)
-    with anyio.CancelScope(shield=True):
+    try:
         await job.done.wait()
-    await anyio.lowlevel.checkpoint_if_cancelled()
+    except anyio.get_cancelled_exc_class():
+        job.cancelled.set()  # tell the function, then wait for it: a thread cannot be killed
+        with anyio.CancelScope(shield=True):
+            await job.done.wait()
+        raise
     if job.error is not None:
         raise job.error
     return job.result

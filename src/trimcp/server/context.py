@@ -127,6 +127,15 @@ class Context:
     def lifespan_context(self) -> Any:
         return self._fastmcp._lifespan_result
 
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the request was cancelled, for sync tools running in a worker thread
+        (which cannot be interrupted) to poll and stop early. Async tools are cancelled at
+        their next `await` instead."""
+        from trimcp.runtime.threads import cancel_requested
+
+        return cancel_requested()
+
     # -- state ---------------------------------------------------------------------------
 
     def set_state(self, key: str, value: Any) -> None:
