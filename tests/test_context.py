@@ -165,3 +165,43 @@ async def test_elicitation_choices_decline_and_approval(protocol: str):
         with anyio.fail_after(10):
             assert (await client.call_tool("pick")).data == "large"
             assert (await client.call_tool("confirm")).data == "decline"
+
+
+async def test_context_over_the_legacy_sse_transport():
+    from trimcp.client.transports import SSETransport
+
+    mcp = elicit_server()
+
+    @mcp.tool
+    async def chat(ctx: Context) -> str:
+        await ctx.info("hello over SSE")
+        await ctx.report_progress(1, 1)
+        reply = await ctx.sample("say hi")
+        return reply.text
+
+    logs: list[str] = []
+
+    async def on_log(message) -> None:
+        logs.append(message.data)
+
+    async def sampler(messages, params, context):
+        return "hi"
+
+    async def elicit(message, response_type, params, context):
+        return {"date": "2027-01-01", "guests": 1}
+
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(20):
+            address = await tg.start(
+                lambda task_status: mcp.run_http_async(
+                    transport="sse", port=0, show_banner=False, task_status=task_status
+                )
+            )
+            url = f"http://127.0.0.1:{address.port}/sse"
+            async with Client(
+                SSETransport(url), sampling_handler=sampler, elicitation_handler=elicit, log_handler=on_log
+            ) as client:
+                assert (await client.call_tool("chat")).data == "hi"
+                assert (await client.call_tool("book")).data == "booked 2027-01-01 for 1"
+        tg.cancel_scope.cancel()
+    assert "hello over SSE" in logs
