@@ -236,3 +236,52 @@ async def test_prompts_get_supports_input_required():
             )
         )["result"]
         assert done["messages"][0]["content"]["text"] == "hi!"
+
+
+def url_server() -> FastMCP:
+    mcp = FastMCP("url")
+
+    @mcp.tool
+    async def connect(ctx: Context) -> str:
+        result = await ctx.elicit_url("Sign in to continue", "https://example.com/login")
+        return result.action
+
+    return mcp
+
+
+async def test_url_mode_elicitation_in_2026_has_no_elicitation_id():
+    async with wire_to(url_server()) as wire:
+        first = (await wire.call("tools/call", {"name": "connect", "arguments": {}, "_meta": meta(elicitation={"url": {}})}))["result"]
+        [(key, request)] = first["inputRequests"].items()
+        assert request["method"] == "elicitation/create"
+        assert request["params"]["mode"] == "url" and request["params"]["url"] == "https://example.com/login"
+        assert "elicitationId" not in request["params"]
+        done = (
+            await wire.call(
+                "tools/call",
+                {"name": "connect", "arguments": {}, "inputResponses": {key: {"action": "accept"}}, "requestState": first["requestState"], "_meta": meta(elicitation={"url": {}})},
+            )
+        )["result"]
+        assert done["structuredContent"] == {"result": "accept"}
+
+
+async def test_url_mode_needs_the_url_capability():
+    async with wire_to(url_server()) as wire:
+        response = await wire.call("tools/call", {"name": "connect", "arguments": {}, "_meta": meta(elicitation={})})
+        assert response["error"]["code"] == -32021
+
+
+async def test_url_mode_elicitation_in_the_handshake_era_carries_an_elicitation_id():
+    async with wire_to(url_server()) as wire:
+        await wire.call(
+            "initialize",
+            {"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}}, "clientInfo": {"name": "w", "version": "0"}},
+        )
+        await wire.notify("notifications/initialized")
+        await wire.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "connect", "arguments": {}}})
+        request = await wire.receive()
+        assert request["method"] == "elicitation/create"
+        assert request["params"]["mode"] == "url" and request["params"]["elicitationId"]
+        await wire.send({"jsonrpc": "2.0", "id": request["id"], "result": {"action": "decline"}})
+        answer = await wire.response()
+        assert answer["id"] == 50 and answer["result"]["structuredContent"] == {"result": "decline"}

@@ -269,7 +269,8 @@ class Context:
         )
 
         request = self._require_request()
-        if not (request.envelope.client_capabilities.get("elicitation") or {}).get("url"):
+        elicitation = request.envelope.client_capabilities.get("elicitation")
+        if not isinstance(elicitation, dict) or elicitation.get("url") is None:
             raise McpError(
                 ErrorData(
                     MISSING_REQUIRED_CLIENT_CAPABILITY,
