@@ -373,3 +373,27 @@ def test_expand_template() -> None:
     )
     assert expand_template("data://item/{id}{?fmt}", {"id": "1"}) == "data://item/1"
     assert expand_template("file:///{+path}", {"path": "a/b"}) == "file:///a/b"
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_proxy_of_an_http_server_relays_calls_and_elicitation(protocol: str) -> None:
+    remote = backend()
+    asked: list[str] = []
+
+    async def on_elicit(message, response_type, params, context):
+        asked.append(message)
+        return response_type(value="Ann") if response_type is not None else {}
+
+    async with anyio.create_task_group() as tg:
+        with anyio.fail_after(20):
+            address = await tg.start(
+                lambda task_status: remote.run_http_async(port=0, show_banner=False, task_status=task_status)
+            )
+            proxy = FastMCP.as_proxy(address.url)
+            async with Client(proxy, elicitation_handler=on_elicit, protocol=protocol) as client:
+                names = {tool.name for tool in await client.list_tools()}
+                assert {"ask", "think", "roots"} <= names
+                if protocol == "legacy":  # live relays need the handshake era on the proxy's side
+                    assert (await client.call_tool("ask")).data == "accept:Ann"
+                    assert asked == ["Your name?"]
+        tg.cancel_scope.cancel()
