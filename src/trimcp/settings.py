@@ -4,7 +4,6 @@ have where they mean the same."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
 __all__ = ["Settings", "settings"]
 
@@ -40,9 +39,6 @@ class Settings:
 
     def __repr__(self) -> str:
         return f"Settings({vars(self)})"
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
 
 
 settings = Settings()
