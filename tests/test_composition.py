@@ -438,3 +438,30 @@ async def test_mounted_custom_routes_are_exposed_to_the_http_app() -> None:
 
     assert [r.path for r in _custom_routes(main)] == ["/health"]
     assert [r.path for r in _custom_routes(proxied)] == ["/health"]
+
+
+async def test_completions_reach_the_mounted_server_that_owns_the_prompt() -> None:
+    sub = FastMCP("sub")
+
+    @sub.prompt
+    def review(language: str) -> str:
+        return f"review {language}"
+
+    @sub.resource("files://{path}")
+    def file(path: str) -> str:
+        return path
+
+    seen: list[tuple[str, str | None]] = []
+
+    @sub.completion()
+    async def complete_sub(ref, argument, context):
+        seen.append((ref.type, ref.name or ref.uri))
+        return ["python", "pascal"]
+
+    main = FastMCP("main")
+    main.mount(sub, prefix="dev")
+    async with Client(main) as client:
+        completion = await client.complete({"type": "ref/prompt", "name": "dev_review"}, {"name": "language", "value": "p"})
+        assert completion.values == ["python", "pascal"]
+        await client.complete({"type": "ref/resource", "uri": "files://dev/{path}"}, {"name": "path", "value": ""})
+    assert seen == [("ref/prompt", "review"), ("ref/resource", "files://{path}")]

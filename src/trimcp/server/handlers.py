@@ -227,14 +227,41 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
 # -- completion, logging, ping ---------------------------------------------------------------
 
 
+def _completion_target(server: Any, ref: Any) -> tuple[Any, Any]:
+    """The server owning the prompt or template `ref` names (following mounts, prefixes
+    removed) and the ref as that server knows it."""
+    from trimcp.server.composition import prefix_format_of, remove_resource_prefix
+
+    mounted = server._composition.mounted
+    if not mounted:
+        return server, ref
+    if ref.type == "ref/prompt" and ref.name and ref.name not in server._prompts:
+        for mount in reversed(mounted):
+            prefix = mount.prefix
+            if prefix is None or ref.name.startswith(prefix + "_"):
+                name = ref.name[len(prefix) + 1 :] if prefix else ref.name
+                if prefix or mount.server._lookup_prompt(name) is not None:
+                    return _completion_target(mount.server, msgspec.structs.replace(ref, name=name))
+    elif ref.type == "ref/resource" and ref.uri and ref.uri not in server._templates:
+        fmt = prefix_format_of(server)
+        for mount in reversed(mounted):
+            uri = remove_resource_prefix(ref.uri, mount.prefix, fmt)
+            if uri is not None and (mount.prefix or uri in mount.server._templates):
+                return _completion_target(mount.server, msgspec.structs.replace(ref, uri=uri))
+    return server, ref
+
+
 async def complete(request: ServerRequest, params: CompleteParams) -> CompleteResult:
-    handler = request.server._completion_handler
+    owner, ref = _completion_target(request.server, params.ref)
+    handler = owner._completion_handler
+    if handler is None:  # the component's own server has none: the parent's answers
+        owner, ref, handler = request.server, params.ref, request.server._completion_handler
     if handler is None:
         return CompleteResult(completion=Completion(values=[]))
     ctx = Context(request.server, request)
     token = enter_context(ctx)
     try:
-        value = await handler(params.ref, params.argument, params.context)
+        value = await handler(ref, params.argument, params.context)
     finally:
         token.reset()
     if value is None:
