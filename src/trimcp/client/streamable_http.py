@@ -181,6 +181,8 @@ class _StreamableHttpConnection:
         self._tg = task_group
         self._httpx = httpx
         self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](_INBOUND_BUFFER)
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        """Tools' `x-mcp-header` parameters, learnt from `tools/list` answers (2026-07-28)."""
         self.session_id: str | None = None
         self.protocol_version: str | None = None  # negotiated by `initialize`
         self._inflight: dict[Any, _Exchange] = {}
@@ -200,6 +202,8 @@ class _StreamableHttpConnection:
             return
         version = _modern_version(out)
         headers = self._modern_headers(out, version) if version else self._handshake_headers()
+        if version and out.method == "tools/call" and out.params is not None:
+            self._add_param_headers(headers, out.params.name, message)
         if out.method is not None and out.id is not msgspec.UNSET:
             exchange = _Exchange(out.id, out.method, modern=version is not None)
             self._inflight[out.id] = exchange
@@ -441,10 +445,51 @@ class _StreamableHttpConnection:
                 exchange.answered = True
                 if exchange.method == "initialize" and peek.result is not msgspec.UNSET:
                     self._adopt_version(peek.result)
+                elif exchange.method == "tools/list" and peek.result is not msgspec.UNSET:
+                    self._learn_param_headers(peek.result)
         try:
             await self._to_peer.send(data)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             logger.debug("connection closed; message from the server dropped")
+
+    def _learn_param_headers(self, result: msgspec.Raw) -> None:
+        from trimcp.protocol.param_headers import header_params
+
+        try:
+            tools = msgspec.json.decode(result).get("tools") or []
+        except (msgspec.DecodeError, AttributeError):
+            return
+        for tool in tools:
+            if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+                continue
+            try:
+                params = header_params(tool.get("inputSchema") or {})
+            except ValueError as exc:
+                logger.warning("tool %r has an invalid x-mcp-header (%s)", tool["name"], exc)
+                continue
+            if params:
+                self._param_headers[tool["name"]] = params
+            else:
+                self._param_headers.pop(tool["name"], None)
+
+    def _add_param_headers(self, headers: dict[str, str], name: Any, message: bytes) -> None:
+        """Mirror `x-mcp-header` arguments into `Mcp-Param-*` headers (integers in decimal,
+        booleans as true/false, Base64-encoded where needed)."""
+        params = self._param_headers.get(name) if isinstance(name, str) else None
+        if not params:
+            return
+        try:
+            arguments = msgspec.json.decode(message).get("params", {}).get("arguments")
+        except (msgspec.DecodeError, AttributeError):
+            return
+        for path, header in params.items():
+            value: Any = arguments
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is None or isinstance(value, dict | list | float):
+                continue
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            headers[f"Mcp-Param-{header}"] = encode_header_value(text)
 
     def _adopt_version(self, result: msgspec.Raw) -> None:
         try:

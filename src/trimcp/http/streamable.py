@@ -59,6 +59,7 @@ from trimcp.http.wire import (
     _respond,
     _respond_error,
     _routing,
+    param_header_error,
     read_body,
 )
 from trimcp.http.wire import decode_header_value as decode_header_value  # moved; re-exported
@@ -259,6 +260,12 @@ class StreamableHTTPEndpoint:
             if request.method == "subscriptions/listen":
                 await _listen(self, receive, send, request, sse_ok)
                 return
+            if request.method == "tools/call" and isinstance(routing.name, str):
+                tool = self.server._lookup_tool(routing.name)
+                mismatch = None if tool is None else param_header_error(headers, request, tool)
+                if mismatch is not None:
+                    await _respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
+                    return
             await self._dispatch(
                 scope, receive, send, request, self.shared, None, sse_ok, body, modern=True
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -90,7 +91,7 @@ def _routing(params: msgspec.Raw | None) -> _Routing:
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
-        if name in _WANTED and name not in found:
+        if (name in _WANTED or name.startswith(b"mcp-param-")) and name not in found:
             found[name] = value
     return found
 
@@ -182,6 +183,38 @@ async def _drain(receive: Receive, budget: int) -> None:
 
 class _Disconnected(Exception):
     """The client went away while we read its request."""
+
+
+_param_maps: weakref.WeakKeyDictionary[Any, tuple[Any, dict[tuple[str, ...], str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def param_header_error(
+    headers: dict[bytes, bytes], request: Request, tool: Any
+) -> ErrorData | None:
+    """For a modern `tools/call`: the -32020 error when its `Mcp-Param-*` headers disagree
+    with the arguments of the tool's `x-mcp-header` parameters, else None."""
+    from trimcp.protocol.param_headers import check_param_headers, header_params
+
+    cached = _param_maps.get(tool)
+    if cached is None or cached[0] is not tool.parameters:
+        cached = (tool.parameters, header_params(tool.parameters))
+        _param_maps[tool] = cached
+    params = cached[1]
+    if not params:
+        return None
+    try:
+        arguments = msgspec.json.decode(request.params or b"{}").get("arguments")
+    except (msgspec.DecodeError, AttributeError):
+        return None  # the handler reports bad params
+
+    def header(name: str) -> str | None:
+        raw = headers.get(b"mcp-param-" + name.lower().encode())
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    reason = check_param_headers(params, arguments, header, decode_header_value)
+    return None if reason is None else ErrorData(HEADER_MISMATCH, f"Header mismatch: {reason}")
 
 
 def _modern_ladder(

@@ -188,6 +188,10 @@ class FastMCP:
 
         if not isinstance(tool, Tool):
             tool = Tool.from_function(tool, serializer=self.tool_serializer)
+        if "x-mcp-header" in str(tool.parameters):  # refuse marks clients would drop the tool for
+            from trimcp.protocol.param_headers import header_params
+
+            header_params(tool.parameters)
         return self._tools.add(tool.key, tool)
 
     def remove_tool(self, name: str) -> None:
