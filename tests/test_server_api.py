@@ -236,3 +236,35 @@ async def test_sync_tools_run_concurrently_in_worker_threads():
                 for _ in range(3):
                     tg.start_soon(call)
     assert len(set(names)) == 3 and threading.get_ident() not in names
+
+
+async def test_a_lifespan_that_fails_to_start_fails_every_waiting_entry():
+    from trimcp.runtime.shared import SharedContext
+
+    started = anyio.Event()
+
+    @asynccontextmanager
+    async def broken():
+        started.set()
+        await anyio.lowlevel.checkpoint()
+        raise OSError("database down")
+        yield  # pragma: no cover
+
+    shared = SharedContext(broken)
+    errors: list[BaseException] = []
+
+    async def enter() -> None:
+        try:
+            async with shared.enter():
+                pass
+        except (OSError, RuntimeError) as exc:
+            errors.append(exc)
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(enter)
+            await started.wait()
+            tg.start_soon(enter)  # waits for the first, which fails: it must not hang
+    # the second entry either waited and was told the start failed, or came after and tried
+    # again itself: never a hang
+    assert len(errors) == 2 and isinstance(errors[0], OSError)

@@ -22,7 +22,7 @@ import logging
 import os
 import traceback
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 import anyio
@@ -37,6 +37,7 @@ from trimcp.http.asgi import (
 )
 from trimcp.http.guard import OriginGuard
 from trimcp.http.routing import Mount, Route, Router
+from trimcp.runtime.shared import SharedContext
 
 __all__ = ["TrimcpApp", "create_app", "normalize_middleware"]
 
@@ -77,9 +78,7 @@ class TrimcpApp:
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
         self.middleware_stack = app
-        self._lifespan_users = 0
-        self._lifespan_ready: anyio.Event | None = None
-        self._lifespan_ok = False
+        self._shared_lifespan: SharedContext[None] = SharedContext(self._run_lifespan)
 
     @property
     def routes(self) -> list[Route | Mount]:
@@ -87,44 +86,27 @@ class TrimcpApp:
 
     # -- lifespan -------------------------------------------------------------------------
 
-    @asynccontextmanager
-    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+    def lifespan(self, app: Any = None) -> AbstractAsyncContextManager[None]:
         """Run the server lifespan and the endpoints' background tasks for the block.
 
         Entered once: a nested or concurrent entry waits for the first to be ready and shares
         it (the first entry owns it and tears it down when it exits).
         """
-        if self._lifespan_users:
-            self._lifespan_users += 1
+        return self._shared_lifespan.enter()
+
+    @asynccontextmanager
+    async def _run_lifespan(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(self.server._lifespan_manager())
+            for endpoint in self.endpoints:
+                running = getattr(endpoint, "running", None)
+                if running is not None:
+                    await stack.enter_async_context(running())
             try:
-                assert self._lifespan_ready is not None
-                await self._lifespan_ready.wait()
-                if not self._lifespan_ok:
-                    raise RuntimeError("the app's lifespan failed to start")
                 yield
             finally:
-                self._lifespan_users -= 1
-            return
-        self._lifespan_users = 1
-        self._lifespan_ready = ready = anyio.Event()
-        try:
-            async with AsyncExitStack() as stack:
-                await stack.enter_async_context(self.server._lifespan_manager())
-                for endpoint in self.endpoints:
-                    running = getattr(endpoint, "running", None)
-                    if running is not None:
-                        await stack.enter_async_context(running())
-                self._lifespan_ok = True
-                ready.set()
-                try:
-                    yield
-                finally:
-                    with anyio.CancelScope(shield=True):
-                        await self.shutdown()
-        finally:
-            self._lifespan_ok = False
-            self._lifespan_users = 0
-            ready.set()
+                with anyio.CancelScope(shield=True):
+                    await self.shutdown()
 
     async def shutdown(self) -> None:
         """End the endpoints' open streams (SSE) so connections can close; idempotent."""

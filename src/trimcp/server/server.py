@@ -16,6 +16,7 @@ import msgspec
 
 from trimcp import __version__
 from trimcp.exceptions import NotFoundError, ToolError
+from trimcp.runtime.shared import SharedContext
 from trimcp.server import answers
 from trimcp.server.composition import Composition, MountedServer
 from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
@@ -87,9 +88,7 @@ class FastMCP:
         self.website_url = website_url
         self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
         self._lifespan = lifespan or _default_lifespan
-        self._lifespan_result: Any = None
-        self._lifespan_users = 0
-        self._lifespan_ready: anyio.Event | None = None
+        self._shared_lifespan: SharedContext[Any] = SharedContext(self._run_lifespan)
         self.mask_error_details = (
             global_settings.mask_error_details if mask_error_details is None else mask_error_details
         )
@@ -573,28 +572,19 @@ class FastMCP:
 
     # -- lifespan ------------------------------------------------------------------------
 
+    def _lifespan_manager(self) -> AbstractAsyncContextManager[Any]:
+        """Run the user's lifespan (and mounted servers') once however many transports share
+        this server; every entry yields its result."""
+        return self._shared_lifespan.enter()
+
     @asynccontextmanager
-    async def _lifespan_manager(self) -> AsyncIterator[Any]:
-        """Run the user's lifespan once however many transports share this server."""
-        if self._lifespan_users:
-            self._lifespan_users += 1
-            try:
-                assert self._lifespan_ready is not None
-                await self._lifespan_ready.wait()
-                yield self._lifespan_result
-            finally:
-                self._lifespan_users -= 1
-            return
-        self._lifespan_users = 1
-        self._lifespan_ready = anyio.Event()
-        try:
-            async with self._composition.lifespans(), self._lifespan(self) as result:
-                self._lifespan_result = result if result is not None else {}
-                self._lifespan_ready.set()
-                yield self._lifespan_result
-        finally:
-            self._lifespan_users = 0
-            self._lifespan_result = None
+    async def _run_lifespan(self) -> AsyncIterator[Any]:
+        async with self._composition.lifespans(), self._lifespan(self) as result:
+            yield result if result is not None else {}
+
+    @property
+    def _lifespan_result(self) -> Any:
+        return self._shared_lifespan.value
 
     # -- HTTP ----------------------------------------------------------------------------
 
