@@ -422,6 +422,39 @@ async def test_list_changed_reaches_the_message_handler(server: FastMCP) -> None
     assert received == ["notifications/tools/list_changed"]
 
 
+async def test_a_modern_client_with_a_message_handler_listens_for_list_changes(
+    server: FastMCP,
+) -> None:
+    """2026-07-28 has no session to push changes on: the Client holds `subscriptions/listen`
+    open, so the message handler sees list changes as in the handshake era."""
+    received: list[str] = []
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        received.append(message.method)
+        if message.method == "notifications/prompts/list_changed":
+            changed.set()
+
+    with anyio.fail_after(5):
+        async with Client(server, protocol="modern", message_handler=on_message) as client:
+            assert received == ["notifications/subscriptions/acknowledged"]  # before connect returns
+            server.prompt(lambda: "hi", name="fresh")
+            await changed.wait()
+            assert "fresh" in {prompt.name for prompt in await client.list_prompts()}
+
+
+async def test_listen_false_opens_no_subscription(server: FastMCP) -> None:
+    received: list[str] = []
+    with anyio.fail_after(5):
+        async with Client(
+            server, protocol="modern", message_handler=lambda m: received.append(m.method), listen=False
+        ) as client:
+            server.prompt(lambda: "hi", name="fresh")
+            await client.ping()
+            assert await client.list_prompts()
+    assert received == []
+
+
 # -- server-to-client requests (handshake era) -----------------------------------------------
 
 

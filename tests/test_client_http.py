@@ -604,3 +604,21 @@ async def test_sse_transport_against_the_sdk_sse_app() -> None:
                 assert prompt.messages[0].content.text == "Hello, Ada!"
     assert [entry.data for entry in logs] == ["adding"]
     assert progress == [1]
+
+
+async def test_a_modern_client_listens_for_list_changes_over_http() -> None:
+    """`subscriptions/listen` is a POST whose SSE response stays open: the change arrives on it."""
+    mcp = make_trimcp_server()
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if message.method == "notifications/tools/list_changed":
+            assert message.params["_meta"]["io.modelcontextprotocol/subscriptionId"] is not None
+            changed.set()
+
+    async with trimcp_server(mcp) as (url, _wire):
+        with anyio.fail_after(WAIT):
+            async with Client(url, protocol="modern", message_handler=on_message) as client:
+                mcp.tool(lambda: "n", name="fresh")
+                await changed.wait()
+                assert "fresh" in {tool.name for tool in await client.list_tools()}

@@ -393,7 +393,6 @@ async def test_proxy_of_an_http_server_relays_calls_and_elicitation(protocol: st
             async with Client(proxy, elicitation_handler=on_elicit, protocol=protocol) as client:
                 names = {tool.name for tool in await client.list_tools()}
                 assert {"ask", "think", "roots"} <= names
-                if protocol == "legacy":  # live relays need the handshake era on the proxy's side
-                    assert (await client.call_tool("ask")).data == "accept:Ann"
-                    assert asked == ["Your name?"]
+                assert (await client.call_tool("ask")).data == "accept:Ann"
+                assert asked == ["Your name?"]
         tg.cancel_scope.cancel()

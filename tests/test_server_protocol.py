@@ -324,3 +324,69 @@ async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
             await wire.notify("notifications/cancelled", {"requestId": 7})
             await anyio.to_thread.run_sync(stopped.wait)
         assert "result" in await wire.call("ping")  # no answer for 7; the session goes on
+
+
+# -- subscriptions/listen on stdio and in memory (2026-07-28) ---------------------------------
+
+
+async def test_listen_acknowledges_then_sends_only_opted_in_changes_tagged_with_its_id():
+    server = make_server()
+    async with wire_to(server) as wire:
+        await wire.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "subscriptions/listen",
+                "params": {
+                    "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["data://x"]},
+                    "_meta": modern_meta(),
+                },
+            }
+        )
+        ack = await wire.receive()
+        assert ack["method"] == "notifications/subscriptions/acknowledged"
+        assert ack["params"]["notifications"] == {
+            "toolsListChanged": True,
+            "resourceSubscriptions": ["data://x"],
+        }
+        assert ack["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": 7}
+        server.prompt(lambda: "p", name="other")  # not opted in: nothing
+        await server.notify_resource_updated("data://elsewhere")  # not this URI: nothing
+        server.tool(lambda: "n", name="new")
+        await server.notify_resource_updated("data://x")
+        changed = await wire.receive()
+        assert changed["method"] == "notifications/tools/list_changed"
+        assert changed["params"]["_meta"] == {"io.modelcontextprotocol/subscriptionId": 7}
+        updated = await wire.receive()
+        assert updated["method"] == "notifications/resources/updated"
+        assert updated["params"]["uri"] == "data://x"
+        # The client ends it with notifications/cancelled: no response for it, serving goes on.
+        await wire.notify("notifications/cancelled", {"requestId": 7})
+        response = await wire.call("tools/list", {"_meta": modern_meta()})
+        assert "new" in {tool["name"] for tool in response["result"]["tools"]}
+
+
+async def test_listen_is_method_not_found_in_the_handshake_era():
+    async with wire_to(make_server()) as wire:
+        await wire.initialize()
+        response = await wire.call("subscriptions/listen", {"notifications": {}})
+        assert response["error"]["code"] == -32601
+
+
+async def test_a_sync_tool_that_adds_a_tool_notifies_from_its_worker_thread():
+    """Sync tools run in worker threads; the list-changed fan-out hops back to the loop."""
+    server = make_server()
+
+    @server.tool
+    def grow() -> str:
+        server.tool(lambda: "n", name="grown")
+        return "ok"
+
+    async with wire_to(server) as wire:
+        await wire.initialize()
+        await wire.send(
+            {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "grow"}}
+        )
+        messages = [await wire.receive(), await wire.receive()]
+        assert {m.get("method") for m in messages} == {"notifications/tools/list_changed", None}
+        assert next(m for m in messages if "id" in m)["result"]["content"][0]["text"] == "ok"

@@ -87,6 +87,9 @@ class Client:
             (2026-07-28 only) or "legacy" (handshake only). "auto" means "legacy" on a
             transport that cannot carry 2026-07-28 (`SSETransport`).
         auth: For HTTP transports: a bearer token string, a `BearerAuth`, or an httpx2 auth.
+        listen: 2026-07-28 only: hold a `subscriptions/listen` open for the server's
+            list-changed notifications, as a handshake-era session receives them unasked.
+            Default: when a `message_handler` is given.
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class Client:
         client_info: Implementation | dict[str, Any] | None = None,
         protocol: Literal["auto", "modern", "legacy"] = "auto",
         auth: Any = None,
+        listen: bool | None = None,
     ) -> None:
         if protocol not in ("auto", "modern", "legacy"):
             raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
@@ -139,6 +143,7 @@ class Client:
             client_info or {"name": name or "trimcp", "version": __version__}
         )
         self._protocol = protocol
+        self._listen = message_handler is not None if listen is None else listen
         self._session: ClientSession | None = None
         self._stack: AsyncExitStack | None = None
         self._owner: Any = None
@@ -208,6 +213,27 @@ class Client:
             ) from exc
         except McpError as exc:
             raise ClientError(f"Failed to initialize server session: {exc}") from exc
+        if self._listen and session.era is Era.MODERN:
+            await self._start_listening(session, timeout)
+
+    async def _start_listening(self, session: ClientSession, timeout: float | None) -> None:
+        """Listen for the list changes the server announces; back once it acknowledged."""
+        caps = session.server_capabilities or ServerCapabilities()
+        wanted = {
+            key: True
+            for key, capability in (
+                ("toolsListChanged", caps.tools),
+                ("resourcesListChanged", caps.resources),
+                ("promptsListChanged", caps.prompts),
+            )
+            if (capability or {}).get("listChanged")
+        }
+        if not wanted or session._task_group is None:
+            return
+        ready = anyio.Event()
+        session._task_group.start_soon(session.listen, wanted, ready)
+        with anyio.move_on_after(timeout or None):
+            await ready.wait()
 
     async def _disconnect(self) -> None:
         if anyio.get_current_task().id != self._owner:

@@ -32,6 +32,7 @@ from trimcp.protocol.envelope import (
     LOG_LEVEL_KEY,
     PROTOCOL_VERSION_KEY,
     SERVER_INFO_KEY,
+    SUBSCRIPTION_ID_KEY,
 )
 from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
@@ -144,6 +145,15 @@ class Handlers:
     message: Any = None
 
 
+def _subscription_id(raw: msgspec.Raw | None) -> Any:
+    try:
+        params = msgspec.json.decode(raw or b"{}")
+        value = params["_meta"][SUBSCRIPTION_ID_KEY]
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int | str) else None
+
+
 async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
     result = handler(*args)
     if inspect.isawaitable(result):
@@ -180,6 +190,7 @@ class ClientSession:
         self.log_level: str | None = "debug" if handlers.log is not None else None
         self._progress: dict[RequestId, Callable[..., Any]] = {}
         self._modern_meta: dict[str, Any] | None = None
+        self._acknowledged: dict[RequestId, anyio.Event] = {}
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -375,6 +386,25 @@ class ClientSession:
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         await self.peer.notify(method, params)
 
+    async def listen(self, notifications: dict[str, Any], ready: anyio.Event) -> None:
+        """2026-07-28: hold a `subscriptions/listen` request open until cancelled; the
+        notifications it carries reach the handlers like any other. `ready` is set on the
+        server's acknowledgement, or when the request fails (a server without it)."""
+        assert self._modern_meta is not None, "subscriptions/listen is 2026-07-28 only"
+        request_id = self.peer.next_id()
+        self._acknowledged[request_id] = ready
+        try:
+            await self._send(
+                "subscriptions/listen",
+                {"notifications": notifications, "_meta": dict(self._modern_meta)},
+                request_id=request_id,
+            )
+        except (McpError, ClientError) as exc:
+            logger.debug("subscriptions/listen ended: %s", exc)
+        finally:
+            del self._acknowledged[request_id]
+            ready.set()
+
     # -- inbound -------------------------------------------------------------------------
 
     async def _on_request(self, request: Request) -> Any:
@@ -411,6 +441,10 @@ class ClientSession:
                 return
             if cancelled.requestId is not None:
                 self.peer.cancel(cancelled.requestId)
+        elif method == "notifications/subscriptions/acknowledged" and self._acknowledged:
+            ready = self._acknowledged.get(_subscription_id(notification.params))
+            if ready is not None:
+                ready.set()
         await self._deliver(notification)
 
     async def _on_progress(self, raw: msgspec.Raw | None) -> None:

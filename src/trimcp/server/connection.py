@@ -11,9 +11,15 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
+from trimcp._backend import threadsafe_scheduler
+from trimcp.exceptions import McpError
+from trimcp.protocol.envelope import is_modern, parse_modern
+from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.runtime.peer import MessageStream, Peer
 from trimcp.server.session import ServerSession, decode_params
+from trimcp.server.subscriptions import Listener, ListenParams
+from trimcp.types.results import Result
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -36,6 +42,7 @@ class ServerConnection:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
+        self.server._loop_scheduler = threadsafe_scheduler()  # see FastMCP._notify_all
         try:
             await self.peer.run(task_status=task_status)
         finally:
@@ -43,6 +50,8 @@ class ServerConnection:
             self.server._connections.discard(self)
 
     async def _on_request(self, request: Request) -> Any:
+        if request.method == "subscriptions/listen":
+            return await self._listen(request)
         result = await self.session.handle_request(request, self)
         if request.method == "initialize":
             self.peer.accept_batches = self.session.protocol_version == "2025-03-26"
@@ -62,6 +71,28 @@ class ServerConnection:
             tg.start_soon(self.peer.notify, method, params)
         except RuntimeError:  # the task group is closing
             pass
+
+    async def _listen(self, request: Request) -> Any:
+        """2026-07-28 `subscriptions/listen`: the acknowledgement, then the opted-in change
+        notifications, each tagged with the subscription id, until the client cancels it."""
+        params = decode_params(request.params, ListenParams)
+        if not is_modern(params.meta):
+            raise McpError(METHOD_NOT_FOUND, "Method not found: subscriptions/listen (2026-07-28)")
+        envelope = parse_modern(params.meta)
+        if isinstance(envelope, ErrorData):
+            raise McpError(envelope)
+        listener = Listener(request.id, params.notifications)
+        self.server._connections.add(listener)  # type: ignore[arg-type]
+        try:
+            with listener.inbox:
+                await self.peer.notify(*listener.acknowledgement())
+                async for method, tagged in listener.inbox:
+                    await self.peer.notify(method, tagged)
+        finally:
+            self.server._connections.discard(listener)  # type: ignore[arg-type]
+            listener.close()
+        # The inbox closed: a graceful end, the final result (SHOULD).
+        return self.server._finish_modern(Result(meta=listener.tagged()["_meta"]))
 
     # -- Channel -------------------------------------------------------------------------
 

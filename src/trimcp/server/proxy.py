@@ -39,7 +39,9 @@ from trimcp.client.elicitation import ElicitResult
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
 from trimcp.exceptions import McpError, NotFoundError
 from trimcp.prompts import Prompt
+from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY
 from trimcp.resources import Resource, ResourceTemplate
+from trimcp.server.mrtr import InputRequired
 from trimcp.server.proxy_components import (
     _PROXY_TYPES,
     ProxyPrompt,
@@ -79,6 +81,9 @@ class _Relay:
         self.backend = backend
         self.ctx: Context | None = None
         self.user_message: Any = None
+        self.scope: anyio.CancelScope | None = None
+        self.interrupted: BaseException | None = None
+        self.client: Client | None = None
 
     def _request(self) -> Any:
         ctx = self.ctx
@@ -92,11 +97,31 @@ class _Relay:
         data = _builtins(params)
         client_input = getattr(ctx, "_client_input", None)
         if client_input is not None:  # both eras (MRTR in 2026-07-28), capability checked
-            return await client_input(method, data or {}, capability)
+            try:
+                return await client_input(method, data or {}, capability)
+            except (InputRequired, McpError) as exc:
+                if (
+                    isinstance(exc, McpError)
+                    and exc.error.code != MISSING_REQUIRED_CLIENT_CAPABILITY
+                ):
+                    raise
+                # The proxy's request must end here (with an input_required result, or -32021),
+                # not the backend's: hand it over to the task serving it (see `session`), and
+                # answer the backend with an error; its request is being cancelled anyway.
+                self._interrupt(exc)
+                raise McpError(
+                    INTERNAL_ERROR, f"The proxy's client has to answer {method} first"
+                ) from None
         raw = await request.channel.request(
             method, data, related_request_id=request.id, timeout=None
         )
         return msgspec.json.decode(raw)
+
+    def _interrupt(self, exc: BaseException) -> None:
+        if self.interrupted is None:
+            self.interrupted = exc
+        if self.scope is not None:
+            self.scope.cancel()
 
     async def log(self, message: Any) -> None:
         if self.ctx is None:
@@ -116,7 +141,7 @@ class _Relay:
 
     async def message(self, notification: Any) -> None:
         if self.backend is not None and notification.method.endswith("/list_changed"):
-            self.backend.backend_changed()
+            self.backend.backend_changed(self.client)
         user = self.user_message
         if user is not None:
             from trimcp.client.session import _HOOKS, call_handler
@@ -137,7 +162,9 @@ def _builtins(params: Any) -> Any:
     return data
 
 
-def _relay_client(transport: ClientTransport, relay: _Relay, template: Client | None) -> Client:
+def _relay_client(
+    transport: ClientTransport, relay: _Relay, template: Client | None, listen: bool
+) -> Client:
     """A new backend session; the user's handlers win over the relays where given."""
     handlers = template._handlers if template is not None else None
     own_relay = getattr(template, "_relay", None)  # a ProxyClient's defaults are relays too
@@ -160,12 +187,8 @@ def _relay_client(transport: ClientTransport, relay: _Relay, template: Client | 
         message_handler=relay.message,
         timeout=template._timeout if template is not None else None,
         client_info=template._client_info if template is not None else None,
-        # The handshake era unless the user chose: a live session is what a proxy relays over
-        # (list-changed notifications, server-to-client requests answered in place); the
-        # Client does not follow 2026-07-28 subscriptions or MRTR yet.
-        protocol=template._protocol
-        if template is not None and template._protocol != "auto"
-        else "legacy",
+        protocol=template._protocol if template is not None else "auto",
+        listen=listen,
     )
 
 
@@ -198,10 +221,16 @@ class ProxyBackend:
         self._stop: anyio.Event | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in _KINDS}
         self._refresh_pending = False
+        self._listening = False
 
     def _new_session(self) -> tuple[Client, _Relay]:
         relay = _Relay(self)
-        return _relay_client(self._template.transport, relay, self._template), relay
+        # One session of the lifespan's pool listens for the backend's list changes in
+        # 2026-07-28 (a handshake-era session receives them anyway).
+        listen = self._task_group is not None and not self._listening
+        self._listening = self._listening or listen
+        relay.client = _relay_client(self._template.transport, relay, self._template, listen)
+        return relay.client, relay
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -224,6 +253,7 @@ class ProxyBackend:
         finally:
             self._idle.clear()
             self._stop = None
+            self._listening = False
 
     async def _hold(
         self, client: Client, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -236,16 +266,34 @@ class ProxyBackend:
 
     @asynccontextmanager
     async def session(self, ctx: Context | None = None) -> AsyncIterator[Client]:
-        """A connected backend session, exclusively ours while the block runs."""
+        """A connected backend session, exclusively ours while the block runs.
+
+        A relay that must end the proxy's request rather than answer the backend (2026-07-28
+        input the proxy's client has yet to give) cancels the block and its reason is raised
+        here, in the task serving the request."""
         if self._shared is not None:
             yield self._shared
             return
+        async with self._borrow() as (client, relay):
+            relay.ctx, relay.interrupted = ctx, None
+            try:
+                with anyio.CancelScope() as relay.scope:
+                    yield client
+            except Exception:
+                if relay.interrupted is None:
+                    raise
+            finally:
+                relay.ctx = relay.scope = None
+            if relay.interrupted is not None:
+                raise relay.interrupted
+
+    @asynccontextmanager
+    async def _borrow(self) -> AsyncIterator[tuple[Client, _Relay]]:
         tg = self._task_group
         if tg is None:  # no lifespan: a session for this operation only
             client, relay = self._new_session()
-            relay.ctx = ctx
             async with client:
-                yield client
+                yield client, relay
             return
         while self._idle:
             client, relay = self._idle.pop()
@@ -254,37 +302,43 @@ class ProxyBackend:
         else:
             client, relay = self._new_session()
             await tg.start(self._hold, client)
-        relay.ctx = ctx
         try:
-            yield client
+            yield client, relay
         finally:
-            relay.ctx = None
             if self._task_group is not None and client.is_connected():
                 self._idle.append((client, relay))
 
     # -- the component cache ---------------------------------------------------------------
 
-    def backend_changed(self) -> None:
+    def backend_changed(self, via: Client | None = None) -> None:
+        """A backend session said a list changed: list again, on that session (a stdio
+        backend is a process per session, and the change may be that process's own)."""
         tg = self._task_group
         if tg is not None and not self._refresh_pending:
             self._refresh_pending = True
-            tg.start_soon(self._refresh_soon)
+            tg.start_soon(self._refresh_soon, via)
 
-    async def _refresh_soon(self) -> None:
+    async def _refresh_soon(self, via: Client | None) -> None:
         self._refresh_pending = False
         try:
-            await self.refresh()
+            await self.refresh(via)
         except Exception:
             logger.exception("could not refresh the backend's components")
 
-    async def refresh(self) -> None:
+    async def refresh(self, via: Client | None = None) -> None:
         """List everything the backend has and install it in the proxy's registries."""
-        async with self.session() as client:
-            caps = client.server_capabilities
-            tools = await _list(client.list_tools, caps, "tools")
-            resources = await _list(client.list_resources, caps, "resources")
-            templates = await _list(client.list_resource_templates, caps, "resources")
-            prompts = await _list(client.list_prompts, caps, "prompts")
+        if via is not None and via.is_connected():
+            await self._install_all(via)  # listing needs no relay: sharing the session is fine
+        else:
+            async with self.session() as client:
+                await self._install_all(client)
+
+    async def _install_all(self, client: Client) -> None:
+        caps = client.server_capabilities
+        tools = await _list(client.list_tools, caps, "tools")
+        resources = await _list(client.list_resources, caps, "resources")
+        templates = await _list(client.list_resource_templates, caps, "resources")
+        prompts = await _list(client.list_prompts, caps, "prompts")
         proxy = self.proxy
         self._install("tools", proxy._tools, [ProxyTool.from_mcp(self, t) for t in tools])
         self._install(

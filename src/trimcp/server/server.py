@@ -15,6 +15,7 @@ import anyio
 import msgspec
 
 from trimcp import __version__
+from trimcp._backend import running_backend, threadsafe_scheduler
 from trimcp.exceptions import NotFoundError, ToolError
 from trimcp.runtime.shared import SharedContext
 from trimcp.server import answers
@@ -138,6 +139,7 @@ class FastMCP:
         self._mrtr_keys: Any = mrtr_keys
         self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        self._loop_scheduler: Callable[[Callable[[], None]], None] | None = None
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
             self.add_tool(tool)
@@ -546,9 +548,20 @@ class FastMCP:
 
     # -- notifications -------------------------------------------------------------------
 
-    def _notify_all(self, method: str) -> None:
+    def _notify_all(self, method: str, params: Any = None) -> None:
+        """Queue `method` to every connection that wants it. Safe from any thread: a sync tool
+        that adds a component runs in a worker thread, so the fan-out hops to the loop."""
+        if not self._connections:
+            return
+        if running_backend() is None:
+            schedule = self._loop_scheduler
+            if schedule is None:
+                logger.warning("%s not sent: the server's event loop is unknown", method)
+            else:
+                schedule(lambda: self._notify_all(method, params))
+            return
         for connection in list(self._connections):
-            connection.post_notification(method)
+            connection.post_notification(method, params)
 
     async def _on_roots_changed(self, connection: Any) -> None:
         """Hook for roots list-changed (Context issue); nothing to do by default."""
@@ -579,6 +592,7 @@ class FastMCP:
 
     @asynccontextmanager
     async def _run_lifespan(self) -> AsyncIterator[Any]:
+        self._loop_scheduler = threadsafe_scheduler()  # for `_notify_all` from worker threads
         async with self._composition.lifespans(), self._lifespan(self) as result:
             yield result if result is not None else {}
 
