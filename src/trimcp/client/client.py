@@ -133,14 +133,15 @@ class Client:
         )
         self._timeout = _seconds(timeout)
         self._init_timeout = _seconds(init_timeout)
-        if isinstance(client_info, Implementation):
-            client_info = msgspec.to_builtins(client_info)
-        elif client_info is not None and hasattr(client_info, "model_dump"):
-            client_info = client_info.model_dump(exclude_none=True)
+        info: Any = client_info
+        if isinstance(info, Implementation):
+            info = msgspec.to_builtins(info)
+        elif info is not None and hasattr(info, "model_dump"):
+            info = info.model_dump(exclude_none=True)
         from trimcp import __version__
 
         self._client_info: dict[str, Any] = dict(
-            client_info or {"name": name or "trimcp", "version": __version__}
+            info or {"name": name or "trimcp", "version": __version__}
         )
         self._protocol = protocol
         self._listen = message_handler is not None if listen is None else listen

@@ -113,7 +113,7 @@ class _InOrder:
             if peek.method is None or peek.id is not msgspec.UNSET:
                 return data
             self.received += 1
-            params = None if peek.params is msgspec.UNSET else peek.params
+            params = peek.params if isinstance(peek.params, msgspec.Raw) else None
             self.send_queue.send_nowait(Notification(peek.method, params))
 
     async def send(self, message: bytes) -> None:

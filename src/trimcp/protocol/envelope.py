@@ -7,7 +7,7 @@ checked here (the modern validation ladder, without the HTTP header rung).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 from trimcp.protocol.errors import INVALID_PARAMS, UNSUPPORTED_PROTOCOL_VERSION, ErrorData
 from trimcp.protocol.versions import MODERN_VERSIONS, Era
@@ -90,7 +90,7 @@ class Envelope:
         return LOG_LEVEL_RANK.get(level, 0) >= LOG_LEVEL_RANK[self.log_level]
 
 
-def is_modern(meta: dict[str, Any] | None) -> bool:
+def is_modern(meta: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
     """A request carrying the modern envelope is served statelessly (2026-07-28)."""
     return meta is not None and PROTOCOL_VERSION_KEY in meta
 

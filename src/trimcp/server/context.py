@@ -441,14 +441,16 @@ def _sampling_content(result: Any) -> Any:
     from trimcp.types.codec import convert
     from trimcp.types.content import ContentBlock, TextContent
 
+    block: Any = ContentBlock  # a union, which msgspec converts to but mypy's type[T] can't name
+
     if isinstance(result, str):
         return TextContent(text=result)
     result = _builtins(result)
     content = result.get("content") if isinstance(result, dict) and "content" in result else result
     if isinstance(content, list):
-        return [convert(item, ContentBlock) for item in content]
+        return [convert(item, block) for item in content]
     if isinstance(content, dict):
-        return convert(content, ContentBlock)
+        return convert(content, block)
     return content
 
 

@@ -134,7 +134,9 @@ async def _with_input(
     try:
         return await body(ctx)
     except BaseException as exc:
-        pending = mrtr.find_input_required(exc) if mrtr_round is not None else None
+        if mrtr_round is None:
+            raise
+        pending = mrtr.find_input_required(exc)
         if pending is None:
             raise
         return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)

@@ -32,8 +32,10 @@ async def run_async(
         await server.run_stdio_async(show_banner=show_banner, **transport_kwargs)
     elif transport in ("http", "streamable-http", "sse"):
         await server.run_http_async(
-            transport=transport, show_banner=show_banner, **transport_kwargs
-        )  # type: ignore[arg-type]
+            transport=transport,  # type: ignore[arg-type]  # narrowed by the `in` test above
+            show_banner=show_banner,
+            **transport_kwargs,
+        )
     else:
         raise ValueError(f"Unknown transport: {transport!r}")
 
