@@ -11,6 +11,7 @@ value from its own schema, and a mismatch is better seen than hidden behind an e
 from __future__ import annotations
 
 import dataclasses
+import functools
 import keyword
 import re
 from typing import Any
@@ -92,9 +93,8 @@ def json_schema_to_type(schema: dict[str, Any], *, name: str = "Root") -> type:
         else:
             default = prop_schema.get("default") if isinstance(prop_schema, dict) else None
             if isinstance(default, list | dict):
-                optional.append(
-                    (field_name, Any, dataclasses.field(default_factory=lambda d=default: _copy(d)))
-                )
+                factory = functools.partial(_copy, default)
+                optional.append((field_name, Any, dataclasses.field(default_factory=factory)))
             else:
                 optional.append((field_name, Any, dataclasses.field(default=default)))
     cls = dataclasses.make_dataclass(_class_name(schema, name), fields + optional)

@@ -377,7 +377,7 @@ def _build_for_type(tp: Any) -> ElicitationSpec[Any]:
         if choices:
             all_choices[name] = choices
     required = [n for n in schema.get("required", ()) if n not in nullables]
-    requested: dict[str, Any] = {"type": "object", "properties": properties}
+    requested = {"type": "object", "properties": properties}
     if required:
         requested["required"] = required
     return ElicitationSpec(
@@ -398,9 +398,10 @@ def _flatten_property(
     """
     schema = _resolve(schema, defs)
     schema, nullable = _strip_null(label, schema, defs)
-    meta = {k: schema[k] for k in ("title", "description") if k in schema}
+    meta: dict[str, Any] = {k: schema[k] for k in ("title", "description") if k in schema}
     default = schema.get("default")
     kind = schema.get("type")
+    values: list[str] | None
 
     if kind == "object" or "properties" in schema or "additionalProperties" in schema:
         raise TypeError(f"{label} is a nested object; {_FLAT_RULE}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -20,9 +21,13 @@ def _dec_hook(typ: type, obj: Any) -> Any:
     raise NotImplementedError(f"cannot decode {typ!r}")
 
 
-@lru_cache(maxsize=256)
-def _decoder(typ: Any) -> msgspec.json.Decoder[Any]:
+def _new_decoder(typ: Any) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(typ, dec_hook=_dec_hook)
+
+
+# One decoder per type. Typed by hand: `lru_cache`'s wrapper takes `Hashable` arguments,
+# and mypy does not count a `type[T]` as `Hashable`.
+_decoder: Callable[[Any], msgspec.json.Decoder[Any]] = lru_cache(maxsize=256)(_new_decoder)
 
 
 def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:

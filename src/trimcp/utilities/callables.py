@@ -25,7 +25,7 @@ import inspect
 import re
 from collections.abc import Callable, Collection, Mapping
 from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, Union, get_args, get_origin
 
 from trimcp.exceptions import InvalidSignature, ValidationError
 from trimcp.runtime.threads import run_sync as run_in_worker
@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 __all__ = ["ParsedCallable", "parse_docstring_params"]
 
 _EMPTY = inspect.Parameter.empty
+
+
+class _ArgumentValidator(Protocol):
+    """What `ParsedCallable` uses of a model's `__pydantic_validator__` (a pydantic-core
+    `SchemaValidator`, or pydantic's plugin wrapper around one)."""
+
+    def validate_python(self, input: Any, /, *, strict: bool | None = None) -> Any: ...
 
 
 class ParsedCallable:
@@ -72,6 +79,21 @@ class ParsedCallable:
         "parameters_schema",
         "return_annotation",
     )
+
+    fn: Callable[..., Any]
+    name: str
+    description: str | None
+    is_async: bool
+    context_kwarg: str | None
+    parameters_schema: dict[str, Any]
+    return_annotation: Any
+    _context_has_default: bool
+    _fast: fast_schema.FastArguments | None
+    _fields: tuple[tuple[str, str], ...]
+    _invoke: Callable[..., Any]
+    _positional_defaults: dict[str, Any]
+    _positional_only: tuple[str, ...]
+    _validator: _ArgumentValidator | None  # set exactly when `_fast` is None
 
     def __init__(self) -> None:
         raise TypeError("use ParsedCallable.from_function()")
@@ -182,10 +204,10 @@ class ParsedCallable:
                 raise ValidationError(fast_schema.format_errors(exc.errors)) from None
         import pydantic
 
+        validator = self._validator
+        assert validator is not None  # `from_function` sets one when there is no `_fast`
         try:
-            model = self._validator.validate_python(
-                {} if arguments is None else arguments, strict=strict
-            )
+            model = validator.validate_python({} if arguments is None else arguments, strict=strict)
         except pydantic.ValidationError as exc:
             raise ValidationError(format_validation_error(exc)) from exc
         values = model.__dict__
@@ -211,9 +233,7 @@ class ParsedCallable:
         if self.is_async:
             return await self._invoke(*args, **kwargs)
         # boxed: trio refuses a worker whose return value is a coroutine
-        (result,) = await run_in_worker(
-            functools.partial(_boxed, self._invoke, args, kwargs)
-        )
+        (result,) = await run_in_worker(functools.partial(_boxed, self._invoke, args, kwargs))
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -246,7 +266,7 @@ def _fast_arguments(
 
 def _pydantic_arguments(
     name: str, params: list[tuple[str, inspect.Parameter]], doc_params: dict[str, str]
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[dict[str, Any], _ArgumentValidator]:
     """The input schema and the `SchemaValidator` of a pydantic argument model."""
     import pydantic
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from types import EllipsisType, UnionType
-from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, TypeAlias, Union, cast, get_args, get_origin, get_type_hints
 
 import msgspec
 import pydantic
@@ -37,6 +37,7 @@ from trimcp.types import (
     ContentBlock,
     EmbeddedResource,
     ImageContent,
+    ResourceContents,
     ResourceLink,
     TextContent,
     TextResourceContents,
@@ -262,7 +263,11 @@ class File(_Media):
             resource = BlobResourceContents(
                 uri=uri, blob=base64.b64encode(raw).decode("ascii"), mimeType=mime
             )
-        return EmbeddedResource(resource=resource, annotations=annotations or self.annotations)
+        # `ResourceContents` is an ABC both kinds are registered with, which mypy cannot see
+        return EmbeddedResource(
+            resource=cast("ResourceContents", resource),
+            annotations=annotations or self.annotations,
+        )
 
 
 CONTENT_STRUCTS = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
