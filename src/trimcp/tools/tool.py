@@ -282,7 +282,7 @@ class FunctionTool(Tool):
         self._parsed = parsed
 
     @classmethod
-    def from_function(
+    def from_function(  # type: ignore[override]  # `Tool.from_function` forwards **options here
         cls,
         fn: Callable[..., Any],
         *,
