@@ -460,12 +460,27 @@ def _add_batch(ids: range, rng: random.Random) -> tuple[bytes, dict[int, int]]:
     return b"".join(parts), expected
 
 
-def pipelined_round(server: StdioServer, ids: range, rng: random.Random, timeout: float) -> float:
-    """Write len(ids) calls back to back, read all answers, check them; return calls/s."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, all threads (Linux `/proc`; else None)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def pipelined_round(
+    server: StdioServer, ids: range, rng: random.Random, timeout: float
+) -> tuple[float, float | None]:
+    """Write len(ids) calls back to back, read all answers, check them; return calls/s and
+    the server's CPU time per call in µs (None where unknown). CPU per call is the steadier
+    figure on a busy machine: another process taking the CPU slows the rate, not the work."""
     blob, expected = _add_batch(ids, rng)
     n = len(expected)
     got = 0
     deadline = time.perf_counter() + timeout
+    cpu0 = _cpu_seconds(server.proc.pid)
     t0 = time.perf_counter()
     writer = server.write_in_thread(blob)
     while got < n:
@@ -485,10 +500,12 @@ def pipelined_round(server: StdioServer, ids: range, rng: random.Random, timeout
                 raise server.fail(f"wrong answer for id {rid}: {why}")
             got += 1
     elapsed = time.perf_counter() - t0
+    cpu1 = _cpu_seconds(server.proc.pid)
     writer.join(timeout=max(0.0, deadline - time.perf_counter()))
     if server._write_error is not None:
         raise server.fail(f"writer thread failed: {server._write_error!r}")
-    return n / elapsed
+    cpu = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / n * 1e6
+    return n / elapsed, cpu
 
 
 def pingpong(server: StdioServer, ids: range, rng: random.Random, timeout: float) -> list[float]:
@@ -640,14 +657,20 @@ def run_one(
             gc.disable()
             try:
                 pipelined_round(srv, ids.take(min(500, args.calls)), rng, args.timeout)  # warm-up
-                rates = []
+                rates, cpus = [], []
                 for _ in range(args.rounds):
-                    rates.append(
-                        pipelined_round(
-                            srv, ids.take(args.calls), rng, max(args.timeout, args.calls / 50)
-                        )
+                    rate, cpu = pipelined_round(
+                        srv, ids.take(args.calls), rng, max(args.timeout, args.calls / 50)
                     )
-                out["pipelined"] = {"calls": args.calls, "rounds": rates, "best": max(rates)}
+                    rates.append(rate)
+                    if cpu is not None:
+                        cpus.append(cpu)
+                out["pipelined"] = {
+                    "calls": args.calls,
+                    "rounds": rates,
+                    "best": max(rates),
+                    "cpu_us_per_call": min(cpus) if cpus else None,
+                }
                 print(
                     f"  {'pipelined calls/s':<22} {describe('pipelined', out['pipelined'])}",
                     flush=True,
@@ -721,7 +744,9 @@ def describe(name: str, out: Any) -> str:
     if out is None:
         return "-"
     if name == "pipelined":
-        return f"best {out['best']:,.0f}/s  (rounds: {', '.join(f'{r:,.0f}' for r in out['rounds'])}; N={out['calls']})"
+        cpu = out.get("cpu_us_per_call")
+        cpu_text = "" if cpu is None else f"; server CPU {cpu:,.1f} µs/call (min)"
+        return f"best {out['best']:,.0f}/s  (rounds: {', '.join(f'{r:,.0f}' for r in out['rounds'])}; N={out['calls']}{cpu_text})"
     if name == "latency":
         return f"p50 {out['p50_us']:,.0f} µs  p99 {out['p99_us']:,.0f} µs  (n={out['calls']})"
     if name == "spawn->first answer":
@@ -749,6 +774,7 @@ def metrics_of(r: dict[str, Any]) -> dict[str, float | None]:
 
     return {
         "pipelined calls/s": g("pipelined", "best"),
+        "pipelined CPU µs/call": g("pipelined", "cpu_us_per_call"),
         "ping-pong p50 µs": g("latency", "p50_us"),
         "ping-pong p99 µs": g("latency", "p99_us"),
         "spawn->init ms": g("first_answer", "median_ms"),
@@ -811,9 +837,11 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
     print(
         " import = `import X` minus bare `python -c pass` (X = trimcp / mcp.server.mcpserver / fastmcp);"
     )
+    print(" class import = the same for importing the server class: FastMCP / MCPServer / FastMCP;")
     print(
-        " class import = the same for importing the server class: FastMCP / MCPServer / FastMCP.)"
+        " pipelined CPU = the server process's CPU time (all threads) per pipelined call, best round:"
     )
+    print(" steadier than calls/s when other processes share the machine.)")
 
     # targets
     targets: list[dict[str, Any]] = []

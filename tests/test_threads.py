@@ -1,14 +1,19 @@
 """The worker pool for sync user functions: results, errors, contextvars, concurrency for
-functions that block, and never blocking the event loop."""
+functions that block, never blocking the event loop, results handed back in batches without
+waiting for a blocked job, and cancellation (skipped before the start, cooperative after);
+plus the peer's per-worker cancel scopes that sync tool calls run under."""
 
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
+from typing import Any
 
 import anyio
 import pytest
 
+from trimcp.runtime import threads
 from trimcp.runtime.threads import run_sync
 
 pytestmark = pytest.mark.anyio
@@ -84,3 +89,109 @@ async def test_cancellation_reaches_a_sync_function_cooperatively():
             await anyio.to_thread.run_sync(started.wait)
             tg.cancel_scope.cancel()
     assert saw_cancel.is_set()
+
+
+@pytest.fixture
+def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh pool for the test's loop that never runs more than one worker thread."""
+    monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_MAX_WORKERS", 1)
+
+
+async def wait_for_queued(count: int) -> list[threads._Job]:
+    jobs = threads._pool()._jobs
+    while len(jobs) < count:
+        await anyio.lowlevel.checkpoint()
+    return list(jobs)
+
+
+async def test_a_job_cancelled_before_it_starts_never_runs(one_worker: None):
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def blocker() -> None:
+        started.set()
+        release.wait(10)
+
+    scope = anyio.CancelScope()
+
+    async def queued() -> None:
+        with scope:
+            await run_sync(ran.append, "queued")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_sync, blocker)
+            await anyio.to_thread.run_sync(started.wait)
+            tg.start_soon(queued)
+            (job,) = await wait_for_queued(1)
+            scope.cancel()
+            while not job.cancelled:
+                await anyio.lowlevel.checkpoint()
+            release.set()  # the worker comes to the job only now, and skips it
+    assert ran == []
+
+
+async def test_a_result_is_not_held_back_by_a_blocked_job_behind_it(one_worker: None):
+    gate, block = threading.Event(), threading.Event()
+    fast_result: list[int] = []
+
+    async def fast() -> None:
+        fast_result.append(await run_sync(lambda: 42))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_sync, gate.wait, 10)  # occupies the only worker
+            while not threads._pool()._started:
+                await anyio.lowlevel.checkpoint()
+            tg.start_soon(fast)
+            await wait_for_queued(1)
+            tg.start_soon(run_sync, block.wait, 10)
+            await wait_for_queued(2)
+            gate.set()  # the worker runs `fast`, then blocks in `block.wait` ...
+            while not fast_result:  # ... and `fast`'s result must still arrive
+                await anyio.lowlevel.checkpoint()
+            block.set()
+    assert fast_result == [42]
+
+
+async def test_the_result_of_a_failed_call_is_its_exception_with_its_traceback():
+    def fail() -> None:
+        raise ValueError("from the worker")
+
+    with pytest.raises(ValueError, match="from the worker") as info:
+        await run_sync(fail)
+    assert any(entry.name == "fail" for entry in info.traceback)
+
+
+async def test_a_cancelled_request_whose_handler_swallows_it_is_unanswered_and_the_next_served():
+    from trimcp.runtime.memory import memory_stream_pair
+    from trimcp.runtime.peer import Peer
+
+    entered = anyio.Event()
+
+    async def on_request(request: Any) -> Any:
+        if request.method == "stubborn":
+            entered.set()
+            try:
+                await anyio.sleep_forever()
+            except anyio.get_cancelled_exc_class():
+                return "swallowed"  # a bad handler: its worker must not stay cancelled
+        return await run_sync(str.upper, request.method)
+
+    async def on_notification(notification: Any) -> None:
+        pass
+
+    ours, theirs = memory_stream_pair()
+    peer = Peer(theirs, on_request=on_request, on_notification=on_notification)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(peer.run)
+            await ours.send(b'{"jsonrpc":"2.0","id":1,"method":"stubborn"}')
+            await entered.wait()
+            assert peer.cancel(1)
+            for rid in (2, 3):
+                await ours.send(b'{"jsonrpc":"2.0","id":%d,"method":"ping"}' % rid)
+                answer = json.loads(await ours.receive())  # not the answer to 1
+                assert answer == {"jsonrpc": "2.0", "id": rid, "result": "PING"}
+            await ours.aclose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-__all__ = ["running_backend", "threadsafe_scheduler"]
+__all__ = ["Wakeup", "current_loop", "running_backend", "threadsafe_scheduler", "wakeup_factory"]
 
 
 def running_backend() -> str | None:
@@ -29,7 +31,21 @@ def running_backend() -> str | None:
     return None
 
 
-def threadsafe_scheduler() -> Callable[[Callable[[], None]], None]:
+def current_loop() -> object:
+    """An object standing for the running loop (asyncio's loop, trio's token), cheaply: a key
+    for per-loop state. Weak-referenceable; raises `RuntimeError` outside a loop."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        loop = asyncio._get_running_loop()  # None, not an exception, when not in asyncio
+        if loop is not None:
+            return loop
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        return trio.lowlevel.current_trio_token()  # RuntimeError outside trio
+    raise RuntimeError("no running asyncio or trio event loop")
+
+
+def threadsafe_scheduler() -> Callable[[Callable[[], None]], object]:
     """A function that, called from any thread, runs a callback soon on the current loop."""
     backend = running_backend()
     if backend == "asyncio":
@@ -41,3 +57,88 @@ def threadsafe_scheduler() -> Callable[[Callable[[], None]], None]:
 
         return trio.lowlevel.current_trio_token().run_sync_soon
     raise RuntimeError("no running asyncio or trio event loop")
+
+
+class Wakeup(Protocol):
+    """A one-shot wake-up for one waiting task, cheaper than an `anyio.Event`.
+
+    One task awaits `wait()` once; `set()` is called from the loop's thread (never from
+    another thread) and may come before or after the wait. A cancelled `wait()` raises the
+    backend's cancellation exception and is not woken later: wait on a new `Wakeup` instead.
+    """
+
+    def set(self) -> None: ...
+
+    def wait(self) -> Awaitable[None]: ...
+
+
+def wakeup_factory() -> Callable[[], Wakeup]:
+    """The `Wakeup` constructor for the running loop."""
+    backend = running_backend()
+    if backend == "asyncio":
+        return _asyncio_wakeup()
+    if backend == "trio":
+        return _trio_wakeup()
+    raise RuntimeError("no running asyncio or trio event loop")
+
+
+@functools.cache
+def _asyncio_wakeup() -> Callable[[], Wakeup]:
+    import asyncio
+
+    get_running_loop = asyncio.get_running_loop
+
+    class AsyncioWakeup:
+        """A bare future: awaiting it is the cheapest way for an asyncio task to park."""
+
+        __slots__ = ("_future",)
+
+        def __init__(self) -> None:
+            self._future = get_running_loop().create_future()
+
+        def set(self) -> None:
+            if not self._future.done():  # done also when the waiter was cancelled
+                self._future.set_result(None)
+
+        def wait(self) -> Awaitable[None]:
+            return self._future
+
+    return AsyncioWakeup
+
+
+@functools.cache
+def _trio_wakeup() -> Callable[[], Wakeup]:
+    import trio
+
+    current_task = trio.lowlevel.current_task
+    reschedule = trio.lowlevel.reschedule
+    wait_task_rescheduled = trio.lowlevel.wait_task_rescheduled
+    checkpoint = trio.lowlevel.checkpoint
+    succeeded = trio.lowlevel.Abort.SUCCEEDED
+
+    class TrioWakeup:
+        """The task parks itself (what `trio.Event` does underneath, minus the parking lot)."""
+
+        __slots__ = ("_is_set", "_task")
+
+        def __init__(self) -> None:
+            self._task: Any = None
+            self._is_set = False
+
+        def set(self) -> None:
+            self._is_set = True
+            task, self._task = self._task, None
+            if task is not None:
+                reschedule(task)
+
+        def wait(self) -> Awaitable[None]:  # no coroutine frame of its own: one per wait
+            if self._is_set:
+                return checkpoint()
+            self._task = current_task()
+            return wait_task_rescheduled(self._abort)
+
+        def _abort(self, _raise_cancel: Any) -> Any:
+            self._task = None  # cancelled: a later `set()` must not reschedule the task
+            return succeeded
+
+    return TrioWakeup

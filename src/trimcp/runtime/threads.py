@@ -1,26 +1,30 @@
 """Running sync user functions in worker threads, cheaply under load.
 
 `anyio.to_thread.run_sync` pays one cross-thread loop wake-up per call. Here worker threads
-take jobs from one queue and hand results back in batches: the first result of a batch
-schedules one callback on the loop, which completes every job finished by then. Under a
-pipelined burst that is one wake-up for many calls. Threads are created on demand up to a
-limit and exit after idling. The job runs in a copy of the caller's contextvars (so
-`get_context()` works in sync tools). Cancellation waits for the function to return, as with
-`anyio.to_thread.run_sync` (sync code cannot be interrupted).
+take jobs from one queue, run them back to back and hand results back in batches: one
+callback scheduled on the loop wakes the callers of every job finished by then. Under a
+pipelined burst that is one loop wake-up (and one GIL hand-over) for many calls. Threads
+are created on demand up to a limit and exit after idling. The job runs in a copy of the
+caller's contextvars (so `get_context()` works in sync tools). The caller parks on a `Wakeup`
+from the backend seam (a bare future on asyncio, a parked task on trio): an `anyio.Event`
+costs several times as much.
+
+Cancellation: a job not started yet is skipped; a running one sees `cancel_requested()` and
+is waited for, as with `anyio.to_thread.run_sync` (sync code cannot be interrupted).
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
-from anyio.lowlevel import RunVar
 
-from trimcp._backend import threadsafe_scheduler
+from trimcp._backend import Wakeup, current_loop, threadsafe_scheduler, wakeup_factory
 
 __all__ = ["cancel_requested", "run_sync"]
 
@@ -32,20 +36,30 @@ _STALL = 0.002  # seconds without progress before the watchdog adds a worker
 
 
 class _Job:
-    __slots__ = ("args", "cancelled", "context", "done", "error", "fn", "result")
+    __slots__ = ("args", "cancelled", "context", "delivered", "error", "fn", "result", "wakeup")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], wakeup: Wakeup) -> None:
         self.fn = fn
         self.args = args
-        self.context = contextvars.copy_context()
-        self.done = anyio.Event()
-        self.cancelled = threading.Event()
+        self.context: contextvars.Context | None = contextvars.copy_context()
+        self.wakeup = wakeup
+        self.cancelled = False  # set by the loop, read by the worker: a plain flag will do
+        self.delivered = False  # the loop has been told the job is over (loop thread only)
         self.result: Any = None
         self.error: BaseException | None = None
 
-    def run(self) -> Any:
-        _current_job.set(self)
-        return self.fn(*self.args)
+    def run(self) -> None:
+        """In a worker thread: run the function unless its caller gave up first."""
+        context = self.context
+        assert context is not None
+        self.context = None  # it will hold the job (`_current_job`): no cycle for the GC
+        if self.cancelled:
+            return
+        context.run(_current_job.set, self)
+        try:
+            self.result = context.run(self.fn, *self.args)
+        except BaseException as exc:
+            self.error = exc
 
 
 _current_job: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
@@ -58,7 +72,7 @@ def cancel_requested() -> bool:
     cannot be interrupted, so a long sync tool may poll this (or `ctx.is_cancelled`) and stop
     early -- cancellation reaching sync code cooperatively."""
     job = _current_job.get()
-    return job is not None and job.cancelled.is_set()
+    return job is not None and job.cancelled
 
 
 class _Pool:
@@ -69,15 +83,19 @@ class _Pool:
     So a submit wakes a worker only when none is awake, and a watchdog thread wakes one more
     whenever jobs are waiting and no worker has started one for `_STALL` seconds: blocking
     functions still run concurrently, each extra thread joining within a few milliseconds.
+    Results go back to the loop in batches (see `_deliver_soon`).
     """
 
-    def __init__(self, schedule: Callable[[Callable[[], None]], None]) -> None:
-        self._schedule = schedule
+    def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        # weakly: the pool is kept per loop and must not keep its loop alive
+        self._schedule = weakref.WeakMethod(schedule)
+        self.new_wakeup = wakeup_factory()
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)
         self._watch = threading.Condition(self._lock)
         self._jobs: deque[_Job] = deque()
-        self._finished: list[_Job] = []
+        self._finished: deque[_Job] = deque()
+        self._delivery_pending = False  # a `_deliver` callback is scheduled and not yet run
         self._idle = 0  # workers waiting for a job
         self._wakeups = 0  # notifications sent but not yet taken
         self._workers = 0
@@ -114,6 +132,7 @@ class _Pool:
             seen = -1
             while True:
                 if self._jobs:
+                    self._deliver_soon()
                     if self._started == seen:  # jobs wait and nobody took one: all stuck
                         self._wake_one()
                     seen = self._started
@@ -148,49 +167,69 @@ class _Pool:
                         continue
                 job = self._jobs.popleft()
                 self._started += 1
-            try:
-                job.result = job.context.run(job.run)
-            except BaseException as exc:
-                job.error = exc
-            with self._lock:
-                self._finished.append(job)
-                first = len(self._finished) == 1
-            if first:
+                last = not self._jobs
+            if last:  # it may block: first hand back what is done
+                self._deliver_soon()
+            job.run()
+            self._finished.append(job)
+            if not self._jobs:
+                self._deliver_soon()
+
+    def _deliver_soon(self) -> None:
+        """Have the loop wake the callers of the finished jobs: one loop wake-up per batch.
+
+        Called when a worker sees the queue empty (before its last job and after any job)
+        and by the watchdog on each tick while jobs wait, so a result waits at most
+        `_STALL` for its batch. Deques need no lock: a job is appended before the flag is
+        read, so either this call schedules a delivery or the pending one will see the job.
+        """
+        if self._finished and not self._delivery_pending:
+            self._delivery_pending = True
+            schedule = self._schedule()
+            if schedule is not None:  # else the loop is gone; nobody waits any more
                 try:
-                    self._schedule(self._complete)
-                except RuntimeError:  # the loop is gone; nobody waits any more
+                    schedule(self._deliver)
+                except RuntimeError:  # the loop is closed
                     pass
 
-    def _complete(self) -> None:
-        with self._lock:
-            finished, self._finished = self._finished, []
-        for job in finished:
-            job.done.set()
+    def _deliver(self) -> None:
+        """On the loop: wake the callers of every job finished so far."""
+        self._delivery_pending = False
+        finished = self._finished
+        while finished:
+            job = finished.popleft()
+            job.delivered = True
+            job.wakeup.set()
 
 
-_pool_var: RunVar[_Pool] = RunVar("trimcp_worker_pool")
+_pools: weakref.WeakKeyDictionary[object, _Pool] = weakref.WeakKeyDictionary()
 
 
 def _pool() -> _Pool:
-    try:
-        return _pool_var.get()
-    except LookupError:
-        pool = _Pool(threadsafe_scheduler())
-        _pool_var.set(pool)
-        return pool
+    loop = current_loop()
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _Pool(threadsafe_scheduler())
+    return pool
 
 
 async def run_sync(fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(*args)` in a worker thread and return its result (or raise its exception)."""
-    job = _Job(fn, args)
-    _pool().submit(job)
+    pool = _pool()
+    job = _Job(fn, args, pool.new_wakeup())
+    pool.submit(job)
     try:
-        await job.done.wait()
+        await job.wakeup.wait()
     except anyio.get_cancelled_exc_class():
-        job.cancelled.set()  # tell the function, then wait for it: a thread cannot be killed
-        with anyio.CancelScope(shield=True):
-            await job.done.wait()
+        job.cancelled = True  # skipped if not started yet; else the function may poll it
+        if not job.delivered:  # wait for it: a thread cannot be killed
+            job.wakeup = pool.new_wakeup()
+            with anyio.CancelScope(shield=True):
+                await job.wakeup.wait()
+        raise
+    except BaseException:
+        job.cancelled = True
         raise
     if job.error is not None:
         raise job.error
-    return job.result
+    return job.result  # type: ignore[no-any-return]
