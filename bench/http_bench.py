@@ -144,6 +144,21 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU time the whole machine spent busy (all cores, /proc/stat), in seconds."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields)
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+# other processes busier than this (in cores) during a measured run make its figures unreliable:
+# on a 2-core box the server and wrk each own a core, so any other work takes from one of them
+OTHER_LOAD_LIMIT = 0.15
+
+
 def rss_kb(pid: int) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
@@ -617,14 +632,23 @@ def run_config(
             )
             res["warmup"] = {k: warm[k] for k in ("rps", "requests", "error_total")}
         load = os.getloadavg()[0]
+        busy0 = machine_busy_seconds()
         cpu0 = cpu_seconds(srv.pid)
         meas = run_wrk(cfg, port, session_id, version, args.duration, 2_000_000_000, args, wrk_pin)
         cpu1 = cpu_seconds(srv.pid)
+        busy1 = machine_busy_seconds()
         if cpu0 is not None and cpu1 is not None and cpu1 > cpu0:
             # noise-robust figure: requests per second of server CPU (what one whole core would do)
             meas["server_cpu_s"] = cpu1 - cpu0
             meas["server_cpu_share"] = (cpu1 - cpu0) / (meas["duration_us"] / 1e6)
             meas["rps_per_cpu"] = meas["requests"] / (cpu1 - cpu0)
+        wall = meas["duration_us"] / 1e6
+        if None not in (busy0, busy1, cpu0, cpu1) and wall:
+            assert busy0 is not None and busy1 is not None and cpu0 is not None and cpu1 is not None
+            # what everything else on the machine used meanwhile (other benchmarks, builds...),
+            # in cores: not steal time, which a VM often does not report, but real contention
+            ours = (cpu1 - cpu0) + (meas["wrk_cpu_share"] or 0.0) * wall
+            meas["other_load_cores"] = max(0.0, (busy1 - busy0) - ours) / wall
         res["loadavg_1min_at_start"] = load
         res["wrk"] = meas
         res["rss_after_kb"] = rss_kb(srv.pid)
@@ -642,6 +666,12 @@ def run_config(
                 f" wrk CPU {meas['wrk_cpu_share'] or 0:.0%})"
                 if meas.get("rps_per_cpu")
                 else ")"
+            )
+            + (
+                f"  other load {meas['other_load_cores']:.2f} cores"
+                + (" (DISTURBED)" if meas["other_load_cores"] > OTHER_LOAD_LIMIT else "")
+                if meas.get("other_load_cores") is not None
+                else ""
             ),
             flush=True,
         )
@@ -824,6 +854,13 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
         )
 
 
+def _other_load(w: dict[str, Any]) -> str:
+    other = w.get("other_load_cores")
+    if other is None:
+        return "-"
+    return f"{other:.2f}" + (" !" if other > OTHER_LOAD_LIMIT else "")
+
+
 def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[str, Any]:
     rps = {r["config"]: r["wrk"]["rps"] for r in results if r.get("wrk")}
     per_cpu = {
@@ -837,7 +874,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
         w = r.get("wrk")
         if w is None:
             why = "SKIPPED" if r.get("skipped") else "FAILED"
-            rows.append([r["config"], r.get("label", ""), why, *["-"] * (9 if multi else 8)])
+            rows.append([r["config"], r.get("label", ""), why, *["-"] * (10 if multi else 9)])
             continue
         c = w["checks"]
         flag = " !" if w["error_total"] else ""
@@ -854,6 +891,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
                 f"{w['server_cpu_share']:.0%}" if w.get("server_cpu_share") else "-",
                 f"{w['rps_per_cpu']:,.0f}" if w.get("rps_per_cpu") else "-",
                 f"{w['wrk_cpu_share']:.0%}" if w.get("wrk_cpu_share") is not None else "-",
+                _other_load(w),
             ]
         )
         if multi:
@@ -874,6 +912,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
             "srv CPU",
             "req/CPU-s",
             "wrk CPU",
+            "other",
             *(["all runs req/s"] if multi else []),
         ],
         rows,
@@ -883,7 +922,9 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
     print(
         "(errors = failed checks + socket errors, '!' flags a configuration with errors; srv CPU ="
         " server CPU time / wall time\n (wrk CPU the same for wrk);  req/CPU-s = requests per second of server CPU time, the"
-        " rate one whole core would give: less sensitive to other load on the machine)"
+        " rate one whole core would give: less sensitive to other load on the machine;\n"
+        f" other = cores busy with other processes during the run, '!' past {OTHER_LOAD_LIMIT}:"
+        " that row is disturbed)"
     )
 
     ratios = []
@@ -1142,6 +1183,18 @@ def main() -> int:
 
     summary = report(results, memory)
     load1 = os.getloadavg()[0]
+    disturbed = [
+        f"{r['config']} ({r['wrk']['other_load_cores']:.2f})"
+        for r in results
+        if r.get("wrk") and (r["wrk"].get("other_load_cores") or 0.0) > OTHER_LOAD_LIMIT
+    ]
+    if disturbed:
+        print(
+            "\nWARNING: other processes kept the machine busy during the measured runs of "
+            + ", ".join(disturbed)
+            + " (cores): those figures and every ratio using them are unreliable; re-run when the"
+            " machine is quiet."
+        )
     if load0 > 0.5:
         print(
             f"\nWARNING: 1-min load average was {load0:.2f} before the run ({load1:.2f} after):"

@@ -124,3 +124,22 @@ async def test_disconnect_ends_the_session() -> None:
                 await wait_until(lambda: not endpoint.sessions)
                 posted = await client.post(url + data, content=b'{"jsonrpc":"2.0","id":1,"method":"ping"}', headers={"content-type": "application/json"})
                 assert posted.status_code == 404
+
+
+async def test_invalid_json_post_gets_400_and_the_session_lives_on() -> None:
+    async with legacy() as (sse, endpoint):
+        url = (await sse.next_event()).data
+        with anyio.fail_after(5):
+            bad = await sse.client.post(sse.base + url, content=b"{not json", headers={"content-type": "application/json"})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == -32700
+        with anyio.fail_after(5):
+            invalid = await sse.client.post(
+                sse.base + url, content=b'{"jsonrpc":"2.0","id":3}', headers={"content-type": "application/json"}
+            )
+        assert invalid.status_code == 400
+        assert invalid.json()["error"]["code"] == -32600
+        assert len(endpoint.sessions) == 1
+        # nothing went on the stream for the bad POSTs: the next message is the ping's answer
+        assert (await sse.post(url, {"jsonrpc": "2.0", "id": 9, "method": "ping"})).status_code == 202
+        assert (await sse.next_message()) == {"jsonrpc": "2.0", "id": 9, "result": {}}

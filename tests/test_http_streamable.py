@@ -138,6 +138,17 @@ def make_server() -> FastMCP:
         await ctx.info("after")
         return "finished"
 
+    @mcp.tool
+    def version(ctx: Context) -> str:
+        return ctx.protocol_version or ""
+
+    @mcp.tool
+    async def chatty_then_wait(ctx: Context) -> str:
+        await ctx.info("waiting")
+        SIGNALS["started"].set()
+        await anyio.sleep_forever()
+        return "never"
+
     @mcp.resource("data://hello")
     def hello() -> str:
         return "Hello"
@@ -532,6 +543,93 @@ async def test_stateless_http_creates_no_sessions() -> None:
         assert len(h.endpoint.sessions) == 0
         get = await h.client.get(h.url, headers={"accept": "text/event-stream", "mcp-session-id": "x"})
         assert get.status_code == 405
+
+
+async def test_stateless_request_is_served_at_its_protocol_version_header() -> None:
+    async with running(stateless=True) as h:
+        call = h.body("tools/call", {"name": "version", "arguments": {}})
+        for version in ("2024-11-05", "2025-06-18", "2025-11-25"):
+            response = await h.post(call, {"mcp-protocol-version": version})
+            assert response.status_code == 200, response.text
+            assert response.json()["result"]["structuredContent"] == {"result": version}
+        assert len(h.endpoint.sessions) == 0
+
+
+async def test_stateless_request_without_version_header_is_served_as_2025_03_26() -> None:
+    async with running(stateless=True) as h:
+        response = await h.post(h.body("tools/call", {"name": "version", "arguments": {}}))
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["structuredContent"] == {"result": "2025-03-26"}
+
+
+async def test_stateless_unsupported_protocol_version_header_gets_400() -> None:
+    async with running(stateless=True) as h:
+        call = h.body("tools/call", {"name": "version", "arguments": {}})
+        response = await h.post(call, {"mcp-protocol-version": "1999-01-01"})
+        assert response.status_code == 400
+
+
+async def test_stateless_initialize_negotiates_from_the_body() -> None:
+    async with running(stateless=True) as h:
+        init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+        response = await h.post(h.body("initialize", init))
+        assert response.json()["result"]["protocolVersion"] == "2025-06-18"
+        unknown = await h.post(h.body("initialize", dict(init, protocolVersion="1999-01-01")))
+        assert unknown.json()["result"]["protocolVersion"] == "2025-11-25"
+
+
+async def _cancel_in_flight(h: Harness, session_id: str, tool: str, *, accept: str = ACCEPT_BOTH) -> httpx.Response:
+    """POST a call to `tool` (which sets SIGNALS["started"] and never ends), cancel it with
+    notifications/cancelled once it runs, and return the call's (complete) answer."""
+    SIGNALS["started"] = anyio.Event()
+    SIGNALS["finished"] = anyio.Event()
+    results: list[httpx.Response] = []
+    body = msgspec.json.encode({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
+
+    async def call() -> None:
+        results.append(await h.post(body, {"mcp-session-id": session_id, "accept": accept}))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+        with anyio.fail_after(5):
+            await SIGNALS["started"].wait()
+        cancel = h.body("notifications/cancelled", {"requestId": 77, "reason": "test"}, notification=True)
+        assert (await h.post(cancel, {"mcp-session-id": session_id})).status_code == 202
+    return results[0]
+
+
+async def test_cancelled_request_without_output_gets_a_json_rpc_answer_not_204() -> None:
+    async with running() as h:
+        session_id = await h.initialize()
+        response = await _cancel_in_flight(h, session_id, "slow_forever")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {
+            "jsonrpc": "2.0", "id": 77, "error": {"code": -32800, "message": "Request cancelled"}
+        }
+        with anyio.fail_after(5):
+            await SIGNALS["finished"].wait()
+        assert h.endpoint.sessions.get(session_id).inflight is None
+
+
+async def test_cancelled_request_in_json_response_mode_gets_one_json_object() -> None:
+    async with running(json_response=True) as h:
+        session_id = await h.initialize()
+        response = await _cancel_in_flight(h, session_id, "slow_forever", accept="application/json")
+        assert response.status_code == 200
+        assert response.json()["error"]["code"] == -32800
+
+
+async def test_cancelled_request_with_an_open_sse_stream_ends_it_with_the_cancel_error() -> None:
+    async with running(event_store=InMemoryEventStore(), retry_interval=10) as h:
+        session_id = await h.initialize()
+        response = await _cancel_in_flight(h, session_id, "chatty_then_wait")
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [e for e in sse_events(response.text) if e.data]
+        messages = [msgspec.json.decode(e.data) for e in events]
+        assert messages[0]["method"] == "notifications/message"
+        assert messages[-1] == {"jsonrpc": "2.0", "id": 77, "error": {"code": -32800, "message": "Request cancelled"}}
+        assert all(e.id for e in events)  # an event like the others (kept for a replay)
 
 
 async def test_json_response_mode_answers_json_in_handshake_era() -> None:

@@ -1,9 +1,11 @@
 """The legacy HTTP+SSE transport (protocol 2024-11-05), deprecated but still served.
 
 `GET /sse` opens the stream: the first event is `endpoint`, whose data is the URL to POST
-messages to (`<root_path>/messages/?session_id=<id>`). Every POST there is accepted with 202;
-responses, notifications and server-to-client requests flow back on the SSE stream as
-`message` events. When the client disconnects, the session ends.
+messages to (`<root_path>/messages/?session_id=<id>`). Every valid POST there is accepted with
+202; responses, notifications and server-to-client requests flow back on the SSE stream as
+`message` events. When the client disconnects, the session ends. A POST whose body is not a
+JSON-RPC message (invalid JSON, or not a request/notification/response) gets 400 with the
+JSON-RPC error in its body; the session never sees it.
 
 A session is a `ServerConnection` (the same MCP connection stdio uses) over a message stream
 whose `receive` yields the POSTed bodies and whose `send` writes SSE events. The paths, the
@@ -29,7 +31,9 @@ from trimcp.http.wire import (
     _respond_error,
     read_body,
 )
+from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST
+from trimcp.protocol.jsonrpc import Invalid
 from trimcp.protocol.sse import encode_event
 
 if TYPE_CHECKING:
@@ -184,6 +188,12 @@ class LegacySSEEndpoint:
         body = await read_body(receive, self.max_body_size, headers.get(b"content-length"))
         if body is None:
             await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
+            return
+        message = jsonrpc.decode(body)
+        if isinstance(message, Invalid):
+            # SDK convention (its sse.py answers "Could not parse message" with 400): the fault
+            # goes back on this POST, and the session never sees the bytes
+            await _respond(send, 400, jsonrpc.encode_error(message.id, message.error))
             return
         try:
             await entry[1].send(body)

@@ -22,7 +22,10 @@ Hot path (shared/DESIGN.md §3): the handler runs in the ASGI task itself; a JSO
 `http.response.body`. The response turns into SSE only when the handler emits something
 first (lazy SSE). A client disconnect cancels a modern request: requests still running after
 a short grace get a watcher task from `_DisconnectWatch`, so quick requests pay for no task.
-In the handshake era a disconnect is not cancellation (the response may be replayed).
+In the handshake era a disconnect is not cancellation (the response may be replayed); a
+request cancelled by `notifications/cancelled`, DELETE or shutdown still answers its POST, with
+a `-32800` error (`_answer_cancelled`). Stateless handshake-era requests are served at the
+version their `MCP-Protocol-Version` header names (2025-03-26 without one).
 
 Status codes for bad input (HTTP and SDK convention, not spec rules): 406 when the Accept
 header does not list what we answer with, 415 for a non-JSON body, 413 past `max_body_size`,
@@ -34,13 +37,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 
 from trimcp.exceptions import McpError
+from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.channels import _DisconnectWatch, _NullChannel, _PostChannel
+from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.event_store import EventStore
 from trimcp.http.sessions import HttpSession, SessionManager, SSEStream, new_session_id
 from trimcp.http.streams import _get, _listen
@@ -51,10 +57,10 @@ from trimcp.http.wire import (
     Receive,
     Scope,
     Send,
-    _accepts,
+    _accepts_json_sse,
     _Disconnected,
     _headers,
-    _media_types,
+    _may_be_modern,
     _modern_ladder,
     _respond,
     _respond_error,
@@ -85,6 +91,22 @@ if TYPE_CHECKING:
 __all__ = ["StreamableHTTPEndpoint"]
 
 logger = logging.getLogger("trimcp.http")
+
+# The version a handshake-era request without `MCP-Protocol-Version` is served at when nothing
+# else tells it (stateless): "the server SHOULD assume protocol version 2025-03-26"
+# (2025-11-25 basic/transports.mdx, Protocol Version Header).
+ASSUMED_VERSION = "2025-03-26"
+
+# The answer to a handshake-era request cancelled before its response (see `_dispatch`). Not an
+# MCP code: LSP's RequestCancelled, which the official SDK sends in the same place.
+REQUEST_CANCELLED = -32800
+
+
+_UNCANCELLABLE = nullcontext()
+
+
+def _ignore(_request_id: RequestId) -> None:
+    return None
 
 
 class StreamableHTTPEndpoint:
@@ -128,11 +150,12 @@ class StreamableHTTPEndpoint:
         self.sessions = SessionManager(idle_timeout=session_idle_timeout, max_sessions=max_sessions)
         self.shared = ServerSession(server)  # modern requests, and everything when stateless
         self.shared.lifecycle.state = SessionState.OPERATING
+        # stateless handshake-era requests: one pre-initialized session per protocol version
+        self._stateless_sessions: dict[str, ServerSession] = {}
         self._watch = _DisconnectWatch()
         self._tg: anyio.abc.TaskGroup | None = None
         self._stream_scopes: set[anyio.CancelScope] = set()
         self._shutting_down = False
-        self._http_context: Any = None
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -192,9 +215,9 @@ class StreamableHTTPEndpoint:
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = _headers(scope)
-        accept = _media_types(headers.get(b"accept"))
-        json_ok = _accepts(accept, "application/json")
-        sse_ok = not self.json_response and _accepts(accept, "text/event-stream")
+        json_ok, sse_ok = _accepts_json_sse(headers.get(b"accept"))
+        if self.json_response:
+            sse_ok = False
         if not json_ok or not (sse_ok or self.json_response):
             wanted = (
                 "application/json"
@@ -205,8 +228,10 @@ class StreamableHTTPEndpoint:
                 send, 406, INVALID_REQUEST, f"Not Acceptable: the client must accept {wanted}"
             )
             return
-        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if content_type != b"application/json":
+        content_type = headers.get(b"content-type", b"")
+        if content_type != b"application/json" and (
+            content_type.split(b";", 1)[0].strip().lower() != b"application/json"
+        ):
             await _respond_error(
                 send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
             )
@@ -245,12 +270,14 @@ class StreamableHTTPEndpoint:
         sse_ok: bool,
         body: bytes,
     ) -> None:
-        routing = _routing(request.params)
-        meta = routing.meta
         header_version = headers.get(b"mcp-protocol-version")
-        if (isinstance(meta, dict) and PROTOCOL_VERSION_KEY in meta) or (
-            header_version is not None
-            and header_version.decode("latin-1").strip() in MODERN_VERSIONS
+        routing = _routing(request.params) if _may_be_modern(body, header_version) else None
+        if routing is not None and (
+            (isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta)
+            or (
+                header_version is not None
+                and header_version.decode("latin-1").strip() in MODERN_VERSIONS
+            )
         ):
             error = _modern_ladder(headers, request, routing)
             if error is not None:
@@ -289,10 +316,31 @@ class StreamableHTTPEndpoint:
         if session is None:
             return
         if session is True:
-            await self._dispatch(scope, receive, send, request, self.shared, None, sse_ok, body)
+            version = (
+                ASSUMED_VERSION
+                if header_version is None
+                else header_version.decode("latin-1").strip()
+            )
+            mcp = await self._stateless_session(version)
+            await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
-        session.touch()
         await self._dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
+
+    async def _stateless_session(self, version: str) -> ServerSession:
+        """The shared session serving stateless handshake-era requests at `version` (one of
+        `HANDSHAKE_VERSIONS`): initialized once at that version, through the same public
+        `initialize` path a client takes, so handlers see `ctx.protocol_version == version`
+        and version-gated behaviour follows it."""
+        mcp = self._stateless_sessions.get(version)
+        if mcp is not None:
+            return mcp
+        mcp = ServerSession(self.server)
+        params = msgspec.json.encode({"protocolVersion": version, "capabilities": {}})
+        await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), _NullChannel())
+        await mcp.handle_notification(
+            Notification("notifications/initialized"), cancel=_ignore, channel=_NullChannel()
+        )
+        return self._stateless_sessions.setdefault(version, mcp)
 
     async def _session_for(
         self, send: Send, headers: dict[bytes, bytes], request_id: RequestId | None = None
@@ -373,20 +421,32 @@ class StreamableHTTPEndpoint:
         channel = _PostChannel(
             self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
         )
-        cancel_scope = anyio.CancelScope()
+        # what can cancel a request: notifications/cancelled, DELETE and shutdown (sessions), a
+        # disconnect (modern); nothing can reach a stateless handshake-era one, so it runs bare
+        cancel_scope: anyio.CancelScope | None = None
+        if session is not None or modern:
+            cancel_scope = anyio.CancelScope()
         if session is not None:
+            assert cancel_scope is not None
             if not session.track(request.id, cancel_scope):
                 await _respond_error(
                     send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
                 )
                 return False
             session.active += 1
-        watch = self._watch.register(receive, cancel_scope) if modern else None
-        token = self._enter_http_context(scope, body)
+        watch = (
+            self._watch.register(receive, cancel_scope)
+            if modern and cancel_scope is not None
+            else None
+        )
+        http_request = HttpRequest(scope)
+        http_request._body = body  # read already: `await request.body()` must not receive again
+        token = set_http_request(http_request)
         ok = False
         status = 200
+        reply: bytes | None = None
         try:
-            with cancel_scope:
+            with cancel_scope if cancel_scope is not None else _UNCANCELLABLE:
                 try:
                     result = await mcp.handle_request(request, channel)
                     reply = jsonrpc.encode_result(request.id, result)
@@ -399,22 +459,16 @@ class StreamableHTTPEndpoint:
                     logger.exception("request %r (%s) failed", request.id, request.method)
                     reply = jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, str(exc)))
         finally:
-            self._exit_http_context(token)
+            reset_http_request(token)
             self._watch.unregister(watch)
             if session is not None:
                 session.untrack(request.id)
                 session.active -= 1
                 session.touch()
         stream = channel.stream
-        if cancel_scope.cancel_called:
-            # cancelled: by a client disconnect (modern), notifications/cancelled, DELETE or
-            # shutdown. A cancelled request gets no answer.
-            if stream is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._finish_stream(stream, session)
-            elif not modern:
-                with anyio.CancelScope(shield=True):
-                    await _respond(send, 204, b"", headers)
+        if reply is None:  # cancelled before it had an answer
+            with anyio.CancelScope(shield=True):
+                await self._answer_cancelled(send, request, stream, session, modern=modern)
             return False
         if stream is not None and stream.started:
             await stream.send_message(reply)
@@ -433,44 +487,49 @@ class StreamableHTTPEndpoint:
                 await send({"type": "http.response.body", "body": reply})
         return ok
 
+    async def _answer_cancelled(
+        self,
+        send: Send,
+        request: Request,
+        stream: SSEStream | None,
+        session: HttpSession | None,
+        *,
+        modern: bool,
+    ) -> None:
+        """End the POST of a request cancelled before it had an answer.
+
+        2026-07-28: only a client disconnect cancels, so nobody is listening; an SSE response
+        already started is just ended. Handshake era (`notifications/cancelled`, DELETE,
+        shutdown): the POST of a request MUST be answered with an SSE stream or one JSON
+        object (2025-11-25 basic/transports.mdx, Sending Messages 5), and a response stream
+        ends with the request's response, so the request gets a `-32800` error, as the
+        official SDK does; a client that sent the cancel ignores it (basic/utilities/
+        cancellation.mdx: "The sender of the cancellation notification SHOULD ignore any
+        response to the request that arrives afterward"). On a resumable stream it is an event
+        like the others, so the replay of a cut stream ends with it too.
+        """
+        if modern:
+            if stream is not None:
+                await self._finish_stream(stream, session)
+            return
+        reason = "Request cancelled"
+        if self._shutting_down:
+            reason += ": the server is shutting down"
+        elif session is not None and session.closed:
+            reason += ": the session ended"
+        answer = jsonrpc.encode_error(request.id, ErrorData(REQUEST_CANCELLED, reason))
+        if stream is not None and stream.started:
+            await stream.send_message(answer)
+            await self._finish_stream(stream, session)
+            return
+        if stream is not None:
+            await self._finish_stream(stream, session)
+        await _respond(send, 200, answer)
+
     async def _finish_stream(self, stream: SSEStream, session: HttpSession | None) -> None:
         await stream.finish()
         if session is not None and session.streams is not None and stream.stream_id is not None:
             session.streams.pop(stream.stream_id, None)
-
-    def _enter_http_context(self, scope: Scope, body: bytes) -> Any:
-        setter = self._http_context
-        if setter is None:
-            try:
-                from trimcp.http import context
-                from trimcp.http.asgi import Request as HttpRequest
-            except ImportError:
-                self._http_context = False
-                return None
-            set_request = getattr(context, "set_http_request", None)
-            if set_request is None:
-                self._http_context = False
-                return None
-            self._http_context = setter = (
-                set_request,
-                HttpRequest,
-                getattr(context, "reset_http_request", None),
-            )
-        if setter is False:
-            return None
-        set_request, request_cls, _ = setter
-        http_request = request_cls(scope)
-        http_request._body = body
-        return set_request(http_request)
-
-    def _exit_http_context(self, token: Any) -> None:
-        if token is None:
-            return
-        reset = getattr(token, "reset", None)
-        if callable(reset):
-            reset()
-        elif self._http_context and self._http_context[2] is not None:
-            self._http_context[2](token)
 
     async def _post_notification(
         self, scope: Scope, send: Send, headers: dict[bytes, bytes], notification: Notification

@@ -58,6 +58,7 @@ _WANTED = frozenset(
         b"last-event-id",
     }
 )
+_MODERN_HEADER_VALUES = frozenset(v.encode() for v in MODERN_VERSIONS)
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _MODERN_STATUS = {
     METHOD_NOT_FOUND: 404,
@@ -106,6 +107,37 @@ def _accepts(types: set[str], wanted: str) -> bool:
     return wanted in types or "*/*" in types or f"{wanted.split('/')[0]}/*" in types
 
 
+_accept_cache: dict[bytes | None, tuple[bool, bool]] = {}
+_ACCEPT_CACHE_LIMIT = 64
+
+
+def _accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
+    """Whether an `Accept` header value admits `application/json`, `text/event-stream`.
+
+    Memoised per raw value: a client sends the same header on every request, and parsing it
+    is a measurable part of serving a small request."""
+    found = _accept_cache.get(value)
+    if found is None:
+        types = _media_types(value)
+        found = (_accepts(types, "application/json"), _accepts(types, "text/event-stream"))
+        if len(_accept_cache) < _ACCEPT_CACHE_LIMIT:
+            _accept_cache[value] = found
+    return found
+
+
+_VERSION_KEY_TAIL = b"protocolVersion"
+
+
+def _may_be_modern(body: bytes, header_version: bytes | None) -> bool:
+    """False when a request certainly carries no modern `_meta` version and no modern
+    `MCP-Protocol-Version` header, so routing need not decode `params` to tell the era.
+
+    The key can only hide from the byte search behind a JSON escape, hence the backslash."""
+    if header_version is not None and header_version.strip(b" \t") in _MODERN_HEADER_VALUES:
+        return True
+    return _VERSION_KEY_TAIL in body or b"\\" in body
+
+
 def decode_header_value(value: str) -> str | None:
     """A header value with the Base64 sentinel (`=?base64?...?=`) decoded; None if malformed."""
     value = value.strip(" \t")
@@ -143,7 +175,10 @@ async def _respond_error(
 
 
 async def read_body(receive: Receive, limit: int, content_length: bytes | None) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed `limit` bytes."""
+    """The request body, or None as soon as it is known to exceed `limit` bytes.
+
+    Reads up to the closing `more_body: False` message even when `Content-Length` says the
+    body is complete: middleware wrapping `receive` (a body recorder, say) may rely on it."""
     if content_length is not None:
         try:
             if int(content_length) > limit:
