@@ -32,6 +32,7 @@ from trimcp.protocol.sse import encode_event
 from trimcp.protocol.versions import at_least
 
 if TYPE_CHECKING:
+    from anyio.streams.memory import MemoryObjectSendStream
     from trimcp.http.event_store import EventStore
     from trimcp.server.session import ServerSession
 
@@ -90,7 +91,7 @@ class SSEStream:
         self.store = store if stream_id is not None else None
         self._retry_ms = retry_ms
         self._extra_headers = extra_headers
-        self._sink: anyio.abc.ObjectSendStream[bytes] | None = None
+        self._sink: MemoryObjectSendStream[bytes] | None = None
         self.started = False
         self.connected = True  # the HTTP response is still open
         self.closed = False  # no more events will come
@@ -163,7 +164,7 @@ class SSEStream:
         store for its whole TTL)."""
         self.closed = True
         delivered_live = self.connected and self.started and self._sink is None
-        if delivered_live and self.store is not None:
+        if delivered_live and self.store is not None and self.stream_id is not None:
             await self.store.forget_stream(self.stream_id)
         if self._sink is not None:
             await self._sink.aclose()
@@ -177,7 +178,7 @@ class SSEStream:
         """The client went away: later events are only stored (if resumable)."""
         self.connected = False
 
-    def attach(self, sink: anyio.abc.ObjectSendStream[bytes]) -> bool:
+    def attach(self, sink: MemoryObjectSendStream[bytes]) -> bool:
         """Forward later events to a GET that resumed this stream; False if it is finished."""
         if self.closed:
             return False
@@ -222,7 +223,7 @@ class HttpSession:
         self.last_active = time.monotonic()
         self.active = 0  # requests in flight plus open streams
         self.closed = False
-        self.outbox: anyio.abc.ObjectSendStream[bytes] | None = None  # the GET stream's
+        self.outbox: MemoryObjectSendStream[bytes] | None = None  # the GET stream's
         self.pending: dict[RequestId, _Pending] | None = None
         self.inflight: dict[RequestId, anyio.CancelScope] | None = None
         self.streams: dict[str, SSEStream] | None = None  # resumable POST streams still live

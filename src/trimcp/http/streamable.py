@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
@@ -71,7 +71,7 @@ from trimcp.http.wire import (
 from trimcp.http.wire import decode_header_value as decode_header_value  # moved; re-exported
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import (
     Batch,
     ErrorResponse,
@@ -96,10 +96,6 @@ logger = logging.getLogger("trimcp.http")
 # else tells it (stateless): "the server SHOULD assume protocol version 2025-03-26"
 # (2025-11-25 basic/transports.mdx, Protocol Version Header).
 ASSUMED_VERSION = "2025-03-26"
-
-# The answer to a handshake-era request cancelled before its response (see `_dispatch`). Not an
-# MCP code: LSP's RequestCancelled, which the official SDK sends in the same place.
-REQUEST_CANCELLED = -32800
 
 
 _UNCANCELLABLE = nullcontext()
@@ -344,7 +340,7 @@ class StreamableHTTPEndpoint:
 
     async def _session_for(
         self, send: Send, headers: dict[bytes, bytes], request_id: RequestId | None = None
-    ) -> HttpSession | bool | None:
+    ) -> HttpSession | Literal[True] | None:
         """The request's session; True when stateless; None after answering 400/404."""
         if self.stateless:
             return True

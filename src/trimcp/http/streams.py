@@ -4,7 +4,7 @@ Owns `GET` on the endpoint (`_get`) and the three responses that stay open after
 that opened them was answered: the GET stream of a handshake-era session (`_standalone`), a
 stream resumed with `Last-Event-ID` (`_resume`: replay from the session's event store, then
 follow the live stream), and `subscriptions/listen` (2026-07-28: `_listen` and its
-`_Listener`). Each runs inside `_serving_stream`, a scope that ends on client disconnect or
+`trimcp.server.subscriptions.Listener`). Each runs inside `_serving_stream`, a scope that ends on client disconnect or
 when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` they serve.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
@@ -31,10 +31,10 @@ from trimcp.http.wire import (
     _respond_error,
 )
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
 from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST, ErrorData
-from trimcp.protocol.jsonrpc import Request, RequestId
+from trimcp.protocol.jsonrpc import Request
 from trimcp.protocol.sse import encode_comment
+from trimcp.server.subscriptions import Listener, ListenParams
 from trimcp.types.results import Result
 
 if TYPE_CHECKING:
@@ -70,85 +70,30 @@ async def _listen(
             jsonrpc.encode_error(request.id, ErrorData(INVALID_PARAMS, f"Invalid params: {exc}")),
         )
         return
-    wanted = params.notifications
-    honoured: dict[str, Any] = {
-        key: True for key in _LISTEN_KINDS.values() if wanted.get(key) is True
-    }
-    resources = wanted.get("resourceSubscriptions")
-    uris = {u for u in resources if isinstance(u, str)} if isinstance(resources, list) else set()
-    if uris:
-        honoured["resourceSubscriptions"] = sorted(uris)
-    listener = _Listener(
-        request.id, {m for m, key in _LISTEN_KINDS.items() if key in honoured}, uris
-    )
+    listener = Listener(request.id, params.notifications)
     stream = SSEStream(send)
     endpoint.server._connections.add(listener)  # type: ignore[arg-type]
     try:
         async with _serving_stream(endpoint, receive):
-            await stream.send_message(
-                jsonrpc.encode_notification(
-                    "notifications/subscriptions/acknowledged",
-                    {"notifications": honoured, "_meta": {SUBSCRIPTION_ID_KEY: request.id}},
-                )
-            )
+            await stream.send_message(jsonrpc.encode_notification(*listener.acknowledgement()))
             async with listener.inbox:
                 while True:
                     with anyio.move_on_after(endpoint.keepalive_interval):
-                        await stream.send_message(await listener.inbox.receive())
+                        method, tagged = await listener.inbox.receive()
+                        await stream.send_message(jsonrpc.encode_notification(method, tagged))
                         continue
                     await stream.send_raw(encode_comment())
     finally:
         endpoint.server._connections.discard(listener)  # type: ignore[arg-type]
-        listener.outbox.close()
+        listener.close()
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             if endpoint._shutting_down:  # a graceful end: the final result (SHOULD)
-                result = endpoint.server._finish_modern(
-                    Result(meta={SUBSCRIPTION_ID_KEY: request.id})
-                )
+                result = endpoint.server._finish_modern(Result(meta=listener.tagged()["_meta"]))
                 await stream.send_message(jsonrpc.encode_result(request.id, result))
             await stream.finish()
 
 
-class _ListenParams(msgspec.Struct):
-    notifications: dict[str, Any] = msgspec.field(default_factory=dict)
-
-
-_decode_listen = msgspec.json.Decoder(_ListenParams).decode
-
-
-# notification method -> the SubscriptionFilter key that opts in to it
-_LISTEN_KINDS = {
-    "notifications/tools/list_changed": "toolsListChanged",
-    "notifications/prompts/list_changed": "promptsListChanged",
-    "notifications/resources/list_changed": "resourcesListChanged",
-}
-
-
-class _Listener:
-    """One `subscriptions/listen` stream, fed by the server's change fan-out."""
-
-    __slots__ = ("__weakref__", "inbox", "methods", "outbox", "resources", "subscription_id")
-
-    def __init__(
-        self, subscription_id: RequestId, methods: set[str], resources: set[str] | None = None
-    ) -> None:
-        self.subscription_id = subscription_id
-        self.methods = methods
-        self.resources = resources or set()
-        self.outbox, self.inbox = anyio.create_memory_object_stream[bytes](64)
-
-    def post_notification(self, method: str, params: Any = None) -> None:
-        if method == "notifications/resources/updated":
-            if not (isinstance(params, dict) and params.get("uri") in self.resources):
-                return
-        elif method not in self.methods:
-            return
-        tagged = dict(params or {})
-        tagged["_meta"] = {**tagged.get("_meta", {}), SUBSCRIPTION_ID_KEY: self.subscription_id}
-        try:
-            self.outbox.send_nowait(jsonrpc.encode_notification(method, tagged))
-        except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            logger.debug("listen stream %r: %s dropped", self.subscription_id, method)
+_decode_listen = msgspec.json.Decoder(ListenParams).decode
 
 
 # -- GET: the standalone stream, or resuming a stream, and the scope they run in ------------

@@ -14,6 +14,7 @@ __all__ = [
     "METHOD_NOT_FOUND",
     "MISSING_REQUIRED_CLIENT_CAPABILITY",
     "PARSE_ERROR",
+    "REQUEST_CANCELLED",
     "RESOURCE_NOT_FOUND",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "URL_ELICITATION_REQUIRED",
@@ -32,6 +33,9 @@ HEADER_MISMATCH = -32020
 MISSING_REQUIRED_CLIENT_CAPABILITY = -32021
 UNSUPPORTED_PROTOCOL_VERSION = -32022
 URL_ELICITATION_REQUIRED = -32042
+# What a handshake-era HTTP request cancelled before its response is answered. Not an MCP
+# code: LSP's RequestCancelled, which the official SDK sends in the same place.
+REQUEST_CANCELLED = -32800
 
 
 class ErrorData(msgspec.Struct, omit_defaults=True):

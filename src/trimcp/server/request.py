@@ -23,8 +23,11 @@ __all__ = ["Channel", "ServerRequest"]
 class Channel(Protocol):
     """Where a request's outbound messages go (a stdio connection, a POST's SSE stream...)."""
 
-    transport: str
-    session_id: str | None
+    @property
+    def transport(self) -> str: ...
+
+    @property
+    def session_id(self) -> str | None: ...
 
     async def notify(
         self, method: str, params: Any, *, related_request_id: RequestId | None

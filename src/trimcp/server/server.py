@@ -139,7 +139,7 @@ class FastMCP:
         self._mrtr_keys: Any = mrtr_keys
         self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
-        self._loop_scheduler: Callable[[Callable[[], None]], None] | None = None
+        self._loop_scheduler: Callable[[Callable[[], None]], object] | None = None
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
             self.add_tool(tool)
