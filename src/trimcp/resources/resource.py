@@ -226,34 +226,9 @@ class Resource(Component):
         return self.uri
 
     @staticmethod
-    def from_function(
-        fn: Callable[..., Any],
-        uri: str,
-        *,
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        mime_type: str | None = None,
-        tags: Iterable[str] | None = None,
-        annotations: Annotations | dict[str, Any] | None = None,
-        meta: dict[str, Any] | None = None,
-        enabled: bool | None = None,
-        icons: Iterable[Icon | dict[str, Any]] | None = None,
-    ) -> FunctionResource:
-        """A resource read by calling `fn` (see `FunctionResource.from_function`)."""
-        return FunctionResource.from_function(
-            fn,
-            uri,
-            name=name,
-            title=title,
-            description=description,
-            mime_type=mime_type,
-            tags=tags,
-            annotations=annotations,
-            meta=meta,
-            enabled=enabled,
-            icons=icons,
-        )
+    def from_function(fn: Callable[..., Any], uri: str, **options: Any) -> FunctionResource:
+        """A resource read by calling `fn`: the options of `FunctionResource.from_function`."""
+        return FunctionResource.from_function(fn, uri, **options)
 
     def to_mcp_resource(
         self, *, include_fastmcp_meta: bool | None = None, **overrides: Any
@@ -332,7 +307,7 @@ class FunctionResource(Resource):
         self._parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
 
     @classmethod
-    def from_function(
+    def from_function(  # type: ignore[override]  # the base forwards **options here
         cls,
         fn: Callable[..., Any],
         uri: str,

@@ -217,33 +217,10 @@ class ResourceTemplate(Component):
 
     @staticmethod
     def from_function(
-        fn: Callable[..., Any],
-        uri_template: str,
-        *,
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        mime_type: str | None = None,
-        tags: Iterable[str] | None = None,
-        annotations: Annotations | dict[str, Any] | None = None,
-        meta: dict[str, Any] | None = None,
-        enabled: bool | None = None,
-        icons: Iterable[Icon | dict[str, Any]] | None = None,
+        fn: Callable[..., Any], uri_template: str, **options: Any
     ) -> FunctionResourceTemplate:
-        """A template read by calling `fn` (see `FunctionResourceTemplate.from_function`)."""
-        return FunctionResourceTemplate.from_function(
-            fn,
-            uri_template,
-            name=name,
-            title=title,
-            description=description,
-            mime_type=mime_type,
-            tags=tags,
-            annotations=annotations,
-            meta=meta,
-            enabled=enabled,
-            icons=icons,
-        )
+        """A template read by calling `fn`: the options of `FunctionResourceTemplate.from_function`."""
+        return FunctionResourceTemplate.from_function(fn, uri_template, **options)
 
     def matches(self, uri: str) -> dict[str, str] | None:
         """The parameters `uri` gives this template (strings), or `None` if it does not match."""
@@ -318,7 +295,7 @@ class FunctionResourceTemplate(ResourceTemplate):
         self._parsed = parsed
 
     @classmethod
-    def from_function(
+    def from_function(  # type: ignore[override]  # the base forwards **options here
         cls,
         fn: Callable[..., Any],
         uri_template: str,
