@@ -33,6 +33,7 @@ from trimcp.protocol.versions import at_least
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
+
     from trimcp.http.event_store import EventStore
     from trimcp.server.session import ServerSession
 
