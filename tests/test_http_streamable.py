@@ -653,6 +653,23 @@ async def test_batches_only_for_2025_03_26_sessions() -> None:
         assert refused.json()["error"]["code"] == -32600
 
 
+async def test_stateless_batches_only_at_2025_03_26_stated_or_assumed() -> None:
+    async with running(stateless=True) as h:
+        call = h.body("tools/call", {"name": "version", "arguments": {}})
+        batch = b"[" + call + b"," + h.body("prompts/list") + b"]"
+        for headers in ({}, {"mcp-protocol-version": "2025-03-26"}):
+            response = await h.post(batch, headers)
+            assert response.status_code == 200, response.text
+            replies = response.json()
+            assert len(replies) == 2
+            served = [r for r in replies if "structuredContent" in r.get("result", {})]
+            assert served[0]["result"]["structuredContent"] == {"result": "2025-03-26"}
+        refused = await h.post(batch, {"mcp-protocol-version": "2025-06-18"})
+        assert refused.status_code == 400
+        assert refused.json()["error"]["code"] == -32600
+        assert len(h.endpoint.sessions) == 0
+
+
 async def test_priming_event_and_retry_only_for_2025_11_25_sessions() -> None:
     async with running(event_store=InMemoryEventStore(), retry_interval=1500) as h:
         for version, primed in (("2025-11-25", True), ("2025-06-18", False)):

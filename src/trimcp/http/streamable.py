@@ -36,7 +36,7 @@ sessions were reaped), so a client can tell "server busy" from "session unknown"
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -551,12 +551,17 @@ class StreamableHTTPEndpoint:
     async def _post_batch(
         self, scope: Scope, send: Send, headers: dict[bytes, bytes], batch: Batch
     ) -> None:
-        session = (
-            None
-            if self.stateless
-            else self.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
-        )
-        if session is None or not session.accepts_batches:
+        """A 2025-03-26 JSON-RPC batch: in a session negotiated at that version, or stateless
+        with that version stated (or assumed: no `MCP-Protocol-Version` header)."""
+        session: HttpSession | None = None
+        if self.stateless:
+            raw_version = headers.get(b"mcp-protocol-version")
+            version = ASSUMED_VERSION if raw_version is None else raw_version.decode("latin-1")
+            accepted = version.strip() == "2025-03-26"
+        else:
+            session = self.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
+            accepted = session is not None and session.accepts_batches
+        if not accepted:
             await _respond_error(
                 send,
                 400,
@@ -564,7 +569,12 @@ class StreamableHTTPEndpoint:
                 "JSON-RPC batches are only accepted in 2025-03-26 sessions",
             )
             return
-        session.touch()
+        if session is None:
+            mcp = await self._stateless_session(ASSUMED_VERSION)
+            cancel: Callable[[RequestId], object] = _ignore
+        else:
+            session.touch()
+            mcp, cancel = session.mcp, session.cancel
         replies: list[bytes] = []
 
         async def serve(request: Request) -> None:
@@ -572,27 +582,30 @@ class StreamableHTTPEndpoint:
                 self, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
             )
             try:
-                result = await session.mcp.handle_request(request, channel)
+                result = await mcp.handle_request(request, channel)
                 replies.append(jsonrpc.encode_result(request.id, result))
             except McpError as exc:
                 replies.append(jsonrpc.encode_error(request.id, exc.error))
 
-        session.active += 1
+        if session is not None:
+            session.active += 1
         try:
             async with anyio.create_task_group() as tg:
                 for item in batch.items:
                     if isinstance(item, Request):
                         tg.start_soon(serve, item)
                     elif isinstance(item, Notification):
-                        await session.mcp.handle_notification(
-                            item, cancel=session.cancel, channel=_NullChannel(session)
+                        await mcp.handle_notification(
+                            item, cancel=cancel, channel=_NullChannel(session)
                         )
                     elif isinstance(item, Response | ErrorResponse):
-                        session.resolve(item)
+                        if session is not None:
+                            session.resolve(item)
                     elif isinstance(item, Invalid):
                         replies.append(jsonrpc.encode_error(item.id, item.error))
         finally:
-            session.active -= 1
+            if session is not None:
+                session.active -= 1
         if replies:
             await _respond(send, 200, b"[" + b",".join(replies) + b"]")
         else:
