@@ -239,9 +239,10 @@ class Peer:
     def _resolve(self, message: Response | ErrorResponse) -> None:
         pending = self._pending.get(message.id) if message.id is not None else None
         if pending is None:
-            if isinstance(message, ErrorResponse):
+            if isinstance(message, ErrorResponse) and message.id is None:
+                # the peer could not read something we sent: worth a warning
                 logger.warning("peer reported an error: %s", message.error.message)
-            else:
+            else:  # most often a late answer to a request we cancelled or gave up on
                 logger.debug("answer to unknown request id %r ignored", message.id)
             return
         if isinstance(message, Response):
