@@ -27,7 +27,6 @@ from trimcp.protocol.errors import (
     RESOURCE_NOT_FOUND,
     ErrorData,
 )
-from trimcp.server import mrtr
 from trimcp.server.context import Context, enter_context
 from trimcp.types import CallToolResult, TextContent
 from trimcp.types.misc import (
@@ -125,6 +124,9 @@ async def _with_input(
     ctx = Context(server, request)
     mrtr_round = None
     if request.envelope.modern:
+        # imported here: hashlib, hmac and secrets cost a handshake-era (or stdio spawn) ~5 ms
+        from trimcp.server import mrtr
+
         keys = mrtr.keys_for(server)
         mrtr_round = mrtr.begin_round(
             keys, request.method, salient, params.requestState, params.inputResponses
@@ -136,6 +138,8 @@ async def _with_input(
     except BaseException as exc:
         if mrtr_round is None:
             raise
+        from trimcp.server import mrtr
+
         pending = mrtr.find_input_required(exc)
         if pending is None:
             raise
