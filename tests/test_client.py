@@ -437,7 +437,9 @@ async def test_a_modern_client_with_a_message_handler_listens_for_list_changes(
 
     with anyio.fail_after(5):
         async with Client(server, protocol="modern", message_handler=on_message) as client:
-            assert received == ["notifications/subscriptions/acknowledged"]  # before connect returns
+            assert received == [
+                "notifications/subscriptions/acknowledged"
+            ]  # before connect returns
             server.prompt(lambda: "hi", name="fresh")
             await changed.wait()
             assert "fresh" in {prompt.name for prompt in await client.list_prompts()}
@@ -447,7 +449,10 @@ async def test_listen_false_opens_no_subscription(server: FastMCP) -> None:
     received: list[str] = []
     with anyio.fail_after(5):
         async with Client(
-            server, protocol="modern", message_handler=lambda m: received.append(m.method), listen=False
+            server,
+            protocol="modern",
+            message_handler=lambda m: received.append(m.method),
+            listen=False,
         ) as client:
             server.prompt(lambda: "hi", name="fresh")
             await client.ping()

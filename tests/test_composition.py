@@ -461,7 +461,11 @@ async def test_completions_reach_the_mounted_server_that_owns_the_prompt() -> No
     main = FastMCP("main")
     main.mount(sub, prefix="dev")
     async with Client(main) as client:
-        completion = await client.complete({"type": "ref/prompt", "name": "dev_review"}, {"name": "language", "value": "p"})
+        completion = await client.complete(
+            {"type": "ref/prompt", "name": "dev_review"}, {"name": "language", "value": "p"}
+        )
         assert completion.values == ["python", "pascal"]
-        await client.complete({"type": "ref/resource", "uri": "files://dev/{path}"}, {"name": "path", "value": ""})
+        await client.complete(
+            {"type": "ref/resource", "uri": "files://dev/{path}"}, {"name": "path", "value": ""}
+        )
     assert seen == [("ref/prompt", "review"), ("ref/resource", "files://{path}")]

@@ -199,7 +199,10 @@ async def test_context_over_the_legacy_sse_transport():
             )
             url = f"http://127.0.0.1:{address.port}/sse"
             async with Client(
-                SSETransport(url), sampling_handler=sampler, elicitation_handler=elicit, log_handler=on_log
+                SSETransport(url),
+                sampling_handler=sampler,
+                elicitation_handler=elicit,
+                log_handler=on_log,
             ) as client:
                 assert (await client.call_tool("chat")).data == "hi"
                 assert (await client.call_tool("book")).data == "booked 2027-01-01 for 1"

@@ -21,7 +21,9 @@ async def test_example_server_serves_tools_resources_templates_and_prompts(serve
     transport = StdioTransport(sys.executable, [str(EXAMPLE), "--backend", server_backend])
     with anyio.fail_after(30):
         async with Client(transport) as client:
-            assert {"add", "stats", "slow_count", "convert"} <= {t.name for t in await client.list_tools()}
+            assert {"add", "stats", "slow_count", "convert"} <= {
+                t.name for t in await client.list_tools()
+            }
             assert (await client.call_tool("add", {"a": 2, "b": 3})).data == 5
             assert (await client.call_tool("stats", {"values": [1, 2, 3]})).data.mean == 2
             progress: list[float] = []
@@ -33,8 +35,12 @@ async def test_example_server_serves_tools_resources_templates_and_prompts(serve
             assert result.data == "counted to 3" and progress == [1, 2, 3]
             assert (await client.read_resource("config://version"))[0].text == "1.0"
             assert (await client.read_resource("notes://1"))[0].text == "Buy milk"
-            assert [t.uriTemplate for t in await client.list_resource_templates()] == ["notes://{note_id}"]
+            assert [t.uriTemplate for t in await client.list_resource_templates()] == [
+                "notes://{note_id}"
+            ]
             prompt = await client.get_prompt("review", {"code": "x = 1"})
             assert "python" in prompt.messages[0].content.text
-            completion = await client.complete({"type": "ref/prompt", "name": "review"}, {"name": "language", "value": "py"})
+            completion = await client.complete(
+                {"type": "ref/prompt", "name": "review"}, {"name": "language", "value": "py"}
+            )
             assert completion.values == ["python"]

@@ -41,7 +41,9 @@ class SSEClient:
     async def post(self, url: str, message: dict[str, Any]) -> httpx.Response:
         with anyio.fail_after(5):
             return await self.client.post(
-                self.base + url, content=msgspec.json.encode(message), headers={"content-type": "application/json"}
+                self.base + url,
+                content=msgspec.json.encode(message),
+                headers={"content-type": "application/json"},
             )
 
 
@@ -57,7 +59,9 @@ async def legacy(root: str = "") -> AsyncIterator[tuple[SSEClient, LegacySSEEndp
     async with endpoint.running():
         async with serve_asgi(_MiniApp({"/": app}), on_stop=endpoint.shutdown) as url:
             async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
-                async with client.stream("GET", url + root + "/sse", headers={"accept": "text/event-stream"}) as response:
+                async with client.stream(
+                    "GET", url + root + "/sse", headers={"accept": "text/event-stream"}
+                ) as response:
                     assert response.status_code == 200
                     assert response.headers["content-type"].startswith("text/event-stream")
                     yield SSEClient(url, response, client), endpoint
@@ -82,22 +86,50 @@ async def test_endpoint_event_is_relative_to_the_mount_root_path() -> None:
 async def test_posted_messages_get_202_and_answers_flow_on_the_stream() -> None:
     async with legacy() as (sse, _):
         url = (await sse.next_event()).data
-        init = {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
-        response = await sse.post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
+        init = {
+            "protocolVersion": "2024-11-05",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        response = await sse.post(
+            url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}
+        )
         assert response.status_code == 202
         assert (await sse.next_message())["result"]["protocolVersion"] == "2024-11-05"
-        assert (await sse.post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"})).status_code == 202
-        await sse.post(url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 2, "b": 2}}})
+        assert (
+            await sse.post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"})
+        ).status_code == 202
+        await sse.post(
+            url,
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "add", "arguments": {"a": 2, "b": 2}},
+            },
+        )
         assert (await sse.next_message())["result"]["structuredContent"] == {"result": 4}
 
 
 async def test_notifications_flow_on_the_stream_before_the_answer() -> None:
     async with legacy() as (sse, _):
         url = (await sse.next_event()).data
-        init = {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+        init = {
+            "protocolVersion": "2024-11-05",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
         await sse.post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
         await sse.next_message()
-        await sse.post(url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "chatty", "arguments": {}, "_meta": {"progressToken": 7}}})
+        await sse.post(
+            url,
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "chatty", "arguments": {}, "_meta": {"progressToken": 7}},
+            },
+        )
         first = await sse.next_message()
         assert first["method"] == "notifications/message"
         assert (await sse.next_message())["method"] == "notifications/progress"
@@ -107,7 +139,9 @@ async def test_notifications_flow_on_the_stream_before_the_answer() -> None:
 async def test_unknown_session_gets_404() -> None:
     async with legacy() as (sse, _):
         await sse.next_event()
-        response = await sse.post("/messages/?session_id=nope", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        response = await sse.post(
+            "/messages/?session_id=nope", {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        )
         assert response.status_code == 404
         missing = await sse.post("/messages/", {"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert missing.status_code == 400
@@ -122,7 +156,11 @@ async def test_disconnect_ends_the_session() -> None:
                     data = SSEDecoder().feed(await response.aiter_bytes().__anext__())[0].data
                     assert len(endpoint.sessions) == 1
                 await wait_until(lambda: not endpoint.sessions)
-                posted = await client.post(url + data, content=b'{"jsonrpc":"2.0","id":1,"method":"ping"}', headers={"content-type": "application/json"})
+                posted = await client.post(
+                    url + data,
+                    content=b'{"jsonrpc":"2.0","id":1,"method":"ping"}',
+                    headers={"content-type": "application/json"},
+                )
                 assert posted.status_code == 404
 
 
@@ -130,16 +168,22 @@ async def test_invalid_json_post_gets_400_and_the_session_lives_on() -> None:
     async with legacy() as (sse, endpoint):
         url = (await sse.next_event()).data
         with anyio.fail_after(5):
-            bad = await sse.client.post(sse.base + url, content=b"{not json", headers={"content-type": "application/json"})
+            bad = await sse.client.post(
+                sse.base + url, content=b"{not json", headers={"content-type": "application/json"}
+            )
         assert bad.status_code == 400
         assert bad.json()["error"]["code"] == -32700
         with anyio.fail_after(5):
             invalid = await sse.client.post(
-                sse.base + url, content=b'{"jsonrpc":"2.0","id":3}', headers={"content-type": "application/json"}
+                sse.base + url,
+                content=b'{"jsonrpc":"2.0","id":3}',
+                headers={"content-type": "application/json"},
             )
         assert invalid.status_code == 400
         assert invalid.json()["error"]["code"] == -32600
         assert len(endpoint.sessions) == 1
         # nothing went on the stream for the bad POSTs: the next message is the ping's answer
-        assert (await sse.post(url, {"jsonrpc": "2.0", "id": 9, "method": "ping"})).status_code == 202
+        assert (
+            await sse.post(url, {"jsonrpc": "2.0", "id": 9, "method": "ping"})
+        ).status_code == 202
         assert (await sse.next_message()) == {"jsonrpc": "2.0", "id": 9, "result": {}}

@@ -48,7 +48,15 @@ async def exercise(client: Client) -> None:
     assert prompt.messages[0].content.text == "Hi Ada"
 
 
-@pytest.mark.parametrize("options", [{}, {"json_response": True}, {"event_store": InMemoryEventStore(), "retry_interval": 100}, {"stateless": True}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"json_response": True},
+        {"event_store": InMemoryEventStore(), "retry_interval": 100},
+        {"stateless": True},
+    ],
+)
 async def test_sdk_streamable_client_handshake_era(options: dict[str, Any]) -> None:
     async with served(**options) as (url, endpoint):
         with anyio.fail_after(20):
@@ -87,7 +95,11 @@ async def test_sdk_clients_against_run_http_async(transport: str) -> None:
         with anyio.fail_after(20):
             address = await tg.start(
                 lambda task_status: server.run_http_async(
-                    transport=transport, host="127.0.0.1", port=0, show_banner=False, task_status=task_status
+                    transport=transport,
+                    host="127.0.0.1",
+                    port=0,
+                    show_banner=False,
+                    task_status=task_status,
                 )
             )
             base = f"http://127.0.0.1:{address.port}"

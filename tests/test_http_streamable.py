@@ -49,8 +49,10 @@ class _MiniApp:
                     return
         path = scope["path"]
         for prefix, endpoint in self.routes.items():
-            if path == prefix or path.rstrip("/") == prefix.rstrip("/") or (
-                prefix.endswith("/") and path.startswith(prefix)
+            if (
+                path == prefix
+                or path.rstrip("/") == prefix.rstrip("/")
+                or (prefix.endswith("/") and path.startswith(prefix))
             ):
                 await endpoint(scope, receive, send)
                 return
@@ -75,7 +77,11 @@ async def serve_asgi(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
             from hypercorn.trio import serve
 
             config.bind = ["127.0.0.1:0"]
-            binds = await tg.start(lambda task_status: serve(app, config, shutdown_trigger=stop.wait, task_status=task_status))
+            binds = await tg.start(
+                lambda task_status: serve(
+                    app, config, shutdown_trigger=stop.wait, task_status=task_status
+                )
+            )
             url = binds[0]
         else:
             from hypercorn.asyncio import serve
@@ -176,13 +182,22 @@ async def wait_until(predicate: Any, timeout: float = 5.0) -> None:
 
 
 class Harness:
-    def __init__(self, url: str, endpoint: StreamableHTTPEndpoint, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, url: str, endpoint: StreamableHTTPEndpoint, client: httpx.AsyncClient
+    ) -> None:
         self.url = url + "/mcp"
         self.endpoint = endpoint
         self.client = client
         self.ids = iter(range(1, 10_000))
 
-    def body(self, method: str, params: dict[str, Any] | None = None, *, id: Any = None, notification: bool = False) -> bytes:
+    def body(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        id: Any = None,
+        notification: bool = False,
+    ) -> bytes:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if not notification:
             message["id"] = next(self.ids) if id is None else id
@@ -190,13 +205,22 @@ class Harness:
             message["params"] = params
         return msgspec.json.encode(message)
 
-    async def post(self, content: bytes, headers: dict[str, str] | None = None, **kw: Any) -> httpx.Response:
+    async def post(
+        self, content: bytes, headers: dict[str, str] | None = None, **kw: Any
+    ) -> httpx.Response:
         base = {"content-type": "application/json", "accept": ACCEPT_BOTH}
         base.update(headers or {})
         with anyio.fail_after(10):
             return await self.client.post(self.url, content=content, headers=base, **kw)
 
-    async def modern(self, method: str, params: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None, meta: dict[str, Any] | None = None) -> httpx.Response:
+    async def modern(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         params = dict(params or {})
         params["_meta"] = meta if meta is not None else modern_meta()
         hdrs = {"mcp-protocol-version": MODERN, "mcp-method": method}
@@ -209,20 +233,37 @@ class Harness:
 
     async def initialize(self, version: str = "2025-11-25") -> str:
         response = await self.post(
-            self.body("initialize", {"protocolVersion": version, "capabilities": {"roots": {}}, "clientInfo": {"name": "t", "version": "0"}})
+            self.body(
+                "initialize",
+                {
+                    "protocolVersion": version,
+                    "capabilities": {"roots": {}},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            )
         )
         assert response.status_code == 200, response.text
         session_id = response.headers["mcp-session-id"]
-        initialized = await self.post(self.body("notifications/initialized", notification=True), {"mcp-session-id": session_id})
+        initialized = await self.post(
+            self.body("notifications/initialized", notification=True),
+            {"mcp-session-id": session_id},
+        )
         assert initialized.status_code == 202
         return session_id
 
-    async def call(self, session_id: str, method: str, params: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+    async def call(
+        self, session_id: str, method: str, params: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
         return await self.post(self.body(method, params), {"mcp-session-id": session_id, **headers})
 
 
 def modern_meta(**extra: Any) -> dict[str, Any]:
-    return {PROTOCOL_VERSION_KEY: MODERN, CLIENT_CAPABILITIES_KEY: {}, CLIENT_INFO_KEY: {"name": "t", "version": "0"}, **extra}
+    return {
+        PROTOCOL_VERSION_KEY: MODERN,
+        CLIENT_CAPABILITIES_KEY: {},
+        CLIENT_INFO_KEY: {"name": "t", "version": "0"},
+        **extra,
+    }
 
 
 def sse_events(text: str) -> list[ServerSentEvent]:
@@ -266,7 +307,9 @@ async def test_modern_header_mismatch_is_400_32020_before_version_check() -> Non
 async def test_modern_unsupported_version_is_400_32022_with_data() -> None:
     async with running() as h:
         response = await h.modern(
-            "tools/list", headers={"mcp-protocol-version": "v999"}, meta=modern_meta(**{PROTOCOL_VERSION_KEY: "v999"})
+            "tools/list",
+            headers={"mcp-protocol-version": "v999"},
+            meta=modern_meta(**{PROTOCOL_VERSION_KEY: "v999"}),
         )
         assert response.status_code == 400
         error = response.json()["error"]
@@ -320,7 +363,9 @@ async def test_modern_mcp_name_base64_sentinel_is_decoded_header_name_case_insen
     async with running() as h:
         encoded = "=?base64?" + base64.b64encode(b"add").decode() + "?="
         response = await h.modern(
-            "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}, headers={"MCP-NAME": encoded}
+            "tools/call",
+            {"name": "add", "arguments": {"a": 1, "b": 2}},
+            headers={"MCP-NAME": encoded},
         )
         assert response.status_code == 200, response.text
         assert response.json()["result"]["structuredContent"] == {"result": 3}
@@ -336,15 +381,29 @@ async def test_modern_missing_required_meta_field_is_400_32602() -> None:
 
 async def test_modern_missing_client_info_is_served() -> None:
     async with running() as h:
-        response = await h.modern("tools/list", meta={PROTOCOL_VERSION_KEY: MODERN, CLIENT_CAPABILITIES_KEY: {}})
+        response = await h.modern(
+            "tools/list", meta={PROTOCOL_VERSION_KEY: MODERN, CLIENT_CAPABILITIES_KEY: {}}
+        )
         assert response.status_code == 200
         assert "tools" in response.json()["result"]
 
 
-@pytest.mark.parametrize("method", ["initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "no/such"])
+@pytest.mark.parametrize(
+    "method",
+    [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "no/such",
+    ],
+)
 async def test_modern_removed_or_unknown_method_is_404_32601(method: str) -> None:
     async with running() as h:
-        params: dict[str, Any] = {"uri": "data://hello", "level": "info"} if method != "initialize" else {}
+        params: dict[str, Any] = (
+            {"uri": "data://hello", "level": "info"} if method != "initialize" else {}
+        )
         response = await h.modern(method, params, headers={"mcp-name": "data://hello"})
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == -32601
@@ -359,8 +418,14 @@ async def test_modern_other_errors_are_200_error_bodies() -> None:
 
 async def test_modern_notification_gets_202_without_body() -> None:
     async with running() as h:
-        body = h.body("notifications/progress", {"_meta": modern_meta(), "progressToken": 1, "progress": 1}, notification=True)
-        response = await h.post(body, {"mcp-protocol-version": MODERN, "mcp-method": "notifications/progress"})
+        body = h.body(
+            "notifications/progress",
+            {"_meta": modern_meta(), "progressToken": 1, "progress": 1},
+            notification=True,
+        )
+        response = await h.post(
+            body, {"mcp-protocol-version": MODERN, "mcp-method": "notifications/progress"}
+        )
         assert response.status_code == 202
         assert response.content == b""
 
@@ -375,14 +440,22 @@ async def test_modern_handler_that_emits_gets_lazy_sse_with_x_accel_buffering() 
         events = sse_events(response.text)
         assert all(e.id is None for e in events)  # no event ids in 2026
         messages = [msgspec.json.decode(e.data) for e in events]
-        assert [m.get("method") for m in messages[:-1]] == ["notifications/message", "notifications/progress"]
+        assert [m.get("method") for m in messages[:-1]] == [
+            "notifications/message",
+            "notifications/progress",
+        ]
         assert messages[-1]["result"]["structuredContent"] == {"result": "done"}
 
 
 async def test_modern_json_response_mode_drops_request_notifications() -> None:
     async with running(json_response=True) as h:
         meta = modern_meta(**{"io.modelcontextprotocol/logLevel": "info", "progressToken": "p"})
-        response = await h.modern("tools/call", {"name": "chatty", "arguments": {}}, meta=meta, headers={"accept": "application/json"})
+        response = await h.modern(
+            "tools/call",
+            {"name": "chatty", "arguments": {}},
+            meta=meta,
+            headers={"accept": "application/json"},
+        )
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
         assert response.json()["result"]["structuredContent"] == {"result": "done"}
@@ -392,9 +465,16 @@ async def test_modern_client_disconnect_cancels_the_request() -> None:
     SIGNALS["started"] = anyio.Event()
     SIGNALS["finished"] = anyio.Event()
     async with running() as h:
-        body = h.body("tools/call", {"name": "slow_forever", "arguments": {}, "_meta": modern_meta()})
-        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-protocol-version": MODERN,
-                   "mcp-method": "tools/call", "mcp-name": "slow_forever"}
+        body = h.body(
+            "tools/call", {"name": "slow_forever", "arguments": {}, "_meta": modern_meta()}
+        )
+        headers = {
+            "content-type": "application/json",
+            "accept": ACCEPT_BOTH,
+            "mcp-protocol-version": MODERN,
+            "mcp-method": "tools/call",
+            "mcp-name": "slow_forever",
+        }
         async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as other:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(lambda: other.post(h.url, content=body, headers=headers))
@@ -410,14 +490,18 @@ async def test_modern_client_disconnect_cancels_the_request() -> None:
 async def test_modern_get_and_delete_without_session_are_405_allow_post() -> None:
     async with running() as h:
         for method in ("GET", "DELETE"):
-            response = await h.client.request(method, h.url, headers={"accept": "text/event-stream"})
+            response = await h.client.request(
+                method, h.url, headers={"accept": "text/event-stream"}
+            )
             assert response.status_code == 405
             assert response.headers["allow"] == "POST"
 
 
 async def test_modern_request_ignores_mcp_session_id() -> None:
     async with running() as h:
-        response = await h.modern("tools/list", headers={"mcp-session-id": "bogus", "last-event-id": "x.1.1"})
+        response = await h.modern(
+            "tools/list", headers={"mcp-session-id": "bogus", "last-event-id": "x.1.1"}
+        )
         assert response.status_code == 200
         assert "mcp-session-id" not in response.headers
 
@@ -429,14 +513,25 @@ async def test_initialize_returns_a_visible_ascii_session_id() -> None:
     async with running() as h:
         session_id = await h.initialize()
         assert session_id and all(0x21 <= ord(c) <= 0x7E for c in session_id)
-        response = await h.call(session_id, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}})
+        response = await h.call(
+            session_id, "tools/call", {"name": "add", "arguments": {"a": 1, "b": 2}}
+        )
         assert response.status_code == 200
         assert response.json()["result"]["structuredContent"] == {"result": 3}
 
 
 async def test_initialize_negotiates_a_handshake_version() -> None:
     async with running() as h:
-        response = await h.post(h.body("initialize", {"protocolVersion": MODERN, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        response = await h.post(
+            h.body(
+                "initialize",
+                {
+                    "protocolVersion": MODERN,
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            )
+        )
         assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
@@ -482,16 +577,25 @@ async def test_missing_protocol_version_header_means_2025_03_26() -> None:
 async def test_client_responses_and_notifications_get_202() -> None:
     async with running() as h:
         session_id = await h.initialize()
-        response = await h.post(b'{"jsonrpc":"2.0","id":"nobody","result":{}}', {"mcp-session-id": session_id})
+        response = await h.post(
+            b'{"jsonrpc":"2.0","id":"nobody","result":{}}', {"mcp-session-id": session_id}
+        )
         assert response.status_code == 202
-        note = await h.post(h.body("notifications/cancelled", {"requestId": 99}, notification=True), {"mcp-session-id": session_id})
+        note = await h.post(
+            h.body("notifications/cancelled", {"requestId": 99}, notification=True),
+            {"mcp-session-id": session_id},
+        )
         assert note.status_code == 202
 
 
 async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_202() -> None:
     async with running() as h:
         session_id = await h.initialize("2025-06-18")
-        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-session-id": session_id}
+        headers = {
+            "content-type": "application/json",
+            "accept": ACCEPT_BOTH,
+            "mcp-session-id": session_id,
+        }
         body = h.body("tools/call", {"name": "ask", "arguments": {}})
         with anyio.fail_after(10):
             async with h.client.stream("POST", h.url, content=body, headers=headers) as response:
@@ -501,7 +605,13 @@ async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_20
                     for event in decoder.feed(chunk):
                         message = msgspec.json.decode(event.data)
                         if message.get("method") == "roots/list":
-                            answer = msgspec.json.encode({"jsonrpc": "2.0", "id": message["id"], "result": {"roots": [{"uri": "file:///r"}]}})
+                            answer = msgspec.json.encode(
+                                {
+                                    "jsonrpc": "2.0",
+                                    "id": message["id"],
+                                    "result": {"roots": [{"uri": "file:///r"}]},
+                                }
+                            )
                             posted = await h.post(answer, {"mcp-session-id": session_id})
                             assert posted.status_code == 202
                         elif "result" in message:
@@ -520,6 +630,7 @@ async def test_get_opens_the_standalone_stream_once_409_for_a_second() -> None:
                 assert first.headers["content-type"].startswith("text/event-stream")
                 second = await h.client.get(h.url, headers=headers)
                 assert second.status_code == 409
+
                 # a list change is delivered on the GET stream
                 def extra() -> int:
                     return 1
@@ -529,19 +640,33 @@ async def test_get_opens_the_standalone_stream_once_409_for_a_second() -> None:
                 async for chunk in first.aiter_bytes():
                     events = [e for e in decoder.feed(chunk) if e.data]
                     if events:
-                        assert msgspec.json.decode(events[0].data)["method"] == "notifications/tools/list_changed"
+                        assert (
+                            msgspec.json.decode(events[0].data)["method"]
+                            == "notifications/tools/list_changed"
+                        )
                         break
 
 
 async def test_stateless_http_creates_no_sessions() -> None:
     async with running(stateless=True) as h:
-        response = await h.post(h.body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        response = await h.post(
+            h.body(
+                "initialize",
+                {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            )
+        )
         assert response.status_code == 200
         assert "mcp-session-id" not in response.headers
         listed = await h.post(h.body("tools/list"))
         assert listed.status_code == 200 and "tools" in listed.json()["result"]
         assert len(h.endpoint.sessions) == 0
-        get = await h.client.get(h.url, headers={"accept": "text/event-stream", "mcp-session-id": "x"})
+        get = await h.client.get(
+            h.url, headers={"accept": "text/event-stream", "mcp-session-id": "x"}
+        )
         assert get.status_code == 405
 
 
@@ -571,20 +696,33 @@ async def test_stateless_unsupported_protocol_version_header_gets_400() -> None:
 
 async def test_stateless_initialize_negotiates_from_the_body() -> None:
     async with running(stateless=True) as h:
-        init = {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
+        init = {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
         response = await h.post(h.body("initialize", init))
         assert response.json()["result"]["protocolVersion"] == "2025-06-18"
         unknown = await h.post(h.body("initialize", dict(init, protocolVersion="1999-01-01")))
         assert unknown.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
-async def _cancel_in_flight(h: Harness, session_id: str, tool: str, *, accept: str = ACCEPT_BOTH) -> httpx.Response:
+async def _cancel_in_flight(
+    h: Harness, session_id: str, tool: str, *, accept: str = ACCEPT_BOTH
+) -> httpx.Response:
     """POST a call to `tool` (which sets SIGNALS["started"] and never ends), cancel it with
     notifications/cancelled once it runs, and return the call's (complete) answer."""
     SIGNALS["started"] = anyio.Event()
     SIGNALS["finished"] = anyio.Event()
     results: list[httpx.Response] = []
-    body = msgspec.json.encode({"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": tool, "arguments": {}}})
+    body = msgspec.json.encode(
+        {
+            "jsonrpc": "2.0",
+            "id": 77,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": {}},
+        }
+    )
 
     async def call() -> None:
         results.append(await h.post(body, {"mcp-session-id": session_id, "accept": accept}))
@@ -593,7 +731,9 @@ async def _cancel_in_flight(h: Harness, session_id: str, tool: str, *, accept: s
         tg.start_soon(call)
         with anyio.fail_after(5):
             await SIGNALS["started"].wait()
-        cancel = h.body("notifications/cancelled", {"requestId": 77, "reason": "test"}, notification=True)
+        cancel = h.body(
+            "notifications/cancelled", {"requestId": 77, "reason": "test"}, notification=True
+        )
         assert (await h.post(cancel, {"mcp-session-id": session_id})).status_code == 202
     return results[0]
 
@@ -605,7 +745,9 @@ async def test_cancelled_request_without_output_gets_a_json_rpc_answer_not_204()
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
         assert response.json() == {
-            "jsonrpc": "2.0", "id": 77, "error": {"code": -32800, "message": "Request cancelled"}
+            "jsonrpc": "2.0",
+            "id": 77,
+            "error": {"code": -32800, "message": "Request cancelled"},
         }
         with anyio.fail_after(5):
             await SIGNALS["finished"].wait()
@@ -628,7 +770,11 @@ async def test_cancelled_request_with_an_open_sse_stream_ends_it_with_the_cancel
         events = [e for e in sse_events(response.text) if e.data]
         messages = [msgspec.json.decode(e.data) for e in events]
         assert messages[0]["method"] == "notifications/message"
-        assert messages[-1] == {"jsonrpc": "2.0", "id": 77, "error": {"code": -32800, "message": "Request cancelled"}}
+        assert messages[-1] == {
+            "jsonrpc": "2.0",
+            "id": 77,
+            "error": {"code": -32800, "message": "Request cancelled"},
+        }
         assert all(e.id for e in events)  # an event like the others (kept for a replay)
 
 
@@ -689,9 +835,15 @@ async def test_last_event_id_replays_only_that_stream_via_get() -> None:
         response = await h.call(session_id, "tools/call", {"name": "close_early", "arguments": {}})
         events = sse_events(response.text)
         # the POST stream was closed early: priming + "before" + retry hint, no result
-        assert [msgspec.json.decode(e.data)["params"]["data"] for e in events if e.data] == ["before"]
+        assert [msgspec.json.decode(e.data)["params"]["data"] for e in events if e.data] == [
+            "before"
+        ]
         last = [e.id for e in events if e.id][-1]
-        headers = {"accept": "text/event-stream", "mcp-session-id": session_id, "last-event-id": last}
+        headers = {
+            "accept": "text/event-stream",
+            "mcp-session-id": session_id,
+            "last-event-id": last,
+        }
         with anyio.fail_after(10):
             replay = await h.client.get(h.url, headers=headers)
         messages = sse_messages(replay.text)
@@ -708,7 +860,14 @@ async def test_idle_sessions_are_reaped_but_never_with_an_active_request() -> No
         GATES.clear()
         request_id = 4242
         GATES[str(request_id)] = anyio.Event()
-        body = msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": {"name": "wait_for_gate", "arguments": {}}})
+        body = msgspec.json.encode(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": "tools/call",
+                "params": {"name": "wait_for_gate", "arguments": {}},
+            }
+        )
         results: list[Any] = []
 
         async def long_call() -> None:
@@ -726,7 +885,16 @@ async def test_max_sessions_cap_answers_503() -> None:
     async with running(max_sessions=2) as h:
         await h.initialize()
         await h.initialize()
-        response = await h.post(h.body("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}))
+        response = await h.post(
+            h.body(
+                "initialize",
+                {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "0"},
+                },
+            )
+        )
         assert response.status_code == 503
 
 
@@ -743,7 +911,9 @@ async def test_body_over_limit_is_413() -> None:
                 yield b" " * 512
 
         streamed = await h.client.post(
-            h.url, content=chunks(), headers={"content-type": "application/json", "accept": ACCEPT_BOTH}
+            h.url,
+            content=chunks(),
+            headers={"content-type": "application/json", "accept": ACCEPT_BOTH},
         )
         assert streamed.status_code == 413
 
@@ -787,8 +957,23 @@ async def test_client_disconnect_mid_response_leaves_server_healthy() -> None:
 
 async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes() -> None:
     async with running(keepalive_interval=0.05) as h:
-        body = h.body("subscriptions/listen", {"_meta": modern_meta(), "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["data://hello"]}}, id="sub-1")
-        headers = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-protocol-version": MODERN, "mcp-method": "subscriptions/listen"}
+        body = h.body(
+            "subscriptions/listen",
+            {
+                "_meta": modern_meta(),
+                "notifications": {
+                    "toolsListChanged": True,
+                    "resourceSubscriptions": ["data://hello"],
+                },
+            },
+            id="sub-1",
+        )
+        headers = {
+            "content-type": "application/json",
+            "accept": ACCEPT_BOTH,
+            "mcp-protocol-version": MODERN,
+            "mcp-method": "subscriptions/listen",
+        }
         seen: list[Any] = []
         comments = 0
         with anyio.fail_after(10):
@@ -801,9 +986,18 @@ async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes
                         message = msgspec.json.decode(event.data)
                         seen.append(message)
                         if message["method"] == "notifications/subscriptions/acknowledged":
-                            assert message["params"]["notifications"] == {"toolsListChanged": True, "resourceSubscriptions": ["data://hello"]}
-                            h.endpoint.server.disable(names=["add"])  # tools, resources and prompts list_changed
-                    if seen and seen[-1]["method"] == "notifications/tools/list_changed" and comments:
+                            assert message["params"]["notifications"] == {
+                                "toolsListChanged": True,
+                                "resourceSubscriptions": ["data://hello"],
+                            }
+                            h.endpoint.server.disable(
+                                names=["add"]
+                            )  # tools, resources and prompts list_changed
+                    if (
+                        seen
+                        and seen[-1]["method"] == "notifications/tools/list_changed"
+                        and comments
+                    ):
                         break
         assert seen[0]["method"] == "notifications/subscriptions/acknowledged"
         assert seen[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"

@@ -62,7 +62,12 @@ async def test_hooks_run_outermost_first():
         log.clear()
         assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
     calls = [entry for entry in log if "tools/list" not in entry]  # the client also lists tools
-    assert calls == ["outer:message:tools/call", "outer:tool:add", "inner:message:tools/call", "inner:tool:add"]
+    assert calls == [
+        "outer:message:tools/call",
+        "outer:tool:add",
+        "inner:message:tools/call",
+        "inner:tool:add",
+    ]
 
 
 async def test_middleware_can_change_the_message():

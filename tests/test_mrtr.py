@@ -251,15 +251,29 @@ def url_server() -> FastMCP:
 
 async def test_url_mode_elicitation_in_2026_has_no_elicitation_id():
     async with wire_to(url_server()) as wire:
-        first = (await wire.call("tools/call", {"name": "connect", "arguments": {}, "_meta": meta(elicitation={"url": {}})}))["result"]
+        first = (
+            await wire.call(
+                "tools/call",
+                {"name": "connect", "arguments": {}, "_meta": meta(elicitation={"url": {}})},
+            )
+        )["result"]
         [(key, request)] = first["inputRequests"].items()
         assert request["method"] == "elicitation/create"
-        assert request["params"]["mode"] == "url" and request["params"]["url"] == "https://example.com/login"
+        assert (
+            request["params"]["mode"] == "url"
+            and request["params"]["url"] == "https://example.com/login"
+        )
         assert "elicitationId" not in request["params"]
         done = (
             await wire.call(
                 "tools/call",
-                {"name": "connect", "arguments": {}, "inputResponses": {key: {"action": "accept"}}, "requestState": first["requestState"], "_meta": meta(elicitation={"url": {}})},
+                {
+                    "name": "connect",
+                    "arguments": {},
+                    "inputResponses": {key: {"action": "accept"}},
+                    "requestState": first["requestState"],
+                    "_meta": meta(elicitation={"url": {}}),
+                },
             )
         )["result"]
         assert done["structuredContent"] == {"result": "accept"}
@@ -267,7 +281,9 @@ async def test_url_mode_elicitation_in_2026_has_no_elicitation_id():
 
 async def test_url_mode_needs_the_url_capability():
     async with wire_to(url_server()) as wire:
-        response = await wire.call("tools/call", {"name": "connect", "arguments": {}, "_meta": meta(elicitation={})})
+        response = await wire.call(
+            "tools/call", {"name": "connect", "arguments": {}, "_meta": meta(elicitation={})}
+        )
         assert response["error"]["code"] == -32021
 
 
@@ -275,10 +291,21 @@ async def test_url_mode_elicitation_in_the_handshake_era_carries_an_elicitation_
     async with wire_to(url_server()) as wire:
         await wire.call(
             "initialize",
-            {"protocolVersion": "2025-11-25", "capabilities": {"elicitation": {"url": {}}}, "clientInfo": {"name": "w", "version": "0"}},
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"elicitation": {"url": {}}},
+                "clientInfo": {"name": "w", "version": "0"},
+            },
         )
         await wire.notify("notifications/initialized")
-        await wire.send({"jsonrpc": "2.0", "id": 50, "method": "tools/call", "params": {"name": "connect", "arguments": {}}})
+        await wire.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 50,
+                "method": "tools/call",
+                "params": {"name": "connect", "arguments": {}},
+            }
+        )
         request = await wire.receive()
         assert request["method"] == "elicitation/create"
         assert request["params"]["mode"] == "url" and request["params"]["elicitationId"]

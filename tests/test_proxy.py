@@ -387,7 +387,9 @@ async def test_proxy_of_an_http_server_relays_calls_and_elicitation(protocol: st
     async with anyio.create_task_group() as tg:
         with anyio.fail_after(20):
             address = await tg.start(
-                lambda task_status: remote.run_http_async(port=0, show_banner=False, task_status=task_status)
+                lambda task_status: remote.run_http_async(
+                    port=0, show_banner=False, task_status=task_status
+                )
             )
             proxy = FastMCP.as_proxy(address.url)
             async with Client(proxy, elicitation_handler=on_elicit, protocol=protocol) as client:

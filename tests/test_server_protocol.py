@@ -318,7 +318,14 @@ async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
 
     async with wire_to(mcp) as wire:
         await wire.initialize()
-        await wire.send({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "crunch", "arguments": {}}})
+        await wire.send(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "tools/call",
+                "params": {"name": "crunch", "arguments": {}},
+            }
+        )
         with anyio.fail_after(10):
             await anyio.to_thread.run_sync(started.wait)
             await wire.notify("notifications/cancelled", {"requestId": 7})
@@ -338,7 +345,10 @@ async def test_listen_acknowledges_then_sends_only_opted_in_changes_tagged_with_
                 "id": 7,
                 "method": "subscriptions/listen",
                 "params": {
-                    "notifications": {"toolsListChanged": True, "resourceSubscriptions": ["data://x"]},
+                    "notifications": {
+                        "toolsListChanged": True,
+                        "resourceSubscriptions": ["data://x"],
+                    },
                     "_meta": modern_meta(),
                 },
             }

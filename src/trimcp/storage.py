@@ -24,7 +24,9 @@ class KeyValueStore(Protocol):
         """The value, or None when absent or expired."""
         ...
 
-    async def put(self, collection: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
+    async def put(
+        self, collection: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> None:
         """Store `value`, replacing any previous one; it expires after `ttl` seconds if given."""
         ...
 
@@ -41,7 +43,9 @@ class MemoryStore:
     """A `KeyValueStore` in this process's memory; expired keys are dropped when touched and
     by an occasional sweep, so memory returns to its baseline once keys expire."""
 
-    def __init__(self, *, clock: Callable[[], float] | None = None, sweep_every: int = 1024) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] | None = None, sweep_every: int = 1024
+    ) -> None:
         self._data: dict[str, dict[str, tuple[bytes, float | None]]] = {}
         self._clock = clock or time.monotonic
         self._sweep_every = sweep_every
@@ -68,7 +72,9 @@ class MemoryStore:
         entry = self._live(collection, key)
         return None if entry is None else entry[0]
 
-    async def put(self, collection: str, key: str, value: bytes, *, ttl: float | None = None) -> None:
+    async def put(
+        self, collection: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> None:
         expires = None if ttl is None else self._clock() + ttl
         self._data.setdefault(collection, {})[key] = (bytes(value), expires)
         self._writes += 1

@@ -66,7 +66,9 @@ class EventStore:
                 await self.storage.delete(_COLLECTION, f"{stream_id}.{old}")
         return event_id
 
-    async def replay_events_after(self, last_event_id: str, send_callback: SendCallback) -> str | None:
+    async def replay_events_after(
+        self, last_event_id: str, send_callback: SendCallback
+    ) -> str | None:
         """Send every stored event of the stream after `last_event_id`, in order; return the
         stream id, or None when the id is not one of ours."""
         stream = stream_of(last_event_id)

@@ -146,7 +146,11 @@ class LegacySSEEndpoint:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send(
-                {"type": "http.response.body", "body": encode_event(endpoint, event="endpoint"), "more_body": True}
+                {
+                    "type": "http.response.body",
+                    "body": encode_event(endpoint, event="endpoint"),
+                    "more_body": True,
+                }
             )
             async with anyio.create_task_group() as tg:
                 cancel_scope = tg.cancel_scope
@@ -183,7 +187,9 @@ class LegacySSEEndpoint:
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
         if content_type != b"application/json":
-            await _respond_error(send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json")
+            await _respond_error(
+                send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
+            )
             return
         body = await read_body(receive, self.max_body_size, headers.get(b"content-length"))
         if body is None:

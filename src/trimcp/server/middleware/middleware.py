@@ -86,14 +86,18 @@ class Middleware:
     async def on_list_resources(self, context: MiddlewareContext, call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_list_resource_templates(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext, call_next: CallNext
+    ) -> Any:
         return await call_next(context)
 
     async def on_list_prompts(self, context: MiddlewareContext, call_next: CallNext) -> Any:
         return await call_next(context)
 
 
-def _bind(hook: Callable[[MiddlewareContext, CallNext], Awaitable[Any]], call_next: CallNext) -> CallNext:
+def _bind(
+    hook: Callable[[MiddlewareContext, CallNext], Awaitable[Any]], call_next: CallNext
+) -> CallNext:
     async def step(context: MiddlewareContext) -> Any:
         return await hook(context, call_next)
 
