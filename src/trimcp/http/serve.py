@@ -307,9 +307,9 @@ async def _serve(
                     # the socket already listens: early connections wait in its backlog
                     tg.start_soon(serve_asyncio)
                 if show_banner:
-                    from trimcp.server.server import _print_banner
+                    from trimcp.server.running import print_banner
 
-                    _print_banner(app.server, app.state.transport, address.url)
+                    print_banner(app.server, app.state.transport, address.url)
                 task_status.started(address)
                 await served.wait()
             finally:

@@ -1,7 +1,7 @@
 """Server composition: mounted servers, prefixed names and URIs, and `import_server`.
 
 Theory of operation. A `FastMCP` owns one `Composition`, which owns the list of
-`MountedServer`s. The server's component-access methods (`_iter_tools`, `_lookup_tool`, ...)
+`MountedServer`s. The server's component-access methods (`_iter`, `_lookup_tool`, ...)
 ask it for what the mounts contribute; nothing else in the server knows about mounts.
 
 - Lookups (the hot path: `tools/call`, `resources/read`, `prompts/get`) *delegate*: strip the
@@ -23,7 +23,7 @@ filters apply first, then the parent's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -334,15 +334,9 @@ async def import_server(owner: FastMCP, server: FastMCP, prefix: str | None) -> 
     if refresh is not None:  # a proxy: list its backend first
         await refresh()
     fmt = prefix_format_of(owner)
-    sources: tuple[tuple[str, Callable[[], Iterator[tuple[str, Any]]]], ...] = (
-        ("tools", server._iter_tools),
-        ("resources", server._iter_resources),
-        ("templates", server._iter_templates),
-        ("prompts", server._iter_prompts),
-    )
-    for kind, iterate in sources:
+    for kind in _KINDS:
         registry = _registry(owner, kind)
-        for ckey, component in list(iterate()):
+        for ckey, component in list(server._iter(kind)):
             key = _prefixed_key(kind, ckey, prefix, fmt)
             # Tools and prompts keep their `name` (a proxy component calls its backend by it);
             # the key is what clients see. Templates match by their own pattern here, so the

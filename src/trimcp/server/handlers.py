@@ -80,7 +80,7 @@ def paginate(
 
 
 async def list_tools(request: ServerRequest, params: PaginatedParams) -> ListToolsResult:
-    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server._iter_tools()]
+    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server._iter("tools")]
     page, next_cursor = paginate(tools, params.cursor, request.server.list_page_size)
     return ListToolsResult(tools=list(page), nextCursor=next_cursor)
 
@@ -152,7 +152,7 @@ async def _with_input(
 
 
 async def list_resources(request: ServerRequest, params: PaginatedParams) -> ListResourcesResult:
-    items = [r.to_mcp_resource(uri=key) for key, r in request.server._iter_resources()]
+    items = [r.to_mcp_resource(uri=key) for key, r in request.server._iter("resources")]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourcesResult(resources=list(page), nextCursor=next_cursor)
 
@@ -160,7 +160,7 @@ async def list_resources(request: ServerRequest, params: PaginatedParams) -> Lis
 async def list_resource_templates(
     request: ServerRequest, params: PaginatedParams
 ) -> ListResourceTemplatesResult:
-    items = [t.to_mcp_template(uriTemplate=key) for key, t in request.server._iter_templates()]
+    items = [t.to_mcp_template(uriTemplate=key) for key, t in request.server._iter("templates")]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourceTemplatesResult(resourceTemplates=list(page), nextCursor=next_cursor)
 
@@ -201,7 +201,7 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
 
 
 async def list_prompts(request: ServerRequest, params: PaginatedParams) -> ListPromptsResult:
-    items = [p.to_mcp_prompt(name=key) for key, p in request.server._iter_prompts()]
+    items = [p.to_mcp_prompt(name=key) for key, p in request.server._iter("prompts")]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListPromptsResult(prompts=list(page), nextCursor=next_cursor)
 

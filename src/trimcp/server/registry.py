@@ -9,7 +9,7 @@ list-changed notifications.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Generic, Literal, Protocol, TypeVar
 
 from trimcp.exceptions import NotFoundError
@@ -30,6 +30,10 @@ class _Component(Protocol):
 C = TypeVar("C", bound=_Component)
 
 
+_KINDS = ("tool", "resource", "template", "prompt")
+"""The kind prefixes a key given to `enable`/`disable` may carry (`"tool:add"`)."""
+
+
 class Visibility:
     """The server-wide rules deciding which components are visible.
 
@@ -44,8 +48,18 @@ class Visibility:
         self.rules: list[tuple[bool, set[str] | None, set[str] | None]] = []
         self.version = 0
 
-    def add_rule(self, *, enabled: bool, keys: set[str] | None, tags: set[str] | None) -> None:
-        self.rules.append((enabled, keys, tags))
+    def add_rule(
+        self,
+        *,
+        enabled: bool,
+        names: Collection[str] | None = None,
+        keys: Collection[str] | None = None,
+        tags: Collection[str] | None = None,
+    ) -> None:
+        """A rule by name, by key (`"add"` or `"tool:add"`) or by tag; the latest wins."""
+        wanted = {k.split(":", 1)[1] if k.split(":", 1)[0] in _KINDS else k for k in keys or ()}
+        wanted |= set(names or ())
+        self.rules.append((enabled, wanted or None, set(tags) if tags else None))
         self.version += 1
 
     def visible(self, key: str, component: _Component) -> bool:

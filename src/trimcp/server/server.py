@@ -3,6 +3,7 @@ protocol work lives in `server.connection` and `server.handlers`, transports els
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import logging
@@ -18,6 +19,7 @@ from trimcp import __version__
 from trimcp._backend import running_backend, threadsafe_scheduler
 from trimcp.exceptions import NotFoundError, ToolError
 from trimcp.runtime.shared import SharedContext
+from trimcp.runtime.threads import run_sync as run_in_worker
 from trimcp.server import answers
 from trimcp.server.composition import Composition, MountedServer
 from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
@@ -200,10 +202,10 @@ class FastMCP:
 
     async def get_tools(self) -> dict[str, Tool]:
         """Visible tools by name (FastMCP 2.x spelling)."""
-        return dict(self._iter_tools())
+        return dict(self._iter("tools"))
 
     async def list_tools(self) -> list[Tool]:
-        return list(dict(self._iter_tools()).values())
+        return list(dict(self._iter("tools")).values())
 
     async def get_tool(self, name: str) -> Tool:
         tool = self._lookup_tool(name)
@@ -269,19 +271,19 @@ class FastMCP:
             self._templates.remove(uri)
 
     async def get_resources(self) -> dict[str, Resource]:
-        return dict(self._iter_resources())
+        return dict(self._iter("resources"))
 
     async def list_resources(self) -> list[Resource]:
-        return list(dict(self._iter_resources()).values())
+        return list(dict(self._iter("resources")).values())
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        return dict(self._iter_templates())
+        return dict(self._iter("templates"))
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
-        return list(dict(self._iter_templates()).values())
+        return list(dict(self._iter("templates")).values())
 
     async def _list_mcp_resources(self) -> list[Any]:
-        return [r.to_mcp_resource(uri=key) for key, r in self._iter_resources()]
+        return [r.to_mcp_resource(uri=key) for key, r in self._iter("resources")]
 
     async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
         found = self._lookup_resource(uri)
@@ -328,13 +330,13 @@ class FastMCP:
         self._prompts.remove(name)
 
     async def get_prompts(self) -> dict[str, Prompt]:
-        return dict(self._iter_prompts())
+        return dict(self._iter("prompts"))
 
     async def list_prompts(self) -> list[Prompt]:
-        return list(dict(self._iter_prompts()).values())
+        return list(dict(self._iter("prompts")).values())
 
     async def _list_mcp_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self._iter_prompts()]
+        return [p.to_mcp_prompt(name=key) for key, p in self._iter("prompts")]
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
@@ -353,31 +355,25 @@ class FastMCP:
     # -- component access (handlers and introspection go through these) -------------------
     # Composition extends these to mounted servers; everything else stays unaware of mounts.
 
-    def _iter_tools(self) -> Iterator[tuple[str, Tool]]:
+    def _iter(self, kind: str) -> Iterator[tuple[str, Any]]:
+        """`(key, component)` for each visible component of `kind` ("tools", "resources",
+        "templates", "prompts"): this server's first, then its mounted servers'."""
+        local = getattr(self, "_" + kind).visible()
         if not self._composition.mounted:
-            return self._tools.visible()
-        return itertools.chain(self._tools.visible(), self._composition.iter_mounted("tools"))
+            return local
+        return itertools.chain(local, self._composition.iter_mounted(kind))
+
+    def _lookup_named(self, kind: str, name: str) -> Any:
+        """The visible tool or prompt called `name` (`kind`: "tools" or "prompts")."""
+        registry = getattr(self, "_" + kind)
+        found = registry.get(name)
+        if found is not None or not self._composition.mounted or name in registry:
+            return found
+        found = self._composition.lookup_named(kind, name)
+        return found if found is not None and self._visibility.visible(name, found) else None
 
     def _lookup_tool(self, name: str) -> Tool | None:
-        tool = self._tools.get(name)
-        if tool is not None or not self._composition.mounted or name in self._tools:
-            return tool
-        tool = self._composition.lookup_named("tools", name)
-        return tool if tool is not None and self._visibility.visible(name, tool) else None
-
-    def _iter_resources(self) -> Iterator[tuple[str, Resource]]:
-        if not self._composition.mounted:
-            return self._resources.visible()
-        return itertools.chain(
-            self._resources.visible(), self._composition.iter_mounted("resources")
-        )
-
-    def _iter_templates(self) -> Iterator[tuple[str, ResourceTemplate]]:
-        if not self._composition.mounted:
-            return self._templates.visible()
-        return itertools.chain(
-            self._templates.visible(), self._composition.iter_mounted("templates")
-        )
+        return self._lookup_named("tools", name)
 
     def _lookup_resource(self, uri: str) -> tuple[Any, dict[str, str] | None, str, str] | None:
         """What answers `uri`: `(component, template params or None, the URI at the
@@ -411,17 +407,8 @@ class FastMCP:
             ]
         return contents
 
-    def _iter_prompts(self) -> Iterator[tuple[str, Prompt]]:
-        if not self._composition.mounted:
-            return self._prompts.visible()
-        return itertools.chain(self._prompts.visible(), self._composition.iter_mounted("prompts"))
-
     def _lookup_prompt(self, name: str) -> Prompt | None:
-        prompt = self._prompts.get(name)
-        if prompt is not None or not self._composition.mounted or name in self._prompts:
-            return prompt
-        prompt = self._composition.lookup_named("prompts", name)
-        return prompt if prompt is not None and self._visibility.visible(name, prompt) else None
+        return self._lookup_named("prompts", name)
 
     # -- composition ---------------------------------------------------------------------
 
@@ -483,12 +470,8 @@ class FastMCP:
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             if inspect.iscoroutinefunction(handler):
                 self._completion_handler = handler
-            else:
-
-                async def run_sync(*args: Any) -> Any:
-                    return await anyio.to_thread.run_sync(handler, *args)
-
-                self._completion_handler = run_sync
+            else:  # a sync handler runs in a worker thread, as sync tools do
+                self._completion_handler = functools.partial(run_in_worker, handler)
             return handler
 
         return decorator(fn) if fn is not None else decorator
@@ -516,19 +499,8 @@ class FastMCP:
         are neither listed nor callable."""
         self._visibility_rule(enabled=False, names=names, keys=keys, tags=tags)
 
-    def _visibility_rule(
-        self,
-        *,
-        enabled: bool,
-        names: Collection[str] | None,
-        keys: Collection[str] | None,
-        tags: Collection[str] | None,
-    ) -> None:
-        wanted = {k.split(":", 1)[1] if k.split(":", 1)[0] in _KINDS else k for k in keys or ()}
-        wanted |= set(names or ())
-        self._visibility.add_rule(
-            enabled=enabled, keys=wanted or None, tags=set(tags) if tags else None
-        )
+    def _visibility_rule(self, **rule: Any) -> None:
+        self._visibility.add_rule(**rule)
         for method in ("tools", "resources", "prompts"):
             self._notify_all(f"notifications/{method}/list_changed")
 
@@ -675,12 +647,3 @@ class FastMCP:
         from trimcp.server.running import run_stdio_async
 
         await run_stdio_async(self, show_banner=show_banner, log_level=log_level)
-
-
-_KINDS = ("tool", "resource", "template", "prompt")
-
-
-def _print_banner(server: FastMCP, transport: str, url: str | None = None) -> None:
-    from trimcp.server.running import print_banner
-
-    print_banner(server, transport, url)
