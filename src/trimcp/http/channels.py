@@ -226,6 +226,10 @@ class _PostChannel:
         return True
 
 
+def ignore_cancel(_request_id: RequestId) -> None:
+    """The `cancel` of requests nothing can cancel (stateless handshake-era ones)."""
+
+
 class _NullChannel:
     """The channel handed to notification handlers (roots list changed...)."""
 

@@ -29,7 +29,7 @@ from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
 from trimcp.protocol.jsonrpc import ErrorResponse, RequestId, Response
 from trimcp.protocol.sse import encode_event
-from trimcp.protocol.versions import at_least
+from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, at_least
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
@@ -245,7 +245,7 @@ class HttpSession:
 
     @property
     def accepts_batches(self) -> bool:
-        return self.mcp.protocol_version == "2025-03-26"
+        return self.mcp.protocol_version == ASSUMED_HANDSHAKE_VERSION
 
     def touch(self) -> None:
         self.last_active = time.monotonic()

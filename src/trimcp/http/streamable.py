@@ -7,11 +7,12 @@ stateless `ServerSession`; `initialize` without it opens a handshake-era session
 (`Mcp-Session-Id`).
 
 This module owns the endpoint object: its settings, lifetime (disconnect watch, idle reaping,
-shutdown), the ASGI entry that dispatches by HTTP method, POST (single messages and
-2025-03-26 batches, `initialize`, serving one request) and DELETE. The rest is split by what
+shutdown), the ASGI entry that dispatches by HTTP method, POST (single messages,
+`initialize`, serving one request) and DELETE. The rest is split by what
 it owns: `trimcp.http.wire` (headers, body, `Accept`, the ladder, writing simple responses),
 `trimcp.http.channels` (`_PostChannel`, `_NullChannel`, `_DisconnectWatch`) and
-`trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`).
+`trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`) and
+`trimcp.http.batch` (2025-03-26 JSON-RPC batches).
 
 Modern ladder, first failure wins: required `_meta` keys (400, -32602) → headers
 `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400, -32020) → supported version (400,
@@ -36,7 +37,7 @@ sessions were reaped), so a client can tell "server busy" from "session unknown"
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,7 +46,8 @@ import msgspec
 
 from trimcp.exceptions import McpError
 from trimcp.http.asgi import Request as HttpRequest
-from trimcp.http.channels import _DisconnectWatch, _NullChannel, _PostChannel
+from trimcp.http.batch import post_batch
+from trimcp.http.channels import _DisconnectWatch, _NullChannel, _PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.event_store import EventStore
 from trimcp.http.sessions import HttpSession, SessionManager, SSEStream, new_session_id
@@ -73,7 +75,6 @@ from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import (
-    Batch,
     ErrorResponse,
     Invalid,
     Notification,
@@ -82,7 +83,7 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 from trimcp.protocol.lifecycle import SessionState
-from trimcp.protocol.versions import HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from trimcp.server.session import ServerSession
 
 if TYPE_CHECKING:
@@ -92,17 +93,7 @@ __all__ = ["StreamableHTTPEndpoint"]
 
 logger = logging.getLogger("trimcp.http")
 
-# The version a handshake-era request without `MCP-Protocol-Version` is served at when nothing
-# else tells it (stateless): "the server SHOULD assume protocol version 2025-03-26"
-# (2025-11-25 basic/transports.mdx, Protocol Version Header).
-ASSUMED_VERSION = "2025-03-26"
-
-
 _UNCANCELLABLE = nullcontext()
-
-
-def _ignore(_request_id: RequestId) -> None:
-    return None
 
 
 class StreamableHTTPEndpoint:
@@ -254,7 +245,7 @@ class StreamableHTTPEndpoint:
         elif isinstance(message, Invalid):
             await _respond(send, 400, jsonrpc.encode_error(message.id, message.error))
         else:
-            await self._post_batch(scope, send, headers, message)
+            await post_batch(self, scope, send, headers, message)
 
     async def _post_request(
         self,
@@ -313,7 +304,7 @@ class StreamableHTTPEndpoint:
             return
         if session is True:
             version = (
-                ASSUMED_VERSION
+                ASSUMED_HANDSHAKE_VERSION
                 if header_version is None
                 else header_version.decode("latin-1").strip()
             )
@@ -334,7 +325,7 @@ class StreamableHTTPEndpoint:
         params = msgspec.json.encode({"protocolVersion": version, "capabilities": {}})
         await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), _NullChannel())
         await mcp.handle_notification(
-            Notification("notifications/initialized"), cancel=_ignore, channel=_NullChannel()
+            Notification("notifications/initialized"), cancel=ignore_cancel, channel=_NullChannel()
         )
         return self._stateless_sessions.setdefault(version, mcp)
 
@@ -547,69 +538,6 @@ class StreamableHTTPEndpoint:
                 notification, cancel=session.cancel, channel=_NullChannel(session)
             )
         await _respond(send, 202)
-
-    async def _post_batch(
-        self, scope: Scope, send: Send, headers: dict[bytes, bytes], batch: Batch
-    ) -> None:
-        """A 2025-03-26 JSON-RPC batch: in a session negotiated at that version, or stateless
-        with that version stated (or assumed: no `MCP-Protocol-Version` header)."""
-        session: HttpSession | None = None
-        if self.stateless:
-            raw_version = headers.get(b"mcp-protocol-version")
-            version = ASSUMED_VERSION if raw_version is None else raw_version.decode("latin-1")
-            accepted = version.strip() == "2025-03-26"
-        else:
-            session = self.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
-            accepted = session is not None and session.accepts_batches
-        if not accepted:
-            await _respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "JSON-RPC batches are only accepted in 2025-03-26 sessions",
-            )
-            return
-        if session is None:
-            mcp = await self._stateless_session(ASSUMED_VERSION)
-            cancel: Callable[[RequestId], object] = _ignore
-        else:
-            session.touch()
-            mcp, cancel = session.mcp, session.cancel
-        replies: list[bytes] = []
-
-        async def serve(request: Request) -> None:
-            channel = _PostChannel(
-                self, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
-            )
-            try:
-                result = await mcp.handle_request(request, channel)
-                replies.append(jsonrpc.encode_result(request.id, result))
-            except McpError as exc:
-                replies.append(jsonrpc.encode_error(request.id, exc.error))
-
-        if session is not None:
-            session.active += 1
-        try:
-            async with anyio.create_task_group() as tg:
-                for item in batch.items:
-                    if isinstance(item, Request):
-                        tg.start_soon(serve, item)
-                    elif isinstance(item, Notification):
-                        await mcp.handle_notification(
-                            item, cancel=cancel, channel=_NullChannel(session)
-                        )
-                    elif isinstance(item, Response | ErrorResponse):
-                        if session is not None:
-                            session.resolve(item)
-                    elif isinstance(item, Invalid):
-                        replies.append(jsonrpc.encode_error(item.id, item.error))
-        finally:
-            if session is not None:
-                session.active -= 1
-        if replies:
-            await _respond(send, 200, b"[" + b",".join(replies) + b"]")
-        else:
-            await _respond(send, 202)
 
     # -- DELETE ----------------------------------------------------------------------------
 

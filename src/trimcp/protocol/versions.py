@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 
 __all__ = [
+    "ASSUMED_HANDSHAKE_VERSION",
     "HANDSHAKE_VERSIONS",
     "LATEST_HANDSHAKE_VERSION",
     "LATEST_MODERN_VERSION",
@@ -21,6 +22,10 @@ MODERN_VERSIONS: tuple[str, ...] = ("2026-07-28",)
 SUPPORTED_VERSIONS: tuple[str, ...] = HANDSHAKE_VERSIONS + MODERN_VERSIONS
 LATEST_HANDSHAKE_VERSION = HANDSHAKE_VERSIONS[-1]
 LATEST_MODERN_VERSION = MODERN_VERSIONS[-1]
+ASSUMED_HANDSHAKE_VERSION = "2025-03-26"
+"""What a handshake-era request that states no version is served at: "the server SHOULD assume
+protocol version 2025-03-26" (2025-11-25 basic/transports.mdx, Protocol Version Header). Also
+the one revision with JSON-RPC batches."""
 
 _ORDER = {v: i for i, v in enumerate(SUPPORTED_VERSIONS)}
 

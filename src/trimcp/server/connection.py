@@ -16,6 +16,7 @@ from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import is_modern, parse_modern
 from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
+from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
 from trimcp.runtime.peer import MessageStream, Peer
 from trimcp.server.session import ServerSession, decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
@@ -54,7 +55,7 @@ class ServerConnection:
             return await self._listen(request)
         result = await self.session.handle_request(request, self)
         if request.method == "initialize":
-            self.peer.accept_batches = self.session.protocol_version == "2025-03-26"
+            self.peer.accept_batches = self.session.protocol_version == ASSUMED_HANDSHAKE_VERSION
         return result
 
     async def _on_notification(self, notification: Notification) -> None:

@@ -26,7 +26,7 @@ from trimcp.protocol.envelope import (
 from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
-from trimcp.protocol.versions import negotiate_handshake
+from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
 from trimcp.server.handlers import HANDLERS
 from trimcp.server.request import Channel, ServerRequest
 from trimcp.types.lifecycle import InitializeParams, InitializeResult
@@ -142,7 +142,7 @@ class ServerSession:
             raise McpError(refused)
         session = self._session_envelope or {}
         return handshake_envelope(
-            protocol_version=session.get("protocolVersion", "2025-03-26"),
+            protocol_version=session.get("protocolVersion", ASSUMED_HANDSHAKE_VERSION),
             client_capabilities=session.get("capabilities", {}),
             client_info=session.get("clientInfo"),
             log_level=self._log_level,

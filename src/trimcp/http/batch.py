@@ -1,0 +1,106 @@
+"""2025-03-26 JSON-RPC batches on the streamable HTTP endpoint (`trimcp.http.streamable`).
+
+Only that revision has batches (removed in 2025-06-18): a batch is served in a session
+negotiated at 2025-03-26, or statelessly when the request states that version or none. Every
+request of the batch runs concurrently; their answers go back together as one JSON array
+(202 when the batch held no request).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from trimcp.exceptions import McpError
+from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
+from trimcp.http.wire import Scope, Send, _respond, _respond_error
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.errors import INVALID_REQUEST
+from trimcp.protocol.jsonrpc import (
+    Batch,
+    ErrorResponse,
+    Invalid,
+    Notification,
+    Request,
+    RequestId,
+    Response,
+)
+from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
+
+if TYPE_CHECKING:
+    from trimcp.http.sessions import HttpSession
+    from trimcp.http.streamable import StreamableHTTPEndpoint
+
+__all__ = ["post_batch"]
+
+
+async def post_batch(
+    endpoint: StreamableHTTPEndpoint,
+    scope: Scope,
+    send: Send,
+    headers: dict[bytes, bytes],
+    batch: Batch,
+) -> None:
+    """A 2025-03-26 JSON-RPC batch: in a session negotiated at that version, or stateless
+    with that version stated (or assumed: no `MCP-Protocol-Version` header)."""
+    session: HttpSession | None = None
+    if endpoint.stateless:
+        raw_version = headers.get(b"mcp-protocol-version")
+        version = (
+            ASSUMED_HANDSHAKE_VERSION if raw_version is None else raw_version.decode("latin-1")
+        )
+        accepted = version.strip() == ASSUMED_HANDSHAKE_VERSION
+    else:
+        session = endpoint.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
+        accepted = session is not None and session.accepts_batches
+    if not accepted:
+        await _respond_error(
+            send,
+            400,
+            INVALID_REQUEST,
+            "JSON-RPC batches are only accepted in 2025-03-26 sessions",
+        )
+        return
+    if session is None:
+        mcp = await endpoint._stateless_session(ASSUMED_HANDSHAKE_VERSION)
+        cancel: Callable[[RequestId], object] = ignore_cancel
+    else:
+        session.touch()
+        mcp, cancel = session.mcp, session.cancel
+    replies: list[bytes] = []
+
+    async def serve(request: Request) -> None:
+        channel = _PostChannel(
+            endpoint, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
+        )
+        try:
+            result = await mcp.handle_request(request, channel)
+            replies.append(jsonrpc.encode_result(request.id, result))
+        except McpError as exc:
+            replies.append(jsonrpc.encode_error(request.id, exc.error))
+
+    if session is not None:
+        session.active += 1
+    try:
+        async with anyio.create_task_group() as tg:
+            for item in batch.items:
+                if isinstance(item, Request):
+                    tg.start_soon(serve, item)
+                elif isinstance(item, Notification):
+                    await mcp.handle_notification(
+                        item, cancel=cancel, channel=_NullChannel(session)
+                    )
+                elif isinstance(item, Response | ErrorResponse):
+                    if session is not None:
+                        session.resolve(item)
+                elif isinstance(item, Invalid):
+                    replies.append(jsonrpc.encode_error(item.id, item.error))
+    finally:
+        if session is not None:
+            session.active -= 1
+    if replies:
+        await _respond(send, 200, b"[" + b",".join(replies) + b"]")
+    else:
+        await _respond(send, 202)
