@@ -8,9 +8,8 @@ so a caller never hangs.
 
 from __future__ import annotations
 
-import datetime
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -62,17 +61,7 @@ class SSETransport(_HttpTransportBase):
     """
 
     supports_modern = False
-
-    def __init__(
-        self,
-        url: str,
-        headers: Mapping[str, str] | None = None,
-        auth: Any = None,
-        sse_read_timeout: float | datetime.timedelta | None = None,
-        httpx_client_factory: Callable[..., Any] | None = None,
-    ) -> None:
-        super().__init__(url, headers, auth, sse_read_timeout, httpx_client_factory)
-        self._failure: str | None = None
+    _failure: str | None = None
 
     async def failure_hint(self) -> str | None:
         return self._failure

@@ -28,10 +28,9 @@ Theory of operation (streamable HTTP):
 from __future__ import annotations
 
 import base64
-import datetime
 import logging
 import math
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +98,11 @@ def encode_header_value(value: str) -> str:
     return _SENTINEL_PREFIX + base64.b64encode(value.encode()).decode("ascii") + _SENTINEL_SUFFIX
 
 
+async def _wait_retry(decoder: SSEDecoder) -> None:
+    """Wait the reconnection delay the server asked for (its `retry` field), or the default."""
+    await anyio.sleep((decoder.retry if decoder.retry is not None else DEFAULT_RETRY_MS) / 1000)
+
+
 class StreamableHttpTransport(_HttpTransportBase):
     """Streamable HTTP, in the era the client session chooses (2026-07-28 or the handshake).
 
@@ -113,18 +117,8 @@ class StreamableHttpTransport(_HttpTransportBase):
     """
 
     supports_modern = True
-
-    def __init__(
-        self,
-        url: str,
-        headers: Mapping[str, str] | None = None,
-        auth: Any = None,
-        sse_read_timeout: float | datetime.timedelta | None = None,
-        httpx_client_factory: Callable[..., Any] | None = None,
-    ) -> None:
-        super().__init__(url, headers, auth, sse_read_timeout, httpx_client_factory)
-        self.session_id: str | None = None
-        """The handshake-era session of the open connection, if the server assigned one."""
+    session_id: str | None = None
+    """The handshake-era session of the open connection, if the server assigned one."""
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
@@ -394,20 +388,10 @@ class _StreamableHttpConnection:
         fruitless = 0
         while not exchange.answered and fruitless < MAX_RECONNECTS:
             fruitless += 1
-            await anyio.sleep(
-                (decoder.retry if decoder.retry is not None else DEFAULT_RETRY_MS) / 1000
-            )
+            await _wait_retry(decoder)
             before = decoder.last_event_id
-            try:
-                async with self._client.stream(
-                    "GET", self._url, headers=self._sse_headers(decoder.last_event_id)
-                ) as response:
-                    if response.status_code != 200 or _content_type(response) != ACCEPT_SSE:
-                        logger.debug("resuming answered HTTP %s", response.status_code)
-                        return
-                    await self._pump_events(response, exchange, decoder)
-            except self._httpx.HTTPError as exc:
-                logger.debug("resuming the stream failed: %s", _describe(exc))
+            if not await self._follow(decoder, exchange, "resuming the stream"):
+                return
             if decoder.last_event_id != before:
                 fruitless = 0
 
@@ -417,21 +401,26 @@ class _StreamableHttpConnection:
         fruitless = 0
         while fruitless < MAX_RECONNECTS:
             before = decoder.last_event_id
-            try:
-                async with self._client.stream(
-                    "GET", self._url, headers=self._sse_headers(decoder.last_event_id)
-                ) as response:
-                    if response.status_code != 200 or _content_type(response) != ACCEPT_SSE:
-                        # 405: the server offers no standalone stream, which is fine
-                        logger.debug("no standalone stream (HTTP %s)", response.status_code)
-                        return
-                    await self._pump_events(response, None, decoder)
-            except self._httpx.HTTPError as exc:
-                logger.debug("standalone stream failed: %s", _describe(exc))
+            # a refusal (405: no standalone stream offered) is fine
+            if not await self._follow(decoder, None, "the standalone stream"):
+                return
             fruitless = 0 if decoder.last_event_id != before else fruitless + 1
-            await anyio.sleep(
-                (decoder.retry if decoder.retry is not None else DEFAULT_RETRY_MS) / 1000
-            )
+            await _wait_retry(decoder)
+
+    async def _follow(self, decoder: SSEDecoder, exchange: _Exchange | None, what: str) -> bool:
+        """One GET of the event stream from `decoder.last_event_id`, its events delivered as
+        `exchange`'s (None: the standalone stream). False when the server refuses it."""
+        try:
+            async with self._client.stream(
+                "GET", self._url, headers=self._sse_headers(decoder.last_event_id)
+            ) as response:
+                if response.status_code != 200 or _content_type(response) != ACCEPT_SSE:
+                    logger.debug("%s: refused with HTTP %s", what, response.status_code)
+                    return False
+                await self._pump_events(response, exchange, decoder)
+        except self._httpx.HTTPError as exc:
+            logger.debug("%s failed: %s", what, _describe(exc))
+        return True
 
     # -- to the receiver -----------------------------------------------------------------
 
