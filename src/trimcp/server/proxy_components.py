@@ -12,7 +12,7 @@ backend's URI. `trimcp.server.proxy` re-exports every public name.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
 
@@ -21,6 +21,7 @@ from trimcp.prompts import Prompt
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.tools import Tool
 from trimcp.tools.tool import ToolResult
+from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
     from trimcp.server.proxy import ProxyBackend
@@ -38,8 +39,12 @@ def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]
     return tags, rest or None
 
 
-class ProxyTool(Tool):
-    """A backend tool: `run` calls it through the backend (errors become `ToolError`)."""
+class _Remote(Component):
+    """What the four proxy components share: the backend they are read through, and the
+    backend's listing entry (`_mcp`, also how a refreshed listing is compared to the cache)."""
+
+    _FIELDS: ClassVar[dict[str, str]]
+    """Component field -> listing attribute, besides the ones every listing has."""
 
     def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
         super().__init__(**fields)
@@ -47,21 +52,29 @@ class ProxyTool(Tool):
         self._mcp = mcp
 
     @classmethod
-    def from_mcp(cls, backend: ProxyBackend, tool: Any) -> ProxyTool:
-        tags, meta = _tags(tool.meta)
+    def from_mcp(cls, backend: ProxyBackend, listing: Any) -> Self:
+        tags, meta = _tags(listing.meta)
         return cls(
             backend,
-            tool,
-            name=tool.name,
-            title=tool.title,
-            description=tool.description,
-            parameters=tool.inputSchema,
-            output_schema=tool.outputSchema,
-            annotations=tool.annotations,
-            icons=tool.icons,
+            listing,
+            title=listing.title,
+            description=listing.description,
+            icons=listing.icons,
             meta=meta,
             tags=tags,
+            **{field: getattr(listing, attr) for field, attr in cls._FIELDS.items()},
         )
+
+
+class ProxyTool(_Remote, Tool):
+    """A backend tool: `run` calls it through the backend (errors become `ToolError`)."""
+
+    _FIELDS = {
+        "name": "name",
+        "parameters": "inputSchema",
+        "output_schema": "outputSchema",
+        "annotations": "annotations",
+    }
 
     async def run(
         self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
@@ -91,30 +104,10 @@ def _report_as(contents: list[Any], uri: str) -> list[Any]:
     ]
 
 
-class ProxyResource(Resource):
+class ProxyResource(_Remote, Resource):
     """A backend resource, read through the backend."""
 
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, resource: Any) -> ProxyResource:
-        tags, meta = _tags(resource.meta)
-        return cls(
-            backend,
-            resource,
-            uri=str(resource.uri),
-            name=resource.name,
-            title=resource.title,
-            description=resource.description,
-            mime_type=resource.mimeType,
-            annotations=resource.annotations,
-            icons=resource.icons,
-            meta=meta,
-            tags=tags,
-        )
+    _FIELDS = {"uri": "uri", "name": "name", "mime_type": "mimeType", "annotations": "annotations"}
 
     async def read_contents(self, uri: str | None = None, context: Any = None) -> list[Any]:
         async with self._backend.session(context) as client:
@@ -150,31 +143,19 @@ def expand_template(template: str, params: dict[str, Any]) -> str:
     return _EXPR.sub(one, template)
 
 
-class ProxyTemplate(ResourceTemplate):
+class ProxyTemplate(_Remote, ResourceTemplate):
     """A backend resource template; reads expand the backend's own template."""
 
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-        self._remote_template = fields["uri_template"]
+    _FIELDS = {
+        "uri_template": "uriTemplate",
+        "name": "name",
+        "mime_type": "mimeType",
+        "annotations": "annotations",
+    }
 
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, template: Any) -> ProxyTemplate:
-        tags, meta = _tags(template.meta)
-        return cls(
-            backend,
-            template,
-            uri_template=template.uriTemplate,
-            name=template.name,
-            title=template.title,
-            description=template.description,
-            mime_type=template.mimeType,
-            annotations=template.annotations,
-            icons=template.icons,
-            meta=meta,
-            tags=tags,
-        )
+    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+        super().__init__(backend, mcp, **fields)
+        self._remote_template = fields["uri_template"]
 
     async def read_contents(
         self, uri: str, params: dict[str, Any], context: Any = None
@@ -185,32 +166,14 @@ class ProxyTemplate(ResourceTemplate):
         return _report_as(list(result.contents), uri)
 
 
-class ProxyPrompt(Prompt):
+class ProxyPrompt(_Remote, Prompt):
     """A backend prompt, rendered by the backend."""
 
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
-        super().__init__(**fields)
-        self._backend = backend
-        self._mcp = mcp
-
-    @classmethod
-    def from_mcp(cls, backend: ProxyBackend, prompt: Any) -> ProxyPrompt:
-        tags, meta = _tags(prompt.meta)
-        return cls(
-            backend,
-            prompt,
-            name=prompt.name,
-            title=prompt.title,
-            description=prompt.description,
-            arguments=prompt.arguments,
-            icons=prompt.icons,
-            meta=meta,
-            tags=tags,
-        )
+    _FIELDS = {"name": "name", "arguments": "arguments"}
 
     async def render(self, arguments: Any = None, context: Any = None) -> Any:
         async with self._backend.session(context) as client:
             return await client.get_prompt_mcp(self.name, dict(arguments) if arguments else None)
 
 
-_PROXY_TYPES = (ProxyTool, ProxyResource, ProxyTemplate, ProxyPrompt)
+_PROXY_TYPES = _Remote
