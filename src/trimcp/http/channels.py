@@ -6,12 +6,15 @@ A channel is what a handler's outbound traffic goes through (shared/DESIGN.md §
 first time the handler emits something related to the request; session-level messages go on the
 session's GET stream. `_NullChannel` is handed to notification handlers, which have no request
 to relate anything to. `_DisconnectWatch` gives a watcher task only to modern requests that
-outlive a short grace, so quick requests pay for no task.
+outlive a short grace, so quick requests pay for no task. `serving_stream` is the scope every
+long-lived SSE response (GET streams, `subscriptions/listen`, legacy `/sse`) runs in.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -228,6 +231,30 @@ class _PostChannel:
 
 def ignore_cancel(_request_id: RequestId) -> None:
     """The `cancel` of requests nothing can cancel (stateless handshake-era ones)."""
+
+
+@asynccontextmanager
+async def serving_stream(
+    receive: Receive, scopes: set[anyio.CancelScope], shutting_down: bool
+) -> AsyncIterator[None]:
+    """A scope for a long-lived response (an SSE stream): it ends on client disconnect, or
+    when its server shuts down (which cancels every scope in `scopes`)."""
+    async with anyio.create_task_group() as tg:
+        scopes.add(tg.cancel_scope)
+        if shutting_down:
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        try:
+            yield
+        finally:
+            scopes.discard(tg.cancel_scope)
+            tg.cancel_scope.cancel()
 
 
 class _NullChannel:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote
 
 import anyio
 
+from trimcp.http.channels import serving_stream
 from trimcp.http.sessions import SSE_HEADERS
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
@@ -142,7 +143,6 @@ class LegacySSEEndpoint:
         connection.extra["scope"] = scope
         self.sessions[session_id] = (connection, inbox_send)
         endpoint = f"{scope.get('root_path', '')}{self.message_path}?session_id={quote(session_id)}"
-        cancel_scope: anyio.CancelScope | None = None
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
             await send(
@@ -152,23 +152,9 @@ class LegacySSEEndpoint:
                     "more_body": True,
                 }
             )
-            async with anyio.create_task_group() as tg:
-                cancel_scope = tg.cancel_scope
-                self._scopes.add(cancel_scope)
-                if self._shutting_down:
-                    tg.cancel_scope.cancel()
-
-                async def watch() -> None:
-                    while (await receive())["type"] != "http.disconnect":
-                        pass
-                    tg.cancel_scope.cancel()
-
-                tg.start_soon(watch)
+            async with serving_stream(receive, self._scopes, self._shutting_down):
                 await connection.run()
-                tg.cancel_scope.cancel()
         finally:
-            if cancel_scope is not None:
-                self._scopes.discard(cancel_scope)
             self.sessions.pop(session_id, None)
             inbox_send.close()
             with anyio.CancelScope(shield=True):

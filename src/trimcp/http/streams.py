@@ -4,20 +4,19 @@ Owns `GET` on the endpoint (`_get`) and the three responses that stay open after
 that opened them was answered: the GET stream of a handshake-era session (`_standalone`), a
 stream resumed with `Last-Event-ID` (`_resume`: replay from the session's event store, then
 follow the live stream), and `subscriptions/listen` (2026-07-28: `_listen` and its
-`trimcp.server.subscriptions.Listener`). Each runs inside `_serving_stream`, a scope that ends on client disconnect or
+`trimcp.server.subscriptions.Listener`). Each runs inside `trimcp.http.channels.serving_stream`, a scope that ends on client disconnect or
 when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` they serve.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
 import msgspec
 
+from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
 from trimcp.http.sessions import HttpSession, SSEStream
 from trimcp.http.wire import (
@@ -74,7 +73,7 @@ async def _listen(
     stream = SSEStream(send)
     endpoint.server._connections.add(listener)  # type: ignore[arg-type]
     try:
-        async with _serving_stream(endpoint, receive):
+        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
             await stream.send_message(jsonrpc.encode_notification(*listener.acknowledgement()))
             async with listener.inbox:
                 while True:
@@ -150,7 +149,7 @@ async def _standalone(
         retry_ms=endpoint.retry_ms,
     )
     try:
-        async with _serving_stream(endpoint, receive):
+        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
             await stream.start()
             if replay_from is not None and session.store is not None:
                 await session.store.replay_events_after(
@@ -167,29 +166,6 @@ async def _standalone(
         session.touch()
         with anyio.CancelScope(shield=True):
             await stream.finish()
-
-
-@asynccontextmanager
-async def _serving_stream(
-    endpoint: StreamableHTTPEndpoint, receive: Receive
-) -> AsyncIterator[None]:
-    """A scope for a long-lived response: ends on client disconnect or server shutdown."""
-    async with anyio.create_task_group() as tg:
-        endpoint._stream_scopes.add(tg.cancel_scope)
-        if endpoint._shutting_down:
-            tg.cancel_scope.cancel()
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        try:
-            yield
-        finally:
-            endpoint._stream_scopes.discard(tg.cancel_scope)
-            tg.cancel_scope.cancel()
 
 
 async def _resume(
@@ -218,7 +194,7 @@ async def _resume(
     out = SSEStream(send)
     session.active += 1
     try:
-        async with _serving_stream(endpoint, receive):
+        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
             await out.start()
             replayed: set[str] = set()
 
