@@ -31,7 +31,6 @@ Run `bench/setup.sh` first (bench/.venvs/{sdk,fastmcp}); trimcp runs with this i
 from __future__ import annotations
 
 import argparse
-import atexit
 import http.client
 import json
 import os
@@ -39,7 +38,6 @@ import platform
 import re
 import resource
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -67,33 +65,10 @@ TARGET_KB_PER_SESSION = 10.0  # <= 10 KB per idle handshake-era session
 # process bookkeeping: every child is killed on exit, whatever happens (as in stdio_bench.py)
 # --------------------------------------------------------------------------------------------
 
-_CHILDREN: set[subprocess.Popen[bytes]] = set()
-
-
-def _kill_children() -> None:
-    for p in list(_CHILDREN):
-        if p.poll() is None:
-            try:
-                p.kill()
-                p.wait(timeout=2)
-            except Exception:
-                pass
-        _CHILDREN.discard(p)
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    _kill_children()
-    sys.stderr.write(f"\ninterrupted by signal {signum}; children killed\n")
-    os._exit(128 + signum)
-
-
-atexit.register(_kill_children)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGHUP, _on_signal)
-
-
-class BenchError(Exception):
-    """A measurement failed; the message says why (the server's stderr tail is appended)."""
+from _common import CHILDREN as _CHILDREN  # noqa: E402
+from _common import BenchError  # noqa: E402
+from _common import kill_children as _kill_children  # noqa: E402
+from _common import python_can_import as _python_can_import  # noqa: E402
 
 
 def server_env() -> dict[str, str]:
@@ -115,14 +90,6 @@ def server_env() -> dict[str, str]:
             env.pop(k)
     env["FASTMCP_CHECK_FOR_UPDATES"] = "off"
     return env
-
-
-def _python_can_import(python: str, module: str) -> bool:
-    try:
-        r = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
 
 
 def free_port() -> int:

@@ -17,7 +17,6 @@ A server that fails is reported (with its stderr tail) and the run continues wit
 from __future__ import annotations
 
 import argparse
-import atexit
 import gc
 import json
 import os
@@ -25,7 +24,6 @@ import platform
 import random
 import select
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -50,34 +48,10 @@ TARGET_IMPORT_MS = 150.0  # `import trimcp` < 150 ms
 # process bookkeeping: every child is killed on exit, whatever happens
 # --------------------------------------------------------------------------------------------
 
-_CHILDREN: set[subprocess.Popen[bytes]] = set()
-
-
-def _kill_children() -> None:
-    for p in list(_CHILDREN):
-        if p.poll() is None:
-            try:
-                p.kill()
-                p.wait(timeout=2)
-            except Exception:
-                pass
-        _CHILDREN.discard(p)
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    _kill_children()
-    sys.stderr.write(f"\ninterrupted by signal {signum}; children killed\n")
-    os._exit(128 + signum)
-
-
-atexit.register(_kill_children)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGHUP, _on_signal)
-
-
-class BenchError(Exception):
-    """A measurement failed; the message says why (the server's stderr tail is appended)."""
-
+from _common import CHILDREN as _CHILDREN  # noqa: E402
+from _common import BenchError  # noqa: E402
+from _common import kill_children as _kill_children  # noqa: E402
+from _common import python_can_import as _python_can_import  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # server definitions
@@ -98,14 +72,6 @@ class ServerSpec:
     def argv(self, pin: list[str]) -> list[str]:
         assert self.python is not None
         return [*pin, self.python, str(self.script), *self.args]
-
-
-def _python_can_import(python: str, module: str) -> bool:
-    try:
-        r = subprocess.run([python, "-c", f"import {module}"], capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
 
 
 def build_specs(args: argparse.Namespace) -> list[ServerSpec]:
