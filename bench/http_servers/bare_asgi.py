@@ -4,7 +4,9 @@ python bare_asgi.py --port N [--backend asyncio|trio]
 
 Not an MCP server: it reads the request body (as a real app must) and returns the same JSON-RPC
 result each time; no parsing, no routing.  Same hypercorn configuration as trimcp's `run_http`
-(access log off, a pre-bound socket with TCP_NODELAY).
+(its `Config`, built by the same function: access log off, response headers made once per
+second; a pre-bound socket with TCP_NODELAY), so the ceiling is what trimcp's own serving
+could reach.
 """
 
 import argparse
@@ -44,7 +46,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     a = ap.parse_args()
 
-    from hypercorn.config import Config
+    from trimcp.http.serve import _build_config
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,9 +54,9 @@ def main() -> None:
     sock.listen(1024)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.set_inheritable(True)
-    config = Config()
-    config.accesslog = None
-    config.loglevel = "WARNING"
+    config = _build_config(
+        log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config=None
+    )
     config.bind = [f"fd://{sock.detach()}"]
     if a.backend == "trio":
         import hypercorn.trio

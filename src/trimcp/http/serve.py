@@ -20,9 +20,11 @@ Theory of operation:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -111,9 +113,7 @@ def _build_config(
     uvicorn_config: Mapping[str, Any] | None,
     hypercorn_config: Mapping[str, Any] | None,
 ) -> Any:
-    from hypercorn.config import Config
-
-    config = Config()
+    config = _config_class()()
     config.accesslog = None
     config.loglevel = log_level or "WARNING"
     config.graceful_timeout = DEFAULT_GRACEFUL_TIMEOUT
@@ -136,6 +136,31 @@ def _build_config(
             raise ValueError(f"hypercorn Config has no attribute {key!r}")
         setattr(config, key, value)
     return config
+
+
+@functools.cache
+def _config_class() -> type:
+    from hypercorn.config import Config
+
+    class CachedHeadersConfig(Config):  # type: ignore[misc]
+        """hypercorn's `Config`, with the headers it adds to every response (`date`,
+        `server`, ...) made once per second instead of once per response: formatting the
+        date was about 3% of serving a small request."""
+
+        _headers_second = -1
+        _headers: dict[str, list[tuple[bytes, bytes]]]
+
+        def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+            second = int(time.time())
+            if second != self._headers_second:
+                self._headers_second = second
+                self._headers = {}
+            headers = self._headers.get(protocol)
+            if headers is None:
+                headers = self._headers[protocol] = super().response_headers(protocol)
+            return list(headers)
+
+    return CachedHeadersConfig
 
 
 def _bind(host: str, port: int, *, backlog: int) -> socket.socket:

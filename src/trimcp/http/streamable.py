@@ -37,13 +37,14 @@ sessions were reaped), so a client can tell "server busy" from "session unknown"
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
 
+from trimcp._backend import cancel_scope_class
 from trimcp.exceptions import McpError
 from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.batch import post_batch
@@ -143,6 +144,7 @@ class StreamableHTTPEndpoint:
         self._tg: anyio.abc.TaskGroup | None = None
         self._stream_scopes: set[anyio.CancelScope] = set()
         self._shutting_down = False
+        self._new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class StreamableHTTPEndpoint:
     async def running(self) -> AsyncIterator[StreamableHTTPEndpoint]:
         """Run the background work (disconnect watch, idle reaping) while serving."""
         self._shutting_down = False
+        self._new_scope = cancel_scope_class()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             await tg.start(self._watch.run)
@@ -412,7 +415,7 @@ class StreamableHTTPEndpoint:
         # disconnect (modern); nothing can reach a stateless handshake-era one, so it runs bare
         cancel_scope: anyio.CancelScope | None = None
         if session is not None or modern:
-            cancel_scope = anyio.CancelScope()
+            cancel_scope = self._new_scope()
         if session is not None:
             assert cancel_scope is not None
             if not session.track(request.id, cancel_scope):

@@ -35,6 +35,7 @@ from trimcp.protocol.errors import (
     ErrorData,
 )
 from trimcp.protocol.jsonrpc import Request, RequestId
+from trimcp.protocol.param_headers import check_param_headers, header_params
 from trimcp.protocol.versions import MODERN_VERSIONS
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body"]
@@ -230,8 +231,6 @@ def param_header_error(
 ) -> ErrorData | None:
     """For a modern `tools/call`: the -32020 error when its `Mcp-Param-*` headers disagree
     with the arguments of the tool's `x-mcp-header` parameters, else None."""
-    from trimcp.protocol.param_headers import check_param_headers, header_params
-
     cached = _param_maps.get(tool)
     if cached is None or cached[0] is not tool.parameters:
         cached = (tool.parameters, header_params(tool.parameters))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -115,6 +116,21 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     return await _with_input(request, params, salient, run)
 
 
+def _mrtr() -> ModuleType:
+    """`trimcp.server.mrtr`, imported on first use: hashlib, hmac and secrets would cost a
+    handshake-era server (or a stdio spawn) ~5 ms. Kept here after the first call: an
+    import statement in the request path costs a microsecond each time."""
+    global _mrtr_module
+    if _mrtr_module is None:
+        from trimcp.server import mrtr
+
+        _mrtr_module = mrtr
+    return _mrtr_module
+
+
+_mrtr_module: ModuleType | None = None
+
+
 async def _with_input(
     request: ServerRequest, params: Any, salient: Any, body: Callable[[Context], Awaitable[Any]]
 ) -> Any:
@@ -124,9 +140,7 @@ async def _with_input(
     ctx = Context(server, request)
     mrtr_round = None
     if request.envelope.modern:
-        # imported here: hashlib, hmac and secrets cost a handshake-era (or stdio spawn) ~5 ms
-        from trimcp.server import mrtr
-
+        mrtr = _mrtr()
         keys = mrtr.keys_for(server)
         mrtr_round = mrtr.begin_round(
             keys, request.method, salient, params.requestState, params.inputResponses
@@ -138,8 +152,7 @@ async def _with_input(
     except BaseException as exc:
         if mrtr_round is None:
             raise
-        from trimcp.server import mrtr
-
+        mrtr = _mrtr()
         pending = mrtr.find_input_required(exc)
         if pending is None:
             raise

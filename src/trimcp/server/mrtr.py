@@ -110,22 +110,40 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def request_digest(method: str, salient: Any) -> str:
-    """What ties a state to its request: the method and its params (sans `_meta` and MRTR)."""
-    blob = msgspec.json.encode([method, salient], order="sorted")
+def _salient_blob(method: str, salient: Any) -> bytes:
+    return msgspec.json.encode([method, salient], order="sorted")
+
+
+def _digest(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+def request_digest(method: str, salient: Any) -> str:
+    """What ties a state to its request: the method and its params (sans `_meta` and MRTR)."""
+    return _digest(_salient_blob(method, salient))
+
+
 class MrtrRound:
-    """The answers a handler replays this round, consumed in order by `Context`."""
+    """The answers a handler replays this round, consumed in order by `Context`.
 
-    __slots__ = ("answers", "digest", "index", "method")
+    The request's digest is hashed only when needed (a retry to verify, an input to ask
+    for): most requests need neither. Its input is encoded up front, so a handler that
+    changes the params it was given cannot change the digest."""
 
-    def __init__(self, method: str, digest: str, answers: list[Any]) -> None:
+    __slots__ = ("_blob", "_digest", "answers", "index", "method")
+
+    def __init__(self, method: str, blob: bytes, answers: list[Any]) -> None:
         self.method = method
-        self.digest = digest
+        self._blob = blob
+        self._digest: str | None = None
         self.answers = answers
         self.index = 0
+
+    @property
+    def digest(self) -> str:
+        if self._digest is None:
+            self._digest = _digest(self._blob)
+        return self._digest
 
     def next_answer(self, request: dict[str, Any]) -> Any:
         """The recorded answer for the next input, or raise `InputRequired` for it."""
@@ -157,9 +175,10 @@ def begin_round(
     input_responses: Any,
 ) -> MrtrRound:
     """Verify a retry's state and answers (or start fresh) for one handler run."""
-    digest = request_digest(method, salient)
+    blob = _salient_blob(method, salient)
     if request_state is None:
-        return MrtrRound(method, digest, [])
+        return MrtrRound(method, blob, [])
+    digest = _digest(blob)
     payload = keys.open(request_state)
     if payload is None:
         raise _invalid("integrity check failed")
@@ -180,7 +199,9 @@ def begin_round(
             raise McpError(INVALID_PARAMS, f"inputResponses[{state.pending!r}] must be an object")
         answers.append(answer)
     # a missing answer replays to the same input, which is asked again
-    return MrtrRound(method, digest, answers)
+    round = MrtrRound(method, blob, answers)
+    round._digest = digest
+    return round
 
 
 def input_required_result(
