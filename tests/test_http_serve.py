@@ -3,15 +3,18 @@ address reported to `task_status`, graceful shutdown on cancellation, the lifesp
 
 from __future__ import annotations
 
+import datetime
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
+from hypercorn.config import Config
 
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
@@ -310,3 +313,69 @@ def test_access_log_is_off_and_bad_hypercorn_options_are_refused():
             uvicorn_config=None,
             hypercorn_config={"bind": ["x"]},
         )
+
+
+def test_response_headers_are_made_once_per_second(monkeypatch: pytest.MonkeyPatch):
+    made: list[str] = []
+    original = Config.response_headers
+
+    def spy(self: Config, protocol: str) -> list[tuple[bytes, bytes]]:
+        made.append(protocol)
+        return original(self, protocol)
+
+    monkeypatch.setattr(Config, "response_headers", spy)
+    now = [1_000_000.25]
+    monkeypatch.setattr("trimcp.http.serve._clock", lambda: now[0])
+    config = _build_config(
+        log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config=None
+    )
+    first = config.response_headers("h11")
+    assert [name for name, _ in first] == [b"date", b"server"]
+    first.append((b"x-mutated", b"1"))  # a caller's list is its own
+    now[0] = 1_000_000.75
+    second = config.response_headers("h11")
+    assert [name for name, _ in second] == [b"date", b"server"]
+    assert made == ["h11"]  # same second: made once
+    config.response_headers("h2")
+    now[0] = 1_000_001.0
+    config.response_headers("h11")
+    assert made == ["h11", "h2", "h11"]  # per protocol, and again in the next second
+
+
+def test_date_and_server_headers_can_still_be_switched_off():
+    config = _build_config(
+        log_level=None,
+        graceful_timeout=None,
+        uvicorn_config={"date_header": False, "server_header": False},
+        hypercorn_config=None,
+    )
+    assert config.response_headers("h11") == []
+
+
+async def test_every_response_carries_a_current_date_header():
+    mcp = FastMCP("s")
+
+    @mcp.custom_route("/health", methods=["GET"])
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("OK")
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            address = await tg.start(partial(mcp.run_http_async, port=0, show_banner=False))
+            base = f"http://127.0.0.1:{address.port}"
+            async with httpx2.AsyncClient() as client:
+                responses = [
+                    await client.get(f"{base}/health"),
+                    await client.get(f"{base}/nowhere"),
+                    await client.post(
+                        address.url,
+                        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                        headers={"accept": "application/json, text/event-stream"},
+                    ),
+                ]
+            tg.cancel_scope.cancel()
+    now = datetime.datetime.now(datetime.UTC)
+    for response in responses:
+        date = parsedate_to_datetime(response.headers["date"])
+        assert abs((now - date).total_seconds()) < WAIT + 2
+        assert response.headers["server"].startswith("hypercorn")

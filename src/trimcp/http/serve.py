@@ -138,6 +138,9 @@ def _build_config(
     return config
 
 
+_clock = time.time  # what `CachedHeadersConfig` reads the second from (tests move it)
+
+
 @functools.cache
 def _config_class() -> type:
     from hypercorn.config import Config
@@ -151,7 +154,7 @@ def _config_class() -> type:
         _headers: dict[str, list[tuple[bytes, bytes]]]
 
         def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
-            second = int(time.time())
+            second = int(_clock())
             if second != self._headers_second:
                 self._headers_second = second
                 self._headers = {}
