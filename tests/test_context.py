@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import anyio
 import pytest
 
+from tests.wire import serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.elicitation import ElicitResult
 from trimcp.exceptions import McpError
@@ -190,21 +191,14 @@ async def test_context_over_the_legacy_sse_transport():
     async def elicit(message, response_type, params, context):
         return {"date": "2027-01-01", "guests": 1}
 
-    async with anyio.create_task_group() as tg:
-        with anyio.fail_after(20):
-            address = await tg.start(
-                lambda task_status: mcp.run_http_async(
-                    transport="sse", port=0, show_banner=False, task_status=task_status
-                )
-            )
-            url = f"http://127.0.0.1:{address.port}/sse"
-            async with Client(
-                SSETransport(url),
-                sampling_handler=sampler,
-                elicitation_handler=elicit,
-                log_handler=on_log,
-            ) as client:
-                assert (await client.call_tool("chat")).data == "hi"
-                assert (await client.call_tool("book")).data == "booked 2027-01-01 for 1"
-        tg.cancel_scope.cancel()
+    async with serving(mcp, wait=20, transport="sse") as (address, _):
+        url = f"http://127.0.0.1:{address.port}/sse"
+        async with Client(
+            SSETransport(url),
+            sampling_handler=sampler,
+            elicitation_handler=elicit,
+            log_handler=on_log,
+        ) as client:
+            assert (await client.call_tool("chat")).data == "hi"
+            assert (await client.call_tool("book")).data == "booked 2027-01-01 for 1"
     assert "hello over SSE" in logs

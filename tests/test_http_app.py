@@ -18,6 +18,7 @@ import msgspec
 import pydantic
 import pytest
 
+from tests.wire import serving
 from trimcp import FastMCP
 from trimcp._backend import running_backend
 from trimcp.http.asgi import (
@@ -37,19 +38,6 @@ WAIT = 10  # seconds: the bound on every wait in these tests
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serving(mcp: FastMCP, **options: Any) -> AsyncIterator[tuple[Any, httpx2.AsyncClient]]:
-    """`mcp` served by `run_http_async` on 127.0.0.1:0, with a client for it; stopped on exit."""
-    options.setdefault("show_banner", False)
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            address = await tg.start(partial(mcp.run_http_async, port=0, **options))
-            base = f"http://127.0.0.1:{address.port}"
-            async with httpx2.AsyncClient(base_url=base, timeout=WAIT) as client:
-                yield address, client
-            tg.cancel_scope.cancel()
 
 
 @asynccontextmanager

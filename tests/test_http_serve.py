@@ -16,6 +16,7 @@ import httpx2
 import pytest
 from hypercorn.config import Config
 
+from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
 from trimcp.http.asgi import PlainTextResponse, Request, Response, StreamingResponse
@@ -359,21 +360,16 @@ async def test_every_response_carries_a_current_date_header():
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
 
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            address = await tg.start(partial(mcp.run_http_async, port=0, show_banner=False))
-            base = f"http://127.0.0.1:{address.port}"
-            async with httpx2.AsyncClient() as client:
-                responses = [
-                    await client.get(f"{base}/health"),
-                    await client.get(f"{base}/nowhere"),
-                    await client.post(
-                        address.url,
-                        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
-                        headers={"accept": "application/json, text/event-stream"},
-                    ),
-                ]
-            tg.cancel_scope.cancel()
+    async with serving(mcp) as (address, client):
+        responses = [
+            await client.get("/health"),
+            await client.get("/nowhere"),
+            await client.post(
+                address.url,
+                json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                headers={"accept": "application/json, text/event-stream"},
+            ),
+        ]
     now = datetime.datetime.now(datetime.UTC)
     for response in responses:
         date = parsedate_to_datetime(response.headers["date"])

@@ -8,6 +8,7 @@ import pytest
 from pydantic import Field
 
 from tests.test_http_streamable import _MiniApp, modern_meta, serve_asgi
+from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.streamable import StreamableHTTPEndpoint
 from trimcp.protocol.param_headers import check_param_headers, header_params
@@ -138,7 +139,6 @@ async def test_http_rejects_a_missing_or_wrong_param_header_with_32020():
 
 
 async def test_trimcp_client_mirrors_param_headers_over_http():
-    import anyio
 
     from trimcp import Client
 
@@ -150,17 +150,9 @@ async def test_trimcp_client_mirrors_param_headers_over_http():
     ) -> str:
         return f"{region}:{days}"
 
-    async with anyio.create_task_group() as tg:
-        with anyio.fail_after(20):
-            address = await tg.start(
-                lambda task_status: mcp.run_http_async(
-                    port=0, show_banner=False, task_status=task_status
-                )
-            )
-            async with Client(address.url) as client:
-                assert client.protocol_version == "2026-07-28"
-                await client.list_tools()
-                assert (
-                    await client.call_tool("forecast", {"region": "Zürich", "days": 2})
-                ).data == "Zürich:2"
-        tg.cancel_scope.cancel()
+    async with serving(mcp, wait=20) as (address, _), Client(address.url) as client:
+        assert client.protocol_version == "2026-07-28"
+        await client.list_tools()
+        assert (
+            await client.call_tool("forecast", {"region": "Zürich", "days": 2})
+        ).data == "Zürich:2"

@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.wire import serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import StdioTransport
 from trimcp.exceptions import McpError, ToolError
@@ -384,17 +385,10 @@ async def test_proxy_of_an_http_server_relays_calls_and_elicitation(protocol: st
         asked.append(message)
         return response_type(value="Ann") if response_type is not None else {}
 
-    async with anyio.create_task_group() as tg:
-        with anyio.fail_after(20):
-            address = await tg.start(
-                lambda task_status: remote.run_http_async(
-                    port=0, show_banner=False, task_status=task_status
-                )
-            )
-            proxy = FastMCP.as_proxy(address.url)
-            async with Client(proxy, elicitation_handler=on_elicit, protocol=protocol) as client:
-                names = {tool.name for tool in await client.list_tools()}
-                assert {"ask", "think", "roots"} <= names
-                assert (await client.call_tool("ask")).data == "accept:Ann"
-                assert asked == ["Your name?"]
-        tg.cancel_scope.cancel()
+    async with serving(remote, wait=20) as (address, _):
+        proxy = FastMCP.as_proxy(address.url)
+        async with Client(proxy, elicitation_handler=on_elicit, protocol=protocol) as client:
+            names = {tool.name for tool in await client.list_tools()}
+            assert {"ask", "think", "roots"} <= names
+            assert (await client.call_tool("ask")).data == "accept:Ann"
+            assert asked == ["Your name?"]

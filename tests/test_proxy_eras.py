@@ -18,6 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.wire import serving
 from trimcp import Client, FastMCP
 from trimcp.client.transports import StdioTransport
 
@@ -82,15 +83,8 @@ async def backend_client(kind: str, era: str, tmp_path: Path) -> AsyncIterator[C
             StdioTransport(sys.executable, [str(script)], env={"PYTHONPATH": SRC}), protocol=era
         )
     else:
-        server = backend_server()
-        async with anyio.create_task_group() as tg:
-            address = await tg.start(
-                lambda task_status: server.run_http_async(
-                    port=0, show_banner=False, task_status=task_status
-                )
-            )
+        async with serving(backend_server(), wait=60) as (address, _):
             yield Client(address.url, protocol=era)
-            tg.cancel_scope.cancel()
 
 
 @pytest.mark.parametrize("kind", ["memory", "stdio", "http"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import anyio
 import pytest
 
@@ -302,8 +305,6 @@ async def test_disabled_tools_are_neither_listed_nor_callable():
 
 
 async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
-    import threading
-
     mcp = FastMCP("cancel")
     started = threading.Event()
     stopped = threading.Event()
@@ -311,9 +312,11 @@ async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
     @mcp.tool
     def crunch(ctx: Context) -> str:
         started.set()
-        while not ctx.is_cancelled and not stopped.wait(0.001):
-            pass
-        stopped.set()
+        deadline = time.monotonic() + 10
+        while not ctx.is_cancelled and time.monotonic() < deadline:
+            time.sleep(0.001)  # a sync tool's work, polling for cancellation between steps
+        if ctx.is_cancelled:
+            stopped.set()
         return "stopped"
 
     async with wire_to(mcp) as wire:
@@ -327,9 +330,9 @@ async def test_cancellation_reaches_a_sync_tool_through_ctx_is_cancelled():
             }
         )
         with anyio.fail_after(10):
-            await anyio.to_thread.run_sync(started.wait)
+            assert await anyio.to_thread.run_sync(started.wait, 10)
             await wire.notify("notifications/cancelled", {"requestId": 7})
-            await anyio.to_thread.run_sync(stopped.wait)
+            assert await anyio.to_thread.run_sync(stopped.wait, 10)
         assert "result" in await wire.call("ping")  # no answer for 7; the session goes on
 
 

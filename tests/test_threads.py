@@ -8,15 +8,20 @@ from __future__ import annotations
 import contextvars
 import json
 import threading
+import time
 from typing import Any
 
 import anyio
 import pytest
 
 from trimcp.runtime import threads
-from trimcp.runtime.threads import run_sync
+from trimcp.runtime.memory import memory_stream_pair
+from trimcp.runtime.peer import Peer
+from trimcp.runtime.threads import cancel_requested, run_sync
 
 pytestmark = pytest.mark.anyio
+
+WAIT = 10
 
 var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
 
@@ -71,22 +76,21 @@ async def test_many_fast_calls_all_complete():
 
 
 async def test_cancellation_reaches_a_sync_function_cooperatively():
-    from trimcp.runtime.threads import cancel_requested
-
     started = threading.Event()
     saw_cancel = threading.Event()
 
     def long_job() -> None:
         started.set()
-        while not cancel_requested():
-            if saw_cancel.wait(0.001):
-                break
-        saw_cancel.set()
+        deadline = time.monotonic() + WAIT
+        while not cancel_requested() and time.monotonic() < deadline:
+            time.sleep(0.001)  # a sync tool's work, polling for cancellation between steps
+        if cancel_requested():
+            saw_cancel.set()
 
-    with anyio.fail_after(10):
+    with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_sync, long_job)
-            await anyio.to_thread.run_sync(started.wait)
+            assert await anyio.to_thread.run_sync(started.wait, WAIT)
             tg.cancel_scope.cancel()
     assert saw_cancel.is_set()
 
@@ -122,7 +126,7 @@ async def test_a_job_cancelled_before_it_starts_never_runs(one_worker: None):
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_sync, blocker)
-            await anyio.to_thread.run_sync(started.wait)
+            assert await anyio.to_thread.run_sync(started.wait, WAIT)
             tg.start_soon(queued)
             (job,) = await wait_for_queued(1)
             scope.cancel()
@@ -165,9 +169,6 @@ async def test_the_result_of_a_failed_call_is_its_exception_with_its_traceback()
 
 
 async def test_a_cancelled_request_whose_handler_swallows_it_is_unanswered_and_the_next_served():
-    from trimcp.runtime.memory import memory_stream_pair
-    from trimcp.runtime.peer import Peer
-
     entered = anyio.Event()
 
     async def on_request(request: Any) -> Any:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
+import httpx2
 import msgspec
 
 from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
@@ -15,6 +17,22 @@ from trimcp.runtime.memory import memory_stream_pair
 from trimcp.server.connection import ServerConnection
 
 MODERN = "2026-07-28"
+
+
+@asynccontextmanager
+async def serving(
+    mcp: Any, *, wait: float = 10, **options: Any
+) -> AsyncIterator[tuple[Any, httpx2.AsyncClient]]:
+    """`mcp` served by `run_http_async` on 127.0.0.1:0 (`options` passed on), with an HTTP
+    client for it; the whole block bounded by `wait` seconds, the server stopped on exit."""
+    options.setdefault("show_banner", False)
+    with anyio.fail_after(wait):
+        async with anyio.create_task_group() as tg:
+            address = await tg.start(partial(mcp.run_http_async, port=0, **options))
+            base = f"http://127.0.0.1:{address.port}"
+            async with httpx2.AsyncClient(base_url=base, timeout=wait) as client:
+                yield address, client
+            tg.cancel_scope.cancel()
 
 
 def modern_meta(**extra: Any) -> dict[str, Any]:
