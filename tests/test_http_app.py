@@ -31,6 +31,7 @@ from trimcp.http.asgi import (
     StreamingResponse,
 )
 from trimcp.server.dependencies import get_http_headers, get_http_request
+from trimcp.server.middleware import Middleware as TrimcpMiddleware
 
 pytestmark = pytest.mark.anyio
 
@@ -562,3 +563,38 @@ async def test_http_app_has_state_routes_and_lifespan():
     assert [r.path for r in app.routes][:2] == ["/api/mcp", "/echo/{name}"]
     assert app.router.routes is app.routes
     assert callable(app.lifespan)
+
+
+async def test_a_batch_request_that_fails_costs_only_its_own_reply() -> None:
+    class FailPrompts(TrimcpMiddleware):
+        async def on_list_prompts(self, context: Any, call_next: Any) -> Any:
+            raise RuntimeError("prompts are broken")
+
+    mcp = FastMCP("b", middleware=[FailPrompts()])
+
+    @mcp.tool
+    def echo(text: str) -> str:
+        return text
+
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "prompts/list"},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"text": "hi"}},
+        },
+    ]
+    async with serving(mcp, stateless_http=True, json_response=True) as (address, client):
+        response = await client.post(
+            address.url,
+            json=batch,
+            headers={
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2025-03-26",
+            },
+        )
+    assert response.status_code == 200
+    replies = {reply["id"]: reply for reply in response.json()}
+    assert replies[1]["error"] == {"code": -32603, "message": "prompts are broken"}
+    assert replies[2]["result"]["structuredContent"] == {"result": "hi"}

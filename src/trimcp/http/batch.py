@@ -8,6 +8,7 @@ request of the batch runs concurrently; their answers go back together as one JS
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from trimcp.exceptions import McpError
 from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
 from trimcp.http.wire import Scope, Send, _respond, _respond_error
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INVALID_REQUEST
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
 from trimcp.protocol.jsonrpc import (
     Batch,
     ErrorResponse,
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from trimcp.http.streamable import StreamableHTTPEndpoint
 
 __all__ = ["post_batch"]
+
+logger = logging.getLogger("trimcp.http")
 
 
 async def post_batch(
@@ -80,6 +83,10 @@ async def post_batch(
             replies.append(jsonrpc.encode_result(request.id, result))
         except McpError as exc:
             replies.append(jsonrpc.encode_error(request.id, exc.error))
+        except Exception as exc:  # as `_dispatch` does: one failure costs only its own reply
+            logger.exception("request %r (%s) failed", request.id, request.method)
+            error = ErrorData(INTERNAL_ERROR, str(exc))
+            replies.append(jsonrpc.encode_error(request.id, error))
 
     if session is not None:
         session.active += 1
