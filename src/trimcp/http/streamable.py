@@ -279,7 +279,7 @@ class StreamableHTTPEndpoint:
                 return
             if request.method == "tools/call" and isinstance(routing.name, str):
                 tool = self.server._lookup_tool(routing.name)
-                mismatch = None if tool is None else param_header_error(headers, request, tool)
+                mismatch = None if tool is None else param_header_error(scope, request, tool)
                 if mismatch is not None:
                     await _respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
                     return

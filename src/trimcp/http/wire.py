@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +34,7 @@ from trimcp.protocol.errors import (
     ErrorData,
 )
 from trimcp.protocol.jsonrpc import Request, RequestId
-from trimcp.protocol.param_headers import check_param_headers, header_params
+from trimcp.protocol.param_headers import check_param_headers
 from trimcp.protocol.versions import MODERN_VERSIONS
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body"]
@@ -93,7 +92,7 @@ def _routing(params: msgspec.Raw | None) -> _Routing:
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
-        if (name in _WANTED or name.startswith(b"mcp-param-")) and name not in found:
+        if name in _WANTED and name not in found:
             found[name] = value
     return found
 
@@ -221,30 +220,24 @@ class _Disconnected(Exception):
     """The client went away while we read its request."""
 
 
-_param_maps: weakref.WeakKeyDictionary[Any, tuple[Any, dict[tuple[str, ...], str]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def param_header_error(
-    headers: dict[bytes, bytes], request: Request, tool: Any
-) -> ErrorData | None:
+def param_header_error(scope: Scope, request: Request, tool: Any) -> ErrorData | None:
     """For a modern `tools/call`: the -32020 error when its `Mcp-Param-*` headers disagree
-    with the arguments of the tool's `x-mcp-header` parameters, else None."""
-    cached = _param_maps.get(tool)
-    if cached is None or cached[0] is not tool.parameters:
-        cached = (tool.parameters, header_params(tool.parameters))
-        _param_maps[tool] = cached
-    params = cached[1]
+    with the arguments of the tool's `x-mcp-header` parameters, else None. Only a tool with
+    such parameters costs anything here."""
+    params = tool.header_params()
     if not params:
         return None
     try:
         arguments = msgspec.json.decode(request.params or b"{}").get("arguments")
     except (msgspec.DecodeError, AttributeError):
         return None  # the handler reports bad params
+    sent: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name.startswith(b"mcp-param-"):
+            sent.setdefault(name, value)
 
     def header(name: str) -> str | None:
-        raw = headers.get(b"mcp-param-" + name.lower().encode())
+        raw = sent.get(b"mcp-param-" + name.lower().encode())
         return None if raw is None else raw.decode("utf-8", "replace")
 
     reason = check_param_headers(params, arguments, header, decode_header_value)

@@ -180,6 +180,21 @@ class Tool(Component):
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
         object.__setattr__(self, "_mcp_tool", None)
+        object.__setattr__(self, "_header_params", None)
+
+    def header_params(self) -> dict[tuple[str, ...], str]:
+        """The parameters marked `x-mcp-header` in the input schema, `{path: header name}`
+        (made once; again after a field changes). Raises `ValueError` for a mark clients
+        would reject."""
+        found: dict[tuple[str, ...], str] | None = self.__dict__.get("_header_params")
+        if found is None:
+            found = {}
+            if "x-mcp-header" in str(self.parameters):
+                from trimcp.protocol.param_headers import header_params
+
+                found = header_params(self.parameters)
+            object.__setattr__(self, "_header_params", found)
+        return found
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
