@@ -48,6 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import CHILDREN as _CHILDREN
+from _common import CLK_TCK, BenchError, cpu_seconds
+from _common import kill_children as _kill_children
+from _common import python_can_import as _python_can_import
+
 HERE = Path(__file__).resolve().parent
 SERVERS = HERE / "http_servers"
 LUA = HERE / "wrk" / "mcp_call.lua"
@@ -62,13 +67,8 @@ TARGET_X_CEILING = 0.6  # trimcp >= 0.6x bare hypercorn (asyncio and trio)
 TARGET_KB_PER_SESSION = 10.0  # <= 10 KB per idle handshake-era session
 
 # --------------------------------------------------------------------------------------------
-# process bookkeeping: every child is killed on exit, whatever happens (as in stdio_bench.py)
+# server environment, ports, and /proc readings (CPU time, machine load, memory)
 # --------------------------------------------------------------------------------------------
-
-from _common import CHILDREN as _CHILDREN  # noqa: E402
-from _common import BenchError  # noqa: E402
-from _common import kill_children as _kill_children  # noqa: E402
-from _common import python_can_import as _python_can_import  # noqa: E402
 
 
 def server_env() -> dict[str, str]:
@@ -98,19 +98,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (from /proc/PID/stat), in seconds."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
 def machine_busy_seconds() -> float | None:
     """CPU time the whole machine spent busy (all cores, /proc/stat), in seconds."""
     try:
@@ -118,7 +105,7 @@ def machine_busy_seconds() -> float | None:
     except OSError:
         return None
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields)
-    return (user + nice + system + irq + softirq + steal) / _TICK
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 # other processes busier than this (in cores) during a measured run make its figures unreliable:
@@ -610,8 +597,13 @@ def run_config(
             meas["server_cpu_share"] = (cpu1 - cpu0) / (meas["duration_us"] / 1e6)
             meas["rps_per_cpu"] = meas["requests"] / (cpu1 - cpu0)
         wall = meas["duration_us"] / 1e6
-        if None not in (busy0, busy1, cpu0, cpu1) and wall:
-            assert busy0 is not None and busy1 is not None and cpu0 is not None and cpu1 is not None
+        if (
+            busy0 is not None
+            and busy1 is not None
+            and cpu0 is not None
+            and cpu1 is not None
+            and wall
+        ):
             # what everything else on the machine used meanwhile (other benchmarks, builds...),
             # in cores: not steal time, which a VM often does not report, but real contention
             ours = (cpu1 - cpu0) + (meas["wrk_cpu_share"] or 0.0) * wall

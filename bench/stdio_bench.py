@@ -34,6 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _common import CHILDREN as _CHILDREN
+from _common import BenchError, cpu_seconds
+from _common import kill_children as _kill_children
+from _common import python_can_import as _python_can_import
+
 HERE = Path(__file__).resolve().parent
 SERVERS = HERE / "servers"
 VENVS = HERE / ".venvs"
@@ -43,15 +48,6 @@ PROTOCOL_VERSION = "2025-06-18"
 TARGET_PIPELINED_X_SDK = 20.0  # trimcp pipelined calls/s >= 20x SDK
 TARGET_FIRST_ANSWER_X_SDK = 0.25  # trimcp spawn->initialize <= 0.25x SDK
 TARGET_IMPORT_MS = 150.0  # `import trimcp` < 150 ms
-
-# --------------------------------------------------------------------------------------------
-# process bookkeeping: every child is killed on exit, whatever happens
-# --------------------------------------------------------------------------------------------
-
-from _common import CHILDREN as _CHILDREN  # noqa: E402
-from _common import BenchError  # noqa: E402
-from _common import kill_children as _kill_children  # noqa: E402
-from _common import python_can_import as _python_can_import  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # server definitions
@@ -426,16 +422,6 @@ def _add_batch(ids: range, rng: random.Random) -> tuple[bytes, dict[int, int]]:
     return b"".join(parts), expected
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process, all threads (Linux `/proc`; else None)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def pipelined_round(
     server: StdioServer, ids: range, rng: random.Random, timeout: float
 ) -> tuple[float, float | None]:
@@ -446,7 +432,7 @@ def pipelined_round(
     n = len(expected)
     got = 0
     deadline = time.perf_counter() + timeout
-    cpu0 = _cpu_seconds(server.proc.pid)
+    cpu0 = cpu_seconds(server.proc.pid)
     t0 = time.perf_counter()
     writer = server.write_in_thread(blob)
     while got < n:
@@ -466,7 +452,7 @@ def pipelined_round(
                 raise server.fail(f"wrong answer for id {rid}: {why}")
             got += 1
     elapsed = time.perf_counter() - t0
-    cpu1 = _cpu_seconds(server.proc.pid)
+    cpu1 = cpu_seconds(server.proc.pid)
     writer.join(timeout=max(0.0, deadline - time.perf_counter()))
     if server._write_error is not None:
         raise server.fail(f"writer thread failed: {server._write_error!r}")

@@ -11,7 +11,14 @@ import httpx2 as httpx
 import msgspec
 import pytest
 
-from tests.test_http_streamable import SSE_TIMEOUT, _MiniApp, make_server, serve_asgi, wait_until
+from tests.test_http_streamable import (
+    SSE_TIMEOUT,
+    _MiniApp,
+    init_params,
+    make_server,
+    serve_asgi,
+    wait_until,
+)
 from trimcp.http.sse import LegacySSEEndpoint
 from trimcp.protocol.sse import ServerSentEvent, SSEDecoder
 
@@ -86,11 +93,7 @@ async def test_endpoint_event_is_relative_to_the_mount_root_path() -> None:
 async def test_posted_messages_get_202_and_answers_flow_on_the_stream() -> None:
     async with legacy() as (sse, _):
         url = (await sse.next_event()).data
-        init = {
-            "protocolVersion": "2024-11-05",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        }
+        init = init_params("2024-11-05")
         response = await sse.post(
             url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}
         )
@@ -114,11 +117,7 @@ async def test_posted_messages_get_202_and_answers_flow_on_the_stream() -> None:
 async def test_notifications_flow_on_the_stream_before_the_answer() -> None:
     async with legacy() as (sse, _):
         url = (await sse.next_event()).data
-        init = {
-            "protocolVersion": "2024-11-05",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        }
+        init = init_params("2024-11-05")
         await sse.post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
         await sse.next_message()
         await sse.post(

@@ -232,16 +232,7 @@ class Harness:
         return await self.post(self.body(method, params), hdrs)
 
     async def initialize(self, version: str = "2025-11-25") -> str:
-        response = await self.post(
-            self.body(
-                "initialize",
-                {
-                    "protocolVersion": version,
-                    "capabilities": {"roots": {}},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            )
-        )
+        response = await self.post(self.body("initialize", init_params(version, roots={})))
         assert response.status_code == 200, response.text
         session_id = response.headers["mcp-session-id"]
         initialized = await self.post(
@@ -255,6 +246,15 @@ class Harness:
         self, session_id: str, method: str, params: dict[str, Any] | None = None, **headers: str
     ) -> httpx.Response:
         return await self.post(self.body(method, params), {"mcp-session-id": session_id, **headers})
+
+
+def init_params(version: str = "2025-06-18", **caps: Any) -> dict[str, Any]:
+    """`initialize` params: `version`, capabilities `caps`, and a fixed client info."""
+    return {
+        "protocolVersion": version,
+        "capabilities": caps,
+        "clientInfo": {"name": "t", "version": "0"},
+    }
 
 
 def modern_meta(**extra: Any) -> dict[str, Any]:
@@ -275,8 +275,8 @@ def sse_messages(text: str) -> list[Any]:
 
 
 @asynccontextmanager
-async def running(**options: Any) -> AsyncIterator[Harness]:
-    endpoint = StreamableHTTPEndpoint(make_server(), **options)
+async def running(server: FastMCP | None = None, **options: Any) -> AsyncIterator[Harness]:
+    endpoint = StreamableHTTPEndpoint(server if server is not None else make_server(), **options)
     async with endpoint.running():
         async with serve_asgi(_MiniApp({"/mcp": endpoint}), on_stop=endpoint.shutdown) as url:
             async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
@@ -522,16 +522,7 @@ async def test_initialize_returns_a_visible_ascii_session_id() -> None:
 
 async def test_initialize_negotiates_a_handshake_version() -> None:
     async with running() as h:
-        response = await h.post(
-            h.body(
-                "initialize",
-                {
-                    "protocolVersion": MODERN,
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            )
-        )
+        response = await h.post(h.body("initialize", init_params(MODERN)))
         assert response.json()["result"]["protocolVersion"] == "2025-11-25"
 
 
@@ -649,16 +640,7 @@ async def test_get_opens_the_standalone_stream_once_409_for_a_second() -> None:
 
 async def test_stateless_http_creates_no_sessions() -> None:
     async with running(stateless=True) as h:
-        response = await h.post(
-            h.body(
-                "initialize",
-                {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            )
-        )
+        response = await h.post(h.body("initialize", init_params()))
         assert response.status_code == 200
         assert "mcp-session-id" not in response.headers
         listed = await h.post(h.body("tools/list"))
@@ -696,11 +678,7 @@ async def test_stateless_unsupported_protocol_version_header_gets_400() -> None:
 
 async def test_stateless_initialize_negotiates_from_the_body() -> None:
     async with running(stateless=True) as h:
-        init = {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        }
+        init = init_params()
         response = await h.post(h.body("initialize", init))
         assert response.json()["result"]["protocolVersion"] == "2025-06-18"
         unknown = await h.post(h.body("initialize", dict(init, protocolVersion="1999-01-01")))
@@ -885,16 +863,7 @@ async def test_max_sessions_cap_answers_503() -> None:
     async with running(max_sessions=2) as h:
         await h.initialize()
         await h.initialize()
-        response = await h.post(
-            h.body(
-                "initialize",
-                {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "0"},
-                },
-            )
-        )
+        response = await h.post(h.body("initialize", init_params()))
         assert response.status_code == 503
 
 

@@ -289,15 +289,7 @@ async def test_url_mode_needs_the_url_capability():
 
 async def test_url_mode_elicitation_in_the_handshake_era_carries_an_elicitation_id():
     async with wire_to(url_server()) as wire:
-        await wire.call(
-            "initialize",
-            {
-                "protocolVersion": "2025-11-25",
-                "capabilities": {"elicitation": {"url": {}}},
-                "clientInfo": {"name": "w", "version": "0"},
-            },
-        )
-        await wire.notify("notifications/initialized")
+        await wire.initialize("2025-11-25", capabilities={"elicitation": {"url": {}}})
         await wire.send(
             {
                 "jsonrpc": "2.0",

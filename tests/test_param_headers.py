@@ -7,10 +7,9 @@ from typing import Annotated, Any
 import pytest
 from pydantic import Field
 
-from tests.test_http_streamable import _MiniApp, modern_meta, serve_asgi
+from tests.test_http_streamable import running
 from tests.wire import serving
-from trimcp import FastMCP
-from trimcp.http.streamable import StreamableHTTPEndpoint
+from trimcp import Client, FastMCP
 from trimcp.protocol.param_headers import check_param_headers, header_params
 
 pytestmark = pytest.mark.anyio
@@ -51,6 +50,19 @@ def test_marks_clients_would_reject_are_refused(bad: dict[str, Any]):
         header_params(bad)
 
 
+def forecast_server() -> FastMCP:
+    """A server whose one tool, `forecast`, marks `region` as an `x-mcp-header` parameter."""
+    mcp = FastMCP("hdr")
+
+    @mcp.tool
+    def forecast(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], days: int = 1
+    ) -> str:
+        return f"{region}:{days}"
+
+    return mcp
+
+
 def check(arguments: Any, headers: dict[str, str]) -> str | None:
     params = {("region",): "Region", ("count",): "Count", ("flag",): "Flag"}
     return check_param_headers(params, arguments, lambda n: headers.get(n.lower()), lambda v: v)
@@ -84,73 +96,24 @@ def test_registration_refuses_a_bad_mark():
 
 
 async def test_http_rejects_a_missing_or_wrong_param_header_with_32020():
-    import httpx2 as httpx
-    import msgspec
-
-    mcp = FastMCP("hdr")
-
-    @mcp.tool
-    def forecast(
-        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], days: int = 1
-    ) -> str:
-        return f"{region}:{days}"
-
-    endpoint = StreamableHTTPEndpoint(mcp)
-    async with (
-        endpoint.running(),
-        serve_asgi(_MiniApp({"/mcp": endpoint}), on_stop=endpoint.shutdown) as url,
-    ):
-        body = msgspec.json.encode(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {
-                    "name": "forecast",
-                    "arguments": {"region": "eu"},
-                    "_meta": modern_meta(),
-                },
-            }
-        )
-        base = {
-            "content-type": "application/json",
-            "accept": "application/json, text/event-stream",
-            "mcp-protocol-version": "2026-07-28",
-            "mcp-method": "tools/call",
-            "mcp-name": "forecast",
+    async with running(forecast_server()) as h:
+        call = {"name": "forecast", "arguments": {"region": "eu"}}
+        missing = await h.modern("tools/call", call)
+        assert missing.status_code == 400 and missing.json()["error"]["code"] == -32020
+        wrong = await h.modern("tools/call", call, headers={"mcp-param-region": "us"})
+        assert wrong.status_code == 400 and wrong.json()["error"]["code"] == -32020
+        right = await h.modern("tools/call", call, headers={"Mcp-Param-Region": "eu"})
+        assert right.status_code == 200 and right.json()["result"]["structuredContent"] == {
+            "result": "eu:1"
         }
-        async with httpx.AsyncClient() as client:
-            missing = await client.post(url + "/mcp", content=body, headers=base)
-            assert missing.status_code == 400 and missing.json()["error"]["code"] == -32020
-            wrong = await client.post(
-                url + "/mcp", content=body, headers={**base, "mcp-param-region": "us"}
-            )
-            assert wrong.status_code == 400 and wrong.json()["error"]["code"] == -32020
-            right = await client.post(
-                url + "/mcp", content=body, headers={**base, "Mcp-Param-Region": "eu"}
-            )
-            assert right.status_code == 200 and right.json()["result"]["structuredContent"] == {
-                "result": "eu:1"
-            }
-            encoded = await client.post(
-                url + "/mcp", content=body, headers={**base, "mcp-param-region": "=?base64?ZXU=?="}
-            )
-            assert encoded.status_code == 200
+        encoded = await h.modern(
+            "tools/call", call, headers={"mcp-param-region": "=?base64?ZXU=?="}
+        )
+        assert encoded.status_code == 200
 
 
 async def test_trimcp_client_mirrors_param_headers_over_http():
-
-    from trimcp import Client
-
-    mcp = FastMCP("hdr")
-
-    @mcp.tool
-    def forecast(
-        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], days: int = 1
-    ) -> str:
-        return f"{region}:{days}"
-
-    async with serving(mcp, wait=20) as (address, _), Client(address.url) as client:
+    async with serving(forecast_server(), wait=20) as (address, _), Client(address.url) as client:
         assert client.protocol_version == "2026-07-28"
         await client.list_tools()
         assert (

@@ -18,13 +18,14 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.test_proxy import SRC
 from tests.wire import serving
 from trimcp import Client, FastMCP
 from trimcp.client.transports import StdioTransport
+from trimcp.exceptions import McpError
+from trimcp.server.context import get_context
 
 pytestmark = pytest.mark.anyio
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 BACKEND = textwrap.dedent(
     """
@@ -148,9 +149,7 @@ async def test_backend_sessions_follow_the_client_template_era() -> None:
     server = backend_server()
 
     @server.tool
-    def era(ctx_marker: str = "") -> bool:
-        from trimcp.server.context import get_context
-
+    def era() -> bool:
         envelope = get_context().request_context.envelope
         eras.append(envelope.modern)
         return envelope.modern
@@ -168,8 +167,6 @@ async def test_backend_sessions_follow_the_client_template_era() -> None:
 async def test_a_modern_client_without_the_capability_gets_32021_through_the_proxy() -> None:
     """The backend asks for elicitation; the proxy's 2026 client declared none: the proxy's
     request fails with -32021 (MissingRequiredClientCapability), as a local tool's would."""
-    from trimcp.exceptions import McpError
-
     proxy = FastMCP.as_proxy(backend_server())
     with anyio.fail_after(10):
         async with Client(proxy, protocol="modern") as client:

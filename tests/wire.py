@@ -90,12 +90,14 @@ class Wire:
             message["params"] = params
         await self.send(message)
 
-    async def initialize(self, version: str = "2025-06-18") -> dict[str, Any]:
+    async def initialize(
+        self, version: str = "2025-06-18", capabilities: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         response = await self.call(
             "initialize",
             {
                 "protocolVersion": version,
-                "capabilities": {},
+                "capabilities": {} if capabilities is None else capabilities,
                 "clientInfo": {"name": "wire", "version": "0"},
             },
         )

@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     a = ap.parse_args()
 
+    # private on purpose: the ceiling must use trimcp's exact hypercorn config (renames break this)
     from trimcp.http.serve import _build_config
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
