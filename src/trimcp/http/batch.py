@@ -16,7 +16,7 @@ import anyio
 
 from trimcp.exceptions import McpError
 from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
-from trimcp.http.wire import Scope, Send, _respond, _respond_error
+from trimcp.http.wire import Scope, Send, _respond, _respond_error, header_version
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
 from trimcp.protocol.jsonrpc import (
@@ -50,11 +50,8 @@ async def post_batch(
     with that version stated (or assumed: no `MCP-Protocol-Version` header)."""
     session: HttpSession | None = None
     if endpoint.stateless:
-        raw_version = headers.get(b"mcp-protocol-version")
-        version = (
-            ASSUMED_HANDSHAKE_VERSION if raw_version is None else raw_version.decode("latin-1")
-        )
-        accepted = version.strip() == ASSUMED_HANDSHAKE_VERSION
+        version = header_version(headers) or ASSUMED_HANDSHAKE_VERSION
+        accepted = version == ASSUMED_HANDSHAKE_VERSION
     else:
         session = endpoint.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
         accepted = session is not None and session.accepts_batches

@@ -68,6 +68,7 @@ from trimcp.http.wire import (
     _respond,
     _respond_error,
     _routing,
+    header_version,
     param_header_error,
     read_body,
 )
@@ -260,16 +261,14 @@ class StreamableHTTPEndpoint:
         sse_ok: bool,
         body: bytes,
     ) -> None:
-        header_version = headers.get(b"mcp-protocol-version")
-        routing = _routing(request.params) if _may_be_modern(body, header_version) else None
+        version = header_version(headers)
+        modern_header = version in MODERN_VERSIONS
+        routing = _routing(request.params) if modern_header or _may_be_modern(body) else None
         if routing is not None and (
-            (isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta)
-            or (
-                header_version is not None
-                and header_version.decode("latin-1").strip() in MODERN_VERSIONS
-            )
+            modern_header
+            or (isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta)
         ):
-            error = _modern_ladder(headers, request, routing)
+            error = _modern_ladder(headers, version, request, routing)
             if error is not None:
                 status, data = error
                 await _respond(send, status, jsonrpc.encode_error(request.id, data))
@@ -287,15 +286,12 @@ class StreamableHTTPEndpoint:
                 scope, receive, send, request, self.shared, None, sse_ok, body, modern=True
             )
             return
-        if (
-            header_version is not None
-            and header_version.decode("latin-1").strip() not in HANDSHAKE_VERSIONS
-        ):
+        if version is not None and version not in HANDSHAKE_VERSIONS:
             await _respond_error(
                 send,
                 400,
                 INVALID_REQUEST,
-                f"Unsupported MCP-Protocol-Version: {header_version.decode('latin-1')!r}",
+                f"Unsupported MCP-Protocol-Version: {version!r}",
                 request.id,
             )
             return
@@ -306,12 +302,7 @@ class StreamableHTTPEndpoint:
         if session is None:
             return
         if session is True:
-            version = (
-                ASSUMED_HANDSHAKE_VERSION
-                if header_version is None
-                else header_version.decode("latin-1").strip()
-            )
-            mcp = await self._stateless_session(version)
+            mcp = await self._stateless_session(version or ASSUMED_HANDSHAKE_VERSION)
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
         await self._dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
@@ -460,22 +451,28 @@ class StreamableHTTPEndpoint:
             with anyio.CancelScope(shield=True):
                 await self._answer_cancelled(send, request, stream, session, modern=modern)
             return False
+        await self._write_reply(send, status, reply, stream, session, headers)
+        return ok
+
+    async def _write_reply(
+        self,
+        send: Send,
+        status: int,
+        reply: bytes,
+        stream: SSEStream | None,
+        session: HttpSession | None,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        """A request's answer: the last event of its SSE stream if that started, else the
+        JSON response (with `headers` first)."""
         if stream is not None and stream.started:
             await stream.send_message(reply)
             await self._finish_stream(stream, session)
-        else:
-            if headers:
-                await _respond(send, status, reply, headers)
-            else:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [*_JSON_HEADERS, (b"content-length", b"%d" % len(reply))],
-                    }
-                )
-                await send({"type": "http.response.body", "body": reply})
-        return ok
+            return
+        out = [*headers, *_JSON_HEADERS] if headers else [*_JSON_HEADERS]
+        out.append((b"content-length", b"%d" % len(reply)))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": reply})
 
     async def _answer_cancelled(
         self,
@@ -508,13 +505,9 @@ class StreamableHTTPEndpoint:
         elif session is not None and session.closed:
             reason += ": the session ended"
         answer = jsonrpc.encode_error(request.id, ErrorData(REQUEST_CANCELLED, reason))
-        if stream is not None and stream.started:
-            await stream.send_message(answer)
+        if stream is not None and not stream.started:
             await self._finish_stream(stream, session)
-            return
-        if stream is not None:
-            await self._finish_stream(stream, session)
-        await _respond(send, 200, answer)
+        await self._write_reply(send, 200, answer, stream, session)
 
     async def _finish_stream(self, stream: SSEStream, session: HttpSession | None) -> None:
         await stream.finish()

@@ -58,7 +58,6 @@ _WANTED = frozenset(
         b"last-event-id",
     }
 )
-_MODERN_HEADER_VALUES = frozenset(v.encode() for v in MODERN_VERSIONS)
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _MODERN_STATUS = {
     METHOD_NOT_FOUND: 404,
@@ -128,13 +127,17 @@ def _accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
 _VERSION_KEY_TAIL = b"protocolVersion"
 
 
-def _may_be_modern(body: bytes, header_version: bytes | None) -> bool:
-    """False when a request certainly carries no modern `_meta` version and no modern
-    `MCP-Protocol-Version` header, so routing need not decode `params` to tell the era.
+def header_version(headers: dict[bytes, bytes]) -> str | None:
+    """The `MCP-Protocol-Version` header's value, stripped; None without the header."""
+    raw = headers.get(b"mcp-protocol-version")
+    return None if raw is None else raw.decode("latin-1").strip(" \t")
+
+
+def _may_be_modern(body: bytes) -> bool:
+    """False when a request body certainly carries no modern `_meta` version, so routing
+    need not decode `params` to tell the era.
 
     The key can only hide from the byte search behind a JSON escape, hence the backslash."""
-    if header_version is not None and header_version.strip(b" \t") in _MODERN_HEADER_VALUES:
-        return True
     return _VERSION_KEY_TAIL in body or b"\\" in body
 
 
@@ -245,8 +248,10 @@ def param_header_error(scope: Scope, request: Request, tool: Any) -> ErrorData |
 
 
 def _modern_ladder(
-    headers: dict[bytes, bytes], request: Request, routing: _Routing
+    headers: dict[bytes, bytes], version: str | None, request: Request, routing: _Routing
 ) -> tuple[int, ErrorData] | None:
+    """The first failure of the modern validation ladder (see the module docstring), or
+    None; `version` is the `MCP-Protocol-Version` header (`header_version`)."""
     meta = routing.meta
     if (
         not isinstance(meta, dict)
@@ -261,13 +266,11 @@ def _modern_ladder(
         return 400, ErrorData(
             INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
         )
-    version = meta[PROTOCOL_VERSION_KEY]
-    header_version = headers.get(b"mcp-protocol-version")
-    if header_version is None:
+    if version is None:
         return 400, ErrorData(
             HEADER_MISMATCH, "Header mismatch: MCP-Protocol-Version header is missing"
         )
-    if header_version.decode("latin-1").strip(" \t") != version:
+    if version != meta[PROTOCOL_VERSION_KEY]:
         return 400, ErrorData(
             HEADER_MISMATCH,
             "Header mismatch: MCP-Protocol-Version header does not match "
@@ -296,6 +299,6 @@ def _modern_ladder(
             return 400, ErrorData(
                 HEADER_MISMATCH, f"Header mismatch: Mcp-Name header does not match params.{field}"
             )
-    if not isinstance(version, str) or version not in MODERN_VERSIONS:
-        return 400, unsupported_version(version if isinstance(version, str) else repr(version))
+    if version not in MODERN_VERSIONS:  # the header, equal to the `_meta` version by now
+        return 400, unsupported_version(version)
     return None
