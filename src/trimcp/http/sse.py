@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
 import anyio
 
+from trimcp.http.asgi import get_route_path
 from trimcp.http.channels import serving_stream
 from trimcp.http.sessions import SSE_HEADERS
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
+    Receive,
+    Scope,
+    Send,
     _Disconnected,
     _respond,
     _respond_error,
@@ -45,10 +49,6 @@ __all__ = ["LegacySSEEndpoint"]
 
 logger = logging.getLogger("trimcp.http")
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 
 class _SSEMessageStream:
     """`MessageStream` for the connection: POSTed bodies in, SSE `message` events out."""
@@ -65,14 +65,6 @@ class _SSEMessageStream:
         chunk = encode_event(message, event="message")
         async with self._lock:
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
-
-
-def _route_path(scope: Scope) -> str:
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    if root and path.startswith(root):
-        return path[len(root) :] or "/"
-    return path
 
 
 class LegacySSEEndpoint:
@@ -111,7 +103,7 @@ class LegacySSEEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        path = _route_path(scope)
+        path = get_route_path(scope) or "/"
         method = scope["method"]
         if path.rstrip("/") == self.sse_path.rstrip("/"):
             if method == "GET":

@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import msgspec
@@ -72,7 +72,6 @@ from trimcp.http.wire import (
     param_header_error,
     read_body,
 )
-from trimcp.http.wire import decode_header_value as decode_header_value  # moved; re-exported
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
@@ -142,7 +141,6 @@ class StreamableHTTPEndpoint:
         # stateless handshake-era requests: one pre-initialized session per protocol version
         self._stateless_sessions: dict[str, ServerSession] = {}
         self._watch = _DisconnectWatch()
-        self._tg: anyio.abc.TaskGroup | None = None
         self._stream_scopes: set[anyio.CancelScope] = set()
         self._shutting_down = False
         self._new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
@@ -155,7 +153,6 @@ class StreamableHTTPEndpoint:
         self._shutting_down = False
         self._new_scope = cancel_scope_class()
         async with anyio.create_task_group() as tg:
-            self._tg = tg
             await tg.start(self._watch.run)
             if self.sessions.idle_timeout is not None and not self.stateless:
                 tg.start_soon(self._reap_loop)
@@ -165,7 +162,6 @@ class StreamableHTTPEndpoint:
                 self.shutdown()
                 with anyio.CancelScope(shield=True):
                     await self.sessions.close_all()
-                self._tg = None
                 tg.cancel_scope.cancel()
 
     def shutdown(self) -> None:
@@ -405,21 +401,18 @@ class StreamableHTTPEndpoint:
         # what can cancel a request: notifications/cancelled, DELETE and shutdown (sessions), a
         # disconnect (modern); nothing can reach a stateless handshake-era one, so it runs bare
         cancel_scope: anyio.CancelScope | None = None
+        watch = None
         if session is not None or modern:
             cancel_scope = self._new_scope()
-        if session is not None:
-            assert cancel_scope is not None
-            if not session.track(request.id, cancel_scope):
-                await _respond_error(
-                    send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
-                )
-                return False
-            session.active += 1
-        watch = (
-            self._watch.register(receive, cancel_scope)
-            if modern and cancel_scope is not None
-            else None
-        )
+            if session is not None:
+                if not session.track(request.id, cancel_scope):
+                    await _respond_error(
+                        send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
+                    )
+                    return False
+                session.active += 1
+            if modern:
+                watch = self._watch.register(receive, cancel_scope)
         http_request = HttpRequest(scope)
         http_request._body = body  # read already: `await request.body()` must not receive again
         token = set_http_request(http_request)
@@ -526,7 +519,7 @@ class StreamableHTTPEndpoint:
             return
         if session is True:
             await self.shared.handle_notification(
-                notification, cancel=lambda _id: None, channel=_NullChannel()
+                notification, cancel=ignore_cancel, channel=_NullChannel()
             )
         else:
             session.touch()
@@ -546,11 +539,3 @@ class StreamableHTTPEndpoint:
             await _respond(send, 200)
         else:
             await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
-
-    # -- introspection ---------------------------------------------------------------------
-
-    async def close_sse_stream(self, channel: Any) -> bool:
-        """End the SSE response of the request behind `channel` early (see
-        `_PostChannel.close_sse_stream`); the `Context` wiring calls this."""
-        close = getattr(channel, "close_sse_stream", None)
-        return bool(close is not None and await close())

@@ -14,8 +14,8 @@ import logging
 from typing import TYPE_CHECKING
 
 import anyio
-import msgspec
 
+from trimcp.exceptions import McpError
 from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
 from trimcp.http.sessions import HttpSession, SSEStream
@@ -30,9 +30,10 @@ from trimcp.http.wire import (
     _respond_error,
 )
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST, ErrorData
+from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Request
-from trimcp.protocol.sse import encode_comment
+from trimcp.protocol.sse import encode_comment, encode_event
+from trimcp.server.session import decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
 from trimcp.types.results import Result
 
@@ -61,13 +62,9 @@ async def _listen(
         )
         return
     try:
-        params = _decode_listen(request.params or b"{}")
-    except msgspec.ValidationError as exc:
-        await _respond(
-            send,
-            200,
-            jsonrpc.encode_error(request.id, ErrorData(INVALID_PARAMS, f"Invalid params: {exc}")),
-        )
+        params = decode_params(request.params, ListenParams)
+    except McpError as exc:
+        await _respond(send, 200, jsonrpc.encode_error(request.id, exc.error))
         return
     listener = Listener(request.id, params.notifications)
     stream = SSEStream(send)
@@ -90,9 +87,6 @@ async def _listen(
                 result = endpoint.server._finish_modern(Result(meta=listener.tagged()["_meta"]))
                 await stream.send_message(jsonrpc.encode_result(request.id, result))
             await stream.finish()
-
-
-_decode_listen = msgspec.json.Decoder(ListenParams).decode
 
 
 # -- GET: the standalone stream, or resuming a stream, and the scope they run in ------------
@@ -196,10 +190,8 @@ async def _resume(
     try:
         async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
             await out.start()
-            replayed: set[str] = set()
 
             async def replay(event_id: str, message: bytes) -> None:
-                replayed.add(event_id)
                 await out.send_raw(_event(message, event_id))
 
             await session.store.replay_events_after(last_event_id, replay)
@@ -216,6 +208,4 @@ async def _resume(
 
 
 def _event(message: bytes, event_id: str) -> bytes:
-    from trimcp.protocol.sse import encode_event
-
     return encode_event(message, event="message", id=event_id)

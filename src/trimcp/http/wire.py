@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
+from trimcp.http.asgi import DEFAULT_MAX_BODY_SIZE, Receive, Scope, Send
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -39,11 +39,6 @@ from trimcp.protocol.versions import MODERN_VERSIONS
 
 __all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body"]
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-DEFAULT_MAX_BODY_SIZE = 4 * 1024 * 1024
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _WANTED = frozenset(
