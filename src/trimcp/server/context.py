@@ -20,6 +20,7 @@ import msgspec
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
 from trimcp.protocol.errors import INVALID_REQUEST, MISSING_REQUIRED_CLIENT_CAPABILITY, ErrorData
+from trimcp.runtime.threads import cancel_requested
 from trimcp.types.misc import Root
 
 if TYPE_CHECKING:
@@ -132,8 +133,6 @@ class Context:
         """True once the request was cancelled, for sync tools running in a worker thread
         (which cannot be interrupted) to poll and stop early. Async tools are cancelled at
         their next `await` instead."""
-        from trimcp.runtime.threads import cancel_requested
-
         return cancel_requested()
 
     # -- state ---------------------------------------------------------------------------

@@ -132,10 +132,12 @@ class MrtrRound:
 
     __slots__ = ("_blob", "_digest", "answers", "index", "method")
 
-    def __init__(self, method: str, blob: bytes, answers: list[Any]) -> None:
+    def __init__(
+        self, method: str, blob: bytes, answers: list[Any], digest: str | None = None
+    ) -> None:
         self.method = method
         self._blob = blob
-        self._digest: str | None = None
+        self._digest = digest
         self.answers = answers
         self.index = 0
 
@@ -199,9 +201,7 @@ def begin_round(
             raise McpError(INVALID_PARAMS, f"inputResponses[{state.pending!r}] must be an object")
         answers.append(answer)
     # a missing answer replays to the same input, which is asked again
-    round = MrtrRound(method, blob, answers)
-    round._digest = digest
-    return round
+    return MrtrRound(method, blob, answers, digest)
 
 
 def input_required_result(
