@@ -62,6 +62,7 @@ from trimcp.client.http_base import (
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.param_headers import header_params, header_values
 from trimcp.protocol.sse import SSEDecoder
 
 if TYPE_CHECKING:
@@ -442,10 +443,11 @@ class _StreamableHttpConnection:
             logger.debug("connection closed; message from the server dropped")
 
     def _learn_param_headers(self, result: msgspec.Raw) -> None:
-        from trimcp.protocol.param_headers import header_params
-
+        data = bytes(result)
+        if not self._param_headers and b"x-mcp-header" not in data and b"\\" not in data:
+            return  # nothing marked (a JSON escape could hide a mark), nothing to forget
         try:
-            tools = msgspec.json.decode(result).get("tools") or []
+            tools = msgspec.json.decode(data).get("tools") or []
         except (msgspec.DecodeError, AttributeError):
             return
         for tool in tools:
@@ -471,13 +473,7 @@ class _StreamableHttpConnection:
             arguments = msgspec.json.decode(message).get("params", {}).get("arguments")
         except (msgspec.DecodeError, AttributeError):
             return
-        for path, header in params.items():
-            value: Any = arguments
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            if value is None or isinstance(value, dict | list | float):
-                continue
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        for header, text in header_values(params, arguments):
             headers[f"Mcp-Param-{header}"] = encode_header_value(text)
 
     def _adopt_version(self, result: msgspec.Raw) -> None:

@@ -11,7 +11,7 @@ that is absent or null expects no header. Sans-I/O: no HTTP objects here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["check_param_headers", "header_params"]
@@ -92,6 +92,18 @@ def _value_at(arguments: Any, path: tuple[str, ...]) -> Any:
             return None
         arguments = arguments.get(key)
     return arguments
+
+
+def header_values(params: ParamPaths, arguments: Any) -> Iterator[tuple[str, str]]:
+    """The `Mcp-Param-*` headers a client sends for `arguments`: `(name, text)` for each
+    marked argument that is a string, an integer or a boolean (`true`/`false`); absent,
+    null and other values get no header. The inverse of what `check_param_headers` accepts
+    (before the Base64 sentinel, which the transport applies)."""
+    for path, name in params.items():
+        value = _value_at(arguments, path)
+        if value is None or isinstance(value, Mapping | list | float):
+            continue
+        yield name, ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _matches(value: Any, header: str) -> bool:
