@@ -469,3 +469,33 @@ async def test_completions_reach_the_mounted_server_that_owns_the_prompt() -> No
             {"type": "ref/resource", "uri": "files://dev/{path}"}, {"name": "path", "value": ""}
         )
     assert seen == [("ref/prompt", "review"), ("ref/resource", "files://{path}")]
+
+
+async def test_completions_pass_over_a_later_mount_that_lacks_the_prompt() -> None:
+    """Completion finds the prompt's server as `prompts/get` does: two mounts share a
+    prefix, the later one has no such prompt, the earlier one owns it and answers."""
+    owner = FastMCP("owner")
+
+    @owner.prompt
+    def review(language: str) -> str:
+        return f"review {language}"
+
+    @owner.completion()
+    async def complete_owner(ref, argument, context):
+        return ["owner"]
+
+    other = FastMCP("other")
+
+    @other.completion()
+    async def complete_other(ref, argument, context):
+        return ["other"]
+
+    main = FastMCP("main")
+    main.mount(owner, prefix="dev")
+    main.mount(other, prefix="dev")
+    async with Client(main) as client:
+        assert (await client.get_prompt("dev_review", {"language": "go"})).messages
+        completion = await client.complete(
+            {"type": "ref/prompt", "name": "dev_review"}, {"name": "language", "value": "p"}
+        )
+        assert completion.values == ["owner"]

@@ -259,16 +259,28 @@ class Composition:
 
     # -- lookups (delegation, no copies) -------------------------------------------------
 
-    def lookup_named(self, kind: str, name: str) -> Any:
-        """A mounted tool or prompt for `name`, before the owner's own visibility check."""
+    def routes_named(self, name: str) -> Iterator[tuple[MountedServer, str]]:
+        """The mounts a tool or prompt `name` may come from, latest first, each with the
+        name as that server knows it (its prefix removed)."""
         for mount in reversed(self.mounted):
             prefix = mount.prefix
             if prefix is None:
-                child_name = name
+                yield mount, name
             elif name.startswith(prefix) and name[len(prefix) : len(prefix) + 1] == "_":
-                child_name = name[len(prefix) + 1 :]
-            else:
-                continue
+                yield mount, name[len(prefix) + 1 :]
+
+    def routes_resource(self, uri: str) -> Iterator[tuple[MountedServer, str]]:
+        """The mounts a resource or template `uri` may come from, latest first, each with
+        the URI as that server knows it."""
+        fmt = prefix_format_of(self.owner)
+        for mount in reversed(self.mounted):
+            child_uri = remove_resource_prefix(uri, mount.prefix, fmt)
+            if child_uri is not None:
+                yield mount, child_uri
+
+    def lookup_named(self, kind: str, name: str) -> Any:
+        """A mounted tool or prompt for `name`, before the owner's own visibility check."""
+        for mount, child_name in self.routes_named(name):
             child = mount.server
             found = (
                 child._lookup_tool(child_name)
@@ -281,14 +293,11 @@ class Composition:
 
     def lookup_resource(self, uri: str) -> Found | None:
         """A mounted resource or template for `uri`, with the key at this server's level."""
-        fmt = prefix_format_of(self.owner)
-        for mount in reversed(self.mounted):
-            child_uri = remove_resource_prefix(uri, mount.prefix, fmt)
-            if child_uri is None:
-                continue
+        for mount, child_uri in self.routes_resource(uri):
             found = mount.server._lookup_resource(child_uri)
             if found is not None:
                 component, params, source_uri, ckey = found
+                fmt = prefix_format_of(self.owner)
                 return component, params, source_uri, add_resource_prefix(ckey, mount.prefix, fmt)
         return None
 

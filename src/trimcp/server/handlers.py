@@ -246,32 +246,31 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
 # -- completion, logging, ping ---------------------------------------------------------------
 
 
-def _completion_target(server: Any, ref: Any) -> tuple[Any, Any]:
-    """The server owning the prompt or template `ref` names (following mounts, prefixes
-    removed) and the ref as that server knows it."""
-    from trimcp.server.composition import prefix_format_of, remove_resource_prefix
-
-    mounted = server._composition.mounted
-    if not mounted:
-        return server, ref
-    if ref.type == "ref/prompt" and ref.name and ref.name not in server._prompts:
-        for mount in reversed(mounted):
-            prefix = mount.prefix
-            if prefix is None or ref.name.startswith(prefix + "_"):
-                name = ref.name[len(prefix) + 1 :] if prefix else ref.name
-                if prefix or mount.server._lookup_prompt(name) is not None:
-                    return _completion_target(mount.server, msgspec.structs.replace(ref, name=name))
-    elif ref.type == "ref/resource" and ref.uri and ref.uri not in server._templates:
-        fmt = prefix_format_of(server)
-        for mount in reversed(mounted):
-            uri = remove_resource_prefix(ref.uri, mount.prefix, fmt)
-            if uri is not None and (mount.prefix or uri in mount.server._templates):
-                return _completion_target(mount.server, msgspec.structs.replace(ref, uri=uri))
+def _completion_owner(server: Any, ref: Any) -> tuple[Any, Any] | None:
+    """The server owning the prompt or template `ref` names and the ref as that server knows
+    it, found through mounts the way `prompts/get` and `resources/read` find them (latest
+    mount first, a mount that lacks it passed over); None when no server has it."""
+    if ref.type == "ref/prompt" and ref.name:
+        if ref.name in server._prompts:
+            return server, ref
+        for mount, name in server._composition.routes_named(ref.name):
+            found = _completion_owner(mount.server, msgspec.structs.replace(ref, name=name))
+            if found is not None:
+                return found
+        return None
+    if ref.type == "ref/resource" and ref.uri:
+        if ref.uri in server._templates:
+            return server, ref
+        for mount, uri in server._composition.routes_resource(ref.uri):
+            found = _completion_owner(mount.server, msgspec.structs.replace(ref, uri=uri))
+            if found is not None:
+                return found
+        return None
     return server, ref
 
 
 async def complete(request: ServerRequest, params: CompleteParams) -> CompleteResult:
-    owner, ref = _completion_target(request.server, params.ref)
+    owner, ref = _completion_owner(request.server, params.ref) or (request.server, params.ref)
     handler = owner._completion_handler
     if handler is None:  # the component's own server has none: the parent's answers
         owner, ref, handler = request.server, params.ref, request.server._completion_handler
