@@ -43,11 +43,11 @@ from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPAB
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.server.mrtr import InputRequired
 from trimcp.server.proxy_components import (
-    _PROXY_TYPES,
     ProxyPrompt,
     ProxyResource,
     ProxyTemplate,
     ProxyTool,
+    _Remote,
 )
 from trimcp.server.proxy_components import expand_template as expand_template
 from trimcp.server.server import FastMCP
@@ -356,12 +356,12 @@ class ProxyBackend:
         remote = self._remote[kind]
         fresh = {c.key: c for c in components}
         for key in remote - fresh.keys():
-            if isinstance(items.get(key), _PROXY_TYPES):
+            if isinstance(items.get(key), _Remote):
                 del items[key]
         changed = bool(remote - fresh.keys())
         for key, component in fresh.items():
             current = items.get(key)
-            if current is not None and not isinstance(current, _PROXY_TYPES):
+            if current is not None and not isinstance(current, _Remote):
                 continue  # a local component shadows the remote one
             if current is None or not _same(current, component):
                 items[key] = component

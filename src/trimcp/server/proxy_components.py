@@ -174,6 +174,3 @@ class ProxyPrompt(_Remote, Prompt):
     async def render(self, arguments: Any = None, context: Any = None) -> Any:
         async with self._backend.session(context) as client:
             return await client.get_prompt_mcp(self.name, dict(arguments) if arguments else None)
-
-
-_PROXY_TYPES = _Remote

@@ -19,7 +19,7 @@ import msgspec
 from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
 from trimcp.protocol.jsonrpc import RequestId
 
-__all__ = ["LISTEN_KINDS", "ListenParams", "Listener", "notify_resource_updated"]
+__all__ = ["LISTEN_KINDS", "ListenParams", "Listener"]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -89,8 +89,3 @@ class Listener:
 
     def close(self) -> None:
         self.outbox.close()
-
-
-def notify_resource_updated(server: Any, uri: str) -> None:
-    """Tell every subscriber of `uri` that the resource changed (safe from any thread)."""
-    server._notify_all("notifications/resources/updated", {"uri": str(uri)})
