@@ -12,13 +12,9 @@ scope: a handler that never looks at the query string never parses it.
 Request(scope, receive)        .method .url .headers .query_params .path_params .client
                                .cookies .state .app .scope  await .body() .json()
                                .stream()  await .is_disconnected()
-Response(content, status_code, headers, media_type, background)
-├── JSONResponse               msgspec encoding (dicts, lists, Structs; pydantic via a hook)
-├── PlainTextResponse
-├── HTMLResponse
-├── RedirectResponse(url, status_code=307)
-└── StreamingResponse(iterable, ...)   a sibling task watches `http.disconnect`
 ```
+
+The response classes and their tree: see `trimcp.http.responses`.
 
 Exceptions (`BodyTooLarge`, `ClientDisconnect`) belong to trimcp's one tree (`TrimcpError`).
 """

@@ -251,22 +251,24 @@ def _completion_owner(server: Any, ref: Any) -> tuple[Any, Any] | None:
     it, found through mounts the way `prompts/get` and `resources/read` find them (latest
     mount first, a mount that lacks it passed over); None when no server has it."""
     if ref.type == "ref/prompt" and ref.name:
-        if ref.name in server._prompts:
-            return server, ref
-        for mount, name in server._composition.routes_named(ref.name):
-            found = _completion_owner(mount.server, msgspec.structs.replace(ref, name=name))
-            if found is not None:
-                return found
-        return None
-    if ref.type == "ref/resource" and ref.uri:
-        if ref.uri in server._templates:
-            return server, ref
-        for mount, uri in server._composition.routes_resource(ref.uri):
-            found = _completion_owner(mount.server, msgspec.structs.replace(ref, uri=uri))
-            if found is not None:
-                return found
-        return None
-    return server, ref
+        field, key, own, routes = (
+            "name",
+            ref.name,
+            server._prompts,
+            server._composition.routes_named,
+        )
+    elif ref.type == "ref/resource" and ref.uri:
+        field, key, own = "uri", ref.uri, server._templates
+        routes = server._composition.routes_resource
+    else:
+        return server, ref
+    if key in own:
+        return server, ref
+    for mount, child_key in routes(key):
+        found = _completion_owner(mount.server, msgspec.structs.replace(ref, **{field: child_key}))
+        if found is not None:
+            return found
+    return None
 
 
 async def complete(request: ServerRequest, params: CompleteParams) -> CompleteResult:
