@@ -375,7 +375,7 @@ class StreamableHTTPEndpoint:
             headers=[(b"mcp-session-id", session.id.encode())],
         )
         if ok and mcp.lifecycle.initialized:
-            self.server._connections.add(session)  # type: ignore[arg-type]  # list-changed fan-out
+            self.server._connections.add(session)  # list-changed fan-out
         else:
             await self.sessions.end(session.id)
 

@@ -35,7 +35,6 @@ from trimcp.protocol.jsonrpc import Request
 from trimcp.protocol.sse import encode_comment, encode_event
 from trimcp.server.session import decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
-from trimcp.types.results import Result
 
 if TYPE_CHECKING:
     from trimcp.http.streamable import StreamableHTTPEndpoint
@@ -68,23 +67,22 @@ async def _listen(
         return
     listener = Listener(request.id, params.notifications)
     stream = SSEStream(send)
-    endpoint.server._connections.add(listener)  # type: ignore[arg-type]
     try:
-        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
-            await stream.send_message(jsonrpc.encode_notification(*listener.acknowledgement()))
-            async with listener.inbox:
-                while True:
-                    with anyio.move_on_after(endpoint.keepalive_interval):
-                        method, tagged = await listener.inbox.receive()
-                        await stream.send_message(jsonrpc.encode_notification(method, tagged))
-                        continue
-                    await stream.send_raw(encode_comment())
+        with listener.attached(endpoint.server):
+            async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
+                notice = jsonrpc.encode_notification(*listener.acknowledgement())
+                await stream.send_message(notice)
+                async with listener.inbox:
+                    while True:
+                        with anyio.move_on_after(endpoint.keepalive_interval):
+                            method, tagged = await listener.inbox.receive()
+                            await stream.send_message(jsonrpc.encode_notification(method, tagged))
+                            continue
+                        await stream.send_raw(encode_comment())
     finally:
-        endpoint.server._connections.discard(listener)  # type: ignore[arg-type]
-        listener.close()
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             if endpoint._shutting_down:  # a graceful end: the final result (SHOULD)
-                result = endpoint.server._finish_modern(Result(meta=listener.tagged()["_meta"]))
+                result = endpoint.server._finish_modern(listener.final_result())
                 await stream.send_message(jsonrpc.encode_result(request.id, result))
             await stream.finish()
 

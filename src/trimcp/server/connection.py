@@ -20,7 +20,6 @@ from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
 from trimcp.runtime.peer import MessageStream, Peer
 from trimcp.server.session import ServerSession, decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
-from trimcp.types.results import Result
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -83,17 +82,12 @@ class ServerConnection:
         if isinstance(envelope, ErrorData):
             raise McpError(envelope)
         listener = Listener(request.id, params.notifications)
-        self.server._connections.add(listener)  # type: ignore[arg-type]
-        try:
-            with listener.inbox:
-                await self.peer.notify(*listener.acknowledgement())
-                async for method, tagged in listener.inbox:
-                    await self.peer.notify(method, tagged)
-        finally:
-            self.server._connections.discard(listener)  # type: ignore[arg-type]
-            listener.close()
+        with listener.attached(self.server), listener.inbox:
+            await self.peer.notify(*listener.acknowledgement())
+            async for method, tagged in listener.inbox:
+                await self.peer.notify(method, tagged)
         # The inbox closed: a graceful end, the final result (SHOULD).
-        return self.server._finish_modern(Result(meta=listener.tagged()["_meta"]))
+        return self.server._finish_modern(listener.final_result())
 
     # -- Channel -------------------------------------------------------------------------
 

@@ -29,8 +29,8 @@ from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapab
 if TYPE_CHECKING:
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
-    from trimcp.server.connection import ServerConnection
     from trimcp.server.context import Context
+    from trimcp.server.subscriptions import NotificationSink
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
 
@@ -140,7 +140,7 @@ class FastMCP(ComponentAccess):
         self.sampling_handler_behavior = sampling_handler_behavior
         self._mrtr_keys: Any = mrtr_keys
         self._additional_http_routes: list[Any] = []
-        self._connections: weakref.WeakSet[ServerConnection] = weakref.WeakSet()
+        self._connections: weakref.WeakSet[NotificationSink] = weakref.WeakSet()
         self._loop_scheduler: Callable[[Callable[[], None]], object] | None = None
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():

@@ -11,15 +11,29 @@ the request's SSE response (`trimcp.http.streams`). Either way it sits in the se
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import msgspec
 
 from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
 from trimcp.protocol.jsonrpc import RequestId
+from trimcp.types.results import Result
 
-__all__ = ["LISTEN_KINDS", "ListenParams", "Listener"]
+if TYPE_CHECKING:
+    from trimcp.server.server import FastMCP
+
+__all__ = ["LISTEN_KINDS", "ListenParams", "Listener", "NotificationSink"]
+
+
+class NotificationSink(Protocol):
+    """What the server's change fan-out (`FastMCP._connections`) holds: a session of either
+    transport or a `Listener`, each deciding what it forwards."""
+
+    def post_notification(self, method: str, params: Any = None) -> None: ...
+
 
 logger = logging.getLogger("trimcp.server")
 
@@ -89,3 +103,17 @@ class Listener:
 
     def close(self) -> None:
         self.outbox.close()
+
+    @contextmanager
+    def attached(self, server: FastMCP) -> Iterator[Listener]:
+        """In `server`'s change fan-out for the block; closed after it."""
+        server._connections.add(self)
+        try:
+            yield self
+        finally:
+            server._connections.discard(self)
+            self.close()
+
+    def final_result(self) -> Result:
+        """What ends the listen request when the server ends it (before `_finish_modern`)."""
+        return Result(meta={SUBSCRIPTION_ID_KEY: self.subscription_id})
