@@ -34,7 +34,7 @@ from trimcp.http.wire import (
     _Disconnected,
     _respond,
     _respond_error,
-    read_body,
+    read_json_body,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST
@@ -162,16 +162,8 @@ class LegacySSEEndpoint:
         if entry is None:
             await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
             return
-        headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-        if content_type != b"application/json":
-            await _respond_error(
-                send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
-            )
-            return
-        body = await read_body(receive, self.max_body_size, headers.get(b"content-length"))
+        body = await read_json_body(receive, send, dict(scope["headers"]), self.max_body_size)
         if body is None:
-            await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
             return
         message = jsonrpc.decode(body)
         if isinstance(message, Invalid):

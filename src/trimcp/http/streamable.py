@@ -70,7 +70,7 @@ from trimcp.http.wire import (
     _routing,
     header_version,
     param_header_error,
-    read_body,
+    read_json_body,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
@@ -215,17 +215,8 @@ class StreamableHTTPEndpoint:
                 send, 406, INVALID_REQUEST, f"Not Acceptable: the client must accept {wanted}"
             )
             return
-        content_type = headers.get(b"content-type", b"")
-        if content_type != b"application/json" and (
-            content_type.split(b";", 1)[0].strip().lower() != b"application/json"
-        ):
-            await _respond_error(
-                send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
-            )
-            return
-        body = await read_body(receive, self.max_body_size, headers.get(b"content-length"))
+        body = await read_json_body(receive, send, headers, self.max_body_size)
         if body is None:
-            await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
             return
         if self._shutting_down:
             await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")

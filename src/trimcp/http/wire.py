@@ -28,6 +28,7 @@ from trimcp.protocol.envelope import (
 from trimcp.protocol.errors import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
+    INVALID_REQUEST,
     METHOD_NOT_FOUND,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
     UNSUPPORTED_PROTOCOL_VERSION,
@@ -37,7 +38,7 @@ from trimcp.protocol.jsonrpc import Request, RequestId
 from trimcp.protocol.param_headers import check_param_headers
 from trimcp.protocol.versions import MODERN_VERSIONS
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body"]
+__all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body", "read_json_body"]
 
 
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -170,6 +171,25 @@ async def _respond_error(
     data: Any = None,
 ) -> None:
     await _respond(send, status, jsonrpc.encode_error(request_id, ErrorData(code, message, data)))
+
+
+async def read_json_body(
+    receive: Receive, send: Send, headers: dict[bytes, bytes], limit: int
+) -> bytes | None:
+    """The body of a POST that must carry JSON; None after answering 415 (not JSON) or 413
+    (over `limit` bytes)."""
+    content_type = headers.get(b"content-type", b"")
+    if content_type != b"application/json" and (
+        content_type.split(b";", 1)[0].strip().lower() != b"application/json"
+    ):
+        await _respond_error(
+            send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
+        )
+        return None
+    body = await read_body(receive, limit, headers.get(b"content-length"))
+    if body is None:
+        await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
+    return body
 
 
 async def read_body(receive: Receive, limit: int, content_length: bytes | None) -> bytes | None:
