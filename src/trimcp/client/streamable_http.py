@@ -27,7 +27,6 @@ Theory of operation (streamable HTTP):
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -62,6 +61,7 @@ from trimcp.client.http_base import (
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.header_values import encode_header_value
 from trimcp.protocol.param_headers import header_params, header_values
 from trimcp.protocol.sse import SSEDecoder
 
@@ -75,28 +75,7 @@ __all__ = ["StreamableHttpTransport", "encode_header_value"]
 
 logger = logging.getLogger("trimcp.client.http")
 
-_SENTINEL_PREFIX = "=?base64?"
-_SENTINEL_SUFFIX = "?="
 _NAMED_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-
-
-def encode_header_value(value: str) -> str:
-    """A value as it may travel in an `Mcp-Name`-style header (2026-07-28 §Value Encoding).
-
-    Plain visible ASCII (spaces inside allowed) goes as is; anything else (non-ASCII, control
-    characters, leading or trailing whitespace, the empty string, or a value that starts like
-    the sentinel and would otherwise be decoded) is sent as `=?base64?<UTF-8 Base64>?=`.
-    """
-    if (
-        value
-        and value.isascii()
-        and value.isprintable()
-        and value[0] != " "
-        and value[-1] != " "
-        and not value.startswith(_SENTINEL_PREFIX)
-    ):
-        return value
-    return _SENTINEL_PREFIX + base64.b64encode(value.encode()).decode("ascii") + _SENTINEL_SUFFIX
 
 
 async def _wait_retry(decoder: SSEDecoder) -> None:

@@ -12,8 +12,6 @@ Modern ladder, first failure wins: required `_meta` keys (400, -32602) → heade
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import msgspec
@@ -34,6 +32,7 @@ from trimcp.protocol.errors import (
     UNSUPPORTED_PROTOCOL_VERSION,
     ErrorData,
 )
+from trimcp.protocol.header_values import decode_header_value
 from trimcp.protocol.jsonrpc import Request, RequestId
 from trimcp.protocol.param_headers import check_param_headers
 from trimcp.protocol.versions import MODERN_VERSIONS
@@ -135,17 +134,6 @@ def _may_be_modern(body: bytes) -> bool:
 
     The key can only hide from the byte search behind a JSON escape, hence the backslash."""
     return _VERSION_KEY_TAIL in body or b"\\" in body
-
-
-def decode_header_value(value: str) -> str | None:
-    """A header value with the Base64 sentinel (`=?base64?...?=`) decoded; None if malformed."""
-    value = value.strip(" \t")
-    if not (value.startswith("=?base64?") and value.endswith("?=") and len(value) >= 11):
-        return value
-    try:
-        return base64.b64decode(value[9:-2], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
 
 
 async def _respond(
