@@ -73,6 +73,7 @@ class ServerSession:
         self.protocol_version: str | None = None
         self._session_envelope: dict[str, Any] | None = None
         self._log_level: str | None = None
+        self._bare_envelope: Envelope | None = None
         self.subscriptions: set[str] = set()
         """Resource URIs this session subscribed to (handshake era)."""
 
@@ -140,6 +141,16 @@ class ServerSession:
                     "io.modelcontextprotocol/clientCapabilities (or send initialize first)",
                 )
             raise McpError(refused)
+        if meta is not None:
+            return self._new_envelope(meta)
+        # most requests carry no `_meta`: their envelope is the same until initialize or
+        # logging/setLevel changes it
+        envelope = self._bare_envelope
+        if envelope is None:
+            envelope = self._bare_envelope = self._new_envelope(None)
+        return envelope
+
+    def _new_envelope(self, meta: dict[str, Any] | None) -> Envelope:
         session = self._session_envelope or {}
         return handshake_envelope(
             protocol_version=session.get("protocolVersion", ASSUMED_HANDSHAKE_VERSION),
@@ -160,6 +171,7 @@ class ServerSession:
             "clientInfo": msgspec.to_builtins(params.clientInfo),
         }
         self.protocol_version = version
+        self._bare_envelope = None
         return self.server._initialize_result(version)
 
     def _set_level(self, params: SetLevelParams) -> Any:
@@ -169,6 +181,7 @@ class ServerSession:
         if params.level not in LOG_LEVEL_RANK:
             raise McpError(INVALID_PARAMS, f"Unknown log level: {params.level}")
         self._log_level = params.level
+        self._bare_envelope = None
         return EmptyResult()
 
     def _subscribe(self, method: str, params: SubscribeParams) -> Any:
