@@ -56,6 +56,7 @@ class Envelope:
         "era",
         "log_level",
         "meta",
+        "modern",
         "progress_token",
         "protocol_version",
     )
@@ -72,16 +73,13 @@ class Envelope:
         meta: dict[str, Any] | None = None,
     ) -> None:
         self.era = era
+        self.modern = era is Era.MODERN  # read on every request: a slot, not a property
         self.protocol_version = protocol_version
         self.client_capabilities = client_capabilities
         self.client_info = client_info
         self.log_level = log_level
         self.progress_token = progress_token
         self.meta = meta
-
-    @property
-    def modern(self) -> bool:
-        return self.era is Era.MODERN
 
     def wants_log(self, level: str) -> bool:
         """Whether a log message at `level` may be sent for this request."""

@@ -20,6 +20,8 @@ __all__ = ["Lifecycle", "SessionEvent", "SessionState"]
 
 
 class SessionState(Enum):
+    __hash__ = object.__hash__  # members are singletons: hash by identity, in C (Enum's is Python)
+
     AWAITING_INIT = "awaiting_init"
     INITIALIZING = "initializing"
     OPERATING = "operating"
@@ -27,6 +29,8 @@ class SessionState(Enum):
 
 
 class SessionEvent(Enum):
+    __hash__ = object.__hash__
+
     INITIALIZE = "initialize"  # the initialize request was answered
     INITIALIZED = "initialized"  # notifications/initialized arrived
     REQUEST = "request"  # any other request

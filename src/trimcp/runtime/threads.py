@@ -205,11 +205,19 @@ class _Pool:
 _pools: weakref.WeakKeyDictionary[object, _Pool] = weakref.WeakKeyDictionary()
 
 
+_last: tuple[weakref.ref[object], _Pool] | None = None  # the pool looked up last, by its loop
+
+
 def _pool() -> _Pool:
+    global _last
     loop = current_loop()
+    last = _last
+    if last is not None and last[0]() is loop:  # one loop at a time, nearly always
+        return last[1]
     pool = _pools.get(loop)
     if pool is None:
         pool = _pools[loop] = _Pool(threadsafe_scheduler())
+    _last = (weakref.ref(loop), pool)
     return pool
 
 

@@ -67,6 +67,9 @@ class ComponentAccess:
         return found if found is not None and self._visibility.visible(name, found) else None
 
     def _lookup_tool(self, name: str) -> Tool | None:
+        found = self._tools.get(name)  # every tools/call: the local hit without `getattr`
+        if found is not None or not self._composition.mounted:
+            return found
         return self._lookup_named("tools", name)
 
     def _lookup_resource(self, uri: str) -> tuple[Any, dict[str, str] | None, str, str] | None:

@@ -234,9 +234,13 @@ class ParsedCallable:
             return await self._invoke(*args, **kwargs)
         # boxed: trio refuses a worker whose return value is a coroutine
         (result,) = await run_in_worker(functools.partial(_boxed, self._invoke, args, kwargs))
-        if inspect.isawaitable(result):
+        if type(result) not in _NEVER_AWAITABLE and inspect.isawaitable(result):
             result = await result
         return result
+
+
+# what sync tools mostly return; `inspect.isawaitable` would try the `Awaitable` ABC on each
+_NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 
 
 def _fast_arguments(
