@@ -5,7 +5,7 @@ python bare_asgi.py --port N [--backend asyncio|trio]
 Not an MCP server: it reads the request body (as a real app must) and returns the same JSON-RPC
 result each time; no parsing, no routing.  Same hypercorn configuration as trimcp's `run_http`
 (its `Config`, built by the same function: access log off, response headers made once per
-second; a pre-bound socket with TCP_NODELAY; trimcp's keep-alive timer), so the ceiling is
+second; a pre-bound socket with TCP_NODELAY; trimcp's hypercorn tuning), so the ceiling is
 what trimcp's own serving could reach.
 """
 
@@ -47,7 +47,7 @@ def main() -> None:
     a = ap.parse_args()
 
     # private on purpose: the ceiling must use trimcp's exact hypercorn config (renames break this)
-    from trimcp.http import idle
+    from trimcp.http import tuning
     from trimcp.http.serve import _build_config
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -60,7 +60,7 @@ def main() -> None:
         log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config=None
     )
     config.bind = [f"fd://{sock.detach()}"]
-    idle.install(a.backend)  # trimcp's keep-alive timer, as run_http installs it
+    tuning.install(a.backend)  # trimcp's hypercorn tuning, as run_http installs it
     if a.backend == "trio":
         import hypercorn.trio
         import trio

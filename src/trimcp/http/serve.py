@@ -9,8 +9,8 @@ Theory of operation:
    hypercorn's own lifespan scope is answered trivially, so the lifespan runs exactly once
    and is exited by the task that entered it.
 3. Run hypercorn in a child task inside a *shielded* cancel scope, with a shutdown trigger,
-   and report the address to `task_status`. Its connections get trimcp's keep-alive timer
-   (`idle.DeferredIdleTask`), which makes no task per request.
+   and report the address to `task_status`. hypercorn gets trimcp's keep-alive timer and
+   one write per response (`tuning.install`).
 4. When this task is cancelled (or hypercorn stops on its own), shield the rest of the
    shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting),
    end the endpoints' streams (`shutdown()`: open SSE responses would otherwise hold their
@@ -33,7 +33,7 @@ import anyio
 import anyio.abc
 
 from trimcp._backend import running_backend
-from trimcp.http import idle
+from trimcp.http import tuning
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
 
@@ -310,7 +310,7 @@ async def _serve(
     async def serve_trio(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
         import hypercorn.trio
 
-        idle.install("trio")
+        tuning.install("trio")
         try:
             with serve_scope:
                 await hypercorn.trio.serve(
@@ -322,7 +322,7 @@ async def _serve(
     async def serve_asyncio() -> None:
         import hypercorn.asyncio
 
-        idle.install("asyncio")
+        tuning.install("asyncio")
         try:
             with serve_scope:
                 await hypercorn.asyncio.serve(served_app, config, shutdown_trigger=trigger.wait)

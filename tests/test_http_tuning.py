@@ -1,22 +1,26 @@
-"""Keep-alive connections under trimcp's `run_http`: an idle one is closed after
-`keep_alive_timeout`, a busy one is not, shutdown closes idle ones at once; and the
-`DeferredIdleTask` timer behind it (hypercorn's idle task, without a task per request)."""
+"""hypercorn as `run_http` tunes it (trimcp.http.tuning). Keep-alive connections: an idle one
+is closed after `keep_alive_timeout`, a busy one is not, shutdown closes idle ones at once;
+the `DeferredIdleTask` timer behind it (hypercorn's idle task, without a task per request).
+Responses: one with a `Content-Length` arrives in one write, a stream's head at once."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
 import anyio
 import anyio.abc
+import h11
 import pytest
+from hypercorn.config import Config
+from hypercorn.protocol.events import Body, EndBody, Response
 
 from tests.wire import serving
 from trimcp import FastMCP
-from trimcp.http import idle
-from trimcp.http.asgi import PlainTextResponse, Request
+from trimcp.http import tuning
+from trimcp.http.asgi import PlainTextResponse, Request, StreamingResponse
 
 pytestmark = pytest.mark.anyio
 
@@ -109,6 +113,119 @@ async def test_shutdown_closes_an_idle_keep_alive_connection_at_once():
             assert await closed_by_server(stream)
 
 
+async def test_a_content_length_response_arrives_in_one_write():
+    """Head and body in one segment: the first read after the request has both."""
+    async with serving(ping_server()) as (address, _):
+        async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+            for _ in range(3):  # and again on the same keep-alive connection
+                request = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % address.port
+                await stream.send(request)
+                first = await stream.receive()
+                assert first.startswith(b"HTTP/1.1 200")
+                assert b"content-length: 4" in first.lower()
+                assert first.endswith(b"\r\n\r\npong")
+
+
+async def test_a_streamed_response_sends_its_head_before_its_first_event():
+    """No `Content-Length`: the head is not held back for the body (an SSE client must see
+    the stream open while the server has nothing to send yet)."""
+    go = anyio.Event()
+    mcp = FastMCP("stream")
+
+    @mcp.custom_route("/stream", methods=["GET"])
+    async def stream(request: Request) -> StreamingResponse:
+        async def events() -> AsyncIterator[bytes]:
+            await go.wait()  # the first event waits for the test
+            yield b"data: one\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async with serving(mcp) as (address, _):
+        async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+            await stream.send(b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % address.port)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += await stream.receive()
+            assert head.startswith(b"HTTP/1.1 200")
+            assert b"text/event-stream" in head
+            go.set()
+            body = head.partition(b"\r\n\r\n")[2]
+            while b"data: one" not in body:
+                body += await stream.receive()
+
+
+class _Context:
+    """What `H11Protocol.__init__` reads from hypercorn's worker context."""
+
+    event_class = staticmethod(anyio.Event)
+
+
+def h11_protocol(sent: list[Any]) -> tuning.CoalescingH11Protocol:
+    """A `CoalescingH11Protocol` that has read a GET request and writes into `sent`."""
+
+    async def send(event: Any) -> None:
+        sent.append(event)
+
+    protocol = tuning.CoalescingH11Protocol(
+        None,
+        Config(),
+        _Context(),
+        None,
+        None,
+        False,
+        None,
+        None,
+        send,  # type: ignore[arg-type]
+    )
+    protocol.connection.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert isinstance(protocol.connection.next_event(), h11.Request)
+    return protocol
+
+
+async def test_coalescing_protocol_writes_head_and_body_once():
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    headers = [(b"content-type", b"text/plain"), (b"content-length", b"4")]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    assert sent == []  # held for the body
+    await protocol.stream_send(Body(stream_id=1, data=b"pong"))
+    await protocol.stream_send(EndBody(stream_id=1))
+    assert len(sent) == 1  # and the end of the message wrote nothing
+    head, _, body = sent[0].data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"content-length: 4" in head
+    assert body == b"pong"
+
+
+async def test_coalescing_protocol_writes_a_streamed_head_at_once():
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    headers = [(b"content-type", b"text/event-stream")]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 200")
+    await protocol.stream_send(Body(stream_id=1, data=b"data: one\n\n"))
+    assert len(sent) == 2 and b"data: one" in sent[1].data
+
+
+async def test_coalescing_protocol_writes_a_big_body_after_its_head():
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    big = b"x" * (1 << 17)
+    headers = [(b"content-length", str(len(big)).encode())]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    await protocol.stream_send(Body(stream_id=1, data=big))
+    assert [len(event.data) for event in sent][1:] == [len(big)]  # not copied onto the head
+    assert sent[0].data.startswith(b"HTTP/1.1 200")
+
+
+async def test_coalescing_protocol_writes_an_empty_body_response_on_its_end():
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    headers = [(b"content-length", b"0")]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=204))
+    await protocol.stream_send(EndBody(stream_id=1))
+    assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 204")
+
+
 class Spawner:
     """hypercorn's `TaskGroup.spawn`, on an anyio task group."""
 
@@ -135,12 +252,12 @@ async def test_deferred_idle_task_runs_the_action_once_idle_for_the_delay():
     done = anyio.Event()
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
-            timer = idle.DeferredIdleTask()
+            timer = tuning.DeferredIdleTask()
             begun = time.monotonic()
             await timer.restart(Spawner(tg), recording(runs, "idle", done))
             await done.wait()
     assert runs == ["idle"]
-    assert time.monotonic() - begun >= idle.DEFER
+    assert time.monotonic() - begun >= tuning.DEFER
 
 
 async def test_deferred_idle_task_skips_an_idle_period_cut_short():
@@ -151,7 +268,7 @@ async def test_deferred_idle_task_skips_an_idle_period_cut_short():
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             spawner = Spawner(tg)
-            timer = idle.DeferredIdleTask()
+            timer = tuning.DeferredIdleTask()
             for _ in range(100):  # a busy connection: responses and requests back to back
                 await timer.restart(spawner, recording(runs, "cut short"))
                 await timer.stop()
@@ -177,7 +294,7 @@ async def test_deferred_idle_task_cancels_a_running_action_and_watches_again():
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             spawner = Spawner(tg)
-            timer = idle.DeferredIdleTask()
+            timer = tuning.DeferredIdleTask()
             await timer.restart(spawner, waits_forever)
             await started.wait()
             await timer.stop()  # a request came in while the keep-alive task ran
@@ -187,11 +304,13 @@ async def test_deferred_idle_task_cancels_a_running_action_and_watches_again():
     assert runs == ["idle"]
 
 
-def test_install_replaces_hypercorns_idle_task_on_both_backends():
+def test_install_replaces_hypercorns_classes_on_both_backends():
     import hypercorn.asyncio.tcp_server
+    import hypercorn.protocol
     import hypercorn.trio.tcp_server
 
-    idle.install("asyncio")
-    idle.install("trio")
-    assert hypercorn.asyncio.tcp_server.AsyncioSingleTask is idle.DeferredIdleTask  # type: ignore[comparison-overlap]
-    assert hypercorn.trio.tcp_server.TrioSingleTask is idle.DeferredIdleTask  # type: ignore[comparison-overlap]
+    tuning.install("asyncio")
+    tuning.install("trio")
+    assert hypercorn.asyncio.tcp_server.AsyncioSingleTask is tuning.DeferredIdleTask  # type: ignore[comparison-overlap]
+    assert hypercorn.trio.tcp_server.TrioSingleTask is tuning.DeferredIdleTask  # type: ignore[comparison-overlap]
+    assert hypercorn.protocol.H11Protocol is tuning.CoalescingH11Protocol
