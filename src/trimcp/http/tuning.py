@@ -15,9 +15,11 @@ hypercorn's contract (`restart(task_group, action)`, `stop()`) but starts the ac
 once the connection has stayed idle for `DEFER` seconds. A response then costs a clock read
 and two attribute writes; a connection that gets its next request within `DEFER` never makes
 a task at all. One watcher task per connection sleeps until the idle period is due and runs
-the action in a cancel scope that `stop`/`restart` cancel. Visible differences, both bounded
-by `DEFER`: the keep-alive timeout counts from `DEFER` after the response, and at shutdown an
-idle connection is closed up to `DEFER` later.
+the action in a cancel scope that `stop`/`restart` cancel. Differences, each bounded by
+`DEFER`: the keep-alive timeout counts from `DEFER` after the response; at shutdown an idle
+connection is closed up to `DEFER` later; a closed connection's task ends up to `DEFER` later
+(its watcher wakes to find it closed: hypercorn's `stop()` does not say which of "a request
+began" and "the connection closed" it means).
 
 **One write per response.** hypercorn writes a response's head as soon as the app sends
 `http.response.start`, and its body with the next message: two writes, two TCP segments, two
