@@ -478,6 +478,18 @@ async def test_sync_function_returning_an_awaitable_is_awaited() -> None:
 
 
 @pytest.mark.anyio
+async def test_sync_function_parameters_may_share_the_worker_runners_names() -> None:
+    """Arguments travel to the worker as keywords: `fn`, `args`, `kwargs` are the user's."""
+
+    def named(fn: str, args: int, kwargs: bool) -> str:
+        return f"{fn}/{args}/{kwargs}"
+
+    parsed = ParsedCallable.from_function(named)
+    with anyio.fail_after(5):
+        assert await parsed.call({"fn": "f", "args": 2, "kwargs": True}) == "f/2/True"
+
+
+@pytest.mark.anyio
 async def test_partial_bound_method_callable_object_and_positional_only() -> None:
     class Scale:
         def __init__(self, k: int) -> None:

@@ -36,11 +36,28 @@ _STALL = 0.002  # seconds without progress before the watchdog adds a worker
 
 
 class _Job:
-    __slots__ = ("args", "cancelled", "context", "delivered", "error", "fn", "result", "wakeup")
+    __slots__ = (
+        "args",
+        "cancelled",
+        "context",
+        "delivered",
+        "error",
+        "fn",
+        "kwargs",
+        "result",
+        "wakeup",
+    )
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], wakeup: Wakeup) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        wakeup: Wakeup,
+    ) -> None:
         self.fn = fn
         self.args = args
+        self.kwargs = kwargs
         self.context: contextvars.Context | None = contextvars.copy_context()
         self.wakeup = wakeup
         self.cancelled = False  # set by the loop, read by the worker: a plain flag will do
@@ -55,9 +72,13 @@ class _Job:
         self.context = None  # it will hold the job (`_current_job`): no cycle for the GC
         if self.cancelled:
             return
-        context.run(_current_job.set, self)
+        context.run(self._call)
+
+    def _call(self) -> None:
+        """In the caller's context copy: the function, with `_current_job` set."""
+        _current_job.set(self)
         try:
-            self.result = context.run(self.fn, *self.args)
+            self.result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
             self.error = exc
 
@@ -221,10 +242,11 @@ def _pool() -> _Pool:
     return pool
 
 
-async def run_sync(fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(*args)` in a worker thread and return its result (or raise its exception)."""
+async def run_sync(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run `fn(*args, **kwargs)` in a worker thread and return its result (or raise its
+    exception). Whatever it returns comes back as is, an awaitable too."""
     pool = _pool()
-    job = _Job(fn, args, pool.new_wakeup())
+    job = _Job(fn, args, kwargs, pool.new_wakeup())
     pool.submit(job)
     try:
         await job.wakeup.wait()

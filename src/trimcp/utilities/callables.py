@@ -232,8 +232,7 @@ class ParsedCallable:
             args.append(kwargs.pop(name) if name in kwargs else self._positional_defaults[name])
         if self.is_async:
             return await self._invoke(*args, **kwargs)
-        # boxed: trio refuses a worker whose return value is a coroutine
-        (result,) = await run_in_worker(functools.partial(_boxed, self._invoke, args, kwargs))
+        result = await run_in_worker(self._invoke, *args, **kwargs)
         if type(result) not in _NEVER_AWAITABLE and inspect.isawaitable(result):
             result = await result
         return result
@@ -298,10 +297,6 @@ def format_validation_error(exc: pydantic.ValidationError) -> str:
             text += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
         parts.append(f"{where!r}: {text}" if where else text)
     return "Invalid arguments: " + "; ".join(parts)
-
-
-def _boxed(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> tuple[Any]:
-    return (fn(*args, **kwargs),)
 
 
 def _current_context() -> Context | None:
