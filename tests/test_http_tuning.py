@@ -15,7 +15,7 @@ import anyio.abc
 import h11
 import pytest
 from hypercorn.config import Config
-from hypercorn.protocol.events import Body, EndBody, Response
+from hypercorn.protocol.events import Body, EndBody, Response, StreamClosed
 
 from tests.wire import serving
 from trimcp import FastMCP
@@ -114,7 +114,10 @@ async def test_shutdown_closes_an_idle_keep_alive_connection_at_once():
 
 
 async def test_a_content_length_response_arrives_in_one_write():
-    """Head and body in one segment: the first read after the request has both."""
+    """Head and body in one segment: the first read after the request has both. (On trio
+    hypercorn's two writes would let the client read in between; on asyncio both would land
+    before the client, on the same loop, reads: there the tests of the protocol below are
+    the ones that tell.)"""
     async with serving(ping_server()) as (address, _):
         async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
             for _ in range(3):  # and again on the same keep-alive connection
@@ -154,10 +157,29 @@ async def test_a_streamed_response_sends_its_head_before_its_first_event():
                 body += await stream.receive()
 
 
-class _Context:
-    """What `H11Protocol.__init__` reads from hypercorn's worker context."""
+class _Event:
+    """hypercorn's event interface (async `set`), as its worker contexts provide."""
 
-    event_class = staticmethod(anyio.Event)
+    def __init__(self) -> None:
+        self._set = False
+
+    async def set(self) -> None:
+        self._set = True
+
+    async def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class _Context:
+    """What `H11Protocol` reads from hypercorn's worker context."""
+
+    event_class = _Event
+
+    def __init__(self) -> None:
+        self.terminated = _Event()
 
 
 def h11_protocol(sent: list[Any]) -> tuning.CoalescingH11Protocol:
@@ -206,15 +228,37 @@ async def test_coalescing_protocol_writes_a_streamed_head_at_once():
     assert len(sent) == 2 and b"data: one" in sent[1].data
 
 
-async def test_coalescing_protocol_writes_a_big_body_after_its_head():
+async def test_coalescing_protocol_writes_a_big_responses_head_at_once():
     sent: list[Any] = []
     protocol = h11_protocol(sent)
     big = b"x" * (1 << 17)
     headers = [(b"content-length", str(len(big)).encode())]
     await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 200")
     await protocol.stream_send(Body(stream_id=1, data=big))
     assert [len(event.data) for event in sent][1:] == [len(big)]  # not copied onto the head
-    assert sent[0].data.startswith(b"HTTP/1.1 200")
+
+
+async def test_coalescing_protocol_writes_a_chunked_head_at_once():
+    """`Transfer-Encoding` decides the framing whatever `Content-Length` says."""
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    headers = [(b"content-length", b"4"), (b"transfer-encoding", b"chunked")]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 200")
+
+
+async def test_coalescing_protocol_sends_the_head_of_a_response_that_ends_before_its_body():
+    """The app sent its head and failed: the client gets the head, then the connection
+    closes, as with hypercorn's own protocol (not a bare close that looks like a stale
+    keep-alive connection)."""
+    sent: list[Any] = []
+    protocol = h11_protocol(sent)
+    headers = [(b"content-length", b"10")]
+    await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=200))
+    assert sent == []
+    await protocol.stream_send(StreamClosed(stream_id=1))
+    assert sent[0].data.startswith(b"HTTP/1.1 200") and b"content-length: 10" in sent[0].data
 
 
 async def test_coalescing_protocol_writes_an_empty_body_response_on_its_end():
@@ -224,6 +268,34 @@ async def test_coalescing_protocol_writes_an_empty_body_response_on_its_end():
     await protocol.stream_send(Response(stream_id=1, headers=headers, status_code=204))
     await protocol.stream_send(EndBody(stream_id=1))
     assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 204")
+
+
+async def test_deferred_idle_task_restarted_while_its_action_runs_watches_again():
+    """hypercorn restarts the timer after a response even when it never stopped it (the
+    keep-alive task was already running): the running action is cancelled, the next idle
+    period runs the new one."""
+    runs: list[str] = []
+    started = anyio.Event()
+    cancelled = anyio.Event()
+    done = anyio.Event()
+
+    async def waits_forever() -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.set()
+
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            spawner = Spawner(tg)
+            timer = tuning.DeferredIdleTask()
+            await timer.restart(spawner, waits_forever)
+            await started.wait()
+            await timer.restart(spawner, recording(runs, "idle", done))
+            await cancelled.wait()
+            await done.wait()
+    assert runs == ["idle"]
 
 
 class Spawner:

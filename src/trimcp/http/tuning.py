@@ -1,10 +1,15 @@
 """How trimcp tunes hypercorn: two pieces of its per-request machinery, replaced.
 
-Both keep hypercorn's behaviour and only change what a request costs; `install(backend)`
-puts them in place (`run_http` calls it, and so does the benchmark's bare ceiling, so that
-the ceiling is what trimcp's own serving could reach). Measured on `tools/call` over 32
-keep-alive connections (bench/http_bench.py, asyncio): the keep-alive timer took a bare
-hypercorn app from about 3,640 to 4,015 req/s; one write per response gave trimcp about 6%.
+Both keep hypercorn's contracts and change what a request costs (the small differences are
+listed below); `install(backend)` puts them in place. `run_http_async` calls it, and so does
+the benchmark's bare ceiling, so that the ceiling is what trimcp's own serving could reach.
+Measured on `tools/call` over 32 keep-alive connections (bench/http_bench.py, asyncio): the
+keep-alive timer took a bare hypercorn app from about 3,640 to 4,015 req/s; one write per
+response gave trimcp about 5% more.
+
+The replacement is by name, in hypercorn's modules (the only hooks it has): it holds for the
+whole process, for any hypercorn server in it. `install` checks that hypercorn's code still
+looks the names up where expected; a hypercorn that changed keeps its own classes.
 
 **The keep-alive timer.** hypercorn gives every connection a "single task" that closes it
 once it has been idle for `keep_alive_timeout`: the task is restarted after each response
@@ -12,34 +17,35 @@ and stopped when the next request begins. Its own implementation does that liter
 request cancels a task (that sits in `wait_for`, itself a task) and every response spawns a
 new one, about 40 µs of a hypercorn request's 270 µs on asyncio. `DeferredIdleTask` keeps
 hypercorn's contract (`restart(task_group, action)`, `stop()`) but starts the action only
-once the connection has stayed idle for `DEFER` seconds. A response then costs a clock read
-and two attribute writes; a connection that gets its next request within `DEFER` never makes
-a task at all. One watcher task per connection sleeps until the idle period is due and runs
-the action in a cancel scope that `stop`/`restart` cancel. Differences, each bounded by
-`DEFER`: the keep-alive timeout counts from `DEFER` after the response; at shutdown an idle
-connection is closed up to `DEFER` later; a closed connection's task ends up to `DEFER` later
-(its watcher wakes to find it closed: hypercorn's `stop()` does not say which of "a request
-began" and "the connection closed" it means).
+once the connection has stayed idle for `DEFER` to `2 * DEFER` seconds: a response costs a
+counter increment, and a connection that gets its next request within `DEFER` never makes a
+task at all. One watcher task per connection wakes every `DEFER` while the connection is
+idle, and runs the action (in a cancel scope that `stop`/`restart` cancel) once no restart
+came during a whole `DEFER`. It reads no clock, so it also runs under a test clock.
+Differences: the keep-alive timeout counts from up to `2 * DEFER` after the response, and at
+shutdown an idle connection is closed up to `2 * DEFER` later.
 
 **One write per response.** hypercorn writes a response's head as soon as the app sends
 `http.response.start`, and its body with the next message: two writes, two TCP segments, two
 trips through the kernel's network stack (on loopback the costliest system call a request
-makes). `CoalescingH11Protocol` holds the head of a response that declares its
-`Content-Length` (the body is then complete, and follows at once) and writes it with the
-first body chunk or the end of the message. Streamed responses (SSE, chunked) have no
-`Content-Length`: their head goes out at once, as before, so a client sees a stream open
-before its first event.
+makes). `CoalescingH11Protocol` holds the head of a small response, one that declares a
+`Content-Length` of at most 64 KiB (and no `Transfer-Encoding`), and writes it with the
+first body chunk or the end of the message. A response that ends before its body still gets
+its head first, as with hypercorn. Everything else goes out as before: streamed responses
+(SSE, chunked) and big ones send their head at once, so a client sees a stream open before
+its first event. The one difference: a small `Content-Length` response whose body the app
+is slow to produce shows its head only with that body.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import h11
 from hypercorn.events import RawData
+from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.h11 import H11Protocol
 
 __all__ = ["DEFER", "CoalescingH11Protocol", "DeferredIdleTask", "install"]
@@ -50,25 +56,24 @@ DEFER = 0.05  # seconds a connection stays idle before its keep-alive task start
 class DeferredIdleTask:
     """hypercorn's `SingleTask` protocol, for the keep-alive timer of one connection."""
 
-    __slots__ = ("_action", "_scope", "_since", "_watching")
+    __slots__ = ("_action", "_restarts", "_scope", "_watching")
 
     def __init__(self) -> None:
-        self._since: float | None = None  # monotonic time the connection went idle; None: busy
-        self._action: Callable[[], Awaitable[Any]] | None = None
+        self._action: Callable[[], Awaitable[Any]] | None = None  # None: a request is on
+        self._restarts = 0  # responses so far: the watcher's sign that the connection was busy
         self._scope: anyio.CancelScope | None = None  # around the running action
         self._watching = False
 
     async def restart(self, task_group: Any, action: Callable[[], Awaitable[Any]]) -> None:
         self._cancel_action()
-        self._since = time.monotonic()
+        self._restarts += 1
         self._action = action
         if not self._watching:
             self._watching = True
             task_group.spawn(self._watch)
 
     async def stop(self) -> None:
-        self._since = None
-        self._action = None  # the action is a bound method of the connection: no cycle kept
+        self._action = None
         self._cancel_action()
 
     def _cancel_action(self) -> None:
@@ -78,13 +83,12 @@ class DeferredIdleTask:
 
     async def _watch(self) -> None:
         try:
-            while self._since is not None:
-                wait = self._since + DEFER - time.monotonic()
-                if wait > 0:  # restarted since this watcher last looked: idle for less
-                    await anyio.sleep(wait)
-                    continue
+            while self._action is not None:
+                seen = self._restarts
+                await anyio.sleep(DEFER)
                 action = self._action
-                assert action is not None
+                if action is None or self._restarts != seen:
+                    continue  # busy now, or a response since: not idle for a whole DEFER
                 with anyio.CancelScope() as scope:
                     self._scope = scope
                     await action()
@@ -97,12 +101,12 @@ class DeferredIdleTask:
             self._watching = False
 
 
-_COALESCE_LIMIT = 1 << 16  # a bigger first chunk is not copied to join its head
+_COALESCE_LIMIT = 1 << 16  # bigger bodies: head at once, body not copied onto it
 
 
 class CoalescingH11Protocol(H11Protocol):
-    """hypercorn's HTTP/1.1 protocol, writing a `Content-Length` response's head together
-    with its first body chunk (see the module's docstring)."""
+    """hypercorn's HTTP/1.1 protocol, writing a small `Content-Length` response's head
+    together with its body (see the module's docstring)."""
 
     _held: bytes | None = None  # the head written by h11 and not yet sent
 
@@ -113,31 +117,38 @@ class CoalescingH11Protocol(H11Protocol):
             if self.connection.their_state != h11.ERROR:
                 raise
             return  # as hypercorn: nothing to send to a client that broke the protocol
-        held = self._held
-        if type(event) is h11.Response and _has_content_length(event.headers):
+        if type(event) is h11.Response and _small_body(event.headers):
             self._held = data
             return
+        held = self._held
         if held is not None:
             self._held = None
-            if len(data) > _COALESCE_LIMIT:
-                await self.send(RawData(data=held))
-            else:
-                data = held + data
+            data = held + data
         if data:  # the end of a Content-Length body is no bytes at all
             await self.send(RawData(data=data))
 
+    async def stream_send(self, event: Any) -> None:
+        if self._held is not None and type(event) is StreamClosed:
+            held, self._held = self._held, None  # the response ended before its body
+            await self.send(RawData(data=held))
+        await super().stream_send(event)
 
-def _has_content_length(headers: Any) -> bool:
-    for name, _ in headers:  # h11 lowercases header names
+
+def _small_body(headers: Any) -> bool:
+    """Whether response headers (h11 lowercases the names) declare a body of a known,
+    small length."""
+    small = False
+    for name, value in headers:
         if name == b"content-length":
-            return True
-    return False
+            small = value.isdigit() and int(value) <= _COALESCE_LIMIT
+        elif name == b"transfer-encoding":
+            return False  # h11 frames the body by this, whatever Content-Length says
+    return small
 
 
 def install(backend: str) -> None:
     """Make hypercorn's TCP connections on `backend` use `DeferredIdleTask` and
-    `CoalescingH11Protocol`. Idempotent; a hypercorn whose modules lack the expected names
-    keeps its own classes."""
+    `CoalescingH11Protocol`. Idempotent."""
     import hypercorn.protocol
 
     if backend == "trio":
@@ -148,7 +159,15 @@ def install(backend: str) -> None:
         import hypercorn.asyncio.tcp_server as module  # type: ignore[no-redef]
 
         name = "AsyncioSingleTask"
-    if hasattr(module, name):
+    if _looks_up(module.TCPServer.__init__, name):
         setattr(module, name, DeferredIdleTask)
-    if hasattr(hypercorn.protocol, "H11Protocol"):
+    if _looks_up(hypercorn.protocol.ProtocolWrapper.__init__, "H11Protocol") and hasattr(
+        H11Protocol, "_send_h11_event"
+    ):
         hypercorn.protocol.H11Protocol = CoalescingH11Protocol  # type: ignore[misc]
+
+
+def _looks_up(function: Any, name: str) -> bool:
+    """Whether `function` reads the global `name` (so replacing it takes effect)."""
+    code = getattr(function, "__code__", None)
+    return code is not None and name in code.co_names
