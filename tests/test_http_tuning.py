@@ -270,34 +270,6 @@ async def test_coalescing_protocol_writes_an_empty_body_response_on_its_end():
     assert len(sent) == 1 and sent[0].data.startswith(b"HTTP/1.1 204")
 
 
-async def test_deferred_idle_task_restarted_while_its_action_runs_watches_again():
-    """hypercorn restarts the timer after a response even when it never stopped it (the
-    keep-alive task was already running): the running action is cancelled, the next idle
-    period runs the new one."""
-    runs: list[str] = []
-    started = anyio.Event()
-    cancelled = anyio.Event()
-    done = anyio.Event()
-
-    async def waits_forever() -> None:
-        started.set()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            cancelled.set()
-
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            spawner = Spawner(tg)
-            timer = tuning.DeferredIdleTask()
-            await timer.restart(spawner, waits_forever)
-            await started.wait()
-            await timer.restart(spawner, recording(runs, "idle", done))
-            await cancelled.wait()
-            await done.wait()
-    assert runs == ["idle"]
-
-
 class Spawner:
     """hypercorn's `TaskGroup.spawn`, on an anyio task group."""
 
@@ -350,7 +322,11 @@ async def test_deferred_idle_task_skips_an_idle_period_cut_short():
     assert spawner.spawned == 1
 
 
-async def test_deferred_idle_task_cancels_a_running_action_and_watches_again():
+@pytest.mark.parametrize("interrupt", ["stop", "restart"])
+async def test_deferred_idle_task_cancels_a_running_action_and_watches_again(interrupt: str):
+    """A request came in while the keep-alive task ran (`stop`), or hypercorn restarted the
+    timer after a response without stopping it first (`restart`): the running action is
+    cancelled, the next idle period runs the new one."""
     runs: list[str] = []
     started = anyio.Event()
     cancelled = anyio.Event()
@@ -369,9 +345,11 @@ async def test_deferred_idle_task_cancels_a_running_action_and_watches_again():
             timer = tuning.DeferredIdleTask()
             await timer.restart(spawner, waits_forever)
             await started.wait()
-            await timer.stop()  # a request came in while the keep-alive task ran
-            await cancelled.wait()
+            if interrupt == "stop":
+                await timer.stop()
+                await cancelled.wait()
             await timer.restart(spawner, recording(runs, "idle", done))
+            await cancelled.wait()
             await done.wait()
     assert runs == ["idle"]
 

@@ -301,6 +301,7 @@ async def _serve(
     show_banner: bool,
     task_status: anyio.abc.TaskStatus[Any],
 ) -> None:
+    tuning.install(backend)
     trigger = anyio.Event()
     served = anyio.Event()
     serve_scope = anyio.CancelScope(shield=True)
@@ -310,7 +311,6 @@ async def _serve(
     async def serve_trio(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
         import hypercorn.trio
 
-        tuning.install("trio")
         try:
             with serve_scope:
                 await hypercorn.trio.serve(
@@ -322,7 +322,6 @@ async def _serve(
     async def serve_asyncio() -> None:
         import hypercorn.asyncio
 
-        tuning.install("asyncio")
         try:
             with serve_scope:
                 await hypercorn.asyncio.serve(served_app, config, shutdown_trigger=trigger.wait)
