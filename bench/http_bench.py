@@ -18,6 +18,13 @@ Configurations (`--configs`, comma list; default all):
   fastmcp            FastMCP 4.x (uvicorn), json_response=True, one session
   bare-asyncio       bare ASGI app on hypercorn (asyncio worker), canned body: the ceiling
   bare-trio          the same on hypercorn's trio worker
+  base-json, base-modern, base-trio
+                     trimcp-json, trimcp-modern, trimcp-trio run by `--baseline-python` (an
+                     interpreter with an earlier trimcp installed): before and after in one run
+
+With `--repeat N` the configurations run in rounds (every configuration once per round, fresh
+servers); each ratio is also computed per round from the two runs of that round (paired), and
+the median of those paired ratios is reported beside the best-run ratio.
 
 Then memory per idle handshake-era session (`--sessions` N, default 2000) for trimcp (asyncio),
 the SDK and FastMCP: fresh server, warm-up, VmRSS, open N sessions (initialize + initialized,
@@ -39,6 +46,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -156,11 +164,20 @@ ALL_CONFIGS = [
     "bare-asyncio",
     "bare-trio",
 ]
+BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio"]
 
 
 def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str | None]]:
     """kind -> (python, skip reason)."""
     out: dict[str, tuple[str | None, str | None]] = {}
+    base = getattr(args, "baseline_python", None)
+    out["base"] = (
+        (None, "no --baseline-python given")
+        if not base
+        else (base, None)
+        if _python_can_import(base, "trimcp")
+        else (None, f"`import trimcp` fails with {base}")
+    )
     py = args.trimcp_python or sys.executable
     out["trimcp"] = (
         (py, None)
@@ -198,11 +215,12 @@ def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str
 
 def build_configs(args: argparse.Namespace) -> list[Config]:
     wanted = [c.strip() for c in args.configs.split(",") if c.strip()]
-    unknown = [c for c in wanted if c not in ALL_CONFIGS]
+    if args.baseline_python:
+        wanted += [c for c in BASELINE_CONFIGS if c not in wanted]
+    known = ALL_CONFIGS + BASELINE_CONFIGS
+    unknown = [c for c in wanted if c not in known]
     if unknown:
-        sys.exit(
-            f"unknown configuration(s): {', '.join(unknown)} (known: {', '.join(ALL_CONFIGS)})"
-        )
+        sys.exit(f"unknown configuration(s): {', '.join(unknown)} (known: {', '.join(known)})")
     t, sdk, fm, bare = "trimcp_http.py", "sdk_http.py", "fastmcp_http.py", "bare_asgi.py"
     table = {
         "trimcp-json": Config(
@@ -270,6 +288,13 @@ def build_configs(args: argparse.Namespace) -> list[Config]:
             "bare-trio", "bare hypercorn trio", "bare", bare, ["--backend", "trio"], "canned"
         ),
     }
+    for key, of in (
+        ("base-json", "trimcp-json"),
+        ("base-modern", "trimcp-modern"),
+        ("base-trio", "trimcp-trio"),
+    ):
+        c = table[of]
+        table[key] = Config(key, f"baseline {c.label}", "base", t, list(c.args), c.mode, c.tool)
     pythons = resolve_pythons(args)
     out = []
     for key in wanted:
@@ -654,6 +679,18 @@ def run_config(
         srv.close()
 
 
+def paired_ratios(results: list[dict[str, Any]], a: str, b: str) -> list[float]:
+    """a/b req/s for every round in which both configurations ran cleanly (round i of a is
+    paired with round i of b: the two ran minutes apart, not hours)."""
+    runs = {r["config"]: r.get("runs") or [] for r in results}
+    out = []
+    for ra, rb in zip(runs.get(a, []), runs.get(b, []), strict=False):
+        wa, wb = ra.get("wrk"), rb.get("wrk")
+        if wa and wb and wb["rps"] and not ra.get("errors") and not rb.get("errors"):
+            out.append(wa["rps"] / wb["rps"])
+    return out
+
+
 def merge_run(
     by_key: dict[str, dict[str, Any]], results: list[dict[str, Any]], res: dict[str, Any]
 ) -> None:
@@ -896,20 +933,34 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
         ("trimcp 2026-07-28 / bare hypercorn asyncio", "trimcp-modern", "bare-asyncio"),
         ("trimcp SSE (add_progress) / trimcp JSON", "trimcp-sse-prog", "trimcp-json"),
         ("SDK / bare hypercorn asyncio", "sdk", "bare-asyncio"),
+        ("trimcp-asyncio / baseline", "trimcp-json", "base-json"),
+        ("trimcp 2026-07-28 / baseline", "trimcp-modern", "base-modern"),
+        ("trimcp-trio / baseline", "trimcp-trio", "base-trio"),
     ):
         if a in rps and b in rps and rps[b]:
+            paired = paired_ratios(results, a, b)
             ratios.append(
                 {
                     "ratio": name,
                     "value": rps[a] / rps[b],
                     "per_cpu": per_cpu[a] / per_cpu[b] if a in per_cpu and b in per_cpu else None,
+                    "paired": paired,
+                    "paired_median": statistics.median(paired) if paired else None,
                 }
             )
     if ratios:
-        print("\nRatios:                                        req/s   req/CPU-s")
+        print(
+            "\nRatios:                                   best req/s   req/CPU-s"
+            "   median of paired rounds (each round)"
+        )
         for r in ratios:
             pc = f"{r['per_cpu']:.2f}x" if r["per_cpu"] is not None else "-"
-            print(f"  {r['ratio']:<44} {r['value']:5.2f}x  {pc:>9}")
+            med = (
+                f"{r['paired_median']:.2f}x ({' '.join(f'{x:.2f}' for x in r['paired'])})"
+                if r["paired"]
+                else "-"
+            )
+            print(f"  {r['ratio']:<44} {r['value']:5.2f}x  {pc:>9}   {med}")
 
     if memory:
         print("\nMemory per idle handshake-era session (ΔVmRSS / sessions):")
@@ -1041,6 +1092,10 @@ def main() -> int:
     )
     ap.add_argument("--verbose", action="store_true", help="show server output tails")
     ap.add_argument("--trimcp-python", help="interpreter for trimcp and bare (default: this one)")
+    ap.add_argument(
+        "--baseline-python",
+        help="an interpreter with an earlier trimcp: adds the base-* configurations (before/after)",
+    )
     ap.add_argument("--sdk-python", help="default bench/.venvs/sdk/bin/python")
     ap.add_argument("--fastmcp-python", help="default bench/.venvs/fastmcp/bin/python")
     ap.add_argument("--json", metavar="PATH", help="write all figures as JSON")
