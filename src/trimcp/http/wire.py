@@ -4,9 +4,9 @@ Owns the ASGI type aliases, the header and `Accept` parsing, the bounded body re
 `_meta`/name decoding routing needs, the 2026-07-28 validation ladder and the status it maps
 errors to, and the small helpers that write a complete JSON (or empty) response.
 
-Modern ladder, first failure wins: required `_meta` keys (400, -32602) → headers
-`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400, -32020) → supported version (400,
--32022). Dispatch errors then map through `_MODERN_STATUS` (unknown or removed method: 404,
+Modern ladder, first failure wins: params that are not JSON (400, -32700) → required
+`_meta` keys (400, -32602) → headers `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400,
+-32020) → supported version (400, -32022). Dispatch errors then map through `_MODERN_STATUS` (unknown or removed method: 404,
 -32601; -32020/-32021/-32022: 400; any other error: 200 with the error body).
 """
 
@@ -29,11 +29,12 @@ from trimcp.protocol.errors import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
+    PARSE_ERROR,
     UNSUPPORTED_PROTOCOL_VERSION,
     ErrorData,
 )
 from trimcp.protocol.header_values import decode_header_value
-from trimcp.protocol.jsonrpc import Request, RequestId
+from trimcp.protocol.jsonrpc import DECODE_ERRORS, Request, RequestId
 from trimcp.protocol.param_headers import check_param_headers
 from trimcp.protocol.versions import MODERN_VERSIONS
 
@@ -72,6 +73,7 @@ class _Routing(msgspec.Struct):
 
 _decode_routing = msgspec.json.Decoder(_Routing).decode
 _NO_ROUTING = _Routing()
+_UNREADABLE = _Routing()  # params that are not JSON: invalid UTF-8, nested too deeply
 
 
 def _routing(params: msgspec.Raw | None) -> _Routing:
@@ -79,8 +81,10 @@ def _routing(params: msgspec.Raw | None) -> _Routing:
         return _NO_ROUTING
     try:
         return _decode_routing(params)
-    except msgspec.DecodeError:  # not an object: the handler reports -32602
+    except msgspec.ValidationError:  # not an object: the handler reports -32602
         return _NO_ROUTING
+    except DECODE_ERRORS:
+        return _UNREADABLE
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -235,7 +239,7 @@ def param_header_error(scope: Scope, request: Request, tool: Any) -> ErrorData |
         return None
     try:
         arguments = msgspec.json.decode(request.params or b"{}").get("arguments")
-    except (msgspec.DecodeError, AttributeError):
+    except (*DECODE_ERRORS, AttributeError):
         return None  # the handler reports bad params
     sent: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
@@ -255,6 +259,11 @@ def _modern_ladder(
 ) -> tuple[int, ErrorData] | None:
     """The first failure of the modern validation ladder (see the module docstring), or
     None; `version` is the `MCP-Protocol-Version` header (`header_version`)."""
+    if routing is _UNREADABLE:
+        return 400, ErrorData(
+            PARSE_ERROR,
+            "Parse error: params are not valid JSON (invalid UTF-8 or nested too deeply)",
+        )
     meta = routing.meta
     if (
         not isinstance(meta, dict)

@@ -44,8 +44,10 @@ def decode_header_value(value: str) -> str | None:
         and len(value) >= len(_SENTINEL_PREFIX) + len(_SENTINEL_SUFFIX)
     ):
         return value
+    encoded = value[len(_SENTINEL_PREFIX) : -len(_SENTINEL_SUFFIX)]
+    if not encoded.isascii():  # b64decode would raise a plain ValueError
+        return None
     try:
-        encoded = value[len(_SENTINEL_PREFIX) : -len(_SENTINEL_SUFFIX)]
         return base64.b64decode(encoded, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None

@@ -4,6 +4,11 @@ Bytes go in, one of the event classes below comes out; nothing here raises for b
 from the peer. A message that does not parse becomes an `Invalid` event that carries the
 error response to send (with the id when it could be read), so the receive loop keeps going.
 `params` and `result` stay `msgspec.Raw` until the handler that owns them decodes them.
+
+msgspec recurses once per level of nesting, even to skip a `Raw` value, and raises
+`RecursionError` at the interpreter's recursion limit: a message nested deeper than about a
+thousand levels, in whatever part, is a parse error. `DECODE_ERRORS` lists what any decode of
+peer bytes may raise, for the decoders elsewhere (params, routing) to catch.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from msgspec import UNSET, Raw, UnsetType
 from trimcp.protocol.errors import INVALID_REQUEST, PARSE_ERROR, ErrorData
 
 __all__ = [
+    "DECODE_ERRORS",
     "Batch",
     "ErrorResponse",
     "Incoming",
@@ -85,12 +91,18 @@ _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 _decode_raw_list = msgspec.json.Decoder(list[Raw]).decode
 _decode_any = msgspec.json.decode
 
+DECODE_ERRORS = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
+"""What decoding untrusted JSON may raise besides a shape mismatch (`msgspec.ValidationError`
+is a `DecodeError`): malformed bytes, invalid UTF-8, nesting past the recursion limit."""
+
+_TOO_DEEP = "parse error: JSON nested too deeply"
+
 
 def _salvage_id(data: bytes | memoryview) -> RequestId | None:
     """Read the id out of a message that failed validation, so the error can name it."""
     try:
         obj = _decode_any(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except DECODE_ERRORS:
         return None
     if isinstance(obj, dict):
         candidate = obj.get("id")
@@ -127,28 +139,36 @@ def decode(data: bytes | memoryview) -> Incoming:
     try:
         return _classify(_decode_envelope(data), data)
     except msgspec.ValidationError as exc:
-        stripped = bytes(data).lstrip()
-        if stripped.startswith(b"["):
+        if _is_array(data):
             return _decode_batch(data)
         return Invalid(_salvage_id(data), ErrorData(INVALID_REQUEST, f"invalid request: {exc}"))
+    except RecursionError:
+        return Invalid(None, ErrorData(PARSE_ERROR, _TOO_DEEP))
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return Invalid(None, ErrorData(PARSE_ERROR, f"parse error: {exc}"))
+
+
+def _is_array(data: bytes | memoryview | Raw) -> bool:
+    return bytes(data).lstrip().startswith(b"[")
+
+
+def _decode_one(data: Raw) -> Incoming:
+    """One member of a batch: a message, never a batch itself."""
+    if _is_array(data):  # not decoded: a nested array is no message, however deep
+        return Invalid(None, ErrorData(INVALID_REQUEST, "nested batch"))
+    return decode(data)
 
 
 def _decode_batch(data: bytes | memoryview) -> Incoming:
     try:
         parts = _decode_raw_list(data)
-    except msgspec.DecodeError as exc:
+    except RecursionError:
+        return Invalid(None, ErrorData(PARSE_ERROR, _TOO_DEEP))
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         return Invalid(None, ErrorData(PARSE_ERROR, f"parse error: {exc}"))
     if not parts:
         return Invalid(None, ErrorData(INVALID_REQUEST, "empty batch"))
-    items: list[Incoming] = []
-    for part in parts:
-        item = decode(part)
-        if isinstance(item, Batch):  # nested arrays are not messages
-            item = Invalid(None, ErrorData(INVALID_REQUEST, "nested batch"))
-        items.append(item)
-    return Batch(items)
+    return Batch([_decode_one(part) for part in parts])
 
 
 # -- encoding -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ __all__ = ["check_param_headers", "header_params"]
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _ALLOWED_TYPES = {"string", "integer", "boolean"}
 _SAFE_INTEGER = 2**53 - 1
+_INTEGER = re.compile(r"[+-]?[0-9]{1,64}")
 
 ParamPaths = dict[tuple[str, ...], str]
 
@@ -110,10 +111,13 @@ def _matches(value: Any, header: str) -> bool:
     if isinstance(value, bool):
         return header == ("true" if value else "false")
     if isinstance(value, int):
-        try:
-            return int(header) == value and abs(value) <= _SAFE_INTEGER
-        except ValueError:
-            return False
+        # ASCII decimal only (bounded): `int()` would also take "1_0", " 10" or Arabic-Indic digits, and
+        # raises past 4,300 digits
+        return (
+            _INTEGER.fullmatch(header) is not None
+            and abs(value) <= _SAFE_INTEGER
+            and int(header) == value
+        )
     return isinstance(value, str) and header == value
 
 

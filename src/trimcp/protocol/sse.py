@@ -145,7 +145,9 @@ class SSEDecoder:
                 self.last_event_id = value
                 self._id_seen = True
         elif name == "retry":
-            if value.isascii() and value.isdigit():
+            # ASCII digits only (WHATWG); more than 18 is no sane delay, and `int()` raises
+            # past 4,300 digits
+            if value.isascii() and value.isdigit() and len(value) <= 18:
                 self.retry = self._retry_seen = int(value)
         return None
 

@@ -23,7 +23,7 @@ from trimcp.protocol.envelope import (
     is_modern,
     parse_modern,
 )
-from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, ErrorData
+from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
@@ -50,7 +50,9 @@ _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 
 
 def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
-    """Decode a request's params into its struct; a shape error is -32602."""
+    """Decode a request's params into its struct; raises `McpError`: -32602 for a shape
+    error, -32700 for bytes that are not JSON (the envelope skipped them undecoded: invalid
+    UTF-8 in a string, nesting past the recursion limit)."""
     if params_type is None:
         if raw is None:
             return None
@@ -62,6 +64,10 @@ def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
         return decoder.decode(raw if raw is not None else b"{}")
     except msgspec.ValidationError as exc:
         raise McpError(INVALID_PARAMS, f"Invalid params: {exc}") from exc
+    except RecursionError as exc:
+        raise McpError(PARSE_ERROR, "Parse error: params nested too deeply") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise McpError(PARSE_ERROR, f"Parse error in params: {exc}") from exc
 
 
 class ServerSession:

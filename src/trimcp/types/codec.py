@@ -31,8 +31,15 @@ _decoder: Callable[[Any], msgspec.json.Decoder[Any]] = lru_cache(maxsize=256)(_n
 
 
 def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:
-    """Decode JSON bytes into `typ` (raises `msgspec.ValidationError` on a shape mismatch)."""
-    return _decoder(typ).decode(data)
+    """Decode JSON bytes into `typ`.
+
+    Raises `msgspec.ValidationError` on a shape mismatch and `msgspec.DecodeError` for bytes
+    that are not JSON, including JSON nested past the recursion limit (msgspec raises
+    `RecursionError` there, which is mapped here so that callers catch one family)."""
+    try:
+        return _decoder(typ).decode(data)
+    except RecursionError as exc:
+        raise msgspec.DecodeError("JSON nested too deeply") from exc
 
 
 def convert(obj: Any, typ: type[T]) -> T:
