@@ -6,28 +6,46 @@ the stream it belongs to. A client that lost a stream reconnects with GET and `L
 only the events of *that* stream after that id are replayed (shared/SPEC-NOTES.md, omission 6).
 
 Events live in a `trimcp.storage.KeyValueStore` (in memory by default), each under
-`<stream id>.<seq>` with a time to live, at most `max_events_per_stream` per stream.
+`<stream id>.<seq>` with a time to live. What this process wrote is bounded three ways: at
+most `max_events_per_stream` per stream, and at most `max_events` events and `max_bytes`
+bytes in all; past a bound the oldest events go first (of the stream, or of the whole store).
+`Last-Event-ID` comes from the client: `parse_event_id` accepts only our own shape (ASCII
+digits, bounded length), so no value can make `int()` raise.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from trimcp.storage import KeyValueStore, MemoryStore
 
-__all__ = ["EventStore", "InMemoryEventStore", "stream_of"]
+__all__ = ["EventStore", "InMemoryEventStore", "parse_event_id", "stream_of"]
 
 _COLLECTION = "trimcp-sse-events"
+_MAX_SEQ_DIGITS = 18  # an int64 sequence number; no stream ever gets near it
 
 SendCallback = Callable[[str, bytes], Awaitable[None]]
 
 
+def parse_event_id(event_id: str) -> tuple[str, int] | None:
+    """`(stream id, seq)` of an event id of ours, or None for any other string."""
+    stream, dot, seq = event_id.rpartition(".")
+    if (
+        not dot
+        or not stream
+        or not 0 < len(seq) <= _MAX_SEQ_DIGITS
+        or not seq.isascii()
+        or not seq.isdigit()
+    ):
+        return None
+    return stream, int(seq)
+
+
 def stream_of(event_id: str) -> str | None:
     """The stream an event id belongs to, or None if it is not one of ours."""
-    stream, dot, seq = event_id.rpartition(".")
-    if not dot or not stream or not seq.isdigit():
-        return None
-    return stream
+    parsed = parse_event_id(event_id)
+    return None if parsed is None else parsed[0]
 
 
 class EventStore:
@@ -36,6 +54,9 @@ class EventStore:
     Args:
         storage: where events go (`MemoryStore()` when omitted).
         max_events_per_stream: older events of a stream are dropped past this many.
+        max_events: the oldest events of all streams are dropped past this many in all.
+        max_bytes: ... and past this many bytes of messages in all (a single message larger
+            than this is not kept at all).
         ttl: seconds an event stays replayable.
     """
 
@@ -44,12 +65,26 @@ class EventStore:
         storage: KeyValueStore | None = None,
         *,
         max_events_per_stream: int = 100,
+        max_events: int = 10_000,
+        max_bytes: int = 64 << 20,
         ttl: float | None = 3600.0,
     ) -> None:
         self.storage: KeyValueStore = storage if storage is not None else MemoryStore()
         self.max_events_per_stream = max_events_per_stream
+        self.max_events = max_events
+        self.max_bytes = max_bytes
         self.ttl = ttl
         self._heads: dict[str, int] = {}  # streams written by this process: last seq used
+        # per stream, `(seq, size)` of the events kept, oldest first: always a suffix of the
+        # events stored, since every way out (per stream, global, forget) takes the oldest
+        self._kept: dict[str, deque[tuple[int, int]]] = {}
+        # `(stream, seq)` of every event stored, oldest first; holds stale entries (events
+        # gone another way) until they reach the front or `_compact` drops them
+        self._order: deque[tuple[str, int]] = deque()
+        self.events = 0
+        """Events kept now (written by this process)."""
+        self.bytes = 0
+        """Bytes of messages kept now (written by this process)."""
 
     async def store_event(self, stream_id: str, message: bytes | None) -> str:
         """Give the next event of `stream_id` its id and keep `message` for replay.
@@ -61,43 +96,96 @@ class EventStore:
         event_id = f"{stream_id}.{seq}"
         if message is not None:
             await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
-            old = seq - self.max_events_per_stream
-            if old > 0:
-                await self.storage.delete(_COLLECTION, f"{stream_id}.{old}")
+            kept = self._kept.get(stream_id)
+            if kept is None:
+                kept = self._kept[stream_id] = deque()
+            kept.append((seq, len(message)))
+            self._order.append((stream_id, seq))
+            self.events += 1
+            self.bytes += len(message)
+            if len(kept) > self.max_events_per_stream:
+                await self._drop_oldest_of(stream_id, kept)
+            while self.events > self.max_events or self.bytes > self.max_bytes:
+                await self._drop_oldest()
+            if len(self._order) > 2 * self.events + 1024:
+                self._compact()
         return event_id
+
+    async def _drop_oldest_of(self, stream_id: str, kept: deque[tuple[int, int]]) -> None:
+        seq, size = kept.popleft()
+        if not kept:
+            del self._kept[stream_id]
+        self.events -= 1
+        self.bytes -= size
+        await self.storage.delete(_COLLECTION, f"{stream_id}.{seq}")
+
+    async def _drop_oldest(self) -> None:
+        while self._order:
+            stream_id, seq = self._order.popleft()
+            kept = self._kept.get(stream_id)
+            if kept and kept[0][0] == seq:  # else gone already: a stale entry
+                await self._drop_oldest_of(stream_id, kept)
+                return
+
+    def _compact(self) -> None:
+        kept = self._kept
+        self._order = deque(
+            (stream_id, seq)
+            for stream_id, seq in self._order
+            if stream_id in kept and seq >= kept[stream_id][0][0]
+        )
 
     async def replay_events_after(
         self, last_event_id: str, send_callback: SendCallback
     ) -> str | None:
         """Send every stored event of the stream after `last_event_id`, in order; return the
         stream id, or None when the id is not one of ours."""
-        stream = stream_of(last_event_id)
-        if stream is None:
+        parsed = parse_event_id(last_event_id)
+        if parsed is None:
             return None
-        seq = int(last_event_id.rpartition(".")[2])
-        head = self._heads.get(stream)
-        while True:
+        stream, seq = parsed
+        if stream in self._heads:  # written here: only the events known to be kept
+            for kept_seq, _ in list(self._kept.get(stream, ())):
+                if kept_seq > seq:
+                    message = await self.storage.get(_COLLECTION, f"{stream}.{kept_seq}")
+                    if message is not None:  # None: expired
+                        await send_callback(f"{stream}.{kept_seq}", message)
+            return stream
+        while True:  # written by another process sharing the storage: until the first gap
             seq += 1
             message = await self.storage.get(_COLLECTION, f"{stream}.{seq}")
             if message is None:
-                # gaps are ids used by priming events; stop at the head we know of
-                if head is not None and seq < head:
-                    continue
                 break
             await send_callback(f"{stream}.{seq}", message)
         return stream
 
     async def forget_stream(self, stream_id: str) -> None:
         """Drop everything kept for a stream (its session ended)."""
-        head = self._heads.pop(stream_id, None)
-        if head is None:
+        self._heads.pop(stream_id, None)
+        kept = self._kept.pop(stream_id, None)
+        if kept is None:
             return
-        for seq in range(max(1, head - self.max_events_per_stream + 1), head + 1):
+        for seq, size in kept:
+            self.events -= 1
+            self.bytes -= size
             await self.storage.delete(_COLLECTION, f"{stream_id}.{seq}")
 
 
 class InMemoryEventStore(EventStore):
     """An `EventStore` on a private `MemoryStore` (the default)."""
 
-    def __init__(self, *, max_events_per_stream: int = 100, ttl: float | None = 3600.0) -> None:
-        super().__init__(MemoryStore(), max_events_per_stream=max_events_per_stream, ttl=ttl)
+    def __init__(
+        self,
+        *,
+        max_events_per_stream: int = 100,
+        max_events: int = 10_000,
+        max_bytes: int = 64 << 20,
+        ttl: float | None = 3600.0,
+    ) -> None:
+        super().__init__(
+            MemoryStore(),
+            max_events_per_stream=max_events_per_stream,
+            max_events=max_events,
+            max_bytes=max_bytes,
+            ttl=ttl,
+        )

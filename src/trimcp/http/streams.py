@@ -168,7 +168,16 @@ async def _resume(
     last_event_id: str,
 ) -> None:
     stream_id = stream_of(last_event_id)
-    if stream_id is None or not stream_id.startswith(session.id + ".") or session.store is None:
+    if stream_id is None:
+        await _respond_error(
+            send,
+            400,
+            INVALID_REQUEST,
+            "Malformed Last-Event-ID: expected an event id of this session "
+            "(<stream id>.<sequence number>, ASCII digits)",
+        )
+        return
+    if not stream_id.startswith(session.id + ".") or session.store is None:
         await _respond_error(send, 400, INVALID_REQUEST, "Unknown Last-Event-ID")
         return
     if stream_id == f"{session.id}.0":

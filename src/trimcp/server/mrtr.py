@@ -17,6 +17,12 @@ rotate; replicas share keys via `TRIMCP_MRTR_KEYS` or `FastMCP(mrtr_keys=...)`).
 fails verification, has expired, or belongs to another request is refused with -32602: it is
 never silently re-prompted. HMAC proves integrity, not single use: a client may replay a state
 within its lifetime, which only re-runs the same handler with the same answers.
+
+One request may take at most `max_rounds` input rounds (`MAX_ROUNDS` by default): the state
+carries every answer and the handler replays them all on each retry, so a handler that keeps
+asking (a loop re-prompting until an answer validates, say) would otherwise let a client grow
+both without end. Asking once more is answered -32600 at the dispatch boundary (not inside the
+handler, whose `except Exception` could swallow it).
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ from typing import Any
 import msgspec
 
 from trimcp.exceptions import McpError
-from trimcp.protocol.errors import INVALID_PARAMS
+from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.types.results import Result
 
 __all__ = [
+    "MAX_ROUNDS",
     "MRTR_METHODS",
     "InputRequired",
     "InputRequiredResult",
@@ -48,6 +56,7 @@ __all__ = [
 # Only these methods may answer `input_required` (mrtr.mdx: MUST NOT elsewhere).
 MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
 STATE_LIFETIME = 600.0  # seconds a requestState stays valid
+MAX_ROUNDS = 32  # input rounds one request may take, by default
 
 
 class InputRequiredResult(Result, kw_only=True):
@@ -130,16 +139,23 @@ class MrtrRound:
     for): most requests need neither. Its input is encoded up front, so a handler that
     changes the params it was given cannot change the digest."""
 
-    __slots__ = ("_blob", "_digest", "answers", "index", "method")
+    __slots__ = ("_blob", "_digest", "answers", "index", "max_rounds", "method")
 
     def __init__(
-        self, method: str, blob: bytes, answers: list[Any], digest: str | None = None
+        self,
+        method: str,
+        blob: bytes,
+        answers: list[Any],
+        digest: str | None = None,
+        *,
+        max_rounds: int = MAX_ROUNDS,
     ) -> None:
         self.method = method
         self._blob = blob
         self._digest = digest
         self.answers = answers
         self.index = 0
+        self.max_rounds = max_rounds
 
     @property
     def digest(self) -> str:
@@ -175,18 +191,21 @@ def begin_round(
     salient: Any,
     request_state: str | None,
     input_responses: Any,
+    *,
+    max_rounds: int = MAX_ROUNDS,
 ) -> MrtrRound:
-    """Verify a retry's state and answers (or start fresh) for one handler run."""
+    """Verify a retry's state and answers (or start fresh) for one handler run, which may
+    ask for input until the request has taken `max_rounds` input rounds."""
     blob = _salient_blob(method, salient)
     if request_state is None:
-        return MrtrRound(method, blob, [])
+        return MrtrRound(method, blob, [], max_rounds=max_rounds)
     digest = _digest(blob)
     payload = keys.open(request_state)
     if payload is None:
         raise _invalid("integrity check failed")
     try:
         state = _decode_state(payload)
-    except msgspec.DecodeError as exc:
+    except DECODE_ERRORS as exc:  # signed by us: only a key shared with a foreign writer
         raise _invalid("malformed") from exc
     if state.expires < time.time():
         raise _invalid("expired")
@@ -201,12 +220,20 @@ def begin_round(
             raise McpError(INVALID_PARAMS, f"inputResponses[{state.pending!r}] must be an object")
         answers.append(answer)
     # a missing answer replays to the same input, which is asked again
-    return MrtrRound(method, blob, answers, digest)
+    return MrtrRound(method, blob, answers, digest, max_rounds=max_rounds)
 
 
 def input_required_result(
     keys: MrtrKeys, round: MrtrRound, pending: InputRequired
 ) -> InputRequiredResult:
+    """The result asking for `pending`, with the state to retry with; raises `McpError`
+    (-32600) when the request has taken all the input rounds it may."""
+    if len(round.answers) >= round.max_rounds:
+        raise McpError(
+            INVALID_REQUEST,
+            f"Too many input rounds: {round.method} asked for input more than "
+            f"{round.max_rounds} times (the server's limit per request)",
+        )
     state = _State(
         method=round.method,
         digest=round.digest,
