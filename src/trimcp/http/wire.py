@@ -6,8 +6,9 @@ errors to, and the small helpers that write a complete JSON (or empty) response.
 
 Modern ladder, first failure wins: params that are not JSON (400, -32700) → required
 `_meta` keys (400, -32602) → headers `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400,
--32020) → supported version (400, -32022). Dispatch errors then map through `_MODERN_STATUS` (unknown or removed method: 404,
--32601; -32020/-32021/-32022: 400; any other error: 200 with the error body).
+-32020) → supported version (400, -32022). Dispatch errors then map through `_MODERN_STATUS`
+(unknown or removed method: 404, -32601; -32700/-32020/-32021/-32022: 400; any other error: 200
+with the error body).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ _WANTED = frozenset(
 )
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _MODERN_STATUS = {
+    PARSE_ERROR: 400,  # params that are not JSON (invalid UTF-8, too deep): as a bad body
     METHOD_NOT_FOUND: 404,
     HEADER_MISMATCH: 400,
     MISSING_REQUIRED_CLIENT_CAPABILITY: 400,
