@@ -6,6 +6,9 @@ Serve it over streamable HTTP and point the suite at it:
     python examples/everything.py --port 3001 [--backend trio]
     node .../conformance server --url http://127.0.0.1:3001/mcp
 
+or over stdio (`--transport stdio`), for a client that spawns it (the MCP Inspector CLI,
+bench/fuzz.py).
+
 Fixtures (names, arguments and answers as the scenarios expect them):
 
 - tools: test_simple_text, test_image_content, test_audio_content, test_embedded_resource,
@@ -380,6 +383,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
     parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument("--transport", choices=("http", "stdio"), default="http")
     parser.add_argument(
         "--retry-interval",
         type=int,
@@ -388,6 +392,9 @@ def main() -> None:
         help="SSE `retry` hint in milliseconds (default: the library's default)",
     )
     args = parser.parse_args()
+    if args.transport == "stdio":
+        mcp.run(transport="stdio", show_banner=False, backend=args.backend)
+        return
     options = {} if args.retry_interval is None else {"retry_interval": args.retry_interval}
     mcp.run(
         transport="http",
