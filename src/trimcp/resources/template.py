@@ -8,6 +8,18 @@ Supported RFC 6570 subset:
 
 A template is compiled once to a regular expression; `matches(uri)` returns the percent-decoded
 values as strings and the function call converts them to the annotated types.
+
+What a handler may receive (RFC 6570 defines expansion only, its section 1.4 leaves matching to
+the implementation; this is the policy, applied to the values after their one decoding, so
+`%2F`, `%2e%2e` and `%00` count as what they decode to):
+
+- `{name}` is one path segment: never `/`, `\\`, NUL, `.` or `..`;
+- `{name*}`, `{+name}` and query values may hold `/`, but never NUL, a `..` segment (`/` or
+  `\\` separated) or a leading `/` or `\\` (an absolute path discards the base it is joined to);
+- a value is decoded once: `%252F` arrives as the text `%2F`.
+
+A URI whose values break this does not match the template: the client gets the same error as
+for any unknown resource (the official SDK answers "Unknown resource" too).
 """
 
 from __future__ import annotations
@@ -60,15 +72,32 @@ def _names(body: str, template: str) -> list[str]:
     return names
 
 
+def _is_segment(value: str) -> bool:
+    """Whether a decoded `{name}` value is one harmless path segment."""
+    return (
+        value not in (".", "..") and "/" not in value and "\\" not in value and "\x00" not in value
+    )
+
+
+def _is_relative_path(value: str) -> bool:
+    """Whether a decoded `{name*}`/`{+name}`/query value stays below wherever it is joined."""
+    if "\x00" in value or value[:1] in ("/", "\\"):
+        return False
+    if ".." not in value:
+        return True
+    return ".." not in value.replace("\\", "/").split("/")
+
+
 class UriTemplate:
     """A parsed URI template: its path and query parameters and its compiled matcher."""
 
-    __slots__ = ("_regex", "_whole_uri", "path_params", "query_params", "template")
+    __slots__ = ("_regex", "_whole_uri", "_wildcards", "path_params", "query_params", "template")
 
     def __init__(self, template: str) -> None:
         self.template = template
         path_params: list[str] = []
         query_params: list[str] = []
+        wildcards: set[str] = set()
         pattern: list[str] = []
         literal_path: list[str] = []
         pos = 0
@@ -87,6 +116,8 @@ class UriTemplate:
             wildcard = body.startswith("+") or body.endswith("*")
             (name,) = _names(body.removeprefix("+").removesuffix("*"), template)
             path_params.append(name)
+            if wildcard:
+                wildcards.add(name)
             pattern.append(f"(?P<{name}>.+)" if wildcard else f"(?P<{name}>[^/]+)")
         literal_path.append(template[pos:])
         pattern.append(re.escape(template[pos:]))
@@ -98,6 +129,7 @@ class UriTemplate:
             raise ValueError(f"URI template {template!r} repeats parameters {sorted(duplicates)}")
         self.path_params = tuple(path_params)
         self.query_params = tuple(query_params)
+        self._wildcards = frozenset(wildcards)
         self._regex = re.compile("^" + "".join(pattern) + "$", re.DOTALL)
         # A literal `?` in the template means the query is part of what the regex matches.
         self._whole_uri = any("?" in part for part in literal_path)
@@ -106,17 +138,26 @@ class UriTemplate:
         return f"UriTemplate({self.template!r})"
 
     def match(self, uri: str) -> dict[str, str] | None:
-        """The parameters of `uri` (percent-decoded), or `None` if it does not match."""
+        """The parameters of `uri` (percent-decoded once), or `None` if it does not match,
+        which includes values a handler must never receive (see the module docstring)."""
         path, _, query = (uri, "", "") if self._whole_uri else uri.partition("?")
         found = self._regex.match(path)
         if found is None:
             return None
-        params = {name: unquote(value) for name, value in found.groupdict().items()}
+        params: dict[str, str] = {}
+        for name, raw in found.groupdict().items():
+            value = unquote(raw)
+            if not (_is_relative_path(value) if name in self._wildcards else _is_segment(value)):
+                return None
+            params[name] = value
         if query and self.query_params:
             parsed = parse_qs(query, keep_blank_values=True)
             for name in self.query_params:
                 if name in parsed:
-                    params[name] = parsed[name][0]
+                    value = parsed[name][0]
+                    if not _is_relative_path(value):
+                        return None
+                    params[name] = value
         return params
 
 
