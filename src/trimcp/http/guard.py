@@ -14,6 +14,10 @@ Rules:
   non-browser client) is allowed.
 - When bound to a loopback address and `host_origin_protection` is on, `Host` must name a
   loopback host (any port) or be in `allowed_hosts` (`host`, `host:port` or `host:*`).
+- More than one `Origin` header -> 403, more than one `Host` header -> 400 (RFC 9112 section
+  3.2: "more than one Host header line"), whatever their values and settings: which one would
+  count is exactly what an attacker chooses (the official SDK reads the first, a proxy may read
+  the last).
 
 Where the server is bound is `bound_host` when given (the address `run_http` bound), else the
 local address of each connection (`scope["server"]`): an app mounted in another server whose
@@ -72,6 +76,8 @@ def _forbidden_body(message: str) -> bytes:
 
 _ORIGIN_FORBIDDEN = _forbidden_body("Forbidden: Origin not allowed")
 _HOST_FORBIDDEN = _forbidden_body("Forbidden: Host not allowed")
+_ORIGINS_FORBIDDEN = _forbidden_body("Forbidden: more than one Origin header")
+_HOSTS_BAD_REQUEST = _forbidden_body("Bad Request: more than one Host header")
 _CACHE_LIMIT = 256
 
 
@@ -156,8 +162,14 @@ class OriginGuard:
         host: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"origin":
+                if origin is not None:
+                    await _reject(scope, send, _ORIGINS_FORBIDDEN)
+                    return
                 origin = value
             elif name == b"host":
+                if host is not None:
+                    await _reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
+                    return
                 host = value
         if origin is None and host is None:
             await self.app(scope, receive, send)
@@ -185,14 +197,14 @@ class OriginGuard:
         await self.app(scope, receive, send)
 
 
-async def _reject(scope: Scope, send: Send, body: bytes) -> None:
+async def _reject(scope: Scope, send: Send, body: bytes, *, status: int = 403) -> None:
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return
     await send(
         {
             "type": "http.response.start",
-            "status": 403,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
