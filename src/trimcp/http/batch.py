@@ -3,7 +3,8 @@
 Only that revision has batches (removed in 2025-06-18): a batch is served in a session
 negotiated at 2025-03-26, or statelessly when the request states that version or none. Every
 request of the batch runs concurrently; their answers go back together as one JSON array
-(202 when the batch held no request).
+(202 when the batch held no request). Each request counts against the concurrency limits
+as a single one does; one past them gets its own -32000 error in the array.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from trimcp.exceptions import McpError
 from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
 from trimcp.http.wire import Scope, Send, _respond, _respond_error, header_version
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import (
     Batch,
     ErrorResponse,
@@ -29,6 +30,7 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
+from trimcp.server.handlers import fault_reply
 
 if TYPE_CHECKING:
     from trimcp.http.sessions import HttpSession
@@ -70,6 +72,12 @@ async def post_batch(
         session.touch()
         mcp, cancel = session.mcp, session.cancel
     replies: list[bytes] = []
+    # the batch's requests count against the limits as if in flight one by one, until the
+    # batch is answered (their replies are held until then anyway)
+    budget = endpoint.max_session_requests
+    if session is not None and session.inflight is not None:
+        budget -= len(session.inflight)
+    admitted = 0
 
     async def serve(request: Request) -> None:
         channel = _PostChannel(
@@ -81,9 +89,7 @@ async def post_batch(
         except McpError as exc:
             replies.append(jsonrpc.encode_error(request.id, exc.error))
         except Exception as exc:  # as `_dispatch` does: one failure costs only its own reply
-            logger.exception("request %r (%s) failed", request.id, request.method)
-            error = ErrorData(INTERNAL_ERROR, str(exc))
-            replies.append(jsonrpc.encode_error(request.id, error))
+            replies.append(fault_reply(endpoint.server, request, exc))
 
     if session is not None:
         session.active += 1
@@ -91,17 +97,28 @@ async def post_batch(
         async with anyio.create_task_group() as tg:
             for item in batch.items:
                 if isinstance(item, Request):
+                    busy = endpoint.busy(None) or (429 if budget <= 0 else None)
+                    if busy is not None:
+                        replies.append(jsonrpc.encode_error(item.id, endpoint.busy_error(busy)))
+                        continue
+                    budget -= 1
+                    admitted += 1
+                    endpoint.inflight += 1
                     tg.start_soon(serve, item)
                 elif isinstance(item, Notification):
-                    await mcp.handle_notification(
-                        item, cancel=cancel, channel=_NullChannel(session)
-                    )
+                    try:
+                        await mcp.handle_notification(
+                            item, cancel=cancel, channel=_NullChannel(session)
+                        )
+                    except Exception:  # no answer to carry it: logged, the batch goes on
+                        logger.exception("notification %s failed", item.method)
                 elif isinstance(item, Response | ErrorResponse):
                     if session is not None:
                         session.resolve(item)
                 elif isinstance(item, Invalid):
                     replies.append(jsonrpc.encode_error(item.id, item.error))
     finally:
+        endpoint.inflight -= admitted
         if session is not None:
             session.active -= 1
     if replies:

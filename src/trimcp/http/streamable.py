@@ -32,6 +32,14 @@ Status codes for bad input (HTTP and SDK convention, not spec rules): 406 when t
 header does not list what we answer with, 415 for a non-JSON body, 413 past `max_body_size`,
 400 + -32700 for invalid JSON. Past `max_sessions` a new `initialize` gets 503 (after idle
 sessions were reaped), so a client can tell "server busy" from "session unknown" (404).
+
+Concurrency: a session with `max_session_requests` requests in flight gets 429 for one more,
+and the endpoint with `max_server_requests` in flight (all sessions, stateless and modern
+requests together) gets 503; both with a JSON-RPC error -32000 (`SERVER_BUSY`) in the body
+and `Retry-After: 1`. Refused at once, never queued: a request past the limit costs nothing.
+
+Faults: an exception no handler converted (middleware, a bug) is answered by
+`trimcp.server.handlers.answer_fault`, which masks its text when the server asks for it.
 """
 
 from __future__ import annotations
@@ -85,7 +93,10 @@ from trimcp.protocol.jsonrpc import (
 )
 from trimcp.protocol.lifecycle import SessionState
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from trimcp.runtime.peer import SERVER_BUSY
+from trimcp.server.handlers import answer_fault
 from trimcp.server.session import ServerSession
+from trimcp.settings import settings
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -95,6 +106,12 @@ __all__ = ["StreamableHTTPEndpoint"]
 logger = logging.getLogger("trimcp.http")
 
 _UNCANCELLABLE = nullcontext()
+_RETRY_AFTER = [(b"retry-after", b"1")]
+
+
+async def _respond_busy(send: Send, status: int, request_id: RequestId | None) -> None:
+    error = StreamableHTTPEndpoint.busy_error(status)
+    await _respond(send, status, jsonrpc.encode_error(request_id, error), _RETRY_AFTER)
 
 
 class StreamableHTTPEndpoint:
@@ -111,6 +128,10 @@ class StreamableHTTPEndpoint:
         max_sessions: cap on live sessions (None: no cap).
         max_body_size: POST bodies past this many bytes get 413.
         keepalive_interval: seconds between `:` comments on a quiet listen stream.
+        max_session_requests: requests in flight per session (default:
+            `settings.max_session_requests`); one more gets 429.
+        max_server_requests: requests in flight on this endpoint (default:
+            `settings.max_server_requests`); one more gets 503.
     """
 
     def __init__(
@@ -126,8 +147,18 @@ class StreamableHTTPEndpoint:
         max_sessions: int | None = 10_000,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         keepalive_interval: float = 15.0,
+        max_session_requests: int | None = None,
+        max_server_requests: int | None = None,
     ) -> None:
         self.server = server
+        self.max_session_requests = (
+            settings.max_session_requests if max_session_requests is None else max_session_requests
+        )
+        self.max_server_requests = (
+            settings.max_server_requests if max_server_requests is None else max_server_requests
+        )
+        self.inflight = 0
+        """Requests being served now (the `max_server_requests` count)."""
         self.keepalive_interval = keepalive_interval
         self.path = path
         self.json_response = json_response
@@ -386,6 +417,10 @@ class StreamableHTTPEndpoint:
     ) -> bool:
         """Serve one request and write its answer (JSON, or SSE if the handler emitted first).
         Returns whether a result (not an error) was sent."""
+        busy = self.busy(session)
+        if busy is not None:
+            await _respond_busy(send, busy, request.id)
+            return False
         channel = _PostChannel(
             self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
         )
@@ -410,6 +445,7 @@ class StreamableHTTPEndpoint:
         ok = False
         status = 200
         reply: bytes | None = None
+        self.inflight += 1
         try:
             with cancel_scope if cancel_scope is not None else _UNCANCELLABLE:
                 try:
@@ -420,10 +456,16 @@ class StreamableHTTPEndpoint:
                     reply = jsonrpc.encode_error(request.id, exc.error)
                     if modern:
                         status = _MODERN_STATUS.get(exc.error.code, 200)
-                except Exception as exc:
-                    logger.exception("request %r (%s) failed", request.id, request.method)
-                    reply = jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, str(exc)))
+                except Exception as exc:  # middleware or a bug: masked as the server asks
+                    result, error = answer_fault(self.server, request, exc)
+                    if error is None:
+                        reply = jsonrpc.encode_result(request.id, result)
+                    else:
+                        reply = jsonrpc.encode_error(request.id, error)
+                        if modern:
+                            status = _MODERN_STATUS.get(error.code, 200)
         finally:
+            self.inflight -= 1
             reset_http_request(token)
             self._watch.unregister(watch)
             if session is not None:
@@ -508,16 +550,38 @@ class StreamableHTTPEndpoint:
         session = await self._session_for(send, headers)
         if session is None:
             return
-        if session is True:
-            await self.shared.handle_notification(
-                notification, cancel=ignore_cancel, channel=_NullChannel()
-            )
-        else:
-            session.touch()
-            await session.mcp.handle_notification(
-                notification, cancel=session.cancel, channel=_NullChannel(session)
-            )
+        try:
+            if session is True:
+                await self.shared.handle_notification(
+                    notification, cancel=ignore_cancel, channel=_NullChannel()
+                )
+            else:
+                session.touch()
+                await session.mcp.handle_notification(
+                    notification, cancel=session.cancel, channel=_NullChannel(session)
+                )
+        except Exception:  # a notification has no answer to carry it: logged, accepted
+            logger.exception("notification %s failed", notification.method)
         await _respond(send, 202)
+
+    # -- limits --------------------------------------------------------------------------
+
+    def busy(self, session: HttpSession | None) -> int | None:
+        """The status refusing one more request now (429: `session` has too many in flight;
+        503: the endpoint has), or None when it may run."""
+        if self.inflight >= self.max_server_requests:
+            return 503
+        if session is not None:
+            inflight = session.inflight
+            if inflight is not None and len(inflight) >= self.max_session_requests:
+                return 429
+        return None
+
+    @staticmethod
+    def busy_error(status: int) -> ErrorData:
+        """The JSON-RPC error of a request refused with `status` (429 or 503) by `busy`."""
+        where = "for this session" if status == 429 else "on this server"
+        return ErrorData(SERVER_BUSY, f"Too many concurrent requests {where}; retry later")
 
     # -- DELETE ----------------------------------------------------------------------------
 

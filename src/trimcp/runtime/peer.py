@@ -7,7 +7,13 @@ a timeout or a cancelled caller sends `notifications/cancelled` and stops waitin
 from the peer is answered with a JSON-RPC error and never ends the loop.
 
 The MCP layer (server connection or client session) plugs in through `on_request` and
-`on_notification`; it raises `McpError` to answer with an error.
+`on_notification`; it raises `McpError` to answer with an error, and `on_fault` turns any
+other exception into the answer (by default a bare "Internal error": the text of an
+exception never reaches the peer unless the MCP layer chooses to send it).
+
+Limits: at most `max_inflight` inbound requests are served at once; one more is refused at
+once with `SERVER_BUSY` (-32000), never queued, so a flood cannot grow memory. The count is
+the length of the in-flight table the peer keeps anyway: no extra work per request.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -25,7 +32,7 @@ import msgspec
 from trimcp._backend import Wakeup, wakeup_factory
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, ErrorData
 from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.jsonrpc import (
     Batch,
@@ -37,9 +44,13 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 
-__all__ = ["MessageStream", "Peer", "PeerClosed"]
+__all__ = ["SERVER_BUSY", "FaultHandler", "MessageStream", "Peer", "PeerClosed"]
 
 logger = logging.getLogger("trimcp.runtime")
+
+SERVER_BUSY = -32000
+"""JSON-RPC error code of a request refused because too many are in flight (in the range
+JSON-RPC 2.0 leaves to implementations; MCP defines no code for it)."""
 
 
 class MessageStream(Protocol):
@@ -147,6 +158,14 @@ class _Pending:
 
 RequestHandler = Callable[[Request], Awaitable[Any]]
 NotificationHandler = Callable[[Notification], Awaitable[None]]
+FaultHandler = Callable[[Request, Exception], bytes]
+"""Turns an exception out of `on_request` (other than `McpError`) into the encoded answer."""
+
+
+def internal_error(request: Request, exc: Exception) -> bytes:
+    """The default `on_fault`: log the exception, answer a bare "Internal error"."""
+    logger.error("request %r (%s) failed", request.id, request.method, exc_info=exc)
+    return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, "Internal error"))
 
 
 class Peer:
@@ -158,11 +177,15 @@ class Peer:
         *,
         on_request: RequestHandler,
         on_notification: NotificationHandler,
+        on_fault: FaultHandler = internal_error,
         id_prefix: str = "",
+        max_inflight: int | None = None,
     ) -> None:
         self._stream = stream
         self._on_request = on_request
         self._on_notification = on_notification
+        self._on_fault = on_fault
+        self._max_inflight = sys.maxsize if max_inflight is None else max_inflight
         self._ids = itertools.count(1)
         self._id_prefix = id_prefix
         self._pending: dict[RequestId, _Pending] = {}
@@ -201,11 +224,31 @@ class Peer:
                                 self._send_error, None, ErrorData(INVALID_REQUEST, str(exc))
                             )
                             continue
-                        self._dispatch(jsonrpc.decode(data))
+                        message = None
+                        try:
+                            message = jsonrpc.decode(data)
+                            self._dispatch(message)
+                        except Exception as exc:  # a bug: answered, logged, never the end
+                            self._undeliverable(message, exc)
                 finally:
                     tg.cancel_scope.cancel()
         finally:
             self._close()
+
+    def _undeliverable(self, message: jsonrpc.Incoming | None, exc: Exception) -> None:
+        """Answer a message that could not be decoded (`message` None) or dispatched, with a
+        JSON-RPC error carrying its id when it is a request (else null); log it once."""
+        assert self._task_group is not None
+        logger.error("could not handle an incoming message", exc_info=exc)
+        if message is None:
+            error = ErrorData(PARSE_ERROR, "Parse error")
+            request_id = None
+        else:
+            error = ErrorData(INTERNAL_ERROR, "Internal error")
+            request_id = message.id if isinstance(message, Request | Invalid) else None
+        if isinstance(message, Notification | Response | ErrorResponse):
+            return  # nothing to answer: a notification, or the peer's own answer
+        self._task_group.start_soon(self._send_error, request_id, error)
 
     def _close(self) -> None:
         self._closed = True
@@ -224,6 +267,9 @@ class Peer:
                 self._task_group.start_soon(
                     self._send_error, message.id, ErrorData(INVALID_REQUEST, "duplicate request id")
                 )
+                return
+            if len(self._inflight) >= self._max_inflight:
+                self._task_group.start_soon(self._send_error, message.id, self._busy())
                 return
             self._inflight[message.id] = None
             self._workers.submit(self._serve, message)
@@ -253,15 +299,23 @@ class Peer:
 
     # -- inbound -------------------------------------------------------------------------
 
+    def _busy(self) -> ErrorData:
+        return ErrorData(
+            SERVER_BUSY,
+            f"Too many concurrent requests: at most {self._max_inflight} in flight per session",
+        )
+
     async def _answer(self, request: Request) -> bytes:
         try:
-            result = await self._on_request(request)
+            return jsonrpc.encode_result(request.id, await self._on_request(request))
         except McpError as exc:
             return jsonrpc.encode_error(request.id, exc.error)
-        except Exception as exc:  # the MCP layer masks; this is the last line of defence
-            logger.exception("request %r (%s) failed", request.id, request.method)
-            return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, str(exc)))
-        return jsonrpc.encode_result(request.id, result)
+        except Exception as exc:  # the MCP layer's `on_fault` decides what the peer sees
+            try:
+                return self._on_fault(request, exc)
+            except Exception:  # a broken `on_fault` must not take the connection down
+                logger.exception("on_fault failed for request %r", request.id)
+                return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, "Internal error"))
 
     async def _serve(self, scope: anyio.CancelScope, request: Request) -> bool:
         """Run on a worker; `cancel()` cancels `scope` (the worker's) to cancel this request.
@@ -292,6 +346,8 @@ class Peer:
             )
             return
         replies: list[bytes] = []
+        # the batch's requests count against the limit as if in flight one by one
+        budget = self._max_inflight - len(self._inflight)
 
         async def serve_one(request: Request) -> None:
             replies.append(await self._answer(request))
@@ -299,6 +355,10 @@ class Peer:
         async with anyio.create_task_group() as tg:
             for item in batch.items:
                 if isinstance(item, Request):
+                    if budget <= 0:
+                        replies.append(jsonrpc.encode_error(item.id, self._busy()))
+                        continue
+                    budget -= 1
                     tg.start_soon(serve_one, item)
                 elif isinstance(item, Notification):
                     tg.start_soon(self._notify, item)

@@ -18,8 +18,10 @@ from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
 from trimcp.runtime.peer import MessageStream, Peer
+from trimcp.server.handlers import fault_reply
 from trimcp.server.session import ServerSession, decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
+from trimcp.settings import settings
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -35,7 +37,13 @@ class ServerConnection:
         self.transport = transport
         self.session_id: str | None = None
         self.session = ServerSession(server)
-        self.peer = Peer(stream, on_request=self._on_request, on_notification=self._on_notification)
+        self.peer = Peer(
+            stream,
+            on_request=self._on_request,
+            on_notification=self._on_notification,
+            on_fault=self._on_fault,
+            max_inflight=settings.max_session_requests,
+        )
         self.extra: dict[str, Any] = {}
         server._connections.add(self)
 
@@ -56,6 +64,9 @@ class ServerConnection:
         if request.method == "initialize":
             self.peer.accept_batches = self.session.protocol_version == ASSUMED_HANDSHAKE_VERSION
         return result
+
+    def _on_fault(self, request: Request, exc: Exception) -> bytes:
+        return fault_reply(self.server, request, exc)
 
     async def _on_notification(self, notification: Notification) -> None:
         await self.session.handle_notification(notification, cancel=self.peer.cancel, channel=self)

@@ -1,7 +1,12 @@
 """MCP methods -> handlers over the server's registries. Era-agnostic: handlers never ask
 which era a request is from, except where the wire itself differs (resource-not-found codes).
 
-Foreign exceptions are converted here, once (shared/DESIGN.md §6).
+Foreign exceptions are converted here, once (shared/DESIGN.md §6): each handler converts
+what its component raises, and `answer_fault` whatever reaches a transport's catch-all
+(middleware, a bug). With `mask_error_details` the client never sees the text of an
+unexpected exception from either; `ToolError`, `ResourceError`, `PromptError`,
+`ValidationError` and `NotFoundError` carry messages meant for it and are always sent, as
+FastMCP sends them.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from trimcp.exceptions import (
     ToolError,
     ValidationError,
 )
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.envelope import is_modern
 from trimcp.protocol.errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -47,13 +54,20 @@ from trimcp.types.resources import (
 from trimcp.types.tools import CallToolParams, ListToolsResult
 
 if TYPE_CHECKING:
+    from trimcp.protocol.jsonrpc import Request
     from trimcp.server.request import ServerRequest
+    from trimcp.server.server import FastMCP
 
-__all__ = ["HANDLERS", "Handler", "paginate"]
+__all__ = ["HANDLERS", "Handler", "answer_fault", "fault_reply", "paginate"]
 
 logger = logging.getLogger("trimcp.server")
 
 Handler = Callable[["ServerRequest", Any], Awaitable[Any]]
+
+
+def _detail(server: Any, exc: BaseException) -> str:
+    """What an unexpected exception adds to the client's message: nothing when masked."""
+    return "" if server.mask_error_details else f": {exc}"
 
 
 def paginate(
@@ -107,9 +121,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
             raise
         except Exception as exc:
             logger.exception("Error calling tool %r", params.name)
-            if server.mask_error_details:
-                return _error_result(f"Error calling tool {params.name!r}")
-            return _error_result(f"Error calling tool {params.name!r}: {exc}")
+            return _error_result(f"Error calling tool {params.name!r}{_detail(server, exc)}")
         return result.to_mcp_result()
 
     salient = {"name": params.name, "arguments": params.arguments}
@@ -203,8 +215,9 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
             raise McpError(INVALID_PARAMS, f"Error reading resource {uri!r}: {exc}") from exc
         except Exception as exc:
             logger.exception("Error reading resource %r", uri)
-            detail = "" if server.mask_error_details else f": {exc}"
-            raise McpError(INTERNAL_ERROR, f"Error reading resource {uri!r}{detail}") from exc
+            raise McpError(
+                INTERNAL_ERROR, f"Error reading resource {uri!r}{_detail(server, exc)}"
+            ) from exc
         return ReadResourceResult(contents=contents)
 
     return await _with_input(request, params, {"uri": uri}, run)
@@ -234,9 +247,8 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
             raise McpError(INVALID_PARAMS, str(exc)) from exc
         except Exception as exc:
             logger.exception("Error rendering prompt %r", params.name)
-            detail = "" if server.mask_error_details else f": {exc}"
             raise McpError(
-                INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{detail}"
+                INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{_detail(server, exc)}"
             ) from exc
 
     salient = {"name": params.name, "arguments": params.arguments}
@@ -281,25 +293,108 @@ async def complete(request: ServerRequest, params: CompleteParams) -> CompleteRe
     ctx = Context(request.server, request)
     token = enter_context(ctx)
     try:
-        value = await handler(ref, params.argument, params.context)
+        completion = _completion(await handler(ref, params.argument, params.context))
+    except McpError:
+        raise
+    except (ValidationError, NotFoundError) as exc:
+        raise McpError(INVALID_PARAMS, str(exc)) from exc
+    except Exception as exc:  # the handler, or what it returned
+        logger.exception("Error completing %r", params.argument.name)
+        raise McpError(
+            INTERNAL_ERROR,
+            f"Error completing {params.argument.name!r}{_detail(request.server, exc)}",
+        ) from exc
     finally:
         token.reset()
+    return CompleteResult(completion=completion)
+
+
+def _completion(value: Any) -> Completion:
     if value is None:
-        completion = Completion(values=[])
-    elif isinstance(value, Completion):
-        completion = value
-    elif isinstance(value, list | tuple):
-        completion = Completion(
+        return Completion(values=[])
+    if isinstance(value, Completion):
+        return value
+    if isinstance(value, list | tuple):
+        return Completion(
             values=[str(v) for v in value][:100], total=len(value), hasMore=len(value) > 100
         )
+    return msgspec.convert(
+        value.model_dump(by_alias=True, exclude_none=True)
+        if hasattr(value, "model_dump")
+        else value,
+        Completion,
+    )
+
+
+# -- faults no handler converted -------------------------------------------------------------
+
+
+class _FaultParams(msgspec.Struct):
+    """What the answer to a fault needs from its request's params."""
+
+    name: Any = None
+    uri: Any = None
+    meta: Any = msgspec.field(default=None, name="_meta")
+
+
+_fault_params = msgspec.json.Decoder(_FaultParams)
+
+# trimcp exceptions whose message is meant for the client: sent even when masking
+_PUBLIC = (ToolError, ResourceError, PromptError, ValidationError, NotFoundError)
+
+
+def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any, ErrorData | None]:
+    """The answer to `request`, whose serving raised `exc` past its handler: an exception
+    from middleware, or a bug. Every transport's catch-all calls this, so a fault gets the
+    same answer on each. Returns `(result, None)` or `(None, error)`; never raises.
+
+    A `tools/call` gets an `isError` result, as a failing tool does (and FastMCP answers);
+    anything else a JSON-RPC error: -32603 with FastMCP's wording ("Error reading resource
+    'x'", "Error rendering prompt 'x'", "Internal error") for an unexpected exception, whose
+    text follows only when `mask_error_details` is off; an exception of `_PUBLIC` keeps its
+    message and the code its handler would give it. An unexpected exception is logged here
+    with its traceback; it never reaches the client.
+    """
+    if isinstance(exc, McpError):
+        return None, exc.error
+    try:
+        params = _fault_params.decode(request.params) if request.params else _FaultParams()
+    except Exception:  # unreadable params (not JSON, too deep...): answered without them
+        params = _FaultParams()
+    modern = isinstance(params.meta, dict) and is_modern(params.meta)
+    method = request.method
+    public = isinstance(exc, _PUBLIC)
+    if public:
+        logger.debug("request %r (%s) failed: %s", request.id, method, exc)
+        message = str(exc)
     else:
-        completion = msgspec.convert(
-            value.model_dump(by_alias=True, exclude_none=True)
-            if hasattr(value, "model_dump")
-            else value,
-            Completion,
-        )
-    return CompleteResult(completion=completion)
+        logger.error("request %r (%s) failed", request.id, method, exc_info=exc)
+        detail = _detail(server, exc)
+        if method == "tools/call":
+            message = f"Error calling tool {params.name!r}{detail}"
+        elif method == "resources/read":
+            message = f"Error reading resource {params.uri!r}{detail}"
+        elif method == "prompts/get":
+            message = f"Error rendering prompt {params.name!r}{detail}"
+        else:
+            message = f"Internal error{detail}"
+    if method == "tools/call":
+        result = _error_result(message)
+        return (server._finish_modern(result) if modern else result), None
+    code = INTERNAL_ERROR
+    if isinstance(exc, NotFoundError):
+        code = RESOURCE_NOT_FOUND if method == "resources/read" and not modern else INVALID_PARAMS
+    elif isinstance(exc, PromptError | ValidationError):
+        code = INVALID_PARAMS
+    return None, ErrorData(code, message)
+
+
+def fault_reply(server: FastMCP, request: Request, exc: Exception) -> bytes:
+    """`answer_fault`, encoded: the `on_fault` of a server's `runtime.Peer`."""
+    result, error = answer_fault(server, request, exc)
+    if error is not None:
+        return jsonrpc.encode_error(request.id, error)
+    return jsonrpc.encode_result(request.id, result)
 
 
 async def ping(request: ServerRequest, params: Any) -> EmptyResult:
