@@ -467,3 +467,22 @@ def test_max_rounds_is_configurable_per_round():
     with pytest.raises(McpError) as caught:
         mrtr.input_required_result(keys, current, mrtr.InputRequired("input-3", {}))
     assert caught.value.error.code == INVALID_REQUEST
+
+
+# -- found by fuzzing: a `_meta` log level that is not a string --------------------------------
+
+
+@pytest.mark.parametrize("level", [[], {}, 3, None])
+async def test_modern_log_level_of_the_wrong_type_gets_32602_not_32603(
+    level: Any, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.WARNING)
+    meta = {**modern_meta(), "io.modelcontextprotocol/logLevel": level}
+    async with wire_to(make_server()) as wire:
+        reply = await wire.call("tools/list", {"_meta": meta})
+        if level is None:  # absent and null are the same: no level asked for
+            assert reply["result"]["tools"]
+        else:
+            assert reply["error"]["code"] == -32602
+            assert "logLevel" in reply["error"]["message"]
+    assert_no_traceback(caplog)

@@ -119,7 +119,10 @@ def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
         return ErrorData(INVALID_PARAMS, f"{CLIENT_CAPABILITIES_KEY} must be an object")
     client_info = meta.get(CLIENT_INFO_KEY)
     log_level = meta.get(LOG_LEVEL_KEY)
-    if log_level is not None and log_level not in LOG_LEVEL_RANK:
+    # a str test first: `in` on a dict would raise TypeError for a list or an object
+    if log_level is not None and (
+        not isinstance(log_level, str) or log_level not in LOG_LEVEL_RANK
+    ):
         return ErrorData(
             INVALID_PARAMS,
             f"{LOG_LEVEL_KEY} must be one of {', '.join(LOG_LEVELS)}",

@@ -116,7 +116,12 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict inverse of `_b64`: Python's decoder skips foreign characters and ignores the
+    unused low bits of the last one, so many strings would verify as the same token."""
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not canonical unpadded base64url")
+    return data
 
 
 def _salient_blob(method: str, salient: Any) -> bytes:
