@@ -19,10 +19,14 @@ import anyio
 import msgspec
 import pytest
 
-from tests.wire import MODERN, modern_meta, serving
+from tests.wire import MODERN, modern_meta, serving, wire_to
 from trimcp import Client
 from trimcp.exceptions import McpError
+from trimcp.protocol import jsonrpc
+from trimcp.protocol.jsonrpc import Request
 from trimcp.protocol.sse import SSEDecoder
+from trimcp.runtime.peer import Peer
+from trimcp.server.middleware import Middleware
 from trimcp.transports.stdio import FramedStream
 
 pytestmark = pytest.mark.anyio
@@ -376,3 +380,92 @@ async def test_legacy_sse_never_sends_a_masked_exception(masked: bool) -> None:
     async with legacy_sse(build(masked)) as call:
         check(await ask_all(call), masked=masked)
         check(await ask_all(call, progress=True), masked=masked)
+
+
+# -- the read loop cannot die ------------------------------------------------------------------
+
+
+def failing_server() -> Any:
+    """A masking server whose `tools/call` middleware returns what cannot be encoded for the
+    tool `unencodable`, and whose roots-changed hook raises."""
+    mcp = build(True)
+
+    class Unencodable(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            if context.message.name == "unencodable":
+                return object()
+            return await call_next(context)
+
+    async def roots_changed(channel: Any) -> None:
+        raise RuntimeError("SECRET-notification")
+
+    mcp.add_middleware(Unencodable())
+    mcp._on_roots_changed = roots_changed
+
+    @mcp.tool
+    def unencodable() -> str:
+        return "not reached"
+
+    return mcp
+
+
+async def test_a_message_that_fails_to_decode_gets_a_parse_error_and_the_loop_goes_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_decode = jsonrpc.decode
+
+    def decode(data: bytes | memoryview) -> Any:
+        if b"EXPLODE" in bytes(data):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real_decode(data)
+
+    monkeypatch.setattr(jsonrpc, "decode", decode)
+    async with wire_to(failing_server()) as wire:
+        await wire.initialize()
+        await wire.send_raw(b'{"jsonrpc":"2.0","id":7,"method":"EXPLODE"}')
+        answer = await wire.response()
+        assert answer["id"] is None and answer["error"]["code"] == -32700
+        assert (await wire.call("ping"))["result"] == {}
+    assert [r.message for r in caplog.records].count("could not handle an incoming message") == 1
+
+
+async def test_a_message_that_fails_to_dispatch_gets_an_error_with_its_id_and_the_loop_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_dispatch = Peer._dispatch
+
+    def dispatch(self: Peer, message: Any) -> None:
+        if isinstance(message, Request) and message.method == "explode":
+            raise RuntimeError("SECRET-dispatch")
+        real_dispatch(self, message)
+
+    monkeypatch.setattr(Peer, "_dispatch", dispatch)
+    async with wire_to(failing_server()) as wire:
+        await wire.initialize()
+        answer = await wire.call("explode")
+        assert answer["error"] == {"code": -32603, "message": "Internal error"}
+        assert (await wire.call("ping"))["result"] == {}
+
+
+async def test_a_result_that_cannot_be_encoded_is_a_masked_fault_and_the_loop_goes_on() -> None:
+    async with wire_to(failing_server()) as wire:
+        await wire.initialize()
+        answer = await wire.call("tools/call", {"name": "unencodable", "arguments": {}})
+        assert answer["result"]["isError"] is True
+        assert answer["result"]["content"][0]["text"] == "Error calling tool 'unencodable'"
+        assert (await wire.call("ping"))["result"] == {}
+
+
+async def test_a_failing_notification_handler_neither_leaks_nor_stops_the_server() -> None:
+    mcp = failing_server()
+    async with wire_to(mcp) as wire:
+        await wire.initialize()
+        await wire.notify("notifications/roots/list_changed")
+        assert (await wire.call("ping"))["result"] == {}
+    async with serving(mcp, stateless=True) as (_, http):
+        notice = {"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}
+        response = await http.post("/mcp", json=notice, headers={"accept": ACCEPT})
+        assert response.status_code == 202 and "SECRET" not in response.text
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        response = await http.post("/mcp", json=ping, headers={"accept": ACCEPT})
+        assert response.json()["result"] == {}
