@@ -90,6 +90,9 @@ class Client:
         listen: 2026-07-28 only: hold a `subscriptions/listen` open for the server's
             list-changed notifications, as a handshake-era session receives them unasked.
             Default: when a `message_handler` is given.
+        auto_initialize: FastMCP's; only `True` (negotiate on connect) is implemented.
+
+    Every option is keyword-only and explicit: an unknown one raises `TypeError`.
     """
 
     def __init__(
@@ -109,7 +112,13 @@ class Client:
         protocol: Literal["auto", "modern", "legacy"] = "auto",
         auth: Any = None,
         listen: bool | None = None,
+        auto_initialize: bool = True,
     ) -> None:
+        if not auto_initialize:
+            raise NotImplementedError(
+                "trimcp's Client does not implement auto_initialize=False yet: it always "
+                "negotiates when it connects"
+            )
         if protocol not in ("auto", "modern", "legacy"):
             raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
         self.transport: ClientTransport = infer_transport(transport)

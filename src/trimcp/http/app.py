@@ -262,7 +262,6 @@ def create_app(
     sse_path: str | None = None,
     message_path: str | None = None,
     routes: Sequence[Route | Mount] | None = None,
-    **ignored: Any,
 ) -> TrimcpApp:
     """Build the ASGI app of `server`.
 
@@ -279,10 +278,10 @@ def create_app(
             `OriginGuard` in front of the MCP endpoints.
         sse_path, message_path: the legacy transport's paths (`/sse`, `/messages/`).
         routes: extra routes served after the server's custom routes.
-        **ignored: FastMCP options with no meaning here (`debug`, ...), logged at debug level.
+
+    Every option is explicit: an unknown one (a misspelling, or a FastMCP option trimcp does
+    not implement) raises `TypeError` before anything is served, as FastMCP does.
     """
-    if ignored:
-        logger.debug("http app: ignoring options %s", sorted(ignored))
     if transport not in ("http", "streamable-http", "sse"):
         raise ValueError(f"Unknown HTTP transport: {transport!r}")
     middleware_triples = normalize_middleware(middleware)

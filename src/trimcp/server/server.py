@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from trimcp.server.subscriptions import NotificationSink
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
+    from trimcp.utilities.types import NotSetT
 
 __all__ = ["FastMCP"]
 
@@ -50,8 +52,48 @@ async def _default_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
 _default_lifespan._trimcp_default = True  # type: ignore[attr-defined]  # mount() looks
 
 
+def _refuse_unimplemented(
+    *, auth: Any, tool_transformations: Mapping[str, Any] | None, include_fastmcp_meta: bool | None
+) -> None:
+    """Refuse the FastMCP 2.13 constructor options trimcp does not implement yet: serving
+    without what the user asked for (authorization above all) is worse than not starting.
+
+    `auth` not given (`...`) means what it means to FastMCP 2.13: the provider named by the
+    `FASTMCP_SERVER_AUTH` environment variable, if set; `auth=None` means none."""
+    if auth is ...:
+        for variable in ("TRIMCP_SERVER_AUTH", "FASTMCP_SERVER_AUTH"):
+            if os.environ.get(variable):
+                raise NotImplementedError(
+                    f"trimcp does not implement authorization yet ({variable}="
+                    f"{os.environ[variable]!r}); refusing to serve without it "
+                    "(pass auth=None to serve without authorization regardless)"
+                )
+    elif auth is not None:
+        raise NotImplementedError(
+            f"trimcp does not implement authorization yet (auth={auth!r}); "
+            "refusing to serve without it"
+        )
+    if tool_transformations:
+        raise NotImplementedError(
+            "trimcp does not implement tool transformations yet (tool_transformations=...)"
+        )
+    if include_fastmcp_meta is False:
+        raise NotImplementedError(
+            "trimcp does not implement include_fastmcp_meta=False yet (it always sends the "
+            "_meta.fastmcp tags)"
+        )
+
+
 class FastMCP(ComponentAccess):
-    """An MCP server: register tools, resources and prompts, then `run()` it."""
+    """An MCP server: register tools, resources and prompts, then `run()` it.
+
+    The constructor takes FastMCP 2.13's keywords (its deprecated transport settings `host`,
+    `port`, `log_level`, `json_response`, ... included; `debug` has nothing to switch on here)
+    and trimcp's own; any other raises `TypeError`. FastMCP keywords trimcp does not implement
+    yet raise `NotImplementedError` rather than being ignored: `auth=` other than `None` (and
+    `FASTMCP_SERVER_AUTH` when `auth` is not given), `tool_transformations=`,
+    `include_fastmcp_meta=False`.
+    """
 
     def __init__(
         self,
@@ -79,13 +121,34 @@ class FastMCP(ComponentAccess):
         resource_prefix_format: Literal["path", "protocol"] | None = None,
         middleware: Collection[Any] | None = None,
         sampling_handler: Callable[..., Any] | None = None,
-        sampling_handler_behavior: Literal["fallback", "always"] = "fallback",
+        sampling_handler_behavior: Literal["fallback", "always"] | None = None,
         mrtr_keys: list[bytes] | list[str] | None = None,
-        **settings: Any,
+        auth: Any = ...,
+        dependencies: list[str] | None = None,
+        include_fastmcp_meta: bool | None = None,
+        tool_transformations: Mapping[str, Any] | None = None,
+        # FastMCP 2.x transport settings, deprecated there in favour of `run`/`http_app`
+        # arguments; `run_http` and `create_app` read them from `self.settings`.
+        log_level: str | None = None,
+        debug: bool | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        sse_path: str | None = None,
+        message_path: str | None = None,
+        streamable_http_path: str | None = None,
+        json_response: bool | None = None,
+        stateless_http: bool | None = None,
     ) -> None:
         from trimcp.settings import settings as global_settings
 
+        _refuse_unimplemented(
+            auth=auth,
+            tool_transformations=tool_transformations,
+            include_fastmcp_meta=include_fastmcp_meta,
+        )
+
         self.name = name or "FastMCP"
+        self.auth = None  # no authorization provider: `_refuse_unimplemented` saw to that
         self.instructions = instructions
         self.version = version or __version__
         self.website_url = website_url
@@ -105,7 +168,23 @@ class FastMCP(ComponentAccess):
             raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
         self.resource_prefix_format = resource_prefix_format
         self._composition = Composition(self)
-        self.settings = settings  # transport settings given to the constructor (FastMCP 2.x)
+        self.dependencies = list(dependencies or ())  # FastMCP 2.x install metadata, unused
+        # The transport settings given to the constructor (FastMCP 2.x), those given only.
+        self.settings: dict[str, Any] = {
+            name: value
+            for name, value in (
+                ("log_level", log_level),
+                ("debug", debug),  # Starlette's debug pages: trimcp has none, nothing to do
+                ("host", host),
+                ("port", port),
+                ("sse_path", sse_path),
+                ("message_path", message_path),
+                ("streamable_http_path", streamable_http_path),
+                ("json_response", json_response),
+                ("stateless_http", stateless_http),
+            )
+            if value is not None
+        }
         self._visibility = Visibility(
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
         )
@@ -137,7 +216,7 @@ class FastMCP(ComponentAccess):
         self._middleware: list[Any] = list(middleware or ())
         self.sampling_handler = sampling_handler
         """Answers `ctx.sample` when the client cannot (or always, per the behaviour)."""
-        self.sampling_handler_behavior = sampling_handler_behavior
+        self.sampling_handler_behavior = sampling_handler_behavior or "fallback"
         self._mrtr_keys: Any = mrtr_keys
         self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[NotificationSink] = weakref.WeakSet()
@@ -152,30 +231,88 @@ class FastMCP(ComponentAccess):
     # -- tools ---------------------------------------------------------------------------
 
     @overload
-    def tool(self, name_or_fn: Callable[..., Any], **kwargs: Any) -> Callable[..., Any]: ...
+    def tool(
+        self,
+        name_or_fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+        tags: set[str] | None = None,
+        output_schema: dict[str, Any] | NotSetT | None = ...,
+        annotations: Any = None,
+        exclude_args: list[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        serializer: Callable[[Any], str] | None = None,
+    ) -> Callable[..., Any]: ...
     @overload
     def tool(
-        self, name_or_fn: str | None = None, **kwargs: Any
+        self,
+        name_or_fn: str | None = None,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+        tags: set[str] | None = None,
+        output_schema: dict[str, Any] | NotSetT | None = ...,
+        annotations: Any = None,
+        exclude_args: list[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        serializer: Callable[[Any], str] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
-    def tool(self, name_or_fn: Any = None, **kwargs: Any) -> Any:
+    def tool(
+        self,
+        name_or_fn: Any = None,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+        tags: set[str] | None = None,
+        output_schema: dict[str, Any] | NotSetT | None = ...,
+        annotations: Any = None,
+        exclude_args: list[str] | None = None,
+        meta: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        serializer: Callable[[Any], str] | None = None,
+    ) -> Any:
         """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
         `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`.
 
-        The decorator returns the original function.
+        The options are FastMCP 2.13's (plus `serializer`, which defaults to the server's
+        `tool_serializer`); an unknown one raises `TypeError` here, before any function is
+        registered. The decorator returns the original function.
         """
         if isinstance(name_or_fn, classmethod):
             raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
+        options: dict[str, Any] = {
+            "name": name,
+            "title": title,
+            "description": description,
+            "icons": icons,
+            "tags": tags,
+            "output_schema": output_schema,
+            "annotations": annotations,
+            "exclude_args": exclude_args,
+            "meta": meta,
+            "enabled": enabled,
+            "serializer": serializer,
+        }
         if callable(name_or_fn) and not isinstance(name_or_fn, str):
-            self._add_tool_fn(name_or_fn, **kwargs)
+            self._add_tool_fn(name_or_fn, **options)
             return name_or_fn
         if isinstance(name_or_fn, str):
-            if kwargs.get("name") not in (None, name_or_fn):
+            if name not in (None, name_or_fn):
                 raise TypeError("tool name given twice")
-            kwargs["name"] = name_or_fn
+            options["name"] = name_or_fn
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._add_tool_fn(fn, **kwargs)
+            self._add_tool_fn(fn, **options)
             return fn
 
         return decorator
@@ -183,7 +320,8 @@ class FastMCP(ComponentAccess):
     def _add_tool_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Tool:
         from trimcp.tools import Tool
 
-        kwargs.setdefault("serializer", self.tool_serializer)
+        if kwargs.get("serializer") is None:
+            kwargs["serializer"] = self.tool_serializer
         return self.add_tool(Tool.from_function(fn, **kwargs))
 
     def add_tool(self, tool: Tool | Callable[..., Any]) -> Tool:
@@ -227,14 +365,38 @@ class FastMCP(ComponentAccess):
     # -- resources -----------------------------------------------------------------------
 
     def resource(
-        self, uri: str, **kwargs: Any
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+        mime_type: str | None = None,
+        tags: set[str] | None = None,
+        enabled: bool | None = None,
+        annotations: Any = None,
+        meta: dict[str, Any] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a function as a resource (or a template when the URI has `{params}`
-        or the function takes parameters). Returns the original function."""
+        or the function takes parameters). Returns the original function.
+
+        The options are FastMCP 2.13's; an unknown one raises `TypeError` here."""
         if callable(uri) and not isinstance(uri, str):
             raise TypeError(
                 "The @resource decorator needs a URI: use @mcp.resource('scheme://path')"
             )
+        options: dict[str, Any] = {
+            "name": name,
+            "title": title,
+            "description": description,
+            "icons": icons,
+            "mime_type": mime_type,
+            "tags": tags,
+            "enabled": enabled,
+            "annotations": annotations,
+            "meta": meta,
+        }
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
             from trimcp.resources import Resource, ResourceTemplate
@@ -243,9 +405,9 @@ class FastMCP(ComponentAccess):
             parsed = ParsedCallable.from_function(fn)
             has_params = bool(parsed.parameters_schema.get("properties"))
             if "{" in uri or has_params:
-                self.add_template(ResourceTemplate.from_function(fn, uri, **kwargs))
+                self.add_template(ResourceTemplate.from_function(fn, uri, **options))
             else:
-                self.add_resource(Resource.from_function(fn, uri, **kwargs))
+                self.add_resource(Resource.from_function(fn, uri, **options))
             return fn
 
         return decorator
@@ -258,8 +420,17 @@ class FastMCP(ComponentAccess):
 
     add_resource_template = add_template
 
-    def add_resource_fn(self, fn: Callable[..., Any], uri: str, **kwargs: Any) -> None:
-        self.resource(uri, **kwargs)(fn)
+    def add_resource_fn(
+        self,
+        fn: Callable[..., Any],
+        uri: str,
+        name: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: set[str] | None = None,
+    ) -> None:
+        """FastMCP 2.x's `add_resource_fn` (deprecated there): `resource(uri, ...)(fn)`."""
+        self.resource(uri, name=name, description=description, mime_type=mime_type, tags=tags)(fn)
 
     def remove_resource(self, uri: str) -> None:
         if uri in self._resources:
@@ -301,16 +472,39 @@ class FastMCP(ComponentAccess):
 
     # -- prompts -------------------------------------------------------------------------
 
-    def prompt(self, name_or_fn: Any = None, **kwargs: Any) -> Any:
-        """Register a function as a prompt (same forms as `tool`). Returns the function."""
+    def prompt(
+        self,
+        name_or_fn: Any = None,
+        *,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        icons: list[Icon] | None = None,
+        tags: set[str] | None = None,
+        enabled: bool | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Any:
+        """Register a function as a prompt (same forms as `tool`; FastMCP 2.13's options, an
+        unknown one raises `TypeError` here). Returns the function."""
+        options: dict[str, Any] = {
+            "name": name,
+            "title": title,
+            "description": description,
+            "icons": icons,
+            "tags": tags,
+            "enabled": enabled,
+            "meta": meta,
+        }
         if callable(name_or_fn) and not isinstance(name_or_fn, str):
-            self._add_prompt_fn(name_or_fn, **kwargs)
+            self._add_prompt_fn(name_or_fn, **options)
             return name_or_fn
         if isinstance(name_or_fn, str):
-            kwargs["name"] = name_or_fn
+            if name not in (None, name_or_fn):
+                raise TypeError("prompt name given twice")
+            options["name"] = name_or_fn
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._add_prompt_fn(fn, **kwargs)
+            self._add_prompt_fn(fn, **options)
             return fn
 
         return decorator
