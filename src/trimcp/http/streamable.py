@@ -569,12 +569,12 @@ class StreamableHTTPEndpoint:
     def busy(self, session: HttpSession | None) -> int | None:
         """The status refusing one more request now (429: `session` has too many in flight;
         503: the endpoint has), or None when it may run."""
-        if self.inflight >= self.max_server_requests:
-            return 503
-        if session is not None:
+        if session is not None:  # first: the more specific answer when both are reached
             inflight = session.inflight
             if inflight is not None and len(inflight) >= self.max_session_requests:
                 return 429
+        if self.inflight >= self.max_server_requests:
+            return 503
         return None
 
     @staticmethod
