@@ -1,0 +1,58 @@
+"""Issue 14, finding 6: a connection whose peer has closed is released at once.
+
+hypercorn keeps an idle connection until its keep-alive timer fires, even after the client
+closed it: a client that opens one connection per request held one fd per request for
+`keep_alive_timeout` seconds, and 3,000 of them in a row hit the 1,024-fd limit. The server
+runs in this process, so its sockets are counted in `/proc/self/fd`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import anyio
+import pytest
+
+from tests.wire import serving
+from trimcp import FastMCP
+
+pytestmark = pytest.mark.anyio
+
+CONNECTIONS = 300
+# a handshake-era request without a session: answered 400 at once, no session is made
+_BODY = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+_REQUEST = (
+    b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+    b"accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-03-26\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(_BODY), _BODY)
+)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def _one_request_connection(port: int) -> bytes:
+    async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+        await stream.send(_REQUEST)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += await stream.receive()
+        return head
+
+
+async def test_peer_closed_connections_are_released_at_once() -> None:
+    mcp = FastMCP("churn")
+    # a long keep-alive timer: before the fix every closed connection waited for it
+    async with serving(mcp, wait=60, uvicorn_config={"timeout_keep_alive": 60}) as (address, _):
+        await _one_request_connection(address.port)  # the server's first connection is warm
+        start = _open_fds()
+        with anyio.fail_after(40):
+            for _ in range(CONNECTIONS):
+                head = await _one_request_connection(address.port)
+                assert head.startswith(b"HTTP/1.1 400"), head
+        # released at once, not after the 60 s keep-alive timer; the kernel's fd table has no
+        # event to wait on, so it is polled (bounded)
+        with anyio.fail_after(3):
+            while _open_fds() > start + 5:  # noqa: ASYNC110
+                await anyio.sleep(0.01)
