@@ -27,6 +27,7 @@ from trimcp.exceptions import McpError
 from trimcp.http.event_store import EventStore, InMemoryEventStore
 from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY
 from trimcp.protocol.errors import INVALID_REQUEST, PARSE_ERROR
+from trimcp.protocol.sse import SSEDecoder
 from trimcp.server import mrtr
 from trimcp.server.session import decode_params
 from trimcp.storage import MemoryStore
@@ -486,3 +487,57 @@ async def test_modern_log_level_of_the_wrong_type_gets_32602_not_32603(
             assert reply["error"]["code"] == -32602
             assert "logLevel" in reply["error"]["message"]
     assert_no_traceback(caplog)
+
+
+def chatty_server(emitted: anyio.Event, gate: anyio.Event) -> FastMCP:
+    mcp = FastMCP("replay")
+
+    @mcp.tool
+    async def chatter(n: int, ctx: Context) -> str:
+        await ctx.request_context.channel.close_sse_stream()  # the client must resume
+        for i in range(n):
+            await ctx.info(f"m{i}")
+        emitted.set()
+        await gate.wait()
+        return "done"
+
+    return mcp
+
+
+@pytest.mark.parametrize("sent", [3, 4], ids=["at-the-limit", "one-past"])
+async def test_resumed_stream_replays_at_most_max_events_per_stream_on_a_real_server(sent: int):
+    limit = 3
+    emitted, gate = anyio.Event(), anyio.Event()
+    store = InMemoryEventStore(max_events_per_stream=limit)
+    server = chatty_server(emitted, gate)
+    async with serving(server, event_store=store, retry_interval=10) as (_, client):
+        headers = await handshake(client)
+        call = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "chatter", "arguments": {"n": sent}},
+        }
+        closed = await client.post("/mcp", json=call, headers=headers)
+        priming = next(e.id for e in SSEDecoder().feed(closed.content) if e.id)
+        with anyio.fail_after(5):
+            await emitted.wait()  # every log message is stored before we resume
+        get_headers = {
+            "accept": "text/event-stream",
+            "mcp-session-id": headers["mcp-session-id"],
+            "mcp-protocol-version": headers["mcp-protocol-version"],
+            "last-event-id": priming,
+        }
+        received: list[Any] = []
+        decoder = SSEDecoder()
+        with anyio.fail_after(10):
+            async with client.stream("GET", "/mcp", headers=get_headers) as response:
+                assert response.status_code == 200
+                async for chunk in response.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        received.append(msgspec.json.decode(event.data))
+                    if len(received) == limit:
+                        gate.set()  # the replay is over: now the result, live
+        logs = [m["params"]["data"] for m in received if m.get("method")]
+        assert logs == [f"m{i}" for i in range(sent)][-limit:]
+        assert received[-1]["result"]["structuredContent"] == {"result": "done"}
