@@ -39,7 +39,7 @@ from trimcp.protocol.sse import ServerSentEvent, SSEDecoder, encode_event
 from trimcp.resources.template import UriTemplate
 from trimcp.server import mrtr
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # text a peer can send: msgspec refuses lone surrogates, so no peer string holds one
