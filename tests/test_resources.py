@@ -404,7 +404,7 @@ def make_template(uri_template: str) -> ResourceTemplate:
         ("files://{+path}", "files://a/b", {"path": "a/b"}),
         ("files://{root}/{path*}", "files://r/x/y", {"root": "r", "path": "x/y"}),
         ("users://{name}", "users://John%20Doe", {"name": "John Doe"}),
-        ("users://{name}", "users://a%2Fb", {"name": "a/b"}),
+        ("users://{name}", "users://a%2Fb", None),  # a simple value never holds a "/"
         ("search://{q}{?limit,offset}", "search://x", {"q": "x"}),
         ("search://{q}{?limit,offset}", "search://x?limit=5", {"q": "x", "limit": "5"}),
         (
