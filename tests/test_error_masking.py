@@ -61,6 +61,9 @@ SERVER = textwrap.dedent(
                 raise RuntimeError("SECRET-middleware-resource")
             return await call_next(context)
 
+        async def on_list_prompts(self, context, call_next):
+            raise RuntimeError("SECRET-middleware-list")
+
         async def on_get_prompt(self, context, call_next):
             if context.message.name == "mw_prompt":
                 raise RuntimeError("SECRET-middleware-prompt")
@@ -136,6 +139,7 @@ FAULTS: dict[str, tuple[str, dict[str, Any]]] = {
     "middleware-tool": ("tools/call", {"name": "mw", "arguments": {}}),
     "middleware-resource": ("resources/read", {"uri": "mw://x"}),
     "middleware-prompt": ("prompts/get", {"name": "mw_prompt"}),
+    "middleware-list": ("prompts/list", {}),
     "public-tool-error": ("tools/call", {"name": "mw_public", "arguments": {}}),
 }
 
@@ -149,6 +153,7 @@ EXPECTED_SHAPE = {
     "middleware-tool": "isError",
     "middleware-resource": -32603,
     "middleware-prompt": -32603,
+    "middleware-list": -32603,
     "public-tool-error": "isError",
 }
 

@@ -350,8 +350,9 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
 
     A `tools/call` gets an `isError` result, as a failing tool does (and FastMCP answers);
     anything else a JSON-RPC error: -32603 with FastMCP's wording ("Error reading resource
-    'x'", "Error rendering prompt 'x'", "Internal error") for an unexpected exception, whose
-    text follows only when `mask_error_details` is off; an exception of `_PUBLIC` keeps its
+    'x'", "Error rendering prompt 'x'"; else "Internal error") for an unexpected exception,
+    whose text follows (or, for other methods, is the message) only when
+    `mask_error_details` is off; an exception of `_PUBLIC` keeps its
     message and the code its handler would give it. An unexpected exception is logged here
     with its traceback; it never reaches the client.
     """
@@ -376,8 +377,8 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
             message = f"Error reading resource {params.uri!r}{detail}"
         elif method == "prompts/get":
             message = f"Error rendering prompt {params.name!r}{detail}"
-        else:
-            message = f"Internal error{detail}"
+        else:  # the exception's own text unmasked, as the SDK sends it
+            message = "Internal error" if server.mask_error_details else str(exc) or repr(exc)
     if method == "tools/call":
         result = _error_result(message)
         return (server._finish_modern(result) if modern else result), None
