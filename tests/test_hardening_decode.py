@@ -541,3 +541,27 @@ async def test_resumed_stream_replays_at_most_max_events_per_stream_on_a_real_se
         logs = [m["params"]["data"] for m in received if m.get("method")]
         assert logs == [f"m{i}" for i in range(sent)][-limit:]
         assert received[-1]["result"]["structuredContent"] == {"result": "done"}
+
+
+# -- the decoders behind the HTTP routing and the client codec ---------------------------------
+
+
+def test_params_routing_cannot_read_is_a_400_parse_error_on_the_modern_ladder():
+    from trimcp.http.wire import _modern_ladder, _routing
+    from trimcp.protocol.jsonrpc import Request
+
+    for params in (b'{"_meta":' + nested(5_000) + b"}", b'{"_meta":{"\xff":1}}'):
+        request = Request(1, "tools/list", msgspec.Raw(params))
+        found = _modern_ladder(
+            {b"mcp-method": b"tools/list"}, MODERN, request, _routing(request.params)
+        )
+        assert found is not None
+        status, error = found
+        assert (status, error.code) == (400, PARSE_ERROR)
+
+
+def test_codec_decode_maps_too_deep_json_to_decode_error():
+    from trimcp.types.codec import decode
+
+    with pytest.raises(msgspec.DecodeError):
+        decode(nested(5_000), list)

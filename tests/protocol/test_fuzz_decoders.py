@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from trimcp.exceptions import McpError
@@ -255,6 +255,7 @@ def test_sse_decoder_of_random_chunks_never_raises(chunks: list[bytes]) -> None:
 @given(
     retry=st.text(alphabet="0123456789\u00b2\u0661", min_size=1, max_size=6000),
 )
+@example(retry="9" * 5_000)  # past int()'s 4,300 digits: a ValueError out of `feed`
 def test_sse_decoder_ignores_a_retry_that_is_no_sane_number(retry: str) -> None:
     events = SSEDecoder().feed(f"retry: {retry}\ndata: x\n\n".encode())
     assert [e.data for e in events] == ["x"]
@@ -340,6 +341,7 @@ def test_header_value_encoding_round_trips(value: str) -> None:
     | st.builds(lambda s: "=?base64?" + s + "?=", st.text(max_size=40))
     | st.builds(lambda b: "=?base64?" + b.decode("latin-1") + "?=", st.binary(max_size=40))
 )
+@example("=?base64?\u00e9?=")  # non-ASCII payload: b64decode raised a plain ValueError
 def test_header_value_decoding_never_raises(value: str) -> None:
     decoded = decode_header_value(value)
     assert decoded is None or isinstance(decoded, str)
@@ -554,6 +556,8 @@ def test_sealed_request_state_round_trips_its_answers(answer: dict[str, Any], an
         st.text(alphabet="0123456789\u00b2\u0661\u0662-_+ ", max_size=5_000),
     )
 )
+@example("sid.0.\u00b2")  # passes str.isdigit, fails int()
+@example("sid.0." + "9" * 5_000)  # past int()'s 4,300 digits
 def test_last_event_id_parsing_never_raises(event_id: str) -> None:
     parsed = parse_event_id(event_id)
     assert stream_of(event_id) == (None if parsed is None else parsed[0])

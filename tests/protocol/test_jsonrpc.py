@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,3 +110,39 @@ def test_request_round_trip(request_id, method):
 def test_invalid_utf8_inside_a_string_is_an_error_not_a_crash():
     assert isinstance(jsonrpc.decode(b'"\x80"'), jsonrpc.Invalid)
     assert isinstance(jsonrpc.decode(b'{"jsonrpc":"2.0","id":1,"method":"\x80"}'), jsonrpc.Invalid)
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        DEEP,
+        b'{"jsonrpc":"2.0","id":1,"method":"ping","params":' + DEEP + b"}",
+        b'{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":{"x":' + DEEP + b"}}}",
+        b'{"jsonrpc":"2.0","id":1,"result":' + DEEP + b"}",
+        b'[{"jsonrpc":"2.0","method":"n"},' + DEEP + b"]",
+        b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        b"[" * 100_000,
+    ],
+    ids=["top", "params", "meta", "result", "batch", "objects", "unclosed"],
+)
+def test_message_nested_past_the_recursion_limit_is_a_parse_error(data: bytes):
+    message = jsonrpc.decode(data)
+    assert isinstance(message, jsonrpc.Invalid)
+    assert message.error.code == PARSE_ERROR and message.id is None
+
+
+def test_nested_array_in_a_batch_is_an_invalid_item_whatever_its_depth():
+    for inner in (b"[]", b"[" * 900 + b"]" * 900, b'[{"jsonrpc":"2.0","method":"n"}]'):
+        batch = jsonrpc.decode(b'[{"jsonrpc":"2.0","method":"n"},' + inner + b"]")
+        assert isinstance(batch, jsonrpc.Batch)
+        assert isinstance(batch.items[0], jsonrpc.Notification)
+        nested = batch.items[1]
+        assert isinstance(nested, jsonrpc.Invalid) and nested.error.code == INVALID_REQUEST
+
+
+def test_invalid_utf8_is_a_parse_error():
+    message = jsonrpc.decode(b'{"jsonrpc":"2.0","id":"\xff","method":"ping"}')
+    assert isinstance(message, jsonrpc.Invalid) and message.error.code == PARSE_ERROR
