@@ -410,6 +410,34 @@ async def test_event_store_bookkeeping_stays_bounded_and_forget_releases_it():
     assert store.events == 0 and store.bytes == 0 and len(store.storage) == 0  # type: ignore[arg-type]
 
 
+class CheckpointingStore(MemoryStore):
+    """A `MemoryStore` that yields on every call, as a network store would."""
+
+    async def put(self, collection: str, key: str, value: bytes, *, ttl: float | None = None):
+        await anyio.lowlevel.checkpoint()
+        await super().put(collection, key, value, ttl=ttl)
+
+    async def delete(self, collection: str, key: str) -> bool:
+        await anyio.lowlevel.checkpoint()
+        return await super().delete(collection, key)
+
+
+async def test_event_store_limits_hold_under_concurrent_writers_to_one_stream():
+    storage = CheckpointingStore()
+    store = EventStore(storage, max_events_per_stream=3, max_events=5)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            for i in range(50):
+                tg.start_soon(store.store_event, "s.1", b"m%d" % i)
+                tg.start_soon(store.store_event, "s.2", b"n%d" % i)
+    assert store.events == 5 and len(storage) == 5  # the books agree with the storage
+    first, second = await replayed(store, "s.1.0"), await replayed(store, "s.2.0")
+    assert len(first) + len(second) == 5 and len(first) <= 3 and len(second) <= 3
+    for events in (first, second):  # each stream keeps its newest, replayed in order
+        seqs = [int(e.rpartition(".")[2]) for e, _ in events]
+        assert seqs == list(range(51 - len(seqs), 51))
+
+
 # -- limits at their edge: MRTR input rounds ---------------------------------------------------
 
 

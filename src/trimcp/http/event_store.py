@@ -95,37 +95,49 @@ class EventStore:
         self._heads[stream_id] = seq
         event_id = f"{stream_id}.{seq}"
         if message is not None:
-            await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
-            kept = self._kept.get(stream_id)
-            if kept is None:
-                kept = self._kept[stream_id] = deque()
-            kept.append((seq, len(message)))
-            self._order.append((stream_id, seq))
-            self.events += 1
-            self.bytes += len(message)
-            if len(kept) > self.max_events_per_stream:
-                await self._drop_oldest_of(stream_id, kept)
-            while self.events > self.max_events or self.bytes > self.max_bytes:
-                await self._drop_oldest()
-            if len(self._order) > 2 * self.events + 1024:
-                self._compact()
+            # the books first, with no checkpoint, so that concurrent writers (a storage
+            # that awaits) cannot interleave them; then the storage
+            dropped = self._keep(stream_id, seq, len(message))
+            if event_id in dropped:  # larger than the whole store: never kept
+                dropped.remove(event_id)
+            else:
+                await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
+            for old in dropped:
+                await self.storage.delete(_COLLECTION, old)
         return event_id
 
-    async def _drop_oldest_of(self, stream_id: str, kept: deque[tuple[int, int]]) -> None:
+    def _keep(self, stream_id: str, seq: int, size: int) -> list[str]:
+        """Account for a new event; the ids of the events that must go to make room."""
+        kept = self._kept.get(stream_id)
+        if kept is None:
+            kept = self._kept[stream_id] = deque()
+        kept.append((seq, size))
+        self._order.append((stream_id, seq))
+        self.events += 1
+        self.bytes += size
+        dropped: list[str] = []
+        if len(kept) > self.max_events_per_stream:
+            dropped.append(self._drop_oldest_of(stream_id, kept))
+        while self.events > self.max_events or self.bytes > self.max_bytes:
+            dropped.append(self._drop_oldest())
+        if len(self._order) > 2 * self.events + 1024:
+            self._compact()
+        return dropped
+
+    def _drop_oldest_of(self, stream_id: str, kept: deque[tuple[int, int]]) -> str:
         seq, size = kept.popleft()
         if not kept:
             del self._kept[stream_id]
         self.events -= 1
         self.bytes -= size
-        await self.storage.delete(_COLLECTION, f"{stream_id}.{seq}")
+        return f"{stream_id}.{seq}"
 
-    async def _drop_oldest(self) -> None:
-        while self._order:
+    def _drop_oldest(self) -> str:
+        while True:  # `events > 0` here, so a live entry is in `_order`
             stream_id, seq = self._order.popleft()
             kept = self._kept.get(stream_id)
             if kept and kept[0][0] == seq:  # else gone already: a stale entry
-                await self._drop_oldest_of(stream_id, kept)
-                return
+                return self._drop_oldest_of(stream_id, kept)
 
     def _compact(self) -> None:
         kept = self._kept
@@ -165,9 +177,9 @@ class EventStore:
         kept = self._kept.pop(stream_id, None)
         if kept is None:
             return
-        for seq, size in kept:
-            self.events -= 1
-            self.bytes -= size
+        self.events -= len(kept)
+        self.bytes -= sum(size for _, size in kept)
+        for seq, _ in kept:
             await self.storage.delete(_COLLECTION, f"{stream_id}.{seq}")
 
 
