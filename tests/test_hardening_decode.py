@@ -484,16 +484,15 @@ async def test_a_request_may_take_max_rounds_input_rounds_and_is_refused_one_pas
 
 def test_max_rounds_is_configurable_per_round():
     keys = mrtr.MrtrKeys([b"k"])
-    state = None
+    state, answers = None, None
     for index in range(3):  # max_rounds=3: three input rounds are given out
-        current = mrtr.begin_round(
-            keys, "tools/call", {"a": 1}, state, {f"input-{index - 1}": {}}, max_rounds=3
-        )
-        current.index = len(current.answers)
+        current = mrtr.begin_round(keys, "tools/call", {"a": 1}, state, answers, max_rounds=3)
+        assert len(current.answers) == index
         pending = mrtr.InputRequired(f"input-{index}", {"method": "roots/list"})
         state = mrtr.input_required_result(keys, current, pending).requestState
-    current = mrtr.begin_round(keys, "tools/call", {"a": 1}, state, {"input-2": {}}, max_rounds=3)
-    with pytest.raises(McpError) as caught:
+        answers = {f"input-{index}": {"roots": []}}
+    current = mrtr.begin_round(keys, "tools/call", {"a": 1}, state, answers, max_rounds=3)
+    with pytest.raises(McpError) as caught:  # the fourth is refused
         mrtr.input_required_result(keys, current, mrtr.InputRequired("input-3", {}))
     assert caught.value.error.code == INVALID_REQUEST
 
