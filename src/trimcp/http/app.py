@@ -255,6 +255,8 @@ def create_app(
     session_idle_timeout: float | None = None,
     max_sessions: int | None = None,
     max_body_size: int | None = None,
+    max_session_requests: int | None = None,
+    max_server_requests: int | None = None,
     allowed_hosts: Sequence[str] | None = None,
     allowed_origins: Sequence[str] | None = None,
     host_origin_protection: bool = True,
@@ -272,8 +274,9 @@ def create_app(
         json_response: answer JSON rather than SSE where the handler allows.
         stateless_http, stateless: no sessions (either name).
         transport: `"http"`/`"streamable-http"` (streamable HTTP) or `"sse"` (legacy HTTP+SSE).
-        event_store, retry_interval, session_idle_timeout, max_sessions, max_body_size:
-            passed to the streamable HTTP endpoint (`None`: its defaults).
+        event_store, retry_interval, session_idle_timeout, max_sessions, max_body_size,
+        max_session_requests, max_server_requests: passed to the streamable HTTP endpoint
+            (`None`: its defaults; the request limits default to `trimcp.settings`).
         allowed_hosts, allowed_origins, host_origin_protection, bound_host: the
             `OriginGuard` in front of the MCP endpoints.
         sse_path, message_path: the legacy transport's paths (`/sse`, `/messages/`).
@@ -341,6 +344,8 @@ def create_app(
             ("session_idle_timeout", session_idle_timeout),
             ("max_sessions", max_sessions),
             ("max_body_size", max_body_size),
+            ("max_session_requests", max_session_requests),
+            ("max_server_requests", max_server_requests),
         ):
             if value is not None:
                 options[name] = value

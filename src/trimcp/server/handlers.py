@@ -155,7 +155,12 @@ async def _with_input(
         mrtr = _mrtr()
         keys = mrtr.keys_for(server)
         mrtr_round = mrtr.begin_round(
-            keys, request.method, salient, params.requestState, params.inputResponses
+            keys,
+            request.method,
+            salient,
+            params.requestState,
+            params.inputResponses,
+            max_rounds=server.mrtr_max_rounds or mrtr.MAX_ROUNDS,
         )
         ctx._mrtr = mrtr_round
     token = enter_context(ctx)

@@ -123,6 +123,7 @@ class FastMCP(ComponentAccess):
         sampling_handler: Callable[..., Any] | None = None,
         sampling_handler_behavior: Literal["fallback", "always"] | None = None,
         mrtr_keys: list[bytes] | list[str] | None = None,
+        mrtr_max_rounds: int | None = None,
         auth: Any = ...,
         dependencies: list[str] | None = None,
         include_fastmcp_meta: bool | None = None,
@@ -218,6 +219,8 @@ class FastMCP(ComponentAccess):
         """Answers `ctx.sample` when the client cannot (or always, per the behaviour)."""
         self.sampling_handler_behavior = sampling_handler_behavior or "fallback"
         self._mrtr_keys: Any = mrtr_keys
+        self.mrtr_max_rounds = mrtr_max_rounds
+        """Input rounds one 2026-07-28 request may take (`None`: `mrtr.MAX_ROUNDS`, 32)."""
         self._additional_http_routes: list[Any] = []
         self._connections: weakref.WeakSet[NotificationSink] = weakref.WeakSet()
         self._loop_scheduler: Callable[[Callable[[], None]], object] | None = None

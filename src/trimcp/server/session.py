@@ -225,17 +225,20 @@ class ServerSession:
 
 
 async def _through_middleware(middleware: list[Any], served: ServerRequest, handler: Any) -> Any:
-    from trimcp.server.context import Context
+    from trimcp.server.context import Context, enter_context
     from trimcp.server.middleware import MiddlewareContext, run_middleware
 
     async def innermost(context: MiddlewareContext) -> Any:
         served.params = context.message
         return await handler(served, context.message)
 
-    context = MiddlewareContext(
-        message=served.params, method=served.method, fastmcp_context=Context(served.server, served)
-    )
-    return await run_middleware(middleware, context, innermost)
+    ctx = Context(served.server, served)
+    context = MiddlewareContext(message=served.params, method=served.method, fastmcp_context=ctx)
+    token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
+    try:
+        return await run_middleware(middleware, context, innermost)
+    finally:
+        token.reset()
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {

@@ -1,0 +1,84 @@
+"""The hardening limits reach users through the options they already pass: `FastMCP(...)`
+for MRTR rounds, `http_app`/`run_http_async` for the request limits; and middleware runs
+with the request's `Context` current, as FastMCP's does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.test_hardening_decode import asking_server, rounds_until_done
+from tests.test_request_limits import (
+    Gate,
+    assert_refused,
+    open_session,
+    post,
+    slow_server,
+    tool_call,
+)
+from tests.wire import serving, wire_to
+from trimcp import Client, FastMCP
+from trimcp.protocol.errors import INVALID_REQUEST
+from trimcp.server.dependencies import get_context
+from trimcp.server.middleware import Middleware
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_fastmcp_mrtr_max_rounds_bounds_the_input_rounds_of_a_request() -> None:
+    mcp = asking_server()
+    mcp.mrtr_max_rounds = 2
+    assert FastMCP("x", mrtr_max_rounds=2).mrtr_max_rounds == 2
+    async with wire_to(mcp) as wire:
+        rounds, reply = await rounds_until_done(wire, 2)
+        assert rounds == 2 and reply["result"]["structuredContent"] == {"result": 2}
+        rounds, reply = await rounds_until_done(wire, 3)
+        assert rounds == 2
+        assert reply["error"]["code"] == INVALID_REQUEST
+        assert "Too many input rounds" in reply["error"]["message"]
+
+
+async def test_run_http_async_takes_the_request_limits_as_options() -> None:
+    gate = Gate(1)
+    async with serving(slow_server(gate), max_session_requests=1, max_server_requests=5) as (
+        _,
+        http,
+    ):
+        session = await open_session(http)
+        statuses: list[int] = []
+
+        async def run() -> None:
+            statuses.append(
+                (await post(http, tool_call(1), **{"mcp-session-id": session})).status_code
+            )
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            await gate.wait_started()
+            assert_refused(await post(http, tool_call(2), **{"mcp-session-id": session}), 429, 2)
+            gate.open.set()
+        assert statuses == [200]
+
+
+async def test_get_context_works_inside_middleware() -> None:
+    seen: list[Any] = []
+
+    class Probe(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            ctx = get_context()
+            seen.append(ctx is context.fastmcp_context)
+            ctx.set_state("from-middleware", "yes")
+            return await call_next(context)
+
+    mcp = FastMCP("mw", middleware=[Probe()])
+
+    @mcp.tool
+    def read_state() -> str:
+        return str(get_context().get_state("from-middleware"))
+
+    async with Client(mcp) as client:
+        result = await client.call_tool("read_state", {})
+    assert seen == [True]
+    assert result.data == "yes"
