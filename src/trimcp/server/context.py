@@ -19,7 +19,13 @@ import msgspec
 
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
-from trimcp.protocol.errors import INVALID_REQUEST, MISSING_REQUIRED_CLIENT_CAPABILITY, ErrorData
+from trimcp.protocol.errors import (
+    INVALID_REQUEST,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    PARSE_ERROR,
+    ErrorData,
+)
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.runtime.threads import cancel_requested
 from trimcp.types.misc import Root
 
@@ -243,7 +249,10 @@ class Context:
         raw = await request.channel.request(
             method, params, related_request_id=request.id, timeout=settings.client_request_timeout
         )
-        return msgspec.json.decode(raw)
+        try:
+            return msgspec.json.decode(raw)
+        except DECODE_ERRORS as exc:  # the client's bytes: invalid UTF-8 is not caught earlier
+            raise McpError(PARSE_ERROR, f"the client's answer to {method} is not JSON") from exc
 
     async def elicit(
         self, message: str, response_type: Any = None

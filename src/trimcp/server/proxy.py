@@ -39,7 +39,8 @@ from trimcp.client.elicitation import ElicitResult
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
 from trimcp.exceptions import McpError, NotFoundError
 from trimcp.prompts import Prompt
-from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY
+from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, PARSE_ERROR
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.server.mrtr import InputRequired
 from trimcp.server.proxy_components import (
@@ -115,7 +116,10 @@ class _Relay:
         raw = await request.channel.request(
             method, data, related_request_id=request.id, timeout=None
         )
-        return msgspec.json.decode(raw)
+        try:
+            return msgspec.json.decode(raw)
+        except DECODE_ERRORS as exc:  # the client's bytes: invalid UTF-8 is not caught earlier
+            raise McpError(PARSE_ERROR, f"the client's answer to {method} is not JSON") from exc
 
     def _interrupt(self, exc: BaseException) -> None:
         if self.interrupted is None:
@@ -487,7 +491,10 @@ class FastMCPProxy(FastMCP):
         try:
             await self._backend.refresh()
         except Exception as exc:
-            raise NotFoundError(f"Could not list the proxied server: {exc}") from exc
+            # a NotFoundError's text always reaches the client: the backend's only unmasked
+            logger.warning("could not list the proxied server", exc_info=True)
+            detail = "" if self.mask_error_details else f": {exc}"
+            raise NotFoundError(f"Could not list the proxied server{detail}") from exc
 
     async def get_tools(self) -> dict[str, Tool]:
         await self._refresh_from_backend()
