@@ -21,6 +21,7 @@ from trimcp.client.transports import ClientTransport
 from trimcp.exceptions import ClientError
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
 from trimcp.protocol.errors import ErrorData
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
 
 if TYPE_CHECKING:
     import httpx2
@@ -86,7 +87,7 @@ _error_body = msgspec.json.Decoder(_ErrorBody)
 def _peek_outgoing(message: bytes) -> _Outgoing | None:
     try:
         return _outgoing.decode(message)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (*DECODE_ERRORS, msgspec.ValidationError):
         return None  # not ours to judge: send it as is, the server answers
 
 
@@ -102,7 +103,7 @@ def _split_body(body: bytes) -> list[bytes]:
     if stripped.startswith(b"["):
         try:
             return [bytes(item) for item in _messages.decode(stripped)]
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (*DECODE_ERRORS, msgspec.ValidationError):
             pass
     return [body]
 
@@ -110,7 +111,7 @@ def _split_body(body: bytes) -> list[bytes]:
 def _error_from_body(body: bytes) -> ErrorData | None:
     try:
         return _error_body.decode(body).error
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (*DECODE_ERRORS, msgspec.ValidationError):
         return None
 
 

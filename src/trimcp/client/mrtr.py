@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from trimcp.exceptions import ClientError
-from trimcp.protocol.jsonrpc import Request
+from trimcp.protocol.jsonrpc import DECODE_ERRORS, Request
 
 if TYPE_CHECKING:
     from trimcp.client.client import Client
@@ -44,7 +44,7 @@ async def drive_input_rounds(
     for _ in range(MAX_ROUNDS):
         try:
             head = _decode_head(raw)
-        except msgspec.ValidationError:
+        except DECODE_ERRORS:  # ValidationError is a DecodeError
             return raw  # not an object: let the caller's decoding report it
         if head.resultType != "input_required":
             return raw

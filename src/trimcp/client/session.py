@@ -35,7 +35,7 @@ from trimcp.protocol.envelope import (
     SUBSCRIPTION_ID_KEY,
 )
 from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
-from trimcp.protocol.jsonrpc import Notification, Request, RequestId
+from trimcp.protocol.jsonrpc import DECODE_ERRORS, Notification, Request, RequestId
 from trimcp.protocol.versions import (
     HANDSHAKE_VERSIONS,
     LATEST_HANDSHAKE_VERSION,
@@ -108,7 +108,7 @@ class _InOrder:
             data = await self._stream.receive()
             try:
                 peek = _peek.decode(data)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (*DECODE_ERRORS, msgspec.ValidationError):
                 return data  # not an object: the Peer answers or reports it
             if peek.method is None or peek.id is not msgspec.UNSET:
                 return data
@@ -149,7 +149,7 @@ def _subscription_id(raw: msgspec.Raw | None) -> Any:
     try:
         params = msgspec.json.decode(raw or b"{}")
         value = params["_meta"][SUBSCRIPTION_ID_KEY]
-    except (msgspec.DecodeError, KeyError, TypeError):
+    except (*DECODE_ERRORS, KeyError, TypeError):
         return None
     return value if isinstance(value, int | str) else None
 
@@ -415,7 +415,7 @@ class ClientSession:
             try:
                 params = msgspec.json.decode(request.params)
                 meta = params.get("_meta") if isinstance(params, dict) else None
-            except msgspec.DecodeError:
+            except DECODE_ERRORS:
                 pass
         context = RequestContext(request_id=request.id, method=method, meta=meta)
         if method == "ping":
@@ -488,7 +488,7 @@ class ClientSession:
                 if notification.params is not None
                 else None
             )
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             params = None
         message = ServerNotification(
             notification.method, params if isinstance(params, dict) else None

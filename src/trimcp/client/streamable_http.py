@@ -62,6 +62,7 @@ from trimcp.client.http_base import (
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
 from trimcp.protocol.header_values import encode_header_value
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.protocol.param_headers import header_params, header_values
 from trimcp.protocol.sse import SSEDecoder
 
@@ -408,7 +409,7 @@ class _StreamableHttpConnection:
         if exchange is not None and exchange.is_request:
             try:
                 peek = _incoming.decode(data)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (*DECODE_ERRORS, msgspec.ValidationError):
                 peek = None
             if peek is not None and peek.method is None and peek.id == exchange.id:
                 exchange.answered = True
@@ -427,7 +428,7 @@ class _StreamableHttpConnection:
             return  # nothing marked (a JSON escape could hide a mark), nothing to forget
         try:
             tools = msgspec.json.decode(data).get("tools") or []
-        except (msgspec.DecodeError, AttributeError):
+        except (*DECODE_ERRORS, AttributeError):
             return
         for tool in tools:
             if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
@@ -450,7 +451,7 @@ class _StreamableHttpConnection:
             return
         try:
             arguments = msgspec.json.decode(message).get("params", {}).get("arguments")
-        except (msgspec.DecodeError, AttributeError):
+        except (*DECODE_ERRORS, AttributeError):
             return
         for header, text in header_values(params, arguments):
             headers[f"Mcp-Param-{header}"] = encode_header_value(text)
@@ -458,7 +459,7 @@ class _StreamableHttpConnection:
     def _adopt_version(self, result: msgspec.Raw) -> None:
         try:
             version = _negotiated.decode(result).protocolVersion
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (*DECODE_ERRORS, msgspec.ValidationError):
             return
         self.protocol_version = version
 
