@@ -82,7 +82,13 @@ from trimcp.http.wire import (
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
+from trimcp.protocol.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    REQUEST_CANCELLED,
+    SERVER_BUSY,
+    ErrorData,
+)
 from trimcp.protocol.jsonrpc import (
     ErrorResponse,
     Invalid,
@@ -93,7 +99,6 @@ from trimcp.protocol.jsonrpc import (
 )
 from trimcp.protocol.lifecycle import SessionState
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
-from trimcp.runtime.peer import SERVER_BUSY
 from trimcp.server.handlers import answer_fault
 from trimcp.server.session import ServerSession
 from trimcp.settings import settings

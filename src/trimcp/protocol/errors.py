@@ -16,6 +16,7 @@ __all__ = [
     "PARSE_ERROR",
     "REQUEST_CANCELLED",
     "RESOURCE_NOT_FOUND",
+    "SERVER_BUSY",
     "UNSUPPORTED_PROTOCOL_VERSION",
     "URL_ELICITATION_REQUIRED",
     "ErrorData",
@@ -36,6 +37,9 @@ URL_ELICITATION_REQUIRED = -32042
 # What a handshake-era HTTP request cancelled before its response is answered. Not an MCP
 # code: LSP's RequestCancelled, which the official SDK sends in the same place.
 REQUEST_CANCELLED = -32800
+# A request past a concurrency limit (per session or per server), refused at once. JSON-RPC
+# leaves -32000..-32099 to implementations; the official SDK uses -32000 for its own errors.
+SERVER_BUSY = -32000
 
 
 class ErrorData(msgspec.Struct, omit_defaults=True):

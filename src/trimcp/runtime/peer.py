@@ -32,7 +32,13 @@ import msgspec
 from trimcp._backend import Wakeup, wakeup_factory
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, ErrorData
+from trimcp.protocol.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SERVER_BUSY,
+    ErrorData,
+)
 from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.jsonrpc import (
     Batch,
@@ -44,11 +50,10 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 
-__all__ = ["SERVER_BUSY", "FaultHandler", "MessageStream", "Peer", "PeerClosed"]
+__all__ = ["FaultHandler", "MessageStream", "Peer", "PeerClosed"]
 
 logger = logging.getLogger("trimcp.runtime")
 
-SERVER_BUSY = -32000
 """JSON-RPC error code of a request refused because too many are in flight (in the range
 JSON-RPC 2.0 leaves to implementations; MCP defines no code for it)."""
 
