@@ -19,6 +19,7 @@ import logging
 import math
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -203,10 +204,13 @@ class HttpSession:
 
     __slots__ = (
         "__weakref__",
+        "_active",
+        "_manager",
         "_next_request",
         "_next_stream",
-        "active",
+        "_stored_dropped",
         "closed",
+        "confirmed",
         "id",
         "inflight",
         "last_active",
@@ -222,7 +226,9 @@ class HttpSession:
         self.mcp = mcp
         self.store = store
         self.last_active = time.monotonic()
-        self.active = 0  # requests in flight plus open streams
+        self._active = 0  # requests in flight plus open streams
+        self._manager: SessionManager | None = None  # set while the manager keeps it
+        self.confirmed = False  # the client came back after `initialize` (see SessionManager)
         self.closed = False
         self.outbox: MemoryObjectSendStream[bytes] | None = None  # the GET stream's
         self.pending: dict[RequestId, _Pending] | None = None
@@ -230,6 +236,7 @@ class HttpSession:
         self.streams: dict[str, SSEStream] | None = None  # resumable POST streams still live
         self._next_stream = 0
         self._next_request = 0
+        self._stored_dropped = False
 
     # -- facts ---------------------------------------------------------------------------
 
@@ -247,8 +254,23 @@ class HttpSession:
     def accepts_batches(self) -> bool:
         return self.mcp.protocol_version == ASSUMED_HANDSHAKE_VERSION
 
+    @property
+    def active(self) -> int:
+        """Requests in flight plus open streams: while above 0 the session is never reaped
+        nor evicted."""
+        return self._active
+
+    @active.setter
+    def active(self, count: int) -> None:
+        was = self._active
+        self._active = count
+        if (was == 0) != (count == 0) and self._manager is not None:
+            self._manager._busy_changed(self)
+
     def touch(self) -> None:
         self.last_active = time.monotonic()
+        if self._active == 0 and self._manager is not None:
+            self._manager._idle_of(self).move_to_end(self.id)
 
     def new_stream_id(self, *, standalone: bool = False) -> str:
         if standalone:
@@ -336,8 +358,9 @@ class HttpSession:
 
     # -- ending ------------------------------------------------------------------------------
 
-    async def close(self) -> None:
-        """Free everything: cancel requests, end streams, wake waiters, drop stored events."""
+    def close_now(self) -> None:
+        """Free everything but the stored events: cancel requests, end streams, wake
+        waiters. The session refuses everything from now on."""
         if self.closed:
             return
         self.closed = True
@@ -352,62 +375,171 @@ class HttpSession:
         if self.outbox is not None:
             self.outbox.close()
             self.outbox = None
-        if self.store is not None:
+        self.streams = None
+
+    async def close(self) -> None:
+        """Free everything: `close_now()`, then drop the stored events of its streams."""
+        self.close_now()
+        if self.store is not None and not self._stored_dropped:
+            self._stored_dropped = True
             with anyio.CancelScope(shield=True):
                 await self.store.forget_stream(f"{self.id}.0")
                 for n in range(1, self._next_stream + 1):
                     await self.store.forget_stream(f"{self.id}.{n}")
-        self.streams = None
 
 
 class SessionManager:
-    """Live sessions by id, at most `max_sessions`, reaped after `idle_timeout` seconds."""
+    """Live sessions by id, at most `max_sessions`; idle ones reaped after their timeout, or
+    evicted to make room for a new client.
 
-    def __init__(self, *, idle_timeout: float | None, max_sessions: int | None) -> None:
+    A session is *unconfirmed* from `initialize` until its client comes back with the
+    session id (any request, notification or GET: `get()`); a client that never does has
+    not completed the handshake. An unconfirmed session is reaped after
+    `handshake_timeout` seconds idle, a confirmed one after `idle_timeout`.
+
+    At the cap, `add()` makes room rather than refusing the new client: it ends the oldest
+    idle unconfirmed session, else the least recently used idle one. A session with a
+    request in flight or a stream open (`active`) is never reaped nor evicted; only when
+    every session is active is the server `full()`. An evicted session is gone like a
+    deleted one: its id gets 404 and its client starts a new session (2025-11-25
+    basic/transports.mdx, Session Management 4).
+
+    Idle sessions sit in two `OrderedDict`s (unconfirmed; confirmed), least recently used
+    first: a request costs O(1) (`touch()` moves the session to the end, a session leaves
+    its dict while active), reaping stops at the first session still within its timeout,
+    and eviction takes the first.
+    """
+
+    def __init__(
+        self,
+        *,
+        idle_timeout: float | None,
+        max_sessions: int | None,
+        handshake_timeout: float | None = 60.0,
+    ) -> None:
         self.idle_timeout = idle_timeout
+        self.handshake_timeout = handshake_timeout
         self.max_sessions = max_sessions
         self.sessions: dict[str, HttpSession] = {}
+        self._unconfirmed: OrderedDict[str, HttpSession] = OrderedDict()  # idle ones
+        self._idle: OrderedDict[str, HttpSession] = OrderedDict()  # idle confirmed ones
+        self._forget: list[HttpSession] = []  # evicted: stored events still to drop
+        self.evicted = 0
 
     def __len__(self) -> int:
         return len(self.sessions)
 
     def get(self, session_id: str) -> HttpSession | None:
-        return self.sessions.get(session_id)
+        """The session a client's request names (None: unknown or ended). The client came
+        back with the id, so the session is confirmed."""
+        session = self.sessions.get(session_id)
+        if session is not None and not session.confirmed:
+            session.confirmed = True
+            if self._unconfirmed.pop(session_id, None) is not None:
+                self._idle[session_id] = session
+        return session
 
     def full(self) -> bool:
-        return self.max_sessions is not None and len(self.sessions) >= self.max_sessions
+        """At the cap with every session active: no room can be made for a new one."""
+        return (
+            self.max_sessions is not None
+            and len(self.sessions) >= self.max_sessions
+            and not self._unconfirmed
+            and not self._idle
+        )
 
     def add(self, session: HttpSession) -> None:
+        """Keep a new session; at the cap, evict an idle one first (see the class)."""
+        if self.max_sessions is not None:
+            while len(self.sessions) >= self.max_sessions and self._evict_one():
+                pass
         self.sessions[session.id] = session
+        session._manager = self
+        if session.active == 0:
+            self._idle_of(session)[session.id] = session
 
     async def end(self, session_id: str) -> bool:
-        session = self.sessions.pop(session_id, None)
+        session = self._remove(session_id)
         if session is None:
             return False
         await session.close()
         return True
 
+    def _remove(self, session_id: str) -> HttpSession | None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            session._manager = None
+            self._unconfirmed.pop(session_id, None)
+            self._idle.pop(session_id, None)
+        return session
+
+    def _evict_one(self) -> bool:
+        """End the oldest idle unconfirmed session, else the least recently used idle one;
+        False when every session is active."""
+        idle = self._unconfirmed or self._idle
+        if not idle:
+            return False
+        session_id = next(iter(idle))
+        session = self._remove(session_id)
+        assert session is not None
+        self.evicted += 1
+        logger.debug("session %s evicted to make room for a new one", session_id)
+        # idle, so nothing in flight, no stream, nobody waiting: only stored events (async)
+        # remain, dropped by the next `reap_idle()`
+        session.close_now()
+        if session.store is not None:
+            self._forget.append(session)
+        return True
+
+    def _idle_of(self, session: HttpSession) -> OrderedDict[str, HttpSession]:
+        return self._idle if session.confirmed else self._unconfirmed
+
+    def _busy_changed(self, session: HttpSession) -> None:
+        """`session.active` went from 0 or to 0: it leaves or rejoins the idle order."""
+        if session._active:
+            self._idle_of(session).pop(session.id, None)
+        else:
+            session.last_active = time.monotonic()
+            self._idle_of(session)[session.id] = session
+
     def idle(self, now: float | None = None) -> list[HttpSession]:
-        """Sessions past the idle timeout with nothing in flight and no stream open."""
-        if self.idle_timeout is None:
-            return []
-        limit = (time.monotonic() if now is None else now) - self.idle_timeout
-        return [s for s in self.sessions.values() if s.active == 0 and s.last_active <= limit]
+        """Sessions past their idle timeout (unconfirmed ones: `handshake_timeout`) with
+        nothing in flight and no stream open, oldest first."""
+        now = time.monotonic() if now is None else now
+        expired: list[HttpSession] = []
+        for sessions, timeout in (
+            (self._unconfirmed, self.handshake_timeout),
+            (self._idle, self.idle_timeout),
+        ):
+            if timeout is None:
+                continue
+            limit = now - timeout
+            for session in sessions.values():
+                if session.last_active > limit:
+                    break  # the rest were used more recently
+                expired.append(session)
+        return expired
 
     async def reap_idle(self, now: float | None = None) -> int:
-        """End idle sessions; never one with an active request. How many ended."""
+        """End idle sessions past their timeout; never one with an active request. How many
+        ended."""
+        while self._forget:
+            await self._forget.pop().close()
         reaped = 0
         for session in self.idle(now):
-            if session.active == 0:  # re-checked: ending one may have yielded
+            if session.active == 0 and not session.closed:  # ending one may have yielded
                 await self.end(session.id)
                 reaped += 1
         return reaped
 
     def reap_interval(self) -> float:
-        if self.idle_timeout is None:
+        timeouts = [t for t in (self.idle_timeout, self.handshake_timeout) if t is not None]
+        if not timeouts:
             return math.inf
-        return max(0.05, min(self.idle_timeout / 4, 30.0))
+        return max(0.05, min(min(timeouts) / 4, 30.0))
 
     async def close_all(self) -> None:
         for session_id in list(self.sessions):
             await self.end(session_id)
+        while self._forget:
+            await self._forget.pop().close()
