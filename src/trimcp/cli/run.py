@@ -73,6 +73,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="streamable HTTP: answer with JSON bodies instead of SSE streams",
     )
     parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long requests in flight get to finish (default 3)",
+    )
+    parser.add_argument(
         "--reload",
         action="store_true",
         help="restart the server when a file in its directory changes (HTTP transports only)",
@@ -112,12 +118,12 @@ def command(args: argparse.Namespace) -> int:
 
     options = _transport_options(args, transport)
     show_banner = False if args.no_banner else None
+    from trimcp.server.running import exit_status
+
     build = import_server(spec, server_args=args.server_args)
-    try:
-        anyio.run(_serve, build, transport, show_banner, options, backend=backend)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return exit_status(
+        lambda: anyio.run(_serve, build, transport, show_banner, options, backend=backend)
+    )
 
 
 def _default_backend() -> str:
@@ -140,6 +146,8 @@ def _transport_options(args: argparse.Namespace, transport: str) -> dict[str, An
     options: dict[str, Any] = {}
     if args.log_level:
         options["log_level"] = args.log_level
+    if args.graceful_timeout is not None:
+        options["graceful_timeout"] = args.graceful_timeout
     if transport == "stdio":
         for flag in ("host", "port", "path"):
             if getattr(args, flag) is not None:
@@ -163,28 +171,13 @@ async def _serve(
     transport: str,
     show_banner: bool | None,
     options: dict[str, Any],
-) -> None:
-    import anyio
+) -> int | None:
+    """Build the server and serve it until SIGTERM/SIGINT (graceful shutdown); returns the
+    signal that stopped it, if any."""
+    from trimcp.server.running import serve_until_signalled
 
     server = await build()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signals, tg.cancel_scope)
-        await server.run_async(transport, show_banner, **options)
-        tg.cancel_scope.cancel()
-
-
-async def _stop_on_signals(scope: Any) -> None:
-    """SIGTERM and SIGINT end the server gracefully (lifespan exits, HTTP drains)."""
-    import signal
-
-    import anyio
-
-    if sys.platform == "win32":
-        return
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
+    return await serve_until_signalled(lambda: server.run_async(transport, show_banner, **options))
 
 
 def _rerun_through_uv(args: argparse.Namespace) -> int:

@@ -12,11 +12,18 @@ Theory of operation:
    and report the address to `task_status`. hypercorn gets trimcp's keep-alive timer and
    one write per response (`tuning.install`).
 4. When this task is cancelled (or hypercorn stops on its own), shield the rest of the
-   shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting),
-   end the endpoints' streams (`shutdown()`: open SSE responses would otherwise hold their
-   connections for the whole grace period), wait for hypercorn up to the grace period (it
-   lets in-flight requests finish, then cuts them), cut it ourselves if it overstays, and
-   exit the lifespan.
+   shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting and
+   closes each connection once its response is done), end the endpoints' streams
+   (`shutdown()`: open SSE responses would otherwise hold their connections for the whole
+   grace period; new requests get 503), and give the requests in flight the grace period
+   (`graceful_timeout`) to finish. Those still running then are cancelled through the
+   endpoints (`cancel_inflight()`), which answer each with a JSON-RPC error; hypercorn's own
+   grace period is ours plus a margin, so it cuts a connection only if that answer did not
+   get out in time. Cut hypercorn ourselves if it overstays, and exit the lifespan.
+
+Signals are not handled here: `FastMCP.run` and `trimcp run` turn SIGTERM/SIGINT into the
+cancellation of this task (`trimcp.server.running.serve_until_signalled`); an application that
+embeds `run_http` cancels it itself.
 """
 
 from __future__ import annotations
@@ -112,6 +119,7 @@ def _build_config(
     *,
     log_level: str | None,
     graceful_timeout: float | None,
+    max_header_size: int | None = None,
     uvicorn_config: Mapping[str, Any] | None,
     hypercorn_config: Mapping[str, Any] | None,
 ) -> Any:
@@ -131,6 +139,8 @@ def _build_config(
             logger.debug("uvicorn option %r has no hypercorn meaning; ignored", key)
     if graceful_timeout is not None:
         config.graceful_timeout = float(graceful_timeout)
+    if max_header_size is not None:
+        config.h11_max_incomplete_size = int(max_header_size)
     for key, value in (hypercorn_config or {}).items():
         if key in ("bind", "insecure_bind", "quic_bind"):
             raise ValueError(f"hypercorn_config[{key!r}]: use host= and port= instead")
@@ -204,6 +214,7 @@ async def run_http(
     uvicorn_config: Mapping[str, Any] | None = None,
     hypercorn_config: Mapping[str, Any] | None = None,
     graceful_timeout: float | None = None,
+    max_header_size: int | None = None,
     task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
     **app_options: Any,
 ) -> None:
@@ -224,7 +235,11 @@ async def run_http(
         uvicorn_config: uvicorn options; those with a hypercorn meaning are mapped
             (`timeout_keep_alive` -> `keep_alive_timeout`, ...), the rest ignored.
         hypercorn_config: hypercorn `Config` attributes, applied last.
-        graceful_timeout: seconds in-flight requests get to finish on shutdown (default 3).
+        graceful_timeout: seconds in-flight requests get to finish on shutdown (default 3);
+            those still running after that are answered with a JSON-RPC error.
+        max_header_size: the most bytes a request's line and headers may take (hypercorn's
+            `h11_max_incomplete_size`, 16 KiB by default); past it the request gets 400 and
+            its connection is closed, the server goes on serving.
         task_status: `await tg.start(run_http, ...)` returns a `ServerAddress`.
     """
     backend = running_backend()
@@ -265,6 +280,7 @@ async def run_http(
     config = _build_config(
         log_level=level,
         graceful_timeout=graceful_timeout,
+        max_header_size=max_header_size,
         uvicorn_config=uvicorn_config,
         hypercorn_config=hypercorn_config,
     )
@@ -301,12 +317,30 @@ async def _serve(
     show_banner: bool,
     task_status: anyio.abc.TaskStatus[Any],
 ) -> None:
+    """Serve until cancelled, then shut down gracefully.
+
+    The lifespan and hypercorn run in a child task that the caller's cancellation reaches
+    only until the server is up; after that it is shielded, and this task, when cancelled,
+    tells it to stop (`stop`) and waits for it. Shielding the lifespan only once the
+    cancellation has arrived would be too late: it reaches the lifespan's own background
+    tasks (the endpoints' disconnect watch...) at once, and their task group then cancels
+    the shutdown itself.
+    """
     tuning.install(backend)
-    trigger = anyio.Event()
-    served = anyio.Event()
+    grace = config.graceful_timeout
+    # hypercorn cuts the connections still open after its grace period: give the endpoints
+    # time to answer the requests they cancel at the end of ours first
+    config.graceful_timeout = grace + _CUT_MARGIN
+    trigger = anyio.Event()  # hypercorn stops accepting
+    served = anyio.Event()  # hypercorn has returned
+    wake = anyio.Event()  # the caller cancelled us, or hypercorn returned on its own
+    ended = anyio.Event()  # the child is done: lifespan exited
     serve_scope = anyio.CancelScope(shield=True)
-    lifecycle = anyio.CancelScope()
     served_app: Any = _LifespanAnswered(app)  # hypercorn's typing wants its TypedDict scopes
+
+    def hypercorn_returned() -> None:
+        served.set()
+        wake.set()
 
     async def serve_trio(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
         import hypercorn.trio
@@ -317,7 +351,7 @@ async def _serve(
                     served_app, config, shutdown_trigger=trigger.wait, task_status=task_status
                 )
         finally:
-            served.set()
+            hypercorn_returned()
 
     async def serve_asyncio() -> None:
         import hypercorn.asyncio
@@ -326,28 +360,82 @@ async def _serve(
             with serve_scope:
                 await hypercorn.asyncio.serve(served_app, config, shutdown_trigger=trigger.wait)
         finally:
-            served.set()
+            hypercorn_returned()
 
-    with lifecycle:
-        async with app.lifespan(app), anyio.create_task_group() as tg:
-            try:
-                config.bind = [f"fd://{sock.detach()}"]
-                if backend == "trio":
-                    await tg.start(serve_trio)
-                else:
-                    # the socket already listens: early connections wait in its backlog
-                    tg.start_soon(serve_asyncio)
-                if show_banner:
-                    from trimcp.server.running import print_banner
+    async def run_server(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        try:
+            with anyio.CancelScope() as lifecycle:
+                async with app.lifespan(app), anyio.create_task_group() as tg:
+                    try:
+                        config.bind = [f"fd://{sock.detach()}"]
+                        if backend == "trio":
+                            await tg.start(serve_trio)
+                        else:
+                            # the socket already listens: early connections wait in its backlog
+                            tg.start_soon(serve_asyncio)
+                        lifecycle.shield = True  # up: from now on only `wake` ends serving
+                        task_status.started()
+                        await wake.wait()
+                    finally:
+                        lifecycle.shield = True
+                        await _shut_down(app, trigger, served, serve_scope, grace)
+        finally:
+            ended.set()
 
-                    print_banner(app.server, app.state.transport, address.url)
-                task_status.started(address)
-                await served.wait()
-            finally:
-                # From here on the caller's cancellation must not cut the shutdown short.
-                lifecycle.shield = True
-                trigger.set()
-                await app.shutdown()
-                with anyio.move_on_after(config.graceful_timeout + _CUT_MARGIN):
-                    await served.wait()
-                serve_scope.cancel()
+    failed: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            await tg.start(run_server)
+        except Exception as exc:  # did not start: raised below, not as a task group's
+            failed = exc
+        else:
+            await _serving(app, address, show_banner, task_status, ended, wake)
+    if failed is not None:
+        raise failed
+
+
+async def _serving(
+    app: Any,
+    address: ServerAddress,
+    show_banner: bool,
+    task_status: anyio.abc.TaskStatus[Any],
+    ended: anyio.Event,
+    wake: anyio.Event,
+) -> None:
+    """Report the address, wait until the server ends; when cancelled, have it stop first."""
+    try:
+        if show_banner:
+            from trimcp.server.running import print_banner
+
+            print_banner(app.server, app.state.transport, address.url)
+        task_status.started(address)
+        await ended.wait()
+    finally:
+        wake.set()
+
+
+async def _shut_down(
+    app: Any,
+    trigger: anyio.Event,
+    served: anyio.Event,
+    serve_scope: anyio.CancelScope,
+    grace: float,
+) -> None:
+    trigger.set()
+    await app.shutdown()
+    with anyio.move_on_after(grace):
+        await served.wait()
+    if not served.is_set():
+        _cancel_inflight(app)
+        with anyio.move_on_after(2 * _CUT_MARGIN):  # hypercorn's own cut comes first
+            await served.wait()
+    serve_scope.cancel()
+
+
+def _cancel_inflight(app: Any) -> None:
+    """The grace period is over: the endpoints cancel the requests still running and answer
+    each with an error (an endpoint without `cancel_inflight` leaves them to hypercorn)."""
+    for endpoint in getattr(app, "endpoints", ()):
+        cancel = getattr(endpoint, "cancel_inflight", None)
+        if cancel is not None:
+            cancel()

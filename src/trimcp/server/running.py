@@ -1,20 +1,52 @@
 """Running a server: the sync `run` wrapper, `run_async` dispatch by transport, stdio serving,
-and the banner. `FastMCP`'s methods of the same names delegate here."""
+and the banner. `FastMCP`'s methods of the same names delegate here.
+
+Shutdown. `run_async`, `run_http_async` and `run_stdio_async` serve until cancelled and then
+shut down gracefully: no new requests, those in flight get `graceful_timeout` seconds to
+finish, any still running after that is answered with a JSON-RPC error, the lifespan exits
+once. They never touch signals: an application embedding them cancels them itself. `run` (and
+`trimcp run`) are whole programs: `serve_until_signalled` receives SIGTERM and SIGINT as signals
+(so SIGINT never becomes a `KeyboardInterrupt` inside task groups, which trio would wrap in an
+`ExceptionGroup`), cancels the serving task on the first one, and `run` then exits with status 0
+for SIGTERM and 130 for SIGINT. A second SIGINT during the grace period forces the exit.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+import threading
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
+import anyio.abc
 
 from trimcp import __version__
 
 if TYPE_CHECKING:
+    from trimcp.runtime.peer import Peer
+    from trimcp.server.connection import ServerConnection
     from trimcp.server.server import FastMCP
+    from trimcp.transports.stdio import FdStream
 
-__all__ = ["print_banner", "run", "run_async", "run_stdio_async"]
+__all__ = [
+    "exit_status",
+    "print_banner",
+    "run",
+    "run_async",
+    "run_stdio_async",
+    "serve_until_signalled",
+]
+
+logger = logging.getLogger("trimcp")
+
+DEFAULT_GRACEFUL_TIMEOUT = 3.0
+SHUTTING_DOWN = "Server shutting down"
+_IDLE_POLL = 0.02  # how often a stdio drain looks for the last request to finish
 
 
 async def run_async(
@@ -29,7 +61,7 @@ async def run_async(
     if show_banner is None:
         show_banner = settings.show_server_banner
     if transport == "stdio":
-        await server.run_stdio_async(show_banner=show_banner, **transport_kwargs)
+        await run_stdio_async(server, show_banner=show_banner, **transport_kwargs)
     elif transport in ("http", "streamable-http", "sse"):
         await server.run_http_async(
             transport=transport,  # type: ignore[arg-type]  # narrowed by the `in` test above
@@ -48,6 +80,8 @@ def run(
     backend: Literal["asyncio", "trio"] | None = None,
     **transport_kwargs: Any,
 ) -> None:
+    """Serve until SIGTERM or SIGINT (or, on stdio, until stdin closes), then shut down
+    gracefully; after a SIGINT, exit with status 130 (`SystemExit`)."""
     from trimcp._backend import running_backend
     from trimcp.settings import settings
 
@@ -56,28 +90,159 @@ def run(
             "FastMCP.run() was called inside a running event loop: use `await mcp.run_async()`"
         )
 
-    async def main() -> None:
-        await server.run_async(transport, show_banner, **transport_kwargs)  # type: ignore[arg-type]
+    async def main() -> int | None:
+        return await serve_until_signalled(
+            lambda: server.run_async(transport, show_banner, **transport_kwargs)  # type: ignore[arg-type]
+        )
 
+    status = exit_status(lambda: anyio.run(main, backend=backend or settings.backend))
+    if status:
+        raise SystemExit(status)
+
+
+async def serve_until_signalled(serve: Callable[[], Awaitable[None]]) -> int | None:
+    """Run `serve()` until it returns or SIGTERM/SIGINT arrives; on the first signal cancel it
+    (it shuts down gracefully) and wait for it. Returns the signal's number, or None.
+
+    A second SIGINT while shutting down exits at once with status 130. Signals are only
+    received on the main thread of a POSIX process; elsewhere this just awaits `serve()`.
+    """
+    if sys.platform == "win32" or threading.current_thread() is not threading.main_thread():
+        await serve()
+        return None
+    received: list[int] = []
+    failed: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        serving = anyio.CancelScope()
+
+        async def watch(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                task_status.started()
+                async for signum in signals:
+                    if not received:
+                        received.append(int(signum))
+                        serving.cancel()
+                    elif signum == signal.SIGINT:
+                        print("trimcp: second interrupt, exiting now", file=sys.stderr, flush=True)
+                        os._exit(128 + signal.SIGINT)
+
+        await tg.start(watch)
+        with serving:
+            try:
+                await serve()
+            except Exception as exc:  # raised below as it is, not in an exception group
+                failed = exc
+        tg.cancel_scope.cancel()
+    if failed is not None:
+        raise failed
+    return received[0] if received else None
+
+
+def exit_status(main: Callable[[], int | None]) -> int:
+    """Run `main()` (which returns the signal that stopped it, if any) and turn the outcome
+    into an exit status: 0, or 130 after SIGINT, also when a `KeyboardInterrupt` got through
+    (before the signal receiver was installed, or after it was removed), wrapped in an
+    `ExceptionGroup` or not."""
     try:
-        anyio.run(main, backend=backend or settings.backend)
+        signum = main()
     except KeyboardInterrupt:
-        pass
+        signum = signal.SIGINT
+    except BaseExceptionGroup as group:
+        _, rest = group.split(KeyboardInterrupt)
+        if rest is not None:
+            raise
+        signum = signal.SIGINT
+    return 128 + signal.SIGINT if signum == signal.SIGINT else 0
 
 
 async def run_stdio_async(
-    server: FastMCP, *, show_banner: bool = True, log_level: str | None = None
+    server: FastMCP,
+    *,
+    show_banner: bool = True,
+    log_level: str | None = None,
+    stateless: bool = False,
+    graceful_timeout: float | None = None,
 ) -> None:
-    """Serve one client over this process's stdin/stdout until stdin closes."""
+    """Serve one client over this process's stdin/stdout until stdin closes, or until
+    cancelled: then shut down gracefully (see `serve_connection`).
+
+    Args:
+        stateless: accepted for FastMCP compatibility; a stdio connection is one session.
+        graceful_timeout: seconds requests in flight get to finish when cancelled (default 3).
+    """
     from trimcp.server.connection import ServerConnection
     from trimcp.transports.stdio import stdio_stream
 
+    del stateless
     if log_level:
         logging.getLogger("trimcp").setLevel(log_level.upper())
     if show_banner:
         print_banner(server, "stdio")
-    async with server._lifespan_manager(), stdio_stream() as stream:
-        await ServerConnection(server, stream, transport="stdio").run()
+    grace = DEFAULT_GRACEFUL_TIMEOUT if graceful_timeout is None else float(graceful_timeout)
+    with anyio.CancelScope() as lifecycle:
+        async with server._lifespan_manager(), stdio_stream() as stream:
+            connection = ServerConnection(server, stream, transport="stdio")
+            try:
+                await serve_connection(connection, stream, graceful_timeout=grace)
+            finally:
+                # cancelled or not, the lifespan's exit runs to its end
+                lifecycle.shield = True
+
+
+async def serve_connection(
+    connection: ServerConnection, stream: FdStream, *, graceful_timeout: float
+) -> None:
+    """Serve `connection` until its stream ends; when cancelled, shut it down gracefully.
+
+    The shutdown: new requests are answered with an error at once, the connection's
+    `subscriptions/listen` streams end, the requests in flight get `graceful_timeout` seconds
+    to finish and those still running after that are cancelled and answered with an error.
+    Then the connection ends (what is queued for stdout is flushed by `stdio_stream`).
+    """
+    from trimcp.protocol import jsonrpc
+    from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
+    from trimcp.server.subscriptions import Listener
+
+    peer = connection.peer
+    ended = anyio.Event()
+    serving = anyio.CancelScope(shield=True)  # the caller's cancellation starts the drain
+
+    async def serve() -> None:
+        try:
+            with serving:
+                await connection.run()
+        finally:
+            ended.set()
+
+    shutting_down = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(serve)
+        try:
+            await ended.wait()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if not ended.is_set():
+                    stream.refuse_requests(partial(jsonrpc.encode_error, error=shutting_down))
+                    for sink in list(connection.server._connections):
+                        if isinstance(sink, Listener):
+                            sink.close()  # the listen request ends with its final result
+                    with anyio.move_on_after(graceful_timeout):
+                        await _wait_idle(peer, ended)
+                    for request_id in _inflight(peer):
+                        if peer.cancel(request_id):
+                            await stream.send(jsonrpc.encode_error(request_id, shutting_down))
+                serving.cancel()
+
+
+def _inflight(peer: Peer) -> list[Any]:
+    return list(peer._inflight)
+
+
+async def _wait_idle(peer: Peer, ended: anyio.Event) -> None:
+    """Until no inbound request is in flight (or the connection ended). Polls: it only runs
+    during a shutdown, and a request can end without sending anything (when cancelled)."""
+    while peer._inflight and not ended.is_set():  # noqa: ASYNC110 - no event to wait on
+        await anyio.sleep(_IDLE_POLL)
 
 
 def print_banner(server: FastMCP, transport: str, url: str | None = None) -> None:

@@ -6,18 +6,22 @@ On a pipe or socket fd, reads and writes are non-blocking `os.read`/`os.write` w
 or regular file falls back to a worker thread. Writes are coalesced: concurrent senders
 append to one buffer that a single flusher writes, so responses finishing together cost one
 syscall and never interleave.
+
+While the server shuts down, `FdStream.refuse_requests` answers requests that arrive with an
+error at once, so only those already in flight are served.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
 
+from trimcp.protocol import jsonrpc
 from trimcp.protocol.framing import LineFramer, LineTooLong
 
 __all__ = ["FdStream", "FramedStream", "stdio_stream"]
@@ -119,6 +123,7 @@ class FdStream(_CoalescingWriter):
         self._read_poll = _pollable(read_fd)
         self._write_poll = _pollable(write_fd)
         self._eof = False
+        self._refusal: Callable[[jsonrpc.RequestId], bytes] | None = None
         self._restore: list[tuple[int, bool]] = []
         for fd, poll in ((read_fd, self._read_poll), (write_fd, self._write_poll)):
             if poll and os.get_blocking(fd):
@@ -133,12 +138,23 @@ class FdStream(_CoalescingWriter):
                 pass
         self._restore.clear()
 
+    def refuse_requests(self, answer: Callable[[jsonrpc.RequestId], bytes]) -> None:
+        """From now on, answer each request that arrives with `answer(its id)` instead of
+        passing it on (the server is shutting down); other messages still pass."""
+        self._refusal = answer
+
     async def receive(self) -> bytes:
         framer = self._framer
         while True:
             line = framer.next_line()  # may raise LineTooLong
             if line is not None:
-                return line
+                if self._refusal is None:
+                    return line
+                message = jsonrpc.decode(line)
+                if not isinstance(message, jsonrpc.Request):
+                    return line
+                await self.send(self._refusal(message.id))
+                continue
             if self._eof:
                 raise anyio.EndOfStream
             data = await self._read()

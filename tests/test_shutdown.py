@@ -1,0 +1,337 @@
+"""Shutdown on SIGTERM and SIGINT, on a real server process, on both backends, HTTP and stdio.
+
+Every request in flight when the signal arrives is answered: with its result if it finishes
+within the grace period, else with a JSON-RPC error. The lifespan exits once, the process
+exits 0 for SIGTERM and 130 for SIGINT, and nothing is printed as a traceback.
+
+The server is a script written to a temporary directory; each tool call writes a marker to
+stderr when it starts, so the test sends the signal once the calls are known to be running.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import httpx2
+import msgspec
+import pytest
+
+from tests.wire import modern_meta
+from trimcp.http.streamable import StreamableHTTPEndpoint
+from trimcp.transports.stdio import FramedStream
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
+]
+
+GRACE = 1.5
+
+SERVER = textwrap.dedent(
+    """
+    import sys
+    from contextlib import asynccontextmanager
+
+    import anyio
+    from trimcp import FastMCP
+
+    @asynccontextmanager
+    async def lifespan(server):
+        print("LIFESPAN-ENTER", file=sys.stderr, flush=True)
+        try:
+            yield {}
+        finally:
+            print("LIFESPAN-EXIT", file=sys.stderr, flush=True)
+
+    mcp = FastMCP("shutdown", lifespan=lifespan)
+
+    @mcp.tool
+    async def quick(tag: str) -> str:
+        print("STARTED", tag, file=sys.stderr, flush=True)
+        await anyio.sleep(0.5)  # well within the grace period
+        return "finished " + tag
+
+    @mcp.tool
+    async def stuck(tag: str) -> str:
+        print("STARTED", tag, file=sys.stderr, flush=True)
+        await anyio.sleep_forever()
+        return "never"
+
+    if __name__ == "__main__":
+        transport, backend, grace = sys.argv[1], sys.argv[2], float(sys.argv[3])
+        if transport == "stdio":
+            mcp.run(backend=backend, show_banner=False, graceful_timeout=grace)
+        else:
+            mcp.run(transport="http", backend=backend, port=0, graceful_timeout=grace)
+    """
+)
+
+HANDSHAKE = "2025-11-25"
+ACCEPT = "application/json, text/event-stream"
+
+
+class ServerProcess:
+    """A server subprocess whose stderr is collected as it comes, line by line."""
+
+    def __init__(self, process: anyio.abc.Process) -> None:
+        self.process = process
+        self.stderr = ""
+        self._changed = anyio.Event()
+
+    async def collect_stderr(self) -> None:
+        assert self.process.stderr is not None
+        async for chunk in self.process.stderr:
+            self.stderr += chunk.decode(errors="replace")
+            self._changed.set()
+            self._changed = anyio.Event()
+        self._changed.set()
+
+    async def wait_for_stderr(self, pattern: str) -> re.Match[str]:
+        """Wait (bounded) until stderr matches `pattern`."""
+        with anyio.fail_after(15):
+            while True:
+                found = re.search(pattern, self.stderr)
+                if found is not None:
+                    return found
+                if self.process.returncode is not None:
+                    raise AssertionError(f"server exited; stderr:\n{self.stderr}")
+                await self._changed.wait()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    async def exit_status(self) -> int:
+        with anyio.fail_after(GRACE + 10):
+            return await self.process.wait()
+
+
+def command(server_file: Path, transport: str, backend: str, launcher: str) -> list[str]:
+    if launcher == "run()":
+        return [sys.executable, str(server_file), transport, backend, str(GRACE)]
+    argv = [sys.executable, "-m", "trimcp", "run", str(server_file), "--backend", backend]
+    argv += ["--graceful-timeout", str(GRACE)]
+    if transport == "http":
+        argv += ["--transport", "http", "--port", "0"]
+    else:
+        argv += ["--no-banner"]
+    return argv
+
+
+def assert_clean_exit(server: ServerProcess, status: int, signum: int) -> None:
+    expected = 0 if signum == signal.SIGTERM else 128 + signal.SIGINT
+    assert status == expected, server.stderr
+    assert "Traceback" not in server.stderr, server.stderr
+    assert server.stderr.count("LIFESPAN-EXIT") == 1, server.stderr
+
+
+@pytest.fixture
+def server_file(tmp_path: Path) -> Path:
+    path = tmp_path / "server.py"
+    path.write_text(SERVER)
+    return path
+
+
+def call(request_id: int, tool: str, tag: str, **extra: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {"name": tool, "arguments": {"tag": tag}, **extra}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
+# -- HTTP --------------------------------------------------------------------------------
+
+
+async def http_post(
+    client: httpx2.AsyncClient, url: str, message: dict[str, Any], headers: dict[str, str]
+) -> httpx2.Response:
+    return await client.post(
+        url,
+        content=msgspec.json.encode(message),
+        headers={"content-type": "application/json", "accept": ACCEPT, **headers},
+    )
+
+
+def answer_of(response: httpx2.Response) -> dict[str, Any]:
+    """The JSON-RPC answer in a response, JSON or the last message of an SSE stream."""
+    assert response.status_code == 200, (response.status_code, response.text)
+    if response.headers["content-type"].startswith("application/json"):
+        return msgspec.json.decode(response.content)
+    data = [line[5:].strip() for line in response.text.splitlines() if line.startswith("data:")]
+    messages = [msgspec.json.decode(d) for d in data if d]
+    answers = [m for m in messages if "id" in m and ("result" in m or "error" in m)]
+    assert len(answers) == 1, response.text
+    return answers[0]
+
+
+@pytest.mark.xfail(
+    not hasattr(StreamableHTTPEndpoint, "cancel_inflight"),
+    reason="needs StreamableHTTPEndpoint.cancel_inflight (http/streamable.py, issue 14 finding 7)",
+    strict=True,
+)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("launcher", ["run()", "trimcp run"])
+async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cleanly(
+    server_file: Path, server_backend: str, signum: int, launcher: str
+):
+    process = await anyio.open_process(
+        command(server_file, "http", server_backend, launcher), stderr=subprocess.PIPE
+    )
+    server = ServerProcess(process)
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        url = (await server.wait_for_stderr(r"(http://\S+/mcp)")).group(1)
+        answers: dict[str, httpx2.Response | BaseException] = {}
+        async with httpx2.AsyncClient(timeout=GRACE + 10) as client:
+            init = {
+                "protocolVersion": HANDSHAKE,
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "0"},
+            }
+            response = await http_post(
+                client, url, {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init}, {}
+            )
+            session = {"mcp-session-id": response.headers["mcp-session-id"]}
+            await http_post(
+                client, url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session
+            )
+
+            def modern(tool: str) -> dict[str, str]:
+                return {"mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call",
+                        "mcp-name": tool}  # fmt: skip
+
+            calls = {
+                "handshake-quick": (call(1, "quick", "handshake-quick"), session),
+                "handshake-stuck": (call(2, "stuck", "handshake-stuck"), session),
+                "modern-quick": (
+                    call(3, "quick", "modern-quick", _meta=modern_meta()),
+                    modern("quick"),
+                ),
+                "modern-stuck": (
+                    call(4, "stuck", "modern-stuck", _meta=modern_meta()),
+                    modern("stuck"),
+                ),
+            }
+
+            async def send(name: str) -> None:
+                message, headers = calls[name]
+                try:
+                    answers[name] = await http_post(client, url, message, headers)
+                except Exception as exc:
+                    answers[name] = exc
+
+            async with anyio.create_task_group() as clients:
+                for name in calls:
+                    clients.start_soon(send, name)
+                for name in calls:
+                    await server.wait_for_stderr(f"STARTED {name}")
+                server.signal(signum)
+        status = await server.exit_status()
+
+    for name in ("handshake-quick", "modern-quick"):
+        reply = answers[name]
+        assert isinstance(reply, httpx2.Response), (name, reply, server.stderr)
+        answer = answer_of(reply)
+        assert answer["result"]["content"][0]["text"] == f"finished {name}", answer
+    for name in ("handshake-stuck", "modern-stuck"):
+        reply = answers[name]
+        assert isinstance(reply, httpx2.Response), (name, reply, server.stderr)
+        answer = answer_of(reply)
+        assert "shutting down" in answer["error"]["message"], answer
+    assert_clean_exit(server, status, signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_idle_server_exits_cleanly_on_signal(
+    server_file: Path, server_backend: str, transport: str, signum: int
+):
+    process = await anyio.open_process(
+        command(server_file, transport, server_backend, "run()"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    server = ServerProcess(process)
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        await server.wait_for_stderr("LIFESPAN-ENTER")
+        if transport == "http":
+            await server.wait_for_stderr(r"http://\S+/mcp")
+        server.signal(signum)
+        status = await server.exit_status()
+    assert_clean_exit(server, status, signum)
+
+
+# -- stdio -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@pytest.mark.parametrize("launcher", ["run()", "trimcp run"])
+async def test_stdio_signal_answers_in_flight_requests_and_exits_cleanly(
+    server_file: Path, server_backend: str, signum: int, launcher: str
+):
+    process = await anyio.open_process(
+        command(server_file, "stdio", server_backend, launcher),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    server = ServerProcess(process)
+    assert process.stdout is not None and process.stdin is not None
+    stdin = process.stdin
+    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
+
+    async def send(*messages: dict[str, Any]) -> None:
+        await stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in messages))
+
+    received: list[dict[str, Any]] = []
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        init = {
+            "protocolVersion": HANDSHAKE,
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        await send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
+        with anyio.fail_after(15):
+            assert "result" in msgspec.json.decode(await wire.receive())
+        listen = {"notifications": {"toolsListChanged": True}, "_meta": modern_meta()}
+        await send(
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            call(1, "quick", "handshake-quick"),
+            call(2, "stuck", "handshake-stuck"),
+            call(3, "quick", "modern-quick", _meta=modern_meta()),
+            call(4, "stuck", "modern-stuck", _meta=modern_meta()),
+            {"jsonrpc": "2.0", "id": 5, "method": "subscriptions/listen", "params": listen},
+        )
+        for name in ("handshake-quick", "handshake-stuck", "modern-quick", "modern-stuck"):
+            await server.wait_for_stderr(f"STARTED {name}")
+        with anyio.fail_after(15):  # the listen stream is open once acknowledged
+            while not any(m.get("method", "").endswith("acknowledged") for m in received):
+                received.append(msgspec.json.decode(await wire.receive()))
+        server.signal(signum)
+        with anyio.fail_after(GRACE + 10):
+            while True:
+                try:
+                    received.append(msgspec.json.decode(await wire.receive()))
+                except anyio.EndOfStream:
+                    break
+        status = await server.exit_status()
+
+    by_id = {message["id"]: message for message in received if "id" in message}
+    assert sorted(by_id) == [1, 2, 3, 4, 5], received  # each answered once
+    for request_id, name in ((1, "handshake-quick"), (3, "modern-quick")):
+        assert by_id[request_id]["result"]["content"][0]["text"] == f"finished {name}", received
+    for request_id in (2, 4):
+        assert "shutting down" in by_id[request_id]["error"]["message"], received
+    assert "result" in by_id[5], received  # the listen stream ended with its final result
+    assert_clean_exit(server, status, signum)
