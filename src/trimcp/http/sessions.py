@@ -74,6 +74,7 @@ class SSEStream:
         "closed",
         "connected",
         "done",
+        "dropped",
         "started",
         "store",
         "stream_id",
@@ -97,6 +98,7 @@ class SSEStream:
         self.started = False
         self.connected = True  # the HTTP response is still open
         self.closed = False  # no more events will come
+        self.dropped = 0  # events not written: the client was gone
         self.done = anyio.Event()
 
     @property
@@ -108,27 +110,47 @@ class SSEStream:
             return
         self.started = True
         headers = SSE_HEADERS + self._extra_headers if self._extra_headers else SSE_HEADERS
-        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        await self._deliver({"type": "http.response.start", "status": 200, "headers": headers})
         if self.store is not None:
             assert self.stream_id is not None
             priming_id = await self.store.store_event(self.stream_id, None)
             await self._write(encode_event(b"", id=priming_id, retry=self._retry_ms))
         else:
             # send the headers now: a client waits for them before it reads events
-            await self._send({"type": "http.response.body", "body": b"", "more_body": True})
+            await self._deliver({"type": "http.response.body", "body": b"", "more_body": True})
 
     async def _write(self, chunk: bytes) -> None:
-        if self.connected:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not self.connected:
+            self.dropped += 1
+            return
+        if not await self._deliver(
+            {"type": "http.response.body", "body": chunk, "more_body": True}
+        ):
+            self.dropped += 1
+
+    async def _deliver(self, message: dict[str, Any]) -> bool:
+        """Send one ASGI message; False when the server says the client is gone."""
+        try:
+            await self._send(message)
+        except OSError:
+            # ASGI 2.4: a server may raise an `OSError` subclass once the client is gone
+            # (uvicorn does; under hypercorn `trimcp.http.tuning` drops the bytes instead)
+            self.disconnected()
+            return False
+        return True
 
     async def send_message(self, message: bytes) -> None:
-        """Write one JSON-RPC message (already encoded) as a `message` event."""
+        """Write one JSON-RPC message (already encoded) as a `message` event; dropped (and
+        counted in `dropped`) once the client is gone, unless the stream is resumable."""
         if self.closed:
             return
         if not self.started:
             await self.start()
         if self.store is None:
-            await self._write(encode_event(message, event="message"))
+            if self.connected:
+                await self._write(encode_event(message, event="message"))
+            else:
+                self.dropped += 1
             return
         assert self.stream_id is not None
         event_id = await self.store.store_event(self.stream_id, message)
@@ -156,7 +178,7 @@ class SSEStream:
         if self._retry_ms is not None:
             await self._write(b"retry: %d\n\n" % self._retry_ms)
         self.connected = False
-        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def finish(self) -> None:
         """No more events: end the HTTP response (if still open) and any resumed GET.
@@ -173,12 +195,14 @@ class SSEStream:
             self._sink = None
         if self.connected and self.started:
             self.connected = False
-            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
         self.done.set()
 
     def disconnected(self) -> None:
         """The client went away: later events are only stored (if resumable)."""
-        self.connected = False
+        if self.connected:
+            self.connected = False
+            logger.debug("SSE stream %s: client gone, later events not written", self.stream_id)
 
     def attach(self, sink: MemoryObjectSendStream[bytes]) -> bool:
         """Forward later events to a GET that resumed this stream; False if it is finished."""
