@@ -237,9 +237,10 @@ async def run_http(
         hypercorn_config: hypercorn `Config` attributes, applied last.
         graceful_timeout: seconds in-flight requests get to finish on shutdown (default 3);
             those still running after that are answered with a JSON-RPC error.
-        max_header_size: the most bytes a request's line and headers may take (hypercorn's
-            `h11_max_incomplete_size`, 16 KiB by default); past it the request gets 400 and
-            its connection is closed, the server goes on serving.
+        max_header_size: the most bytes of a request head (request line and headers)
+            hypercorn buffers while waiting for its end (its `h11_max_incomplete_size`, 16 KiB
+            by default); past it the request gets 431 and its connection is closed. A head
+            that arrives whole in one read (up to 64 KiB) is parsed whatever its size (h11).
         task_status: `await tg.start(run_http, ...)` returns a `ServerAddress`.
     """
     backend = running_backend()
