@@ -15,6 +15,7 @@ import pytest
 
 from tests.wire import serving
 from trimcp import FastMCP
+from trimcp.http import PlainTextResponse, Request
 
 pytestmark = pytest.mark.anyio
 
@@ -56,3 +57,26 @@ async def test_peer_closed_connections_are_released_at_once() -> None:
         with anyio.fail_after(3):
             while _open_fds() > start + 5:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
+
+
+async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer() -> None:
+    """Only a failed write (or our own close) makes the server drop what the app sends: a
+    peer's end of stream alone may be a half-close, and that peer still reads. The route
+    answers only after the server has seen the end of stream (`http.disconnect`)."""
+    mcp = FastMCP("churn")
+
+    @mcp.custom_route("/late", methods=["GET"])
+    async def late(request: Request) -> PlainTextResponse:
+        while (await request.receive()).get("type") != "http.disconnect":
+            pass
+        return PlainTextResponse("answered after the end of stream")
+
+    async with serving(mcp) as (address, _):
+        async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+            await stream.send(b"GET /late HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+            await stream.send_eof()
+            answer = b""
+            with anyio.fail_after(5):
+                while b"answered after the end of stream" not in answer:
+                    answer += await stream.receive()
+        assert answer.startswith(b"HTTP/1.1 200")

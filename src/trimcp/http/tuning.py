@@ -1,5 +1,5 @@
-"""How trimcp tunes hypercorn: two pieces of its per-request machinery, replaced (and one
-fault fixed on the way).
+"""How trimcp tunes hypercorn: two pieces of its per-request machinery, replaced (and two
+faults fixed on the way).
 
 Both keep hypercorn's contracts and change what a request costs (the small differences are
 listed below); `install(backend)` puts them in place. `run_http_async` calls it, and so does
@@ -42,8 +42,17 @@ but, between requests, leaves the socket to the keep-alive timer: every closed c
 held its fd for `keep_alive_timeout` (5 s), and a client opening a connection per request
 ran the server out of fds (3,000 in a row reached the 1,024 limit: "Too many open files").
 `CoalescingH11Protocol` stops the timer and closes the socket when the peer's end of stream
-(or a broken socket) comes between requests. During a request nothing changes: the app gets
-`http.disconnect` and the connection closes when the app is done.
+(or a broken socket) comes between requests. During a request the app gets `http.disconnect`
+and the connection closes when the app is done, as before.
+
+**What the app sends to a gone client is dropped.** Once a write to the socket has failed
+(or the connection was closed on our side), hypercorn still framed every chunk the app sent
+and wrote it to the dead socket: on asyncio each write raised inside the transport and was
+logged ("socket.send() raised exception."), and the chunks stayed alive until the app
+ended (a tool streaming 20,000 progress events of 20 KB after its client left grew the
+process by 386 MB). `CoalescingH11Protocol` drops them and counts them in `dropped`. The
+peer's end of stream alone does not count: it may be a half-close, and that peer still
+reads its answer.
 """
 
 from __future__ import annotations
@@ -123,13 +132,21 @@ class CoalescingH11Protocol(H11Protocol):
 
     _held: bytes | None = None  # the head written by h11 and not yet sent
     _released = False  # the connection was closed for its peer's end of stream
-    _gone = False  # the connection is closed: whatever the app still sends is dropped
+    _eof = False  # the peer's end of stream was just read: it may still read (half-close)
+    _gone = False  # writing failed, or we closed: whatever the app still sends is dropped
     dropped = 0  # events the app sent after that
 
     async def handle(self, event: Any) -> None:
         between_requests = self.stream is None
-        if type(event) is Closed:
-            self._gone = True
+        kind = type(event)
+        if kind is RawData:
+            if not event.data:
+                self._eof = True  # hypercorn follows this with `Closed`
+        elif kind is Closed:
+            if self._eof:
+                self._eof = False  # that end of stream: a half-closed peer still reads
+            else:
+                self._gone = True  # a failed write, a timeout, or our own close
         await super().handle(event)
         if type(event) is Closed and between_requests and not self._released:
             # The peer closed (or the socket broke) between requests: hypercorn would keep
