@@ -61,7 +61,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -838,6 +838,8 @@ class Run:
         self.server: Server | None = None
         self.restarts = 0
         self.closed = 0  # HTTP requests the server closed the connection on without an answer
+        self.closed_tags: Counter[str] = Counter()  # ... by the tags of their messages
+        self.closed_reasons: Counter[str] = Counter()  # ... by what the client said
 
     # -- bookkeeping --
 
@@ -1046,14 +1048,17 @@ class HttpRun(Run):
                 headers=(message.headers),
             ) as response:
                 status = response.status_code
-                if message.http_method == "GET" and "text/event-stream" in response.headers.get(
-                    "content-type", ""
-                ):
+                content_type = response.headers.get("content-type", "")
+                body = b""
+                if message.http_method == "GET" and "text/event-stream" in content_type:
                     pass  # a standalone or resumed stream stays open: its head is the answer
                 else:
-                    for _ in response.iter_bytes():
+                    for chunk in response.iter_bytes():
+                        if len(body) < 1 << 20:
+                            body += chunk
                         if time.monotonic() - started > self.args.timeout:
                             raise httpx2.ReadTimeout("body too slow")
+                self.check_http_body(message, content_type, body)
         except httpx2.TimeoutException as exc:
             self.fault(
                 "no-answer",
@@ -1064,10 +1069,17 @@ class HttpRun(Run):
             self.client.close()
             self.client = httpx2.Client(base_url=self.base, timeout=self.args.timeout)
             return
-        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError):
+        except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
             # the server may refuse a bad request by closing (counted; its death, traceback or
             # unresponsiveness is what the oracle checks next)
             self.closed += 1
+            before = self.history[-1] if self.history else None
+            self.closed_tags[
+                f"{','.join(sorted(set(message.tags))) or '(none)'}"
+                f" after {before.http_method if before else '-'} {before.raw or ''}"
+                f"[{','.join(sorted(set(before.tags))) if before else ''}]"
+            ] += 1
+            self.closed_reasons[f"{type(exc).__name__}: {str(exc)[:80]}"] += 1
             self.client.close()
             self.client = httpx2.Client(base_url=self.base, timeout=self.args.timeout)
             return
@@ -1162,6 +1174,25 @@ class HttpRun(Run):
         for status in re.findall(rb"HTTP/1\.[01] (\d{3})", data):
             if int(status) >= 500:
                 self.five_xx(int(status), message, f"raw {kind}")
+
+    def check_http_body(self, message: Message, content_type: str, body: bytes) -> None:
+        """A JSON or SSE answer carries well-formed JSON-RPC messages only."""
+        if not body or len(body) >= 1 << 20:
+            return
+        if content_type.startswith("application/json"):
+            lines = [body]
+        elif content_type.startswith("text/event-stream"):
+            lines = [
+                line[5:].strip()
+                for line in body.replace(b"\r\n", b"\n").split(b"\n")
+                if line.startswith(b"data:") and line[5:].strip()
+            ]
+        else:
+            return
+        for line in lines:
+            _decoded, problem = check_jsonrpc_line(line)
+            if problem:
+                self.fault("malformed", f"{problem}: {line[:500]!r}", message, problem[:80])
 
     def refused(self, message: Message, exc: Exception) -> None:
         """A refused connection: the server died (reported by the caller, with its stderr)
@@ -1433,8 +1464,9 @@ def replay(path: Path, args: argparse.Namespace) -> str | None:
     data = json.loads(path.read_text())
     if data["messages"] and _replay(data, args, data["messages"]):
         return "alone"
-    if data.get("history") and _replay(data, args, [*data["history"], *data["messages"]]):
-        return "with history"
+    for _attempt in range(3):  # a race may need more than one try
+        if data.get("history") and _replay(data, args, [*data["history"], *data["messages"]]):
+            return "with history"
     return None
 
 
@@ -1576,6 +1608,8 @@ def main(argv: list[str] | None = None) -> int:
                 "messages": runner.sent,
                 "restarts": runner.restarts,
                 "closed_without_answer": runner.closed,
+                "closed_without_answer_tags": dict(runner.closed_tags.most_common()),
+                "closed_without_answer_reasons": dict(runner.closed_reasons.most_common()),
                 "rss_kb": {
                     "start": runner.rss_start,
                     "peak": runner.rss_peak,
