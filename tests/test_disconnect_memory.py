@@ -14,10 +14,15 @@ import logging
 import tracemalloc
 
 import anyio
+import msgspec
 import pytest
 
+from tests.test_http_streamable import running
 from tests.wire import serving
 from trimcp import Context, FastMCP
+from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager
+from trimcp.protocol.sse import SSEDecoder
+from trimcp.server.session import ServerSession
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +121,90 @@ async def test_streaming_to_a_client_that_left_stops_writing_and_frees_the_chunk
     )
     assert peak[0] < total / 10
     assert not [r for r in caplog.records if "socket.send() raised exception" in r.getMessage()]
+
+
+# -- a GET stream whose reader does not keep up (finding 9c, and its buffer at the edge) ------
+
+
+def _notification(n: int) -> bytes:
+    return msgspec.json.encode(
+        {"jsonrpc": "2.0", "method": "notifications/message", "params": {"n": n}}
+    )
+
+
+def _stall_records(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "GET stream" in r.getMessage()]
+
+
+async def test_stalled_get_stream_logs_once_per_stall_then_a_count_when_it_catches_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: one WARNING per dropped message (17 MB of log for 200,000 of them)."""
+    caplog.set_level(logging.DEBUG, logger="trimcp.http")
+    async with running() as h:
+        session_id = await h.initialize()
+        session = h.endpoint.sessions.get(session_id)
+        assert session is not None
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
+        with anyio.fail_after(10):
+            async with h.client.stream("GET", h.url, headers=headers) as stream:
+                assert stream.status_code == 200
+                # no checkpoint in between: the GET stream reads nothing meanwhile, so its
+                # outbox fills up to exactly STREAM_BUFFER and the rest is dropped (plus one
+                # handed straight to the stream if it was already waiting for a message)
+                posted = [session.post_message(_notification(n)) for n in range(2_000)]
+                assert session.outbox is not None
+                assert session.outbox.statistics().current_buffer_used == STREAM_BUFFER
+                accepted = posted.count(True)
+                assert accepted in (STREAM_BUFFER, STREAM_BUFFER + 1)
+                assert posted[accepted:] == [False] * (2_000 - accepted)
+                assert len(_stall_records(caplog)) == 1
+                decoder = SSEDecoder()
+                received: list[int] = []
+                async for chunk in stream.aiter_bytes():
+                    for event in decoder.feed(chunk):
+                        if event.data:
+                            received.append(msgspec.json.decode(event.data)["params"]["n"])
+                    if len(received) == accepted:
+                        break
+                assert received == list(range(accepted))
+                assert session.post_message(_notification(-1))  # caught up
+        stalls = _stall_records(caplog)
+        assert len(stalls) == 2
+        assert "not keeping up" in stalls[0]
+        assert "caught up" in stalls[1] and f"{2_000 - accepted} message(s)" in stalls[1]
+
+
+async def test_stall_that_ends_with_the_stream_closing_logs_its_count(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="trimcp.http")
+    server = FastMCP("buffer")
+    sessions = SessionManager(idle_timeout=None, max_sessions=None, stream_buffer=3)
+    session = HttpSession("s1", ServerSession(server), store=None)
+    sessions.add(session)
+    inbox = session.open_outbox()
+    assert [session.post_message(_notification(n)) for n in range(5)] == [True] * 3 + [False] * 2
+    assert [inbox.receive_nowait() for _ in range(3)] == [_notification(n) for n in range(3)]
+    session.outbox = None  # the GET stream ends (as `http.streams` does)
+    inbox.close()
+    stalls = _stall_records(caplog)
+    assert len(stalls) == 2
+    assert "closed" in stalls[1] and "2 message(s)" in stalls[1]
+    assert not session.post_message(_notification(9))  # no stream: dropped, nothing logged
+    assert len(_stall_records(caplog)) == 2
+
+
+async def test_get_stream_buffer_is_configurable_and_holds_exactly_that_many() -> None:
+    server = FastMCP("buffer")
+    sessions = SessionManager(idle_timeout=None, max_sessions=None, stream_buffer=7)
+    session = HttpSession("s2", ServerSession(server), store=None)
+    sessions.add(session)
+    inbox = session.open_outbox()
+    assert [session.post_message(b"m") for _ in range(8)] == [True] * 7 + [False]
+    inbox.receive_nowait()
+    assert session.post_message(b"m")
+    assert not session.post_message(b"m")
+    inbox.close()
+    session.open_outbox(buffer=2)  # an explicit size wins over the manager's
+    assert [session.post_message(b"m") for _ in range(3)] == [True, True, False]

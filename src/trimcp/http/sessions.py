@@ -33,7 +33,7 @@ from trimcp.protocol.sse import encode_event
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, at_least
 
 if TYPE_CHECKING:
-    from anyio.streams.memory import MemoryObjectSendStream
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from trimcp.http.event_store import EventStore
     from trimcp.server.session import ServerSession
@@ -43,6 +43,8 @@ __all__ = ["HttpSession", "SSEStream", "SessionManager", "new_session_id"]
 logger = logging.getLogger("trimcp.http")
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+STREAM_BUFFER = 256  # messages a GET stream's outbox holds for a slow reader
 
 SSE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"content-type", b"text/event-stream"),
@@ -232,6 +234,8 @@ class HttpSession:
         "_manager",
         "_next_request",
         "_next_stream",
+        "_outbox",
+        "_stall_drops",
         "_stored_dropped",
         "closed",
         "confirmed",
@@ -239,7 +243,6 @@ class HttpSession:
         "inflight",
         "last_active",
         "mcp",
-        "outbox",
         "pending",
         "store",
         "streams",
@@ -254,7 +257,8 @@ class HttpSession:
         self._manager: SessionManager | None = None  # set while the manager keeps it
         self.confirmed = False  # the client came back after `initialize` (see SessionManager)
         self.closed = False
-        self.outbox: MemoryObjectSendStream[bytes] | None = None  # the GET stream's
+        self._outbox: MemoryObjectSendStream[bytes] | None = None  # the GET stream's
+        self._stall_drops = 0  # messages dropped since the GET stream stopped keeping up
         self.pending: dict[RequestId, _Pending] | None = None
         self.inflight: dict[RequestId, anyio.CancelScope] | None = None
         self.streams: dict[str, SSEStream] | None = None  # resumable POST streams still live
@@ -360,19 +364,57 @@ class HttpSession:
 
     # -- the standalone (GET) stream --------------------------------------------------------
 
+    @property
+    def outbox(self) -> MemoryObjectSendStream[bytes] | None:
+        """Where messages for the GET stream go; None while no GET stream is open."""
+        return self._outbox
+
+    @outbox.setter
+    def outbox(self, outbox: MemoryObjectSendStream[bytes] | None) -> None:
+        if self._stall_drops:
+            self._end_stall("closed")
+        self._outbox = outbox
+
+    def open_outbox(self, buffer: int | None = None) -> MemoryObjectReceiveStream[bytes]:
+        """Open the GET stream's outbox, holding at most `buffer` messages (default: the
+        manager's `stream_buffer`); returns the end the GET stream reads."""
+        if buffer is None:
+            buffer = self._manager.stream_buffer if self._manager is not None else STREAM_BUFFER
+        outbox, inbox = anyio.create_memory_object_stream[bytes](buffer)
+        self.outbox = outbox
+        return inbox
+
     def post_message(self, message: bytes) -> bool:
-        """Queue a message for the GET stream; False when no GET stream is open (dropped)."""
-        outbox = self.outbox
+        """Queue a message for the GET stream; False when it is dropped: no GET stream is
+        open, or its reader has not kept up and the outbox holds `stream_buffer` messages
+        already. The stream stays open (its reader may catch up); a stall is logged once,
+        when it begins, and again with the count of dropped messages when the stream
+        catches up or closes."""
+        outbox = self._outbox
         if outbox is None:
             return False
         try:
             outbox.send_nowait(message)
         except anyio.WouldBlock:
-            logger.warning("session %s: GET stream is not keeping up; message dropped", self.id)
+            if not self._stall_drops:
+                logger.warning(
+                    "session %s: GET stream is not keeping up; dropping messages until it "
+                    "catches up",
+                    self.id,
+                )
+            self._stall_drops += 1
             return False
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             return False
+        if self._stall_drops:
+            self._end_stall("caught up")
         return True
+
+    def _end_stall(self, how: str) -> None:
+        logger.warning(
+            "session %s: GET stream %s; %d message(s) were dropped", self.id, how, self._stall_drops
+        )
+        self._stall_drops = 0
 
     def post_notification(self, method: str, params: Any = None) -> None:
         """A session-level notification (list changed...) from the server; on the GET stream."""
@@ -432,6 +474,14 @@ class SessionManager:
     first: a request costs O(1) (`touch()` moves the session to the end, a session leaves
     its dict while active), reaping stops at the first session still within its timeout,
     and eviction takes the first.
+
+    Args:
+        idle_timeout: seconds idle before a confirmed session is reaped (None: never).
+        max_sessions: the cap on live sessions (None: no cap).
+        handshake_timeout: seconds idle before an unconfirmed session is reaped (None:
+            never; only evicted at the cap).
+        stream_buffer: messages a GET stream's outbox holds for a slow reader; past that,
+            messages are dropped and counted (`HttpSession.post_message`).
     """
 
     def __init__(
@@ -440,8 +490,10 @@ class SessionManager:
         idle_timeout: float | None,
         max_sessions: int | None,
         handshake_timeout: float | None = 60.0,
+        stream_buffer: int = STREAM_BUFFER,
     ) -> None:
         self.idle_timeout = idle_timeout
+        self.stream_buffer = stream_buffer
         self.handshake_timeout = handshake_timeout
         self.max_sessions = max_sessions
         self.sessions: dict[str, HttpSession] = {}
