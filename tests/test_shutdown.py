@@ -41,7 +41,7 @@ SERVER = textwrap.dedent(
     from contextlib import asynccontextmanager
 
     import anyio
-    from trimcp import FastMCP
+    from trimcp import Context, FastMCP
 
     @asynccontextmanager
     async def lifespan(server):
@@ -61,6 +61,13 @@ SERVER = textwrap.dedent(
 
     @mcp.tool
     async def stuck(tag: str) -> str:
+        print("STARTED", tag, file=sys.stderr, flush=True)
+        await anyio.sleep_forever()
+        return "never"
+
+    @mcp.tool
+    async def chatty(tag: str, ctx: Context) -> str:
+        await ctx.report_progress(1, 2)  # over HTTP, the answer is now an SSE stream
         print("STARTED", tag, file=sys.stderr, flush=True)
         await anyio.sleep_forever()
         return "never"
@@ -217,6 +224,14 @@ async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cle
                     call(4, "stuck", "modern-stuck", _meta=modern_meta()),
                     modern("stuck"),
                 ),
+                "handshake-chatty": (
+                    call(5, "chatty", "handshake-chatty", _meta={"progressToken": 5}),
+                    session,
+                ),
+                "modern-chatty": (
+                    call(6, "chatty", "modern-chatty", _meta=modern_meta(progressToken=6)),
+                    modern("chatty"),
+                ),
             }
 
             async def send(name: str) -> None:
@@ -239,11 +254,15 @@ async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cle
         assert isinstance(reply, httpx2.Response), (name, reply, server.stderr)
         answer = answer_of(reply)
         assert answer["result"]["content"][0]["text"] == f"finished {name}", answer
-    for name in ("handshake-stuck", "modern-stuck"):
+    for name in ("handshake-stuck", "modern-stuck", "handshake-chatty", "modern-chatty"):
         reply = answers[name]
         assert isinstance(reply, httpx2.Response), (name, reply, server.stderr)
         answer = answer_of(reply)
         assert "shutting down" in answer["error"]["message"], answer
+    for name in ("handshake-chatty", "modern-chatty"):  # the error ended the SSE stream
+        reply = answers[name]
+        assert isinstance(reply, httpx2.Response)
+        assert reply.headers["content-type"].startswith("text/event-stream"), name
     assert_clean_exit(server, status, signum)
 
 
