@@ -20,7 +20,8 @@ import pytest
 from tests.test_http_streamable import running
 from tests.wire import serving
 from trimcp import Context, FastMCP
-from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager
+from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager, SSEStream
+from trimcp.http.sse import LegacySSEEndpoint
 from trimcp.protocol.sse import SSEDecoder
 from trimcp.server.session import ServerSession
 
@@ -208,3 +209,55 @@ async def test_get_stream_buffer_is_configurable_and_holds_exactly_that_many() -
     inbox.close()
     session.open_outbox(buffer=2)  # an explicit size wins over the manager's
     assert [session.post_message(b"m") for _ in range(3)] == [True, True, False]
+
+
+# -- servers that raise `OSError` from `send` once the client is gone (ASGI 2.4, uvicorn) -----
+
+
+async def test_sse_stream_treats_an_oserror_from_send_as_the_client_gone() -> None:
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        if message.get("body"):
+            raise ConnectionResetError("client gone")
+        sent.append(message)
+
+    stream = SSEStream(send)
+    await stream.send_message(b'{"jsonrpc":"2.0","method":"a"}')  # headers go, the event fails
+    assert not stream.connected
+    assert stream.dropped == 1
+    await stream.send_message(b'{"jsonrpc":"2.0","method":"b"}')  # not even tried
+    assert stream.dropped == 2
+    await stream.finish()
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+
+
+async def test_legacy_sse_stream_stops_writing_once_send_raises_oserror() -> None:
+    endpoint = LegacySSEEndpoint(FastMCP("legacy"))
+    writes: list[bytes] = []
+    disconnect = anyio.Event()
+
+    async def send(message: dict[str, object]) -> None:
+        body = message.get("body")
+        if isinstance(body, bytes) and body.startswith(b"event: message"):
+            writes.append(body)
+            raise ConnectionResetError("client gone")
+
+    async def receive() -> dict[str, object]:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": "/sse", "headers": [], "root_path": ""}
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(endpoint, scope, receive, send)
+            while not endpoint.sessions:  # noqa: ASYNC110 - no event for "stream opened"
+                await anyio.sleep(0.01)
+            [(_, inbox)] = endpoint.sessions.values()
+            await inbox.send(b'{"jsonrpc":"2.0","id":1,"method":"ping"}')
+            while not writes:  # noqa: ASYNC110 - no event for "answer written"
+                await anyio.sleep(0.01)
+            await inbox.send(b'{"jsonrpc":"2.0","id":2,"method":"ping"}')
+            await inbox.send(b'{"jsonrpc":"2.0","id":3,"method":"ping"}')
+            disconnect.set()
+    assert len(writes) == 1  # the later answers were not written to the gone client

@@ -57,14 +57,22 @@ class _SSEMessageStream:
         self._send = send
         self._inbox = inbox
         self._lock = anyio.Lock()
+        self.gone = False
 
     async def receive(self) -> bytes:
         return await self._inbox.receive()
 
     async def send(self, message: bytes) -> None:
+        if self.gone:
+            return  # the session ends with the stream (`serving_stream` saw the disconnect)
         chunk = encode_event(message, event="message")
         async with self._lock:
-            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except OSError:
+                # ASGI 2.4: a server may raise an `OSError` subclass once the client is gone
+                self.gone = True
+                logger.debug("legacy SSE stream: client gone, later messages not written")
 
 
 class LegacySSEEndpoint:
@@ -149,8 +157,12 @@ class LegacySSEEndpoint:
         finally:
             self.sessions.pop(session_id, None)
             inbox_send.close()
-            with anyio.CancelScope(shield=True):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not stream.gone:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    except OSError:
+                        pass  # the client is gone: nothing left to end
 
     async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
