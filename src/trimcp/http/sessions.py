@@ -4,13 +4,18 @@ An `HttpSession` is created by `initialize` (no modern `_meta`) and lives until 
 reaping or server shutdown. It owns the `ServerSession` (MCP state), the standalone GET
 stream's outbox, the server-to-client requests waiting for an answer, the cancel scopes of its
 in-flight requests, and (when resumable) the ids of its SSE streams in the event store.
-`SessionManager` keeps them by id, under a cap, and reaps idle ones without ever touching a
-session that has a request in flight or a stream open.
+`SessionManager` keeps them by id, under a cap that evicts an idle session to make room for a
+new one (one that never completed the handshake first, then the least recently used), and
+reaps idle ones (those that never completed the handshake sooner), without ever touching a
+session that has a request in flight or a stream open. A GET stream's reader that does not
+keep up loses messages past its outbox's `stream_buffer`; each stall is logged once, then
+with its count.
 
 `SSEStream` is one SSE response (a POST that turned into a stream, or the GET stream): it
 writes events, gives them ids and keeps them in the event store when the session is resumable
 (negotiated version 2025-11-25 or later, shared/SPEC-NOTES.md omission 6), and can be closed
-early and resumed by GET with `Last-Event-ID`.
+early and resumed by GET with `Last-Event-ID`. Once the client is gone (`disconnected()`, or
+the server raised `OSError` from `send`, as ASGI 2.4 allows) it writes nothing more.
 """
 
 from __future__ import annotations
