@@ -16,6 +16,7 @@ import anyio
 import pytest
 
 from tests.test_http_streamable import GATES, Harness, init_params, running, wait_until
+from trimcp.http.event_store import InMemoryEventStore
 
 pytestmark = pytest.mark.anyio
 
@@ -156,3 +157,18 @@ async def test_reap_interval_follows_the_shorter_timeout() -> None:
     async with running(session_idle_timeout=1800.0) as h:
         h.endpoint.sessions.handshake_timeout = 40.0
         assert h.endpoint.sessions.reap_interval() == 10.0
+
+
+async def test_an_evicted_session_leaves_no_stored_events_behind() -> None:
+    store = InMemoryEventStore()
+    async with running(max_sessions=1, event_store=store) as h:
+        evicted = await h.initialize("2025-11-25")  # resumable: its streams are stored
+        # a stream closed early keeps its events for a resuming GET
+        response = await h.call(evicted, "tools/call", {"name": "close_early", "arguments": {}})
+        assert response.status_code == 200
+        await wait_until(lambda: h.endpoint.sessions.sessions[evicted].active == 0)
+        assert any(stream_id.startswith(evicted) for stream_id in store._heads)
+        await h.initialize()
+        assert not await works(h, evicted)
+        await h.endpoint.sessions.reap_idle()  # the store is async: dropped on the next pass
+        assert not any(stream_id.startswith(evicted) for stream_id in store._heads)

@@ -541,10 +541,17 @@ class SessionManager:
 
     async def end(self, session_id: str) -> bool:
         session = self._remove(session_id)
+        if self._forget:
+            await self._drop_evicted()
         if session is None:
             return False
         await session.close()
         return True
+
+    async def _drop_evicted(self) -> None:
+        """Drop the stored events of evicted sessions (`add()` cannot wait for the store)."""
+        while self._forget:
+            await self._forget.pop().close()
 
     def _remove(self, session_id: str) -> HttpSession | None:
         session = self.sessions.pop(session_id, None)
@@ -566,7 +573,7 @@ class SessionManager:
         self.evicted += 1
         logger.debug("session %s evicted to make room for a new one", session_id)
         # idle, so nothing in flight, no stream, nobody waiting: only stored events (async)
-        # remain, dropped by the next `reap_idle()`
+        # remain, dropped by the next `reap_idle()` or `end()`
         session.close_now()
         if session.store is not None:
             self._forget.append(session)
@@ -604,8 +611,7 @@ class SessionManager:
     async def reap_idle(self, now: float | None = None) -> int:
         """End idle sessions past their timeout; never one with an active request. How many
         ended."""
-        while self._forget:
-            await self._forget.pop().close()
+        await self._drop_evicted()
         reaped = 0
         for session in self.idle(now):
             if session.active == 0 and not session.closed:  # ending one may have yielded
@@ -622,5 +628,4 @@ class SessionManager:
     async def close_all(self) -> None:
         for session_id in list(self.sessions):
             await self.end(session_id)
-        while self._forget:
-            await self._forget.pop().close()
+        await self._drop_evicted()
