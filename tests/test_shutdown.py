@@ -77,7 +77,14 @@ SERVER = textwrap.dedent(
         if transport == "stdio":
             mcp.run(backend=backend, show_banner=False, graceful_timeout=grace)
         else:
-            mcp.run(transport="http", backend=backend, port=0, graceful_timeout=grace)
+            stateless = "--stateless" in sys.argv
+            mcp.run(
+                transport="http",
+                backend=backend,
+                port=0,
+                graceful_timeout=grace,
+                stateless_http=stateless,
+            )
     """
 )
 
@@ -287,6 +294,33 @@ async def test_idle_server_exits_cleanly_on_signal(
         server.signal(signum)
         status = await server.exit_status()
     assert_clean_exit(server, status, signum)
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+async def test_http_connection_cut_after_the_grace_period_logs_no_traceback(
+    server_file: Path, server_backend: str
+):
+    # a stateless handshake-era request has nothing that could cancel it: hypercorn cuts
+    # its connection once the grace period is over, which is no error
+    argv = [*command(server_file, "http", server_backend, "run()"), "--stateless"]
+    process = await anyio.open_process(argv, stderr=subprocess.PIPE)
+    server = ServerProcess(process)
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        url = (await server.wait_for_stderr(r"(http://\S+/mcp)")).group(1)
+        async with httpx2.AsyncClient(timeout=GRACE + 10) as client:
+
+            async def stuck() -> None:
+                with pytest.raises(httpx2.HTTPError):
+                    response = await http_post(client, url, call(1, "stuck", "cut"), {})
+                    response.raise_for_status()  # 500 on asyncio, a reset on trio
+
+            async with anyio.create_task_group() as clients:
+                clients.start_soon(stuck)
+                await server.wait_for_stderr("STARTED cut")
+                server.signal(signal.SIGTERM)
+        status = await server.exit_status()
+    assert_clean_exit(server, status, signal.SIGTERM)
 
 
 # -- stdio -------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 __all__ = [
     "Wakeup",
     "cancel_scope_class",
     "current_loop",
+    "quiet_cancelled_connections",
     "running_backend",
     "threadsafe_scheduler",
     "wakeup_factory",
@@ -73,6 +75,47 @@ def cancel_scope_class() -> Callable[[], Any]:
     import anyio
 
     return type(anyio.CancelScope())
+
+
+_STREAM_CALLBACK = "StreamReaderProtocol.connection_made.<locals>.callback"
+
+
+@contextmanager
+def quiet_cancelled_connections() -> Iterator[None]:
+    """For the block, do not log a cancelled `asyncio.start_server` connection as an error.
+
+    Before Python 3.13, the done-callback asyncio puts on each connection task asks a
+    cancelled task for its exception, so every connection hypercorn cuts at the end of its
+    grace period is logged as "Exception in callback StreamReaderProtocol.connection_made.
+    <locals>.callback" with a `CancelledError` traceback. The running loop drops exactly that
+    report (any other goes to the handler that was there). Nothing to do on trio.
+    """
+    if running_backend() != "asyncio" or sys.version_info >= (3, 13):
+        yield
+        return
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        callback = getattr(context.get("handle"), "_callback", None)
+        if (
+            isinstance(context.get("exception"), asyncio.CancelledError)
+            and getattr(callback, "__qualname__", None) == _STREAM_CALLBACK
+        ):
+            return
+        if previous is None:
+            loop.default_exception_handler(context)
+        else:
+            previous(loop, context)
+
+    loop.set_exception_handler(handler)
+    try:
+        yield
+    finally:
+        if loop.get_exception_handler() is handler:
+            loop.set_exception_handler(previous)
 
 
 class Wakeup(Protocol):

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import anyio
 import anyio.abc
 
-from trimcp._backend import running_backend
+from trimcp._backend import quiet_cancelled_connections, running_backend
 from trimcp.http import tuning
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
@@ -384,13 +384,14 @@ async def _serve(
             ended.set()
 
     failed: Exception | None = None
-    async with anyio.create_task_group() as tg:
-        try:
-            await tg.start(run_server)
-        except Exception as exc:  # did not start: raised below, not as a task group's
-            failed = exc
-        else:
-            await _serving(app, address, show_banner, task_status, ended, wake)
+    with quiet_cancelled_connections():  # hypercorn's cut is no error (asyncio < 3.13)
+        async with anyio.create_task_group() as tg:
+            try:
+                await tg.start(run_server)
+            except Exception as exc:  # did not start: raised below, not as a task group's
+                failed = exc
+            else:
+                await _serving(app, address, show_banner, task_status, ended, wake)
     if failed is not None:
         raise failed
 
