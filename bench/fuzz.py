@@ -39,9 +39,10 @@ The oracle (a fault is any of these):
 - `bad-exit`: on stdio, closing stdin does not end the server promptly with status 0.
 
 Every fault is saved once per signature (kind + what it said) to `--out` as a JSON reproducer:
-the setup messages and the one message that provoked it (and the 20 before it, for faults
-that need history). Each is replayed alone against a fresh server at the end of the run, and
-the summary says whether it reproduced.
+the one message that provoked it, the 20 before it (for faults that need history) and the
+sessions it used. At the end of the run each is replayed against a fresh server, alone, then
+with its history; the summary says whether and how it reproduced. One that reproduces alone is
+then shrunk (`shrink`): the smallest message found that still gives the same fault is saved.
 """
 
 from __future__ import annotations
@@ -760,6 +761,7 @@ class Fault:
     count: int = 1
     path: Path | None = None
     reproduced: str | None = None
+    shrunk: tuple[int, int] | None = None  # bytes of the message (and headers) before, after
 
 
 def traceback_signature(text: str) -> str:
@@ -1470,9 +1472,11 @@ def replay(path: Path, args: argparse.Namespace) -> str | None:
     return None
 
 
-def _replay(
+def _replay_runner(
     data: dict[str, Any], args: argparse.Namespace, described: list[dict[str, Any]]
-) -> bool:
+) -> tuple[Run, list[Message], list[tuple[bytes, bytes]]]:
+    """A fresh server for a reproducer, set up as it was (era, sessions), its messages with
+    the session ids this server handed out, and those renamings (old id, new id)."""
     backend = args.backend if args.backend != "both" else data["backend"]
     ns = argparse.Namespace(**{**vars(args), "exclude": [], "quiet": True})
     runner: Run = (HttpRun if data["transport"] == "http" else StdioRun)(
@@ -1482,6 +1486,7 @@ def _replay(
     if isinstance(runner, StdioRun) and messages:
         runner.forced_era = messages[0].era
     runner.start_server()
+    renamed: list[tuple[bytes, bytes]] = []
     if isinstance(runner, HttpRun):  # the same sessions, under the ids this server gives
         made = list(runner.all_sessions)
         for _sid, version in data.get("sessions", [])[len(made) :]:
@@ -1493,23 +1498,123 @@ def _replay(
             )
         ]
         for message in messages:
-            headers = []
-            for name, value in message.headers:
-                for old, new in renamed:
-                    value = value.replace(old, new)
-                headers.append((name, value))
-            message.headers = headers
-    for message in messages:
-        runner.send(message)
-        if not runner.check_server(message):
-            break
-    time.sleep(0.2)  # let a log line that follows the answer reach stderr
-    if runner.server and runner.server.alive():
-        runner.check_server(None)
-    if runner.server:
-        runner.server.stop()
-    kinds = {f.kind for f in runner.faults.values()}
-    return data["kind"] in kinds
+            message.headers = [(name, _rename(value, renamed)) for name, value in message.headers]
+    return runner, messages, renamed
+
+
+def _rename(value: bytes, renamed: list[tuple[bytes, bytes]]) -> bytes:
+    for old, new in renamed:
+        value = value.replace(old, new)
+    return value
+
+
+def _replay(
+    data: dict[str, Any], args: argparse.Namespace, described: list[dict[str, Any]]
+) -> bool:
+    runner, messages, _renamed = _replay_runner(data, args, described)
+    try:
+        for message in messages:
+            runner.send(message)
+            if not runner.check_server(message):
+                break
+        time.sleep(0.2)  # let a log line that follows the answer reach stderr
+        if runner.server and runner.server.alive():
+            runner.check_server(None)
+    finally:
+        if runner.server:
+            runner.server.stop()
+    return data["signature"] in runner.faults
+
+
+_RUN = re.compile(rb"(.{1,8}?)\1{15,}", re.DOTALL)  # a unit repeated 16 times or more
+
+
+def shrink(path: Path, args: argparse.Namespace, budget: float = 10.0) -> tuple[int, int] | None:
+    """Make a reproducer's one message smaller while it still gives the same fault (same
+    signature) on a live server: drop headers one by one, halve long runs (`[[[[`, `AAAA`;
+    runs of equal length together, so brackets stay balanced), drop `params` keys. Saves the
+    result in place (the original is kept under `original`) and returns (bytes before, after).
+    """
+    data = json.loads(path.read_text())
+    if data["kind"] not in ("traceback", "http-5xx", "malformed", "no-answer"):
+        return None  # a death restarts the server: replay it as it is
+    if len(data["messages"]) != 1:
+        return None
+    runner, (message,), renamed = _replay_runner(data, args, data["messages"])
+    deadline = time.monotonic() + budget
+
+    def reproduces(candidate: Message) -> bool:
+        assert runner.server is not None
+        if time.monotonic() > deadline or not runner.server.alive():
+            return False
+        runner.faults.clear()
+        runner.send(candidate)
+        runner.check_server(candidate)
+        return data["signature"] in runner.faults
+
+    def variant(
+        body: bytes | None = None, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> Message:
+        d = best.describe()
+        copy = Message.from_description(d)
+        copy.body = best.body if body is None else body
+        copy.headers = list(best.headers if headers is None else headers)
+        return copy
+
+    try:
+        if not reproduces(message):
+            return None
+        best = message
+        for i in reversed(range(len(best.headers))):
+            candidate = variant(headers=best.headers[:i] + best.headers[i + 1 :])
+            if reproduces(candidate):
+                best = candidate
+        shrinking = True
+        while shrinking and time.monotonic() < deadline:
+            shrinking = False
+            runs = sorted(
+                ((m.start(), m.end(), m.group(1)) for m in _RUN.finditer(best.body)),
+                key=lambda r: r[0] - r[1],
+            )
+            by_length: dict[int, list[tuple[int, int, bytes]]] = {}
+            for run in runs:
+                by_length.setdefault(run[1] - run[0], []).append(run)
+            groups = [group for _, group in sorted(by_length.items(), reverse=True)]
+            for group in groups + [[run] for run in runs]:
+                body = best.body
+                for start, end, unit in sorted(group, reverse=True):
+                    count = (end - start) // len(unit)
+                    body = body[:start] + unit * (count // 2) + body[start + count * len(unit) :]
+                candidate = variant(body=body)
+                if len(body) < len(best.body) and reproduces(candidate):
+                    best, shrinking = candidate, True
+                    break
+        try:
+            decoded = json.loads(best.body)
+        except (ValueError, RecursionError):
+            decoded = None
+        if isinstance(decoded, dict) and isinstance(decoded.get("params"), dict):
+            for key in list(decoded["params"]):
+                trial = json.loads(best.body)
+                del trial["params"][key]
+                candidate = variant(body=json.dumps(trial).encode())
+                if reproduces(candidate):
+                    best = candidate
+    finally:
+        if runner.server:
+            runner.server.stop()
+    before = len(message.body) + sum(len(k) + len(v) for k, v in message.headers)
+    after = len(best.body) + sum(len(k) + len(v) for k, v in best.headers)
+    if after < before:
+        best.headers = [  # saved with the session ids of the run that found it
+            (name, _rename(value, [(new, old) for old, new in renamed]))
+            for name, value in best.headers
+        ]
+        data["original"] = data["messages"]
+        data["messages"] = [best.describe()]
+        data["shrunk"] = {"bytes_before": before, "bytes_after": after}
+        path.write_text(json.dumps(data, indent=1))
+    return before, after
 
 
 def save_fault(fault: Fault, out: Path) -> Path:
@@ -1552,6 +1657,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exclude", action="append", default=[], metavar="MUTATION")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the summary as JSON")
     parser.add_argument("--no-replay", action="store_true", help="do not replay the faults found")
+    parser.add_argument("--no-shrink", action="store_true", help="do not shrink the reproducers")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--slow", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--replay", default=None, metavar="FILE")
@@ -1589,6 +1695,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_replay and (fault.message is not None or fault.history):
                     replay_args = argparse.Namespace(**{**vars(args), "backend": backend})
                     fault.reproduced = replay(fault.path, replay_args)
+                    if fault.reproduced == "alone" and not args.no_shrink:
+                        fault.shrunk = shrink(fault.path, replay_args)
                 faults.append(
                     {
                         "kind": fault.kind,
@@ -1597,6 +1705,7 @@ def main(argv: list[str] | None = None) -> int:
                         "tags": fault.message.tags if fault.message else [],
                         "reproducer": str(fault.path),
                         "reproduced": fault.reproduced,
+                        "shrunk": fault.shrunk,
                         "detail": fault.detail[:600],
                     }
                 )
@@ -1628,6 +1737,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             for f in faults:
                 again = f"reproduces {f['reproduced']}" if f["reproduced"] else "did not reproduce"
+                if f["shrunk"] and f["shrunk"][1] < f["shrunk"][0]:
+                    again += f", shrunk from {f['shrunk'][0]:,} to {f['shrunk'][1]:,} bytes"
                 print(
                     f"    {f['signature']}  x{f['count']}  [{','.join(f['tags'])}]  {again}\n      {f['reproducer']}"
                 )
