@@ -82,3 +82,21 @@ async def test_get_context_works_inside_middleware() -> None:
         result = await client.call_tool("read_state", {})
     assert seen == [True]
     assert result.data == "yes"
+
+
+def test_http_app_passes_the_session_options_to_its_endpoint() -> None:
+    app = FastMCP("opts").http_app(
+        session_handshake_timeout=5.0,
+        session_idle_timeout=None,
+        get_stream_buffer=7,
+        max_sessions=3,
+        max_session_requests=4,
+        max_server_requests=9,
+    )
+    [endpoint] = app.endpoints
+    sessions = endpoint.sessions
+    assert (sessions.handshake_timeout, sessions.idle_timeout) == (5.0, None)
+    assert (sessions.stream_buffer, sessions.max_sessions) == (7, 3)
+    assert (endpoint.max_session_requests, endpoint.max_server_requests) == (4, 9)
+    # unconfirmed sessions are reaped by time even when idle sessions are kept forever
+    assert sessions.reap_interval() < 5.0

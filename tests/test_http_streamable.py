@@ -859,12 +859,16 @@ async def test_idle_sessions_are_reaped_but_never_with_an_active_request() -> No
         assert results[0].json()["result"]["structuredContent"] == {"result": "opened"}
 
 
-async def test_max_sessions_cap_answers_503() -> None:
+async def test_max_sessions_cap_evicts_the_least_recently_used_idle_session() -> None:
+    # a full server makes room (503 only when every session is busy: test_session_eviction)
     async with running(max_sessions=2) as h:
-        await h.initialize()
-        await h.initialize()
-        response = await h.post(h.body("initialize", init_params()))
-        assert response.status_code == 503
+        oldest = await h.initialize()
+        newer = await h.initialize()
+        assert (await h.call(newer, "ping")).status_code == 200
+        third = await h.initialize()
+        assert (await h.call(oldest, "ping")).status_code == 404
+        for session_id in (newer, third):
+            assert (await h.call(session_id, "ping")).status_code == 200
 
 
 # -- bad input ---------------------------------------------------------------------------------

@@ -253,7 +253,9 @@ def create_app(
     event_store: Any = None,
     retry_interval: int | None = None,
     session_idle_timeout: float | None = None,
+    session_handshake_timeout: float | None = None,
     max_sessions: int | None = None,
+    get_stream_buffer: int | None = None,
     max_body_size: int | None = None,
     max_session_requests: int | None = None,
     max_server_requests: int | None = None,
@@ -274,8 +276,9 @@ def create_app(
         json_response: answer JSON rather than SSE where the handler allows.
         stateless_http, stateless: no sessions (either name).
         transport: `"http"`/`"streamable-http"` (streamable HTTP) or `"sse"` (legacy HTTP+SSE).
-        event_store, retry_interval, session_idle_timeout, max_sessions, max_body_size,
-        max_session_requests, max_server_requests: passed to the streamable HTTP endpoint
+        event_store, retry_interval, session_idle_timeout, session_handshake_timeout,
+        max_sessions, get_stream_buffer, max_body_size, max_session_requests,
+        max_server_requests: passed to the streamable HTTP endpoint
             (`None`: its defaults; the request limits default to `trimcp.settings`).
         allowed_hosts, allowed_origins, host_origin_protection, bound_host: the
             `OriginGuard` in front of the MCP endpoints.
@@ -342,7 +345,9 @@ def create_app(
             ("event_store", event_store),
             ("retry_interval", retry_interval),
             ("session_idle_timeout", session_idle_timeout),
+            ("session_handshake_timeout", session_handshake_timeout),
             ("max_sessions", max_sessions),
+            ("get_stream_buffer", get_stream_buffer),
             ("max_body_size", max_body_size),
             ("max_session_requests", max_session_requests),
             ("max_server_requests", max_server_requests),

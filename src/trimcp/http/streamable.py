@@ -45,6 +45,7 @@ Faults: an exception no handler converted (middleware, a bug) is answered by
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Literal
@@ -130,7 +131,13 @@ class StreamableHTTPEndpoint:
         event_store: enables resumable streams for sessions at 2025-11-25 or later.
         retry_interval: the SSE `retry` hint, in milliseconds.
         session_idle_timeout: seconds without traffic before a session is reaped (None: never).
-        max_sessions: cap on live sessions (None: no cap).
+        session_handshake_timeout: seconds a session whose client never came back with its id
+            lives (None: as long as any session).
+        max_sessions: cap on live sessions (None: no cap); at the cap an idle session is
+            evicted (never-confirmed first, then the least recently used); 503 only when
+            every session is busy.
+        get_stream_buffer: messages a GET stream holds for a slow reader; more are dropped
+            and counted (the stream stays open).
         max_body_size: POST bodies past this many bytes get 413.
         keepalive_interval: seconds between `:` comments on a quiet listen stream.
         max_session_requests: requests in flight per session (default:
@@ -149,7 +156,9 @@ class StreamableHTTPEndpoint:
         event_store: EventStore | None = None,
         retry_interval: int | None = None,
         session_idle_timeout: float | None = 1800.0,
+        session_handshake_timeout: float | None = 60.0,
         max_sessions: int | None = 10_000,
+        get_stream_buffer: int = 256,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         keepalive_interval: float = 15.0,
         max_session_requests: int | None = None,
@@ -171,7 +180,12 @@ class StreamableHTTPEndpoint:
         self.event_store = event_store
         self.retry_ms = retry_interval
         self.max_body_size = max_body_size
-        self.sessions = SessionManager(idle_timeout=session_idle_timeout, max_sessions=max_sessions)
+        self.sessions = SessionManager(
+            idle_timeout=session_idle_timeout,
+            max_sessions=max_sessions,
+            handshake_timeout=session_handshake_timeout,
+            stream_buffer=get_stream_buffer,
+        )
         self.shared = ServerSession(server)  # modern requests, and everything when stateless
         self.shared.lifecycle.state = SessionState.OPERATING
         # stateless handshake-era requests: one pre-initialized session per protocol version
@@ -190,7 +204,7 @@ class StreamableHTTPEndpoint:
         self._new_scope = cancel_scope_class()
         async with anyio.create_task_group() as tg:
             await tg.start(self._watch.run)
-            if self.sessions.idle_timeout is not None and not self.stateless:
+            if self.sessions.reap_interval() != math.inf and not self.stateless:
                 tg.start_soon(self._reap_loop)
             try:
                 yield self
@@ -381,13 +395,11 @@ class StreamableHTTPEndpoint:
         if self.stateless:
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
-        if self.sessions.full():
-            await self.sessions.reap_idle()
-            if self.sessions.full():
-                await _respond_error(
-                    send, 503, INTERNAL_ERROR, "Too many sessions; retry later", request.id
-                )
-                return
+        if self.sessions.full():  # every session busy: none can be evicted
+            await _respond_error(
+                send, 503, INTERNAL_ERROR, "Too many sessions; retry later", request.id
+            )
+            return
         session = HttpSession(new_session_id(), mcp, store=self.event_store)
         self.sessions.add(session)
         ok = await self._dispatch(

@@ -130,8 +130,9 @@ async def _standalone(
     *,
     replay_from: str | None = None,
 ) -> None:
-    outbox, inbox = anyio.create_memory_object_stream[bytes](256)
-    session.outbox = outbox
+    inbox = session.open_outbox()
+    outbox = session.outbox
+    assert outbox is not None  # just opened
     session.active += 1
     resumable = session.resumable
     stream = SSEStream(
