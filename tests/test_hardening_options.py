@@ -87,7 +87,7 @@ async def test_get_context_works_inside_middleware() -> None:
 def test_http_app_passes_the_session_options_to_its_endpoint() -> None:
     app = FastMCP("opts").http_app(
         session_handshake_timeout=5.0,
-        session_idle_timeout=None,
+        session_idle_timeout=600.0,
         get_stream_buffer=7,
         max_sessions=3,
         max_session_requests=4,
@@ -95,8 +95,8 @@ def test_http_app_passes_the_session_options_to_its_endpoint() -> None:
     )
     [endpoint] = app.endpoints
     sessions = endpoint.sessions
-    assert (sessions.handshake_timeout, sessions.idle_timeout) == (5.0, None)
+    assert (sessions.handshake_timeout, sessions.idle_timeout) == (5.0, 600.0)
     assert (sessions.stream_buffer, sessions.max_sessions) == (7, 3)
     assert (endpoint.max_session_requests, endpoint.max_server_requests) == (4, 9)
-    # unconfirmed sessions are reaped by time even when idle sessions are kept forever
+    # unconfirmed sessions are reaped on the shorter timeout's clock
     assert sessions.reap_interval() < 5.0
