@@ -375,16 +375,76 @@ async def test_stdio_signal_answers_in_flight_requests_and_exits_cleanly(
         with anyio.fail_after(GRACE + 10):
             while True:
                 try:
-                    received.append(msgspec.json.decode(await wire.receive()))
+                    message = msgspec.json.decode(await wire.receive())
                 except anyio.EndOfStream:
                     break
+                received.append(message)
+                if message.get("id") == 1:  # answered live, while the grace period runs:
+                    await send({"jsonrpc": "2.0", "id": 6, "method": "ping"})  # refused
         status = await server.exit_status()
 
     by_id = {message["id"]: message for message in received if "id" in message}
-    assert sorted(by_id) == [1, 2, 3, 4, 5], received  # each answered once
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6], received  # each answered once
+    assert "shutting down" in by_id[6]["error"]["message"], received
+    order = [message.get("id") for message in received]
+    assert order.index(6) < order.index(2), received  # refused before the grace period ended
     for request_id, name in ((1, "handshake-quick"), (3, "modern-quick")):
         assert by_id[request_id]["result"]["content"][0]["text"] == f"finished {name}", received
     for request_id in (2, 4):
         assert "shutting down" in by_id[request_id]["error"]["message"], received
     assert "result" in by_id[5], received  # the listen stream ended with its final result
     assert_clean_exit(server, status, signum)
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+async def test_second_sigint_during_the_grace_period_exits_at_once_with_130(
+    server_file: Path, server_backend: str
+):
+    long_grace = "60"
+    process = await anyio.open_process(
+        [sys.executable, str(server_file), "stdio", server_backend, long_grace],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    server = ServerProcess(process)
+    assert process.stdout is not None and process.stdin is not None
+    stdin = process.stdin
+    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
+
+    async def send(*messages: dict[str, Any]) -> None:
+        await stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in messages))
+
+    async def answer(request_id: int) -> dict[str, Any]:
+        with anyio.fail_after(15):
+            while True:
+                message = msgspec.json.decode(await wire.receive())
+                if message.get("id") == request_id:
+                    return message
+
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        init = {
+            "protocolVersion": HANDSHAKE,
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        await send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
+        await answer(0)
+        await send(
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            call(1, "stuck", "stuck"),
+        )
+        await server.wait_for_stderr("STARTED stuck")
+        server.signal(signal.SIGINT)
+        # the signal has been handled once new requests are refused
+        for request_id in range(2, 1000):
+            await send({"jsonrpc": "2.0", "id": request_id, "method": "ping"})
+            if "error" in (await answer(request_id)):
+                break
+        server.signal(signal.SIGINT)
+        with anyio.fail_after(10):  # far less than the grace period
+            status = await process.wait()
+    assert status == 128 + signal.SIGINT
+    assert "second interrupt" in server.stderr
+    assert "Traceback" not in server.stderr

@@ -179,20 +179,46 @@ async def run_stdio_async(
     if show_banner:
         print_banner(server, "stdio")
     grace = DEFAULT_GRACEFUL_TIMEOUT if graceful_timeout is None else float(graceful_timeout)
-    with anyio.CancelScope() as lifecycle:
-        async with server._lifespan_manager(), stdio_stream() as stream:
-            connection = ServerConnection(server, stream, transport="stdio")
+    stop = anyio.Event()
+    ended = anyio.Event()
+
+    async def serve(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        # Shielded once started: the caller's cancellation would reach the stream's writer
+        # task and the lifespan's own tasks at once, and the answers given during the grace
+        # period would not be written. The caller sets `stop` instead.
+        try:
+            with anyio.CancelScope() as lifecycle:
+                async with server._lifespan_manager(), stdio_stream() as stream:
+                    connection = ServerConnection(server, stream, transport="stdio")
+                    lifecycle.shield = True
+                    task_status.started()
+                    await serve_connection(connection, stream, stop=stop, graceful_timeout=grace)
+        finally:
+            ended.set()
+
+    failed: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        try:
+            await tg.start(serve)
+        except Exception as exc:  # did not start: raised below, not as a task group's
+            failed = exc
+        else:
             try:
-                await serve_connection(connection, stream, graceful_timeout=grace)
+                await ended.wait()
             finally:
-                # cancelled or not, the lifespan's exit runs to its end
-                lifecycle.shield = True
+                stop.set()
+    if failed is not None:
+        raise failed
 
 
 async def serve_connection(
-    connection: ServerConnection, stream: FdStream, *, graceful_timeout: float
+    connection: ServerConnection,
+    stream: FdStream,
+    *,
+    stop: anyio.Event,
+    graceful_timeout: float,
 ) -> None:
-    """Serve `connection` until its stream ends; when cancelled, shut it down gracefully.
+    """Serve `connection` until its stream ends or `stop` is set, then shut it down gracefully.
 
     The shutdown: new requests are answered with an error at once, the connection's
     `subscriptions/listen` streams end, the requests in flight get `graceful_timeout` seconds
@@ -205,7 +231,7 @@ async def serve_connection(
 
     peer = connection.peer
     ended = anyio.Event()
-    serving = anyio.CancelScope(shield=True)  # the caller's cancellation starts the drain
+    serving = anyio.CancelScope()
 
     async def serve() -> None:
         try:
@@ -213,29 +239,23 @@ async def serve_connection(
                 await connection.run()
         finally:
             ended.set()
+            stop.set()
 
-    shutting_down = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve)
-        try:
-            await ended.wait()
-        finally:
-            with anyio.CancelScope(shield=True):
-                if not ended.is_set():
-                    stream.refuse_requests(partial(jsonrpc.encode_error, error=shutting_down))
-                    for sink in list(connection.server._connections):
-                        if isinstance(sink, Listener):
-                            sink.close()  # the listen request ends with its final result
-                    with anyio.move_on_after(graceful_timeout):
-                        await _wait_idle(peer, ended)
-                    for request_id in _inflight(peer):
-                        if peer.cancel(request_id):
-                            await stream.send(jsonrpc.encode_error(request_id, shutting_down))
-                serving.cancel()
-
-
-def _inflight(peer: Peer) -> list[Any]:
-    return list(peer._inflight)
+        await stop.wait()
+        if not ended.is_set():
+            shutting_down = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
+            stream.refuse_requests(partial(jsonrpc.encode_error, error=shutting_down))
+            for sink in list(connection.server._connections):
+                if isinstance(sink, Listener):
+                    sink.close()  # the listen request ends with its final result
+            with anyio.move_on_after(graceful_timeout):
+                await _wait_idle(peer, ended)
+            for request_id in list(peer._inflight):
+                if peer.cancel(request_id):
+                    await stream.send(jsonrpc.encode_error(request_id, shutting_down))
+        serving.cancel()
 
 
 async def _wait_idle(peer: Peer, ended: anyio.Event) -> None:
