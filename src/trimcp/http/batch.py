@@ -19,7 +19,7 @@ from trimcp.exceptions import McpError
 from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
 from trimcp.http.wire import Scope, Send, _respond, _respond_error, header_version
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INVALID_REQUEST
+from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import (
     Batch,
     ErrorResponse,
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["post_batch"]
 
 logger = logging.getLogger("trimcp.http")
+
+# what a batch's request still running when the grace period at shutdown ends is answered
+SHUTTING_DOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
 
 
 async def post_batch(
@@ -83,13 +86,21 @@ async def post_batch(
         channel = _PostChannel(
             endpoint, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
         )
+        cancel_scope = endpoint._new_scope()  # cancelled when the grace period at shutdown ends
+        endpoint._request_scopes.add(cancel_scope)
         try:
-            result = await mcp.handle_request(request, channel)
-            replies.append(jsonrpc.encode_result(request.id, result))
-        except McpError as exc:
-            replies.append(jsonrpc.encode_error(request.id, exc.error))
-        except Exception as exc:  # as `_dispatch` does: one failure costs only its own reply
-            replies.append(fault_reply(endpoint.server, request, exc))
+            with cancel_scope:
+                try:
+                    result = await mcp.handle_request(request, channel)
+                    replies.append(jsonrpc.encode_result(request.id, result))
+                except McpError as exc:
+                    replies.append(jsonrpc.encode_error(request.id, exc.error))
+                except Exception as exc:  # as `_dispatch`: one failure costs only its own reply
+                    replies.append(fault_reply(endpoint.server, request, exc))
+        finally:
+            endpoint._request_scopes.discard(cancel_scope)
+        if cancel_scope.cancelled_caught:
+            replies.append(jsonrpc.encode_error(request.id, SHUTTING_DOWN))
 
     if session is not None:
         session.active += 1

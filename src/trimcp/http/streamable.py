@@ -47,7 +47,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -111,7 +111,6 @@ __all__ = ["StreamableHTTPEndpoint"]
 
 logger = logging.getLogger("trimcp.http")
 
-_UNCANCELLABLE = nullcontext()
 _RETRY_AFTER = [(b"retry-after", b"1")]
 
 
@@ -192,6 +191,8 @@ class StreamableHTTPEndpoint:
         self._stateless_sessions: dict[str, ServerSession] = {}
         self._watch = _DisconnectWatch()
         self._stream_scopes: set[anyio.CancelScope] = set()
+        self._request_scopes: set[anyio.CancelScope] = set()
+        self._cancelled_at_shutdown = False
         self._shutting_down = False
         self._new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
 
@@ -200,7 +201,7 @@ class StreamableHTTPEndpoint:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[StreamableHTTPEndpoint]:
         """Run the background work (disconnect watch, idle reaping) while serving."""
-        self._shutting_down = False
+        self._shutting_down = self._cancelled_at_shutdown = False
         self._new_scope = cancel_scope_class()
         async with anyio.create_task_group() as tg:
             await tg.start(self._watch.run)
@@ -210,19 +211,25 @@ class StreamableHTTPEndpoint:
                 yield self
             finally:
                 self.shutdown()
+                self.cancel_inflight()  # the host's grace period, if any, has passed
                 with anyio.CancelScope(shield=True):
                     await self.sessions.close_all()
                 tg.cancel_scope.cancel()
 
     def shutdown(self) -> None:
-        """End open SSE streams (GET streams) and refuse new requests: the server stops."""
+        """End open SSE streams (GET streams) and refuse new requests: the server stops.
+        Requests in flight go on (the grace period) until `cancel_inflight()`."""
         self._shutting_down = True
         for scope in list(self._stream_scopes):
             scope.cancel()
-        for session in list(self.sessions.sessions.values()):
-            if session.inflight:
-                for scope in session.inflight.values():
-                    scope.cancel()
+
+    def cancel_inflight(self) -> None:
+        """The grace period is over: cancel every request still running; each is answered
+        with a `-32800` error saying the server is shutting down (in both eras: the client
+        is still there, unlike a 2026-07-28 request cancelled by its disconnect)."""
+        self._cancelled_at_shutdown = True
+        for scope in list(self._request_scopes):
+            scope.cancel()
 
     async def _reap_loop(self) -> None:
         while True:
@@ -441,21 +448,20 @@ class StreamableHTTPEndpoint:
         channel = _PostChannel(
             self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
         )
-        # what can cancel a request: notifications/cancelled, DELETE and shutdown (sessions), a
-        # disconnect (modern); nothing can reach a stateless handshake-era one, so it runs bare
-        cancel_scope: anyio.CancelScope | None = None
+        # what can cancel a request: the end of the grace period at shutdown (any request),
+        # notifications/cancelled and DELETE (sessions), a disconnect (modern)
+        cancel_scope = self._new_scope()
         watch = None
-        if session is not None or modern:
-            cancel_scope = self._new_scope()
-            if session is not None:
-                if not session.track(request.id, cancel_scope):
-                    await _respond_error(
-                        send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
-                    )
-                    return False
-                session.active += 1
-            if modern:
-                watch = self._watch.register(receive, cancel_scope)
+        if session is not None:
+            if not session.track(request.id, cancel_scope):
+                await _respond_error(
+                    send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
+                )
+                return False
+            session.active += 1
+        if modern:
+            watch = self._watch.register(receive, cancel_scope)
+        self._request_scopes.add(cancel_scope)
         http_request = HttpRequest(scope)
         http_request._body = body  # read already: `await request.body()` must not receive again
         token = set_http_request(http_request)
@@ -464,7 +470,7 @@ class StreamableHTTPEndpoint:
         reply: bytes | None = None
         self.inflight += 1
         try:
-            with cancel_scope if cancel_scope is not None else _UNCANCELLABLE:
+            with cancel_scope:
                 try:
                     result = await mcp.handle_request(request, channel)
                     reply = jsonrpc.encode_result(request.id, result)
@@ -483,6 +489,7 @@ class StreamableHTTPEndpoint:
                             status = _MODERN_STATUS.get(error.code, 200)
         finally:
             self.inflight -= 1
+            self._request_scopes.discard(cancel_scope)
             reset_http_request(token)
             self._watch.unregister(watch)
             if session is not None:
@@ -538,7 +545,7 @@ class StreamableHTTPEndpoint:
         response to the request that arrives afterward"). On a resumable stream it is an event
         like the others, so the replay of a cut stream ends with it too.
         """
-        if modern:
+        if modern and not self._cancelled_at_shutdown:
             if stream is not None:
                 await self._finish_stream(stream, session)
             return
