@@ -321,8 +321,13 @@ class Request:
         return False
 
     async def json(self) -> Any:
-        """The body decoded as JSON (msgspec); `msgspec.DecodeError` (a `ValueError`) if bad."""
-        return _decode_json(await self.body())
+        """The body decoded as JSON (msgspec); `msgspec.DecodeError` (a `ValueError`) if bad,
+        nested too deeply included."""
+        body = await self.body()
+        try:
+            return _decode_json(body)
+        except RecursionError as exc:
+            raise msgspec.DecodeError("JSON nested too deeply") from exc
 
     async def is_disconnected(self) -> bool:
         """Whether the client has gone (looks at one pending message without waiting)."""
