@@ -1129,7 +1129,9 @@ class HttpRun(Run):
         if kind == "close-mid-headers":
             request = request[: rng.randrange(1, max(len(request) - 4, 2))]
             payload = b""
-        if kind == "pipelined":
+        if kind == "pipelined" and len(payload) <= 65_536:
+            # (not with big bodies: this client reads only once all is sent, and a server
+            # that answers the first while the second is still coming would wait on it)
             second = request + payload
             request = (request + payload + second).replace(b"connection: close\r\n", b"", 1)
             payload = b""
@@ -1255,6 +1257,7 @@ class StdioRun(Run):
 
     SEGMENT = 400
     forced_era: str | None = None  # a replay's: the era the reproducer was found in
+    force_junk = False  # a replay's: answer the server's requests with junk
 
     def start_server(self) -> None:
         self.server = Server(self.backend, "stdio", self.workdir / "logs")
@@ -1400,19 +1403,24 @@ class StdioRun(Run):
             for item in decoded if isinstance(decoded, list) else [decoded]:
                 if "method" in item:
                     if "id" in item:  # the server asks us something: answer, sometimes oddly
-                        self.answer_server_request(item)
+                        self.answer_server_request(item, message)
                     continue
                 if item.get("id") is None:
                     null_errors += 1
                 pending.discard(json.dumps(item.get("id")))
 
-    def answer_server_request(self, request: dict[str, Any]) -> None:
+    def answer_server_request(self, request: dict[str, Any], message: Message) -> None:
+        """Answer the server's own request (sampling, elicitation, roots) as a client may: an
+        error, a plausible result, or (tag `client-junk-answer`, on `message`) a junk result."""
         rng = self.gen.rng
         answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request["id"]}
         roll = rng.random()
         if roll < 0.4:
             answer["error"] = {"code": -32601, "message": "not supported by the fuzzer"}
-        elif roll < 0.7:
+        elif self.force_junk:  # a replay of a fault found with a junk answer
+            answer["result"] = {"content": {}}
+            message.tags.append("client-junk-answer")
+        elif roll < 0.7 or not self.gen.allowed("client-junk-answer"):
             answer["result"] = (
                 {"action": "decline"}
                 if "elicit" in request["method"]
@@ -1423,7 +1431,10 @@ class StdioRun(Run):
                 }
             )
         else:
-            answer["result"] = self.gen.junk_value()
+            answer["result"] = rng.choice(
+                [self.gen.junk_value(), {"content": {}}, {"action": 1}, {"content": []}]
+            )
+            message.tags.append("client-junk-answer")
         self.write(encode(answer))
 
     def end_segment(self, message: Message) -> None:
@@ -1485,6 +1496,7 @@ def _replay_runner(
     messages = [Message.from_description(m) for m in described]
     if isinstance(runner, StdioRun) and messages:
         runner.forced_era = messages[0].era
+        runner.force_junk = any("client-junk-answer" in m.tags for m in messages)
     runner.start_server()
     renamed: list[tuple[bytes, bytes]] = []
     if isinstance(runner, HttpRun):  # the same sessions, under the ids this server gives
