@@ -114,3 +114,38 @@ async def test_custom_route_json_of_a_body_nested_too_deeply_is_a_value_error() 
     request = Request({"type": "http", "method": "POST", "headers": []}, receive)
     with pytest.raises(ValueError, match="nested too deeply"):
         await request.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "junk"),
+    [
+        ("sampling/createMessage", {}),
+        ("sampling/createMessage", {"content": 3}),
+        ("roots/list", {"roots": [{"uri": 5}]}),
+    ],
+)
+async def test_a_clients_malformed_answer_is_a_clean_error_without_traceback(
+    method: str, junk: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from trimcp import Context
+
+    mcp = FastMCP("asks")
+
+    @mcp.tool
+    async def ask(ctx: Context) -> str:
+        if method == "roots/list":
+            return str(await ctx.list_roots())
+        return str(await ctx.sample("hi"))
+
+    async with wire_to(mcp) as wire:
+        await wire.initialize(capabilities={"sampling": {}, "roots": {}})
+        await wire.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                         "params": {"name": "ask", "arguments": {}}})  # fmt: skip
+        asked = await wire.response()
+        assert asked["method"] == method
+        await wire.send({"jsonrpc": "2.0", "id": asked["id"], "result": junk})
+        answer = await wire.response()
+    assert answer["id"] == 1
+    assert answer["error"]["code"] == -32602
+    assert f"{method} result is malformed" in answer["error"]["message"]
+    assert not [r for r in caplog.records if r.exc_info]

@@ -20,6 +20,7 @@ import msgspec
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
 from trimcp.protocol.errors import (
+    INVALID_PARAMS,
     INVALID_REQUEST,
     MISSING_REQUIRED_CLIENT_CAPABILITY,
     PARSE_ERROR,
@@ -342,13 +343,25 @@ class Context:
             ):
                 params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
         result = await self._client_input("sampling/createMessage", params, "sampling")
-        return _sampling_content(result)
+        try:
+            if not isinstance(result, dict) or not isinstance(result.get("content"), dict | list):
+                raise msgspec.ValidationError("Expected `content`, an object or an array")
+            return _sampling_content(result)
+        except msgspec.ValidationError as exc:  # the client's data, not a server fault
+            raise McpError(
+                INVALID_PARAMS, f"The client's sampling/createMessage result is malformed: {exc}"
+            ) from None
 
     async def list_roots(self) -> list[Root]:
         """The client's roots (file system locations it exposes)."""
         result = await self._client_input("roots/list", {}, "roots")
         roots = result.get("roots", []) if isinstance(result, dict) else []
-        return [msgspec.convert(root, Root) for root in roots]
+        try:
+            return [msgspec.convert(root, Root) for root in roots]
+        except msgspec.ValidationError as exc:  # the client's data, not a server fault
+            raise McpError(
+                INVALID_PARAMS, f"The client's roots/list result is malformed: {exc}"
+            ) from None
 
     async def close_sse_stream(self) -> bool:
         """End this request's SSE stream early (streamable HTTP, 2025-11-25 sessions with
