@@ -492,7 +492,6 @@ class FastMCPProxy(FastMCP):
             await self._backend.refresh()
         except Exception as exc:
             # a NotFoundError's text always reaches the client: the backend's only unmasked
-            logger.warning("could not list the proxied server", exc_info=True)
             detail = "" if self.mask_error_details else f": {exc}"
             raise NotFoundError(f"Could not list the proxied server{detail}") from exc
 
