@@ -1419,7 +1419,8 @@ class StdioRun(Run):
             answer["error"] = {"code": -32601, "message": "not supported by the fuzzer"}
         elif self.force_junk:  # a replay of a fault found with a junk answer
             answer["result"] = {"content": {}}
-            message.tags.append("client-junk-answer")
+            if "client-junk-answer" not in message.tags:
+                message.tags.append("client-junk-answer")
         elif roll < 0.7 or not self.gen.allowed("client-junk-answer"):
             answer["result"] = (
                 {"action": "decline"}
@@ -1434,7 +1435,8 @@ class StdioRun(Run):
             answer["result"] = rng.choice(
                 [self.gen.junk_value(), {"content": {}}, {"action": 1}, {"content": []}]
             )
-            message.tags.append("client-junk-answer")
+            if "client-junk-answer" not in message.tags:
+                message.tags.append("client-junk-answer")
         self.write(encode(answer))
 
     def end_segment(self, message: Message) -> None:
