@@ -25,6 +25,7 @@ import msgspec
 import pytest
 
 from tests.wire import modern_meta
+from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED
 from trimcp.transports.stdio import FramedStream
 
 pytestmark = [
@@ -257,6 +258,7 @@ async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cle
         reply = answers[name]
         assert isinstance(reply, httpx2.Response), (name, reply, server.stderr)
         answer = answer_of(reply)
+        assert answer["error"]["code"] == REQUEST_CANCELLED, answer
         assert "shutting down" in answer["error"]["message"], answer
     for name in ("handshake-chatty", "modern-chatty"):  # the error ended the SSE stream
         reply = answers[name]
@@ -378,12 +380,14 @@ async def test_stdio_signal_answers_in_flight_requests_and_exits_cleanly(
 
     by_id = {message["id"]: message for message in received if "id" in message}
     assert sorted(by_id) == [1, 2, 3, 4, 5, 6], received  # each answered once
+    assert by_id[6]["error"]["code"] == INTERNAL_ERROR, received  # refused, as over HTTP
     assert "shutting down" in by_id[6]["error"]["message"], received
     order = [message.get("id") for message in received]
     assert order.index(6) < order.index(2), received  # refused before the grace period ended
     for request_id, name in ((1, "handshake-quick"), (3, "modern-quick")):
         assert by_id[request_id]["result"]["content"][0]["text"] == f"finished {name}", received
     for request_id in (2, 4):
+        assert by_id[request_id]["error"]["code"] == REQUEST_CANCELLED, received
         assert "shutting down" in by_id[request_id]["error"]["message"], received
     assert "result" in by_id[5], received  # the listen stream ended with its final result
     assert_clean_exit(server, status, signum)

@@ -220,13 +220,14 @@ async def serve_connection(
 ) -> None:
     """Serve `connection` until its stream ends or `stop` is set, then shut it down gracefully.
 
-    The shutdown: new requests are answered with an error at once, the connection's
+    The shutdown: new requests are answered with an error at once (-32603), the connection's
     `subscriptions/listen` streams end, the requests in flight get `graceful_timeout` seconds
-    to finish and those still running after that are cancelled and answered with an error.
+    to finish and those still running after that are cancelled and answered with a -32800
+    error, as over HTTP.
     Then the connection ends (what is queued for stdout is flushed by `stdio_stream`).
     """
     from trimcp.protocol import jsonrpc
-    from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
+    from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData
     from trimcp.server.subscriptions import Listener
 
     peer = connection.peer
@@ -245,16 +246,18 @@ async def serve_connection(
         tg.start_soon(serve)
         await stop.wait()
         if not ended.is_set():
-            shutting_down = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
-            stream.refuse_requests(partial(jsonrpc.encode_error, error=shutting_down))
+            # as over HTTP: a new request is refused, one cut short is cancelled
+            refused = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
+            stream.refuse_requests(partial(jsonrpc.encode_error, error=refused))
             for sink in list(connection.server._connections):
                 if isinstance(sink, Listener):
                     sink.close()  # the listen request ends with its final result
             with anyio.move_on_after(graceful_timeout):
                 await _wait_idle(peer, ended)
+            cut = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
             for request_id in list(peer._inflight):
                 if peer.cancel(request_id):
-                    await stream.send(jsonrpc.encode_error(request_id, shutting_down))
+                    await stream.send(jsonrpc.encode_error(request_id, cut))
         serving.cancel()
 
 
