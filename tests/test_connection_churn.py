@@ -80,3 +80,43 @@ async def test_a_client_that_half_closes_after_its_request_still_gets_the_answer
                 while b"answered after the end of stream" not in answer:
                     answer += await stream.receive()
         assert answer.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # h11 refuses the body (a bad chunk) while the app answers the request
+        b"GET /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ntransfer-encoding: chunked\r\n\r\n1\r\nab\r\n",
+        # more body than announced, on a connection the client closes
+        b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        b"accept: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}garbage",
+    ],
+    ids=["bad-chunk", "extra-body"],
+)
+async def test_malformed_requests_racing_the_close_never_end_the_server(
+    raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    # hypercorn-trio sends a closing connection's EOF without its send lock: the app's answer
+    # racing it raised BusyResourceError out of the connection task and the server exited
+    async with serving(FastMCP("race"), wait=60) as (address, http):
+        with anyio.fail_after(40):
+            for _ in range(60):
+                async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+                    await stream.send(raw)
+                    await stream.send_eof()
+                    try:
+                        while await stream.receive():
+                            pass
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        pass
+        response = await http.post(
+            "/mcp",
+            content=_BODY,
+            headers={
+                "content-type": "application/json",
+                "accept": "application/json, text/event-stream",
+                "mcp-protocol-version": "2025-03-26",
+            },
+        )
+        assert response.status_code == 400  # still serving (a ping without a session)
+    assert not [r for r in caplog.records if r.exc_info and "Busy" in repr(r.exc_info[1])]

@@ -45,6 +45,13 @@ ran the server out of fds (3,000 in a row reached the 1,024 limit: "Too many ope
 (or a broken socket) comes between requests. During a request the app gets `http.disconnect`
 and the connection closes when the app is done, as before.
 
+**A write racing hypercorn-trio's close is dropped.** On trio, hypercorn sends a closing
+connection's EOF without its send lock; a response written at that moment (the app
+answering a request whose body hypercorn has just refused) raised `BusyResourceError`, which
+escaped hypercorn's connection task and ended the whole server: a few malformed requests
+killed a trio server (pgjones/hypercorn#203). `CoalescingH11Protocol` treats it as the
+connection gone.
+
 **What the app sends to a gone client is dropped.** Once a write to the socket has failed
 (or the connection was closed on our side), hypercorn still framed every chunk the app sent
 and wrote it to the dead socket: on asyncio each write raised inside the transport and was
@@ -130,11 +137,30 @@ class CoalescingH11Protocol(H11Protocol):
     together with its body, and closing an idle connection whose peer has gone (see the
     module's docstring)."""
 
+    _busy: tuple[type[BaseException], ...] = ()  # trio's BusyResourceError, on trio
     _held: bytes | None = None  # the head written by h11 and not yet sent
     _released = False  # the connection was closed for its peer's end of stream
     _eof = False  # the peer's end of stream was just read: it may still read (half-close)
     _gone = False  # writing failed, or we closed: whatever the app still sends is dropped
     dropped = 0  # events the app sent after that
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self._busy:
+            self._socket_send = self.send
+            self.send = self._send_unless_closing  # type: ignore[method-assign]
+
+    async def _send_unless_closing(self, event: Any) -> None:
+        try:
+            await self._socket_send(event)
+        except self._busy:
+            # trio: hypercorn's TCPServer sends its EOF without the send lock when it closes a
+            # connection, so a write racing the close (the app answering while hypercorn
+            # refuses a broken request: a bad chunk, a body shorter than announced) finds the
+            # stream busy. That escaped hypercorn's connection task and ended the whole
+            # server (upstream pgjones/hypercorn#203). The connection is closing: drop it.
+            self._gone = True
+            self.dropped += 1
 
     async def handle(self, event: Any) -> None:
         between_requests = self.stream is None
@@ -212,8 +238,10 @@ def install(backend: str) -> None:
 
     if backend == "trio":
         import hypercorn.trio.tcp_server as module
+        import trio
 
         name = "TrioSingleTask"
+        CoalescingH11Protocol._busy = (trio.BusyResourceError,)
     else:
         import hypercorn.asyncio.tcp_server as module  # type: ignore[no-redef]
 
