@@ -26,36 +26,10 @@ INCLUDE_KNOWN = os.environ.get("TRIMCP_FUZZ_INCLUDE_KNOWN", "").lower() in ("1",
 
 # Faults the fuzzer finds that are reported and not fixed yet: (backend, transport) -> the
 # fuzzer's mutation tags whose messages are left out (`--exclude`), each with why. The oracle is
-# untouched: any fault still fails the test. Delete an entry once its fix lands.
-_JUNK_SAMPLING_RESULT = (
-    "a client's malformed sampling result (e.g. `{}` for sampling/createMessage) makes "
-    "Context.sample raise msgspec.ValidationError (types/codec.py convert, from "
-    "server/context.py _sampling_content); the tool fails as an unexpected error and "
-    "handlers.py logs it with a traceback: a peer's bad data, not a server bug, should get a "
-    "clean error and no traceback"
-)
-KNOWN_FINDINGS: dict[tuple[str, str], dict[str, str]] = {
-    ("asyncio", "stdio"): {"client-junk-answer": _JUNK_SAMPLING_RESULT},
-    ("trio", "stdio"): {"client-junk-answer": _JUNK_SAMPLING_RESULT},
-    ("trio", "http"): {
-        "raw:bad-chunked": (
-            "hypercorn-trio: a request whose body h11 rejects (a broken chunk) while the app "
-            "answers it makes two tasks send on one trio SocketStream; the loser's "
-            "BusyResourceError escapes hypercorn's connection task and the whole server exits "
-            "with status 1 (stock hypercorn too; trimcp's tuning.py wraps _send_h11_event)"
-        ),
-        "raw:truncated-body": (
-            "the same race when the client ends its stream before the body it announced: "
-            "hypercorn answers 400 while trimcp answers; a BusyResourceError traceback, or "
-            "the server's exit"
-        ),
-        "raw:lying-length": (
-            "the same race when the client ends its stream before the Content-Length it "
-            "announced (e.g. 2**63: trimcp answers 413 while hypercorn answers 400): a "
-            "BusyResourceError traceback each time, or the server's exit as above"
-        ),
-    },
-}
+# untouched: any fault still fails the test. Delete an entry once its fix lands. Empty now: the
+# hypercorn-trio send race (raw:bad-chunked, raw:truncated-body, raw:lying-length) and a
+# client's malformed sampling answer (client-junk-answer) were fixed in issue 14.
+KNOWN_FINDINGS: dict[tuple[str, str], dict[str, str]] = {}
 
 
 @pytest.mark.parametrize("transport", ["http", "stdio"])
