@@ -718,15 +718,32 @@ class FastMCP(ComponentAccess):
         backend: Literal["asyncio", "trio"] | None = None,
         **transport_kwargs: Any,
     ) -> None:
-        """Run the server (blocking): a thin `anyio.run` wrapper over `run_async`."""
+        """Run the server (blocking): a thin `anyio.run` wrapper over `run_async` that also
+        handles SIGTERM and SIGINT: the server shuts down gracefully (requests in flight get
+        `graceful_timeout` seconds, then an error answer; the lifespan exits once), and after
+        a SIGINT the process exits with status 130 (`SystemExit`); a second SIGINT stops at
+        once."""
         from trimcp.server.running import run
 
         run(self, transport, show_banner, backend=backend, **transport_kwargs)
 
     async def run_stdio_async(
-        self, show_banner: bool = True, log_level: str | None = None, stateless: bool = False
+        self,
+        show_banner: bool = True,
+        log_level: str | None = None,
+        stateless: bool = False,
+        *,
+        graceful_timeout: float | None = None,
     ) -> None:
-        """Serve one client over this process's stdin/stdout until stdin closes."""
+        """Serve one client over this process's stdin/stdout until stdin closes. Cancelling
+        shuts down gracefully: requests in flight get `graceful_timeout` seconds (default 3)
+        to finish, those still running are answered with an error."""
         from trimcp.server.running import run_stdio_async
 
-        await run_stdio_async(self, show_banner=show_banner, log_level=log_level)
+        await run_stdio_async(
+            self,
+            show_banner=show_banner,
+            log_level=log_level,
+            stateless=stateless,
+            graceful_timeout=graceful_timeout,
+        )
