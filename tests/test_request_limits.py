@@ -65,7 +65,7 @@ def test_limits_default_generously_and_read_the_environment(
         monkeypatch.delenv("TRIMCP_" + name, raising=False)
         monkeypatch.delenv("FASTMCP_" + name, raising=False)
     defaults = Settings()
-    assert (defaults.max_session_requests, defaults.max_server_requests) == (1000, 10_000)
+    assert (defaults.max_session_requests, defaults.max_server_requests) == (10_000, 10_000)
     monkeypatch.setenv("TRIMCP_MAX_SESSION_REQUESTS", "7")
     monkeypatch.setenv("FASTMCP_MAX_SERVER_REQUESTS", "70")
     configured = Settings()

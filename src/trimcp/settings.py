@@ -36,9 +36,10 @@ class Settings:
         self.client_request_timeout: float = float(_env("CLIENT_REQUEST_TIMEOUT", "300") or 300)
         """Seconds a handshake-era server-to-client request (sampling, elicitation, roots) waits."""
         self.client_init_timeout: float = float(_env("CLIENT_INIT_TIMEOUT", "30") or 30)
-        self.max_session_requests: int = int(_env("MAX_SESSION_REQUESTS", "1000") or 1000)
+        self.max_session_requests: int = int(_env("MAX_SESSION_REQUESTS", "10000") or 10000)
         """Requests one session (stdio, in-memory, legacy SSE or streamable HTTP) may have in
-        flight; one more is refused with JSON-RPC error -32000 (HTTP 429)."""
+        flight; one more is refused with JSON-RPC error -32000 (HTTP 429). Generous: a stdio
+        client may pipeline thousands of calls (each waiting one costs well under 1 KB)."""
         self.max_server_requests: int = int(_env("MAX_SERVER_REQUESTS", "10000") or 10000)
         """Requests one streamable HTTP endpoint may have in flight across its sessions and
         stateless (2026-07-28) requests; one more is refused with -32000 (HTTP 503)."""
