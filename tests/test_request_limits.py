@@ -97,6 +97,24 @@ async def test_a_connection_past_its_request_limit_gets_an_error_then_is_served_
         assert served["result"]["structuredContent"] == {"result": "done"}
 
 
+async def test_a_client_pipelining_thousands_of_calls_is_served_under_the_default_limit() -> None:
+    mcp = FastMCP("pipeline")
+
+    @mcp.tool
+    async def add(a: int, b: int) -> int:
+        return a + b
+
+    calls = 5_000
+    async with wire_to(mcp) as wire:
+        await wire.initialize()
+        for i in range(calls):  # back to back, no answer read in between
+            await wire.send(tool_call(i, "add", arguments={"a": i, "b": 1}))
+        answers = [await wire.response() for _ in range(calls)]
+    assert (
+        sorted(a["result"]["structuredContent"]["result"] - a["id"] for a in answers) == [1] * calls
+    )
+
+
 async def test_a_batch_counts_each_request_against_the_connection_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
