@@ -66,3 +66,41 @@ def test_next_line_is_none_when_empty():
         small = LineFramer(1)
         small.feed(b"12\n")
         small.next_line()
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_line_of_exactly_the_limit_passes_however_it_is_split(ending):
+    # the `\r` of a `\r\n` ending may arrive before its `\n`: one byte past the limit briefly
+    limit = 16
+    line = b"x" * limit
+    data = line + ending + b"next\n"
+    for cut in range(len(data) + 1):
+        framer = LineFramer(limit)
+        framer.feed(data[:cut])
+        out = drain(framer)
+        framer.feed(data[cut:])
+        out.extend(drain(framer))
+        assert out == [line, b"next"], cut
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_line_one_byte_past_the_limit_is_refused_however_it_is_split(ending):
+    limit = 16
+    data = b"x" * (limit + 1) + ending + b"next\n"
+    for cut in range(len(data) + 1):
+        framer = LineFramer(limit)
+        framer.feed(data[:cut])
+        out = drain(framer)
+        framer.feed(data[cut:])
+        out.extend(drain(framer))
+        assert out == ["too long", b"next"], cut
+
+
+def test_a_bare_carriage_return_past_the_limit_is_refused():
+    # the byte allowed for a trailing `\r` is for a line ending, not for more content
+    limit = 16
+    framer = LineFramer(limit)
+    framer.feed(b"x" * limit + b"\r")
+    assert drain(framer) == []
+    framer.feed(b"y\nnext\n")
+    assert drain(framer) == ["too long", b"next"]

@@ -1,6 +1,6 @@
 """Newline-delimited framing (stdio): bytes in, complete lines out. Sans-I/O.
 
-A line longer than the limit is discarded up to its newline and reported once as
+A line longer than the limit (not counting its `\r\n` or `\n`) is discarded up to its newline and reported once as
 `LineTooLong`, so one oversized message costs its sender an error, not the connection.
 """
 
@@ -51,7 +51,9 @@ class LineFramer:
             start = end + 1
         del buffer[:start]
         self._scan_from = len(buffer)
-        if len(buffer) > self.max_line:
+        # past the limit, but a line of exactly `max_line` bytes may be waiting for the `\n`
+        # of its `\r\n`: one byte more is allowed when it is that `\r`
+        if len(buffer) > self.max_line and (len(buffer) > self.max_line + 1 or buffer[-1] != 0x0D):
             if not self._discarding:
                 self._lines.append(LineTooLong(self.max_line))
                 self._discarding = True
