@@ -45,6 +45,25 @@ ran the server out of fds (3,000 in a row reached the 1,024 limit: "Too many ope
 (or a broken socket) comes between requests. During a request the app gets `http.disconnect`
 and the connection closes when the app is done, as before.
 
+**An answer sent before the request's body was read says `Connection: close`.** An app
+that answers early (403 for a foreign `Origin`, 405, 406, 413, 415) leaves the rest of the
+body unread, and hypercorn then closes the connection (h11 cannot reuse it), without saying
+so: a keep-alive client sent its next request on it and got "Server disconnected without
+sending a response" (a 1 MB POST refused, then a valid one: about half failed). RFC 9112
+section 9.6: a server that closes after a response SHOULD send `Connection: close`.
+`CoalescingH11Protocol` adds it to a response whose request body h11 has not wholly received;
+a body received whole (a small one, pipelined requests) is consumed when the response ends,
+so the connection stays open, as it does when the app has read the body. Nothing is read
+from the socket for that: a hostile client's huge body is never read to keep its connection.
+The cost on an ordinary response is one state check.
+
+**A peer that half-closes after its requests gets their answers (asyncio).** hypercorn's
+asyncio reader ends at the peer's end of stream without handing it on as empty `RawData`
+when it came with the last data (pipelined requests, then `shutdown(SHUT_WR)`), so the
+`Closed` that follows looked like a dead socket and the last request's answer was dropped.
+A `Closed` while the transport can still be written counts as the peer's end of stream; the
+connection then closes once that request is answered.
+
 **A write racing hypercorn-trio's close is dropped.** On trio, hypercorn sends a closing
 connection's EOF without its send lock; a response written at that moment (the app
 answering a request whose body hypercorn has just refused) raised `BusyResourceError`, which
@@ -141,11 +160,15 @@ class CoalescingH11Protocol(H11Protocol):
     _held: bytes | None = None  # the head written by h11 and not yet sent
     _released = False  # the connection was closed for its peer's end of stream
     _eof = False  # the peer's end of stream was just read: it may still read (half-close)
+    _half_closed = False  # that end of stream came: once the answer is out, close
     _gone = False  # writing failed, or we closed: whatever the app still sends is dropped
     dropped = 0  # events the app sent after that
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # asyncio: hypercorn's TCPServer (whose bound `protocol_send` is `send`) and its
+        # writer, to tell a peer's half-close from a dead socket (see `_still_writable`)
+        self._writer = getattr(getattr(self.send, "__self__", None), "writer", None)
         if self._busy:
             self._socket_send = self.send
             self.send = self._send_unless_closing  # type: ignore[method-assign]
@@ -169,8 +192,9 @@ class CoalescingH11Protocol(H11Protocol):
             if not event.data:
                 self._eof = True  # hypercorn follows this with `Closed`
         elif kind is Closed:
-            if self._eof:
+            if self._eof or self._still_writable():
                 self._eof = False  # that end of stream: a half-closed peer still reads
+                self._half_closed = True
             else:
                 self._gone = True  # a failed write, a timeout, or our own close
         await super().handle(event)
@@ -196,13 +220,22 @@ class CoalescingH11Protocol(H11Protocol):
                 logger.debug("client gone: dropping what the app still sends")
             self.dropped += 1
             return
+        connection = self.connection
+        head = type(event) is h11.Response
+        if head and connection.their_state is h11.SEND_BODY and not _body_buffered(connection):
+            # An early answer (403, 406, 413, 415...): the request's body has not been read,
+            # and hypercorn will close the connection after this response (h11 cannot reuse
+            # it). Say so, as RFC 9112 section 9.6 asks: a keep-alive client would otherwise
+            # send its next request on it and see "Server disconnected". (A body already
+            # received whole is consumed when the response ends: see `stream_send`.)
+            event = _closing(event)
         try:
-            data = self.connection.send(event)
+            data = connection.send(event)
         except h11.LocalProtocolError:
-            if self.connection.their_state != h11.ERROR:
+            if connection.their_state != h11.ERROR:
                 raise
             return  # as hypercorn: nothing to send to a client that broke the protocol
-        if type(event) is h11.Response and _small_body(event.headers):
+        if head and _small_body(event.headers):
             self._held = data
             return
         held = self._held
@@ -213,10 +246,73 @@ class CoalescingH11Protocol(H11Protocol):
             await self.send(RawData(data=data))
 
     async def stream_send(self, event: Any) -> None:
-        if self._held is not None and type(event) is StreamClosed:
+        if type(event) is not StreamClosed:
+            await super().stream_send(event)
+            return
+        if self._held is not None:
             held, self._held = self._held, None  # the response ended before its body
             await self.send(RawData(data=held))
+        connection = self.connection
+        if connection.their_state is h11.SEND_BODY and connection.our_state is h11.DONE:
+            # answered early, the rest of the body already received (`_send_h11_event` said
+            # keep-alive): consume it, so that hypercorn reuses the connection rather than
+            # closing it unannounced (on trio the app may answer before hypercorn has parsed
+            # the end of a body it holds whole).
+            _finish_buffered_body(connection)
         await super().stream_send(event)
+        if self._half_closed and not self._released and self.stream is None:
+            # The peer half-closed during the request and has its answer: nothing more can
+            # come. hypercorn would keep the socket until the keep-alive timer fires.
+            self._released = True
+            await self.send(Updated(idle=False))
+            await self.send(Closed())
+
+    def _still_writable(self) -> bool:
+        """asyncio: whether the socket can still be written to when hypercorn hands us
+        `Closed`. Its reader ends at the peer's end of stream without passing it on as
+        empty `RawData` (as trio's does) when that end came with the last data: a peer that
+        half-closed after pipelining requests still reads their answers, and a failed write
+        (or our own close) leaves the transport closing."""
+        writer = self._writer
+        if writer is None:
+            return False
+        transport = getattr(writer, "transport", None)
+        return transport is not None and not transport.is_closing()
+
+
+def _body_buffered(connection: h11.Connection) -> bool:
+    """Whether h11 already holds the rest of the request body (a `Content-Length` body;
+    a chunked one counts as not). h11 offers no public way to ask: its reader's `_remaining`
+    and its receive buffer; anything unexpected answers False (the connection then closes,
+    announced)."""
+    remaining = getattr(getattr(connection, "_reader", None), "_remaining", None)
+    buffer = getattr(connection, "_receive_buffer", None)
+    return type(remaining) is int and buffer is not None and len(buffer) >= remaining
+
+
+def _finish_buffered_body(connection: h11.Connection) -> None:
+    """Consume the request body h11 already holds, up to its end (the app has answered and
+    wants no more of it). Reads nothing from the socket: a body still arriving stays unread
+    and the connection closes."""
+    while connection.their_state is h11.SEND_BODY:
+        try:
+            event = connection.next_event()
+        except h11.RemoteProtocolError:
+            return
+        if event is h11.NEED_DATA or event is h11.PAUSED:
+            return
+
+
+def _closing(response: h11.Response) -> h11.Response:
+    """`response` with `Connection: close` (any other `Connection` header dropped)."""
+    headers = [(name, value) for name, value in response.headers if name != b"connection"]
+    headers.append((b"connection", b"close"))
+    return h11.Response(
+        status_code=response.status_code,
+        headers=headers,
+        reason=response.reason,
+        http_version=response.http_version,
+    )
 
 
 def _small_body(headers: Any) -> bool:
