@@ -25,7 +25,9 @@ import msgspec
 import pytest
 
 from tests.wire import modern_meta
-from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED
+from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData
+from trimcp.runtime.memory import memory_stream_pair
+from trimcp.runtime.peer import Peer
 from trimcp.transports.stdio import FramedStream
 
 pytestmark = [
@@ -82,7 +84,7 @@ SERVER = textwrap.dedent(
         if transport == "stdio":
             mcp.run(backend=backend, show_banner=False, graceful_timeout=grace)
         else:
-            mcp.run(transport="http", backend=backend, port=0, graceful_timeout=grace)
+            mcp.run(transport=transport, backend=backend, port=0, graceful_timeout=grace)
     """
 )
 
@@ -130,8 +132,8 @@ def command(server_file: Path, transport: str, backend: str, launcher: str) -> l
         return [sys.executable, str(server_file), transport, backend, str(GRACE)]
     argv = [sys.executable, "-m", "trimcp", "run", str(server_file), "--backend", backend]
     argv += ["--graceful-timeout", str(GRACE)]
-    if transport == "http":
-        argv += ["--transport", "http", "--port", "0"]
+    if transport != "stdio":
+        argv += ["--transport", transport, "--port", "0"]
     else:
         argv += ["--no-banner"]
     return argv
@@ -389,7 +391,67 @@ async def test_stdio_signal_answers_in_flight_requests_and_exits_cleanly(
     for request_id in (2, 4):
         assert by_id[request_id]["error"]["code"] == REQUEST_CANCELLED, received
         assert "shutting down" in by_id[request_id]["error"]["message"], received
-    assert "result" in by_id[5], received  # the listen stream ended with its final result
+    # the server tore the listen stream down: on stdio a `notifications/cancelled` for the
+    # listen request (MUST), sent while it is in progress, then its final result
+    cancels = [m for m in received if m.get("method") == "notifications/cancelled"]
+    assert [c["params"]["requestId"] for c in cancels] == [5], received
+    assert cancels[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 5
+    assert received.index(cancels[0]) < received.index(by_id[5]), received
+    assert by_id[5]["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 5, received
+    assert_clean_exit(server, status, signum)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+async def test_stdio_signal_answers_the_requests_of_a_batch_in_its_reply(
+    server_file: Path, server_backend: str, signum: int
+):
+    # 2025-03-26 sessions may send batches: a request of a batch is in flight like any other,
+    # answered with its result or, cut at the end of the grace period, with -32800
+    process = await anyio.open_process(
+        command(server_file, "stdio", server_backend, "run()"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    server = ServerProcess(process)
+    assert process.stdout is not None and process.stdin is not None
+    stdin = process.stdin
+    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
+
+    async def send(message: Any) -> None:
+        await stdin.send(msgspec.json.encode(message) + b"\n")
+
+    received: list[Any] = []
+    async with process, anyio.create_task_group() as tg:
+        tg.start_soon(server.collect_stderr)
+        init = {
+            "protocolVersion": "2025-03-26",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        }
+        await send({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init})
+        with anyio.fail_after(15):
+            assert "result" in msgspec.json.decode(await wire.receive())
+        await send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await send([call(1, "quick", "batch-quick"), call(2, "stuck", "batch-stuck")])
+        for name in ("batch-quick", "batch-stuck"):
+            await server.wait_for_stderr(f"STARTED {name}")
+        server.signal(signum)
+        with anyio.fail_after(GRACE + 10):
+            while True:
+                try:
+                    received.append(msgspec.json.decode(await wire.receive()))
+                except anyio.EndOfStream:
+                    break
+        status = await server.exit_status()
+
+    assert len(received) == 1 and isinstance(received[0], list), received  # one reply
+    by_id = {message["id"]: message for message in received[0]}
+    assert sorted(by_id) == [1, 2], received
+    assert by_id[1]["result"]["content"][0]["text"] == "finished batch-quick", received
+    assert by_id[2]["error"]["code"] == REQUEST_CANCELLED, received
+    assert "shutting down" in by_id[2]["error"]["message"], received
     assert_clean_exit(server, status, signum)
 
 
@@ -445,3 +507,86 @@ async def test_second_sigint_during_the_grace_period_exits_at_once_with_130(
     assert status == 128 + signal.SIGINT
     assert "second interrupt" in server.stderr
     assert "Traceback" not in server.stderr
+
+
+# -- the peer's shutdown API (what a stdio or legacy SSE shutdown waits on) ------------------
+
+
+def gated_peer() -> tuple[Any, Peer, dict[str, anyio.Event], dict[str, anyio.Event]]:
+    """A peer whose method `gate-<n>` runs until `gates[n]` is set (`entered[n]` once it
+    runs); any other method answers at once."""
+    gates: dict[str, anyio.Event] = {}
+    entered: dict[str, anyio.Event] = {}
+
+    async def on_request(request: Any) -> Any:
+        if request.method.startswith("gate-"):
+            name = request.method[5:]
+            entered.setdefault(name, anyio.Event()).set()
+            await gates.setdefault(name, anyio.Event()).wait()
+        return request.method
+
+    async def on_notification(notification: Any) -> None:
+        pass
+
+    ours, theirs = memory_stream_pair()
+    peer = Peer(theirs, on_request=on_request, on_notification=on_notification)
+    return ours, peer, gates, entered
+
+
+def request(request_id: int, method: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "method": method}
+
+
+async def test_peer_wait_idle_returns_once_the_last_answer_is_written():
+    ours, peer, gates, entered = gated_peer()
+    idle = anyio.Event()
+
+    async def wait_idle() -> None:
+        await peer.wait_idle()
+        idle.set()
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(peer.run)
+            await peer.wait_idle()  # nothing in flight: at once
+            for n in (1, 2):
+                gates[str(n)] = anyio.Event()
+                await ours.send(msgspec.json.encode(request(n, f"gate-{n}")))
+                await entered.setdefault(str(n), anyio.Event()).wait()
+            assert peer.inflight_ids() == [1, 2]
+            tg.start_soon(wait_idle)
+            gates["1"].set()
+            assert msgspec.json.decode(await ours.receive())["id"] == 1
+            assert not idle.is_set() and peer.inflight_ids() == [2]  # 2 still runs
+            gates["2"].set()
+            assert msgspec.json.decode(await ours.receive())["id"] == 2
+            await idle.wait()
+            await ours.aclose()
+
+
+async def test_peer_cancel_inflight_answers_each_request_and_each_request_of_a_batch():
+    ours, peer, _, entered = gated_peer()  # the gates stay shut: only a cut ends them
+    peer.accept_batches = True
+    cut = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(peer.run)
+            await ours.send(msgspec.json.encode(request(1, "gate-a")))
+            batch = [request(2, "gate-b"), request(3, "quick")]
+            await ours.send(msgspec.json.encode(batch))
+            for name in ("a", "b"):
+                await entered.setdefault(name, anyio.Event()).wait()
+            assert sorted(peer.inflight_ids()) == [1, 2]  # 3 is answered, its reply waits
+            await peer.cancel_inflight(cut)
+            await peer.wait_idle()
+            replies = [msgspec.json.decode(await ours.receive()) for _ in range(2)]
+            await ours.aclose()
+    single = next(r for r in replies if isinstance(r, dict))
+    assert single == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {"code": cut.code, "message": cut.message},
+    }
+    batch_reply = {r["id"]: r for r in next(r for r in replies if isinstance(r, list))}
+    assert batch_reply[3]["result"] == "quick"
+    assert batch_reply[2]["error"] == {"code": cut.code, "message": cut.message}

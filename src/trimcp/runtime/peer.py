@@ -147,9 +147,24 @@ class _Workers:
 
 
 class _Cancelled(enum.Enum):
-    """`Peer._inflight` marker of a request cancelled (whether or not it started)."""
+    """`Peer._inflight` markers: a request cancelled (whether or not it started), and one
+    whose answer is being written (too late to cancel, still in flight for `wait_idle`)."""
 
     CANCELLED = enum.auto()
+    ANSWERING = enum.auto()
+
+
+class _BatchItem:
+    """`Peer._inflight` state of a request of a batch: its own cancel scope, and the error
+    it is answered with in the batch's reply when cancelled at shutdown (None: no answer)."""
+
+    __slots__ = ("answer", "cancelled", "done", "scope")
+
+    def __init__(self) -> None:
+        self.scope = anyio.CancelScope()
+        self.cancelled = False
+        self.done = False  # answered (the reply waits for the rest of the batch)
+        self.answer: ErrorData | None = None
 
 
 class _Pending:
@@ -195,8 +210,10 @@ class Peer:
         self._id_prefix = id_prefix
         self._pending: dict[RequestId, _Pending] = {}
         # an inbound request's state: None while queued, then the cancel scope of the worker
-        # serving it, or `CANCELLED`
-        self._inflight: dict[RequestId, anyio.CancelScope | _Cancelled | None] = {}
+        # serving it, `ANSWERING` while its answer is written, or `CANCELLED`; a batch's
+        # requests are `_BatchItem`s until the batch's reply is written
+        self._inflight: dict[RequestId, anyio.CancelScope | _Cancelled | _BatchItem | None] = {}
+        self._idle: anyio.Event | None = None  # only while someone waits in `wait_idle`
         self._task_group: anyio.abc.TaskGroup | None = None
         self._workers: _Workers | None = None
         self._closed = False
@@ -257,6 +274,8 @@ class Peer:
 
     def _close(self) -> None:
         self._closed = True
+        self._inflight.clear()  # queued requests never start now
+        self._check_idle()
         for pending in self._pending.values():
             pending.error = ErrorData(INTERNAL_ERROR, "connection closed")
             pending.event.set()
@@ -324,19 +343,55 @@ class Peer:
 
     async def _serve(self, scope: anyio.CancelScope, request: Request) -> bool:
         """Run on a worker; `cancel()` cancels `scope` (the worker's) to cancel this request.
-        Returns whether it did."""
-        if self._inflight[request.id] is _Cancelled.CANCELLED:  # before it started
-            del self._inflight[request.id]
-            return False
-        self._inflight[request.id] = scope
+        Returns whether it did. The request stays in flight until its answer is written."""
+        inflight = self._inflight
+        rid = request.id
         try:
-            reply = await self._answer(request)
+            if inflight[rid] is _Cancelled.CANCELLED:  # before it started
+                del inflight[rid]
+                return False
+            inflight[rid] = scope
+            try:
+                reply = await self._answer(request)
+            except BaseException:
+                del inflight[rid]
+                raise
+            if inflight[rid] is _Cancelled.CANCELLED:  # a cancelled request gets no answer
+                del inflight[rid]
+                return True
+            inflight[rid] = _Cancelled.ANSWERING
+            try:
+                await self._send(reply)
+            finally:
+                del inflight[rid]
+            return False
         finally:
-            state = self._inflight.pop(request.id)
-        if state is _Cancelled.CANCELLED:  # a cancelled request gets no answer
-            return True
-        await self._send(reply)
-        return False
+            if self._idle is not None:
+                self._check_idle()
+
+    def _check_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and not self._inflight:
+            self._idle = None
+            idle.set()
+
+    async def wait_idle(self) -> None:
+        """Return once no inbound request is in flight (its answer written, or cancelled and
+        unwound), batch requests included; at once when the peer has closed."""
+        while self._inflight:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+
+    def inflight_ids(self) -> list[RequestId]:
+        """The ids of the inbound requests that can still be cancelled (not yet answered)."""
+        return [
+            rid
+            for rid, state in self._inflight.items()
+            if state is None
+            or isinstance(state, anyio.CancelScope)
+            or (isinstance(state, _BatchItem) and not (state.cancelled or state.done))
+        ]
 
     async def _notify(self, notification: Notification) -> None:
         try:
@@ -351,38 +406,79 @@ class Peer:
             )
             return
         replies: list[bytes] = []
-        # the batch's requests count against the limit as if in flight one by one
-        budget = self._max_inflight - len(self._inflight)
+        inflight = self._inflight
+        mine: list[RequestId] = []  # in flight until the batch's reply is written
 
-        async def serve_one(request: Request) -> None:
-            replies.append(await self._answer(request))
+        async def serve_one(request: Request, state: _BatchItem) -> None:
+            reply = None
+            with state.scope:
+                reply = await self._answer(request)
+            state.done = True
+            if not state.cancelled:
+                assert reply is not None
+                replies.append(reply)
+            elif state.answer is not None:  # cut at shutdown: answered like the others
+                replies.append(jsonrpc.encode_error(request.id, state.answer))
 
-        async with anyio.create_task_group() as tg:
-            for item in batch.items:
-                if isinstance(item, Request):
-                    if budget <= 0:
-                        replies.append(jsonrpc.encode_error(item.id, self._busy()))
-                        continue
-                    budget -= 1
-                    tg.start_soon(serve_one, item)
-                elif isinstance(item, Notification):
-                    tg.start_soon(self._notify, item)
-                elif isinstance(item, Response | ErrorResponse):
-                    self._resolve(item)
-                elif isinstance(item, Invalid):
-                    replies.append(jsonrpc.encode_error(item.id, item.error))
-        if replies:
-            await self._send(b"[" + b",".join(replies) + b"]")
+        try:
+            async with anyio.create_task_group() as tg:
+                for item in batch.items:
+                    if isinstance(item, Request):
+                        if item.id in inflight:
+                            error = ErrorData(INVALID_REQUEST, "duplicate request id")
+                            replies.append(jsonrpc.encode_error(item.id, error))
+                            continue
+                        # the batch's requests count against the limit like any others
+                        if len(inflight) >= self._max_inflight:
+                            replies.append(jsonrpc.encode_error(item.id, self._busy()))
+                            continue
+                        state = inflight[item.id] = _BatchItem()
+                        mine.append(item.id)
+                        tg.start_soon(serve_one, item, state)
+                    elif isinstance(item, Notification):
+                        tg.start_soon(self._notify, item)
+                    elif isinstance(item, Response | ErrorResponse):
+                        self._resolve(item)
+                    elif isinstance(item, Invalid):
+                        replies.append(jsonrpc.encode_error(item.id, item.error))
+            if replies:
+                await self._send(b"[" + b",".join(replies) + b"]")
+        finally:
+            for rid in mine:
+                inflight.pop(rid, None)  # gone already if the peer closed
+            self._check_idle()
 
-    def cancel(self, request_id: RequestId) -> bool:
-        """Cancel an inbound request (on `notifications/cancelled`); unknown ids are ignored."""
-        if request_id not in self._inflight:
+    def cancel(self, request_id: RequestId, answer: ErrorData | None = None) -> bool:
+        """Cancel an inbound request (on `notifications/cancelled`); unknown ids, and requests
+        whose answer is already being written, are ignored. Returns whether it cancelled.
+
+        `answer`: the error a request of a batch is answered with in the batch's reply (a
+        cancelled request of a batch is otherwise left out of it). A request on its own is
+        never answered here: who cancels it with an answer sends it (see `cancel_inflight`).
+        """
+        state = self._inflight.get(request_id, _Cancelled.ANSWERING)
+        if state is _Cancelled.ANSWERING or state is _Cancelled.CANCELLED:
             return False
-        state = self._inflight[request_id]
+        if isinstance(state, _BatchItem):
+            if state.cancelled or state.done:
+                return False
+            state.cancelled = True
+            state.answer = answer
+            state.scope.cancel()
+            return True
         if isinstance(state, anyio.CancelScope):
             state.cancel()
         self._inflight[request_id] = _Cancelled.CANCELLED  # if not started yet, never starts
         return True
+
+    async def cancel_inflight(self, answer: ErrorData) -> None:
+        """Cancel every inbound request still in flight and answer each with `answer` (the
+        server is shutting down): a request of a batch in its batch's reply, once the batch
+        unwinds (`wait_idle()` waits for it), any other one here."""
+        for rid in self.inflight_ids():
+            state = self._inflight[rid]
+            if self.cancel(rid, answer) and not isinstance(state, _BatchItem):
+                await self._send(jsonrpc.encode_error(rid, answer))
 
     # -- outbound ------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ class ServerConnection:
             max_inflight=settings.max_session_requests,
         )
         self.extra: dict[str, Any] = {}
+        self._listeners: set[Listener] = set()
         server._connections.add(self)
 
     async def run(
@@ -93,12 +94,26 @@ class ServerConnection:
         if isinstance(envelope, ErrorData):
             raise McpError(envelope)
         listener = Listener(request.id, params.notifications)
-        with listener.attached(self.server), listener.inbox:
-            await self.peer.notify(*listener.acknowledgement())
-            async for method, tagged in listener.inbox:
-                await self.peer.notify(method, tagged)
-        # The inbox closed: a graceful end, the final result (SHOULD).
+        self._listeners.add(listener)
+        try:
+            with listener.attached(self.server), listener.inbox:
+                await self.peer.notify(*listener.acknowledgement())
+                async for method, tagged in listener.inbox:
+                    await self.peer.notify(method, tagged)
+        finally:
+            self._listeners.discard(listener)
+        # The inbox closed: the server tears the subscription down (`end_listens`). On stdio
+        # that MUST be a `notifications/cancelled` for the listen request, sent while it is
+        # still in progress (basic/patterns/subscriptions.mdx §Cancellation,
+        # cancellation.mdx); then the final result of a graceful end (SubscriptionsListenResult).
+        await self.peer.notify(*listener.cancellation("the server is shutting down"))
         return self.server._finish_modern(listener.final_result())
+
+    def end_listens(self) -> None:
+        """The server is shutting down: end this connection's `subscriptions/listen` requests
+        (each sends its `notifications/cancelled`, then its final result)."""
+        for listener in list(self._listeners):
+            listener.close()
 
     # -- Channel -------------------------------------------------------------------------
 

@@ -28,7 +28,6 @@ import anyio.abc
 from trimcp import __version__
 
 if TYPE_CHECKING:
-    from trimcp.runtime.peer import Peer
     from trimcp.server.connection import ServerConnection
     from trimcp.server.server import FastMCP
     from trimcp.transports.stdio import FdStream
@@ -46,7 +45,8 @@ logger = logging.getLogger("trimcp")
 
 DEFAULT_GRACEFUL_TIMEOUT = 3.0
 SHUTTING_DOWN = "Server shutting down"
-_IDLE_POLL = 0.02  # how often a stdio drain looks for the last request to finish
+SHUTDOWN_CANCELLED = "Request cancelled: the server is shutting down"
+_UNWIND = 1.0  # seconds the requests cut at the end of the grace period get to unwind
 
 
 async def run_async(
@@ -221,14 +221,14 @@ async def serve_connection(
     """Serve `connection` until its stream ends or `stop` is set, then shut it down gracefully.
 
     The shutdown: new requests are answered with an error at once (-32603), the connection's
-    `subscriptions/listen` streams end, the requests in flight get `graceful_timeout` seconds
+    `subscriptions/listen` streams end (a `notifications/cancelled` for each, then its final
+    result), the requests in flight get `graceful_timeout` seconds
     to finish and those still running after that are cancelled and answered with a -32800
     error, as over HTTP.
     Then the connection ends (what is queued for stdout is flushed by `stdio_stream`).
     """
     from trimcp.protocol import jsonrpc
     from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData
-    from trimcp.server.subscriptions import Listener
 
     peer = connection.peer
     ended = anyio.Event()
@@ -249,23 +249,14 @@ async def serve_connection(
             # as over HTTP: a new request is refused, one cut short is cancelled
             refused = ErrorData(INTERNAL_ERROR, SHUTTING_DOWN)
             stream.refuse_requests(partial(jsonrpc.encode_error, error=refused))
-            for sink in list(connection.server._connections):
-                if isinstance(sink, Listener):
-                    sink.close()  # the listen request ends with its final result
+            connection.end_listens()  # each: `notifications/cancelled`, then its result
             with anyio.move_on_after(graceful_timeout):
-                await _wait_idle(peer, ended)
-            cut = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
-            for request_id in list(peer._inflight):
-                if peer.cancel(request_id):
-                    await stream.send(jsonrpc.encode_error(request_id, cut))
+                await peer.wait_idle()
+            # answered here, or in their batch's reply once it unwinds
+            await peer.cancel_inflight(ErrorData(REQUEST_CANCELLED, SHUTDOWN_CANCELLED))
+            with anyio.move_on_after(_UNWIND):
+                await peer.wait_idle()
         serving.cancel()
-
-
-async def _wait_idle(peer: Peer, ended: anyio.Event) -> None:
-    """Until no inbound request is in flight (or the connection ended). Polls: it only runs
-    during a shutdown, and a request can end without sending anything (when cancelled)."""
-    while peer._inflight and not ended.is_set():  # noqa: ASYNC110 - no event to wait on
-        await anyio.sleep(_IDLE_POLL)
 
 
 def print_banner(server: FastMCP, transport: str, url: str | None = None) -> None:

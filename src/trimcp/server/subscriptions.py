@@ -104,6 +104,14 @@ class Listener:
     def close(self) -> None:
         self.outbox.close()
 
+    def cancellation(self, reason: str) -> tuple[str, dict[str, Any]]:
+        """The `notifications/cancelled` a server sends on stdio when it tears this
+        subscription down (the only cancellation a server may send), tagged like every
+        message of the stream."""
+        return "notifications/cancelled", self.tagged(
+            {"requestId": self.subscription_id, "reason": reason}
+        )
+
     @contextmanager
     def attached(self, server: FastMCP) -> Iterator[Listener]:
         """In `server`'s change fan-out for the block; closed after it."""
