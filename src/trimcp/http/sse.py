@@ -10,6 +10,14 @@ JSON-RPC error in its body; the session never sees it.
 A session is a `ServerConnection` (the same MCP connection stdio uses) over a message stream
 whose `receive` yields the POSTed bodies and whose `send` writes SSE events. The paths, the
 `session_id` query parameter and the 202 are SDK convention, not spec text.
+
+Shutdown, as the streamable endpoint: `shutdown()` refuses new requests (503, as a new stream)
+and ends the streams with nothing in flight; a stream with requests in flight stays open
+while they run (the grace period), their answers going out on it as usual, and ends when the
+last is answered. `cancel_inflight()` ends the grace period: what still runs is cancelled and
+answered `-32800` "Request cancelled: the server is shutting down" on its stream, which then
+ends. Client responses and notifications are still accepted while shutting down (a request in
+flight may be waiting for the client's answer).
 """
 
 from __future__ import annotations
@@ -37,8 +45,8 @@ from trimcp.http.wire import (
     read_json_body,
 )
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST
-from trimcp.protocol.jsonrpc import Invalid
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
+from trimcp.protocol.jsonrpc import Batch, Invalid, Request
 from trimcp.protocol.sse import encode_event
 
 if TYPE_CHECKING:
@@ -75,6 +83,24 @@ class _SSEMessageStream:
                 logger.debug("legacy SSE stream: client gone, later messages not written")
 
 
+_UNWIND = 1.0  # seconds the requests cut at shutdown get to unwind before their stream ends
+
+
+class _Drain:
+    """A session's shutdown: `stop` is set by `shutdown()`, `grace` (the wait for the requests
+    in flight) is cancelled by `cancel_inflight()`."""
+
+    __slots__ = ("grace", "stop")
+
+    def __init__(self) -> None:
+        self.stop = anyio.Event()
+        self.grace = anyio.CancelScope()
+
+    def cut(self) -> None:
+        self.stop.set()
+        self.grace.cancel()
+
+
 class LegacySSEEndpoint:
     """ASGI callable serving `GET <sse_path>` and `POST <message_path>?session_id=`."""
 
@@ -91,7 +117,7 @@ class LegacySSEEndpoint:
         self.message_path = message_path
         self.max_body_size = max_body_size
         self.sessions: dict[str, tuple[ServerConnection, anyio.abc.ObjectSendStream[bytes]]] = {}
-        self._scopes: set[anyio.CancelScope] = set()
+        self._drains: set[_Drain] = set()
         self._shutting_down = False
 
     @asynccontextmanager
@@ -101,12 +127,21 @@ class LegacySSEEndpoint:
             yield self
         finally:
             self.shutdown()
+            self.cancel_inflight()  # the host's grace period, if any, has passed
 
     def shutdown(self) -> None:
-        """End every open SSE stream (their sessions end with them)."""
+        """Refuse new requests and streams; each open stream ends once its session has no
+        request in flight (at once if it has none), or at `cancel_inflight()`."""
         self._shutting_down = True
-        for scope in list(self._scopes):
-            scope.cancel()
+        for drain in list(self._drains):
+            drain.stop.set()
+
+    def cancel_inflight(self) -> None:
+        """The grace period is over: cancel every request still running, answer each with a
+        `-32800` error on its stream, and end the streams."""
+        self._shutting_down = True
+        for drain in list(self._drains):
+            drain.cut()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -142,6 +177,8 @@ class LegacySSEEndpoint:
         connection.session_id = session_id
         connection.extra["scope"] = scope
         self.sessions[session_id] = (connection, inbox_send)
+        drain = _Drain()
+        self._drains.add(drain)
         endpoint = f"{scope.get('root_path', '')}{self.message_path}?session_id={quote(session_id)}"
         try:
             await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
@@ -152,9 +189,10 @@ class LegacySSEEndpoint:
                     "more_body": True,
                 }
             )
-            async with serving_stream(receive, self._scopes, self._shutting_down):
-                await connection.run()
+            async with serving_stream(receive, set(), False):
+                await self._serve(connection, drain)
         finally:
+            self._drains.discard(drain)
             self.sessions.pop(session_id, None)
             inbox_send.close()
             if not stream.gone:
@@ -163,6 +201,27 @@ class LegacySSEEndpoint:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                     except OSError:
                         pass  # the client is gone: nothing left to end
+
+    async def _serve(self, connection: ServerConnection, drain: _Drain) -> None:
+        """Serve the session until its client goes or the server has shut it down."""
+        from trimcp.server.running import SHUTDOWN_CANCELLED
+
+        peer = connection.peer
+        async with anyio.create_task_group() as tg:
+
+            async def serve() -> None:
+                await connection.run()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(serve)
+            await drain.stop.wait()
+            with drain.grace:
+                await peer.wait_idle()
+            if drain.grace.cancel_called:
+                await peer.cancel_inflight(ErrorData(REQUEST_CANCELLED, SHUTDOWN_CANCELLED))
+                with anyio.move_on_after(_UNWIND):
+                    await peer.wait_idle()  # a batch's reply is written as it unwinds
+            tg.cancel_scope.cancel()
 
     async def _message(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -182,6 +241,12 @@ class LegacySSEEndpoint:
             # SDK convention (its sse.py answers "Could not parse message" with 400): the fault
             # goes back on this POST, and the session never sees the bytes
             await _respond(send, 400, jsonrpc.encode_error(message.id, message.error))
+            return
+        if self._shutting_down and (
+            isinstance(message, Request)
+            or (isinstance(message, Batch) and any(isinstance(m, Request) for m in message.items))
+        ):
+            await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
         try:
             await entry[1].send(body)
