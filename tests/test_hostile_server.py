@@ -57,3 +57,39 @@ async def test_client_refuses_an_answer_nested_too_deeply(
                     pass
             stop.set()
     assert not [r for r in caplog.records if r.exc_info and r.exc_info[0] is RecursionError]
+
+
+async def test_a_listen_teardown_cancel_does_not_cancel_a_server_request_of_that_number() -> None:
+    # 2026-07-28 stdio: a server ends the client's subscriptions/listen with
+    # notifications/cancelled naming the listen's id (ours); the server's own request to us
+    # that happens to share the number must run on
+    import msgspec
+
+    from trimcp.client.session import ClientSession, Handlers
+    from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
+    from trimcp.runtime.memory import memory_stream_pair
+
+    release = anyio.Event()
+
+    async def roots(context: Any) -> list[dict[str, str]]:
+        await release.wait()
+        return [{"uri": "file:///r", "name": "r"}]
+
+    client_end, server_end = memory_stream_pair()
+    session = ClientSession(client_end, handlers=Handlers(roots=roots), client_info={})
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(session.run)
+            await server_end.send(b'{"jsonrpc":"2.0","id":5,"method":"roots/list"}')
+            cancel = {"requestId": 5, "_meta": {SUBSCRIPTION_ID_KEY: 5}}
+            await server_end.send(
+                msgspec.json.encode(
+                    {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": cancel}
+                )
+            )
+            await server_end.send(b'{"jsonrpc":"2.0","id":6,"method":"ping"}')  # in order
+            assert msgspec.json.decode(await server_end.receive())["id"] == 6
+            release.set()
+            answer = msgspec.json.decode(await server_end.receive())
+            tg.cancel_scope.cancel()
+    assert answer["id"] == 5 and answer["result"]["roots"][0]["uri"] == "file:///r"

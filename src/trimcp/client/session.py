@@ -439,7 +439,13 @@ class ClientSession:
                 cancelled = decode(notification.params or b"{}", CancelledParams)
             except msgspec.ValidationError:
                 return
-            if cancelled.requestId is not None:
+            # a server ends one of our subscriptions/listen with it (2026-07-28 stdio): that
+            # id is ours, not one of the server's requests to us that might share its number
+            ours = (
+                cancelled.requestId in self._acknowledged
+                or _subscription_id(notification.params) is not None
+            )
+            if cancelled.requestId is not None and not ours:
                 self.peer.cancel(cancelled.requestId)
         elif method == "notifications/subscriptions/acknowledged" and self._acknowledged:
             ready = self._acknowledged.get(_subscription_id(notification.params))
