@@ -18,8 +18,8 @@ Configurations (`--configs`, comma list; default all):
   fastmcp            FastMCP 4.x (uvicorn), json_response=True, one session
   bare-asyncio       bare ASGI app on hypercorn (asyncio worker), canned body: the ceiling
   bare-trio          the same on hypercorn's trio worker
-  base-json, base-modern, base-trio
-                     trimcp-json, trimcp-modern, trimcp-trio run by `--baseline-python` (an
+  base-json, base-modern, base-trio, base-stateless
+                     trimcp-json, trimcp-modern, trimcp-trio, trimcp-stateless run by `--baseline-python` (an
                      interpreter with an earlier trimcp installed): before and after in one run
 
 With `--repeat N` the configurations run in rounds (every configuration once per round, fresh
@@ -164,7 +164,7 @@ ALL_CONFIGS = [
     "bare-asyncio",
     "bare-trio",
 ]
-BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio"]
+BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio", "base-stateless"]
 
 
 def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str | None]]:
@@ -292,6 +292,7 @@ def build_configs(args: argparse.Namespace) -> list[Config]:
         ("base-json", "trimcp-json"),
         ("base-modern", "trimcp-modern"),
         ("base-trio", "trimcp-trio"),
+        ("base-stateless", "trimcp-stateless"),
     ):
         c = table[of]
         table[key] = Config(key, f"baseline {c.label}", "base", t, list(c.args), c.mode, c.tool)
@@ -936,6 +937,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
         ("trimcp-asyncio / baseline", "trimcp-json", "base-json"),
         ("trimcp 2026-07-28 / baseline", "trimcp-modern", "base-modern"),
         ("trimcp-trio / baseline", "trimcp-trio", "base-trio"),
+        ("trimcp stateless / baseline", "trimcp-stateless", "base-stateless"),
     ):
         if a in rps and b in rps and rps[b]:
             paired = paired_ratios(results, a, b)

@@ -93,6 +93,24 @@ def build_specs(args: argparse.Namespace) -> list[ServerSpec]:
                 )
             )
 
+    if args.baseline_python:  # an earlier trimcp beside this one: before and after, one run
+        ok = _python_can_import(args.baseline_python, "trimcp")
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            specs.append(
+                ServerSpec(
+                    key=f"base[{backend}]",
+                    kind="base",
+                    python=args.baseline_python if ok else None,
+                    script=SERVERS / "trimcp_server.py",
+                    args=["--backend", backend],
+                    import_stmt="import trimcp",
+                    class_import_stmt="from trimcp import FastMCP",
+                    skip_reason=None
+                    if ok
+                    else f"`import trimcp` fails with {args.baseline_python}",
+                )
+            )
+
     if "sdk" in wanted:
         py = args.sdk_python
         reason = None
@@ -759,6 +777,8 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
     def short(t: str) -> str:  # "trimcp[asyncio]" -> "asyncio"
         return t[len("trimcp[") : -1] if t.startswith("trimcp[") else t
 
+    ratio_cols += [(t, f"base[{short(t)}]") for t in cols if f"base[{short(t)}]" in m]
+
     headers = ["metric", *cols, *[f"{short(t)}/{ref}" for t, ref in ratio_cols]]
     rows = []
     for metric in metrics:
@@ -915,6 +935,10 @@ def main() -> int:
         "--keep-going", action="store_true", help="measure spawn time even if the session failed"
     )
     ap.add_argument("--trimcp-python", help="interpreter for trimcp (default: this one)")
+    ap.add_argument(
+        "--baseline-python",
+        help="an interpreter with an earlier trimcp: adds base[backend] columns (before/after)",
+    )
     ap.add_argument(
         "--sdk-python", help="interpreter for the SDK (default bench/.venvs/sdk/bin/python)"
     )
