@@ -451,6 +451,8 @@ class Generator:
                 target = result.get("params") if rng.random() < 0.5 else result
                 if not isinstance(target, dict) or not target:
                     target = result
+                if not target:  # every field deleted by an earlier mutation
+                    continue
                 key = rng.choice(list(target))
                 pairs = Pairs([*target.items(), (key, self.junk_value())])
                 if rng.random() < 0.5:
