@@ -249,3 +249,85 @@ async def test_a_batch_over_http_counts_each_request_against_the_limits(
         ] * 2
         response = await post(http, [tool_call(i) for i in (4, 5)])
         assert all("result" in a for a in response.json())
+
+
+async def open_session_0326(http: Any) -> str:
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-03-26",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    session_id = str((await post(http, init)).headers["mcp-session-id"])
+    notice = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    await post(http, notice, **{"mcp-session-id": session_id})
+    return session_id
+
+
+async def test_concurrent_batches_and_single_requests_share_the_session_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "max_session_requests", 2)
+    gate = Gate(2)
+    async with serving(slow_server(gate)) as (_, http):
+        session = {"mcp-session-id": await open_session_0326(http)}
+        answers: list[Any] = []
+
+        async def batch(ids: tuple[int, ...]) -> None:
+            answers.append((await post(http, [tool_call(i) for i in ids], **session)).json())
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(batch, (1, 2))
+            await gate.wait_started()  # two in flight: the session's limit
+            second = (await post(http, [tool_call(3), tool_call(1)], **session)).json()
+            single = await post(http, tool_call(4), **session)
+            gate.open.set()
+        assert {a["id"]: a["error"]["code"] for a in second} == {3: SERVER_BUSY, 1: SERVER_BUSY}
+        assert_refused(single, 429, 4)
+        assert gate.count == 2
+        assert sorted(a["id"] for a in answers[0] if "result" in a) == [1, 2]
+
+
+async def test_a_duplicate_id_in_flight_in_a_batch_is_refused_alone() -> None:
+    gate = Gate(1)
+    async with serving(slow_server(gate)) as (_, http):
+        session = {"mcp-session-id": await open_session_0326(http)}
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(lambda: post(http, tool_call(7), **session))
+            await gate.wait_started()
+            reply = (await post(http, [tool_call(7)], **session)).json()
+            gate.open.set()
+        assert reply[0]["id"] == 7 and reply[0]["error"]["code"] == -32600
+
+
+async def test_during_shutdown_requests_are_refused_but_answers_and_notifications_accepted() -> (
+    None
+):
+    from trimcp.http.streamable import StreamableHTTPEndpoint
+
+    endpoint = StreamableHTTPEndpoint(FastMCP("closing"), stateless=True)
+    endpoint.shutdown()
+
+    async def post_raw(body: Any) -> int:
+        messages = [{"type": "http.request", "body": msgspec.json.encode(body)}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop() if messages else {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        headers = [(b"accept", ACCEPT.encode()), (b"content-type", b"application/json")]
+        await endpoint({"type": "http", "method": "POST", "headers": headers}, receive, send)
+        return int(sent[0]["status"])
+
+    assert await post_raw(tool_call(1)) == 503
+    assert await post_raw([tool_call(2)]) == 503
+    assert await post_raw({"jsonrpc": "2.0", "id": "s1", "result": {}}) == 202
+    cancelled = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+    assert await post_raw(cancelled) == 202

@@ -42,6 +42,8 @@ logger = logging.getLogger("trimcp.http")
 
 # what a batch's request still running when the grace period at shutdown ends is answered
 SHUTTING_DOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
+CANCELLED = ErrorData(REQUEST_CANCELLED, "Request cancelled")
+DUPLICATE = ErrorData(INVALID_REQUEST, "Duplicate request id in flight")
 
 
 async def post_batch(
@@ -75,19 +77,14 @@ async def post_batch(
         session.touch()
         mcp, cancel = session.mcp, session.cancel
     replies: list[bytes] = []
-    # the batch's requests count against the limits as if in flight one by one, until the
-    # batch is answered (their replies are held until then anyway)
-    budget = endpoint.max_session_requests
-    if session is not None and session.inflight is not None:
-        budget -= len(session.inflight)
     admitted = 0
+    # a stateless batch is its own session for the per-session limit
+    budget = endpoint.max_session_requests if session is None else None
 
-    async def serve(request: Request) -> None:
+    async def serve(request: Request, cancel_scope: anyio.CancelScope) -> None:
         channel = _PostChannel(
             endpoint, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
         )
-        cancel_scope = endpoint._new_scope()  # cancelled when the grace period at shutdown ends
-        endpoint._request_scopes.add(cancel_scope)
         try:
             with cancel_scope:
                 try:
@@ -99,8 +96,11 @@ async def post_batch(
                     replies.append(fault_reply(endpoint.server, request, exc))
         finally:
             endpoint._request_scopes.discard(cancel_scope)
-        if cancel_scope.cancelled_caught:
-            replies.append(jsonrpc.encode_error(request.id, SHUTTING_DOWN))
+            if session is not None:
+                session.untrack(request.id)
+        if cancel_scope.cancelled_caught:  # shutdown, DELETE or notifications/cancelled
+            error = SHUTTING_DOWN if endpoint._cancelled_at_shutdown else CANCELLED
+            replies.append(jsonrpc.encode_error(request.id, error))
 
     if session is not None:
         session.active += 1
@@ -108,14 +108,23 @@ async def post_batch(
         async with anyio.create_task_group() as tg:
             for item in batch.items:
                 if isinstance(item, Request):
-                    busy = endpoint.busy(None) or (429 if budget <= 0 else None)
+                    # each request is in flight like a single one: counted against the limits,
+                    # cancellable, its id unique among the session's requests in flight
+                    busy = endpoint.busy(session)
+                    if busy is None and budget is not None:
+                        busy = 429 if budget <= 0 else None
+                        budget -= 1
                     if busy is not None:
                         replies.append(jsonrpc.encode_error(item.id, endpoint.busy_error(busy)))
                         continue
-                    budget -= 1
+                    cancel_scope = endpoint._new_scope()
+                    if session is not None and not session.track(item.id, cancel_scope):
+                        replies.append(jsonrpc.encode_error(item.id, DUPLICATE))
+                        continue
+                    endpoint._request_scopes.add(cancel_scope)
                     admitted += 1
                     endpoint.inflight += 1
-                    tg.start_soon(serve, item)
+                    tg.start_soon(serve, item, cancel_scope)
                 elif isinstance(item, Notification):
                     try:
                         await mcp.handle_notification(

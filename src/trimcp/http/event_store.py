@@ -94,14 +94,12 @@ class EventStore:
         seq = self._heads.get(stream_id, 0) + 1
         self._heads[stream_id] = seq
         event_id = f"{stream_id}.{seq}"
-        if message is not None:
+        if message is not None and len(message) <= self.max_bytes:
+            # (larger than the whole store: never kept, and nothing else dropped for it)
             # the books first, with no checkpoint, so that concurrent writers (a storage
             # that awaits) cannot interleave them; then the storage
             dropped = self._keep(stream_id, seq, len(message))
-            if event_id in dropped:  # larger than the whole store: never kept
-                dropped.remove(event_id)
-            else:
-                await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
+            await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
             for old in dropped:
                 await self.storage.delete(_COLLECTION, old)
         return event_id

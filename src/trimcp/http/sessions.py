@@ -517,6 +517,7 @@ class SessionManager:
         if session is not None and not session.confirmed:
             session.confirmed = True
             if self._unconfirmed.pop(session_id, None) is not None:
+                session.last_active = time.monotonic()  # joins the LRU order at its end
                 self._idle[session_id] = session
         return session
 

@@ -195,8 +195,8 @@ class LegacySSEEndpoint:
             self._drains.discard(drain)
             self.sessions.pop(session_id, None)
             inbox_send.close()
-            if not stream.gone:
-                with anyio.CancelScope(shield=True):
+            if not stream.gone:  # bounded: a client that stopped reading cannot hold shutdown
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                     try:
                         await send({"type": "http.response.body", "body": b"", "more_body": False})
                     except OSError:

@@ -91,6 +91,7 @@ from trimcp.protocol.errors import (
     ErrorData,
 )
 from trimcp.protocol.jsonrpc import (
+    Batch,
     ErrorResponse,
     Invalid,
     Notification,
@@ -275,10 +276,15 @@ class StreamableHTTPEndpoint:
         body = await read_json_body(receive, send, headers, self.max_body_size)
         if body is None:
             return
-        if self._shutting_down:
+        message = jsonrpc.decode(body)
+        if self._shutting_down and (
+            isinstance(message, Request)
+            or (isinstance(message, Batch) and any(isinstance(m, Request) for m in message.items))
+        ):
+            # no new work; the client's answers and notifications (cancellations) still reach
+            # the requests that run through the grace period
             await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
-        message = jsonrpc.decode(body)
         if isinstance(message, Request):
             await self._post_request(scope, receive, send, headers, message, sse_ok, body)
         elif isinstance(message, Notification):
@@ -403,9 +409,11 @@ class StreamableHTTPEndpoint:
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
         if self.sessions.full():  # every session busy: none can be evicted
-            await _respond_error(
-                send, 503, INTERNAL_ERROR, "Too many sessions; retry later", request.id
-            )
+            error = ErrorData(SERVER_BUSY, "Too many sessions; retry later")
+            await _respond(send, 503, jsonrpc.encode_error(request.id, error), _RETRY_AFTER)
+            return
+        if self.busy(None) is not None:  # before `add`, which may evict a live idle session
+            await _respond_busy(send, 503, request.id)
             return
         session = HttpSession(new_session_id(), mcp, store=self.event_store)
         self.sessions.add(session)
@@ -497,8 +505,8 @@ class StreamableHTTPEndpoint:
                 session.active -= 1
                 session.touch()
         stream = channel.stream
-        if reply is None:  # cancelled before it had an answer
-            with anyio.CancelScope(shield=True):
+        if reply is None:  # cancelled before it had an answer; a stalled client cannot hold it
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                 await self._answer_cancelled(send, request, stream, session, modern=modern)
             return False
         await self._write_reply(send, status, reply, stream, session, headers)

@@ -157,7 +157,7 @@ async def _standalone(
         outbox.close()
         session.active -= 1
         session.touch()
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):  # a stalled reader
             await stream.finish()
 
 
@@ -211,7 +211,7 @@ async def _resume(
         sink.close()
         session.active -= 1
         session.touch()
-        with anyio.CancelScope(shield=True):
+        with anyio.CancelScope(shield=True), anyio.move_on_after(1):  # a stalled reader
             await out.finish()
 
 
