@@ -590,3 +590,57 @@ async def test_peer_cancel_inflight_answers_each_request_and_each_request_of_a_b
     batch_reply = {r["id"]: r for r in next(r for r in replies if isinstance(r, list))}
     assert batch_reply[3]["result"] == "quick"
     assert batch_reply[2]["error"] == {"code": cut.code, "message": cut.message}
+
+
+async def test_peer_cancel_inflight_survives_a_request_finishing_while_it_writes() -> None:
+    from trimcp.protocol.errors import ErrorData
+    from trimcp.runtime.peer import Peer
+
+    release_third, third_answered = anyio.Event(), anyio.Event()
+    inbox_send, inbox = anyio.create_memory_object_stream[bytes](10)
+    written: list[dict[str, Any]] = []
+
+    class Stream:
+        async def receive(self) -> bytes:
+            return await inbox.receive()
+
+        async def send(self, data: bytes) -> None:
+            message = msgspec.json.decode(data)
+            written.append(message)
+            if message.get("id") == 3:
+                third_answered.set()
+            elif "error" in message and len(written) == 1:  # the first answer of the cut
+                release_third.set()
+                with anyio.fail_after(5):
+                    await third_answered.wait()
+
+    started: list[Any] = []
+    all_started = anyio.Event()
+
+    async def on_request(request: Any) -> Any:
+        started.append(request.id)
+        if len(started) == 3:
+            all_started.set()
+        if request.id == 3:
+            try:
+                await release_third.wait()
+            except anyio.get_cancelled_exc_class():
+                third_answered.set()  # cancelled first: its answer is the cut's to write
+                raise
+            return {}
+        await anyio.sleep_forever()
+
+    async def on_notification(notification: Any) -> None:
+        pass
+
+    peer = Peer(Stream(), on_request=on_request, on_notification=on_notification)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            await tg.start(peer.run)
+            for request_id in (1, 2, 3):
+                await inbox_send.send(b'{"jsonrpc":"2.0","id":%d,"method":"x"}' % request_id)
+            await all_started.wait()
+            await peer.cancel_inflight(ErrorData(-32800, "shutting down"))
+            await peer.wait_idle()
+            tg.cancel_scope.cancel()
+    assert sorted(m["id"] for m in written) == [1, 2, 3]  # each answered exactly once

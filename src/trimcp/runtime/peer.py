@@ -475,10 +475,15 @@ class Peer:
         """Cancel every inbound request still in flight and answer each with `answer` (the
         server is shutting down): a request of a batch in its batch's reply, once the batch
         unwinds (`wait_idle()` waits for it), any other one here."""
+        # cancel them all before the first await: a request that finishes while an answer
+        # is being written leaves the table, and must not be looked up afterwards
+        to_answer = []
         for rid in self.inflight_ids():
-            state = self._inflight[rid]
-            if self.cancel(rid, answer) and not isinstance(state, _BatchItem):
-                await self._send(jsonrpc.encode_error(rid, answer))
+            in_batch = isinstance(self._inflight.get(rid), _BatchItem)  # answered in its reply
+            if self.cancel(rid, answer) and not in_batch:
+                to_answer.append(rid)
+        for rid in to_answer:
+            await self._send(jsonrpc.encode_error(rid, answer))
 
     # -- outbound ------------------------------------------------------------------------
 
