@@ -122,6 +122,7 @@ async def test_custom_route_json_of_a_body_nested_too_deeply_is_a_value_error() 
         ("sampling/createMessage", {}),
         ("sampling/createMessage", {"content": 3}),
         ("roots/list", {"roots": [{"uri": 5}]}),
+        ("roots/list", {"roots": 5}),
     ],
 )
 async def test_a_clients_malformed_answer_is_a_clean_error_without_traceback(
@@ -149,3 +150,52 @@ async def test_a_clients_malformed_answer_is_a_clean_error_without_traceback(
     assert answer["error"]["code"] == -32602
     assert f"{method} result is malformed" in answer["error"]["message"]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_mrtr_max_rounds_zero_allows_no_input_round() -> None:
+    mcp = asking_server()
+    mcp.mrtr_max_rounds = 0
+    async with wire_to(mcp) as wire:
+        rounds, reply = await rounds_until_done(wire, 1)
+    assert rounds == 0 and reply["error"]["code"] == INVALID_REQUEST
+
+
+async def test_a_users_own_msgspec_error_in_a_resource_is_masked() -> None:
+    import msgspec
+
+    mcp = FastMCP("res", mask_error_details=True)
+
+    @mcp.resource("conf://{name}")
+    def conf(name: str) -> str:
+        return str(msgspec.json.decode(b'{"password": 1}', type=dict[str, str]))  # SECRET path
+
+    async with wire_to(mcp) as wire:
+        await wire.initialize()
+        reply = await wire.call("resources/read", {"uri": "conf://x"})
+    assert (
+        "password" not in str(reply)
+        and reply["error"]["message"] == "Error reading resource 'conf://x'"
+    )
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
+@pytest.mark.parametrize("mask", [True, False])
+async def test_an_exception_whose_str_raises_is_still_answered(mask: bool) -> None:
+    from trimcp.server.middleware import Middleware
+
+    class Broken(Middleware):
+        async def on_message(self, context: Any, call_next: Any) -> Any:
+            if context.method == "prompts/list":
+                raise Unprintable()
+            return await call_next(context)
+
+    mcp = FastMCP("broken", mask_error_details=mask, middleware=[Broken()])
+    async with wire_to(mcp) as wire:
+        await wire.initialize()
+        reply = await wire.call("prompts/list", {})
+        assert reply["error"]["code"] == -32603
+        assert (await wire.call("ping", {}))["result"] == {}

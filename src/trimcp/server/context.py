@@ -357,6 +357,8 @@ class Context:
         result = await self._client_input("roots/list", {}, "roots")
         roots = result.get("roots", []) if isinstance(result, dict) else []
         try:
+            if not isinstance(roots, list):
+                raise msgspec.ValidationError("Expected `roots`, an array")
             return [msgspec.convert(root, Root) for root in roots]
         except msgspec.ValidationError as exc:  # the client's data, not a server fault
             raise McpError(

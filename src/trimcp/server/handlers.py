@@ -65,9 +65,17 @@ logger = logging.getLogger("trimcp.server")
 Handler = Callable[["ServerRequest", Any], Awaitable[Any]]
 
 
+def _text(exc: BaseException) -> str:
+    """`str(exc)`, which user code may make raise."""
+    try:
+        return str(exc)
+    except Exception:
+        return type(exc).__name__
+
+
 def _detail(server: Any, exc: BaseException) -> str:
     """What an unexpected exception adds to the client's message: nothing when masked."""
-    return "" if server.mask_error_details else f": {exc}"
+    return "" if server.mask_error_details else f": {_text(exc)}"
 
 
 def paginate(
@@ -160,7 +168,9 @@ async def _with_input(
             salient,
             params.requestState,
             params.inputResponses,
-            max_rounds=server.mrtr_max_rounds or mrtr.MAX_ROUNDS,
+            max_rounds=mrtr.MAX_ROUNDS
+            if server.mrtr_max_rounds is None
+            else server.mrtr_max_rounds,
         )
         ctx._mrtr = mrtr_round
     token = enter_context(ctx)
@@ -216,8 +226,12 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
             raise _not_found(request, uri) from exc
         except ResourceError as exc:
             raise McpError(INTERNAL_ERROR, str(exc)) from exc
-        except (ValidationError, msgspec.ValidationError) as exc:
+        except ValidationError as exc:
             raise McpError(INVALID_PARAMS, f"Error reading resource {uri!r}: {exc}") from exc
+        except msgspec.ValidationError as exc:  # the URI's values, or the user's own decoding
+            raise McpError(
+                INVALID_PARAMS, f"Error reading resource {uri!r}{_detail(server, exc)}"
+            ) from exc
         except Exception as exc:
             logger.exception("Error reading resource %r", uri)
             raise McpError(
@@ -371,8 +385,8 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
     method = request.method
     public = isinstance(exc, _PUBLIC)
     if public:
-        logger.debug("request %r (%s) failed: %s", request.id, method, exc)
-        message = str(exc)
+        logger.debug("request %r (%s) failed: %s", request.id, method, _text(exc))
+        message = _text(exc)
     else:
         logger.error("request %r (%s) failed", request.id, method, exc_info=exc)
         detail = _detail(server, exc)
@@ -383,7 +397,7 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
         elif method == "prompts/get":
             message = f"Error rendering prompt {params.name!r}{detail}"
         else:  # the exception's own text unmasked, as the SDK sends it
-            message = "Internal error" if server.mask_error_details else str(exc) or repr(exc)
+            message = "Internal error" if server.mask_error_details else _text(exc) or type(exc).__name__
     if method == "tools/call":
         result = _error_result(message)
         return (server._finish_modern(result) if modern else result), None
