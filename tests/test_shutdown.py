@@ -644,3 +644,35 @@ async def test_peer_cancel_inflight_survives_a_request_finishing_while_it_writes
             await peer.wait_idle()
             tg.cancel_scope.cancel()
     assert sorted(m["id"] for m in written) == [1, 2, 3]  # each answered exactly once
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+async def test_stdio_requests_in_flight_when_stdin_closes_are_still_answered(
+    server_file: Path, server_backend: str
+):
+    # `printf '<initialize>\n<call>\n' | server`: the client closed its end, not stdout
+    process = await anyio.open_process(
+        command(server_file, "stdio", server_backend, "run()"),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    init = {"protocolVersion": HANDSHAKE, "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"}}  # fmt: skip
+    lines = [
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": init},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        call(1, "quick", "after-eof"),
+    ]
+    out = b""
+    async with process:
+        with anyio.fail_after(15):
+            await process.stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in lines))
+            await process.stdin.aclose()
+            async for chunk in process.stdout:
+                out += chunk
+            status = await process.wait()
+    answers = {m["id"]: m for m in map(msgspec.json.decode, out.splitlines()) if "id" in m}
+    assert answers[1]["result"]["content"][0]["text"] == "finished after-eof", out
+    assert status == 0

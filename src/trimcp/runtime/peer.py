@@ -217,6 +217,10 @@ class Peer:
         self._task_group: anyio.abc.TaskGroup | None = None
         self._workers: _Workers | None = None
         self._closed = False
+        self.on_end_of_input: Callable[[], Awaitable[None]] | None = None
+        """Awaited when the stream's input ends (stdin closed) before the requests in flight
+        are cancelled: the server's connection lets them finish there, as the peer may still
+        read their answers."""
         self.accept_batches = False
         """Set by the MCP layer when the negotiated revision allows JSON-RPC batches."""
 
@@ -235,11 +239,11 @@ class Peer:
                     while True:
                         try:
                             data = await self._stream.receive()
-                        except (
-                            anyio.EndOfStream,
-                            anyio.ClosedResourceError,
-                            anyio.BrokenResourceError,
-                        ):
+                        except anyio.EndOfStream:
+                            if self.on_end_of_input is not None:  # the peer may still read
+                                await self.on_end_of_input()
+                            break
+                        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                             break
                         except LineTooLong as exc:
                             tg.start_soon(

@@ -242,6 +242,14 @@ async def serve_connection(
             ended.set()
             stop.set()
 
+    async def end_of_input() -> None:
+        # stdin closed: the client may still read stdout (`printf ... | server`), so the
+        # requests in flight finish (within the grace period) before the connection ends
+        connection.end_listens()
+        with anyio.move_on_after(graceful_timeout):
+            await peer.wait_idle()
+
+    peer.on_end_of_input = end_of_input
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve)
         await stop.wait()
