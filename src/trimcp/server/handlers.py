@@ -397,7 +397,9 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
         elif method == "prompts/get":
             message = f"Error rendering prompt {params.name!r}{detail}"
         else:  # the exception's own text unmasked, as the SDK sends it
-            message = "Internal error" if server.mask_error_details else _text(exc) or type(exc).__name__
+            message = (
+                "Internal error" if server.mask_error_details else _text(exc) or type(exc).__name__
+            )
     if method == "tools/call":
         result = _error_result(message)
         return (server._finish_modern(result) if modern else result), None
