@@ -676,3 +676,43 @@ async def test_stdio_requests_in_flight_when_stdin_closes_are_still_answered(
     answers = {m["id"]: m for m in map(msgspec.json.decode, out.splitlines()) if "id" in m}
     assert answers[1]["result"]["content"][0]["text"] == "finished after-eof", out
     assert status == 0
+
+
+async def test_stdio_shutdown_refuses_a_new_batch_in_one_reply() -> None:
+    import os
+
+    from trimcp.transports.stdio import FdStream
+
+    in_read, in_write = os.pipe()
+    out_read, out_write = os.pipe()
+    stream = FdStream(in_read, out_write, max_line=1 << 20)
+    batch = [
+        call(1, "quick", "a"),
+        {"jsonrpc": "2.0", "method": "notifications/x"},
+        call(2, "quick", "b"),
+    ]
+    notification = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    try:
+        async with stream.writing():
+            stream.refuse_requests(
+                lambda rid: msgspec.json.encode(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": rid,
+                        "error": {"code": -32603, "message": "Server shutting down"},
+                    }
+                )
+            )
+            os.write(in_write, msgspec.json.encode(batch) + b"\n")
+            os.write(in_write, msgspec.json.encode(notification) + b"\n")
+            with anyio.fail_after(5):  # the batch is answered here, the notification passes
+                assert msgspec.json.decode(await stream.receive()) == notification
+        reply = msgspec.json.decode(os.read(out_read, 1 << 16).splitlines()[0])
+    finally:
+        stream.restore_blocking()
+        for fd in (in_read, in_write, out_read, out_write):
+            os.close(fd)
+    assert [(m["id"], m["error"]["message"]) for m in reply] == [
+        (1, "Server shutting down"),
+        (2, "Server shutting down"),
+    ]

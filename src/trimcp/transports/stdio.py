@@ -151,10 +151,20 @@ class FdStream(_CoalescingWriter):
                 if self._refusal is None:
                     return line
                 message = jsonrpc.decode(line)
-                if not isinstance(message, jsonrpc.Request):
-                    return line
-                await self.send(self._refusal(message.id))
-                continue
+                if isinstance(message, jsonrpc.Request):
+                    await self.send(self._refusal(message.id))
+                    continue
+                if isinstance(message, jsonrpc.Batch) and any(
+                    isinstance(item, jsonrpc.Request) for item in message.items
+                ):  # a 2025-03-26 batch: each request refused in one reply, nothing served
+                    refusals = [
+                        self._refusal(item.id)
+                        for item in message.items
+                        if isinstance(item, jsonrpc.Request)
+                    ]
+                    await self.send(b"[" + b",".join(refusals) + b"]")
+                    continue
+                return line
             if self._eof:
                 raise anyio.EndOfStream
             data = await self._read()
