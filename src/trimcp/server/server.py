@@ -10,7 +10,7 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
@@ -232,41 +232,6 @@ class FastMCP(ComponentAccess):
         return f"FastMCP({self.name!r})"
 
     # -- tools ---------------------------------------------------------------------------
-
-    @overload
-    def tool(
-        self,
-        name_or_fn: Callable[..., Any],
-        *,
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        icons: list[Icon] | None = None,
-        tags: set[str] | None = None,
-        output_schema: dict[str, Any] | NotSetT | None = ...,
-        annotations: Any = None,
-        exclude_args: list[str] | None = None,
-        meta: dict[str, Any] | None = None,
-        enabled: bool | None = None,
-        serializer: Callable[[Any], str] | None = None,
-    ) -> Callable[..., Any]: ...
-    @overload
-    def tool(
-        self,
-        name_or_fn: str | None = None,
-        *,
-        name: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
-        icons: list[Icon] | None = None,
-        tags: set[str] | None = None,
-        output_schema: dict[str, Any] | NotSetT | None = ...,
-        annotations: Any = None,
-        exclude_args: list[str] | None = None,
-        meta: dict[str, Any] | None = None,
-        enabled: bool | None = None,
-        serializer: Callable[[Any], str] | None = None,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def tool(
         self,
