@@ -146,6 +146,24 @@ def assert_clean_exit(server: ServerProcess, status: int, signum: int) -> None:
     assert server.stderr.count("LIFESPAN-EXIT") == 1, server.stderr
 
 
+class StdioServer(ServerProcess):
+    """A stdio server subprocess: `send` writes messages a line each, `wire` reads the answers."""
+
+    @classmethod
+    async def open(cls, argv: list[str]) -> StdioServer:
+        pipe = subprocess.PIPE
+        return cls(await anyio.open_process(argv, stdin=pipe, stdout=pipe, stderr=pipe))
+
+    def __init__(self, process: anyio.abc.Process) -> None:
+        super().__init__(process)
+        assert process.stdout is not None and process.stdin is not None
+        self._stdin = process.stdin
+        self.wire = FramedStream(process.stdout, process.stdin, max_line=1 << 24)
+
+    async def send(self, *messages: Any) -> None:
+        await self._stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in messages))
+
+
 @pytest.fixture
 def server_file(tmp_path: Path) -> Path:
     path = tmp_path / "server.py"
@@ -329,19 +347,8 @@ async def test_http_connection_cut_after_the_grace_period_logs_no_traceback(
 async def test_stdio_signal_answers_in_flight_requests_and_exits_cleanly(
     server_file: Path, server_backend: str, signum: int, launcher: str
 ):
-    process = await anyio.open_process(
-        command(server_file, "stdio", server_backend, launcher),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    server = ServerProcess(process)
-    assert process.stdout is not None and process.stdin is not None
-    stdin = process.stdin
-    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
-
-    async def send(*messages: dict[str, Any]) -> None:
-        await stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in messages))
+    server = await StdioServer.open(command(server_file, "stdio", server_backend, launcher))
+    process, wire, send = server.process, server.wire, server.send
 
     received: list[dict[str, Any]] = []
     async with process, anyio.create_task_group() as tg:
@@ -408,19 +415,8 @@ async def test_stdio_signal_answers_the_requests_of_a_batch_in_its_reply(
 ):
     # 2025-03-26 sessions may send batches: a request of a batch is in flight like any other,
     # answered with its result or, cut at the end of the grace period, with -32800
-    process = await anyio.open_process(
-        command(server_file, "stdio", server_backend, "run()"),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    server = ServerProcess(process)
-    assert process.stdout is not None and process.stdin is not None
-    stdin = process.stdin
-    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
-
-    async def send(message: Any) -> None:
-        await stdin.send(msgspec.json.encode(message) + b"\n")
+    server = await StdioServer.open(command(server_file, "stdio", server_backend, "run()"))
+    process, wire, send = server.process, server.wire, server.send
 
     received: list[Any] = []
     async with process, anyio.create_task_group() as tg:
@@ -460,19 +456,10 @@ async def test_second_sigint_during_the_grace_period_exits_at_once_with_130(
     server_file: Path, server_backend: str
 ):
     long_grace = "60"
-    process = await anyio.open_process(
-        [sys.executable, str(server_file), "stdio", server_backend, long_grace],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    server = await StdioServer.open(
+        [sys.executable, str(server_file), "stdio", server_backend, long_grace]
     )
-    server = ServerProcess(process)
-    assert process.stdout is not None and process.stdin is not None
-    stdin = process.stdin
-    wire = FramedStream(process.stdout, stdin, max_line=1 << 24)
-
-    async def send(*messages: dict[str, Any]) -> None:
-        await stdin.send(b"".join(msgspec.json.encode(m) + b"\n" for m in messages))
+    process, wire, send = server.process, server.wire, server.send
 
     async def answer(request_id: int) -> dict[str, Any]:
         with anyio.fail_after(15):
