@@ -17,7 +17,7 @@ import datetime
 import json
 import logging
 from contextlib import AsyncExitStack
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -55,6 +55,8 @@ from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
 __all__ = ["Client"]
 
 logger = logging.getLogger("trimcp.client")
+
+R = TypeVar("R")
 
 Timeout = float | datetime.timedelta | None
 
@@ -334,8 +336,8 @@ class Client:
         )
 
     async def _result(
-        self, method: str, typ: type[Any], params: dict[str, Any] | None = None, **kwargs: Any
-    ) -> Any:
+        self, method: str, typ: type[R], params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> R:
         raw = await self._request(method, params, **kwargs)
         raw = await drive_input_rounds(self, method, params, raw, kwargs)
         try:
@@ -565,7 +567,8 @@ def _ref(ref: Any) -> dict[str, Any]:
     if isinstance(ref, dict):
         return ref
     if hasattr(ref, "model_dump"):
-        return ref.model_dump(by_alias=True, exclude_none=True)
+        dumped: dict[str, Any] = ref.model_dump(by_alias=True, exclude_none=True)
+        return dumped
     out = {"type": ref.type}
     for key in ("name", "uri"):
         value = getattr(ref, key, None)

@@ -277,7 +277,8 @@ async def _shut_down(process: Any) -> int | None:
             await process.wait()
     with anyio.move_on_after(5.0):
         await process.aclose()  # closes the pipes and reaps the child: no zombie
-    return process.returncode
+    code: int | None = process.returncode
+    return code
 
 
 class PythonStdioTransport(StdioTransport):

@@ -93,7 +93,7 @@ def fastmcp_meta(
 
 def _setting_include_fastmcp_meta() -> bool:
     try:
-        from trimcp.settings import settings  # type: ignore[import-not-found]
+        from trimcp.settings import settings
     except ImportError:
         return True
     return bool(getattr(settings, "include_fastmcp_meta", True))

@@ -311,10 +311,10 @@ def _build(key: _Key) -> ElicitationSpec[Any]:
         target = literal
     elif kind == "multi":
         prop = {"type": "array", "items": {"type": "string", "enum": list(values)}}
-        target = list[literal]  # type: ignore[valid-type]
+        target = list[literal]
     else:
         prop = {"type": "array", "items": {"anyOf": [{"const": v, "title": t} for v, t in key[1]]}}
-        target = list[literal]  # type: ignore[valid-type]
+        target = list[literal]
     return ElicitationSpec(
         {"type": "object", "properties": {"value": prop}, "required": ["value"]},
         wrapped=True,

@@ -3,7 +3,7 @@ absent fields omitted, `meta` sent as `_meta`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -17,7 +17,7 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
 
     def model_dump(self, **_: Any) -> dict[str, Any]:
         """The payload as plain data (the `mcp.types` spelling)."""
-        return msgspec.to_builtins(self)
+        return cast(dict[str, Any], msgspec.to_builtins(self))
 
 
 class Icon(Payload, kw_only=True):

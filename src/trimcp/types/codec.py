@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -37,7 +37,7 @@ def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:
     that are not JSON, including JSON nested past the recursion limit (msgspec raises
     `RecursionError` there, which is mapped here so that callers catch one family)."""
     try:
-        return _decoder(typ).decode(data)
+        return cast(T, _decoder(typ).decode(data))
     except RecursionError as exc:
         raise msgspec.DecodeError("JSON nested too deeply") from exc
 

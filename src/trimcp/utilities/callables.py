@@ -310,7 +310,7 @@ def _inspection_target(fn: Callable[..., Any]) -> Callable[..., Any]:
     """What `inspect.signature` should look at: a callable object's bound `__call__`."""
     if inspect.isroutine(fn) or isinstance(fn, functools.partial):
         return fn
-    call = getattr(fn, "__call__", None)  # noqa: B004 - we want the bound method itself
+    call: Callable[..., Any] | None = getattr(fn, "__call__", None)  # noqa: B004 - the bound method
     if call is None:
         raise InvalidSignature(f"{fn!r} is not callable")
     return call

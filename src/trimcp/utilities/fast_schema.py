@@ -414,7 +414,7 @@ def sort_schema(value: Any, parent_key: str | None = None) -> Any:
 def output_schema(node: Node) -> dict[str, Any]:
     """`tools.tool.output_schema_for` for a simple return annotation: object schemas as
     they are, anything else wrapped as `{"result": ...}`."""
-    schema = sort_schema(node.schema())
+    schema: dict[str, Any] = sort_schema(node.schema())
     if schema.get("type") == "object":
         return schema
     return {
@@ -480,7 +480,8 @@ class FastArguments:
         if required:
             schema["required"] = required
         schema["type"] = "object"
-        return sort_schema(schema)
+        sorted_schema: dict[str, Any] = sort_schema(schema)
+        return sorted_schema
 
     def validate(self, arguments: Any, strict: bool) -> dict[str, Any]:
         """Keyword arguments for the function; raises `ArgumentErrors`."""
@@ -576,7 +577,7 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_I64 <= value < 2**64
+        return bool(-_I64 <= value < 2**64)
     if kind is float:
         return math.isfinite(value) and -1e16 < value < 1e16
     if depth > 32:

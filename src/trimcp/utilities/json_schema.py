@@ -117,7 +117,7 @@ def dereference_refs(schema: dict[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(schema)
     recursive = _recursive_defs(defs)
     body = {k: v for k, v in schema.items() if k != "$defs"}
-    result = _inline(body, defs, recursive)
+    result: dict[str, Any] = _inline(body, defs, recursive)
     if recursive:
         kept = {name: _inline(defs[name], defs, recursive) for name in sorted(recursive)}
         result["$defs"] = kept
