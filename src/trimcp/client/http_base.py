@@ -3,7 +3,7 @@
 Owns the constants of both transports (timeouts, `Accept` values, `CONNECTION_ERROR`), the
 cheap peeks at a message's envelope (id, method, era) done without decoding it fully, the
 helpers that turn an HTTP answer into messages or an `ErrorData`, the lazy import of httpx2
-(never at `import trimcp`), and `_HttpTransportBase`, which holds the options both transports
+(never at `import trimcp`), and `HttpTransportBase`, which holds the options both transports
 take and builds their `httpx2.AsyncClient`. The transports themselves live in
 `trimcp.client.streamable_http` and `trimcp.client.sse`; `trimcp.client.http` re-exports them.
 """
@@ -40,10 +40,10 @@ DEFAULT_TIMEOUT = 30.0  # connect, write, pool
 DEFAULT_SSE_READ_TIMEOUT = 300.0  # seconds without a byte before a response counts as lost
 MAX_RECONNECTS = 3  # consecutive fruitless attempts to resume an SSE stream
 DEFAULT_RETRY_MS = 1000  # before a reconnection, when the server gave no `retry`
-_DRAIN_GRACE = 5.0  # how long a response stream may stay open after its answer arrived
-_CLOSE_GRACE = 3.0  # bound on the DELETE that ends a session
-_ERROR_BODY_LIMIT = 64 * 1024
-_INBOUND_BUFFER = 64
+DRAIN_GRACE = 5.0  # how long a response stream may stay open after its answer arrived
+CLOSE_GRACE = 3.0  # bound on the DELETE that ends a session
+ERROR_BODY_LIMIT = 64 * 1024
+INBOUND_BUFFER = 64
 
 
 # -- peeking at messages -------------------------------------------------------------------
@@ -56,7 +56,7 @@ class _OutParams(msgspec.Struct):
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
-class _Outgoing(msgspec.Struct):
+class Outgoing(msgspec.Struct):
     id: Any = msgspec.UNSET
     method: str | None = None
     params: _OutParams | None = None
@@ -77,27 +77,27 @@ class _ErrorBody(msgspec.Struct):
     error: ErrorData
 
 
-_outgoing = msgspec.json.Decoder(_Outgoing)
-_incoming = msgspec.json.Decoder(_Incoming)
+_outgoing = msgspec.json.Decoder(Outgoing)
+INCOMING_DECODER = msgspec.json.Decoder(_Incoming)
 _messages = msgspec.json.Decoder(list[msgspec.Raw])
-_negotiated = msgspec.json.Decoder(_Negotiated)
+NEGOTIATED_DECODER = msgspec.json.Decoder(_Negotiated)
 _error_body = msgspec.json.Decoder(_ErrorBody)
 
 
-def _peek_outgoing(message: bytes) -> _Outgoing | None:
+def peek_outgoing(message: bytes) -> Outgoing | None:
     try:
         return _outgoing.decode(message)
     except (*DECODE_ERRORS, msgspec.ValidationError):
         return None  # not ours to judge: send it as is, the server answers
 
 
-def _modern_version(out: _Outgoing) -> str | None:
+def modern_version_of(out: Outgoing) -> str | None:
     meta = out.params.meta if out.params is not None else None
     version = meta.get(PROTOCOL_VERSION_KEY) if meta else None
     return version if isinstance(version, str) else None
 
 
-def _split_body(body: bytes) -> list[bytes]:
+def split_body(body: bytes) -> list[bytes]:
     """A JSON answer body as messages: one object, or the elements of an array."""
     stripped = body.lstrip()
     if stripped.startswith(b"["):
@@ -108,14 +108,14 @@ def _split_body(body: bytes) -> list[bytes]:
     return [body]
 
 
-def _error_from_body(body: bytes) -> ErrorData | None:
+def error_from_body(body: bytes) -> ErrorData | None:
     try:
         return _error_body.decode(body).error
     except (*DECODE_ERRORS, msgspec.ValidationError):
         return None
 
 
-def _load_httpx() -> Any:
+def load_httpx() -> Any:
     try:
         import httpx2
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -132,11 +132,11 @@ def _seconds(value: float | datetime.timedelta | None) -> float | None:
     return value
 
 
-def _content_type(response: httpx2.Response) -> str:
+def media_type_of(response: httpx2.Response) -> str:
     return response.headers.get("content-type", "").partition(";")[0].strip().lower()
 
 
-async def _read_limited(response: httpx2.Response, limit: int = _ERROR_BODY_LIMIT) -> bytes:
+async def read_limited(response: httpx2.Response, limit: int = ERROR_BODY_LIMIT) -> bytes:
     body = bytearray()
     async for chunk in response.aiter_bytes():
         body += chunk
@@ -145,7 +145,7 @@ async def _read_limited(response: httpx2.Response, limit: int = _ERROR_BODY_LIMI
     return bytes(body[:limit])
 
 
-class _HttpTransportBase(ClientTransport):
+class HttpTransportBase(ClientTransport):
     """Options shared by both HTTP transports and the creation of the HTTP client."""
 
     def __init__(
@@ -189,6 +189,6 @@ class _HttpTransportBase(ClientTransport):
         return f"<{type(self).__name__}(url={self.url!r})>"
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

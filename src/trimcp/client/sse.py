@@ -19,16 +19,16 @@ import anyio.abc
 import msgspec
 
 from trimcp.client.http_base import (
-    _ERROR_BODY_LIMIT,
-    _INBOUND_BUFFER,
     ACCEPT_SSE,
     CONNECTION_ERROR,
-    _content_type,
-    _describe,
-    _error_from_body,
-    _HttpTransportBase,
-    _load_httpx,
-    _peek_outgoing,
+    ERROR_BODY_LIMIT,
+    INBOUND_BUFFER,
+    HttpTransportBase,
+    describe_error,
+    error_from_body,
+    load_httpx,
+    media_type_of,
+    peek_outgoing,
 )
 from trimcp.exceptions import ClientError
 from trimcp.protocol import jsonrpc
@@ -46,7 +46,7 @@ __all__ = ["SSETransport"]
 logger = logging.getLogger("trimcp.client.http")
 
 
-class SSETransport(_HttpTransportBase):
+class SSETransport(HttpTransportBase):
     """The 2024-11-05 HTTP+SSE transport: one GET event stream, messages POSTed to the
     `endpoint` it announces. Handshake era only (`supports_modern` is false, so `Client`
     skips the 2026 probe).
@@ -68,7 +68,7 @@ class SSETransport(_HttpTransportBase):
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        httpx = _load_httpx()
+        httpx = load_httpx()
         client = self._make_client(httpx)
         connection = _SSEConnection(self.url, client, httpx)
         self._failure = None
@@ -99,7 +99,7 @@ class _SSEConnection:
         self._url = url
         self._client = client
         self._httpx = httpx
-        self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](_INBOUND_BUFFER)
+        self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](INBOUND_BUFFER)
         self.endpoint: str | None = None
         self.failure: str | None = None
 
@@ -115,8 +115,8 @@ class _SSEConnection:
             ) as response:
                 if response.status_code != 200:
                     self.failure = f"HTTP {response.status_code} {response.reason_phrase}"
-                elif _content_type(response) != ACCEPT_SSE:
-                    self.failure = f"unexpected content type {_content_type(response)!r}"
+                elif media_type_of(response) != ACCEPT_SSE:
+                    self.failure = f"unexpected content type {media_type_of(response)!r}"
                 else:
                     decoder = SSEDecoder()
                     async for chunk in response.aiter_bytes():
@@ -133,7 +133,7 @@ class _SSEConnection:
                                 await self._deliver(event.data.encode())
                     self.failure = "the server closed the SSE stream"
         except self._httpx.HTTPError as exc:
-            self.failure = f"could not reach {self._url}: {_describe(exc)}"
+            self.failure = f"could not reach {self._url}: {describe_error(exc)}"
         except Exception as exc:
             logger.exception("the SSE stream failed")
             self.failure = f"the SSE stream failed: {exc}"
@@ -155,7 +155,7 @@ class _SSEConnection:
 
     async def send(self, message: bytes) -> None:
         assert self.endpoint is not None
-        out = _peek_outgoing(message)
+        out = peek_outgoing(message)
         request_id = out.id if out is not None and out.method is not None else msgspec.UNSET
         try:
             response = await self._client.post(
@@ -166,12 +166,14 @@ class _SSEConnection:
         except self._httpx.HTTPError as exc:
             await self._refuse(
                 request_id,
-                ErrorData(CONNECTION_ERROR, f"Could not reach {self.endpoint}: {_describe(exc)}"),
+                ErrorData(
+                    CONNECTION_ERROR, f"Could not reach {self.endpoint}: {describe_error(exc)}"
+                ),
             )
             return
         if response.is_success:
             return
-        error = _error_from_body(response.content[:_ERROR_BODY_LIMIT])
+        error = error_from_body(response.content[:ERROR_BODY_LIMIT])
         if error is None:
             text = response.text[:200].strip()
             message_text = (

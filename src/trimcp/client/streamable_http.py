@@ -38,26 +38,26 @@ import anyio.abc
 import msgspec
 
 from trimcp.client.http_base import (
-    _CLOSE_GRACE,
-    _DRAIN_GRACE,
-    _INBOUND_BUFFER,
     ACCEPT_POST,
     ACCEPT_SSE,
+    CLOSE_GRACE,
     CONNECTION_ERROR,
     DEFAULT_RETRY_MS,
+    DRAIN_GRACE,
+    INBOUND_BUFFER,
+    INCOMING_DECODER,
     MAX_RECONNECTS,
-    _content_type,
-    _describe,
-    _error_from_body,
-    _HttpTransportBase,
-    _incoming,
-    _load_httpx,
-    _modern_version,
-    _negotiated,
-    _Outgoing,
-    _peek_outgoing,
-    _read_limited,
-    _split_body,
+    NEGOTIATED_DECODER,
+    HttpTransportBase,
+    Outgoing,
+    describe_error,
+    error_from_body,
+    load_httpx,
+    media_type_of,
+    modern_version_of,
+    peek_outgoing,
+    read_limited,
+    split_body,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, ErrorData
@@ -84,7 +84,7 @@ async def _wait_retry(decoder: SSEDecoder) -> None:
     await anyio.sleep((decoder.retry if decoder.retry is not None else DEFAULT_RETRY_MS) / 1000)
 
 
-class StreamableHttpTransport(_HttpTransportBase):
+class StreamableHttpTransport(HttpTransportBase):
     """Streamable HTTP, in the era the client session chooses (2026-07-28 or the handshake).
 
     Args:
@@ -103,7 +103,7 @@ class StreamableHttpTransport(_HttpTransportBase):
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        httpx = _load_httpx()
+        httpx = load_httpx()
         client = self._make_client(httpx)
         connection: _StreamableHttpConnection | None = None
         try:
@@ -116,7 +116,7 @@ class StreamableHttpTransport(_HttpTransportBase):
         finally:
             with anyio.CancelScope(shield=True):
                 if connection is not None:
-                    with anyio.move_on_after(_CLOSE_GRACE):
+                    with anyio.move_on_after(CLOSE_GRACE):
                         await connection.terminate()
                     connection.close()
                 await client.aclose()
@@ -155,7 +155,7 @@ class _StreamableHttpConnection:
         self._client = client
         self._tg = task_group
         self._httpx = httpx
-        self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](_INBOUND_BUFFER)
+        self._to_peer, self._from_server = anyio.create_memory_object_stream[bytes](INBOUND_BUFFER)
         self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
         """Tools' `x-mcp-header` parameters, learnt from `tools/list` answers (2026-07-28)."""
         self.session_id: str | None = None
@@ -169,13 +169,13 @@ class _StreamableHttpConnection:
         return await self._from_server.receive()
 
     async def send(self, message: bytes) -> None:
-        out = _peek_outgoing(message)
+        out = peek_outgoing(message)
         if out is None:
             await self._post(
                 message, self._handshake_headers(), _Exchange(msgspec.UNSET, None, modern=False)
             )
             return
-        version = _modern_version(out)
+        version = modern_version_of(out)
         headers = self._modern_headers(out, version) if version else self._handshake_headers()
         if version and out.method == "tools/call" and out.params is not None:
             self._add_param_headers(headers, out.params.name, message)
@@ -227,7 +227,7 @@ class _StreamableHttpConnection:
             headers["MCP-Protocol-Version"] = self.protocol_version
         return headers
 
-    def _modern_headers(self, out: _Outgoing, version: str) -> dict[str, str]:
+    def _modern_headers(self, out: Outgoing, version: str) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "Accept": ACCEPT_POST,
@@ -256,7 +256,9 @@ class _StreamableHttpConnection:
                         await self._read_answer(response, exchange)
                 except self._httpx.HTTPError as exc:
                     await self._fail(
-                        exchange, CONNECTION_ERROR, f"Could not reach {self._url}: {_describe(exc)}"
+                        exchange,
+                        CONNECTION_ERROR,
+                        f"Could not reach {self._url}: {describe_error(exc)}",
                     )
                 except Exception as exc:  # a bad answer must never take the connection down
                     logger.exception("handling the answer to %s failed", exchange.method)
@@ -284,13 +286,13 @@ class _StreamableHttpConnection:
                 exchange, INVALID_REQUEST, f"{self._url} accepted the request without answering it"
             )
             return
-        content_type = _content_type(response)
+        content_type = media_type_of(response)
         if content_type == "text/event-stream":
             decoder = await self._pump_events(response, exchange)
             if not exchange.answered and decoder.last_event_id is not None and self.session_id:
                 await self._resume(exchange, decoder)
         elif content_type == "application/json":
-            for item in _split_body(await response.aread()):
+            for item in split_body(await response.aread()):
                 await self._deliver(item, exchange)
         else:
             await self._fail(
@@ -306,8 +308,8 @@ class _StreamableHttpConnection:
 
     async def _read_error(self, response: httpx2.Response, exchange: _Exchange) -> None:
         status = response.status_code
-        body = await _read_limited(response)
-        error = _error_from_body(body)
+        body = await read_limited(response)
+        error = error_from_body(body)
         if not exchange.is_request:
             logger.warning(
                 "%s refused %s: HTTP %s %s",
@@ -351,9 +353,9 @@ class _StreamableHttpConnection:
                             and exchange.answered
                             and drain.deadline == math.inf
                         ):
-                            drain.deadline = anyio.current_time() + _DRAIN_GRACE
+                            drain.deadline = anyio.current_time() + DRAIN_GRACE
         except self._httpx.HTTPError as exc:
-            logger.debug("SSE stream from %s dropped: %s", self._url, _describe(exc))
+            logger.debug("SSE stream from %s dropped: %s", self._url, describe_error(exc))
         return decoder
 
     def _sse_headers(self, last_event_id: str | None) -> dict[str, str]:
@@ -395,12 +397,12 @@ class _StreamableHttpConnection:
             async with self._client.stream(
                 "GET", self._url, headers=self._sse_headers(decoder.last_event_id)
             ) as response:
-                if response.status_code != 200 or _content_type(response) != ACCEPT_SSE:
+                if response.status_code != 200 or media_type_of(response) != ACCEPT_SSE:
                     logger.debug("%s: refused with HTTP %s", what, response.status_code)
                     return False
                 await self._pump_events(response, exchange, decoder)
         except self._httpx.HTTPError as exc:
-            logger.debug("%s failed: %s", what, _describe(exc))
+            logger.debug("%s failed: %s", what, describe_error(exc))
         return True
 
     # -- to the receiver -----------------------------------------------------------------
@@ -408,7 +410,7 @@ class _StreamableHttpConnection:
     async def _deliver(self, data: bytes, exchange: _Exchange | None) -> None:
         if exchange is not None and exchange.is_request:
             try:
-                peek = _incoming.decode(data)
+                peek = INCOMING_DECODER.decode(data)
             except (*DECODE_ERRORS, msgspec.ValidationError):
                 peek = None
             if peek is not None and peek.method is None and peek.id == exchange.id:
@@ -458,7 +460,7 @@ class _StreamableHttpConnection:
 
     def _adopt_version(self, result: msgspec.Raw) -> None:
         try:
-            version = _negotiated.decode(result).protocolVersion
+            version = NEGOTIATED_DECODER.decode(result).protocolVersion
         except (*DECODE_ERRORS, msgspec.ValidationError):
             return
         self.protocol_version = version
