@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Literal
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 
@@ -29,6 +29,7 @@ from trimcp.protocol.errors import (
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.runtime.threads import cancel_requested
 from trimcp.types.misc import Root
+from trimcp.utilities.context_slot import ContextBase, current_context
 
 if TYPE_CHECKING:
     from trimcp.server.elicitation import (
@@ -48,25 +49,26 @@ LoggingLevel = Literal[
     "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
 ]
 
-_current: ContextVar[Context | None] = ContextVar("trimcp_context", default=None)
+
+_current = current_context  # TODO(issue 15): server/dependencies.py still imports it
 
 
 class _Reset:
     __slots__ = ("_token",)
 
-    def __init__(self, token: Token[Context | None]) -> None:
+    def __init__(self, token: Token[ContextBase | None]) -> None:
         self._token = token
 
     def reset(self) -> None:
-        _current.reset(self._token)
+        current_context.reset(self._token)
 
 
 def enter_context(ctx: Context) -> _Reset:
     """Make `ctx` what `get_context()` returns until `.reset()`."""
-    return _Reset(_current.set(ctx))
+    return _Reset(current_context.set(ctx))
 
 
-class Context:
+class Context(ContextBase):
     """Per-request handle on the server and on the client that sent the request."""
 
     def __init__(self, fastmcp: FastMCP, request: ServerRequest | None = None) -> None:
@@ -75,7 +77,7 @@ class Context:
         self._state: dict[str, Any] = {}
         self._last_progress: float | None = None
         self._mrtr: MrtrRound | None = None
-        parent = _current.get()
+        parent = cast("Context | None", current_context.get())
         if parent is not None:  # a child context inherits a copy of the state
             self._state = copy.copy(parent._state)
 
@@ -488,7 +490,7 @@ async def _call_maybe_async(fn: Any, *args: Any) -> Any:
 
 def get_context() -> Context:
     """The `Context` of the request being served (RuntimeError outside one)."""
-    ctx = _current.get()
+    ctx = cast("Context | None", current_context.get())
     if ctx is None:
         raise RuntimeError("No active context found: get_context() works only inside a request")
     return ctx

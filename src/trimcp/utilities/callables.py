@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol, Union, get_args, get
 
 from trimcp.exceptions import InvalidSignature, ValidationError
 from trimcp.runtime.threads import run_sync as run_in_worker
-from trimcp.server.context import Context, get_context
 from trimcp.utilities import fast_schema
+from trimcp.utilities.context_slot import ContextBase, current_context
 from trimcp.utilities.json_schema import compress_schema, dereference_refs
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class ParsedCallable:
             if param.kind is inspect.Parameter.POSITIONAL_ONLY:
                 positional_only.append(param.name)
                 positional_defaults[param.name] = param.default
-            if is_class_member_of_type(param.annotation, Context):
+            if is_class_member_of_type(param.annotation, ContextBase):
                 if self.context_kwarg is not None:
                     raise InvalidSignature(f"{self.name}: more than one Context parameter")
                 self.context_kwarg = param.name
@@ -299,11 +299,8 @@ def format_validation_error(exc: pydantic.ValidationError) -> str:
     return "Invalid arguments: " + "; ".join(parts)
 
 
-def _current_context() -> Context | None:
-    try:
-        return get_context()
-    except RuntimeError:
-        return None
+def _current_context() -> ContextBase | None:
+    return current_context.get()
 
 
 def _inspection_target(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -353,7 +350,7 @@ def _resolve_signature(target: Callable[..., Any], name: str) -> inspect.Signatu
     while isinstance(base, functools.partial):
         base = base.func
     base = inspect.unwrap(getattr(base, "__func__", base))
-    namespace = {"Context": Context, **getattr(base, "__globals__", {})}
+    namespace = {"Context": ContextBase, **getattr(base, "__globals__", {})}
     params = []
     for param in sig.parameters.values():
         if isinstance(param.annotation, str):
