@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
@@ -50,7 +50,7 @@ LoggingLevel = Literal[
 ]
 
 
-_current = current_context  # TODO(issue 15): server/dependencies.py still imports it
+_current = cast("ContextVar[Context | None]", current_context)  # TODO(issue 15): for dependencies.py
 
 
 class _Reset:
