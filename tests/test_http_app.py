@@ -1,5 +1,5 @@
-"""The HTTP app: custom routes, the request/response kit, the Origin/Host guard, middleware,
-the ASGI lifespan, mounting in Starlette and FastAPI. Each test talks to a real hypercorn on
+"""The HTTP app: custom routes with Starlette's request and responses, the Origin/Host guard,
+middleware, the ASGI lifespan, mounting in Starlette and FastAPI. Each test talks to a real hypercorn on
 127.0.0.1 port 0, on asyncio and trio."""
 
 from __future__ import annotations
@@ -14,22 +14,20 @@ from typing import Any
 
 import anyio
 import httpx2
-import msgspec
-import pydantic
 import pytest
-
-from tests.wire import serving
-from trimcp import FastMCP
-from trimcp._backend import running_backend
-from trimcp.http.asgi import (
+from starlette.requests import Request
+from starlette.responses import (
     HTMLResponse,
     JSONResponse,
     PlainTextResponse,
     RedirectResponse,
-    Request,
     Response,
     StreamingResponse,
 )
+
+from tests.wire import serving
+from trimcp import FastMCP
+from trimcp._backend import running_backend
 from trimcp.server.dependencies import get_http_headers, get_http_request
 from trimcp.server.middleware import Middleware as TrimcpMiddleware
 
@@ -91,16 +89,6 @@ def counting_lifespan(counts: dict[str, int]) -> Any:
     return lifespan
 
 
-class Item(pydantic.BaseModel):
-    name: str
-    price: float
-
-
-class Point(msgspec.Struct):
-    x: int
-    y: int
-
-
 def make_server(**kwargs: Any) -> FastMCP:
     mcp = FastMCP("http-test", **kwargs)
 
@@ -142,12 +130,6 @@ def make_server(**kwargs: Any) -> FastMCP:
             media_type="application/octet-stream",
         )
 
-    @mcp.custom_route("/models", methods=["GET"])
-    async def models(request: Request) -> Response:
-        return JSONResponse(
-            {"item": Item(name="a", price=1.5), "point": Point(1, 2), "list": [1, None]}
-        )
-
     @mcp.custom_route("/stream", methods=["GET"])
     async def stream(request: Request) -> Response:
         async def chunks() -> AsyncIterator[str]:
@@ -162,7 +144,9 @@ def make_server(**kwargs: Any) -> FastMCP:
 
     @mcp.custom_route("/whoami", methods=["GET"])
     async def whoami(request: Request) -> Response:
-        assert get_http_request() is request
+        current = get_http_request()
+        assert isinstance(current, Request)
+        assert current.scope is request.scope
         return JSONResponse(
             {
                 "headers": get_http_headers(),
@@ -224,14 +208,6 @@ async def test_each_response_class_sends_its_body_and_content_type():
         assert raw.headers["x-kind"] == "raw"
         assert raw.headers["content-type"] == "application/octet-stream"
 
-        models = await client.get("/models")
-        assert models.json() == {
-            "item": {"name": "a", "price": 1.5},
-            "point": {"x": 1, "y": 2},
-            "list": [1, None],
-        }
-        assert models.headers["content-type"] == "application/json"
-
         stream = await client.get("/stream")
         assert stream.text == "chunk0;chunk1;chunk2;"
 
@@ -246,7 +222,7 @@ async def test_wrong_method_gets_405_with_allow():
     async with serving(make_server()) as (_, client):
         response = await client.delete("/health")
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET, HEAD"
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}
 
 
 async def test_head_is_served_for_get_routes_without_a_body():

@@ -1,9 +1,10 @@
-"""trimcp's HTTP stack: a small Starlette-shaped ASGI kit, routing, the app of a server and
-its serving with hypercorn.
+"""trimcp's HTTP stack: the app of a server (a Starlette application around trimcp's own MCP
+endpoints), the endpoints, and their serving with hypercorn.
 
 Importing `trimcp` does not import this package; `FastMCP.http_app()`, `custom_route` and the
 HTTP transports import it on first use. Names are loaded lazily here too, so `from trimcp.http
-import Request` does not import hypercorn.
+import Request` does not import hypercorn. `Request`, the responses and the routing classes are
+Starlette's, re-exported.
 """
 
 from __future__ import annotations
@@ -11,18 +12,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trimcp.http.app import TrimcpApp, create_app
-    from trimcp.http.asgi import (
+    from starlette.requests import Request
+    from starlette.responses import (
         HTMLResponse,
         JSONResponse,
         PlainTextResponse,
         RedirectResponse,
-        Request,
         Response,
         StreamingResponse,
     )
+    from starlette.routing import Mount, Route, Router
+
+    from trimcp.http.app import StarletteWithLifespan, TrimcpApp, create_app
     from trimcp.http.guard import OriginGuard
-    from trimcp.http.routing import Mount, Route, Router
     from trimcp.http.serve import ServerAddress, run_http
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Route",
     "Router",
     "ServerAddress",
+    "StarletteWithLifespan",
     "StreamingResponse",
     "TrimcpApp",
     "create_app",
@@ -44,21 +47,22 @@ __all__ = [
 ]
 
 _WHERE = {
-    "HTMLResponse": "asgi",
-    "JSONResponse": "asgi",
-    "PlainTextResponse": "asgi",
-    "RedirectResponse": "asgi",
-    "Request": "asgi",
-    "Response": "asgi",
-    "StreamingResponse": "asgi",
-    "Mount": "routing",
-    "Route": "routing",
-    "Router": "routing",
-    "OriginGuard": "guard",
-    "TrimcpApp": "app",
-    "create_app": "app",
-    "ServerAddress": "serve",
-    "run_http": "serve",
+    "HTMLResponse": "starlette.responses",
+    "JSONResponse": "starlette.responses",
+    "PlainTextResponse": "starlette.responses",
+    "RedirectResponse": "starlette.responses",
+    "Response": "starlette.responses",
+    "StreamingResponse": "starlette.responses",
+    "Request": "starlette.requests",
+    "Mount": "starlette.routing",
+    "Route": "starlette.routing",
+    "Router": "starlette.routing",
+    "OriginGuard": "trimcp.http.guard",
+    "StarletteWithLifespan": "trimcp.http.app",
+    "TrimcpApp": "trimcp.http.app",
+    "create_app": "trimcp.http.app",
+    "ServerAddress": "trimcp.http.serve",
+    "run_http": "trimcp.http.serve",
 }
 
 
@@ -68,6 +72,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'trimcp.http' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"trimcp.http.{module}"), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

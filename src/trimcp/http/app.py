@@ -1,18 +1,24 @@
-"""`create_app`: one ASGI app per server, the MCP endpoint plus custom routes.
+"""`create_app`: one Starlette application per server, the MCP endpoint plus custom routes.
 
 ```
-TrimcpApp                      handles the ASGI `lifespan` scope itself; `.lifespan` for hosts
+TrimcpApp (a Starlette app)    `.lifespan` for hosts; `.state.fastmcp_server`, `.path`...
 └── user middleware            reversed fold: the first listed is the outermost
-    └── Router
-        ├── Route(path)        OriginGuard -> StreamableHTTPEndpoint   (/mcp and /mcp/)
-        │   (or /sse and /messages/ -> LegacySSEEndpoint for transport="sse")
-        └── custom routes      the server's, then those of mounted servers
+    └── McpDispatch            the MCP path (and `path/`) below `root_path`?
+        ├── yes: OriginGuard -> StreamableHTTPEndpoint (or LegacySSEEndpoint: /sse, /messages/)
+        └── no:  ServerErrorMiddleware -> ExceptionMiddleware -> Router (Starlette's stack)
+                 └── custom routes: the server's, those of mounted servers, `routes=`
 ```
 
-`.lifespan(app)` is an async context manager that runs the server's lifespan and the
-endpoints' `running()` task group once, however many hosts enter it; hand it to Starlette or
-FastAPI (`Starlette(routes=[Mount("/x", app=mcp_app)], lifespan=mcp_app.lifespan)`), since
-they do not run the lifespans of mounted apps.
+The MCP endpoint is trimcp's raw ASGI, the hot path: a request for it costs one dictionary
+look-up here, not Starlette's routing, exception middleware and `Request` objects. It is
+listed in `app.routes` too (first, as FastMCP's is), for reading and `url_path_for("mcp")`.
+Everything else is plain Starlette: handlers get a `starlette.requests.Request`, return any
+Starlette `Response`, and `get_http_request()` works in them.
+
+`.lifespan` is the app's lifespan function: it runs the server's lifespan and the endpoints'
+`running()` task group once, however many hosts enter it; hand it to Starlette or FastAPI
+(`Starlette(routes=[Mount("/x", app=mcp_app)], lifespan=mcp_app.lifespan)`), since they do not
+run the lifespans of mounted apps.
 """
 
 from __future__ import annotations
@@ -20,78 +26,124 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
 
 import anyio
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import BaseRoute, Route
+from starlette.types import Lifespan
 
 from trimcp.http.asgi import (
+    DEFAULT_MAX_BODY_SIZE,
     ASGIApp,
-    JSONResponse,
+    Message,
     Receive,
     Scope,
     Send,
-    State,
+    get_route_path,
 )
+from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.guard import OriginGuard
-from trimcp.http.routing import Mount, Route, Router
 from trimcp.runtime.shared import SharedContext
 
-__all__ = ["TrimcpApp", "create_app", "normalize_middleware"]
+__all__ = [
+    "McpDispatch",
+    "StarletteWithLifespan",
+    "TrimcpApp",
+    "create_app",
+    "custom_routes",
+    "normalize_middleware",
+]
 
 logger = logging.getLogger("trimcp.http")
 
 HttpTransport = Literal["http", "streamable-http", "sse"]
 
 
-class TrimcpApp:
-    """The ASGI app of one server (what `FastMCP.http_app()` returns).
+class StarletteWithLifespan(Starlette):
+    """FastMCP's app class: a Starlette app whose `.lifespan` is its lifespan function."""
+
+    @property
+    def lifespan(self) -> Lifespan[Any]:
+        return self.router.lifespan_context
+
+
+class TrimcpApp(StarletteWithLifespan):
+    """The app of one server (what `FastMCP.http_app()` returns).
 
     Attributes:
+        server: the server.
         state: `state.fastmcp_server` (the server), `state.path` (the MCP path),
-            `state.transport`.
-        router: the `Router`; `routes` is its list.
+            `state.transport` (`"http"`, `"streamable-http"` or `"sse"`), `state.transport_type`
+            (FastMCP's spelling: `"streamable-http"` or `"sse"`).
+        router: the Starlette `Router`; `routes` is its list (the MCP route(s) first).
         endpoints: the MCP endpoint objects (their `running()` is entered by the lifespan).
+        mcp_endpoints: route path -> the guarded endpoint `McpDispatch` sends it to.
+        max_body_size: the cap on a body read by a custom route (413 past it).
     """
 
     def __init__(
         self,
         server: Any,
         *,
-        router: Router,
+        routes: Sequence[BaseRoute],
+        mcp_endpoints: Mapping[str, ASGIApp],
         endpoints: Sequence[Any],
-        middleware: Sequence[tuple[Any, tuple[Any, ...], dict[str, Any]]] = (),
+        middleware: Sequence[Any] = (),
         path: str,
         transport: str,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        debug: bool = False,
     ) -> None:
+        self._shared_lifespan: SharedContext[None] = SharedContext(self._run_lifespan)
+        super().__init__(
+            debug=debug,
+            routes=list(routes),
+            middleware=[Middleware(cls, *args, **kwargs) for cls, args, kwargs in middleware],
+            lifespan=self._enter_lifespan,
+        )
         self.server = server
-        self.state = State()
         self.state.fastmcp_server = server
         self.state.path = path
         self.state.transport = transport
-        self.router = router
+        self.state.transport_type = "sse" if transport == "sse" else "streamable-http"
         self.endpoints = list(endpoints)
-        self.user_middleware = list(middleware)
-        app: ASGIApp = router
+        self.mcp_endpoints = dict(mcp_endpoints)
+        self.max_body_size = max_body_size
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """User middleware around `McpDispatch`: the MCP endpoint skips Starlette's routing and
+        exception middleware; every other request gets them as a Starlette app does."""
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        starlette_stack: ASGIApp = ServerErrorMiddleware(
+            ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug),
+            handler=error_handler,
+            debug=self.debug,
+        )
+        app: ASGIApp = McpDispatch(
+            self.mcp_endpoints, starlette_stack, max_body_size=self.max_body_size
+        )
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
-        self.middleware_stack = app
-        self._shared_lifespan: SharedContext[None] = SharedContext(self._run_lifespan)
-
-    @property
-    def routes(self) -> list[Route | Mount]:
-        return self.router.routes
+        return app
 
     # -- lifespan -------------------------------------------------------------------------
 
-    def lifespan(self, app: Any = None) -> AbstractAsyncContextManager[None]:
-        """Run the server lifespan and the endpoints' background tasks for the block.
-
-        Entered once: a nested or concurrent entry waits for the first to be ready and shares
-        it (the first entry owns it and tears it down when it exits).
-        """
+    def _enter_lifespan(self, app: Any = None) -> AbstractAsyncContextManager[None]:
+        # Entered once: a nested or concurrent entry waits for the first to be ready and
+        # shares it (the first entry owns it and tears it down when it exits).
         return self._shared_lifespan.enter()
 
     @asynccontextmanager
@@ -117,57 +169,73 @@ class TrimcpApp:
                 if inspect.isawaitable(result):
                     await result
 
-    async def _serve_lifespan(self, receive: Receive, send: Send) -> None:
-        """The ASGI `lifespan` scope, for a server that serves this app directly."""
-        started = False
-        await receive()  # lifespan.startup
-        try:
-            async with self.lifespan(self):
-                await send({"type": "lifespan.startup.complete"})
-                started = True
-                await receive()  # lifespan.shutdown
-        except BaseException:
-            message = traceback.format_exc()
-            kind = "lifespan.shutdown.failed" if started else "lifespan.startup.failed"
-            await send({"type": kind, "message": message})
-            raise
-        await send({"type": "lifespan.shutdown.complete"})
-
-    # -- ASGI -----------------------------------------------------------------------------
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._serve_lifespan(receive, send)
-            return
-        scope["app"] = self
-        await self.middleware_stack(scope, receive, send)
-
     def __repr__(self) -> str:
         return f"TrimcpApp({self.server!r}, path={self.state.path!r})"
 
 
-def normalize_middleware(
-    middleware: Sequence[Any] | None,
-) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]:
-    """Starlette `Middleware(cls, *args, **kwargs)` objects (or anything with `.cls`, `.args`,
-    `.kwargs`/`.options`), `(cls, kwargs)` / `(cls, args, kwargs)` tuples, or bare classes ->
-    `(cls, args, kwargs)` triples."""
-    result: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
-    for item in middleware or ():
-        if hasattr(item, "cls"):
-            kwargs = getattr(item, "kwargs", None)
-            if kwargs is None:
-                kwargs = getattr(item, "options", None)
-            result.append((item.cls, tuple(getattr(item, "args", ()) or ()), dict(kwargs or {})))
-        elif isinstance(item, tuple) and len(item) == 2:
-            result.append((item[0], (), dict(item[1] or {})))
-        elif isinstance(item, tuple) and len(item) == 3:
-            result.append((item[0], tuple(item[1] or ()), dict(item[2] or {})))
-        elif callable(item):
-            result.append((item, (), {}))
-        else:
-            raise TypeError(f"Not a middleware: {item!r}")
-    return result
+class McpDispatch:
+    """Sends a request for an MCP path to its endpoint, anything else to `fallback` (the
+    Starlette stack), with its body capped at `max_body_size` and the request made current
+    for `get_http_request()`.
+
+    Paths are matched below `root_path` (`get_route_path`), so an app mounted inside Starlette
+    or FastAPI answers the same as one served directly.
+    """
+
+    __slots__ = ("endpoints", "fallback", "max_body_size")
+
+    def __init__(
+        self, endpoints: Mapping[str, ASGIApp], fallback: ASGIApp, *, max_body_size: int
+    ) -> None:
+        self.endpoints = dict(endpoints)
+        self.fallback = fallback
+        self.max_body_size = max_body_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" or kind == "websocket":
+            endpoint = self.endpoints.get(get_route_path(scope))
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+            if kind == "http":
+                token = set_http_request(scope)
+                try:
+                    await self.fallback(scope, _CappedReceive(receive, self.max_body_size), send)
+                finally:
+                    reset_http_request(token)
+                return
+        await self.fallback(scope, receive, send)
+
+
+class _CappedReceive:
+    """`receive` for a custom route: past `limit` bytes of body it reads and drops the rest
+    (up to four times the limit: a client answered before it has sent its body often sees a
+    reset instead of the answer) and raises `HTTPException(413)`, which Starlette's exception
+    handling turns into the answer."""
+
+    __slots__ = ("limit", "receive", "size")
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.size = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.size += len(message.get("body", b""))
+            if self.size > self.limit:
+                more = message.get("more_body", False)
+                dropped = 0
+                while more and dropped <= 3 * self.limit:
+                    message = await self.receive()
+                    if message["type"] != "http.request":
+                        break
+                    dropped += len(message.get("body", b""))
+                    more = message.get("more_body", False)
+                raise HTTPException(413, "Request body too large")
+        return message
 
 
 # -- building ----------------------------------------------------------------------------
@@ -201,7 +269,7 @@ def _setting_str(server: Any, name: str, given: str | None, default: str) -> str
     return _env(name.upper()) or default
 
 
-def _custom_routes(server: Any, seen: set[int] | None = None) -> list[Route | Mount]:
+def custom_routes(server: Any, seen: set[int] | None = None) -> list[BaseRoute]:
     """The server's custom routes, then those of its mounted servers (depth first)."""
     seen = set() if seen is None else seen
     if id(server) in seen:
@@ -210,8 +278,35 @@ def _custom_routes(server: Any, seen: set[int] | None = None) -> list[Route | Mo
     routes = list(getattr(server, "_additional_http_routes", None) or ())
     for mounted in getattr(server, "_mounted_servers", None) or ():
         child = getattr(mounted, "server", mounted)
-        routes.extend(_custom_routes(child, seen))
+        routes.extend(custom_routes(child, seen))
     return routes
+
+
+_custom_routes = custom_routes  # the name tests/test_composition.py imports
+
+
+def normalize_middleware(
+    middleware: Sequence[Any] | None,
+) -> list[tuple[Any, tuple[Any, ...], dict[str, Any]]]:
+    """Starlette `Middleware(cls, *args, **kwargs)` objects (or anything with `.cls`, `.args`,
+    `.kwargs`/`.options`), `(cls, kwargs)` / `(cls, args, kwargs)` tuples, or bare classes ->
+    `(cls, args, kwargs)` triples."""
+    result: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+    for item in middleware or ():
+        if hasattr(item, "cls"):
+            kwargs = getattr(item, "kwargs", None)
+            if kwargs is None:
+                kwargs = getattr(item, "options", None)
+            result.append((item.cls, tuple(getattr(item, "args", ()) or ()), dict(kwargs or {})))
+        elif isinstance(item, tuple) and len(item) == 2:
+            result.append((item[0], (), dict(item[1] or {})))
+        elif isinstance(item, tuple) and len(item) == 3:
+            result.append((item[0], tuple(item[1] or ()), dict(item[2] or {})))
+        elif callable(item):
+            result.append((item, (), {}))
+        else:
+            raise TypeError(f"Not a middleware: {item!r}")
+    return result
 
 
 class _UnavailableEndpoint:
@@ -221,6 +316,8 @@ class _UnavailableEndpoint:
         self.what = what
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.responses import JSONResponse
+
         response = JSONResponse(
             {
                 "jsonrpc": "2.0",
@@ -239,6 +336,13 @@ def _module_available(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def _served_paths(path: str) -> list[str]:
+    """The route paths an MCP path answers on: itself, and with or without a trailing slash
+    (no redirect: clients POST to either)."""
+    stripped = path.rstrip("/") or "/"
+    return list(dict.fromkeys([path, stripped, stripped if stripped == "/" else stripped + "/"]))
 
 
 def create_app(
@@ -265,14 +369,16 @@ def create_app(
     bound_host: str | None = None,
     sse_path: str | None = None,
     message_path: str | None = None,
-    routes: Sequence[Route | Mount] | None = None,
+    routes: Sequence[BaseRoute] | None = None,
+    debug: bool = False,
 ) -> TrimcpApp:
     """Build the ASGI app of `server`.
 
     Args:
         path: the MCP endpoint path (default `/mcp`; for `transport="sse"` the SSE path,
             default `/sse`). Served with and without a trailing slash.
-        middleware: Starlette-style middleware around the whole app, first = outermost.
+        middleware: Starlette `Middleware` (or `(cls, args, kwargs)` triples) around the whole
+            app, the MCP endpoint included; the first listed is the outermost.
         json_response: answer JSON rather than SSE where the handler allows.
         stateless_http, stateless: no sessions (either name).
         transport: `"http"`/`"streamable-http"` (streamable HTTP) or `"sse"` (legacy HTTP+SSE).
@@ -280,10 +386,12 @@ def create_app(
         max_sessions, get_stream_buffer, max_body_size, max_session_requests,
         max_server_requests: passed to the streamable HTTP endpoint
             (`None`: its defaults; the request limits default to `trimcp.settings`).
+            `max_body_size` also caps the bodies custom routes read (default 4 MiB: 413).
         allowed_hosts, allowed_origins, host_origin_protection, bound_host: the
             `OriginGuard` in front of the MCP endpoints.
         sse_path, message_path: the legacy transport's paths (`/sse`, `/messages/`).
-        routes: extra routes served after the server's custom routes.
+        routes: extra Starlette routes, served after the server's custom routes.
+        debug: Starlette's debug mode (tracebacks in 500 answers of custom routes).
 
     Every option is explicit: an unknown one (a misspelling, or a FastMCP option trimcp does
     not implement) raises `TypeError` before anything is served, as FastMCP does.
@@ -302,7 +410,7 @@ def create_app(
         )
 
     endpoint: Any
-    mcp_routes: list[Route | Mount]
+    mcp_routes: list[Route]
     if transport == "sse":
         sse_path = path or _setting_str(server, "sse_path", sse_path, "/sse")
         message_path = _setting_str(server, "message_path", message_path, "/messages/")
@@ -317,10 +425,8 @@ def create_app(
             endpoint = _UnavailableEndpoint("The legacy SSE transport")
         guarded = guard(endpoint)
         mcp_routes = [
-            Route(sse_path, guarded, name="sse", trailing_slash=True, include_in_schema=False),
-            Route(
-                message_path, guarded, name="messages", trailing_slash=True, include_in_schema=False
-            ),
+            Route(sse_path, guarded, name="sse", include_in_schema=False),
+            Route(message_path, guarded, name="messages", include_in_schema=False),
         ]
         mcp_path = sse_path
     else:
@@ -360,18 +466,23 @@ def create_app(
             endpoint = StreamableHTTPEndpoint(server, **options)
         else:
             endpoint = _UnavailableEndpoint("The streamable HTTP transport")
-        mcp_routes = [
-            Route(
-                mcp_path, guard(endpoint), name="mcp", trailing_slash=True, include_in_schema=False
-            )
-        ]
+        mcp_routes = [Route(mcp_path, guard(endpoint), name="mcp", include_in_schema=False)]
 
-    router = Router([*mcp_routes, *_custom_routes(server), *(routes or ())])
+    # Exact paths go straight to the endpoint; one with `{parameters}` is left to the Router
+    # (its route is in `routes` anyway), at the cost of Starlette's routing.
+    mcp_endpoints: dict[str, ASGIApp] = {}
+    for route in mcp_routes:
+        if "{" not in route.path:
+            for served in _served_paths(route.path):
+                mcp_endpoints.setdefault(served, route.app)
     return TrimcpApp(
         server,
-        router=router,
+        routes=[*mcp_routes, *custom_routes(server), *(routes or ())],
+        mcp_endpoints=mcp_endpoints,
         endpoints=[endpoint],
         middleware=middleware_triples,
         path=mcp_path,
         transport=transport,
+        max_body_size=DEFAULT_MAX_BODY_SIZE if max_body_size is None else max_body_size,
+        debug=debug,
     )

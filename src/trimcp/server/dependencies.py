@@ -9,7 +9,7 @@ from trimcp.http.context import current_http_request
 from trimcp.server.context import Context, get_context
 
 if TYPE_CHECKING:
-    from trimcp.http.asgi import Request
+    from starlette.requests import Request
 
 __all__ = [
     "Context",
@@ -42,22 +42,32 @@ _EXCLUDED_HEADERS = frozenset(
 
 
 def _request_from_context() -> Request | None:
-    """The HTTP request a transport recorded for the MCP request being served
-    (`channel.extra["http_request"]`), for code running outside the HTTP handler's task."""
-    from trimcp.server.context import _current
-
-    ctx = _current.get()
-    if ctx is None:
+    """The HTTP request of the MCP request being served, from what its transport recorded on
+    the request's channel (`extra["scope"]`: a batch's POST, a legacy SSE connection), for
+    code the endpoint did not wrap with `set_http_request`. Built once per channel."""
+    try:
+        ctx = get_context()
+    except RuntimeError:
         return None
     request = ctx.request_context
     if request is None:
         return None
     extra = getattr(request.channel, "extra", None)
-    return extra.get("http_request") if extra else None
+    if not extra:
+        return None
+    found = extra.get("http_request")
+    if found is None and extra.get("scope") is not None:
+        from starlette.requests import Request
+
+        scope = extra["scope"]
+        if scope.get("type") == "http":
+            found = extra["http_request"] = Request(scope)
+    return found  # type: ignore[no-any-return]
 
 
 def get_http_request() -> Request:
-    """The HTTP request being served (RuntimeError outside one, e.g. over stdio)."""
+    """The HTTP request being served, a `starlette.requests.Request` (RuntimeError outside
+    one, e.g. over stdio). In a tool its `await request.body()` is the MCP request's body."""
     request = current_http_request()
     if request is None:
         request = _request_from_context()

@@ -1,11 +1,13 @@
-"""FastMCP 2.x's `fastmcp.server.http` names, mapped onto `trimcp.http`.
+"""FastMCP's `fastmcp.server.http` names, mapped onto `trimcp.http`.
 
 - `create_streamable_http_app`, `create_sse_app`: `trimcp.http.app.create_app` with the
-  FastMCP signatures (`auth` is not supported yet and must be `None`; `debug` is ignored).
-- `StarletteWithLifespan`: our app class, `TrimcpApp` (it has `.lifespan`, `.state`, `.routes`;
-  it is not a Starlette subclass).
-- `set_http_request(request)`: context manager making `request` current;
-  `_current_http_request`: the context variable itself.
+  FastMCP signatures (`auth` is not supported yet and must be `None`). They return a
+  `StarletteWithLifespan`.
+- `StarletteWithLifespan`: a `Starlette` subclass whose `.lifespan` property is the app's
+  lifespan function (`Starlette(routes=[Mount("/x", app=app)], lifespan=app.lifespan)`).
+- `set_http_request(request)`: context manager making a Starlette `Request` current;
+  `_current_http_request`: the context variable `get_http_request()` reads (it holds a
+  `Request`, or what the MCP endpoints set: see `trimcp.http.context`).
 - `RequestContextMiddleware`: ASGI middleware that makes each HTTP request current (the app
   already does this for custom routes and the MCP endpoints; for use around other apps).
 """
@@ -15,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trimcp.http.app import TrimcpApp, create_app
-from trimcp.http.asgi import ASGIApp, Receive, Request, Scope, Send
-from trimcp.http.context import _current_http_request
+from trimcp.http.app import StarletteWithLifespan, TrimcpApp, create_app
+from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
 from trimcp.http.context import http_request_context as set_http_request
+from trimcp.http.context import http_request_var, reset_http_request
+from trimcp.http.context import set_http_request as set_http_scope
 
 __all__ = [
     "RequestContextMiddleware",
@@ -28,7 +31,7 @@ __all__ = [
     "set_http_request",
 ]
 
-StarletteWithLifespan = TrimcpApp
+_current_http_request = http_request_var
 
 
 def _no_auth(auth: Any) -> None:
@@ -59,6 +62,7 @@ def create_streamable_http_app(
         stateless_http=stateless_http,
         routes=routes,
         middleware=middleware,
+        debug=debug,
         **options,
     )
 
@@ -82,6 +86,7 @@ def create_sse_app(
         message_path=message_path,
         routes=routes,
         middleware=middleware,
+        debug=debug,
         **options,
     )
 
@@ -96,8 +101,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = _current_http_request.set(Request(scope, receive))
+        token = set_http_scope(scope)
         try:
             await self.app(scope, receive, send)
         finally:
-            _current_http_request.reset(token)
+            reset_http_request(token)
