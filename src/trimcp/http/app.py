@@ -85,7 +85,8 @@ class TrimcpApp(StarletteWithLifespan):
         router: the Starlette `Router`; `routes` is its list (the MCP route(s) first).
         endpoints: the MCP endpoint objects (their `running()` is entered by the lifespan).
         mcp_endpoints: route path -> the guarded endpoint `McpDispatch` sends it to.
-        max_body_size: the cap on a body read by a custom route (413 past it).
+        max_body_size: the cap on a body read by a custom route (413 past it; `None`: no cap).
+            Starlette 1.x spells its own option the same way, with the same meaning.
     """
 
     def __init__(
@@ -98,7 +99,7 @@ class TrimcpApp(StarletteWithLifespan):
         middleware: Sequence[Any] = (),
         path: str,
         transport: str,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        max_body_size: int | None = DEFAULT_MAX_BODY_SIZE,
         debug: bool = False,
     ) -> None:
         self._shared_lifespan: SharedContext[None] = SharedContext(self._run_lifespan)
@@ -185,7 +186,7 @@ class McpDispatch:
     __slots__ = ("endpoints", "fallback", "max_body_size")
 
     def __init__(
-        self, endpoints: Mapping[str, ASGIApp], fallback: ASGIApp, *, max_body_size: int
+        self, endpoints: Mapping[str, ASGIApp], fallback: ASGIApp, *, max_body_size: int | None
     ) -> None:
         self.endpoints = dict(endpoints)
         self.fallback = fallback
@@ -200,8 +201,11 @@ class McpDispatch:
                 return
             if kind == "http":
                 token = set_http_request(scope)
+                limit = self.max_body_size
                 try:
-                    await self.fallback(scope, _CappedReceive(receive, self.max_body_size), send)
+                    await self.fallback(
+                        scope, receive if limit is None else _CappedReceive(receive, limit), send
+                    )
                 finally:
                     reset_http_request(token)
                 return
