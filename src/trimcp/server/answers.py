@@ -22,6 +22,7 @@ __all__ = [
     "finish_modern",
     "implementation",
     "initialize_result",
+    "server_info_meta",
 ]
 
 
@@ -32,7 +33,7 @@ def capabilities(server: FastMCP) -> ServerCapabilities:
         resources={"subscribe": True, "listChanged": True},
         prompts={"listChanged": True},
         logging={},
-        completions={} if server._completion_handler is not None else None,
+        completions={} if server.completion_handler is not None else None,
     )
 
 
@@ -55,8 +56,7 @@ def initialize_result(server: FastMCP, version: str) -> InitializeResult:
 
 
 def discover_result(server: FastMCP) -> DiscoverResult:
-    return finish_modern(
-        server,
+    return server.finish_modern(
         DiscoverResult(
             supportedVersions=list(MODERN_VERSIONS),
             capabilities=capabilities(server),
@@ -65,12 +65,15 @@ def discover_result(server: FastMCP) -> DiscoverResult:
     )
 
 
-def finish_modern(server: FastMCP, result: Any) -> Any:
-    """Dress a result for 2026-07-28: `resultType`, `serverInfo` in `_meta`, and caching hints
-    on complete cacheable results (never on `input_required` ones)."""
-    info = server._server_info_meta
-    if info is None:
-        info = server._server_info_meta = msgspec.to_builtins(implementation(server))
+def server_info_meta(server: FastMCP) -> dict[str, Any]:
+    """The `serverInfo` a 2026-07-28 result carries in `_meta` (the server caches it)."""
+    info: dict[str, Any] = msgspec.to_builtins(implementation(server))
+    return info
+
+
+def finish_modern(server: FastMCP, result: Any, info: dict[str, Any]) -> Any:
+    """Dress a result for 2026-07-28: `resultType`, `serverInfo` (`info`) in `_meta`, and
+    caching hints on complete cacheable results (never on `input_required` ones)."""
     meta = dict(result.meta) if result.meta else {}
     meta[SERVER_INFO_KEY] = info
     updates: dict[str, Any] = {"meta": meta, "resultType": result.resultType or "complete"}

@@ -1,5 +1,7 @@
-"""MCP methods -> handlers over the server's registries. Era-agnostic: handlers never ask
-which era a request is from, except where the wire itself differs (resource-not-found codes).
+"""MCP methods -> handlers over the server's component managers (`server.tool_manager`,
+`resource_manager`, `prompt_manager`: their public serving methods, `find` and the listings).
+Era-agnostic: handlers never ask which era a request is from, except where the wire itself
+differs (resource-not-found codes).
 
 Foreign exceptions are converted here, once (shared/DESIGN.md §6): each handler converts
 what its component raises, and `answer_fault` whatever reaches a transport's catch-all
@@ -103,7 +105,7 @@ def paginate(
 
 
 async def list_tools(request: ServerRequest, params: PaginatedParams) -> ListToolsResult:
-    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server._iter("tools")]
+    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server.tool_manager.iter_visible()]
     page, next_cursor = paginate(tools, params.cursor, request.server.list_page_size)
     return ListToolsResult(tools=list(page), nextCursor=next_cursor)
 
@@ -114,13 +116,13 @@ def _error_result(message: str) -> CallToolResult:
 
 async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     server = request.server
-    tool = server._lookup_tool(params.name)
+    tool = server.tool_manager.find(params.name)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
 
     async def run(ctx: Context) -> Any:
         try:
-            result = await tool._invoke(
+            result = await tool.invoke(
                 params.arguments or {}, ctx, strict=server.strict_input_validation
             )
         except (ValidationError, ToolError) as exc:
@@ -192,7 +194,8 @@ async def _with_input(
 
 
 async def list_resources(request: ServerRequest, params: PaginatedParams) -> ListResourcesResult:
-    items = [r.to_mcp_resource(uri=key) for key, r in request.server._iter("resources")]
+    resources = request.server.resource_manager.iter_resources()
+    items = [r.to_mcp_resource(uri=key) for key, r in resources]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourcesResult(resources=list(page), nextCursor=next_cursor)
 
@@ -200,7 +203,8 @@ async def list_resources(request: ServerRequest, params: PaginatedParams) -> Lis
 async def list_resource_templates(
     request: ServerRequest, params: PaginatedParams
 ) -> ListResourceTemplatesResult:
-    items = [t.to_mcp_template(uriTemplate=key) for key, t in request.server._iter("templates")]
+    templates = request.server.resource_manager.iter_templates()
+    items = [t.to_mcp_template(uriTemplate=key) for key, t in templates]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourceTemplatesResult(resourceTemplates=list(page), nextCursor=next_cursor)
 
@@ -212,14 +216,15 @@ def _not_found(request: ServerRequest, uri: str) -> McpError:
 
 async def read_resource(request: ServerRequest, params: ReadResourceParams) -> Any:
     server = request.server
+    resources = server.resource_manager
     uri = params.uri
 
     async def run(ctx: Context) -> Any:
         try:
-            found = server._lookup_resource(uri)
+            found = resources.find(uri)
             if found is None:
                 raise _not_found(request, uri)
-            contents = await server._read_found(found, uri, ctx)
+            contents = await resources.read(found, uri, ctx)
         except McpError:
             raise
         except NotFoundError as exc:
@@ -246,14 +251,14 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
 
 
 async def list_prompts(request: ServerRequest, params: PaginatedParams) -> ListPromptsResult:
-    items = [p.to_mcp_prompt(name=key) for key, p in request.server._iter("prompts")]
+    items = [p.to_mcp_prompt(name=key) for key, p in request.server.prompt_manager.iter_visible()]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListPromptsResult(prompts=list(page), nextCursor=next_cursor)
 
 
 async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
     server = request.server
-    prompt = server._lookup_prompt(params.name)
+    prompt = server.prompt_manager.find(params.name)
     if prompt is None:
         raise McpError(INVALID_PARAMS, f"Unknown prompt: {params.name}")
 
@@ -277,36 +282,29 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
 # -- completion, logging, ping ---------------------------------------------------------------
 
 
-def _completion_owner(server: Any, ref: Any) -> tuple[Any, Any] | None:
+def _completion_owner(server: FastMCP, ref: Any) -> tuple[Any, Any] | None:
     """The server owning the prompt or template `ref` names and the ref as that server knows
     it, found through mounts the way `prompts/get` and `resources/read` find them (latest
     mount first, a mount that lacks it passed over); None when no server has it."""
     if ref.type == "ref/prompt" and ref.name:
-        field, key, own, routes = (
-            "name",
-            ref.name,
-            server._prompts,
-            server._composition.routes_named,
-        )
+        field, found = "name", server.prompt_manager.completion_owner(ref.name)
     elif ref.type == "ref/resource" and ref.uri:
-        field, key, own = "uri", ref.uri, server._templates
-        routes = server._composition.routes_resource
+        field, found = "uri", server.resource_manager.completion_owner(ref.uri)
     else:
         return server, ref
-    if key in own:
+    if found is None:
+        return None
+    owner, key = found
+    if owner is None:
         return server, ref
-    for mount, child_key in routes(key):
-        found = _completion_owner(mount.server, msgspec.structs.replace(ref, **{field: child_key}))
-        if found is not None:
-            return found
-    return None
+    return owner, msgspec.structs.replace(ref, **{field: key})
 
 
 async def complete(request: ServerRequest, params: CompleteParams) -> CompleteResult:
     owner, ref = _completion_owner(request.server, params.ref) or (request.server, params.ref)
-    handler = owner._completion_handler
+    handler = owner.completion_handler
     if handler is None:  # the component's own server has none: the parent's answers
-        owner, ref, handler = request.server, params.ref, request.server._completion_handler
+        owner, ref, handler = request.server, params.ref, request.server.completion_handler
     if handler is None:
         return CompleteResult(completion=Completion(values=[]))
     ctx = Context(request.server, request)
@@ -402,7 +400,7 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
             )
     if method == "tools/call":
         result = _error_result(message)
-        return (server._finish_modern(result) if modern else result), None
+        return (server.finish_modern(result) if modern else result), None
     code = INTERNAL_ERROR
     if isinstance(exc, NotFoundError):
         code = RESOURCE_NOT_FOUND if method == "resources/read" and not modern else INVALID_PARAMS

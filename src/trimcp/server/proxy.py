@@ -2,9 +2,11 @@
 
 ```
 FastMCPProxy (a FastMCP)            its clients see the backend's components as its own
+├── ProxyToolManager, ProxyResourceManager, ProxyPromptManager
+│                                   its managers: a name they do not know is forwarded anyway
 └── ProxyBackend                    owns the backend sessions and the component cache
     ├── session pool                Clients, one per concurrent request, held for the lifespan
-    └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the proxy's registries
+    └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the managers' registries
                                     (`trimcp.server.proxy_components`, re-exported here)
 ```
 
@@ -21,7 +23,9 @@ Components. The backend's tools, resources, templates and prompts are listed whe
 starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; they
 live in the proxy's registries as proxy components, so tag filters, enable/disable, mounting and
 importing treat them like local ones. A local component added to the proxy shadows a remote
-one. A call for a tool, prompt or resource the cache does not know yet is forwarded anyway.
+one. A call for a tool, prompt or resource the cache does not know yet is forwarded anyway:
+the proxy's managers (FastMCP's `ProxyToolManager` & co., installed through `FastMCP`'s
+`new_*_manager` hooks) fall back to a proxy component for it.
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ from trimcp.client import Client
 from trimcp.client.elicitation import ElicitResult
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
 from trimcp.exceptions import McpError, NotFoundError
-from trimcp.prompts import Prompt
+from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, PARSE_ERROR
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
-from trimcp.resources import Resource, ResourceTemplate
+from trimcp.resources.resource_manager import ResourceManager
 from trimcp.server.mrtr import InputRequired
 from trimcp.server.proxy_components import (
     ProxyPrompt,
@@ -52,20 +56,28 @@ from trimcp.server.proxy_components import (
 )
 from trimcp.server.proxy_components import expand_template as expand_template
 from trimcp.server.server import FastMCP
-from trimcp.tools import Tool
+from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.misc import Completion
 
 if TYPE_CHECKING:
+    from trimcp.prompts import Prompt
+    from trimcp.resources import Resource, ResourceTemplate
+    from trimcp.resources.resource_manager import Found
     from trimcp.server.context import Context
+    from trimcp.server.registry import Registry
+    from trimcp.tools import Tool
 
 __all__ = [
     "FastMCPProxy",
     "ProxyBackend",
     "ProxyClient",
     "ProxyPrompt",
+    "ProxyPromptManager",
     "ProxyResource",
+    "ProxyResourceManager",
     "ProxyTemplate",
     "ProxyTool",
+    "ProxyToolManager",
     "create_proxy",
 ]
 
@@ -337,6 +349,16 @@ class ProxyBackend:
             async with self.session() as client:
                 await self._install_all(client)
 
+    async def refresh_listing(self) -> None:
+        """`refresh`, for introspection (`get_tools()` & co.): a failure is a `NotFoundError`
+        whose text hides the backend's unless the proxy's `mask_error_details` is off."""
+        try:
+            await self.refresh()
+        except Exception as exc:
+            # a NotFoundError's text always reaches the client: the backend's only unmasked
+            detail = "" if self.proxy.mask_error_details else f": {exc}"
+            raise NotFoundError(f"Could not list the proxied server{detail}") from exc
+
     async def _install_all(self, client: Client) -> None:
         caps = client.server_capabilities
         tools = await _list(client.list_tools, caps, "tools")
@@ -344,35 +366,37 @@ class ProxyBackend:
         templates = await _list(client.list_resource_templates, caps, "resources")
         prompts = await _list(client.list_prompts, caps, "prompts")
         proxy = self.proxy
-        self._install("tools", proxy._tools, [ProxyTool.from_mcp(self, t) for t in tools])
+        tool_registry = proxy.tool_manager.registry
+        self._install("tools", tool_registry, [ProxyTool.from_mcp(self, t) for t in tools])
+        resource_manager = proxy.resource_manager
         self._install(
-            "resources", proxy._resources, [ProxyResource.from_mcp(self, r) for r in resources]
+            "resources",
+            resource_manager.resource_registry,
+            [ProxyResource.from_mcp(self, r) for r in resources],
         )
         self._install(
-            "templates", proxy._templates, [ProxyTemplate.from_mcp(self, t) for t in templates]
+            "templates",
+            resource_manager.template_registry,
+            [ProxyTemplate.from_mcp(self, t) for t in templates],
         )
-        self._install("prompts", proxy._prompts, [ProxyPrompt.from_mcp(self, p) for p in prompts])
+        prompt_registry = proxy.prompt_manager.registry
+        self._install("prompts", prompt_registry, [ProxyPrompt.from_mcp(self, p) for p in prompts])
 
-    def _install(self, kind: str, registry: Any, components: list[Any]) -> None:
+    def _install(self, kind: str, registry: Registry[Any], components: list[Any]) -> None:
         # Replaces the remote entries in bulk (one change, one list-changed notification);
         # `Registry.add` would warn on each replacement. Local entries are left alone.
-        items: dict[str, Any] = registry._items
         remote = self._remote[kind]
         fresh = {c.key: c for c in components}
-        for key in remote - fresh.keys():
-            if isinstance(items.get(key), _Remote):
-                del items[key]
-        changed = bool(remote - fresh.keys())
+        gone = [key for key in remote - fresh.keys() if isinstance(registry.get_any(key), _Remote)]
+        put: dict[str, Any] = {}
         for key, component in fresh.items():
-            current = items.get(key)
+            current = registry.get_any(key)
             if current is not None and not isinstance(current, _Remote):
                 continue  # a local component shadows the remote one
             if current is None or not _same(current, component):
-                items[key] = component
-                changed = True
+                put[key] = component
         self._remote[kind] = set(fresh)
-        if changed:
-            registry._changed()
+        registry.update(put, delete=gone)
 
 
 _KINDS = ("tools", "resources", "templates", "prompts")
@@ -390,6 +414,75 @@ async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[An
 
 def _same(a: Any, b: Any) -> bool:
     return a._mcp == b._mcp
+
+
+# -- the proxy's managers --------------------------------------------------------------------
+
+
+class ProxyToolManager(ToolManager):
+    """A proxy's tools: the backend's (listed into the registry) and local ones; a name
+    nobody lists is forwarded to the backend anyway (its answer decides)."""
+
+    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
+        super().__init__(**options)
+        self.backend = backend
+
+    def find(self, key: str) -> Tool | None:
+        tool = super().find(key)
+        if tool is None and key not in self.registry:
+            fallback = ProxyTool(self.backend, None, name=key, parameters={"type": "object"})
+            if self.visibility.visible(key, fallback):
+                return fallback
+        return tool
+
+    async def get_tools(self) -> dict[str, Tool]:
+        """The backend's tools (listed now) and the local ones, as clients see them."""
+        await self.backend.refresh_listing()
+        return await super().get_tools()
+
+
+class ProxyResourceManager(ResourceManager):
+    """A proxy's resources and templates; a URI nobody answers is forwarded anyway."""
+
+    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
+        super().__init__(**options)
+        self.backend = backend
+
+    def find(self, uri: str) -> Found | None:
+        found = super().find(uri)
+        if found is None and uri not in self.resource_registry and "://" in uri:
+            fallback = ProxyResource(self.backend, None, uri=uri)
+            if self.visibility.visible(uri, fallback):
+                return fallback, None, uri, uri
+        return found
+
+    async def get_resources(self) -> dict[str, Resource]:
+        await self.backend.refresh_listing()
+        return await super().get_resources()
+
+    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
+        await self.backend.refresh_listing()
+        return await super().get_resource_templates()
+
+
+class ProxyPromptManager(PromptManager):
+    """A proxy's prompts; a name nobody lists is forwarded anyway."""
+
+    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
+        super().__init__(**options)
+        self.backend = backend
+
+    def find(self, key: str) -> Prompt | None:
+        prompt = super().find(key)
+        if prompt is None and key not in self.registry:
+            fallback = ProxyPrompt(self.backend, None, name=key)
+            if self.visibility.visible(key, fallback):
+                return fallback
+        return prompt
+
+    async def get_prompts(self) -> dict[str, Prompt]:
+        await self.backend.refresh_listing()
+        return await super().get_prompts()
 
 
 # -- the proxy server ------------------------------------------------------------------------
@@ -416,37 +509,45 @@ class FastMCPProxy(FastMCP):
             if client_factory is None:
                 raise TypeError("FastMCPProxy needs a client or a client_factory")
             client = client_factory()
-        user_lifespan = settings.pop("lifespan", None)
-        super().__init__(**settings)
+        # Before `FastMCP.__init__`: its manager hooks below hand the backend to the managers.
         self._backend = ProxyBackend(self, client)
-        inner = self._lifespan
+        user_lifespan = settings.pop("lifespan", None)
+        backend = self._backend
 
         @asynccontextmanager
         async def proxy_lifespan(server: FastMCP) -> AsyncIterator[Any]:
-            async with self._backend.running():
+            async with backend.running():
                 if user_lifespan is None:
                     yield {}
                 else:
                     async with user_lifespan(server) as state:
                         yield state
 
-        del inner
-        self._lifespan = proxy_lifespan
-        self._completion_handler = self._complete
+        super().__init__(lifespan=proxy_lifespan, **settings)
+        self.completion(self._complete)
+
+    def new_tool_manager(self, **options: Any) -> ToolManager:
+        return ProxyToolManager(self._backend, **options)
+
+    def new_resource_manager(self, **options: Any) -> ResourceManager:
+        return ProxyResourceManager(self._backend, **options)
+
+    def new_prompt_manager(self, **options: Any) -> PromptManager:
+        return ProxyPromptManager(self._backend, **options)
 
     @classmethod
     def for_server(cls, server: FastMCP, **settings: Any) -> FastMCPProxy:
         """A proxy of an in-process server (proxy mounting); it serves that server's routes."""
         settings.setdefault("name", server.name)
         proxy = cls(Client(FastMCPTransport(server)), **settings)
-        proxy._additional_http_routes = server._additional_http_routes  # the same list: live
+        proxy.serve_routes_of(server)
         return proxy
 
     @property
     def client(self) -> Client:
         return self._backend._template
 
-    # -- completion and forwarding of unknown names ----------------------------------------
+    # -- completion ------------------------------------------------------------------------
 
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion:
         from trimcp.server.context import get_context
@@ -461,55 +562,9 @@ class FastMCPProxy(FastMCP):
                 msgspec.to_builtins(ref), msgspec.to_builtins(argument), arguments
             )
 
-    def _lookup_tool(self, name: str) -> Tool | None:
-        tool = super()._lookup_tool(name)
-        if tool is None and name not in self._tools:
-            fallback = ProxyTool(self._backend, None, name=name, parameters={"type": "object"})
-            if self._visibility.visible(name, fallback):
-                return fallback
-        return tool
-
-    def _lookup_prompt(self, name: str) -> Prompt | None:
-        prompt = super()._lookup_prompt(name)
-        if prompt is None and name not in self._prompts:
-            fallback = ProxyPrompt(self._backend, None, name=name)
-            if self._visibility.visible(name, fallback):
-                return fallback
-        return prompt
-
-    def _lookup_resource(self, uri: str) -> Any:
-        found = super()._lookup_resource(uri)
-        if found is None and uri not in self._resources and "://" in uri:
-            fallback = ProxyResource(self._backend, None, uri=uri)
-            if self._visibility.visible(uri, fallback):
-                return fallback, None, uri, uri
-        return found
-
-    # -- introspection lists the backend first ---------------------------------------------
-
-    async def _refresh_from_backend(self) -> None:
-        try:
-            await self._backend.refresh()
-        except Exception as exc:
-            # a NotFoundError's text always reaches the client: the backend's only unmasked
-            detail = "" if self.mask_error_details else f": {exc}"
-            raise NotFoundError(f"Could not list the proxied server{detail}") from exc
-
-    async def get_tools(self) -> dict[str, Tool]:
-        await self._refresh_from_backend()
-        return await super().get_tools()
-
-    async def get_resources(self) -> dict[str, Resource]:
-        await self._refresh_from_backend()
-        return await super().get_resources()
-
-    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        await self._refresh_from_backend()
-        return await super().get_resource_templates()
-
-    async def get_prompts(self) -> dict[str, Prompt]:
-        await self._refresh_from_backend()
-        return await super().get_prompts()
+    async def refresh_components(self) -> None:
+        """List the backend into the managers' registries (before `import_server` copies)."""
+        await self._backend.refresh_listing()
 
 
 # -- create_proxy ----------------------------------------------------------------------------

@@ -1,20 +1,38 @@
-"""Component registries: one per kind (tools, resources, templates, prompts).
+"""Component registries, and the catalog of one kind of component across mounted servers.
 
-A registry owns the name -> component map, the duplicate policy, and visibility (a component's
-own `enabled` flag plus the server's tag filters and enable/disable rules). Hidden components
-are neither listed nor callable. Mutations call `on_change` so the server can send
-list-changed notifications.
+- `Visibility`: the server-wide rules deciding which components are visible (a component's own
+  `enabled` flag, the server's tag filters, enable/disable rules). Hidden components are neither
+  listed nor callable.
+- `Registry`: one server's own components of one kind (tools, resources, templates, prompts):
+  the key -> component map and the duplicate policy. Mutations call `on_change` so the server
+  can send list-changed notifications.
+- `Mounts`: the servers mounted into one server (its `Composition` fills it; its managers read it).
+- `Catalog`: one kind as a server's clients see it: its registry, then what its mounts
+  contribute under prefixed keys. The managers (`ToolManager`, `ResourceManager`,
+  `PromptManager`) own one catalog per kind; see "Theory of operation" on `Catalog`.
+
+This module imports nothing of trimcp but its exceptions: the component packages (`tools`,
+`resources`, `prompts`) build their managers on it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Iterator
-from typing import Generic, Literal, Protocol, TypeVar
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from trimcp.exceptions import NotFoundError
 
-__all__ = ["DuplicateBehavior", "Registry", "Visibility"]
+__all__ = [
+    "Candidate",
+    "Catalog",
+    "DuplicateBehavior",
+    "Mounts",
+    "NamePrefix",
+    "PrefixRules",
+    "Registry",
+    "Visibility",
+]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -114,6 +132,19 @@ class Registry(Generic[C]):
             raise NotFoundError(f"Unknown {self.kind}: {key}")
         self._changed()
 
+    def update(self, put: Mapping[str, C], *, delete: Iterable[str] = ()) -> None:
+        """Set the entries of `put` and drop the keys in `delete` as one change (one
+        list-changed notification), without the duplicate policy: for owners that mirror
+        another source (a proxy's view of its backend)."""
+        changed = False
+        for key in delete:
+            changed = self._items.pop(key, None) is not None or changed
+        if put:
+            self._items.update(put)
+            changed = True
+        if changed:
+            self._changed()
+
     def _changed(self) -> None:
         self.version += 1
         self.on_change()
@@ -139,6 +170,12 @@ class Registry(Generic[C]):
     def all(self) -> dict[str, C]:
         return dict(self._items)
 
+    @property
+    def items(self) -> dict[str, C]:
+        """The live key -> component map (FastMCP's managers expose theirs as `_tools`, ...).
+        Changing it directly bypasses the duplicate policy and notifications."""
+        return self._items
+
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
@@ -158,3 +195,173 @@ class Registry(Generic[C]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind}, {len(self._items)} items)"
+
+
+# -- across mounted servers ------------------------------------------------------------------
+
+
+class Mounts:
+    """The servers mounted into one server, in mount order, shared by its managers.
+
+    Each entry has `.server` (a `FastMCP`) and `.prefix` (`str | None`); `version` changes
+    whenever the list does. The server's `Composition` owns and fills it.
+    """
+
+    __slots__ = ("items", "version")
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+        self.version = 0
+
+    def changed(self) -> None:
+        self.version += 1
+
+    def __repr__(self) -> str:
+        return f"Mounts({self.items!r})"
+
+
+class PrefixRules(Protocol):
+    """How one kind's keys are prefixed by a mount (names: `{prefix}_{name}`; URIs:
+    `trimcp.resources.resource_manager.UriPrefix`)."""
+
+    def add(self, key: str, prefix: str | None) -> str: ...
+
+    def strip(self, key: str, prefix: str | None) -> str | None: ...
+
+    def copy(self, component: Any, key: str, prefix: str | None) -> Any: ...
+
+    def state(self) -> object: ...
+
+
+class NamePrefix:
+    """Tools and prompts: `weather` + `forecast` -> `weather_forecast`."""
+
+    def add(self, key: str, prefix: str | None) -> str:
+        return f"{prefix}_{key}" if prefix else key
+
+    def strip(self, key: str, prefix: str | None) -> str | None:
+        if not prefix:
+            return key
+        if key.startswith(prefix) and key[len(prefix) : len(prefix) + 1] == "_":
+            return key[len(prefix) + 1 :]
+        return None
+
+    def copy(self, component: Any, key: str, prefix: str | None) -> Any:
+        return component.model_copy(key=key)
+
+    def state(self) -> object:
+        return None
+
+
+# Candidate: (copy under the key at this level, the original, the visibility checks it must
+# pass below this level as (visibility, key at that level) pairs).
+Candidate = tuple[Any, Any, tuple[tuple[Visibility, str], ...]]
+
+
+class Catalog(Generic[C]):
+    """One kind of component as a server's clients see it (its listings and routes).
+
+    Theory of operation. Local components come first; a local key shadows mounted ones under
+    the same key (even when hidden); among mounts, the most recently mounted server that exposes
+    the key wins; child filters apply first, then the parent's (FastMCP's precedence).
+
+    - Listings use a *view*: every candidate the mounts contribute under its prefixed key, as
+      copies carrying the prefixed key (`PrefixRules.copy`), built lazily and cached until a
+      registry, visibility rule, prefix rule or mount anywhere below changes (`state()`).
+      Visibility is evaluated at iteration time on the original components along the chain of
+      servers, so `tool.disable()` on a child takes effect at once.
+    - Lookups (the hot path) do not use the view: the managers strip a mount's prefix
+      (`routes`) and ask the child's manager, which applies the child's filters and, recursively,
+      its own mounts, then apply their own `Visibility` to what comes back. No copy per call.
+
+    Args:
+        registry: This server's own components of the kind.
+        mounts: This server's mounts.
+        rules: How a mount's prefix changes a key (and a listed copy).
+        child: The catalog of the same kind of a mount's server.
+    """
+
+    def __init__(
+        self,
+        registry: Registry[C],
+        mounts: Mounts,
+        *,
+        rules: PrefixRules,
+        child: Callable[[Any], Catalog[Any]],
+    ) -> None:
+        self.registry = registry
+        self.visibility = registry.visibility
+        self.mounts = mounts
+        self.rules = rules
+        self.child = child
+        self._view: tuple[object, dict[str, list[Candidate]]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Catalog({self.registry.kind}, {len(self.registry)} local, {self.mounts!r})"
+
+    def state(self) -> object:
+        """Changes whenever what this catalog lists may have changed."""
+        local = (self.registry.state(), self.mounts.version, self.rules.state())
+        if not self.mounts.items:
+            return local
+        return (local, tuple(self.child(m).state() for m in self.mounts.items))
+
+    def visible(self) -> Iterator[tuple[str, Any]]:
+        """`(key, component)` for each visible component: this server's own, then its mounts'
+        not shadowed by a local key (as copies under their prefixed keys)."""
+        yield from self.registry.visible()
+        if not self.mounts.items:
+            return
+        view = self.view()
+        local = self.registry
+        visible = self.visibility.visible
+        for key, cands in view.items():
+            if key in local:
+                continue
+            for copy_, original, chain in cands:
+                if all(vis.visible(k, original) for vis, k in chain):
+                    if visible(key, original):
+                        yield key, copy_
+                    break
+
+    def candidates(self) -> dict[str, list[Candidate]]:
+        """Every key this server exposes (local first), with its candidates in priority order;
+        visibility of this server itself is not applied yet (its parent's view calls this)."""
+        vis = self.visibility
+        out: dict[str, list[Candidate]] = {
+            key: [(comp, comp, ((vis, key),))] for key, comp in self.registry.items.items()
+        }
+        for key, cands in self.view().items():
+            if key not in out:  # a local key shadows mounted ones, even when hidden
+                out[key] = [(c, o, (*chain, (vis, key))) for c, o, chain in cands]
+        return out
+
+    def view(self) -> dict[str, list[Candidate]]:
+        """What the mounts contribute, under prefixed keys (cached; see the class docstring)."""
+        mounts = self.mounts.items
+        if not mounts:
+            return {}
+        state = self.state()
+        cached = self._view
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        rules = self.rules
+        view: dict[str, list[Candidate]] = {}
+        for mount in reversed(mounts):  # most recent first: it wins
+            prefix = mount.prefix
+            for ckey, cands in self.child(mount).candidates().items():
+                key = rules.add(ckey, prefix)
+                slot = view.setdefault(key, [])
+                for copy_, original, chain in cands:
+                    slot.append((rules.copy(copy_, key, prefix), original, chain))
+        self._view = (state, view)
+        return view
+
+    def routes(self, key: str) -> Iterator[tuple[Any, str]]:
+        """The mounts `key` may come from, latest first, each with the key as that mount's
+        server knows it (its prefix removed)."""
+        strip = self.rules.strip
+        for mount in reversed(self.mounts.items):
+            child_key = strip(key, mount.prefix)
+            if child_key is not None:
+                yield mount, child_key

@@ -1,5 +1,19 @@
-"""`FastMCP`: the server users write. It owns its component registries and run settings;
-protocol work lives in `server.connection` and `server.handlers`, transports elsewhere."""
+"""`FastMCP`: the server users write.
+
+It owns (has-a, no mixins) its component managers (`ToolManager`, `ResourceManager`,
+`PromptManager`: registries, visibility, lookups through mounts), its `Composition` (mounts and
+their lifespans), its middleware and its run settings; its component methods delegate to the
+managers. Protocol work lives in `server.connection` and `server.handlers`, transports
+elsewhere.
+
+Internal API. Other parts of trimcp reach a server through the public spellings below (no
+leading underscore, each documented as internal where users have no use for it):
+`tool_manager`, `resource_manager`, `prompt_manager`, `composition`, `completion_handler`,
+`has_custom_lifespan`, `lifespan_context()`, `refresh_components()`, `finish_modern()`,
+`serve_routes_of()`. The older private spellings (`_lookup_tool`, `_iter`, `_tools`,
+`_mounted_servers`, `_finish_modern`, `_lifespan_manager`, ...) remain as aliases while the
+transports move over.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +22,7 @@ import inspect
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -18,18 +32,27 @@ import msgspec
 from trimcp import __version__
 from trimcp._backend import running_backend, threadsafe_scheduler
 from trimcp.exceptions import NotFoundError, ToolError
+from trimcp.prompts.prompt_manager import PromptManager
+from trimcp.resources.resource_manager import ResourceManager
 from trimcp.runtime.shared import SharedContext
 from trimcp.runtime.threads import run_sync as run_in_worker
 from trimcp.server import answers
-from trimcp.server.access import ComponentAccess
-from trimcp.server.composition import Composition
+from trimcp.server.composition import (
+    Composition,
+    MountedServer,
+    import_server,
+    is_default_lifespan,
+    prefix_format_of,
+)
 from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
+from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon, Implementation
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
 
 if TYPE_CHECKING:
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
+    from trimcp.resources.resource_manager import Found
     from trimcp.server.context import Context
     from trimcp.server.subscriptions import NotificationSink
     from trimcp.tools import Tool
@@ -84,7 +107,7 @@ def _refuse_unimplemented(
         )
 
 
-class FastMCP(ComponentAccess):
+class FastMCP:
     """An MCP server: register tools, resources and prompts, then `run()` it.
 
     The constructor takes FastMCP 2.13's keywords (its deprecated transport settings `host`,
@@ -189,29 +212,26 @@ class FastMCP(ComponentAccess):
         self._visibility = Visibility(
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
         )
-        self._tools: Registry[Tool] = Registry(
-            "tool",
-            self._visibility,
-            on_duplicate=on_duplicate_tools or on_duplicate or "warn",
+        shared: dict[str, Any] = {
+            "mask_error_details": self.mask_error_details,
+            "visibility": self._visibility,
+            "mounts": self._composition.mounts,
+        }
+        self._tool_manager: ToolManager = self.new_tool_manager(
+            duplicate_behavior=on_duplicate_tools or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/tools/list_changed"),
+            **shared,
         )
-        self._resources: Registry[Resource] = Registry(
-            "resource",
-            self._visibility,
-            on_duplicate=on_duplicate_resources or on_duplicate or "warn",
+        self._resource_manager: ResourceManager = self.new_resource_manager(
+            duplicate_behavior=on_duplicate_resources or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/resources/list_changed"),
+            prefix_format=lambda: prefix_format_of(self),
+            **shared,
         )
-        self._templates: Registry[ResourceTemplate] = Registry(
-            "template",
-            self._visibility,
-            on_duplicate=on_duplicate_resources or on_duplicate or "warn",
-            on_change=lambda: self._notify_all("notifications/resources/list_changed"),
-        )
-        self._prompts: Registry[Prompt] = Registry(
-            "prompt",
-            self._visibility,
-            on_duplicate=on_duplicate_prompts or on_duplicate or "warn",
+        self._prompt_manager: PromptManager = self.new_prompt_manager(
+            duplicate_behavior=on_duplicate_prompts or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
+            **shared,
         )
         self._completion_handler: Callable[..., Any] | None = None
         self._middleware: list[Any] = list(middleware or ())
@@ -230,6 +250,53 @@ class FastMCP(ComponentAccess):
 
     def __repr__(self) -> str:
         return f"FastMCP({self.name!r})"
+
+    # -- the managers (FastMCP's `_tool_manager`, ...; hooks for subclasses) ----------------
+
+    def new_tool_manager(self, **options: Any) -> ToolManager:
+        """Hook, called once by `__init__`: the `ToolManager` this server owns, built with
+        `options` (`FastMCPProxy` returns one that falls back to its backend)."""
+        return ToolManager(**options)
+
+    def new_resource_manager(self, **options: Any) -> ResourceManager:
+        """Hook, called once by `__init__`: the `ResourceManager` this server owns."""
+        return ResourceManager(**options)
+
+    def new_prompt_manager(self, **options: Any) -> PromptManager:
+        """Hook, called once by `__init__`: the `PromptManager` this server owns."""
+        return PromptManager(**options)
+
+    @property
+    def tool_manager(self) -> ToolManager:
+        """This server's tools (internal API: handlers, composition and transports go
+        through it; FastMCP's attribute for it is `_tool_manager`)."""
+        return self._tool_manager
+
+    @property
+    def resource_manager(self) -> ResourceManager:
+        """This server's resources and templates (internal API, as `tool_manager`)."""
+        return self._resource_manager
+
+    @property
+    def prompt_manager(self) -> PromptManager:
+        """This server's prompts (internal API, as `tool_manager`)."""
+        return self._prompt_manager
+
+    @property
+    def composition(self) -> Composition:
+        """This server's mounts and their lifespans (internal API: composition walks the
+        tree of mounted servers through it)."""
+        return self._composition
+
+    @property
+    def completion_handler(self) -> Callable[..., Any] | None:
+        """The handler registered with `completion()` (internal API: the `completion/complete`
+        handler and the capabilities read it)."""
+        return self._completion_handler
+
+    async def refresh_components(self) -> None:
+        """Bring the component registries up to date before a one-time copy of them
+        (`import_server`): nothing to do here; a proxy lists its backend (internal API)."""
 
     # -- tools ---------------------------------------------------------------------------
 
@@ -293,25 +360,25 @@ class FastMCP(ComponentAccess):
         return self.add_tool(Tool.from_function(fn, **kwargs))
 
     def add_tool(self, tool: Tool | Callable[..., Any]) -> Tool:
-        from trimcp.tools import Tool
+        from trimcp.tools.tool import Tool
 
         if not isinstance(tool, Tool):
             tool = Tool.from_function(tool, serializer=self.tool_serializer)
-        tool.header_params()  # refuse x-mcp-header marks clients would drop the tool for
-        return self._tools.add(tool.key, tool)
+        return self._tool_manager.add_tool(tool)
 
     def remove_tool(self, name: str) -> None:
-        self._tools.remove(name)
+        """Remove this server's own tool `name` (`NotFoundError` if it has none)."""
+        self._tool_manager.remove_tool(name)
 
     async def get_tools(self) -> dict[str, Tool]:
-        """Visible tools by name (FastMCP 2.x spelling)."""
-        return dict(self._iter("tools"))
+        """Visible tools by key, mounted ones included (FastMCP 2.x spelling)."""
+        return await self._tool_manager.get_tools()
 
     async def list_tools(self) -> list[Tool]:
-        return list(dict(self._iter("tools")).values())
+        return [tool for _key, tool in self._tool_manager.iter_visible()]
 
     async def get_tool(self, name: str) -> Tool:
-        tool = self._lookup_tool(name)
+        tool = self._tool_manager.find(name)
         if tool is None:
             raise NotFoundError(f"Unknown tool: {name}")
         return tool if tool.key == name else tool.model_copy(key=name)
@@ -324,7 +391,7 @@ class FastMCP(ComponentAccess):
         ctx = Context(self)
         token = enter_context(ctx)
         try:
-            return await tool._invoke(arguments or {}, ctx, strict=self.strict_input_validation)
+            return await tool.invoke(arguments or {}, ctx, strict=self.strict_input_validation)
         except (NotFoundError, ToolError):
             raise
         finally:
@@ -381,10 +448,10 @@ class FastMCP(ComponentAccess):
         return decorator
 
     def add_resource(self, resource: Resource) -> Resource:
-        return self._resources.add(resource.key, resource)
+        return self._resource_manager.add_resource(resource)
 
     def add_template(self, template: ResourceTemplate) -> ResourceTemplate:
-        return self._templates.add(template.key, template)
+        return self._resource_manager.add_template(template)
 
     add_resource_template = add_template
 
@@ -401,31 +468,26 @@ class FastMCP(ComponentAccess):
         self.resource(uri, name=name, description=description, mime_type=mime_type, tags=tags)(fn)
 
     def remove_resource(self, uri: str) -> None:
-        if uri in self._resources:
-            self._resources.remove(uri)
-        else:
-            self._templates.remove(uri)
+        """Remove this server's own resource or template `uri` (`NotFoundError` if none)."""
+        self._resource_manager.remove_resource(uri)
 
     async def get_resources(self) -> dict[str, Resource]:
-        return dict(self._iter("resources"))
+        return await self._resource_manager.get_resources()
 
     async def list_resources(self) -> list[Resource]:
-        return list(dict(self._iter("resources")).values())
+        return [resource for _key, resource in self._resource_manager.iter_resources()]
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        return dict(self._iter("templates"))
+        return await self._resource_manager.get_resource_templates()
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
-        return list(dict(self._iter("templates")).values())
+        return [template for _key, template in self._resource_manager.iter_templates()]
 
     async def _list_mcp_resources(self) -> list[Any]:
-        return [r.to_mcp_resource(uri=key) for key, r in self._iter("resources")]
+        return [r.to_mcp_resource(uri=key) for key, r in self._resource_manager.iter_resources()]
 
     async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
-        found = self._lookup_resource(uri)
-        if found is None:
-            raise NotFoundError(f"Unknown resource: {uri}")
-        return await self._read_found(found, uri, ctx)
+        return await self._resource_manager.read_contents(uri, ctx)
 
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
@@ -483,25 +545,26 @@ class FastMCP(ComponentAccess):
         return self.add_prompt(Prompt.from_function(fn, **kwargs))
 
     def add_prompt(self, prompt: Prompt) -> Prompt:
-        return self._prompts.add(prompt.key, prompt)
+        return self._prompt_manager.add_prompt(prompt)
 
     def remove_prompt(self, name: str) -> None:
-        self._prompts.remove(name)
+        """Remove this server's own prompt `name` (`NotFoundError` if it has none)."""
+        self._prompt_manager.remove_prompt(name)
 
     async def get_prompts(self) -> dict[str, Prompt]:
-        return dict(self._iter("prompts"))
+        return await self._prompt_manager.get_prompts()
 
     async def list_prompts(self) -> list[Prompt]:
-        return list(dict(self._iter("prompts")).values())
+        return [prompt for _key, prompt in self._prompt_manager.iter_visible()]
 
     async def _list_mcp_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self._iter("prompts")]
+        return [p.to_mcp_prompt(name=key) for key, p in self._prompt_manager.iter_visible()]
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
         from trimcp.server.context import Context, enter_context
 
-        prompt = self._lookup_prompt(name)
+        prompt = self._prompt_manager.find(name)
         if prompt is None:
             raise NotFoundError(f"Unknown prompt: {name}")
         ctx = Context(self)
@@ -554,6 +617,48 @@ class FastMCP(ComponentAccess):
         for method in ("tools", "resources", "prompts"):
             self._notify_all(f"notifications/{method}/list_changed")
 
+    # -- composition ---------------------------------------------------------------------
+
+    def mount(
+        self,
+        server: FastMCP | str | None = None,
+        prefix: str | FastMCP | None = None,
+        as_proxy: bool | None = None,
+        *,
+        namespace: str | None = None,
+    ) -> None:
+        """Link `server` live: its components appear here, prefixed (`{prefix}_{name}`,
+        resource URIs per `resource_prefix_format`). `namespace` is the newer spelling of
+        `prefix`. Mounting goes through an in-memory client (running `server`'s lifespan)
+        when `as_proxy` is true or, by default, when `server` has a custom lifespan.
+        `mount("prefix", server)` (FastMCP 2.x's old order) is accepted too."""
+        self._composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
+        for method in ("tools", "resources", "prompts"):
+            self._notify_all(f"notifications/{method}/list_changed")
+
+    async def import_server(self, server: FastMCP, prefix: str | None = None) -> None:
+        """Copy `server`'s components here once, prefixed like `mount` (later imports win;
+        later changes to `server` are not reflected; its lifespan is not run)."""
+        await import_server(self, server, prefix)
+
+    @classmethod
+    def as_proxy(cls, backend: Any, **settings: Any) -> Any:
+        """A server that forwards everything to `backend` (a `Client`, URL, script path,
+        `FastMCP` instance, transport, or MCPConfig dict): see `trimcp.server.proxy`."""
+        from trimcp.server.proxy import create_proxy
+
+        return create_proxy(backend, **settings)
+
+    @property
+    def _mounted_servers(self) -> list[MountedServer]:
+        """The mounts, in order (FastMCP's attribute; the HTTP app serves each one's custom
+        routes). Assigning a list of objects with `.server` (and `.prefix`) replaces them."""
+        return self._composition.mounted
+
+    @_mounted_servers.setter
+    def _mounted_servers(self, mounts: list[Any]) -> None:
+        self._composition.replace(mounts)
+
     # -- middleware and notifications ------------------------------------------------------
 
     def add_middleware(self, middleware: Any) -> None:
@@ -600,15 +705,31 @@ class FastMCP(ComponentAccess):
     def _discover_result(self) -> DiscoverResult:
         return answers.discover_result(self)
 
-    def _finish_modern(self, result: Any) -> Any:
-        return answers.finish_modern(self, result)
+    def finish_modern(self, result: Any) -> Any:
+        """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
+        in `_meta`): internal API for the session and the transports."""
+        info = self._server_info_meta
+        if info is None:
+            info = self._server_info_meta = answers.server_info_meta(self)
+        return answers.finish_modern(self, result, info)
+
+    _finish_modern = finish_modern  # the transports' spelling until they move over
 
     # -- lifespan ------------------------------------------------------------------------
 
-    def _lifespan_manager(self) -> AbstractAsyncContextManager[Any]:
+    def lifespan_context(self) -> AbstractAsyncContextManager[Any]:
         """Run the user's lifespan (and mounted servers') once however many transports share
-        this server; every entry yields its result."""
+        this server; every entry yields its result (internal API for transports and
+        composition)."""
         return self._shared_lifespan.enter()
+
+    _lifespan_manager = lifespan_context  # FastMCP's spelling, and the transports' for now
+
+    @property
+    def has_custom_lifespan(self) -> bool:
+        """Whether the server was given a lifespan of its own (internal API: mounting runs
+        such a server through an in-memory client, so that its lifespan runs)."""
+        return not is_default_lifespan(self._lifespan)
 
     @asynccontextmanager
     async def _run_lifespan(self) -> AsyncIterator[Any]:
@@ -662,6 +783,11 @@ class FastMCP(ComponentAccess):
 
         await run_http(self, transport=transport, task_status=task_status, **options)
 
+    def serve_routes_of(self, other: FastMCP) -> None:
+        """Serve `other`'s custom routes as this server's own: the same live list, so routes
+        `other` adds later are served too (internal API: a proxy of an in-process server)."""
+        self._additional_http_routes = other._additional_http_routes
+
     # -- running (trimcp.server.running does the work) ------------------------------------
 
     async def run_async(
@@ -712,3 +838,48 @@ class FastMCP(ComponentAccess):
             stateless=stateless,
             graceful_timeout=graceful_timeout,
         )
+
+    # -- the former `ComponentAccess` spellings ---------------------------------------------
+    # Kept while code outside the server core (transports, benchmarks) and FastMCP-style tests
+    # move to the managers; new code calls the managers.
+
+    @property
+    def _tools(self) -> Registry[Tool]:
+        return self._tool_manager.registry
+
+    @property
+    def _resources(self) -> Registry[Resource]:
+        return self._resource_manager.resource_registry
+
+    @property
+    def _templates(self) -> Registry[ResourceTemplate]:
+        return self._resource_manager.template_registry
+
+    @property
+    def _prompts(self) -> Registry[Prompt]:
+        return self._prompt_manager.registry
+
+    def _iter(self, kind: str) -> Iterator[tuple[str, Any]]:
+        """`(key, component)` for each visible component of `kind` ("tools", "resources",
+        "templates", "prompts")."""
+        if kind == "tools":
+            return self._tool_manager.iter_visible()
+        if kind == "resources":
+            return self._resource_manager.iter_resources()
+        if kind == "templates":
+            return self._resource_manager.iter_templates()
+        if kind == "prompts":
+            return self._prompt_manager.iter_visible()
+        raise ValueError(f"unknown component kind: {kind!r}")
+
+    def _lookup_tool(self, name: str) -> Tool | None:
+        return self._tool_manager.find(name)
+
+    def _lookup_resource(self, uri: str) -> Found | None:
+        return self._resource_manager.find(uri)
+
+    async def _read_found(self, found: Found, uri: str, ctx: Context | None) -> list[Any]:
+        return await self._resource_manager.read(found, uri, ctx)
+
+    def _lookup_prompt(self, name: str) -> Prompt | None:
+        return self._prompt_manager.find(name)

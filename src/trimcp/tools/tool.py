@@ -263,11 +263,12 @@ class Tool(Component):
         """Run the tool. Bad arguments raise `trimcp.exceptions.ValidationError`."""
         raise NotImplementedError("Tool subclasses implement run()")
 
-    async def _invoke(
+    async def invoke(
         self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
     ) -> ToolResult:
-        """How the server calls a tool: subclasses written FastMCP-style, with
-        `async def run(self, arguments)`, are called that way."""
+        """Run the tool the way the server does (handlers, managers): subclasses written
+        FastMCP-style, with `async def run(self, arguments)`, are called that way; whatever
+        `run` returns becomes a `ToolResult`."""
         cls = type(self)
         takes_context = _RUN_TAKES_CONTEXT.get(cls)
         if takes_context is None:

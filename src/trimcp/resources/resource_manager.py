@@ -1,0 +1,448 @@
+"""`ResourceManager`: a server's resources and resource templates, as FastMCP 2.13's
+`fastmcp.resources.resource_manager` names it.
+
+A `FastMCP` owns one (`server._resource_manager`, public spelling `server.resource_manager`)
+and its resource methods delegate to it. The manager owns the server's two registries
+(resources by URI, templates by URI template), reads the server's `Visibility` and `Mounts`,
+and is the only place that knows how a URI is answered through mounted servers (`find`) and how
+a mount prefixes URIs (`UriPrefix`: `resource://prefix/path` or `prefix+resource://path`).
+
+FastMCP's methods (`get_resources`, `get_resource_templates`, `has_resource`, `get_resource`,
+`read_resource`, `add_resource`, `add_template`, the deprecated `add_*_from_fn`) answer for the
+server as its clients see it: visible components, mounted ones under their prefixed keys
+(FastMCP 2.13's manager holds its own only; the raw inventory here is `resource_registry` and
+`template_registry`, or `_resources` and `_templates` as FastMCP spells them). The serving path
+is `find(uri)` + `read(found, uri, context)` (`resources/read`) and `iter_resources()`,
+`iter_templates()` (the lists).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import re
+import warnings
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from trimcp.exceptions import NotFoundError, ResourceError
+from trimcp.server.registry import Catalog, Mounts, Registry, Visibility
+
+if TYPE_CHECKING:
+    from trimcp.resources.resource import Resource
+    from trimcp.resources.template import ResourceTemplate
+    from trimcp.server.context import Context
+    from trimcp.server.registry import DuplicateBehavior
+
+__all__ = [
+    "Found",
+    "PrefixFormat",
+    "ResourceManager",
+    "UriPrefix",
+    "add_resource_prefix",
+    "has_resource_prefix",
+    "remove_resource_prefix",
+    "resolve_prefix_format",
+]
+
+logger = logging.getLogger("trimcp.server")
+
+PrefixFormat = Literal["path", "protocol"]
+
+Found = tuple[Any, "dict[str, str] | None", str, str]
+"""What answers a URI: `(resource or template, the template's parameters or None, the URI as
+the component's own server knows it, its key at the level of the server asked)`."""
+
+_URI = re.compile(r"^([^:]+://)(.*)$", re.DOTALL)
+
+
+# -- prefixing -------------------------------------------------------------------------------
+
+
+def add_resource_prefix(uri: str, prefix: str | None, prefix_format: PrefixFormat) -> str:
+    """`resource://path` -> `resource://prefix/path` ("path") or `prefix+resource://path`."""
+    if not prefix:
+        return uri
+    if prefix_format == "protocol":
+        return f"{prefix}+{uri}"
+    match = _URI.match(uri)
+    if match is None:
+        raise ValueError(f"Invalid URI format: {uri}. Expected protocol://path format.")
+    scheme, path = match.groups()
+    return f"{scheme}{prefix}/{path}"
+
+
+def remove_resource_prefix(uri: str, prefix: str | None, prefix_format: PrefixFormat) -> str | None:
+    """The URI without `prefix`, or None when `uri` does not carry it."""
+    if not prefix:
+        return uri
+    if prefix_format == "protocol":
+        head = prefix + "+"
+        return uri[len(head) :] if uri.startswith(head) else None
+    match = _URI.match(uri)
+    if match is None:
+        return None
+    scheme, path = match.groups()
+    head = prefix + "/"
+    return scheme + path[len(head) :] if path.startswith(head) else None
+
+
+def has_resource_prefix(uri: str, prefix: str, prefix_format: PrefixFormat) -> bool:
+    return remove_resource_prefix(uri, prefix, prefix_format) is not None
+
+
+def resolve_prefix_format(fmt: str | None) -> PrefixFormat:
+    """`fmt`, or when None the process-wide `resource_prefix_format` setting (read at each
+    use, so it may change)."""
+    if fmt is None:
+        # The module, not `trimcp.settings` the attribute (the Settings object): tests and
+        # users may replace `trimcp.settings.settings`.
+        fmt = importlib.import_module("trimcp.settings").settings.resource_prefix_format
+    if fmt not in ("path", "protocol"):
+        raise ValueError(f"resource_prefix_format must be 'path' or 'protocol', not {fmt!r}")
+    return fmt  # type: ignore[return-value]
+
+
+class UriPrefix:
+    """How a mount prefixes resource URIs and template keys (the format is read at each use)
+    and the names of their listed copies (`{prefix}_{name}`)."""
+
+    def __init__(self, prefix_format: Callable[[], PrefixFormat]) -> None:
+        self.prefix_format = prefix_format
+
+    def add(self, key: str, prefix: str | None) -> str:
+        return add_resource_prefix(key, prefix, self.prefix_format())
+
+    def strip(self, key: str, prefix: str | None) -> str | None:
+        return remove_resource_prefix(key, prefix, self.prefix_format())
+
+    def copy(self, component: Any, key: str, prefix: str | None) -> Any:
+        if prefix:
+            return component.model_copy(key=key, update={"name": f"{prefix}_{component.name}"})
+        return component.model_copy(key=key)
+
+    def state(self) -> object:
+        return self.prefix_format()
+
+
+# -- the manager -----------------------------------------------------------------------------
+
+
+class ResourceManager:
+    """A server's resources and templates: registration, lookup through mounts, listing, reads.
+
+    Args:
+        duplicate_behavior: What adding under a URI already taken does: `"warn"` (default),
+            `"error"`, `"replace"`, `"ignore"`.
+        mask_error_details: `read_resource` and `get_resource` hide the text of unexpected
+            exceptions.
+        visibility: The server's visibility rules (a manager alone has its own).
+        mounts: The server's mounts (a manager alone has none).
+        on_change: Called after each change of either registry (list-changed notifications).
+        prefix_format: The server's `resource_prefix_format` (default: the setting's).
+    """
+
+    def __init__(
+        self,
+        duplicate_behavior: DuplicateBehavior | None = None,
+        mask_error_details: bool | None = None,
+        *,
+        visibility: Visibility | None = None,
+        mounts: Mounts | None = None,
+        on_change: Callable[[], None] | None = None,
+        prefix_format: Callable[[], PrefixFormat] | None = None,
+    ) -> None:
+        if mask_error_details is None:
+            from trimcp.settings import settings
+
+            mask_error_details = settings.mask_error_details
+        self.mask_error_details = bool(mask_error_details)
+        self.visibility = visibility if visibility is not None else Visibility()
+        self.mounts = mounts if mounts is not None else Mounts()
+        self.rules = UriPrefix(prefix_format or (lambda: resolve_prefix_format(None)))
+        on_change = on_change or _nothing
+        behavior = duplicate_behavior or "warn"
+        self.resource_registry: Registry[Resource] = Registry(
+            "resource", self.visibility, on_duplicate=behavior, on_change=on_change
+        )
+        self.template_registry: Registry[ResourceTemplate] = Registry(
+            "template", self.visibility, on_duplicate=behavior, on_change=on_change
+        )
+        self.resource_catalog: Catalog[Resource] = Catalog(
+            self.resource_registry, self.mounts, rules=self.rules, child=_child_resources
+        )
+        self.template_catalog: Catalog[ResourceTemplate] = Catalog(
+            self.template_registry, self.mounts, rules=self.rules, child=_child_templates
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ResourceManager({len(self.resource_registry)} resources, "
+            f"{len(self.template_registry)} templates, {len(self.mounts.items)} mounts)"
+        )
+
+    @property
+    def duplicate_behavior(self) -> DuplicateBehavior:
+        return self.resource_registry.on_duplicate
+
+    @property
+    def _resources(self) -> dict[str, Resource]:
+        """FastMCP's name for the raw URI -> resource map (this server's own only)."""
+        return self.resource_registry.items
+
+    @property
+    def _templates(self) -> dict[str, ResourceTemplate]:
+        """FastMCP's name for the raw key -> template map (this server's own only)."""
+        return self.template_registry.items
+
+    # -- the serving path ------------------------------------------------------------------
+
+    def find(self, uri: str) -> Found | None:
+        """What answers `uri` for clients (see `Found`): a visible local resource, a visible
+        local template matching it, then what the mounts answer (latest mount first)."""
+        resource = self.resource_registry.get(uri)
+        if resource is not None:
+            return resource, None, uri, uri
+        for key, template in self.template_registry.visible():
+            params = template.matches(uri)
+            if params is not None:
+                return template, params, uri, key
+        if not self.mounts.items or uri in self.resource_registry:
+            return None
+        for mount, child_uri in self.resource_catalog.routes(uri):
+            found = mount.server.resource_manager.find(child_uri)
+            if found is not None:
+                component, params, source_uri, child_key = found
+                key = self.rules.add(child_key, mount.prefix)
+                if not self.visibility.visible(key, component):
+                    return None
+                return component, params, source_uri, key
+        return None
+
+    async def read(self, found: Found, uri: str, context: Context | None = None) -> list[Any]:
+        """Read what `find(uri)` found: its `resources/read` contents, reported under `uri`."""
+        component, params, source_uri, _key = found
+        if params is None:
+            contents = await component.read_contents(source_uri, context)
+        else:
+            contents = await component.read_contents(source_uri, params, context)
+        if source_uri != uri:  # report the URI the client asked for
+            contents = [
+                msgspec.structs.replace(c, uri=uri) if getattr(c, "uri", None) == source_uri else c
+                for c in contents
+            ]
+        return contents
+
+    async def read_contents(self, uri: str, context: Context | None = None) -> list[Any]:
+        """`find` + `read`, for callers without a handler of their own (`Context.read_resource`).
+
+        Raises:
+            NotFoundError: Nothing visible answers `uri`.
+        """
+        found = self.find(uri)
+        if found is None:
+            raise NotFoundError(f"Unknown resource: {uri}")
+        return await self.read(found, uri, context)
+
+    def iter_resources(self) -> Iterator[tuple[str, Resource]]:
+        """`(uri, resource)` for each resource clients see (`resources/list` order)."""
+        return self.resource_catalog.visible()
+
+    def iter_templates(self) -> Iterator[tuple[str, ResourceTemplate]]:
+        """`(key, template)` for each template clients see."""
+        return self.template_catalog.visible()
+
+    def completion_owner(self, uri: str) -> tuple[Any, str] | None:
+        """Whose completion handler answers for the template `uri`: `(None, uri)` when this
+        server has it, `(server, uri there)` for a mounted server's, None when nobody has it
+        (mounts searched the way `find` searches them)."""
+        if uri in self.template_registry:
+            return None, uri
+        for mount, child_uri in self.template_catalog.routes(uri):
+            found = mount.server.resource_manager.completion_owner(child_uri)
+            if found is not None:
+                owner, key = found
+                return (owner or mount.server), key
+        return None
+
+    # -- FastMCP's methods -----------------------------------------------------------------
+
+    async def get_resources(self) -> dict[str, Resource]:
+        """The resources clients see, by URI (mounted ones as prefixed copies)."""
+        return dict(self.iter_resources())
+
+    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
+        """The templates clients see, by key (mounted ones as prefixed copies)."""
+        return dict(self.iter_templates())
+
+    async def has_resource(self, uri: Any) -> bool:
+        return self.find(str(uri)) is not None
+
+    async def get_resource(self, uri: Any) -> Resource:
+        """The resource clients read at `uri`; for a template, a concrete resource made from it.
+
+        Raises:
+            NotFoundError: Nothing visible answers `uri`.
+            ResourceError: The template raised it making the resource.
+            ValueError: The template failed otherwise (its text hidden under masking).
+        """
+        uri = str(uri)
+        found = self.find(uri)
+        if found is None:
+            raise NotFoundError(f"Unknown resource: {uri}")
+        component, params, _source_uri, _key = found
+        if params is None:
+            return component if component.key == uri else component.model_copy(key=uri)
+        try:
+            resource: Resource = await component.create_resource(uri, params)
+        except ResourceError:
+            raise
+        except Exception as exc:
+            logger.error("Error creating resource from template: %s", exc)
+            if self.mask_error_details:
+                raise ValueError("Error creating resource from template") from exc
+            raise ValueError(f"Error creating resource from template: {exc}") from exc
+        return resource
+
+    async def read_resource(self, uri: Any, *, context: Context | None = None) -> Any:
+        """What the resource at `uri` holds (`str`, `bytes`, or what its function returned).
+
+        `ResourceError` passes through; any other exception becomes a `ResourceError`
+        ("Error reading resource 'uri'", its text appended unless `mask_error_details`).
+
+        Raises:
+            NotFoundError: Nothing visible answers `uri`.
+        """
+        uri = str(uri)
+        found = self.find(uri)
+        if found is None:
+            raise NotFoundError(f"Resource {uri!r} not found.")
+        component, params, source_uri, _key = found
+        try:
+            if params is None:
+                return await _read_value(component, context)
+            resource = await component.create_resource(source_uri, params, context)
+            return await _read_value(resource, context)
+        except ResourceError:
+            raise
+        except Exception as exc:
+            logger.exception("Error reading resource %r", uri)
+            if self.mask_error_details:
+                raise ResourceError(f"Error reading resource {uri!r}") from exc
+            raise ResourceError(f"Error reading resource {uri!r}: {exc}") from exc
+
+    def add_resource(self, resource: Resource) -> Resource:
+        """Register `resource` under its `key` (its URI unless set), per the duplicate policy."""
+        return self.resource_registry.add(resource.key, resource)
+
+    def add_template(self, template: ResourceTemplate) -> ResourceTemplate:
+        """Register `template` under its `key` (its URI template unless set)."""
+        return self.template_registry.add(template.key, template)
+
+    def remove_resource(self, uri: str) -> None:
+        """Remove this server's own resource or template `uri`.
+
+        Raises:
+            NotFoundError: This server has neither under `uri`.
+        """
+        if uri in self.resource_registry:
+            self.resource_registry.remove(uri)
+        elif uri in self.template_registry:
+            self.template_registry.remove(uri)
+        else:
+            raise NotFoundError(f"Unknown resource: {uri}")
+
+    def add_resource_or_template_from_fn(
+        self,
+        fn: Callable[..., Any],
+        uri: str,
+        name: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: set[str] | None = None,
+    ) -> Resource | ResourceTemplate:
+        """A template when `uri` has `{params}` or `fn` takes parameters (a `Context` aside),
+        else a resource."""
+        from trimcp.server.context import Context
+
+        takes = any(
+            p.annotation not in (Context, "Context")
+            for p in inspect.signature(fn).parameters.values()
+        )
+        if ("{" in uri and "}" in uri) or takes:
+            return self.add_template_from_fn(fn, uri, name, description, mime_type, tags)
+        return self.add_resource_from_fn(fn, uri, name, description, mime_type, tags)
+
+    def add_resource_from_fn(
+        self,
+        fn: Callable[..., Any],
+        uri: str,
+        name: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: set[str] | None = None,
+    ) -> Resource:
+        """Deprecated (FastMCP 2.7): `add_resource(Resource.from_function(fn, uri, ...))`."""
+        _deprecated("add_resource_from_fn", "Resource.from_function() and call add_resource()")
+        from trimcp.resources.resource import Resource
+
+        return self.add_resource(
+            Resource.from_function(
+                fn, uri, name=name, description=description, mime_type=mime_type, tags=tags
+            )
+        )
+
+    def add_template_from_fn(
+        self,
+        fn: Callable[..., Any],
+        uri_template: str,
+        name: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        tags: set[str] | None = None,
+    ) -> ResourceTemplate:
+        """Deprecated (FastMCP 2.7): `add_template(ResourceTemplate.from_function(...))`."""
+        _deprecated(
+            "add_template_from_fn", "ResourceTemplate.from_function() and call add_template()"
+        )
+        from trimcp.resources.template import ResourceTemplate
+
+        return self.add_template(
+            ResourceTemplate.from_function(
+                fn,
+                uri_template,
+                name=name,
+                description=description,
+                mime_type=mime_type,
+                tags=tags,
+            )
+        )
+
+
+def _deprecated(name: str, instead: str) -> None:
+    warnings.warn(f"{name} is deprecated. Use {instead} instead.", DeprecationWarning, stacklevel=3)
+
+
+async def _read_value(resource: Resource, context: Context | None) -> Any:
+    from trimcp.resources.resource import accepts_context
+
+    if accepts_context(type(resource).read):
+        return await resource.read(context=context)
+    return await resource.read()  # FastMCP's subclasses spell it `read(self)`
+
+
+def _nothing() -> None:
+    return None
+
+
+def _child_resources(mount: Any) -> Catalog[Any]:
+    manager: ResourceManager = mount.server.resource_manager
+    return manager.resource_catalog
+
+
+def _child_templates(mount: Any) -> Catalog[Any]:
+    manager: ResourceManager = mount.server.resource_manager
+    return manager.template_catalog
