@@ -16,8 +16,9 @@ Configurations (`--configs`, comma list; default all):
   trimcp-trio        as trimcp-json on the trio backend
   sdk                official SDK MCPServer (uvicorn), json_response=True, one session
   fastmcp            FastMCP 4.x (uvicorn), json_response=True, one session
-  bare-asyncio       bare ASGI app on hypercorn (asyncio worker), canned body: the ceiling
-  bare-trio          the same on hypercorn's trio worker
+  bare-asyncio       bare ASGI app on hypercorn (asyncio), canned body: the ceiling; served as
+                     trimcp serves (`trimcp.http.serve.serve_asgi`: trimcp's tuned hypercorn)
+  bare-trio          the same on trio
   base-json, base-modern, base-trio, base-stateless
                      trimcp-json, trimcp-modern, trimcp-trio, trimcp-stateless run by `--baseline-python` (an
                      interpreter with an earlier trimcp installed): before and after in one run

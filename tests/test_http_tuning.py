@@ -1,6 +1,7 @@
-"""hypercorn as `run_http` tunes it (trimcp.http.tuning). Keep-alive connections: an idle one
-is closed after `keep_alive_timeout`, a busy one is not, shutdown closes idle ones at once;
-the `DeferredIdleTask` timer behind it (hypercorn's idle task, without a task per request).
+"""hypercorn as trimcp's servers are tuned (trimcp.http.tuning; that only they are is
+tests/test_http_tuned_serving.py). Keep-alive connections: an idle one is closed after
+`keep_alive_timeout`, a busy one is not, shutdown closes idle ones at once; the
+`DeferredIdleTask` timer behind it (hypercorn's idle task, without a task per request).
 Responses: one with a `Content-Length` arrives in one write, a stream's head at once."""
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import h11
 import pytest
 from hypercorn.config import Config
 from hypercorn.protocol.events import Body, EndBody, Response, StreamClosed
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, StreamingResponse
 
 from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http import tuning
-from trimcp.http.asgi import PlainTextResponse, Request, StreamingResponse
 
 pytestmark = pytest.mark.anyio
 
@@ -352,15 +354,3 @@ async def test_deferred_idle_task_cancels_a_running_action_and_watches_again(int
             await cancelled.wait()
             await done.wait()
     assert runs == ["idle"]
-
-
-def test_install_replaces_hypercorns_classes_on_both_backends():
-    import hypercorn.asyncio.tcp_server
-    import hypercorn.protocol
-    import hypercorn.trio.tcp_server
-
-    tuning.install("asyncio")
-    tuning.install("trio")
-    assert hypercorn.asyncio.tcp_server.AsyncioSingleTask is tuning.DeferredIdleTask  # type: ignore[comparison-overlap]
-    assert hypercorn.trio.tcp_server.TrioSingleTask is tuning.DeferredIdleTask  # type: ignore[comparison-overlap]
-    assert hypercorn.protocol.H11Protocol is tuning.CoalescingH11Protocol

@@ -3,10 +3,11 @@
 python bare_asgi.py --port N [--backend asyncio|trio]
 
 Not an MCP server: it reads the request body (as a real app must) and returns the same JSON-RPC
-result each time; no parsing, no routing.  Same hypercorn configuration as trimcp's `run_http`
-(its `Config`, built by the same function: access log off, response headers made once per
-second; a pre-bound socket with TCP_NODELAY; trimcp's hypercorn tuning), so the ceiling is
-what trimcp's own serving could reach.
+result each time; no parsing, no routing.  Served as trimcp's `run_http` serves: through
+`trimcp.http.serve.serve_asgi` (hypercorn with trimcp's tuned connection classes) with the
+`Config` `run_http` builds (`build_config`: access log off, response headers made once per
+second) and a pre-bound socket with TCP_NODELAY, so the ceiling is what trimcp's own serving
+could reach.
 """
 
 import argparse
@@ -46,9 +47,7 @@ def main() -> None:
     ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     a = ap.parse_args()
 
-    # private on purpose: the ceiling must use trimcp's exact hypercorn config (renames break this)
-    from trimcp.http import tuning
-    from trimcp.http.serve import _build_config
+    from trimcp.http.serve import build_config, serve_asgi
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -56,22 +55,16 @@ def main() -> None:
     sock.listen(1024)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.set_inheritable(True)
-    config = _build_config(
-        log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config=None
-    )
+    config = build_config()
     config.bind = [f"fd://{sock.detach()}"]
-    tuning.install(a.backend)  # trimcp's hypercorn tuning, as run_http installs it
     if a.backend == "trio":
-        import hypercorn.trio
         import trio
 
-        trio.run(hypercorn.trio.serve, app, config)
+        trio.run(serve_asgi, app, config)
     else:
         import asyncio
 
-        import hypercorn.asyncio
-
-        asyncio.run(hypercorn.asyncio.serve(app, config))
+        asyncio.run(serve_asgi(app, config))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,13 @@
-"""`run_http`: serve a server's app with hypercorn on whichever backend is running.
+"""`run_http`: serve a server's app with hypercorn on whichever backend is running;
+`serve_asgi`: serve any ASGI app the same way.
+
+Both serve with trimcp's tuned hypercorn connections (`trimcp.http.tuning`: a keep-alive
+timer without a task per request, one write per small response, and fixes for closing
+connections), through trimcp's own per-backend serve loops (`trimcp.http.worker_asyncio`,
+`trimcp.http.worker_trio`) built from hypercorn's pieces. Nothing in hypercorn's modules is
+replaced: a `hypercorn.asyncio.serve` or `hypercorn.trio.serve` elsewhere in the process
+serves with hypercorn's own classes. The first server on a backend checks that the installed
+hypercorn still has what those loops build on (`tuning.check_hypercorn`).
 
 Theory of operation:
 
@@ -8,9 +17,8 @@ Theory of operation:
 2. Enter the app's lifespan here, in this task (server lifespan + endpoints' `running()`);
    hypercorn's own lifespan scope is answered trivially, so the lifespan runs exactly once
    and is exited by the task that entered it.
-3. Run hypercorn in a child task inside a *shielded* cancel scope, with a shutdown trigger,
-   and report the address to `task_status`. hypercorn gets trimcp's keep-alive timer and
-   one write per response (`tuning.install`).
+3. Run hypercorn (`serve_asgi`) in a child task inside a *shielded* cancel scope, with a
+   shutdown trigger, and report the address to `task_status` once it listens.
 4. When this task is cancelled (or hypercorn stops on its own), shield the rest of the
    shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting and
    closes each connection once its response is done), end the endpoints' streams
@@ -29,22 +37,23 @@ embeds `run_http` cancels it itself.
 from __future__ import annotations
 
 import functools
+import importlib
+import importlib.metadata
 import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
 
 import anyio
 import anyio.abc
 
 from trimcp._backend import quiet_cancelled_connections, running_backend
-from trimcp.http import tuning
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ServerAddress", "run_http"]
+__all__ = ["ServerAddress", "build_config", "run_http", "serve_asgi"]
 
 logger = logging.getLogger("trimcp.http")
 
@@ -115,14 +124,23 @@ def _log_level_name(level: str | int | None) -> str | None:
     return "DEBUG" if name == "TRACE" else name
 
 
-def _build_config(
+def build_config(
     *,
-    log_level: str | None,
-    graceful_timeout: float | None,
+    log_level: str | None = None,
+    graceful_timeout: float | None = None,
     max_header_size: int | None = None,
-    uvicorn_config: Mapping[str, Any] | None,
-    hypercorn_config: Mapping[str, Any] | None,
+    uvicorn_config: Mapping[str, Any] | None = None,
+    hypercorn_config: Mapping[str, Any] | None = None,
 ) -> Any:
+    """The hypercorn `Config` `run_http` serves with: access log off, hypercorn's error log
+    at `log_level` (default `WARNING`), `graceful_timeout` 3 s, the headers hypercorn adds to
+    every response made once per second; then `uvicorn_config` (the options with a hypercorn
+    meaning), `graceful_timeout`, `max_header_size` and `hypercorn_config` (attributes, set
+    last) applied. See `run_http` for each option. No binds: set `config.bind`.
+
+    Raises:
+        ValueError: `hypercorn_config` names an attribute `Config` does not have, or a bind.
+    """
     config = _config_class()()
     config.accesslog = None
     config.loglevel = log_level or "WARNING"
@@ -150,6 +168,8 @@ def _build_config(
     return config
 
 
+_build_config = build_config  # the name tests/test_http_serve.py imports
+
 _clock = time.time  # what `CachedHeadersConfig` reads the second from (tests move it)
 
 
@@ -157,7 +177,7 @@ _clock = time.time  # what `CachedHeadersConfig` reads the second from (tests mo
 def _config_class() -> type:
     from hypercorn.config import Config
 
-    class CachedHeadersConfig(Config):  # type: ignore[misc]
+    class CachedHeadersConfig(Config):
         """hypercorn's `Config`, with the headers it adds to every response (`date`,
         `server`, ...) made once per second instead of once per response: formatting the
         date was about 3% of serving a small request."""
@@ -278,7 +298,7 @@ async def run_http(
         bound_host=host,
         **app_options,
     )
-    config = _build_config(
+    config = build_config(
         log_level=level,
         graceful_timeout=graceful_timeout,
         max_header_size=max_header_size,
@@ -299,7 +319,6 @@ async def run_http(
             config,
             sock,
             address,
-            backend=backend,
             show_banner=show_banner,
             task_status=task_status,
         )
@@ -308,13 +327,75 @@ async def run_http(
             sock.close()
 
 
+async def serve_asgi(
+    app: ASGIApp,
+    config: Any = None,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
+    task_status: anyio.abc.TaskStatus[list[str]] = anyio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve any ASGI app with hypercorn on the running backend (asyncio or trio), tuned as
+    trimcp's own servers are: hypercorn's `serve`, with trimcp's connection classes
+    (`trimcp.http.tuning`) and nothing of hypercorn's replaced. HTTP/1.1 and HTTP/2 over
+    TCP (with TLS if `config` has a certificate); hypercorn runs the app's lifespan.
+
+    Args:
+        app: an ASGI 3 application.
+        config: a hypercorn `Config` (default: `build_config()`); it says where to bind
+            (`bind`, `insecure_bind`; `fd://N` serves a socket already bound).
+        shutdown_trigger: returns when the server should stop accepting and shut down
+            gracefully (`graceful_timeout`); without it the server runs until cancelled, or
+            until `max_requests` is reached.
+        task_status: `await tg.start(serve_asgi, app, config)` returns the bound URLs once
+            the server listens.
+
+    Raises:
+        RuntimeError: no asyncio or trio event loop is running, or the installed hypercorn
+            lacks what trimcp's serving builds on (the message names its version).
+        ValueError: `config` has a `quic_bind` (HTTP/3 is not served).
+    """
+    backend = running_backend()
+    if backend not in ("asyncio", "trio"):
+        raise RuntimeError("serve_asgi must run inside an asyncio or trio event loop")
+    worker = _tuned_worker(backend)
+    if config is None:
+        config = build_config()
+    from hypercorn.utils import wrap_app
+
+    await worker.serve(
+        wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
+        config,
+        shutdown_trigger=shutdown_trigger,
+        task_status=task_status,
+    )
+
+
+@functools.cache
+def _tuned_worker(backend: str) -> Any:
+    """`trimcp.http.worker_<backend>` (its `serve`), once the installed hypercorn was found
+    to fit it."""
+    try:
+        from trimcp.http import tuning
+
+        tuning.check_hypercorn(backend)
+        return importlib.import_module(f"trimcp.http.worker_{backend}")
+    except ImportError as exc:
+        try:
+            version = importlib.metadata.version("hypercorn")
+        except importlib.metadata.PackageNotFoundError:
+            version = "(not installed)"
+        raise RuntimeError(
+            f"trimcp's hypercorn serving ({backend}) cannot import what it builds on from "
+            f"hypercorn {version}: {exc}"
+        ) from exc
+
+
 async def _serve(
     app: Any,
     config: Any,
     sock: socket.socket,
     address: ServerAddress,
     *,
-    backend: str,
     show_banner: bool,
     task_status: anyio.abc.TaskStatus[Any],
 ) -> None:
@@ -327,7 +408,6 @@ async def _serve(
     tasks (the endpoints' disconnect watch...) at once, and their task group then cancels
     the shutdown itself.
     """
-    tuning.install(backend)
     grace = config.graceful_timeout
     # hypercorn cuts the connections still open after its grace period: give the endpoints
     # time to answer the requests they cancel at the end of ours first
@@ -337,31 +417,17 @@ async def _serve(
     wake = anyio.Event()  # the caller cancelled us, or hypercorn returned on its own
     ended = anyio.Event()  # the child is done: lifespan exited
     serve_scope = anyio.CancelScope(shield=True)
-    served_app: Any = _LifespanAnswered(app)  # hypercorn's typing wants its TypedDict scopes
+    served_app = _LifespanAnswered(app)
 
-    def hypercorn_returned() -> None:
-        served.set()
-        wake.set()
-
-    async def serve_trio(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
-        import hypercorn.trio
-
+    async def serve_hypercorn(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
         try:
             with serve_scope:
-                await hypercorn.trio.serve(
+                await serve_asgi(
                     served_app, config, shutdown_trigger=trigger.wait, task_status=task_status
                 )
         finally:
-            hypercorn_returned()
-
-    async def serve_asyncio() -> None:
-        import hypercorn.asyncio
-
-        try:
-            with serve_scope:
-                await hypercorn.asyncio.serve(served_app, config, shutdown_trigger=trigger.wait)
-        finally:
-            hypercorn_returned()
+            served.set()
+            wake.set()
 
     async def run_server(*, task_status: anyio.abc.TaskStatus[None]) -> None:
         try:
@@ -369,11 +435,7 @@ async def _serve(
                 async with app.lifespan(app), anyio.create_task_group() as tg:
                     try:
                         config.bind = [f"fd://{sock.detach()}"]
-                        if backend == "trio":
-                            await tg.start(serve_trio)
-                        else:
-                            # the socket already listens: early connections wait in its backlog
-                            tg.start_soon(serve_asyncio)
+                        await tg.start(serve_hypercorn)
                         lifecycle.shield = True  # up: from now on only `wake` ends serving
                         task_status.started()
                         await wake.wait()

@@ -1,16 +1,25 @@
-"""How trimcp tunes hypercorn: two pieces of its per-request machinery, replaced (and two
-faults fixed on the way).
+"""How trimcp tunes hypercorn for its own servers: two pieces of its per-request machinery,
+replaced (and faults fixed on the way).
 
 Both keep hypercorn's contracts and change what a request costs (the small differences are
-listed below); `install(backend)` puts them in place. `run_http_async` calls it, and so does
-the benchmark's bare ceiling, so that the ceiling is what trimcp's own serving could reach.
-Measured on `tools/call` over 32 keep-alive connections (bench/http_bench.py, asyncio): the
-keep-alive timer took a bare hypercorn app from about 3,640 to 4,015 req/s; one write per
-response gave trimcp about 5% more.
+listed below). Measured on `tools/call` over 32 keep-alive connections (bench/http_bench.py,
+asyncio): the keep-alive timer took a bare hypercorn app from about 3,640 to 4,015 req/s; one
+write per response gave trimcp about 5% more.
 
-The replacement is by name, in hypercorn's modules (the only hooks it has): it holds for the
-whole process, for any hypercorn server in it. `install` checks that hypercorn's code still
-looks the names up where expected; a hypercorn that changed keeps its own classes.
+**How they are put in place.** hypercorn builds both inside its connection code, by
+module-global names and with no parameter to pass others: each connection's `TCPServer` makes
+its timer (`AsyncioSingleTask()`/`TrioSingleTask()`) and its `ProtocolWrapper`, which makes an
+`H11Protocol`. So trimcp serves with connection classes of its own: `TunedProtocolWrapper`
+here (it builds `CoalescingH11Protocol`), and per backend a `TCPServer` subclass (whose timer
+is `DeferredIdleTask` and whose `run` builds `TunedProtocolWrapper`) and the serve loop that
+makes it (`trimcp.http.worker_asyncio`, `trimcp.http.worker_trio`: hypercorn's own loop, TCP
+only). `trimcp.http.serve.serve_asgi` serves any ASGI app that way; `run_http` uses it, and
+so does the benchmark's bare ceiling, so that the ceiling is what trimcp's own serving could
+reach. Nothing in hypercorn's modules is replaced: any other hypercorn server in the process
+(`hypercorn.asyncio.serve`, `hypercorn.trio.serve`) keeps hypercorn's own classes.
+`check_hypercorn` verifies, before the first server starts, that the hypercorn internals
+this builds on are as expected, and raises `RuntimeError` naming the installed hypercorn
+version otherwise (a test also pins the hypercorn code the serve loops repeat).
 
 **The keep-alive timer.** hypercorn gives every connection a "single task" that closes it
 once it has been idle for `keep_alive_timeout`: the task is restarted after each response
@@ -83,6 +92,9 @@ reads its answer.
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -90,10 +102,20 @@ from typing import Any
 import anyio
 import h11
 from hypercorn.events import Closed, RawData, Updated
+from hypercorn.protocol import ProtocolWrapper
 from hypercorn.protocol.events import StreamClosed
+from hypercorn.protocol.h2 import H2Protocol
 from hypercorn.protocol.h11 import H11Protocol
 
-__all__ = ["DEFER", "CoalescingH11Protocol", "DeferredIdleTask", "install"]
+__all__ = [
+    "DEFER",
+    "HYPERCORN_TESTED",
+    "CoalescingH11Protocol",
+    "DeferredIdleTask",
+    "TunedProtocolWrapper",
+    "check_hypercorn",
+    "hypercorn_version",
+]
 
 logger = logging.getLogger("trimcp.http")
 
@@ -171,7 +193,7 @@ class CoalescingH11Protocol(H11Protocol):
         self._writer = getattr(getattr(self.send, "__self__", None), "writer", None)
         if self._busy:
             self._socket_send = self.send
-            self.send = self._send_unless_closing  # type: ignore[method-assign]
+            self.send = self._send_unless_closing
 
     async def _send_unless_closing(self, event: Any) -> None:
         try:
@@ -327,30 +349,146 @@ def _small_body(headers: Any) -> bool:
     return small
 
 
-def install(backend: str) -> None:
-    """Make hypercorn's TCP connections on `backend` use `DeferredIdleTask` and
-    `CoalescingH11Protocol`. Idempotent."""
-    import hypercorn.protocol
+class TunedProtocolWrapper(ProtocolWrapper):
+    """hypercorn's `ProtocolWrapper` (HTTP/1.1, switching to HTTP/2 when the client asks),
+    whose HTTP/1.1 protocol is `h11_class`."""
 
-    if backend == "trio":
-        import hypercorn.trio.tcp_server as module
-        import trio
+    h11_class: type[H11Protocol] = CoalescingH11Protocol
 
-        name = "TrioSingleTask"
-        CoalescingH11Protocol._busy = (trio.BusyResourceError,)
-    else:
-        import hypercorn.asyncio.tcp_server as module  # type: ignore[no-redef]
+    def __init__(
+        self,
+        app: Any,
+        config: Any,
+        context: Any,
+        task_group: Any,
+        state: Any,
+        ssl: bool,
+        client: tuple[str, int] | None,
+        server: tuple[str, int] | None,
+        send: Callable[[Any], Awaitable[None]],
+        alpn_protocol: str | None = None,
+    ) -> None:
+        # hypercorn's own `__init__` sets these and builds its `H11Protocol`: not called, so
+        # that a connection builds one protocol, not two (`handle` reads these attributes
+        # when it switches to HTTP/2)
+        self.app = app
+        self.config = config
+        self.context = context
+        self.task_group = task_group
+        self.ssl = ssl
+        self.client = client
+        self.server = server
+        self.send = send
+        self.state = state
+        protocol_class: type[H11Protocol | H2Protocol] = (
+            H2Protocol if alpn_protocol == "h2" else self.h11_class
+        )
+        self.protocol = protocol_class(
+            app, config, context, task_group, state, ssl, client, server, send
+        )
 
-        name = "AsyncioSingleTask"
-    if _looks_up(module.TCPServer.__init__, name):
-        setattr(module, name, DeferredIdleTask)
-    if _looks_up(hypercorn.protocol.ProtocolWrapper.__init__, "H11Protocol") and hasattr(
-        H11Protocol, "_send_h11_event"
-    ):
-        hypercorn.protocol.H11Protocol = CoalescingH11Protocol  # type: ignore[misc]
+
+# What trimcp's tuned serving builds on, beyond hypercorn's public `serve`: "module:Class"
+# -> the parameters its constructor takes (positionally, as hypercorn's code passes them)
+# and the attributes trimcp's classes use or override.
+_HYPERCORN_COMMON: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "hypercorn.protocol:ProtocolWrapper": (
+        (
+            "app", "config", "context", "task_group", "state", "ssl", "client", "server",
+            "send", "alpn_protocol",
+        ),
+        ("handle", "initiate"),
+    ),
+    "hypercorn.protocol.h11:H11Protocol": (
+        (
+            "app", "config", "context", "task_group", "connection_state", "ssl", "client",
+            "server", "send",
+        ),
+        ("handle", "stream_send", "_send_h11_event"),
+    ),
+    "hypercorn.protocol.h2:H2Protocol": (
+        (
+            "app", "config", "context", "task_group", "connection_state", "ssl", "client",
+            "server", "send",
+        ),
+        ("handle", "initiate"),
+    ),
+    "hypercorn.config:Config": ((), ("create_sockets", "create_ssl_context", "set_statsd_logger_class")),
+    "hypercorn.utils:raise_shutdown": (("shutdown_event",), ()),
+    "hypercorn.utils:wrap_app": (("app", "wsgi_max_body_size", "mode"), ()),
+}  # fmt: skip
+_TCP_SERVER_ATTRIBUTES = ("run", "protocol_send", "_read_data", "_close", "_idle_timeout")
+_HYPERCORN_BACKEND: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "asyncio": {
+        "hypercorn.asyncio.tcp_server:TCPServer": (
+            ("app", "loop", "config", "context", "state", "reader", "writer"),
+            _TCP_SERVER_ATTRIBUTES,
+        ),
+        "hypercorn.asyncio.lifespan:Lifespan": (
+            ("app", "config", "loop", "lifespan_state"),
+            ("handle_lifespan", "wait_for_startup", "wait_for_shutdown"),
+        ),
+        "hypercorn.asyncio.worker_context:WorkerContext": (("max_requests",), ()),
+        "hypercorn.asyncio.task_group:TaskGroup": (("loop",), ()),
+    },
+    "trio": {
+        "hypercorn.trio.tcp_server:TCPServer": (
+            ("app", "config", "context", "state", "stream"),
+            _TCP_SERVER_ATTRIBUTES,
+        ),
+        "hypercorn.trio.lifespan:Lifespan": (
+            ("app", "config", "state"),
+            ("handle_lifespan", "wait_for_startup", "wait_for_shutdown"),
+        ),
+        "hypercorn.trio.worker_context:WorkerContext": (("max_requests",), ()),
+        "hypercorn.trio.task_group:TaskGroup": ((), ()),
+    },
+}
+
+HYPERCORN_TESTED = "0.18.0"  # the hypercorn whose code trimcp's serve loops were written from
 
 
-def _looks_up(function: Any, name: str) -> bool:
-    """Whether `function` reads the global `name` (so replacing it takes effect)."""
-    code = getattr(function, "__code__", None)
-    return code is not None and name in code.co_names
+def check_hypercorn(backend: str) -> None:
+    """Check that the installed hypercorn has the internals trimcp's tuned serving on
+    `backend` builds on: its connection, protocol, lifespan and worker-context classes with
+    the constructors and methods trimcp's subclasses and serve loop use.
+
+    Raises:
+        RuntimeError: something differs; the message names the installed hypercorn, the one
+            trimcp was written against and what differs.
+    """
+    problems: list[str] = []
+    for where, (parameters, attributes) in {
+        **_HYPERCORN_COMMON,
+        **_HYPERCORN_BACKEND[backend],
+    }.items():
+        module_name, _, name = where.partition(":")
+        try:
+            value = getattr(importlib.import_module(module_name), name)
+        except (ImportError, AttributeError):
+            problems.append(f"{module_name}.{name} is gone")
+            continue
+        if parameters:
+            try:
+                found = tuple(inspect.signature(value).parameters)
+            except (TypeError, ValueError):
+                found = ()
+            if found != parameters:
+                problems.append(f"{module_name}.{name} takes {found}, not {parameters}")
+        missing = [attribute for attribute in attributes if not hasattr(value, attribute)]
+        if missing:
+            problems.append(f"{module_name}.{name} has no {', '.join(missing)}")
+    if problems:
+        raise RuntimeError(
+            f"trimcp's hypercorn serving ({backend}) was written for hypercorn "
+            f"{HYPERCORN_TESTED} and does not fit the installed hypercorn "
+            f"{hypercorn_version()}: {'; '.join(problems)}"
+        )
+
+
+def hypercorn_version() -> str:
+    """The installed hypercorn's version (`"unknown"` if its metadata is missing)."""
+    try:
+        return importlib.metadata.version("hypercorn")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,287 @@
+"""trimcp's hypercorn tuning (trimcp.http.tuning) serves trimcp's own servers, and only them.
+
+The tuned classes are what serve a connection of `run_http` and of `serve_asgi` on both
+backends; after trimcp has served, hypercorn's modules hold hypercorn's own classes and a
+plain `hypercorn.asyncio.serve`/`hypercorn.trio.serve` in the same process serves with them.
+A hypercorn whose internals differ from what the tuned serving builds on fails loudly: at
+serve time (`check_hypercorn`, naming the installed version) and here, where the hypercorn
+code that trimcp's serve loops repeat is pinned.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import inspect
+import socket
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.abc
+import hypercorn.asyncio
+import hypercorn.asyncio.run
+import hypercorn.asyncio.tcp_server
+import hypercorn.asyncio.worker_context
+import hypercorn.protocol
+import hypercorn.protocol.h11
+import hypercorn.trio
+import hypercorn.trio.run
+import hypercorn.trio.tcp_server
+import hypercorn.trio.worker_context
+import pytest
+from hypercorn.config import Config
+
+from tests.wire import serving
+from trimcp import FastMCP
+from trimcp.http import serve as serve_module
+from trimcp.http import tuning
+from trimcp.http.serve import serve_asgi
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 10
+
+# hypercorn's own classes, as its modules define them (not as anyone may have rebound them)
+HYPERCORN_H11 = hypercorn.protocol.h11.H11Protocol
+HYPERCORN_TCP_SERVER = {
+    "asyncio": hypercorn.asyncio.tcp_server.TCPServer,
+    "trio": hypercorn.trio.tcp_server.TCPServer,
+}
+HYPERCORN_SINGLE_TASK = {
+    "asyncio": hypercorn.asyncio.worker_context.AsyncioSingleTask,
+    "trio": hypercorn.trio.worker_context.TrioSingleTask,
+}
+
+# a handshake-era request without a session: trimcp answers 400, the connection stays open
+MCP_BODY = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
+MCP_REQUEST = (
+    b"POST /mcp HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+    b"accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-03-26\r\n"
+    b"content-length: %d\r\n\r\n%s" % (len(MCP_BODY), MCP_BODY)
+)
+GET_REQUEST = b"GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n"
+
+
+class CannedApp:
+    """An ASGI app answering every request `200 ok`, recording its lifespan events."""
+
+    def __init__(self) -> None:
+        self.lifespan: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                self.lifespan.append(message["type"])
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        headers = [(b"content-type", b"text/plain"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def answer_head(stream: anyio.abc.ByteStream, request: bytes) -> bytes:
+    """Send `request` on a keep-alive connection; what arrived by the end of the head."""
+    await stream.send(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += await stream.receive()
+    return data
+
+
+def connection_serving(port: int, backend: str) -> Any:
+    """The hypercorn `TCPServer` (trimcp's subclass or hypercorn's own) serving the one open
+    connection to the server on `port`."""
+    gc.collect()
+    base = HYPERCORN_TCP_SERVER[backend]
+    found = [
+        candidate
+        for candidate in gc.get_objects()
+        if isinstance(candidate, base)
+        and getattr(getattr(candidate, "protocol", None), "server", None) == ("127.0.0.1", port)
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def assert_tuned(connection: Any, backend: str) -> None:
+    worker = serve_module._tuned_worker(backend)
+    assert type(connection) is worker.TunedTCPServer
+    assert type(connection.idle_task) is tuning.DeferredIdleTask
+    assert isinstance(connection.protocol, tuning.TunedProtocolWrapper)
+    expected = (
+        worker.TrioCoalescingH11Protocol if backend == "trio" else tuning.CoalescingH11Protocol
+    )
+    assert type(connection.protocol.protocol) is expected
+
+
+def assert_hypercorns_own(connection: Any, backend: str) -> None:
+    assert type(connection) is HYPERCORN_TCP_SERVER[backend]
+    assert type(connection.idle_task) is HYPERCORN_SINGLE_TASK[backend]
+    assert type(connection.protocol) is hypercorn.protocol.ProtocolWrapper
+    assert type(connection.protocol.protocol) is HYPERCORN_H11
+
+
+def assert_hypercorn_modules_untouched() -> None:
+    assert hypercorn.protocol.H11Protocol is HYPERCORN_H11
+    assert HYPERCORN_H11.__module__ == "hypercorn.protocol.h11"
+    assert hypercorn.asyncio.tcp_server.AsyncioSingleTask is HYPERCORN_SINGLE_TASK["asyncio"]
+    assert hypercorn.trio.tcp_server.TrioSingleTask is HYPERCORN_SINGLE_TASK["trio"]
+    for backend, single_task in HYPERCORN_SINGLE_TASK.items():
+        assert single_task.__module__ == f"hypercorn.{backend}.worker_context"
+    assert hypercorn.asyncio.run.TCPServer is HYPERCORN_TCP_SERVER["asyncio"]
+    assert hypercorn.trio.run.TCPServer is HYPERCORN_TCP_SERVER["trio"]
+    assert hypercorn.asyncio.tcp_server.ProtocolWrapper is hypercorn.protocol.ProtocolWrapper
+    assert hypercorn.trio.tcp_server.ProtocolWrapper is hypercorn.protocol.ProtocolWrapper
+
+
+async def test_trimcps_connections_are_served_by_the_tuned_classes(anyio_backend_name: str):
+    async with serving(FastMCP("tuned")) as (address, _):
+        async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+            with anyio.fail_after(WAIT):
+                head = await answer_head(stream, MCP_REQUEST)
+            assert head.startswith(b"HTTP/1.1 400"), head
+            assert_tuned(connection_serving(address.port, anyio_backend_name), anyio_backend_name)
+    assert_hypercorn_modules_untouched()
+
+
+async def test_serve_asgi_serves_any_app_with_the_tuned_classes(anyio_backend_name: str):
+    """The public way to serve another app as trimcp serves its own (the benchmark's bare
+    ceiling uses it): trimcp's config by default, hypercorn's lifespan, the bound URLs
+    reported to `task_status`, one write per small response."""
+    app = CannedApp()
+    config = serve_module.build_config()
+    config.bind = ["127.0.0.1:0"]
+    stop = anyio.Event()
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            binds = await tg.start(partial(serve_asgi, app, config, shutdown_trigger=stop.wait))
+            assert app.lifespan == ["lifespan.startup"]
+            port = int(binds[0].rpartition(":")[2])
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                for _ in range(2):
+                    await stream.send(GET_REQUEST)
+                    first = await stream.receive()  # head and body in one write
+                    assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"\r\n\r\nok")
+                assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
+            stop.set()
+    assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
+
+
+async def _serve_trimcp_once(backend: str) -> None:
+    async with serving(FastMCP("once")) as (address, _):
+        async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+            with anyio.fail_after(WAIT):
+                assert (await answer_head(stream, MCP_REQUEST)).startswith(b"HTTP/1.1 400")
+            assert_tuned(connection_serving(address.port, backend), backend)
+
+
+async def _plain_hypercorn_serves_with_its_own_classes(backend: str) -> None:
+    """Another app served by hypercorn's own `serve`, in the process trimcp served in."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # connections wait in the backlog until hypercorn accepts
+    port = listener.getsockname()[1]
+    config = Config()
+    config.bind = [f"fd://{listener.detach()}"]
+    config.accesslog = None
+    stop = anyio.Event()
+    serve: Callable[..., Any] = (
+        hypercorn.trio.serve if backend == "trio" else hypercorn.asyncio.serve
+    )
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(serve, CannedApp(), config, shutdown_trigger=stop.wait))
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                assert (await answer_head(stream, GET_REQUEST)).startswith(b"HTTP/1.1 200")
+                assert_hypercorns_own(connection_serving(port, backend), backend)
+            stop.set()
+
+
+def test_serving_trimcp_leaves_hypercorn_as_it_is() -> None:
+    """trimcp served on both backends, then: hypercorn's modules hold hypercorn's classes,
+    and hypercorn's own `serve` of another app uses them, on both backends."""
+    for backend in ("asyncio", "trio"):
+        anyio.run(_serve_trimcp_once, backend, backend=backend)
+    assert_hypercorn_modules_untouched()
+    for backend in ("asyncio", "trio"):
+        anyio.run(_plain_hypercorn_serves_with_its_own_classes, backend, backend=backend)
+    assert_hypercorn_modules_untouched()
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_the_installed_hypercorn_has_what_the_tuned_serving_builds_on(backend: str) -> None:
+    tuning.check_hypercorn(backend)
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+async def test_a_hypercorn_without_what_the_tuning_builds_on_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """An upgrade that drops or changes what trimcp's classes override (here, the method
+    `CoalescingH11Protocol` overrides to write once) stops the server from starting, with
+    an error that names the installed hypercorn, instead of serving untuned or broken."""
+    monkeypatch.delattr(HYPERCORN_H11, "_send_h11_event")
+    serve_module._tuned_worker.cache_clear()
+    try:
+        with pytest.raises(BaseException) as caught:  # which: checked below
+            async with serving(FastMCP("upgraded")):
+                pass
+    finally:
+        serve_module._tuned_worker.cache_clear()
+    [error] = _leaves(caught.value)
+    assert isinstance(error, RuntimeError), error
+    message = str(error)
+    assert f"hypercorn {tuning.hypercorn_version()}" in message
+    assert "H11Protocol has no _send_h11_event" in message
+
+
+# The hypercorn code that trimcp's serve loops and classes repeat (trimcp.http.worker_asyncio,
+# trimcp.http.worker_trio, tuning.TunedProtocolWrapper and CoalescingH11Protocol), as reviewed: the sha256 of its
+# source. A hypercorn release that changes any of it fails here, even when the serve-time
+# check still passes: compare hypercorn's new code with trimcp's copy, carry the change
+# over, then record the new hash.
+REVIEWED_HYPERCORN_CODE = {
+    "hypercorn.asyncio.run.worker_serve": "ae30269c42b95442",
+    "hypercorn.asyncio.tcp_server.TCPServer.__init__": "95a6f196b96bfa92",
+    "hypercorn.asyncio.tcp_server.TCPServer.run": "9437d01a916d887b",
+    "hypercorn.trio.run.worker_serve": "8dc8347a9fc357ca",
+    "hypercorn.trio.tcp_server.TCPServer.__init__": "4c1d42457bc197b2",
+    "hypercorn.trio.tcp_server.TCPServer.run": "fd34b021d1a86c98",
+    "hypercorn.protocol.ProtocolWrapper.__init__": "df25e181b9e2e64d",
+    "hypercorn.protocol.h11.H11Protocol._send_h11_event": "5e40283daa303ec7",
+}
+
+
+def _code(dotted: str) -> Any:
+    names = dotted.split(".")
+    for split in range(len(names), 0, -1):
+        try:
+            value: Any = __import__(".".join(names[:split]), fromlist=["_"])
+        except ImportError:
+            continue
+        for name in names[split:]:
+            value = getattr(value, name)
+        return value
+    raise ImportError(dotted)
+
+
+@pytest.mark.parametrize("where", sorted(REVIEWED_HYPERCORN_CODE))
+def test_the_hypercorn_code_trimcp_repeats_is_the_reviewed_one(where: str) -> None:
+    source = inspect.getsource(_code(where))
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert digest == REVIEWED_HYPERCORN_CODE[where], (
+        f"hypercorn {tuning.hypercorn_version()} changed {where} (trimcp's tuned serving "
+        f"repeats it; reviewed against hypercorn {tuning.HYPERCORN_TESTED}): update trimcp's "
+        f"copy, then this hash ({digest})"
+    )
