@@ -42,6 +42,7 @@ import importlib.metadata
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NamedTuple
@@ -469,13 +470,23 @@ async def _serving(
     """Report the address, wait until the server ends; when cancelled, have it stop first."""
     try:
         if show_banner:
-            from trimcp.server.running import print_banner
-
-            print_banner(app.server, app.state.transport, address.url)
+            _print_banner(app.server, app.state.transport, address.url)
         task_status.started(address)
         await ended.wait()
     finally:
         wake.set()
+
+
+def _print_banner(server: Any, transport: str, url: str) -> None:
+    """The server's one line on stderr, as `trimcp.server.running.print_banner` writes it
+    (written here: the HTTP layer imports nothing of the facade above it)."""
+    from trimcp import __version__
+
+    print(
+        f"trimcp {__version__} · server {server.name!r} · {transport} at {url}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 async def _shut_down(
