@@ -19,7 +19,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -359,6 +360,7 @@ class Transcript:
     returncode: int | None = None  # stdio: the server's exit status
 
 
+Receive = Callable[[], Awaitable[bytes]]
 ACCEPT = "application/json, text/event-stream"
 INIT_PARAMS = {"capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
 REQUEST_ID_BASE = 100
@@ -372,29 +374,44 @@ def request(request_id: Any, method: str, params: dict[str, Any]) -> dict[str, A
     return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
 
 
+PASSES = ("", "-progress", "-modern")
+
+
 async def over_messages(
     name: str,
     wire: bytearray,
     send: Callable[[bytes], Awaitable[None]],
     receive: Callable[[], Awaitable[bytes]],
+    *,
+    passes: tuple[str, ...] = PASSES,
 ) -> dict[str, Transcript]:
-    """Every fault over a message transport (memory, stdio, legacy SSE), one at a time: as
-    `name`, then again asking for progress as `name-progress`. `receive` returns the next
-    message and adds what it read to `wire`: all of it from a request on (notifications, a
-    POST's 202) is that fault's."""
+    """Every fault over a message transport (memory, stdio, legacy SSE), in passes: one at a
+    time as `name` (pass ""); again asking for progress ("-progress"); again as 2026-07-28
+    requests asking for progress ("-modern"); all in one 2025-03-26 batch ("-batch").
+    `receive` returns the next message and adds what it read to `wire`: all of it from a
+    request on (notifications, a POST's 202) is that fault's."""
     transcripts: dict[str, Transcript] = {}
-    for suffix, progress, first_id in (("", False, 100), ("-progress", True, 200)):
+    for number, suffix in enumerate(passes, 1):
         begin = len(wire) if transcripts else 0  # the first holds the handshake too
         transcript = transcripts[name + suffix] = Transcript()
-        for number, (fault, spec) in enumerate(FAULTS.items(), first_id):
+        if suffix == "-batch":
+            await send(msgspec.json.encode(batch_of_faults()))
+            while isinstance(answers := msgspec.json.decode(await receive()), dict):
+                assert "id" not in answers, answers  # a notification may come first
+            transcript.wire += wire[begin:]
+            record_batch(transcript, answers, bytes(transcript.wire))
+            continue
+        for request_id, (fault, spec) in enumerate(FAULTS.items(), 100 * number):
             start = len(wire)
-            params = with_progress(fault, spec.params) if progress else spec.params
-            await send(msgspec.json.encode(request(number, spec.method, params)))
+            params = spec.params if suffix == "" else with_progress(fault, spec.params)
+            if suffix == "-modern":
+                params = {**params, "_meta": {**modern_meta(), **params.get("_meta", {})}}
+            await send(msgspec.json.encode(request(request_id, spec.method, params)))
             while True:
                 message = msgspec.json.decode(await receive())
-                if isinstance(message, dict) and message.get("id") == number:
+                if isinstance(message, dict) and message.get("id") == request_id:
                     received = bytes(wire[start:])
-                    transcript.exchanges[fault] = Exchange(message, received, number)
+                    transcript.exchanges[fault] = Exchange(message, received, request_id)
                     break
         transcript.wire += wire[begin:]
     return transcripts
@@ -464,12 +481,13 @@ async def record_stdio(masked: bool, backend: str) -> dict[str, Transcript]:
 
         await send(
             msgspec.json.encode(
-                request(1, "initialize", {"protocolVersion": "2025-06-18", **INIT_PARAMS})
+                request(1, "initialize", {"protocolVersion": "2025-03-26", **INIT_PARAMS})
             )
         )
         assert msgspec.json.decode(await receive())["id"] == 1
         await send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
-        transcripts = await over_messages("stdio", wire, send, receive)
+        passes = (*PASSES, "-batch")
+        transcripts = await over_messages("stdio", wire, send, receive, passes=passes)
         await stdin.aclose()
         returncode = await process.wait()
     for transcript in transcripts.values():
@@ -518,18 +536,28 @@ async def post_each(
         transcript.exchanges[fault] = Exchange(answer, received, number, sse=sse)
 
 
-async def post_batch(transcript: Transcript, http: Any, headers: dict[str, str]) -> None:
-    batch = [
-        request(number, spec.method, spec.params)
-        for number, spec in enumerate(FAULTS.values(), REQUEST_ID_BASE)
+def batch_of_faults() -> list[dict[str, Any]]:
+    return [
+        request(request_id, spec.method, spec.params)
+        for request_id, spec in enumerate(FAULTS.values(), REQUEST_ID_BASE)
     ]
-    response = await http.post("/mcp", json=batch, headers={"accept": ACCEPT, **headers})
+
+
+def record_batch(transcript: Transcript, answers: list[Any], received: bytes) -> None:
+    """A batch's answers, by id; every fault's received bytes are the whole reply."""
+    by_id = {answer["id"]: answer for answer in answers}
+    for request_id, fault in enumerate(FAULTS, REQUEST_ID_BASE):
+        transcript.exchanges[fault] = Exchange(by_id[request_id], received, request_id)
+
+
+async def post_batch(transcript: Transcript, http: Any, headers: dict[str, str]) -> None:
+    response = await http.post(
+        "/mcp", json=batch_of_faults(), headers={"accept": ACCEPT, **headers}
+    )
     assert response.status_code == 200, response.text
     received = http_bytes(response)
     transcript.wire += received
-    by_id = {answer["id"]: answer for answer in msgspec.json.decode(response.content)}
-    for number, fault in enumerate(FAULTS, REQUEST_ID_BASE):
-        transcript.exchanges[fault] = Exchange(by_id[number], received, number)
+    record_batch(transcript, msgspec.json.decode(response.content), received)
 
 
 async def initialize_http(http: Any, version: str) -> dict[str, str]:
@@ -588,13 +616,14 @@ async def record_stateless(masked: bool, backend: str) -> dict[str, Transcript]:
     return transcripts
 
 
-async def record_legacy_sse(masked: bool, backend: str) -> dict[str, Transcript]:
-    """Legacy HTTP+SSE: requests POSTed (each answered 202), answers on the GET stream."""
+@asynccontextmanager
+async def legacy_sse_session(
+    http: Any, version: str
+) -> AsyncIterator[tuple[bytearray, Callable[[bytes], Awaitable[None]], Receive]]:
+    """A legacy HTTP+SSE session of `version`: its wire, and how to send and receive on it
+    (requests POSTed, each answered 202; answers on the GET stream)."""
     wire = bytearray()
-    async with (
-        serving(build(masked), transport="sse") as (_, http),
-        http.stream("GET", "/sse", headers={"accept": "text/event-stream"}) as stream,
-    ):
+    async with http.stream("GET", "/sse", headers={"accept": "text/event-stream"}) as stream:
         decoder = SSEDecoder()
         chunks = stream.aiter_bytes()
         pending: list[Any] = []
@@ -618,41 +647,51 @@ async def record_legacy_sse(masked: bool, backend: str) -> dict[str, Transcript]
         async def receive() -> bytes:
             return str((await next_event()).data).encode()
 
-        body = request(1, "initialize", {"protocolVersion": "2024-11-05", **INIT_PARAMS})
+        body = request(1, "initialize", {"protocolVersion": version, **INIT_PARAMS})
         await send(msgspec.json.encode(body))
         assert msgspec.json.decode(await receive())["id"] == 1
         await send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}')
-        return await over_messages("legacy-sse", wire, send, receive)
+        yield wire, send, receive
+
+
+async def record_legacy_sse(masked: bool, backend: str) -> dict[str, Transcript]:
+    """One legacy HTTP+SSE server: a 2024-11-05 session, and a 2025-03-26 one for a batch
+    (2024-11-05 has none)."""
+    async with serving(build(masked), transport="sse") as (_, http):
+        async with legacy_sse_session(http, "2024-11-05") as (wire, send, receive):
+            transcripts = await over_messages("legacy-sse", wire, send, receive)
+        async with legacy_sse_session(http, "2025-03-26") as (wire, send, receive):
+            passes = ("-batch",)
+            transcripts |= await over_messages("legacy-sse", wire, send, receive, passes=passes)
+    return transcripts
 
 
 Recording = Callable[[bool, str], Awaitable[dict[str, Transcript]]]
-RECORDINGS: dict[str, Recording] = {
-    "memory": record_memory,
-    "memory-progress": record_memory,
-    "client": record_client,
-    "client-modern": record_client,
-    "stdio": record_stdio,
-    "stdio-progress": record_stdio,
-    **dict.fromkeys(
-        ("http-json", "http-sse", "http-batch", "modern-json", "modern-sse"), record_http
+# each recording and the transports it records, one server (or process) for all of them
+RECORDED: dict[Recording, tuple[str, ...]] = {
+    record_memory: ("memory", "memory-progress", "memory-modern"),
+    record_client: ("client", "client-modern"),
+    record_stdio: ("stdio", "stdio-progress", "stdio-modern", "stdio-batch"),
+    record_http: ("http-json", "http-sse", "http-batch", "modern-json", "modern-sse"),
+    record_stateless: (
+        "stateless-json",
+        "stateless-sse",
+        "stateless-batch",
+        "stateless-modern-json",
+        "stateless-modern-sse",
     ),
-    **dict.fromkeys(
-        (
-            "stateless-json",
-            "stateless-sse",
-            "stateless-batch",
-            "stateless-modern-json",
-            "stateless-modern-sse",
-        ),
-        record_stateless,
+    record_legacy_sse: (
+        "legacy-sse",
+        "legacy-sse-progress",
+        "legacy-sse-modern",
+        "legacy-sse-batch",
     ),
-    "legacy-sse": record_legacy_sse,
-    "legacy-sse-progress": record_legacy_sse,
 }
+RECORDINGS = {name: recording for recording, names in RECORDED.items() for name in names}
 TRANSPORTS = list(RECORDINGS)
 # every fault emits progress before it raises: asked for, it makes the answer SSE (lazy SSE)
 SSE_TRANSPORTS = {"http-sse", "modern-sse", "stateless-sse", "stateless-modern-sse"}
-HTTP_TRANSPORTS = {t for t in TRANSPORTS if RECORDINGS[t] in (record_http, record_stateless)}
+HTTP_TRANSPORTS = {*RECORDED[record_http], *RECORDED[record_stateless]}
 
 
 class Recorder:
@@ -678,9 +717,17 @@ class Recorder:
         return found[transport]
 
 
+@pytest.fixture(scope="module", params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Module-scoped here (tests/conftest.py's is per test): one event loop per backend for
+    the module's 1,600 cells instead of one per cell."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def recorder() -> Recorder:
-    return Recorder()
+async def recorder(anyio_backend: str) -> AsyncIterator[Recorder]:
+    # async, so that it holds anyio's test runner (its event loop) for the whole module
+    yield Recorder()
 
 
 MASKING = pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
