@@ -219,6 +219,32 @@ def test_the_installed_hypercorn_has_what_the_tuned_serving_builds_on(backend: s
     tuning.check_hypercorn(backend)
 
 
+def test_a_changed_hypercorn_constructor_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    def reordered(self: Any, app: Any, stream: Any, config: Any, context: Any, state: Any) -> None:
+        pass
+
+    monkeypatch.setattr(HYPERCORN_TCP_SERVER["trio"], "__init__", reordered)
+    tuning.check_hypercorn("asyncio")  # the other backend's classes are not in question
+    with pytest.raises(RuntimeError) as caught:
+        tuning.check_hypercorn("trio")
+    message = str(caught.value)
+    assert f"installed hypercorn {tuning.hypercorn_version()}" in message
+    assert "hypercorn.trio.tcp_server.TCPServer does not take" in message
+
+
+def test_a_new_optional_hypercorn_parameter_still_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hypercorn's positional calls that trimcp repeats still work when a release adds an
+    optional parameter at the end."""
+
+    def extended(
+        self: Any, app: Any, config: Any, context: Any, state: Any, stream: Any, extra: int = 0
+    ) -> None:
+        pass
+
+    monkeypatch.setattr(HYPERCORN_TCP_SERVER["trio"], "__init__", extended)
+    tuning.check_hypercorn("trio")
+
+
 def _leaves(error: BaseException) -> list[BaseException]:
     if isinstance(error, BaseExceptionGroup):
         return [leaf for inner in error.exceptions for leaf in _leaves(inner)]

@@ -78,7 +78,8 @@ connection's EOF without its send lock; a response written at that moment (the a
 answering a request whose body hypercorn has just refused) raised `BusyResourceError`, which
 escaped hypercorn's connection task and ended the whole server: a few malformed requests
 killed a trio server (pgjones/hypercorn#203). `CoalescingH11Protocol` treats it as the
-connection gone.
+connection gone (its trio subclass, `worker_trio.TrioCoalescingH11Protocol`, names the
+error).
 
 **What the app sends to a gone client is dropped.** Once a write to the socket has failed
 (or the connection was closed on our side), hypercorn still framed every chunk the app sent
@@ -178,7 +179,7 @@ class CoalescingH11Protocol(H11Protocol):
     together with its body, and closing an idle connection whose peer has gone (see the
     module's docstring)."""
 
-    _busy: tuple[type[BaseException], ...] = ()  # trio's BusyResourceError, on trio
+    _busy: tuple[type[BaseException], ...] = ()  # trio's subclass: (BusyResourceError,)
     _held: bytes | None = None  # the head written by h11 and not yet sent
     _released = False  # the connection was closed for its peer's end of stream
     _eof = False  # the peer's end of stream was just read: it may still read (half-close)
@@ -413,7 +414,10 @@ _HYPERCORN_COMMON: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("handle", "initiate"),
     ),
-    "hypercorn.config:Config": ((), ("create_sockets", "create_ssl_context", "set_statsd_logger_class")),
+    "hypercorn.config:Config": (
+        (),
+        ("create_sockets", "create_ssl_context", "set_statsd_logger_class"),
+    ),
     "hypercorn.utils:raise_shutdown": (("shutdown_event",), ()),
     "hypercorn.utils:wrap_app": (("app", "wsgi_max_body_size", "mode"), ()),
 }  # fmt: skip
@@ -468,13 +472,8 @@ def check_hypercorn(backend: str) -> None:
         except (ImportError, AttributeError):
             problems.append(f"{module_name}.{name} is gone")
             continue
-        if parameters:
-            try:
-                found = tuple(inspect.signature(value).parameters)
-            except (TypeError, ValueError):
-                found = ()
-            if found != parameters:
-                problems.append(f"{module_name}.{name} takes {found}, not {parameters}")
+        if parameters and not _takes(value, parameters):
+            problems.append(f"{module_name}.{name} does not take {parameters}")
         missing = [attribute for attribute in attributes if not hasattr(value, attribute)]
         if missing:
             problems.append(f"{module_name}.{name} has no {', '.join(missing)}")
@@ -484,6 +483,23 @@ def check_hypercorn(backend: str) -> None:
             f"{HYPERCORN_TESTED} and does not fit the installed hypercorn "
             f"{hypercorn_version()}: {'; '.join(problems)}"
         )
+
+
+def _takes(function: Any, parameters: tuple[str, ...]) -> bool:
+    """Whether `function` takes `parameters` first, in that order, and nothing else without
+    a default (so hypercorn's positional calls, which trimcp's code repeats, still fit)."""
+    try:
+        found = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    names = tuple(parameter.name for parameter in found[: len(parameters)])
+    required_extra = [
+        parameter
+        for parameter in found[len(parameters) :]
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    return names == parameters and not required_extra
 
 
 def hypercorn_version() -> str:
