@@ -576,13 +576,13 @@ async def test_resumed_stream_replays_at_most_max_events_per_stream_on_a_real_se
 
 
 def test_params_routing_cannot_read_is_a_400_parse_error_on_the_modern_ladder():
-    from trimcp.http.wire import _modern_ladder, _routing
+    from trimcp.http.wire import modern_ladder, routing_of
     from trimcp.protocol.jsonrpc import Request
 
     for params in (b'{"_meta":' + nested(5_000) + b"}", b'{"_meta":{"\xff":1}}'):
         request = Request(1, "tools/list", msgspec.Raw(params))
-        found = _modern_ladder(
-            {b"mcp-method": b"tools/list"}, MODERN, request, _routing(request.params)
+        found = modern_ladder(
+            {b"mcp-method": b"tools/list"}, MODERN, request, routing_of(request.params)
         )
         assert found is not None
         status, error = found

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from trimcp.exceptions import McpError
 from trimcp.http.event_store import parse_event_id, stream_of
-from trimcp.http.wire import _accepts_json_sse, _modern_ladder, _routing, header_version
+from trimcp.http.wire import accepts_json_sse, modern_ladder, routing_of, header_version
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -414,7 +414,7 @@ def test_integer_param_header_matches_only_its_decimal_form(header: str, value: 
 @FUZZ
 @given(st.binary(max_size=120) | mutated() | st.builds(msgspec.json.encode, json_values))
 def test_routing_decode_of_random_params_never_raises(data: bytes) -> None:
-    routing = _routing(msgspec.Raw(data))
+    routing = routing_of(msgspec.Raw(data))
     try:
         params = msgspec.json.decode(data)
     except (msgspec.DecodeError, RecursionError):
@@ -446,11 +446,11 @@ def test_modern_ladder_of_random_headers_and_params_never_raises(
     headers: dict[bytes, bytes], method: str, params: bytes
 ) -> None:
     request = jsonrpc.Request(1, method, msgspec.Raw(params))
-    found = _modern_ladder(headers, header_version(headers), request, _routing(request.params))
+    found = modern_ladder(headers, header_version(headers), request, routing_of(request.params))
     if found is not None:
         status, error = found
         assert status == 400 and isinstance(error, ErrorData)
-    _accepts_json_sse(headers.get(b"accept"))
+    accepts_json_sse(headers.get(b"accept"))
 
 
 # -- URI templates (another engineer is rewriting `match`: only "never raises" here) -----------

@@ -1,36 +1,25 @@
-"""2025-03-26 JSON-RPC batches on the streamable HTTP endpoint (`trimcp.http.streamable`).
+"""2025-03-26 JSON-RPC batches on the streamable HTTP endpoint: the transport's side only.
 
 Only that revision has batches (removed in 2025-06-18): a batch is served in a session
-negotiated at 2025-03-26, or statelessly when the request states that version or none. Every
-request of the batch runs concurrently; their answers go back together as one JSON array
-(202 when the batch held no request). Each request counts against the concurrency limits
-as a single one does; one past them gets its own -32000 error in the array.
+negotiated at 2025-03-26, or statelessly when the request states that version or none. The
+batch itself is the engine's (`RequestEngine.serve_batch`, the same path stdio takes): every
+request runs concurrently, each admitted like a single one (limits, duplicate ids: a refused
+one gets its own error in the reply), cancellable by `notifications/cancelled`, DELETE and
+shutdown. Here: which engine and session serve it, each request's channel, and the HTTP
+answer: the replies as one JSON array, or 202 when the batch held no request.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from trimcp.exceptions import McpError
-from trimcp.http.channels import _NullChannel, _PostChannel, ignore_cancel
-from trimcp.http.wire import Scope, Send, _respond, _respond_error, header_version
-from trimcp.protocol import jsonrpc
+from trimcp.http.channels import NullChannel, PostChannel, ignore_cancel
+from trimcp.http.wire import Scope, Send, header_version, respond, respond_error
 from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
-from trimcp.protocol.jsonrpc import (
-    Batch,
-    ErrorResponse,
-    Invalid,
-    Notification,
-    Request,
-    RequestId,
-    Response,
-)
+from trimcp.protocol.jsonrpc import Batch, Notification, Request, RequestId
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
-from trimcp.server.handlers import fault_reply
 
 if TYPE_CHECKING:
     from trimcp.http.sessions import HttpSession
@@ -40,10 +29,9 @@ __all__ = ["post_batch"]
 
 logger = logging.getLogger("trimcp.http")
 
-# what a batch's request still running when the grace period at shutdown ends is answered
-SHUTTING_DOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
 CANCELLED = ErrorData(REQUEST_CANCELLED, "Request cancelled")
-DUPLICATE = ErrorData(INVALID_REQUEST, "Duplicate request id in flight")
+"""The reply of a batch's request cancelled (`notifications/cancelled`, DELETE) while it ran:
+every request of a POST is answered."""
 
 
 async def post_batch(
@@ -63,85 +51,54 @@ async def post_batch(
         session = endpoint.sessions.get(headers.get(b"mcp-session-id", b"").decode("latin-1"))
         accepted = session is not None and session.accepts_batches
     if not accepted:
-        await _respond_error(
+        await respond_error(
             send,
             400,
             INVALID_REQUEST,
             "JSON-RPC batches are only accepted in 2025-03-26 sessions",
         )
         return
+    cancel: Callable[[RequestId], object]
     if session is None:
-        mcp = await endpoint._stateless_session(ASSUMED_HANDSHAKE_VERSION)
-        cancel: Callable[[RequestId], object] = ignore_cancel
+        mcp = await endpoint.stateless_session(ASSUMED_HANDSHAKE_VERSION)
+        engine, cancel = endpoint.engine, ignore_cancel
+        handler: Any = mcp.handle_request
+        item_limit: int | None = endpoint.max_session_requests  # its own session, for limits
     else:
         session.touch()
-        mcp, cancel = session.mcp, session.cancel
-    replies: list[bytes] = []
-    admitted = 0
-    # a stateless batch is its own session for the per-session limit
-    budget = endpoint.max_session_requests if session is None else None
+        mcp, engine, cancel = session.mcp, session.engine, session.engine.cancel
+        handler = item_limit = None
 
-    async def serve(request: Request, cancel_scope: anyio.CancelScope) -> None:
-        channel = _PostChannel(
+    def channel(request: Request) -> PostChannel:
+        return PostChannel(
             endpoint, session, request.id, send, sse=False, headers=None, extra={"scope": scope}
         )
+
+    async def notify(notification: Notification) -> None:
         try:
-            with cancel_scope:
-                try:
-                    result = await mcp.handle_request(request, channel)
-                    replies.append(jsonrpc.encode_result(request.id, result))
-                except McpError as exc:
-                    replies.append(jsonrpc.encode_error(request.id, exc.error))
-                except Exception as exc:  # as `_dispatch`: one failure costs only its own reply
-                    replies.append(fault_reply(endpoint.server, request, exc))
-        finally:
-            endpoint._request_scopes.discard(cancel_scope)
-            if session is not None:
-                session.untrack(request.id)
-        if cancel_scope.cancelled_caught:  # shutdown, DELETE or notifications/cancelled
-            error = SHUTTING_DOWN if endpoint._cancelled_at_shutdown else CANCELLED
-            replies.append(jsonrpc.encode_error(request.id, error))
+            await mcp.handle_notification(notification, cancel=cancel, channel=NullChannel(session))
+        except Exception:  # no answer to carry it: logged, the batch goes on
+            logger.exception("notification %s failed", notification.method)
+
+    async def write(replies: list[bytes]) -> None:
+        if replies:
+            await respond(send, 200, b"[" + b",".join(replies) + b"]")
+        else:
+            await respond(send, 202)
 
     if session is not None:
         session.active += 1
     try:
-        async with anyio.create_task_group() as tg:
-            for item in batch.items:
-                if isinstance(item, Request):
-                    # each request is in flight like a single one: counted against the limits,
-                    # cancellable, its id unique among the session's requests in flight
-                    busy = endpoint.busy(session)
-                    if busy is None and budget is not None:
-                        busy = 429 if budget <= 0 else None
-                        budget -= 1
-                    if busy is not None:
-                        replies.append(jsonrpc.encode_error(item.id, endpoint.busy_error(busy)))
-                        continue
-                    cancel_scope = endpoint._new_scope()
-                    if session is not None and not session.track(item.id, cancel_scope):
-                        replies.append(jsonrpc.encode_error(item.id, DUPLICATE))
-                        continue
-                    endpoint._request_scopes.add(cancel_scope)
-                    admitted += 1
-                    endpoint.inflight += 1
-                    tg.start_soon(serve, item, cancel_scope)
-                elif isinstance(item, Notification):
-                    try:
-                        await mcp.handle_notification(
-                            item, cancel=cancel, channel=_NullChannel(session)
-                        )
-                    except Exception:  # no answer to carry it: logged, the batch goes on
-                        logger.exception("notification %s failed", item.method)
-                elif isinstance(item, Response | ErrorResponse):
-                    if session is not None:
-                        session.resolve(item)
-                elif isinstance(item, Invalid):
-                    replies.append(jsonrpc.encode_error(item.id, item.error))
+        await engine.serve_batch(
+            batch,
+            channel=channel,
+            notify=notify,
+            write=write,
+            new_scope=endpoint.new_scope,
+            cancelled=CANCELLED,
+            item_limit=item_limit,
+            handler=handler,
+        )
     finally:
-        endpoint.inflight -= admitted
         if session is not None:
             session.active -= 1
-    if replies:
-        await _respond(send, 200, b"[" + b",".join(replies) + b"]")
-    else:
-        await _respond(send, 202)

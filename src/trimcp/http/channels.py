@@ -2,10 +2,10 @@
 disconnect into cancellation.
 
 A channel is what a handler's outbound traffic goes through (shared/DESIGN.md §2):
-`_PostChannel` belongs to one POSTed request and starts that POST's SSE response lazily, the
+`PostChannel` belongs to one POSTed request and starts that POST's SSE response lazily, the
 first time the handler emits something related to the request; session-level messages go on the
-session's GET stream. `_NullChannel` is handed to notification handlers, which have no request
-to relate anything to. `_DisconnectWatch` gives a watcher task only to modern requests that
+session's GET stream. `NullChannel` is handed to notification handlers, which have no request
+to relate anything to. `DisconnectWatch` gives a watcher task only to modern requests that
 outlive a short grace, so quick requests pay for no task. `serving_stream` is the scope every
 long-lived SSE response (GET streams, `subscriptions/listen`, legacy `/sse`) runs in.
 """
@@ -13,7 +13,7 @@ long-lived SSE response (GET streams, `subscriptions/listen`, legacy `/sse`) run
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -29,16 +29,17 @@ from trimcp.protocol.jsonrpc import RequestId
 
 if TYPE_CHECKING:
     from trimcp.http.streamable import StreamableHTTPEndpoint
+    from trimcp.runtime.engine import RequestEngine
 
 logger = logging.getLogger("trimcp.http")
 
 
-class _DisconnectWatch:
+class DisconnectWatch:
     """Watches for `http.disconnect` on modern requests that run longer than one period.
 
-    A request registers `(receive, cancel scope)`; the run loop ticks every `period` seconds
+    A request registers `(receive, engine, key)`; the run loop ticks every `period` seconds
     while something is registered, and a request seen on two ticks gets a watcher task (in the
-    endpoint's task group) that cancels its scope when the client disconnects. Quick
+    endpoint's task group) that cancels it in its engine when the client disconnects. Quick
     requests finish before that and cost no task.
     """
 
@@ -49,12 +50,13 @@ class _DisconnectWatch:
         self._wake: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
-    def register(self, receive: Receive, scope: anyio.CancelScope) -> int | None:
+    def register(self, receive: Receive, engine: RequestEngine, request: Hashable) -> int | None:
+        """Watch the client of `request` (its key in `engine`); the key to `unregister`."""
         if self._tg is None:
             return None
         self._next += 1
         key = self._next
-        self._entries[key] = [receive, scope, False, None]
+        self._entries[key] = [receive, engine, request, False, None]
         if self._wake is not None:
             self._wake.set()
         return key
@@ -63,8 +65,8 @@ class _DisconnectWatch:
         if key is None:
             return
         entry = self._entries.pop(key, None)
-        if entry is not None and entry[3] is not None:
-            entry[3].cancel()
+        if entry is not None and entry[4] is not None:
+            entry[4].cancel()
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -80,26 +82,26 @@ class _DisconnectWatch:
                         self._wake = None
                     await anyio.sleep(self.period)
                     for entry in list(self._entries.values()):
-                        if entry[2] and entry[3] is None:
-                            entry[3] = anyio.CancelScope()
+                        if entry[3] and entry[4] is None:
+                            entry[4] = anyio.CancelScope()
                             tg.start_soon(self._watch, entry)
-                        entry[2] = True
+                        entry[3] = True
             finally:
                 self._tg = None
                 tg.cancel_scope.cancel()
 
     @staticmethod
     async def _watch(entry: list[Any]) -> None:
-        receive, target, _, own = entry
+        receive, engine, request, _, own = entry
         with own:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    target.cancel()
+                    engine.cancel(request)
                     return
 
 
-class _PostChannel:
+class PostChannel:
     """The `Channel` of one POSTed request: request-related messages go on this POST's SSE
     stream (started lazily), session-level ones on the session's GET stream."""
 
@@ -186,37 +188,26 @@ class _PostChannel:
             raise McpError(
                 INTERNAL_ERROR, f"{method}: server-to-client requests need a handshake-era session"
             )
-        request_id = session.next_request_id()
-        pending = session.expect(request_id)
         stream = self._stream() if related_request_id is not None else None
-        answered = False
-        try:
+
+        async def send(message: bytes) -> None:
             if stream is not None:
-                await stream.send_message(jsonrpc.encode_request(request_id, method, params))
-            elif not session.post_message(jsonrpc.encode_request(request_id, method, params)):
+                await stream.send_message(message)
+            elif not session.post_message(message):
                 raise McpError(
                     INTERNAL_ERROR,
                     f"{method}: no stream to send it on (JSON responses and no GET stream open)",
                 )
-            with anyio.fail_after(timeout):
-                await pending.event.wait()
-            answered = True
-        finally:
-            session.forget(request_id)
-            if not answered and not session.closed:
-                cancelled = jsonrpc.encode_notification(
-                    "notifications/cancelled",
-                    {"requestId": request_id, "reason": "timed out or cancelled"},
-                )
-                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                    if stream is not None and stream.connected:
-                        await stream.send_message(cancelled)
-                    else:
-                        session.post_message(cancelled)
-        if pending.error is not None:
-            raise McpError(pending.error)
-        assert pending.result is not None
-        return pending.result
+
+        async def send_cancel(message: bytes) -> None:
+            if stream is not None and stream.connected:
+                await stream.send_message(message)
+            else:
+                session.post_message(message)
+
+        return await session.engine.request(
+            send, method, params, timeout=timeout, send_cancel=send_cancel
+        )
 
     async def close_sse_stream(self) -> bool:
         """End this request's SSE response now (SEP-1699, sessions at 2025-11-25 or later):
@@ -229,8 +220,9 @@ class _PostChannel:
         return True
 
 
-def ignore_cancel(_request_id: RequestId) -> None:
+def ignore_cancel(_request_id: RequestId) -> bool:
     """The `cancel` of requests nothing can cancel (stateless handshake-era ones)."""
+    return False
 
 
 @asynccontextmanager
@@ -257,7 +249,7 @@ async def serving_stream(
             tg.cancel_scope.cancel()
 
 
-class _NullChannel:
+class NullChannel:
     """The channel handed to notification handlers (roots list changed...)."""
 
     transport = "streamable-http"

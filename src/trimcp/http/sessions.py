@@ -2,8 +2,9 @@
 
 An `HttpSession` is created by `initialize` (no modern `_meta`) and lives until DELETE, idle
 reaping or server shutdown. It owns the `ServerSession` (MCP state), the standalone GET
-stream's outbox, the server-to-client requests waiting for an answer, the cancel scopes of its
-in-flight requests, and (when resumable) the ids of its SSE streams in the event store.
+stream's outbox, its `RequestEngine` (`trimcp.runtime.engine`: its requests in flight and the
+server-to-client requests waiting for an answer), and (when resumable) the ids of its SSE
+streams in the event store.
 `SessionManager` keeps them by id, under a cap that evicts an idle session to make room for a
 new one (one that never completed the handshake first, then the least recently used), and
 reaps idle ones (those that never completed the handshake sooner), without ever touching a
@@ -29,13 +30,11 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import msgspec
 
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
-from trimcp.protocol.jsonrpc import ErrorResponse, RequestId, Response
 from trimcp.protocol.sse import encode_event
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, at_least
+from trimcp.runtime.engine import RequestEngine
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -219,15 +218,6 @@ class SSEStream:
         return True
 
 
-class _Pending:
-    __slots__ = ("error", "event", "result")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.result: msgspec.Raw | None = None
-        self.error: ErrorData | None = None
-
-
 class HttpSession:
     """One handshake-era session (`Mcp-Session-Id`)."""
 
@@ -237,25 +227,34 @@ class HttpSession:
         "__weakref__",
         "_active",
         "_manager",
-        "_next_request",
         "_next_stream",
         "_outbox",
         "_stall_drops",
         "_stored_dropped",
         "closed",
         "confirmed",
+        "engine",
         "id",
-        "inflight",
         "last_active",
         "mcp",
-        "pending",
         "store",
         "streams",
     )
 
-    def __init__(self, session_id: str, mcp: ServerSession, *, store: EventStore | None) -> None:
+    def __init__(
+        self,
+        session_id: str,
+        mcp: ServerSession,
+        *,
+        store: EventStore | None,
+        engine: RequestEngine | None = None,
+    ) -> None:
         self.id = session_id
         self.mcp = mcp
+        self.engine = (
+            engine if engine is not None else RequestEngine(mcp.handle_request, id_prefix="s")
+        )
+        """Serves the session's requests and correlates its server-to-client requests."""
         self.store = store
         self.last_active = time.monotonic()
         self._active = 0  # requests in flight plus open streams
@@ -264,11 +263,8 @@ class HttpSession:
         self.closed = False
         self._outbox: MemoryObjectSendStream[bytes] | None = None  # the GET stream's
         self._stall_drops = 0  # messages dropped since the GET stream stopped keeping up
-        self.pending: dict[RequestId, _Pending] | None = None
-        self.inflight: dict[RequestId, anyio.CancelScope] | None = None
         self.streams: dict[str, SSEStream] | None = None  # resumable POST streams still live
         self._next_stream = 0
-        self._next_request = 0
         self._stored_dropped = False
 
     # -- facts ---------------------------------------------------------------------------
@@ -310,62 +306,6 @@ class HttpSession:
             return f"{self.id}.0"
         self._next_stream += 1
         return f"{self.id}.{self._next_stream}"
-
-    # -- in-flight requests ----------------------------------------------------------------
-
-    def track(self, request_id: RequestId, scope: anyio.CancelScope) -> bool:
-        """Register an in-flight request; False if the id is already in flight."""
-        if self.inflight is None:
-            self.inflight = {}
-        elif request_id in self.inflight:
-            return False
-        self.inflight[request_id] = scope
-        return True
-
-    def untrack(self, request_id: RequestId) -> None:
-        if self.inflight is not None:
-            self.inflight.pop(request_id, None)
-            if not self.inflight:
-                self.inflight = None
-
-    def cancel(self, request_id: RequestId) -> bool:
-        """`notifications/cancelled`: stop that request; unknown or late ids are ignored."""
-        scope = self.inflight.get(request_id) if self.inflight else None
-        if scope is None:
-            return False
-        scope.cancel()
-        return True
-
-    # -- server-to-client requests -------------------------------------------------------
-
-    def next_request_id(self) -> str:
-        self._next_request += 1
-        return f"s{self._next_request}"
-
-    def expect(self, request_id: RequestId) -> _Pending:
-        if self.pending is None:
-            self.pending = {}
-        pending = self.pending[request_id] = _Pending()
-        return pending
-
-    def forget(self, request_id: RequestId) -> None:
-        if self.pending is not None:
-            self.pending.pop(request_id, None)
-            if not self.pending:
-                self.pending = None
-
-    def resolve(self, message: Response | ErrorResponse) -> bool:
-        """A client's answer to one of our requests; False if nobody waits for it."""
-        pending = self.pending.get(message.id) if self.pending and message.id is not None else None
-        if pending is None:
-            logger.debug("answer to unknown request id %r ignored", message.id)
-            return False
-        if isinstance(message, Response):
-            pending.result = message.result
-        else:
-            pending.error = message.error
-        pending.event.set()
-        return True
 
     # -- the standalone (GET) stream --------------------------------------------------------
 
@@ -436,13 +376,7 @@ class HttpSession:
             return
         self.closed = True
         self.mcp.close()
-        if self.inflight:
-            for scope in self.inflight.values():
-                scope.cancel()
-        if self.pending:
-            for pending in self.pending.values():
-                pending.error = ErrorData(INTERNAL_ERROR, "session ended")
-                pending.event.set()
+        self.engine.close("session ended")
         if self.outbox is not None:
             self.outbox.close()
             self.outbox = None

@@ -36,13 +36,13 @@ from trimcp.http.channels import serving_stream
 from trimcp.http.sessions import SSE_HEADERS
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
+    Disconnected,
     Receive,
     Scope,
     Send,
-    _Disconnected,
-    _respond,
-    _respond_error,
     read_json_body,
+    respond,
+    respond_error,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
@@ -152,23 +152,23 @@ class LegacySSEEndpoint:
             if method == "GET":
                 await self._stream(scope, receive, send)
             else:
-                await _respond(send, 405, b"", [(b"allow", b"GET")])
+                await respond(send, 405, b"", [(b"allow", b"GET")])
         elif path.rstrip("/") == self.message_path.rstrip("/"):
             if method == "POST":
                 try:
                     await self._message(scope, receive, send)
-                except _Disconnected:
+                except Disconnected:
                     pass
             else:
-                await _respond(send, 405, b"", [(b"allow", b"POST")])
+                await respond(send, 405, b"", [(b"allow", b"POST")])
         else:
-            await _respond(send, 404)
+            await respond(send, 404)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         from trimcp.server.connection import ServerConnection
 
         if self._shutting_down:
-            await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
+            await respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
         session_id = secrets.token_hex(16)
         inbox_send, inbox_receive = anyio.create_memory_object_stream[bytes](64)
@@ -227,11 +227,11 @@ class LegacySSEEndpoint:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         session_ids = query.get("session_id")
         if not session_ids:
-            await _respond_error(send, 400, INVALID_REQUEST, "session_id is required")
+            await respond_error(send, 400, INVALID_REQUEST, "session_id is required")
             return
         entry = self.sessions.get(session_ids[0])
         if entry is None:
-            await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+            await respond_error(send, 404, INVALID_REQUEST, "Session not found")
             return
         body = await read_json_body(receive, send, dict(scope["headers"]), self.max_body_size)
         if body is None:
@@ -240,17 +240,17 @@ class LegacySSEEndpoint:
         if isinstance(message, Invalid):
             # SDK convention (its sse.py answers "Could not parse message" with 400): the fault
             # goes back on this POST, and the session never sees the bytes
-            await _respond(send, 400, jsonrpc.encode_error(message.id, message.error))
+            await respond(send, 400, jsonrpc.encode_error(message.id, message.error))
             return
         if self._shutting_down and (
             isinstance(message, Request)
             or (isinstance(message, Batch) and any(isinstance(m, Request) for m in message.items))
         ):
-            await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
+            await respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
         try:
             await entry[1].send(body)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+            await respond_error(send, 404, INVALID_REQUEST, "Session not found")
             return
-        await _respond(send, 202)
+        await respond(send, 202)

@@ -10,7 +10,7 @@ This module owns the endpoint object: its settings, lifetime (disconnect watch, 
 shutdown), the ASGI entry that dispatches by HTTP method, POST (single messages,
 `initialize`, serving one request) and DELETE. The rest is split by what
 it owns: `trimcp.http.wire` (headers, body, `Accept`, the ladder, writing simple responses),
-`trimcp.http.channels` (`_PostChannel`, `_NullChannel`, `_DisconnectWatch`) and
+`trimcp.http.channels` (`PostChannel`, `NullChannel`, `DisconnectWatch`) and
 `trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`) and
 `trimcp.http.batch` (2025-03-26 JSON-RPC batches).
 
@@ -22,7 +22,7 @@ other error: 200 with the error body).
 Hot path (shared/DESIGN.md §3): the handler runs in the ASGI task itself; a JSON answer is one
 `http.response.body`. The response turns into SSE only when the handler emits something
 first (lazy SSE). A client disconnect cancels a modern request: requests still running after
-a short grace get a watcher task from `_DisconnectWatch`, so quick requests pay for no task.
+a short grace get a watcher task from `DisconnectWatch`, so quick requests pay for no task.
 In the handshake era a disconnect is not cancellation (the response may be replayed); a
 request cancelled by `notifications/cancelled`, DELETE or shutdown still answers its POST, with
 a `-32800` error (`_answer_cancelled`). Stateless handshake-era requests are served at the
@@ -46,40 +46,40 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import anyio
 import msgspec
 
 from trimcp._backend import cancel_scope_class
-from trimcp.exceptions import McpError
 from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.batch import post_batch
-from trimcp.http.channels import _DisconnectWatch, _NullChannel, _PostChannel, ignore_cancel
+from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.event_store import EventStore
 from trimcp.http.sessions import HttpSession, SessionManager, SSEStream, new_session_id
-from trimcp.http.streams import _get, _listen
+from trimcp.http.streams import serve_get, serve_listen
 from trimcp.http.wire import (
-    _JSON_HEADERS,
-    _MODERN_STATUS,
     DEFAULT_MAX_BODY_SIZE,
+    JSON_HEADERS,
+    MODERN_STATUS,
+    Disconnected,
     Receive,
     Scope,
     Send,
-    _accepts_json_sse,
-    _Disconnected,
-    _headers,
-    _may_be_modern,
-    _modern_ladder,
-    _respond,
-    _respond_error,
-    _routing,
+    accepts_json_sse,
     header_version,
+    may_be_modern,
+    modern_ladder,
     param_header_error,
     read_json_body,
+    respond,
+    respond_error,
+    routing_of,
+    wanted_headers,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
@@ -100,7 +100,9 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 from trimcp.protocol.lifecycle import SessionState
+from trimcp.protocol.requests import DUPLICATE_ID, SharedLimit, busy_error
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
+from trimcp.runtime.engine import RequestEngine
 from trimcp.server.handlers import answer_fault
 from trimcp.server.session import ServerSession
 from trimcp.settings import settings
@@ -113,11 +115,22 @@ __all__ = ["StreamableHTTPEndpoint"]
 logger = logging.getLogger("trimcp.http")
 
 _RETRY_AFTER = [(b"retry-after", b"1")]
+SESSION_BUSY = busy_error("for this session")
+SERVER_BUSY_ERROR = busy_error("on this server")
+SHUTTING_DOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
+"""What a request still running when the grace period at shutdown ends is answered."""
 
 
-async def _respond_busy(send: Send, status: int, request_id: RequestId | None) -> None:
-    error = StreamableHTTPEndpoint.busy_error(status)
-    await _respond(send, status, jsonrpc.encode_error(request_id, error), _RETRY_AFTER)
+async def _respond_refused(
+    send: Send, refused: ErrorData, request_id: RequestId | None, session_busy: ErrorData
+) -> None:
+    """Answer a request the engine did not admit: 400 for a duplicate id in flight, 429 past
+    the session's limit, 503 past the endpoint's (both with `Retry-After`)."""
+    if refused is DUPLICATE_ID:
+        await respond(send, 400, jsonrpc.encode_error(request_id, refused))
+        return
+    status = 429 if refused is session_busy else 503
+    await respond(send, status, jsonrpc.encode_error(request_id, refused), _RETRY_AFTER)
 
 
 class StreamableHTTPEndpoint:
@@ -171,8 +184,9 @@ class StreamableHTTPEndpoint:
         self.max_server_requests = (
             settings.max_server_requests if max_server_requests is None else max_server_requests
         )
-        self.inflight = 0
-        """Requests being served now (the `max_server_requests` count)."""
+        self.limit = SharedLimit(self.max_server_requests, SERVER_BUSY_ERROR)
+        """Requests being served now, in every engine of the endpoint (503 past it)."""
+        self._fault = partial(answer_fault, server)
         self.keepalive_interval = keepalive_interval
         self.path = path
         self.json_response = json_response
@@ -188,22 +202,31 @@ class StreamableHTTPEndpoint:
         )
         self.shared = ServerSession(server)  # modern requests, and everything when stateless
         self.shared.lifecycle.state = SessionState.OPERATING
+        self.engine = RequestEngine(
+            self.shared.handle_request,
+            fault=self._fault,
+            refusal=SESSION_BUSY,
+            shared=self.limit,
+            keyed=False,
+        )
+        """Serves the requests of no session (2026-07-28, stateless): their ids are not unique
+        across clients, so each is keyed by its scope; cancelled only by a disconnect
+        (2026-07-28) or shutdown."""
         # stateless handshake-era requests: one pre-initialized session per protocol version
         self._stateless_sessions: dict[str, ServerSession] = {}
-        self._watch = _DisconnectWatch()
-        self._stream_scopes: set[anyio.CancelScope] = set()
-        self._request_scopes: set[anyio.CancelScope] = set()
-        self._cancelled_at_shutdown = False
-        self._shutting_down = False
-        self._new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
+        self._watch = DisconnectWatch()
+        self.stream_scopes: set[anyio.CancelScope] = set()
+        """The scopes of the long-lived SSE responses (GET streams, listen), ended at shutdown."""
+        self.shutting_down = False
+        self.new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
 
     # -- lifetime ------------------------------------------------------------------------
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[StreamableHTTPEndpoint]:
         """Run the background work (disconnect watch, idle reaping) while serving."""
-        self._shutting_down = self._cancelled_at_shutdown = False
-        self._new_scope = cancel_scope_class()
+        self.shutting_down = False
+        self.new_scope = cancel_scope_class()
         async with anyio.create_task_group() as tg:
             await tg.start(self._watch.run)
             if self.sessions.reap_interval() != math.inf and not self.stateless:
@@ -220,17 +243,34 @@ class StreamableHTTPEndpoint:
     def shutdown(self) -> None:
         """End open SSE streams (GET streams) and refuse new requests: the server stops.
         Requests in flight go on (the grace period) until `cancel_inflight()`."""
-        self._shutting_down = True
-        for scope in list(self._stream_scopes):
+        self.shutting_down = True
+        for scope in list(self.stream_scopes):
             scope.cancel()
 
     def cancel_inflight(self) -> None:
         """The grace period is over: cancel every request still running; each is answered
         with a `-32800` error saying the server is shutting down (in both eras: the client
         is still there, unlike a 2026-07-28 request cancelled by its disconnect)."""
-        self._cancelled_at_shutdown = True
-        for scope in list(self._request_scopes):
-            scope.cancel()
+        self.engine.cancel_inflight(SHUTTING_DOWN)
+        for session in list(self.sessions.sessions.values()):
+            session.engine.cancel_inflight(SHUTTING_DOWN)
+
+    @property
+    def inflight(self) -> int:
+        """Requests being served now (the `max_server_requests` count)."""
+        return self.limit.count
+
+    def new_engine(self, mcp: ServerSession) -> RequestEngine:
+        """The engine of a new handshake-era session: at most `max_session_requests` in
+        flight (429), counted against the endpoint's limit too (503)."""
+        return RequestEngine(
+            mcp.handle_request,
+            fault=self._fault,
+            limit=self.max_session_requests,
+            refusal=SESSION_BUSY,
+            shared=self.limit,
+            id_prefix="s",
+        )
 
     async def _reap_loop(self) -> None:
         while True:
@@ -247,20 +287,20 @@ class StreamableHTTPEndpoint:
             if method == "POST":
                 await self._post(scope, receive, send)
             elif method == "GET":
-                await _get(self, scope, receive, send)
+                await serve_get(self, scope, receive, send)
             elif method == "DELETE":
                 await self._delete(scope, send)
             else:
                 allow = b"POST" if self.stateless else b"GET, POST, DELETE"
-                await _respond(send, 405, b"", [(b"allow", allow)])
-        except _Disconnected:
+                await respond(send, 405, b"", [(b"allow", allow)])
+        except Disconnected:
             logger.debug("client disconnected before its request was read")
 
     # -- POST ----------------------------------------------------------------------------
 
     async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _headers(scope)
-        json_ok, sse_ok = _accepts_json_sse(headers.get(b"accept"))
+        headers = wanted_headers(scope)
+        json_ok, sse_ok = accepts_json_sse(headers.get(b"accept"))
         if self.json_response:
             sse_ok = False
         if not json_ok or not (sse_ok or self.json_response):
@@ -269,7 +309,7 @@ class StreamableHTTPEndpoint:
                 if self.json_response
                 else "application/json and text/event-stream"
             )
-            await _respond_error(
+            await respond_error(
                 send, 406, INVALID_REQUEST, f"Not Acceptable: the client must accept {wanted}"
             )
             return
@@ -277,13 +317,13 @@ class StreamableHTTPEndpoint:
         if body is None:
             return
         message = jsonrpc.decode(body)
-        if self._shutting_down and (
+        if self.shutting_down and (
             isinstance(message, Request)
             or (isinstance(message, Batch) and any(isinstance(m, Request) for m in message.items))
         ):
             # no new work; the client's answers and notifications (cancellations) still reach
             # the requests that run through the grace period
-            await _respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
+            await respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
         if isinstance(message, Request):
             await self._post_request(scope, receive, send, headers, message, sse_ok, body)
@@ -293,11 +333,11 @@ class StreamableHTTPEndpoint:
             session = await self._session_for(send, headers)
             if session is not None and session is not True:
                 session.touch()
-                session.resolve(message)
+                session.engine.resolve(message)
             if session is not None:
-                await _respond(send, 202)
+                await respond(send, 202)
         elif isinstance(message, Invalid):
-            await _respond(send, 400, jsonrpc.encode_error(message.id, message.error))
+            await respond(send, 400, jsonrpc.encode_error(message.id, message.error))
         else:
             await post_batch(self, scope, send, headers, message)
 
@@ -313,31 +353,31 @@ class StreamableHTTPEndpoint:
     ) -> None:
         version = header_version(headers)
         modern_header = version in MODERN_VERSIONS
-        routing = _routing(request.params) if modern_header or _may_be_modern(body) else None
+        routing = routing_of(request.params) if modern_header or may_be_modern(body) else None
         if routing is not None and (
             modern_header
             or (isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta)
         ):
-            error = _modern_ladder(headers, version, request, routing)
+            error = modern_ladder(headers, version, request, routing)
             if error is not None:
                 status, data = error
-                await _respond(send, status, jsonrpc.encode_error(request.id, data))
+                await respond(send, status, jsonrpc.encode_error(request.id, data))
                 return
             if request.method == "subscriptions/listen":
-                await _listen(self, receive, send, request, sse_ok)
+                await serve_listen(self, receive, send, request, sse_ok)
                 return
             if request.method == "tools/call" and isinstance(routing.name, str):
                 tool = self.server._lookup_tool(routing.name)
                 mismatch = None if tool is None else param_header_error(scope, request, tool)
                 if mismatch is not None:
-                    await _respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
+                    await respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
                     return
             await self._dispatch(
                 scope, receive, send, request, self.shared, None, sse_ok, body, modern=True
             )
             return
         if version is not None and version not in HANDSHAKE_VERSIONS:
-            await _respond_error(
+            await respond_error(
                 send,
                 400,
                 INVALID_REQUEST,
@@ -352,12 +392,12 @@ class StreamableHTTPEndpoint:
         if session is None:
             return
         if session is True:
-            mcp = await self._stateless_session(version or ASSUMED_HANDSHAKE_VERSION)
+            mcp = await self.stateless_session(version or ASSUMED_HANDSHAKE_VERSION)
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
         await self._dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
 
-    async def _stateless_session(self, version: str) -> ServerSession:
+    async def stateless_session(self, version: str) -> ServerSession:
         """The shared session serving stateless handshake-era requests at `version` (one of
         `HANDSHAKE_VERSIONS`): initialized once at that version, through the same public
         `initialize` path a client takes, so handlers see `ctx.protocol_version == version`
@@ -367,9 +407,9 @@ class StreamableHTTPEndpoint:
             return mcp
         mcp = ServerSession(self.server)
         params = msgspec.json.encode({"protocolVersion": version, "capabilities": {}})
-        await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), _NullChannel())
+        await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), NullChannel())
         await mcp.handle_notification(
-            Notification("notifications/initialized"), cancel=ignore_cancel, channel=_NullChannel()
+            Notification("notifications/initialized"), cancel=ignore_cancel, channel=NullChannel()
         )
         return self._stateless_sessions.setdefault(version, mcp)
 
@@ -381,7 +421,7 @@ class StreamableHTTPEndpoint:
             return True
         raw = headers.get(b"mcp-session-id")
         if raw is None:
-            await _respond_error(
+            await respond_error(
                 send,
                 400,
                 INVALID_REQUEST,
@@ -391,7 +431,7 @@ class StreamableHTTPEndpoint:
             return None
         session = self.sessions.get(raw.decode("latin-1"))
         if session is None:
-            await _respond_error(send, 404, INVALID_REQUEST, "Session not found", request_id)
+            await respond_error(send, 404, INVALID_REQUEST, "Session not found", request_id)
             return None
         return session
 
@@ -410,12 +450,14 @@ class StreamableHTTPEndpoint:
             return
         if self.sessions.full():  # every session busy: none can be evicted
             error = ErrorData(SERVER_BUSY, "Too many sessions; retry later")
-            await _respond(send, 503, jsonrpc.encode_error(request.id, error), _RETRY_AFTER)
+            await respond(send, 503, jsonrpc.encode_error(request.id, error), _RETRY_AFTER)
             return
-        if self.busy(None) is not None:  # before `add`, which may evict a live idle session
-            await _respond_busy(send, 503, request.id)
+        if self.limit.full():  # before `add`, which may evict a live idle session
+            await _respond_refused(send, self.limit.refusal, request.id, SESSION_BUSY)
             return
-        session = HttpSession(new_session_id(), mcp, store=self.event_store)
+        session = HttpSession(
+            new_session_id(), mcp, store=self.event_store, engine=self.new_engine(mcp)
+        )
         self.sessions.add(session)
         ok = await self._dispatch(
             scope,
@@ -449,68 +491,55 @@ class StreamableHTTPEndpoint:
     ) -> bool:
         """Serve one request and write its answer (JSON, or SSE if the handler emitted first).
         Returns whether a result (not an error) was sent."""
-        busy = self.busy(session)
-        if busy is not None:
-            await _respond_busy(send, busy, request.id)
-            return False
-        channel = _PostChannel(
-            self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
-        )
         # what can cancel a request: the end of the grace period at shutdown (any request),
         # notifications/cancelled and DELETE (sessions), a disconnect (modern)
-        cancel_scope = self._new_scope()
-        watch = None
+        cancel_scope = self.new_scope()
+        key: Hashable
+        if session is None:
+            engine, key, handler = self.engine, cancel_scope, mcp.handle_request
+        else:
+            engine, key, handler = session.engine, request.id, None
+        refused = engine.admit(key)
+        if refused is not None:
+            await _respond_refused(send, refused, request.id, SESSION_BUSY)
+            return False
+        channel = PostChannel(
+            self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
+        )
+        watch = self._watch.register(receive, engine, key) if modern else None
         if session is not None:
-            if not session.track(request.id, cancel_scope):
-                await _respond_error(
-                    send, 400, INVALID_REQUEST, "Duplicate request id in flight", request.id
-                )
-                return False
             session.active += 1
-        if modern:
-            watch = self._watch.register(receive, cancel_scope)
-        self._request_scopes.add(cancel_scope)
         http_request = HttpRequest(scope)
         http_request._body = body  # read already: `await request.body()` must not receive again
         token = set_http_request(http_request)
-        ok = False
-        status = 200
-        reply: bytes | None = None
-        self.inflight += 1
         try:
-            with cancel_scope:
-                try:
-                    result = await mcp.handle_request(request, channel)
-                    reply = jsonrpc.encode_result(request.id, result)
-                    ok = True
-                except McpError as exc:
-                    reply = jsonrpc.encode_error(request.id, exc.error)
-                    if modern:
-                        status = _MODERN_STATUS.get(exc.error.code, 200)
-                except Exception as exc:  # middleware or a bug: masked as the server asks
-                    result, error = answer_fault(self.server, request, exc)
-                    if error is None:
-                        reply = jsonrpc.encode_result(request.id, result)
-                    else:
-                        reply = jsonrpc.encode_error(request.id, error)
-                        if modern:
-                            status = _MODERN_STATUS.get(error.code, 200)
+            answer = await engine.serve(
+                request, channel, scope=cancel_scope, key=key, handler=handler
+            )
         finally:
-            self.inflight -= 1
-            self._request_scopes.discard(cancel_scope)
             reset_http_request(token)
             self._watch.unregister(watch)
             if session is not None:
-                session.untrack(request.id)
                 session.active -= 1
                 session.touch()
         stream = channel.stream
-        if reply is None:  # cancelled before it had an answer; a stalled client cannot hold it
+        if answer is None:  # cancelled before it had an answer; a stalled client cannot hold it
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                 await self._answer_cancelled(send, request, stream, session, modern=modern)
             return False
+        status = 200
+        if isinstance(answer, bytes):
+            reply = answer
+        else:
+            reply = jsonrpc.encode_error(request.id, answer)
+            if modern:
+                status = MODERN_STATUS.get(answer.code, 200)
+        if cancel_scope.cancel_called:  # cut at shutdown: a stalled client cannot hold it
+            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                await self._write_reply(send, status, reply, stream, session, headers)
+            return False
         await self._write_reply(send, status, reply, stream, session, headers)
-        return ok
+        return isinstance(answer, bytes)
 
     async def _write_reply(
         self,
@@ -527,7 +556,7 @@ class StreamableHTTPEndpoint:
             await stream.send_message(reply)
             await self._finish_stream(stream, session)
             return
-        out = [*headers, *_JSON_HEADERS] if headers else [*_JSON_HEADERS]
+        out = [*headers, *JSON_HEADERS] if headers else [*JSON_HEADERS]
         out.append((b"content-length", b"%d" % len(reply)))
         await send({"type": "http.response.start", "status": status, "headers": out})
         await send({"type": "http.response.body", "body": reply})
@@ -543,9 +572,9 @@ class StreamableHTTPEndpoint:
     ) -> None:
         """End the POST of a request cancelled before it had an answer.
 
-        2026-07-28: only a client disconnect cancels, so nobody is listening; an SSE response
-        already started is just ended. Handshake era (`notifications/cancelled`, DELETE,
-        shutdown): the POST of a request MUST be answered with an SSE stream or one JSON
+        2026-07-28: only a client disconnect cancels without an answer, so nobody is
+        listening; an SSE response already started is just ended (at shutdown the engine
+        gives the answer). Handshake era (`notifications/cancelled`, DELETE): the POST of a request MUST be answered with an SSE stream or one JSON
         object (2025-11-25 basic/transports.mdx, Sending Messages 5), and a response stream
         ends with the request's response, so the request gets a `-32800` error, as the
         official SDK does; a client that sent the cancel ignores it (basic/utilities/
@@ -553,12 +582,12 @@ class StreamableHTTPEndpoint:
         response to the request that arrives afterward"). On a resumable stream it is an event
         like the others, so the replay of a cut stream ends with it too.
         """
-        if modern and not self._cancelled_at_shutdown:
+        if modern:
             if stream is not None:
                 await self._finish_stream(stream, session)
             return
         reason = "Request cancelled"
-        if self._shutting_down:
+        if self.shutting_down:
             reason += ": the server is shutting down"
         elif session is not None and session.closed:
             reason += ": the session ended"
@@ -575,9 +604,9 @@ class StreamableHTTPEndpoint:
     async def _post_notification(
         self, scope: Scope, send: Send, headers: dict[bytes, bytes], notification: Notification
     ) -> None:
-        routing = _routing(notification.params)
+        routing = routing_of(notification.params)
         if isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta:
-            await _respond(send, 202)  # modern HTTP defines no client notifications: accepted
+            await respond(send, 202)  # modern HTTP defines no client notifications: accepted
             return
         session = await self._session_for(send, headers)
         if session is None:
@@ -585,44 +614,25 @@ class StreamableHTTPEndpoint:
         try:
             if session is True:
                 await self.shared.handle_notification(
-                    notification, cancel=ignore_cancel, channel=_NullChannel()
+                    notification, cancel=ignore_cancel, channel=NullChannel()
                 )
             else:
                 session.touch()
                 await session.mcp.handle_notification(
-                    notification, cancel=session.cancel, channel=_NullChannel(session)
+                    notification, cancel=session.engine.cancel, channel=NullChannel(session)
                 )
         except Exception:  # a notification has no answer to carry it: logged, accepted
             logger.exception("notification %s failed", notification.method)
-        await _respond(send, 202)
-
-    # -- limits --------------------------------------------------------------------------
-
-    def busy(self, session: HttpSession | None) -> int | None:
-        """The status refusing one more request now (429: `session` has too many in flight;
-        503: the endpoint has), or None when it may run."""
-        if session is not None:  # first: the more specific answer when both are reached
-            inflight = session.inflight
-            if inflight is not None and len(inflight) >= self.max_session_requests:
-                return 429
-        if self.inflight >= self.max_server_requests:
-            return 503
-        return None
-
-    @staticmethod
-    def busy_error(status: int) -> ErrorData:
-        """The JSON-RPC error of a request refused with `status` (429 or 503) by `busy`."""
-        where = "for this session" if status == 429 else "on this server"
-        return ErrorData(SERVER_BUSY, f"Too many concurrent requests {where}; retry later")
+        await respond(send, 202)
 
     # -- DELETE ----------------------------------------------------------------------------
 
     async def _delete(self, scope: Scope, send: Send) -> None:
-        raw_id = _headers(scope).get(b"mcp-session-id")
+        raw_id = wanted_headers(scope).get(b"mcp-session-id")
         if self.stateless or raw_id is None:
-            await _respond(send, 405, b"", [(b"allow", b"POST")])
+            await respond(send, 405, b"", [(b"allow", b"POST")])
             return
         if await self.sessions.end(raw_id.decode("latin-1")):
-            await _respond(send, 200)
+            await respond(send, 200)
         else:
-            await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+            await respond_error(send, 404, INVALID_REQUEST, "Session not found")

@@ -1,9 +1,9 @@
 """The GET side of the streamable HTTP endpoint and its long-lived SSE responses.
 
-Owns `GET` on the endpoint (`_get`) and the three responses that stay open after the request
+Owns `GET` on the endpoint (`serve_get`) and the three responses that stay open after the request
 that opened them was answered: the GET stream of a handshake-era session (`_standalone`), a
 stream resumed with `Last-Event-ID` (`_resume`: replay from the session's event store, then
-follow the live stream), and `subscriptions/listen` (2026-07-28: `_listen` and its
+follow the live stream), and `subscriptions/listen` (2026-07-28: `serve_listen` and its
 `trimcp.server.subscriptions.Listener`). Each runs inside `trimcp.http.channels.serving_stream`, a scope that ends on client disconnect or
 when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` they serve.
 """
@@ -23,11 +23,11 @@ from trimcp.http.wire import (
     Receive,
     Scope,
     Send,
-    _accepts,
-    _headers,
-    _media_types,
-    _respond,
-    _respond_error,
+    accepts,
+    media_types,
+    respond,
+    respond_error,
+    wanted_headers,
 )
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
@@ -45,14 +45,14 @@ logger = logging.getLogger("trimcp.http")
 # -- subscriptions/listen (2026-07-28) ----------------------------------------------------
 
 
-async def _listen(
+async def serve_listen(
     endpoint: StreamableHTTPEndpoint, receive: Receive, send: Send, request: Request, sse_ok: bool
 ) -> None:
     """A long-lived SSE response: the acknowledgement first, then only the change
     notifications the client opted in to, each tagged with the subscription id (the
     listen request's id); `:` comments keep quiet connections alive."""
     if not sse_ok:
-        await _respond_error(
+        await respond_error(
             send,
             400,
             INVALID_REQUEST,
@@ -63,13 +63,13 @@ async def _listen(
     try:
         params = decode_params(request.params, ListenParams)
     except McpError as exc:
-        await _respond(send, 200, jsonrpc.encode_error(request.id, exc.error))
+        await respond(send, 200, jsonrpc.encode_error(request.id, exc.error))
         return
     listener = Listener(request.id, params.notifications)
     stream = SSEStream(send)
     try:
         with listener.attached(endpoint.server):
-            async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
+            async with serving_stream(receive, endpoint.stream_scopes, endpoint.shutting_down):
                 notice = jsonrpc.encode_notification(*listener.acknowledgement())
                 await stream.send_message(notice)
                 async with listener.inbox:
@@ -81,7 +81,7 @@ async def _listen(
                         await stream.send_raw(encode_comment())
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-            if endpoint._shutting_down:  # a graceful end: the final result (SHOULD)
+            if endpoint.shutting_down:  # a graceful end: the final result (SHOULD)
                 result = endpoint.server._finish_modern(listener.final_result())
                 await stream.send_message(jsonrpc.encode_result(request.id, result))
             await stream.finish()
@@ -90,16 +90,16 @@ async def _listen(
 # -- GET: the standalone stream, or resuming a stream, and the scope they run in ------------
 
 
-async def _get(
+async def serve_get(
     endpoint: StreamableHTTPEndpoint, scope: Scope, receive: Receive, send: Send
 ) -> None:
-    headers = _headers(scope)
+    headers = wanted_headers(scope)
     raw_id = headers.get(b"mcp-session-id")
     if endpoint.stateless or raw_id is None:
-        await _respond(send, 405, b"", [(b"allow", b"POST")])
+        await respond(send, 405, b"", [(b"allow", b"POST")])
         return
-    if not _accepts(_media_types(headers.get(b"accept")), "text/event-stream"):
-        await _respond_error(
+    if not accepts(media_types(headers.get(b"accept")), "text/event-stream"):
+        await respond_error(
             send,
             406,
             INVALID_REQUEST,
@@ -108,14 +108,14 @@ async def _get(
         return
     session = endpoint.sessions.get(raw_id.decode("latin-1"))
     if session is None:
-        await _respond_error(send, 404, INVALID_REQUEST, "Session not found")
+        await respond_error(send, 404, INVALID_REQUEST, "Session not found")
         return
     last_event_id = headers.get(b"last-event-id")
     if last_event_id is not None and session.resumable:
         await _resume(endpoint, receive, send, session, last_event_id.decode("latin-1"))
         return
     if session.outbox is not None:
-        await _respond_error(
+        await respond_error(
             send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream"
         )
         return
@@ -142,7 +142,7 @@ async def _standalone(
         retry_ms=endpoint.retry_ms,
     )
     try:
-        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
+        async with serving_stream(receive, endpoint.stream_scopes, endpoint.shutting_down):
             await stream.start()
             if replay_from is not None and session.store is not None:
                 await session.store.replay_events_after(
@@ -170,7 +170,7 @@ async def _resume(
 ) -> None:
     stream_id = stream_of(last_event_id)
     if stream_id is None:
-        await _respond_error(
+        await respond_error(
             send,
             400,
             INVALID_REQUEST,
@@ -179,11 +179,11 @@ async def _resume(
         )
         return
     if not stream_id.startswith(session.id + ".") or session.store is None:
-        await _respond_error(send, 400, INVALID_REQUEST, "Unknown Last-Event-ID")
+        await respond_error(send, 400, INVALID_REQUEST, "Unknown Last-Event-ID")
         return
     if stream_id == f"{session.id}.0":
         if session.outbox is not None:
-            await _respond_error(
+            await respond_error(
                 send, 409, INVALID_REQUEST, "Conflict: this session already has a GET stream"
             )
             return
@@ -196,7 +196,7 @@ async def _resume(
     out = SSEStream(send)
     session.active += 1
     try:
-        async with serving_stream(receive, endpoint._stream_scopes, endpoint._shutting_down):
+        async with serving_stream(receive, endpoint.stream_scopes, endpoint.shutting_down):
             await out.start()
 
             async def replay(event_id: str, message: bytes) -> None:

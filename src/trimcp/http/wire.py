@@ -6,7 +6,7 @@ errors to, and the small helpers that write a complete JSON (or empty) response.
 
 Modern ladder, first failure wins: params that are not JSON (400, -32700) → required
 `_meta` keys (400, -32602) → headers `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400,
--32020) → supported version (400, -32022). Dispatch errors then map through `_MODERN_STATUS`
+-32020) → supported version (400, -32022). Dispatch errors then map through `MODERN_STATUS`
 (unknown or removed method: 404, -32601; -32700/-32020/-32021/-32022: 400; any other error: 200
 with the error body).
 """
@@ -39,10 +39,30 @@ from trimcp.protocol.jsonrpc import DECODE_ERRORS, Request, RequestId
 from trimcp.protocol.param_headers import check_param_headers
 from trimcp.protocol.versions import MODERN_VERSIONS
 
-__all__ = ["DEFAULT_MAX_BODY_SIZE", "decode_header_value", "read_body", "read_json_body"]
+__all__ = [
+    "DEFAULT_MAX_BODY_SIZE",
+    "JSON_HEADERS",
+    "MODERN_STATUS",
+    "Disconnected",
+    "Routing",
+    "accepts",
+    "accepts_json_sse",
+    "decode_header_value",
+    "header_version",
+    "may_be_modern",
+    "media_types",
+    "modern_ladder",
+    "param_header_error",
+    "read_body",
+    "read_json_body",
+    "respond",
+    "respond_error",
+    "routing_of",
+    "wanted_headers",
+]
 
 
-_JSON_HEADERS = [(b"content-type", b"application/json")]
+JSON_HEADERS = [(b"content-type", b"application/json")]
 _WANTED = frozenset(
     {
         b"accept",
@@ -56,7 +76,7 @@ _WANTED = frozenset(
     }
 )
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
-_MODERN_STATUS = {
+MODERN_STATUS = {
     PARSE_ERROR: 400,  # params that are not JSON (invalid UTF-8, too deep): as a bad body
     METHOD_NOT_FOUND: 404,
     HEADER_MISMATCH: 400,
@@ -65,7 +85,7 @@ _MODERN_STATUS = {
 }
 
 
-class _Routing(msgspec.Struct):
+class Routing(msgspec.Struct):
     """The parts of `params` routing needs; everything else is skipped by the decoder."""
 
     meta: Any = msgspec.field(default=None, name="_meta")
@@ -73,23 +93,23 @@ class _Routing(msgspec.Struct):
     uri: Any = None
 
 
-_decode_routing = msgspec.json.Decoder(_Routing).decode
-_NO_ROUTING = _Routing()
-_UNREADABLE = _Routing()  # params that are not JSON: invalid UTF-8, nested too deeply
+_decode_routing = msgspec.json.Decoder(Routing).decode
+NO_ROUTING = Routing()
+UNREADABLE = Routing()  # params that are not JSON: invalid UTF-8, nested too deeply
 
 
-def _routing(params: msgspec.Raw | None) -> _Routing:
+def routing_of(params: msgspec.Raw | None) -> Routing:
     if params is None:
-        return _NO_ROUTING
+        return NO_ROUTING
     try:
         return _decode_routing(params)
     except msgspec.ValidationError:  # not an object: the handler reports -32602
-        return _NO_ROUTING
+        return NO_ROUTING
     except DECODE_ERRORS:
-        return _UNREADABLE
+        return UNREADABLE
 
 
-def _headers(scope: Scope) -> dict[bytes, bytes]:
+def wanted_headers(scope: Scope) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
         if name in _WANTED and name not in found:
@@ -97,13 +117,13 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return found
 
 
-def _media_types(value: bytes | None) -> set[str]:
+def media_types(value: bytes | None) -> set[str]:
     if not value:
         return set()
     return {part.split(";", 1)[0].strip().lower() for part in value.decode("latin-1").split(",")}
 
 
-def _accepts(types: set[str], wanted: str) -> bool:
+def accepts(types: set[str], wanted: str) -> bool:
     return wanted in types or "*/*" in types or f"{wanted.split('/')[0]}/*" in types
 
 
@@ -111,15 +131,15 @@ _accept_cache: dict[bytes | None, tuple[bool, bool]] = {}
 _ACCEPT_CACHE_LIMIT = 64
 
 
-def _accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
+def accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
     """Whether an `Accept` header value admits `application/json`, `text/event-stream`.
 
     Memoised per raw value: a client sends the same header on every request, and parsing it
     is a measurable part of serving a small request."""
     found = _accept_cache.get(value)
     if found is None:
-        types = _media_types(value)
-        found = (_accepts(types, "application/json"), _accepts(types, "text/event-stream"))
+        types = media_types(value)
+        found = (accepts(types, "application/json"), accepts(types, "text/event-stream"))
         if len(_accept_cache) < _ACCEPT_CACHE_LIMIT:
             _accept_cache[value] = found
     return found
@@ -134,7 +154,7 @@ def header_version(headers: dict[bytes, bytes]) -> str | None:
     return None if raw is None else raw.decode("latin-1").strip(" \t")
 
 
-def _may_be_modern(body: bytes) -> bool:
+def may_be_modern(body: bytes) -> bool:
     """False when a request body certainly carries no modern `_meta` version, so routing
     need not decode `params` to tell the era.
 
@@ -142,7 +162,7 @@ def _may_be_modern(body: bytes) -> bool:
     return _VERSION_KEY_TAIL in body or b"\\" in body
 
 
-async def _respond(
+async def respond(
     send: Send,
     status: int,
     body: bytes = b"",
@@ -156,7 +176,7 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
-async def _respond_error(
+async def respond_error(
     send: Send,
     status: int,
     code: int,
@@ -164,7 +184,7 @@ async def _respond_error(
     request_id: RequestId | None = None,
     data: Any = None,
 ) -> None:
-    await _respond(send, status, jsonrpc.encode_error(request_id, ErrorData(code, message, data)))
+    await respond(send, status, jsonrpc.encode_error(request_id, ErrorData(code, message, data)))
 
 
 async def read_json_body(
@@ -176,13 +196,13 @@ async def read_json_body(
     if content_type != b"application/json" and (
         content_type.split(b";", 1)[0].strip().lower() != b"application/json"
     ):
-        await _respond_error(
+        await respond_error(
             send, 415, INVALID_REQUEST, "Unsupported Media Type: send application/json"
         )
         return None
     body = await read_body(receive, limit, headers.get(b"content-length"))
     if body is None:
-        await _respond_error(send, 413, INVALID_REQUEST, "Request body too large")
+        await respond_error(send, 413, INVALID_REQUEST, "Request body too large")
     return body
 
 
@@ -202,7 +222,7 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None) 
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _Disconnected()
+            raise Disconnected()
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -228,7 +248,7 @@ async def _drain(receive: Receive, budget: int) -> None:
         budget -= len(message.get("body", b""))
 
 
-class _Disconnected(Exception):
+class Disconnected(Exception):
     """The client went away while we read its request."""
 
 
@@ -256,12 +276,12 @@ def param_header_error(scope: Scope, request: Request, tool: Any) -> ErrorData |
     return None if reason is None else ErrorData(HEADER_MISMATCH, f"Header mismatch: {reason}")
 
 
-def _modern_ladder(
-    headers: dict[bytes, bytes], version: str | None, request: Request, routing: _Routing
+def modern_ladder(
+    headers: dict[bytes, bytes], version: str | None, request: Request, routing: Routing
 ) -> tuple[int, ErrorData] | None:
     """The first failure of the modern validation ladder (see the module docstring), or
     None; `version` is the `MCP-Protocol-Version` header (`header_version`)."""
-    if routing is _UNREADABLE:
+    if routing is UNREADABLE:
         return 400, ErrorData(
             PARSE_ERROR,
             "Parse error: params are not valid JSON (invalid UTF-8 or nested too deeply)",

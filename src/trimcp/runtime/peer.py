@@ -1,44 +1,39 @@
-"""A JSON-RPC peer driven over a message stream: deliberately not MCP-aware.
+"""A JSON-RPC peer over a message stream: the reader, the writer and the workers.
 
-`Peer.run()` reads messages until the stream ends. Each inbound request runs in its own task
-under its own cancel scope (so `cancel(request_id)` can stop it) and its answer is written
-whenever it finishes, in any order. Outbound requests get fresh ids and wait for their answer;
-a timeout or a cancelled caller sends `notifications/cancelled` and stops waiting. Bad input
-from the peer is answered with a JSON-RPC error and never ends the loop.
+`Peer.run()` reads messages until the stream ends and hands each to its `RequestEngine`
+(`trimcp.runtime.engine`), which owns everything else: the in-flight table (limits,
+duplicate ids, cancellation), correlation of outbound requests, batches and the one
+exception boundary. Deliberately not MCP-aware.
 
-The MCP layer (server connection or client session) plugs in through `on_request` and
-`on_notification`; it raises `McpError` to answer with an error, and `on_fault` turns any
-other exception into the answer (by default a bare "Internal error": the text of an
-exception never reaches the peer unless the MCP layer chooses to send it).
+Each inbound request is served on a reusable worker task (`_Workers`) under that worker's
+cancel scope, so `cancel(request_id)` can stop it; its answer is written whenever it
+finishes, in any order. Bad input from the peer is answered with a JSON-RPC error and never
+ends the loop.
+
+The MCP layer (server connection or client session) plugs in through `handler` (or the
+one-argument `on_request`) and `on_notification`; it raises `McpError` to answer with an
+error, and the fault policy `on_fault` turns any other exception into the answer (by default
+a bare "Internal error": the text of an exception never reaches the peer unless the MCP
+layer chooses to send it).
 
 Limits: at most `max_inflight` inbound requests are served at once; one more is refused at
-once with `SERVER_BUSY` (-32000), never queued, so a flood cannot grow memory. The count is
-the length of the in-flight table the peer keeps anyway: no extra work per request.
+once with `SERVER_BUSY` (-32000), never queued, so a flood cannot grow memory.
 """
 
 from __future__ import annotations
 
-import enum
-import itertools
 import logging
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 import anyio
 import msgspec
 
 from trimcp._backend import Wakeup, wakeup_factory
-from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import (
-    INTERNAL_ERROR,
-    INVALID_REQUEST,
-    PARSE_ERROR,
-    SERVER_BUSY,
-    ErrorData,
-)
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, ErrorData
 from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.jsonrpc import (
     Batch,
@@ -49,13 +44,12 @@ from trimcp.protocol.jsonrpc import (
     RequestId,
     Response,
 )
+from trimcp.protocol.requests import busy_error
+from trimcp.runtime.engine import FaultPolicy, Handler, PeerClosed, RequestEngine, internal_error
 
-__all__ = ["FaultHandler", "MessageStream", "Peer", "PeerClosed"]
+__all__ = ["FaultPolicy", "MessageStream", "Peer", "PeerClosed"]
 
 logger = logging.getLogger("trimcp.runtime")
-
-"""JSON-RPC error code of a request refused because too many are in flight (in the range
-JSON-RPC 2.0 leaves to implementations; MCP defines no code for it)."""
 
 
 class MessageStream(Protocol):
@@ -64,10 +58,6 @@ class MessageStream(Protocol):
     async def receive(self) -> bytes: ...
 
     async def send(self, message: bytes) -> None: ...
-
-
-class PeerClosed(ClientError):
-    """The connection ended while a request was waiting for its answer."""
 
 
 class _Workers:
@@ -146,74 +136,56 @@ class _Workers:
             self._guarding = False
 
 
-class _Cancelled(enum.Enum):
-    """`Peer._inflight` markers: a request cancelled (whether or not it started), and one
-    whose answer is being written (too late to cancel, still in flight for `wait_idle`)."""
-
-    CANCELLED = enum.auto()
-    ANSWERING = enum.auto()
-
-
-class _BatchItem:
-    """`Peer._inflight` state of a request of a batch: its own cancel scope, and the error
-    it is answered with in the batch's reply when cancelled at shutdown (None: no answer)."""
-
-    __slots__ = ("answer", "cancelled", "done", "scope")
-
-    def __init__(self) -> None:
-        self.scope = anyio.CancelScope()
-        self.cancelled = False
-        self.done = False  # answered (the reply waits for the rest of the batch)
-        self.answer: ErrorData | None = None
-
-
-class _Pending:
-    __slots__ = ("error", "event", "result")
-
-    def __init__(self) -> None:
-        self.event = anyio.Event()
-        self.result: msgspec.Raw | None = None
-        self.error: ErrorData | None = None
-
-
 RequestHandler = Callable[[Request], Awaitable[Any]]
 NotificationHandler = Callable[[Notification], Awaitable[None]]
-FaultHandler = Callable[[Request, Exception], bytes]
-"""Turns an exception out of `on_request` (other than `McpError`) into the encoded answer."""
-
-
-def internal_error(request: Request, exc: Exception) -> bytes:
-    """The default `on_fault`: log the exception, answer a bare "Internal error"."""
-    logger.error("request %r (%s) failed", request.id, request.method, exc_info=exc)
-    return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, "Internal error"))
+_CLOSED_ERRORS = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 
 
 class Peer:
-    """Correlates requests and answers over one `MessageStream`."""
+    """Reads and writes one `MessageStream`; its `engine` serves and correlates.
+
+    Args:
+        stream: the message stream.
+        handler: `await handler(request, channel)` serves a request (`channel` is the one
+            given here); or `on_request(request)`, for a layer without channels.
+        on_notification: called (in a task of its own) for each notification.
+        on_fault: the fault policy for exceptions other than `McpError`.
+        channel: passed to `handler` with every request.
+        id_prefix: prefix of our outbound request ids.
+        max_inflight: inbound requests in flight at once (None: no limit).
+    """
 
     def __init__(
         self,
         stream: MessageStream,
         *,
-        on_request: RequestHandler,
         on_notification: NotificationHandler,
-        on_fault: FaultHandler = internal_error,
+        handler: Handler | None = None,
+        on_request: RequestHandler | None = None,
+        on_fault: FaultPolicy = internal_error,
+        channel: Any = None,
         id_prefix: str = "",
         max_inflight: int | None = None,
     ) -> None:
+        if handler is None:
+            if on_request is None:
+                raise TypeError("Peer needs a handler or on_request")
+            handler = _one_argument(on_request)
         self._stream = stream
-        self._on_request = on_request
         self._on_notification = on_notification
-        self._on_fault = on_fault
-        self._max_inflight = sys.maxsize if max_inflight is None else max_inflight
-        self._ids = itertools.count(1)
-        self._id_prefix = id_prefix
-        self._pending: dict[RequestId, _Pending] = {}
-        # an inbound request's state: None while queued, then the cancel scope of the worker
-        # serving it, `ANSWERING` while its answer is written, or `CANCELLED`; a batch's
-        # requests are `_BatchItem`s until the batch's reply is written
-        self._inflight: dict[RequestId, anyio.CancelScope | _Cancelled | _BatchItem | None] = {}
-        self._idle: anyio.Event | None = None  # only while someone waits in `wait_idle`
+        self._channel = channel
+        limit = sys.maxsize if max_inflight is None else max_inflight
+        self.engine = RequestEngine(
+            handler,
+            fault=on_fault,
+            limit=max_inflight,
+            refusal=busy_error(f"at most {limit} in flight per session"),
+            id_prefix=id_prefix,
+        )
+        # bound once: the per-request path allocates no bound methods
+        self._admit = self.engine.admit
+        self._serve_queued = self.engine.serve_queued
+        self._send_bound = self._send
         self._task_group: anyio.abc.TaskGroup | None = None
         self._workers: _Workers | None = None
         self._closed = False
@@ -259,7 +231,8 @@ class Peer:
                 finally:
                     tg.cancel_scope.cancel()
         finally:
-            self._close()
+            self._closed = True
+            self.engine.close("connection closed")
 
     def _undeliverable(self, message: jsonrpc.Incoming | None, exc: Exception) -> None:
         """Answer a message that could not be decoded (`message` None) or dispatched, with a
@@ -276,126 +249,54 @@ class Peer:
             return  # nothing to answer: a notification, or the peer's own answer
         self._task_group.start_soon(self._send_error, request_id, error)
 
-    def _close(self) -> None:
-        self._closed = True
-        self._inflight.clear()  # queued requests never start now
-        self._check_idle()
-        for pending in self._pending.values():
-            pending.error = ErrorData(INTERNAL_ERROR, "connection closed")
-            pending.event.set()
-
     @property
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def running(self) -> bool:
+        """Whether `run()` has started and not ended."""
+        return self._task_group is not None and not self._closed
+
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> bool:
+        """Run `fn(*args)` in the peer's task group (from synchronous code on the loop);
+        False when the peer is not running (or its task group is closing)."""
+        tg = self._task_group
+        if tg is None or self._closed:
+            return False
+        try:
+            tg.start_soon(fn, *args)
+        except RuntimeError:  # the task group is closing
+            return False
+        return True
+
     def _dispatch(self, message: jsonrpc.Incoming) -> None:
         assert self._task_group is not None and self._workers is not None
         if isinstance(message, Request):
-            if message.id in self._inflight:
-                self._task_group.start_soon(
-                    self._send_error, message.id, ErrorData(INVALID_REQUEST, "duplicate request id")
-                )
+            refused = self._admit(message.id)
+            if refused is not None:
+                self._task_group.start_soon(self._send_error, message.id, refused)
                 return
-            if len(self._inflight) >= self._max_inflight:
-                self._task_group.start_soon(self._send_error, message.id, self._busy())
-                return
-            self._inflight[message.id] = None
-            self._workers.submit(self._serve, message)
+            self._workers.submit(self._serve_queued, message, self._channel, self._send_bound)
         elif isinstance(message, Notification):
             self._task_group.start_soon(self._notify, message)
         elif isinstance(message, Response | ErrorResponse):
-            self._resolve(message)
+            self.engine.resolve(message)
         elif isinstance(message, Invalid):
             self._task_group.start_soon(self._send_error, message.id, message.error)
         elif isinstance(message, Batch):
             self._task_group.start_soon(self._serve_batch, message)
 
-    def _resolve(self, message: Response | ErrorResponse) -> None:
-        pending = self._pending.get(message.id) if message.id is not None else None
-        if pending is None:
-            if isinstance(message, ErrorResponse) and message.id is None:
-                # the peer could not read something we sent: worth a warning
-                logger.warning("peer reported an error: %s", message.error.message)
-            else:  # most often a late answer to a request we cancelled or gave up on
-                logger.debug("answer to unknown request id %r ignored", message.id)
-            return
-        if isinstance(message, Response):
-            pending.result = message.result
-        else:
-            pending.error = message.error
-        pending.event.set()
-
     # -- inbound -------------------------------------------------------------------------
-
-    def _busy(self) -> ErrorData:
-        return ErrorData(
-            SERVER_BUSY,
-            f"Too many concurrent requests: at most {self._max_inflight} in flight per session",
-        )
-
-    async def _answer(self, request: Request) -> bytes:
-        try:
-            return jsonrpc.encode_result(request.id, await self._on_request(request))
-        except McpError as exc:
-            return jsonrpc.encode_error(request.id, exc.error)
-        except Exception as exc:  # the MCP layer's `on_fault` decides what the peer sees
-            try:
-                return self._on_fault(request, exc)
-            except Exception:  # a broken `on_fault` must not take the connection down
-                logger.exception("on_fault failed for request %r", request.id)
-                return jsonrpc.encode_error(request.id, ErrorData(INTERNAL_ERROR, "Internal error"))
-
-    async def _serve(self, scope: anyio.CancelScope, request: Request) -> bool:
-        """Run on a worker; `cancel()` cancels `scope` (the worker's) to cancel this request.
-        Returns whether it did. The request stays in flight until its answer is written."""
-        inflight = self._inflight
-        rid = request.id
-        try:
-            if inflight[rid] is _Cancelled.CANCELLED:  # before it started
-                del inflight[rid]
-                return False
-            inflight[rid] = scope
-            try:
-                reply = await self._answer(request)
-            except BaseException:
-                del inflight[rid]
-                raise
-            if inflight[rid] is _Cancelled.CANCELLED:  # a cancelled request gets no answer
-                del inflight[rid]
-                return True
-            inflight[rid] = _Cancelled.ANSWERING
-            try:
-                await self._send(reply)
-            finally:
-                del inflight[rid]
-            return False
-        finally:
-            if self._idle is not None:
-                self._check_idle()
-
-    def _check_idle(self) -> None:
-        idle = self._idle
-        if idle is not None and not self._inflight:
-            self._idle = None
-            idle.set()
 
     async def wait_idle(self) -> None:
         """Return once no inbound request is in flight (its answer written, or cancelled and
         unwound), batch requests included; at once when the peer has closed."""
-        while self._inflight:
-            if self._idle is None:
-                self._idle = anyio.Event()
-            await self._idle.wait()
+        await self.engine.wait_idle()
 
     def inflight_ids(self) -> list[RequestId]:
         """The ids of the inbound requests that can still be cancelled (not yet answered)."""
-        return [
-            rid
-            for rid, state in self._inflight.items()
-            if state is None
-            or isinstance(state, anyio.CancelScope)
-            or (isinstance(state, _BatchItem) and not (state.cancelled or state.done))
-        ]
+        return self.engine.inflight_ids()  # type: ignore[return-value]
 
     async def _notify(self, notification: Notification) -> None:
         try:
@@ -409,100 +310,43 @@ class Peer:
                 None, ErrorData(INVALID_REQUEST, "JSON-RPC batches are not supported")
             )
             return
-        replies: list[bytes] = []
-        inflight = self._inflight
-        mine: list[RequestId] = []  # in flight until the batch's reply is written
+        await self.engine.serve_batch(
+            batch, channel=self._batch_channel, notify=self._notify, write=self._write_batch
+        )
 
-        async def serve_one(request: Request, state: _BatchItem) -> None:
-            reply = None
-            with state.scope:
-                reply = await self._answer(request)
-            state.done = True
-            if not state.cancelled:
-                assert reply is not None
-                replies.append(reply)
-            elif state.answer is not None:  # cut at shutdown: answered like the others
-                replies.append(jsonrpc.encode_error(request.id, state.answer))
+    def _batch_channel(self, _request: Request) -> Any:
+        return self._channel
 
-        try:
-            async with anyio.create_task_group() as tg:
-                for item in batch.items:
-                    if isinstance(item, Request):
-                        if item.id in inflight:
-                            error = ErrorData(INVALID_REQUEST, "duplicate request id")
-                            replies.append(jsonrpc.encode_error(item.id, error))
-                            continue
-                        # the batch's requests count against the limit like any others
-                        if len(inflight) >= self._max_inflight:
-                            replies.append(jsonrpc.encode_error(item.id, self._busy()))
-                            continue
-                        state = inflight[item.id] = _BatchItem()
-                        mine.append(item.id)
-                        tg.start_soon(serve_one, item, state)
-                    elif isinstance(item, Notification):
-                        tg.start_soon(self._notify, item)
-                    elif isinstance(item, Response | ErrorResponse):
-                        self._resolve(item)
-                    elif isinstance(item, Invalid):
-                        replies.append(jsonrpc.encode_error(item.id, item.error))
-            if replies:
-                await self._send(b"[" + b",".join(replies) + b"]")
-        finally:
-            for rid in mine:
-                inflight.pop(rid, None)  # gone already if the peer closed
-            self._check_idle()
+    async def _write_batch(self, replies: list[bytes]) -> None:
+        if replies:
+            await self._send(b"[" + b",".join(replies) + b"]")
 
     def cancel(self, request_id: RequestId, answer: ErrorData | None = None) -> bool:
         """Cancel an inbound request (on `notifications/cancelled`); unknown ids, and requests
         whose answer is already being written, are ignored. Returns whether it cancelled.
-
-        `answer`: the error a request of a batch is answered with in the batch's reply (a
-        cancelled request of a batch is otherwise left out of it). A request on its own is
-        never answered here: who cancels it with an answer sends it (see `cancel_inflight`).
-        """
-        state = self._inflight.get(request_id, _Cancelled.ANSWERING)
-        if state is _Cancelled.ANSWERING or state is _Cancelled.CANCELLED:
-            return False
-        if isinstance(state, _BatchItem):
-            if state.cancelled or state.done:
-                return False
-            state.cancelled = True
-            state.answer = answer
-            state.scope.cancel()
-            return True
-        if isinstance(state, anyio.CancelScope):
-            state.cancel()
-        self._inflight[request_id] = _Cancelled.CANCELLED  # if not started yet, never starts
-        return True
+        `answer`: the error it is answered with once it unwinds (None: no answer)."""
+        return self.engine.cancel(request_id, answer)
 
     async def cancel_inflight(self, answer: ErrorData) -> None:
-        """Cancel every inbound request still in flight and answer each with `answer` (the
-        server is shutting down): a request of a batch in its batch's reply, once the batch
-        unwinds (`wait_idle()` waits for it), any other one here."""
-        # cancel them all before the first await: a request that finishes while an answer
-        # is being written leaves the table, and must not be looked up afterwards
-        to_answer = []
-        for rid in self.inflight_ids():
-            in_batch = isinstance(self._inflight.get(rid), _BatchItem)  # answered in its reply
-            if self.cancel(rid, answer) and not in_batch:
-                to_answer.append(rid)
-        for rid in to_answer:
-            await self._send(jsonrpc.encode_error(rid, answer))
+        """Cancel every inbound request still in flight (the server is shutting down); each
+        is answered with `answer` as it unwinds, a request of a batch in its batch's reply
+        (`wait_idle()` waits for them)."""
+        self.engine.cancel_inflight(answer)
+        await anyio.lowlevel.checkpoint()
 
     # -- outbound ------------------------------------------------------------------------
 
     async def _send(self, data: bytes) -> None:
         try:
             await self._stream.send(data)
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream):
+        except _CLOSED_ERRORS:
             logger.debug("peer gone; message dropped")
 
     async def _send_error(self, request_id: RequestId | None, error: ErrorData) -> None:
         await self._send(jsonrpc.encode_error(request_id, error))
 
     def next_id(self) -> RequestId:
-        n = next(self._ids)
-        return f"{self._id_prefix}{n}" if self._id_prefix else n
+        return self.engine.next_id()
 
     async def request(
         self,
@@ -512,40 +356,25 @@ class Peer:
         timeout: float | None = None,
         request_id: RequestId | None = None,
     ) -> msgspec.Raw:
-        """Send a request and wait for its result; raise `McpError` for an error answer."""
+        """Send a request and wait for its result; raise `McpError` for an error answer,
+        `PeerClosed` when the connection ends first."""
         if self._closed:
             raise PeerClosed("connection closed")
-        rid = self.next_id() if request_id is None else request_id
-        pending = _Pending()
-        self._pending[rid] = pending
-        answered = False
-        try:
-            await self._stream.send(jsonrpc.encode_request(rid, method, params))
-            with anyio.fail_after(timeout):
-                await pending.event.wait()
-            answered = True
-        except (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream) as exc:
-            raise PeerClosed("connection closed") from exc
-        finally:
-            self._pending.pop(rid, None)
-            if not answered and not self._closed:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                    await self._send(
-                        jsonrpc.encode_notification(
-                            "notifications/cancelled",
-                            {"requestId": rid, "reason": "timed out or cancelled"},
-                        )
-                    )
-        if pending.error is not None:
-            if (
-                self._closed
-                and pending.result is None
-                and pending.error.message == "connection closed"
-            ):
-                raise PeerClosed("connection closed")
-            raise McpError(pending.error)
-        assert pending.result is not None
-        return pending.result
+        return await self.engine.request(
+            self._stream.send,
+            method,
+            params,
+            timeout=timeout,
+            request_id=request_id,
+            send_cancel=self._send,
+        )
 
     async def notify(self, method: str, params: Any = None) -> None:
         await self._send(jsonrpc.encode_notification(method, params))
+
+
+def _one_argument(on_request: RequestHandler) -> Handler:
+    def handler(request: Request, _channel: Any) -> Awaitable[Any]:
+        return on_request(request)
+
+    return handler

@@ -1,11 +1,14 @@
 """One client connection served over a message stream (stdio, in-memory).
 
 `ServerConnection` puts a `ServerSession` (the MCP layer) on a `runtime.Peer` (JSON-RPC over
-the stream) and is the `Channel` for the requests arriving on it.
+the stream, served by the peer's `RequestEngine`) and is the `Channel` for the requests
+arriving on it. The server's fault policy (`answer_fault`, masking under
+`mask_error_details`) is the engine's, as on every transport.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,7 +21,7 @@ from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
 from trimcp.runtime.peer import MessageStream, Peer
-from trimcp.server.handlers import fault_reply
+from trimcp.server.handlers import answer_fault
 from trimcp.server.session import ServerSession, decode_params
 from trimcp.server.subscriptions import Listener, ListenParams
 from trimcp.settings import settings
@@ -39,9 +42,10 @@ class ServerConnection:
         self.session = ServerSession(server)
         self.peer = Peer(
             stream,
-            on_request=self._on_request,
+            handler=self._on_request,
             on_notification=self._on_notification,
-            on_fault=self._on_fault,
+            on_fault=partial(answer_fault, server),
+            channel=self,
             max_inflight=settings.max_session_requests,
         )
         self.extra: dict[str, Any] = {}
@@ -58,31 +62,23 @@ class ServerConnection:
             self.session.close()
             self.server._connections.discard(self)
 
-    async def _on_request(self, request: Request) -> Any:
+    async def _on_request(self, request: Request, channel: ServerConnection) -> Any:
         if request.method == "subscriptions/listen":
             return await self._listen(request)
-        result = await self.session.handle_request(request, self)
+        result = await self.session.handle_request(request, channel)
         if request.method == "initialize":
             self.peer.accept_batches = self.session.protocol_version == ASSUMED_HANDSHAKE_VERSION
         return result
-
-    def _on_fault(self, request: Request, exc: Exception) -> bytes:
-        return fault_reply(self.server, request, exc)
 
     async def _on_notification(self, notification: Notification) -> None:
         await self.session.handle_notification(notification, cancel=self.peer.cancel, channel=self)
 
     def post_notification(self, method: str, params: Any = None) -> None:
         """Queue a session notification (list changed...) from synchronous code on the loop."""
-        tg = self.peer._task_group
-        if tg is None or self.peer.closed or not self.session.lifecycle.initialized:
+        if not self.peer.running or not self.session.lifecycle.initialized:
             return
-        if not self.session.wants(method, params):
-            return
-        try:
-            tg.start_soon(self.peer.notify, method, params)
-        except RuntimeError:  # the task group is closing
-            pass
+        if self.session.wants(method, params):
+            self.peer.spawn(self.peer.notify, method, params)
 
     async def _listen(self, request: Request) -> Any:
         """2026-07-28 `subscriptions/listen`: the acknowledgement, then the opted-in change
