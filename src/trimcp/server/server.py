@@ -217,18 +217,18 @@ class FastMCP:
             "visibility": self._visibility,
             "mounts": self._composition.mounts,
         }
-        self._tool_manager: ToolManager = self.new_tool_manager(
+        self.tool_manager: ToolManager = self.new_tool_manager(
             duplicate_behavior=on_duplicate_tools or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/tools/list_changed"),
             **shared,
         )
-        self._resource_manager: ResourceManager = self.new_resource_manager(
+        self.resource_manager: ResourceManager = self.new_resource_manager(
             duplicate_behavior=on_duplicate_resources or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/resources/list_changed"),
             prefix_format=lambda: prefix_format_of(self),
             **shared,
         )
-        self._prompt_manager: PromptManager = self.new_prompt_manager(
+        self.prompt_manager: PromptManager = self.new_prompt_manager(
             duplicate_behavior=on_duplicate_prompts or on_duplicate or "warn",
             on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
             **shared,
@@ -266,21 +266,34 @@ class FastMCP:
         """Hook, called once by `__init__`: the `PromptManager` this server owns."""
         return PromptManager(**options)
 
-    @property
-    def tool_manager(self) -> ToolManager:
-        """This server's tools (internal API: handlers, composition and transports go
-        through it; FastMCP's attribute for it is `_tool_manager`)."""
-        return self._tool_manager
+    # `tool_manager`, `resource_manager`, `prompt_manager` (set in `__init__`) are this
+    # server's managers: the internal API handlers, composition and transports go through (a
+    # plain attribute: `tools/call` reads it on every request). FastMCP spells them
+    # `_tool_manager`, ...; those spellings read and replace the same objects.
 
     @property
-    def resource_manager(self) -> ResourceManager:
-        """This server's resources and templates (internal API, as `tool_manager`)."""
-        return self._resource_manager
+    def _tool_manager(self) -> ToolManager:
+        return self.tool_manager
+
+    @_tool_manager.setter
+    def _tool_manager(self, manager: ToolManager) -> None:
+        self.tool_manager = manager
 
     @property
-    def prompt_manager(self) -> PromptManager:
-        """This server's prompts (internal API, as `tool_manager`)."""
-        return self._prompt_manager
+    def _resource_manager(self) -> ResourceManager:
+        return self.resource_manager
+
+    @_resource_manager.setter
+    def _resource_manager(self, manager: ResourceManager) -> None:
+        self.resource_manager = manager
+
+    @property
+    def _prompt_manager(self) -> PromptManager:
+        return self.prompt_manager
+
+    @_prompt_manager.setter
+    def _prompt_manager(self, manager: PromptManager) -> None:
+        self.prompt_manager = manager
 
     @property
     def composition(self) -> Composition:
@@ -364,21 +377,21 @@ class FastMCP:
 
         if not isinstance(tool, Tool):
             tool = Tool.from_function(tool, serializer=self.tool_serializer)
-        return self._tool_manager.add_tool(tool)
+        return self.tool_manager.add_tool(tool)
 
     def remove_tool(self, name: str) -> None:
         """Remove this server's own tool `name` (`NotFoundError` if it has none)."""
-        self._tool_manager.remove_tool(name)
+        self.tool_manager.remove_tool(name)
 
     async def get_tools(self) -> dict[str, Tool]:
         """Visible tools by key, mounted ones included (FastMCP 2.x spelling)."""
-        return await self._tool_manager.get_tools()
+        return await self.tool_manager.get_tools()
 
     async def list_tools(self) -> list[Tool]:
-        return [tool for _key, tool in self._tool_manager.iter_visible()]
+        return [tool for _key, tool in self.tool_manager.iter_visible()]
 
     async def get_tool(self, name: str) -> Tool:
-        tool = self._tool_manager.find(name)
+        tool = self.tool_manager.find(name)
         if tool is None:
             raise NotFoundError(f"Unknown tool: {name}")
         return tool if tool.key == name else tool.model_copy(key=name)
@@ -448,10 +461,10 @@ class FastMCP:
         return decorator
 
     def add_resource(self, resource: Resource) -> Resource:
-        return self._resource_manager.add_resource(resource)
+        return self.resource_manager.add_resource(resource)
 
     def add_template(self, template: ResourceTemplate) -> ResourceTemplate:
-        return self._resource_manager.add_template(template)
+        return self.resource_manager.add_template(template)
 
     add_resource_template = add_template
 
@@ -469,25 +482,25 @@ class FastMCP:
 
     def remove_resource(self, uri: str) -> None:
         """Remove this server's own resource or template `uri` (`NotFoundError` if none)."""
-        self._resource_manager.remove_resource(uri)
+        self.resource_manager.remove_resource(uri)
 
     async def get_resources(self) -> dict[str, Resource]:
-        return await self._resource_manager.get_resources()
+        return await self.resource_manager.get_resources()
 
     async def list_resources(self) -> list[Resource]:
-        return [resource for _key, resource in self._resource_manager.iter_resources()]
+        return [resource for _key, resource in self.resource_manager.iter_resources()]
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        return await self._resource_manager.get_resource_templates()
+        return await self.resource_manager.get_resource_templates()
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
-        return [template for _key, template in self._resource_manager.iter_templates()]
+        return [template for _key, template in self.resource_manager.iter_templates()]
 
     async def _list_mcp_resources(self) -> list[Any]:
-        return [r.to_mcp_resource(uri=key) for key, r in self._resource_manager.iter_resources()]
+        return [r.to_mcp_resource(uri=key) for key, r in self.resource_manager.iter_resources()]
 
     async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
-        return await self._resource_manager.read_contents(uri, ctx)
+        return await self.resource_manager.read_contents(uri, ctx)
 
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
@@ -545,26 +558,26 @@ class FastMCP:
         return self.add_prompt(Prompt.from_function(fn, **kwargs))
 
     def add_prompt(self, prompt: Prompt) -> Prompt:
-        return self._prompt_manager.add_prompt(prompt)
+        return self.prompt_manager.add_prompt(prompt)
 
     def remove_prompt(self, name: str) -> None:
         """Remove this server's own prompt `name` (`NotFoundError` if it has none)."""
-        self._prompt_manager.remove_prompt(name)
+        self.prompt_manager.remove_prompt(name)
 
     async def get_prompts(self) -> dict[str, Prompt]:
-        return await self._prompt_manager.get_prompts()
+        return await self.prompt_manager.get_prompts()
 
     async def list_prompts(self) -> list[Prompt]:
-        return [prompt for _key, prompt in self._prompt_manager.iter_visible()]
+        return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
 
     async def _list_mcp_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self._prompt_manager.iter_visible()]
+        return [p.to_mcp_prompt(name=key) for key, p in self.prompt_manager.iter_visible()]
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
         from trimcp.server.context import Context, enter_context
 
-        prompt = self._prompt_manager.find(name)
+        prompt = self.prompt_manager.find(name)
         if prompt is None:
             raise NotFoundError(f"Unknown prompt: {name}")
         ctx = Context(self)
@@ -845,41 +858,41 @@ class FastMCP:
 
     @property
     def _tools(self) -> Registry[Tool]:
-        return self._tool_manager.registry
+        return self.tool_manager.registry
 
     @property
     def _resources(self) -> Registry[Resource]:
-        return self._resource_manager.resource_registry
+        return self.resource_manager.resource_registry
 
     @property
     def _templates(self) -> Registry[ResourceTemplate]:
-        return self._resource_manager.template_registry
+        return self.resource_manager.template_registry
 
     @property
     def _prompts(self) -> Registry[Prompt]:
-        return self._prompt_manager.registry
+        return self.prompt_manager.registry
 
     def _iter(self, kind: str) -> Iterator[tuple[str, Any]]:
         """`(key, component)` for each visible component of `kind` ("tools", "resources",
         "templates", "prompts")."""
         if kind == "tools":
-            return self._tool_manager.iter_visible()
+            return self.tool_manager.iter_visible()
         if kind == "resources":
-            return self._resource_manager.iter_resources()
+            return self.resource_manager.iter_resources()
         if kind == "templates":
-            return self._resource_manager.iter_templates()
+            return self.resource_manager.iter_templates()
         if kind == "prompts":
-            return self._prompt_manager.iter_visible()
+            return self.prompt_manager.iter_visible()
         raise ValueError(f"unknown component kind: {kind!r}")
 
     def _lookup_tool(self, name: str) -> Tool | None:
-        return self._tool_manager.find(name)
+        return self.tool_manager.find(name)
 
     def _lookup_resource(self, uri: str) -> Found | None:
-        return self._resource_manager.find(uri)
+        return self.resource_manager.find(uri)
 
     async def _read_found(self, found: Found, uri: str, ctx: Context | None) -> list[Any]:
-        return await self._resource_manager.read(found, uri, ctx)
+        return await self.resource_manager.read(found, uri, ctx)
 
     def _lookup_prompt(self, name: str) -> Prompt | None:
-        return self._prompt_manager.find(name)
+        return self.prompt_manager.find(name)
