@@ -1,16 +1,25 @@
 """The error boundary across a transport matrix: `mask_error_details` hides the text of every
 unexpected exception from user code, wherever it is raised (a tool, a resource, a template, a
 prompt, a completion handler, middleware on each of those methods and on a list), and each
-fault gets the same answer on every transport: in-memory (raw wire and `Client` in both eras),
-stdio (a real subprocess), streamable HTTP (a session, stateless, both eras, JSON and SSE
-answers, 2025-03-26 batches) and legacy HTTP+SSE. With masking off the exception's text reaches
-the client; a `ToolError`, `ResourceError` or `PromptError` raised on purpose is always sent.
+fault gets the same answer on every transport. With masking off the exception's text reaches
+the client; a `ToolError`, `ResourceError` or `PromptError` raised on purpose (by a component
+or by middleware) is always sent.
+
+The transports (`RECORDED`): in memory (the raw wire of a `ServerConnection`, and trimcp's
+`Client` in both eras); stdio (a real subprocess on the test's backend); streamable HTTP with
+sessions (2025-06-18 JSON and SSE answers, a 2025-03-26 batch, 2026-07-28 JSON and SSE) and
+stateless (the same, the batch without a session); legacy HTTP+SSE. Memory, stdio and legacy
+SSE run every fault plain, asking for progress, as 2026-07-28 requests, and (stdio, legacy
+SSE) in a 2025-03-26 batch. Every fault emits progress before it raises, so where progress is
+asked for, notifications precede the answer and an HTTP answer is SSE.
 
 The expected answers are written out in `FAULTS`, so a regression shows as a diff. One server
-per transport group, masking mode and backend serves every fault (`Recorder`); each cell of
-the matrix then checks what its transport recorded: the answer, the memory transport's answer
-for the same fault, and (masked) every byte the client received for it. The module ends with
-the read loop's own faults (undecodable messages, unencodable results, failing notification
+(or process) per transport group, masking mode and backend serves every fault (`Recorder`),
+and one event loop per backend serves the module; each cell then checks what its transport
+recorded: the documented answer, the memory transport's answer for the same fault, and
+(masked) every byte the client received for it. A cell that fails on today's code goes in
+`KNOWN_INCONSISTENT` (a strict xfail), never into a weaker assertion. The module ends with the
+read loop's own faults (undecodable messages, unencodable results, failing notification
 handlers).
 """
 
@@ -360,6 +369,7 @@ class Transcript:
     returncode: int | None = None  # stdio: the server's exit status
 
 
+Send = Callable[[bytes], Awaitable[None]]
 Receive = Callable[[], Awaitable[bytes]]
 ACCEPT = "application/json, text/event-stream"
 INIT_PARAMS = {"capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}
@@ -380,8 +390,8 @@ PASSES = ("", "-progress", "-modern")
 async def over_messages(
     name: str,
     wire: bytearray,
-    send: Callable[[bytes], Awaitable[None]],
-    receive: Callable[[], Awaitable[bytes]],
+    send: Send,
+    receive: Receive,
     *,
     passes: tuple[str, ...] = PASSES,
 ) -> dict[str, Transcript]:
@@ -496,8 +506,9 @@ async def record_stdio(masked: bool, backend: str) -> dict[str, Transcript]:
 
 
 def http_bytes(response: Any) -> bytes:
+    """What the client received: status, headers and body."""
     head = [f"{response.status_code}"] + [f"{k}: {v}" for k, v in response.headers.items()]
-    return "\n".join(head).encode() + b"\n\n" + response.content
+    return "\n".join(head).encode() + b"\n\n" + bytes(response.content)
 
 
 def http_answer(response: Any) -> tuple[Any, bool]:
@@ -619,7 +630,7 @@ async def record_stateless(masked: bool, backend: str) -> dict[str, Transcript]:
 @asynccontextmanager
 async def legacy_sse_session(
     http: Any, version: str
-) -> AsyncIterator[tuple[bytearray, Callable[[bytes], Awaitable[None]], Receive]]:
+) -> AsyncIterator[tuple[bytearray, Send, Receive]]:
     """A legacy HTTP+SSE session of `version`: its wire, and how to send and receive on it
     (requests POSTed, each answered 202; answers on the GET stream)."""
     wire = bytearray()
