@@ -37,6 +37,9 @@ import anyio
 import msgspec
 import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
+from mcp.client.client import Client as SdkClient
+from mcp.shared.exceptions import MCPError
+from mcp.types import PromptReference
 
 from tests.wire import MODERN, modern_meta, serving, wire_to
 from trimcp import Client
@@ -591,7 +594,7 @@ async def record_http(masked: bool, backend: str) -> dict[str, Transcript]:
     2025-03-26 session's batch, and 2026-07-28 requests (JSON, then SSE)."""
     names = ("http-json", "http-sse", "http-batch", "modern-json", "modern-sse")
     transcripts = {name: Transcript() for name in names}
-    async with serving(build(masked)) as (_, http):
+    async with serving(build(masked)) as (address, http):
         session = await initialize_http(http, "2025-06-18")
         await post_each(transcripts["http-json"], http, session)
         await post_each(transcripts["http-sse"], http, session, progress=True)
@@ -600,7 +603,44 @@ async def record_http(masked: bool, backend: str) -> dict[str, Transcript]:
         await post_each(
             transcripts["modern-sse"], http, {"accept": ACCEPT}, modern=True, progress=True
         )
+        await record_sdk(transcripts, f"http://127.0.0.1:{address.port}/mcp")
     return transcripts
+
+
+async def sdk_request(client: Any, method: str, params: dict[str, Any]) -> Any:
+    """`method` through the official SDK client's own API."""
+    if method == "tools/call":
+        return await client.call_tool(params["name"], params["arguments"])
+    if method == "resources/read":
+        return await client.read_resource(params["uri"])
+    if method == "prompts/get":
+        return await client.get_prompt(params["name"])
+    if method == "prompts/list":
+        return await client.list_prompts()
+    assert method == "completion/complete", method
+    ref = PromptReference(type="ref/prompt", name=params["ref"]["name"])
+    return await client.complete(ref, params["argument"])
+
+
+async def record_sdk(transcripts: dict[str, Transcript], url: str) -> None:
+    """The official `mcp` SDK's client (an independent peer), in each era: what it hands its
+    caller, as JSON (it gives no raw bytes)."""
+    for name, mode in (("sdk", "legacy"), ("sdk-modern", "auto")):
+        transcript = transcripts[name] = Transcript()
+        async with SdkClient(url, mode=mode) as client:
+            assert (client.session.protocol_version == MODERN) == (mode == "auto")
+            for fault, spec in FAULTS.items():
+                try:
+                    result = await sdk_request(client, spec.method, spec.params)
+                except MCPError as exc:
+                    answer = {"id": 0, "error": exc.error.model_dump(exclude_none=True)}
+                    received = msgspec.json.encode(answer) + repr(exc).encode()
+                else:
+                    dumped = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+                    answer = {"id": 0, "result": dumped}
+                    received = msgspec.json.encode(answer)
+                transcript.wire += received
+                transcript.exchanges[fault] = Exchange(answer, received, 0)
 
 
 async def record_stateless(masked: bool, backend: str) -> dict[str, Transcript]:
@@ -683,7 +723,15 @@ RECORDED: dict[Recording, tuple[str, ...]] = {
     record_memory: ("memory", "memory-progress", "memory-modern"),
     record_client: ("client", "client-modern"),
     record_stdio: ("stdio", "stdio-progress", "stdio-modern", "stdio-batch"),
-    record_http: ("http-json", "http-sse", "http-batch", "modern-json", "modern-sse"),
+    record_http: (
+        "http-json",
+        "http-sse",
+        "http-batch",
+        "modern-json",
+        "modern-sse",
+        "sdk",
+        "sdk-modern",
+    ),
     record_stateless: (
         "stateless-json",
         "stateless-sse",
@@ -702,7 +750,7 @@ RECORDINGS = {name: recording for recording, names in RECORDED.items() for name 
 TRANSPORTS = list(RECORDINGS)
 # every fault emits progress before it raises: asked for, it makes the answer SSE (lazy SSE)
 SSE_TRANSPORTS = {"http-sse", "modern-sse", "stateless-sse", "stateless-modern-sse"}
-HTTP_TRANSPORTS = {*RECORDED[record_http], *RECORDED[record_stateless]}
+HTTP_TRANSPORTS = {*RECORDED[record_http], *RECORDED[record_stateless]} - {"sdk", "sdk-modern"}
 
 
 class Recorder:
