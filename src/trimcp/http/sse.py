@@ -45,8 +45,9 @@ from trimcp.http.wire import (
     respond_error,
 )
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
+from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Batch, Invalid, Request
+from trimcp.protocol.requests import CUT_AT_SHUTDOWN
 from trimcp.protocol.sse import encode_event
 
 if TYPE_CHECKING:
@@ -204,8 +205,6 @@ class LegacySSEEndpoint:
 
     async def _serve(self, connection: ServerConnection, drain: _Drain) -> None:
         """Serve the session until its client goes or the server has shut it down."""
-        from trimcp.server.running import SHUTDOWN_CANCELLED
-
         peer = connection.peer
         async with anyio.create_task_group() as tg:
 
@@ -218,7 +217,7 @@ class LegacySSEEndpoint:
             with drain.grace:
                 await peer.wait_idle()
             if drain.grace.cancel_called:
-                await peer.cancel_inflight(ErrorData(REQUEST_CANCELLED, SHUTDOWN_CANCELLED))
+                await peer.cancel_inflight(CUT_AT_SHUTDOWN)
                 with anyio.move_on_after(_UNWIND):
                     await peer.wait_idle()  # a batch's reply is written as it unwinds
             tg.cancel_scope.cancel()

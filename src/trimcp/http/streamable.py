@@ -100,7 +100,7 @@ from trimcp.protocol.jsonrpc import (
     Response,
 )
 from trimcp.protocol.lifecycle import SessionState
-from trimcp.protocol.requests import DUPLICATE_ID, SharedLimit, busy_error
+from trimcp.protocol.requests import CUT_AT_SHUTDOWN, DUPLICATE_ID, SharedLimit, busy_error
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from trimcp.runtime.engine import RequestEngine
 from trimcp.server.handlers import answer_fault
@@ -117,8 +117,6 @@ logger = logging.getLogger("trimcp.http")
 _RETRY_AFTER = [(b"retry-after", b"1")]
 SESSION_BUSY = busy_error("for this session")
 SERVER_BUSY_ERROR = busy_error("on this server")
-SHUTTING_DOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
-"""What a request still running when the grace period at shutdown ends is answered."""
 
 
 async def _respond_refused(
@@ -251,9 +249,9 @@ class StreamableHTTPEndpoint:
         """The grace period is over: cancel every request still running; each is answered
         with a `-32800` error saying the server is shutting down (in both eras: the client
         is still there, unlike a 2026-07-28 request cancelled by its disconnect)."""
-        self.engine.cancel_inflight(SHUTTING_DOWN)
+        self.engine.cancel_inflight(CUT_AT_SHUTDOWN)
         for session in list(self.sessions.sessions.values()):
-            session.engine.cancel_inflight(SHUTTING_DOWN)
+            session.engine.cancel_inflight(CUT_AT_SHUTDOWN)
 
     @property
     def inflight(self) -> int:

@@ -45,10 +45,11 @@ import sys
 from collections.abc import Hashable, Iterator
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from trimcp.protocol.errors import INVALID_REQUEST, SERVER_BUSY, ErrorData
+from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, SERVER_BUSY, ErrorData
 from trimcp.protocol.jsonrpc import RequestId
 
 __all__ = [
+    "CUT_AT_SHUTDOWN",
     "DUPLICATE_ID",
     "CancelDecision",
     "Cut",
@@ -61,6 +62,10 @@ __all__ = [
 
 DUPLICATE_ID = ErrorData(INVALID_REQUEST, "duplicate request id")
 """The answer to a request whose id is still in flight."""
+
+CUT_AT_SHUTDOWN = ErrorData(REQUEST_CANCELLED, "Request cancelled: the server is shutting down")
+"""The answer to a request still running when the grace period at shutdown ends (every
+transport: the client is still there to read it)."""
 
 
 def busy_error(where: str) -> ErrorData:
