@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from trimcp.exceptions import NotFoundError, PromptError, ValidationError
-from trimcp.server.registry import Catalog, Mounts, NamePrefix, Registry, Visibility
+from trimcp.utilities.registry import Catalog, Mounts, NamePrefix, Registry, Visibility
 
 if TYPE_CHECKING:
     from trimcp.prompts.prompt import Prompt
     from trimcp.server.context import Context
-    from trimcp.server.registry import DuplicateBehavior
     from trimcp.types import GetPromptResult
+    from trimcp.utilities.registry import DuplicateBehavior
 
 __all__ = ["PromptManager"]
 

@@ -19,7 +19,6 @@ is `find(uri)` + `read(found, uri, context)` (`resources/read`) and `iter_resour
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import re
 import warnings
@@ -29,13 +28,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from trimcp.exceptions import NotFoundError, ResourceError
-from trimcp.server.registry import Catalog, Mounts, Registry, Visibility
+from trimcp.utilities.registry import Catalog, Mounts, Registry, Visibility
 
 if TYPE_CHECKING:
     from trimcp.resources.resource import Resource
     from trimcp.resources.template import ResourceTemplate
     from trimcp.server.context import Context
-    from trimcp.server.registry import DuplicateBehavior
+    from trimcp.utilities.registry import DuplicateBehavior
 
 __all__ = [
     "Found",
@@ -366,12 +365,9 @@ class ResourceManager:
     ) -> Resource | ResourceTemplate:
         """A template when `uri` has `{params}` or `fn` takes parameters (a `Context` aside),
         else a resource."""
-        from trimcp.server.context import Context
+        from trimcp.utilities.callables import ParsedCallable
 
-        takes = any(
-            p.annotation not in (Context, "Context")
-            for p in inspect.signature(fn).parameters.values()
-        )
+        takes = bool(ParsedCallable.from_function(fn).parameters_schema.get("properties"))
         if ("{" in uri and "}" in uri) or takes:
             return self.add_template_from_fn(fn, uri, name, description, mime_type, tags)
         return self.add_resource_from_fn(fn, uri, name, description, mime_type, tags)

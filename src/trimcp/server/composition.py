@@ -3,7 +3,7 @@
 A `FastMCP` owns one `Composition`, which owns the server's `Mounts` (the list of
 `MountedServer`s) and runs the lifespans mounts need. What the mounts contribute, per kind, is
 its managers' knowledge (`ToolManager`, `ResourceManager`, `PromptManager`, which read the same
-`Mounts`; precedence and caching: `trimcp.server.registry.Catalog`):
+`Mounts`; precedence and caching: `trimcp.utilities.registry.Catalog`):
 
 - Lookups (the hot path: `tools/call`, `resources/read`, `prompts/get`) *delegate*: strip the
   mount's prefix, ask the child's manager (which applies the child's filters and, recursively,
@@ -28,7 +28,7 @@ from trimcp.resources.resource_manager import (
     remove_resource_prefix,
     resolve_prefix_format,
 )
-from trimcp.server.registry import Mounts, Registry
+from trimcp.utilities.registry import Mounts, Registry
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP

@@ -52,7 +52,7 @@ from trimcp.server.proxy_components import (
     ProxyResource,
     ProxyTemplate,
     ProxyTool,
-    _Remote,
+    RemoteComponent,
 )
 from trimcp.server.proxy_components import expand_template as expand_template
 from trimcp.server.server import FastMCP
@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from trimcp.resources import Resource, ResourceTemplate
     from trimcp.resources.resource_manager import Found
     from trimcp.server.context import Context
-    from trimcp.server.registry import Registry
     from trimcp.tools import Tool
+    from trimcp.utilities.registry import Registry
 
 __all__ = [
     "FastMCPProxy",
@@ -160,13 +160,27 @@ class _Relay:
             self.backend.backend_changed(self.client)
         user = self.user_message
         if user is not None:
-            from trimcp.client.session import _HOOKS, call_handler
+            from trimcp.client.session import call_handler
 
-            hook = getattr(user, _HOOKS.get(notification.method, ""), None)
+            hook = getattr(user, _MESSAGE_HOOKS.get(notification.method, ""), None)
             if hook is not None:
                 await call_handler(hook, notification)
             elif callable(user):
                 await call_handler(user, notification)
+
+
+# FastMCP's `MessageHandler` hook methods, by notification method: the table the client's
+# session dispatches a message handler's notifications with (`trimcp.client.session` keeps it
+# private; the relay hands the backend's notifications to the user's handler the same way).
+_MESSAGE_HOOKS = {
+    "notifications/tools/list_changed": "on_tool_list_changed",
+    "notifications/resources/list_changed": "on_resource_list_changed",
+    "notifications/prompts/list_changed": "on_prompt_list_changed",
+    "notifications/resources/updated": "on_resource_updated",
+    "notifications/progress": "on_progress",
+    "notifications/message": "on_logging_message",
+    "notifications/cancelled": "on_cancelled",
+}
 
 
 def _builtins(params: Any) -> Any:
@@ -387,13 +401,17 @@ class ProxyBackend:
         # `Registry.add` would warn on each replacement. Local entries are left alone.
         remote = self._remote[kind]
         fresh = {c.key: c for c in components}
-        gone = [key for key in remote - fresh.keys() if isinstance(registry.get_any(key), _Remote)]
+        gone = [
+            key
+            for key in remote - fresh.keys()
+            if isinstance(registry.get_any(key), RemoteComponent)
+        ]
         put: dict[str, Any] = {}
         for key, component in fresh.items():
             current = registry.get_any(key)
-            if current is not None and not isinstance(current, _Remote):
+            if current is not None and not isinstance(current, RemoteComponent):
                 continue  # a local component shadows the remote one
-            if current is None or not _same(current, component):
+            if current is None or not current.same_listing(component):
                 put[key] = component
         self._remote[kind] = set(fresh)
         registry.update(put, delete=gone)
@@ -410,10 +428,6 @@ async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[An
     except McpError as exc:
         logger.debug("backend listing failed: %s", exc)
         return []
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a._mcp == b._mcp
 
 
 # -- the proxy's managers --------------------------------------------------------------------

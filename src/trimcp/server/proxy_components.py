@@ -26,7 +26,14 @@ from trimcp.utilities.components import Component
 if TYPE_CHECKING:
     from trimcp.server.proxy import ProxyBackend
 
-__all__ = ["ProxyPrompt", "ProxyResource", "ProxyTemplate", "ProxyTool", "expand_template"]
+__all__ = [
+    "ProxyPrompt",
+    "ProxyResource",
+    "ProxyTemplate",
+    "ProxyTool",
+    "RemoteComponent",
+    "expand_template",
+]
 
 
 def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]:
@@ -39,7 +46,7 @@ def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]
     return tags, rest or None
 
 
-class _Remote(Component):
+class RemoteComponent(Component):
     """What the four proxy components share: the backend they are read through, and the
     backend's listing entry (`_mcp`, also how a refreshed listing is compared to the cache)."""
 
@@ -50,6 +57,10 @@ class _Remote(Component):
         super().__init__(**fields)
         self._backend = backend
         self._mcp = mcp
+
+    def same_listing(self, other: RemoteComponent) -> bool:
+        """Whether `other` was listed by the backend exactly as this one was."""
+        return bool(self._mcp == other._mcp)
 
     @classmethod
     def from_mcp(cls, backend: ProxyBackend, listing: Any) -> Self:
@@ -66,7 +77,7 @@ class _Remote(Component):
         )
 
 
-class ProxyTool(_Remote, Tool):
+class ProxyTool(RemoteComponent, Tool):
     """A backend tool: `run` calls it through the backend (errors become `ToolError`)."""
 
     _FIELDS = {
@@ -104,7 +115,7 @@ def _report_as(contents: list[Any], uri: str) -> list[Any]:
     ]
 
 
-class ProxyResource(_Remote, Resource):
+class ProxyResource(RemoteComponent, Resource):
     """A backend resource, read through the backend."""
 
     _FIELDS = {"uri": "uri", "name": "name", "mime_type": "mimeType", "annotations": "annotations"}
@@ -143,7 +154,7 @@ def expand_template(template: str, params: dict[str, Any]) -> str:
     return _EXPR.sub(one, template)
 
 
-class ProxyTemplate(_Remote, ResourceTemplate):
+class ProxyTemplate(RemoteComponent, ResourceTemplate):
     """A backend resource template; reads expand the backend's own template."""
 
     _FIELDS = {
@@ -166,7 +177,7 @@ class ProxyTemplate(_Remote, ResourceTemplate):
         return _report_as(list(result.contents), uri)
 
 
-class ProxyPrompt(_Remote, Prompt):
+class ProxyPrompt(RemoteComponent, Prompt):
     """A backend prompt, rendered by the backend."""
 
     _FIELDS = {"name": "name", "arguments": "arguments"}

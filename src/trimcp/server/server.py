@@ -44,10 +44,10 @@ from trimcp.server.composition import (
     is_default_lifespan,
     prefix_format_of,
 )
-from trimcp.server.registry import DuplicateBehavior, Registry, Visibility
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon, Implementation
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
+from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
 
 if TYPE_CHECKING:
     from trimcp.prompts import Prompt

@@ -4,7 +4,7 @@ A `FastMCP` owns one (`server._tool_manager`, public spelling `server.tool_manag
 tool methods delegate to it. The manager owns the server's tool `Registry` (duplicate policy,
 list-changed callback), reads the server's `Visibility` and `Mounts`, and is the only place that
 knows how a tool is found through mounted servers (`find`) and listed under their prefixes
-(`iter_visible`). Built on `trimcp.server.registry` (see `Catalog` there for the precedence
+(`iter_visible`). Built on `trimcp.utilities.registry` (see `Catalog` there for the precedence
 rules).
 
 Two audiences:
@@ -28,11 +28,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from trimcp.exceptions import NotFoundError, ToolError, ValidationError
-from trimcp.server.registry import Catalog, Mounts, NamePrefix, Registry, Visibility
+from trimcp.utilities.registry import Catalog, Mounts, NamePrefix, Registry, Visibility
 
 if TYPE_CHECKING:
-    from trimcp.server.registry import DuplicateBehavior
     from trimcp.tools.tool import Tool, ToolResult
+    from trimcp.utilities.registry import DuplicateBehavior
 
 __all__ = ["ToolManager"]
 

@@ -11,8 +11,8 @@
   contribute under prefixed keys. The managers (`ToolManager`, `ResourceManager`,
   `PromptManager`) own one catalog per kind; see "Theory of operation" on `Catalog`.
 
-This module imports nothing of trimcp but its exceptions: the component packages (`tools`,
-`resources`, `prompts`) build their managers on it.
+This module imports nothing of trimcp but its exceptions: it sits below the component packages
+(`tools`, `resources`, `prompts`), whose managers are built on it, and the server core.
 """
 
 from __future__ import annotations
