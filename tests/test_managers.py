@@ -319,6 +319,18 @@ async def test_nested_mounts_resolve_through_every_level() -> None:
             assert result.data == 9
 
 
+async def test_removing_from_the_raw_map_is_seen_through_mounts() -> None:
+    """FastMCP's tests edit `_tool_manager._tools` directly; the parent's cached view of its
+    mounts must not keep what they removed."""
+    child = child_server()
+    parent = FastMCP("parent")
+    parent.mount(child, prefix="child")
+    assert "child_add" in await parent.get_tools()
+    child._tool_manager._tools.pop("add")
+    assert "child_add" not in await parent.get_tools()
+    assert not await parent.tool_manager.has_tool("child_add")
+
+
 # -- a proxy's managers ----------------------------------------------------------------------
 
 

@@ -182,9 +182,10 @@ class Registry(Generic[C]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def state(self) -> tuple[int, int]:
-        """Changes whenever what `visible()` yields may have changed (for caches)."""
-        return (self.version, self.visibility.version)
+    def state(self) -> tuple[int, int, int]:
+        """Changes whenever what `visible()` yields may have changed (for caches). The size
+        is part of it: FastMCP-style code removes entries from `items` (`_tools`) directly."""
+        return (self.version, self.visibility.version, len(self._items))
 
     def keys_matching(self, *, names: set[str] | None, tags: set[str] | None) -> list[str]:
         out = []
