@@ -488,7 +488,13 @@ async def record_stdio(masked: bool, backend: str) -> dict[str, Transcript]:
             await stdin.send(data + b"\n")
 
         async def receive() -> bytes:
-            line = await stdout.receive_until(b"\n", 1 << 24)
+            try:
+                line = await stdout.receive_until(b"\n", 1 << 24)
+            except (anyio.IncompleteRead, anyio.EndOfStream) as exc:
+                log = b"".join(stderr)[-4000:].decode(errors="replace")
+                raise AssertionError(
+                    f"the stdio server's stdout ended; its stderr:\n{log}"
+                ) from exc
             wire.extend(line + b"\n")
             return line
 
@@ -791,26 +797,27 @@ async def recorder(anyio_backend: str) -> AsyncIterator[Recorder]:
 
 MASKING = pytest.mark.parametrize("masked", [True, False], ids=["masked", "unmasked"])
 
-# (transport, fault) -> why that cell fails on today's code; each is xfail(strict=True), so
-# the fix that makes it pass must remove it
-KNOWN_INCONSISTENT: dict[tuple[str, str], str] = {}
+# (transport, fault, masked) -> why that cell fails on today's code; each is an
+# xfail(strict=True), so the fix that makes it pass must remove it. Empty: every cell passes.
+KNOWN_INCONSISTENT: dict[tuple[str, str, bool], str] = {}
 
 
 def cells() -> list[Any]:
     found = []
     for transport in TRANSPORTS:
         for fault in FAULTS:
-            reason = KNOWN_INCONSISTENT.get((transport, fault))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            found.append(pytest.param(transport, fault, marks=marks, id=f"{transport}-{fault}"))
+            for masked in (True, False):
+                reason = KNOWN_INCONSISTENT.get((transport, fault, masked))
+                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                cell = f"{transport}-{fault}-{'masked' if masked else 'unmasked'}"
+                found.append(pytest.param(transport, fault, masked, marks=marks, id=cell))
     return found
 
 
 # -- the matrix ------------------------------------------------------------------------------
 
 
-@MASKING
-@pytest.mark.parametrize(("transport", "fault"), cells())
+@pytest.mark.parametrize(("transport", "fault", "masked"), cells())
 async def test_each_fault_gets_its_documented_answer_on_every_transport(
     recorder: Recorder, anyio_backend: str, masked: bool, transport: str, fault: str
 ) -> None:
