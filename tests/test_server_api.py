@@ -38,8 +38,8 @@ def test_decorator_forms_return_the_original_function():
         return "k"
 
     assert bare() == "b" and called() == "c" and original() == "r" and keyword() == "k"
-    assert set(mcp._tools.all()) == {"plain", "bare", "called", "renamed", "kw"}
-    assert mcp._tools.get("kw").description == "described"
+    assert set(mcp.tool_manager.registry.all()) == {"plain", "bare", "called", "renamed", "kw"}
+    assert mcp.tool_manager.registry.get("kw").description == "described"
 
 
 async def test_introspection_without_transport():
@@ -148,7 +148,7 @@ def test_duplicate_policies(behavior: str):
             mcp.tool(second, name="same")
         return
     mcp.tool(second, name="same")
-    winner = mcp._tools.get("same").fn
+    winner = mcp.tool_manager.registry.get("same").fn
     assert winner is (first if behavior == "ignore" else second)
 
 

@@ -6,13 +6,15 @@ their lifespans), its middleware and its run settings; its component methods del
 managers. Protocol work lives in `server.connection` and `server.handlers`, transports
 elsewhere.
 
-Internal API. Other parts of trimcp reach a server through the public spellings below (no
-leading underscore, each documented as internal where users have no use for it):
-`tool_manager`, `resource_manager`, `prompt_manager`, `composition`, `completion_handler`,
-`has_custom_lifespan`, `lifespan_context()`, `refresh_components()`, `finish_modern()`,
-`serve_routes_of()`. The older private spellings (`_lookup_tool`, `_iter`, `_tools`,
-`_mounted_servers`, `_finish_modern`, `_lifespan_manager`, ...) remain as aliases while the
-transports move over.
+Internal API. Other parts of trimcp reach a server through public spellings (no leading
+underscore, each documented as internal where users have no use for it): `tool_manager`,
+`resource_manager`, `prompt_manager`, `composition`, `completion_handler`, `middleware`,
+`mrtr_keys`, `has_custom_lifespan`, `lifespan_context()`, `lifespan_result`,
+`refresh_components()`, `finish_modern()`, `serve_routes_of()`, `add_notification_sink()`,
+`remove_notification_sink()`, `capture_event_loop()`; the protocol answers are
+`trimcp.server.answers`' functions. The older private spellings (`_lookup_tool`, `_tools`,
+`_mounted_servers`, `_finish_modern`, `_lifespan_manager`, `_middleware`, ...) remain as
+aliases while the transports move over.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import inspect
 import logging
 import os
 import weakref
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,7 +54,6 @@ from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
 if TYPE_CHECKING:
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
-    from trimcp.resources.resource_manager import Found
     from trimcp.server.context import Context
     from trimcp.server.subscriptions import NotificationSink
     from trimcp.tools import Tool
@@ -234,11 +235,14 @@ class FastMCP:
             **shared,
         )
         self._completion_handler: Callable[..., Any] | None = None
-        self._middleware: list[Any] = list(middleware or ())
+        self.middleware: list[Any] = list(middleware or ())
+        """MCP-level middleware, outermost first (FastMCP's attribute)."""
         self.sampling_handler = sampling_handler
         """Answers `ctx.sample` when the client cannot (or always, per the behaviour)."""
         self.sampling_handler_behavior = sampling_handler_behavior or "fallback"
-        self._mrtr_keys: Any = mrtr_keys
+        self.mrtr_keys: Any = mrtr_keys
+        """The keys sealing 2026-07-28 `requestState` as given; `trimcp.server.mrtr` resolves
+        them (or the environment's, or a random key) to `MrtrKeys` on first use."""
         self.mrtr_max_rounds = mrtr_max_rounds
         """Input rounds one 2026-07-28 request may take (`None`: `mrtr.MAX_ROUNDS`, 32)."""
         self._additional_http_routes: list[Any] = []
@@ -677,7 +681,7 @@ class FastMCP:
     def add_middleware(self, middleware: Any) -> None:
         """Add MCP-level middleware (`trimcp.server.middleware.Middleware`); the first added
         runs outermost."""
-        self._middleware.append(middleware)
+        self.middleware.append(middleware)
 
     async def notify_resource_updated(self, uri: str) -> None:
         """Tell the clients subscribed to `uri` that it changed (`notifications/resources/updated`:
@@ -685,6 +689,22 @@ class FastMCP:
         self._notify_all("notifications/resources/updated", {"uri": str(uri)})
 
     # -- notifications -------------------------------------------------------------------
+
+    def add_notification_sink(self, sink: NotificationSink) -> None:
+        """Internal API for transports: `sink` (a connection or session) receives this
+        server's list-changed and resource-updated notifications from now on, until
+        `remove_notification_sink` (held weakly: a sink that is collected drops out)."""
+        self._connections.add(sink)
+
+    def remove_notification_sink(self, sink: NotificationSink) -> None:
+        """Internal API for transports: the end of `add_notification_sink`."""
+        self._connections.discard(sink)
+
+    def capture_event_loop(self) -> None:
+        """Internal API for transports: remember the running event loop, so that a change
+        made in a worker thread (a sync tool adding a component) sends its notifications
+        from it. Call it from the loop that serves this server."""
+        self._loop_scheduler = threadsafe_scheduler()
 
     def _notify_all(self, method: str, params: Any = None) -> None:
         """Queue `method` to every connection that wants it. Safe from any thread: a sync tool
@@ -746,13 +766,16 @@ class FastMCP:
 
     @asynccontextmanager
     async def _run_lifespan(self) -> AsyncIterator[Any]:
-        self._loop_scheduler = threadsafe_scheduler()  # for `_notify_all` from worker threads
+        self.capture_event_loop()  # for `_notify_all` from worker threads
         async with self._composition.lifespans(), self._lifespan(self) as result:
             yield result if result is not None else {}
 
     @property
-    def _lifespan_result(self) -> Any:
+    def lifespan_result(self) -> Any:
+        """What the running lifespan yielded (internal API: `Context` serves it)."""
         return self._shared_lifespan.value
+
+    _lifespan_result = lifespan_result  # the spelling `Context` uses for now
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -852,47 +875,23 @@ class FastMCP:
             graceful_timeout=graceful_timeout,
         )
 
-    # -- the former `ComponentAccess` spellings ---------------------------------------------
-    # Kept while code outside the server core (transports, benchmarks) and FastMCP-style tests
-    # move to the managers; new code calls the managers.
+    # -- former spellings, kept while the transports, benchmarks and tests move over ----------
 
     @property
     def _tools(self) -> Registry[Tool]:
         return self.tool_manager.registry
 
-    @property
-    def _resources(self) -> Registry[Resource]:
-        return self.resource_manager.resource_registry
-
-    @property
-    def _templates(self) -> Registry[ResourceTemplate]:
-        return self.resource_manager.template_registry
-
-    @property
-    def _prompts(self) -> Registry[Prompt]:
-        return self.prompt_manager.registry
-
-    def _iter(self, kind: str) -> Iterator[tuple[str, Any]]:
-        """`(key, component)` for each visible component of `kind` ("tools", "resources",
-        "templates", "prompts")."""
-        if kind == "tools":
-            return self.tool_manager.iter_visible()
-        if kind == "resources":
-            return self.resource_manager.iter_resources()
-        if kind == "templates":
-            return self.resource_manager.iter_templates()
-        if kind == "prompts":
-            return self.prompt_manager.iter_visible()
-        raise ValueError(f"unknown component kind: {kind!r}")
-
     def _lookup_tool(self, name: str) -> Tool | None:
         return self.tool_manager.find(name)
 
-    def _lookup_resource(self, uri: str) -> Found | None:
-        return self.resource_manager.find(uri)
+    @property
+    def _middleware(self) -> list[Any]:
+        return self.middleware
 
-    async def _read_found(self, found: Found, uri: str, ctx: Context | None) -> list[Any]:
-        return await self.resource_manager.read(found, uri, ctx)
+    @property
+    def _mrtr_keys(self) -> Any:
+        return self.mrtr_keys
 
-    def _lookup_prompt(self, name: str) -> Prompt | None:
-        return self.prompt_manager.find(name)
+    @_mrtr_keys.setter
+    def _mrtr_keys(self, keys: Any) -> None:
+        self.mrtr_keys = keys
