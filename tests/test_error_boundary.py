@@ -39,7 +39,7 @@ import pytest
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp.client.client import Client as SdkClient
 from mcp.shared.exceptions import MCPError
-from mcp.types import PromptReference
+from mcp.types import PromptReference, ResourceTemplateReference
 
 from tests.wire import MODERN, modern_meta, serving, wire_to
 from trimcp import Client
@@ -173,6 +173,8 @@ SERVER = textwrap.dedent(
         @mcp.completion
         async def complete(ref, argument, context):
             await emit()
+            if ref.type == "ref/resource":
+                raise RuntimeError("SECRET-completion-template")
             raise RuntimeError("SECRET-completion")
 
         mcp.add_middleware(Faulty())
@@ -220,9 +222,9 @@ class Fault:
         return self.masked if masked else self.unmasked
 
 
-def completion_params(argument: str) -> dict[str, Any]:
+def completion_params(argument: str, ref: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "ref": {"type": "ref/prompt", "name": "boom_prompt"},
+        "ref": ref or {"type": "ref/prompt", "name": "boom_prompt"},
         "argument": {"name": argument, "value": ""},
     }
 
@@ -262,6 +264,12 @@ FAULTS: dict[str, Fault] = {
         completion_params("a"),
         error(INTERNAL_ERROR, "Error completing 'a': SECRET-completion"),
         error(INTERNAL_ERROR, "Error completing 'a'"),
+    ),
+    "completion-template": Fault(
+        "completion/complete",
+        completion_params("name", {"type": "ref/resource", "uri": "tpl://{name}"}),
+        error(INTERNAL_ERROR, "Error completing 'name': SECRET-completion-template"),
+        error(INTERNAL_ERROR, "Error completing 'name'"),
     ),
     "middleware-tool": Fault(
         "tools/call",
@@ -624,7 +632,11 @@ async def sdk_request(client: Any, method: str, params: dict[str, Any]) -> Any:
     if method == "prompts/list":
         return await client.list_prompts()
     assert method == "completion/complete", method
-    ref = PromptReference(type="ref/prompt", name=params["ref"]["name"])
+    ref: PromptReference | ResourceTemplateReference
+    if params["ref"]["type"] == "ref/prompt":
+        ref = PromptReference(type="ref/prompt", name=params["ref"]["name"])
+    else:
+        ref = ResourceTemplateReference(type="ref/resource", uri=params["ref"]["uri"])
     return await client.complete(ref, params["argument"])
 
 
