@@ -232,8 +232,8 @@ def completion_params(argument: str, ref: dict[str, str] | None = None) -> dict[
 # FastMCP's wording (shared/DESIGN.md §7, `trimcp.server.handlers.answer_fault`): an unexpected
 # exception is "Error calling tool 'x'" (an isError result), "Error reading resource 'x'",
 # "Error rendering prompt 'x'", "Error completing 'x'" (-32603), its text appended only when
-# unmasked; one from middleware on a method without a component is its own text unmasked and
-# "Internal error" masked. A ToolError/ResourceError/PromptError is its own message, always.
+# unmasked; one from middleware on any other method (completion/complete, a list) is its own
+# text unmasked and "Internal error" masked, as the SDK answers. A ToolError/ResourceError/PromptError is its own message, always.
 FAULTS: dict[str, Fault] = {
     "tool": Fault(
         "tools/call",
