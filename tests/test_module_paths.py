@@ -13,7 +13,13 @@ PATHS = {
     "trimcp": ["FastMCP", "Context", "Client", "settings"],
     "trimcp.server": ["FastMCP", "Context", "create_proxy"],
     "trimcp.server.server": ["FastMCP"],
-    "trimcp.server.http": ["create_streamable_http_app", "create_sse_app"],
+    "trimcp.server.http": [
+        "create_streamable_http_app",
+        "create_sse_app",
+        "StarletteWithLifespan",
+        "RequestContextMiddleware",
+        "set_http_request",
+    ],
     "trimcp.server.context": ["Context"],
     "trimcp.server.dependencies": [
         "get_context",

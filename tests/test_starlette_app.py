@@ -28,7 +28,8 @@ from trimcp._backend import running_backend
 from trimcp.client.transports import StreamableHttpTransport
 from trimcp.http.context import current_http_request, reset_http_request, set_http_request
 from trimcp.server.dependencies import get_http_request
-from trimcp.server.http import StarletteWithLifespan
+from trimcp.server.http import RequestContextMiddleware, StarletteWithLifespan
+from trimcp.server.http import set_http_request as request_context
 
 pytestmark = pytest.mark.anyio
 
@@ -119,6 +120,15 @@ def make_server(**kwargs: Any) -> FastMCP:
             "tool": message["params"]["name"],
         }
 
+    @mcp.tool
+    def where() -> dict[str, Any]:
+        request = get_http_request()
+        return {
+            "class": f"{type(request).__module__}.{type(request).__qualname__}",
+            "path": request.url.path,
+            "tenant": request.query_params.get("tenant"),
+        }
+
     @mcp.custom_route("/status", methods=["GET"])
     async def status(request: Request) -> JSONResponse:
         return JSONResponse(
@@ -166,6 +176,27 @@ async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_qu
     }
 
 
+async def test_get_http_request_in_a_tool_over_legacy_sse_is_the_streams_request():
+    async with served(make_server().http_app(transport="sse")) as (base, _):
+        async with Client(f"{base}/sse?tenant=acme") as client:
+            data = (await client.call_tool("where", {})).data
+    assert data == {"class": "starlette.requests.Request", "path": "/sse", "tenant": "acme"}
+
+
+async def test_trimcp_http_names_are_starlettes():
+    import starlette.requests
+    import starlette.responses
+    import starlette.routing
+
+    import trimcp.http
+
+    assert trimcp.http.Request is starlette.requests.Request
+    assert trimcp.http.JSONResponse is starlette.responses.JSONResponse
+    assert trimcp.http.StreamingResponse is starlette.responses.StreamingResponse
+    assert trimcp.http.Route is starlette.routing.Route
+    assert trimcp.http.Mount is starlette.routing.Mount
+
+
 async def test_set_http_request_takes_a_scope_and_body_and_builds_one_request_lazily():
     scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"x-a", b"1")]}
     token = set_http_request(scope, b'{"k": 1}')
@@ -191,6 +222,27 @@ async def test_set_http_request_still_takes_a_starlette_request():
         assert get_http_request() is request
     finally:
         reset_http_request(token)
+
+
+async def test_fastmcp_set_http_request_context_manager_and_request_context_middleware():
+    request = Request({"type": "http", "method": "GET", "path": "/", "headers": []})
+    with request_context(request) as current:
+        assert current is request and get_http_request() is request
+    assert current_http_request() is None
+
+    async def echo_trace(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # nothing to start or stop
+            for step in ("startup", "shutdown"):
+                await receive()
+                await send({"type": f"lifespan.{step}.complete"})
+            return
+        await JSONResponse({"trace": get_http_request().headers.get("x-trace")})(
+            scope, receive, send
+        )
+
+    async with served(RequestContextMiddleware(echo_trace)) as (_, client):
+        response = await client.get("/", headers={"X-Trace": "abc"})
+        assert response.json() == {"trace": "abc"}
 
 
 # -- mounting ----------------------------------------------------------------------------------
