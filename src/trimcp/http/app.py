@@ -13,7 +13,10 @@ The MCP endpoint is trimcp's raw ASGI, the hot path: a request for it costs one 
 look-up here, not Starlette's routing, exception middleware and `Request` objects. It is
 listed in `app.routes` too (first, as FastMCP's is), for reading and `url_path_for("mcp")`.
 Everything else is plain Starlette: handlers get a `starlette.requests.Request`, return any
-Starlette `Response`, and `get_http_request()` works in them.
+Starlette `Response`, and `get_http_request()` works in them. One difference from a plain
+Starlette app: its `ServerErrorMiddleware` sits inside the user middleware, not outside, so an
+exception escaping a user middleware is answered 500 by the server (hypercorn), as one from
+the MCP endpoint is.
 
 `.lifespan` is the app's lifespan function: it runs the server's lifespan and the endpoints'
 `running()` task group once, however many hosts enter it; hand it to Starlette or FastAPI
