@@ -6,7 +6,8 @@ no parameter to pass other classes. `serve` here is hypercorn 0.18's asyncio wor
 (`hypercorn.asyncio.run.worker_serve`) making `TunedTCPServer`s instead, without what a
 programmatic server does not use: signal handlers (cancel the task, or pass a
 `shutdown_trigger`), Windows socket sharing between worker processes, and HTTP/3 (QUIC binds
-are refused). hypercorn's own classes and modules are left as they are.
+are refused); one addition: the bound URLs go to `task_status` once listening, as with
+`hypercorn.trio.serve`. hypercorn's own classes and modules are left as they are.
 """
 
 from __future__ import annotations
@@ -184,11 +185,9 @@ async def serve(
         except TimeoutError:
             pass
         finally:
-            # hypercorn calls `exception()` unconditionally, so that asyncio does not warn
-            # that nobody retrieved it; on a gather cancelled by the timeout that raises
-            # CancelledError and skips the lifespan's shutdown
-            if gathered_server_tasks.done() and not gathered_server_tasks.cancelled():
-                gathered_server_tasks.exception()
+            # retrieve the gathered tasks' exception (CancelledError once timed out), so
+            # that asyncio does not warn that nobody did
+            gathered_server_tasks.exception()
 
             await lifespan.wait_for_shutdown()
             lifespan_task.cancel()
