@@ -45,7 +45,7 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import anyio
 import anyio.abc
@@ -53,6 +53,9 @@ import anyio.abc
 from trimcp._backend import quiet_cancelled_connections, running_backend
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from hypercorn.config import Config
 
 __all__ = ["ServerAddress", "build_config", "run_http", "serve_asgi"]
 
@@ -132,7 +135,7 @@ def build_config(
     max_header_size: int | None = None,
     uvicorn_config: Mapping[str, Any] | None = None,
     hypercorn_config: Mapping[str, Any] | None = None,
-) -> Any:
+) -> Config:
     """The hypercorn `Config` `run_http` serves with: access log off, hypercorn's error log
     at `log_level` (default `WARNING`), `graceful_timeout` 3 s, the headers hypercorn adds to
     every response made once per second; then `uvicorn_config` (the options with a hypercorn
@@ -142,7 +145,7 @@ def build_config(
     Raises:
         ValueError: `hypercorn_config` names an attribute `Config` does not have, or a bind.
     """
-    config = _config_class()()
+    config = cast("Config", _config_class()())
     config.accesslog = None
     config.loglevel = log_level or "WARNING"
     config.graceful_timeout = DEFAULT_GRACEFUL_TIMEOUT
@@ -330,7 +333,7 @@ async def run_http(
 
 async def serve_asgi(
     app: ASGIApp,
-    config: Any = None,
+    config: Config | None = None,
     *,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: anyio.abc.TaskStatus[list[str]] = anyio.TASK_STATUS_IGNORED,
