@@ -224,6 +224,7 @@ class ResourceManager:
     async def read(self, found: Found, uri: str, context: Context | None = None) -> list[Any]:
         """Read what `find(uri)` found: its `resources/read` contents, reported under `uri`."""
         component, params, source_uri, _key = found
+        contents: list[Any]
         if params is None:
             contents = await component.read_contents(source_uri, context)
         else:
@@ -294,7 +295,8 @@ class ResourceManager:
             raise NotFoundError(f"Unknown resource: {uri}")
         component, params, _source_uri, _key = found
         if params is None:
-            return component if component.key == uri else component.model_copy(key=uri)
+            found_resource: Resource = component
+            return found_resource if component.key == uri else component.model_copy(key=uri)
         try:
             resource: Resource = await component.create_resource(uri, params)
         except ResourceError:

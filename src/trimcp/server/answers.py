@@ -3,7 +3,7 @@ and the dressing every 2026-07-28 result gets (`resultType`, `serverInfo`, cachi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
@@ -11,7 +11,7 @@ from trimcp.protocol.envelope import SERVER_INFO_KEY
 from trimcp.protocol.versions import MODERN_VERSIONS
 from trimcp.types.base import Implementation
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
-from trimcp.types.results import CacheableResult
+from trimcp.types.results import CacheableResult, Result
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -24,6 +24,9 @@ __all__ = [
     "initialize_result",
     "server_info_meta",
 ]
+
+
+R = TypeVar("R", bound=Result)
 
 
 def capabilities(server: FastMCP) -> ServerCapabilities:
@@ -71,7 +74,7 @@ def server_info_meta(server: FastMCP) -> dict[str, Any]:
     return info
 
 
-def finish_modern(server: FastMCP, result: Any, info: dict[str, Any]) -> Any:
+def finish_modern(server: FastMCP, result: R, info: dict[str, Any]) -> R:
     """Dress a result for 2026-07-28: `resultType`, `serverInfo` (`info`) in `_meta`, and
     caching hints on complete cacheable results (never on `input_required` ones)."""
     meta = dict(result.meta) if result.meta else {}

@@ -26,7 +26,7 @@ import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import msgspec
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from trimcp.server.subscriptions import NotificationSink
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
+    from trimcp.types.results import Result
     from trimcp.utilities.types import NotSetT
 
 __all__ = ["FastMCP"]
@@ -66,6 +67,7 @@ logger = logging.getLogger("trimcp.server")
 
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
 LifespanFn = Callable[["FastMCP"], AbstractAsyncContextManager[Any]]
+R = TypeVar("R", bound="Result")
 
 
 @asynccontextmanager
@@ -738,7 +740,7 @@ class FastMCP:
     def _discover_result(self) -> DiscoverResult:
         return answers.discover_result(self)
 
-    def finish_modern(self, result: Any) -> Any:
+    def finish_modern(self, result: R) -> R:
         """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
         in `_meta`): internal API for the session and the transports."""
         info = self._server_info_meta
