@@ -209,6 +209,23 @@ async def test_server_owns_its_managers_under_fastmcp_names_and_delegates() -> N
     assert not await mcp.tool_manager.has_tool("add")
 
 
+async def test_server_getters_of_single_components_see_mounts() -> None:
+    parent = FastMCP("parent")
+    parent.mount(child_server(), prefix="child")
+    assert (await parent.get_resource("data://child/config")).name == "child_config"
+    template = await parent.get_resource_template("users://child/{user_id}/profile")
+    assert template.name == "child_profile"
+    assert (await parent.get_prompt("child_greet")).key == "child_greet"
+    with pytest.raises(NotFoundError, match="Unknown resource: users://child/1/profile"):
+        await parent.get_resource("users://child/1/profile")  # templates are not matched
+    with pytest.raises(NotFoundError, match="Unknown resource template"):
+        await parent.get_resource_template("users://{user_id}/profile")
+    with pytest.raises(NotFoundError, match="Unknown prompt: greet"):
+        await parent.get_prompt("greet")
+    with pytest.raises(NotImplementedError):
+        parent.add_tool_transformation("child_add", object())
+
+
 async def test_a_tool_added_through_the_manager_notifies_connected_clients() -> None:
     mcp = FastMCP("t")
     seen = anyio.Event()

@@ -402,6 +402,13 @@ class FastMCP:
             raise NotFoundError(f"Unknown tool: {name}")
         return tool if tool.key == name else tool.model_copy(key=name)
 
+    def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
+        """FastMCP's tool transformations: not implemented, refused (`NotImplementedError`)."""
+        self.tool_manager.add_tool_transformation(tool_name, transformation)
+
+    def remove_tool_transformation(self, tool_name: str) -> None:
+        self.tool_manager.remove_tool_transformation(tool_name)
+
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
         """Call a tool without any transport (raises `ToolError`/`NotFoundError`)."""
         from trimcp.server.context import Context, enter_context
@@ -493,11 +500,26 @@ class FastMCP:
     async def get_resources(self) -> dict[str, Resource]:
         return await self.resource_manager.get_resources()
 
+    async def get_resource(self, key: str) -> Resource:
+        """The listed resource under `key` (`NotFoundError` if none; templates are not
+        matched here, as in FastMCP: `read_resource` reads through them)."""
+        resource = (await self.get_resources()).get(key)
+        if resource is None:
+            raise NotFoundError(f"Unknown resource: {key}")
+        return resource
+
     async def list_resources(self) -> list[Resource]:
         return [resource for _key, resource in self.resource_manager.iter_resources()]
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
         return await self.resource_manager.get_resource_templates()
+
+    async def get_resource_template(self, key: str) -> ResourceTemplate:
+        """The listed template under `key` (`NotFoundError` if none)."""
+        template = (await self.get_resource_templates()).get(key)
+        if template is None:
+            raise NotFoundError(f"Unknown resource template: {key}")
+        return template
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
         return [template for _key, template in self.resource_manager.iter_templates()]
@@ -572,6 +594,13 @@ class FastMCP:
 
     async def get_prompts(self) -> dict[str, Prompt]:
         return await self.prompt_manager.get_prompts()
+
+    async def get_prompt(self, key: str) -> Prompt:
+        """The visible prompt clients get as `key` (`NotFoundError` if none)."""
+        prompt = self.prompt_manager.find(key)
+        if prompt is None:
+            raise NotFoundError(f"Unknown prompt: {key}")
+        return prompt if prompt.key == key else prompt.model_copy(key=key)
 
     async def list_prompts(self) -> list[Prompt]:
         return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
