@@ -152,6 +152,20 @@ async def test_resource_manager_alone_reads_resources_and_templates() -> None:
         manager.remove_resource("users://{user_id}")
 
 
+async def test_a_template_registered_under_a_key_of_its_own_matches_the_key() -> None:
+    """FastMCP's rule: `model_copy(key=...)` moves where a template answers."""
+    manager = ResourceManager()
+
+    def greet(name: str) -> str:
+        return f"Hello, {name}!"
+
+    template = ResourceTemplate.from_function(greet, "greet://{name}", name="greeter")
+    manager.add_template(template.model_copy(key="custom://greet/{name}"))
+    assert await manager.read_resource("custom://greet/world") == "Hello, world!"
+    assert (await manager.get_resource("custom://greet/world")).uri == "custom://greet/world"
+    assert not await manager.has_resource("greet://world")
+
+
 @pytest.mark.parametrize("mask", [False, True])
 async def test_resource_manager_wraps_unexpected_errors(mask: bool) -> None:
     manager = ResourceManager(mask_error_details=mask)

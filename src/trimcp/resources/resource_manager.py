@@ -32,7 +32,7 @@ from trimcp.utilities.registry import Catalog, Mounts, Registry, Visibility
 
 if TYPE_CHECKING:
     from trimcp.resources.resource import Resource
-    from trimcp.resources.template import ResourceTemplate
+    from trimcp.resources.template import ResourceTemplate, UriTemplate
     from trimcp.server.context import Context
     from trimcp.utilities.registry import DuplicateBehavior
 
@@ -176,6 +176,7 @@ class ResourceManager:
         self.template_catalog: Catalog[ResourceTemplate] = Catalog(
             self.template_registry, self.mounts, rules=self.rules, child=_child_templates
         )
+        self._key_patterns: dict[str, UriTemplate] = {}
 
     def __repr__(self) -> str:
         return (
@@ -206,7 +207,10 @@ class ResourceManager:
         if resource is not None:
             return resource, None, uri, uri
         for key, template in self.template_registry.visible():
-            params = template.matches(uri)
+            if key == template.uri_template:
+                params = template.matches(uri)
+            else:  # registered under a key of its own: FastMCP matches the key
+                params = self._key_pattern(key).match(uri)
             if params is not None:
                 return template, params, uri, key
         if not self.mounts.items or uri in self.resource_registry:
@@ -220,6 +224,14 @@ class ResourceManager:
                     return None
                 return component, params, source_uri, key
         return None
+
+    def _key_pattern(self, key: str) -> UriTemplate:
+        pattern = self._key_patterns.get(key)
+        if pattern is None:
+            from trimcp.resources.template import UriTemplate
+
+            pattern = self._key_patterns[key] = UriTemplate(key)
+        return pattern
 
     async def read(self, found: Found, uri: str, context: Context | None = None) -> list[Any]:
         """Read what `find(uri)` found: its `resources/read` contents, reported under `uri`."""
