@@ -269,3 +269,18 @@ def test_fail_all_hands_back_every_waiter_once() -> None:
 @pytest.mark.parametrize("answer", [None, CUT])
 def test_a_cut_remembers_its_answer(answer: ErrorData | None) -> None:
     assert Cut(answer).answer is answer
+
+
+def test_pop_answers_and_finishes_at_once_and_reports_a_cut() -> None:
+    shared = SharedLimit(None, busy_error("on this server"))
+    table: InflightTable[Handle] = InflightTable(shared=shared)
+    for key in (1, 2):
+        table.admit(key)
+        table.start(key, Handle(str(key)))
+    table.cancel(2, CUT)
+    assert table.pop(1) is None
+    cut = table.pop(2)
+    assert cut is not None and cut.answer is CUT
+    assert len(table) == 0 and shared.count == 0
+    gone = table.pop(1)  # no longer held: cut without an answer, nothing counted twice
+    assert gone is not None and gone.answer is None and shared.count == 0

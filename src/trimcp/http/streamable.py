@@ -8,7 +8,12 @@ stateless `ServerSession`; `initialize` without it opens a handshake-era session
 
 This module owns the endpoint object: its settings, lifetime (disconnect watch, idle reaping,
 shutdown), the ASGI entry that dispatches by HTTP method, POST (single messages,
-`initialize`, serving one request) and DELETE. The rest is split by what
+`initialize`, serving one request) and DELETE. Requests are served by a
+`trimcp.runtime.engine.RequestEngine`, the one every transport uses: each handshake-era
+session owns one (`HttpSession.engine`: its requests in flight by id, its server-to-client
+requests), and the endpoint owns one for the requests of no session (2026-07-28 and
+stateless: ids are not unique across clients, so they are keyed by their scope and
+cancelled only by a disconnect or shutdown). The rest is split by what
 it owns: `trimcp.http.wire` (headers, body, `Accept`, the ladder, writing simple responses),
 `trimcp.http.channels` (`PostChannel`, `NullChannel`, `DisconnectWatch`) and
 `trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`) and
@@ -35,11 +40,13 @@ sessions were reaped), so a client can tell "server busy" from "session unknown"
 
 Concurrency: a session with `max_session_requests` requests in flight gets 429 for one more,
 and the endpoint with `max_server_requests` in flight (all sessions, stateless and modern
-requests together) gets 503; both with a JSON-RPC error -32000 (`SERVER_BUSY`) in the body
-and `Retry-After: 1`. Refused at once, never queued: a request past the limit costs nothing.
+requests together: a `SharedLimit` every engine counts against) gets 503; both with a
+JSON-RPC error -32000 (`SERVER_BUSY`) in the body and `Retry-After: 1`; an id still in flight
+in its session gets 400. Refused at once, never queued: a request past the limit costs nothing.
 
-Faults: an exception no handler converted (middleware, a bug) is answered by
-`trimcp.server.handlers.answer_fault`, which masks its text when the server asks for it.
+Faults: an exception no handler converted (middleware, a bug) reaches the engine's one
+boundary, whose fault policy is `trimcp.server.handlers.answer_fault` (it masks the text when
+the server asks for it), as on every transport.
 """
 
 from __future__ import annotations
@@ -510,10 +517,18 @@ class StreamableHTTPEndpoint:
         http_request = HttpRequest(scope)
         http_request._body = body  # read already: `await request.body()` must not receive again
         token = set_http_request(http_request)
+        answer: bytes | ErrorData | None = None
         try:
-            answer = await engine.serve(
-                request, channel, scope=cancel_scope, key=key, handler=handler
-            )
+            # `RequestEngine.serve` spelled out: the handler runs in this task, one coroutine
+            # (the engine's boundary) between the endpoint and the session
+            if engine.begin(key, cancel_scope) is None:
+                try:
+                    with cancel_scope:
+                        answer = await engine.respond(request, channel, handler)
+                except BaseException:  # the ASGI task itself cancelled: nothing to answer
+                    engine.finish(key)
+                    raise
+            answer = engine.conclude(key, answer)
         finally:
             reset_http_request(token)
             self._watch.unregister(watch)

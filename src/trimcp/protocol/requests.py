@@ -218,6 +218,16 @@ class InflightTable(Generic[H]):
         entries[key] = _ANSWERING
         return None
 
+    def pop(self, key: Hashable) -> Cut | None:
+        """The handler is done and its answer needs no writing after this (`answering` and
+        `finish` at once): the `Cut` if it was cancelled (or the table cleared), else None."""
+        state = self._entries.pop(key, _GONE)
+        if state is _GONE:
+            return _GONE
+        if self._shared is not None:
+            self._shared.count -= 1
+        return state if type(state) is Cut else None
+
     def finish(self, key: Hashable) -> bool:
         """The request is over (its answer written, or none due); True when none is left."""
         entries = self._entries

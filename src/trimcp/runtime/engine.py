@@ -46,7 +46,7 @@ from trimcp.protocol.jsonrpc import (
     RequestId,
     Response,
 )
-from trimcp.protocol.requests import InflightTable, OutboundTable, SharedLimit
+from trimcp.protocol.requests import Cut, InflightTable, OutboundTable, SharedLimit
 
 __all__ = [
     "Answer",
@@ -108,7 +108,17 @@ class RequestEngine:
         id_prefix: prefix of our outbound request ids.
     """
 
-    __slots__ = ("_closed", "_fault", "_handler", "_idle", "_outbound", "_table", "keyed")
+    __slots__ = (
+        "_closed",
+        "_fault",
+        "_handler",
+        "_idle",
+        "_outbound",
+        "_table",
+        "admit",
+        "begin",
+        "keyed",
+    )
 
     def __init__(
         self,
@@ -130,6 +140,13 @@ class RequestEngine:
         self._idle: anyio.Event | None = None  # only while someone waits in `wait_idle`
         self._closed = False
         self.keyed = keyed
+        # the table's own methods, bound once: no pass-through call on the per-request path
+        self.admit: Callable[[Hashable], ErrorData | None] = self._table.admit
+        """`admit(key)`: take in a request (its id, or its scope when not `keyed`); or the
+        error it is refused with: over a limit, or a duplicate id in flight."""
+        self.begin: Callable[[Hashable, anyio.CancelScope], Cut | None] = self._table.start
+        """`begin(key, scope)`: an admitted request starts under `scope` (which the caller
+        enters around `respond`); or the `Cut` it became while queued (do not run it)."""
 
     @property
     def closed(self) -> bool:
@@ -166,11 +183,6 @@ class RequestEngine:
                 return _INTERNAL
 
     # -- inbound ---------------------------------------------------------------------------
-
-    def admit(self, key: Hashable) -> ErrorData | None:
-        """Take in a request (its id, or its scope when not `keyed`); or the error it is
-        refused with: over a limit, or a duplicate id in flight."""
-        return self._table.admit(key)
 
     def full(self) -> bool:
         """Whether one more request would be refused for a limit."""
@@ -234,21 +246,36 @@ class RequestEngine:
 
         `key`: what it was admitted under (default: its id). With `finish=False` it stays in
         flight (ANSWERING) until `finish(key)`, after its answer is written."""
-        table = self._table
         if key is None:
             key = request.id
         answer: Answer | None = None
-        if table.start(key, scope) is None:
-            with scope:
-                answer = await self.respond(request, channel, handler)
-            cut = table.answering(key)
-            if cut is not None:
-                answer = cut.answer
-        else:
-            answer = table.answering(key).answer  # type: ignore[union-attr]
+        if self._table.start(key, scope) is None:
+            try:
+                with scope:
+                    answer = await self.respond(request, channel, handler)
+            except BaseException:  # cancelled from outside (its task, the peer's end)
+                self.finish(key)
+                raise
+        return self.conclude(key, answer, finish=finish)
+
+    def conclude(
+        self, key: Hashable, answer: Answer | None, *, finish: bool = True
+    ) -> Answer | None:
+        """A request begun with `begin` is done (`answer`: what `respond` gave, None if its
+        scope was cancelled first): its answer, the error it was cut with instead, or None
+        (cut without one). Finished unless `finish=False` (then `finish(key)` once written).
+
+        `begin`, `respond` under the request's scope, then `conclude` is `serve` spelled out,
+        for a transport whose per-request path must not pay for one more coroutine (HTTP)."""
+        table = self._table
         if finish:
-            self.finish(key)
-        return answer
+            cut = table.pop(key)
+            if self._idle is not None and not len(table):
+                self._idle.set()
+                self._idle = None
+        else:
+            cut = table.answering(key)
+        return answer if cut is None else cut.answer
 
     def finish(self, key: Hashable) -> None:
         """A request served with `finish=False` is over (its answer written)."""
