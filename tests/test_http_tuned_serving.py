@@ -20,6 +20,9 @@ from typing import Any
 
 import anyio
 import anyio.abc
+import h2.config
+import h2.connection
+import h2.events
 import hypercorn.asyncio
 import hypercorn.asyncio.run
 import hypercorn.asyncio.tcp_server
@@ -171,6 +174,40 @@ async def test_serve_asgi_serves_any_app_with_the_tuned_classes(anyio_backend_na
                 assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
             stop.set()
     assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
+
+
+async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
+    """`TunedProtocolWrapper` builds its protocols itself (not through hypercorn's
+    `__init__`): a client with HTTP/2 prior knowledge still gets hypercorn's HTTP/2."""
+    config = serve_module.build_config()
+    config.bind = ["127.0.0.1:0"]
+    stop = anyio.Event()
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.send_headers(
+        1,
+        [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")],
+        end_stream=True,
+    )
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            binds = await tg.start(
+                partial(serve_asgi, CannedApp(), config, shutdown_trigger=stop.wait)
+            )
+            port = int(binds[0].rpartition(":")[2])
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                await stream.send(client.data_to_send())
+                status, body, ended = None, b"", False
+                while not ended:
+                    for event in client.receive_data(await stream.receive()):
+                        if isinstance(event, h2.events.ResponseReceived):
+                            status = dict(event.headers)[b":status"]
+                        elif isinstance(event, h2.events.DataReceived):
+                            body += event.data
+                        ended = ended or isinstance(event, h2.events.StreamEnded)
+                    await stream.send(client.data_to_send())
+            stop.set()
+    assert (status, body) == (b"200", b"ok")
 
 
 async def _serve_trimcp_once(backend: str) -> None:
