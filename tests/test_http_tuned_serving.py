@@ -14,6 +14,8 @@ import gc
 import hashlib
 import inspect
 import socket
+import ssl
+import subprocess
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -208,6 +210,51 @@ async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
                     await stream.send(client.data_to_send())
             stop.set()
     assert (status, body) == (b"200", b"ok")
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (certfile, keyfile), made by openssl."""
+    where = tmp_path_factory.mktemp("tls")
+    certfile, keyfile = str(where / "cert.pem"), str(where / "key.pem")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", keyfile, "-out", certfile,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    return certfile, keyfile
+
+
+async def test_serve_asgi_serves_tls_with_the_tuned_classes(
+    anyio_backend_name: str, certificate: tuple[str, str]
+):
+    certfile, keyfile = certificate
+    config = serve_module.build_config(hypercorn_config={"certfile": certfile, "keyfile": keyfile})
+    config.bind = ["127.0.0.1:0"]
+    stop = anyio.Event()
+    trusted = ssl.create_default_context(cafile=certfile)
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            binds = await tg.start(
+                partial(serve_asgi, CannedApp(), config, shutdown_trigger=stop.wait)
+            )
+            assert binds[0].startswith("https://")
+            port = int(binds[0].rpartition(":")[2])
+            async with await anyio.connect_tcp(
+                "127.0.0.1", port, tls=True, ssl_context=trusted, tls_standard_compatible=False
+            ) as stream:
+                for _ in range(2):
+                    answer = await answer_head(stream, GET_REQUEST)
+                    while not answer.endswith(b"\r\n\r\nok"):
+                        answer += await stream.receive()
+                    assert answer.startswith(b"HTTP/1.1 200")
+                assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
+            stop.set()
 
 
 async def _serve_trimcp_once(backend: str) -> None:
