@@ -99,6 +99,14 @@ async def answer_head(stream: anyio.abc.ByteStream, request: bytes) -> bytes:
     return data
 
 
+async def canned_answer(stream: anyio.abc.ByteStream) -> bytes:
+    """`GET /` to a `CannedApp` on a keep-alive connection; the whole answer."""
+    answer = await answer_head(stream, GET_REQUEST)
+    while not answer.endswith(b"\r\n\r\nok"):
+        answer += await stream.receive()
+    return answer
+
+
 def connection_serving(port: int, backend: str) -> Any:
     """The hypercorn `TCPServer` (trimcp's subclass or hypercorn's own) serving the one open
     connection to the server on `port`."""
@@ -212,6 +220,23 @@ async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
     assert (status, body) == (b"200", b"ok")
 
 
+async def test_serve_asgi_stops_on_its_own_after_max_requests():
+    """hypercorn's `max_requests` (uvicorn's `limit_max_requests`): past it, the worker shuts
+    down gracefully, and `serve_asgi` returns with no trigger and no cancellation."""
+    app = CannedApp()
+    config = serve_module.build_config(hypercorn_config={"max_requests": 2})
+    config.max_requests_jitter = 0
+    config.bind = ["127.0.0.1:0"]
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            binds = await tg.start(partial(serve_asgi, app, config))
+            port = int(binds[0].rpartition(":")[2])
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                for _ in range(3):  # the third is past the limit: answered, then the end
+                    assert (await canned_answer(stream)).startswith(b"HTTP/1.1 200")
+    assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for 127.0.0.1 (certfile, keyfile), made by openssl."""
@@ -249,10 +274,7 @@ async def test_serve_asgi_serves_tls_with_the_tuned_classes(
                 "127.0.0.1", port, tls=True, ssl_context=trusted, tls_standard_compatible=False
             ) as stream:
                 for _ in range(2):
-                    answer = await answer_head(stream, GET_REQUEST)
-                    while not answer.endswith(b"\r\n\r\nok"):
-                        answer += await stream.receive()
-                    assert answer.startswith(b"HTTP/1.1 200")
+                    assert (await canned_answer(stream)).startswith(b"HTTP/1.1 200")
                 assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
             stop.set()
 
