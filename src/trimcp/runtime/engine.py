@@ -220,7 +220,7 @@ class RequestEngine:
             self.finish(rid)
         return False
 
-    async def _answer_cut(self, cut: Any, rid: RequestId, send: Send) -> None:
+    async def _answer_cut(self, cut: Cut | None, rid: RequestId, send: Send) -> None:
         """Write a cut request's answer (if it has one) from inside its cancelled scope:
         shielded, and bounded so a stalled peer cannot hold the worker."""
         try:
