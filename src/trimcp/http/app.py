@@ -198,7 +198,9 @@ class McpDispatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http" or kind == "websocket":
-            endpoint = self.endpoints.get(get_route_path(scope))
+            # served directly (no root_path, the common case): the path is the route path
+            path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+            endpoint = self.endpoints.get(path)
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return
