@@ -33,7 +33,13 @@ import msgspec
 
 from trimcp._backend import Wakeup, wakeup_factory
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, ErrorData
+from trimcp.protocol.errors import (
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    SERVER_BUSY,
+    ErrorData,
+)
 from trimcp.protocol.framing import LineTooLong
 from trimcp.protocol.jsonrpc import (
     Batch,
@@ -44,7 +50,6 @@ from trimcp.protocol.jsonrpc import (
     RequestId,
     Response,
 )
-from trimcp.protocol.requests import busy_error
 from trimcp.runtime.engine import FaultPolicy, Handler, PeerClosed, RequestEngine, internal_error
 
 __all__ = ["FaultPolicy", "MessageStream", "Peer", "PeerClosed"]
@@ -179,7 +184,10 @@ class Peer:
             handler,
             fault=on_fault,
             limit=max_inflight,
-            refusal=busy_error(f"at most {limit} in flight per session"),
+            refusal=ErrorData(
+                SERVER_BUSY,
+                f"Too many concurrent requests: at most {limit} in flight per session",
+            ),
             id_prefix=id_prefix,
         )
         # bound once: the per-request path allocates no bound methods
