@@ -20,10 +20,10 @@ import pytest
 from tests.test_http_streamable import running
 from tests.wire import serving
 from trimcp import Context, FastMCP
+from trimcp.core.session import ServerSession
 from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager, SSEStream
 from trimcp.http.sse import LegacySSEEndpoint
 from trimcp.protocol.sse import SSEDecoder
-from trimcp.server.session import ServerSession
 
 pytestmark = pytest.mark.anyio
 

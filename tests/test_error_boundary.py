@@ -229,7 +229,7 @@ def completion_params(argument: str, ref: dict[str, str] | None = None) -> dict[
     }
 
 
-# FastMCP's wording (shared/DESIGN.md §7, `trimcp.server.handlers.answer_fault`): an unexpected
+# FastMCP's wording (shared/DESIGN.md §7, `trimcp.core.handlers.answer_fault`): an unexpected
 # exception is "Error calling tool 'x'" (an isError result), "Error reading resource 'x'",
 # "Error rendering prompt 'x'", "Error completing 'x'" (-32603), its text appended only when
 # unmasked; one from middleware on any other method (completion/complete, a list) is its own

@@ -155,7 +155,7 @@ async def test_state_from_another_request_is_rejected():
 
 
 async def test_expired_state_is_rejected(monkeypatch: pytest.MonkeyPatch):
-    import trimcp.server.mrtr as mrtr
+    import trimcp.core.mrtr as mrtr
 
     mcp, _ = make_server()
     async with wire_to(mcp) as wire:

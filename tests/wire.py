@@ -12,9 +12,9 @@ import anyio
 import httpx2
 import msgspec
 
+from trimcp.core.connection import ServerConnection
 from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
 from trimcp.runtime.memory import memory_stream_pair
-from trimcp.server.connection import ServerConnection
 
 MODERN = "2026-07-28"
 

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from trimcp.exceptions import McpError
 from trimcp.http.event_store import parse_event_id, stream_of
-from trimcp.http.wire import accepts_json_sse, modern_ladder, routing_of, header_version
+from trimcp.http.wire import accepts_json_sse, header_version, modern_ladder, routing_of
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -37,7 +37,7 @@ from trimcp.protocol.header_values import decode_header_value, encode_header_val
 from trimcp.protocol.param_headers import check_param_headers, header_values
 from trimcp.protocol.sse import ServerSentEvent, SSEDecoder, encode_event
 from trimcp.resources.template import UriTemplate
-from trimcp.server import mrtr
+from trimcp.core import mrtr
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

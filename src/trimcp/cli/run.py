@@ -118,7 +118,7 @@ def command(args: argparse.Namespace) -> int:
 
     options = _transport_options(args, transport)
     show_banner = False if args.no_banner else None
-    from trimcp.server.running import exit_status
+    from trimcp.core.running import exit_status
 
     build = import_server(spec, server_args=args.server_args)
     return exit_status(
@@ -174,7 +174,7 @@ async def _serve(
 ) -> int | None:
     """Build the server and serve it until SIGTERM/SIGINT (graceful shutdown); returns the
     signal that stopped it, if any."""
-    from trimcp.server.running import serve_until_signalled
+    from trimcp.core.running import serve_until_signalled
 
     server = await build()
     return await serve_until_signalled(lambda: server.run_async(transport, show_banner, **options))

@@ -22,22 +22,23 @@ import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import anyio
 
 from trimcp.exceptions import ClientError
+from trimcp.runtime.peer import MessageStream
 
 if TYPE_CHECKING:
     from trimcp.client.http import SSETransport, StreamableHttpTransport
-    from trimcp.runtime.peer import MessageStream
     from trimcp.server.server import FastMCP
 
 __all__ = [
     "ClientTransport",
     "FastMCPTransport",
+    "InMemoryServer",
     "PythonStdioTransport",
     "SSETransport",
     "StdioTransport",
@@ -113,6 +114,17 @@ class ClientTransport:
         return None
 
 
+@runtime_checkable
+class InMemoryServer(Protocol):
+    """A server this process can talk to without a socket: a `FastMCP` (its
+    `memory_connection()` serves one client over a pair of memory streams). The client
+    knows servers only through this, so it imports nothing of the server side."""
+
+    name: str
+
+    def memory_connection(self) -> AbstractAsyncContextManager[MessageStream]: ...
+
+
 class FastMCPTransport(ClientTransport):
     """Talk to a `FastMCP` server in this process over a pair of memory streams.
 
@@ -127,33 +139,8 @@ class FastMCPTransport(ClientTransport):
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        from trimcp.runtime.memory import memory_stream_pair
-        from trimcp.server.connection import ServerConnection
-
-        client_end, server_end = memory_stream_pair()
-        connection = ServerConnection(self.server, server_end, transport="memory")
-        finished = anyio.Event()
-
-        async def serve(
-            *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-        ) -> None:
-            try:
-                await connection.run(task_status=task_status)
-            except Exception:  # never cancel the caller's body from a background task
-                logger.exception("in-memory server connection failed")
-            finally:
-                server_end.close()
-                finished.set()
-
-        async with self.server._lifespan_manager(), anyio.create_task_group() as tg:
-            await tg.start(serve)
-            try:
-                yield client_end
-            finally:
-                client_end.close()  # the server sees end-of-stream and winds down
-                with anyio.move_on_after(_EXIT_GRACE, shield=True):
-                    await finished.wait()
-                tg.cancel_scope.cancel()
+        async with self.server.memory_connection() as stream:
+            yield stream
 
     def __repr__(self) -> str:
         return f"<FastMCPTransport(server={self.server.name!r})>"
@@ -333,10 +320,8 @@ def infer_transport(transport: Any) -> ClientTransport:
     """
     if isinstance(transport, ClientTransport):
         return transport
-    from trimcp.server.server import FastMCP
-
-    if isinstance(transport, FastMCP):
-        return FastMCPTransport(transport)
+    if isinstance(transport, InMemoryServer):
+        return FastMCPTransport(transport)  # type: ignore[arg-type]  # a FastMCP, structurally
     if isinstance(transport, Path) or isinstance(transport, str):
         text = str(transport)
         if text.startswith(("http://", "https://")):

@@ -30,7 +30,7 @@ Theory of operation:
    get out in time. Cut hypercorn ourselves if it overstays, and exit the lifespan.
 
 Signals are not handled here: `FastMCP.run` and `trimcp run` turn SIGTERM/SIGINT into the
-cancellation of this task (`trimcp.server.running.serve_until_signalled`); an application that
+cancellation of this task (`trimcp.core.running.serve_until_signalled`); an application that
 embeds `run_http` cancels it itself.
 """
 
@@ -481,7 +481,7 @@ async def _serving(
 
 
 def _print_banner(server: Any, transport: str, url: str) -> None:
-    """The server's one line on stderr, as `trimcp.server.running.print_banner` writes it
+    """The server's one line on stderr, as `trimcp.core.running.print_banner` writes it
     (written here: the HTTP layer imports nothing of the facade above it)."""
     from trimcp import __version__
 

@@ -39,8 +39,8 @@ from trimcp.runtime.engine import RequestEngine
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+    from trimcp.core.session import ServerSession
     from trimcp.http.event_store import EventStore
-    from trimcp.server.session import ServerSession
 
 __all__ = ["HttpSession", "SSEStream", "SessionManager", "new_session_id"]
 

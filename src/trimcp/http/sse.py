@@ -51,7 +51,7 @@ from trimcp.protocol.requests import CUT_AT_SHUTDOWN
 from trimcp.protocol.sse import encode_event
 
 if TYPE_CHECKING:
-    from trimcp.server.connection import ServerConnection
+    from trimcp.core.connection import ServerConnection
     from trimcp.server.server import FastMCP
 
 __all__ = ["LegacySSEEndpoint"]
@@ -166,7 +166,7 @@ class LegacySSEEndpoint:
             await respond(send, 404)
 
     async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from trimcp.server.connection import ServerConnection
+        from trimcp.core.connection import ServerConnection
 
         if self._shutting_down:
             await respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")

@@ -45,7 +45,7 @@ JSON-RPC error -32000 (`SERVER_BUSY`) in the body and `Retry-After: 1`; an id st
 in its session gets 400. Refused at once, never queued: a request past the limit costs nothing.
 
 Faults: an exception no handler converted (middleware, a bug) reaches the engine's one
-boundary, whose fault policy is `trimcp.server.handlers.answer_fault` (it masks the text when
+boundary, whose fault policy is `trimcp.core.handlers.answer_fault` (it masks the text when
 the server asks for it), as on every transport.
 """
 
@@ -62,6 +62,8 @@ import anyio
 import msgspec
 
 from trimcp._backend import cancel_scope_class
+from trimcp.core.handlers import answer_fault
+from trimcp.core.session import ServerSession
 from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
@@ -110,8 +112,6 @@ from trimcp.protocol.lifecycle import SessionState
 from trimcp.protocol.requests import CUT_AT_SHUTDOWN, DUPLICATE_ID, SharedLimit, busy_error
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from trimcp.runtime.engine import RequestEngine
-from trimcp.server.handlers import answer_fault
-from trimcp.server.session import ServerSession
 from trimcp.settings import settings
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ Owns `GET` on the endpoint (`serve_get`) and the three responses that stay open 
 that opened them was answered: the GET stream of a handshake-era session (`_standalone`), a
 stream resumed with `Last-Event-ID` (`_resume`: replay from the session's event store, then
 follow the live stream), and `subscriptions/listen` (2026-07-28: `serve_listen` and its
-`trimcp.server.subscriptions.Listener`). Each runs inside `trimcp.http.channels.serving_stream`, a scope that ends on client disconnect or
+`trimcp.core.subscriptions.Listener`). Each runs inside `trimcp.http.channels.serving_stream`, a scope that ends on client disconnect or
 when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` they serve.
 """
 
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from trimcp.core.session import decode_params
+from trimcp.core.subscriptions import Listener, ListenParams
 from trimcp.exceptions import McpError
 from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
@@ -33,8 +35,6 @@ from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Request
 from trimcp.protocol.sse import encode_comment, encode_event
-from trimcp.server.session import decode_params
-from trimcp.server.subscriptions import Listener, ListenParams
 
 if TYPE_CHECKING:
     from trimcp.http.streamable import StreamableHTTPEndpoint

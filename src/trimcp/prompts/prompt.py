@@ -35,7 +35,7 @@ from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
-    from trimcp.server.context import Context
+    from trimcp.core.context import Context
 
 __all__ = [
     "FunctionPrompt",

@@ -23,8 +23,8 @@ from trimcp.exceptions import NotFoundError, PromptError, ValidationError
 from trimcp.utilities.registry import Catalog, Mounts, NamePrefix, Registry, Visibility
 
 if TYPE_CHECKING:
+    from trimcp.core.context import Context
     from trimcp.prompts.prompt import Prompt
-    from trimcp.server.context import Context
     from trimcp.types import GetPromptResult
     from trimcp.utilities.registry import DuplicateBehavior
 

@@ -31,9 +31,9 @@ from trimcp.exceptions import NotFoundError, ResourceError
 from trimcp.utilities.registry import Catalog, Mounts, Registry, Visibility
 
 if TYPE_CHECKING:
+    from trimcp.core.context import Context
     from trimcp.resources.resource import Resource
     from trimcp.resources.template import ResourceTemplate, UriTemplate
-    from trimcp.server.context import Context
     from trimcp.utilities.registry import DuplicateBehavior
 
 __all__ = [

@@ -50,7 +50,7 @@ from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
-    from trimcp.server.context import Context
+    from trimcp.core.context import Context
 
 __all__ = [
     "FunctionResourceTemplate",

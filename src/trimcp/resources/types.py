@@ -13,7 +13,7 @@ from trimcp.exceptions import ResourceError
 from trimcp.resources.resource import Resource
 
 if TYPE_CHECKING:
-    from trimcp.server.context import Context
+    from trimcp.core.context import Context
 
 __all__ = ["BinaryResource", "DirectoryResource", "FileResource", "TextResource"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trimcp.server.context import Context
+    from trimcp.core.context import Context
     from trimcp.server.proxy import create_proxy
     from trimcp.server.server import FastMCP
 
@@ -13,7 +13,7 @@ __all__ = ["Context", "FastMCP", "create_proxy"]
 
 _LAZY = {
     "FastMCP": "trimcp.server.server",
-    "Context": "trimcp.server.context",
+    "Context": "trimcp.core.context",
     "create_proxy": "trimcp.server.proxy",
 }
 

@@ -41,12 +41,12 @@ import msgspec
 from trimcp.client import Client
 from trimcp.client.elicitation import ElicitResult
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
+from trimcp.core.mrtr import InputRequired
 from trimcp.exceptions import McpError, NotFoundError
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, PARSE_ERROR
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server.mrtr import InputRequired
 from trimcp.server.proxy_components import (
     ProxyPrompt,
     ProxyResource,
@@ -60,10 +60,10 @@ from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.misc import Completion
 
 if TYPE_CHECKING:
+    from trimcp.core.context import Context
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
     from trimcp.resources.resource_manager import Found
-    from trimcp.server.context import Context
     from trimcp.tools import Tool
     from trimcp.utilities.registry import Registry
 
@@ -564,7 +564,7 @@ class FastMCPProxy(FastMCP):
     # -- completion ------------------------------------------------------------------------
 
     async def _complete(self, ref: Any, argument: Any, context: Any) -> Completion:
-        from trimcp.server.context import get_context
+        from trimcp.core.context import get_context
 
         try:
             ctx = get_context()

@@ -12,7 +12,7 @@ underscore, each documented as internal where users have no use for it): `tool_m
 `mrtr_keys`, `has_custom_lifespan`, `lifespan_context()`, `lifespan_result`,
 `refresh_components()`, `finish_modern()`, `serve_routes_of()`, `add_notification_sink()`,
 `remove_notification_sink()`, `capture_event_loop()`; the protocol answers are
-`trimcp.server.answers`' functions. The older private spellings (`_lookup_tool`, `_tools`,
+`trimcp.core.answers`' functions. The older private spellings (`_lookup_tool`, `_tools`,
 `_mounted_servers`, `_finish_modern`, `_lifespan_manager`, `_middleware`, ...) remain as
 aliases while the transports move over.
 """
@@ -33,12 +33,12 @@ import msgspec
 
 from trimcp import __version__
 from trimcp._backend import running_backend, threadsafe_scheduler
+from trimcp.core import answers
 from trimcp.exceptions import NotFoundError, ToolError
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
 from trimcp.runtime.shared import SharedContext
 from trimcp.runtime.threads import run_sync as run_in_worker
-from trimcp.server import answers
 from trimcp.server.composition import (
     Composition,
     MountedServer,
@@ -52,10 +52,11 @@ from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapab
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
 
 if TYPE_CHECKING:
+    from trimcp.core.context import Context
+    from trimcp.core.subscriptions import NotificationSink
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
-    from trimcp.server.context import Context
-    from trimcp.server.subscriptions import NotificationSink
+    from trimcp.runtime.peer import MessageStream
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
     from trimcp.types.results import Result
@@ -243,7 +244,7 @@ class FastMCP:
         """Answers `ctx.sample` when the client cannot (or always, per the behaviour)."""
         self.sampling_handler_behavior = sampling_handler_behavior or "fallback"
         self.mrtr_keys: Any = mrtr_keys
-        """The keys sealing 2026-07-28 `requestState` as given; `trimcp.server.mrtr` resolves
+        """The keys sealing 2026-07-28 `requestState` as given; `trimcp.core.mrtr` resolves
         them (or the environment's, or a random key) to `MrtrKeys` on first use."""
         self.mrtr_max_rounds = mrtr_max_rounds
         """Input rounds one 2026-07-28 request may take (`None`: `mrtr.MAX_ROUNDS`, 32)."""
@@ -411,7 +412,7 @@ class FastMCP:
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
         """Call a tool without any transport (raises `ToolError`/`NotFoundError`)."""
-        from trimcp.server.context import Context, enter_context
+        from trimcp.core.context import Context, enter_context
 
         tool = await self.get_tool(name)
         ctx = Context(self)
@@ -532,7 +533,7 @@ class FastMCP:
 
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
-        from trimcp.server.context import Context, enter_context
+        from trimcp.core.context import Context, enter_context
 
         ctx = Context(self)
         token = enter_context(ctx)
@@ -610,7 +611,7 @@ class FastMCP:
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
-        from trimcp.server.context import Context, enter_context
+        from trimcp.core.context import Context, enter_context
 
         prompt = self.prompt_manager.find(name)
         if prompt is None:
@@ -710,7 +711,7 @@ class FastMCP:
     # -- middleware and notifications ------------------------------------------------------
 
     def add_middleware(self, middleware: Any) -> None:
-        """Add MCP-level middleware (`trimcp.server.middleware.Middleware`); the first added
+        """Add MCP-level middleware (`trimcp.core.middleware.Middleware`); the first added
         runs outermost."""
         self.middleware.append(middleware)
 
@@ -755,7 +756,7 @@ class FastMCP:
     async def _on_roots_changed(self, connection: Any) -> None:
         """Hook for roots list-changed (Context issue); nothing to do by default."""
 
-    # -- protocol answers (built in trimcp.server.answers) ----------------------------------
+    # -- protocol answers (built in trimcp.core.answers) ----------------------------------
 
     def _capabilities(self) -> ServerCapabilities:
         return answers.capabilities(self)
@@ -780,6 +781,13 @@ class FastMCP:
     _finish_modern = finish_modern  # the transports' spelling until they move over
 
     # -- lifespan ------------------------------------------------------------------------
+
+    def memory_connection(self) -> AbstractAsyncContextManager[MessageStream]:
+        """Serve one client over a pair of memory streams, yielding the client's end (what
+        `Client(mcp)` and `FastMCPTransport` connect through; the lifespan runs meanwhile)."""
+        from trimcp.core.connection import serve_in_memory
+
+        return serve_in_memory(self)
 
     def lifespan_context(self) -> AbstractAsyncContextManager[Any]:
         """Run the user's lifespan (and mounted servers') once however many transports share
@@ -855,7 +863,7 @@ class FastMCP:
         `other` adds later are served too (internal API: a proxy of an in-process server)."""
         self._additional_http_routes = other._additional_http_routes
 
-    # -- running (trimcp.server.running does the work) ------------------------------------
+    # -- running (trimcp.core.running does the work) ------------------------------------
 
     async def run_async(
         self,
@@ -864,7 +872,7 @@ class FastMCP:
         **transport_kwargs: Any,
     ) -> None:
         """Run the server inside the caller's event loop (asyncio or trio)."""
-        from trimcp.server.running import run_async
+        from trimcp.core.running import run_async
 
         await run_async(self, transport, show_banner, **transport_kwargs)
 
@@ -881,7 +889,7 @@ class FastMCP:
         `graceful_timeout` seconds, then an error answer; the lifespan exits once), and after
         a SIGINT the process exits with status 130 (`SystemExit`); a second SIGINT stops at
         once."""
-        from trimcp.server.running import run
+        from trimcp.core.running import run
 
         run(self, transport, show_banner, backend=backend, **transport_kwargs)
 
@@ -896,7 +904,7 @@ class FastMCP:
         """Serve one client over this process's stdin/stdout until stdin closes. Cancelling
         shuts down gracefully: requests in flight get `graceful_timeout` seconds (default 3)
         to finish, those still running are answered with an error."""
-        from trimcp.server.running import run_stdio_async
+        from trimcp.core.running import run_stdio_async
 
         await run_stdio_async(
             self,

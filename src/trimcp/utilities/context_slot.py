@@ -3,10 +3,10 @@
 Components (tools, resources, prompts: `trimcp.utilities.callables`) recognise a parameter
 annotated with `Context` and inject the current one, but `Context` belongs to the server
 core, which imports the components. So the components know only this module:
-`ContextBase` is the class `trimcp.server.context.Context` derives from (a parameter whose
+`ContextBase` is the class `trimcp.core.context.Context` derives from (a parameter whose
 annotation is a subclass of it receives the context), and `current_context` is the context
 variable holding the one in use, which the server core sets around each request
-(`trimcp.server.context.enter_context`) and `get_context()` reads.
+(`trimcp.core.context.enter_context`) and `get_context()` reads.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ __all__ = ["ContextBase", "current_context"]
 
 
 class ContextBase:
-    """The base of `trimcp.server.context.Context` (nothing else derives from it)."""
+    """The base of `trimcp.core.context.Context` (nothing else derives from it)."""
 
     __slots__ = ()
 

@@ -1,7 +1,7 @@
 """MCP-level middleware (FastMCP's `fastmcp.server.middleware`): hooks around every request.
 
 ```python
-from trimcp.server.middleware import Middleware, MiddlewareContext
+from trimcp.core.middleware import Middleware, MiddlewareContext
 
 class Audit(Middleware):
     async def on_call_tool(self, context: MiddlewareContext, call_next):
@@ -14,7 +14,7 @@ mcp.add_middleware(Audit())
 
 from __future__ import annotations
 
-from trimcp.server.middleware.middleware import (
+from trimcp.core.middleware import (
     CallNext,
     Middleware,
     MiddlewareContext,

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from trimcp.core.handlers import HANDLERS
+from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import (
     Envelope,
@@ -27,8 +29,6 @@ from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
-from trimcp.server.handlers import HANDLERS
-from trimcp.server.request import Channel, ServerRequest
 from trimcp.types.lifecycle import InitializeParams, InitializeResult
 from trimcp.types.misc import CancelledParams, SetLevelParams
 from trimcp.types.resources import SubscribeParams
@@ -225,8 +225,8 @@ class ServerSession:
 
 
 async def _through_middleware(middleware: list[Any], served: ServerRequest, handler: Any) -> Any:
-    from trimcp.server.context import Context, enter_context
-    from trimcp.server.middleware import MiddlewareContext, run_middleware
+    from trimcp.core.context import Context, enter_context
+    from trimcp.core.middleware import MiddlewareContext, run_middleware
 
     async def innermost(context: MiddlewareContext) -> Any:
         served.params = context.message

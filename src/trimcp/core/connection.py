@@ -1,4 +1,4 @@
-"""One client connection served over a message stream (stdio, in-memory).
+"""One client connection served over a message stream (stdio, in-memory, legacy SSE).
 
 `ServerConnection` puts a `ServerSession` (the MCP layer) on a `runtime.Peer` (JSON-RPC over
 the stream, served by the peer's `RequestEngine`) and is the `Channel` for the requests
@@ -8,6 +8,9 @@ arriving on it. The server's fault policy (`answer_fault`, masking under
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -15,21 +18,60 @@ import anyio
 import msgspec
 
 from trimcp._backend import threadsafe_scheduler
+from trimcp.core.handlers import answer_fault
+from trimcp.core.session import ServerSession, decode_params
+from trimcp.core.subscriptions import Listener, ListenParams
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import is_modern, parse_modern
 from trimcp.protocol.errors import METHOD_NOT_FOUND, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION
 from trimcp.runtime.peer import MessageStream, Peer
-from trimcp.server.handlers import answer_fault
-from trimcp.server.session import ServerSession, decode_params
-from trimcp.server.subscriptions import Listener, ListenParams
 from trimcp.settings import settings
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
-__all__ = ["ServerConnection", "decode_params"]
+__all__ = ["ServerConnection", "decode_params", "serve_in_memory"]
+
+logger = logging.getLogger("trimcp.server")
+
+EXIT_GRACE = 2.0
+"""Seconds an in-memory connection gets to wind down after its client left."""
+
+
+@asynccontextmanager
+async def serve_in_memory(server: FastMCP) -> AsyncIterator[MessageStream]:
+    """Serve one client of `server` over a pair of memory streams; yields the client's end.
+
+    The server's lifespan runs (once, shared with its other transports) while the
+    connection is open, and the connection runs in a task group of its own, so neither a
+    thread nor a socket is involved. What `Client(mcp)` connects through
+    (`FastMCP.memory_connection()`)."""
+    from trimcp.runtime.memory import memory_stream_pair
+
+    client_end, server_end = memory_stream_pair()
+    connection = ServerConnection(server, server_end, transport="memory")
+    finished = anyio.Event()
+
+    async def serve(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await connection.run(task_status=task_status)
+        except Exception:  # never cancel the caller's body from a background task
+            logger.exception("in-memory server connection failed")
+        finally:
+            server_end.close()
+            finished.set()
+
+    async with server.lifespan_context(), anyio.create_task_group() as tg:
+        await tg.start(serve)
+        try:
+            yield client_end
+        finally:
+            client_end.close()  # the server sees end-of-stream and winds down
+            with anyio.move_on_after(EXIT_GRACE, shield=True):
+                await finished.wait()
+            tg.cancel_scope.cancel()
 
 
 class ServerConnection:

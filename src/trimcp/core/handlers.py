@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from trimcp.core.context import Context, enter_context
 from trimcp.exceptions import (
     McpError,
     NotFoundError,
@@ -37,7 +38,6 @@ from trimcp.protocol.errors import (
     RESOURCE_NOT_FOUND,
     ErrorData,
 )
-from trimcp.server.context import Context, enter_context
 from trimcp.types import CallToolResult, TextContent
 from trimcp.types.misc import (
     CompleteParams,
@@ -56,8 +56,8 @@ from trimcp.types.resources import (
 from trimcp.types.tools import CallToolParams, ListToolsResult
 
 if TYPE_CHECKING:
+    from trimcp.core.request import ServerRequest
     from trimcp.protocol.jsonrpc import Request
-    from trimcp.server.request import ServerRequest
     from trimcp.server.server import FastMCP
 
 __all__ = ["HANDLERS", "Handler", "answer_fault", "fault_reply", "paginate"]
@@ -139,12 +139,12 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
 
 def _mrtr() -> ModuleType:
-    """`trimcp.server.mrtr`, imported on first use: hashlib, hmac and secrets would cost a
+    """`trimcp.core.mrtr`, imported on first use: hashlib, hmac and secrets would cost a
     handshake-era server (or a stdio spawn) ~5 ms. Kept here after the first call: an
     import statement in the request path costs a microsecond each time."""
     global _mrtr_module
     if _mrtr_module is None:
-        from trimcp.server import mrtr
+        from trimcp.core import mrtr
 
         _mrtr_module = mrtr
     return _mrtr_module

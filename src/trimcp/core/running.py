@@ -28,7 +28,7 @@ import anyio.abc
 from trimcp import __version__
 
 if TYPE_CHECKING:
-    from trimcp.server.connection import ServerConnection
+    from trimcp.core.connection import ServerConnection
     from trimcp.server.server import FastMCP
     from trimcp.transports.stdio import FdStream
 
@@ -170,7 +170,7 @@ async def run_stdio_async(
         stateless: accepted for FastMCP compatibility; a stdio connection is one session.
         graceful_timeout: seconds requests in flight get to finish when cancelled (default 3).
     """
-    from trimcp.server.connection import ServerConnection
+    from trimcp.core.connection import ServerConnection
     from trimcp.transports.stdio import stdio_stream
 
     del stateless

@@ -1,0 +1,498 @@
+"""`Context`: what a tool, resource or prompt function sees of the request it serves.
+
+A parameter annotated `Context` (any name, also `Context | None` or `Annotated[Context, ...]`)
+is injected by the component machinery and hidden from schemas. `get_context()` returns the
+same object from anywhere inside the request.
+
+Outbound traffic goes through the request's channel (shared/DESIGN.md §2): log messages only
+when the request's envelope allows them, progress only when the request carries a token.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import msgspec
+
+from trimcp.exceptions import McpError
+from trimcp.protocol.envelope import LOG_LEVELS
+from trimcp.protocol.errors import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    MISSING_REQUIRED_CLIENT_CAPABILITY,
+    PARSE_ERROR,
+    ErrorData,
+)
+from trimcp.protocol.jsonrpc import DECODE_ERRORS
+from trimcp.runtime.threads import cancel_requested
+from trimcp.types.misc import Root
+from trimcp.utilities.context_slot import ContextBase, current_context
+
+if TYPE_CHECKING:
+    from trimcp.core.elicitation import (
+        AcceptedElicitation,
+        CancelledElicitation,
+        DeclinedElicitation,
+    )
+    from trimcp.core.mrtr import MrtrRound
+    from trimcp.core.request import ServerRequest
+    from trimcp.server.server import FastMCP
+
+__all__ = ["Context", "enter_context", "get_context"]
+
+logger = logging.getLogger("trimcp.context")
+
+LoggingLevel = Literal[
+    "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
+]
+
+
+_current = cast(
+    "ContextVar[Context | None]", current_context
+)  # TODO(issue 15): for dependencies.py
+
+
+class _Reset:
+    __slots__ = ("_token",)
+
+    def __init__(self, token: Token[ContextBase | None]) -> None:
+        self._token = token
+
+    def reset(self) -> None:
+        current_context.reset(self._token)
+
+
+def enter_context(ctx: Context) -> _Reset:
+    """Make `ctx` what `get_context()` returns until `.reset()`."""
+    return _Reset(current_context.set(ctx))
+
+
+class Context(ContextBase):
+    """Per-request handle on the server and on the client that sent the request."""
+
+    def __init__(self, fastmcp: FastMCP, request: ServerRequest | None = None) -> None:
+        self._fastmcp = fastmcp
+        self._request = request
+        self._state: dict[str, Any] = {}
+        self._last_progress: float | None = None
+        self._mrtr: MrtrRound | None = None
+        parent = cast("Context | None", current_context.get())
+        if parent is not None:  # a child context inherits a copy of the state
+            self._state = copy.copy(parent._state)
+
+    # -- properties ----------------------------------------------------------------------
+
+    @property
+    def fastmcp(self) -> FastMCP:
+        return self._fastmcp
+
+    @property
+    def request_context(self) -> ServerRequest | None:
+        return self._request
+
+    def _require_request(self) -> ServerRequest:
+        if self._request is None:
+            raise RuntimeError("This Context is not attached to a request")
+        return self._request
+
+    @property
+    def request_id(self) -> str:
+        return str(self._require_request().id)
+
+    @property
+    def session_id(self) -> str | None:
+        request = self._request
+        return None if request is None else request.channel.session_id
+
+    @property
+    def client_id(self) -> str | None:
+        request = self._request
+        if request is None or request.envelope.meta is None:
+            return None
+        client_id = request.envelope.meta.get("client_id")
+        return client_id if isinstance(client_id, str) else None
+
+    @property
+    def transport(self) -> str | None:
+        request = self._request
+        return None if request is None else request.channel.transport
+
+    @property
+    def protocol_version(self) -> str | None:
+        request = self._request
+        return None if request is None else request.envelope.protocol_version
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        request = self._request
+        return {} if request is None else request.envelope.client_capabilities
+
+    @property
+    def client_info(self) -> dict[str, Any] | None:
+        request = self._request
+        return None if request is None else request.envelope.client_info
+
+    @property
+    def lifespan_context(self) -> Any:
+        return self._fastmcp._lifespan_result
+
+    @property
+    def is_cancelled(self) -> bool:
+        """True once the request was cancelled, for sync tools running in a worker thread
+        (which cannot be interrupted) to poll and stop early. Async tools are cancelled at
+        their next `await` instead."""
+        return cancel_requested()
+
+    # -- state ---------------------------------------------------------------------------
+
+    def set_state(self, key: str, value: Any) -> None:
+        self._state[key] = value
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    # -- logging -------------------------------------------------------------------------
+
+    async def log(
+        self,
+        message: str,
+        level: LoggingLevel | None = None,
+        logger_name: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a log message to the client (if the request's log level lets it through)."""
+        level = level or "info"
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {level!r}")
+        request = self._request
+        if request is None:
+            logger.log(logging.INFO, "%s", message)
+            return
+        if not request.envelope.wants_log(level):
+            return
+        data: Any = message if extra is None else {"msg": message, "extra": extra}
+        params: dict[str, Any] = {"level": level, "data": data}
+        if logger_name is not None:
+            params["logger"] = logger_name
+        await request.channel.notify("notifications/message", params, related_request_id=request.id)
+
+    async def debug(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        await self.log(message, "debug", logger_name, extra)
+
+    async def info(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        await self.log(message, "info", logger_name, extra)
+
+    async def warning(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        await self.log(message, "warning", logger_name, extra)
+
+    async def error(
+        self, message: str, logger_name: str | None = None, extra: dict[str, Any] | None = None
+    ) -> None:
+        await self.log(message, "error", logger_name, extra)
+
+    # -- progress ------------------------------------------------------------------------
+
+    async def report_progress(
+        self, progress: float, total: float | None = None, message: str | None = None
+    ) -> None:
+        """Notify progress when the request carries a progress token; otherwise do nothing.
+
+        Progress must increase (spec): a value not above the last one sent is dropped.
+        """
+        request = self._request
+        if request is None or request.envelope.progress_token is None:
+            return
+        if self._last_progress is not None and progress <= self._last_progress:
+            return
+        self._last_progress = progress
+        params: dict[str, Any] = {
+            "progressToken": request.envelope.progress_token,
+            "progress": progress,
+        }
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        await request.channel.notify(
+            "notifications/progress", params, related_request_id=request.id
+        )
+
+    # -- input from the client: sampling, elicitation, roots --------------------------------
+    # Handshake era: a live server-to-client request on the request's channel, awaited with a
+    # timeout. 2026-07-28: MRTR (trimcp.core.mrtr) -- the handler is replayed with answers.
+
+    async def _client_input(self, method: str, params: dict[str, Any], capability: str) -> Any:
+        request = self._require_request()
+        envelope = request.envelope
+        if envelope.client_capabilities.get(capability) is None:
+            raise McpError(
+                ErrorData(
+                    MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    f"The client does not support {capability} (it did not declare the capability)",
+                    {"requiredCapabilities": {capability: {}}},
+                )
+            )
+        if envelope.modern:
+            if self._mrtr is None:
+                raise McpError(
+                    INVALID_REQUEST,
+                    f"{method} needs input from the client, which 2026-07-28 allows only in "
+                    "tools/call, prompts/get and resources/read",
+                )
+            return self._mrtr.next_answer({"method": method, "params": params})
+        from trimcp.settings import settings
+
+        raw = await request.channel.request(
+            method, params, related_request_id=request.id, timeout=settings.client_request_timeout
+        )
+        try:
+            return msgspec.json.decode(raw)
+        except DECODE_ERRORS as exc:  # the client's bytes: invalid UTF-8 is not caught earlier
+            raise McpError(PARSE_ERROR, f"the client's answer to {method} is not JSON") from exc
+
+    async def elicit(
+        self, message: str, response_type: Any = None
+    ) -> AcceptedElicitation[Any] | DeclinedElicitation | CancelledElicitation:
+        """Ask the user for input shaped like `response_type` (None: a plain approval; a
+        scalar type, a list of choices, `Literal`, `Enum`, a dataclass, TypedDict or pydantic
+        model). Returns `AcceptedElicitation(data=...)`, `DeclinedElicitation()` or
+        `CancelledElicitation()`."""
+        from trimcp.core.elicitation import elicitation_schema, parse_elicit_result
+
+        spec = elicitation_schema(response_type)
+        params: dict[str, Any] = {"message": message, "requestedSchema": spec.requested_schema}
+        result = await self._client_input("elicitation/create", params, "elicitation")
+        return parse_elicit_result(result, spec)
+
+    async def elicit_url(self, message: str, url: str, elicitation_id: str | None = None) -> Any:
+        """URL-mode elicitation: send the user to `url` (needs the client's `elicitation.url`)."""
+        from trimcp.core.elicitation import (
+            elicitation_schema,
+            parse_elicit_result,
+            url_elicitation_params,
+        )
+
+        request = self._require_request()
+        elicitation = request.envelope.client_capabilities.get("elicitation")
+        if not isinstance(elicitation, dict) or elicitation.get("url") is None:
+            raise McpError(
+                ErrorData(
+                    MISSING_REQUIRED_CLIENT_CAPABILITY,
+                    "The client does not support URL-mode elicitation",
+                    {"requiredCapabilities": {"elicitation": {"url": {}}}},
+                )
+            )
+        if request.envelope.modern:
+            elicitation_id = None  # 2026-07-28 removed elicitationId
+        elif elicitation_id is None:
+            import secrets
+
+            elicitation_id = secrets.token_urlsafe(12)
+        params = url_elicitation_params(message, url, elicitation_id)
+        result = await self._client_input("elicitation/create", params, "elicitation")
+        return parse_elicit_result(result, elicitation_schema(None))
+
+    async def sample(
+        self,
+        messages: str | list[Any],
+        system_prompt: str | None = None,
+        include_context: Literal["none", "thisServer", "allServers"] | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        model_preferences: Any = None,
+        tools: list[Any] | None = None,
+    ) -> Any:
+        """Ask the client's LLM for a completion; returns its content block (e.g. `.text`).
+
+        Without client support, the server's `sampling_handler` answers (FastMCP's
+        `sampling_handler_behavior="fallback"`; `"always"` skips the client)."""
+        params = _sampling_params(
+            messages,
+            system_prompt,
+            include_context,
+            temperature,
+            max_tokens,
+            model_preferences,
+            tools,
+        )
+        request = self._require_request()
+        caps = request.envelope.client_capabilities
+        sampling_caps = caps.get("sampling")
+        fallback = getattr(self._fastmcp, "sampling_handler", None)
+        behavior = getattr(self._fastmcp, "sampling_handler_behavior", "fallback")
+        if fallback is not None and (behavior == "always" or sampling_caps is None):
+            result = await _call_maybe_async(fallback, params["messages"], params, self)
+            return _sampling_content(result)
+        if sampling_caps is not None:
+            if tools and sampling_caps.get("tools") is None:
+                raise McpError(
+                    ErrorData(
+                        MISSING_REQUIRED_CLIENT_CAPABILITY,
+                        "The client does not support tool use in sampling",
+                        {"requiredCapabilities": {"sampling": {"tools": {}}}},
+                    )
+                )
+            if (
+                include_context in ("thisServer", "allServers")
+                and sampling_caps.get("context") is None
+            ):
+                params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
+        result = await self._client_input("sampling/createMessage", params, "sampling")
+        try:
+            if not isinstance(result, dict) or not isinstance(result.get("content"), dict | list):
+                raise msgspec.ValidationError("Expected `content`, an object or an array")
+            return _sampling_content(result)
+        except msgspec.ValidationError as exc:  # the client's data, not a server fault
+            raise McpError(
+                INVALID_PARAMS, f"The client's sampling/createMessage result is malformed: {exc}"
+            ) from None
+
+    async def list_roots(self) -> list[Root]:
+        """The client's roots (file system locations it exposes)."""
+        result = await self._client_input("roots/list", {}, "roots")
+        roots = result.get("roots", []) if isinstance(result, dict) else []
+        try:
+            if not isinstance(roots, list):
+                raise msgspec.ValidationError("Expected `roots`, an array")
+            return [msgspec.convert(root, Root) for root in roots]
+        except msgspec.ValidationError as exc:  # the client's data, not a server fault
+            raise McpError(
+                INVALID_PARAMS, f"The client's roots/list result is malformed: {exc}"
+            ) from None
+
+    async def close_sse_stream(self) -> bool:
+        """End this request's SSE stream early (streamable HTTP, 2025-11-25 sessions with
+        resumability): the client reconnects with `Last-Event-ID` and gets the rest by replay.
+        Elsewhere it does nothing and returns False."""
+        request = self._request
+        close = getattr(request.channel, "close_sse_stream", None) if request is not None else None
+        if close is None:
+            return False
+        return bool(await close())
+
+    # -- server features -----------------------------------------------------------------
+
+    async def list_resources(self) -> list[Any]:
+        return await self._fastmcp._list_mcp_resources()
+
+    async def list_prompts(self) -> list[Any]:
+        return await self._fastmcp._list_mcp_prompts()
+
+    async def read_resource(self, uri: str) -> list[Any]:
+        return await self._fastmcp._read_resource_contents(str(uri), self)
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        return await self._fastmcp.render_prompt(name, arguments)
+
+    # -- notifications -------------------------------------------------------------------
+
+    async def _send_session(self, method: str) -> None:
+        request = self._request
+        if request is not None and not request.envelope.modern:
+            await request.channel.notify(method, None, related_request_id=None)
+
+    async def send_tool_list_changed(self) -> None:
+        await self._send_session("notifications/tools/list_changed")
+
+    async def send_resource_list_changed(self) -> None:
+        await self._send_session("notifications/resources/list_changed")
+
+    async def send_prompt_list_changed(self) -> None:
+        await self._send_session("notifications/prompts/list_changed")
+
+
+def _text_message(text: str, role: str = "user") -> dict[str, Any]:
+    return {"role": role, "content": {"type": "text", "text": text}}
+
+
+def _builtins(value: Any) -> Any:
+    if isinstance(value, msgspec.Struct):
+        return msgspec.to_builtins(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return value
+
+
+def _sampling_params(
+    messages: str | list[Any],
+    system_prompt: str | None,
+    include_context: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    model_preferences: Any,
+    tools: list[Any] | None,
+) -> dict[str, Any]:
+    if isinstance(messages, str):
+        wire = [_text_message(messages)]
+    else:
+        wire = [_text_message(m) if isinstance(m, str) else _builtins(m) for m in messages]
+    params: dict[str, Any] = {"messages": wire, "maxTokens": max_tokens or 512}
+    if system_prompt is not None:
+        params["systemPrompt"] = system_prompt
+    if include_context is not None:
+        params["includeContext"] = include_context
+    if temperature is not None:
+        params["temperature"] = temperature
+    if model_preferences is not None:
+        if isinstance(model_preferences, str):
+            model_preferences = {"hints": [{"name": model_preferences}]}
+        elif isinstance(model_preferences, list):
+            model_preferences = {"hints": [{"name": name} for name in model_preferences]}
+        params["modelPreferences"] = _builtins(model_preferences)
+    if tools:
+        params["tools"] = [_tool_definition(t) for t in tools]
+    return params
+
+
+def _tool_definition(tool: Any) -> Any:
+    if callable(tool) and not hasattr(tool, "to_mcp_tool"):
+        from trimcp.tools import Tool
+
+        tool = Tool.from_function(tool)
+    if hasattr(tool, "to_mcp_tool"):
+        tool = tool.to_mcp_tool()
+    return _builtins(tool)
+
+
+def _sampling_content(result: Any) -> Any:
+    """The content of a sampling answer, as a content struct (`.text` for text)."""
+    from trimcp.types.codec import convert
+    from trimcp.types.content import ContentBlock, TextContent
+
+    block: Any = ContentBlock  # a union, which msgspec converts to but mypy's type[T] can't name
+
+    if isinstance(result, str):
+        return TextContent(text=result)
+    result = _builtins(result)
+    content = result.get("content") if isinstance(result, dict) and "content" in result else result
+    if isinstance(content, list):
+        return [convert(item, block) for item in content]
+    if isinstance(content, dict):
+        return convert(content, block)
+    return content
+
+
+async def _call_maybe_async(fn: Any, *args: Any) -> Any:
+    import inspect
+
+    result = fn(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def get_context() -> Context:
+    """The `Context` of the request being served (RuntimeError outside one)."""
+    ctx = cast("Context | None", current_context.get())
+    if ctx is None:
+        raise RuntimeError("No active context found: get_context() works only inside a request")
+    return ctx

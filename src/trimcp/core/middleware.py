@@ -1,0 +1,114 @@
+"""The middleware chain: `Middleware` hooks, `MiddlewareContext`, and the fold that runs them.
+
+A request passes `on_message`, then `on_request` (or `on_notification`), then the hook named
+after its method (`on_call_tool`, `on_list_tools`, ...), outermost middleware first; each hook
+calls `call_next(context)` to continue. `context.message` is the request's params (for
+`tools/call`: `.name`, `.arguments`); `call_next` returns the method's result. A server
+without middleware pays nothing: the chain is only built when there is some.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+__all__ = ["CallNext", "Middleware", "MiddlewareContext", "run_middleware"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiddlewareContext:
+    """What a middleware hook sees of the message it wraps."""
+
+    message: Any
+    method: str | None = None
+    source: Literal["client", "server"] = "client"
+    type: Literal["request", "notification"] = "request"
+    timestamp: float = field(default_factory=time.time)
+    fastmcp_context: Any = None
+
+    def copy(self, **changes: Any) -> MiddlewareContext:
+        return replace(self, **changes)
+
+
+CallNext = Callable[[MiddlewareContext], Awaitable[Any]]
+
+_HOOKS = {
+    "tools/call": "on_call_tool",
+    "tools/list": "on_list_tools",
+    "resources/read": "on_read_resource",
+    "resources/list": "on_list_resources",
+    "resources/templates/list": "on_list_resource_templates",
+    "prompts/get": "on_get_prompt",
+    "prompts/list": "on_list_prompts",
+    "initialize": "on_initialize",
+}
+
+
+class Middleware:
+    """Subclass and override the hooks you need; each must `return await call_next(context)`
+    (or return a result of its own to short-circuit, or raise)."""
+
+    async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        chain = call_next
+        hook = _HOOKS.get(context.method or "")
+        if hook is not None:
+            chain = _bind(getattr(self, hook), chain)
+        chain = _bind(self.on_request if context.type == "request" else self.on_notification, chain)
+        chain = _bind(self.on_message, chain)
+        return await chain(context)
+
+    async def on_message(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_request(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_notification(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_initialize(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_call_tool(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_read_resource(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_get_prompt(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_list_tools(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_list_resources(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext, call_next: CallNext
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_list_prompts(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+        return await call_next(context)
+
+
+def _bind(
+    hook: Callable[[MiddlewareContext, CallNext], Awaitable[Any]], call_next: CallNext
+) -> CallNext:
+    async def step(context: MiddlewareContext) -> Any:
+        return await hook(context, call_next)
+
+    return step
+
+
+async def run_middleware(
+    middleware: Sequence[Any], context: MiddlewareContext, handler: CallNext
+) -> Any:
+    """Run `handler` inside `middleware`, the first in the list outermost (a reversed fold)."""
+    chain = handler
+    for mw in reversed(middleware):
+        chain = _bind(mw, chain)
+    return await chain(context)
