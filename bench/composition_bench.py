@@ -1,8 +1,8 @@
 """Local vs direct-mounted vs proxied (in-memory) tool calls per second.
 
 Two measurements per setup:
-- `lookup`: `_lookup_tool` alone (includes an await of the timing loop);
-- `dispatch`: the server-side path alone (`_lookup_tool` + `tool.run`, what `tools/call` does
+- `lookup`: `tool_manager.find` alone (includes an await of the timing loop);
+- `dispatch`: the server-side path alone (`tool_manager.find` + `tool.run`, what `tools/call` does
   after decoding), which isolates what mounting adds;
 - `client`: full `tools/call` round trips through an in-memory `Client` (sequential).
 
@@ -65,8 +65,8 @@ async def rate(fn, seconds: float) -> float:
 
 
 def lookup_cost(server: FastMCP, name: str, n: int = 200_000) -> float:
-    """Microseconds per `_lookup_tool` (synchronous, so no event-loop cost is included)."""
-    lookup = server._lookup_tool
+    """Microseconds per `tool_manager.find` (synchronous, so no event-loop cost is included)."""
+    lookup = server.tool_manager.find
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
@@ -85,7 +85,7 @@ async def main(seconds: float) -> None:
         async with Client(server) as client:  # runs lifespans (the proxy's backend session)
 
             async def dispatch(server: FastMCP = server, name: str = name) -> None:
-                tool = server._lookup_tool(name)
+                tool = server.tool_manager.find(name)
                 await tool.run(args, None)
 
             async def round_trip(name: str = name) -> None:

@@ -182,8 +182,8 @@ async def test_state_signed_by_a_shared_key_verifies_on_another_replica():
     keys = ["k1-shared-secret"]
     a, _ = make_server()
     b, _ = make_server()
-    a._mrtr_keys = keys
-    b._mrtr_keys = keys
+    a.mrtr_keys = keys
+    b.mrtr_keys = keys
     async with wire_to(a) as wa, wire_to(b) as wb:
         first = (
             await wa.call(

@@ -185,7 +185,7 @@ async def test_unknown_names_are_forwarded() -> None:
     with anyio.fail_after(10):
         async with Client(proxy) as client:
             proxy._backend._remote["tools"].clear()  # simulate a stale cache
-            proxy._tools._items.pop("add")
+            proxy.tool_manager._tools.pop("add")
             assert (await client.call_tool("add", {"a": 1, "b": 2})).content[0].text == "3"
             with pytest.raises(McpError, match="Unknown tool: missing"):  # the backend's answer
                 await client.call_tool_mcp("missing", {})

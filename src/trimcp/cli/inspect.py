@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from trimcp.cli._common import CommandError, dump_json
+from trimcp.core import answers
 
 __all__ = ["build_report", "command", "configure"]
 
@@ -91,8 +92,8 @@ async def build_report(server: Any, *, fmt: str = "trimcp") -> dict[str, Any]:
         (k, p, to_builtins(p.to_mcp_prompt(name=k)))
         for k, p in (await server.get_prompts()).items()
     ]
-    implementation = to_builtins(server._implementation())
-    capabilities = to_builtins(server._capabilities())
+    implementation = to_builtins(answers.implementation(server))
+    capabilities = to_builtins(answers.capabilities(server))
     if fmt == "mcp":
         report: dict[str, Any] = {
             "serverInfo": implementation,

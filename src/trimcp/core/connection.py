@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
-from trimcp._backend import threadsafe_scheduler
 from trimcp.core.handlers import answer_fault
 from trimcp.core.session import ServerSession, decode_params
 from trimcp.core.subscriptions import Listener, ListenParams
@@ -92,17 +91,17 @@ class ServerConnection:
         )
         self.extra: dict[str, Any] = {}
         self._listeners: set[Listener] = set()
-        server._connections.add(self)
+        server.add_notification_sink(self)
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        self.server._loop_scheduler = threadsafe_scheduler()  # see FastMCP._notify_all
+        self.server.capture_event_loop()  # a sync tool's changes notify from this loop
         try:
             await self.peer.run(task_status=task_status)
         finally:
             self.session.close()
-            self.server._connections.discard(self)
+            self.server.remove_notification_sink(self)
 
     async def _on_request(self, request: Request, channel: ServerConnection) -> Any:
         if request.method == "subscriptions/listen":
@@ -145,7 +144,7 @@ class ServerConnection:
         # still in progress (basic/patterns/subscriptions.mdx §Cancellation,
         # cancellation.mdx); then the final result of a graceful end (SubscriptionsListenResult).
         await self.peer.notify(*listener.cancellation("the server is shutting down"))
-        return self.server._finish_modern(listener.final_result())
+        return self.server.finish_modern(listener.final_result())
 
     def end_listens(self) -> None:
         """The server is shutting down: end this connection's `subscriptions/listen` requests

@@ -137,7 +137,7 @@ class Context(ContextBase):
 
     @property
     def lifespan_context(self) -> Any:
-        return self._fastmcp._lifespan_result
+        return self._fastmcp.lifespan_result
 
     @property
     def is_cancelled(self) -> bool:
@@ -382,13 +382,15 @@ class Context(ContextBase):
     # -- server features -----------------------------------------------------------------
 
     async def list_resources(self) -> list[Any]:
-        return await self._fastmcp._list_mcp_resources()
+        return [
+            r.to_mcp_resource(uri=key) for key, r in self._fastmcp.resource_manager.iter_resources()
+        ]
 
     async def list_prompts(self) -> list[Any]:
-        return await self._fastmcp._list_mcp_prompts()
+        return [p.to_mcp_prompt(name=key) for key, p in self._fastmcp.prompt_manager.iter_visible()]
 
     async def read_resource(self, uri: str) -> list[Any]:
-        return await self._fastmcp._read_resource_contents(str(uri), self)
+        return await self._fastmcp.resource_manager.read_contents(str(uri), self)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         return await self._fastmcp.render_prompt(name, arguments)

@@ -179,10 +179,10 @@ class MrtrRound:
 
 def keys_for(server: Any) -> MrtrKeys:
     """The server's MRTR keys (`FastMCP(mrtr_keys=...)`, the environment, or a random key)."""
-    keys = getattr(server, "_mrtr_keys", None)
+    keys = getattr(server, "mrtr_keys", None)
     if not isinstance(keys, MrtrKeys):
         keys = MrtrKeys(keys)
-        server._mrtr_keys = keys
+        server.mrtr_keys = keys
     return keys
 
 

@@ -188,7 +188,7 @@ async def run_stdio_async(
         # period would not be written. The caller sets `stop` instead.
         try:
             with anyio.CancelScope() as lifecycle:
-                async with server._lifespan_manager(), stdio_stream() as stream:
+                async with server.lifespan_context(), stdio_stream() as stream:
                     connection = ServerConnection(server, stream, transport="stdio")
                     lifecycle.shield = True
                     task_status.started()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from trimcp.core import answers
 from trimcp.core.handlers import HANDLERS
 from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
@@ -113,7 +114,7 @@ class ServerSession:
         else:
             envelope = self._handshake_envelope(method, meta)
         if method == "server/discover":
-            return server._discover_result()
+            return answers.discover_result(server)
         if method == "logging/setLevel":
             return self._set_level(params)
         if method in ("resources/subscribe", "resources/unsubscribe"):
@@ -127,13 +128,13 @@ class ServerSession:
             envelope=envelope,
             channel=channel,
         )
-        middleware = server._middleware
+        middleware = server.middleware
         if middleware:
             result = await _through_middleware(middleware, served, entry[1])
         else:
             result = await entry[1](served, params)
         if envelope.modern:
-            return server._finish_modern(result)
+            return server.finish_modern(result)
         return result
 
     def _handshake_envelope(self, method: str, meta: dict[str, Any] | None) -> Envelope:
@@ -178,7 +179,7 @@ class ServerSession:
         }
         self.protocol_version = version
         self._bare_envelope = None
-        return self.server._initialize_result(version)
+        return answers.initialize_result(self.server, version)
 
     def _set_level(self, params: SetLevelParams) -> Any:
         from trimcp.protocol.envelope import LOG_LEVEL_RANK

@@ -5,7 +5,7 @@ and carries, tagged with its id, only the change notifications its client opted 
 `Listener` is one listen request, whatever carries it: the stdio/in-memory connection forwards
 its inbox as notifications on the wire (`ServerConnection`), the HTTP endpoint as the events of
 the request's SSE response (`trimcp.http.streams`). Either way it sits in the server's
-`_connections` fan-out next to the sessions.
+notification fan-out (`FastMCP.add_notification_sink`) next to the sessions.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ __all__ = ["LISTEN_KINDS", "ListenParams", "Listener", "NotificationSink"]
 
 
 class NotificationSink(Protocol):
-    """What the server's change fan-out (`FastMCP._connections`) holds: a session of either
+    """What the server's change fan-out (`FastMCP.add_notification_sink`) holds: a session of either
     transport or a `Listener`, each deciding what it forwards."""
 
     def post_notification(self, method: str, params: Any = None) -> None: ...
@@ -115,13 +115,13 @@ class Listener:
     @contextmanager
     def attached(self, server: FastMCP) -> Iterator[Listener]:
         """In `server`'s change fan-out for the block; closed after it."""
-        server._connections.add(self)
+        server.add_notification_sink(self)
         try:
             yield self
         finally:
-            server._connections.discard(self)
+            server.remove_notification_sink(self)
             self.close()
 
     def final_result(self) -> Result:
-        """What ends the listen request when the server ends it (before `_finish_modern`)."""
+        """What ends the listen request when the server ends it (before `finish_modern`)."""
         return Result(meta={SUBSCRIPTION_ID_KEY: self.subscription_id})

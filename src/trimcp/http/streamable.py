@@ -372,7 +372,7 @@ class StreamableHTTPEndpoint:
                 await serve_listen(self, receive, send, request, sse_ok)
                 return
             if request.method == "tools/call" and isinstance(routing.name, str):
-                tool = self.server._lookup_tool(routing.name)
+                tool = self.server.tool_manager.find(routing.name)
                 mismatch = None if tool is None else param_header_error(scope, request, tool)
                 if mismatch is not None:
                     await respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
@@ -476,7 +476,7 @@ class StreamableHTTPEndpoint:
             headers=[(b"mcp-session-id", session.id.encode())],
         )
         if ok and mcp.lifecycle.initialized:
-            self.server._connections.add(session)  # list-changed fan-out
+            self.server.add_notification_sink(session)  # list-changed fan-out
         else:
             await self.sessions.end(session.id)
 

@@ -82,7 +82,7 @@ async def serve_listen(
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(1):
             if endpoint.shutting_down:  # a graceful end: the final result (SHOULD)
-                result = endpoint.server._finish_modern(listener.final_result())
+                result = endpoint.server.finish_modern(listener.final_result())
                 await stream.send_message(jsonrpc.encode_result(request.id, result))
             await stream.finish()
 

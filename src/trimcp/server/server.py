@@ -1,20 +1,20 @@
-"""`FastMCP`: the server users write.
+"""`FastMCP`: the server users write (the facade over `trimcp.core` and the transports).
 
 It owns (has-a, no mixins) its component managers (`ToolManager`, `ResourceManager`,
 `PromptManager`: registries, visibility, lookups through mounts), its `Composition` (mounts and
 their lifespans), its middleware and its run settings; its component methods delegate to the
-managers. Protocol work lives in `server.connection` and `server.handlers`, transports
-elsewhere.
+managers. Serving one request lives in `trimcp.core` (session, handlers, the request engine
+below it), transports in `trimcp.core.running` (stdio) and `trimcp.http`.
 
 Internal API. Other parts of trimcp reach a server through public spellings (no leading
 underscore, each documented as internal where users have no use for it): `tool_manager`,
 `resource_manager`, `prompt_manager`, `composition`, `completion_handler`, `middleware`,
 `mrtr_keys`, `has_custom_lifespan`, `lifespan_context()`, `lifespan_result`,
 `refresh_components()`, `finish_modern()`, `serve_routes_of()`, `add_notification_sink()`,
-`remove_notification_sink()`, `capture_event_loop()`; the protocol answers are
-`trimcp.core.answers`' functions. The older private spellings (`_lookup_tool`, `_tools`,
-`_mounted_servers`, `_finish_modern`, `_lifespan_manager`, `_middleware`, ...) remain as
-aliases while the transports move over.
+`remove_notification_sink()`, `capture_event_loop()`, `memory_connection()`; the protocol
+answers are `trimcp.core.answers`' functions. FastMCP's own private spellings that its users
+and tests touch (`_tool_manager`, `_resource_manager`, `_prompt_manager`, `_mounted_servers`,
+`_lifespan_manager`, `_tools`) stay, as aliases of those.
 """
 
 from __future__ import annotations
@@ -47,12 +47,10 @@ from trimcp.server.composition import (
     prefix_format_of,
 )
 from trimcp.tools.tool_manager import ToolManager
-from trimcp.types.base import Icon, Implementation
-from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
+from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
 
 if TYPE_CHECKING:
-    from trimcp.core.context import Context
     from trimcp.core.subscriptions import NotificationSink
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
@@ -525,12 +523,6 @@ class FastMCP:
     async def list_resource_templates(self) -> list[ResourceTemplate]:
         return [template for _key, template in self.resource_manager.iter_templates()]
 
-    async def _list_mcp_resources(self) -> list[Any]:
-        return [r.to_mcp_resource(uri=key) for key, r in self.resource_manager.iter_resources()]
-
-    async def _read_resource_contents(self, uri: str, ctx: Context | None) -> list[Any]:
-        return await self.resource_manager.read_contents(uri, ctx)
-
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
         from trimcp.core.context import Context, enter_context
@@ -538,7 +530,7 @@ class FastMCP:
         ctx = Context(self)
         token = enter_context(ctx)
         try:
-            return await self._read_resource_contents(str(uri), ctx)
+            return await self.resource_manager.read_contents(str(uri), ctx)
         finally:
             token.reset()
 
@@ -605,9 +597,6 @@ class FastMCP:
 
     async def list_prompts(self) -> list[Prompt]:
         return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
-
-    async def _list_mcp_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self.prompt_manager.iter_visible()]
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
@@ -756,20 +745,6 @@ class FastMCP:
     async def _on_roots_changed(self, connection: Any) -> None:
         """Hook for roots list-changed (Context issue); nothing to do by default."""
 
-    # -- protocol answers (built in trimcp.core.answers) ----------------------------------
-
-    def _capabilities(self) -> ServerCapabilities:
-        return answers.capabilities(self)
-
-    def _implementation(self) -> Implementation:
-        return answers.implementation(self)
-
-    def _initialize_result(self, version: str) -> InitializeResult:
-        return answers.initialize_result(self, version)
-
-    def _discover_result(self) -> DiscoverResult:
-        return answers.discover_result(self)
-
     def finish_modern(self, result: R) -> R:
         """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
         in `_meta`): internal API for the session and the transports."""
@@ -777,8 +752,6 @@ class FastMCP:
         if info is None:
             info = self._server_info_meta = answers.server_info_meta(self)
         return answers.finish_modern(self, result, info)
-
-    _finish_modern = finish_modern  # the transports' spelling until they move over
 
     # -- lifespan ------------------------------------------------------------------------
 
@@ -795,7 +768,7 @@ class FastMCP:
         composition)."""
         return self._shared_lifespan.enter()
 
-    _lifespan_manager = lifespan_context  # FastMCP's spelling, and the transports' for now
+    _lifespan_manager = lifespan_context  # FastMCP's spelling
 
     @property
     def has_custom_lifespan(self) -> bool:
@@ -914,23 +887,8 @@ class FastMCP:
             graceful_timeout=graceful_timeout,
         )
 
-    # -- former spellings, kept while the transports, benchmarks and tests move over ----------
+    # -- FastMCP's private spellings ---------------------------------------------------------
 
     @property
     def _tools(self) -> Registry[Tool]:
         return self.tool_manager.registry
-
-    def _lookup_tool(self, name: str) -> Tool | None:
-        return self.tool_manager.find(name)
-
-    @property
-    def _middleware(self) -> list[Any]:
-        return self.middleware
-
-    @property
-    def _mrtr_keys(self) -> Any:
-        return self.mrtr_keys
-
-    @_mrtr_keys.setter
-    def _mrtr_keys(self, keys: Any) -> None:
-        self.mrtr_keys = keys
