@@ -23,13 +23,13 @@ import pytest
 from tests.test_stdio_process import INIT, start
 from tests.wire import modern_meta, serving, wire_to
 from trimcp import Context, FastMCP
+from trimcp.core import mrtr
 from trimcp.core.session import decode_params
 from trimcp.exceptions import McpError
 from trimcp.http.event_store import EventStore, InMemoryEventStore
 from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY
 from trimcp.protocol.errors import INVALID_REQUEST, PARSE_ERROR
 from trimcp.protocol.sse import SSEDecoder
-from trimcp.core import mrtr
 from trimcp.storage import MemoryStore
 from trimcp.types.tools import CallToolParams
 

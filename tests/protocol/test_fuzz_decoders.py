@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from trimcp.core import mrtr
 from trimcp.exceptions import McpError
 from trimcp.http.event_store import parse_event_id, stream_of
 from trimcp.http.wire import accepts_json_sse, header_version, modern_ladder, routing_of
@@ -37,7 +38,6 @@ from trimcp.protocol.header_values import decode_header_value, encode_header_val
 from trimcp.protocol.param_headers import check_param_headers, header_values
 from trimcp.protocol.sse import ServerSentEvent, SSEDecoder, encode_event
 from trimcp.resources.template import UriTemplate
-from trimcp.core import mrtr
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
