@@ -20,7 +20,7 @@ from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
 from trimcp.http.asgi import PlainTextResponse, Request, Response, StreamingResponse
-from trimcp.http.serve import ServerAddress, _build_config
+from trimcp.http.serve import ServerAddress, build_config
 
 pytestmark = pytest.mark.anyio
 
@@ -279,7 +279,7 @@ async def test_two_servers_share_one_lifespan_run():
 
 
 def test_uvicorn_options_map_to_hypercorn_and_unknown_ones_are_ignored():
-    config = _build_config(
+    config = build_config(
         log_level=None,
         graceful_timeout=None,
         uvicorn_config={
@@ -298,17 +298,17 @@ def test_uvicorn_options_map_to_hypercorn_and_unknown_ones_are_ignored():
 
 
 def test_access_log_is_off_and_bad_hypercorn_options_are_refused():
-    config = _build_config(
+    config = build_config(
         log_level=None, graceful_timeout=1.5, uvicorn_config=None, hypercorn_config=None
     )
     assert config.accesslog is None
     assert config.graceful_timeout == 1.5
     with pytest.raises(ValueError, match="no attribute"):
-        _build_config(
+        build_config(
             log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config={"nope": 1}
         )
     with pytest.raises(ValueError, match="host= and port="):
-        _build_config(
+        build_config(
             log_level=None,
             graceful_timeout=None,
             uvicorn_config=None,
@@ -327,7 +327,7 @@ def test_response_headers_are_made_once_per_second(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(Config, "response_headers", spy)
     now = [1_000_000.25]
     monkeypatch.setattr("trimcp.http.serve._clock", lambda: now[0])
-    config = _build_config(
+    config = build_config(
         log_level=None, graceful_timeout=None, uvicorn_config=None, hypercorn_config=None
     )
     first = config.response_headers("h11")
@@ -344,7 +344,7 @@ def test_response_headers_are_made_once_per_second(monkeypatch: pytest.MonkeyPat
 
 
 def test_date_and_server_headers_can_still_be_switched_off():
-    config = _build_config(
+    config = build_config(
         log_level=None,
         graceful_timeout=None,
         uvicorn_config={"date_header": False, "server_header": False},

@@ -6,9 +6,9 @@ Each test is named after the requirement it checks (shared/SPEC-NOTES.md for the
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import anyio
@@ -62,41 +62,19 @@ class _MiniApp:
 
 @asynccontextmanager
 async def serve_asgi(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
-    """Serve `app` with hypercorn on 127.0.0.1:0 under the running backend; yield its base URL."""
-    from hypercorn.config import Config
+    """Serve `app` on 127.0.0.1:0 as trimcp serves its apps (`trimcp.http.serve.serve_asgi`:
+    hypercorn with trimcp's connection classes) under the running backend; yield its URL."""
+    from trimcp.http.serve import build_config
+    from trimcp.http.serve import serve_asgi as serve_tuned
 
-    config = Config()
-    config.graceful_timeout = 1.0
-    config.accesslog = None
-    config.errorlog = None
+    config = build_config(graceful_timeout=1.0)
+    config.bind = ["127.0.0.1:0"]
     stop = anyio.Event()
     async with anyio.create_task_group() as tg:
-        import sniffio
-
-        if sniffio.current_async_library() == "trio":
-            from hypercorn.trio import serve
-
-            config.bind = ["127.0.0.1:0"]
-            binds = await tg.start(
-                lambda task_status: serve(
-                    app, config, shutdown_trigger=stop.wait, task_status=task_status
-                )
-            )
-            url = binds[0]
-        else:
-            from hypercorn.asyncio import serve
-
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(128)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            port = sock.getsockname()[1]
-            config.bind = [f"fd://{sock.detach()}"]
-            tg.start_soon(lambda: serve(app, config, shutdown_trigger=stop.wait))
-            url = f"http://127.0.0.1:{port}"
+        with anyio.fail_after(10):
+            binds = await tg.start(partial(serve_tuned, app, config, shutdown_trigger=stop.wait))
         try:
-            yield url
+            yield binds[0]
         finally:
             if on_stop is not None:
                 on_stop()

@@ -69,8 +69,9 @@ _LOG_LEVELS = {
     "emergency": logging.CRITICAL,
 }
 
-# FastMCP `MessageHandler` hooks, by notification method.
-_HOOKS = {
+MESSAGE_HOOKS = {
+    # FastMCP `MessageHandler` hook methods, by notification method (also what a proxy's
+    # relay hands a backend's notifications to the user's handler with)
     "notifications/tools/list_changed": "on_tool_list_changed",
     "notifications/resources/list_changed": "on_resource_list_changed",
     "notifications/prompts/list_changed": "on_prompt_list_changed",
@@ -230,7 +231,7 @@ class ClientSession:
 
     @property
     def connected(self) -> bool:
-        return self.peer._task_group is not None and not self.peer.closed
+        return self.peer.running
 
     @property
     def capabilities(self) -> dict[str, Any]:
@@ -501,7 +502,7 @@ class ClientSession:
         )
         try:
             hook = (
-                getattr(handler, _HOOKS.get(notification.method, ""), None)
+                getattr(handler, MESSAGE_HOOKS.get(notification.method, ""), None)
                 if not inspect.isfunction(handler)
                 else None
             )

@@ -30,7 +30,6 @@ from trimcp.exceptions import (
     ToolError,
     ValidationError,
 )
-from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import is_modern
 from trimcp.protocol.errors import (
     INTERNAL_ERROR,
@@ -60,7 +59,7 @@ if TYPE_CHECKING:
     from trimcp.protocol.jsonrpc import Request
     from trimcp.server.server import FastMCP
 
-__all__ = ["HANDLERS", "Handler", "answer_fault", "fault_reply", "paginate"]
+__all__ = ["HANDLERS", "Handler", "answer_fault", "paginate"]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -362,8 +361,9 @@ _PUBLIC = (ToolError, ResourceError, PromptError, ValidationError, NotFoundError
 
 def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any, ErrorData | None]:
     """The answer to `request`, whose serving raised `exc` past its handler: an exception
-    from middleware, or a bug. Every transport's catch-all calls this, so a fault gets the
-    same answer on each. Returns `(result, None)` or `(None, error)`; never raises.
+    from middleware, or a bug. It is the fault policy of the one exception boundary
+    (`runtime.engine.RequestEngine`, which every transport serves through), so a fault gets
+    the same answer on each. Returns `(result, None)` or `(None, error)`; never raises.
 
     A `tools/call` gets an `isError` result, as a failing tool does (and FastMCP answers);
     anything else a JSON-RPC error: -32603 with FastMCP's wording ("Error reading resource
@@ -407,14 +407,6 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
     elif isinstance(exc, PromptError | ValidationError):
         code = INVALID_PARAMS
     return None, ErrorData(code, message)
-
-
-def fault_reply(server: FastMCP, request: Request, exc: Exception) -> bytes:
-    """`answer_fault`, encoded: the `on_fault` of a server's `runtime.Peer`."""
-    result, error = answer_fault(server, request, exc)
-    if error is not None:
-        return jsonrpc.encode_error(request.id, error)
-    return jsonrpc.encode_result(request.id, result)
 
 
 async def ping(request: ServerRequest, params: Any) -> EmptyResult:

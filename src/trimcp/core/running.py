@@ -45,7 +45,6 @@ logger = logging.getLogger("trimcp")
 
 DEFAULT_GRACEFUL_TIMEOUT = 3.0
 SHUTTING_DOWN = "Server shutting down"
-SHUTDOWN_CANCELLED = "Request cancelled: the server is shutting down"
 _UNWIND = 1.0  # seconds the requests cut at the end of the grace period get to unwind
 
 
@@ -228,7 +227,8 @@ async def serve_connection(
     Then the connection ends (what is queued for stdout is flushed by `stdio_stream`).
     """
     from trimcp.protocol import jsonrpc
-    from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData
+    from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
+    from trimcp.protocol.requests import CUT_AT_SHUTDOWN
 
     peer = connection.peer
     ended = anyio.Event()
@@ -261,7 +261,7 @@ async def serve_connection(
             with anyio.move_on_after(graceful_timeout):
                 await peer.wait_idle()
             # answered here, or in their batch's reply once it unwinds
-            await peer.cancel_inflight(ErrorData(REQUEST_CANCELLED, SHUTDOWN_CANCELLED))
+            await peer.cancel_inflight(CUT_AT_SHUTDOWN)
             with anyio.move_on_after(_UNWIND):
                 await peer.wait_idle()
         serving.cancel()

@@ -42,7 +42,6 @@ import importlib.metadata
 import logging
 import os
 import socket
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -171,8 +170,6 @@ def build_config(
         setattr(config, key, value)
     return config
 
-
-_build_config = build_config  # the name tests/test_http_serve.py imports
 
 _clock = time.time  # what `CachedHeadersConfig` reads the second from (tests move it)
 
@@ -473,23 +470,13 @@ async def _serving(
     """Report the address, wait until the server ends; when cancelled, have it stop first."""
     try:
         if show_banner:
-            _print_banner(app.server, app.state.transport, address.url)
+            from trimcp.core.running import print_banner
+
+            print_banner(app.server, app.state.transport, address.url)
         task_status.started(address)
         await ended.wait()
     finally:
         wake.set()
-
-
-def _print_banner(server: Any, transport: str, url: str) -> None:
-    """The server's one line on stderr, as `trimcp.core.running.print_banner` writes it
-    (written here: the HTTP layer imports nothing of the facade above it)."""
-    from trimcp import __version__
-
-    print(
-        f"trimcp {__version__} · server {server.name!r} · {transport} at {url}",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 async def _shut_down(

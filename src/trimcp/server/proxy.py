@@ -40,6 +40,7 @@ import msgspec
 
 from trimcp.client import Client
 from trimcp.client.elicitation import ElicitResult
+from trimcp.client.session import MESSAGE_HOOKS
 from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
 from trimcp.core.mrtr import InputRequired
 from trimcp.exceptions import McpError, NotFoundError
@@ -162,25 +163,11 @@ class _Relay:
         if user is not None:
             from trimcp.client.session import call_handler
 
-            hook = getattr(user, _MESSAGE_HOOKS.get(notification.method, ""), None)
+            hook = getattr(user, MESSAGE_HOOKS.get(notification.method, ""), None)
             if hook is not None:
                 await call_handler(hook, notification)
             elif callable(user):
                 await call_handler(user, notification)
-
-
-# FastMCP's `MessageHandler` hook methods, by notification method: the table the client's
-# session dispatches a message handler's notifications with (`trimcp.client.session` keeps it
-# private; the relay hands the backend's notifications to the user's handler the same way).
-_MESSAGE_HOOKS = {
-    "notifications/tools/list_changed": "on_tool_list_changed",
-    "notifications/resources/list_changed": "on_resource_list_changed",
-    "notifications/prompts/list_changed": "on_prompt_list_changed",
-    "notifications/resources/updated": "on_resource_updated",
-    "notifications/progress": "on_progress",
-    "notifications/message": "on_logging_message",
-    "notifications/cancelled": "on_cancelled",
-}
 
 
 def _builtins(params: Any) -> Any:
