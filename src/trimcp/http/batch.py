@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from trimcp.http.asgi import Scope, Send
 from trimcp.http.channels import NullChannel, PostChannel, ignore_cancel
-from trimcp.http.wire import Scope, Send, header_version, respond, respond_error
+from trimcp.http.wire import header_version, respond, respond_error
 from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import Batch, Notification, Request, RequestId
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION

@@ -21,8 +21,8 @@ import anyio
 import msgspec
 
 from trimcp.exceptions import McpError
+from trimcp.http.asgi import Receive, Send
 from trimcp.http.sessions import HttpSession, SSEStream
-from trimcp.http.wire import Receive, Send
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR
 from trimcp.protocol.jsonrpc import RequestId

@@ -31,15 +31,12 @@ from urllib.parse import parse_qs, quote
 
 import anyio
 
-from trimcp.http.asgi import get_route_path
+from trimcp.http.asgi import Receive, Scope, Send, get_route_path
 from trimcp.http.channels import serving_stream
 from trimcp.http.sessions import SSE_HEADERS
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
     Disconnected,
-    Receive,
-    Scope,
-    Send,
     read_json_body,
     respond,
     respond_error,

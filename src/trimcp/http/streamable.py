@@ -64,6 +64,7 @@ import msgspec
 from trimcp._backend import cancel_scope_class
 from trimcp.core.handlers import answer_fault
 from trimcp.core.session import ServerSession
+from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
@@ -76,9 +77,6 @@ from trimcp.http.wire import (
     JSON_HEADERS,
     MODERN_STATUS,
     Disconnected,
-    Receive,
-    Scope,
-    Send,
     accepts_json_sse,
     header_version,
     may_be_modern,

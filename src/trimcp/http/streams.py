@@ -18,19 +18,11 @@ import anyio
 from trimcp.core.session import decode_params
 from trimcp.core.subscriptions import Listener, ListenParams
 from trimcp.exceptions import McpError
+from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
 from trimcp.http.sessions import HttpSession, SSEStream
-from trimcp.http.wire import (
-    Receive,
-    Scope,
-    Send,
-    accepts,
-    media_types,
-    respond,
-    respond_error,
-    wanted_headers,
-)
+from trimcp.http.wire import accepts, media_types, respond, respond_error, wanted_headers
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Request

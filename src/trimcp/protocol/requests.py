@@ -221,7 +221,7 @@ class InflightTable(Generic[H]):
     def pop(self, key: Hashable) -> Cut | None:
         """The handler is done and its answer needs no writing after this (`answering` and
         `finish` at once): the `Cut` if it was cancelled (or the table cleared), else None."""
-        state = self._entries.pop(key, _GONE)
+        state: object = self._entries.pop(key, _GONE)
         if state is _GONE:
             return _GONE
         if self._shared is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import msgspec
 
@@ -280,7 +280,7 @@ class Tool(Component):
         if takes_context:
             result = await self.run(arguments, context, strict=strict)
         else:
-            result = await self.run(arguments)  # type: ignore[call-arg]
+            result = await self.run(arguments)
         return result if isinstance(result, ToolResult) else ToolResult(content=result)
 
 
@@ -308,7 +308,7 @@ class FunctionTool(Tool):
         tags: set[str] | None = None,
         annotations: ToolAnnotations | dict[str, Any] | None = None,
         exclude_args: list[str] | None = None,
-        output_schema: dict[str, Any] | NotSetT | None = NotSet,
+        output_schema: dict[str, Any] | NotSetT | Literal[False] | None = NotSet,
         serializer: ToolResultSerializerType | None = None,
         meta: dict[str, Any] | None = None,
         enabled: bool | None = None,
