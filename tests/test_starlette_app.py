@@ -381,3 +381,17 @@ async def test_custom_route_body_over_the_limit_gets_413():
         assert (await client.post("/upload", content=b"x" * 1000)).json() == {"size": 1000}
         large = await client.post("/upload", content=b"x" * 1001)
         assert (large.status_code, large.text) == (413, "Request body too large")
+
+
+async def test_custom_route_failing_on_json_nested_too_deeply_answers_500_and_serves_on():
+    mcp = FastMCP("deep")
+
+    @mcp.custom_route("/json", methods=["POST"])
+    async def parse(request: Request) -> JSONResponse:
+        return JSONResponse({"type": type(await request.json()).__name__})
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    async with served(mcp.http_app()) as (_, client):
+        response = await client.post("/json", content=deep)
+        assert (response.status_code, response.text) == (500, "Internal Server Error")
+        assert (await client.post("/json", content=b"[1]")).json() == {"type": "list"}
