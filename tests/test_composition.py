@@ -434,10 +434,10 @@ async def test_mounted_custom_routes_are_exposed_to_the_http_app() -> None:
     main.mount(sub, "s")
     proxied = FastMCP("p")
     proxied.mount(sub, "x", as_proxy=True)
-    from trimcp.http.app import _custom_routes
+    from trimcp.http.app import custom_routes
 
-    assert [r.path for r in _custom_routes(main)] == ["/health"]
-    assert [r.path for r in _custom_routes(proxied)] == ["/health"]
+    assert [r.path for r in custom_routes(main)] == ["/health"]
+    assert [r.path for r in custom_routes(proxied)] == ["/health"]
 
 
 async def test_completions_reach_the_mounted_server_that_owns_the_prompt() -> None:

@@ -15,11 +15,12 @@ import anyio
 import httpx2
 import pytest
 from hypercorn.config import Config
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
-from trimcp.http.asgi import PlainTextResponse, Request, Response, StreamingResponse
 from trimcp.http.serve import ServerAddress, build_config
 
 pytestmark = pytest.mark.anyio

@@ -14,10 +14,11 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from tests.wire import serving
 from trimcp import FastMCP
-from trimcp.http.asgi import PlainTextResponse, Request, Response
 from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.transports.stdio import FramedStream
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from trimcp.http.app import StarletteWithLifespan, TrimcpApp, create_app
     from trimcp.http.guard import OriginGuard
-    from trimcp.http.serve import ServerAddress, run_http
+    from trimcp.http.serve import ServerAddress, build_config, run_http, serve_asgi
 
 __all__ = [
     "HTMLResponse",
@@ -42,8 +42,10 @@ __all__ = [
     "StarletteWithLifespan",
     "StreamingResponse",
     "TrimcpApp",
+    "build_config",
     "create_app",
     "run_http",
+    "serve_asgi",
 ]
 
 _WHERE = {
@@ -63,6 +65,8 @@ _WHERE = {
     "create_app": "trimcp.http.app",
     "ServerAddress": "trimcp.http.serve",
     "run_http": "trimcp.http.serve",
+    "serve_asgi": "trimcp.http.serve",
+    "build_config": "trimcp.http.serve",
 }
 
 

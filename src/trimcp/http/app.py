@@ -153,7 +153,7 @@ class TrimcpApp(StarletteWithLifespan):
     @asynccontextmanager
     async def _run_lifespan(self) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            await stack.enter_async_context(self.server._lifespan_manager())
+            await stack.enter_async_context(self.server.lifespan_context())
             for endpoint in self.endpoints:
                 running = getattr(endpoint, "running", None)
                 if running is not None:
@@ -289,9 +289,6 @@ def custom_routes(server: Any, seen: set[int] | None = None) -> list[BaseRoute]:
         child = getattr(mounted, "server", mounted)
         routes.extend(custom_routes(child, seen))
     return routes
-
-
-_custom_routes = custom_routes  # the name tests/test_composition.py imports
 
 
 def normalize_middleware(

@@ -45,25 +45,3 @@ def get_route_path(scope: Scope) -> str:
     if path[len(root_path)] == "/":
         return path[len(root_path) :]
     return path
-
-
-# Until http/streamable.py and the tests that import the old kit from here move to
-# `set_http_request(scope, body)` and `starlette.*`, the old names resolve to Starlette's.
-_MOVED = {
-    "Request": "starlette.requests",
-    "Response": "starlette.responses",
-    "JSONResponse": "starlette.responses",
-    "PlainTextResponse": "starlette.responses",
-    "HTMLResponse": "starlette.responses",
-    "RedirectResponse": "starlette.responses",
-    "StreamingResponse": "starlette.responses",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.http.asgi' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)

@@ -65,7 +65,6 @@ from trimcp._backend import cancel_scope_class
 from trimcp.core.handlers import answer_fault
 from trimcp.core.session import ServerSession
 from trimcp.http.asgi import Receive, Scope, Send
-from trimcp.http.asgi import Request as HttpRequest
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
@@ -512,9 +511,7 @@ class StreamableHTTPEndpoint:
         watch = self._watch.register(receive, engine, key) if modern else None
         if session is not None:
             session.active += 1
-        http_request = HttpRequest(scope)
-        http_request._body = body  # read already: `await request.body()` must not receive again
-        token = set_http_request(http_request)
+        token = set_http_request(scope, body)  # a Request is built only if a tool asks for it
         answer: bytes | ErrorData | None = None
         try:
             # `RequestEngine.serve` spelled out: the handler runs in this task, one coroutine

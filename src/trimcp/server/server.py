@@ -798,11 +798,11 @@ class FastMCP:
         name: str | None = None,
         include_in_schema: bool = True,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register an HTTP handler served next to the MCP endpoint: `async def h(request) ->
-        Response` (request and response shaped like Starlette's, see `trimcp.http`)."""
+        """Register an HTTP handler served next to the MCP endpoint, as FastMCP does: `async
+        def h(request: starlette.requests.Request) -> starlette.responses.Response`."""
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            from trimcp.http.routing import Route
+            from starlette.routing import Route
 
             self._additional_http_routes.append(
                 Route(path, fn, methods=methods, name=name, include_in_schema=include_in_schema)
