@@ -22,6 +22,7 @@ from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
 from trimcp.http.serve import ServerAddress, build_config
+from trimcp.settings import settings
 
 pytestmark = pytest.mark.anyio
 
@@ -255,9 +256,10 @@ async def test_port_in_use_fails_before_the_lifespan_runs():
     assert counts == {}
 
 
-async def test_host_and_port_default_from_the_environment(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("FASTMCP_HOST", "127.0.0.1")
-    monkeypatch.setenv("FASTMCP_PORT", "0")
+async def test_host_and_port_default_from_the_settings(monkeypatch: pytest.MonkeyPatch):
+    # the environment is read once, into `settings` (tests/test_settings.py); a run reads those
+    monkeypatch.setattr(settings, "host", "127.0.0.1")
+    monkeypatch.setattr(settings, "port", 0)
     mcp = FastMCP("s")
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:

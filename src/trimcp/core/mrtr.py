@@ -13,9 +13,9 @@ runs again on each retry, so keep side effects after the last input or make them
 `requestState` is the only memory: it carries every answer so far, the key of the pending
 input, the method and a digest of the request's salient params, and an expiry. It is sealed
 with HMAC-SHA256 under the server's MRTR keys (the first key signs, every key verifies, so keys
-rotate; replicas share keys via `TRIMCP_MRTR_KEYS` or `FastMCP(mrtr_keys=...)`). State that
-fails verification, has expired, or belongs to another request is refused with -32602: it is
-never silently re-prompted. HMAC proves integrity, not single use: a client may replay a state
+rotate; replicas share keys via `FastMCP(mrtr_keys=...)` or `trimcp.settings.mrtr_keys`,
+`TRIMCP_MRTR_KEYS`/`FASTMCP_MRTR_KEYS`). State that fails verification, has expired, or belongs
+to another request is refused with -32602: it is never silently re-prompted. HMAC proves integrity, not single use: a client may replay a state
 within its lifetime, which only re-runs the same handler with the same answers.
 
 One request may take at most `max_rounds` input rounds (`MAX_ROUNDS` by default): the state
@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from typing import Any
@@ -40,6 +39,7 @@ import msgspec
 from trimcp.exceptions import McpError
 from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
+from trimcp.settings import settings
 from trimcp.types.results import Result
 
 __all__ = [
@@ -91,8 +91,7 @@ class MrtrKeys:
 
     def __init__(self, keys: list[bytes] | list[str] | None = None) -> None:
         if not keys:
-            env = os.environ.get("TRIMCP_MRTR_KEYS") or os.environ.get("FASTMCP_MRTR_KEYS")
-            keys = [k for k in env.split(",") if k] if env else [secrets.token_bytes(32)]
+            keys = settings.mrtr_keys or [secrets.token_bytes(32)]
         self._keys = [k.encode() if isinstance(k, str) else k for k in keys]
 
     def seal(self, payload: bytes) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, Literal
@@ -54,6 +53,7 @@ from trimcp.http.asgi import (
 from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.guard import OriginGuard
 from trimcp.runtime.shared import SharedContext
+from trimcp.settings import settings
 
 __all__ = [
     "McpDispatch",
@@ -250,34 +250,6 @@ class _CappedReceive:
 # -- building ----------------------------------------------------------------------------
 
 
-def _env(name: str) -> str | None:
-    for prefix in ("TRIMCP_", "FASTMCP_"):
-        value = os.environ.get(prefix + name)
-        if value is not None:
-            return value
-    return None
-
-
-def _setting_bool(server: Any, name: str, given: bool | None) -> bool:
-    """Explicit argument > the server's constructor settings > environment > False."""
-    if given is not None:
-        return bool(given)
-    value = (getattr(server, "settings", None) or {}).get(name)
-    if value is not None:
-        return bool(value)
-    env = _env(name.upper())
-    return env is not None and env.strip().lower() not in ("0", "false", "no", "off", "")
-
-
-def _setting_str(server: Any, name: str, given: str | None, default: str) -> str:
-    if given is not None:
-        return given
-    value = (getattr(server, "settings", None) or {}).get(name)
-    if value is not None:
-        return str(value)
-    return _env(name.upper()) or default
-
-
 def custom_routes(server: Any, seen: set[int] | None = None) -> list[BaseRoute]:
     """The server's custom routes, then those of its mounted servers (depth first)."""
     seen = set() if seen is None else seen
@@ -399,6 +371,9 @@ def create_app(
         routes: extra Starlette routes, served after the server's custom routes.
         debug: Starlette's debug mode (tracebacks in 500 answers of custom routes).
 
+    `path`, `sse_path`, `message_path`, `json_response` and `stateless_http` not given follow
+    the server's constructor settings, then `trimcp.settings` (`Settings.resolve`).
+
     Every option is explicit: an unknown one (a misspelling, or a FastMCP option trimcp does
     not implement) raises `TypeError` before anything is served, as FastMCP does.
     """
@@ -418,8 +393,8 @@ def create_app(
     endpoint: Any
     mcp_routes: list[Route]
     if transport == "sse":
-        sse_path = path or _setting_str(server, "sse_path", sse_path, "/sse")
-        message_path = _setting_str(server, "message_path", message_path, "/messages/")
+        sse_path = path or settings.resolve("sse_path", sse_path, server=server)
+        message_path = settings.resolve("message_path", message_path, server=server)
         if _module_available("trimcp.http.sse"):
             from trimcp.http.sse import LegacySSEEndpoint
 
@@ -436,14 +411,14 @@ def create_app(
         ]
         mcp_path = sse_path
     else:
-        mcp_path = _setting_str(server, "streamable_http_path", path, "/mcp")
+        mcp_path = settings.resolve("streamable_http_path", path, server=server)
         if stateless is None and stateless_http is None:
-            is_stateless = _setting_bool(server, "stateless_http", None)
+            is_stateless = bool(settings.resolve("stateless_http", server=server))
         else:
             is_stateless = bool(stateless) or bool(stateless_http)
         options: dict[str, Any] = {
             "path": mcp_path,
-            "json_response": _setting_bool(server, "json_response", json_response),
+            "json_response": bool(settings.resolve("json_response", json_response, server=server)),
             "stateless": is_stateless,
         }
         if event_store is None and not is_stateless:

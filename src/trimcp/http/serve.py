@@ -40,7 +40,6 @@ import functools
 import importlib
 import importlib.metadata
 import logging
-import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -52,6 +51,7 @@ import anyio.abc
 from trimcp._backend import quiet_cancelled_connections, running_backend
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+from trimcp.settings import settings
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
@@ -60,8 +60,6 @@ __all__ = ["ServerAddress", "build_config", "run_http", "serve_asgi"]
 
 logger = logging.getLogger("trimcp.http")
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 DEFAULT_GRACEFUL_TIMEOUT = 3.0
 _CUT_MARGIN = 1.0  # on top of hypercorn's own grace period before we cancel it outright
 
@@ -89,14 +87,6 @@ class ServerAddress(NamedTuple):
     host: str
     port: int
     url: str
-
-
-def _env(name: str) -> str | None:
-    for prefix in ("TRIMCP_", "FASTMCP_"):
-        value = os.environ.get(prefix + name)
-        if value is not None:
-            return value
-    return None
 
 
 class _LifespanAnswered:
@@ -243,13 +233,13 @@ async def run_http(
 
     Args:
         transport: `"http"`/`"streamable-http"` or `"sse"` (legacy).
-        host: bind address (default: the server's `host` setting, `FASTMCP_HOST` /
-            `TRIMCP_HOST`, else `127.0.0.1`).
-        port: bind port, `0` for any free one (default: `port` setting, `FASTMCP_PORT` /
-            `TRIMCP_PORT`, else 8000).
+        host: bind address (default: the server's `host` setting, `uvicorn_config`'s host,
+            `trimcp.settings.host`: `TRIMCP_HOST` / `FASTMCP_HOST`, else `127.0.0.1`).
+        port: bind port, `0` for any free one (default: the same way, `port`, 8000).
         path: the MCP endpoint path (see `create_app`).
-        log_level: level for the `trimcp` logger and hypercorn's error log (default: hypercorn
-            logs warnings only). Access logs are off unless `uvicorn_config={"access_log":
+        log_level: level for the `trimcp` logger and hypercorn's error log (default: the
+            server's setting, `trimcp.settings.log_level`; unset, hypercorn logs warnings
+            only). Access logs are off unless `uvicorn_config={"access_log":
             True}` or `hypercorn_config={"accesslog": "-"}`.
         middleware, json_response, stateless_http, stateless, **app_options: see `create_app`.
         show_banner: print the banner with the URL to stderr.
@@ -267,24 +257,15 @@ async def run_http(
     backend = running_backend()
     if backend not in ("asyncio", "trio"):
         raise RuntimeError("run_http must run inside an asyncio or trio event loop")
-    settings = getattr(server, "settings", None) or {}
     uvicorn_config = dict(uvicorn_config or {})
-    if host is None:
-        host = (
-            settings.get("host") or uvicorn_config.pop("host", None) or _env("HOST") or DEFAULT_HOST
+    # uvicorn_config's host and port are used only where nothing closer names one
+    host = settings.resolve("host", host, server=server, fallback=uvicorn_config.pop("host", None))
+    port = settings.resolve("port", port, server=server, fallback=uvicorn_config.pop("port", None))
+    level = _log_level_name(
+        settings.resolve(
+            "log_level", log_level, server=server, fallback=uvicorn_config.get("log_level")
         )
-    else:
-        uvicorn_config.pop("host", None)
-    if port is None:
-        configured = settings.get("port")
-        if configured is None:
-            configured = uvicorn_config.pop("port", None)
-        if configured is None:
-            configured = _env("PORT")
-        port = int(configured) if configured is not None else DEFAULT_PORT
-    else:
-        uvicorn_config.pop("port", None)
-    level = _log_level_name(log_level or settings.get("log_level"))
+    )
     if level is not None:
         logging.getLogger("trimcp").setLevel(level)
 

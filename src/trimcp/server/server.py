@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import os
 import weakref
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -84,15 +83,17 @@ def _refuse_unimplemented(
     without what the user asked for (authorization above all) is worse than not starting.
 
     `auth` not given (`...`) means what it means to FastMCP 2.13: the provider named by the
-    `FASTMCP_SERVER_AUTH` environment variable, if set; `auth=None` means none."""
+    `server_auth` setting (`FASTMCP_SERVER_AUTH`), if set; `auth=None` means none."""
     if auth is ...:
-        for variable in ("TRIMCP_SERVER_AUTH", "FASTMCP_SERVER_AUTH"):
-            if os.environ.get(variable):
-                raise NotImplementedError(
-                    f"trimcp does not implement authorization yet ({variable}="
-                    f"{os.environ[variable]!r}); refusing to serve without it "
-                    "(pass auth=None to serve without authorization regardless)"
-                )
+        from trimcp.settings import settings  # at call time: the module's current object
+
+        if settings.server_auth:
+            where = settings.source("server_auth") or "trimcp.settings.server_auth"
+            raise NotImplementedError(
+                f"trimcp does not implement authorization yet ({where}="
+                f"{settings.server_auth!r}); refusing to serve without it "
+                "(pass auth=None to serve without authorization regardless)"
+            )
     elif auth is not None:
         raise NotImplementedError(
             f"trimcp does not implement authorization yet (auth={auth!r}); "
@@ -181,10 +182,12 @@ class FastMCP:
         self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
         self._lifespan = lifespan or _default_lifespan
         self._shared_lifespan: SharedContext[Any] = SharedContext(self._run_lifespan)
-        self.mask_error_details = (
-            global_settings.mask_error_details if mask_error_details is None else mask_error_details
+        self.mask_error_details = bool(
+            global_settings.resolve("mask_error_details", mask_error_details)
         )
-        self.strict_input_validation = bool(strict_input_validation)
+        self.strict_input_validation = bool(
+            global_settings.resolve("strict_input_validation", strict_input_validation)
+        )
         self.dereference_schemas = dereference_schemas
         self.list_page_size = list_page_size
         self.cache_ttl_ms = cache_ttl_ms
