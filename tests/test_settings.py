@@ -203,6 +203,33 @@ def test_repr_shows_whether_mrtr_keys_are_set_never_the_keys() -> None:
     assert "port=8000" in text
 
 
+def test_the_module_reads_and_writes_the_options_as_fastmcp_settings_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`trimcp.settings` is the module once imported (FastMCP's `fastmcp.settings` is the
+    object): `trimcp.settings.mask_error_details = True` must still reach the servers."""
+    import trimcp
+
+    package_settings: Any = vars(trimcp)["settings"]  # what `trimcp.settings` is at run time
+    monkeypatch.setattr(settings, "mask_error_details", False)  # restored after the test
+    package_settings.mask_error_details = True
+    assert settings.mask_error_details is True and "mask_error_details" not in vars(settings_module)
+    assert FastMCP("s").mask_error_details is True
+    assert package_settings.port == settings.port
+    assert package_settings.resolve("port", 1) == 1
+    with pytest.raises(AttributeError, match="prot"):
+        package_settings.prot  # noqa: B018
+    assert package_settings is settings_module
+
+
+def test_get_setting_and_set_setting_are_fastmcps_spellings() -> None:
+    configured = Settings(environ={})
+    configured.set_setting("port", 9010)
+    assert configured.get_setting("port") == 9010 == configured.port
+    with pytest.raises(AttributeError, match="Setting prot does not exist"):
+        configured.set_setting("prot", 1)
+
+
 # -- resolve: explicit > the server's constructor setting > the caller's fallback > settings ---
 
 

@@ -5,8 +5,9 @@ Each option reads `TRIMCP_<NAME>`, then FastMCP 2.13's `FASTMCP_<NAME>` (the nam
 users already have; the field names are FastMCP's too), once, when this module is imported,
 as FastMCP's pydantic settings are. An empty variable counts as unset. A value that does not
 parse raises `ValueError` naming the variable. The attributes are assignable at run time
-(`trimcp.settings.settings.port = 9000`, or `monkeypatch.setattr` in tests); the next server,
-app or run reads the new value.
+(`trimcp.settings.settings.port = 9000`, FastMCP's `trimcp.settings.port = 9000` and
+`set_setting("port", 9000)`, or `monkeypatch.setattr` in tests); the next server, app or run
+reads the new value.
 
 | option | type, default | what it sets |
 |---|---|---|
@@ -35,6 +36,8 @@ No pydantic: `import trimcp` must stay cheap, and this module is read by all of 
 from __future__ import annotations
 
 import os
+import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -213,13 +216,50 @@ class Settings:
             return None
         return read[0]
 
+    def get_setting(self, name: str) -> Any:
+        """FastMCP's spelling of `getattr(settings, name)`."""
+        if name not in _NAMES:
+            raise AttributeError(f"Setting {name} does not exist.")
+        return getattr(self, name)
+
+    def set_setting(self, name: str, value: Any) -> None:
+        """FastMCP's spelling of `setattr(settings, name, value)`; an unknown name raises."""
+        if name not in _NAMES:
+            raise AttributeError(f"Setting {name} does not exist.")
+        setattr(self, name, value)
+
     def __repr__(self) -> str:
-        # the keys are secrets: say whether there are any, never what they are
-        values = ", ".join(
-            f"{name}={'<set>' if name == 'mrtr_keys' and self.mrtr_keys else getattr(self, name)!r}"
-            for name in OPTIONS
-        )
-        return f"Settings({values})"
+        values = []
+        for name in OPTIONS:
+            value = getattr(self, name)
+            if name == "mrtr_keys" and value:
+                value = "<set>"  # secrets: say whether there are any, never what they are
+            values.append(f"{name}={value!r}")
+        return f"Settings({', '.join(values)})"
+
+
+_NAMES = frozenset(OPTIONS) | {"show_server_banner"}
+
+
+class _SettingsModule(types.ModuleType):
+    """This module, which reads and writes the options through `settings`.
+
+    FastMCP users write `fastmcp.settings.mask_error_details = True`; in trimcp the package's
+    `settings` attribute is this module once anything has imported it (Python sets a package's
+    attribute to its submodule), so without this that line would set a module global that
+    nothing reads: a setting silently ignored."""
+
+    def __getattr__(self, name: str) -> Any:  # only names the module itself lacks
+        if name in _NAMES or name in ("resolve", "source", "get_setting", "set_setting"):
+            return getattr(self.__dict__["settings"], name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _NAMES:
+            setattr(self.__dict__["settings"], name, value)
+        else:
+            super().__setattr__(name, value)
 
 
 settings = Settings()
+sys.modules[__name__].__class__ = _SettingsModule
