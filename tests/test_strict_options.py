@@ -20,10 +20,12 @@ from typing import Any
 import anyio
 import pytest
 
+import trimcp.settings
 from tests.wire import serving
 from trimcp import Client, FastMCP
 from trimcp.prompts import Prompt
 from trimcp.resources import Resource, ResourceTemplate
+from trimcp.settings import Settings
 from trimcp.tools import Tool
 
 BACKENDS = ["asyncio", "trio"]
@@ -79,6 +81,7 @@ def test_fastmcp_refuses_server_auth_from_the_environment_unless_auth_none(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv(variable, "fastmcp.server.auth.providers.jwt.JWTVerifier")
+    monkeypatch.setattr(trimcp.settings, "settings", Settings())  # the environment is read once
     with pytest.raises(NotImplementedError, match=variable):
         FastMCP("x")
     FastMCP("x", auth=None)  # explicitly none: FastMCP 2.13 ignores the variable then too

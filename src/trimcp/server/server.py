@@ -819,6 +819,8 @@ class FastMCP:
         legacy transport), with a `.lifespan` to hand to a host framework."""
         from trimcp.http.app import create_app
 
+        if "debug" in options:  # `create_streamable_http_app(debug=...)` only, as in FastMCP
+            raise TypeError("FastMCP.http_app() got an unexpected keyword argument 'debug'")
         return create_app(self, path=path, **options)
 
     async def run_http_async(
