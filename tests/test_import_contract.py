@@ -26,8 +26,10 @@ import trimcp
 SRC = pathlib.Path(trimcp.__file__).parent
 
 LAYERS: dict[str, int] = {
-    # foundations: sans-I/O protocol, wire types, errors, the backend seam, settings
+    # foundations: sans-I/O protocol, the packages' lazy exports, wire types, errors, the
+    # backend seam, settings
     "protocol": 0,
+    "_lazy": 0,
     "types": 1,
     "exceptions": 1,
     "_backend": 1,

@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -17,24 +19,12 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "Context", "FastMCP", "__version__", "settings"]
 
-_LAZY = {
-    "FastMCP": "trimcp.server.server",
-    "Context": "trimcp.server.context",
-    "Client": "trimcp.client",
-    "settings": "trimcp.settings",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "trimcp.client": ("Client",),
+        "trimcp.server.context": ("Context",),
+        "trimcp.server.server": ("FastMCP",),
+        "trimcp.settings": ("settings",),
+    },
+)

@@ -9,7 +9,9 @@ Starlette's, re-exported.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -48,34 +50,21 @@ __all__ = [
     "serve_asgi",
 ]
 
-_WHERE = {
-    "HTMLResponse": "starlette.responses",
-    "JSONResponse": "starlette.responses",
-    "PlainTextResponse": "starlette.responses",
-    "RedirectResponse": "starlette.responses",
-    "Response": "starlette.responses",
-    "StreamingResponse": "starlette.responses",
-    "Request": "starlette.requests",
-    "Mount": "starlette.routing",
-    "Route": "starlette.routing",
-    "Router": "starlette.routing",
-    "OriginGuard": "trimcp.http.guard",
-    "StarletteWithLifespan": "trimcp.http.app",
-    "TrimcpApp": "trimcp.http.app",
-    "create_app": "trimcp.http.app",
-    "ServerAddress": "trimcp.http.serve",
-    "run_http": "trimcp.http.serve",
-    "serve_asgi": "trimcp.http.serve",
-    "build_config": "trimcp.http.serve",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.http' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "starlette.requests": ("Request",),
+        "starlette.responses": (
+            "HTMLResponse",
+            "JSONResponse",
+            "PlainTextResponse",
+            "RedirectResponse",
+            "Response",
+            "StreamingResponse",
+        ),
+        "starlette.routing": ("Mount", "Route", "Router"),
+        "trimcp.http.app": ("StarletteWithLifespan", "TrimcpApp", "create_app"),
+        "trimcp.http.guard": ("OriginGuard",),
+        "trimcp.http.serve": ("ServerAddress", "build_config", "run_http", "serve_asgi"),
+    },
+)

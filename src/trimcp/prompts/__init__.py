@@ -6,7 +6,9 @@ imported without the component machinery (`import trimcp` stays cheap)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trimcp.prompts.prompt import (
@@ -29,27 +31,17 @@ __all__ = [
     "PromptResult",
 ]
 
-_LAZY = {
-    "FunctionPrompt": "trimcp.prompts.prompt",
-    "Message": "trimcp.prompts.prompt",
-    "Prompt": "trimcp.prompts.prompt",
-    "PromptArgument": "trimcp.prompts.prompt",
-    "PromptManager": "trimcp.prompts.prompt_manager",
-    "PromptMessage": "trimcp.prompts.prompt",
-    "PromptResult": "trimcp.prompts.prompt",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.prompts' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "trimcp.prompts.prompt": (
+            "FunctionPrompt",
+            "Message",
+            "Prompt",
+            "PromptArgument",
+            "PromptMessage",
+            "PromptResult",
+        ),
+        "trimcp.prompts.prompt_manager": ("PromptManager",),
+    },
+)

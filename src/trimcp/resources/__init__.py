@@ -6,7 +6,9 @@ imported without the component machinery (`import trimcp` stays cheap)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trimcp.resources.resource import (
@@ -33,31 +35,22 @@ __all__ = [
     "is_template_uri",
 ]
 
-_LAZY = {
-    "BinaryResource": "trimcp.resources.types",
-    "DirectoryResource": "trimcp.resources.types",
-    "FileResource": "trimcp.resources.types",
-    "FunctionResource": "trimcp.resources.resource",
-    "FunctionResourceTemplate": "trimcp.resources.template",
-    "Resource": "trimcp.resources.resource",
-    "ResourceContent": "trimcp.resources.resource",
-    "ResourceManager": "trimcp.resources.resource_manager",
-    "ResourceTemplate": "trimcp.resources.template",
-    "TextResource": "trimcp.resources.types",
-    "is_template_uri": "trimcp.resources.resource",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.resources' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "trimcp.resources.resource": (
+            "FunctionResource",
+            "Resource",
+            "ResourceContent",
+            "is_template_uri",
+        ),
+        "trimcp.resources.resource_manager": ("ResourceManager",),
+        "trimcp.resources.template": ("FunctionResourceTemplate", "ResourceTemplate"),
+        "trimcp.resources.types": (
+            "BinaryResource",
+            "DirectoryResource",
+            "FileResource",
+            "TextResource",
+        ),
+    },
+)

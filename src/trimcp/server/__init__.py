@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
@@ -11,17 +13,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Context", "FastMCP", "create_proxy"]
 
-_LAZY = {
-    "FastMCP": "trimcp.server.server",
-    "Context": "trimcp.core.context",
-    "create_proxy": "trimcp.server.proxy",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.server' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "trimcp.core.context": ("Context",),
+        "trimcp.server.proxy": ("create_proxy",),
+        "trimcp.server.server": ("FastMCP",),
+    },
+)

@@ -6,7 +6,9 @@ imported without the component machinery (`import trimcp` stays cheap)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from trimcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from trimcp.tools.tool import FunctionTool, Tool, ToolResult
@@ -19,24 +21,10 @@ __all__ = [
     "ToolResult",
 ]
 
-_LAZY = {
-    "FunctionTool": "trimcp.tools.tool",
-    "Tool": "trimcp.tools.tool",
-    "ToolManager": "trimcp.tools.tool_manager",
-    "ToolResult": "trimcp.tools.tool",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trimcp.tools' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "trimcp.tools.tool": ("FunctionTool", "Tool", "ToolResult"),
+        "trimcp.tools.tool_manager": ("ToolManager",),
+    },
+)
