@@ -1,7 +1,10 @@
-"""FastMCP's `fastmcp.server.context` path: `Context` and `get_context` (from `trimcp.core`)."""
+"""FastMCP's `fastmcp.server.context` path: `Context`, `get_context` and the rest of
+`trimcp.core.context`'s `__all__`, and `LoggingLevel`."""
 
 from __future__ import annotations
 
-from trimcp.core.context import Context, LoggingLevel, enter_context, get_context
+from trimcp.core.context import *  # noqa: F403
+from trimcp.core.context import LoggingLevel
+from trimcp.core.context import __all__ as _core_all
 
-__all__ = ["Context", "LoggingLevel", "enter_context", "get_context"]
+__all__ = [*_core_all, "LoggingLevel"]

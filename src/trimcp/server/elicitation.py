@@ -1,26 +1,7 @@
 """FastMCP's `fastmcp.server.elicitation` path: the elicitation result types and schema
-helpers (from `trimcp.core.elicitation`)."""
+helpers, re-exported from `trimcp.core.elicitation` (its `__all__` is this module's)."""
 
 from __future__ import annotations
 
-from trimcp.core.elicitation import (
-    AcceptedElicitation,
-    CancelledElicitation,
-    DeclinedElicitation,
-    ElicitationResult,
-    ElicitationSpec,
-    elicitation_schema,
-    parse_elicit_result,
-    url_elicitation_params,
-)
-
-__all__ = [
-    "AcceptedElicitation",
-    "CancelledElicitation",
-    "DeclinedElicitation",
-    "ElicitationResult",
-    "ElicitationSpec",
-    "elicitation_schema",
-    "parse_elicit_result",
-    "url_elicitation_params",
-]
+from trimcp.core.elicitation import *  # noqa: F403
+from trimcp.core.elicitation import __all__ as __all__

@@ -14,11 +14,6 @@ mcp.add_middleware(Audit())
 
 from __future__ import annotations
 
-from trimcp.core.middleware import (
-    CallNext,
-    Middleware,
-    MiddlewareContext,
-    run_middleware,
-)
-
-__all__ = ["CallNext", "Middleware", "MiddlewareContext", "run_middleware"]
+# The names of `trimcp.core.middleware` (its `__all__` is this package's).
+from trimcp.core.middleware import *  # noqa: F403
+from trimcp.core.middleware import __all__ as __all__
