@@ -23,6 +23,7 @@ from tests.test_cli_support import (
     run_cli,
     write,
 )
+from tests.wire import INITIALIZE
 from trimcp import Client
 from trimcp.client import StdioTransport
 
@@ -248,17 +249,7 @@ def test_run_stdio_answers_raw_json_rpc(tmp_path: Path, backend: str) -> None:
     )
     assert process.stdin is not None and process.stdout is not None
     try:
-        initialize = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        }
-        process.stdin.write(json.dumps(initialize) + "\n")
+        process.stdin.write(json.dumps(INITIALIZE) + "\n")
         process.stdin.flush()
         reply = json.loads(process.stdout.readline())  # bounded by the communicate() below
         assert reply["result"]["serverInfo"]["name"] == "Demo"

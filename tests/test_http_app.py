@@ -4,16 +4,13 @@ middleware, the ASGI lifespan, mounting in Starlette and FastAPI. Each test talk
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from starlette.requests import Request
 from starlette.responses import (
@@ -25,9 +22,8 @@ from starlette.responses import (
     StreamingResponse,
 )
 
-from tests.wire import serving
+from tests.wire import counting_lifespan, serving, serving_with_hypercorn
 from trimcp import FastMCP
-from trimcp._backend import running_backend
 from trimcp.server.dependencies import get_http_headers, get_http_request
 from trimcp.server.middleware import Middleware as TrimcpMiddleware
 
@@ -37,56 +33,6 @@ WAIT = 10  # seconds: the bound on every wait in these tests
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def serving_asgi(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
-    """Any ASGI app (Starlette, FastAPI) served by hypercorn itself, lifespan included."""
-    from hypercorn.config import Config
-
-    config = Config()
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.graceful_timeout = 1
-    stop = anyio.Event()
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            if running_backend() == "trio":
-                import hypercorn.trio
-
-                config.bind = ["127.0.0.1:0"]
-                binds = await tg.start(
-                    partial(hypercorn.trio.serve, app, config, shutdown_trigger=stop.wait)
-                )
-                port = int(binds[0].rsplit(":", 1)[1])
-            else:
-                import hypercorn.asyncio
-
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", 0))
-                sock.listen(100)
-                port = sock.getsockname()[1]
-                config.bind = [f"fd://{sock.detach()}"]
-                tg.start_soon(
-                    partial(hypercorn.asyncio.serve, app, config, shutdown_trigger=stop.wait)
-                )
-            async with httpx2.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}", timeout=WAIT
-            ) as client:
-                yield client
-            stop.set()
-
-
-def counting_lifespan(counts: dict[str, int]) -> Any:
-    @asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        counts["enter"] = counts.get("enter", 0) + 1
-        try:
-            yield {"ready": True}
-        finally:
-            counts["exit"] = counts.get("exit", 0) + 1
-
-    return lifespan
 
 
 def make_server(**kwargs: Any) -> FastMCP:
@@ -473,7 +419,7 @@ async def test_asgi_lifespan_scope_reports_a_failing_startup():
 async def test_app_served_directly_by_hypercorn_runs_its_lifespan_once():
     counts: dict[str, int] = {}
     app = make_server(lifespan=counting_lifespan(counts)).http_app()
-    async with serving_asgi(app) as client:
+    async with serving_with_hypercorn(app) as (_, client):
         assert (await client.get("/health")).text == "OK"
         assert counts == {"enter": 1}
     assert counts == {"enter": 1, "exit": 1}
@@ -494,7 +440,7 @@ async def test_http_app_mounts_in_starlette_with_its_lifespan():
     app = Starlette(
         routes=[Route("/", home), Mount("/mcp-server", app=mcp_app)], lifespan=mcp_app.lifespan
     )
-    async with serving_asgi(app) as client:
+    async with serving_with_hypercorn(app) as (_, client):
         assert (await client.get("/")).text == "home"  # served once the lifespan has started
         assert counts == {"enter": 1}
         assert (await client.get("/mcp-server/health")).text == "OK"
@@ -522,7 +468,7 @@ async def test_http_app_mounts_in_fastapi_with_its_lifespan():
         return {"pong": "yes"}
 
     app.mount("/mcp-server", mcp_app)
-    async with serving_asgi(app) as client:
+    async with serving_with_hypercorn(app) as (_, client):
         assert (await client.get("/api/ping")).json() == {"pong": "yes"}
         assert counts == {"enter": 1}
         assert (await client.get("/mcp-server/health")).text == "OK"

@@ -18,7 +18,7 @@ from hypercorn.config import Config
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from tests.wire import serving
+from tests.wire import counting_lifespan, serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
 from trimcp.http.serve import ServerAddress, build_config
@@ -27,18 +27,6 @@ from trimcp.settings import settings
 pytestmark = pytest.mark.anyio
 
 WAIT = 10
-
-
-def counting_lifespan(counts: dict[str, int]) -> Any:
-    @asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[None]:
-        counts["enter"] = counts.get("enter", 0) + 1
-        try:
-            yield
-        finally:
-            counts["exit"] = counts.get("exit", 0) + 1
-
-    return lifespan
 
 
 @pytest.fixture

@@ -14,24 +14,14 @@ import anyio
 import msgspec
 import pytest
 
+from tests.wire import INITIALIZE as WIRE_INITIALIZE
 from tests.wire import serving
 from trimcp import FastMCP
 from trimcp.http.guard import OriginGuard
 
 pytestmark = pytest.mark.anyio
 
-INITIALIZE = msgspec.json.encode(
-    {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw", "version": "0"},
-        },
-    }
-)
+INITIALIZE = msgspec.json.encode(WIRE_INITIALIZE)
 
 
 def request_bytes(port: int, extra_headers: list[tuple[str, str]], *, host: bool = True) -> bytes:

@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 import trimcp.settings as settings_module
-from tests.wire import serving
+from tests.wire import INITIALIZE, serving
 from trimcp import FastMCP
 from trimcp.core.mrtr import MrtrKeys
 from trimcp.settings import OPTIONS, Settings, settings
@@ -321,16 +321,6 @@ def test_http_app_paths_follow_the_settings_assigned_at_run_time(
     assert {"/events", "/post/"} <= {getattr(route, "path", None) for route in legacy.routes}
 
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"},
-    },
-}
 HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
 
 

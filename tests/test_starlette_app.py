@@ -7,14 +7,9 @@ hypercorn on 127.0.0.1 port 0, on asyncio and trio."""
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from functools import partial
 from typing import Any
 
 import anyio
-import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -23,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
+from tests.wire import INITIALIZE, counting_lifespan, serving_with_hypercorn
 from trimcp import Client, FastMCP
-from trimcp._backend import running_backend
 from trimcp.client.transports import StreamableHttpTransport
 from trimcp.http.context import current_http_request, reset_http_request, set_http_request
 from trimcp.server.dependencies import get_http_request
@@ -35,67 +30,7 @@ pytestmark = pytest.mark.anyio
 
 WAIT = 10  # seconds: the bound on every wait in these tests
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
 MCP_HEADERS = {"accept": "application/json, text/event-stream"}
-
-
-@asynccontextmanager
-async def served(app: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
-    """Any ASGI app served by hypercorn itself (its ASGI lifespan included) on 127.0.0.1:0;
-    yields the base URL and a client for it."""
-    from hypercorn.config import Config
-
-    config = Config()
-    config.accesslog = None
-    config.loglevel = "WARNING"
-    config.graceful_timeout = 1
-    stop = anyio.Event()
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            if running_backend() == "trio":
-                import hypercorn.trio
-
-                config.bind = ["127.0.0.1:0"]
-                binds = await tg.start(
-                    partial(hypercorn.trio.serve, app, config, shutdown_trigger=stop.wait)
-                )
-                port = int(binds[0].rsplit(":", 1)[1])
-            else:
-                import hypercorn.asyncio
-
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", 0))
-                sock.listen(100)
-                port = sock.getsockname()[1]
-                config.bind = [f"fd://{sock.detach()}"]
-                tg.start_soon(
-                    partial(hypercorn.asyncio.serve, app, config, shutdown_trigger=stop.wait)
-                )
-            base = f"http://127.0.0.1:{port}"
-            async with httpx2.AsyncClient(base_url=base, timeout=WAIT) as client:
-                yield base, client
-            stop.set()
-
-
-def counting_lifespan(counts: dict[str, int]) -> Any:
-    @asynccontextmanager
-    async def lifespan(server: FastMCP) -> AsyncIterator[None]:
-        counts["enter"] = counts.get("enter", 0) + 1
-        try:
-            yield
-        finally:
-            counts["exit"] = counts.get("exit", 0) + 1
-
-    return lifespan
 
 
 def make_server(**kwargs: Any) -> FastMCP:
@@ -152,7 +87,7 @@ async def test_http_app_is_a_starlette_app_with_a_lifespan_property():
 
 
 async def test_custom_route_returns_a_starlette_json_response():
-    async with served(make_server().http_app()) as (_, client):
+    async with serving_with_hypercorn(make_server().http_app()) as (_, client):
         response = await client.get("/status?q=1")
         assert response.status_code == 200
         assert response.json() == {"request": "Request", "q": "1"}
@@ -161,7 +96,7 @@ async def test_custom_route_returns_a_starlette_json_response():
 
 
 async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_query_and_body():
-    async with served(make_server().http_app()) as (base, _):
+    async with serving_with_hypercorn(make_server().http_app()) as (base, _):
         transport = StreamableHttpTransport(f"{base}/mcp?tenant=acme", headers={"X-Trace": "t1"})
         async with Client(transport) as client:
             data = (await client.call_tool("inspect_request", {})).data
@@ -177,7 +112,7 @@ async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_qu
 
 
 async def test_get_http_request_in_a_tool_over_legacy_sse_is_the_streams_request():
-    async with served(make_server().http_app(transport="sse")) as (base, _):
+    async with serving_with_hypercorn(make_server().http_app(transport="sse")) as (base, _):
         async with Client(f"{base}/sse?tenant=acme") as client:
             data = (await client.call_tool("where", {})).data
     assert data == {"class": "starlette.requests.Request", "path": "/sse", "tenant": "acme"}
@@ -240,7 +175,7 @@ async def test_fastmcp_set_http_request_context_manager_and_request_context_midd
             scope, receive, send
         )
 
-    async with served(RequestContextMiddleware(echo_trace)) as (_, client):
+    async with serving_with_hypercorn(RequestContextMiddleware(echo_trace)) as (_, client):
         response = await client.get("/", headers={"X-Trace": "abc"})
         assert response.json() == {"trace": "abc"}
 
@@ -258,7 +193,7 @@ async def test_mounted_in_starlette_with_its_lifespan_it_serves_mcp():
     app = Starlette(
         routes=[Route("/", home), Mount("/mcp-server", app=mcp_app)], lifespan=mcp_app.lifespan
     )
-    async with served(app) as (base, client):
+    async with serving_with_hypercorn(app) as (base, client):
         assert (await client.get("/")).text == "home"  # answered once the lifespan has started
         assert counts == {"enter": 1}
         async with Client(f"{base}/mcp-server/mcp") as mcp_client:
@@ -279,7 +214,7 @@ async def test_mounted_in_fastapi_with_its_lifespan_it_serves_mcp():
         return {"pong": "yes"}
 
     app.mount("/mcp-server", mcp_app)
-    async with served(app) as (base, client):
+    async with serving_with_hypercorn(app) as (base, client):
         assert (await client.get("/api/ping")).json() == {"pong": "yes"}
         assert counts == {"enter": 1}
         async with Client(f"{base}/mcp-server/mcp/") as mcp_client:
@@ -306,7 +241,7 @@ async def test_user_cors_middleware_runs_around_the_mcp_endpoint():
             )
         ],
     )
-    async with served(app) as (_, client):
+    async with serving_with_hypercorn(app) as (_, client):
         preflight = await client.options(
             "/mcp",
             headers={
@@ -347,7 +282,7 @@ async def test_the_mcp_endpoint_is_reached_without_starlettes_router():
     app = mcp.http_app(
         stateless_http=True, json_response=True, middleware=[Middleware(RecordScopes, seen=seen)]
     )
-    async with served(app) as (_, client):
+    async with serving_with_hypercorn(app) as (_, client):
         for path in ("/mcp", "/mcp/"):
             response = await client.post(path, json=INITIALIZE, headers=MCP_HEADERS)
             assert response.status_code == 200, path
@@ -364,7 +299,7 @@ async def test_the_mcp_endpoint_is_reached_without_starlettes_router():
 async def test_mcp_path_below_a_root_path_is_dispatched():
     app = make_server().http_app(stateless_http=True, json_response=True)
     outer = Starlette(routes=[Mount("/a/b", app=app)], lifespan=app.lifespan)
-    async with served(outer) as (_, client):
+    async with serving_with_hypercorn(outer) as (_, client):
         response = await client.post("/a/b/mcp", json=INITIALIZE, headers=MCP_HEADERS)
         assert response.status_code == 200
         assert (await client.post("/a/mcp", json=INITIALIZE)).status_code == 404
@@ -377,7 +312,7 @@ async def test_custom_route_body_over_the_limit_gets_413():
     async def upload(request: Request) -> JSONResponse:
         return JSONResponse({"size": len(await request.body())})
 
-    async with served(mcp.http_app(max_body_size=1000)) as (_, client):
+    async with serving_with_hypercorn(mcp.http_app(max_body_size=1000)) as (_, client):
         assert (await client.post("/upload", content=b"x" * 1000)).json() == {"size": 1000}
         large = await client.post("/upload", content=b"x" * 1001)
         assert (large.status_code, large.text) == (413, "Request body too large")
@@ -391,7 +326,7 @@ async def test_custom_route_failing_on_json_nested_too_deeply_answers_500_and_se
         return JSONResponse({"type": type(await request.json()).__name__})
 
     deep = b"[" * 100_000 + b"]" * 100_000
-    async with served(mcp.http_app()) as (_, client):
+    async with serving_with_hypercorn(mcp.http_app()) as (_, client):
         response = await client.post("/json", content=deep)
         assert (response.status_code, response.text) == (500, "Internal Server Error")
         assert (await client.post("/json", content=b"[1]")).json() == {"type": "list"}

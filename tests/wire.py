@@ -1,10 +1,15 @@
-"""A raw JSON-RPC peer for tests: talks bytes to a `ServerConnection` over memory streams."""
+"""Test helpers shared by the test modules: a raw JSON-RPC peer (`Wire`, talking bytes to a
+`ServerConnection` over memory streams), a handshake-era `INITIALIZE` request, a FastMCP
+lifespan that counts its runs, and servers on 127.0.0.1 port 0 with an HTTP client for them:
+`serving` (a FastMCP, by trimcp's `run_http_async`) and `serving_with_hypercorn` (any ASGI
+app, by hypercorn's own `serve`, as a host application would run it)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -12,11 +17,38 @@ import anyio
 import httpx2
 import msgspec
 
+from trimcp._backend import running_backend
 from trimcp.core.connection import ServerConnection
 from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, PROTOCOL_VERSION_KEY
 from trimcp.runtime.memory import memory_stream_pair
 
 MODERN = "2026-07-28"
+
+# A handshake-era `initialize` request (id 1), as a client's first message.
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "wire", "version": "0"},
+    },
+}
+
+
+def counting_lifespan(counts: dict[str, int]) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A FastMCP `lifespan` that counts its starts (`counts["enter"]`) and ends (`"exit"`)."""
+
+    @asynccontextmanager
+    async def lifespan(server: Any) -> AsyncIterator[None]:
+        counts["enter"] = counts.get("enter", 0) + 1
+        try:
+            yield
+        finally:
+            counts["exit"] = counts.get("exit", 0) + 1
+
+    return lifespan
 
 
 @asynccontextmanager
@@ -33,6 +65,49 @@ async def serving(
             async with httpx2.AsyncClient(base_url=base, timeout=wait) as client:
                 yield address, client
             tg.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def serving_with_hypercorn(
+    app: Any, *, wait: float = 10
+) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
+    """Any ASGI app (Starlette, FastAPI, `http_app()`) served by hypercorn's own `serve` (its
+    ASGI lifespan included) on 127.0.0.1:0, not by trimcp's serving; yields the base URL and a
+    client for it. The whole block is bounded by `wait` seconds; the server stops on exit."""
+    from hypercorn.config import Config
+
+    config = Config()
+    config.accesslog = None
+    config.loglevel = "WARNING"
+    config.graceful_timeout = 1
+    stop = anyio.Event()
+    with anyio.fail_after(wait):
+        async with anyio.create_task_group() as tg:
+            if running_backend() == "trio":
+                import hypercorn.trio
+
+                config.bind = ["127.0.0.1:0"]
+                binds = await tg.start(
+                    partial(hypercorn.trio.serve, app, config, shutdown_trigger=stop.wait)
+                )
+                port = int(binds[0].rsplit(":", 1)[1])
+            else:
+                import hypercorn.asyncio
+
+                # hypercorn's asyncio `serve` does not report where it bound: bind port 0
+                # here and hand it the listening socket
+                sock = socket.socket()
+                sock.bind(("127.0.0.1", 0))
+                sock.listen(100)
+                port = sock.getsockname()[1]
+                config.bind = [f"fd://{sock.detach()}"]
+                tg.start_soon(
+                    partial(hypercorn.asyncio.serve, app, config, shutdown_trigger=stop.wait)
+                )
+            base = f"http://127.0.0.1:{port}"
+            async with httpx2.AsyncClient(base_url=base, timeout=wait) as client:
+                yield base, client
+            stop.set()
 
 
 def modern_meta(**extra: Any) -> dict[str, Any]:
