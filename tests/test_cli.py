@@ -352,18 +352,8 @@ async def test_run_http_json_response_serves_plain_json(tmp_path: Path, anyio_ba
         cwd=tmp_path,
     ) as (_, url, _, _):
         assert url.endswith("/api/mcp")
-        initialize = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw", "version": "1"},
-            },
-        }
         with anyio.fail_after(20):
-            headers, body = await anyio.to_thread.run_sync(_post, url, initialize)
+            headers, body = await anyio.to_thread.run_sync(_post, url, INITIALIZE)
         assert headers["content-type"].startswith("application/json")
         assert json.loads(body)["result"]["serverInfo"]["name"] == "Demo"
         async with Client(url) as client:
