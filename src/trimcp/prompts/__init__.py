@@ -1,8 +1,6 @@
 """Prompts: message templates rendered from string arguments, and the `PromptManager`
-(`trimcp.prompts.prompt_manager`).
-
-The names load on first use, so that `FastMCP`, whose `PromptManager` lives here, can be
-imported without the component machinery (`import trimcp` stays cheap)."""
+(`trimcp.prompts.prompt_manager`). The names load on first use (`trimcp._lazy`), so that
+`FastMCP` imports its `PromptManager` without the component machinery."""
 
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """Resources and resource templates: fixed-URI readables and URI-parameterised families,
-and the `ResourceManager` (`trimcp.resources.resource_manager`).
-
-The names load on first use, so that `FastMCP`, whose `ResourceManager` lives here, can be
-imported without the component machinery (`import trimcp` stays cheap)."""
+and the `ResourceManager` (`trimcp.resources.resource_manager`). The names load on first use
+(`trimcp._lazy`), so that `FastMCP` imports its `ResourceManager` without the components."""
 
 from __future__ import annotations
 

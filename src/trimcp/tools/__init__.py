@@ -1,8 +1,6 @@
 """Tools: `Tool`, `FunctionTool` and `ToolResult` (see `trimcp.tools.tool`), and the
-`ToolManager` (`trimcp.tools.tool_manager`).
-
-The names load on first use, so that `FastMCP`, whose `ToolManager` lives here, can be
-imported without the component machinery (`import trimcp` stays cheap)."""
+`ToolManager` (`trimcp.tools.tool_manager`). The names load on first use (`trimcp._lazy`), so
+that `FastMCP` imports its `ToolManager` without the component machinery."""
 
 from __future__ import annotations
 
