@@ -417,3 +417,24 @@ def test_the_hypercorn_code_trimcp_repeats_is_the_reviewed_one(where: str) -> No
         f"repeats it; reviewed against hypercorn {tuning.HYPERCORN_TESTED}): update trimcp's "
         f"copy, then this hash ({digest})"
     )
+
+
+async def test_serve_asgi_refuses_http3_before_the_lifespan_starts() -> None:
+    """HTTP/3 is not served: a `quic_bind` is refused at once, before the app's lifespan
+    runs or any socket is bound (nothing to undo)."""
+    events: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            events.append("lifespan")
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+
+    config = serve_module.build_config()
+    config.bind = ["127.0.0.1:0"]
+    config.quic_bind = ["127.0.0.1:0"]
+    with anyio.fail_after(10), pytest.raises(ValueError, match="quic_bind"):
+        await serve_module.serve_asgi(app, config)
+    assert events == []

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from trimcp.core.request import ServerRequest
     from trimcp.server.server import FastMCP
 
-__all__ = ["Context", "enter_context", "get_context"]
+__all__ = ["Context", "LoggingLevel", "enter_context", "get_context"]
 
 logger = logging.getLogger("trimcp.context")
 

@@ -342,6 +342,8 @@ async def serve_asgi(
     worker = _tuned_worker(backend)
     if config is None:
         config = build_config()
+    if config.quic_bind:  # refused before the lifespan starts: no socket, nothing to undo
+        raise ValueError("trimcp serves HTTP/1.1 and HTTP/2 over TCP: no quic_bind")
     from hypercorn.utils import wrap_app
 
     await worker.serve(

@@ -111,11 +111,7 @@ async def serve(
         if exception is not None:
             raise exception
 
-    sockets = config.create_sockets()
-    if sockets.quic_sockets:
-        for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
-            sock.close()
-        raise ValueError("trimcp serves HTTP/1.1 and HTTP/2 over TCP: no quic_bind")
+    sockets = config.create_sockets()  # TCP only: `serve_asgi` refused a `quic_bind`
 
     ssl_context: SSLContext | None = None
     ssl_handshake_timeout = None

@@ -125,15 +125,7 @@ async def serve(
         await lifespan.wait_for_startup()
 
         async with trio.open_nursery() as server_nursery:
-            sockets = config.create_sockets()
-            if sockets.quic_sockets:
-                for sock in (
-                    *sockets.secure_sockets,
-                    *sockets.insecure_sockets,
-                    *sockets.quic_sockets,
-                ):
-                    sock.close()
-                raise ValueError("trimcp serves HTTP/1.1 and HTTP/2 over TCP: no quic_bind")
+            sockets = config.create_sockets()  # TCP only: `serve_asgi` refused a `quic_bind`
             for sock in (*sockets.secure_sockets, *sockets.insecure_sockets):
                 sock.listen(config.backlog)
 
