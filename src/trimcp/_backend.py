@@ -14,6 +14,7 @@ __all__ = [
     "current_loop",
     "quiet_cancelled_connections",
     "running_backend",
+    "stray_cancellation",
     "threadsafe_scheduler",
     "wakeup_factory",
 ]
@@ -38,6 +39,22 @@ def running_backend() -> str | None:
         else:
             return "trio"
     return None
+
+
+def stray_cancellation(exc: BaseException) -> bool:
+    """Whether `exc` is asyncio's `CancelledError` raised by user code rather than by a
+    cancellation of the running task (say, a tool awaited a future that something else
+    cancelled): an ordinary failure of that request, to be answered, not propagated. A real
+    cancellation (a cancel scope, the task's end) has the task `cancelling()`. On trio user
+    code cannot raise `Cancelled`, so a cancellation is always real."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not isinstance(exc, asyncio.CancelledError):
+        return False
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # on trio: asyncio's exception is never trio's cancellation
+        return True
+    return task is not None and task.cancelling() == 0
 
 
 def current_loop() -> object:

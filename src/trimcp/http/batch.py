@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from trimcp.http.asgi import Scope, Send
 from trimcp.http.channels import NullChannel, PostChannel, ignore_cancel
+from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.wire import header_version, respond, respond_error
 from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import Batch, Notification, Request, RequestId
@@ -41,9 +42,11 @@ async def post_batch(
     send: Send,
     headers: dict[bytes, bytes],
     batch: Batch,
+    body: bytes,
 ) -> None:
     """A 2025-03-26 JSON-RPC batch: in a session negotiated at that version, or stateless
-    with that version stated (or assumed: no `MCP-Protocol-Version` header)."""
+    with that version stated (or assumed: no `MCP-Protocol-Version` header). `body` is the
+    batch's body, what `get_http_request()` reads in its requests."""
     session: HttpSession | None = None
     if endpoint.stateless:
         version = header_version(headers) or ASSUMED_HANDSHAKE_VERSION
@@ -89,6 +92,7 @@ async def post_batch(
 
     if session is not None:
         session.active += 1
+    token = set_http_request(scope, body)  # the batch's requests inherit it
     try:
         await engine.serve_batch(
             batch,
@@ -101,5 +105,6 @@ async def post_batch(
             handler=handler,
         )
     finally:
+        reset_http_request(token)
         if session is not None:
             session.active -= 1

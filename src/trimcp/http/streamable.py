@@ -341,7 +341,7 @@ class StreamableHTTPEndpoint:
         elif isinstance(message, Invalid):
             await respond(send, 400, jsonrpc.encode_error(message.id, message.error))
         else:
-            await post_batch(self, scope, send, headers, message)
+            await post_batch(self, scope, send, headers, message, body)
 
     async def _post_request(
         self,

@@ -34,6 +34,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from trimcp._backend import stray_cancellation
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
@@ -70,6 +71,18 @@ Send = Callable[[bytes], Awaitable[None]]
 
 _INTERNAL = ErrorData(INTERNAL_ERROR, "Internal error")
 _CLOSED_ERRORS = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
+
+
+def _encodable(request: Request, error: ErrorData) -> ErrorData:
+    """`error` if it can be sent (its `data` is JSON-encodable), else a bare "Internal
+    error": an answer that cannot be encoded must not take the connection down. Paid only
+    on the error path."""
+    try:
+        jsonrpc.encode_error(request.id, error)
+    except (TypeError, ValueError, msgspec.EncodeError):
+        logger.error("request %r: its error %r cannot be encoded", request.id, error)
+        return _INTERNAL
+    return error
 
 
 class PeerClosed(ClientError):
@@ -173,14 +186,23 @@ class RequestEngine:
                 request.id, await (handler or self._handler)(request, channel)
             )
         except McpError as exc:
-            return exc.error
+            return _encodable(request, exc.error)
         except Exception as exc:  # the fault policy decides what the peer sees
-            try:
-                result, error = self._fault(request, exc)
-                return error if error is not None else jsonrpc.encode_result(request.id, result)
-            except Exception:  # a broken policy (or result) must not take the peer down
-                logger.exception("the fault policy failed for request %r", request.id)
-                return _INTERNAL
+            return self._fault_answer(request, exc)
+        except BaseException as exc:
+            if not stray_cancellation(exc):  # a real cancellation, or the process ending
+                raise
+            return self._fault_answer(request, exc)  # type: ignore[arg-type]  # an asyncio CancelledError
+
+    def _fault_answer(self, request: Request, exc: Exception) -> Answer:
+        try:
+            result, error = self._fault(request, exc)
+            if error is not None:
+                return _encodable(request, error)
+            return jsonrpc.encode_result(request.id, result)
+        except Exception:  # a broken policy (or result) must not take the peer down
+            logger.exception("the fault policy failed for request %r", request.id)
+            return _INTERNAL
 
     # -- inbound ---------------------------------------------------------------------------
 
