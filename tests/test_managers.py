@@ -5,6 +5,7 @@ and their prefixes, under visibility rules, and on a proxy."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import anyio
 import pytest
@@ -15,9 +16,11 @@ from trimcp.prompts import Prompt
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.resources.resource_manager import ResourceManager
+from trimcp.resources.template import FunctionResourceTemplate
 from trimcp.server.proxy import ProxyPromptManager, ProxyResourceManager, ProxyToolManager
 from trimcp.tools import Tool
 from trimcp.tools.tool_manager import ToolManager
+from trimcp.utilities.registry import Visibility
 
 pytestmark = pytest.mark.anyio
 
@@ -204,6 +207,96 @@ async def test_prompt_manager_alone_renders_and_wraps_errors() -> None:
         await manager.render_prompt("nope")
     manager.remove_prompt("greet")
     assert not await manager.has_prompt("greet")
+
+
+async def test_wrapped_errors_are_logged_and_cancellation_is_never_wrapped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    manager = ToolManager(mask_error_details=True)
+    manager.add_tool(Tool.from_function(boom))
+    entered = anyio.Event()
+
+    async def hang() -> str:
+        entered.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    manager.add_tool(Tool.from_function(hang))
+    with caplog.at_level(logging.ERROR, logger="trimcp.server"), pytest.raises(ToolError):
+        await manager.call_tool("boom", {"x": 1})
+    # the server's log keeps what the client does not see
+    assert "Error calling tool 'boom'" in caplog.text and "secret details" in caplog.text
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(manager.call_tool, "hang", {})
+            await entered.wait()
+            tg.cancel_scope.cancel()  # a ToolError here would escape the task group
+    assert "hang" not in caplog.text
+
+
+class BrokenTemplate(FunctionResourceTemplate):
+    async def create_resource(
+        self, uri: str, params: dict[str, Any], context: Any = None
+    ) -> Resource:
+        raise RuntimeError("secret details")
+
+
+@pytest.mark.parametrize("mask", [False, True])
+async def test_get_resource_turns_a_failing_template_into_a_value_error(mask: bool) -> None:
+    """FastMCP's `get_resource` rule: a template's `ResourceError` passes, anything else is a
+    `ValueError`, its text hidden under masking."""
+    manager = ResourceManager(mask_error_details=mask)
+    manager.add_template(BrokenTemplate.from_function(lambda x: x, "broken://{x}", name="b"))
+    with pytest.raises(ValueError, match=r"^Error creating resource from template") as caught:
+        await manager.get_resource("broken://1")
+    assert ("secret details" in str(caught.value)) is not mask
+    assert isinstance(caught.value.__cause__, RuntimeError)
+
+
+async def test_completion_owner_is_found_through_nested_mounts() -> None:
+    inner = child_server()
+    middle = FastMCP("middle")
+    middle.mount(inner, prefix="inner")
+    top = FastMCP("top")
+    top.mount(middle, prefix="outer")
+
+    @top.prompt
+    def own() -> str:
+        return "mine"
+
+    prompts, resources = top.prompt_manager, top.resource_manager
+    assert prompts.completion_owner("own") == (None, "own")
+    assert prompts.completion_owner("outer_inner_greet") == (inner, "greet")
+    assert prompts.completion_owner("outer_greet") is None
+    uri = "users://outer/inner/{user_id}/profile"
+    assert resources.completion_owner(uri) == (inner, "users://{user_id}/profile")
+    assert resources.completion_owner("users://{user_id}/profile") is None
+    inner.disable(names={"greet"})  # a hidden prompt's handler still owns it (FastMCP's rule)
+    assert prompts.completion_owner("outer_inner_greet") == (inner, "greet")
+
+
+async def test_a_manager_alone_takes_the_options_a_server_shares() -> None:
+    changes: list[str] = []
+    visibility = Visibility(exclude_tags={"internal"})
+
+    def note() -> None:
+        changes.append("changed")
+
+    tools = ToolManager(visibility=visibility, on_change=note)
+    prompts = PromptManager(visibility=visibility, on_change=note)
+    resources = ResourceManager(
+        visibility=visibility, on_change=note, prefix_format=lambda: "protocol"
+    )
+    tools.add_tool(Tool.from_function(add, tags={"internal"}))
+    prompts.add_prompt(Prompt.from_function(lambda: "hi", name="hi"))
+    resources.add_resource(Resource.from_function(lambda: "v", "data://v", name="v"))
+    assert changes == ["changed"] * 3
+    assert not await tools.has_tool("add")  # the shared visibility hides it
+    assert tools.visibility is prompts.visibility is resources.visibility is visibility
+    assert resources.rules.prefix_format() == "protocol"
+    assert repr(tools) == "ToolManager(1 tools, 0 mounts)"
+    assert repr(resources) == "ResourceManager(1 resources, 0 templates, 0 mounts)"
+    assert tools.duplicate_behavior == prompts.duplicate_behavior == "warn"
 
 
 # -- owned by a server -----------------------------------------------------------------------

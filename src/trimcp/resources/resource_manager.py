@@ -19,22 +19,20 @@ is `find(uri)` + `read(found, uri, context)` (`resources/read`) and `iter_resour
 from __future__ import annotations
 
 import importlib
-import logging
 import re
-import warnings
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 import msgspec
 
 from trimcp.exceptions import NotFoundError, ResourceError
-from trimcp.utilities.registry import Catalog, Mounts, Registry, Visibility
+from trimcp.utilities.managers import ComponentManager, ManagerOptions, warn_deprecated
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
     from trimcp.resources.resource import Resource
     from trimcp.resources.template import ResourceTemplate, UriTemplate
-    from trimcp.utilities.registry import DuplicateBehavior
+    from trimcp.utilities.registry import Catalog, DuplicateBehavior, Registry
 
 __all__ = [
     "Found",
@@ -46,8 +44,6 @@ __all__ = [
     "remove_resource_prefix",
     "resolve_prefix_format",
 ]
-
-logger = logging.getLogger("trimcp.server")
 
 PrefixFormat = Literal["path", "protocol"]
 
@@ -130,7 +126,7 @@ class UriPrefix:
 # -- the manager -----------------------------------------------------------------------------
 
 
-class ResourceManager:
+class ResourceManager(ComponentManager["Resource"]):
     """A server's resources and templates: registration, lookup through mounts, listing, reads.
 
     Args:
@@ -138,55 +134,40 @@ class ResourceManager:
             `"error"`, `"replace"`, `"ignore"`.
         mask_error_details: `read_resource` and `get_resource` hide the text of unexpected
             exceptions.
-        visibility: The server's visibility rules (a manager alone has its own).
-        mounts: The server's mounts (a manager alone has none).
-        on_change: Called after each change of either registry (list-changed notifications).
         prefix_format: The server's `resource_prefix_format` (default: the setting's).
+        **options: The server's `visibility`, `mounts` and list-changed `on_change`
+            (`ManagerOptions`; a manager alone has its own visibility and no mounts).
     """
+
+    kind = "resource"
+    attribute = "resource_manager"
 
     def __init__(
         self,
         duplicate_behavior: DuplicateBehavior | None = None,
         mask_error_details: bool | None = None,
         *,
-        visibility: Visibility | None = None,
-        mounts: Mounts | None = None,
-        on_change: Callable[[], None] | None = None,
         prefix_format: Callable[[], PrefixFormat] | None = None,
+        **options: Unpack[ManagerOptions],
     ) -> None:
-        if mask_error_details is None:
-            from trimcp.settings import settings
-
-            mask_error_details = settings.mask_error_details
-        self.mask_error_details = bool(mask_error_details)
-        self.visibility = visibility if visibility is not None else Visibility()
-        self.mounts = mounts if mounts is not None else Mounts()
+        # Set first: the base builds the resource catalog with these rules.
         self.rules = UriPrefix(prefix_format or (lambda: resolve_prefix_format(None)))
-        on_change = on_change or _nothing
-        behavior = duplicate_behavior or "warn"
-        self.resource_registry: Registry[Resource] = Registry(
-            "resource", self.visibility, on_duplicate=behavior, on_change=on_change
+        super().__init__(duplicate_behavior, mask_error_details, **options)
+        self.resource_registry: Registry[Resource] = self.registry
+        self.resource_catalog: Catalog[Resource] = self.catalog
+        self.template_registry: Registry[ResourceTemplate] = self.new_registry(
+            "template", duplicate_behavior
         )
-        self.template_registry: Registry[ResourceTemplate] = Registry(
-            "template", self.visibility, on_duplicate=behavior, on_change=on_change
-        )
-        self.resource_catalog: Catalog[Resource] = Catalog(
-            self.resource_registry, self.mounts, rules=self.rules, child=_child_resources
-        )
-        self.template_catalog: Catalog[ResourceTemplate] = Catalog(
-            self.template_registry, self.mounts, rules=self.rules, child=_child_templates
+        self.template_catalog: Catalog[ResourceTemplate] = self.new_catalog(
+            self.template_registry, "template_catalog"
         )
         self._key_patterns: dict[str, UriTemplate] = {}
 
     def __repr__(self) -> str:
         return (
-            f"ResourceManager({len(self.resource_registry)} resources, "
+            f"{type(self).__name__}({len(self.resource_registry)} resources, "
             f"{len(self.template_registry)} templates, {len(self.mounts.items)} mounts)"
         )
-
-    @property
-    def duplicate_behavior(self) -> DuplicateBehavior:
-        return self.resource_registry.on_duplicate
 
     @property
     def _resources(self) -> dict[str, Resource]:
@@ -216,7 +197,7 @@ class ResourceManager:
         if not self.mounts.items or uri in self.resource_registry:
             return None
         for mount, child_uri in self.resource_catalog.routes(uri):
-            found = mount.server.resource_manager.find(child_uri)
+            found = self.manager_of(mount).find(child_uri)
             if found is not None:
                 component, params, source_uri, child_key = found
                 key = self.rules.add(child_key, mount.prefix)
@@ -232,6 +213,13 @@ class ResourceManager:
 
             pattern = self._key_patterns[key] = UriTemplate(key)
         return pattern
+
+    def require(self, uri: str) -> Found:
+        """`find(uri)`, or `not_found(uri)` raised."""
+        found = self.find(uri)
+        if found is None:
+            raise self.not_found(uri)
+        return found
 
     async def read(self, found: Found, uri: str, context: Context | None = None) -> list[Any]:
         """Read what `find(uri)` found: its `resources/read` contents, reported under `uri`."""
@@ -254,10 +242,7 @@ class ResourceManager:
         Raises:
             NotFoundError: Nothing visible answers `uri`.
         """
-        found = self.find(uri)
-        if found is None:
-            raise NotFoundError(f"Unknown resource: {uri}")
-        return await self.read(found, uri, context)
+        return await self.read(self.require(uri), uri, context)
 
     def iter_resources(self) -> Iterator[tuple[str, Resource]]:
         """`(uri, resource)` for each resource clients see (`resources/list` order)."""
@@ -271,14 +256,7 @@ class ResourceManager:
         """Whose completion handler answers for the template `uri`: `(None, uri)` when this
         server has it, `(server, uri there)` for a mounted server's, None when nobody has it
         (mounts searched the way `find` searches them)."""
-        if uri in self.template_registry:
-            return None, uri
-        for mount, child_uri in self.template_catalog.routes(uri):
-            found = mount.server.resource_manager.completion_owner(child_uri)
-            if found is not None:
-                owner, key = found
-                return (owner or mount.server), key
-        return None
+        return self.template_catalog.owner(uri)
 
     # -- FastMCP's methods -----------------------------------------------------------------
 
@@ -302,22 +280,13 @@ class ResourceManager:
             ValueError: The template failed otherwise (its text hidden under masking).
         """
         uri = str(uri)
-        found = self.find(uri)
-        if found is None:
-            raise NotFoundError(f"Unknown resource: {uri}")
-        component, params, _source_uri, _key = found
+        component, params, _source_uri, _key = self.require(uri)
         if params is None:
             found_resource: Resource = component
             return found_resource if component.key == uri else component.model_copy(key=uri)
-        try:
+        message = "Error creating resource from template"
+        with self.wrap_errors(ValueError, message, passing=(ResourceError,)):
             resource: Resource = await component.create_resource(uri, params)
-        except ResourceError:
-            raise
-        except Exception as exc:
-            logger.error("Error creating resource from template: %s", exc)
-            if self.mask_error_details:
-                raise ValueError("Error creating resource from template") from exc
-            raise ValueError(f"Error creating resource from template: {exc}") from exc
         return resource
 
     async def read_resource(self, uri: Any, *, context: Context | None = None) -> Any:
@@ -334,18 +303,11 @@ class ResourceManager:
         if found is None:
             raise NotFoundError(f"Resource {uri!r} not found.")
         component, params, source_uri, _key = found
-        try:
-            if params is None:
-                return await _read_value(component, context)
-            resource = await component.create_resource(source_uri, params, context)
-            return await _read_value(resource, context)
-        except ResourceError:
-            raise
-        except Exception as exc:
-            logger.exception("Error reading resource %r", uri)
-            if self.mask_error_details:
-                raise ResourceError(f"Error reading resource {uri!r}") from exc
-            raise ResourceError(f"Error reading resource {uri!r}: {exc}") from exc
+        message = f"Error reading resource {uri!r}"
+        with self.wrap_errors(ResourceError, message, passing=(ResourceError,)):
+            if params is not None:
+                component = await component.create_resource(source_uri, params, context)
+            return await _read_value(component, context)
 
     def add_resource(self, resource: Resource) -> Resource:
         """Register `resource` under its `key` (its URI unless set), per the duplicate policy."""
@@ -366,7 +328,7 @@ class ResourceManager:
         elif uri in self.template_registry:
             self.template_registry.remove(uri)
         else:
-            raise NotFoundError(f"Unknown resource: {uri}")
+            raise self.not_found(uri)
 
     def add_resource_or_template_from_fn(
         self,
@@ -396,7 +358,7 @@ class ResourceManager:
         tags: set[str] | None = None,
     ) -> Resource:
         """Deprecated (FastMCP 2.7): `add_resource(Resource.from_function(fn, uri, ...))`."""
-        _deprecated("add_resource_from_fn", "Resource.from_function() and call add_resource()")
+        warn_deprecated("add_resource_from_fn", "Resource.from_function() and call add_resource()")
         from trimcp.resources.resource import Resource
 
         return self.add_resource(
@@ -415,7 +377,7 @@ class ResourceManager:
         tags: set[str] | None = None,
     ) -> ResourceTemplate:
         """Deprecated (FastMCP 2.7): `add_template(ResourceTemplate.from_function(...))`."""
-        _deprecated(
+        warn_deprecated(
             "add_template_from_fn", "ResourceTemplate.from_function() and call add_template()"
         )
         from trimcp.resources.template import ResourceTemplate
@@ -432,27 +394,9 @@ class ResourceManager:
         )
 
 
-def _deprecated(name: str, instead: str) -> None:
-    warnings.warn(f"{name} is deprecated. Use {instead} instead.", DeprecationWarning, stacklevel=3)
-
-
 async def _read_value(resource: Resource, context: Context | None) -> Any:
     from trimcp.resources.resource import accepts_context
 
     if accepts_context(type(resource).read):
         return await resource.read(context=context)
     return await resource.read()  # FastMCP's subclasses spell it `read(self)`
-
-
-def _nothing() -> None:
-    return None
-
-
-def _child_resources(mount: Any) -> Catalog[Any]:
-    manager: ResourceManager = mount.server.resource_manager
-    return manager.resource_catalog
-
-
-def _child_templates(mount: Any) -> Catalog[Any]:
-    manager: ResourceManager = mount.server.resource_manager
-    return manager.template_catalog

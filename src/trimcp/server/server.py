@@ -399,10 +399,11 @@ class FastMCP:
         return [tool for _key, tool in self.tool_manager.iter_visible()]
 
     async def get_tool(self, name: str) -> Tool:
-        tool = self.tool_manager.find(name)
+        """The visible tool clients call `name` (`NotFoundError` if none)."""
+        tool = self.tool_manager.find_keyed(name)
         if tool is None:
-            raise NotFoundError(f"Unknown tool: {name}")
-        return tool if tool.key == name else tool.model_copy(key=name)
+            raise NotFoundError(f"Unknown tool: {name}")  # FastMCP's server says it so
+        return tool
 
     def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
         """FastMCP's tool transformations: not implemented, refused (`NotImplementedError`)."""
@@ -593,10 +594,7 @@ class FastMCP:
 
     async def get_prompt(self, key: str) -> Prompt:
         """The visible prompt clients get as `key` (`NotFoundError` if none)."""
-        prompt = self.prompt_manager.find(key)
-        if prompt is None:
-            raise NotFoundError(f"Unknown prompt: {key}")
-        return prompt if prompt.key == key else prompt.model_copy(key=key)
+        return await self.prompt_manager.get_prompt(key)
 
     async def list_prompts(self) -> list[Prompt]:
         return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
@@ -605,9 +603,7 @@ class FastMCP:
         """Render a prompt without any transport: a `GetPromptResult`."""
         from trimcp.core.context import Context, enter_context
 
-        prompt = self.prompt_manager.find(name)
-        if prompt is None:
-            raise NotFoundError(f"Unknown prompt: {name}")
+        prompt = self.prompt_manager.require(name)
         ctx = Context(self)
         token = enter_context(ctx)
         try:

@@ -9,7 +9,8 @@
 - `Mounts`: the servers mounted into one server (its `Composition` fills it; its managers read it).
 - `Catalog`: one kind as a server's clients see it: its registry, then what its mounts
   contribute under prefixed keys. The managers (`ToolManager`, `ResourceManager`,
-  `PromptManager`) own one catalog per kind; see "Theory of operation" on `Catalog`.
+  `PromptManager`, built on `trimcp.utilities.managers`) own one catalog per kind; see
+  "Theory of operation" on `Catalog`.
 
 This module imports nothing of trimcp but its exceptions: it sits below the component packages
 (`tools`, `resources`, `prompts`), whose managers are built on it, and the server core.
@@ -366,3 +367,16 @@ class Catalog(Generic[C]):
             child_key = strip(key, mount.prefix)
             if child_key is not None:
                 yield mount, child_key
+
+    def owner(self, key: str) -> tuple[Any, str] | None:
+        """Which server holds `key` (its completion handler answers for it): `(None, key)`
+        when this one does, `(server, key there)` for a mounted server's (mounts searched the
+        way `routes` orders them), None when nobody does. Hidden components count."""
+        if key in self.registry:
+            return None, key
+        for mount, child_key in self.routes(key):
+            found = self.child(mount).owner(child_key)
+            if found is not None:
+                owner, owner_key = found
+                return (owner or mount.server), owner_key
+        return None
