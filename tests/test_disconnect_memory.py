@@ -23,6 +23,7 @@ from trimcp import Context, FastMCP
 from trimcp.core.session import ServerSession
 from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager, SSEStream
 from trimcp.http.sse import LegacySSEEndpoint
+from trimcp.http.streamable import StreamableHTTPEndpoint
 from trimcp.protocol.sse import SSEDecoder
 
 pytestmark = pytest.mark.anyio
@@ -182,7 +183,10 @@ async def test_stall_that_ends_with_the_stream_closing_logs_its_count(
     caplog.set_level(logging.DEBUG, logger="trimcp.http")
     server = FastMCP("buffer")
     sessions = SessionManager(idle_timeout=None, max_sessions=None, stream_buffer=3)
-    session = HttpSession("s1", ServerSession(server), store=None)
+    mcp = ServerSession(server)
+    session = HttpSession(
+        "s1", mcp, store=None, engine=StreamableHTTPEndpoint(server).new_engine(mcp)
+    )
     sessions.add(session)
     inbox = session.open_outbox()
     assert [session.post_message(_notification(n)) for n in range(5)] == [True] * 3 + [False] * 2
@@ -199,7 +203,10 @@ async def test_stall_that_ends_with_the_stream_closing_logs_its_count(
 async def test_get_stream_buffer_is_configurable_and_holds_exactly_that_many() -> None:
     server = FastMCP("buffer")
     sessions = SessionManager(idle_timeout=None, max_sessions=None, stream_buffer=7)
-    session = HttpSession("s2", ServerSession(server), store=None)
+    mcp = ServerSession(server)
+    session = HttpSession(
+        "s2", mcp, store=None, engine=StreamableHTTPEndpoint(server).new_engine(mcp)
+    )
     sessions.add(session)
     inbox = session.open_outbox()
     assert [session.post_message(b"m") for _ in range(8)] == [True] * 7 + [False]

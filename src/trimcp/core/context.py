@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
@@ -48,11 +48,6 @@ logger = logging.getLogger("trimcp.context")
 LoggingLevel = Literal[
     "debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"
 ]
-
-
-_current = cast(
-    "ContextVar[Context | None]", current_context
-)  # TODO(issue 15): for dependencies.py
 
 
 class _Reset:

@@ -247,13 +247,11 @@ class HttpSession:
         mcp: ServerSession,
         *,
         store: EventStore | None,
-        engine: RequestEngine | None = None,
+        engine: RequestEngine,
     ) -> None:
         self.id = session_id
         self.mcp = mcp
-        self.engine = (
-            engine if engine is not None else RequestEngine(mcp.handle_request, id_prefix="s")
-        )
+        self.engine = engine
         """Serves the session's requests and correlates its server-to-client requests."""
         self.store = store
         self.last_active = time.monotonic()

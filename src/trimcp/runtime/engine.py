@@ -171,7 +171,8 @@ class RequestEngine:
         return self._table.refusal
 
     def __len__(self) -> int:
-        """Inbound requests in flight (answered ones included until their answer is out)."""
+        """Inbound requests in flight (on a peer, answered ones too until their answer is out;
+        HTTP finishes a request before writing its answer)."""
         return len(self._table)
 
     # -- the exception boundary ------------------------------------------------------------
