@@ -17,7 +17,7 @@ import datetime
 import json
 import logging
 from contextlib import AsyncExitStack
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -65,6 +65,16 @@ def _seconds(timeout: Timeout) -> float | None:
     if isinstance(timeout, datetime.timedelta):
         return timeout.total_seconds()
     return timeout
+
+
+class ClientOptions(NamedTuple):
+    """What a `Client` was made with, beyond its transport (`Client.options`): enough to make
+    a like client over another transport (what a proxy does for each backend session)."""
+
+    handlers: Handlers
+    timeout: float | None
+    client_info: dict[str, Any]
+    protocol: Literal["auto", "modern", "legacy"]
 
 
 class Client:
@@ -156,6 +166,8 @@ class Client:
         )
         self._protocol = protocol
         self._listen = message_handler is not None if listen is None else listen
+        self.options = ClientOptions(self._handlers, self._timeout, self._client_info, protocol)
+        """What this client was made with (handlers, timeout, client info, protocol)."""
         self._session: ClientSession | None = None
         self._stack: AsyncExitStack | None = None
         self._owner: Any = None
@@ -240,10 +252,9 @@ class Client:
             )
             if (capability or {}).get("listChanged")
         }
-        if not wanted or session._task_group is None:
-            return
         ready = anyio.Event()
-        session._task_group.start_soon(session.listen, wanted, ready)
+        if not wanted or not session.start_soon(session.listen, wanted, ready):
+            return
         with anyio.move_on_after(timeout or None):
             await ready.wait()
 
@@ -339,7 +350,9 @@ class Client:
         self, method: str, typ: type[R], params: dict[str, Any] | None = None, **kwargs: Any
     ) -> R:
         raw = await self._request(method, params, **kwargs)
-        raw = await drive_input_rounds(self, method, params, raw, kwargs)
+        raw = await drive_input_rounds(
+            self._request, self.session.serve_request, method, params, raw, kwargs
+        )
         try:
             result = decode(raw, typ)
         except msgspec.ValidationError as exc:

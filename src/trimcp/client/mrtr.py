@@ -9,15 +9,13 @@ the same method -- a new request id, the original params plus `inputResponses` a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 
 from trimcp.exceptions import ClientError
 from trimcp.protocol.jsonrpc import DECODE_ERRORS, Request
-
-if TYPE_CHECKING:
-    from trimcp.client.client import Client
 
 __all__ = ["MAX_ROUNDS", "drive_input_rounds"]
 
@@ -34,7 +32,8 @@ _decode_head = msgspec.json.Decoder(_Head).decode
 
 
 async def drive_input_rounds(
-    client: Client,
+    send: Callable[..., Awaitable[msgspec.Raw]],
+    serve: Callable[[Request], Awaitable[Any]],
     method: str,
     params: dict[str, Any] | None,
     raw: msgspec.Raw,
@@ -52,20 +51,20 @@ async def drive_input_rounds(
             raise ClientError(f"The server asked for input to {method} but sent no input requests")
         responses: dict[str, Any] = {}
         for key, request in (head.inputRequests or {}).items():
-            responses[key] = await _fulfil(client, key, request)
+            responses[key] = await _fulfil(serve, key, request)
         retry = {
             k: v for k, v in (params or {}).items() if k not in ("inputResponses", "requestState")
         }
         retry["inputResponses"] = responses
         if head.requestState is not None:
             retry["requestState"] = head.requestState
-        raw = await client._request(method, retry, **options)
+        raw = await send(method, retry, **options)
     raise ClientError(
         f"The server kept asking for input to {method} for more than {MAX_ROUNDS} rounds"
     )
 
 
-async def _fulfil(client: Client, key: str, request: Any) -> Any:
+async def _fulfil(serve: Callable[[Request], Awaitable[Any]], key: str, request: Any) -> Any:
     if not isinstance(request, dict) or not isinstance(request.get("method"), str):
         raise ClientError(f"Malformed input request {key!r} from the server")
     params = request.get("params")
@@ -74,5 +73,5 @@ async def _fulfil(client: Client, key: str, request: Any) -> Any:
         method=request["method"],
         params=msgspec.Raw(msgspec.json.encode(params)) if params is not None else None,
     )
-    result = await client.session._on_request(inbound)
+    result = await serve(inbound)
     return msgspec.to_builtins(result)

@@ -13,7 +13,7 @@ import dataclasses
 import inspect
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -175,7 +175,7 @@ class ClientSession:
     ) -> None:
         self._wire = _InOrder(stream)
         self.peer = Peer(
-            self._wire, on_request=self._on_request, on_notification=self._on_notification
+            self._wire, on_request=self.serve_request, on_notification=self._on_notification
         )
         self._processed = 0
         self._processed_event = anyio.Event()
@@ -387,6 +387,13 @@ class ClientSession:
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         await self.peer.notify(method, params)
 
+    def start_soon(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> bool:
+        """Run `fn(*args)` in the session's task group; False when the session is not open."""
+        if self._task_group is None:
+            return False
+        self._task_group.start_soon(fn, *args)
+        return True
+
     async def listen(self, notifications: dict[str, Any], ready: anyio.Event) -> None:
         """2026-07-28: hold a `subscriptions/listen` request open until cancelled; the
         notifications it carries reach the handlers like any other. `ready` is set on the
@@ -408,7 +415,9 @@ class ClientSession:
 
     # -- inbound -------------------------------------------------------------------------
 
-    async def _on_request(self, request: Request) -> Any:
+    async def serve_request(self, request: Request) -> Any:
+        """Answer a server-to-client request (sampling, elicitation, roots, ping) with this
+        client's handlers: what the peer calls, and what a 2026-07-28 input round asks."""
         method = request.method
         handlers = self.handlers
         meta = None

@@ -225,7 +225,11 @@ class Context(ContextBase):
     # Handshake era: a live server-to-client request on the request's channel, awaited with a
     # timeout. 2026-07-28: MRTR (trimcp.core.mrtr) -- the handler is replayed with answers.
 
-    async def _client_input(self, method: str, params: dict[str, Any], capability: str) -> Any:
+    async def ask_client(self, method: str, params: dict[str, Any], capability: str) -> Any:
+        """Ask the client that sent this request (elicitation, sampling, roots), in either
+        era: a live request awaited in the handshake era, an MRTR input round in 2026-07-28.
+        What `elicit`, `sample` and `list_roots` go through (a proxy relays through it too);
+        `capability` must have been declared by the client."""
         request = self._require_request()
         envelope = request.envelope
         if envelope.client_capabilities.get(capability) is None:
@@ -265,7 +269,7 @@ class Context(ContextBase):
 
         spec = elicitation_schema(response_type)
         params: dict[str, Any] = {"message": message, "requestedSchema": spec.requested_schema}
-        result = await self._client_input("elicitation/create", params, "elicitation")
+        result = await self.ask_client("elicitation/create", params, "elicitation")
         return parse_elicit_result(result, spec)
 
     async def elicit_url(self, message: str, url: str, elicitation_id: str | None = None) -> Any:
@@ -293,7 +297,7 @@ class Context(ContextBase):
 
             elicitation_id = secrets.token_urlsafe(12)
         params = url_elicitation_params(message, url, elicitation_id)
-        result = await self._client_input("elicitation/create", params, "elicitation")
+        result = await self.ask_client("elicitation/create", params, "elicitation")
         return parse_elicit_result(result, elicitation_schema(None))
 
     async def sample(
@@ -341,7 +345,7 @@ class Context(ContextBase):
                 and sampling_caps.get("context") is None
             ):
                 params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
-        result = await self._client_input("sampling/createMessage", params, "sampling")
+        result = await self.ask_client("sampling/createMessage", params, "sampling")
         try:
             if not isinstance(result, dict) or not isinstance(result.get("content"), dict | list):
                 raise msgspec.ValidationError("Expected `content`, an object or an array")
@@ -353,7 +357,7 @@ class Context(ContextBase):
 
     async def list_roots(self) -> list[Root]:
         """The client's roots (file system locations it exposes)."""
-        result = await self._client_input("roots/list", {}, "roots")
+        result = await self.ask_client("roots/list", {}, "roots")
         roots = result.get("roots", []) if isinstance(result, dict) else []
         try:
             if not isinstance(roots, list):

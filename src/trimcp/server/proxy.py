@@ -109,7 +109,7 @@ class _Relay:
         ctx = self.ctx
         request = self._request()
         data = _builtins(params)
-        client_input = getattr(ctx, "_client_input", None)
+        client_input = getattr(ctx, "ask_client", None)
         if client_input is not None:  # both eras (MRTR in 2026-07-28), capability checked
             try:
                 return await client_input(method, data or {}, capability)
@@ -183,7 +183,8 @@ def _relay_client(
     transport: ClientTransport, relay: _Relay, template: Client | None, listen: bool
 ) -> Client:
     """A new backend session; the user's handlers win over the relays where given."""
-    handlers = template._handlers if template is not None else None
+    options = template.options if template is not None else None
+    handlers = options.handlers if options is not None else None
     own_relay = getattr(template, "_relay", None)  # a ProxyClient's defaults are relays too
 
     def pick(name: str, default: Any) -> Any:
@@ -202,9 +203,9 @@ def _relay_client(
         roots=pick("roots", relay.roots),
         log_handler=pick("log", relay.log),
         message_handler=relay.message,
-        timeout=template._timeout if template is not None else None,
-        client_info=template._client_info if template is not None else None,
-        protocol=template._protocol if template is not None else "auto",
+        timeout=options.timeout if options is not None else None,
+        client_info=options.client_info if options is not None else None,
+        protocol=options.protocol if options is not None else "auto",
         listen=listen,
     )
 

@@ -103,7 +103,7 @@ class ProxyTool(RemoteComponent, Tool):
             content = result.content
             text = getattr(content[0], "text", None) if content else None
             raise ToolError(text or f"Tool {self.name!r} failed")
-        tool_result = ToolResult._made(list(result.content), result.structuredContent)
+        tool_result = ToolResult.from_final(list(result.content), result.structuredContent)
         tool_result.meta = result.meta
         return tool_result
 

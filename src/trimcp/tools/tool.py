@@ -90,7 +90,7 @@ class ToolResult:
         self.meta = meta
 
     @classmethod
-    def _made(
+    def from_final(
         cls, content: list[ContentBlock], structured_content: dict[str, Any] | None
     ) -> ToolResult:
         """A result from blocks and structured content already in final form."""
@@ -420,7 +420,7 @@ def _plain_result(
         structured = {"result": fast_schema.plain_builtins(result)}
     else:
         structured = fast_schema.plain_builtins(result)
-    return ToolResult._made(content, structured)
+    return ToolResult.from_final(content, structured)
 
 
 def _is_object_schema(schema: dict[str, Any]) -> bool:
