@@ -6,6 +6,8 @@ and its resource methods delegate to it. The manager owns the server's two regis
 (resources by URI, templates by URI template), reads the server's `Visibility` and `Mounts`,
 and is the only place that knows how a URI is answered through mounted servers (`find`) and how
 a mount prefixes URIs (`UriPrefix`: `resource://prefix/path` or `prefix+resource://path`).
+What it shares with the tool and prompt managers (options, duplicate policy, error masking) is
+`ComponentManager`'s, in `trimcp.utilities.managers`.
 
 FastMCP's methods (`get_resources`, `get_resource_templates`, `has_resource`, `get_resource`,
 `read_resource`, `add_resource`, `add_template`, the deprecated `add_*_from_fn`) answer for the
