@@ -894,7 +894,7 @@ def failing_server() -> Any:
         raise RuntimeError("SECRET-notification")
 
     mcp.add_middleware(Unencodable())
-    mcp._on_roots_changed = roots_changed
+    mcp.roots_changed = roots_changed
 
     @mcp.tool
     def unencodable() -> str:

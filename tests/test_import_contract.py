@@ -70,13 +70,90 @@ def _package(module: str) -> str | None:
     return parts[1] if len(parts) > 1 else None  # None: the root facade
 
 
+def _is_type_checking(test: ast.expr) -> bool:
+    """`if TYPE_CHECKING:` or `if typing.TYPE_CHECKING:`, and nothing else (`if not
+    TYPE_CHECKING:` runs)."""
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def _type_checking_nodes(tree: ast.AST) -> set[int]:
     skipped: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
             for child in node.body:
                 skipped.update(id(n) for n in ast.walk(child))
     return skipped
+
+
+# Private names trimcp reads that are not trimcp's own, each for a reason.
+FOREIGN_PRIVATE = {
+    "_callback": "asyncio's Handle, read by the backend seam (_backend) to quiet one log line",
+    "_reader": "h11's Connection: whether a request body was wholly received (http.tuning)",
+    "_remaining": "h11's ContentLengthReader (http.tuning, with _reader)",
+    "_receive_buffer": "h11's Connection (http.tuning, with _reader)",
+    "_meta": "MCP's wire field, not a private name",
+    "_set_auth": "the hook FastMCP's client transports have for `auth=` (FastMCP's name)",
+}
+
+
+def _defined_names(tree: ast.AST) -> set[str]:
+    """Every name a module defines or assigns (functions, classes, variables, attributes it
+    stores, parameters, and names it spells as strings: `__slots__`): its own private names."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.attr)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__slots__" for t in node.targets
+        ):
+            names.update(
+                n.value
+                for n in ast.walk(node.value)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+            )
+    return names
+
+
+def _foreign_names(tree: ast.AST) -> set[str]:
+    """Local names bound to imports of modules outside trimcp (asyncio, hypercorn...)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(
+                (a.asname or a.name).split(".")[0]
+                for a in node.names
+                if not a.name.startswith("trimcp")
+            )
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            if not (node.module or "").startswith("trimcp"):
+                names.update(a.asname or a.name for a in node.names)
+    return names
+
+
+def _root_name(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Call | ast.Subscript):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _string_module(node: ast.expr) -> str | None:
+    """The module a string names (`"trimcp.http.app"`), or the fixed start of an f-string
+    (`f"trimcp.http.worker_{backend}"`)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values:
+        first = node.values[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value
+    return None
 
 
 class Imports:
@@ -95,41 +172,66 @@ class Imports:
         tree = ast.parse(path.read_text(), str(path))
         skipped = _type_checking_nodes(tree)
         where = f"{path.relative_to(SRC.parent)}"
-        module_aliases: dict[str, str] = {}  # local name -> trimcp module it is bound to
+        own = _defined_names(tree)
+        foreign = _foreign_names(tree)
         for node in ast.walk(tree):
             if id(node) in skipped:
                 continue
+            line = f"{where}:{getattr(node, 'lineno', 0)}"
             if isinstance(node, ast.ImportFrom):
                 target = self._absolute(module, path, node)
                 if not target.startswith("trimcp"):
                     continue
-                self._edge(module, target, f"{where}:{node.lineno}")
+                self._edge(module, target, line)
                 for alias in node.names:
                     name = alias.name
                     submodule = f"{target}.{name}"
                     if (SRC.parent / submodule.replace(".", "/")).exists() or (
                         SRC.parent / (submodule.replace(".", "/") + ".py")
                     ).exists():
-                        module_aliases[alias.asname or name] = submodule
-                        self._edge(module, submodule, f"{where}:{node.lineno}")
+                        self._edge(module, submodule, line)
                     elif _private(name) and target != module:
-                        self.private.append(f"{where}:{node.lineno} imports {name} from {target}")
+                        self.private.append(f"{line} imports {name} from {target}")
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.startswith("trimcp"):
-                        self._edge(module, alias.name, f"{where}:{node.lineno}")
-                        if alias.asname:
-                            module_aliases[alias.asname] = alias.name
-        for node in ast.walk(tree):
-            if (
-                id(node) not in skipped
-                and isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id in module_aliases
+                        self._edge(module, alias.name, line)
+            elif isinstance(node, ast.Call):
+                self._call(module, node, line, own)
+            elif isinstance(node, ast.Dict):  # lazy-export tables: {"trimcp.x.y": (names)}
+                for key in node.keys:
+                    named = _string_module(key) if key is not None else None
+                    if named is not None and named.startswith("trimcp."):
+                        self._edge(module, named, line)
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Load)
                 and _private(node.attr)
+                and node.attr not in own
+                and node.attr not in FOREIGN_PRIVATE
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+                and _root_name(node.value) not in foreign
             ):
-                target = module_aliases[node.value.id]
-                self.private.append(f"{where}:{node.lineno} reads {node.attr} of {target}")
+                self.private.append(f"{line} reads {ast.unparse(node)}")
+
+    def _call(self, module: str, node: ast.Call, line: str, own: set[str]) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name in ("import_module", "__import__") and node.args:
+            named = _string_module(node.args[0])
+            if named is not None and named.startswith("trimcp"):
+                self._edge(module, named, line)
+        elif name in ("getattr", "hasattr", "setattr") and len(node.args) >= 2:
+            target, attr = node.args[0], node.args[1]
+            if (
+                isinstance(attr, ast.Constant)
+                and isinstance(attr.value, str)
+                and _private(attr.value)
+                and attr.value not in own
+                and attr.value not in FOREIGN_PRIVATE
+                and not (isinstance(target, ast.Name) and target.id in ("self", "cls"))
+            ):
+                self.private.append(f"{line} reads {attr.value!r} by {name}")
 
     @staticmethod
     def _absolute(module: str, path: pathlib.Path, node: ast.ImportFrom) -> str:
@@ -239,6 +341,11 @@ def test_the_checker_sees_what_it_must() -> None:
         if isinstance(n, ast.ImportFrom) and id(n) not in skipped and n.module != "typing"
     ]
     assert imported == ["trimcp.http", "trimcp.protocol.jsonrpc"]
+    assert not _is_type_checking(ast.parse("not TYPE_CHECKING", mode="eval").body)
+    assert _is_type_checking(ast.parse("typing.TYPE_CHECKING", mode="eval").body)
+    assert _string_module(ast.parse('f"trimcp.http.worker_{x}"', mode="eval").body) == (
+        "trimcp.http.worker_"
+    )
     assert _cycles({"a": {"b": ""}, "b": {"c": ""}, "c": {"a": ""}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b": ""}, "b": {}}) == []
     assert len(IMPORTS.modules) > 50

@@ -220,7 +220,7 @@ class ServerSession:
         elif method == "notifications/initialized":
             self.lifecycle.handle(SessionEvent.INITIALIZED)
         elif method == "notifications/roots/list_changed":
-            await self.server._on_roots_changed(channel)
+            await self.server.roots_changed(channel)
         else:
             logger.debug("notification %s ignored", method)
 

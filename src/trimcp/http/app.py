@@ -256,10 +256,9 @@ def custom_routes(server: Any, seen: set[int] | None = None) -> list[BaseRoute]:
     if id(server) in seen:
         return []
     seen.add(id(server))
-    routes = list(getattr(server, "_additional_http_routes", None) or ())
-    for mounted in getattr(server, "_mounted_servers", None) or ():
-        child = getattr(mounted, "server", mounted)
-        routes.extend(custom_routes(child, seen))
+    routes = list(server.http_routes)
+    for mounted in server.composition.mounted:
+        routes.extend(custom_routes(mounted.server, seen))
     return routes
 
 

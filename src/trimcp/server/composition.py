@@ -39,7 +39,6 @@ __all__ = [
     "add_resource_prefix",
     "has_resource_prefix",
     "import_server",
-    "is_default_lifespan",
     "prefix_format_of",
     "remove_resource_prefix",
 ]
@@ -152,10 +151,6 @@ def _tree(server: FastMCP) -> Iterator[FastMCP]:
 
 
 # -- import_server ---------------------------------------------------------------------------
-
-
-def is_default_lifespan(lifespan: Any) -> bool:
-    return getattr(lifespan, "_trimcp_default", False)
 
 
 async def import_server(owner: FastMCP, server: FastMCP, prefix: str | None) -> None:

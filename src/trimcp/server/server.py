@@ -42,7 +42,6 @@ from trimcp.server.composition import (
     Composition,
     MountedServer,
     import_server,
-    is_default_lifespan,
     prefix_format_of,
 )
 from trimcp.tools.tool_manager import ToolManager
@@ -71,9 +70,6 @@ R = TypeVar("R", bound="Result")
 @asynccontextmanager
 async def _default_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
     yield {}
-
-
-_default_lifespan._trimcp_default = True  # type: ignore[attr-defined]  # mount() looks
 
 
 def _refuse_unimplemented(
@@ -741,8 +737,9 @@ class FastMCP:
         for connection in list(self._connections):
             connection.post_notification(method, params)
 
-    async def _on_roots_changed(self, connection: Any) -> None:
-        """Hook for roots list-changed (Context issue); nothing to do by default."""
+    async def roots_changed(self, connection: Any) -> None:
+        """Hook: the client connected through `connection` says its roots changed
+        (`notifications/roots/list_changed`); nothing to do by default."""
 
     def finish_modern(self, result: R) -> R:
         """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
@@ -773,7 +770,7 @@ class FastMCP:
     def has_custom_lifespan(self) -> bool:
         """Whether the server was given a lifespan of its own (internal API: mounting runs
         such a server through an in-memory client, so that its lifespan runs)."""
-        return not is_default_lifespan(self._lifespan)
+        return self._lifespan is not _default_lifespan
 
     @asynccontextmanager
     async def _run_lifespan(self) -> AsyncIterator[Any]:
@@ -831,6 +828,12 @@ class FastMCP:
         from trimcp.http.serve import run_http
 
         await run_http(self, transport=transport, task_status=task_status, **options)
+
+    @property
+    def http_routes(self) -> list[Any]:
+        """The custom routes registered on this server (`custom_route`), in order: internal
+        API (the HTTP app serves them, then those of the mounted servers)."""
+        return self._additional_http_routes
 
     def serve_routes_of(self, other: FastMCP) -> None:
         """Serve `other`'s custom routes as this server's own: the same live list, so routes
