@@ -23,8 +23,9 @@ import msgspec
 from trimcp.exceptions import McpError
 from trimcp.http.asgi import Receive, Send
 from trimcp.http.sessions import HttpSession, SSEStream
+from trimcp.http.wire import JSON_HEADERS
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.errors import INTERNAL_ERROR
+from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import RequestId
 
 if TYPE_CHECKING:
@@ -208,6 +209,57 @@ class PostChannel:
         return await session.engine.request(
             send, method, params, timeout=timeout, send_cancel=send_cancel
         )
+
+    async def write_answer(self, status: int, reply: bytes, *, headers: bool = True) -> None:
+        """The request's answer: the last event of its SSE stream if that started, else one
+        JSON response (this POST's extra headers first, unless `headers` is False)."""
+        stream = self.stream
+        if stream is not None and stream.started:
+            await stream.send_message(reply)
+            await self.finish_stream()
+            return
+        extra = self._headers if headers else None
+        out = [*extra, *JSON_HEADERS] if extra else [*JSON_HEADERS]
+        out.append((b"content-length", b"%d" % len(reply)))
+        await self._send({"type": "http.response.start", "status": status, "headers": out})
+        await self._send({"type": "http.response.body", "body": reply})
+
+    async def answer_cancelled(self, *, modern: bool) -> None:
+        """End the POST of a request cancelled before it had an answer.
+
+        2026-07-28: only a client disconnect cancels without an answer, so nobody is
+        listening; an SSE response already started is just ended (at shutdown the engine
+        gives the answer). Handshake era (`notifications/cancelled`, DELETE): the POST of a
+        request MUST be answered with an SSE stream or one JSON object (2025-11-25
+        basic/transports.mdx, Sending Messages 5), and a response stream ends with the
+        request's response, so the request gets a `-32800` error, as the official SDK does; a
+        client that sent the cancel ignores it (basic/utilities/cancellation.mdx: "The sender
+        of the cancellation notification SHOULD ignore any response to the request that
+        arrives afterward"). On a resumable stream it is an event like the others, so the
+        replay of a cut stream ends with it too.
+        """
+        stream, session = self.stream, self.session
+        if modern:
+            await self.finish_stream()
+            return
+        reason = "Request cancelled"
+        if self._endpoint.shutting_down:
+            reason += ": the server is shutting down"
+        elif session is not None and session.closed:
+            reason += ": the session ended"
+        answer = jsonrpc.encode_error(self.request_id, ErrorData(REQUEST_CANCELLED, reason))
+        if stream is not None and not stream.started:
+            await self.finish_stream()
+        await self.write_answer(200, answer, headers=False)
+
+    async def finish_stream(self) -> None:
+        """End this POST's SSE stream, if it has one, and forget it in its session."""
+        stream, session = self.stream, self.session
+        if stream is None:
+            return
+        await stream.finish()
+        if session is not None and session.streams is not None and stream.stream_id is not None:
+            session.streams.pop(stream.stream_id, None)
 
     async def close_sse_stream(self) -> bool:
         """End this request's SSE response now (SEP-1699, sessions at 2025-11-25 or later):

@@ -30,7 +30,7 @@ first (lazy SSE). A client disconnect cancels a modern request: requests still r
 a short grace get a watcher task from `DisconnectWatch`, so quick requests pay for no task.
 In the handshake era a disconnect is not cancellation (the response may be replayed); a
 request cancelled by `notifications/cancelled`, DELETE or shutdown still answers its POST, with
-a `-32800` error (`_answer_cancelled`). Stateless handshake-era requests are served at the
+a `-32800` error (`PostChannel.answer_cancelled`). Stateless handshake-era requests are served at the
 version their `MCP-Protocol-Version` header names (2025-03-26 without one).
 
 Status codes for bad input (HTTP and SDK convention, not spec rules): 406 when the Accept
@@ -69,11 +69,10 @@ from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
 from trimcp.http.event_store import EventStore
-from trimcp.http.sessions import HttpSession, SessionManager, SSEStream, new_session_id
+from trimcp.http.sessions import HttpSession, SessionManager, new_session_id
 from trimcp.http.streams import serve_get, serve_listen
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
-    JSON_HEADERS,
     MODERN_STATUS,
     Disconnected,
     accepts_json_sse,
@@ -92,7 +91,6 @@ from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
 from trimcp.protocol.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
-    REQUEST_CANCELLED,
     SERVER_BUSY,
     ErrorData,
 )
@@ -530,10 +528,9 @@ class StreamableHTTPEndpoint:
             if session is not None:
                 session.active -= 1
                 session.touch()
-        stream = channel.stream
         if answer is None:  # cancelled before it had an answer; a stalled client cannot hold it
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                await self._answer_cancelled(send, request, stream, session, modern=modern)
+                await channel.answer_cancelled(modern=modern)
             return False
         status = 200
         if isinstance(answer, bytes):
@@ -544,70 +541,10 @@ class StreamableHTTPEndpoint:
                 status = MODERN_STATUS.get(answer.code, 200)
         if cancel_scope.cancel_called:  # cut at shutdown: a stalled client cannot hold it
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                await self._write_reply(send, status, reply, stream, session, headers)
+                await channel.write_answer(status, reply)
             return False
-        await self._write_reply(send, status, reply, stream, session, headers)
+        await channel.write_answer(status, reply)
         return isinstance(answer, bytes)
-
-    async def _write_reply(
-        self,
-        send: Send,
-        status: int,
-        reply: bytes,
-        stream: SSEStream | None,
-        session: HttpSession | None,
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        """A request's answer: the last event of its SSE stream if that started, else the
-        JSON response (with `headers` first)."""
-        if stream is not None and stream.started:
-            await stream.send_message(reply)
-            await self._finish_stream(stream, session)
-            return
-        out = [*headers, *JSON_HEADERS] if headers else [*JSON_HEADERS]
-        out.append((b"content-length", b"%d" % len(reply)))
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": reply})
-
-    async def _answer_cancelled(
-        self,
-        send: Send,
-        request: Request,
-        stream: SSEStream | None,
-        session: HttpSession | None,
-        *,
-        modern: bool,
-    ) -> None:
-        """End the POST of a request cancelled before it had an answer.
-
-        2026-07-28: only a client disconnect cancels without an answer, so nobody is
-        listening; an SSE response already started is just ended (at shutdown the engine
-        gives the answer). Handshake era (`notifications/cancelled`, DELETE): the POST of a request MUST be answered with an SSE stream or one JSON
-        object (2025-11-25 basic/transports.mdx, Sending Messages 5), and a response stream
-        ends with the request's response, so the request gets a `-32800` error, as the
-        official SDK does; a client that sent the cancel ignores it (basic/utilities/
-        cancellation.mdx: "The sender of the cancellation notification SHOULD ignore any
-        response to the request that arrives afterward"). On a resumable stream it is an event
-        like the others, so the replay of a cut stream ends with it too.
-        """
-        if modern:
-            if stream is not None:
-                await self._finish_stream(stream, session)
-            return
-        reason = "Request cancelled"
-        if self.shutting_down:
-            reason += ": the server is shutting down"
-        elif session is not None and session.closed:
-            reason += ": the session ended"
-        answer = jsonrpc.encode_error(request.id, ErrorData(REQUEST_CANCELLED, reason))
-        if stream is not None and not stream.started:
-            await self._finish_stream(stream, session)
-        await self._write_reply(send, 200, answer, stream, session)
-
-    async def _finish_stream(self, stream: SSEStream, session: HttpSession | None) -> None:
-        await stream.finish()
-        if session is not None and session.streams is not None and stream.stream_id is not None:
-            session.streams.pop(stream.stream_id, None)
 
     async def _post_notification(
         self, scope: Scope, send: Send, headers: dict[bytes, bytes], notification: Notification
