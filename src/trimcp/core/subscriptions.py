@@ -2,22 +2,28 @@
 URI (`resources/subscribe`), and 2026-07-28 `subscriptions/listen` -- a request that stays open
 and carries, tagged with its id, only the change notifications its client opted in to.
 
+`ChangeFanout` is a server's change fan-out (what `FastMCP.add_notification_sink` and the
+managers' change hooks reach): the sinks that receive its list-changed and resource-updated
+notifications, and the event loop those are sent from when a change is made in a worker thread.
+
 `Listener` is one listen request, whatever carries it: the stdio/in-memory connection forwards
 its inbox as notifications on the wire (`ServerConnection`), the HTTP endpoint as the events of
 the request's SSE response (`trimcp.http.streams`). Either way it sits in the server's
-notification fan-out (`FastMCP.add_notification_sink`) next to the sessions.
+fan-out next to the sessions.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import msgspec
 
+from trimcp._backend import running_backend, threadsafe_scheduler
 from trimcp.protocol.envelope import SUBSCRIPTION_ID_KEY
 from trimcp.protocol.jsonrpc import RequestId
 from trimcp.types.results import Result
@@ -25,7 +31,7 @@ from trimcp.types.results import Result
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
-__all__ = ["LISTEN_KINDS", "ListenParams", "Listener", "NotificationSink"]
+__all__ = ["LISTEN_KINDS", "ChangeFanout", "ListenParams", "Listener", "NotificationSink"]
 
 
 class NotificationSink(Protocol):
@@ -36,6 +42,51 @@ class NotificationSink(Protocol):
 
 
 logger = logging.getLogger("trimcp.server")
+
+
+class ChangeFanout:
+    """A server's change notifications, queued to every sink that is attached (held weakly:
+    a sink that is collected drops out). Safe from any thread once `capture_event_loop` ran:
+    a sync tool that adds a component runs in a worker thread, so the fan-out hops to the
+    loop."""
+
+    __slots__ = ("_loop_scheduler", "_sinks")
+
+    def __init__(self) -> None:
+        self._sinks: weakref.WeakSet[NotificationSink] = weakref.WeakSet()
+        self._loop_scheduler: Callable[[Callable[[], None]], object] | None = None
+
+    def add(self, sink: NotificationSink) -> None:
+        self._sinks.add(sink)
+
+    def discard(self, sink: NotificationSink) -> None:
+        self._sinks.discard(sink)
+
+    def __len__(self) -> int:
+        return len(self._sinks)
+
+    def capture_event_loop(self) -> None:
+        """Remember the running event loop: changes made in other threads notify from it."""
+        self._loop_scheduler = threadsafe_scheduler()
+
+    def notify(self, method: str, params: Any = None) -> None:
+        """Queue `method` (with `params`) to every sink; each decides whether it forwards it."""
+        if not self._sinks:
+            return
+        if running_backend() is None:
+            schedule = self._loop_scheduler
+            if schedule is None:
+                logger.warning("%s not sent: the server's event loop is unknown", method)
+            else:
+                schedule(lambda: self.notify(method, params))
+            return
+        for sink in list(self._sinks):
+            sink.post_notification(method, params)
+
+    def notifier(self, method: str) -> Callable[[], None]:
+        """A callback that queues `method` (a manager's `on_change`)."""
+        return lambda: self.notify(method)
+
 
 LISTEN_KINDS = {
     "notifications/tools/list_changed": "toolsListChanged",

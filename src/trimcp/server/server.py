@@ -22,28 +22,30 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import weakref
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import msgspec
 
 from trimcp import __version__
-from trimcp._backend import running_backend, threadsafe_scheduler
 from trimcp.core import answers
-from trimcp.exceptions import NotFoundError, ToolError
+from trimcp.core.subscriptions import ChangeFanout
+from trimcp.exceptions import NotFoundError
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.runtime.shared import SharedContext
 from trimcp.runtime.threads import run_sync as run_in_worker
+from trimcp.server import direct
 from trimcp.server.composition import (
     Composition,
     MountedServer,
     import_server,
     prefix_format_of,
 )
+from trimcp.server.lifespan import LifespanFn, ServerLifespan
+from trimcp.server.options import refuse_unimplemented, transport_settings
+from trimcp.server.registration import add_function_resource, decorator_forms
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
@@ -63,47 +65,7 @@ __all__ = ["FastMCP"]
 logger = logging.getLogger("trimcp.server")
 
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
-LifespanFn = Callable[["FastMCP"], AbstractAsyncContextManager[Any]]
 R = TypeVar("R", bound="Result")
-
-
-@asynccontextmanager
-async def _default_lifespan(server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-    yield {}
-
-
-def _refuse_unimplemented(
-    *, auth: Any, tool_transformations: Mapping[str, Any] | None, include_fastmcp_meta: bool | None
-) -> None:
-    """Refuse the FastMCP 2.13 constructor options trimcp does not implement yet: serving
-    without what the user asked for (authorization above all) is worse than not starting.
-
-    `auth` not given (`...`) means what it means to FastMCP 2.13: the provider named by the
-    `server_auth` setting (`FASTMCP_SERVER_AUTH`), if set; `auth=None` means none."""
-    if auth is ...:
-        from trimcp.settings import settings  # at call time: the module's current object
-
-        if settings.server_auth:
-            where = settings.source("server_auth") or "trimcp.settings.server_auth"
-            raise NotImplementedError(
-                f"trimcp does not implement authorization yet ({where}="
-                f"{settings.server_auth!r}); refusing to serve without it "
-                "(pass auth=None to serve without authorization regardless)"
-            )
-    elif auth is not None:
-        raise NotImplementedError(
-            f"trimcp does not implement authorization yet (auth={auth!r}); "
-            "refusing to serve without it"
-        )
-    if tool_transformations:
-        raise NotImplementedError(
-            "trimcp does not implement tool transformations yet (tool_transformations=...)"
-        )
-    if include_fastmcp_meta is False:
-        raise NotImplementedError(
-            "trimcp does not implement include_fastmcp_meta=False yet (it always sends the "
-            "_meta.fastmcp tags)"
-        )
 
 
 class FastMCP:
@@ -164,20 +126,20 @@ class FastMCP:
     ) -> None:
         from trimcp.settings import settings as global_settings
 
-        _refuse_unimplemented(
+        refuse_unimplemented(
             auth=auth,
             tool_transformations=tool_transformations,
             include_fastmcp_meta=include_fastmcp_meta,
         )
 
         self.name = name or "FastMCP"
-        self.auth = None  # no authorization provider: `_refuse_unimplemented` saw to that
+        self.auth = None  # no authorization provider: `refuse_unimplemented` saw to that
         self.instructions = instructions
         self.version = version or __version__
         self.website_url = website_url
         self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
-        self._lifespan = lifespan or _default_lifespan
-        self._shared_lifespan: SharedContext[Any] = SharedContext(self._run_lifespan)
+        self.lifespan = ServerLifespan(self, lifespan)
+        """This server's lifespan and its mounts' (internal API; run by `lifespan_context`)."""
         self.mask_error_details = bool(
             global_settings.resolve("mask_error_details", mask_error_details)
         )
@@ -195,21 +157,19 @@ class FastMCP:
         self._composition = Composition(self)
         self.dependencies = list(dependencies or ())  # FastMCP 2.x install metadata, unused
         # The transport settings given to the constructor (FastMCP 2.x), those given only.
-        self.settings: dict[str, Any] = {
-            name: value
-            for name, value in (
-                ("log_level", log_level),
-                ("debug", debug),  # Starlette's debug pages: trimcp has none, nothing to do
-                ("host", host),
-                ("port", port),
-                ("sse_path", sse_path),
-                ("message_path", message_path),
-                ("streamable_http_path", streamable_http_path),
-                ("json_response", json_response),
-                ("stateless_http", stateless_http),
-            )
-            if value is not None
-        }
+        self.settings: dict[str, Any] = transport_settings(
+            log_level=log_level,
+            debug=debug,
+            host=host,
+            port=port,
+            sse_path=sse_path,
+            message_path=message_path,
+            streamable_http_path=streamable_http_path,
+            json_response=json_response,
+            stateless_http=stateless_http,
+        )
+        self.fanout = ChangeFanout()
+        """Where list-changed and resource-updated notifications go (internal API)."""
         self._visibility = Visibility(
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
         )
@@ -220,18 +180,18 @@ class FastMCP:
         }
         self.tool_manager: ToolManager = self.new_tool_manager(
             duplicate_behavior=on_duplicate_tools or on_duplicate or "warn",
-            on_change=lambda: self._notify_all("notifications/tools/list_changed"),
+            on_change=self.fanout.notifier("notifications/tools/list_changed"),
             **shared,
         )
         self.resource_manager: ResourceManager = self.new_resource_manager(
             duplicate_behavior=on_duplicate_resources or on_duplicate or "warn",
-            on_change=lambda: self._notify_all("notifications/resources/list_changed"),
+            on_change=self.fanout.notifier("notifications/resources/list_changed"),
             prefix_format=lambda: prefix_format_of(self),
             **shared,
         )
         self.prompt_manager: PromptManager = self.new_prompt_manager(
             duplicate_behavior=on_duplicate_prompts or on_duplicate or "warn",
-            on_change=lambda: self._notify_all("notifications/prompts/list_changed"),
+            on_change=self.fanout.notifier("notifications/prompts/list_changed"),
             **shared,
         )
         self._completion_handler: Callable[..., Any] | None = None
@@ -246,8 +206,6 @@ class FastMCP:
         self.mrtr_max_rounds = mrtr_max_rounds
         """Input rounds one 2026-07-28 request may take (`None`: `mrtr.MAX_ROUNDS`, 32)."""
         self._additional_http_routes: list[Any] = []
-        self._connections: weakref.WeakSet[NotificationSink] = weakref.WeakSet()
-        self._loop_scheduler: Callable[[Callable[[], None]], object] | None = None
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
             self.add_tool(tool)
@@ -355,19 +313,7 @@ class FastMCP:
             "enabled": enabled,
             "serializer": serializer,
         }
-        if callable(name_or_fn) and not isinstance(name_or_fn, str):
-            self._add_tool_fn(name_or_fn, **options)
-            return name_or_fn
-        if isinstance(name_or_fn, str):
-            if name not in (None, name_or_fn):
-                raise TypeError("tool name given twice")
-            options["name"] = name_or_fn
-
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._add_tool_fn(fn, **options)
-            return fn
-
-        return decorator
+        return decorator_forms(name_or_fn, name, options, self._add_tool_fn, kind="tool")
 
     def _add_tool_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Tool:
         from trimcp.tools import Tool
@@ -410,17 +356,7 @@ class FastMCP:
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> ToolResult:
         """Call a tool without any transport (raises `ToolError`/`NotFoundError`)."""
-        from trimcp.core.context import Context, enter_context
-
-        tool = await self.get_tool(name)
-        ctx = Context(self)
-        token = enter_context(ctx)
-        try:
-            return await tool.invoke(arguments or {}, ctx, strict=self.strict_input_validation)
-        except (NotFoundError, ToolError):
-            raise
-        finally:
-            token.reset()
+        return await direct.call_tool(self, name, arguments)
 
     # -- resources -----------------------------------------------------------------------
 
@@ -459,15 +395,9 @@ class FastMCP:
         }
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            from trimcp.resources import Resource, ResourceTemplate
-            from trimcp.utilities.callables import ParsedCallable
-
-            parsed = ParsedCallable.from_function(fn)
-            has_params = bool(parsed.parameters_schema.get("properties"))
-            if "{" in uri or has_params:
-                self.add_template(ResourceTemplate.from_function(fn, uri, **options))
-            else:
-                self.add_resource(Resource.from_function(fn, uri, **options))
+            add_function_resource(
+                fn, uri, options, add_resource=self.add_resource, add_template=self.add_template
+            )
             return fn
 
         return decorator
@@ -525,14 +455,7 @@ class FastMCP:
 
     async def read_resource(self, uri: str) -> list[Any]:
         """Read a resource without any transport: its contents (text or blob)."""
-        from trimcp.core.context import Context, enter_context
-
-        ctx = Context(self)
-        token = enter_context(ctx)
-        try:
-            return await self.resource_manager.read_contents(str(uri), ctx)
-        finally:
-            token.reset()
+        return await direct.read_resource(self, uri)
 
     # -- prompts -------------------------------------------------------------------------
 
@@ -559,19 +482,7 @@ class FastMCP:
             "enabled": enabled,
             "meta": meta,
         }
-        if callable(name_or_fn) and not isinstance(name_or_fn, str):
-            self._add_prompt_fn(name_or_fn, **options)
-            return name_or_fn
-        if isinstance(name_or_fn, str):
-            if name not in (None, name_or_fn):
-                raise TypeError("prompt name given twice")
-            options["name"] = name_or_fn
-
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._add_prompt_fn(fn, **options)
-            return fn
-
-        return decorator
+        return decorator_forms(name_or_fn, name, options, self._add_prompt_fn, kind="prompt")
 
     def _add_prompt_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Prompt:
         from trimcp.prompts import Prompt
@@ -597,15 +508,7 @@ class FastMCP:
 
     async def render_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         """Render a prompt without any transport: a `GetPromptResult`."""
-        from trimcp.core.context import Context, enter_context
-
-        prompt = self.prompt_manager.require(name)
-        ctx = Context(self)
-        token = enter_context(ctx)
-        try:
-            return await prompt.render(arguments, ctx)
-        finally:
-            token.reset()
+        return await direct.render_prompt(self, name, arguments)
 
     # -- completion ----------------------------------------------------------------------
 
@@ -648,7 +551,7 @@ class FastMCP:
     def _visibility_rule(self, **rule: Any) -> None:
         self._visibility.add_rule(**rule)
         for method in ("tools", "resources", "prompts"):
-            self._notify_all(f"notifications/{method}/list_changed")
+            self.fanout.notify(f"notifications/{method}/list_changed")
 
     # -- composition ---------------------------------------------------------------------
 
@@ -667,7 +570,7 @@ class FastMCP:
         `mount("prefix", server)` (FastMCP 2.x's old order) is accepted too."""
         self._composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
         for method in ("tools", "resources", "prompts"):
-            self._notify_all(f"notifications/{method}/list_changed")
+            self.fanout.notify(f"notifications/{method}/list_changed")
 
     async def import_server(self, server: FastMCP, prefix: str | None = None) -> None:
         """Copy `server`'s components here once, prefixed like `mount` (later imports win;
@@ -702,7 +605,7 @@ class FastMCP:
     async def notify_resource_updated(self, uri: str) -> None:
         """Tell the clients subscribed to `uri` that it changed (`notifications/resources/updated`:
         handshake-era `resources/subscribe`, 2026-07-28 `subscriptions/listen`)."""
-        self._notify_all("notifications/resources/updated", {"uri": str(uri)})
+        self.fanout.notify("notifications/resources/updated", {"uri": str(uri)})
 
     # -- notifications -------------------------------------------------------------------
 
@@ -710,32 +613,17 @@ class FastMCP:
         """Internal API for transports: `sink` (a connection or session) receives this
         server's list-changed and resource-updated notifications from now on, until
         `remove_notification_sink` (held weakly: a sink that is collected drops out)."""
-        self._connections.add(sink)
+        self.fanout.add(sink)
 
     def remove_notification_sink(self, sink: NotificationSink) -> None:
         """Internal API for transports: the end of `add_notification_sink`."""
-        self._connections.discard(sink)
+        self.fanout.discard(sink)
 
     def capture_event_loop(self) -> None:
         """Internal API for transports: remember the running event loop, so that a change
         made in a worker thread (a sync tool adding a component) sends its notifications
         from it. Call it from the loop that serves this server."""
-        self._loop_scheduler = threadsafe_scheduler()
-
-    def _notify_all(self, method: str, params: Any = None) -> None:
-        """Queue `method` to every connection that wants it. Safe from any thread: a sync tool
-        that adds a component runs in a worker thread, so the fan-out hops to the loop."""
-        if not self._connections:
-            return
-        if running_backend() is None:
-            schedule = self._loop_scheduler
-            if schedule is None:
-                logger.warning("%s not sent: the server's event loop is unknown", method)
-            else:
-                schedule(lambda: self._notify_all(method, params))
-            return
-        for connection in list(self._connections):
-            connection.post_notification(method, params)
+        self.fanout.capture_event_loop()
 
     async def roots_changed(self, connection: Any) -> None:
         """Hook: the client connected through `connection` says its roots changed
@@ -762,7 +650,7 @@ class FastMCP:
         """Run the user's lifespan (and mounted servers') once however many transports share
         this server; every entry yields its result (internal API for transports and
         composition)."""
-        return self._shared_lifespan.enter()
+        return self.lifespan.enter()
 
     _lifespan_manager = lifespan_context  # FastMCP's spelling
 
@@ -770,18 +658,12 @@ class FastMCP:
     def has_custom_lifespan(self) -> bool:
         """Whether the server was given a lifespan of its own (internal API: mounting runs
         such a server through an in-memory client, so that its lifespan runs)."""
-        return self._lifespan is not _default_lifespan
-
-    @asynccontextmanager
-    async def _run_lifespan(self) -> AsyncIterator[Any]:
-        self.capture_event_loop()  # for `_notify_all` from worker threads
-        async with self._composition.lifespans(), self._lifespan(self) as result:
-            yield result if result is not None else {}
+        return self.lifespan.is_custom
 
     @property
     def lifespan_result(self) -> Any:
         """What the running lifespan yielded (internal API: `Context` serves it)."""
-        return self._shared_lifespan.value
+        return self.lifespan.result
 
     _lifespan_result = lifespan_result  # the spelling `Context` uses for now
 

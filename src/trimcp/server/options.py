@@ -1,0 +1,53 @@
+"""The checks of `FastMCP`'s constructor options that are not simply stored: the FastMCP 2.13
+options trimcp refuses (rather than ignoring them) and FastMCP 2.x's deprecated transport
+settings, kept as the dict `FastMCP.settings` that `run_http` and `create_app` read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["refuse_unimplemented", "transport_settings"]
+
+
+def refuse_unimplemented(
+    *, auth: Any, tool_transformations: Mapping[str, Any] | None, include_fastmcp_meta: bool | None
+) -> None:
+    """Refuse the FastMCP 2.13 constructor options trimcp does not implement yet: serving
+    without what the user asked for (authorization above all) is worse than not starting.
+
+    `auth` not given (`...`) means what it means to FastMCP 2.13: the provider named by the
+    `server_auth` setting (`FASTMCP_SERVER_AUTH`), if set; `auth=None` means none."""
+    if auth is ...:
+        from trimcp.settings import settings  # at call time: the module's current object
+
+        if settings.server_auth:
+            where = settings.source("server_auth") or "trimcp.settings.server_auth"
+            raise NotImplementedError(
+                f"trimcp does not implement authorization yet ({where}="
+                f"{settings.server_auth!r}); refusing to serve without it "
+                "(pass auth=None to serve without authorization regardless)"
+            )
+    elif auth is not None:
+        raise NotImplementedError(
+            f"trimcp does not implement authorization yet (auth={auth!r}); "
+            "refusing to serve without it"
+        )
+    if tool_transformations:
+        raise NotImplementedError(
+            "trimcp does not implement tool transformations yet (tool_transformations=...)"
+        )
+    if include_fastmcp_meta is False:
+        raise NotImplementedError(
+            "trimcp does not implement include_fastmcp_meta=False yet (it always sends the "
+            "_meta.fastmcp tags)"
+        )
+
+
+def transport_settings(**given: Any) -> dict[str, Any]:
+    """FastMCP 2.x's transport settings (`log_level`, `debug`, `host`, `port`, `sse_path`,
+    `message_path`, `streamable_http_path`, `json_response`, `stateless_http`), those given
+    only (not `None`), in that order. `debug` (Starlette's debug pages) switches nothing on
+    here: trimcp has none."""
+    return {name: value for name, value in given.items() if value is not None}

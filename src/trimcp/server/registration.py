@@ -1,0 +1,60 @@
+"""Functions to components, as `FastMCP`'s decorators take them: the forms a decorator is used
+in (`@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`, `mcp.tool(fn, ...)`; the same for
+prompts), and which of a resource or a resource template a function under a URI becomes.
+`FastMCP.tool`, `resource` and `prompt` keep FastMCP 2.13's signatures and call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trimcp.resources import Resource, ResourceTemplate
+
+__all__ = ["add_function_resource", "decorator_forms"]
+
+
+def decorator_forms(
+    name_or_fn: Any,
+    name: str | None,
+    options: dict[str, Any],
+    register: Callable[..., object],
+    *,
+    kind: str,
+) -> Any:
+    """Call `register(fn, **options)` now when `name_or_fn` is the function (returned as
+    is), else return the decorator that does; a string `name_or_fn` is the component's name."""
+    if callable(name_or_fn) and not isinstance(name_or_fn, str):
+        register(name_or_fn, **options)
+        return name_or_fn
+    if isinstance(name_or_fn, str):
+        if name not in (None, name_or_fn):
+            raise TypeError(f"{kind} name given twice")
+        options["name"] = name_or_fn
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        register(fn, **options)
+        return fn
+
+    return decorator
+
+
+def add_function_resource(
+    fn: Callable[..., Any],
+    uri: str,
+    options: dict[str, Any],
+    *,
+    add_resource: Callable[[Resource], object],
+    add_template: Callable[[ResourceTemplate], object],
+) -> None:
+    """Add `fn` under `uri`: as a template when `uri` has `{params}` or `fn` takes
+    parameters, else as a resource."""
+    from trimcp.resources import Resource, ResourceTemplate
+    from trimcp.utilities.callables import ParsedCallable
+
+    parsed = ParsedCallable.from_function(fn)
+    if "{" in uri or parsed.parameters_schema.get("properties"):
+        add_template(ResourceTemplate.from_function(fn, uri, **options))
+    else:
+        add_resource(Resource.from_function(fn, uri, **options))
