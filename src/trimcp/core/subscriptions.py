@@ -83,6 +83,11 @@ class ChangeFanout:
         for sink in list(self._sinks):
             sink.post_notification(method, params)
 
+    def lists_changed(self) -> None:
+        """Every kind's list changed (a visibility rule, a mount)."""
+        for kind in ("tools", "resources", "prompts"):
+            self.notify(f"notifications/{kind}/list_changed")
+
     def notifier(self, method: str) -> Callable[[], None]:
         """A callback that queues `method` (a manager's `on_change`)."""
         return lambda: self.notify(method)

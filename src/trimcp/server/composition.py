@@ -78,6 +78,10 @@ class Composition:
         """The mounts, in mount order."""
         return self.mounts.items
 
+    @mounted.setter
+    def mounted(self, mounts: list[Any]) -> None:
+        self.replace(mounts)
+
     # -- bookkeeping ---------------------------------------------------------------------
 
     def mount(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["refuse_unimplemented", "transport_settings"]
+__all__ = ["TRANSPORT_SETTINGS", "refuse_unimplemented", "transport_settings"]
 
 
 def refuse_unimplemented(
@@ -45,9 +45,22 @@ def refuse_unimplemented(
         )
 
 
-def transport_settings(**given: Any) -> dict[str, Any]:
-    """FastMCP 2.x's transport settings (`log_level`, `debug`, `host`, `port`, `sse_path`,
-    `message_path`, `streamable_http_path`, `json_response`, `stateless_http`), those given
-    only (not `None`), in that order. `debug` (Starlette's debug pages) switches nothing on
-    here: trimcp has none."""
-    return {name: value for name, value in given.items() if value is not None}
+TRANSPORT_SETTINGS = (
+    "log_level",
+    "debug",  # Starlette's debug pages: trimcp has none, nothing to switch on
+    "host",
+    "port",
+    "sse_path",
+    "message_path",
+    "streamable_http_path",
+    "json_response",
+    "stateless_http",
+)
+"""FastMCP 2.x's transport settings, constructor keywords deprecated there in favour of
+`run`/`http_app` arguments."""
+
+
+def transport_settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The `TRANSPORT_SETTINGS` among a constructor's `arguments` that were given (not
+    `None`), in that order: `FastMCP.settings`, which `run_http` and `create_app` read."""
+    return {name: arguments[name] for name in TRANSPORT_SETTINGS if arguments.get(name) is not None}

@@ -12,7 +12,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from trimcp.resources import Resource, ResourceTemplate
 
-__all__ = ["add_function_resource", "decorator_forms"]
+__all__ = ["add_function_resource", "decorator_forms", "keyword_options"]
+
+
+def keyword_options(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A decorator's options from its `locals()` taken first thing: its keyword parameters
+    (every one, `None` included: the component's `from_function` has the same names), so
+    FastMCP's signature is the one list of them."""
+    return {
+        key: value
+        for key, value in arguments.items()
+        if key not in ("self", "name_or_fn", "uri", "__class__")
+    }
 
 
 def decorator_forms(

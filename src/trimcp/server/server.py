@@ -37,6 +37,7 @@ from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
 from trimcp.runtime.threads import run_sync as run_in_worker
 from trimcp.server import direct
+from trimcp.server.aliases import Alias
 from trimcp.server.composition import (
     Composition,
     MountedServer,
@@ -45,7 +46,7 @@ from trimcp.server.composition import (
 )
 from trimcp.server.lifespan import LifespanFn, ServerLifespan
 from trimcp.server.options import refuse_unimplemented, transport_settings
-from trimcp.server.registration import add_function_resource, decorator_forms
+from trimcp.server.registration import add_function_resource, decorator_forms, keyword_options
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
@@ -126,6 +127,8 @@ class FastMCP:
     ) -> None:
         from trimcp.settings import settings as global_settings
 
+        arguments = dict(locals())  # the constructor's arguments, before any other local
+
         refuse_unimplemented(
             auth=auth,
             tool_transformations=tool_transformations,
@@ -154,20 +157,12 @@ class FastMCP:
         if resource_prefix_format not in (None, "path", "protocol"):
             raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
         self.resource_prefix_format = resource_prefix_format
-        self._composition = Composition(self)
+        self.composition = Composition(self)
+        """This server's mounts and their lifespans (internal API: composition walks the
+        tree of mounted servers through it)."""
         self.dependencies = list(dependencies or ())  # FastMCP 2.x install metadata, unused
         # The transport settings given to the constructor (FastMCP 2.x), those given only.
-        self.settings: dict[str, Any] = transport_settings(
-            log_level=log_level,
-            debug=debug,
-            host=host,
-            port=port,
-            sse_path=sse_path,
-            message_path=message_path,
-            streamable_http_path=streamable_http_path,
-            json_response=json_response,
-            stateless_http=stateless_http,
-        )
+        self.settings: dict[str, Any] = transport_settings(arguments)
         self.fanout = ChangeFanout()
         """Where list-changed and resource-updated notifications go (internal API)."""
         self._visibility = Visibility(
@@ -176,7 +171,7 @@ class FastMCP:
         shared: dict[str, Any] = {
             "mask_error_details": self.mask_error_details,
             "visibility": self._visibility,
-            "mounts": self._composition.mounts,
+            "mounts": self.composition.mounts,
         }
         self.tool_manager: ToolManager = self.new_tool_manager(
             duplicate_behavior=on_duplicate_tools or on_duplicate or "warn",
@@ -194,7 +189,9 @@ class FastMCP:
             on_change=self.fanout.notifier("notifications/prompts/list_changed"),
             **shared,
         )
-        self._completion_handler: Callable[..., Any] | None = None
+        self.completion_handler: Callable[..., Any] | None = None
+        """The handler registered with `completion()` (internal API: the
+        `completion/complete` handler and the capabilities read it)."""
         self.middleware: list[Any] = list(middleware or ())
         """MCP-level middleware, outermost first (FastMCP's attribute)."""
         self.sampling_handler = sampling_handler
@@ -205,7 +202,9 @@ class FastMCP:
         them (or the environment's, or a random key) to `MrtrKeys` on first use."""
         self.mrtr_max_rounds = mrtr_max_rounds
         """Input rounds one 2026-07-28 request may take (`None`: `mrtr.MAX_ROUNDS`, 32)."""
-        self._additional_http_routes: list[Any] = []
+        self.http_routes: list[Any] = []
+        """The custom routes registered on this server (`custom_route`), in order: internal
+        API (the HTTP app serves them, then those of the mounted servers)."""
         self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
             self.add_tool(tool)
@@ -233,41 +232,9 @@ class FastMCP:
     # plain attribute: `tools/call` reads it on every request). FastMCP spells them
     # `_tool_manager`, ...; those spellings read and replace the same objects.
 
-    @property
-    def _tool_manager(self) -> ToolManager:
-        return self.tool_manager
-
-    @_tool_manager.setter
-    def _tool_manager(self, manager: ToolManager) -> None:
-        self.tool_manager = manager
-
-    @property
-    def _resource_manager(self) -> ResourceManager:
-        return self.resource_manager
-
-    @_resource_manager.setter
-    def _resource_manager(self, manager: ResourceManager) -> None:
-        self.resource_manager = manager
-
-    @property
-    def _prompt_manager(self) -> PromptManager:
-        return self.prompt_manager
-
-    @_prompt_manager.setter
-    def _prompt_manager(self, manager: PromptManager) -> None:
-        self.prompt_manager = manager
-
-    @property
-    def composition(self) -> Composition:
-        """This server's mounts and their lifespans (internal API: composition walks the
-        tree of mounted servers through it)."""
-        return self._composition
-
-    @property
-    def completion_handler(self) -> Callable[..., Any] | None:
-        """The handler registered with `completion()` (internal API: the `completion/complete`
-        handler and the capabilities read it)."""
-        return self._completion_handler
+    _tool_manager = Alias[ToolManager]("tool_manager", writable=True)
+    _resource_manager = Alias[ResourceManager]("resource_manager", writable=True)
+    _prompt_manager = Alias[PromptManager]("prompt_manager", writable=True)
 
     async def refresh_components(self) -> None:
         """Bring the component registries up to date before a one-time copy of them
@@ -300,19 +267,7 @@ class FastMCP:
         """
         if isinstance(name_or_fn, classmethod):
             raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
-        options: dict[str, Any] = {
-            "name": name,
-            "title": title,
-            "description": description,
-            "icons": icons,
-            "tags": tags,
-            "output_schema": output_schema,
-            "annotations": annotations,
-            "exclude_args": exclude_args,
-            "meta": meta,
-            "enabled": enabled,
-            "serializer": serializer,
-        }
+        options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_tool_fn, kind="tool")
 
     def _add_tool_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Tool:
@@ -382,17 +337,7 @@ class FastMCP:
             raise TypeError(
                 "The @resource decorator needs a URI: use @mcp.resource('scheme://path')"
             )
-        options: dict[str, Any] = {
-            "name": name,
-            "title": title,
-            "description": description,
-            "icons": icons,
-            "mime_type": mime_type,
-            "tags": tags,
-            "enabled": enabled,
-            "annotations": annotations,
-            "meta": meta,
-        }
+        options = keyword_options(locals())
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
             add_function_resource(
@@ -473,15 +418,7 @@ class FastMCP:
     ) -> Any:
         """Register a function as a prompt (same forms as `tool`; FastMCP 2.13's options, an
         unknown one raises `TypeError` here). Returns the function."""
-        options: dict[str, Any] = {
-            "name": name,
-            "title": title,
-            "description": description,
-            "icons": icons,
-            "tags": tags,
-            "enabled": enabled,
-            "meta": meta,
-        }
+        options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_prompt_fn, kind="prompt")
 
     def _add_prompt_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Prompt:
@@ -518,9 +455,9 @@ class FastMCP:
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
             if inspect.iscoroutinefunction(handler):
-                self._completion_handler = handler
+                self.completion_handler = handler
             else:  # a sync handler runs in a worker thread, as sync tools do
-                self._completion_handler = functools.partial(run_in_worker, handler)
+                self.completion_handler = functools.partial(run_in_worker, handler)
             return handler
 
         return decorator(fn) if fn is not None else decorator
@@ -550,8 +487,7 @@ class FastMCP:
 
     def _visibility_rule(self, **rule: Any) -> None:
         self._visibility.add_rule(**rule)
-        for method in ("tools", "resources", "prompts"):
-            self.fanout.notify(f"notifications/{method}/list_changed")
+        self.fanout.lists_changed()
 
     # -- composition ---------------------------------------------------------------------
 
@@ -568,9 +504,8 @@ class FastMCP:
         `prefix`. Mounting goes through an in-memory client (running `server`'s lifespan)
         when `as_proxy` is true or, by default, when `server` has a custom lifespan.
         `mount("prefix", server)` (FastMCP 2.x's old order) is accepted too."""
-        self._composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
-        for method in ("tools", "resources", "prompts"):
-            self.fanout.notify(f"notifications/{method}/list_changed")
+        self.composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
+        self.fanout.lists_changed()
 
     async def import_server(self, server: FastMCP, prefix: str | None = None) -> None:
         """Copy `server`'s components here once, prefixed like `mount` (later imports win;
@@ -585,15 +520,9 @@ class FastMCP:
 
         return create_proxy(backend, **settings)
 
-    @property
-    def _mounted_servers(self) -> list[MountedServer]:
-        """The mounts, in order (FastMCP's attribute; the HTTP app serves each one's custom
-        routes). Assigning a list of objects with `.server` (and `.prefix`) replaces them."""
-        return self._composition.mounted
-
-    @_mounted_servers.setter
-    def _mounted_servers(self, mounts: list[Any]) -> None:
-        self._composition.replace(mounts)
+    _mounted_servers = Alias[list[MountedServer]]("composition.mounted", writable=True)
+    """The mounts, in order (FastMCP's attribute; the HTTP app serves each one's custom
+    routes). Assigning a list of objects with `.server` (and `.prefix`) replaces them."""
 
     # -- middleware and notifications ------------------------------------------------------
 
@@ -654,17 +583,12 @@ class FastMCP:
 
     _lifespan_manager = lifespan_context  # FastMCP's spelling
 
-    @property
-    def has_custom_lifespan(self) -> bool:
-        """Whether the server was given a lifespan of its own (internal API: mounting runs
-        such a server through an in-memory client, so that its lifespan runs)."""
-        return self.lifespan.is_custom
+    has_custom_lifespan = Alias[bool]("lifespan.is_custom")
+    """Whether the server was given a lifespan of its own (internal API: mounting runs such
+    a server through an in-memory client, so that its lifespan runs)."""
 
-    @property
-    def lifespan_result(self) -> Any:
-        """What the running lifespan yielded (internal API: `Context` serves it)."""
-        return self.lifespan.result
-
+    lifespan_result = Alias[Any]("lifespan.result")
+    """What the running lifespan yielded (internal API: `Context` serves it)."""
     _lifespan_result = lifespan_result  # the spelling `Context` uses for now
 
     # -- HTTP ----------------------------------------------------------------------------
@@ -682,7 +606,7 @@ class FastMCP:
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
             from starlette.routing import Route
 
-            self._additional_http_routes.append(
+            self.http_routes.append(
                 Route(path, fn, methods=methods, name=name, include_in_schema=include_in_schema)
             )
             return fn
@@ -711,16 +635,10 @@ class FastMCP:
 
         await run_http(self, transport=transport, task_status=task_status, **options)
 
-    @property
-    def http_routes(self) -> list[Any]:
-        """The custom routes registered on this server (`custom_route`), in order: internal
-        API (the HTTP app serves them, then those of the mounted servers)."""
-        return self._additional_http_routes
-
     def serve_routes_of(self, other: FastMCP) -> None:
         """Serve `other`'s custom routes as this server's own: the same live list, so routes
         `other` adds later are served too (internal API: a proxy of an in-process server)."""
-        self._additional_http_routes = other._additional_http_routes
+        self.http_routes = other.http_routes
 
     # -- running (trimcp.core.running does the work) ------------------------------------
 
@@ -775,6 +693,5 @@ class FastMCP:
 
     # -- FastMCP's private spellings ---------------------------------------------------------
 
-    @property
-    def _tools(self) -> Registry[Tool]:
-        return self.tool_manager.registry
+    _tools: Alias[Registry[Tool]] = Alias("tool_manager.registry")
+    _additional_http_routes = Alias[list[Any]]("http_routes", writable=True)
