@@ -1,20 +1,41 @@
-"""A server's components called in-process, without any transport (`FastMCP.call_tool`,
-`read_resource`, `render_prompt`): each runs inside a fresh `Context` of the server, made
-current for the call, as a request's would be.
+"""A server's components reached in-process, without any transport: FastMCP's lookups
+(`FastMCP.get_tool`, `get_resource`, `get_resource_template`, with FastMCP's not-found wording)
+and calls (`call_tool`, `read_resource`, `render_prompt`), each of which runs inside a fresh
+`Context` of the server, made current for the call, as a request's would be.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from trimcp.exceptions import NotFoundError
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
     from trimcp.server.server import FastMCP
+    from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
 
-__all__ = ["call_tool", "read_resource", "render_prompt"]
+__all__ = ["call_tool", "listed", "read_resource", "render_prompt", "visible_tool"]
+
+T = TypeVar("T")
+
+
+def visible_tool(server: FastMCP, name: str) -> Tool:
+    """The visible tool clients call `name` (`NotFoundError` if none)."""
+    tool = server.tool_manager.find_keyed(name)
+    if tool is None:
+        raise NotFoundError(f"Unknown tool: {name}")  # FastMCP's server says it so
+    return tool
+
+
+def listed(kind: str, component: T | None, key: str) -> T:
+    """`component`, the listed `kind` under `key`, if there is one (`NotFoundError`)."""
+    if component is None:
+        raise NotFoundError(f"Unknown {kind}: {key}")
+    return component
 
 
 @contextmanager

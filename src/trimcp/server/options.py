@@ -1,24 +1,37 @@
-"""The checks of `FastMCP`'s constructor options that are not simply stored: the FastMCP 2.13
-options trimcp refuses (rather than ignoring them) and FastMCP 2.x's deprecated transport
+"""What `FastMCP`'s constructor does with the options it does not simply store: the FastMCP
+2.13 options trimcp refuses (rather than ignoring them), the flags `trimcp.settings` resolves,
+the options its three component managers are built with, and FastMCP 2.x's deprecated transport
 settings, kept as the dict `FastMCP.settings` that `run_http` and `create_app` read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-__all__ = ["TRANSPORT_SETTINGS", "refuse_unimplemented", "transport_settings"]
+from trimcp.server.composition import prefix_format_of
+
+if TYPE_CHECKING:
+    from trimcp.server.server import FastMCP
+
+__all__ = [
+    "TRANSPORT_SETTINGS",
+    "check_prefix_format",
+    "manager_options",
+    "refuse_unimplemented",
+    "resolve_flag",
+    "transport_settings",
+]
 
 
-def refuse_unimplemented(
-    *, auth: Any, tool_transformations: Mapping[str, Any] | None, include_fastmcp_meta: bool | None
-) -> None:
-    """Refuse the FastMCP 2.13 constructor options trimcp does not implement yet: serving
-    without what the user asked for (authorization above all) is worse than not starting.
+def refuse_unimplemented(arguments: Mapping[str, Any]) -> None:
+    """Refuse the FastMCP 2.13 constructor options trimcp does not implement yet (among the
+    constructor's `arguments`): serving without what the user asked for (authorization above
+    all) is worse than not starting.
 
     `auth` not given (`...`) means what it means to FastMCP 2.13: the provider named by the
     `server_auth` setting (`FASTMCP_SERVER_AUTH`), if set; `auth=None` means none."""
+    auth = arguments.get("auth", ...)
     if auth is ...:
         from trimcp.settings import settings  # at call time: the module's current object
 
@@ -34,11 +47,11 @@ def refuse_unimplemented(
             f"trimcp does not implement authorization yet (auth={auth!r}); "
             "refusing to serve without it"
         )
-    if tool_transformations:
+    if arguments.get("tool_transformations"):
         raise NotImplementedError(
             "trimcp does not implement tool transformations yet (tool_transformations=...)"
         )
-    if include_fastmcp_meta is False:
+    if arguments.get("include_fastmcp_meta") is False:
         raise NotImplementedError(
             "trimcp does not implement include_fastmcp_meta=False yet (it always sends the "
             "_meta.fastmcp tags)"
@@ -64,3 +77,41 @@ def transport_settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The `TRANSPORT_SETTINGS` among a constructor's `arguments` that were given (not
     `None`), in that order: `FastMCP.settings`, which `run_http` and `create_app` read."""
     return {name: arguments[name] for name in TRANSPORT_SETTINGS if arguments.get(name) is not None}
+
+
+def resolve_flag(name: str, value: bool | None) -> bool:
+    """The boolean setting `name`: `value` if given, else `trimcp.settings`' (environment)."""
+    from trimcp.settings import settings  # at call time: the module's current object
+
+    return bool(settings.resolve(name, value))
+
+
+def check_prefix_format(value: Any) -> Literal["path", "protocol"] | None:
+    """`resource_prefix_format` as given (`None`: the process-wide setting, read at use)."""
+    if value not in (None, "path", "protocol"):
+        raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
+    return value  # type: ignore[no-any-return]
+
+
+def manager_options(server: FastMCP, arguments: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The options `server`'s tool, resource and prompt managers are built with (by kind):
+    the duplicate policy (`on_duplicate_<kind>`, else `on_duplicate`, else warn), the change
+    hook (the list-changed notification of the kind), and what all three share: error
+    masking, the server's visibility and its mounts."""
+    shared: dict[str, Any] = {
+        "mask_error_details": server.mask_error_details,
+        "visibility": server.visibility,
+        "mounts": server.composition.mounts,
+    }
+    options = {
+        kind: {
+            "duplicate_behavior": arguments.get(f"on_duplicate_{kind}")
+            or arguments.get("on_duplicate")
+            or "warn",
+            "on_change": server.fanout.notifier(f"notifications/{kind}/list_changed"),
+            **shared,
+        }
+        for kind in ("tools", "resources", "prompts")
+    }
+    options["resources"]["prefix_format"] = lambda: prefix_format_of(server)
+    return options

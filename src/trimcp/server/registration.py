@@ -1,18 +1,23 @@
 """Functions to components, as `FastMCP`'s decorators take them: the forms a decorator is used
 in (`@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`, `mcp.tool(fn, ...)`; the same for
-prompts), and which of a resource or a resource template a function under a URI becomes.
-`FastMCP.tool`, `resource` and `prompt` keep FastMCP 2.13's signatures and call these.
+prompts), which of a resource or a resource template a function under a URI becomes, and how a
+completion handler is called. `FastMCP.tool`, `resource`, `prompt` and `completion` keep
+FastMCP 2.13's signatures and call these.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from trimcp.runtime.threads import run_sync as run_in_worker
 
 if TYPE_CHECKING:
     from trimcp.resources import Resource, ResourceTemplate
 
-__all__ = ["add_function_resource", "decorator_forms", "keyword_options"]
+__all__ = ["add_function_resource", "awaitable_handler", "decorator_forms", "keyword_options"]
 
 
 def keyword_options(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -69,3 +74,10 @@ def add_function_resource(
         add_template(ResourceTemplate.from_function(fn, uri, **options))
     else:
         add_resource(Resource.from_function(fn, uri, **options))
+
+
+def awaitable_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """`handler` as an async function: a sync one runs in a worker thread, as sync tools do."""
+    if inspect.iscoroutinefunction(handler):
+        return handler
+    return functools.partial(run_in_worker, handler)

@@ -19,8 +19,6 @@ and tests touch (`_tool_manager`, `_resource_manager`, `_prompt_manager`, `_moun
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -32,21 +30,29 @@ import msgspec
 from trimcp import __version__
 from trimcp.core import answers
 from trimcp.core.subscriptions import ChangeFanout
-from trimcp.exceptions import NotFoundError
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.runtime.threads import run_sync as run_in_worker
 from trimcp.server import direct
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import (
     Composition,
     MountedServer,
     import_server,
-    prefix_format_of,
 )
 from trimcp.server.lifespan import LifespanFn, ServerLifespan
-from trimcp.server.options import refuse_unimplemented, transport_settings
-from trimcp.server.registration import add_function_resource, decorator_forms, keyword_options
+from trimcp.server.options import (
+    check_prefix_format,
+    manager_options,
+    refuse_unimplemented,
+    resolve_flag,
+    transport_settings,
+)
+from trimcp.server.registration import (
+    add_function_resource,
+    awaitable_handler,
+    decorator_forms,
+    keyword_options,
+)
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
@@ -125,16 +131,9 @@ class FastMCP:
         json_response: bool | None = None,
         stateless_http: bool | None = None,
     ) -> None:
-        from trimcp.settings import settings as global_settings
-
         arguments = dict(locals())  # the constructor's arguments, before any other local
 
-        refuse_unimplemented(
-            auth=auth,
-            tool_transformations=tool_transformations,
-            include_fastmcp_meta=include_fastmcp_meta,
-        )
-
+        refuse_unimplemented(arguments)
         self.name = name or "FastMCP"
         self.auth = None  # no authorization provider: `refuse_unimplemented` saw to that
         self.instructions = instructions
@@ -143,20 +142,16 @@ class FastMCP:
         self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
         self.lifespan = ServerLifespan(self, lifespan)
         """This server's lifespan and its mounts' (internal API; run by `lifespan_context`)."""
-        self.mask_error_details = bool(
-            global_settings.resolve("mask_error_details", mask_error_details)
-        )
-        self.strict_input_validation = bool(
-            global_settings.resolve("strict_input_validation", strict_input_validation)
+        self.mask_error_details = resolve_flag("mask_error_details", mask_error_details)
+        self.strict_input_validation = resolve_flag(
+            "strict_input_validation", strict_input_validation
         )
         self.dereference_schemas = dereference_schemas
         self.list_page_size = list_page_size
         self.cache_ttl_ms = cache_ttl_ms
         self.cache_scope = cache_scope
         self.tool_serializer = tool_serializer
-        if resource_prefix_format not in (None, "path", "protocol"):
-            raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
-        self.resource_prefix_format = resource_prefix_format
+        self.resource_prefix_format = check_prefix_format(resource_prefix_format)
         self.composition = Composition(self)
         """This server's mounts and their lifespans (internal API: composition walks the
         tree of mounted servers through it)."""
@@ -165,30 +160,14 @@ class FastMCP:
         self.settings: dict[str, Any] = transport_settings(arguments)
         self.fanout = ChangeFanout()
         """Where list-changed and resource-updated notifications go (internal API)."""
-        self._visibility = Visibility(
+        self.visibility = Visibility(
             set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
         )
-        shared: dict[str, Any] = {
-            "mask_error_details": self.mask_error_details,
-            "visibility": self._visibility,
-            "mounts": self.composition.mounts,
-        }
-        self.tool_manager: ToolManager = self.new_tool_manager(
-            duplicate_behavior=on_duplicate_tools or on_duplicate or "warn",
-            on_change=self.fanout.notifier("notifications/tools/list_changed"),
-            **shared,
-        )
-        self.resource_manager: ResourceManager = self.new_resource_manager(
-            duplicate_behavior=on_duplicate_resources or on_duplicate or "warn",
-            on_change=self.fanout.notifier("notifications/resources/list_changed"),
-            prefix_format=lambda: prefix_format_of(self),
-            **shared,
-        )
-        self.prompt_manager: PromptManager = self.new_prompt_manager(
-            duplicate_behavior=on_duplicate_prompts or on_duplicate or "warn",
-            on_change=self.fanout.notifier("notifications/prompts/list_changed"),
-            **shared,
-        )
+        """What `enable`/`disable` and the tag filters hide (internal API: the managers')."""
+        shared = manager_options(self, arguments)
+        self.tool_manager: ToolManager = self.new_tool_manager(**shared["tools"])
+        self.resource_manager: ResourceManager = self.new_resource_manager(**shared["resources"])
+        self.prompt_manager: PromptManager = self.new_prompt_manager(**shared["prompts"])
         self.completion_handler: Callable[..., Any] | None = None
         """The handler registered with `completion()` (internal API: the
         `completion/complete` handler and the capabilities read it)."""
@@ -297,10 +276,7 @@ class FastMCP:
 
     async def get_tool(self, name: str) -> Tool:
         """The visible tool clients call `name` (`NotFoundError` if none)."""
-        tool = self.tool_manager.find_keyed(name)
-        if tool is None:
-            raise NotFoundError(f"Unknown tool: {name}")  # FastMCP's server says it so
-        return tool
+        return direct.visible_tool(self, name)
 
     def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
         """FastMCP's tool transformations: not implemented, refused (`NotImplementedError`)."""
@@ -377,10 +353,7 @@ class FastMCP:
     async def get_resource(self, key: str) -> Resource:
         """The listed resource under `key` (`NotFoundError` if none; templates are not
         matched here, as in FastMCP: `read_resource` reads through them)."""
-        resource = (await self.get_resources()).get(key)
-        if resource is None:
-            raise NotFoundError(f"Unknown resource: {key}")
-        return resource
+        return direct.listed("resource", (await self.get_resources()).get(key), key)
 
     async def list_resources(self) -> list[Resource]:
         return [resource for _key, resource in self.resource_manager.iter_resources()]
@@ -390,10 +363,9 @@ class FastMCP:
 
     async def get_resource_template(self, key: str) -> ResourceTemplate:
         """The listed template under `key` (`NotFoundError` if none)."""
-        template = (await self.get_resource_templates()).get(key)
-        if template is None:
-            raise NotFoundError(f"Unknown resource template: {key}")
-        return template
+        return direct.listed(
+            "resource template", (await self.get_resource_templates()).get(key), key
+        )
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
         return [template for _key, template in self.resource_manager.iter_templates()]
@@ -454,10 +426,7 @@ class FastMCP:
         strings, a `Completion`, or None. Usable bare or called."""
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
-            if inspect.iscoroutinefunction(handler):
-                self.completion_handler = handler
-            else:  # a sync handler runs in a worker thread, as sync tools do
-                self.completion_handler = functools.partial(run_in_worker, handler)
+            self.completion_handler = awaitable_handler(handler)
             return handler
 
         return decorator(fn) if fn is not None else decorator
@@ -486,7 +455,7 @@ class FastMCP:
         self._visibility_rule(enabled=False, names=names, keys=keys, tags=tags)
 
     def _visibility_rule(self, **rule: Any) -> None:
-        self._visibility.add_rule(**rule)
+        self.visibility.add_rule(**rule)
         self.fanout.lists_changed()
 
     # -- composition ---------------------------------------------------------------------
@@ -524,7 +493,7 @@ class FastMCP:
     """The mounts, in order (FastMCP's attribute; the HTTP app serves each one's custom
     routes). Assigning a list of objects with `.server` (and `.prefix`) replaces them."""
 
-    # -- middleware and notifications ------------------------------------------------------
+    # -- middleware and notifications ----------------------------------------------------
 
     def add_middleware(self, middleware: Any) -> None:
         """Add MCP-level middleware (`trimcp.core.middleware.Middleware`); the first added
@@ -535,8 +504,6 @@ class FastMCP:
         """Tell the clients subscribed to `uri` that it changed (`notifications/resources/updated`:
         handshake-era `resources/subscribe`, 2026-07-28 `subscriptions/listen`)."""
         self.fanout.notify("notifications/resources/updated", {"uri": str(uri)})
-
-    # -- notifications -------------------------------------------------------------------
 
     def add_notification_sink(self, sink: NotificationSink) -> None:
         """Internal API for transports: `sink` (a connection or session) receives this
