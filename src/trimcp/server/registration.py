@@ -17,7 +17,14 @@ from trimcp.runtime.threads import run_sync as run_in_worker
 if TYPE_CHECKING:
     from trimcp.resources import Resource, ResourceTemplate
 
-__all__ = ["add_function_resource", "awaitable_handler", "decorator_forms", "keyword_options"]
+__all__ = [
+    "add_function_resource",
+    "awaitable_handler",
+    "decorator_forms",
+    "keyword_options",
+    "resource_decorator",
+    "route_decorator",
+]
 
 
 def keyword_options(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +48,8 @@ def decorator_forms(
 ) -> Any:
     """Call `register(fn, **options)` now when `name_or_fn` is the function (returned as
     is), else return the decorator that does; a string `name_or_fn` is the component's name."""
+    if kind == "tool" and isinstance(name_or_fn, classmethod):
+        raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
     if callable(name_or_fn) and not isinstance(name_or_fn, str):
         register(name_or_fn, **options)
         return name_or_fn
@@ -81,3 +90,40 @@ def awaitable_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(handler):
         return handler
     return functools.partial(run_in_worker, handler)
+
+
+def resource_decorator(
+    uri: str,
+    options: dict[str, Any],
+    add_resource: Callable[[Resource], object],
+    add_template: Callable[[ResourceTemplate], object],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`@mcp.resource(uri, ...)`: the decorator that adds its function under `uri`
+    (`add_function_resource`) and returns it; `uri` must be given."""
+    if callable(uri) and not isinstance(uri, str):
+        raise TypeError("The @resource decorator needs a URI: use @mcp.resource('scheme://path')")
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        add_function_resource(
+            fn, uri, options, add_resource=add_resource, add_template=add_template
+        )
+        return fn
+
+    return decorator
+
+
+def route_decorator(
+    routes: list[Any], path: str, methods: list[str], *, name: str | None, include_in_schema: bool
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`@mcp.custom_route(...)`: the decorator that appends a Starlette `Route` for its
+    function to `routes` and returns it (Starlette imported only then: HTTP is optional)."""
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        from starlette.routing import Route
+
+        routes.append(
+            Route(path, fn, methods=methods, name=name, include_in_schema=include_in_schema)
+        )
+        return fn
+
+    return decorator

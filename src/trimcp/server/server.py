@@ -6,15 +6,11 @@ their lifespans), its middleware and its run settings; its component methods del
 managers. Serving one request lives in `trimcp.core` (session, handlers, the request engine
 below it), transports in `trimcp.core.running` (stdio) and `trimcp.http`.
 
-Internal API. Other parts of trimcp reach a server through public spellings (no leading
-underscore, each documented as internal where users have no use for it): `tool_manager`,
-`resource_manager`, `prompt_manager`, `composition`, `completion_handler`, `middleware`,
-`mrtr_keys`, `has_custom_lifespan`, `lifespan_context()`, `lifespan_result`,
-`refresh_components()`, `finish_modern()`, `serve_routes_of()`, `add_notification_sink()`,
-`remove_notification_sink()`, `capture_event_loop()`, `memory_connection()`; the protocol
-answers are `trimcp.core.answers`' functions. FastMCP's own private spellings that its users
-and tests touch (`_tool_manager`, `_resource_manager`, `_prompt_manager`, `_mounted_servers`,
-`_lifespan_manager`, `_tools`) stay, as aliases of those.
+Internal API: other parts of trimcp reach a server through public spellings only, each
+documented as internal where users have no use for it (`tool_manager`, `composition`,
+`fanout`, `lifespan`, `lifespan_context()`, `finish_modern()`, ...). FastMCP's private
+spellings that its users and tests touch (`_tool_manager`, `_mounted_servers`, `_tools`, ...)
+stay, as `Alias`es of those.
 """
 
 from __future__ import annotations
@@ -32,13 +28,9 @@ from trimcp.core import answers
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import direct
+from trimcp.server import direct, registration
 from trimcp.server.aliases import Alias
-from trimcp.server.composition import (
-    Composition,
-    MountedServer,
-    import_server,
-)
+from trimcp.server.composition import Composition, MountedServer, import_server
 from trimcp.server.lifespan import LifespanFn, ServerLifespan
 from trimcp.server.options import (
     check_prefix_format,
@@ -47,12 +39,7 @@ from trimcp.server.options import (
     resolve_flag,
     transport_settings,
 )
-from trimcp.server.registration import (
-    add_function_resource,
-    awaitable_handler,
-    decorator_forms,
-    keyword_options,
-)
+from trimcp.server.registration import awaitable_handler, decorator_forms, keyword_options
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
@@ -244,8 +231,6 @@ class FastMCP:
         `tool_serializer`); an unknown one raises `TypeError` here, before any function is
         registered. The decorator returns the original function.
         """
-        if isinstance(name_or_fn, classmethod):
-            raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
         options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_tool_fn, kind="tool")
 
@@ -309,19 +294,9 @@ class FastMCP:
         or the function takes parameters). Returns the original function.
 
         The options are FastMCP 2.13's; an unknown one raises `TypeError` here."""
-        if callable(uri) and not isinstance(uri, str):
-            raise TypeError(
-                "The @resource decorator needs a URI: use @mcp.resource('scheme://path')"
-            )
-        options = keyword_options(locals())
-
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            add_function_resource(
-                fn, uri, options, add_resource=self.add_resource, add_template=self.add_template
-            )
-            return fn
-
-        return decorator
+        return registration.resource_decorator(
+            uri, keyword_options(locals()), self.add_resource, self.add_template
+        )
 
     def add_resource(self, resource: Resource) -> Resource:
         return self.resource_manager.add_resource(resource)
@@ -569,16 +544,9 @@ class FastMCP:
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register an HTTP handler served next to the MCP endpoint, as FastMCP does: `async
         def h(request: starlette.requests.Request) -> starlette.responses.Response`."""
-
-        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-            from starlette.routing import Route
-
-            self.http_routes.append(
-                Route(path, fn, methods=methods, name=name, include_in_schema=include_in_schema)
-            )
-            return fn
-
-        return decorator
+        return registration.route_decorator(
+            self.http_routes, path, methods, name=name, include_in_schema=include_in_schema
+        )
 
     def http_app(self, path: str | None = None, **options: Any) -> Any:
         """This server as an ASGI app (streamable HTTP by default, `transport="sse"` for the
