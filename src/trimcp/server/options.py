@@ -1,6 +1,6 @@
 """What `FastMCP`'s constructor does with the options it does not simply store: the FastMCP
 2.13 options trimcp refuses (rather than ignoring them), the flags `trimcp.settings` resolves,
-the options its three component managers are built with, and FastMCP 2.x's deprecated transport
+its visibility rules and the options its three component managers are built with, and FastMCP 2.x's deprecated transport
 settings, kept as the dict `FastMCP.settings` that `run_http` and `create_app` read.
 """
 
@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from trimcp.server.composition import prefix_format_of
+from trimcp.utilities.registry import Visibility
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
@@ -21,6 +22,7 @@ __all__ = [
     "refuse_unimplemented",
     "resolve_flag",
     "transport_settings",
+    "visibility_of",
 ]
 
 
@@ -91,6 +93,12 @@ def check_prefix_format(value: Any) -> Literal["path", "protocol"] | None:
     if value not in (None, "path", "protocol"):
         raise ValueError("resource_prefix_format must be 'path' or 'protocol'")
     return value  # type: ignore[no-any-return]
+
+
+def visibility_of(arguments: Mapping[str, Any]) -> Visibility:
+    """The visibility rules a server starts with: its `include_tags` and `exclude_tags`."""
+    include, exclude = arguments.get("include_tags"), arguments.get("exclude_tags")
+    return Visibility(set(include) if include else None, set(exclude) if exclude else None)
 
 
 def manager_options(server: FastMCP, arguments: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

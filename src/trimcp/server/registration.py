@@ -15,15 +15,20 @@ from typing import TYPE_CHECKING, Any
 from trimcp.runtime.threads import run_sync as run_in_worker
 
 if TYPE_CHECKING:
+    from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
+    from trimcp.tools import Tool
 
 __all__ = [
     "add_function_resource",
+    "as_tool",
     "awaitable_handler",
     "decorator_forms",
     "keyword_options",
+    "prompt_from_function",
     "resource_decorator",
     "route_decorator",
+    "tool_from_function",
 ]
 
 
@@ -127,3 +132,33 @@ def route_decorator(
         return fn
 
     return decorator
+
+
+def tool_from_function(
+    fn: Callable[..., Any], options: dict[str, Any], default_serializer: Callable[[Any], str] | None
+) -> Tool:
+    """A tool made of `fn` with a decorator's `options` (the serializer defaults to the
+    server's `tool_serializer`)."""
+    from trimcp.tools import Tool
+
+    if options.get("serializer") is None:
+        options = {**options, "serializer": default_serializer}
+    return Tool.from_function(fn, **options)
+
+
+def as_tool(
+    tool: Tool | Callable[..., Any], default_serializer: Callable[[Any], str] | None
+) -> Tool:
+    """`tool` itself if it is a `Tool`, else a tool made of the function as it is."""
+    from trimcp.tools.tool import Tool
+
+    if isinstance(tool, Tool):
+        return tool
+    return Tool.from_function(tool, serializer=default_serializer)
+
+
+def prompt_from_function(fn: Callable[..., Any], options: dict[str, Any]) -> Prompt:
+    """A prompt made of `fn` with a decorator's `options`."""
+    from trimcp.prompts import Prompt
+
+    return Prompt.from_function(fn, **options)

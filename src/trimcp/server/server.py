@@ -15,6 +15,7 @@ stay, as `Alias`es of those.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -38,11 +39,12 @@ from trimcp.server.options import (
     refuse_unimplemented,
     resolve_flag,
     transport_settings,
+    visibility_of,
 )
 from trimcp.server.registration import awaitable_handler, decorator_forms, keyword_options
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
-from trimcp.utilities.registry import DuplicateBehavior, Registry, Visibility
+from trimcp.utilities.registry import DuplicateBehavior, Registry
 
 if TYPE_CHECKING:
     from trimcp.core.subscriptions import NotificationSink
@@ -59,6 +61,7 @@ __all__ = ["FastMCP"]
 logger = logging.getLogger("trimcp.server")
 
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
+Names = Collection[str] | None
 R = TypeVar("R", bound="Result")
 
 
@@ -119,7 +122,6 @@ class FastMCP:
         stateless_http: bool | None = None,
     ) -> None:
         arguments = dict(locals())  # the constructor's arguments, before any other local
-
         refuse_unimplemented(arguments)
         self.name = name or "FastMCP"
         self.auth = None  # no authorization provider: `refuse_unimplemented` saw to that
@@ -147,9 +149,7 @@ class FastMCP:
         self.settings: dict[str, Any] = transport_settings(arguments)
         self.fanout = ChangeFanout()
         """Where list-changed and resource-updated notifications go (internal API)."""
-        self.visibility = Visibility(
-            set(include_tags) if include_tags else None, set(exclude_tags) if exclude_tags else None
-        )
+        self.visibility = visibility_of(arguments)
         """What `enable`/`disable` and the tag filters hide (internal API: the managers')."""
         shared = manager_options(self, arguments)
         self.tool_manager: ToolManager = self.new_tool_manager(**shared["tools"])
@@ -171,7 +171,6 @@ class FastMCP:
         self.http_routes: list[Any] = []
         """The custom routes registered on this server (`custom_route`), in order: internal
         API (the HTTP app serves them, then those of the mounted servers)."""
-        self._server_info_meta: dict[str, Any] | None = None
         for tool in tools or ():
             self.add_tool(tool)
 
@@ -193,14 +192,14 @@ class FastMCP:
         """Hook, called once by `__init__`: the `PromptManager` this server owns."""
         return PromptManager(**options)
 
-    # `tool_manager`, `resource_manager`, `prompt_manager` (set in `__init__`) are this
-    # server's managers: the internal API handlers, composition and transports go through (a
-    # plain attribute: `tools/call` reads it on every request). FastMCP spells them
-    # `_tool_manager`, ...; those spellings read and replace the same objects.
+    # `tool_manager`, ... are plain attributes (`tools/call` reads one on every request);
+    # FastMCP's spellings (`_tool_manager`, ...) read and replace the same objects.
 
     _tool_manager = Alias[ToolManager]("tool_manager", writable=True)
     _resource_manager = Alias[ResourceManager]("resource_manager", writable=True)
     _prompt_manager = Alias[PromptManager]("prompt_manager", writable=True)
+    _tools: Alias[Registry[Tool]] = Alias("tool_manager.registry")
+    _additional_http_routes = Alias[list[Any]]("http_routes", writable=True)
 
     async def refresh_components(self) -> None:
         """Bring the component registries up to date before a one-time copy of them
@@ -225,28 +224,18 @@ class FastMCP:
         serializer: Callable[[Any], str] | None = None,
     ) -> Any:
         """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
-        `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`.
-
-        The options are FastMCP 2.13's (plus `serializer`, which defaults to the server's
-        `tool_serializer`); an unknown one raises `TypeError` here, before any function is
-        registered. The decorator returns the original function.
-        """
+        `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`; the
+        decorator returns the original function. The options are FastMCP 2.13's (plus
+        `serializer`, which defaults to the server's `tool_serializer`); an unknown one raises
+        `TypeError` here, before any function is registered."""
         options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_tool_fn, kind="tool")
 
     def _add_tool_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Tool:
-        from trimcp.tools import Tool
-
-        if kwargs.get("serializer") is None:
-            kwargs["serializer"] = self.tool_serializer
-        return self.add_tool(Tool.from_function(fn, **kwargs))
+        return self.add_tool(registration.tool_from_function(fn, kwargs, self.tool_serializer))
 
     def add_tool(self, tool: Tool | Callable[..., Any]) -> Tool:
-        from trimcp.tools.tool import Tool
-
-        if not isinstance(tool, Tool):
-            tool = Tool.from_function(tool, serializer=self.tool_serializer)
-        return self.tool_manager.add_tool(tool)
+        return self.tool_manager.add_tool(registration.as_tool(tool, self.tool_serializer))
 
     def remove_tool(self, name: str) -> None:
         """Remove this server's own tool `name` (`NotFoundError` if it has none)."""
@@ -369,9 +358,7 @@ class FastMCP:
         return decorator_forms(name_or_fn, name, options, self._add_prompt_fn, kind="prompt")
 
     def _add_prompt_fn(self, fn: Callable[..., Any], **kwargs: Any) -> Prompt:
-        from trimcp.prompts import Prompt
-
-        return self.add_prompt(Prompt.from_function(fn, **kwargs))
+        return self.add_prompt(registration.prompt_from_function(fn, kwargs))
 
     def add_prompt(self, prompt: Prompt) -> Prompt:
         return self.prompt_manager.add_prompt(prompt)
@@ -408,23 +395,11 @@ class FastMCP:
 
     # -- visibility ----------------------------------------------------------------------
 
-    def enable(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        keys: Collection[str] | None = None,
-        tags: Collection[str] | None = None,
-    ) -> None:
+    def enable(self, *, names: Names = None, keys: Names = None, tags: Names = None) -> None:
         """Show components again, by name/key or by tag (the latest rule wins)."""
         self._visibility_rule(enabled=True, names=names, keys=keys, tags=tags)
 
-    def disable(
-        self,
-        *,
-        names: Collection[str] | None = None,
-        keys: Collection[str] | None = None,
-        tags: Collection[str] | None = None,
-    ) -> None:
+    def disable(self, *, names: Names = None, keys: Names = None, tags: Names = None) -> None:
         """Hide components by name/key (`"add"` or `"tool:add"`) or by tag: hidden components
         are neither listed nor callable."""
         self._visibility_rule(enabled=False, names=names, keys=keys, tags=tags)
@@ -471,8 +446,7 @@ class FastMCP:
     # -- middleware and notifications ----------------------------------------------------
 
     def add_middleware(self, middleware: Any) -> None:
-        """Add MCP-level middleware (`trimcp.core.middleware.Middleware`); the first added
-        runs outermost."""
+        """Add MCP-level middleware (a `Middleware`); the first added runs outermost."""
         self.middleware.append(middleware)
 
     async def notify_resource_updated(self, uri: str) -> None:
@@ -481,9 +455,8 @@ class FastMCP:
         self.fanout.notify("notifications/resources/updated", {"uri": str(uri)})
 
     def add_notification_sink(self, sink: NotificationSink) -> None:
-        """Internal API for transports: `sink` (a connection or session) receives this
-        server's list-changed and resource-updated notifications from now on, until
-        `remove_notification_sink` (held weakly: a sink that is collected drops out)."""
+        """Internal API for transports: `sink` (a connection, session or listener) receives
+        this server's change notifications until `remove_notification_sink` (held weakly)."""
         self.fanout.add(sink)
 
     def remove_notification_sink(self, sink: NotificationSink) -> None:
@@ -491,9 +464,8 @@ class FastMCP:
         self.fanout.discard(sink)
 
     def capture_event_loop(self) -> None:
-        """Internal API for transports: remember the running event loop, so that a change
-        made in a worker thread (a sync tool adding a component) sends its notifications
-        from it. Call it from the loop that serves this server."""
+        """Internal API for transports, called from the loop serving this server: a change made
+        in a worker thread (a sync tool adding a component) notifies from this loop."""
         self.fanout.capture_event_loop()
 
     async def roots_changed(self, connection: Any) -> None:
@@ -503,10 +475,12 @@ class FastMCP:
     def finish_modern(self, result: R) -> R:
         """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
         in `_meta`): internal API for the session and the transports."""
-        info = self._server_info_meta
-        if info is None:
-            info = self._server_info_meta = answers.server_info_meta(self)
-        return answers.finish_modern(self, result, info)
+        return answers.finish_modern(self, result, self.server_info_meta)
+
+    @functools.cached_property
+    def server_info_meta(self) -> dict[str, Any]:
+        """The server info a 2026-07-28 result carries in `_meta`, made once (internal API)."""
+        return answers.server_info_meta(self)
 
     # -- lifespan ------------------------------------------------------------------------
 
@@ -519,8 +493,7 @@ class FastMCP:
 
     def lifespan_context(self) -> AbstractAsyncContextManager[Any]:
         """Run the user's lifespan (and mounted servers') once however many transports share
-        this server; every entry yields its result (internal API for transports and
-        composition)."""
+        this server; every entry yields its result (internal API: transports, composition)."""
         return self.lifespan.enter()
 
     _lifespan_manager = lifespan_context  # FastMCP's spelling
@@ -531,7 +504,7 @@ class FastMCP:
 
     lifespan_result = Alias[Any]("lifespan.result")
     """What the running lifespan yielded (internal API: `Context` serves it)."""
-    _lifespan_result = lifespan_result  # the spelling `Context` uses for now
+    _lifespan_result = lifespan_result  # FastMCP's spelling
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -596,11 +569,10 @@ class FastMCP:
         backend: Literal["asyncio", "trio"] | None = None,
         **transport_kwargs: Any,
     ) -> None:
-        """Run the server (blocking): a thin `anyio.run` wrapper over `run_async` that also
-        handles SIGTERM and SIGINT: the server shuts down gracefully (requests in flight get
-        `graceful_timeout` seconds, then an error answer; the lifespan exits once), and after
-        a SIGINT the process exits with status 130 (`SystemExit`); a second SIGINT stops at
-        once."""
+        """Run the server (blocking): `anyio.run` over `run_async`, handling SIGTERM and SIGINT
+        with a graceful shutdown (requests in flight get `graceful_timeout` seconds, then an
+        error answer; the lifespan exits once); after a SIGINT the process exits with status
+        130 (`SystemExit`); a second SIGINT stops at once."""
         from trimcp.core.running import run
 
         run(self, transport, show_banner, backend=backend, **transport_kwargs)
@@ -625,8 +597,3 @@ class FastMCP:
             stateless=stateless,
             graceful_timeout=graceful_timeout,
         )
-
-    # -- FastMCP's private spellings ---------------------------------------------------------
-
-    _tools: Alias[Registry[Tool]] = Alias("tool_manager.registry")
-    _additional_http_routes = Alias[list[Any]]("http_routes", writable=True)
