@@ -1,8 +1,9 @@
-"""Functions to components, as `FastMCP`'s decorators take them: the forms a decorator is used
-in (`@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`, `mcp.tool(fn, ...)`; the same for
-prompts), which of a resource or a resource template a function under a URI becomes, and how a
-completion handler is called. `FastMCP.tool`, `resource`, `prompt` and `completion` keep
-FastMCP 2.13's signatures and call these.
+"""Functions to components and routes, as `FastMCP`'s decorators take them: the forms a
+decorator is used in (`@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`, `mcp.tool(fn, ...)`; the
+same for prompts), the tool or prompt a function becomes (the server's default serializer),
+which of a resource or a resource template a function under a URI becomes, how a completion
+handler is called, and the Starlette `Route` of a custom route. `FastMCP.tool`, `resource`,
+`prompt`, `completion` and `custom_route` keep FastMCP 2.13's signatures and call these.
 """
 
 from __future__ import annotations

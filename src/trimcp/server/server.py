@@ -1,10 +1,10 @@
 """`FastMCP`: the server users write (the facade over `trimcp.core` and the transports).
 
 It owns (has-a, no mixins) its component managers (`ToolManager`, `ResourceManager`,
-`PromptManager`: registries, visibility, lookups through mounts), its `Composition` (mounts and
-their lifespans), its middleware and its run settings; its component methods delegate to the
-managers. Serving one request lives in `trimcp.core` (session, handlers, the request engine
-below it), transports in `trimcp.core.running` (stdio) and `trimcp.http`.
+`PromptManager`), its `Composition` (mounts), its `ServerLifespan` (`server.lifespan`), its
+`ChangeFanout` (`core.subscriptions`), its middleware and run settings; its methods delegate to
+them and to `server.options`, `server.registration`, `server.direct`. Serving one request lives
+in `trimcp.core` (session, handlers, the request engine), transports in `core.running`, `http`.
 
 Internal API: other parts of trimcp reach a server through public spellings only, each
 documented as internal where users have no use for it (`tool_manager`, `composition`,
@@ -145,8 +145,7 @@ class FastMCP:
         """This server's mounts and their lifespans (internal API: composition walks the
         tree of mounted servers through it)."""
         self.dependencies = list(dependencies or ())  # FastMCP 2.x install metadata, unused
-        # The transport settings given to the constructor (FastMCP 2.x), those given only.
-        self.settings: dict[str, Any] = transport_settings(arguments)
+        self.settings: dict[str, Any] = transport_settings(arguments)  # FastMCP 2.x's, if given
         self.fanout = ChangeFanout()
         """Where list-changed and resource-updated notifications go (internal API)."""
         self.visibility = visibility_of(arguments)
@@ -505,6 +504,7 @@ class FastMCP:
     lifespan_result = Alias[Any]("lifespan.result")
     """What the running lifespan yielded (internal API: `Context` serves it)."""
     _lifespan_result = lifespan_result  # FastMCP's spelling
+    _lifespan = Alias[LifespanFn]("lifespan.function", writable=True)  # FastMCP's attribute
 
     # -- HTTP ----------------------------------------------------------------------------
 
