@@ -193,7 +193,9 @@ def folder_paths(sdist: Path, folders: list[str] | None) -> list[str]:
     return paths
 
 
-def run_suite(python: Path, sdist: Path, args: argparse.Namespace, out: Path) -> float:
+def run_suite(
+    python: Path, sdist: Path, args: argparse.Namespace, out: Path
+) -> tuple[float, list[int]]:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
@@ -223,16 +225,23 @@ def run_suite(python: Path, sdist: Path, args: argparse.Namespace, out: Path) ->
     else:
         phases[1] += ["-p", "no:xdist"]
     started = time.monotonic()
+    exit_codes = []
     for phase in phases:
         cmd = [*base, *phase, *paths]
         log(" ".join(cmd))
         # pytest exits non-zero whenever a test fails; the tally is the result. Exit 3 or 4
         # (internal error, a conftest that fails to import) means nothing ran: say why.
-        done = subprocess.run(cmd, cwd=sdist, env=env, capture_output=not args.verbose, text=True)
+        quiet = {} if args.verbose else {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
+        done = subprocess.run(cmd, cwd=sdist, env=env, text=True, **quiet)  # type: ignore[call-overload]
+        exit_codes.append(done.returncode)
         if done.returncode in (3, 4):
-            tail = (done.stdout or "").strip().splitlines()[-12:]
+            tail = (done.stdout or "").strip().splitlines()[-8:]
             log(f"pytest could not run (exit {done.returncode}):\n  " + "\n  ".join(tail))
-    return time.monotonic() - started
+            if not args.conftest_fallback and "fastmcp.utilities.tests" in (done.stdout or ""):
+                log(
+                    "the suite's root conftest needs fastmcp.utilities.tests: see --conftest-fallback"
+                )
+    return time.monotonic() - started, exit_codes
 
 
 def tally(out: Path) -> dict[str, Any]:
@@ -288,36 +297,55 @@ def tally(out: Path) -> dict[str, Any]:
         "collect_errors": collect_errors,
         "top_collect_error_reasons": reasons.most_common(15),
         "outcomes": outcomes,
+        "excluded": excluded,
     }
 
 
-def print_table(result: dict[str, Any], reference: dict[str, Any] | None) -> None:
+def compare(result: dict[str, Any], reference: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per folder: the tests real FastMCP passes, less trimcp's exclusions, and how many of
+    those pass on trimcp (a test whose file fails to import counts as not passed)."""
+    out: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for nodeid, outcome in reference["outcomes"].items():
+        group = group_of(nodeid)
+        if outcome != "passed" or nodeid in result["excluded"] or group not in result["groups"]:
+            continue
+        out[group]["ref_passed"] += 1
+        out[group]["passed"] += result["outcomes"].get(nodeid) == "passed"
+    return {group: dict(c) for group, c in sorted(out.items())}
+
+
+def percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def print_table(result: dict[str, Any], comparison: dict[str, dict[str, int]] | None) -> None:
     cols = ["passed", "failed", "error", "skipped", "total", "excluded", "collect_errors"]
-    head = f"{'folder':<18}" + "".join(f"{c:>15}" for c in cols) + f"{'passed/total':>14}"
-    if reference:
-        head += f"{'ref passed':>12}{'vs ref':>9}"
+    head = f"{'folder':<18}" + "".join(f"{c:>9}" for c in cols[:-1]) + f"{'files not imported':>20}"
+    if comparison is not None:
+        head += f"{'FastMCP passes':>16}{'of those, trimcp':>18}{'':>8}"
     print(head)
     rows = [*result["groups"].items(), ("TOTAL", result["total"])]
     for group, g in rows:
-        line = f"{group:<18}" + "".join(f"{g.get(c, 0):>15}" for c in cols)
-        line += f"{g.get('passed', 0):>7}/{g.get('total', 0):<6}"
-        if reference:
-            ref = reference["total"] if group == "TOTAL" else reference["groups"].get(group, {})
-            ref_passed = ref.get("passed", 0)
-            ratio = f"{100 * g.get('passed', 0) / ref_passed:.1f}%" if ref_passed else "-"
-            line += f"{ref_passed:>12}{ratio:>9}"
+        line = f"{group:<18}" + "".join(f"{g.get(c, 0):>9}" for c in cols[:-1])
+        line += f"{g.get('collect_errors', 0):>20}"
+        if comparison is not None:
+            if group == "TOTAL":
+                ref = sum(c["ref_passed"] for c in comparison.values())
+                ours = sum(c["passed"] for c in comparison.values())
+            else:
+                ref = comparison.get(group, {}).get("ref_passed", 0)
+                ours = comparison.get(group, {}).get("passed", 0)
+            line += f"{ref:>16}{ours:>18}{percent(ours, ref):>8}"
         print(line)
-    issue = [result["groups"].get(g, {}) for g in ISSUE_GROUPS]
-    passed = sum(g.get("passed", 0) for g in issue)
-    line = f"issue-16 folders ({', '.join(ISSUE_GROUPS)}): passed {passed}"
-    if reference:
-        ref_passed = sum(reference["groups"].get(g, {}).get("passed", 0) for g in ISSUE_GROUPS)
-        line += f" of FastMCP's {ref_passed}" + (
-            f" ({100 * passed / ref_passed:.1f}%)" if ref_passed else ""
+    if comparison is not None:
+        ref = sum(comparison.get(g, {}).get("ref_passed", 0) for g in ISSUE_GROUPS)
+        ours = sum(comparison.get(g, {}).get("passed", 0) for g in ISSUE_GROUPS)
+        print(
+            f"issue-16 folders ({', '.join(ISSUE_GROUPS)}): trimcp passes {ours} of the {ref}"
+            f" FastMCP passes there, after exclusions ({percent(ours, ref)})"
         )
-    print(line)
     if result["top_collect_error_reasons"]:
-        print("\nmost common collection errors (files):")
+        print("\nmost common reasons a test file did not import (files):")
         for reason, n in result["top_collect_error_reasons"]:
             print(f"{n:>5}  {reason[:150]}")
 
@@ -342,7 +370,7 @@ def main() -> int:
     sdist = ensure_sdist()
     python = ensure_venv(sdist, reference=args.reference, rebuild=args.rebuild)
     with tempfile.TemporaryDirectory(prefix="fmsuite-") as tmp:
-        seconds = run_suite(python, sdist, args, Path(tmp))
+        seconds, exit_codes = run_suite(python, sdist, args, Path(tmp))
         result = tally(Path(tmp))
     result |= {
         "target": f"fastmcp {VERSION}" if args.reference else "trimcp (alias)",
@@ -350,11 +378,15 @@ def main() -> int:
         "folders": args.folders or "all",
         "k": args.k,
         "workers": args.workers,
+        "pytest_exit_codes": exit_codes,  # 0 all passed, 1 some failed, 4 conftest failed
         "conftest_fallback": bool(args.conftest_fallback and not args.reference),
     }
-    reference = json.loads(args.compare.read_text()) if args.compare else None
+    comparison = None
+    if args.compare:
+        comparison = compare(result, json.loads(args.compare.read_text()))
+        result["comparison"] = comparison
     print(f"\n{result['target']}: {result['seconds']} s")
-    print_table(result, reference)
+    print_table(result, comparison)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1) + "\n")
