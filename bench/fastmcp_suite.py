@@ -23,6 +23,7 @@ import collections
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -193,6 +194,25 @@ def folder_paths(sdist: Path, folders: list[str] | None) -> list[str]:
     return paths
 
 
+def run_bounded(
+    cmd: list[str], cwd: Path, env: dict[str, str], args: argparse.Namespace
+) -> tuple[int, str]:
+    """Runs one pytest session; past `--session-timeout` its whole process group (the xdist
+    workers and any server a test spawned) is killed, so a hang outside a test cannot stall."""
+    stdout = None if args.verbose else subprocess.PIPE
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, text=True, stdout=stdout, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        output, _ = proc.communicate(timeout=args.session_timeout)
+    except subprocess.TimeoutExpired:
+        log(f"pytest session over {args.session_timeout} s: killed")
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+    return proc.returncode, output or ""
+
+
 def run_suite(
     python: Path, sdist: Path, args: argparse.Namespace, out: Path
 ) -> tuple[float, list[int]]:
@@ -204,6 +224,8 @@ def run_suite(
         FMSUITE_OUT=str(out),
         PATH=f"{python.parent}{os.pathsep}{env.get('PATH', '')}",
     )
+    if not args.reference and args.private_placeholders:
+        env["FMSUITE_PRIVATE_PLACEHOLDERS"] = "1"
     if not args.reference and EXCLUDED.exists():
         env["FMSUITE_EXCLUDED"] = str(EXCLUDED)
     base = [
@@ -231,13 +253,12 @@ def run_suite(
         log(" ".join(cmd))
         # pytest exits non-zero whenever a test fails; the tally is the result. Exit 3 or 4
         # (internal error, a conftest that fails to import) means nothing ran: say why.
-        quiet = {} if args.verbose else {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT}
-        done = subprocess.run(cmd, cwd=sdist, env=env, text=True, **quiet)  # type: ignore[call-overload]
-        exit_codes.append(done.returncode)
-        if done.returncode in (3, 4):
-            tail = (done.stdout or "").strip().splitlines()[-8:]
-            log(f"pytest could not run (exit {done.returncode}):\n  " + "\n  ".join(tail))
-            if not args.conftest_fallback and "fastmcp.utilities.tests" in (done.stdout or ""):
+        returncode, output = run_bounded(cmd, sdist, env, args)
+        exit_codes.append(returncode)
+        if returncode in (3, 4):
+            tail = output.strip().splitlines()[-8:]
+            log(f"pytest could not run (exit {returncode}):\n  " + "\n  ".join(tail))
+            if not args.conftest_fallback and "fastmcp.utilities.tests" in output:
                 log(
                     "the suite's root conftest needs fastmcp.utilities.tests: see --conftest-fallback"
                 )
@@ -356,6 +377,9 @@ def main() -> int:
     parser.add_argument("-k", help="pytest -k expression")
     parser.add_argument("--workers", type=int, default=2, help="xdist workers (0: no xdist)")
     parser.add_argument("--timeout", type=float, help="per-test timeout (default: the suite's)")
+    parser.add_argument(
+        "--session-timeout", type=float, default=1800, help="bound on each pytest session (s)"
+    )
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--reference", action="store_true", help="real fastmcp, no alias")
     parser.add_argument("--compare", type=Path, help="a --reference JSON to compare against")
@@ -363,6 +387,12 @@ def main() -> int:
         "--conftest-fallback",
         action="store_true",
         help="stand in for fastmcp.utilities.tests.temporary_settings while trimcp lacks it",
+    )
+    parser.add_argument(
+        "--no-private-placeholders",
+        dest="private_placeholders",
+        action="store_false",
+        help="let a test file's import of a FastMCP private name fail the whole file",
     )
     parser.add_argument("--rebuild", action="store_true", help="recreate the venv")
     parser.add_argument("--verbose", action="store_true", help="show pytest's output")
@@ -379,6 +409,7 @@ def main() -> int:
         "k": args.k,
         "workers": args.workers,
         "pytest_exit_codes": exit_codes,  # 0 all passed, 1 some failed, 4 conftest failed
+        "private_placeholders": bool(args.private_placeholders and not args.reference),
         "conftest_fallback": bool(args.conftest_fallback and not args.reference),
     }
     comparison = None
