@@ -59,6 +59,13 @@ PATHS = {
         "McpError",
     ],
     "trimcp.utilities.types": ["Image", "Audio", "File"],
+    "trimcp.utilities.tests": [
+        "temporary_settings",
+        "run_server_async",
+        "run_server_in_process",
+        "caplog_for_fastmcp",
+    ],
+    "trimcp.utilities.http": ["find_available_port"],
     "trimcp.settings": ["settings"],
 }
 
