@@ -4,6 +4,7 @@ time seen by the next app or run."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -18,6 +19,7 @@ from trimcp.settings import OPTIONS, Settings, settings
 # option -> (a value as the environment spells it, what it becomes)
 SAMPLES: dict[str, tuple[str, Any]] = {
     "host": ("0.0.0.0", "0.0.0.0"),
+    "home": ("/srv/mcp-home", Path("/srv/mcp-home")),
     "port": ("9001", 9001),
     "sse_path": ("/events", "/events"),
     "message_path": ("/post/", "/post/"),

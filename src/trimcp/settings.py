@@ -16,6 +16,7 @@ reads the new value.
 | `streamable_http_path` | `/mcp` | the streamable HTTP endpoint |
 | `json_response`, `stateless_http` | `False`, `False` | streamable HTTP answers JSON / no sessions |
 | `log_level` | `None` | `run_http`'s `trimcp` logger and hypercorn's error log (`None`: untouched, hypercorn logs warnings) |
+| `home` | the user data directory (`~/.local/share/trimcp` on Linux) | where trimcp may keep a user's data (FastMCP's field; nothing stored there yet) |
 | `mask_error_details` | `False` | unexpected exceptions reach clients without their message |
 | `strict_input_validation` | `False` | tool arguments are not coerced (`"10"` is no integer) |
 | `include_fastmcp_meta` | `True` | components' `_meta.fastmcp` (tags) |
@@ -39,6 +40,7 @@ import os
 import sys
 import types
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 __all__ = ["OPTIONS", "Option", "Settings", "settings"]
@@ -81,6 +83,19 @@ def _one_of(*choices: str, upper: bool = False) -> Callable[[str], str]:
     return parse
 
 
+def _path(raw: str) -> Path:
+    return Path(raw.strip()).expanduser()
+
+
+def _user_data_dir() -> Path:
+    """Where a user's trimcp data lives by default (platformdirs' rule, without the import)."""
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / "trimcp"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "trimcp"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "trimcp"
+
+
 def _keys(raw: str) -> list[str]:
     return [key for key in raw.split(",") if key]
 
@@ -119,6 +134,7 @@ OPTIONS: dict[str, Option] = {
         Option("stateless_http", _boolean, False),
         Option("log_level", _one_of(*_LOG_LEVELS, upper=True), None),
         # the server (FastMCP 2.13's)
+        Option("home", _path, _user_data_dir()),
         Option("mask_error_details", _boolean, False),
         Option("strict_input_validation", _boolean, False),
         Option("include_fastmcp_meta", _boolean, True),
