@@ -623,3 +623,22 @@ def test_url_elicitation_params_per_era() -> None:
         "url": "https://x.org/auth",
         "elicitationId": "el-1",
     }
+
+
+def test_get_elicitation_schema_is_fastmcps_name_for_the_requested_schema() -> None:
+    from dataclasses import dataclass
+
+    from trimcp.server.elicitation import get_elicitation_schema
+
+    @dataclass
+    class Booking:
+        date: str
+        guests: int
+
+    schema = get_elicitation_schema(Booking)
+    assert schema["type"] == "object"
+    assert set(schema["properties"]) == {"date", "guests"}
+    schema["properties"].clear()  # a copy: the cached spec is untouched
+    assert set(get_elicitation_schema(Booking)["properties"]) == {"date", "guests"}
+    with pytest.raises(TypeError):
+        get_elicitation_schema(dict[str, list[dict[str, int]]])

@@ -78,3 +78,12 @@ async def test_middleware_can_change_the_message():
 async def test_middleware_can_filter_results():
     async with Client(make_server(Blocker())) as client:
         assert [t.name for t in await client.list_tools()] == ["add"]
+
+
+def test_middleware_context_is_generic_in_its_message_as_fastmcps() -> None:
+    from trimcp.core.middleware import MiddlewareContext
+    from trimcp.types.tools import CallToolParams as CallToolRequestParams
+
+    alias = MiddlewareContext[CallToolRequestParams]  # FastMCP's hooks annotate it so
+    context = alias(message={"name": "x"}, method="tools/call")
+    assert context.message == {"name": "x"} and context.copy(method="m").method == "m"

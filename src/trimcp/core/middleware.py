@@ -12,27 +12,31 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 __all__ = ["CallNext", "Middleware", "MiddlewareContext", "run_middleware"]
 
 
-@dataclass(frozen=True, kw_only=True)
-class MiddlewareContext:
-    """What a middleware hook sees of the message it wraps."""
+T = TypeVar("T")
 
-    message: Any
+
+@dataclass(frozen=True, kw_only=True)
+class MiddlewareContext(Generic[T]):
+    """What a middleware hook sees of the message it wraps; generic in the message's type
+    (`MiddlewareContext[CallToolRequestParams]`), as FastMCP's is."""
+
+    message: T
     method: str | None = None
     source: Literal["client", "server"] = "client"
     type: Literal["request", "notification"] = "request"
     timestamp: float = field(default_factory=time.time)
     fastmcp_context: Any = None
 
-    def copy(self, **changes: Any) -> MiddlewareContext:
+    def copy(self, **changes: Any) -> MiddlewareContext[T]:
         return replace(self, **changes)
 
 
-CallNext = Callable[[MiddlewareContext], Awaitable[Any]]
+CallNext = Callable[[MiddlewareContext[Any]], Awaitable[Any]]
 
 _HOOKS = {
     "tools/call": "on_call_tool",
@@ -50,7 +54,7 @@ class Middleware:
     """Subclass and override the hooks you need; each must `return await call_next(context)`
     (or return a result of its own to short-circuit, or raise)."""
 
-    async def __call__(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def __call__(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         chain = call_next
         hook = _HOOKS.get(context.method or "")
         if hook is not None:
@@ -59,53 +63,53 @@ class Middleware:
         chain = _bind(self.on_message, chain)
         return await chain(context)
 
-    async def on_message(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_message(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_request(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_notification(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_notification(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_initialize(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_initialize(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_call_tool(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_read_resource(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_get_prompt(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_list_tools(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_list_tools(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
-    async def on_list_resources(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_list_resources(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
     async def on_list_resource_templates(
-        self, context: MiddlewareContext, call_next: CallNext
+        self, context: MiddlewareContext[Any], call_next: CallNext
     ) -> Any:
         return await call_next(context)
 
-    async def on_list_prompts(self, context: MiddlewareContext, call_next: CallNext) -> Any:
+    async def on_list_prompts(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
         return await call_next(context)
 
 
 def _bind(
-    hook: Callable[[MiddlewareContext, CallNext], Awaitable[Any]], call_next: CallNext
+    hook: Callable[[MiddlewareContext[Any], CallNext], Awaitable[Any]], call_next: CallNext
 ) -> CallNext:
-    async def step(context: MiddlewareContext) -> Any:
+    async def step(context: MiddlewareContext[Any]) -> Any:
         return await hook(context, call_next)
 
     return step
 
 
 async def run_middleware(
-    middleware: Sequence[Any], context: MiddlewareContext, handler: CallNext
+    middleware: Sequence[Any], context: MiddlewareContext[Any], handler: CallNext
 ) -> Any:
     """Run `handler` inside `middleware`, the first in the list outermost (a reversed fold)."""
     chain = handler

@@ -229,7 +229,7 @@ async def _through_middleware(middleware: list[Any], served: ServerRequest, hand
     from trimcp.core.context import Context, enter_context
     from trimcp.core.middleware import MiddlewareContext, run_middleware
 
-    async def innermost(context: MiddlewareContext) -> Any:
+    async def innermost(context: MiddlewareContext[Any]) -> Any:
         served.params = context.message
         return await handler(served, context.message)
 
