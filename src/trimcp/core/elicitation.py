@@ -41,7 +41,6 @@ pydantic sees them, so titled options declared on a plain `str` are enforced too
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import enum
 import sys
@@ -63,7 +62,6 @@ __all__ = [
     "ElicitationResult",
     "ElicitationSpec",
     "elicitation_schema",
-    "get_elicitation_schema",
     "parse_elicit_result",
     "url_elicitation_params",
 ]
@@ -190,15 +188,6 @@ class ElicitationSpec(Generic[T]):
 
 def _invalid(detail: str) -> ValidationError:
     return ValidationError(f"Elicitation response does not match the requested schema: {detail}")
-
-
-def get_elicitation_schema(response_type: Any) -> dict[str, Any]:
-    """FastMCP's name: the `requestedSchema` an elicitation for `response_type` sends (a copy).
-
-    Raises:
-        TypeError: the type cannot be expressed as a flat elicitation schema.
-    """
-    return copy.deepcopy(elicitation_schema(response_type).requested_schema)
 
 
 def elicitation_schema(response_type: Any) -> ElicitationSpec[Any]:
