@@ -53,6 +53,8 @@ LAYERS: dict[str, int] = {
     "mcp_config": 9,
     # the FastMCP facade, its public module paths, proxies and in-memory adapters
     "server": 10,
+    # FastMCP's experimental paths (OpenAPI servers, sampling fallbacks): over the facade
+    "experimental": 11,
     "cli": 11,
     "__main__": 12,
 }

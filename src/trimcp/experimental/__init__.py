@@ -1,0 +1,1 @@
+"""FastMCP's `fastmcp.experimental` paths: the new OpenAPI server and sampling fallbacks."""

@@ -1,0 +1,1 @@
+"""FastMCP's `fastmcp.experimental.sampling` path: server-side sampling fallbacks."""

@@ -1,0 +1,1 @@
+"""Sampling handlers a server can fall back to when its client cannot sample."""

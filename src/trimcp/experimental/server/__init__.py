@@ -1,0 +1,1 @@
+"""FastMCP's `fastmcp.experimental.server` path."""
