@@ -2,8 +2,9 @@
 any anyio byte stream (a subprocess's pipes, for the client).
 
 On a pipe or socket fd, reads and writes are non-blocking `os.read`/`os.write` woken by
-`anyio.wait_readable`/`wait_writable`: no thread per read, same code on asyncio and trio. A tty
-or regular file falls back to a worker thread. Writes are coalesced: concurrent senders
+`anyio.wait_readable`/`wait_writable`: no thread per read, same code on asyncio and trio. A
+terminal is read the same way but left blocking; writes to it, and regular files, go through a
+worker thread. Writes are coalesced: concurrent senders
 append to one buffer that a single flusher writes, so responses finishing together cost one
 syscall and never interleave.
 
@@ -36,6 +37,13 @@ def _pollable(fd: int) -> bool:
     except OSError:
         return False
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _terminal(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
 
 
 class _CoalescingWriter:
@@ -121,6 +129,10 @@ class FdStream(_CoalescingWriter):
         self._write_fd = write_fd
         self._framer = LineFramer(max_line)
         self._read_poll = _pollable(read_fd)
+        # A terminal is polled but left blocking (its mode is shared with the shell): wait for
+        # it to be readable, then one read returns what is there. No thread sits in a blocked
+        # `os.read`, so Ctrl-C ends the process at once.
+        self._read_tty = not self._read_poll and _terminal(read_fd)
         self._write_poll = _pollable(write_fd)
         self._eof = False
         self._refusal: Callable[[jsonrpc.RequestId], bytes] | None = None
@@ -175,6 +187,9 @@ class FdStream(_CoalescingWriter):
 
     async def _read(self) -> bytes:
         fd = self._read_fd
+        if self._read_tty:
+            await anyio.wait_readable(fd)
+            return os.read(fd, _READ_SIZE)
         if not self._read_poll:
             return await anyio.to_thread.run_sync(os.read, fd, _READ_SIZE, abandon_on_cancel=True)
         while True:
