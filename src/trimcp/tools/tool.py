@@ -28,6 +28,7 @@ from trimcp.utilities.components import Component
 from trimcp.utilities.json_schema import compress_schema
 
 if TYPE_CHECKING:
+    from trimcp.tools.tool_transform import ArgTransform, TransformedTool
     from trimcp.utilities.types import NotSetT, default_serializer
 
 # `trimcp.utilities.types` (and pydantic with it) is imported on first need only: tools
@@ -207,6 +208,41 @@ class Tool(Component):
     def from_function(fn: Callable[..., Any], **options: Any) -> FunctionTool:
         """Same as `FunctionTool.from_function`."""
         return FunctionTool.from_function(fn, **options)
+
+    @classmethod
+    def from_tool(
+        cls,
+        tool: Tool,
+        *,
+        name: str | None = None,
+        title: str | NotSetT | None = NotSet,
+        description: str | NotSetT | None = NotSet,
+        tags: set[str] | None = None,
+        annotations: ToolAnnotations | NotSetT | None = NotSet,
+        output_schema: dict[str, Any] | Literal[False] | NotSetT | None = NotSet,
+        serializer: ToolResultSerializerType | NotSetT | None = NotSet,
+        meta: dict[str, Any] | NotSetT | None = NotSet,
+        transform_args: dict[str, ArgTransform] | None = None,
+        enabled: bool | None = None,
+        transform_fn: Callable[..., Any] | None = None,
+    ) -> TransformedTool:
+        """A new tool made from `tool`: see `trimcp.tools.tool_transform`."""
+        from trimcp.tools.tool_transform import TransformedTool
+
+        return TransformedTool.from_tool(
+            tool,
+            name=name,
+            title=title,
+            description=description,
+            tags=tags,
+            transform_fn=transform_fn,
+            transform_args=transform_args,
+            annotations=annotations,
+            output_schema=output_schema,
+            serializer=serializer,
+            meta=meta,
+            enabled=enabled,
+        )
 
     def _copy_update(self, name: str, value: Any) -> Any:
         if name == "annotations":
