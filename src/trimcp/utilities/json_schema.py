@@ -1,5 +1,6 @@
 """Post-processing of the JSON schemas pydantic generates for tool inputs and outputs:
-dropping hidden parameters, titles and unused `$defs` (`compress_schema`), and inlining
+dropping hidden parameters, titles, `"additionalProperties": false` and unused `$defs`
+(`compress_schema`), and inlining
 `$defs` for clients that do not follow `$ref` (`dereference_refs`).
 
 Both functions return a new schema and leave their argument untouched.
@@ -34,7 +35,8 @@ def compress_schema(
         schema: an object schema, as pydantic generates it.
         prune_params: top-level properties to remove (and drop from `required`).
         prune_defs: remove `$defs` entries nothing references any more.
-        prune_additional_properties: remove a top-level `"additionalProperties": false`.
+        prune_additional_properties: remove `"additionalProperties": false` at every level
+            (as FastMCP does: clients fill in objects more freely).
         prune_titles: remove the `title` keywords pydantic adds everywhere (a property
             *named* `title` is kept).
     """
@@ -49,13 +51,28 @@ def compress_schema(
                 schema["required"] = required
             else:
                 del schema["required"]
-    if prune_additional_properties and schema.get("additionalProperties") is False:
-        del schema["additionalProperties"]
+    if prune_additional_properties:
+        _drop_closed_objects(schema)
     if prune_titles:
         _drop_titles(schema)
     if prune_defs:
         _drop_unused_defs(schema)
     return schema
+
+
+def _drop_closed_objects(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("additionalProperties") is False:
+            del node["additionalProperties"]
+        for key, value in node.items():
+            if key in _NAME_MAPS and isinstance(value, dict):
+                for sub in value.values():  # a property named `additionalProperties` stays
+                    _drop_closed_objects(sub)
+            else:
+                _drop_closed_objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            _drop_closed_objects(item)
 
 
 def _drop_titles(node: Any) -> None:

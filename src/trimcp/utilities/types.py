@@ -1,6 +1,7 @@
 """Helper types users return from components (`Image`, `Audio`, `File`), the `NotSet`
-sentinel, the small type-inspection helpers of `fastmcp.utilities.types`, and how a
-returned value becomes content blocks (`convert_to_content`).
+sentinel, the small type-inspection helpers of `fastmcp.utilities.types` (`replace_type`,
+`find_kwarg_by_type`, `get_cached_typeadapter`, ...), and how a returned value becomes
+content blocks (`convert_to_content`).
 
 The media helpers produce `trimcp.types` content structs with base64 payloads; the file is
 read when the content is built, not when the helper is constructed.
@@ -19,11 +20,22 @@ import dataclasses
 import inspect
 import mimetypes
 import os
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import EllipsisType, UnionType
-from typing import Annotated, Any, TypeAlias, Union, cast, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    Literal,
+    TypeAlias,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import msgspec
 import pydantic
@@ -47,6 +59,7 @@ from trimcp.types.codec import convert
 __all__ = [
     "CONTENT_STRUCTS",
     "Audio",
+    "FastMCPBaseModel",
     "File",
     "Image",
     "NotSet",
@@ -56,11 +69,13 @@ __all__ = [
     "default_serializer",
     "find_kwarg_by_type",
     "get_cached_typeadapter",
+    "get_fn_name",
     "is_class_member_of_type",
     "is_content_like",
     "is_foreign_content",
     "is_object_like",
     "issubclass_safe",
+    "replace_type",
     "to_jsonable",
 ]
 
@@ -79,17 +94,101 @@ _AUDIO_SUFFIXES = {
 }
 
 
+class FastMCPBaseModel(pydantic.BaseModel):
+    """A pydantic model that refuses unknown fields (FastMCP's base for its own models)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+def get_fn_name(fn: Callable[..., Any]) -> str:
+    """The name of function `fn`."""
+    return fn.__name__
+
+
+def _described(annotation: Any) -> Any:
+    """`Annotated[T, "text"]` as `Annotated[T, Field(description="text")]`; others as given."""
+    if get_origin(annotation) is Annotated:
+        args = get_args(annotation)
+        if len(args) == 2 and isinstance(args[1], str):
+            return Annotated[args[0], pydantic.Field(description=args[1])]
+    return annotation
+
+
+def _with_described_parameters(fn: Any) -> Any:
+    """`fn`, or a copy of it whose `Annotated[T, "text"]` annotations become field
+    descriptions (FastMCP's shorthand), so pydantic puts the text in the schema."""
+    function = fn.__func__ if inspect.ismethod(fn) else fn
+    raw = getattr(function, "__annotations__", None)
+    if not raw:
+        return fn
+    try:
+        hints = get_type_hints(function, include_extras=True)
+    except Exception:
+        hints = dict(raw)
+    described = {name: _described(annotation) for name, annotation in hints.items()}
+    if described == raw:
+        return fn
+    copy = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__dict__.update(function.__dict__)
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__module__ = function.__module__
+    copy.__qualname__ = function.__qualname__
+    copy.__annotations__ = described
+    return types.MethodType(copy, fn.__self__) if inspect.ismethod(fn) else copy
+
+
 @lru_cache(maxsize=5000)
 def _cached_typeadapter(tp: Any) -> TypeAdapter[Any]:
+    if inspect.isfunction(tp) or inspect.ismethod(tp):
+        tp = _with_described_parameters(tp)
     return TypeAdapter(tp)
 
 
 def get_cached_typeadapter(tp: Any) -> TypeAdapter[Any]:
-    """A `TypeAdapter` for `tp`, built once per type (they are expensive to build)."""
+    """A `TypeAdapter` for `tp`, built once per type (they are expensive to build).
+
+    For a function, `Annotated[T, "text"]` parameters get `"text"` as their description.
+    """
     try:
         return _cached_typeadapter(tp)
     except TypeError:  # unhashable annotation metadata
+        if inspect.isfunction(tp) or inspect.ismethod(tp):
+            tp = _with_described_parameters(tp)
         return TypeAdapter(tp)
+
+
+def replace_type(type_: Any, type_map: Mapping[Any, Any]) -> Any:
+    """`type_` with every type in `type_map` replaced by its value, at any depth.
+
+    The whole type is looked up before its arguments: `replace_type(list[int], {int: str})`
+    is `list[str]`, `replace_type(list[int], {list[int]: bool, int: str})` is `bool`.
+    Unions (`int | None` and `Union[...]`), `Annotated` and generic aliases are rebuilt.
+    """
+    try:
+        if type_ in type_map:
+            return type_map[type_]
+    except TypeError:  # unhashable: a `Callable`'s argument list, `Literal` values
+        pass
+    if isinstance(type_, list):  # `Callable[[A, B], R]` keeps its arguments as a list
+        return [replace_type(item, type_map) for item in type_]
+    origin = get_origin(type_)
+    if origin is None:
+        return type_
+    args = get_args(type_)
+    if origin is Annotated:
+        return Annotated[(replace_type(args[0], type_map), *args[1:])]
+    if origin is Literal:
+        return type_
+    new_args = tuple(replace_type(arg, type_map) for arg in args)
+    if origin is UnionType or origin is Union:
+        return Union[new_args]  # noqa: UP007 (a runtime union of computed members)
+    return origin[new_args]
 
 
 def issubclass_safe(cls: Any, base: type) -> bool:
@@ -140,6 +239,8 @@ def _expand(path: str | Path | None) -> Path | None:
 class _Media:
     """Shared construction of `Image`, `Audio` and `File`: exactly one of `path` or `data`."""
 
+    _kind = "media"  # names what is missing in the error when neither is left
+
     def __init__(
         self,
         path: str | Path | None = None,
@@ -167,7 +268,8 @@ class _Media:
     def _raw(self) -> bytes:
         if self.path is not None:
             return self.path.read_bytes()
-        assert self.data is not None
+        if self.data is None:  # both reset after construction
+            raise ValueError(f"No {self._kind} data available")
         return self.data
 
     def _b64(self) -> str:
@@ -180,6 +282,8 @@ class Image(_Media):
     The MIME type is `image/<format>` when `format` is given, else guessed from the path's
     suffix, else `image/png` for raw data.
     """
+
+    _kind = "image"
 
     def _get_mime_type(self) -> str:
         if self._format:
@@ -204,6 +308,8 @@ class Image(_Media):
 class Audio(_Media):
     """Audio a tool returns: becomes `AudioContent` (`audio/wav` for raw data by default)."""
 
+    _kind = "audio"
+
     def _get_mime_type(self) -> str:
         if self._format:
             return f"audio/{self._format.lower()}"
@@ -223,6 +329,8 @@ class Audio(_Media):
 
 class File(_Media):
     """A file a tool returns: becomes an `EmbeddedResource` (text for `text/*`, else a blob)."""
+
+    _kind = "resource"
 
     def __init__(
         self,
