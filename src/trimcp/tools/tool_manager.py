@@ -21,6 +21,7 @@ no mounts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Unpack
 
 from trimcp.exceptions import NotFoundError, ToolError, ValidationError
@@ -28,6 +29,7 @@ from trimcp.utilities.managers import ManagerOptions, NamedComponentManager, war
 
 if TYPE_CHECKING:
     from trimcp.tools.tool import Tool, ToolResult
+    from trimcp.tools.tool_transform import ToolTransformConfig
     from trimcp.utilities.registry import DuplicateBehavior
 
 __all__ = ["ToolManager"]
@@ -40,8 +42,7 @@ class ToolManager(NamedComponentManager["Tool"]):
         duplicate_behavior: What adding a tool under a key already taken does: `"warn"` (the
             default: replace, and log a warning), `"error"`, `"replace"`, `"ignore"`.
         mask_error_details: `call_tool` hides the text of unexpected exceptions.
-        transformations: FastMCP's tool transformations; trimcp does not implement them and
-            refuses any.
+        transformations: `ToolTransformConfig`s by tool key (see `add_tool_transformation`).
         **options: The server's `visibility`, `mounts` and list-changed `on_change`
             (`ManagerOptions`; a manager alone has its own visibility and no mounts).
     """
@@ -56,9 +57,11 @@ class ToolManager(NamedComponentManager["Tool"]):
         transformations: Mapping[str, Any] | None = None,
         **options: Unpack[ManagerOptions],
     ) -> None:
-        if transformations:
-            raise NotImplementedError("trimcp does not implement tool transformations yet")
         super().__init__(duplicate_behavior, mask_error_details, **options)
+        self._transformations: dict[str, ToolTransformConfig] = {}
+        self._originals: dict[str, Tool] = {}
+        for tool_name, transformation in (transformations or {}).items():
+            self.add_tool_transformation(tool_name, transformation)
 
     @property
     def _tools(self) -> dict[str, Tool]:
@@ -92,6 +95,8 @@ class ToolManager(NamedComponentManager["Tool"]):
         """Register `tool` under its `key`, per the duplicate policy; returns the tool
         registered (the existing one under `"ignore"`)."""
         tool.header_params()  # refuse x-mcp-header marks clients would drop the tool for
+        if tool.key in self._transformations:
+            return self._add_transformed(tool.key, tool)
         return self.register(tool)
 
     def add_tool_from_fn(
@@ -128,7 +133,12 @@ class ToolManager(NamedComponentManager["Tool"]):
         Raises:
             NotFoundError: This server has no tool under `key`.
         """
-        self.unregister(key)
+        original = self._originals.pop(key, None)
+        if original is None:
+            self.unregister(key)
+            return
+        transformation = self._transformations[key]
+        self.registry.update({}, delete=[transformation.name or key])
 
     async def call_tool(
         self, key: str, arguments: dict[str, Any], *, context: Any = None
@@ -147,17 +157,52 @@ class ToolManager(NamedComponentManager["Tool"]):
         with self.wrap_errors(ToolError, f"Error calling tool {key!r}", passing=passing):
             return await tool.invoke(arguments, context)
 
-    # FastMCP's tool transformations are not implemented: none can be added.
+    # -- tool transformations ----------------------------------------------------------------
+    #
+    # A transformation is applied when it meets its tool (on `add_tool_transformation`, or on
+    # `add_tool` when it came first): the registry holds the transformed tool under its new
+    # key, and the original waits in `_originals` (restored when the transformation goes). So
+    # lookups, listings and mounts see transformed tools at no cost per request. Unlike
+    # FastMCP, which rebuilds them on each listing, later changes to the original tool object
+    # do not reach its transformed tool.
 
     @property
-    def transformations(self) -> dict[str, Any]:
-        return {}
+    def transformations(self) -> Mapping[str, ToolTransformConfig]:
+        """The transformations by tool key (read-only: change them with the methods below)."""
+        return MappingProxyType(self._transformations)
 
-    def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
-        raise NotImplementedError("trimcp does not implement tool transformations yet")
+    def add_tool_transformation(self, tool_name: str, transformation: ToolTransformConfig) -> None:
+        """Transform the tool keyed `tool_name` (now, or when it is added) by
+        `transformation` (a `ToolTransformConfig`, or anything with its `name` and
+        `apply(tool)`); it replaces any transformation of that tool."""
+        if tool_name in self._transformations:
+            self.remove_tool_transformation(tool_name)
+        self._transformations[tool_name] = transformation
+        tool = self.registry.get_any(tool_name)
+        if tool is not None:
+            self._add_transformed(tool_name, tool, replace=True)
 
-    def get_tool_transformation(self, tool_name: str) -> Any:
-        return None
+    def get_tool_transformation(self, tool_name: str) -> ToolTransformConfig | None:
+        return self._transformations.get(tool_name)
 
     def remove_tool_transformation(self, tool_name: str) -> None:
-        return None
+        """Drop the transformation of `tool_name` (if any): the original tool is back."""
+        transformation = self._transformations.pop(tool_name, None)
+        if transformation is None:
+            return
+        original = self._originals.pop(tool_name, None)
+        if original is not None:
+            self.registry.update({tool_name: original}, delete=[transformation.name or tool_name])
+
+    def _add_transformed(self, key: str, tool: Tool, *, replace: bool = False) -> Tool:
+        transformation = self._transformations[key]
+        transformed = transformation.apply(tool)
+        new_key = transformation.name or key
+        if transformed.key != new_key:
+            transformed.key = new_key
+        self._originals[key] = tool
+        if replace:
+            self.registry.update({new_key: transformed}, delete=[key])
+        else:
+            self.register(transformed)
+        return tool
