@@ -137,7 +137,7 @@ class Client:
         if auth is not None:
             set_auth = getattr(self.transport, "_set_auth", None)
             if set_auth is None:
-                raise ValueError(f"auth= needs an HTTP transport, not {self.transport!r}")
+                raise ValueError(f"This transport does not support auth: {self.transport!r}")
             set_auth(auth)
         if not getattr(self.transport, "supports_modern", True):
             if protocol == "modern":

@@ -32,6 +32,7 @@ from trimcp.exceptions import ClientError
 from trimcp.runtime.peer import MessageStream
 
 if TYPE_CHECKING:
+    from trimcp.client.config_transport import MCPConfigTransport
     from trimcp.client.http import SSETransport, StreamableHttpTransport
     from trimcp.server.server import FastMCP
 
@@ -39,6 +40,7 @@ __all__ = [
     "ClientTransport",
     "FastMCPTransport",
     "InMemoryServer",
+    "MCPConfigTransport",
     "PythonStdioTransport",
     "SSETransport",
     "StdioTransport",
@@ -55,6 +57,10 @@ def __getattr__(name: str) -> Any:
         from trimcp.client import http
 
         return getattr(http, name)
+    if name == "MCPConfigTransport":  # defined over this module's transports
+        from trimcp.client.config_transport import MCPConfigTransport
+
+        return MCPConfigTransport
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -317,9 +323,14 @@ def infer_transport(transport: Any) -> ClientTransport:
     - a path ending in `.py` -> `PythonStdioTransport`
     - an `http(s)://` URL -> `SSETransport` if the path ends in `/sse`, else
       `StreamableHttpTransport`
+    - an MCP config (`{"mcpServers": {...}}`) -> `MCPConfigTransport`
     """
     if isinstance(transport, ClientTransport):
         return transport
+    from trimcp.client.config_transport import MCPConfigTransport, is_mcp_config
+
+    if is_mcp_config(transport):
+        return MCPConfigTransport(transport)
     if isinstance(transport, InMemoryServer):
         return FastMCPTransport(transport)  # type: ignore[arg-type]  # a FastMCP, structurally
     if isinstance(transport, Path) or isinstance(transport, str):
