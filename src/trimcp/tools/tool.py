@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import inspect
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
 
 import msgspec
 
@@ -254,10 +254,45 @@ class Tool(Component):
     def copy(self, **update: Any) -> Tool:
         return self.model_copy(update=update)
 
-    def get_meta(self, *, include_fastmcp_meta: bool = True) -> dict[str, Any] | None:
+    model_field_names: ClassVar[tuple[str, ...]] = (
+        "name",
+        "title",
+        "description",
+        "icons",
+        "tags",
+        "meta",
+        "enabled",
+        "parameters",
+        "output_schema",
+        "annotations",
+        "serializer",
+    )
+    """The fields `model_dump` gives (FastMCP's pydantic fields)."""
+
+    def model_dump(
+        self,
+        *,
+        mode: Literal["python", "json"] = "python",
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+        exclude_none: bool = False,
+    ) -> dict[str, Any]:
+        """The tool's fields as a dict, as FastMCP's pydantic `model_dump` gives them."""
+        from trimcp.tools.dump import dump_fields
+
+        return dump_fields(
+            self,
+            self.model_field_names,
+            mode=mode,
+            include=include,
+            exclude=exclude,
+            exclude_none=exclude_none,
+        )
+
+    def get_meta(self, *, include_fastmcp_meta: bool | None = True) -> dict[str, Any] | None:
         """`meta`, plus FastMCP's `_fastmcp: {"tags": [...]}` when the tool has tags."""
         meta = dict(self.meta or {})
-        if include_fastmcp_meta and self.tags:
+        if include_fastmcp_meta is not False and self.tags:
             meta["_fastmcp"] = {"tags": sorted(self.tags)}
         return meta or None
 
@@ -327,6 +362,7 @@ class FunctionTool(Tool):
     """A tool that calls a Python function (sync ones in a worker thread)."""
 
     fn: Callable[..., Any]
+    model_field_names = (*Tool.model_field_names, "fn")
 
     def __init__(self, *, fn: Callable[..., Any], parsed: ParsedCallable, **fields: Any) -> None:
         super().__init__(**fields)
@@ -357,6 +393,8 @@ class FunctionTool(Tool):
             InvalidSignature: a lambda without `name`, a signature `ParsedCallable`
                 rejects, or an explicit `output_schema` that is not an object schema.
         """
+        if not callable(fn):
+            raise TypeError(f"{fn!r} is not a callable object")
         parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or ())
         if name is None and parsed.name == "<lambda>":
             raise InvalidSignature("You must provide a name for lambda functions")

@@ -186,6 +186,13 @@ class TransformedTool(Tool):
     """
 
     fn: Callable[..., Any]
+    model_field_names = (
+        *Tool.model_field_names,
+        "fn",
+        "forwarding_fn",
+        "parent_tool",
+        "transform_args",
+    )
 
     def __init__(
         self,
