@@ -1,0 +1,126 @@
+"""JSON Schema in, a Python type out, for pydantic to validate with (FastMCP's
+`fastmcp.utilities.json_schema_type`).
+
+`json_schema_to_type(schema)` reads a schema the way a client meets it (a tool's
+`outputSchema`, an elicitation's `requestedSchema`) and returns a type that
+`pydantic.TypeAdapter` validates against:
+
+| schema | type |
+|---|---|
+| `string`, `integer`, `number`, `boolean`, `null` | `str`, `int`, `float`, `bool`, `None`'s type; `minLength`, `maximum`, `pattern`, ... as `Annotated` constraints |
+| `format`: `date-time`, `email`, `uri`, `json` | `datetime`, `EmailStr`, `AnyUrl`, `Json` (`FORMAT_TYPES`); other formats stay `str` |
+| `const`, `enum` | `Literal[...]` |
+| `anyOf`, `oneOf`, a list of types | a `Union`, `Optional` when `null` is one of them |
+| `allOf` | its parts merged into one schema |
+| `array` | `list[...]`; `set[...]` under `uniqueItems`; `prefixItems` as a `tuple` |
+| `object` with `properties` | a keyword-only dataclass, or a pydantic model when `additionalProperties` is `true` |
+| `object` without `properties` | `dict[str, ...]` |
+| `$ref` (JSON pointers into the schema, `#` for the root) | the type it points to; a reference back into an object being built is a `ForwardRef` |
+| `{}` | `object` |
+
+Objects are named after `name`, their `title`, the `$defs`/`definitions` key or property
+they come from, or `Root`. Property names that are not identifiers are renamed (`first-name`
+-> `first_name`, `@type` -> `field_type`) and keep the original as their alias, so
+validation reads the JSON keys. Defaults are applied when validating, nested ones too: an
+object's own `default` fills what the data leaves out.
+
+The same schema (and name) gives the same type each time: the result is cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import AnyUrl, EmailStr, Json
+from typing_extensions import TypedDict
+
+from trimcp.utilities.json_schema_type.convert import SchemaConverter
+
+__all__ = ["FORMAT_TYPES", "JSONSchema", "json_schema_to_type"]
+
+FORMAT_TYPES: dict[str, Any] = {
+    "date-time": datetime,
+    "email": EmailStr,
+    "uri": AnyUrl,
+    "json": Json,
+}
+"""The string formats that change the type (`uri-reference` and the others stay `str`)."""
+
+JSONSchema = TypedDict(
+    "JSONSchema",
+    {
+        "$ref": str,
+        "$defs": "dict[str, JSONSchema]",
+        "type": "str | list[str]",
+        "properties": "dict[str, JSONSchema]",
+        "required": list[str],
+        "additionalProperties": "bool | JSONSchema",
+        "items": "JSONSchema | list[JSONSchema]",
+        "prefixItems": "list[JSONSchema]",
+        "enum": list[Any],
+        "const": Any,
+        "default": Any,
+        "description": str,
+        "title": str,
+        "examples": list[Any],
+        "format": str,
+        "allOf": "list[JSONSchema]",
+        "anyOf": "list[JSONSchema]",
+        "oneOf": "list[JSONSchema]",
+        "not": "JSONSchema",
+        "definitions": "dict[str, JSONSchema]",
+        "dependencies": "dict[str, JSONSchema | list[str]]",
+        "pattern": str,
+        "minLength": int,
+        "maxLength": int,
+        "minimum": "int | float",
+        "maximum": "int | float",
+        "exclusiveMinimum": "int | float",
+        "exclusiveMaximum": "int | float",
+        "multipleOf": "int | float",
+        "uniqueItems": bool,
+        "minItems": int,
+        "maxItems": int,
+        "additionalItems": "bool | JSONSchema",
+    },
+    total=False,
+)
+"""The keywords `json_schema_to_type` reads, for type checkers (every key optional)."""
+
+_cache: dict[tuple[str, str | None], Any] = {}
+_cache_lock = threading.Lock()
+
+
+def json_schema_to_type(schema: Mapping[str, Any], name: str | None = None) -> Any:
+    """The Python type that validates what `schema` describes (see the module docstring).
+
+    Args:
+        schema: a JSON Schema (draft 7 or 2020-12 keywords; `$ref`s local to it).
+        name: the class name for an object schema; by default its `title`, else `Root`.
+
+    Raises:
+        ValueError: `name` given for a schema that is not an object.
+    """
+    is_object = schema.get("type") == "object" or ("type" not in schema and "properties" in schema)
+    if name and not is_object:
+        raise ValueError(f"Can not apply name to non-object schema: {name}")
+    key = (_schema_key(schema), name)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        converter = SchemaConverter(schema, formats=FORMAT_TYPES)
+        result = converter.root_type(name=name)
+        if converter.built_classes:
+            _cache[key] = result
+        return result
+
+
+def _schema_key(schema: Mapping[str, Any]) -> str:
+    """A SHA-256 hex digest of `schema` that ignores key order."""
+    text = json.dumps(schema, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
