@@ -34,7 +34,14 @@ if TYPE_CHECKING:
 # `trimcp.utilities.types` (and pydantic with it) is imported on first need only: tools
 # with simple signatures returning plain values never need it (see `_plain_result`).
 
-__all__ = ["FunctionTool", "Tool", "ToolResult", "ToolResultSerializerType", "default_serializer"]
+__all__ = [
+    "FunctionTool",
+    "Tool",
+    "ToolResult",
+    "ToolResultSerializerType",
+    "default_serializer",
+    "warn_output_schema_false",
+]
 
 ToolResultSerializerType: TypeAlias = Callable[[Any], str]
 NotSet = ...  # `trimcp.utilities.types.NotSet`
@@ -401,6 +408,8 @@ class FunctionTool(Tool):
         if output_schema is NotSet:
             final_schema = output_schema_for(parsed.return_annotation)
         elif output_schema is None or output_schema is False:
+            if output_schema is False:
+                warn_output_schema_false()
             final_schema = None
         else:
             if not isinstance(output_schema, dict) or not _is_object_schema(output_schema):
@@ -495,6 +504,21 @@ def _plain_result(
     else:
         structured = fast_schema.plain_builtins(result)
     return ToolResult.from_final(content, structured)
+
+
+def warn_output_schema_false() -> None:
+    """FastMCP's `DeprecationWarning` for `output_schema=False` (2.11.4: use `None`), unless
+    the `deprecation_warnings` setting is off."""
+    from trimcp.settings import settings
+
+    if settings.deprecation_warnings:
+        import warnings
+
+        warnings.warn(
+            "Passing output_schema=False is deprecated. Use output_schema=None instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
 
 
 def _is_object_schema(schema: dict[str, Any]) -> bool:

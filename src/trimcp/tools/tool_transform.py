@@ -23,7 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from trimcp.tools.tool import NotSet, Tool, ToolResult, output_schema_for
+from trimcp.tools.tool import (
+    NotSet,
+    Tool,
+    ToolResult,
+    output_schema_for,
+    warn_output_schema_false,
+)
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.json_schema import compress_schema
 
@@ -318,9 +324,7 @@ class TransformedTool(Tool):
             else:
                 final_output = tool.output_schema
         elif output_schema is False:
-            from trimcp.utilities.managers import warn_deprecated
-
-            warn_deprecated("Passing output_schema=False", "output_schema=None")
+            warn_output_schema_false()
             final_output = None
         else:
             final_output = output_schema
