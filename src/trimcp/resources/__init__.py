@@ -11,13 +11,20 @@ from trimcp._lazy import lazy_exports
 if TYPE_CHECKING:
     from trimcp.resources.resource import (
         FunctionResource,
+        ReadResourceContents,
         Resource,
         ResourceContent,
         is_template_uri,
     )
     from trimcp.resources.resource_manager import ResourceManager
     from trimcp.resources.template import FunctionResourceTemplate, ResourceTemplate
-    from trimcp.resources.types import BinaryResource, DirectoryResource, FileResource, TextResource
+    from trimcp.resources.types import (
+        BinaryResource,
+        DirectoryResource,
+        FileResource,
+        HttpResource,
+        TextResource,
+    )
 
 __all__ = [
     "BinaryResource",
@@ -25,6 +32,8 @@ __all__ = [
     "FileResource",
     "FunctionResource",
     "FunctionResourceTemplate",
+    "HttpResource",
+    "ReadResourceContents",
     "Resource",
     "ResourceContent",
     "ResourceManager",
@@ -38,6 +47,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "trimcp.resources.resource": (
             "FunctionResource",
+            "ReadResourceContents",
             "Resource",
             "ResourceContent",
             "is_template_uri",
@@ -48,6 +58,7 @@ __getattr__, __dir__ = lazy_exports(
             "BinaryResource",
             "DirectoryResource",
             "FileResource",
+            "HttpResource",
             "TextResource",
         ),
     },

@@ -2,9 +2,13 @@
 read produced into the `contents` of a `resources/read` result.
 
 A read may produce `str` (text contents), `bytes` (base64 blob contents), any JSON-able value
-(dict, list, pydantic model, dataclass, msgspec struct: JSON text, `application/json` unless the
-resource names its MIME type), a `ResourceContent`, or a list of `ResourceContent` (several
-contents for one URI).
+(dict, list, pydantic model, dataclass, msgspec struct: JSON text under the resource's MIME type,
+`text/plain` unless named, as FastMCP 2.13 sends it), a `ResourceContent` (a JSON-able content
+of its own says `application/json` unless it names a type), or a list of `ResourceContent`
+(several contents for one URI).
+
+`ReadResourceContents` is one content as `Context.read_resource()` returns it (FastMCP's shape:
+`.content`, `.mime_type`).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import base64
 import inspect
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Contents",
     "FunctionResource",
+    "ReadResourceContents",
     "Resource",
     "ResourceContent",
     "accepts_context",
@@ -40,6 +46,7 @@ __all__ = [
     "fastmcp_meta",
     "is_template_uri",
     "to_json_text",
+    "to_read_contents",
 ]
 
 T = TypeVar("T")
@@ -150,7 +157,8 @@ class ResourceContent:
 
 
 def as_parts(value: Any) -> list[ResourceContent | Contents]:
-    """What a read produced, as the parts of a `resources/read` result."""
+    """What a read produced, as the parts of a `resources/read` result (a bare JSON-able
+    value as its JSON text, sent under the resource's MIME type)."""
     if isinstance(value, ResourceContent | TextResourceContents | BlobResourceContents):
         return [value]
     if (
@@ -162,7 +170,7 @@ def as_parts(value: Any) -> list[ResourceContent | Contents]:
         )
     ):
         return list(value)
-    return [ResourceContent(value)]
+    return [ResourceContent(value if isinstance(value, str | bytes) else to_json_text(value))]
 
 
 def contents_of(value: Any, *, uri: str, mime_type: str, explicit: bool) -> list[Contents]:
@@ -170,7 +178,8 @@ def contents_of(value: Any, *, uri: str, mime_type: str, explicit: bool) -> list
 
     Args:
         mime_type: The MIME type of the resource (or template) that produced `value`.
-        explicit: Whether the user named `mime_type`; if not, JSON values say `application/json`.
+        explicit: Whether the user named `mime_type`; if not, a `ResourceContent` holding a
+            JSON-able value says `application/json`.
     """
     contents: list[Contents] = []
     for part in as_parts(value):
@@ -178,6 +187,34 @@ def contents_of(value: Any, *, uri: str, mime_type: str, explicit: bool) -> list
             part = part.to_contents(uri, mime_type=mime_type, explicit=explicit)
         contents.append(part)
     return contents
+
+
+@dataclass(slots=True)
+class ReadResourceContents:
+    """One content of a resource read, as `Context.read_resource()` returns it (FastMCP's
+    shape: `mcp.server.lowlevel.helper_types.ReadResourceContents`).
+
+    Attributes:
+        content: The text, or the bytes of a blob (decoded from base64).
+        mime_type: Its MIME type.
+        meta: Its `_meta`, if any.
+    """
+
+    content: str | bytes
+    mime_type: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+def to_read_contents(contents: Iterable[Contents]) -> list[ReadResourceContents]:
+    """Wire contents (what `resources/read` answers) as `ReadResourceContents`."""
+    out: list[ReadResourceContents] = []
+    for item in contents:
+        if isinstance(item, BlobResourceContents):
+            data: str | bytes = base64.b64decode(item.blob)
+        else:
+            data = item.text
+        out.append(ReadResourceContents(data, item.mimeType, item.meta))
+    return out
 
 
 class Resource(Component):
@@ -251,7 +288,7 @@ class Resource(Component):
 
     async def read(self, context: Context | None = None) -> Any:
         """What the resource holds: `str`, `bytes`, or parts (see the module docstring)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement read()")
+        raise NotImplementedError("Subclasses must implement read()")
 
     async def read_contents(
         self, uri: str | None = None, context: Context | None = None

@@ -32,7 +32,7 @@ from trimcp.utilities.managers import ComponentManager, ManagerOptions, warn_dep
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
-    from trimcp.resources.resource import Resource
+    from trimcp.resources.resource import ReadResourceContents, Resource
     from trimcp.resources.template import ResourceTemplate, UriTemplate
     from trimcp.utilities.registry import Catalog, DuplicateBehavior, Registry
 
@@ -245,6 +245,19 @@ class ResourceManager(ComponentManager["Resource"]):
             NotFoundError: Nothing visible answers `uri`.
         """
         return await self.read(self.require(uri), uri, context)
+
+    async def read_resource_contents(
+        self, uri: str, context: Context | None = None
+    ) -> list[ReadResourceContents]:
+        """`read_contents` as FastMCP's `Context.read_resource()` returns it: one
+        `ReadResourceContents` (`.content`: text or bytes, `.mime_type`) per content.
+
+        Raises:
+            NotFoundError: Nothing visible answers `uri`.
+        """
+        from trimcp.resources.resource import to_read_contents
+
+        return to_read_contents(await self.read_contents(uri, context))
 
     def iter_resources(self) -> Iterator[tuple[str, Resource]]:
         """`(uri, resource)` for each resource clients see (`resources/list` order)."""

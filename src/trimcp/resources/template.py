@@ -24,6 +24,7 @@ for any unknown resource (the official SDK answers "Unknown resource" too).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -57,7 +58,10 @@ __all__ = [
     "ResourceTemplate",
     "UriTemplate",
     "accepts_string",
+    "build_regex",
     "decode_json_arguments",
+    "extract_query_params",
+    "match_uri_template",
 ]
 
 _EXPRESSION = re.compile(r"\{([^{}]*)\}")
@@ -137,9 +141,23 @@ class UriTemplate:
     def __repr__(self) -> str:
         return f"UriTemplate({self.template!r})"
 
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """The compiled matcher of the path (of the whole URI when the template has a literal
+        `?`); its groups are the path parameters, not yet percent-decoded."""
+        return self._regex
+
     def match(self, uri: str) -> dict[str, str] | None:
         """The parameters of `uri` (percent-decoded once), or `None` if it does not match,
         which includes values a handler must never receive (see the module docstring)."""
+        return self._match(uri, guarded=True)
+
+    def match_any(self, uri: str) -> dict[str, str] | None:
+        """The parameters of `uri` (percent-decoded once), or `None` if it does not match;
+        unlike `match`, any decoded value is accepted (FastMCP's `match_uri_template`)."""
+        return self._match(uri, guarded=False)
+
+    def _match(self, uri: str, *, guarded: bool) -> dict[str, str] | None:
         path, _, query = (uri, "", "") if self._whole_uri else uri.partition("?")
         found = self._regex.match(path)
         if found is None:
@@ -147,7 +165,9 @@ class UriTemplate:
         params: dict[str, str] = {}
         for name, raw in found.groupdict().items():
             value = unquote(raw)
-            if not (_is_relative_path(value) if name in self._wildcards else _is_segment(value)):
+            if guarded and not (
+                _is_relative_path(value) if name in self._wildcards else _is_segment(value)
+            ):
                 return None
             params[name] = value
         if query and self.query_params:
@@ -155,10 +175,45 @@ class UriTemplate:
             for name in self.query_params:
                 if name in parsed:
                     value = parsed[name][0]
-                    if not _is_relative_path(value):
+                    if guarded and not _is_relative_path(value):
                         return None
                     params[name] = value
         return params
+
+
+def build_regex(template: str) -> re.Pattern[str]:
+    """The compiled matcher of `template`'s path (FastMCP's name): `{name}` is one segment,
+    `{name*}` and `{+name}` any text; `{?a,b}` query expressions match nothing in the path.
+
+    Raises:
+        ValueError: The template is malformed.
+    """
+    return _compiled(template).regex
+
+
+def extract_query_params(uri_template: str) -> set[str]:
+    """The names of the query parameters (`{?a,b}`, `{&c}`) of `uri_template`."""
+    return set(_compiled(uri_template).query_params)
+
+
+def match_uri_template(uri: str, uri_template: str) -> dict[str, str] | None:
+    """The parameters `uri` gives `uri_template` (path and query, percent-decoded once), or
+    `None` if it does not match (FastMCP's function).
+
+    This is the plain RFC 6570 match: a `{name}` value may decode to text holding `/`. A
+    server's templates answer reads through `ResourceTemplate.matches`, which refuses values
+    a handler must never receive (see the module docstring).
+
+    Raises:
+        ValueError: The template is malformed.
+    """
+    return _compiled(uri_template).match_any(uri)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> UriTemplate:
+    # The module functions take the template as text, as FastMCP's do: compile each once.
+    return UriTemplate(template)
 
 
 def accepts_string(schema: Any, defs: Mapping[str, Any], depth: int = 0) -> bool:
@@ -288,7 +343,7 @@ class ResourceTemplate(Component):
 
     async def read(self, arguments: dict[str, Any], context: Context | None = None) -> Any:
         """What the resource for `arguments` holds (`str`, `bytes`, JSON-able value, parts)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement read()")
+        raise NotImplementedError("Subclasses must implement read() or override create_resource()")
 
     async def _read_value(self, arguments: dict[str, Any], context: Context | None) -> Any:
         # FastMCP subclasses spell it `read(self, arguments)`.
@@ -377,7 +432,7 @@ class FunctionResourceTemplate(ResourceTemplate):
         path_params = set(pattern.path_params)
         query_params = set(pattern.query_params)
         if not path_params | query_params:
-            raise ValueError(f"URI template {uri_template!r} must contain at least one parameter")
+            raise ValueError(f"URI template must contain at least one parameter: {uri_template!r}")
         schema = parsed.parameters_schema
         func_params = set(schema.get("properties", {}))
         required = set(schema.get("required", ()))

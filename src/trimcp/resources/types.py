@@ -1,5 +1,6 @@
-"""Concrete resources that hold their contents rather than compute them: `TextResource`,
-`BinaryResource`, `FileResource`, `DirectoryResource`."""
+"""Concrete resources that hold or fetch their contents rather than compute them:
+`TextResource`, `BinaryResource`, `FileResource`, `HttpResource`, `DirectoryResource` (FastMCP
+2.13's `fastmcp.resources.types`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from trimcp.resources.resource import Resource
 if TYPE_CHECKING:
     from trimcp.core.context import Context
 
-__all__ = ["BinaryResource", "DirectoryResource", "FileResource", "TextResource"]
+__all__ = ["BinaryResource", "DirectoryResource", "FileResource", "HttpResource", "TextResource"]
 
 
 class TextResource(Resource):
@@ -68,8 +69,46 @@ class FileResource(Resource):
             raise ResourceError(f"Error reading file {str(self.path)!r}: {exc}") from exc
 
 
+class HttpResource(Resource):
+    """The body of an HTTP GET of `url`, fetched on every `resources/read` (needs `httpx2`,
+    trimcp's `http` extra).
+
+    Args:
+        url: The URL to fetch.
+        mime_type: What the body is (default `application/json`, as FastMCP's).
+    """
+
+    def __init__(self, *, url: str, **kwargs: Any) -> None:
+        kwargs.setdefault("mime_type", "application/json")
+        super().__init__(**kwargs)
+        self.url = url
+
+    async def read(self, context: Context | None = None) -> str:
+        """The response's text.
+
+        Raises:
+            ResourceError: `httpx2` is not installed, the request failed, or the status is not
+                a success.
+        """
+        try:
+            import httpx2
+        except ImportError as exc:
+            raise ResourceError(
+                "HttpResource needs httpx2: install trimcp with the `http` extra "
+                "(`pip install 'trimcp[http]'`)"
+            ) from exc
+        try:
+            async with httpx2.AsyncClient() as client:
+                response = await client.get(self.url)
+                response.raise_for_status()
+                return str(response.text)
+        except httpx2.HTTPError as exc:
+            raise ResourceError(f"Error fetching {self.url!r}: {exc}") from exc
+
+
 class DirectoryResource(Resource):
-    """A directory listing: a JSON array of file paths relative to the directory.
+    """A directory listing: JSON `{"files": [...]}`, the paths relative to the directory
+    (FastMCP's shape), sorted.
 
     Args:
         path: Absolute path of the directory.
@@ -91,17 +130,33 @@ class DirectoryResource(Resource):
         self.recursive = recursive
         self.pattern = pattern
 
-    def list_files(self) -> list[Path]:
-        """The files of the directory, sorted (blocking: `read()` runs it in a worker thread)."""
+    async def list_files(self) -> list[Path]:
+        """The files of the directory (absolute paths), sorted.
+
+        Raises:
+            FileNotFoundError: The directory does not exist.
+            NotADirectoryError: The path is not a directory.
+        """
+        return await anyio.to_thread.run_sync(self._list_files)
+
+    def _list_files(self) -> list[Path]:
+        if not self.path.exists():
+            raise FileNotFoundError(f"Directory not found: {self.path}")
         if not self.path.is_dir():
-            raise ResourceError(f"Directory not found: {str(self.path)!r}")
+            raise NotADirectoryError(f"Not a directory: {self.path}")
         pattern = self.pattern or "*"
         found = self.path.rglob(pattern) if self.recursive else self.path.glob(pattern)
         return sorted(p for p in found if p.is_file())
 
     async def read(self, context: Context | None = None) -> str:
+        """The listing as JSON text.
+
+        Raises:
+            ResourceError: The directory cannot be listed.
+        """
         try:
-            files = await anyio.to_thread.run_sync(self.list_files)
+            files = await self.list_files()
         except OSError as exc:
-            raise ResourceError(f"Error listing directory {str(self.path)!r}: {exc}") from exc
-        return json.dumps([str(p.relative_to(self.path)) for p in files], indent=2)
+            raise ResourceError(f"Error reading directory {self.path}: {exc}") from exc
+        names = [str(p.relative_to(self.path)) for p in files]
+        return json.dumps({"files": names}, indent=2)

@@ -1,0 +1,248 @@
+"""Resources as FastMCP 2.13 code uses them (issue 16): `match_uri_template` and its helpers,
+the MIME type of JSON values, `HttpResource`, `DirectoryResource`'s listing, FastMCP's
+not-implemented wording, and `ReadResourceContents`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from tests.wire import serving_with_hypercorn
+from trimcp import Client, FastMCP
+from trimcp.exceptions import ResourceError
+from trimcp.resources import (
+    DirectoryResource,
+    HttpResource,
+    ReadResourceContents,
+    Resource,
+    ResourceContent,
+    ResourceManager,
+    ResourceTemplate,
+    TextResource,
+)
+from trimcp.resources.template import build_regex, extract_query_params, match_uri_template
+from trimcp.types import TextResourceContents
+
+# --- match_uri_template, build_regex, extract_query_params -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("test://foo/123", {"x": "foo", "y": "123"}),
+        ("test://foo/bar/baz", None),
+        ("test://two words/foo", {"x": "two words", "y": "foo"}),
+        (f"test://a{quote('/', safe='')}b/c", {"x": "a/b", "y": "c"}),
+        ("prefix+test://foo/123", None),
+        ("other://foo/123", None),
+    ],
+)
+def test_match_uri_template_matches_path_parameters(uri: str, expected: Any) -> None:
+    assert match_uri_template(uri, "test://{x}/{y}") == expected
+
+
+def test_match_uri_template_wildcards_and_query() -> None:
+    assert match_uri_template("f://a/x/y/b", "f://a/{p*}/b") == {"p": "x/y"}
+    assert match_uri_template("f://a/x/y/z", "f://a/{p*}/b") is None
+    assert match_uri_template("s://cats?limit=3&other=1", "s://{q}{?limit,exact}") == {
+        "q": "cats",
+        "limit": "3",
+    }
+    assert match_uri_template(uri="r://test_foo", uri_template="r://test_{x}") == {"x": "foo"}
+    assert match_uri_template("r://test_", "r://test_{x}") is None
+
+
+def test_server_matching_still_refuses_what_match_uri_template_accepts() -> None:
+    """The plain function decodes `%2F` into the value; a server's template refuses a simple
+    `{name}` that would hand its function a path (the traversal rule)."""
+    template = ResourceTemplate(uri_template="file://{name}", name="t")
+    uri = "file://..%2F..%2Fetc%2Fpasswd"
+    assert match_uri_template(uri, "file://{name}") == {"name": "../../etc/passwd"}
+    assert template.matches(uri) is None
+
+
+def test_build_regex_and_extract_query_params() -> None:
+    pattern = build_regex("test://{x}/{rest*}{?q}")
+    assert isinstance(pattern, re.Pattern)
+    found = pattern.match("test://a/b/c")
+    assert found is not None and found.groupdict() == {"x": "a", "rest": "b/c"}
+    assert pattern.match("test://a") is None
+    assert extract_query_params("s://{q}{?limit,exact}") == {"limit", "exact"}
+    assert extract_query_params("s://{q}") == set()
+
+
+def test_template_without_parameters_is_refused_with_fastmcp_wording() -> None:
+    with pytest.raises(ValueError, match="URI template must contain at least one parameter"):
+        ResourceTemplate.from_function(lambda: "x", "test://no-params", name="t")
+
+
+# --- FastMCP's wording for read() not implemented ---------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_base_classes_say_subclasses_must_implement_read() -> None:
+    class Bare(Resource):
+        pass
+
+    class BareTemplate(ResourceTemplate):
+        pass
+
+    with pytest.raises(NotImplementedError, match=r"Subclasses must implement read\(\)"):
+        await Bare(uri="data://bare").read()
+    with pytest.raises(NotImplementedError, match="or override create_resource"):
+        await BareTemplate(uri_template="data://{x}", name="t").read({"x": "1"})
+
+
+# --- MIME types of JSON values -----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", [{"a": 1}, [1, "two"]])
+async def test_json_values_are_text_plain_unless_the_resource_names_a_type(value: Any) -> None:
+    """FastMCP 2.13 sends what a function returns under the resource's MIME type, `text/plain`
+    by default, whatever the value."""
+    plain = Resource.from_function(lambda: value, "data://plain", name="plain")
+    named = Resource.from_function(lambda: value, "data://named", name="n", mime_type="app/x")
+    with anyio.fail_after(5):
+        [p] = await plain.read_contents()
+        [n] = await named.read_contents()
+    assert (json.loads(p.text), p.mimeType) == (value, "text/plain")
+    assert (json.loads(n.text), n.mimeType) == (value, "app/x")
+
+
+@pytest.mark.anyio
+async def test_a_resource_content_holding_json_still_says_application_json() -> None:
+    resource = Resource.from_function(
+        lambda: [ResourceContent({"k": "v"}), ResourceContent("t")], "data://p", name="p"
+    )
+    with anyio.fail_after(5):
+        data, text = await resource.read_contents()
+    assert (json.loads(data.text), data.mimeType) == ({"k": "v"}, "application/json")
+    assert text.mimeType == "text/plain"
+
+
+@pytest.mark.anyio
+async def test_json_values_reach_a_client_as_text_plain() -> None:
+    mcp = FastMCP("m")
+
+    @mcp.resource("data://config")
+    def config() -> dict[str, int]:
+        return {"a": 1}
+
+    @mcp.resource("items://{id}")
+    def item(id: int) -> list[int]:
+        return [id, id]
+
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            [fixed] = await client.read_resource("data://config")
+            [templated] = await client.read_resource("items://3")
+    assert (json.loads(fixed.text), fixed.mimeType) == ({"a": 1}, "text/plain")
+    assert (json.loads(templated.text), templated.mimeType) == ([3, 3], "text/plain")
+
+
+# --- DirectoryResource ---------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_directory_resource_lists_files_as_fastmcp_does(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.md").write_text("c")
+    flat = DirectoryResource(uri="dir://flat", path=tmp_path)
+    deep = DirectoryResource(uri="dir://deep", path=tmp_path, recursive=True, pattern="*.md")
+    with anyio.fail_after(5):
+        assert await flat.list_files() == [tmp_path / "a.txt", tmp_path / "b.txt"]
+        listing = json.loads(await flat.read())
+        [contents] = await deep.read_contents()
+    assert listing == {"files": ["a.txt", "b.txt"]}
+    assert json.loads(contents.text) == {"files": [str(Path("sub") / "c.md")]}
+    assert contents.mimeType == "application/json"
+
+
+@pytest.mark.anyio
+async def test_directory_resource_errors(tmp_path: Path) -> None:
+    missing = DirectoryResource(uri="dir://m", path=tmp_path / "missing")
+    (tmp_path / "f").write_text("x")
+    not_dir = DirectoryResource(uri="dir://f", path=tmp_path / "f")
+    with anyio.fail_after(5):
+        with pytest.raises(FileNotFoundError):
+            await missing.list_files()
+        with pytest.raises(NotADirectoryError):
+            await not_dir.list_files()
+        with pytest.raises(ResourceError, match="Error reading directory"):
+            await missing.read()
+
+
+# --- HttpResource --------------------------------------------------------------------------------
+
+
+def http_app() -> Starlette:
+    async def data(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    async def text(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    async def gone(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("gone", status_code=404)
+
+    return Starlette(routes=[Route("/data", data), Route("/text", text), Route("/gone", gone)])
+
+
+@pytest.mark.anyio
+async def test_http_resource_fetches_its_url_on_each_read() -> None:
+    async with serving_with_hypercorn(http_app()) as (base, _client):
+        data = HttpResource(uri="api://data", url=f"{base}/data")
+        text = HttpResource(uri="api://text", url=f"{base}/text", mime_type="text/plain")
+        gone = HttpResource(uri="api://gone", url=f"{base}/gone")
+        assert (data.url, data.mime_type) == (f"{base}/data", "application/json")
+        assert json.loads(await data.read()) == {"ok": True}
+        [contents] = await text.read_contents()
+        assert (contents.text, contents.mimeType) == ("hello", "text/plain")
+        with pytest.raises(ResourceError, match="404"):
+            await gone.read()
+
+
+# --- ReadResourceContents ------------------------------------------------------------------------
+
+
+def test_read_resource_contents_has_fastmcp_fields() -> None:
+    item = ReadResourceContents(content="x", mime_type="text/plain")
+    assert (item.content, item.mime_type, item.meta) == ("x", "text/plain", None)
+    assert item == ReadResourceContents("x", "text/plain")
+
+
+@pytest.mark.anyio
+async def test_manager_reads_as_read_resource_contents() -> None:
+    manager = ResourceManager()
+    manager.add_resource(TextResource(uri="data://t", text="hello", mime_type="text/markdown"))
+    manager.add_resource(Resource.from_function(lambda: b"\x00\x01", "data://b", name="b"))
+    manager.add_template(
+        ResourceTemplate.from_function(lambda id: {"id": id}, "i://{id}", name="i")
+    )
+    with anyio.fail_after(5):
+        [text] = await manager.read_resource_contents("data://t")
+        [blob] = await manager.read_resource_contents("data://b")
+        [templated] = await manager.read_resource_contents("i://7")
+    assert text == ReadResourceContents("hello", "text/markdown")
+    assert blob == ReadResourceContents(b"\x00\x01", "text/plain")
+    assert (json.loads(templated.content), templated.mime_type) == ({"id": "7"}, "text/plain")
+
+
+def test_read_contents_of_wire_text_keeps_meta() -> None:
+    from trimcp.resources.resource import to_read_contents
+
+    wire = TextResourceContents(uri="d://x", text="t", mimeType="text/plain", meta={"k": 1})
+    assert to_read_contents([wire]) == [ReadResourceContents("t", "text/plain", {"k": 1})]
