@@ -1,18 +1,23 @@
 """FastMCP 2.13's `fastmcp.utilities.types` and `fastmcp.utilities.json_schema` behaviours
 (issue 16): `replace_type`, string descriptions in `get_cached_typeadapter`, the media
-helpers' errors and MIME types, nested `additionalProperties` pruning."""
+helpers' errors and MIME types, nested `additionalProperties` pruning; and
+`fastmcp.utilities.logging` (`get_logger`, `configure_logging`, `temporary_log_level`)."""
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+import importlib.util
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
 import pydantic
 import pytest
 
+from trimcp.settings import settings
 from trimcp.utilities.json_schema import compress_schema
+from trimcp.utilities.logging import configure_logging, get_logger, temporary_log_level
 from trimcp.utilities.types import (
     Audio,
     FastMCPBaseModel,
@@ -140,3 +145,66 @@ def test_compress_schema_drops_closed_objects_at_every_level() -> None:
     assert schema["additionalProperties"] is False  # the argument is untouched
     kept = compress_schema(schema, prune_additional_properties=False)
     assert kept["properties"]["foo"]["additionalProperties"] is False
+
+
+def test_get_logger_names_loggers_under_trimcp() -> None:
+    assert get_logger("server").name == "trimcp.server"
+    assert get_logger("trimcp.http").name == "trimcp.http"
+    assert get_logger("fastmcp.tools").name == "trimcp.tools"
+
+
+@pytest.fixture
+def scratch_logger() -> Iterator[logging.Logger]:
+    logger = logging.getLogger("trimcp.test_utilities_dropin")
+    yield logger
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True
+
+
+def test_configure_logging_splits_tracebacks_and_stops_propagation(
+    scratch_logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("DEBUG", scratch_logger)
+    configure_logging("DEBUG", scratch_logger)  # reconfiguring replaces, never duplicates
+    assert len(scratch_logger.handlers) == 2
+    assert scratch_logger.propagate is False
+    assert scratch_logger.level == logging.DEBUG
+    scratch_logger.debug("plain message")
+    try:
+        raise ZeroDivisionError("boom")
+    except ZeroDivisionError:
+        scratch_logger.exception("with traceback")
+    err = capsys.readouterr().err
+    assert err.count("plain message") == 1
+    assert err.count("with traceback") == 1
+    assert "ZeroDivisionError: boom" in err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("rich") is not None, reason="rich is installed")
+def test_rich_options_without_rich_are_refused(scratch_logger: logging.Logger) -> None:
+    with pytest.raises(ImportError, match="rich is not installed"):
+        configure_logging(logger=scratch_logger, tracebacks_max_frames=20)
+
+
+def test_configure_logging_does_nothing_when_logging_is_disabled(
+    scratch_logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "log_enabled", False, raising=False)
+    configure_logging("DEBUG", scratch_logger)
+    assert scratch_logger.handlers == []
+
+
+def test_temporary_log_level_restores_the_logger(scratch_logger: logging.Logger) -> None:
+    existing = logging.NullHandler()
+    scratch_logger.addHandler(existing)
+    scratch_logger.setLevel(logging.ERROR)
+    with temporary_log_level("debug", scratch_logger):
+        assert scratch_logger.level == logging.DEBUG
+        assert existing not in scratch_logger.handlers
+    assert scratch_logger.level == logging.ERROR
+    assert scratch_logger.handlers == [existing]
+    assert scratch_logger.propagate is True
+    with temporary_log_level(None, scratch_logger):
+        assert scratch_logger.level == logging.ERROR
