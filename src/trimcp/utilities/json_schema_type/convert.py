@@ -344,10 +344,7 @@ def _title(schema: Mapping[str, Any]) -> str | None:
 
 
 def _literal(values: list[Any]) -> Any:
-    try:
-        return Literal[tuple(values)]
-    except TypeError:  # an unhashable value (a list or object): no Literal can hold it
-        return Any
+    return Literal[tuple(values)]  # pydantic compares lists and objects by value too
 
 
 def _union(members: list[Any]) -> Any:
