@@ -426,3 +426,22 @@ def test_unresolvable_and_cyclic_non_object_references_accept_anything() -> None
         "$ref": "#/$defs/A",
     }
     assert json_schema_to_type(cyclic) == list[Any]
+
+
+def test_a_reference_to_the_root_from_a_class_of_the_same_name_finds_the_root() -> None:
+    schema = {
+        "type": "object",
+        "title": "Item",
+        "properties": {
+            "label": {"type": "string"},
+            "child": {
+                "type": "object",
+                "title": "Item",
+                "properties": {"size": {"type": "integer"}, "parent": {"$ref": "#"}},
+            },
+        },
+    }
+    result = validate(schema, {"child": {"size": 1, "parent": {"label": "top"}}})
+    assert type(result.child.parent) is type(result)
+    assert result.child.parent.label == "top"
+    assert type(result.child) is not type(result)

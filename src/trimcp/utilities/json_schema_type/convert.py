@@ -3,10 +3,14 @@
 Every subschema is visited with its JSON pointer (`#/properties/user`, `#/$defs/Pet`), the
 key under which its object class is built once per conversion. A `$ref` to an object still
 being built (the root from a property, two definitions naming each other) becomes a
-`ForwardRef`; pydantic evaluates it when it builds a validator. The name of a class being
-built is its own name in pydantic's namespace, so a class referring to itself needs nothing
-more; a reference to another class carries the name of a module made for the conversion
-(`ForwardRef(name, module=...)`), which holds the classes it built.
+`ForwardRef`, which pydantic evaluates when it builds a validator:
+
+- to the class whose field holds it: its own name (`ForwardRef("Node")`), which pydantic
+  always finds, as a class's own name is in the namespace it evaluates the class's fields in;
+- to another class: a name with `__` in it (`Person__1`), which no class or variable of the
+  caller's can shadow, in a module made for the conversion
+  (`ForwardRef("Person__1", module=...)`) that holds the classes it built. The module stays in
+  `sys.modules`, one per distinct recursive schema, like the cached types.
 """
 
 from __future__ import annotations
@@ -47,8 +51,9 @@ class SchemaConverter:
         self.formats = formats
         self.built_classes = 0
         self._classes: dict[str, Any] = {}  # pointer -> class built
-        self._building: dict[str, str] = {}  # pointer -> name in the namespace
-        self._names: dict[str, Any] = {}  # name in the namespace -> class
+        self._building: dict[str, str] = {}  # pointer -> class name, innermost last
+        self._forwarded: dict[str, str] = {}  # pointer -> its name in the module
+
         self._following: set[str] = set()  # `$ref`s being converted (cycle guard)
         self._module: str | None = None
 
@@ -60,7 +65,8 @@ class SchemaConverter:
         result = self.convert(self.root, "#", hint="Root", name=name)
         if self._module is not None:
             module = types.ModuleType(self._module)
-            module.__dict__.update(self._names)
+            for pointer, key in self._forwarded.items():
+                setattr(module, key, self._classes[pointer])
             sys.modules[self._module] = module
         return result
 
@@ -149,9 +155,14 @@ class SchemaConverter:
         return node if isinstance(node, Mapping) else None
 
     def _forward(self, pointer: str) -> ForwardRef:
+        if pointer == next(reversed(self._building)):
+            return ForwardRef(self._building[pointer])
         if self._module is None:
             self._module = f"{__name__}.classes_{next(_namespaces)}"
-        return ForwardRef(self._building[pointer], module=self._module)
+        key = self._forwarded.setdefault(
+            pointer, f"{self._building[pointer]}__{len(self._forwarded) + 1}"
+        )
+        return ForwardRef(key, module=self._module)
 
     def _merge_all_of(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         """One schema with the keywords of `schema` and of each `allOf` part (properties and
@@ -235,17 +246,15 @@ class SchemaConverter:
         if pointer in self._classes:
             return self._classes[pointer]
         class_name = python_name(name)
-        self._building[pointer] = unique_name(
-            class_name, set(self._names) | set(self._building.values())
-        )
+        self._building[pointer] = class_name
         try:
             if extra is True:
                 cls = self._model(schema, pointer, class_name, properties)
             else:
                 cls = self._dataclass(schema, pointer, class_name, properties)
         finally:
-            key = self._building.pop(pointer)
-        self._classes[pointer] = self._names[key] = cls
+            del self._building[pointer]
+        self._classes[pointer] = cls
         self.built_classes += 1
         return cls
 
