@@ -175,6 +175,10 @@ class ToolManager(NamedComponentManager["Tool"]):
         """Transform the tool keyed `tool_name` (now, or when it is added) by
         `transformation` (a `ToolTransformConfig`, or anything with its `name` and
         `apply(tool)`); it replaces any transformation of that tool."""
+        if not callable(getattr(transformation, "apply", None)):
+            raise TypeError(
+                f"a tool transformation is a ToolTransformConfig, not {transformation!r}"
+            )
         if tool_name in self._transformations:
             self.remove_tool_transformation(tool_name)
         self._transformations[tool_name] = transformation
