@@ -2,9 +2,13 @@
 
 `prompts/get` arguments are `dict[str, str]`: a parameter that cannot be a string (`int`,
 `list[int]`, a model...) receives its value as JSON text, decoded before validation. What the
-function returns becomes the messages of a `GetPromptResult`: a `str` (one user message),
-a `PromptMessage`/`Message(...)`, anything with `role` and `content` (an `mcp.types.PromptMessage`,
+function returns becomes a list of messages: a `str` (one user message), a
+`PromptMessage`/`Message(...)`, anything with `role` and `content` (an `mcp.types.PromptMessage`,
 a dict), or a list of those; any other value is sent as JSON text in a user message.
+
+`Prompt.render()` returns that list, as FastMCP 2.13's does; `Prompt.render_result()` is what
+`prompts/get` answers (a `GetPromptResult` with the prompt's description), for any subclass:
+one written for FastMCP (`render(self, arguments)`) or one that takes the request's `context`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from trimcp.exceptions import PromptError, ValidationError
-from trimcp.resources.resource import coerce_icons, fastmcp_meta, to_json_text
+from trimcp.resources.resource import accepts_context, coerce_icons, fastmcp_meta, to_json_text
 from trimcp.resources.template import accepts_string, decode_json_arguments
 from trimcp.types import (
     AudioContent,
@@ -207,13 +211,38 @@ class Prompt(Component):
 
     async def render(
         self, arguments: Mapping[str, Any] | None = None, context: Context | None = None
-    ) -> GetPromptResult:
-        """The messages for `arguments`.
+    ) -> list[PromptMessage]:
+        """The messages for `arguments` (subclasses may leave `context` out, as FastMCP's do).
 
         Raises:
             PromptError: An argument is missing or invalid, or the result is not messages.
         """
-        raise NotImplementedError(f"{type(self).__name__} must implement render()")
+        raise NotImplementedError("Subclasses must implement render()")
+
+    async def render_result(
+        self, arguments: Mapping[str, Any] | None = None, context: Context | None = None
+    ) -> GetPromptResult:
+        """What `prompts/get` answers: `render()`'s messages and this prompt's description.
+
+        A subclass's `render` may omit `context` and may return any message list
+        `to_messages` accepts (or a whole `GetPromptResult`, which is answered as is).
+
+        Raises:
+            PromptError: What `render` raises for arguments and results that do not fit.
+        """
+        if accepts_context(type(self).render):
+            value: Any = await self.render(arguments, context=context)
+        else:
+            value = await self.render(arguments)
+        if isinstance(value, GetPromptResult):
+            return value
+        try:
+            messages = to_messages(value)
+        except (TypeError, ValueError) as exc:
+            raise PromptError(
+                f"Could not convert the result of prompt {self.name!r} to messages: {exc}"
+            ) from exc
+        return GetPromptResult(messages=messages, description=self.description)
 
 
 class FunctionPrompt(Prompt):
@@ -276,10 +305,11 @@ class FunctionPrompt(Prompt):
             icons=icons,
         )
 
-    async def render(
+    async def render(  # type: ignore[override]
         self, arguments: Mapping[str, Any] | None = None, context: Context | None = None
     ) -> GetPromptResult:
-        """Call the function with the arguments converted to its parameter types.
+        """Call the function with the arguments converted to its parameter types: its
+        messages.
 
         Exceptions the function raises propagate unchanged (the server decides what the client
         sees); `PromptError` reports arguments and results that do not fit.
@@ -290,7 +320,9 @@ class FunctionPrompt(Prompt):
         try:
             kwargs = self._parsed.validate(kwargs)
         except ValidationError as exc:
-            raise PromptError(f"Invalid arguments for prompt {self.name!r}: {exc}") from exc
+            raise PromptError(
+                f"Error rendering prompt {self.name}: invalid arguments: {exc}"
+            ) from exc
         value = await self._parsed.call(kwargs, context=context)
         try:
             messages = to_messages(value)

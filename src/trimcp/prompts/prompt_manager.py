@@ -121,4 +121,4 @@ class PromptManager(NamedComponentManager["Prompt"]):
         prompt = self.require(name)
         passing = (PromptError, ValidationError)
         with self.wrap_errors(PromptError, f"Error rendering prompt {name!r}", passing=passing):
-            return await prompt.render(arguments, context)
+            return await prompt.render_result(arguments, context)

@@ -1,0 +1,99 @@
+"""Prompts as FastMCP 2.13 code uses them (issue 16): subclasses written for FastMCP
+(`render(self, arguments)` returning a list of messages) answer `prompts/get` through
+`render_result`, FastMCP's wording for bad arguments and for `render` not implemented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from trimcp.exceptions import PromptError
+from trimcp.prompts import Message, Prompt, PromptManager, PromptMessage
+from trimcp.prompts.prompt import PromptArgument
+from trimcp.server.context import Context
+from trimcp.types import GetPromptResult, TextContent
+
+pytestmark = pytest.mark.anyio
+
+
+class Echo(Prompt):
+    """A prompt written as FastMCP's subclasses are: no `context`, a list of messages."""
+
+    async def render(self, arguments: dict[str, Any] | None = None) -> list[PromptMessage]:  # type: ignore[override]
+        text = (arguments or {}).get("text", "")
+        return [Message(f"echo {text}"), Message("done", role="assistant")]
+
+
+class WithContext(Prompt):
+    async def render(  # type: ignore[override]
+        self, arguments: dict[str, Any] | None = None, context: Context | None = None
+    ) -> list[Any]:
+        return [f"context given: {context is not None}"]
+
+
+async def test_render_result_of_a_fastmcp_style_subclass() -> None:
+    prompt = Echo(name="echo", description="Echoes.", arguments=[PromptArgument(name="text")])
+    with anyio.fail_after(5):
+        result = await prompt.render_result({"text": "hi"})
+    assert result == GetPromptResult(
+        messages=[
+            PromptMessage(role="user", content=TextContent(text="echo hi")),
+            PromptMessage(role="assistant", content=TextContent(text="done")),
+        ],
+        description="Echoes.",
+    )
+
+
+async def test_render_result_passes_the_context_to_a_render_that_takes_it() -> None:
+    context = Context(fastmcp=None)  # type: ignore[arg-type]
+    with anyio.fail_after(5):
+        result = await WithContext(name="c").render_result({}, context)
+    assert [m.content for m in result.messages] == [TextContent(text="context given: True")]
+
+
+async def test_render_result_of_a_function_prompt_carries_its_description() -> None:
+    def greet(name: str) -> str:
+        """Greets."""
+        return f"Hello {name}"
+
+    with anyio.fail_after(5):
+        result = await Prompt.from_function(greet).render_result({"name": "Ada"})
+    assert result.description == "Greets."
+    assert result.messages == [PromptMessage(role="user", content=TextContent(text="Hello Ada"))]
+
+
+async def test_manager_renders_a_fastmcp_style_subclass() -> None:
+    manager = PromptManager()
+    manager.add_prompt(Echo(name="echo"))
+    with anyio.fail_after(5):
+        result = await manager.render_prompt("echo", {"text": "x"})
+    assert isinstance(result, GetPromptResult)
+    assert result.messages[0].content == TextContent(text="echo x")
+
+
+async def test_a_subclass_result_that_is_not_messages_is_a_prompt_error() -> None:
+    class Bad(Prompt):
+        async def render(self, arguments: Any = None) -> Any:  # type: ignore[override]
+            return [{"role": "system", "content": "x"}]
+
+    with anyio.fail_after(5), pytest.raises(PromptError, match="bad"):
+        await Bad(name="bad").render_result()
+
+
+async def test_base_prompt_says_subclasses_must_implement_render() -> None:
+    with anyio.fail_after(5), pytest.raises(NotImplementedError, match="Subclasses must"):
+        await Prompt(name="bare").render()
+
+
+async def test_bad_arguments_use_fastmcp_wording() -> None:
+    def typed_prompt(numbers: list[int]) -> str:
+        return str(sum(numbers))
+
+    prompt = Prompt.from_function(typed_prompt)
+    with (
+        anyio.fail_after(5),
+        pytest.raises(PromptError, match="Error rendering prompt typed_prompt"),
+    ):
+        await prompt.render({"numbers": "not valid json"})
