@@ -17,6 +17,7 @@ filters apply first, then the parent's.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,19 @@ __all__ = [
     "prefix_format_of",
     "remove_resource_prefix",
 ]
+
+
+logger = logging.getLogger("trimcp.server")
+
+# FastMCP's warnings when a mounted server cannot list its components: programmatic listing
+# (`get_tools()` & co.) says "get", a client's listing says "list" (wording kept, quirks too).
+_NOT_GOT = ("tools", "resources", "resource templates", "prompts")
+_NOT_LISTED = (
+    "Failed to list tools from mounted server {name!r}: {exc}",
+    "Failed to list resources from {name!r}: {exc}",
+    "Failed to list resource templates from {name!r}: {exc}",
+    "Failed to list prompts from mounted server {name!r}: {exc}",
+)
 
 
 def prefix_format_of(server: FastMCP) -> PrefixFormat:
@@ -108,7 +122,7 @@ class Composition:
                 as_proxy = server.has_custom_lifespan
             runs_lifespan = bool(as_proxy)
             if as_proxy:
-                server = FastMCPProxy.for_server(server)
+                server = FastMCPProxy.for_server(server, name=server.name)
         self.add(MountedServer(server, prefix, runs_lifespan=runs_lifespan, original=original))
 
     def add(self, mounted: MountedServer) -> None:
@@ -133,18 +147,38 @@ class Composition:
     def changed(self) -> None:
         self.mounts.changed()
 
+    async def refresh(self) -> None:
+        """Bring the mounted servers' listings up to date (a mounted proxy lists its backend),
+        depth first: what `get_tools()` & co. do first. A mount that cannot list is logged
+        (FastMCP's warnings) and keeps its last listing."""
+        for mount in list(self.mounted):
+            try:
+                await mount.server.refresh_components()
+                await mount.server.composition.refresh()
+            except Exception as exc:
+                for kind in _NOT_GOT:
+                    logger.warning(
+                        "Failed to get %s from mounted server %r: %s", kind, mount.server.name, exc
+                    )
+
     # -- lifespans -----------------------------------------------------------------------
 
     @asynccontextmanager
     async def lifespans(self) -> Any:
-        """Run the lifespans mounts need (proxies connect their backends), depth first
-        through direct mounts; a direct mount's own user lifespan is not run."""
+        """Run the lifespans mounts need (proxies connect their backends and list them),
+        depth first through direct mounts; a direct mount's own user lifespan is not run."""
+        from trimcp.server.proxy import FastMCPProxy
+
         async with AsyncExitStack() as stack:
             for mount in self.mounted:
+                server = mount.server
                 if mount.runs_lifespan:
-                    await stack.enter_async_context(mount.server.lifespan_context())
+                    await stack.enter_async_context(server.lifespan_context())
                 else:
-                    await stack.enter_async_context(mount.server.composition.lifespans())
+                    await stack.enter_async_context(server.composition.lifespans())
+                if isinstance(server, FastMCPProxy) and server.listing_error is not None:
+                    for message in _NOT_LISTED:
+                        logger.warning(message.format(name=server.name, exc=server.listing_error))
             yield
 
 
@@ -168,6 +202,7 @@ async def import_server(owner: FastMCP, server: FastMCP, prefix: str | None) -> 
     if isinstance(server, str) and isinstance(prefix, FastMCP):  # FastMCP 2.x's old order
         server, prefix = prefix, server
     await server.refresh_components()  # a proxy lists its backend first
+    await server.composition.refresh()
     fmt = prefix_format_of(owner)
     tools, resources, prompts = owner.tool_manager, owner.resource_manager, owner.prompt_manager
     kinds: list[tuple[str, Registry[Any], Iterator[tuple[str, Any]]]] = [

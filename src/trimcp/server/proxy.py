@@ -5,55 +5,67 @@ FastMCPProxy (a FastMCP)            its clients see the backend's components as 
 ├── ProxyToolManager, ProxyResourceManager, ProxyPromptManager
 │                                   its managers: a name they do not know is forwarded anyway
 └── ProxyBackend                    owns the backend sessions and the component cache
-    ├── session pool                Clients, one per concurrent request, held for the lifespan
+    ├── sessions                    from the proxy's `client_factory` (see below)
     └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the managers' registries
                                     (`trimcp.server.proxy_components`, re-exported here)
 ```
 
-Session strategy. The backend is reached through a pool of client sessions opened by the
-proxy's *lifespan* (so a stdio backend is one process per concurrently active request, kept for
-the lifespan, all shut down and reaped when it ends; sequential traffic uses one session). Each
-backend request borrows a session exclusively, which is how server-to-client traffic the
-backend sends (logs, sampling, elicitation, roots) is relayed to the right request of the
-proxy's own client: the wire carries no request correlation for it. Outside the lifespan (say,
-`await proxy.get_tools()` in a script) a temporary session is opened per operation. A `Client`
-that is already connected when handed over is used as is, shared, with its own handlers.
+Session strategy (FastMCP's `client_factory`, called for each backend operation):
+
+- `FastMCP.as_proxy(backend)` (and the deprecated `FastMCPProxy(client=...)`) give a
+  `ClientTemplate`: a pool of client sessions like the template, opened by the proxy's
+  *lifespan* (a stdio backend is one process per concurrently active request, kept for the
+  lifespan, all shut down and reaped when it ends; sequential traffic uses one session).
+  Outside the lifespan (say, `await proxy.get_tools()` in a script) a temporary session is
+  opened per operation. A template that is already connected is shared as is (FastMCP's
+  session reuse), with its own handlers.
+- Any other factory (sync or async) is called per operation; a client it returns connected is
+  used as is, one it returns unconnected is connected for that operation only.
+
+Each backend request has its session to itself, which is how the server-to-client traffic the
+backend sends (logs, progress, sampling, elicitation, roots) is relayed to the right request of
+the proxy's own client (`trimcp.server.proxy_client`).
 
 Components. The backend's tools, resources, templates and prompts are listed when the lifespan
 starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; they
-live in the proxy's registries as proxy components, so tag filters, enable/disable, mounting and
-importing treat them like local ones. A local component added to the proxy shadows a remote
-one. A call for a tool, prompt or resource the cache does not know yet is forwarded anyway:
-the proxy's managers (FastMCP's `ProxyToolManager` & co., installed through `FastMCP`'s
-`new_*_manager` hooks) fall back to a proxy component for it.
+live in the proxy's registries as *mirrored* proxy components, so tag filters, mounting and
+importing treat them like local ones (enabling or disabling one is refused: `copy()` it and add
+the copy). A local component added to the proxy shadows a remote one. A call for a tool,
+prompt or resource the cache does not know yet is forwarded anyway: the proxy's managers
+(FastMCP's `ProxyToolManager` & co., installed through `FastMCP`'s `new_*_manager` hooks) fall
+back to a proxy component for it.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator, Callable
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
 import msgspec
 
 from trimcp.client import Client
-from trimcp.client.elicitation import ElicitResult
-from trimcp.client.session import MESSAGE_HOOKS
-from trimcp.client.transports import ClientTransport, FastMCPTransport, infer_transport
-from trimcp.core.mrtr import InputRequired
+from trimcp.client.transports import FastMCPTransport, infer_transport
 from trimcp.exceptions import McpError, NotFoundError
 from trimcp.prompts.prompt_manager import PromptManager
-from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY, PARSE_ERROR
-from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.resources.resource_manager import ResourceManager
+from trimcp.server.proxy_client import (
+    ProxyClient,
+    Relay,
+    StatefulProxyClient,
+    like_client,
+    relay_client,
+)
 from trimcp.server.proxy_components import (
     ProxyPrompt,
     ProxyResource,
     ProxyTemplate,
     ProxyTool,
-    RemoteComponent,
+    is_mirrored,
 )
 from trimcp.server.proxy_components import expand_template as expand_template
 from trimcp.server.server import FastMCP
@@ -69,6 +81,8 @@ if TYPE_CHECKING:
     from trimcp.utilities.registry import Registry
 
 __all__ = [
+    "ClientFactoryT",
+    "ClientTemplate",
     "FastMCPProxy",
     "ProxyBackend",
     "ProxyClient",
@@ -79,176 +93,58 @@ __all__ = [
     "ProxyTemplate",
     "ProxyTool",
     "ProxyToolManager",
+    "StatefulProxyClient",
     "create_proxy",
 ]
 
 logger = logging.getLogger("trimcp.proxy")
 
-
-# -- relaying to the proxy's own client ------------------------------------------------------
-
-
-class _Relay:
-    """Handlers for one backend session, forwarding to whichever request has borrowed it."""
-
-    def __init__(self, backend: ProxyBackend | None) -> None:
-        self.backend = backend
-        self.ctx: Context | None = None
-        self.user_message: Any = None
-        self.scope: anyio.CancelScope | None = None
-        self.interrupted: BaseException | None = None
-        self.client: Client | None = None
-
-    def _request(self) -> Any:
-        ctx = self.ctx
-        if ctx is None or ctx.request_context is None:
-            raise McpError(-32601, "No client request to relay this to")
-        return ctx.request_context
-
-    async def _ask(self, method: str, params: Any, capability: str) -> Any:
-        ctx = self.ctx
-        request = self._request()
-        data = _builtins(params)
-        client_input = getattr(ctx, "ask_client", None)
-        if client_input is not None:  # both eras (MRTR in 2026-07-28), capability checked
-            try:
-                return await client_input(method, data or {}, capability)
-            except (InputRequired, McpError) as exc:
-                if (
-                    isinstance(exc, McpError)
-                    and exc.error.code != MISSING_REQUIRED_CLIENT_CAPABILITY
-                ):
-                    raise
-                # The proxy's request must end here (with an input_required result, or -32021),
-                # not the backend's: hand it over to the task serving it (see `session`), and
-                # answer the backend with an error; its request is being cancelled anyway.
-                self._interrupt(exc)
-                raise McpError(
-                    INTERNAL_ERROR, f"The proxy's client has to answer {method} first"
-                ) from None
-        raw = await request.channel.request(
-            method, data, related_request_id=request.id, timeout=None
-        )
-        try:
-            return msgspec.json.decode(raw)
-        except DECODE_ERRORS as exc:  # the client's bytes: invalid UTF-8 is not caught earlier
-            raise McpError(PARSE_ERROR, f"the client's answer to {method} is not JSON") from exc
-
-    def _interrupt(self, exc: BaseException) -> None:
-        if self.interrupted is None:
-            self.interrupted = exc
-        if self.scope is not None:
-            self.scope.cancel()
-
-    async def log(self, message: Any) -> None:
-        if self.ctx is None:
-            logger.log(logging.INFO, "backend: %s", message.data)
-            return
-        await self.ctx.log(message.data, message.level, message.logger)
-
-    async def sampling(self, messages: Any, params: Any, context: Any) -> Any:
-        return await self._ask("sampling/createMessage", params, "sampling")
-
-    async def elicitation(self, message: str, response_type: Any, params: Any, context: Any) -> Any:
-        answer = await self._ask("elicitation/create", params, "elicitation")
-        return ElicitResult(action=answer.get("action", "cancel"), content=answer.get("content"))
-
-    async def roots(self, context: Any) -> Any:
-        return (await self._ask("roots/list", None, "roots")).get("roots", [])
-
-    async def message(self, notification: Any) -> None:
-        if self.backend is not None and notification.method.endswith("/list_changed"):
-            self.backend.backend_changed(self.client)
-        user = self.user_message
-        if user is not None:
-            from trimcp.client.session import call_handler
-
-            hook = getattr(user, MESSAGE_HOOKS.get(notification.method, ""), None)
-            if hook is not None:
-                await call_handler(hook, notification)
-            elif callable(user):
-                await call_handler(user, notification)
+ClientFactoryT: TypeAlias = Callable[[], Client] | Callable[[], Awaitable[Client]]
+"""What `FastMCPProxy(client_factory=...)` takes (FastMCP's name)."""
 
 
-def _builtins(params: Any) -> Any:
-    if params is None:
-        return None
-    data = msgspec.to_builtins(params)
-    if isinstance(data, dict):
-        data.pop("_meta", None)  # the backend's request metadata is not ours to forward
-    return data
+class ClientTemplate:
+    """The client factory `as_proxy` gives a proxy: new clients like `client` (FastMCP's
+    `client.new()`), or `client` itself while it is connected. The proxy keeps a pool of
+    sessions like it rather than calling it per operation (see the module docstring)."""
 
+    def __init__(self, client: Client) -> None:
+        self.client = client
 
-def _relay_client(
-    transport: ClientTransport, relay: _Relay, template: Client | None, listen: bool
-) -> Client:
-    """A new backend session; the user's handlers win over the relays where given."""
-    options = template.options if template is not None else None
-    handlers = options.handlers if options is not None else None
-    own_relay = getattr(template, "_relay", None)  # a ProxyClient's defaults are relays too
+    def __call__(self) -> Client:
+        return self.client if self.client.is_connected() else like_client(self.client)
 
-    def pick(name: str, default: Any) -> Any:
-        given = getattr(handlers, name, None) if handlers is not None else None
-        if given is None or (
-            own_relay is not None and getattr(given, "__self__", None) is own_relay
-        ):
-            return default
-        return given
-
-    relay.user_message = getattr(handlers, "message", None)
-    return Client(
-        transport,
-        sampling_handler=pick("sampling", relay.sampling),
-        elicitation_handler=pick("elicitation", relay.elicitation),
-        roots=pick("roots", relay.roots),
-        log_handler=pick("log", relay.log),
-        message_handler=relay.message,
-        timeout=options.timeout if options is not None else None,
-        client_info=options.client_info if options is not None else None,
-        protocol=options.protocol if options is not None else "auto",
-        listen=listen,
-    )
-
-
-class ProxyClient(Client):
-    """A `Client` whose handlers relay the backend's logs, sampling, elicitation and roots to
-    the client of the proxy request being served (FastMCP's `ProxyClient`)."""
-
-    def __init__(self, transport: Any, **kwargs: Any) -> None:
-        relay = _Relay(None)
-        kwargs.setdefault("sampling_handler", relay.sampling)
-        kwargs.setdefault("elicitation_handler", relay.elicitation)
-        kwargs.setdefault("roots", relay.roots)
-        kwargs.setdefault("log_handler", relay.log)
-        super().__init__(transport, **kwargs)
-        self._relay = relay
-
-
-# -- the backend -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"ClientTemplate({self.client!r})"
 
 
 class ProxyBackend:
-    """The proxy's connection to the remote server: a pool of sessions, and the cache."""
+    """The proxy's connection to the remote server: its sessions, and the cache."""
 
-    def __init__(self, proxy: FastMCPProxy, client: Client) -> None:
+    def __init__(self, proxy: FastMCPProxy, factory: ClientFactoryT) -> None:
         self.proxy = proxy
-        self._template = client
-        self._shared = client if client.is_connected() else None
-        self._idle: list[tuple[Client, _Relay]] = []
+        self.factory = factory
+        template = factory.client if isinstance(factory, ClientTemplate) else None
+        self._template = template
+        self._shared = template if template is not None and template.is_connected() else None
+        self._idle: list[tuple[Client, Relay]] = []
         self._task_group: anyio.abc.TaskGroup | None = None
         self._stop: anyio.Event | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in _KINDS}
         self._refresh_pending = False
         self._listening = False
+        self.listing_error: Exception | None = None
+        """Why the lifespan's first listing failed (None: it did not)."""
 
-    def _new_session(self) -> tuple[Client, _Relay]:
-        relay = _Relay(self)
+    def _new_session(self) -> tuple[Client, Relay]:
+        assert self._template is not None
+        relay = Relay(self)
         # One session of the lifespan's pool listens for the backend's list changes in
         # 2026-07-28 (a handshake-era session receives them anyway).
         listen = self._task_group is not None and not self._listening
         self._listening = self._listening or listen
-        relay.client = _relay_client(self._template.transport, relay, self._template, listen)
-        return relay.client, relay
+        client = relay_client(self._template.transport, relay, self._template, listen=listen)
+        return client, relay
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -259,10 +155,12 @@ class ProxyBackend:
         try:
             async with anyio.create_task_group() as tg:
                 self._task_group = tg
+                self.listing_error = None
                 try:
                     await self.refresh()
-                except Exception:
-                    logger.exception("could not list the backend of %r", self.proxy)
+                except Exception as exc:
+                    self.listing_error = exc
+                    logger.warning("Could not list the backend of %r: %s", self.proxy, exc)
                 try:
                     yield
                 finally:
@@ -284,29 +182,36 @@ class ProxyBackend:
 
     @asynccontextmanager
     async def session(self, ctx: Context | None = None) -> AsyncIterator[Client]:
-        """A connected backend session, exclusively ours while the block runs.
-
-        A relay that must end the proxy's request rather than answer the backend (2026-07-28
-        input the proxy's client has yet to give) cancels the block and its reason is raised
-        here, in the task serving the request."""
+        """A connected backend session for one operation on behalf of `ctx`'s request."""
         if self._shared is not None:
             yield self._shared
-            return
-        async with self._borrow() as (client, relay):
-            relay.ctx, relay.interrupted = ctx, None
-            try:
-                with anyio.CancelScope() as relay.scope:
-                    yield client
-            except Exception:
-                if relay.interrupted is None:
-                    raise
-            finally:
-                relay.ctx = relay.scope = None
-            if relay.interrupted is not None:
-                raise relay.interrupted
+        elif self._template is None:
+            async with self._from_factory(ctx) as client:
+                yield client
+        else:
+            async with self._borrow() as (client, relay), _serving(relay, ctx):
+                yield client
 
     @asynccontextmanager
-    async def _borrow(self) -> AsyncIterator[tuple[Client, _Relay]]:
+    async def _from_factory(self, ctx: Context | None) -> AsyncIterator[Client]:
+        client = self.factory()
+        if inspect.isawaitable(client):
+            client = await client
+        if not isinstance(client, Client):
+            raise TypeError(f"client_factory returned {client!r}, not a Client")
+        if client.is_connected():  # the factory's own session: its handlers as they are
+            yield client
+            return
+        async with client:
+            relay = client.relay if isinstance(client, ProxyClient) else None
+            if relay is None or relay.ctx is not None:
+                yield client
+            else:
+                async with _serving(relay, ctx):
+                    yield client
+
+    @asynccontextmanager
+    async def _borrow(self) -> AsyncIterator[tuple[Client, Relay]]:
         tg = self._task_group
         if tg is None:  # no lifespan: a session for this operation only
             client, relay = self._new_session()
@@ -385,24 +290,41 @@ class ProxyBackend:
         self._install("prompts", prompt_registry, [ProxyPrompt.from_mcp(self, p) for p in prompts])
 
     def _install(self, kind: str, registry: Registry[Any], components: list[Any]) -> None:
-        # Replaces the remote entries in bulk (one change, one list-changed notification);
-        # `Registry.add` would warn on each replacement. Local entries are left alone.
+        # Replaces the mirrored entries in bulk (one change, one list-changed notification);
+        # `Registry.add` would warn on each replacement. Local entries (copies of mirrored
+        # ones included) are left alone.
         remote = self._remote[kind]
         fresh = {c.key: c for c in components}
-        gone = [
-            key
-            for key in remote - fresh.keys()
-            if isinstance(registry.get_any(key), RemoteComponent)
-        ]
+        gone = [key for key in remote - fresh.keys() if is_mirrored(registry.get_any(key))]
         put: dict[str, Any] = {}
         for key, component in fresh.items():
             current = registry.get_any(key)
-            if current is not None and not isinstance(current, RemoteComponent):
+            if current is not None and not is_mirrored(current):
                 continue  # a local component shadows the remote one
             if current is None or not current.same_listing(component):
                 put[key] = component
         self._remote[kind] = set(fresh)
         registry.update(put, delete=gone)
+
+
+@asynccontextmanager
+async def _serving(relay: Relay, ctx: Context | None) -> AsyncIterator[None]:
+    """`relay` relays to `ctx`'s request while the block runs.
+
+    A relay that must end the proxy's request rather than answer the backend (2026-07-28
+    input the proxy's client has yet to give) cancels the block, and its reason is raised
+    here, in the task serving the request."""
+    relay.ctx, relay.interrupted = ctx, None
+    try:
+        with anyio.CancelScope() as relay.scope:
+            yield
+    except Exception:
+        if relay.interrupted is None:
+            raise
+    finally:
+        relay.ctx = relay.scope = None
+    if relay.interrupted is not None:
+        raise relay.interrupted
 
 
 _KINDS = ("tools", "resources", "templates", "prompts")
@@ -494,25 +416,42 @@ class FastMCPProxy(FastMCP):
     """A `FastMCP` server whose components are another server's (see the module docstring).
 
     Args:
-        client: The backend `Client` (connected: shared as is; not connected: a template for
-            the proxy's own sessions, its transport reused, its handlers preferred).
-        client_factory: FastMCP's spelling: a callable returning such a `Client`.
+        client: Deprecated (as in FastMCP): the backend `Client`, as `as_proxy` takes it.
+        client_factory: A callable returning a `Client` (or an awaitable of one), called for
+            each backend operation; `FastMCP.as_proxy` makes one that pools sessions.
         **settings: As for `FastMCP` (name, include_tags, lifespan, ...).
+
+    Raises:
+        ValueError: Both `client` and `client_factory` given, or neither.
     """
 
     def __init__(
         self,
         client: Client | None = None,
         *,
-        client_factory: Callable[[], Client] | None = None,
+        client_factory: ClientFactoryT | None = None,
         **settings: Any,
     ) -> None:
-        if client is None:
-            if client_factory is None:
-                raise TypeError("FastMCPProxy needs a client or a client_factory")
-            client = client_factory()
+        if client is not None and client_factory is not None:
+            raise ValueError("Cannot specify both 'client' and 'client_factory'")
+        if client is not None:
+            from trimcp.settings import settings as global_settings
+
+            if getattr(global_settings, "deprecation_warnings", True):
+                warnings.warn(
+                    "Passing 'client' to FastMCPProxy is deprecated. Use 'client_factory' "
+                    "instead for explicit session management. For automatic session strategy, "
+                    "use FastMCP.as_proxy().",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            client_factory = ClientTemplate(client)
+        elif client_factory is None:
+            raise ValueError("Must specify 'client_factory'")
+        self.client_factory: ClientFactoryT = client_factory
+        """Makes the clients of the backend sessions (FastMCP's attribute)."""
         # Before `FastMCP.__init__`: its manager hooks below hand the backend to the managers.
-        self._backend = ProxyBackend(self, client)
+        self._backend = ProxyBackend(self, client_factory)
         user_lifespan = settings.pop("lifespan", None)
         backend = self._backend
 
@@ -539,15 +478,22 @@ class FastMCPProxy(FastMCP):
 
     @classmethod
     def for_server(cls, server: FastMCP, **settings: Any) -> FastMCPProxy:
-        """A proxy of an in-process server (proxy mounting); it serves that server's routes."""
-        settings.setdefault("name", server.name)
-        proxy = cls(Client(FastMCPTransport(server)), **settings)
+        """A proxy of an in-process server (`as_proxy`, proxy mounting); it serves that
+        server's routes."""
+        template = ProxyClient(FastMCPTransport(server))
+        proxy = cls(client_factory=ClientTemplate(template), **settings)
         proxy.serve_routes_of(server)
         return proxy
 
     @property
-    def client(self) -> Client:
-        return self._backend._template
+    def backend(self) -> ProxyBackend:
+        """The backend sessions and the component cache (internal API)."""
+        return self._backend
+
+    @property
+    def listing_error(self) -> Exception | None:
+        """Why listing the backend failed when the lifespan started (None: it did not)."""
+        return self._backend.listing_error
 
     # -- completion ------------------------------------------------------------------------
 
@@ -565,7 +511,8 @@ class FastMCPProxy(FastMCP):
             )
 
     async def refresh_components(self) -> None:
-        """List the backend into the managers' registries (before `import_server` copies)."""
+        """List the backend into the managers' registries (before `import_server` copies,
+        and when a server this proxy is mounted in lists its mounts)."""
         await self._backend.refresh_listing()
 
 
@@ -573,9 +520,10 @@ class FastMCPProxy(FastMCP):
 
 
 def create_proxy(target: Any, **settings: Any) -> FastMCP:
-    """A proxy server for `target`: a `Client`, a transport, a URL, a `.py` path, a
-    `FastMCP` instance, or an MCPConfig dict. An MCPConfig of several servers gives a server
-    that mounts one proxy per entry, prefixed with the entry's name."""
+    """A proxy server for `target` (`FastMCP.as_proxy`): a `Client` (connected: its session is
+    shared; not connected: a template for the proxy's sessions), a transport, a URL, a `.py`
+    path, a `FastMCP` instance, or an MCPConfig dict. An MCPConfig of several servers gives a
+    server that mounts one proxy per entry, prefixed with the entry's name."""
     from trimcp.mcp_config import MCPConfig, is_mcp_config
 
     if isinstance(target, MCPConfig) or is_mcp_config(target):
@@ -583,18 +531,14 @@ def create_proxy(target: Any, **settings: Any) -> FastMCP:
         transports = config.transports()
         if len(transports) == 1:
             (transport,) = transports.values()
-            return FastMCPProxy(ProxyClient(transport), **settings)
+            return FastMCPProxy(client_factory=ClientTemplate(ProxyClient(transport)), **settings)
         settings.setdefault("name", "MCPConfig proxy")
         composite = FastMCP(**settings)
         for name, transport in transports.items():
-            composite.mount(FastMCPProxy(ProxyClient(transport), name=name), prefix=name)
+            proxy = FastMCPProxy(client_factory=ClientTemplate(ProxyClient(transport)), name=name)
+            composite.mount(proxy, prefix=name)
         return composite
-    if isinstance(target, Client):
-        client = target
-    elif isinstance(target, FastMCP):
-        settings.setdefault("name", f"Proxy of {target.name}")
+    if isinstance(target, FastMCP):
         return FastMCPProxy.for_server(target, **settings)
-    else:
-        client = ProxyClient(infer_transport(target))
-    settings.setdefault("name", "FastMCPProxy")
-    return FastMCPProxy(client, **settings)
+    client = target if isinstance(target, Client) else ProxyClient(infer_transport(target))
+    return FastMCPProxy(client_factory=ClientTemplate(client), **settings)

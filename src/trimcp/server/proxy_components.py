@@ -33,30 +33,62 @@ __all__ = [
     "ProxyTool",
     "RemoteComponent",
     "expand_template",
+    "is_mirrored",
 ]
 
 
-def _tags(meta: dict[str, Any] | None) -> tuple[set[str], dict[str, Any] | None]:
-    """FastMCP's `_fastmcp.tags` from a listing's `_meta`, and the rest of the meta."""
-    if not meta:
-        return set(), meta
-    rest = dict(meta)
-    fastmcp = rest.pop("_fastmcp", None)
-    tags = set(fastmcp.get("tags") or ()) if isinstance(fastmcp, dict) else set()
-    return tags, rest or None
+def _tags(meta: dict[str, Any] | None) -> set[str]:
+    """FastMCP's `_fastmcp.tags` from a listing's `_meta`."""
+    fastmcp = meta.get("_fastmcp") if meta else None
+    return set(fastmcp.get("tags") or ()) if isinstance(fastmcp, dict) else set()
+
+
+def is_mirrored(component: Any) -> bool:
+    """Whether `component` mirrors a backend's (rather than being a local one)."""
+    return isinstance(component, RemoteComponent) and component.mirrored
 
 
 class RemoteComponent(Component):
     """What the four proxy components share: the backend they are read through, and the
-    backend's listing entry (`_mcp`, also how a refreshed listing is compared to the cache)."""
+    backend's listing entry (`_mcp`, also how a refreshed listing is compared to the cache).
+
+    A component as the proxy lists it is *mirrored* (FastMCP's `MirroredComponent`): its state
+    is the backend's, so `enable()`/`disable()` raise `RuntimeError`. `copy()` gives a local
+    component (still calling the backend) to change and add to the proxy, where it shadows
+    the mirrored one."""
 
     _FIELDS: ClassVar[dict[str, str]]
     """Component field -> listing attribute, besides the ones every listing has."""
 
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+    def __init__(
+        self, backend: ProxyBackend, mcp: Any, *, mirrored: bool = True, **fields: Any
+    ) -> None:
         super().__init__(**fields)
         self._backend = backend
         self._mcp = mcp
+        self.mirrored = mirrored
+
+    def _refuse(self, verb: str) -> None:
+        raise RuntimeError(
+            f"Cannot {verb} mirrored component {self.name!r}. Create a local copy first "
+            f"with {self.name}.copy() and add it to your server."
+        )
+
+    def enable(self) -> None:
+        if self.mirrored:
+            self._refuse("enable")
+        super().enable()
+
+    def disable(self) -> None:
+        if self.mirrored:
+            self._refuse("disable")
+        super().disable()
+
+    def copy(self, **update: Any) -> Self:
+        """A local (not mirrored) copy, `update` applied: enable, disable, add it."""
+        new = self.model_copy(update=update)
+        new.mirrored = False
+        return new
 
     def same_listing(self, other: RemoteComponent) -> bool:
         """Whether `other` was listed by the backend exactly as this one was."""
@@ -64,15 +96,14 @@ class RemoteComponent(Component):
 
     @classmethod
     def from_mcp(cls, backend: ProxyBackend, listing: Any) -> Self:
-        tags, meta = _tags(listing.meta)
         return cls(
             backend,
             listing,
             title=listing.title,
             description=listing.description,
             icons=listing.icons,
-            meta=meta,
-            tags=tags,
+            meta=listing.meta,
+            tags=_tags(listing.meta),
             **{field: getattr(listing, attr) for field, attr in cls._FIELDS.items()},
         )
 

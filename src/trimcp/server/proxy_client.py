@@ -1,0 +1,234 @@
+"""The proxy's clients: how the backend's server-to-client traffic reaches the proxy's client.
+
+A backend server may, while serving a proxied request, log, report progress, or ask for
+sampling, elicitation or roots. The proxy relays each to the client of the proxy request being
+served (FastMCP's `ProxyClient` behaviour). The wire carries no correlation for it, so a
+backend session is used by one proxied request at a time, and its `Relay` knows that request's
+`Context`; a relay bound to no request follows `get_context()` (the request whose task
+connected the session).
+
+- `Relay`: the handlers of one backend session.
+- `ProxyClient`: a `Client` whose default handlers are relays (FastMCP's name).
+- `StatefulProxyClient`: FastMCP's per-session backend client; refused (see its docstring).
+- `like_client`: a new, unconnected client made like another (FastMCP's `client.new()`).
+- `relay_client`: a backend session for the proxy's own pool, its relay bound by the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from trimcp.client import Client
+from trimcp.client.elicitation import ElicitResult
+from trimcp.client.session import MESSAGE_HOOKS, call_handler
+from trimcp.core.mrtr import InputRequired
+from trimcp.exceptions import McpError
+from trimcp.protocol.errors import INTERNAL_ERROR, MISSING_REQUIRED_CLIENT_CAPABILITY
+
+if TYPE_CHECKING:
+    from trimcp.client.transports import ClientTransport
+    from trimcp.core.context import Context
+
+__all__ = ["ProxyClient", "Relay", "StatefulProxyClient", "like_client", "relay_client"]
+
+logger = logging.getLogger("trimcp.proxy")
+
+_RELAYED = ("sampling", "elicitation", "roots", "log", "progress")
+
+
+class Relay:
+    """Handlers for one backend session, forwarding to the proxied request it serves.
+
+    `bind(ctx)` gives it that request (the proxy's session pool does, per borrow); unbound,
+    it relays to `get_context()`. `listener` is told of the backend's list changes."""
+
+    def __init__(self, listener: Any = None) -> None:
+        self.listener = listener
+        self.ctx: Context | None = None
+        self.user_message: Any = None
+        self.scope: anyio.CancelScope | None = None
+        self.interrupted: BaseException | None = None
+        self.client: Client | None = None
+
+    def context(self) -> Context | None:
+        if self.ctx is not None:
+            return self.ctx
+        from trimcp.core.context import get_context
+
+        try:
+            return get_context()
+        except RuntimeError:
+            return None
+
+    async def _ask(self, method: str, params: Any, capability: str) -> Any:
+        ctx = self.context()
+        if ctx is None or ctx.request_context is None:
+            raise McpError(-32601, "No client request to relay this to")
+        data = _builtins(params)
+        try:  # both eras (MRTR in 2026-07-28), the capability checked
+            return await ctx.ask_client(method, data or {}, capability)
+        except (InputRequired, McpError) as exc:
+            if isinstance(exc, McpError) and exc.error.code != MISSING_REQUIRED_CLIENT_CAPABILITY:
+                raise
+            if self.scope is None:  # nobody to hand the proxy's answer to: fail this one
+                raise McpError(
+                    INTERNAL_ERROR, f"The proxy's client cannot answer {method}"
+                ) from exc
+            # The proxy's request must end here (with an input_required result, or -32021),
+            # not the backend's: hand it over to the task serving it (the pool's `session`),
+            # and answer the backend with an error; its request is being cancelled anyway.
+            if self.interrupted is None:
+                self.interrupted = exc
+            self.scope.cancel()
+            raise McpError(
+                INTERNAL_ERROR, f"The proxy's client has to answer {method} first"
+            ) from None
+
+    async def log(self, message: Any) -> None:
+        ctx = self.context()
+        data: Any = message.data
+        extra = None
+        if isinstance(message.data, dict) and "msg" in message.data:  # FastMCP 2.13's shape
+            data, extra = message.data["msg"], message.data.get("extra")
+        if ctx is None or ctx.request_context is None:
+            logger.info("backend: %s", data)
+            return
+        await ctx.log(data, message.level, message.logger, extra=extra)
+
+    async def progress(self, progress: float, total: float | None, message: str | None) -> None:
+        ctx = self.context()
+        if ctx is not None and ctx.request_context is not None:
+            await ctx.report_progress(progress, total, message)
+
+    async def sampling(self, messages: Any, params: Any, context: Any) -> Any:
+        return await self._ask("sampling/createMessage", params, "sampling")
+
+    async def elicitation(self, message: str, response_type: Any, params: Any, context: Any) -> Any:
+        answer = await self._ask("elicitation/create", params, "elicitation")
+        return ElicitResult(action=answer.get("action", "cancel"), content=answer.get("content"))
+
+    async def roots(self, context: Any) -> Any:
+        return (await self._ask("roots/list", None, "roots")).get("roots", [])
+
+    async def message(self, notification: Any) -> None:
+        if self.listener is not None and notification.method.endswith("/list_changed"):
+            self.listener.backend_changed(self.client)
+        user = self.user_message
+        if user is not None:
+            hook = getattr(user, MESSAGE_HOOKS.get(notification.method, ""), None)
+            if hook is not None:
+                await call_handler(hook, notification)
+            elif callable(user):
+                await call_handler(user, notification)
+
+
+def _builtins(params: Any) -> Any:
+    if params is None:
+        return None
+    if hasattr(params, "model_dump"):  # an `mcp.types` model from a user's handler types
+        data = params.model_dump(by_alias=True, exclude_none=True)
+    else:
+        data = msgspec.to_builtins(params)
+    if isinstance(data, dict):
+        data.pop("_meta", None)  # the backend's request metadata is not ours to forward
+    return data
+
+
+class ProxyClient(Client):
+    """A `Client` whose handlers relay the backend's logs, progress, sampling, elicitation
+    and roots to the client of the proxy request being served (FastMCP's `ProxyClient`);
+    handlers given explicitly are used instead."""
+
+    def __init__(self, transport: Any, **kwargs: Any) -> None:
+        relay = Relay()
+        kwargs.setdefault("sampling_handler", relay.sampling)
+        kwargs.setdefault("elicitation_handler", relay.elicitation)
+        kwargs.setdefault("roots", relay.roots)
+        kwargs.setdefault("log_handler", relay.log)
+        kwargs.setdefault("progress_handler", relay.progress)
+        super().__init__(transport, **kwargs)
+        self._relay = relay
+        relay.client = self
+
+    @property
+    def relay(self) -> Relay:
+        """The relay behind this client's default handlers."""
+        return self._relay
+
+
+class StatefulProxyClient(ProxyClient):
+    """FastMCP's `StatefulProxyClient` (one backend session per proxy client session, bound
+    to it): not implemented yet. `new_stateful()` raises `NotImplementedError`, so a proxy
+    built on it fails loudly on first use rather than sharing state between sessions."""
+
+    def new_stateful(self) -> Client:
+        raise NotImplementedError(
+            "trimcp does not implement StatefulProxyClient.new_stateful yet: a backend session "
+            "bound to each proxy client session needs a session-end hook in the server core"
+        )
+
+
+def _handlers_of(client: Client) -> dict[str, Any]:
+    """The handlers `client` was given (a `ProxyClient`'s own relays left out)."""
+    handlers = client.options.handlers
+    own = client._relay if isinstance(client, ProxyClient) else None
+    given: dict[str, Any] = {}
+    for name in (*_RELAYED, "message"):
+        handler = getattr(handlers, name, None)
+        if handler is None or (own is not None and getattr(handler, "__self__", None) is own):
+            continue
+        given[name] = handler
+    return given
+
+
+_KEYWORDS = {
+    "sampling": "sampling_handler",
+    "elicitation": "elicitation_handler",
+    "roots": "roots",
+    "log": "log_handler",
+    "progress": "progress_handler",
+    "message": "message_handler",
+}
+
+
+def like_client(client: Client) -> Client:
+    """A new, unconnected client of the same class, transport and options as `client` (FastMCP's
+    `client.new()`); a `ProxyClient`'s relays are its own."""
+    options = client.options
+    kwargs = {_KEYWORDS[name]: handler for name, handler in _handlers_of(client).items()}
+    return type(client)(
+        client.transport,
+        name=client.name,
+        timeout=options.timeout,
+        client_info=options.client_info,
+        protocol=options.protocol,
+        **kwargs,
+    )
+
+
+def relay_client(
+    transport: ClientTransport, relay: Relay, template: Client | None, *, listen: bool
+) -> Client:
+    """A new backend session for the proxy's pool: the template's own handlers where it has
+    them, `relay`'s elsewhere; every notification passes through `relay` first."""
+    given = _handlers_of(template) if template is not None else {}
+    options = template.options if template is not None else None
+    relay.user_message = given.get("message")
+    relay.client = Client(
+        transport,
+        sampling_handler=given.get("sampling", relay.sampling),
+        elicitation_handler=given.get("elicitation", relay.elicitation),
+        roots=given.get("roots", relay.roots),
+        log_handler=given.get("log", relay.log),
+        progress_handler=given.get("progress"),  # `ProxyTool.run` relays per call
+        message_handler=relay.message,
+        timeout=options.timeout if options is not None else None,
+        client_info=options.client_info if options is not None else None,
+        protocol=options.protocol if options is not None else "auto",
+        listen=listen,
+    )
+    return relay.client
