@@ -12,7 +12,7 @@
 | `const`, `enum` | `Literal[...]` |
 | `anyOf`, `oneOf`, a list of types | a `Union`, `Optional` when `null` is one of them |
 | `allOf` | its parts merged into one schema |
-| `array` | `list[...]`; `set[...]` under `uniqueItems`; `prefixItems` as a `tuple` |
+| `array` | `list[...]`; `set[...]` under `uniqueItems`; positional `items`/`prefixItems`: a list of their union |
 | `object` with `properties` | a keyword-only dataclass, or a pydantic model when `additionalProperties` is `true` |
 | `object` without `properties` | `dict[str, ...]` |
 | `$ref` (JSON pointers into the schema, `#` for the root) | the type it points to; a reference back into an object being built is a `ForwardRef` |
@@ -23,6 +23,12 @@ they come from, or `Root`. Property names that are not identifiers are renamed (
 -> `first_name`, `@type` -> `field_type`) and keep the original as their alias, so
 validation reads the JSON keys. Defaults are applied when validating, nested ones too: an
 object's own `default` fills what the data leaves out.
+
+What the table does not name is not checked, so the type accepts more than the schema:
+`not`, `if`/`then`/`else`, `patternProperties`, `propertyNames`, `minProperties`, ... and
+`additionalProperties: false` (a dataclass drops unknown keys, as FastMCP's does).
+`EmailStr` needs `email-validator` installed: without it, pydantic refuses to build a
+validator for a schema with `"format": "email"`.
 
 The same schema (and name) gives the same type each time: the result is cached.
 """
