@@ -16,13 +16,13 @@ import datetime
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from trimcp.client.transports import (
     ClientTransport,
     FastMCPTransport,
     InMemoryServer,
     StdioTransport,
+    is_sse_url,
 )
 from trimcp.runtime.peer import MessageStream
 
@@ -61,9 +61,8 @@ def _url_transport(entry: Mapping[str, Any]) -> ClientTransport:
 
     url = str(entry["url"])
     kind = entry.get("transport") or entry.get("type")
-    if kind is None:  # FastMCP's rule: a path segment `/sse` means the legacy transport
-        path = urlsplit(url).path
-        kind = "sse" if path.rstrip("/").endswith("/sse") or "/sse/" in path else "http"
+    if kind is None:
+        kind = "sse" if is_sse_url(url) else "http"
     options: dict[str, Any] = {
         "headers": {str(k): str(v) for k, v in (entry.get("headers") or {}).items()} or None,
         "auth": entry.get("auth"),

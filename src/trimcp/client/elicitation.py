@@ -20,17 +20,21 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from trimcp.client.context import RequestContext
 from trimcp.client.results import json_schema_to_type
+from trimcp.client.sampling import CreateMessageRequestParams
 from trimcp.exceptions import McpError
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS
 from trimcp.types.base import Payload
 from trimcp.types.codec import decode
-from trimcp.types.misc import Root, SamplingMessage
+from trimcp.types.misc import Root
 
 __all__ = [
     "CreateMessageParams",
     "ElicitParams",
+    "ElicitRequestParams",
     "ElicitResult",
+    "ElicitationHandler",
     "RequestContext",
     "RootsHandler",
     "RootsList",
@@ -43,6 +47,8 @@ T = TypeVar("T")
 
 RootsList = Sequence[str | Path | Root | dict[str, Any]]
 RootsHandler = Callable[..., Any]
+ElicitationHandler = Callable[..., Any]
+"""`(message, response_type, params, context) -> data | ElicitResult` (sync or async)."""
 
 
 @dataclasses.dataclass
@@ -54,36 +60,19 @@ class ElicitResult(Generic[T]):
     meta: dict[str, Any] | None = None
 
 
-@dataclasses.dataclass
-class RequestContext:
-    """Handed to sampling, elicitation and roots handlers: which request they answer."""
+class ElicitRequestParams(Payload, kw_only=True):
+    """The params of `elicitation/create` (`mcp.types.ElicitRequestParams`)."""
 
-    request_id: str | int
-    method: str
-    meta: dict[str, Any] | None = None
-
-
-class CreateMessageParams(Payload, kw_only=True):
-    messages: list[SamplingMessage]
-    maxTokens: int | None = None
-    systemPrompt: str | None = None
-    temperature: float | None = None
-    stopSequences: list[str] | None = None
-    modelPreferences: dict[str, Any] | None = None
-    includeContext: str | None = None
-    metadata: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] | None = None
-    toolChoice: dict[str, Any] | None = None
-    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
-
-
-class ElicitParams(Payload, kw_only=True):
     message: str
     requestedSchema: dict[str, Any] | None = None
     mode: str | None = None
     url: str | None = None
     elicitationId: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+
+ElicitParams = ElicitRequestParams
+CreateMessageParams = CreateMessageRequestParams
 
 
 async def _call(handler: Callable[..., Any], *args: Any) -> Any:
@@ -121,7 +110,7 @@ def to_builtins(value: Any) -> Any:
 async def answer_sampling(
     handler: Callable[..., Any], raw: msgspec.Raw | None, context: RequestContext
 ) -> dict[str, Any]:
-    params = _decode_params(raw, CreateMessageParams)
+    params = _decode_params(raw, CreateMessageRequestParams)
     try:
         result = await _call(handler, params.messages, params, context)
     except McpError:
@@ -147,7 +136,7 @@ async def answer_sampling(
 async def answer_elicitation(
     handler: Callable[..., Any], raw: msgspec.Raw | None, context: RequestContext
 ) -> dict[str, Any]:
-    params = _decode_params(raw, ElicitParams)
+    params = _decode_params(raw, ElicitRequestParams)
     schema = params.requestedSchema or {"type": "object", "properties": {}}
     response_type = (
         None

@@ -19,12 +19,15 @@ from typing import Any
 import anyio
 import msgspec
 
+from trimcp.client.context import RequestContext
 from trimcp.client.elicitation import (
-    RequestContext,
     answer_elicitation,
     answer_roots,
     answer_sampling,
 )
+from trimcp.client.interop import sdk_notification
+from trimcp.client.logging import default_log_handler
+from trimcp.client.messages import MessageHandler
 from trimcp.exceptions import ClientError, McpError
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -57,17 +60,6 @@ REQUEST_TIMEOUT = -32001
 
 DISCOVER_TIMEOUT = 5.0
 """How long the "auto" probe waits before deciding the server is handshake-only."""
-
-_LOG_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "notice": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "alert": logging.CRITICAL,
-    "emergency": logging.CRITICAL,
-}
 
 MESSAGE_HOOKS = {
     # FastMCP `MessageHandler` hook methods, by notification method (also what a proxy's
@@ -132,6 +124,11 @@ class ServerNotification:
 
     method: str
     params: dict[str, Any] | None
+
+    @property
+    def root(self) -> ServerNotification:
+        """The notification itself (FastMCP's `ServerNotification` wraps it in `.root`)."""
+        return self
 
 
 @dataclasses.dataclass
@@ -427,7 +424,12 @@ class ClientSession:
                 meta = params.get("_meta") if isinstance(params, dict) else None
             except DECODE_ERRORS:
                 pass
-        context = RequestContext(request_id=request.id, method=method, meta=meta)
+        context = RequestContext(request_id=request.id, method=method, meta=meta, session=self)
+        if isinstance(handlers.message, MessageHandler):
+            try:
+                await handlers.message.dispatch_request(request)
+            except Exception:
+                logger.exception("message handler failed")
         if method == "ping":
             return {}
         if method == "sampling/createMessage" and handlers.sampling is not None:
@@ -483,14 +485,8 @@ class ClientSession:
         except msgspec.ValidationError:
             logger.debug("malformed log notification ignored")
             return
-        if self.handlers.log is None:
-            server_logger = logging.getLogger(
-                f"trimcp.client.server.{params.logger}" if params.logger else "trimcp.client.server"
-            )
-            server_logger.log(_LOG_LEVELS.get(params.level, logging.INFO), "%s", params.data)
-            return
         try:
-            await call_handler(self.handlers.log, params)
+            await call_handler(self.handlers.log or default_log_handler, params)
         except Exception:
             logger.exception("log handler failed")
 
@@ -506,10 +502,12 @@ class ClientSession:
             )
         except DECODE_ERRORS:
             params = None
-        message = ServerNotification(
-            notification.method, params if isinstance(params, dict) else None
-        )
+        params = params if isinstance(params, dict) else None
+        message: Any = ServerNotification(notification.method, params)
         try:
+            if isinstance(handler, MessageHandler):
+                await handler.dispatch(sdk_notification(message.method, params) or message)
+                return
             hook = (
                 getattr(handler, MESSAGE_HOOKS.get(notification.method, ""), None)
                 if not inspect.isfunction(handler)

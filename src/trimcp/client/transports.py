@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -304,13 +305,19 @@ class PythonStdioTransport(StdioTransport):
         )
 
 
-def _infer_http(url: str) -> ClientTransport:
-    """A URL whose path ends in `/sse` (or `/sse/`) -> `SSETransport`; any other -> streamable HTTP."""
+def is_sse_url(url: str) -> bool:
+    """FastMCP's rule: a URL whose path has an `/sse` segment (`/sse`, `/sse/`, `/sse/x`)
+    speaks the legacy SSE transport."""
     from urllib.parse import urlsplit
 
+    return re.search(r"/sse(/|\?|&|$)", urlsplit(url).path) is not None
+
+
+def _infer_http(url: str) -> ClientTransport:
+    """A URL with an `/sse` path segment -> `SSETransport`; any other -> streamable HTTP."""
     from trimcp.client.http import SSETransport, StreamableHttpTransport
 
-    if urlsplit(url).path.rstrip("/").endswith("/sse"):
+    if is_sse_url(url):
         return SSETransport(url)
     return StreamableHttpTransport(url)
 
