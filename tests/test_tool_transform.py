@@ -368,3 +368,19 @@ async def test_through_a_mount() -> None:
         async with Client(main) as client:
             result = await client.call_tool("child_plus", {"x": 4})
     assert result.data == 14
+
+
+async def test_a_sync_transform_fn_runs_in_a_worker_thread(add_tool: FunctionTool) -> None:
+    import threading
+
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+
+    def sync_fn(old_x: int, old_y: int = 0) -> int:
+        seen.append(threading.get_ident())
+        return old_x * old_y
+
+    new = Tool.from_tool(add_tool, transform_fn=sync_fn)
+    result = await new.run({"old_x": 3, "old_y": 4})
+    assert result.structured_content == {"result": 12}
+    assert seen and seen[0] != loop_thread

@@ -224,11 +224,17 @@ class TransformedTool(Tool):
         for name, prop in self.parameters.get("properties", {}).items():
             if name not in arguments and isinstance(prop, dict) and "default" in prop:
                 arguments[name] = prop["default"]
+        fn = self.fn
         token = _current_tool.set(self)
         try:
-            result = self.fn(**arguments)
-            if inspect.isawaitable(result):
-                result = await result
+            if isinstance(fn, _Forwarder) or _is_async(fn):
+                result = await fn(**arguments)
+            else:  # a sync function: in a worker thread, as sync tools are
+                from trimcp.runtime.threads import run_sync
+
+                result = await run_sync(fn, **arguments)
+                if inspect.isawaitable(result):
+                    result = await result
         finally:
             _current_tool.reset(token)
         return self._result_from(result)
@@ -477,6 +483,12 @@ def _describe_function(
         output_schema_for(sig.return_annotation),
         has_kwargs,
         (returns_result),
+    )
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004  # an object with `async def __call__`
     )
 
 
