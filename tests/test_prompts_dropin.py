@@ -97,3 +97,29 @@ async def test_bad_arguments_use_fastmcp_wording() -> None:
         pytest.raises(PromptError, match="Error rendering prompt typed_prompt"),
     ):
         await prompt.render({"numbers": "not valid json"})
+
+
+async def test_a_message_built_with_sdk_content_reaches_the_client() -> None:
+    """FastMCP code builds `PromptMessage(content=mcp.types.EmbeddedResource(...))`."""
+    import mcp.types
+
+    from trimcp import Client, FastMCP
+    from trimcp.types import EmbeddedResource
+
+    server = FastMCP("p")
+
+    @server.prompt
+    def with_file() -> PromptMessage:
+        resource = mcp.types.TextResourceContents(
+            uri="file://file.txt", text="File contents", mimeType="text/plain"
+        )
+        return PromptMessage(
+            role="user", content=mcp.types.EmbeddedResource(type="resource", resource=resource)
+        )
+
+    with anyio.fail_after(10):
+        async with Client(server) as client:
+            result = await client.get_prompt("with_file")
+    content = result.messages[0].content
+    assert isinstance(content, EmbeddedResource)
+    assert (content.resource.text, content.resource.mimeType) == ("File contents", "text/plain")  # type: ignore[union-attr]

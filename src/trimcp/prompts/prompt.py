@@ -89,7 +89,10 @@ def Message(content: Any, role: str = "user", **kwargs: Any) -> PromptMessage:
 def to_message(item: Any) -> PromptMessage:
     """One returned item as a `PromptMessage` (see the module docstring)."""
     if isinstance(item, PromptMessage):
-        return item
+        if isinstance(item.content, _CONTENT_TYPES):
+            return item
+        # built with an `mcp.types` content block (FastMCP code does): a trimcp one instead
+        return PromptMessage(role=item.role, content=_content(item.content))
     if isinstance(item, str):
         return PromptMessage(role="user", content=TextContent(text=item))
     if isinstance(item, Mapping) and "role" in item and "content" in item:
