@@ -200,3 +200,30 @@ def test_untransformed_tools_are_what_was_added() -> None:
     assert manager.add_tool(tool) is tool
     assert manager.find("add") is tool
     assert isinstance(tool, FunctionTool)
+
+
+def test_parsed_function_reads_a_function() -> None:
+    from trimcp.exceptions import InvalidSignature
+    from trimcp.tools.tool import ParsedFunction
+
+    def f(a: int, *args: int, **kwargs: int) -> list[int]:
+        """Doc."""
+        return [a]
+
+    parsed = ParsedFunction.from_function(f, validate=False)
+    assert (parsed.fn, parsed.name, parsed.description) == (f, "f", "Doc.")
+    assert parsed.input_schema == {
+        "type": "object",
+        "properties": {"a": {"type": "integer"}},
+        "required": ["a"],
+    }
+    assert parsed.output_schema is not None
+    assert parsed.output_schema["x-fastmcp-wrap-result"] is True
+    raw = ParsedFunction.from_function(f, validate=False, wrap_non_object_output_schema=False)
+    assert raw.output_schema == {"type": "array", "items": {"type": "integer"}}
+    with pytest.raises(InvalidSignature, match=r"\*args"):
+        ParsedFunction.from_function(f)
+    with pytest.raises(InvalidSignature, match="'nope' in exclude_args does not exist"):
+        ParsedFunction.from_function(add, exclude_args=["nope"])
+    with pytest.raises(TypeError, match="not a callable object"):
+        ParsedFunction.from_function(3)  # type: ignore[arg-type]

@@ -28,6 +28,7 @@ from trimcp.utilities.components import Component
 from trimcp.utilities.json_schema import compress_schema
 
 if TYPE_CHECKING:
+    from trimcp.tools.parsed_function import ParsedFunction
     from trimcp.tools.tool_transform import ArgTransform, TransformedTool
     from trimcp.utilities.types import NotSetT, default_serializer
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FunctionTool",
+    "ParsedFunction",
     "Tool",
     "ToolResult",
     "ToolResultSerializerType",
@@ -52,6 +54,10 @@ def __getattr__(name: str) -> Any:
         from trimcp.utilities.types import default_serializer
 
         return default_serializer
+    if name == "ParsedFunction":
+        from trimcp.tools.parsed_function import ParsedFunction
+
+        return ParsedFunction
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -23,14 +23,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trimcp.tools.parsed_function import ParsedFunction, signature_of
 from trimcp.tools.tool import (
     NotSet,
     Tool,
     ToolResult,
-    output_schema_for,
     warn_output_schema_false,
 )
-from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.json_schema import compress_schema
 
 if TYPE_CHECKING:
@@ -312,7 +311,13 @@ class TransformedTool(Tool):
         fn_output: dict[str, Any] | None = None
         fn_returns_result = False
         if transform_fn is not None:
-            fn_schema, fn_output, has_kwargs, fn_returns_result = _describe_function(transform_fn)
+            parsed = ParsedFunction.from_function(transform_fn, validate=False)
+            fn_schema, fn_output = parsed.input_schema, parsed.output_schema
+            sig = signature_of(transform_fn)
+            fn_returns_result = sig.return_annotation is ToolResult
+            has_kwargs = any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()
+            )
             if not has_kwargs:
                 missing = schema.get("properties", {}).keys() - fn_schema.get("properties", {})
                 if missing:
@@ -453,37 +458,6 @@ def merge_schemas(base: dict[str, Any], override: dict[str, Any]) -> dict[str, A
         merged["$defs"] = defs
         merged = compress_schema(merged, prune_defs=True)
     return merged
-
-
-def _describe_function(
-    fn: Callable[..., Any],
-) -> tuple[dict[str, Any], dict[str, Any] | None, bool, bool]:
-    """A transform function's input schema (`*args`/`**kwargs` left out), output schema,
-    whether it takes `**kwargs`, and whether it is annotated to return a `ToolResult`."""
-    try:
-        sig = inspect.signature(fn, eval_str=True)
-    except NameError:
-        sig = inspect.signature(fn)
-    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    has_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
-    stand_in = fn
-    if any(p.kind in variadic for p in sig.parameters.values()):
-        kept = [p for p in sig.parameters.values() if p.kind not in variadic]
-
-        def stand_in(*args: Any, **kwargs: Any) -> Any:
-            return fn(*args, **kwargs)
-
-        stand_in.__signature__ = sig.replace(parameters=kept)  # type: ignore[attr-defined]
-        stand_in.__name__ = getattr(fn, "__name__", type(fn).__name__)
-        stand_in.__doc__ = getattr(fn, "__doc__", None)
-    parsed = ParsedCallable.from_function(stand_in)
-    returns_result = sig.return_annotation is ToolResult
-    return (
-        parsed.parameters_schema,
-        output_schema_for(sig.return_annotation),
-        has_kwargs,
-        (returns_result),
-    )
 
 
 def _is_async(fn: Any) -> bool:
