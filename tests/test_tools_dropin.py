@@ -227,3 +227,20 @@ def test_parsed_function_reads_a_function() -> None:
         ParsedFunction.from_function(add, exclude_args=["nope"])
     with pytest.raises(TypeError, match="not a callable object"):
         ParsedFunction.from_function(3)  # type: ignore[arg-type]
+
+
+async def test_a_proxied_tool_transformed() -> None:
+    from trimcp.client.transports import FastMCPTransport
+
+    backend = FastMCP("backend")
+    backend.add_tool(Tool.from_function(add))
+    proxy = FastMCP.as_proxy(FastMCPTransport(backend))
+    with anyio.fail_after(10):
+        parent = (await proxy.get_tools())["add"]
+        proxy.add_tool(
+            Tool.from_tool(parent, name="plus", transform_args={"a": ArgTransform(name="x")})
+        )
+        async with Client(proxy) as client:
+            assert {t.name for t in await client.list_tools()} == {"add", "plus"}
+            result = await client.call_tool("plus", {"x": 1, "b": 5})
+    assert result.data == 6
