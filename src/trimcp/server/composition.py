@@ -18,6 +18,7 @@ filters apply first, then the parent's.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,47 @@ _NOT_LISTED = (
     "Failed to list resource templates from {name!r}: {exc}",
     "Failed to list prompts from mounted server {name!r}: {exc}",
 )
+
+
+_SEPARATORS = {
+    "tool_separator": "The tool_separator parameter is deprecated and will be removed in a "
+    "future version. Tools are now prefixed using 'prefix_toolname' format.",
+    "resource_separator": "The resource_separator parameter is deprecated and ignored. Resource "
+    "prefixes are now added using the protocol://prefix/path format.",
+    "prompt_separator": "The prompt_separator parameter is deprecated and will be removed in a "
+    "future version. Prompts are now prefixed using 'prefix_promptname' format.",
+}
+
+
+def _deprecated(message: str) -> None:
+    from trimcp.settings import settings
+
+    if getattr(settings, "deprecation_warnings", True):
+        # blamed on the caller of `FastMCP.mount`/`import_server` (they call us)
+        warnings.warn(message, DeprecationWarning, stacklevel=5)
+
+
+def _old_order(server: Any, prefix: Any, verb: str) -> tuple[Any, Any]:
+    """FastMCP 2.x's `mount("prefix", server)` order, accepted with FastMCP's warning."""
+    from trimcp.server.server import FastMCP
+
+    if isinstance(server, str) and isinstance(prefix, FastMCP):
+        _deprecated(
+            f"{verb.capitalize()} prefixes are now optional and the first positional argument "
+            f"should be the server you want to {verb}."
+        )
+        return prefix, server
+    return server, prefix
+
+
+def warn_separators(**separators: str | None) -> None:
+    """FastMCP 2.x's `tool_separator`, `resource_separator`, `prompt_separator` (of `mount`
+    and `import_server`): ignored, with FastMCP's deprecation warnings."""
+    for name, value in separators.items():
+        if name not in _SEPARATORS:
+            raise TypeError(f"unexpected keyword argument {name!r}")
+        if value is not None:
+            _deprecated(_SEPARATORS[name])
 
 
 def prefix_format_of(server: FastMCP) -> PrefixFormat:
@@ -99,15 +141,23 @@ class Composition:
     # -- bookkeeping ---------------------------------------------------------------------
 
     def mount(
-        self, server: Any, prefix: Any, *, as_proxy: bool | None, namespace: str | None
+        self,
+        server: Any,
+        prefix: Any,
+        *,
+        as_proxy: bool | None,
+        namespace: str | None,
+        **separators: str | None,
     ) -> None:
         """`FastMCP.mount`: direct by default, through an in-memory client (a proxy, whose
-        lifespan runs `server`'s) when asked or when `server` has a custom lifespan."""
+        lifespan runs `server`'s) when asked or when `server` has a custom lifespan.
+        FastMCP 2.x's argument order and `*_separator` keywords are accepted, with its
+        deprecation warnings."""
         from trimcp.server.proxy import FastMCPProxy
         from trimcp.server.server import FastMCP
 
-        if isinstance(server, str) and isinstance(prefix, FastMCP):  # FastMCP 2.x's old order
-            server, prefix = prefix, server
+        server, prefix = _old_order(server, prefix, "mount")
+        warn_separators(**separators)
         if not isinstance(server, FastMCP) or isinstance(prefix, FastMCP):
             raise TypeError("mount() needs a FastMCP server")
         if namespace is not None:
@@ -191,16 +241,18 @@ def _tree(server: FastMCP) -> Iterator[FastMCP]:
 # -- import_server ---------------------------------------------------------------------------
 
 
-async def import_server(owner: FastMCP, server: FastMCP, prefix: str | None) -> None:
+async def import_server(
+    owner: FastMCP, server: FastMCP, prefix: str | None, **separators: str | None
+) -> None:
     """Copy `server`'s visible components (its mounts included) into `owner`, prefixed.
 
     A one-time copy: later changes to `server` are not reflected; its lifespan is not run.
     Later imports win (the copies replace what is there, without duplicate warnings).
+    FastMCP 2.x's argument order and `*_separator` keywords are accepted, with its
+    deprecation warnings.
     """
-    from trimcp.server.server import FastMCP
-
-    if isinstance(server, str) and isinstance(prefix, FastMCP):  # FastMCP 2.x's old order
-        server, prefix = prefix, server
+    server, prefix = _old_order(server, prefix, "import")
+    warn_separators(**separators)
     await server.refresh_components()  # a proxy lists its backend first
     await server.composition.refresh()
     fmt = prefix_format_of(owner)
