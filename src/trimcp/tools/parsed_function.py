@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trimcp.exceptions import InvalidSignature
-from trimcp.tools.tool import output_schema_for
+from trimcp.tools.output_schema import WRAP_KEY, output_schema_for
 from trimcp.utilities.callables import ParsedCallable
 
 __all__ = ["ParsedFunction"]
@@ -77,7 +77,7 @@ class ParsedFunction:
                     )
         parsed = ParsedCallable.from_function(target, exclude_args=exclude_args or ())
         output = output_schema_for(parsed.return_annotation)
-        if output is not None and not wrap_non_object_output_schema and output.get(_WRAP):
+        if output is not None and not wrap_non_object_output_schema and output.get(WRAP_KEY):
             inner = dict(output["properties"]["result"])
             if "$defs" in output:
                 inner["$defs"] = output["$defs"]
@@ -89,9 +89,6 @@ class ParsedFunction:
             input_schema=parsed.parameters_schema,
             output_schema=output,
         )
-
-
-_WRAP = "x-fastmcp-wrap-result"
 
 
 def signature_of(fn: Callable[..., Any]) -> inspect.Signature:

@@ -14,18 +14,23 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 import msgspec
 
 from trimcp.exceptions import InvalidSignature
+from trimcp.tools.output_schema import (
+    WRAP_KEY,
+    is_object_schema,
+    output_schema_for,
+    warn_output_schema_false,
+)
 from trimcp.types import CallToolResult, ContentBlock, Icon, TextContent, ToolAnnotations
 from trimcp.types import Tool as MCPTool
 from trimcp.types.codec import convert
 from trimcp.utilities import fast_schema
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component
-from trimcp.utilities.json_schema import compress_schema
 
 if TYPE_CHECKING:
     from trimcp.tools.parsed_function import ParsedFunction
@@ -42,6 +47,7 @@ __all__ = [
     "ToolResult",
     "ToolResultSerializerType",
     "default_serializer",
+    "output_schema_for",
     "warn_output_schema_false",
 ]
 
@@ -65,13 +71,6 @@ def _is_pydantic_model(value: Any) -> bool:
     """`isinstance(value, pydantic.BaseModel)`, without importing pydantic."""
     pydantic = sys.modules.get("pydantic")
     return pydantic is not None and isinstance(value, pydantic.BaseModel)
-
-
-_FOREIGN_CONTENT_NAMES = frozenset(
-    {"TextContent", "ImageContent", "AudioContent", "ResourceLink", "EmbeddedResource"}
-)
-_WRAP_KEY = "x-fastmcp-wrap-result"
-_NO_OUTPUT_SCHEMA = (inspect.Parameter.empty, None, type(None), Any, ...)
 
 
 class ToolResult:
@@ -418,7 +417,7 @@ class FunctionTool(Tool):
                 warn_output_schema_false()
             final_schema = None
         else:
-            if not isinstance(output_schema, dict) or not _is_object_schema(output_schema):
+            if not isinstance(output_schema, dict) or not is_object_schema(output_schema):
                 raise InvalidSignature(
                     f"Output schemas must represent object types; got {output_schema!r}"
                 )
@@ -473,7 +472,7 @@ class FunctionTool(Tool):
                 if isinstance(structured, dict):
                     return ToolResult(content=content, structured_content=structured)
             return ToolResult(content=content)
-        if self.output_schema.get(_WRAP_KEY):
+        if self.output_schema.get(WRAP_KEY):
             return ToolResult(content=content, structured_content={"result": to_jsonable(result)})
         return ToolResult(content=content, structured_content=result)
 
@@ -486,7 +485,7 @@ def _plain_result(
     if not fast_schema.is_plain(result):
         return None
     kind = type(result)
-    if output_schema is not None and not output_schema.get(_WRAP_KEY) and kind is not dict:
+    if output_schema is not None and not output_schema.get(WRAP_KEY) and kind is not dict:
         return None  # the general path raises "structured_content must be a dict"
     content: list[ContentBlock]
     if result is None or ((kind is list or kind is tuple) and not result):
@@ -505,78 +504,8 @@ def _plain_result(
         content = [TextContent(text=text)]
     if output_schema is None:
         structured = fast_schema.plain_builtins(result) if kind is dict else None
-    elif output_schema.get(_WRAP_KEY):
+    elif output_schema.get(WRAP_KEY):
         structured = {"result": fast_schema.plain_builtins(result)}
     else:
         structured = fast_schema.plain_builtins(result)
     return ToolResult.from_final(content, structured)
-
-
-def warn_output_schema_false() -> None:
-    """FastMCP's `DeprecationWarning` for `output_schema=False` (2.11.4: use `None`), unless
-    the `deprecation_warnings` setting is off."""
-    from trimcp.settings import settings
-
-    if settings.deprecation_warnings:
-        import warnings
-
-        warnings.warn(
-            "Passing output_schema=False is deprecated. Use output_schema=None instead.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-
-
-def _is_object_schema(schema: dict[str, Any]) -> bool:
-    return (
-        schema.get("type") == "object"
-        or "properties" in schema
-        or ("$ref" in schema and "$defs" in schema)
-    )
-
-
-def _mentions_content(tp: Any) -> bool:
-    import pydantic
-
-    from trimcp.utilities.types import CONTENT_STRUCTS, Audio, File, Image
-
-    if tp in (Image, Audio, File, ToolResult):
-        return True
-    if isinstance(tp, type) and (
-        issubclass(tp, CONTENT_STRUCTS)
-        or (issubclass(tp, pydantic.BaseModel) and tp.__name__ in _FOREIGN_CONTENT_NAMES)
-    ):
-        return True
-    return any(_mentions_content(arg) for arg in get_args(tp))
-
-
-def output_schema_for(annotation: Any) -> dict[str, Any] | None:
-    """FastMCP's output schema for a return annotation: object types as they are, others
-    wrapped as `{"result": ...}` and marked `x-fastmcp-wrap-result`; `None` for no
-    annotation, `None`, `Any`, content types and types pydantic cannot describe."""
-    if annotation in _NO_OUTPUT_SCHEMA or isinstance(annotation, str):
-        return None
-    node = fast_schema.compile_type(annotation)
-    if node is not None:
-        return fast_schema.output_schema(node)  # what the code below gives, sans pydantic
-    if _mentions_content(annotation):
-        return None
-    import pydantic
-
-    from trimcp.utilities.types import get_cached_typeadapter
-
-    try:
-        schema = get_cached_typeadapter(annotation).json_schema(mode="serialization")
-    except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError):
-        return None
-    if not _is_object_schema(schema):
-        defs = schema.pop("$defs", None)
-        schema = {
-            "type": "object",
-            "properties": {"result": schema},
-            "required": ["result"],
-            _WRAP_KEY: True,
-        }
-        if defs:
-            schema["$defs"] = defs
-    return compress_schema(schema, prune_titles=True)

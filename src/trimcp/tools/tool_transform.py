@@ -23,12 +23,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trimcp.tools.output_schema import WRAP_KEY, warn_output_schema_false
 from trimcp.tools.parsed_function import ParsedFunction, signature_of
 from trimcp.tools.tool import (
     NotSet,
     Tool,
     ToolResult,
-    warn_output_schema_false,
 )
 from trimcp.utilities.json_schema import compress_schema
 
@@ -241,11 +241,7 @@ class TransformedTool(Tool):
     def _result_from(self, result: Any) -> ToolResult:
         schema = self.output_schema
         if isinstance(result, ToolResult):
-            if (
-                schema is not None
-                and schema.get("type") != "object"
-                and not schema.get("x-fastmcp-wrap-result")
-            ):
+            if schema is not None and schema.get("type") != "object" and not schema.get(WRAP_KEY):
                 return ToolResult(content=result.content)  # a non-object schema: no structure
             return result
         from trimcp.utilities.types import convert_to_content, to_jsonable
@@ -253,7 +249,7 @@ class TransformedTool(Tool):
         content = convert_to_content(result, self.serializer)
         structured: Any = None
         if schema is not None:
-            structured = {"result": result} if schema.get("x-fastmcp-wrap-result") else result
+            structured = {"result": result} if schema.get(WRAP_KEY) else result
         if structured is None:
             try:
                 structured = to_jsonable(result)
