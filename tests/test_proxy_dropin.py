@@ -1,0 +1,207 @@
+"""Proxies as FastMCP 2.13 code builds them: `FastMCPProxy(client_factory=...)` (sync or
+async, called per operation), the deprecated `client=`, `proxy.client_factory`, mirrored
+components (`enable`/`disable` refused, `copy()` gives a local one), listings' `_meta`, and
+`ProxyClient`'s relays when the proxy calls the factory itself."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import anyio
+import pytest
+
+from trimcp import Client, Context, FastMCP
+from trimcp.client.transports import FastMCPTransport
+from trimcp.server.proxy import (
+    ClientTemplate,
+    FastMCPProxy,
+    ProxyClient,
+    ProxyTool,
+    StatefulProxyClient,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def backend() -> FastMCP:
+    server = FastMCP("backend")
+
+    @server.tool(tags={"greet"})
+    def greet(name: str) -> str:
+        return f"Hello, {name}!"
+
+    @server.tool
+    async def steps(ctx: Context) -> int:
+        for i in range(3):
+            await ctx.report_progress(i + 1, 3, f"step {i + 1}")
+        return 3
+
+    @server.tool
+    async def shout(text: str, ctx: Context) -> None:
+        await ctx.info(text, logger_name="backend")
+
+    @server.resource("resource://wave", tags={"wave"})
+    def wave() -> str:
+        return "wave"
+
+    @server.prompt(tags={"welcome"})
+    def welcome(name: str) -> str:
+        return f"Welcome, {name}!"
+
+    return server
+
+
+# -- construction ------------------------------------------------------------------------------
+
+
+def test_proxy_needs_exactly_one_of_client_and_client_factory() -> None:
+    server = backend()
+    with pytest.raises(ValueError, match="Must specify 'client_factory'"):
+        FastMCPProxy()
+    with pytest.raises(ValueError, match="Cannot specify both 'client' and 'client_factory'"):
+        FastMCPProxy(Client(server), client_factory=lambda: Client(server))
+
+
+async def test_client_keyword_is_deprecated_and_still_proxies() -> None:
+    client = ProxyClient(backend())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        proxy = FastMCPProxy(client=client)
+    assert [w.category for w in caught] == [DeprecationWarning]
+    assert "client_factory" in str(caught[0].message)
+    made = proxy.client_factory()
+    assert made is not client and type(made) is ProxyClient and not made.is_connected()
+    with anyio.fail_after(10):
+        async with Client(proxy) as front:
+            assert (await front.call_tool("greet", {"name": "A"})).data == "Hello, A!"
+
+
+async def test_as_proxy_client_factory_makes_like_clients() -> None:
+    proxy = FastMCP.as_proxy("http://example.com/mcp/")
+    assert isinstance(proxy, FastMCPProxy)
+    assert isinstance(proxy.client_factory, ClientTemplate)
+    made = proxy.client_factory()
+    assert isinstance(made, ProxyClient)
+    assert made.transport.url == "http://example.com/mcp/"  # type: ignore[attr-defined]
+    assert proxy.client_factory() is not made
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+async def test_client_factory_is_called_per_operation(is_async: bool) -> None:
+    server = backend()
+    made: list[Client] = []
+
+    def make() -> Client:
+        client = Client(FastMCPTransport(server))
+        made.append(client)
+        return client
+
+    async def make_async() -> Client:
+        return make()
+
+    proxy = FastMCPProxy(client_factory=make_async if is_async else make)
+    assert proxy.client_factory is (make_async if is_async else make)
+    with anyio.fail_after(10):
+        async with Client(proxy) as front:
+            listed = len(made)  # the lifespan lists the backend through the factory
+            assert (await front.call_tool("greet", {"name": "A"})).data == "Hello, A!"
+            assert (await front.call_tool("greet", {"name": "B"})).data == "Hello, B!"
+    assert len(made) == listed + 2
+    assert not any(client.is_connected() for client in made)
+
+
+async def test_a_connected_client_from_the_factory_is_used_as_is() -> None:
+    with anyio.fail_after(10):
+        async with Client(backend()) as shared:
+            proxy = FastMCPProxy(client_factory=lambda: shared)
+            async with Client(proxy) as front:
+                assert (await front.call_tool("greet", {"name": "A"})).data == "Hello, A!"
+            assert shared.is_connected()
+
+
+async def test_a_factory_returning_something_else_fails_the_call() -> None:
+    proxy = FastMCPProxy(client_factory=lambda: "not a client")  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError, match="not a Client"):
+        with anyio.fail_after(10):
+            await proxy.call_tool("greet", {"name": "A"})
+
+
+def test_stateful_proxy_client_is_refused_loudly() -> None:
+    client = StatefulProxyClient(backend())
+    with pytest.raises(NotImplementedError, match="StatefulProxyClient"):
+        client.new_stateful()
+
+
+# -- relays through a factory's ProxyClient ----------------------------------------------------
+
+
+async def test_factory_proxy_client_relays_progress_and_logs() -> None:
+    server = backend()
+    proxy = FastMCPProxy(client_factory=lambda: ProxyClient(server))
+    progress: list[tuple[float, float | None, str | None]] = []
+    logs: list[Any] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        progress.append((done, total, message))
+
+    async def on_log(message: Any) -> None:
+        logs.append(message)
+
+    with anyio.fail_after(10):
+        async with Client(proxy, progress_handler=on_progress, log_handler=on_log) as front:
+            assert (await front.call_tool("steps", {})).data == 3
+            await front.call_tool("shout", {"text": "hi"})
+    assert progress == [(1, 3, "step 1"), (2, 3, "step 2"), (3, 3, "step 3")]
+    assert [m.logger for m in logs] == ["backend"]
+    data = logs[0].data
+    assert (data.get("msg") if isinstance(data, dict) else data) == "hi"
+
+
+# -- mirrored components -----------------------------------------------------------------------
+
+
+async def test_listed_components_keep_the_backends_meta() -> None:
+    proxy = FastMCP.as_proxy(backend())
+    with anyio.fail_after(10):
+        tools = await proxy.get_tools()
+        resources = await proxy.get_resources()
+        prompts = await proxy.get_prompts()
+    assert tools["greet"].meta == {"_fastmcp": {"tags": ["greet"]}}
+    assert tools["greet"].tags == {"greet"}
+    assert resources["resource://wave"].meta == {"_fastmcp": {"tags": ["wave"]}}
+    assert prompts["welcome"].meta == {"_fastmcp": {"tags": ["welcome"]}}
+
+
+async def test_mirrored_components_refuse_enable_and_disable() -> None:
+    proxy = FastMCP.as_proxy(backend())
+    with anyio.fail_after(10):
+        components = [
+            (await proxy.get_tools())["greet"],
+            (await proxy.get_resources())["resource://wave"],
+            (await proxy.get_prompts())["welcome"],
+        ]
+    for component in components:
+        for change in (component.enable, component.disable):
+            with pytest.raises(RuntimeError, match=r"mirrored component .*copy\(\)"):
+                change()
+
+
+async def test_a_local_copy_shadows_the_mirrored_tool() -> None:
+    proxy = FastMCP.as_proxy(backend())
+    with anyio.fail_after(10):
+        mirrored = (await proxy.get_tools())["greet"]
+        local = mirrored.copy()
+        assert isinstance(local, ProxyTool) and not local.mirrored
+        local.disable()
+        assert not local.enabled
+        local.enable()
+        proxy.add_tool(local)
+        async with Client(proxy) as front:
+            assert (await front.call_tool("greet", {"name": "A"})).data == "Hello, A!"
+            local.disable()
+            assert "greet" not in [t.name for t in await front.list_tools()]
+            with pytest.raises(Exception, match="Unknown tool"):
+                await front.call_tool("greet", {"name": "A"})
+        assert (await proxy.get_tools()).get("greet") is None
+        assert proxy.tool_manager.registry.get_any("greet") is local  # not re-mirrored
