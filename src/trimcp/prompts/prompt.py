@@ -89,10 +89,7 @@ def Message(content: Any, role: str = "user", **kwargs: Any) -> PromptMessage:
 def to_message(item: Any) -> PromptMessage:
     """One returned item as a `PromptMessage` (see the module docstring)."""
     if isinstance(item, PromptMessage):
-        if isinstance(item.content, _CONTENT_TYPES):
-            return item
-        # built with an `mcp.types` content block (FastMCP code does): a trimcp one instead
-        return PromptMessage(role=item.role, content=_content(item.content))
+        return item
     if isinstance(item, str):
         return PromptMessage(role="user", content=TextContent(text=item))
     if isinstance(item, Mapping) and "role" in item and "content" in item:
@@ -103,9 +100,19 @@ def to_message(item: Any) -> PromptMessage:
 
 
 def to_messages(value: Any) -> list[PromptMessage]:
-    """What a prompt function returned, as the messages of a `GetPromptResult`."""
+    """What a prompt function returned, as a list of messages (a `PromptMessage` as is)."""
     items = value if isinstance(value, list | tuple) else [value]
     return [to_message(item) for item in items]
+
+
+def wire_messages(value: Any) -> list[PromptMessage]:
+    """`to_messages(value)` ready to send: a `PromptMessage` built with an `mcp.types` content
+    block (FastMCP code builds them so) gets the trimcp block instead."""
+    messages = to_messages(value)
+    for i, message in enumerate(messages):
+        if not isinstance(message.content, _CONTENT_TYPES):
+            messages[i] = PromptMessage(role=message.role, content=_content(message.content))
+    return messages
 
 
 def _argument(name: str, schema: Mapping[str, Any], *, required: bool) -> PromptArgument:
@@ -240,7 +247,7 @@ class Prompt(Component):
         if isinstance(value, GetPromptResult):
             return value
         try:
-            messages = to_messages(value)
+            messages = wire_messages(value)
         except (TypeError, ValueError) as exc:
             raise PromptError(
                 f"Could not convert the result of prompt {self.name!r} to messages: {exc}"
@@ -328,7 +335,7 @@ class FunctionPrompt(Prompt):
             ) from exc
         value = await self._parsed.call(kwargs, context=context)
         try:
-            messages = to_messages(value)
+            messages = wire_messages(value)
         except (TypeError, ValueError) as exc:
             raise PromptError(
                 f"Could not convert the result of prompt {self.name!r} to messages: {exc}"
