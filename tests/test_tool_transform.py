@@ -384,3 +384,26 @@ async def test_a_sync_transform_fn_runs_in_a_worker_thread(add_tool: FunctionToo
     result = await new.run({"old_x": 3, "old_y": 4})
     assert result.structured_content == {"result": 12}
     assert seen and seen[0] != loop_thread
+
+
+async def test_strict_and_context_reach_the_parent(add_tool: FunctionTool) -> None:
+    new = Tool.from_tool(add_tool, transform_args={"old_x": ArgTransform(name="x")})
+    assert text(await new.run({"x": "5"})) == "15"  # lax: "5" is accepted for an int
+    with pytest.raises(ValidationError):
+        await new.run({"x": "5"}, strict=True)
+
+    async def raw(x: int, old_y: int = 0) -> ToolResult:
+        return await forward_raw(old_x=x, old_y=old_y)
+
+    via_raw = Tool.from_tool(
+        add_tool, transform_fn=raw, transform_args={"old_x": ArgTransform(name="x")}
+    )
+    with pytest.raises(ValidationError):
+        await via_raw.run({"x": "5"}, strict=True)
+
+    def whoami(ctx: Context) -> str:
+        return ctx.fastmcp.name
+
+    parent = Tool.from_function(whoami)
+    ctx = Context(fastmcp=FastMCP("given"))
+    assert text(await Tool.from_tool(parent).run({}, ctx)) == "given"

@@ -58,9 +58,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-_current_tool: ContextVar[TransformedTool | None] = ContextVar(
-    "trimcp_transformed_tool", default=None
-)
+class _Call:
+    """The transformed tool running in this context, and how the server called it (its
+    `context` and `strict` reach the parent through `forward()`)."""
+
+    __slots__ = ("context", "strict", "tool")
+
+    def __init__(self, tool: TransformedTool, context: Any, strict: bool) -> None:
+        self.tool = tool
+        self.context = context
+        self.strict = strict
+
+
+_current_call: ContextVar[_Call | None] = ContextVar("trimcp_transformed_tool", default=None)
 
 
 async def forward(**kwargs: Any) -> ToolResult:
@@ -71,9 +81,10 @@ async def forward(**kwargs: Any) -> ToolResult:
         RuntimeError: Called outside a transformed tool's function.
         TypeError: An argument the transformed tool does not have, or a required one missing.
     """
-    tool = _current_tool.get()
-    if tool is None:
+    call = _current_call.get()
+    if call is None:
         raise RuntimeError("forward() can only be called within a transformed tool")
+    tool = call.tool
     result: ToolResult = await tool.forwarding_fn(**kwargs)
     return result
 
@@ -85,10 +96,10 @@ async def forward_raw(**kwargs: Any) -> ToolResult:
     Raises:
         RuntimeError: Called outside a transformed tool's function.
     """
-    tool = _current_tool.get()
-    if tool is None:
+    call = _current_call.get()
+    if call is None:
         raise RuntimeError("forward_raw() can only be called within a transformed tool")
-    return await tool.parent_tool.invoke(kwargs)
+    return await call.tool.parent_tool.invoke(kwargs, call.context, strict=call.strict)
 
 
 @dataclass(kw_only=True)
@@ -177,7 +188,10 @@ class _Forwarder:
         arguments = {self.new_to_old[name]: value for name, value in kwargs.items()}
         for old_name, transform in self.hidden.items():
             arguments[old_name] = transform.hidden_value()
-        return await self.parent.invoke(arguments)
+        call = _current_call.get()
+        if call is None:
+            return await self.parent.invoke(arguments)
+        return await self.parent.invoke(arguments, call.context, strict=call.strict)
 
 
 class TransformedTool(Tool):
@@ -224,7 +238,7 @@ class TransformedTool(Tool):
             if name not in arguments and isinstance(prop, dict) and "default" in prop:
                 arguments[name] = prop["default"]
         fn = self.fn
-        token = _current_tool.set(self)
+        token = _current_call.set(_Call(self, context, strict))
         try:
             if isinstance(fn, _Forwarder) or _is_async(fn):
                 result = await fn(**arguments)
@@ -235,7 +249,7 @@ class TransformedTool(Tool):
                 if inspect.isawaitable(result):
                     result = await result
         finally:
-            _current_tool.reset(token)
+            _current_call.reset(token)
         return self._result_from(result)
 
     def _result_from(self, result: Any) -> ToolResult:
