@@ -14,20 +14,23 @@ client (via the SDK) does; the request is cancelled on the server with `notifica
 from __future__ import annotations
 
 import datetime
-import json
 import logging
-from contextlib import AsyncExitStack
 from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
 import anyio.lowlevel
 import msgspec
 
+from trimcp.client.connection import SharedConnection
+from trimcp.client.elicitation import check_roots
+from trimcp.client.interop import sdk_error
 from trimcp.client.mrtr import drive_input_rounds
+from trimcp.client.params import check_resource_uri, completion_ref, prompt_arguments
 from trimcp.client.results import CallToolResult, structured_to_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
 from trimcp.exceptions import ClientError, McpError, ToolError
+from trimcp.protocol.envelope import PREFIX as PROTOCOL_META_PREFIX
 from trimcp.protocol.versions import Era
 from trimcp.types import (
     CallToolResult as MCPCallToolResult,
@@ -102,7 +105,8 @@ class Client:
         listen: 2026-07-28 only: hold a `subscriptions/listen` open for the server's
             list-changed notifications, as a handshake-era session receives them unasked.
             Default: when a `message_handler` is given.
-        auto_initialize: FastMCP's; only `True` (negotiate on connect) is implemented.
+        auto_initialize: Negotiate when connecting (default); with `False`, call
+            `initialize()` yourself.
 
     Every option is keyword-only and explicit: an unknown one raises `TypeError`.
     """
@@ -126,11 +130,6 @@ class Client:
         listen: bool | None = None,
         auto_initialize: bool = True,
     ) -> None:
-        if not auto_initialize:
-            raise NotImplementedError(
-                "trimcp's Client does not implement auto_initialize=False yet: it always "
-                "negotiates when it connects"
-            )
         if protocol not in ("auto", "modern", "legacy"):
             raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
         self.transport: ClientTransport = infer_transport(transport)
@@ -143,6 +142,8 @@ class Client:
             if protocol == "modern":
                 raise ValueError(f"{self.transport!r} cannot carry the 2026-07-28 protocol")
             protocol = "legacy"
+        if roots is not None and not callable(roots):
+            check_roots(roots)  # FastMCP refuses bad roots up front, not when asked for them
         self.name = name
         self._handlers = Handlers(
             sampling=sampling_handler,
@@ -166,68 +167,38 @@ class Client:
         )
         self._protocol = protocol
         self._listen = message_handler is not None if listen is None else listen
+        self.auto_initialize = auto_initialize
         self.options = ClientOptions(self._handlers, self._timeout, self._client_info, protocol)
         """What this client was made with (handlers, timeout, client info, protocol)."""
-        self._session: ClientSession | None = None
-        self._stack: AsyncExitStack | None = None
-        self._owner: Any = None
-        self._owner_depth = 0
-        self._guests = 0
-        self._idle: anyio.Event | None = None
-        self._lock: anyio.Lock | None = None
+        self._connection = SharedConnection(
+            self.transport,
+            handlers=self._handlers,
+            client_info=self._client_info,
+            on_open=self._on_open,
+        )
+        self._closed = False
         self._output_schemas: dict[str, dict[str, Any] | None] = {}
 
     # -- connection ----------------------------------------------------------------------
 
     async def __aenter__(self) -> Client:
-        await self._connect()
+        if await self._connection.enter():
+            self._closed = False
+            self._output_schemas.clear()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        await self._disconnect()
+        await self._connection.leave()
 
-    def _get_lock(self) -> anyio.Lock:
-        if self._lock is None:  # created lazily: the Client may be built outside any event loop
-            self._lock = anyio.Lock()
-        return self._lock
+    async def _on_open(self, session: ClientSession) -> None:
+        if self.auto_initialize:
+            await self._negotiate(session, self._init_timeout)
 
-    async def _connect(self) -> None:
-        me = anyio.get_current_task().id
-        async with self._get_lock():
-            if self._session is not None:
-                if me == self._owner:
-                    self._owner_depth += 1
-                else:
-                    self._guests += 1
-                return
-            stack = AsyncExitStack()
-            try:
-                stream = await stack.enter_async_context(self.transport.connect())
-                tg = await stack.enter_async_context(anyio.create_task_group())
-                stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
-                session = ClientSession(
-                    stream,
-                    handlers=self._handlers,
-                    client_info=self._client_info,
-                    failure_hint=self.transport.failure_hint,
-                )
-                await tg.start(session.run)
-                await self._open(session)
-            except BaseException:
-                # No new cancel scope around this: it would wrap the scopes being exited.
-                await stack.aclose()
-                raise
-            self._session, self._stack = session, stack
-            self._owner, self._owner_depth, self._guests = me, 1, 0
-            self._idle = anyio.Event()
-            self._output_schemas.clear()
-
-    async def _open(self, session: ClientSession) -> None:
+    async def _negotiate(self, session: ClientSession, timeout: float | None) -> None:
         from trimcp.settings import settings
 
-        timeout = (
-            self._init_timeout if self._init_timeout is not None else settings.client_init_timeout
-        )
+        if timeout is None:
+            timeout = settings.client_init_timeout
         try:
             with anyio.fail_after(timeout or None):
                 await session.open(protocol=self._protocol)
@@ -239,6 +210,22 @@ class Client:
             raise ClientError(f"Failed to initialize server session: {exc}") from exc
         if self._listen and session.era is Era.MODERN:
             await self._start_listening(session, timeout)
+
+    async def initialize(self, timeout: Timeout = None) -> InitializeResult:
+        """Negotiate with the server, if that was not done yet, and return its answer.
+
+        With `auto_initialize=True` (the default) connecting negotiates already, and this only
+        returns the cached result; with `auto_initialize=False` it is the caller's step.
+
+        Args:
+            timeout: Bound on the negotiation (default: `init_timeout`, then the settings').
+        """
+        session = self.session
+        if session.initialize_result is None:
+            seconds = _seconds(timeout)
+            await self._negotiate(session, seconds if seconds is not None else self._init_timeout)
+        assert session.initialize_result is not None
+        return session.initialize_result
 
     async def _start_listening(self, session: ClientSession, timeout: float | None) -> None:
         """Listen for the list changes the server announces; back once it acknowledged."""
@@ -258,56 +245,52 @@ class Client:
         with anyio.move_on_after(timeout or None):
             await ready.wait()
 
-    async def _disconnect(self) -> None:
-        if anyio.get_current_task().id != self._owner:
-            self._guests -= 1
-            if self._guests == 0 and self._idle is not None:
-                self._idle.set()
-            return
-        self._owner_depth -= 1
-        if self._owner_depth > 0:
-            return
-        # The task group belongs to the task that opened it: wait for the other users to leave.
-        if self._guests > 0 and self._idle is not None:
-            await self._idle.wait()
-        stack, self._stack, self._session, self._owner = self._stack, None, None, None
-        self._lock = None  # a later connection may run under another event loop
-        if stack is not None:
-            await stack.aclose()  # the transports shield their own clean-up
-
     async def close(self) -> None:
-        """End the connection now (the open `async with` blocks then exit quietly)."""
-        if self._session is not None:
-            self._session.close()
-            await anyio.lowlevel.checkpoint()
+        """End the connection now: later calls in the open `async with` blocks raise
+        `ClientError`, and the blocks then exit quietly. A stdio server kept alive between
+        connections (`keep_alive`) is stopped too."""
+        session = self._connection.session
+        if session is not None:
+            self._closed = True
+            session.close()
+        stop = getattr(self.transport, "close", None)
+        if stop is not None:
+            await stop()
+        await anyio.lowlevel.checkpoint()
 
     def is_connected(self) -> bool:
-        return self._session is not None and self._session.connected
+        session = self._connection.session
+        return session is not None and session.connected and not self._closed
 
     @property
     def session(self) -> ClientSession:
-        if self._session is None:
+        session = self._connection.session
+        if session is None:
             raise RuntimeError(
                 "Client is not connected. Use the 'async with client:' context manager first."
             )
-        return self._session
+        return session
 
     @property
     def initialize_result(self) -> InitializeResult | None:
         """The `initialize` answer; for a modern server, the same shape built from `server/discover`."""
-        return None if self._session is None else self._session.initialize_result
+        session = self._connection.session
+        return None if session is None else session.initialize_result
 
     @property
     def discover_result(self) -> DiscoverResult | None:
-        return None if self._session is None else self._session.discover_result
+        session = self._connection.session
+        return None if session is None else session.discover_result
 
     @property
     def protocol_version(self) -> str | None:
-        return None if self._session is None else self._session.protocol_version
+        session = self._connection.session
+        return None if session is None else session.protocol_version
 
     @property
     def is_modern(self) -> bool:
-        return self._session is not None and self._session.era is Era.MODERN
+        session = self._connection.session
+        return session is not None and session.era is Era.MODERN
 
     @property
     def server_info(self) -> Implementation | None:
@@ -316,7 +299,8 @@ class Client:
 
     @property
     def server_capabilities(self) -> ServerCapabilities | None:
-        return None if self._session is None else self._session.server_capabilities
+        session = self._connection.session
+        return None if session is None else session.server_capabilities
 
     @property
     def instructions(self) -> str | None:
@@ -338,13 +322,19 @@ class Client:
         meta: dict[str, Any] | None = None,
     ) -> msgspec.Raw:
         seconds = _seconds(timeout)
-        return await self.session.request(
-            method,
-            params,
-            timeout=seconds if seconds is not None else self._timeout,
-            progress_handler=progress_handler,
-            meta=meta,
-        )
+        try:
+            return await self.session.request(
+                method,
+                params,
+                timeout=seconds if seconds is not None else self._timeout,
+                progress_handler=progress_handler,
+                meta=meta,
+            )
+        except McpError as exc:
+            twin = sdk_error(exc)
+            if twin is exc:
+                raise
+            raise twin from exc.__cause__
 
     async def _result(
         self, method: str, typ: type[R], params: dict[str, Any] | None = None, **kwargs: Any
@@ -362,6 +352,11 @@ class Client:
             raise ClientError(
                 f"The server's answer to {method} has an unknown resultType {result_type!r}"
             )
+        meta = getattr(result, "meta", None)
+        if meta:  # the protocol's own keys were the session's to read, not the user's
+            mine = {k: v for k, v in meta.items() if not k.startswith(PROTOCOL_META_PREFIX)}
+            if len(mine) != len(meta):
+                result.meta = mine or None  # type: ignore[attr-defined]
         return result
 
     async def _paginate(self, method: str, typ: type[Any], field: str) -> list[Any]:
@@ -411,6 +406,14 @@ class Client:
         if message is not None:
             params["message"] = message
         await self.session.notify("notifications/progress", params)
+
+    async def cancel(self, request_id: str | int, reason: str | None = None) -> None:
+        """Tell the server to stop working on request `request_id`
+        (`notifications/cancelled`; a call of this client waiting on it is not woken up)."""
+        params: dict[str, Any] = {"requestId": request_id}
+        if reason is not None:
+            params["reason"] = reason
+        await self.session.notify("notifications/cancelled", params)
 
     # -- tools ---------------------------------------------------------------------------
 
@@ -525,6 +528,7 @@ class Client:
         return (await self.list_resource_templates_mcp()).resourceTemplates
 
     async def read_resource_mcp(self, uri: Any, *, timeout: Timeout = None) -> ReadResourceResult:
+        check_resource_uri(uri)
         return await self._result(
             "resources/read", ReadResourceResult, {"uri": str(uri)}, timeout=timeout
         )
@@ -549,10 +553,7 @@ class Client:
         params: dict[str, Any] = {"name": name}
         if arguments:
             # Prompt arguments are strings on the wire; FastMCP JSON-encodes anything else.
-            params["arguments"] = {
-                key: value if isinstance(value, str) else json.dumps(_jsonable(value))
-                for key, value in arguments.items()
-            }
+            params["arguments"] = prompt_arguments(arguments)
         return await self._result("prompts/get", GetPromptResult, params, timeout=timeout)
 
     async def get_prompt(
@@ -565,7 +566,7 @@ class Client:
     async def complete_mcp(
         self, ref: Any, argument: dict[str, str], context_arguments: dict[str, Any] | None = None
     ) -> CompleteResult:
-        params: dict[str, Any] = {"ref": _ref(ref), "argument": argument}
+        params: dict[str, Any] = {"ref": completion_ref(ref), "argument": argument}
         if context_arguments:
             params["context"] = {"arguments": context_arguments}
         return await self._result("completion/complete", CompleteResult, params)
@@ -574,23 +575,3 @@ class Client:
         self, ref: Any, argument: dict[str, str], context_arguments: dict[str, Any] | None = None
     ) -> Completion:
         return (await self.complete_mcp(ref, argument, context_arguments)).completion
-
-
-def _ref(ref: Any) -> dict[str, Any]:
-    if isinstance(ref, dict):
-        return ref
-    if hasattr(ref, "model_dump"):
-        dumped: dict[str, Any] = ref.model_dump(by_alias=True, exclude_none=True)
-        return dumped
-    out = {"type": ref.type}
-    for key in ("name", "uri"):
-        value = getattr(ref, key, None)
-        if value is not None:
-            out[key] = str(value)
-    return out
-
-
-def _jsonable(value: Any) -> Any:
-    from trimcp.client.elicitation import to_builtins
-
-    return to_builtins(value)

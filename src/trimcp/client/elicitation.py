@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -41,6 +42,7 @@ __all__ = [
     "answer_elicitation",
     "answer_roots",
     "answer_sampling",
+    "check_roots",
 ]
 
 T = TypeVar("T")
@@ -167,16 +169,41 @@ async def answer_elicitation(
     return answer
 
 
+def _root_uri(entry: Any, uri: str) -> str:
+    """`uri` if it is a `file://` URI (the spec's rule for roots); an absolute path becomes one."""
+    scheme, sep, _ = uri.partition("://")
+    if not sep:
+        if isinstance(entry, str) and os.path.isabs(uri):  # trimcp also takes absolute paths
+            return Path(uri).expanduser().resolve().as_uri()
+        raise ValueError(
+            f"Invalid root {entry!r}: Input should be a valid URL, relative URL without a base "
+            "(a root is a file:// URI, a Path or an absolute path)"
+        )
+    if scheme.lower() != "file":
+        raise ValueError(f"Invalid root {entry!r}: URL scheme should be 'file'")
+    return uri
+
+
 def _root(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, Path) or (isinstance(entry, str) and "://" not in entry):
-        return {"uri": Path(entry).expanduser().resolve().as_uri()}
+    if isinstance(entry, Path):
+        return {"uri": entry.expanduser().resolve().as_uri()}
     if isinstance(entry, str):
-        return {"uri": entry}
+        return {"uri": _root_uri(entry, entry)}
     data = to_builtins(entry)
     if not isinstance(data, dict) or "uri" not in data:
         raise ValueError(f"Not a root: {entry!r}")
-    data["uri"] = str(data["uri"])
+    data["uri"] = _root_uri(entry, str(data["uri"]))
     return {k: v for k, v in data.items() if v is not None}
+
+
+def check_roots(roots: RootsList) -> None:
+    """Raise `ValueError` for a root that is not a `file://` URI, a `Path` or an absolute path."""
+    if isinstance(roots, str | Path):
+        raise ValueError(
+            f"roots must be a list of roots (or a function returning one), not {roots!r}"
+        )
+    for entry in roots:
+        _root(entry)
 
 
 async def answer_roots(roots: RootsList | RootsHandler, context: RequestContext) -> dict[str, Any]:

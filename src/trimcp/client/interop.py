@@ -3,7 +3,8 @@
 trimcp never imports `mcp`; it looks in `sys.modules`. FastMCP code often checks what it
 receives with `isinstance(x, mcp.types.Y)`: where trimcp hands the user an object of a kind
 FastMCP builds from `mcp.types` and no trimcp type stands for it (a whole server notification,
-for a `MessageHandler`), it builds that `mcp.types` object when `mcp.types` is loaded.
+for a `MessageHandler`), it builds that `mcp.types` object when `mcp.types` is loaded. An error answer is raised as
+trimcp's `McpError` that is also the SDK's.
 """
 
 from __future__ import annotations
@@ -11,7 +12,31 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["sdk_notification"]
+from trimcp.exceptions import McpError
+
+__all__ = ["sdk_error", "sdk_notification"]
+
+_dual_errors: dict[type[BaseException], type[BaseException]] = {}
+
+
+def sdk_error(exc: McpError) -> McpError:
+    """`exc`, as an instance of a class deriving from both its own and the SDK's `McpError`
+    when `mcp` is loaded, so `except mcp.McpError` (FastMCP's clients raise that) catches it.
+    Its `.error` stays trimcp's `ErrorData` (`.code`, `.message`, `.data`, as the SDK's)."""
+    sdk = getattr(sys.modules.get("mcp.shared.exceptions"), "McpError", None)
+    if not isinstance(sdk, type) or isinstance(exc, sdk):
+        return exc
+    own = type(exc)
+    dual = _dual_errors.get(own)
+    if dual is None:
+        dual = type(own.__name__, (own, sdk), {"__module__": own.__module__})
+        _dual_errors[own] = dual
+    twin: McpError = dual.__new__(dual)  # type: ignore[assignment]
+    twin.__dict__.update(exc.__dict__)
+    twin.args = exc.args
+    twin.__cause__, twin.__context__ = exc.__cause__, exc.__context__
+    twin.__traceback__ = exc.__traceback__
+    return twin
 
 
 def sdk_notification(method: str, params: dict[str, Any] | None) -> Any | None:

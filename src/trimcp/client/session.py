@@ -375,7 +375,9 @@ class ClientSession:
             raise McpError(
                 ErrorData(
                     REQUEST_TIMEOUT,
-                    f"Timed out while waiting for response to {method}. Waited {timeout} seconds.",
+                    # the SDK's words, which FastMCP programs match, then the method
+                    f"Timed out while waiting for response to ClientRequest. Waited {timeout} "
+                    f"seconds ({method}).",
                 )
             ) from exc
         finally:
