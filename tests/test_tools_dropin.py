@@ -244,3 +244,19 @@ async def test_a_proxied_tool_transformed() -> None:
             assert {t.name for t in await client.list_tools()} == {"add", "plus"}
             result = await client.call_tool("plus", {"x": 1, "b": 5})
     assert result.data == 6
+
+
+async def test_server_constructor_tool_transformations() -> None:
+    mcp = FastMCP(
+        "t",
+        tool_transformations={
+            "add": ToolTransformConfig(name="plus", arguments={"a": ArgTransformConfig(name="x")})
+        },
+    )
+    mcp.add_tool(Tool.from_function(add))
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            assert [t.name for t in await client.list_tools()] == ["plus"]
+            assert (await client.call_tool("plus", {"x": 1})).data == 3
+    mcp.remove_tool_transformation("add")
+    assert set(await mcp.get_tools()) == {"add"}
