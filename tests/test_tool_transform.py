@@ -120,6 +120,8 @@ def test_hidden_arguments_leave_the_schema(add_tool: FunctionTool) -> None:
 def test_bad_transform_args_are_refused(add_tool: FunctionTool) -> None:
     with pytest.raises(ValueError, match="Unknown arguments in transform_args: nope"):
         Tool.from_tool(add_tool, transform_args={"nope": ArgTransform(name="x")})
+    with pytest.raises(ValueError, match="mapped to the same names: old_y"):
+        Tool.from_tool(add_tool, transform_args={"old_x": ArgTransform(name="old_y")})
     with pytest.raises(ValueError, match="mapped to the same names: z"):
         Tool.from_tool(
             add_tool,

@@ -350,10 +350,10 @@ class TransformedTool(Tool):
         else:
             final_output = output_schema
 
-        new_names = [
-            t.name if t.name is not NotSet else old
-            for old, t in transform_args.items()
-            if not t.hide
+        new_names = [  # every argument clients see: renamed onto an untouched one is refused too
+            t.name if isinstance(t.name, str) else old
+            for old in parent_params
+            if not (t := transform_args.get(old) or _UNCHANGED).hide
         ]
         duplicates = sorted({n for n in new_names if new_names.count(n) > 1})
         if duplicates:
