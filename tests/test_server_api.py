@@ -13,13 +13,18 @@ from trimcp.exceptions import McpError, NotFoundError, ToolError
 pytestmark = pytest.mark.anyio
 
 
-def test_decorator_forms_return_the_original_function():
+def test_decorator_forms_return_the_component():
+    # FastMCP 2.13's decorators return the tool (prompt, resource) they registered
+    from trimcp.prompts.prompt import FunctionPrompt
+    from trimcp.tools.tool import FunctionTool
+
     mcp = FastMCP("t")
 
     def plain(x: int) -> int:
         return x
 
-    assert mcp.tool(plain) is plain
+    tool = mcp.tool(plain)
+    assert isinstance(tool, FunctionTool) and tool is mcp.tool_manager.registry.get("plain")
 
     @mcp.tool
     def bare() -> str:
@@ -37,9 +42,20 @@ def test_decorator_forms_return_the_original_function():
     def keyword() -> str:
         return "k"
 
-    assert bare() == "b" and called() == "c" and original() == "r" and keyword() == "k"
+    assert (bare.name, called.name, original.name, keyword.name) == (
+        "bare",
+        "called",
+        "renamed",
+        "kw",
+    )
     assert set(mcp.tool_manager.registry.all()) == {"plain", "bare", "called", "renamed", "kw"}
     assert mcp.tool_manager.registry.get("kw").description == "described"
+
+    @mcp.prompt
+    def greet() -> str:
+        return "hi"
+
+    assert isinstance(greet, FunctionPrompt) and greet.name == "greet"
 
 
 async def test_introspection_without_transport():

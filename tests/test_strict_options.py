@@ -87,15 +87,11 @@ def test_fastmcp_refuses_server_auth_from_the_environment_unless_auth_none(
     FastMCP("x", auth=None)  # explicitly none: FastMCP 2.13 ignores the variable then too
 
 
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("tool_transformations", {"add": {"name": "plus"}}), ("include_fastmcp_meta", False)],
-)
-def test_fastmcp_refuses_fastmcp_keywords_it_does_not_implement_yet(
-    option: str, value: Any
-) -> None:
-    with pytest.raises(NotImplementedError, match=option):
-        FastMCP("x", **{option: value})
+def test_fastmcp_refuses_the_openapi_constructors_it_does_not_implement_yet() -> None:
+    with pytest.raises(NotImplementedError, match="OpenAPI"):
+        FastMCP.from_openapi({"openapi": "3.0.0"}, client=None)
+    with pytest.raises(NotImplementedError, match="OpenAPI"):
+        FastMCP.from_fastapi(object())
 
 
 def test_fastmcp_accepts_its_213_keywords_whose_default_it_implements() -> None:

@@ -24,6 +24,7 @@ reads the new value.
 | `resource_prefix_format` | `path` | mounted resources: `resource://prefix/path` or `prefix+resource://path` |
 | `client_init_timeout` | `30` | seconds a `Client` waits for `initialize` |
 | `show_cli_banner` | `True` | the banner on stderr (alias `show_server_banner`, both env names) |
+| `deprecation_warnings` | `True` | FastMCP 2.x's deprecated methods warn (`DeprecationWarning`) |
 | `backend` | `asyncio` | the event loop `FastMCP.run` and `trimcp run` start (`asyncio`, `trio`) |
 | `stdio_max_line` | 16 MiB | the longest stdio message line, both sides |
 | `client_request_timeout` | `300` | seconds a server-to-client request (sampling, elicitation, roots) waits |
@@ -142,6 +143,7 @@ OPTIONS: dict[str, Option] = {
         Option("resource_prefix_format", _one_of("path", "protocol"), "path"),
         Option("client_init_timeout", _number, 30.0),
         Option("show_cli_banner", _boolean, True, aliases=("show_server_banner",)),
+        Option("deprecation_warnings", _boolean, True),
         # trimcp's own
         Option("backend", _one_of("asyncio", "trio"), "asyncio"),
         Option("stdio_max_line", _integer, 16 * 1024 * 1024),
@@ -172,6 +174,7 @@ class Settings:
     resource_prefix_format: str
     client_init_timeout: float
     show_cli_banner: bool
+    deprecation_warnings: bool
     backend: str
     stdio_max_line: int
     client_request_timeout: float

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     )
     from trimcp.core.mrtr import MrtrRound
     from trimcp.core.request import ServerRequest
+    from trimcp.resources.resource import ReadResourceContents
     from trimcp.server.server import FastMCP
 
 __all__ = ["Context", "LoggingLevel", "enter_context", "get_context"]
@@ -141,6 +142,14 @@ class Context(ContextBase):
         their next `await` instead."""
         return cancel_requested()
 
+    async def __aenter__(self) -> Context:
+        """Make this the current context (`get_context()`) for the block (FastMCP's use)."""
+        self.__dict__.setdefault("_entered", []).append(current_context.set(self))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        current_context.reset(self.__dict__["_entered"].pop())
+
     # -- state ---------------------------------------------------------------------------
 
     def set_state(self, key: str, value: Any) -> None:
@@ -168,7 +177,10 @@ class Context(ContextBase):
             return
         if not request.envelope.wants_log(level):
             return
-        data: Any = message if extra is None else {"msg": message, "extra": extra}
+        # FastMCP 2.13's shape (its clients read `data["msg"]`); `extra` only when given
+        data: dict[str, Any] = (
+            {"msg": message} if extra is None else {"msg": message, "extra": extra}
+        )
         params: dict[str, Any] = {"level": level, "data": data}
         if logger_name is not None:
             params["logger"] = logger_name
@@ -382,14 +394,21 @@ class Context(ContextBase):
 
     async def list_resources(self) -> list[Any]:
         return [
-            r.to_mcp_resource(uri=key) for key, r in self._fastmcp.resource_manager.iter_resources()
+            r.to_mcp_resource(uri=key, include_fastmcp_meta=self._fastmcp.include_fastmcp_meta)
+            for key, r in self._fastmcp.resource_manager.iter_resources()
         ]
 
     async def list_prompts(self) -> list[Any]:
-        return [p.to_mcp_prompt(name=key) for key, p in self._fastmcp.prompt_manager.iter_visible()]
+        flag = self._fastmcp.include_fastmcp_meta
+        return [
+            p.to_mcp_prompt(name=key, include_fastmcp_meta=flag)
+            for key, p in self._fastmcp.prompt_manager.iter_visible()
+        ]
 
-    async def read_resource(self, uri: str) -> list[Any]:
-        return await self._fastmcp.resource_manager.read_contents(str(uri), self)
+    async def read_resource(self, uri: str) -> list[ReadResourceContents]:
+        """Read a resource of this server (through templates and mounts): one
+        `ReadResourceContents` (`.content`: text or bytes, `.mime_type`) per content."""
+        return await self._fastmcp.resource_manager.read_resource_contents(str(uri), self)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
         return await self._fastmcp.render_prompt(name, arguments)
@@ -397,9 +416,14 @@ class Context(ContextBase):
     # -- notifications -------------------------------------------------------------------
 
     async def _send_session(self, method: str) -> None:
+        """Tell the client a list changed: on the request's session in the handshake era
+        (FastMCP's); in 2026-07-28, which has no session, through the server's change fan-out
+        to the `subscriptions/listen` streams that asked for it."""
         request = self._request
         if request is not None and not request.envelope.modern:
             await request.channel.notify(method, None, related_request_id=None)
+        else:
+            self._fastmcp.fanout.notify(method)
 
     async def send_tool_list_changed(self) -> None:
         await self._send_session("notifications/tools/list_changed")

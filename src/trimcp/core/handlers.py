@@ -104,8 +104,13 @@ def paginate(
 
 
 async def list_tools(request: ServerRequest, params: PaginatedParams) -> ListToolsResult:
-    tools = [tool.to_mcp_tool(name=key) for key, tool in request.server.tool_manager.iter_visible()]
-    page, next_cursor = paginate(tools, params.cursor, request.server.list_page_size)
+    server = request.server
+    fastmcp_meta = server.include_fastmcp_meta
+    tools = [
+        tool.to_mcp_tool(name=key, include_fastmcp_meta=fastmcp_meta)
+        for key, tool in server.tool_manager.iter_visible()
+    ]
+    page, next_cursor = paginate(tools, params.cursor, server.list_page_size)
     return ListToolsResult(tools=list(page), nextCursor=next_cursor)
 
 
@@ -158,7 +163,7 @@ async def _with_input(
     """Run `body` with the request's `Context`. In 2026-07-28, replay the MRTR answers the
     retry carries, and turn the first unanswered input into an `InputRequiredResult`."""
     server = request.server
-    ctx = Context(server, request)
+    ctx = request.context or Context(server, request)
     mrtr_round = None
     if request.envelope.modern:
         mrtr = _mrtr()
@@ -194,7 +199,8 @@ async def _with_input(
 
 async def list_resources(request: ServerRequest, params: PaginatedParams) -> ListResourcesResult:
     resources = request.server.resource_manager.iter_resources()
-    items = [r.to_mcp_resource(uri=key) for key, r in resources]
+    fastmcp_meta = request.server.include_fastmcp_meta
+    items = [r.to_mcp_resource(uri=key, include_fastmcp_meta=fastmcp_meta) for key, r in resources]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourcesResult(resources=list(page), nextCursor=next_cursor)
 
@@ -203,14 +209,18 @@ async def list_resource_templates(
     request: ServerRequest, params: PaginatedParams
 ) -> ListResourceTemplatesResult:
     templates = request.server.resource_manager.iter_templates()
-    items = [t.to_mcp_template(uriTemplate=key) for key, t in templates]
+    fastmcp_meta = request.server.include_fastmcp_meta
+    items = [
+        t.to_mcp_template(uriTemplate=key, include_fastmcp_meta=fastmcp_meta)
+        for key, t in templates
+    ]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListResourceTemplatesResult(resourceTemplates=list(page), nextCursor=next_cursor)
 
 
 def _not_found(request: ServerRequest, uri: str) -> McpError:
     code = INVALID_PARAMS if request.envelope.modern else RESOURCE_NOT_FOUND
-    return McpError(ErrorData(code, f"Resource not found: {uri}", {"uri": uri}))
+    return McpError(ErrorData(code, f"Unknown resource: {uri!r}", {"uri": uri}))  # FastMCP's words
 
 
 async def read_resource(request: ServerRequest, params: ReadResourceParams) -> Any:
@@ -250,7 +260,11 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
 
 
 async def list_prompts(request: ServerRequest, params: PaginatedParams) -> ListPromptsResult:
-    items = [p.to_mcp_prompt(name=key) for key, p in request.server.prompt_manager.iter_visible()]
+    fastmcp_meta = request.server.include_fastmcp_meta
+    items = [
+        p.to_mcp_prompt(name=key, include_fastmcp_meta=fastmcp_meta)
+        for key, p in request.server.prompt_manager.iter_visible()
+    ]
     page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
     return ListPromptsResult(prompts=list(page), nextCursor=next_cursor)
 
@@ -306,7 +320,7 @@ async def complete(request: ServerRequest, params: CompleteParams) -> CompleteRe
         owner, ref, handler = request.server, params.ref, request.server.completion_handler
     if handler is None:
         return CompleteResult(completion=Completion(values=[]))
-    ctx = Context(request.server, request)
+    ctx = request.context or Context(request.server, request)
     token = enter_context(ctx)
     try:
         completion = _completion(await handler(ref, params.argument, params.context))

@@ -17,7 +17,7 @@ from trimcp.protocol.jsonrpc import RequestId
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
-__all__ = ["Channel", "ServerRequest"]
+__all__ = ["Channel", "RequestMeta", "ServerRequest"]
 
 
 class Channel(Protocol):
@@ -52,8 +52,25 @@ class Channel(Protocol):
         ...
 
 
+class RequestMeta(dict[str, Any]):
+    """A request's `_meta` as FastMCP's `ctx.request_context.meta` shows it: a dict whose
+    keys read as attributes too (`meta.progressToken`, `getattr(meta, "user_id", None)`)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class ServerRequest:
-    __slots__ = ("channel", "envelope", "id", "method", "params", "server")
+    """One request being served (what `Context.request_context` is). Besides trimcp's own
+    attributes it reads as FastMCP's `RequestContext`: `request_id`, `meta`,
+    `lifespan_context`."""
+
+    __slots__ = ("channel", "context", "envelope", "id", "method", "params", "server")
 
     def __init__(
         self,
@@ -71,3 +88,23 @@ class ServerRequest:
         self.params = params
         self.envelope = envelope
         self.channel = channel
+        self.context: Any = None
+        """The request's `Context` once made (by the middleware chain, which hands it to
+        the handler: FastMCP's middleware and tool share one context, state included)."""
+
+    # FastMCP's `RequestContext` spellings (`ctx.request_context.lifespan_context`, ...)
+
+    @property
+    def request_id(self) -> RequestId:
+        return self.id
+
+    @property
+    def meta(self) -> RequestMeta | None:
+        """The request's `_meta` (None when it has none)."""
+        meta = self.envelope.meta
+        return None if meta is None else RequestMeta(meta)
+
+    @property
+    def lifespan_context(self) -> Any:
+        """What the server's lifespan yielded."""
+        return self.server.lifespan_result

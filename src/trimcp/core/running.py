@@ -54,13 +54,16 @@ async def run_async(
     show_banner: bool | None = None,
     **transport_kwargs: Any,
 ) -> None:
+    """Run the server inside the caller's event loop (asyncio or trio), on `transport`
+    (`"stdio"`, the default, `"http"`/`"streamable-http"` or `"sse"`): the server's
+    `run_stdio_async` or `run_http_async` with `transport_kwargs`."""
     from trimcp.settings import settings
 
     transport = transport or "stdio"
     if show_banner is None:
         show_banner = settings.show_server_banner
     if transport == "stdio":
-        await run_stdio_async(server, show_banner=show_banner, **transport_kwargs)
+        await server.run_stdio_async(show_banner=show_banner, **transport_kwargs)
     elif transport in ("http", "streamable-http", "sse"):
         await server.run_http_async(
             transport=transport,  # type: ignore[arg-type]  # narrowed by the `in` test above
@@ -79,8 +82,10 @@ def run(
     backend: Literal["asyncio", "trio"] | None = None,
     **transport_kwargs: Any,
 ) -> None:
-    """Serve until SIGTERM or SIGINT (or, on stdio, until stdin closes), then shut down
-    gracefully; after a SIGINT, exit with status 130 (`SystemExit`)."""
+    """Run the server (blocking) until SIGTERM or SIGINT (or, on stdio, until stdin closes):
+    `anyio.run` over `run_async`, then a graceful shutdown (requests in flight get
+    `graceful_timeout` seconds, then an error answer; the lifespan exits once); after a
+    SIGINT, exit with status 130 (`SystemExit`); a second SIGINT stops at once."""
     from trimcp._backend import running_backend
     from trimcp.settings import settings
 
@@ -89,14 +94,15 @@ def run(
             "FastMCP.run() was called inside a running event loop: use `await mcp.run_async()`"
         )
 
-    async def main() -> int | None:
-        return await serve_until_signalled(
-            lambda: server.run_async(transport, show_banner, **transport_kwargs)  # type: ignore[arg-type]
-        )
-
+    # A partial of the server's arguments, as FastMCP hands `anyio.run` (its tests read them)
+    main = partial(_run_signalled, server, transport, show_banner=show_banner, **transport_kwargs)
     status = exit_status(lambda: anyio.run(main, backend=backend or settings.backend))
     if status:
         raise SystemExit(status)
+
+
+async def _run_signalled(server: FastMCP, transport: Any, **options: Any) -> int | None:
+    return await serve_until_signalled(lambda: server.run_async(transport, **options))
 
 
 async def serve_until_signalled(serve: Callable[[], Awaitable[None]]) -> int | None:
@@ -156,18 +162,18 @@ def exit_status(main: Callable[[], int | None]) -> int:
 
 async def run_stdio_async(
     server: FastMCP,
-    *,
     show_banner: bool = True,
     log_level: str | None = None,
     stateless: bool = False,
+    *,
     graceful_timeout: float | None = None,
 ) -> None:
     """Serve one client over this process's stdin/stdout until stdin closes, or until
-    cancelled: then shut down gracefully (see `serve_connection`).
+    cancelled: then shut down gracefully (requests in flight get `graceful_timeout` seconds,
+    default 3, to finish; those still running are answered with an error).
 
     Args:
         stateless: accepted for FastMCP compatibility; a stdio connection is one session.
-        graceful_timeout: seconds requests in flight get to finish when cancelled (default 3).
     """
     from trimcp.core.connection import ServerConnection
     from trimcp.transports.stdio import stdio_stream

@@ -233,7 +233,7 @@ async def _through_middleware(middleware: list[Any], served: ServerRequest, hand
         served.params = context.message
         return await handler(served, context.message)
 
-    ctx = Context(served.server, served)
+    ctx = served.context = Context(served.server, served)
     context = MiddlewareContext(message=served.params, method=served.method, fastmcp_context=ctx)
     token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
     try:

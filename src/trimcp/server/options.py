@@ -6,8 +6,9 @@ settings, kept as the dict `FastMCP.settings` that `run_http` and `create_app` r
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from trimcp.server.composition import prefix_format_of
 from trimcp.utilities.registry import Visibility
@@ -18,12 +19,29 @@ if TYPE_CHECKING:
 __all__ = [
     "TRANSPORT_SETTINGS",
     "check_prefix_format",
+    "generated_name",
     "manager_options",
+    "refuse_openapi",
     "refuse_unimplemented",
     "resolve_flag",
     "transport_settings",
     "visibility_of",
 ]
+
+
+def refuse_openapi(what: str) -> NoReturn:
+    """Refuse to build a server from an OpenAPI document (`what`: the entry point used)."""
+    raise NotImplementedError(
+        f"trimcp does not implement OpenAPI servers yet ({what}): FastMCP's from_openapi, "
+        "from_fastapi and FastMCPOpenAPI (legacy and experimental) are planned; until then "
+        "write the tools that call your HTTP API with @mcp.tool"
+    )
+
+
+def generated_name(class_name: str, name: str | None) -> str:
+    """FastMCP's generated server name: `<class>-<4 hex>` (`<class>-<name>-<4 hex>`)."""
+    token = secrets.token_hex(2)
+    return f"{class_name}-{token}" if name is None else f"{class_name}-{name}-{token}"
 
 
 def refuse_unimplemented(arguments: Mapping[str, Any]) -> None:
@@ -48,15 +66,6 @@ def refuse_unimplemented(arguments: Mapping[str, Any]) -> None:
         raise NotImplementedError(
             f"trimcp does not implement authorization yet (auth={auth!r}); "
             "refusing to serve without it"
-        )
-    if arguments.get("tool_transformations"):
-        raise NotImplementedError(
-            "trimcp does not implement tool transformations yet (tool_transformations=...)"
-        )
-    if arguments.get("include_fastmcp_meta") is False:
-        raise NotImplementedError(
-            "trimcp does not implement include_fastmcp_meta=False yet (it always sends the "
-            "_meta.fastmcp tags)"
         )
 
 
@@ -121,5 +130,6 @@ def manager_options(server: FastMCP, arguments: Mapping[str, Any]) -> dict[str, 
         }
         for kind in ("tools", "resources", "prompts")
     }
+    options["tools"]["transformations"] = arguments.get("tool_transformations")
     options["resources"]["prefix_format"] = lambda: prefix_format_of(server)
     return options

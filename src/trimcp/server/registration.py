@@ -44,6 +44,14 @@ def keyword_options(arguments: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _classmethod_refused(kind: str) -> ValueError:
+    return ValueError(
+        f"To decorate a classmethod, first define the method and then call {kind}() directly "
+        "on the method instead of using it as a decorator (FastMCP's rule: a classmethod "
+        "has no class to bind to yet)"
+    )
+
+
 def decorator_forms(
     name_or_fn: Any,
     name: str | None,
@@ -52,21 +60,25 @@ def decorator_forms(
     *,
     kind: str,
 ) -> Any:
-    """Call `register(fn, **options)` now when `name_or_fn` is the function (returned as
-    is), else return the decorator that does; a string `name_or_fn` is the component's name."""
-    if kind == "tool" and isinstance(name_or_fn, classmethod):
-        raise ValueError("To decorate a classmethod, apply @mcp.tool after @classmethod")
+    """Call `register(fn, **options)` now when `name_or_fn` is the function, else return the
+    decorator that does; a string `name_or_fn` is the component's name. Either way the
+    result is what `register` returns (the component, as FastMCP 2.13's decorators return)."""
+    if isinstance(name_or_fn, classmethod):
+        raise _classmethod_refused(kind)
     if callable(name_or_fn) and not isinstance(name_or_fn, str):
-        register(name_or_fn, **options)
-        return name_or_fn
+        return register(name_or_fn, **options)
     if isinstance(name_or_fn, str):
-        if name not in (None, name_or_fn):
-            raise TypeError(f"{kind} name given twice")
+        if name is not None:
+            raise TypeError(
+                "Cannot specify both a name as first argument and as keyword argument. "
+                f"Use either @{kind}('{name_or_fn}') or @{kind}(name='{name}'), not both."
+            )
         options["name"] = name_or_fn
 
-    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        register(fn, **options)
-        return fn
+    def decorator(fn: Callable[..., Any]) -> Any:
+        if isinstance(fn, classmethod):
+            raise _classmethod_refused(kind)
+        return register(fn, **options)
 
     return decorator
 
@@ -76,19 +88,18 @@ def add_function_resource(
     uri: str,
     options: dict[str, Any],
     *,
-    add_resource: Callable[[Resource], object],
-    add_template: Callable[[ResourceTemplate], object],
-) -> None:
-    """Add `fn` under `uri`: as a template when `uri` has `{params}` or `fn` takes
-    parameters, else as a resource."""
+    add_resource: Callable[[Resource], Resource],
+    add_template: Callable[[ResourceTemplate], ResourceTemplate],
+) -> Resource | ResourceTemplate:
+    """Add `fn` under `uri` and return what was added: a template when `uri` has `{params}`
+    or `fn` takes parameters, else a resource."""
     from trimcp.resources import Resource, ResourceTemplate
     from trimcp.utilities.callables import ParsedCallable
 
     parsed = ParsedCallable.from_function(fn)
     if "{" in uri or parsed.parameters_schema.get("properties"):
-        add_template(ResourceTemplate.from_function(fn, uri, **options))
-    else:
-        add_resource(Resource.from_function(fn, uri, **options))
+        return add_template(ResourceTemplate.from_function(fn, uri, **options))
+    return add_resource(Resource.from_function(fn, uri, **options))
 
 
 def awaitable_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,19 +112,23 @@ def awaitable_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
 def resource_decorator(
     uri: str,
     options: dict[str, Any],
-    add_resource: Callable[[Resource], object],
-    add_template: Callable[[ResourceTemplate], object],
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    add_resource: Callable[[Resource], Resource],
+    add_template: Callable[[ResourceTemplate], ResourceTemplate],
+) -> Callable[[Callable[..., Any]], Resource | ResourceTemplate]:
     """`@mcp.resource(uri, ...)`: the decorator that adds its function under `uri`
-    (`add_function_resource`) and returns it; `uri` must be given."""
+    (`add_function_resource`) and returns the resource or template; `uri` must be given."""
     if callable(uri) and not isinstance(uri, str):
-        raise TypeError("The @resource decorator needs a URI: use @mcp.resource('scheme://path')")
+        raise TypeError(
+            "The @resource decorator was used incorrectly. "
+            "Did you forget to call it? Use @resource('uri') instead of @resource"
+        )
 
-    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        add_function_resource(
+    def decorator(fn: Callable[..., Any]) -> Resource | ResourceTemplate:
+        if isinstance(fn, classmethod):
+            raise _classmethod_refused("resource")
+        return add_function_resource(
             fn, uri, options, add_resource=add_resource, add_template=add_template
         )
-        return fn
 
     return decorator
 

@@ -25,23 +25,30 @@ import anyio
 import msgspec
 
 from trimcp import __version__
-from trimcp.core import answers
+from trimcp.core import answers, running
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import direct, registration
+from trimcp.server import deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
 from trimcp.server.lifespan import LifespanFn, ServerLifespan
 from trimcp.server.options import (
     check_prefix_format,
+    generated_name,
     manager_options,
+    refuse_openapi,
     refuse_unimplemented,
     resolve_flag,
     transport_settings,
     visibility_of,
 )
 from trimcp.server.registration import awaitable_handler, decorator_forms, keyword_options
+from trimcp.server.resource_prefix import (
+    add_resource_prefix,
+    has_resource_prefix,
+    remove_resource_prefix,
+)
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
 from trimcp.utilities.registry import DuplicateBehavior, Registry
@@ -56,11 +63,10 @@ if TYPE_CHECKING:
     from trimcp.types.results import Result
     from trimcp.utilities.types import NotSetT
 
-__all__ = ["FastMCP"]
+__all__ = ["FastMCP", "add_resource_prefix", "has_resource_prefix", "remove_resource_prefix"]
 
 logger = logging.getLogger("trimcp.server")
 
-Transport = Literal["stdio", "http", "sse", "streamable-http"]
 Names = Collection[str] | None
 R = TypeVar("R", bound="Result")
 
@@ -72,8 +78,8 @@ class FastMCP:
     `port`, `log_level`, `json_response`, ... included; `debug` has nothing to switch on here)
     and trimcp's own; any other raises `TypeError`. FastMCP keywords trimcp does not implement
     yet raise `NotImplementedError` rather than being ignored: `auth=` other than `None` (and
-    `FASTMCP_SERVER_AUTH` when `auth` is not given), `tool_transformations=`,
-    `include_fastmcp_meta=False`.
+    `FASTMCP_SERVER_AUTH` when `auth` is not given) and the OpenAPI constructors
+    (`from_openapi`, `from_fastapi`).
     """
 
     def __init__(
@@ -123,7 +129,7 @@ class FastMCP:
     ) -> None:
         arguments = dict(locals())  # the constructor's arguments, before any other local
         refuse_unimplemented(arguments)
-        self.name = name or "FastMCP"
+        self.name = name or self.generate_name()
         self.auth = None  # no authorization provider: `refuse_unimplemented` saw to that
         self.instructions = instructions
         self.version = version or __version__
@@ -135,6 +141,8 @@ class FastMCP:
         self.strict_input_validation = resolve_flag(
             "strict_input_validation", strict_input_validation
         )
+        self.include_fastmcp_meta = resolve_flag("include_fastmcp_meta", include_fastmcp_meta)
+        """Whether listings carry FastMCP's `_meta._fastmcp` (tags) of each component."""
         self.dereference_schemas = dereference_schemas
         self.list_page_size = list_page_size
         self.cache_ttl_ms = cache_ttl_ms
@@ -175,6 +183,21 @@ class FastMCP:
 
     def __repr__(self) -> str:
         return f"FastMCP({self.name!r})"
+
+    @classmethod
+    def generate_name(cls, name: str | None = None) -> str:
+        """A server name unique enough to tell servers apart: `FastMCP-1a2b` (FastMCP's)."""
+        return generated_name(cls.__name__, name)
+
+    @classmethod
+    def from_openapi(cls, openapi_spec: dict[str, Any], client: Any, **options: Any) -> Any:
+        """FastMCP's server made of an OpenAPI document: not implemented yet (refused)."""
+        refuse_openapi("FastMCP.from_openapi")
+
+    @classmethod
+    def from_fastapi(cls, app: Any, name: str | None = None, **options: Any) -> Any:
+        """FastMCP's server made of a FastAPI app: not implemented yet (refused)."""
+        refuse_openapi("FastMCP.from_fastapi")
 
     # -- the managers (FastMCP's `_tool_manager`, ...; hooks for subclasses) ----------------
 
@@ -224,7 +247,7 @@ class FastMCP:
     ) -> Any:
         """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
         `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`; the
-        decorator returns the original function. The options are FastMCP 2.13's (plus
+        tool is returned (a `FunctionTool`, as FastMCP 2.13's). The options are FastMCP's (plus
         `serializer`, which defaults to the server's `tool_serializer`); an unknown one raises
         `TypeError` here, before any function is registered."""
         options = keyword_options(locals())
@@ -252,7 +275,7 @@ class FastMCP:
         return direct.visible_tool(self, name)
 
     def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
-        """FastMCP's tool transformations: not implemented, refused (`NotImplementedError`)."""
+        """Serve tool `tool_name` transformed (a `ToolTransformConfig`), mounted ones too."""
         self.tool_manager.add_tool_transformation(tool_name, transformation)
 
     def remove_tool_transformation(self, tool_name: str) -> None:
@@ -277,9 +300,9 @@ class FastMCP:
         enabled: bool | None = None,
         annotations: Any = None,
         meta: dict[str, Any] | None = None,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    ) -> Callable[[Callable[..., Any]], Resource | ResourceTemplate]:
         """Register a function as a resource (or a template when the URI has `{params}`
-        or the function takes parameters). Returns the original function.
+        or the function takes parameters). Returns the resource or template.
 
         The options are FastMCP 2.13's; an unknown one raises `TypeError` here."""
         return registration.resource_decorator(
@@ -294,17 +317,7 @@ class FastMCP:
 
     add_resource_template = add_template
 
-    def add_resource_fn(
-        self,
-        fn: Callable[..., Any],
-        uri: str,
-        name: str | None = None,
-        description: str | None = None,
-        mime_type: str | None = None,
-        tags: set[str] | None = None,
-    ) -> None:
-        """FastMCP 2.x's `add_resource_fn` (deprecated there): `resource(uri, ...)(fn)`."""
-        self.resource(uri, name=name, description=description, mime_type=mime_type, tags=tags)(fn)
+    add_resource_fn = deprecated.add_resource_fn
 
     def remove_resource(self, uri: str) -> None:
         """Remove this server's own resource or template `uri` (`NotFoundError` if none)."""
@@ -352,7 +365,7 @@ class FastMCP:
         meta: dict[str, Any] | None = None,
     ) -> Any:
         """Register a function as a prompt (same forms as `tool`; FastMCP 2.13's options, an
-        unknown one raises `TypeError` here). Returns the function."""
+        unknown one raises `TypeError` here). Returns the prompt."""
         options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_prompt_fn, kind="prompt")
 
@@ -429,6 +442,8 @@ class FastMCP:
         """Copy `server`'s components here once, prefixed like `mount` (later imports win;
         later changes to `server` are not reflected; its lifespan is not run)."""
         await import_server(self, server, prefix)
+
+    from_client = classmethod(deprecated.from_client)
 
     @classmethod
     def as_proxy(cls, backend: Any, **settings: Any) -> Any:
@@ -543,57 +558,19 @@ class FastMCP:
 
         await run_http(self, transport=transport, task_status=task_status, **options)
 
+    # FastMCP 2.x's deprecated spellings of `http_app` and `run_http_async`
+    sse_app = deprecated.sse_app
+    streamable_http_app = deprecated.streamable_http_app
+    run_sse_async = deprecated.run_sse_async
+    run_streamable_http_async = deprecated.run_streamable_http_async
+
     def serve_routes_of(self, other: FastMCP) -> None:
         """Serve `other`'s custom routes as this server's own: the same live list, so routes
         `other` adds later are served too (internal API: a proxy of an in-process server)."""
         self.http_routes = other.http_routes
 
-    # -- running (trimcp.core.running does the work) ------------------------------------
+    # -- running (`trimcp.core.running` has them, with FastMCP's signatures) -------------
 
-    async def run_async(
-        self,
-        transport: Transport | None = None,
-        show_banner: bool | None = None,
-        **transport_kwargs: Any,
-    ) -> None:
-        """Run the server inside the caller's event loop (asyncio or trio)."""
-        from trimcp.core.running import run_async
-
-        await run_async(self, transport, show_banner, **transport_kwargs)
-
-    def run(
-        self,
-        transport: Transport | None = None,
-        show_banner: bool | None = None,
-        *,
-        backend: Literal["asyncio", "trio"] | None = None,
-        **transport_kwargs: Any,
-    ) -> None:
-        """Run the server (blocking): `anyio.run` over `run_async`, handling SIGTERM and SIGINT
-        with a graceful shutdown (requests in flight get `graceful_timeout` seconds, then an
-        error answer; the lifespan exits once); after a SIGINT the process exits with status
-        130 (`SystemExit`); a second SIGINT stops at once."""
-        from trimcp.core.running import run
-
-        run(self, transport, show_banner, backend=backend, **transport_kwargs)
-
-    async def run_stdio_async(
-        self,
-        show_banner: bool = True,
-        log_level: str | None = None,
-        stateless: bool = False,
-        *,
-        graceful_timeout: float | None = None,
-    ) -> None:
-        """Serve one client over this process's stdin/stdout until stdin closes. Cancelling
-        shuts down gracefully: requests in flight get `graceful_timeout` seconds (default 3)
-        to finish, those still running are answered with an error."""
-        from trimcp.core.running import run_stdio_async
-
-        await run_stdio_async(
-            self,
-            show_banner=show_banner,
-            log_level=log_level,
-            stateless=stateless,
-            graceful_timeout=graceful_timeout,
-        )
+    run_async = running.run_async
+    run = running.run
+    run_stdio_async = running.run_stdio_async
