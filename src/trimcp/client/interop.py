@@ -23,7 +23,8 @@ def sdk_error(exc: McpError) -> McpError:
     """`exc`, as an instance of a class deriving from both its own and the SDK's `McpError`
     when `mcp` is loaded, so `except mcp.McpError` (FastMCP's clients raise that) catches it.
     Its `.error` stays trimcp's `ErrorData` (`.code`, `.message`, `.data`, as the SDK's)."""
-    sdk = getattr(sys.modules.get("mcp.shared.exceptions"), "McpError", None)
+    module = sys.modules.get("mcp.shared.exceptions")
+    sdk = getattr(module, "McpError", None) or getattr(module, "MCPError", None)  # 1.x, 2.x
     if not isinstance(sdk, type) or isinstance(exc, sdk):
         return exc
     own = type(exc)
