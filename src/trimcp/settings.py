@@ -266,19 +266,27 @@ class _SettingsModule(types.ModuleType):
     FastMCP users write `fastmcp.settings.mask_error_details = True`; in trimcp the package's
     `settings` attribute is this module once anything has imported it (Python sets a package's
     attribute to its submodule), so without this that line would set a module global that
-    nothing reads: a setting silently ignored."""
+    nothing reads: a setting silently ignored. Each option is a property of this class (a data
+    descriptor, so `monkeypatch.setattr(trimcp.settings, ...)` restores it by assignment)."""
 
     def __getattr__(self, name: str) -> Any:  # only names the module itself lacks
-        if name in _NAMES or name in ("resolve", "source", "get_setting", "set_setting"):
+        if name in ("resolve", "source", "get_setting", "set_setting"):
             return getattr(self.__dict__["settings"], name)
         raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _NAMES:
-            setattr(self.__dict__["settings"], name, value)
-        else:
-            super().__setattr__(name, value)
 
+def _through_settings(name: str) -> property:
+    def read(module: types.ModuleType) -> Any:
+        return getattr(module.__dict__["settings"], name)
+
+    def write(module: types.ModuleType, value: Any) -> None:
+        setattr(module.__dict__["settings"], name, value)
+
+    return property(read, write, doc=f"`settings.{name}`")
+
+
+for _name in _NAMES:
+    setattr(_SettingsModule, _name, _through_settings(_name))
 
 settings = Settings()
 sys.modules[__name__].__class__ = _SettingsModule

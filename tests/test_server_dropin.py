@@ -1,0 +1,385 @@
+"""The server facade and core as FastMCP 2.13 programs use them (issue 16): what decorators
+return, generated names, the OpenAPI refusals, FastMCP's resource-prefix functions, deprecated
+methods, log data, `ctx.read_resource`, state shared by middleware and tools, list-changed
+notifications in both eras, `ctx.request_context`, tool transformations and
+`include_fastmcp_meta` through the server, the settings object."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+import trimcp
+from trimcp import Client, Context, FastMCP
+from trimcp.exceptions import McpError
+from trimcp.resources import ReadResourceContents
+from trimcp.server.middleware import Middleware
+from trimcp.server.server import add_resource_prefix, has_resource_prefix, remove_resource_prefix
+
+from .wire import serving
+
+pytestmark = pytest.mark.anyio
+
+ERAS = ["legacy", "modern"]
+WAIT = 10
+
+
+# -- the facade ------------------------------------------------------------------------------
+
+
+def test_a_server_without_a_name_gets_a_generated_one() -> None:
+    first, second = FastMCP(), FastMCP()
+    assert first.name.startswith("FastMCP-") and first.name != second.name
+    assert FastMCP.generate_name("api").startswith("FastMCP-api-")
+
+
+def test_decorators_return_resources_and_templates() -> None:
+    from trimcp.resources import Resource, ResourceTemplate
+
+    mcp = FastMCP("t")
+
+    @mcp.resource("data://fixed")
+    def fixed() -> str:
+        return "x"
+
+    @mcp.resource("data://{key}")
+    def keyed(key: str) -> str:
+        return key
+
+    assert isinstance(fixed, Resource) and str(fixed.uri) == "data://fixed"
+    assert isinstance(keyed, ResourceTemplate) and keyed.uri_template == "data://{key}"
+
+
+def test_decorator_misuse_is_refused_with_fastmcp_messages() -> None:
+    mcp = FastMCP("t")
+    with pytest.raises(TypeError, match="Cannot specify both a name as first argument"):
+        mcp.tool("positional", name="keyword")
+    with pytest.raises(TypeError, match="The @resource decorator was used incorrectly"):
+        mcp.resource(lambda: "x")  # type: ignore[arg-type]
+    for decorator in (mcp.tool, mcp.prompt, mcp.resource("data://c")):
+        with pytest.raises(ValueError, match="To decorate a classmethod"):
+            decorator(classmethod(lambda cls: "x"))
+
+
+def test_openapi_servers_are_refused_when_made() -> None:
+    from trimcp.experimental.server.openapi import FastMCPOpenAPI as NewFastMCPOpenAPI
+    from trimcp.server.openapi import FastMCPOpenAPI, MCPType, OpenAPITool, RouteMap, RouteType
+
+    spec = {"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}}
+    for make in (
+        lambda: FastMCP.from_openapi(spec, client=None),
+        lambda: FastMCP.from_fastapi(object()),
+        lambda: FastMCPOpenAPI(spec, client=None),
+        lambda: NewFastMCPOpenAPI(spec, client=None),
+        lambda: OpenAPITool(),
+    ):
+        with pytest.raises(NotImplementedError, match="OpenAPI"):
+            make()
+    # the route-map vocabulary itself is data, and works
+    assert RouteMap(route_type=RouteType.IGNORE).mcp_type is MCPType.EXCLUDE
+    with pytest.raises(ValueError, match="mcp_type"):
+        RouteMap()
+
+
+@pytest.mark.parametrize(
+    ("uri", "prefix", "added", "removed_back"),
+    [
+        ("resource://path/to/x", "pre", "resource://pre/path/to/x", "resource://path/to/x"),
+        ("resource:///abs", "pre", "resource://pre//abs", "resource:///abs"),
+        ("resource://x", "", "resource://x", "resource://x"),
+    ],
+)
+def test_resource_prefix_functions_follow_fastmcp(
+    uri: str, prefix: str, added: str, removed_back: str
+) -> None:
+    assert add_resource_prefix(uri, prefix) == added
+    assert remove_resource_prefix(added, prefix) == removed_back
+    assert has_resource_prefix(added, prefix) is bool(prefix)
+    assert add_resource_prefix(uri, prefix, "protocol") == (f"{prefix}+{uri}" if prefix else uri)
+
+
+def test_resource_prefix_functions_leave_other_uris_and_refuse_bad_ones() -> None:
+    assert remove_resource_prefix("resource://other/x", "pre") == "resource://other/x"
+    assert not has_resource_prefix("resource://x/pre/y", "pre")
+    for function in (add_resource_prefix, remove_resource_prefix, has_resource_prefix):
+        with pytest.raises(ValueError, match="Invalid URI format"):
+            function("not-a-uri", "pre")
+
+
+def test_deprecated_methods_warn_unless_the_setting_is_off(monkeypatch: Any) -> None:
+    mcp = FastMCP("t")
+
+    def x() -> str:
+        return "x"
+
+    with pytest.warns(DeprecationWarning, match="add_resource_fn"):
+        mcp.add_resource_fn(x, "data://x")
+    with pytest.warns(DeprecationWarning, match="streamable_http_app"):
+        app = mcp.streamable_http_app()
+    assert hasattr(app, "lifespan")
+    monkeypatch.setattr(trimcp.settings, "deprecation_warnings", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mcp.sse_app()
+
+
+async def test_run_async_runs_the_servers_own_stdio_method() -> None:
+    seen: list[dict[str, Any]] = []
+
+    class Recording(FastMCP):
+        async def run_stdio_async(self, *args: Any, **options: Any) -> None:  # type: ignore[override]
+            seen.append(options)
+
+    await Recording("t").run_async(log_level="WARNING", show_banner=False)
+    assert seen == [{"show_banner": False, "log_level": "WARNING"}]
+
+
+def test_trimcp_settings_reads_and_writes_the_options_before_and_after_a_server(
+    monkeypatch: Any,
+) -> None:
+    from trimcp.settings import Settings, settings
+
+    before = trimcp.settings.log_level
+    FastMCP("t")
+    assert trimcp.settings.log_level == before
+    monkeypatch.setattr(trimcp.settings, "mask_error_details", True)
+    assert settings.mask_error_details is True and FastMCP("u").mask_error_details is True
+    environment = Settings({"FASTMCP_LOG_LEVEL": "debug", "FASTMCP_DEPRECATION_WARNINGS": "0"})
+    assert (environment.log_level, environment.deprecation_warnings) == ("DEBUG", False)
+
+
+# -- a request's context ---------------------------------------------------------------------
+
+
+async def test_a_context_is_current_inside_its_async_with() -> None:
+    from trimcp.server.dependencies import get_context
+
+    mcp = FastMCP("t")
+    async with Context(mcp) as outer:
+        outer.set_state("k", 1)
+        assert get_context() is outer
+        async with Context(mcp) as inner:
+            assert get_context() is inner and inner.get_state("k") == 1
+            inner.set_state("k", 2)
+        assert get_context() is outer and outer.get_state("k") == 1
+    with pytest.raises(RuntimeError):
+        get_context()
+
+
+def _server_of_the_context() -> FastMCP:
+    @asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, str]]:
+        yield {"db": "connected"}
+
+    mcp = FastMCP("ctx", lifespan=lifespan)
+
+    @mcp.resource("data://text")
+    def text() -> str:
+        return "hello"
+
+    @mcp.tool
+    async def logs(ctx: Context) -> str:
+        await ctx.info("plain")
+        await ctx.warning("with extra", extra={"n": 1})
+        return "logged"
+
+    @mcp.tool
+    async def reads(ctx: Context) -> list[Any]:
+        contents = await ctx.read_resource("data://text")
+        assert all(isinstance(c, ReadResourceContents) for c in contents)
+        return [[c.content, c.mime_type] for c in contents]
+
+    @mcp.tool
+    def request_facts(ctx: Context) -> dict[str, Any]:
+        request = ctx.request_context
+        assert request is not None
+        return {
+            "id": str(request.request_id),
+            "user": getattr(request.meta, "user_id", None),
+            "db": request.lifespan_context["db"],
+        }
+
+    @mcp.tool
+    async def changes(ctx: Context) -> str:
+        await ctx.send_tool_list_changed()
+        await ctx.send_resource_list_changed()
+        await ctx.send_prompt_list_changed()
+        return "sent"
+
+    return mcp
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_log_data_is_fastmcps_msg_and_extra(protocol: str) -> None:
+    logs: list[tuple[str, Any]] = []
+
+    async def on_log(message: Any) -> None:
+        logs.append((message.level, message.data))
+
+    mcp = _server_of_the_context()
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol, log_handler=on_log) as client:
+            assert (await client.call_tool("logs")).data == "logged"
+    assert logs == [
+        ("info", {"msg": "plain"}),
+        ("warning", {"msg": "with extra", "extra": {"n": 1}}),
+    ]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_read_resource_in_a_tool_gives_read_resource_contents(protocol: str) -> None:
+    with anyio.fail_after(WAIT):
+        async with Client(_server_of_the_context(), protocol=protocol) as client:
+            assert (await client.call_tool("reads")).data == [["hello", "text/plain"]]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_request_context_has_fastmcps_fields(protocol: str) -> None:
+    with anyio.fail_after(WAIT):
+        async with Client(_server_of_the_context(), protocol=protocol) as client:
+            facts = (await client.call_tool("request_facts", meta={"user_id": "ada"})).data
+    assert facts["user"] == "ada" and facts["db"] == "connected" and facts["id"]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_state_set_by_middleware_is_the_tools_and_back(protocol: str) -> None:
+    after: list[Any] = []
+
+    class Stateful(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            context.fastmcp_context.set_state("user", "ada")
+            result = await call_next(context)
+            after.append(context.fastmcp_context.get_state("answer"))
+            return result
+
+    mcp = FastMCP("t", middleware=[Stateful()])
+
+    @mcp.tool
+    def whoami(ctx: Context) -> str:
+        ctx.set_state("answer", 42)
+        return ctx.get_state("user")
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            assert (await client.call_tool("whoami")).data == "ada"
+    assert after == [42]
+
+
+_LIST_CHANGED = [
+    "notifications/tools/list_changed",
+    "notifications/resources/list_changed",
+    "notifications/prompts/list_changed",
+]
+
+
+async def _list_changes_seen(client_of: Any) -> list[str]:
+    seen: list[str] = []
+    all_seen = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        method = getattr(message, "method", None)
+        if method in _LIST_CHANGED:
+            seen.append(method)
+            if len(seen) == len(_LIST_CHANGED):
+                all_seen.set()
+
+    with anyio.fail_after(WAIT):
+        async with client_of(on_message) as client:
+            assert (await client.call_tool("changes")).data == "sent"
+            await all_seen.wait()
+    return seen
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_list_changed_from_a_tool_reaches_the_message_handler(protocol: str) -> None:
+    mcp = _server_of_the_context()
+
+    def client_of(handler: Any) -> Client:
+        return Client(mcp, protocol=protocol, message_handler=handler)
+
+    assert await _list_changes_seen(client_of) == _LIST_CHANGED
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_list_changed_from_a_tool_reaches_an_http_client(protocol: str) -> None:
+    mcp = _server_of_the_context()
+    async with serving(mcp, wait=WAIT) as (address, _):
+        url = f"http://127.0.0.1:{address.port}/mcp"
+
+        def client_of(handler: Any) -> Client:
+            return Client(url, protocol=protocol, message_handler=handler)
+
+        assert sorted(await _list_changes_seen(client_of)) == sorted(_LIST_CHANGED)
+
+
+async def test_an_unknown_resource_is_fastmcps_unknown_resource() -> None:
+    with anyio.fail_after(WAIT):
+        async with Client(FastMCP("t")) as client:
+            with pytest.raises(McpError, match="Unknown resource: 'data://none'"):
+                await client.read_resource("data://none")
+
+
+# -- options FastMCP's constructor takes -----------------------------------------------------
+
+
+async def test_tool_transformations_apply_to_the_servers_tools() -> None:
+    from trimcp.tools.tool_transform import ToolTransformConfig
+
+    mcp = FastMCP("t", tool_transformations={"add": ToolTransformConfig(name="plus")})
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @mcp.tool
+    def sub(a: int, b: int) -> int:
+        return a - b
+
+    mcp.add_tool_transformation("sub", ToolTransformConfig(name="minus"))
+    with anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            assert {tool.name for tool in await client.list_tools()} == {"plus", "minus"}
+            assert (await client.call_tool("plus", {"a": 2, "b": 3})).data == 5
+            mcp.remove_tool_transformation("sub")
+            assert {tool.name for tool in await client.list_tools()} == {"plus", "sub"}
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_include_fastmcp_meta_false_lists_no_fastmcp_meta(protocol: str) -> None:
+    def tagged(mcp: FastMCP) -> FastMCP:
+        def one() -> int:
+            return 1
+
+        def text() -> str:
+            return "r"
+
+        def keyed(k: str) -> str:
+            return k
+
+        mcp.tool(one, tags={"t"})
+        mcp.resource("data://r", tags={"t"})(text)
+        mcp.resource("data://{k}", tags={"t"})(keyed)
+        mcp.prompt(text, tags={"t"})
+        return mcp
+
+    async def metas(mcp: FastMCP) -> list[Any]:
+        async with Client(mcp, protocol=protocol) as client:
+            return [
+                item.meta
+                for items in (
+                    await client.list_tools(),
+                    await client.list_resources(),
+                    await client.list_resource_templates(),
+                    await client.list_prompts(),
+                )
+                for item in items
+            ]
+
+    with anyio.fail_after(WAIT):
+        assert await metas(tagged(FastMCP("off", include_fastmcp_meta=False))) == [None] * 4
+        assert all(m == {"_fastmcp": {"tags": ["t"]}} for m in await metas(tagged(FastMCP("on"))))
