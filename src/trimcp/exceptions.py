@@ -62,8 +62,8 @@ class PromptError(TrimcpError):
     """A prompt could not be rendered."""
 
 
-class InvalidSignature(TrimcpError):
-    """A function's signature cannot become a component."""
+class InvalidSignature(TrimcpError, ValueError):
+    """A function's signature cannot become a component (a `ValueError`, as FastMCP raises)."""
 
 
 class ClientError(TrimcpError):

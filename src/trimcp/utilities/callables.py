@@ -144,9 +144,9 @@ class ParsedCallable:
         positional_defaults: dict[str, Any] = {}
         for index, param in enumerate(sig.parameters.values()):
             if param.kind is inspect.Parameter.VAR_POSITIONAL:
-                raise InvalidSignature(f"{self.name}: functions with *args are not supported")
+                raise InvalidSignature(f"{self.name}: Functions with *args are not supported as tools")
             if param.kind is inspect.Parameter.VAR_KEYWORD:
-                raise InvalidSignature(f"{self.name}: functions with **kwargs are not supported")
+                raise InvalidSignature(f"{self.name}: Functions with **kwargs are not supported as tools")
             if param.kind is inspect.Parameter.POSITIONAL_ONLY:
                 positional_only.append(param.name)
                 positional_defaults[param.name] = param.default
