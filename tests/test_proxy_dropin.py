@@ -13,6 +13,7 @@ import pytest
 
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import FastMCPTransport
+from trimcp.exceptions import NotFoundError
 from trimcp.server.proxy import (
     ClientTemplate,
     FastMCPProxy,
@@ -120,11 +121,12 @@ async def test_a_connected_client_from_the_factory_is_used_as_is() -> None:
             assert shared.is_connected()
 
 
-async def test_a_factory_returning_something_else_fails_the_call() -> None:
+async def test_a_factory_returning_something_else_fails_loudly() -> None:
     proxy = FastMCPProxy(client_factory=lambda: "not a client")  # type: ignore[arg-type,return-value]
-    with pytest.raises(TypeError, match="not a Client"):
+    with pytest.raises(NotFoundError, match="not a Client") as caught:
         with anyio.fail_after(10):
-            await proxy.call_tool("greet", {"name": "A"})
+            await proxy.get_tools()
+    assert isinstance(caught.value.__cause__, TypeError)
 
 
 def test_stateful_proxy_client_is_refused_loudly() -> None:
@@ -205,3 +207,36 @@ async def test_a_local_copy_shadows_the_mirrored_tool() -> None:
                 await front.call_tool("greet", {"name": "A"})
         assert (await proxy.get_tools()).get("greet") is None
         assert proxy.tool_manager.registry.get_any("greet") is local  # not re-mirrored
+
+
+async def test_get_tool_and_get_prompt_give_the_listed_schema() -> None:
+    proxy = FastMCP.as_proxy(backend())
+    with anyio.fail_after(10):
+        tool = await proxy.get_tool("greet")  # nothing cached yet: the backend is listed
+        assert tool.parameters["properties"] == {"name": {"type": "string"}}
+        prompt = await proxy.get_prompt("welcome")
+        assert [a.name for a in prompt.arguments or []] == ["name"]
+        with pytest.raises(NotFoundError, match="Unknown tool"):
+            await proxy.get_tool("nope")
+        result = await proxy.call_tool("greet", {"name": "A"})
+        assert result.structured_content == {"result": "Hello, A!"}
+
+
+async def test_a_hidden_local_template_is_not_forwarded() -> None:
+    server = backend()
+
+    @server.resource("data://user/{user_id}")
+    def user(user_id: str) -> str:
+        return f"backend {user_id}"
+
+    proxy = FastMCP.as_proxy(server)
+
+    @proxy.resource("data://user/{user_id}", enabled=False)
+    def local_user(user_id: str) -> str:
+        return f"local {user_id}"
+
+    with anyio.fail_after(10):
+        async with Client(proxy) as front:
+            with pytest.raises(Exception, match=r"Unknown resource|not found"):
+                await front.read_resource("data://user/1")
+            assert (await front.read_resource("resource://wave"))[0].text == "wave"

@@ -65,6 +65,7 @@ from trimcp.server.proxy_components import (
     ProxyResource,
     ProxyTemplate,
     ProxyTool,
+    is_listed,
     is_mirrored,
 )
 from trimcp.server.proxy_components import expand_template as expand_template
@@ -364,9 +365,21 @@ class ProxyToolManager(ToolManager):
         await self.backend.refresh_listing()
         return await super().get_tools()
 
+    async def get_tool(self, key: str) -> Tool:
+        """The tool `key` as listed (the backend listed again if the cache does not have it;
+        `NotFoundError` if it still does not: introspection wants the backend's schema, not
+        the forwarding stand-in)."""
+        tool = self.find_keyed(key)
+        if tool is None or not is_listed(tool):
+            tool = (await self.get_tools()).get(key)
+        if tool is None:
+            raise self.not_found(key)
+        return tool
+
 
 class ProxyResourceManager(ResourceManager):
-    """A proxy's resources and templates; a URI nobody answers is forwarded anyway."""
+    """A proxy's resources and templates; a URI nobody answers is forwarded anyway, unless
+    a local resource or template (hidden ones too) claims it."""
 
     def __init__(self, backend: ProxyBackend, **options: Any) -> None:
         super().__init__(**options)
@@ -374,11 +387,19 @@ class ProxyResourceManager(ResourceManager):
 
     def find(self, uri: str) -> Found | None:
         found = super().find(uri)
-        if found is None and uri not in self.resource_registry and "://" in uri:
+        if found is None and "://" in uri and not self._claimed_locally(uri):
             fallback = ProxyResource(self.backend, None, uri=uri)
             if self.visibility.visible(uri, fallback):
                 return fallback, None, uri, uri
         return found
+
+    def _claimed_locally(self, uri: str) -> bool:
+        if uri in self.resource_registry:
+            return True
+        return any(
+            not is_mirrored(template) and template.matches(uri) is not None
+            for template in self.template_registry.all().values()
+        )
 
     async def get_resources(self) -> dict[str, Resource]:
         await self.backend.refresh_listing()
@@ -407,6 +428,15 @@ class ProxyPromptManager(PromptManager):
     async def get_prompts(self) -> dict[str, Prompt]:
         await self.backend.refresh_listing()
         return await super().get_prompts()
+
+    async def get_prompt(self, key: str) -> Prompt:
+        """The prompt `key` as listed (see `ProxyToolManager.get_tool`)."""
+        prompt = self.find_keyed(key)
+        if prompt is None or not is_listed(prompt):
+            prompt = (await self.get_prompts()).get(key)
+        if prompt is None:
+            raise self.not_found(key)
+        return prompt
 
 
 # -- the proxy server ------------------------------------------------------------------------
@@ -484,6 +514,13 @@ class FastMCPProxy(FastMCP):
         proxy = cls(client_factory=ClientTemplate(template), **settings)
         proxy.serve_routes_of(server)
         return proxy
+
+    async def get_tool(self, name: str) -> Tool:
+        """The tool `name` as listed (see `ProxyToolManager.get_tool`)."""
+        try:
+            return await self.tool_manager.get_tool(name)
+        except NotFoundError:
+            raise NotFoundError(f"Unknown tool: {name}") from None  # as `FastMCP.get_tool`
 
     @property
     def backend(self) -> ProxyBackend:

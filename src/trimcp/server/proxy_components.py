@@ -33,6 +33,7 @@ __all__ = [
     "ProxyTool",
     "RemoteComponent",
     "expand_template",
+    "is_listed",
     "is_mirrored",
 ]
 
@@ -46,6 +47,11 @@ def _tags(meta: dict[str, Any] | None) -> set[str]:
 def is_mirrored(component: Any) -> bool:
     """Whether `component` mirrors a backend's (rather than being a local one)."""
     return isinstance(component, RemoteComponent) and component.mirrored
+
+
+def is_listed(component: Any) -> bool:
+    """Whether `component` is not the stand-in a proxy forwards an unlisted name through."""
+    return not isinstance(component, RemoteComponent) or component.listing is not None
 
 
 class RemoteComponent(Component):
@@ -89,6 +95,11 @@ class RemoteComponent(Component):
         new = self.model_copy(update=update)
         new.mirrored = False
         return new
+
+    @property
+    def listing(self) -> Any:
+        """The backend's listing entry (None: a stand-in for a name the backend did not list)."""
+        return self._mcp
 
     def same_listing(self, other: RemoteComponent) -> bool:
         """Whether `other` was listed by the backend exactly as this one was."""
