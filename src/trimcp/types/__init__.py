@@ -1,5 +1,9 @@
 """MCP payloads as msgspec structs, split by feature. Field names are the wire's camelCase
-names (as in `mcp.types`), so client code written against the SDK reads the same."""
+names (as in `mcp.types`), so client code written against the SDK reads the same.
+
+When the program uses the official SDK, trimcp's payloads also pass for its `mcp.types`
+models (`isinstance`, equality both ways, conversion of its models): see
+`trimcp.types.interop`, whose watch starts here."""
 
 from __future__ import annotations
 
@@ -47,7 +51,12 @@ from trimcp.types.resources import (
     ResourceTemplate,
 )
 from trimcp.types.results import CacheableResult, Result
+from trimcp.types.sampling import CreateMessageRequestParams, ModelHint, ModelPreferences
 from trimcp.types.tools import CallToolResult, ListToolsResult, Tool, ToolAnnotations
+
+from trimcp.types.interop import from_foreign, register_with_mcp, to_mcp, watch_for_mcp  # isort: skip
+
+watch_for_mcp()
 
 __all__ = [
     "Annotations",
@@ -59,6 +68,7 @@ __all__ = [
     "CompleteResult",
     "Completion",
     "ContentBlock",
+    "CreateMessageRequestParams",
     "CreateMessageResult",
     "DiscoverResult",
     "ElicitResult",
@@ -75,6 +85,8 @@ __all__ = [
     "ListResourcesResult",
     "ListRootsResult",
     "ListToolsResult",
+    "ModelHint",
+    "ModelPreferences",
     "Payload",
     "Prompt",
     "PromptArgument",
@@ -92,4 +104,7 @@ __all__ = [
     "TextResourceContents",
     "Tool",
     "ToolAnnotations",
+    "from_foreign",
+    "register_with_mcp",
+    "to_mcp",
 ]

@@ -1,23 +1,248 @@
 """The base of every MCP payload struct: camelCase names as on the wire (and as in `mcp.types`),
-absent fields omitted, `meta` sent as `_meta`."""
+absent fields omitted, `meta` sent as `_meta`.
+
+`Payload` also speaks the part of pydantic's model API that code written against the official
+SDK's `mcp.types` uses: `model_dump`, `model_dump_json`, `model_validate`, `model_copy`, and
+equality with an `mcp.types` model of the same name (see `trimcp.types.interop`). None of it is
+on the wire path: encoding and decoding stay msgspec's."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+import copy
+import operator
+from collections.abc import Collection
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
 __all__ = ["Annotations", "Icon", "Implementation", "Meta", "Payload"]
 
 Meta = dict[str, Any]
+P = TypeVar("P", bound="Payload")
+
+_struct_eq = msgspec.Struct.__eq__
+
+# Per class: (attribute, wire name, default, default factory) for each field.
+_FieldRow = tuple[str, str, Any, Any]
+_field_rows: dict[type[Any], tuple[_FieldRow, ...]] = {}
+
+
+def _rows(cls: type[msgspec.Struct]) -> tuple[_FieldRow, ...]:
+    rows = _field_rows.get(cls)
+    if rows is None:
+        tag_field = cls.__struct_config__.tag_field
+        rows = tuple(
+            (
+                f.name,
+                f.name if f.name == tag_field else f.encode_name,
+                f.default,
+                f.default_factory,
+            )
+            for f in msgspec.structs.fields(cls)
+        )
+        _field_rows[cls] = rows
+    return rows
+
+
+def _is_default(value: Any, default: Any, factory: Any) -> bool:
+    if default is not msgspec.NODEFAULT:
+        return bool(value == default)
+    if factory is not msgspec.NODEFAULT:
+        return bool(value == factory())
+    return False
+
+
+class _DumpOptions(msgspec.Struct, frozen=True):
+    json: bool
+    by_alias: bool
+    exclude_none: bool
+    exclude_defaults: bool
+
+
+def _dump_value(value: Any, options: _DumpOptions) -> Any:
+    if isinstance(value, Payload):
+        return value._dump(options)
+    if isinstance(value, list | tuple):
+        return [_dump_value(item, options) for item in value]
+    if isinstance(value, dict):
+        return {key: _dump_value(item, options) for key, item in value.items()}
+    if options.json and not isinstance(value, str | int | float | bool | None):
+        return msgspec.to_builtins(value)
+    return value
 
 
 class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
-    """Base class: absent (None) fields are not sent."""
+    """Base class: absent (None) fields are not sent.
 
-    def model_dump(self, **_: Any) -> dict[str, Any]:
-        """The payload as plain data (the `mcp.types` spelling)."""
-        return cast(dict[str, Any], msgspec.to_builtins(self))
+    `__twin__` is the class's `mcp.types` counterpart once `trimcp.types.interop` has
+    registered it (the class itself until then), and `__class__` reads it: that is how
+    `isinstance(payload, mcp.types.TextContent)` holds, for every pydantic version (since
+    2.12, pydantic's `isinstance` looks at `__class__` and ignores `ABCMeta.register`). The
+    getter is C code (`attrgetter`), as `isinstance` reads `__class__` whenever it fails."""
+
+    __twin__: ClassVar[type[Any]]
+    __class__ = property(operator.attrgetter("__twin__"))
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        cls.__twin__ = cls
+
+    def _dump(
+        self,
+        options: _DumpOptions,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        cls = type(self)
+        tag_field = cls.__struct_config__.tag_field
+        out: dict[str, Any] = {}
+        if tag_field is not None and tag_field not in cls.__struct_fields__:
+            out[tag_field] = cls.__struct_config__.tag
+        for name, wire_name, default, factory in _rows(cls):
+            if (include is not None and name not in include) or (
+                exclude is not None and name in exclude
+            ):
+                continue
+            value = getattr(self, name)
+            if value is None and options.exclude_none:
+                continue
+            if (
+                options.exclude_defaults
+                and name != tag_field
+                and _is_default(value, default, factory)
+            ):
+                continue
+            out[wire_name if options.by_alias else name] = _dump_value(value, options)
+        return out
+
+    def model_dump(
+        self,
+        *,
+        mode: str = "python",
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **_: Any,
+    ) -> dict[str, Any]:
+        """The payload as a dict, as pydantic's `model_dump` gives an `mcp.types` model.
+
+        Field names are the attribute names (`meta`) unless `by_alias` (`_meta`, the wire's);
+        `exclude_unset` leaves out fields at their default (msgspec does not record which
+        fields were set; the content `type` is always kept); `include`/`exclude` name
+        top-level fields. Other pydantic options are accepted and ignored."""
+        options = _DumpOptions(
+            json=mode == "json",
+            by_alias=bool(by_alias),
+            exclude_none=exclude_none,
+            exclude_defaults=exclude_defaults or exclude_unset,
+        )
+        return self._dump(options, include, exclude)
+
+    def model_dump_json(
+        self,
+        *,
+        indent: int | None = None,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+        by_alias: bool | None = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        **_: Any,
+    ) -> str:
+        """`model_dump(mode="json", ...)` as a JSON string."""
+        data = msgspec.json.encode(
+            self.model_dump(
+                mode="json",
+                include=include,
+                exclude=exclude,
+                by_alias=by_alias,
+                exclude_unset=exclude_unset,
+                exclude_defaults=exclude_defaults,
+                exclude_none=exclude_none,
+            )
+        )
+        if indent is not None:
+            data = msgspec.json.format(data, indent=indent)
+        return data.decode()
+
+    @classmethod
+    def model_validate(cls: type[P], obj: Any, **_: Any) -> P:
+        """`obj` (a dict in wire names, an instance, or an `mcp.types` model) as this type.
+
+        Raises `msgspec.ValidationError` when it does not fit."""
+        if isinstance(obj, cls):
+            return obj
+        from trimcp.types.codec import convert
+
+        return convert(obj, cls)
+
+    @classmethod
+    def model_validate_json(cls: type[P], data: str | bytes, **_: Any) -> P:
+        from trimcp.types.codec import decode
+
+        return decode(data.encode() if isinstance(data, str) else data, cls)
+
+    def model_copy(self: P, *, update: dict[str, Any] | None = None, deep: bool = False) -> P:
+        new = copy.deepcopy(self) if deep else self
+        return msgspec.structs.replace(new, **(update or {}))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, msgspec.Struct):
+            return _struct_eq(self, other)
+        if callable(getattr(other, "model_dump", None)) and not isinstance(other, type):
+            from trimcp.types.interop import foreign_equal
+
+            equal: bool = foreign_equal(self, other)
+            return equal
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    # Once `mcp.types` is registered, pydantic counts a payload as a `BaseModel` (an instance
+    # of its `mcp.types` twin) and reads these attributes: through them `BaseModel.__eq__`
+    # gives `mcp_model == payload` the meaning of `payload == mcp_model`, and pydantic
+    # serializes a payload found inside an `mcp.types` model. Before that they raise
+    # `AttributeError`, as on any struct.
+
+    @property
+    def __pydantic_generic_metadata__(self) -> dict[str, Any]:
+        return {"origin": type(self).__twin__, "args": (), "parameters": ()}
+
+    @property
+    def __pydantic_extra__(self) -> dict[str, Any] | None:
+        extra: dict[str, Any] | None = _twin_of(self).__pydantic_extra__
+        return extra
+
+    @property
+    def __pydantic_fields_set__(self) -> set[str]:
+        fields_set: set[str] = _twin_of(self).__pydantic_fields_set__
+        return fields_set
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        fields: dict[str, Any] = _twin_of(self).__dict__
+        return fields
+
+
+Payload.__twin__ = Payload
+
+
+def _twin_of(payload: Payload) -> Any:
+    """The `mcp.types` model equal to `payload` (for pydantic's comparisons only)."""
+    twin = type(payload).__twin__
+    if twin is type(payload):
+        raise AttributeError(f"{type(payload).__name__!r} has no `mcp.types` counterpart")
+    data = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
+    try:
+        return twin.model_validate(data)
+    except ValueError:  # pydantic's ValidationError: then no model is equal to it
+        return twin.model_construct()
 
 
 class Icon(Payload, kw_only=True):
@@ -29,8 +254,8 @@ class Icon(Payload, kw_only=True):
 
 class Implementation(Payload, kw_only=True):
     name: str
-    version: str = ""
     title: str | None = None
+    version: str = ""
     description: str | None = None
     websiteUrl: str | None = None
     icons: list[Icon] | None = None

@@ -1,4 +1,5 @@
-"""Decoding MCP payloads received from a peer into the structs of `trimcp.types`."""
+"""Decoding MCP payloads received from a peer into the structs of `trimcp.types`, and
+converting user values (dicts, structs, `mcp.types` models, or any mix) into them."""
 
 from __future__ import annotations
 
@@ -42,5 +43,27 @@ def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:
         raise msgspec.DecodeError("JSON nested too deeply") from exc
 
 
+def _foreign_builtins(obj: Any) -> Any:
+    """`enc_hook` for `msgspec.to_builtins`: a pydantic model (an `mcp.types` one, say) as the
+    wire dict its JSON dump gives."""
+    dump = getattr(obj, "model_dump", None)
+    if dump is None or isinstance(obj, type):
+        raise NotImplementedError(f"cannot convert {type(obj).__name__}")
+    return dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def convert(obj: Any, typ: type[T]) -> T:
-    return msgspec.convert(obj, typ, dec_hook=_dec_hook)
+    """`obj` as `typ`: a dict in wire names, a struct, an `mcp.types` model, or containers
+    holding any of these (a dict whose `content` is an `mcp.types.TextContent`, say).
+
+    Raises `msgspec.ValidationError` when it does not fit."""
+    try:
+        return msgspec.convert(obj, typ, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        # Off the fast path: retry once with foreign models turned into builtins; if that
+        # fails too, the first error is the one to report.
+        try:
+            plain = msgspec.to_builtins(obj, enc_hook=_foreign_builtins)
+            return msgspec.convert(plain, typ, dec_hook=_dec_hook)
+        except (msgspec.ValidationError, TypeError, NotImplementedError):
+            raise exc from None

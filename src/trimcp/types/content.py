@@ -1,4 +1,9 @@
-"""Content blocks (tool results, prompt messages, sampling) and resource contents."""
+"""Content blocks (tool results, prompt messages, sampling) and resource contents.
+
+A content block's `type` is msgspec's tag (what tells the blocks of a `ContentBlock` union
+apart on the wire) and also a field, so that `TextContent(type="text", text=...)` works as
+with `mcp.types`: the field is never sent (its wire name is one no peer uses, and it is always
+at its default), and `__post_init__` refuses a `type` that is not the block's own."""
 
 from __future__ import annotations
 
@@ -24,16 +29,16 @@ __all__ = [
 
 class TextResourceContents(Payload, kw_only=True):
     uri: str
-    text: str
     mimeType: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+    text: str
 
 
 class BlobResourceContents(Payload, kw_only=True):
     uri: str
-    blob: str
     mimeType: str | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+    blob: str
 
 
 class ResourceContents(abc.ABC):  # noqa: B024
@@ -42,6 +47,8 @@ class ResourceContents(abc.ABC):  # noqa: B024
 
     @staticmethod
     def from_builtins(obj: Any) -> TextResourceContents | BlobResourceContents:
+        if isinstance(obj, TextResourceContents | BlobResourceContents):
+            return obj
         if isinstance(obj, dict) and "blob" in obj:
             return msgspec.convert(obj, BlobResourceContents)
         return msgspec.convert(obj, TextResourceContents)
@@ -50,63 +57,84 @@ class ResourceContents(abc.ABC):  # noqa: B024
 ResourceContents.register(TextResourceContents)
 ResourceContents.register(BlobResourceContents)
 
+# The `type` field's wire name: the tag already sends `type`, and the field, always at its
+# default, is omitted.
+_TYPE_FIELD = "trimcp:type"
+_TEXT: Literal["text"] = "text"
+_IMAGE: Literal["image"] = "image"
+_AUDIO: Literal["audio"] = "audio"
+_RESOURCE_LINK: Literal["resource_link"] = "resource_link"
+_RESOURCE: Literal["resource"] = "resource"
 
-class TextContent(Payload, kw_only=True, tag="text", tag_field="type"):
+
+def _own_type(block: str, given: str, own: str) -> Any:
+    """`own` (the very default object, so the field stays omitted) if `given` equals it."""
+    if given != own:
+        raise ValueError(f"{block}: type must be {own!r}, got {given!r}")
+    return own
+
+
+class TextContent(Payload, kw_only=True, tag=_TEXT, tag_field="type"):
+    type: Literal["text"] = msgspec.field(default=_TEXT, name=_TYPE_FIELD)
     text: str
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
-    @property
-    def type(self) -> Literal["text"]:
-        return "text"
+    def __post_init__(self) -> None:
+        if self.type is not _TEXT:
+            self.type = _own_type("TextContent", self.type, _TEXT)
 
 
-class ImageContent(Payload, kw_only=True, tag="image", tag_field="type"):
+class ImageContent(Payload, kw_only=True, tag=_IMAGE, tag_field="type"):
+    type: Literal["image"] = msgspec.field(default=_IMAGE, name=_TYPE_FIELD)
     data: str
     mimeType: str
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
-    @property
-    def type(self) -> Literal["image"]:
-        return "image"
+    def __post_init__(self) -> None:
+        if self.type is not _IMAGE:
+            self.type = _own_type("ImageContent", self.type, _IMAGE)
 
 
-class AudioContent(Payload, kw_only=True, tag="audio", tag_field="type"):
+class AudioContent(Payload, kw_only=True, tag=_AUDIO, tag_field="type"):
+    type: Literal["audio"] = msgspec.field(default=_AUDIO, name=_TYPE_FIELD)
     data: str
     mimeType: str
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
-    @property
-    def type(self) -> Literal["audio"]:
-        return "audio"
+    def __post_init__(self) -> None:
+        if self.type is not _AUDIO:
+            self.type = _own_type("AudioContent", self.type, _AUDIO)
 
 
-class ResourceLink(Payload, kw_only=True, tag="resource_link", tag_field="type"):
-    uri: str
+class ResourceLink(Payload, kw_only=True, tag=_RESOURCE_LINK, tag_field="type"):
     name: str
     title: str | None = None
+    uri: str
     description: str | None = None
     mimeType: str | None = None
     size: int | None = None
     icons: list[Icon] | None = None
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+    type: Literal["resource_link"] = msgspec.field(default=_RESOURCE_LINK, name=_TYPE_FIELD)
 
-    @property
-    def type(self) -> Literal["resource_link"]:
-        return "resource_link"
+    def __post_init__(self) -> None:
+        if self.type is not _RESOURCE_LINK:
+            self.type = _own_type("ResourceLink", self.type, _RESOURCE_LINK)
 
 
-class EmbeddedResource(Payload, kw_only=True, tag="resource", tag_field="type"):
+class EmbeddedResource(Payload, kw_only=True, tag=_RESOURCE, tag_field="type"):
+    type: Literal["resource"] = msgspec.field(default=_RESOURCE, name=_TYPE_FIELD)
     resource: ResourceContents
     annotations: Annotations | None = None
     meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
-    @property
-    def type(self) -> Literal["resource"]:
-        return "resource"
+    def __post_init__(self) -> None:
+        if self.type is not _RESOURCE:
+            self.type = _own_type("EmbeddedResource", self.type, _RESOURCE)
 
 
 ContentBlock = TextContent | ImageContent | AudioContent | ResourceLink | EmbeddedResource
