@@ -190,8 +190,12 @@ class Client:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._connection.leave()
 
-    async def _on_open(self, session: ClientSession) -> None:
-        if self.auto_initialize:
+    async def _on_open(self, session: ClientSession, previous: ClientSession | None) -> None:
+        if previous is not None and previous.era is not None:
+            session.resume(previous)  # a kept-alive server: its session goes on
+            if self._listen and session.era is Era.MODERN:
+                await self._start_listening(session, self._init_timeout)
+        elif self.auto_initialize:
             await self._negotiate(session, self._init_timeout)
 
     async def _negotiate(self, session: ClientSession, timeout: float | None) -> None:
@@ -253,9 +257,7 @@ class Client:
         if session is not None:
             self._closed = True
             session.close()
-        stop = getattr(self.transport, "close", None)
-        if stop is not None:
-            await stop()
+        await self.transport.close()
         await anyio.lowlevel.checkpoint()
 
     def is_connected(self) -> bool:

@@ -166,6 +166,15 @@ class MCPConfigTransport(ClientTransport):
     async def failure_hint(self) -> str | None:
         return await self.transport.failure_hint()
 
+    @property
+    def continued(self) -> bool:  # type: ignore[override]  # the one server's, read-only
+        return self.transport.continued
+
+    async def close(self) -> None:
+        """Close every server's transport (kept-alive stdio servers stop)."""
+        for transport in {id(t): t for t in (self.transport, *self.transports.values())}.values():
+            await transport.close()
+
     def _set_auth(self, auth: Any) -> None:
         set_auth = getattr(self.transport, "_set_auth", None)
         if set_auth is None:

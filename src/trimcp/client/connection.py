@@ -27,8 +27,10 @@ class SharedConnection:
         transport: What to connect through.
         handlers: The user's callbacks for the session.
         client_info: Sent as `clientInfo`.
-        on_open: Awaited with the running session before anyone uses it (negotiation); an
-            exception there closes the connection and reaches the `async with`.
+        on_open: Awaited with the running session before anyone uses it (negotiation), and
+            the previous session when the transport continued its connection (a kept-alive
+            server: that session's negotiation holds); an exception there closes the
+            connection and reaches the `async with`.
     """
 
     def __init__(
@@ -37,7 +39,7 @@ class SharedConnection:
         *,
         handlers: Handlers,
         client_info: dict[str, Any],
-        on_open: Callable[[ClientSession], Awaitable[None]],
+        on_open: Callable[[ClientSession, ClientSession | None], Awaitable[None]],
     ) -> None:
         self.transport = transport
         self.handlers = handlers
@@ -50,6 +52,8 @@ class SharedConnection:
         self._guests = 0
         self._idle: anyio.Event | None = None
         self._lock: anyio.Lock | None = None
+        self._previous: ClientSession | None = None
+        self._generation = 0
 
     def _get_lock(self) -> anyio.Lock:
         if self._lock is None:  # created lazily: the Client may be built outside any event loop
@@ -69,16 +73,21 @@ class SharedConnection:
             stack = AsyncExitStack()
             try:
                 stream = await stack.enter_async_context(self.transport.connect())
+                previous = self._previous if self.transport.continued else None
                 tg = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
+                self._generation += 1
                 session = ClientSession(
                     stream,
                     handlers=self.handlers,
                     client_info=self.client_info,
                     failure_hint=self.transport.failure_hint,
+                    # a continued connection may still carry answers to the previous
+                    # session's requests: our new ids must not meet them
+                    id_prefix="" if previous is None else f"c{self._generation}-",
                 )
                 await tg.start(session.run)
-                await self.on_open(session)
+                await self.on_open(session, previous)
             except BaseException:
                 # No new cancel scope around this: it would wrap the scopes being exited.
                 await stack.aclose()
@@ -101,7 +110,8 @@ class SharedConnection:
         # The task group belongs to the task that opened it: wait for the other users to leave.
         if self._guests > 0 and self._idle is not None:
             await self._idle.wait()
-        stack, self._stack, self.session, self._owner = self._stack, None, None, None
+        stack, self._stack, self._owner = self._stack, None, None
+        self._previous, self.session = self.session, None
         self._lock = None  # a later connection may run under another event loop
         if stack is not None:
             await stack.aclose()  # the transports shield their own clean-up

@@ -169,10 +169,14 @@ class ClientSession:
         handlers: Handlers,
         client_info: dict[str, Any],
         failure_hint: Callable[[], Awaitable[str | None]] | None = None,
+        id_prefix: str = "",
     ) -> None:
         self._wire = _InOrder(stream)
         self.peer = Peer(
-            self._wire, on_request=self.serve_request, on_notification=self._on_notification
+            self._wire,
+            on_request=self.serve_request,
+            on_notification=self._on_notification,
+            id_prefix=id_prefix,
         )
         self._processed = 0
         self._processed_event = anyio.Event()
@@ -268,6 +272,16 @@ class ClientSession:
                         f"The server supports {discovered.supportedVersions}, not {LATEST_MODERN_VERSION}"
                     )
         await self._initialize()
+
+    def resume(self, previous: ClientSession) -> None:
+        """Continue what `previous` negotiated over the same, still open, connection (a
+        kept-alive server): no new handshake."""
+        self.era = previous.era
+        self.protocol_version = previous.protocol_version
+        self.initialize_result = previous.initialize_result
+        self.discover_result = previous.discover_result
+        self.log_level = previous.log_level
+        self._modern_meta = None if previous._modern_meta is None else dict(previous._modern_meta)
 
     def _make_modern_meta(self) -> dict[str, Any]:
         meta: dict[str, Any] = {

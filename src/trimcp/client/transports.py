@@ -22,6 +22,7 @@ import os
 import re
 import subprocess
 import sys
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -116,9 +117,16 @@ class ClientTransport:
     def connect(self) -> Any:  # an async context manager yielding a MessageStream
         raise NotImplementedError
 
+    continued = False
+    """True while the open connection continues an earlier one whose session was negotiated
+    already (a kept-alive stdio server)."""
+
     async def failure_hint(self) -> str | None:
         """Why the connection may have ended (e.g. the process's exit code), for error messages."""
         return None
+
+    async def close(self) -> None:
+        """Release what the transport keeps between connections (nothing, by default)."""
 
 
 @runtime_checkable
@@ -153,6 +161,27 @@ class FastMCPTransport(ClientTransport):
         return f"<FastMCPTransport(server={self.server.name!r})>"
 
 
+class _Running:
+    """A started server process, its message stream, and the log file opened for it."""
+
+    def __init__(self, process: Any, stream: Any, log: IO[Any] | None) -> None:
+        self.process = process
+        self.stream = stream
+        self.log = log
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+
+def _kill(process: Any) -> None:
+    """Finalizer of a kept-alive server whose transport was garbage-collected."""
+    try:
+        process.kill()
+    except (ProcessLookupError, OSError):
+        pass
+
+
 class StdioTransport(ClientTransport):
     """Run a server as a subprocess and talk JSON-RPC lines over its stdin/stdout.
 
@@ -162,8 +191,13 @@ class StdioTransport(ClientTransport):
         env: Variables added to a minimal default environment (`PATH`, `HOME`, ...), as the
             official SDK does: the parent's full environment is not passed on.
         cwd: Working directory of the process.
-        keep_alive: Accepted for FastMCP compatibility. Each `async with client` starts a
-            fresh process (structured concurrency gives the process no owner between blocks).
+        keep_alive: `True`: keep the server running between connections; the next
+            `async with client` continues with the same process and session. It is stopped
+            by `close()` (or `Client.close()`, which you should call when done: a process
+            that outlives the event loop is only killed when the transport is
+            garbage-collected), or when a connection ends with an error. `False` or `None`
+            (trimcp's default, unlike FastMCP's `True`): each connection starts its own
+            process and stops it when it ends, so nothing outlives the `async with`.
         log_file: Where the server's stderr goes; by default it is inherited.
     """
 
@@ -181,10 +215,14 @@ class StdioTransport(ClientTransport):
         self.args = list(args or [])
         self.env = dict(env) if env is not None else None
         self.cwd = os.fspath(cwd) if cwd is not None else None
-        self.keep_alive = keep_alive
+        self.keep_alive = bool(keep_alive)
         self.log_file = log_file
         self._returncode: int | None = None
         self._process: Any = None
+        self._kept: _Running | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._in_use = False
+        self._stop_after_use = False
 
     async def failure_hint(self) -> str | None:
         process = self._process
@@ -196,8 +234,7 @@ class StdioTransport(ClientTransport):
             return f"the server process {self.command!r} exited with code {code}"
         return None
 
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[MessageStream]:
+    async def _start(self) -> _Running:
         from trimcp.settings import settings
         from trimcp.transports.stdio import FramedStream
 
@@ -205,45 +242,79 @@ class StdioTransport(ClientTransport):
         stderr: Any = None  # inherited
         opened: IO[Any] | None = None
         if isinstance(self.log_file, str | os.PathLike):
-            stderr = opened = open(self.log_file, "ab")  # noqa: ASYNC230 - a local append, closed below
+            stderr = opened = open(self.log_file, "ab")  # noqa: ASYNC230 - a local append, closed in _stop
         elif self.log_file is not None:
             stderr = self.log_file
         try:
-            try:
-                process = await anyio.open_process(
-                    [self.command, *self.args],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    env=env,
-                    cwd=self.cwd,
-                )
-            except OSError as exc:
-                raise ClientError(
-                    f"Could not start the server process {self.command!r}: {exc}"
-                ) from exc
-            self._process = process
-            self._returncode = None
-            try:
-                assert process.stdout is not None and process.stdin is not None
-                stream = FramedStream(
-                    process.stdout, process.stdin, max_line=settings.stdio_max_line
-                )
-                writing = getattr(
-                    stream, "writing", None
-                )  # the coalescing writer's task, if it has one
-                if writing is None:
-                    yield stream
-                else:
-                    async with writing():
-                        yield stream
-            finally:
-                with anyio.CancelScope(shield=True):
-                    self._returncode = await _shut_down(process)
-                    self._process = None
-        finally:
+            process = await anyio.open_process(
+                [self.command, *self.args],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                cwd=self.cwd,
+            )
+        except OSError as exc:
             if opened is not None:
                 opened.close()
+            raise ClientError(
+                f"Could not start the server process {self.command!r}: {exc}"
+            ) from exc
+        assert process.stdout is not None and process.stdin is not None
+        stream = FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
+        return _Running(process, stream, opened)
+
+    async def _stop(self, running: _Running) -> None:
+        with anyio.CancelScope(shield=True):
+            try:
+                self._returncode = await _shut_down(running.process)
+            finally:
+                self._process = None
+                if running.log is not None:
+                    running.log.close()
+
+    def _take_kept(self) -> _Running | None:
+        running, self._kept = self._kept, None
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        return running
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[MessageStream]:
+        running = None if self._in_use else self._take_kept()
+        if running is not None and not running.alive:
+            await self._stop(running)  # it exited meanwhile: reap it, start another
+            running = None
+        continued = running is not None
+        if running is None:
+            running = await self._start()
+        self._process, self._returncode = running.process, None
+        self._in_use, self.continued = True, continued
+        keep = False
+        try:
+            writing = getattr(running.stream, "writing", None)  # the coalescing writer's task
+            if writing is None:
+                yield running.stream
+            else:
+                async with writing():
+                    yield running.stream
+            keep = self.keep_alive and not self._stop_after_use and running.alive
+        finally:
+            self._in_use = self._stop_after_use = self.continued = False
+            if keep:
+                self._kept = running
+                self._finalizer = weakref.finalize(self, _kill, running.process)
+            else:
+                await self._stop(running)
+
+    async def close(self) -> None:
+        """Stop the kept-alive server now, or the running one when its connection ends."""
+        if self._in_use:
+            self._stop_after_use = True
+        running = self._take_kept()
+        if running is not None:
+            await self._stop(running)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}(command={self.command!r}, args={self.args!r})>"
