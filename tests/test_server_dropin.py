@@ -6,6 +6,7 @@ notifications in both eras, `ctx.request_context`, tool transformations and
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -383,3 +384,61 @@ async def test_include_fastmcp_meta_false_lists_no_fastmcp_meta(protocol: str) -
     with anyio.fail_after(WAIT):
         assert await metas(tagged(FastMCP("off", include_fastmcp_meta=False))) == [None] * 4
         assert all(m == {"_fastmcp": {"tags": ["t"]}} for m in await metas(tagged(FastMCP("on"))))
+
+
+# -- FastMCP's public names at its module paths ----------------------------------------------
+
+
+def test_fastmcps_public_names_are_at_their_paths() -> None:
+    from trimcp.server import server as server_module
+    from trimcp.server.context import LogData, get_context, set_context
+
+    assert server_module.URI_PATTERN.match("resource://x") is not None
+    assert server_module.LifespanCallable is not None and server_module.Transport is not None
+    assert LogData(msg="m").extra is None
+    mcp = FastMCP("t")
+    with set_context(Context(mcp)) as ctx:
+        assert get_context() is ctx
+
+
+async def test_default_lifespan_yields_an_empty_dict() -> None:
+    from trimcp.server.server import default_lifespan
+
+    async with default_lifespan(FastMCP("t")) as value:
+        assert value == {}
+
+
+def test_validate_elicitation_json_schema_follows_fastmcps_rules() -> None:
+    from trimcp.server.elicitation import (
+        ScalarElicitationType,
+        get_elicitation_schema,
+        validate_elicitation_json_schema,
+    )
+
+    @dataclasses.dataclass
+    class Booking:
+        date: str
+        guests: int
+
+    validate_elicitation_json_schema(get_elicitation_schema(Booking))
+    assert ScalarElicitationType(value=3).value == 3
+    validate_elicitation_json_schema(
+        {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "age": {"type": ["integer", "null"]},
+                "kind": {"enum": ["a", "b"]},
+                "pick": {"anyOf": [{"const": "x"}, {"type": "string"}]},
+            },
+        }
+    )
+    with pytest.raises(TypeError, match="must be an object schema"):
+        validate_elicitation_json_schema({"type": "string"})
+    for bad in ({"type": "object"}, {"type": "array", "items": {"type": "string"}}):
+        with pytest.raises(TypeError, match=f"has type '{bad['type']}' which is not a primitive"):
+            validate_elicitation_json_schema({"type": "object", "properties": {"f": bad}})
+    with pytest.raises(TypeError, match="could not be validated"):
+        validate_elicitation_json_schema(
+            {"type": "object", "properties": {"f": {"$ref": "#/$defs/Nested"}}, "$defs": {}}
+        )

@@ -12,13 +12,14 @@ from typing import Literal
 
 from trimcp.resources import resource_manager
 
-__all__ = ["add_resource_prefix", "has_resource_prefix", "remove_resource_prefix"]
+__all__ = ["URI_PATTERN", "add_resource_prefix", "has_resource_prefix", "remove_resource_prefix"]
 
-_URI = re.compile(r"^([^:]+://)(.*)$", re.DOTALL)
+URI_PATTERN = re.compile(r"^([^:]+://)(.*?)$")
+"""A URI split into its `protocol://` and its path (FastMCP's name)."""
 
 
 def _checked(uri: str) -> str:
-    if _URI.match(uri) is None:
+    if URI_PATTERN.match(uri) is None:
         raise ValueError(f"Invalid URI format: {uri}. Expected protocol://path format.")
     return uri
 

@@ -22,7 +22,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import msgspec
 
 from trimcp import __version__
 from trimcp.core import answers, running
@@ -32,7 +31,7 @@ from trimcp.resources.resource_manager import ResourceManager
 from trimcp.server import deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
-from trimcp.server.lifespan import LifespanFn, ServerLifespan
+from trimcp.server.lifespan import LifespanFn, ServerLifespan, default_lifespan
 from trimcp.server.options import (
     check_prefix_format,
     generated_name,
@@ -45,12 +44,14 @@ from trimcp.server.options import (
 )
 from trimcp.server.registration import awaitable_handler, decorator_forms, keyword_options
 from trimcp.server.resource_prefix import (
+    URI_PATTERN,
     add_resource_prefix,
     has_resource_prefix,
     remove_resource_prefix,
 )
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.base import Icon
+from trimcp.types.codec import convert
 from trimcp.utilities.registry import DuplicateBehavior, Registry
 
 if TYPE_CHECKING:
@@ -63,10 +64,21 @@ if TYPE_CHECKING:
     from trimcp.types.results import Result
     from trimcp.utilities.types import NotSetT
 
-__all__ = ["FastMCP", "add_resource_prefix", "has_resource_prefix", "remove_resource_prefix"]
+__all__ = [
+    "URI_PATTERN",
+    "FastMCP",
+    "LifespanCallable",
+    "Transport",
+    "add_resource_prefix",
+    "default_lifespan",
+    "has_resource_prefix",
+    "remove_resource_prefix",
+]
 
 logger = logging.getLogger("trimcp.server")
 
+Transport = Literal["stdio", "http", "sse", "streamable-http"]
+LifespanCallable = LifespanFn  # FastMCP's name
 Names = Collection[str] | None
 R = TypeVar("R", bound="Result")
 
@@ -134,7 +146,7 @@ class FastMCP:
         self.instructions = instructions
         self.version = version or __version__
         self.website_url = website_url
-        self.icons = [i if isinstance(i, Icon) else msgspec.convert(i, Icon) for i in icons or []]
+        self.icons = [i if isinstance(i, Icon) else convert(i, Icon) for i in icons or []]
         self.lifespan = ServerLifespan(self, lifespan)
         """This server's lifespan and its mounts' (internal API; run by `lifespan_context`)."""
         self.mask_error_details = resolve_flag("mask_error_details", mask_error_details)
