@@ -66,6 +66,10 @@ class Node:
         raise NotImplementedError
 
 
+# The keywords beside which `prune_titles` drops a title (`trimcp.utilities.json_schema`).
+_TYPED = frozenset(("type", "properties", "$ref", "items", "allOf", "oneOf", "anyOf", "required"))
+
+
 class _AnyNode(Node):
     __slots__ = ()
 
@@ -475,6 +479,8 @@ class FastArguments:
                 prop["default"] = jsonable_default(f.default)
             if f.description is not None:
                 prop["description"] = f.description
+            if not prop.keys() & _TYPED:  # untyped: pydantic's title stays, as FastMCP keeps it
+                prop["title"] = f.name.title().replace("_", " ").strip()
             properties[f.name] = prop
         schema: dict[str, Any] = {"properties": properties}
         if required:

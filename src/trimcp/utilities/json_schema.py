@@ -75,9 +75,14 @@ def _drop_closed_objects(node: Any) -> None:
             _drop_closed_objects(item)
 
 
+# A `title` is dropped only beside one of these: there it is metadata of a schema. Alone (an
+# untyped parameter's `{"title": "X"}`) it is kept, as FastMCP keeps it.
+_SCHEMA_KEYWORDS = ("type", "properties", "$ref", "items", "allOf", "oneOf", "anyOf", "required")
+
+
 def _drop_titles(node: Any) -> None:
     if isinstance(node, dict):
-        if isinstance(node.get("title"), str):
+        if isinstance(node.get("title"), str) and any(k in node for k in _SCHEMA_KEYWORDS):
             del node["title"]
         for key, value in node.items():
             if key in _NAME_MAPS and isinstance(value, dict):
