@@ -246,3 +246,25 @@ def test_read_contents_of_wire_text_keeps_meta() -> None:
 
     wire = TextResourceContents(uri="d://x", text="t", mimeType="text/plain", meta={"k": 1})
     assert to_read_contents([wire]) == [ReadResourceContents("t", "text/plain", {"k": 1})]
+
+
+# --- components by value ------------------------------------------------------------------------
+
+
+def test_templates_of_the_same_function_and_uri_are_equal() -> None:
+    def item(id: str) -> str:
+        return id
+
+    first = ResourceTemplate.from_function(item, "items://{id}")
+    assert first == ResourceTemplate.from_function(item, "items://{id}")
+    assert first != ResourceTemplate.from_function(item, "things://{id}")
+    assert first.model_copy(update={"uri_template": "things://{id}"}).matches("things://1") == {
+        "id": "1"
+    }
+
+
+def test_listing_entries_carry_fastmcp_tags_meta() -> None:
+    resource = TextResource(uri="data://t", text="x", tags={"b", "a"}, meta={"k": 1})
+    entry = resource.to_mcp_resource()
+    assert entry.meta == {"k": 1, "_fastmcp": {"tags": ["a", "b"]}}
+    assert resource.to_mcp_resource(include_fastmcp_meta=False).meta == {"k": 1}

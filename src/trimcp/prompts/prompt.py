@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from trimcp.exceptions import PromptError, ValidationError
-from trimcp.resources.resource import accepts_context, coerce_icons, fastmcp_meta, to_json_text
+from trimcp.resources.resource import accepts_context, to_json_text
 from trimcp.resources.template import accepts_string, decode_json_arguments
 from trimcp.types import (
     AudioContent,
@@ -36,7 +36,7 @@ from trimcp.types import (
 from trimcp.types import Prompt as MCPPrompt
 from trimcp.types.codec import convert
 from trimcp.utilities.callables import ParsedCallable
-from trimcp.utilities.components import Component
+from trimcp.utilities.components import Component, coerce_icons
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
@@ -204,7 +204,7 @@ class Prompt(Component):
             "description": self.description,
             "arguments": list(self.arguments),
             "icons": self.icons,
-            "meta": fastmcp_meta(self.meta, self.tags, include_fastmcp_meta=include_fastmcp_meta),
+            "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
         }
         if "_meta" in overrides:
             overrides["meta"] = overrides.pop("_meta")

@@ -26,7 +26,7 @@ from trimcp.types import Annotations, BlobResourceContents, Icon, TextResourceCo
 from trimcp.types import Resource as MCPResource
 from trimcp.types.codec import convert
 from trimcp.utilities.callables import ParsedCallable
-from trimcp.utilities.components import Component
+from trimcp.utilities.components import Component, coerce_icons
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
@@ -40,10 +40,8 @@ __all__ = [
     "accepts_context",
     "as_parts",
     "check_uri",
-    "coerce_icons",
     "coerce_payload",
     "contents_of",
-    "fastmcp_meta",
     "is_template_uri",
     "to_json_text",
     "to_read_contents",
@@ -75,35 +73,6 @@ def coerce_payload(value: Any, typ: type[T]) -> T:
     if hasattr(value, "model_dump"):
         value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
     return convert(value, typ)
-
-
-def coerce_icons(icons: Iterable[Any] | None) -> list[Icon] | None:
-    return None if icons is None else [coerce_payload(icon, Icon) for icon in icons]
-
-
-def fastmcp_meta(
-    meta: dict[str, Any] | None, tags: set[str], *, include_fastmcp_meta: bool | None
-) -> dict[str, Any] | None:
-    """The `_meta` FastMCP sends: the component's own meta plus `_fastmcp.tags`.
-
-    `include_fastmcp_meta=None` follows `trimcp.settings.include_fastmcp_meta` (True without it).
-    """
-    if include_fastmcp_meta is None:
-        include_fastmcp_meta = _setting_include_fastmcp_meta()
-    if not include_fastmcp_meta:
-        return meta
-    merged = dict(meta or {})
-    upstream = merged.get("_fastmcp")
-    merged["_fastmcp"] = {**(upstream if isinstance(upstream, dict) else {}), "tags": sorted(tags)}
-    return merged
-
-
-def _setting_include_fastmcp_meta() -> bool:
-    try:
-        from trimcp.settings import settings
-    except ImportError:
-        return True
-    return bool(getattr(settings, "include_fastmcp_meta", True))
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -279,7 +248,7 @@ class Resource(Component):
             "mimeType": self.mime_type,
             "annotations": self.annotations,
             "icons": self.icons,
-            "meta": fastmcp_meta(self.meta, self.tags, include_fastmcp_meta=include_fastmcp_meta),
+            "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
         }
         if "_meta" in overrides:
             overrides["meta"] = overrides.pop("_meta")

@@ -40,15 +40,13 @@ from trimcp.resources.resource import (
     Resource,
     accepts_context,
     check_uri,
-    coerce_icons,
     coerce_payload,
     contents_of,
-    fastmcp_meta,
 )
 from trimcp.types import Annotations, Icon
 from trimcp.types import ResourceTemplate as MCPResourceTemplate
 from trimcp.utilities.callables import ParsedCallable
-from trimcp.utilities.components import Component
+from trimcp.utilities.components import Component, coerce_icons
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
@@ -140,6 +138,12 @@ class UriTemplate:
 
     def __repr__(self) -> str:
         return f"UriTemplate({self.template!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UriTemplate) and other.template == self.template
+
+    def __hash__(self) -> int:
+        return hash(self.template)
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -334,7 +338,7 @@ class ResourceTemplate(Component):
             "mimeType": self.mime_type,
             "annotations": self.annotations,
             "icons": self.icons,
-            "meta": fastmcp_meta(self.meta, self.tags, include_fastmcp_meta=include_fastmcp_meta),
+            "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
         }
         if "_meta" in overrides:
             overrides["meta"] = overrides.pop("_meta")
