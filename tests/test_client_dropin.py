@@ -361,3 +361,39 @@ async def test_error_answers_are_the_sdks_mcp_error_when_mcp_is_loaded() -> None
                 await client.read_resource("data://missing")
     assert isinstance(caught.value, McpError)
     assert caught.value.error.code == caught.value.code
+
+
+# -- elicitation -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_elicitation_handlers_get_a_typed_response_type(protocol: str) -> None:
+    import dataclasses
+
+    from trimcp.client.elicitation import ElicitRequestParams, ElicitResult
+
+    @dataclasses.dataclass
+    class Person:
+        name: str
+        age: int
+
+    mcp = FastMCP("elicit")
+
+    @mcp.tool
+    async def ask(ctx: Context) -> str:
+        result = await ctx.elicit("Who are you?", response_type=Person)
+        return f"{result.data.name} is {result.data.age}"  # type: ignore[union-attr]
+
+    seen: dict[str, Any] = {}
+
+    async def handler(message: str, response_type: Any, params: Any, ctx: Any) -> Any:
+        seen.update(types={f.name: f.type for f in dataclasses.fields(response_type)})
+        seen.update(params=params)
+        return ElicitResult(action="accept", content=response_type(name="Ada", age=36))
+
+    with anyio.fail_after(5):
+        async with Client(mcp, protocol=protocol, elicitation_handler=handler) as client:
+            assert (await client.call_tool("ask")).data == "Ada is 36"
+    assert seen["types"] == {"name": str, "age": int}
+    assert isinstance(seen["params"], ElicitRequestParams)
+    assert seen["params"].message == "Who are you?"

@@ -22,7 +22,6 @@ from typing import Any, Generic, Literal, TypeVar
 import msgspec
 
 from trimcp.client.context import RequestContext
-from trimcp.client.results import json_schema_to_type
 from trimcp.client.sampling import CreateMessageRequestParams
 from trimcp.exceptions import McpError
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS
@@ -135,16 +134,24 @@ async def answer_sampling(
     return answer
 
 
+def _response_type(schema: dict[str, Any] | None) -> Any:
+    """The type a handler may build its answer with: FastMCP's (a dataclass named after the
+    schema's title, typed fields), or `None` for a schema without properties."""
+    if not schema or not schema.get("properties"):
+        return None
+    from trimcp.utilities.json_schema_type import json_schema_to_type
+
+    return json_schema_to_type(schema)
+
+
 async def answer_elicitation(
     handler: Callable[..., Any], raw: msgspec.Raw | None, context: RequestContext
 ) -> dict[str, Any]:
     params = _decode_params(raw, ElicitRequestParams)
-    schema = params.requestedSchema or {"type": "object", "properties": {}}
-    response_type = (
-        None
-        if not schema.get("properties")
-        else json_schema_to_type(schema, name="ElicitationResponse")
-    )
+    try:
+        response_type = _response_type(params.requestedSchema)
+    except Exception as exc:  # a schema no Python type stands for: the server hears why
+        raise McpError(INVALID_PARAMS, f"Unusable requestedSchema: {exc}") from exc
     try:
         result = await _call(handler, params.message, response_type, params, context)
         action = getattr(result, "action", None)
