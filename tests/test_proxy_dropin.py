@@ -20,6 +20,7 @@ from trimcp.server.proxy import (
     ProxyClient,
     ProxyTool,
     StatefulProxyClient,
+    default_proxy_roots_handler,
 )
 
 pytestmark = pytest.mark.anyio
@@ -240,3 +241,27 @@ async def test_a_hidden_local_template_is_not_forwarded() -> None:
             with pytest.raises(Exception, match=r"Unknown resource|not found"):
                 await front.read_resource("data://user/1")
             assert (await front.read_resource("resource://wave"))[0].text == "wave"
+
+
+async def test_fastmcps_default_handlers_relay_from_a_plain_client() -> None:
+    server = FastMCP("backend")
+
+    @server.tool
+    async def ask(ctx: Context) -> list[str]:
+        roots = [str(r.uri) for r in await ctx.list_roots()]
+        answer = await ctx.sample("question?")
+        return [*roots, getattr(answer, "text", "")]
+
+    def factory() -> Client:
+        return Client(
+            server,
+            roots=default_proxy_roots_handler,
+            sampling_handler=ProxyClient.default_sampling_handler,
+        )
+
+    proxy = FastMCPProxy(client_factory=factory)
+    with anyio.fail_after(10):
+        async with Client(
+            proxy, roots=["file:///x"], sampling_handler=lambda *args: "yes"
+        ) as front:
+            assert (await front.call_tool("ask", {})).data == ["file:///x", "yes"]

@@ -57,8 +57,10 @@ from trimcp.server.proxy_client import (
     ProxyClient,
     Relay,
     StatefulProxyClient,
+    default_proxy_roots_handler,
     like_client,
     relay_client,
+    serving,
 )
 from trimcp.server.proxy_components import (
     ProxyPrompt,
@@ -96,6 +98,7 @@ __all__ = [
     "ProxyToolManager",
     "StatefulProxyClient",
     "create_proxy",
+    "default_proxy_roots_handler",
 ]
 
 logger = logging.getLogger("trimcp.proxy")
@@ -190,7 +193,7 @@ class ProxyBackend:
             async with self._from_factory(ctx) as client:
                 yield client
         else:
-            async with self._borrow() as (client, relay), _serving(relay, ctx):
+            async with self._borrow() as (client, relay), serving(relay, ctx):
                 yield client
 
     @asynccontextmanager
@@ -203,13 +206,10 @@ class ProxyBackend:
         if client.is_connected():  # the factory's own session: its handlers as they are
             yield client
             return
-        async with client:
-            relay = client.relay if isinstance(client, ProxyClient) else None
-            if relay is None or relay.ctx is not None:
-                yield client
-            else:
-                async with _serving(relay, ctx):
-                    yield client
+        # Connected inside `serving`: its relays (a ProxyClient's, FastMCP's default handlers
+        # on a plain Client) reach `ctx`'s request and can end it.
+        async with serving(Relay(), ctx), client:
+            yield client
 
     @asynccontextmanager
     async def _borrow(self) -> AsyncIterator[tuple[Client, Relay]]:
@@ -306,26 +306,6 @@ class ProxyBackend:
                 put[key] = component
         self._remote[kind] = set(fresh)
         registry.update(put, delete=gone)
-
-
-@asynccontextmanager
-async def _serving(relay: Relay, ctx: Context | None) -> AsyncIterator[None]:
-    """`relay` relays to `ctx`'s request while the block runs.
-
-    A relay that must end the proxy's request rather than answer the backend (2026-07-28
-    input the proxy's client has yet to give) cancels the block, and its reason is raised
-    here, in the task serving the request."""
-    relay.ctx, relay.interrupted = ctx, None
-    try:
-        with anyio.CancelScope() as relay.scope:
-            yield
-    except Exception:
-        if relay.interrupted is None:
-            raise
-    finally:
-        relay.ctx = relay.scope = None
-    if relay.interrupted is not None:
-        raise relay.interrupted
 
 
 _KINDS = ("tools", "resources", "templates", "prompts")

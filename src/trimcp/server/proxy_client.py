@@ -17,6 +17,9 @@ connected the session).
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -33,11 +36,24 @@ if TYPE_CHECKING:
     from trimcp.client.transports import ClientTransport
     from trimcp.core.context import Context
 
-__all__ = ["ProxyClient", "Relay", "StatefulProxyClient", "like_client", "relay_client"]
+__all__ = [
+    "ProxyClient",
+    "Relay",
+    "StatefulProxyClient",
+    "default_proxy_roots_handler",
+    "like_client",
+    "relay_client",
+    "serving",
+]
 
 logger = logging.getLogger("trimcp.proxy")
 
 _RELAYED = ("sampling", "elicitation", "roots", "log", "progress")
+
+_SERVING: ContextVar[Relay | None] = ContextVar("trimcp_proxy_serving", default=None)
+"""The relay of the backend operation being served, seen by the tasks of a backend session
+connected inside it: how a relay that is not its own (a plain `Client`'s FastMCP handlers,
+an unbound `ProxyClient`) finds the request, and the scope to cancel."""
 
 
 class Relay:
@@ -54,9 +70,14 @@ class Relay:
         self.interrupted: BaseException | None = None
         self.client: Client | None = None
 
+    def _holder(self) -> Relay | None:
+        """The relay bound to the request being served: this one, or the operation's."""
+        return self if self.ctx is not None or self.scope is not None else _SERVING.get()
+
     def context(self) -> Context | None:
-        if self.ctx is not None:
-            return self.ctx
+        holder = self._holder()
+        if holder is not None and holder.ctx is not None:
+            return holder.ctx
         from trimcp.core.context import get_context
 
         try:
@@ -74,16 +95,17 @@ class Relay:
         except (InputRequired, McpError) as exc:
             if isinstance(exc, McpError) and exc.error.code != MISSING_REQUIRED_CLIENT_CAPABILITY:
                 raise
-            if self.scope is None:  # nobody to hand the proxy's answer to: fail this one
+            holder = self._holder()
+            if holder is None or holder.scope is None:  # nobody to hand the answer to
                 raise McpError(
                     INTERNAL_ERROR, f"The proxy's client cannot answer {method}"
                 ) from exc
             # The proxy's request must end here (with an input_required result, or -32021),
-            # not the backend's: hand it over to the task serving it (the pool's `session`),
-            # and answer the backend with an error; its request is being cancelled anyway.
-            if self.interrupted is None:
-                self.interrupted = exc
-            self.scope.cancel()
+            # not the backend's: hand it over to the task serving it (see `serving`), and
+            # answer the backend with an error; its request is being cancelled anyway.
+            if holder.interrupted is None:
+                holder.interrupted = exc
+            holder.scope.cancel()
             raise McpError(
                 INTERNAL_ERROR, f"The proxy's client has to answer {method} first"
             ) from None
@@ -126,6 +148,29 @@ class Relay:
                 await call_handler(user, notification)
 
 
+@asynccontextmanager
+async def serving(relay: Relay, ctx: Context | None) -> AsyncIterator[None]:
+    """`relay` relays to `ctx`'s request while the block runs (and so do the relays of
+    backend sessions connected inside the block).
+
+    A relay that must end the proxy's request rather than answer the backend (2026-07-28
+    input the proxy's client has yet to give) cancels the block, and its reason is raised
+    here, in the task serving the request."""
+    relay.ctx, relay.interrupted = ctx, None
+    token = _SERVING.set(relay)
+    try:
+        with anyio.CancelScope() as relay.scope:
+            yield
+    except Exception:
+        if relay.interrupted is None:
+            raise
+    finally:
+        _SERVING.reset(token)
+        relay.ctx = relay.scope = None
+    if relay.interrupted is not None:
+        raise relay.interrupted
+
+
 def _builtins(params: Any) -> Any:
     if params is None:
         return None
@@ -138,10 +183,39 @@ def _builtins(params: Any) -> Any:
     return data
 
 
+_UNBOUND = Relay()  # holds no request: relays to `get_context()`, as FastMCP's handlers do
+
+
+async def default_proxy_roots_handler(context: Any) -> Any:
+    """FastMCP's roots handler of a proxy's backend client: the proxy client's roots."""
+    return await _UNBOUND.roots(context)
+
+
 class ProxyClient(Client):
     """A `Client` whose handlers relay the backend's logs, progress, sampling, elicitation
     and roots to the client of the proxy request being served (FastMCP's `ProxyClient`);
-    handlers given explicitly are used instead."""
+    handlers given explicitly are used instead. FastMCP's `default_*_handler` classmethods
+    relay to the request of `get_context()`."""
+
+    @classmethod
+    async def default_sampling_handler(cls, messages: Any, params: Any, context: Any) -> Any:
+        return await _UNBOUND.sampling(messages, params, context)
+
+    @classmethod
+    async def default_elicitation_handler(
+        cls, message: str, response_type: Any, params: Any, context: Any
+    ) -> Any:
+        return await _UNBOUND.elicitation(message, response_type, params, context)
+
+    @classmethod
+    async def default_log_handler(cls, message: Any) -> None:
+        await _UNBOUND.log(message)
+
+    @classmethod
+    async def default_progress_handler(
+        cls, progress: float, total: float | None, message: str | None
+    ) -> None:
+        await _UNBOUND.progress(progress, total, message)
 
     def __init__(self, transport: Any, **kwargs: Any) -> None:
         relay = Relay()
