@@ -53,6 +53,7 @@ from trimcp.types import (
 )
 from trimcp.types.base import Implementation
 from trimcp.types.codec import decode
+from trimcp.types.interop import register_with_mcp
 from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
 
 __all__ = ["Client"]
@@ -182,6 +183,7 @@ class Client:
     # -- connection ----------------------------------------------------------------------
 
     async def __aenter__(self) -> Client:
+        register_with_mcp()  # results pass `isinstance(x, mcp.types.X)` (a no-op once done)
         if await self._connection.enter():
             self._closed = False
             self._output_schemas.clear()

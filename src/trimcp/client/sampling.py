@@ -13,13 +13,11 @@ the server receives.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias
-
-import msgspec
+from typing import TypeAlias
 
 from trimcp.client.context import RequestContext
-from trimcp.types.base import Payload
 from trimcp.types.misc import CreateMessageResult, SamplingMessage
+from trimcp.types.sampling import CreateMessageRequestParams, ModelHint, ModelPreferences
 
 __all__ = [
     "ClientSamplingHandler",
@@ -32,37 +30,6 @@ __all__ = [
     "SamplingMessage",
     "SamplingParams",
 ]
-
-
-class ModelHint(Payload, kw_only=True):
-    """A model name (or part of one) the server suggests."""
-
-    name: str | None = None
-
-
-class ModelPreferences(Payload, kw_only=True):
-    """The server's preferences for choosing a model: hints, then priorities from 0 to 1."""
-
-    hints: list[ModelHint] | None = None
-    costPriority: float | None = None
-    speedPriority: float | None = None
-    intelligencePriority: float | None = None
-
-
-class CreateMessageRequestParams(Payload, kw_only=True):
-    """The params of `sampling/createMessage`, typed as in `mcp.types`."""
-
-    messages: list[SamplingMessage]
-    maxTokens: int | None = None
-    systemPrompt: str | None = None
-    temperature: float | None = None
-    stopSequences: list[str] | None = None
-    modelPreferences: ModelPreferences | None = None
-    includeContext: str | None = None
-    metadata: dict[str, Any] | None = None
-    tools: list[dict[str, Any]] | None = None
-    toolChoice: dict[str, Any] | None = None
-    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
 
 
 SamplingParams: TypeAlias = CreateMessageRequestParams
