@@ -123,3 +123,15 @@ async def test_a_message_built_with_sdk_content_reaches_the_client() -> None:
     content = result.messages[0].content
     assert isinstance(content, EmbeddedResource)
     assert (content.resource.text, content.resource.mimeType) == ("File contents", "text/plain")  # type: ignore[union-attr]
+
+
+async def test_a_function_prompt_built_directly_inspects_its_function() -> None:
+    from trimcp.prompts.prompt import FunctionPrompt, SyncPromptResult
+
+    def double(n: int) -> SyncPromptResult:
+        return str(n * 2)
+
+    prompt = FunctionPrompt(name="double", fn=double, arguments=[PromptArgument(name="n")])
+    with anyio.fail_after(5):
+        result = await prompt.render_result({"n": "21"})
+    assert result.messages[0].content == TextContent(text="42")

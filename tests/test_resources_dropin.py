@@ -268,3 +268,34 @@ def test_listing_entries_carry_fastmcp_tags_meta() -> None:
     entry = resource.to_mcp_resource()
     assert entry.meta == {"k": 1, "_fastmcp": {"tags": ["a", "b"]}}
     assert resource.to_mcp_resource(include_fastmcp_meta=False).meta == {"k": 1}
+
+
+@pytest.mark.anyio
+async def test_a_function_template_built_directly_inspects_its_function() -> None:
+    from trimcp.resources.template import FunctionResourceTemplate
+
+    def item(id: int) -> str:
+        return f"item {id + 1}"
+
+    template = FunctionResourceTemplate(fn=item, uri_template="items://{id}", name="item")
+    assert template.parameters["properties"]["id"]["type"] == "integer"
+    with anyio.fail_after(5):
+        [contents] = await template.read_contents("items://1", {"id": "1"})
+    assert contents.text == "item 2"
+
+
+def test_template_from_a_listed_template() -> None:
+    import mcp.types
+
+    from trimcp.types import ResourceTemplate as WireTemplate
+
+    for listed in (
+        WireTemplate(uriTemplate="w://{x}", name="w", description="d", mimeType="text/csv"),
+        mcp.types.ResourceTemplate(
+            uriTemplate="w://{x}", name="w", description="d", mimeType="text/csv"
+        ),
+    ):
+        template = ResourceTemplate.from_mcp_template(listed)
+        assert type(template) is ResourceTemplate
+        assert (template.uri_template, template.name, template.description) == ("w://{x}", "w", "d")
+        assert (template.mime_type, template.matches("w://1")) == ("text/csv", {"x": "1"})

@@ -48,10 +48,14 @@ __all__ = [
     "PromptArgument",
     "PromptMessage",
     "PromptResult",
+    "SyncPromptResult",
 ]
 
 PromptResult: TypeAlias = str | PromptMessage | Sequence[str | PromptMessage]
 """What a prompt function may return (also: `mcp.types.PromptMessage`, dicts with role/content)."""
+
+SyncPromptResult: TypeAlias = PromptResult
+"""FastMCP's name for what a sync prompt function returns (the same as `PromptResult`)."""
 
 _ROLES = ("user", "assistant")
 _CONTENT_TYPES = (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
@@ -258,10 +262,14 @@ class Prompt(Component):
 class FunctionPrompt(Prompt):
     """A prompt whose messages come from calling a function (sync or async)."""
 
-    def __init__(self, *, fn: Callable[..., Any], parsed: ParsedCallable, **kwargs: Any) -> None:
+    def __init__(
+        self, *, fn: Callable[..., Any], parsed: ParsedCallable | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.fn = fn
-        self._parsed = parsed
+        # Built directly (FastMCP code may: `FunctionPrompt(name=..., fn=...)`), the function
+        # is inspected here.
+        self._parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
 
     @classmethod
     def from_function(

@@ -326,6 +326,23 @@ class ResourceTemplate(Component):
         """The parameters `uri` gives this template (strings), or `None` if it does not match."""
         return self.pattern.match(uri)
 
+    @classmethod
+    def from_mcp_template(cls, mcp_template: Any) -> ResourceTemplate:
+        """A template from a listed `ResourceTemplate` (trimcp's wire struct or an
+        `mcp.types` one): its URI template, name, description and MIME type; reading it is
+        left to a subclass (a remote template has no local function)."""
+
+        def field(camel: str, snake: str) -> Any:  # the official SDK 2.x spells them snake_case
+            return getattr(mcp_template, camel, getattr(mcp_template, snake, None))
+
+        return cls(
+            uri_template=field("uriTemplate", "uri_template"),
+            name=mcp_template.name,
+            description=mcp_template.description,
+            mime_type=field("mimeType", "mime_type"),
+            parameters={},
+        )
+
     def to_mcp_template(
         self, *, include_fastmcp_meta: bool | None = None, **overrides: Any
     ) -> MCPResourceTemplate:
@@ -389,7 +406,13 @@ class ResourceTemplate(Component):
 class FunctionResourceTemplate(ResourceTemplate):
     """A template whose resources come from calling a function with the URI's parameters."""
 
-    def __init__(self, *, fn: Callable[..., Any], parsed: ParsedCallable, **kwargs: Any) -> None:
+    def __init__(
+        self, *, fn: Callable[..., Any], parsed: ParsedCallable | None = None, **kwargs: Any
+    ) -> None:
+        # Built directly (FastMCP code may: `FunctionResourceTemplate(fn=..., ...)`), the
+        # function is inspected here and its schema is the parameters unless given.
+        parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
+        kwargs.setdefault("parameters", parsed.parameters_schema)
         super().__init__(**kwargs)
         self.fn = fn
         self._parsed = parsed
