@@ -397,3 +397,16 @@ async def test_elicitation_handlers_get_a_typed_response_type(protocol: str) -> 
     assert seen["types"] == {"name": str, "age": int}
     assert isinstance(seen["params"], ElicitRequestParams)
     assert seen["params"].message == "Who are you?"
+
+
+async def test_new_gives_a_like_client_with_its_own_connection() -> None:
+    client = Client(make_server(), name="base", timeout=5)
+    with anyio.fail_after(5):
+        async with client:
+            fresh = client.new()
+            assert not fresh.is_connected() and fresh.transport is client.transport
+            assert fresh.name is not None and fresh.name.startswith("base:")
+            async with fresh:
+                assert (await fresh.call_tool("add", {"a": 1, "b": 2})).data == 3
+                assert fresh.session is not client.session
+            assert client.is_connected() and not fresh.is_connected()

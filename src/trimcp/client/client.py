@@ -13,8 +13,10 @@ client (via the SDK) does; the request is cancelled on the server with `notifica
 
 from __future__ import annotations
 
+import copy
 import datetime
 import logging
+import secrets
 from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
@@ -191,6 +193,22 @@ class Client:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._connection.leave()
+
+    def new(self) -> Client:
+        """A client like this one (same transport, handlers and options) with a connection of
+        its own, not yet open: for independent sessions, one per task or per proxied request."""
+        twin = copy.copy(self)
+        twin._connection = SharedConnection(
+            self.transport,
+            handlers=self._handlers,
+            client_info=self._client_info,
+            on_open=twin._on_open,
+        )
+        twin._closed = False
+        twin._output_schemas = {}
+        if self.name is not None:
+            twin.name = f"{self.name}:{secrets.token_hex(2)}"
+        return twin
 
     async def _on_open(self, session: ClientSession, previous: ClientSession | None) -> None:
         if previous is not None and previous.era is not None:
