@@ -132,7 +132,24 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
         Field names are the attribute names (`meta`) unless `by_alias` (`_meta`, the wire's);
         `exclude_unset` leaves out fields at their default (msgspec does not record which
         fields were set; the content `type` is always kept); `include`/`exclude` name
-        top-level fields. Other pydantic options are accepted and ignored."""
+        top-level fields. Other pydantic options are accepted and ignored.
+
+        Once `mcp.types` is registered (see `trimcp.types.interop`), the Python-mode dump is
+        the one of the equal `mcp.types` model, exactly as pydantic gives it (`AnyUrl` values
+        with the SDK 1.x, snake_case names with 2.x)."""
+        if mode != "json" and type(self).__twin__ is not type(self):
+            model = _twin_or_none(self)
+            if model is not None:
+                dumped: dict[str, Any] = model.model_dump(
+                    mode=mode,
+                    include=include,
+                    exclude=exclude,
+                    by_alias=by_alias,
+                    exclude_unset=exclude_unset,
+                    exclude_defaults=exclude_defaults,
+                    exclude_none=exclude_none,
+                )
+                return dumped
         options = _DumpOptions(
             json=mode == "json",
             by_alias=bool(by_alias),
@@ -233,16 +250,29 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
 Payload.__twin__ = Payload
 
 
-def _twin_of(payload: Payload) -> Any:
-    """The `mcp.types` model equal to `payload` (for pydantic's comparisons only)."""
+def _twin_or_none(payload: Payload) -> Any:
+    """The `mcp.types` model equal to `payload`, or None if it has none or it does not
+    validate there."""
     twin = type(payload).__twin__
     if twin is type(payload):
-        raise AttributeError(f"{type(payload).__name__!r} has no `mcp.types` counterpart")
+        return None
     data = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
         return twin.model_validate(data)
-    except ValueError:  # pydantic's ValidationError: then no model is equal to it
-        return twin.model_construct()
+    except ValueError:  # pydantic's ValidationError
+        return None
+
+
+def _twin_of(payload: Payload) -> Any:
+    """The `mcp.types` model equal to `payload`, for pydantic's comparisons: an empty one if
+    none validates (then nothing equals it)."""
+    model = _twin_or_none(payload)
+    if model is not None:
+        return model
+    twin = type(payload).__twin__
+    if twin is type(payload):
+        raise AttributeError(f"{type(payload).__name__!r} has no `mcp.types` counterpart")
+    return twin.model_construct()
 
 
 class Icon(Payload, kw_only=True):

@@ -24,6 +24,8 @@ __all__ = [
     "ResourceLink",
     "TextContent",
     "TextResourceContents",
+    "as_content",
+    "content_types",
 ]
 
 
@@ -135,6 +137,33 @@ class EmbeddedResource(Payload, kw_only=True, tag=_RESOURCE, tag_field="type"):
     def __post_init__(self) -> None:
         if self.type is not _RESOURCE:
             self.type = _own_type("EmbeddedResource", self.type, _RESOURCE)
+        if type(self.resource) not in _RESOURCE_CONTENTS:
+            from trimcp.types.codec import convert
+
+            self.resource = convert(self.resource, ResourceContents)
 
 
 ContentBlock = TextContent | ImageContent | AudioContent | ResourceLink | EmbeddedResource
+
+
+_RESOURCE_CONTENTS = frozenset[type[Any]]((TextResourceContents, BlobResourceContents))
+content_types = frozenset[type[Any]](
+    (TextContent, ImageContent, AudioContent, ResourceLink, EmbeddedResource)
+)
+"""The classes of `ContentBlock`, for an exact `type(x) in content_types` test."""
+
+
+def as_content(value: Any) -> Any:
+    """`value` with each content block in it as a trimcp struct: a block (returned as it is),
+    a list of blocks, or an `mcp.types` model or wire dict of one (converted). The messages
+    that hold content (`PromptMessage`, `SamplingMessage`, `CreateMessageResult`) call it when
+    built, so that they encode and compare as if built from trimcp's blocks.
+
+    Raises `msgspec.ValidationError` for a value that is no content block."""
+    if type(value) in content_types:
+        return value
+    if isinstance(value, list):
+        return [as_content(item) for item in value]
+    from trimcp.types.codec import convert
+
+    return convert(value, ContentBlock)  # type: ignore[arg-type]

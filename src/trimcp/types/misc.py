@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from trimcp.types.base import Payload
-from trimcp.types.content import ContentBlock
+from trimcp.types.content import ContentBlock, as_content, content_types
 from trimcp.types.results import Result
 
 __all__ = [
@@ -96,12 +96,20 @@ class SamplingMessage(Payload, kw_only=True):
     role: str
     content: ContentBlock | list[ContentBlock]
 
+    def __post_init__(self) -> None:
+        if type(self.content) not in content_types:  # mcp.types blocks, dicts, lists
+            self.content = as_content(self.content)
+
 
 class CreateMessageResult(Result, kw_only=True):
     role: str
     content: ContentBlock | list[ContentBlock]
     model: str
     stopReason: str | None = None
+
+    def __post_init__(self) -> None:
+        if type(self.content) not in content_types:  # mcp.types blocks, dicts, lists
+            self.content = as_content(self.content)
 
 
 class ElicitResult(Result, kw_only=True):

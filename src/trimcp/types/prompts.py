@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from trimcp.types.base import Icon, Payload
-from trimcp.types.content import ContentBlock
+from trimcp.types.content import ContentBlock, as_content, content_types
 from trimcp.types.results import PaginatedResult, Result
 
 __all__ = [
@@ -39,6 +39,10 @@ class Prompt(Payload, kw_only=True):
 class PromptMessage(Payload, kw_only=True):
     role: str
     content: ContentBlock
+
+    def __post_init__(self) -> None:
+        if type(self.content) not in content_types:  # an mcp.types block, a dict
+            self.content = as_content(self.content)
 
 
 class ListPromptsResult(PaginatedResult, kw_only=True):
