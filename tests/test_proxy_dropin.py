@@ -18,6 +18,8 @@ from trimcp.server.proxy import (
     ClientTemplate,
     FastMCPProxy,
     ProxyClient,
+    ProxyPrompt,
+    ProxyResource,
     ProxyTool,
     StatefulProxyClient,
     default_proxy_roots_handler,
@@ -265,3 +267,25 @@ async def test_fastmcps_default_handlers_relay_from_a_plain_client() -> None:
             proxy, roots=["file:///x"], sampling_handler=lambda *args: "yes"
         ) as front:
             assert (await front.call_tool("ask", {})).data == ["file:///x", "yes"]
+
+
+async def test_fastmcps_component_factories_take_a_client() -> None:
+    client = Client(backend())
+    with anyio.fail_after(10):
+        async with client:
+            listed_tool = next(t for t in await client.list_tools() if t.name == "greet")
+            listed_resource = (await client.list_resources())[0]
+            listed_prompt = (await client.list_prompts())[0]
+        tool = ProxyTool.from_mcp_tool(client, listed_tool)
+        resource = ProxyResource.from_mcp_resource(client, listed_resource)
+        prompt = ProxyPrompt.from_mcp_prompt(client, listed_prompt)
+        assert tool.mirrored and tool.tags == {"greet"}
+        local = FastMCP("local", tools=[tool.copy()])
+        local.add_resource(resource.copy())
+        local.add_prompt(prompt.copy())
+        async with Client(local) as front:  # `client` connects for each operation
+            assert (await front.call_tool("greet", {"name": "A"})).data == "Hello, A!"
+            assert (await front.read_resource("resource://wave"))[0].text == "wave"
+            rendered = await front.get_prompt("welcome", {"name": "B"})
+            assert rendered.messages[0].content.text == "Welcome, B!"  # type: ignore[union-attr]
+        assert not client.is_connected()

@@ -38,7 +38,6 @@ back to a proxy component for it.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -58,6 +57,7 @@ from trimcp.server.proxy_client import (
     Relay,
     StatefulProxyClient,
     default_proxy_roots_handler,
+    factory_session,
     like_client,
     relay_client,
     serving,
@@ -190,26 +190,11 @@ class ProxyBackend:
         if self._shared is not None:
             yield self._shared
         elif self._template is None:
-            async with self._from_factory(ctx) as client:
+            async with factory_session(self.factory, ctx) as client:
                 yield client
         else:
             async with self._borrow() as (client, relay), serving(relay, ctx):
                 yield client
-
-    @asynccontextmanager
-    async def _from_factory(self, ctx: Context | None) -> AsyncIterator[Client]:
-        client = self.factory()
-        if inspect.isawaitable(client):
-            client = await client
-        if not isinstance(client, Client):
-            raise TypeError(f"client_factory returned {client!r}, not a Client")
-        if client.is_connected():  # the factory's own session: its handlers as they are
-            yield client
-            return
-        # Connected inside `serving`: its relays (a ProxyClient's, FastMCP's default handlers
-        # on a plain Client) reach `ctx`'s request and can end it.
-        async with serving(Relay(), ctx), client:
-            yield client
 
     @asynccontextmanager
     async def _borrow(self) -> AsyncIterator[tuple[Client, Relay]]:

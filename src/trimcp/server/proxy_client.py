@@ -16,8 +16,9 @@ connected the session).
 
 from __future__ import annotations
 
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,7 @@ __all__ = [
     "Relay",
     "StatefulProxyClient",
     "default_proxy_roots_handler",
+    "factory_session",
     "like_client",
     "relay_client",
     "serving",
@@ -169,6 +171,26 @@ async def serving(relay: Relay, ctx: Context | None) -> AsyncIterator[None]:
         relay.ctx = relay.scope = None
     if relay.interrupted is not None:
         raise relay.interrupted
+
+
+@asynccontextmanager
+async def factory_session(
+    factory: Callable[[], Client] | Callable[[], Awaitable[Client]], ctx: Context | None
+) -> AsyncIterator[Client]:
+    """A session of the client `factory` returns (sync or async), for one operation on behalf
+    of `ctx`'s request: a client returned connected is used as is (its handlers as they are);
+    one returned unconnected is connected for the operation, inside `serving`, so its relays
+    (a `ProxyClient`'s, FastMCP's default handlers on a plain `Client`) reach the request."""
+    client = factory()
+    if inspect.isawaitable(client):
+        client = await client
+    if not isinstance(client, Client):
+        raise TypeError(f"client_factory returned {client!r}, not a Client")
+    if client.is_connected():
+        yield client
+        return
+    async with serving(Relay(), ctx), client:
+        yield client
 
 
 def _builtins(params: Any) -> Any:

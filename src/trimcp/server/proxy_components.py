@@ -12,7 +12,8 @@ backend's URI. `trimcp.server.proxy` re-exports every public name.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import msgspec
 
@@ -24,18 +25,39 @@ from trimcp.tools.tool import ToolResult
 from trimcp.utilities.components import Component
 
 if TYPE_CHECKING:
-    from trimcp.server.proxy import ProxyBackend
+    from trimcp.client import Client
 
 __all__ = [
+    "ClientSessions",
     "ProxyPrompt",
     "ProxyResource",
     "ProxyTemplate",
     "ProxyTool",
     "RemoteComponent",
+    "Sessions",
     "expand_template",
     "is_listed",
     "is_mirrored",
 ]
+
+
+class Sessions(Protocol):
+    """Where a proxy component gets a backend session for one operation (`ProxyBackend`)."""
+
+    def session(self, ctx: Any = None) -> AbstractAsyncContextManager[Client]: ...
+
+
+class ClientSessions:
+    """The sessions of a component made from a client (FastMCP's `ProxyTool.from_mcp_tool`
+    & co.): the client itself, connected for each operation unless it already is."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def session(self, ctx: Any = None) -> AbstractAsyncContextManager[Client]:
+        from trimcp.server.proxy_client import factory_session
+
+        return factory_session(lambda: self.client, ctx)
 
 
 def _tags(meta: dict[str, Any] | None) -> set[str]:
@@ -67,7 +89,7 @@ class RemoteComponent(Component):
     """Component field -> listing attribute, besides the ones every listing has."""
 
     def __init__(
-        self, backend: ProxyBackend, mcp: Any, *, mirrored: bool = True, **fields: Any
+        self, backend: Sessions, mcp: Any, *, mirrored: bool = True, **fields: Any
     ) -> None:
         super().__init__(**fields)
         self._backend = backend
@@ -106,7 +128,7 @@ class RemoteComponent(Component):
         return bool(self._mcp == other._mcp)
 
     @classmethod
-    def from_mcp(cls, backend: ProxyBackend, listing: Any) -> Self:
+    def from_mcp(cls, backend: Sessions, listing: Any) -> Self:
         return cls(
             backend,
             listing,
@@ -128,6 +150,11 @@ class ProxyTool(RemoteComponent, Tool):
         "output_schema": "outputSchema",
         "annotations": "annotations",
     }
+
+    @classmethod
+    def from_mcp_tool(cls, client: Client, mcp_tool: Any) -> Self:
+        """FastMCP's factory: a tool of `client`'s server (a listing entry of it)."""
+        return cls.from_mcp(ClientSessions(client), mcp_tool)
 
     async def run(
         self, arguments: dict[str, Any], context: Any = None, *, strict: bool = False
@@ -161,6 +188,11 @@ class ProxyResource(RemoteComponent, Resource):
     """A backend resource, read through the backend."""
 
     _FIELDS = {"uri": "uri", "name": "name", "mime_type": "mimeType", "annotations": "annotations"}
+
+    @classmethod
+    def from_mcp_resource(cls, client: Client, mcp_resource: Any) -> Self:
+        """FastMCP's factory: a resource of `client`'s server (a listing entry of it)."""
+        return cls.from_mcp(ClientSessions(client), mcp_resource)
 
     async def read_contents(self, uri: str | None = None, context: Any = None) -> list[Any]:
         async with self._backend.session(context) as client:
@@ -206,9 +238,14 @@ class ProxyTemplate(RemoteComponent, ResourceTemplate):
         "annotations": "annotations",
     }
 
-    def __init__(self, backend: ProxyBackend, mcp: Any, **fields: Any) -> None:
+    def __init__(self, backend: Sessions, mcp: Any, **fields: Any) -> None:
         super().__init__(backend, mcp, **fields)
         self._remote_template = fields["uri_template"]
+
+    @classmethod  # FastMCP's signature: the client first, unlike `ResourceTemplate`'s
+    def from_mcp_template(cls, client: Client, mcp_template: Any) -> Self:  # type: ignore[override]
+        """FastMCP's factory: a template of `client`'s server (a listing entry of it)."""
+        return cls.from_mcp(ClientSessions(client), mcp_template)
 
     async def read_contents(
         self, uri: str, params: dict[str, Any], context: Any = None
@@ -223,6 +260,11 @@ class ProxyPrompt(RemoteComponent, Prompt):
     """A backend prompt, rendered by the backend."""
 
     _FIELDS = {"name": "name", "arguments": "arguments"}
+
+    @classmethod
+    def from_mcp_prompt(cls, client: Client, mcp_prompt: Any) -> Self:
+        """FastMCP's factory: a prompt of `client`'s server (a listing entry of it)."""
+        return cls.from_mcp(ClientSessions(client), mcp_prompt)
 
     async def render(self, arguments: Any = None, context: Any = None) -> Any:
         async with self._backend.session(context) as client:
