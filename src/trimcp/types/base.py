@@ -224,7 +224,8 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
     # Once `mcp.types` is registered, pydantic counts a payload as a `BaseModel` (an instance
     # of its `mcp.types` twin) and reads these attributes: through them `BaseModel.__eq__`
     # gives `mcp_model == payload` the meaning of `payload == mcp_model`, and pydantic
-    # serializes a payload found inside an `mcp.types` model. Before that they raise
+    # serializes a payload (`pydantic_core.to_json`, or inside an `mcp.types` model) as the
+    # equal model. Before that they raise
     # `AttributeError`, as on any struct.
 
     @property
@@ -235,6 +236,13 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
     def __pydantic_extra__(self) -> dict[str, Any] | None:
         extra: dict[str, Any] | None = _twin_of(self).__pydantic_extra__
         return extra
+
+    @property
+    def __pydantic_serializer__(self) -> Any:
+        twin = type(self).__twin__
+        if twin is type(self):
+            raise AttributeError("__pydantic_serializer__")
+        return twin.__pydantic_serializer__
 
     @property
     def __pydantic_fields_set__(self) -> set[str]:
