@@ -34,9 +34,8 @@ class Doubler(Middleware):
 
 class Blocker(Middleware):
     async def on_list_tools(self, context: MiddlewareContext, call_next):
-        result = await call_next(context)
-        result.tools = [t for t in result.tools if not t.name.startswith("secret")]
-        return result
+        tools = await call_next(context)  # the components, as FastMCP's list hooks see them
+        return [t for t in tools if not t.name.startswith("secret")]
 
 
 def make_server(*middleware: Middleware) -> FastMCP:

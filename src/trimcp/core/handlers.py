@@ -13,15 +13,22 @@ FastMCP sends them.
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from trimcp.core.context import Context, enter_context
+from trimcp.core.listings import (
+    LISTINGS,
+    TwoSteps,
+    list_prompts,
+    list_resource_templates,
+    list_resources,
+    list_tools,
+)
 from trimcp.exceptions import (
     McpError,
     NotFoundError,
@@ -37,6 +44,7 @@ from trimcp.protocol.errors import (
     RESOURCE_NOT_FOUND,
     ErrorData,
 )
+from trimcp.tools.tool import ToolResult
 from trimcp.types import CallToolResult, TextContent
 from trimcp.types.misc import (
     CompleteParams,
@@ -45,21 +53,16 @@ from trimcp.types.misc import (
     EmptyResult,
     PaginatedParams,
 )
-from trimcp.types.prompts import GetPromptParams, ListPromptsResult
-from trimcp.types.resources import (
-    ListResourcesResult,
-    ListResourceTemplatesResult,
-    ReadResourceParams,
-    ReadResourceResult,
-)
-from trimcp.types.tools import CallToolParams, ListToolsResult
+from trimcp.types.prompts import GetPromptParams
+from trimcp.types.resources import ReadResourceParams, ReadResourceResult
+from trimcp.types.tools import CallToolParams
 
 if TYPE_CHECKING:
     from trimcp.core.request import ServerRequest
     from trimcp.protocol.jsonrpc import Request
     from trimcp.server.server import FastMCP
 
-__all__ = ["HANDLERS", "Handler", "answer_fault", "paginate"]
+__all__ = ["HANDLERS", "MIDDLEWARE_STEPS", "Handler", "answer_fault"]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -79,50 +82,23 @@ def _detail(server: Any, exc: BaseException) -> str:
     return "" if server.mask_error_details else f": {_text(exc)}"
 
 
-def paginate(
-    items: Sequence[Any], cursor: str | None, page_size: int | None
-) -> tuple[Sequence[Any], str | None]:
-    """One page of a deterministic list; the cursor is an opaque offset."""
-    if cursor is None and not page_size:
-        return items, None
-    start = 0
-    if cursor is not None:
-        try:
-            start = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-            if start < 0 or start > len(items):
-                raise ValueError
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise McpError(INVALID_PARAMS, f"Invalid cursor: {cursor!r}") from exc
-    if not page_size:
-        return items[start:], None
-    end = start + page_size
-    next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
-    return items[start:end], next_cursor
-
-
 # -- tools -----------------------------------------------------------------------------------
-
-
-async def list_tools(request: ServerRequest, params: PaginatedParams) -> ListToolsResult:
-    server = request.server
-    fastmcp_meta = server.include_fastmcp_meta
-    tools = [
-        tool.to_mcp_tool(name=key, include_fastmcp_meta=fastmcp_meta)
-        for key, tool in server.tool_manager.iter_visible()
-    ]
-    page, next_cursor = paginate(tools, params.cursor, server.list_page_size)
-    return ListToolsResult(tools=list(page), nextCursor=next_cursor)
 
 
 def _error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(text=message)], isError=True)
 
 
-async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
-    server = request.server
-    tool = server.tool_manager.find(params.name)
+def _find_tool(request: ServerRequest, params: CallToolParams) -> Any:
+    tool = request.server.tool_manager.find(params.name)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+    return tool
+
+
+async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
+    server = request.server
+    tool = _find_tool(request, params)
 
     async def run(ctx: Context) -> Any:
         try:
@@ -140,6 +116,24 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
     salient = {"name": params.name, "arguments": params.arguments}
     return await _with_input(request, params, salient, run)
+
+
+async def _tool_result(request: ServerRequest, params: CallToolParams) -> Any:
+    """`tools/call` as middleware's `call_next` gives it: the `ToolResult` (or, 2026-07-28, an
+    `InputRequiredResult`); a failure raises, and `answer_fault` answers it as `call_tool`
+    would have."""
+    server = request.server
+    tool = _find_tool(request, params)
+
+    async def run(ctx: Context) -> Any:
+        return await tool.invoke(params.arguments or {}, ctx, strict=server.strict_input_validation)
+
+    salient = {"name": params.name, "arguments": params.arguments}
+    return await _with_input(request, params, salient, run)
+
+
+def _finish_tool_call(request: ServerRequest, params: CallToolParams, result: Any) -> Any:
+    return result.to_mcp_result() if isinstance(result, ToolResult) else result
 
 
 def _mrtr() -> ModuleType:
@@ -197,27 +191,6 @@ async def _with_input(
 # -- resources -------------------------------------------------------------------------------
 
 
-async def list_resources(request: ServerRequest, params: PaginatedParams) -> ListResourcesResult:
-    resources = request.server.resource_manager.iter_resources()
-    fastmcp_meta = request.server.include_fastmcp_meta
-    items = [r.to_mcp_resource(uri=key, include_fastmcp_meta=fastmcp_meta) for key, r in resources]
-    page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
-    return ListResourcesResult(resources=list(page), nextCursor=next_cursor)
-
-
-async def list_resource_templates(
-    request: ServerRequest, params: PaginatedParams
-) -> ListResourceTemplatesResult:
-    templates = request.server.resource_manager.iter_templates()
-    fastmcp_meta = request.server.include_fastmcp_meta
-    items = [
-        t.to_mcp_template(uriTemplate=key, include_fastmcp_meta=fastmcp_meta)
-        for key, t in templates
-    ]
-    page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
-    return ListResourceTemplatesResult(resourceTemplates=list(page), nextCursor=next_cursor)
-
-
 def _not_found(request: ServerRequest, uri: str) -> McpError:
     code = INVALID_PARAMS if request.envelope.modern else RESOURCE_NOT_FOUND
     return McpError(ErrorData(code, f"Unknown resource: {uri!r}", {"uri": uri}))  # FastMCP's words
@@ -257,16 +230,6 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
 
 
 # -- prompts ---------------------------------------------------------------------------------
-
-
-async def list_prompts(request: ServerRequest, params: PaginatedParams) -> ListPromptsResult:
-    fastmcp_meta = request.server.include_fastmcp_meta
-    items = [
-        p.to_mcp_prompt(name=key, include_fastmcp_meta=fastmcp_meta)
-        for key, p in request.server.prompt_manager.iter_visible()
-    ]
-    page, next_cursor = paginate(items, params.cursor, request.server.list_page_size)
-    return ListPromptsResult(prompts=list(page), nextCursor=next_cursor)
 
 
 async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
@@ -426,6 +389,12 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
 async def ping(request: ServerRequest, params: Any) -> EmptyResult:
     return EmptyResult()
 
+
+MIDDLEWARE_STEPS: dict[str, TwoSteps] = {
+    **LISTINGS,
+    "tools/call": TwoSteps(_tool_result, _finish_tool_call),
+}
+"""The methods whose middleware hooks see FastMCP's objects rather than wire results."""
 
 HANDLERS: dict[str, tuple[type | None, Handler]] = {
     "tools/list": (PaginatedParams, list_tools),

@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["CallNext", "Middleware", "MiddlewareContext", "run_middleware"]
 
 
 T = TypeVar("T")
+R = TypeVar("R", covariant=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +37,13 @@ class MiddlewareContext(Generic[T]):
         return replace(self, **changes)
 
 
-CallNext = Callable[[MiddlewareContext[Any]], Awaitable[Any]]
+@runtime_checkable
+class CallNext(Protocol[T, R]):
+    """The rest of the chain, as a hook receives it: `await call_next(context)` (generic in
+    the message and the result, `CallNext[CallToolRequestParams, ToolResult]`, as FastMCP's)."""
+
+    def __call__(self, context: MiddlewareContext[T]) -> Awaitable[R]: ...
+
 
 _HOOKS = {
     "tools/call": "on_call_tool",
@@ -54,7 +61,7 @@ class Middleware:
     """Subclass and override the hooks you need; each must `return await call_next(context)`
     (or return a result of its own to short-circuit, or raise)."""
 
-    async def __call__(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
+    async def __call__(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
         chain = call_next
         hook = _HOOKS.get(context.method or "")
         if hook is not None:
@@ -63,45 +70,66 @@ class Middleware:
         chain = _bind(self.on_message, chain)
         return await chain(context)
 
-    async def on_message(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_request(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_notification(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_initialize(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_list_tools(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_list_resources(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
-        return await call_next(context)
-
-    async def on_list_resource_templates(
-        self, context: MiddlewareContext[Any], call_next: CallNext
+    async def on_message(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await call_next(context)
 
-    async def on_list_prompts(self, context: MiddlewareContext[Any], call_next: CallNext) -> Any:
+    async def on_request(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_notification(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_initialize(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_call_tool(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_read_resource(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_get_prompt(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_list_tools(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_list_resources(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await call_next(context)
+
+    async def on_list_prompts(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await call_next(context)
 
 
 def _bind(
-    hook: Callable[[MiddlewareContext[Any], CallNext], Awaitable[Any]], call_next: CallNext
-) -> CallNext:
+    hook: Callable[[MiddlewareContext[Any], CallNext[Any, Any]], Awaitable[Any]],
+    call_next: CallNext[Any, Any],
+) -> CallNext[Any, Any]:
     async def step(context: MiddlewareContext[Any]) -> Any:
         return await hook(context, call_next)
 
@@ -109,7 +137,7 @@ def _bind(
 
 
 async def run_middleware(
-    middleware: Sequence[Any], context: MiddlewareContext[Any], handler: CallNext
+    middleware: Sequence[Any], context: MiddlewareContext[Any], handler: CallNext[Any, Any]
 ) -> Any:
     """Run `handler` inside `middleware`, the first in the list outermost (a reversed fold)."""
     chain = handler

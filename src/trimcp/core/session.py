@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from trimcp.core import answers
-from trimcp.core.handlers import HANDLERS
+from trimcp.core.handlers import HANDLERS, MIDDLEWARE_STEPS
 from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import (
@@ -226,20 +226,28 @@ class ServerSession:
 
 
 async def _through_middleware(middleware: list[Any], served: ServerRequest, handler: Any) -> Any:
+    """Run `handler` inside the middleware chain. The methods of `MIDDLEWARE_STEPS` run in
+    two steps, so that hooks see what FastMCP's do (the components of a listing, a tool's
+    `ToolResult`); the wire result is made of what the hooks return."""
     from trimcp.core.context import Context, enter_context
     from trimcp.core.middleware import MiddlewareContext, run_middleware
 
+    steps = MIDDLEWARE_STEPS.get(served.method)
+
     async def innermost(context: MiddlewareContext[Any]) -> Any:
         served.params = context.message
+        if steps is not None:
+            return await steps.inner(served, context.message)
         return await handler(served, context.message)
 
     ctx = served.context = Context(served.server, served)
     context = MiddlewareContext(message=served.params, method=served.method, fastmcp_context=ctx)
     token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
     try:
-        return await run_middleware(middleware, context, innermost)
+        result = await run_middleware(middleware, context, innermost)
     finally:
         token.reset()
+    return result if steps is None else steps.finish(served, served.params, result)
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {
