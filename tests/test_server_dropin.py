@@ -561,3 +561,29 @@ async def test_a_tool_error_passes_through_call_tool_hooks(protocol: str) -> Non
             with pytest.raises(ToolError, match="no luck"):
                 await client.call_tool("fail")
     assert caught == ["no luck"]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_a_component_change_is_announced_once_per_request(protocol: str) -> None:
+    mcp = FastMCP("t")
+
+    @mcp.tool
+    def toggle(ctx: Context) -> str:
+        for _ in range(3):  # what enable()/disable() of several tools report
+            ctx.notify_list_changed("tools")
+        return "toggled"
+
+    seen: list[str] = []
+    arrived = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if getattr(message, "method", None) == "notifications/tools/list_changed":
+            seen.append(message.method)
+            arrived.set()
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol, message_handler=on_message) as client:
+            assert (await client.call_tool("toggle")).data == "toggled"
+            await arrived.wait()
+            await client.ping()  # anything sent after the answer has arrived by now
+    assert seen == ["notifications/tools/list_changed"]

@@ -425,6 +425,16 @@ class Context(ContextBase):
         else:
             self._fastmcp.fanout.notify(method)
 
+    def notify_list_changed(self, kind: Literal["tools", "resources", "prompts"]) -> None:
+        """A component of `kind` was enabled or disabled while serving this request: the
+        clients learn that the list changed, once per kind and request whatever the number
+        of changes (FastMCP's rule), through the server's change fan-out. Sync, for the
+        components' `enable()`/`disable()`."""
+        announced: set[str] = self.__dict__.setdefault("_announced", set())
+        if kind not in announced:
+            announced.add(kind)
+            self._fastmcp.fanout.notify(f"notifications/{kind}/list_changed")
+
     async def send_tool_list_changed(self) -> None:
         await self._send_session("notifications/tools/list_changed")
 
