@@ -270,12 +270,18 @@ def to_mcp(payload: Payload) -> Any:
 
 def foreign_equal(payload: Payload, other: Any) -> Any:
     """`payload == other` for a pydantic model `other`: equal when `other` is the `mcp.types`
-    namesake of the payload's type and converts to an equal payload; `NotImplemented` for
-    any other model (it may know better)."""
+    namesake of the payload's type and holds the same values (pydantic's own comparison, with
+    the payload as its equal model, so that fields the SDK fills with defaults compare equal
+    to the payload's unset ones); `NotImplemented` for any other model (it may know better)."""
     cls = type(payload)
     if type(other).__name__ not in (cls.__name__, MCP_NAMES.get(cls)):
         return NotImplemented
-    try:
+    if isinstance(other, cls.__twin__):
+        try:
+            return bool(to_mcp(payload) == other)
+        except ValueError:  # pydantic's ValidationError: the payload has no equal model
+            return False
+    try:  # a look-alike from elsewhere: compare as trimcp values
         converted: Payload = from_foreign(other, cls)
     except (ValueError, TypeError):  # msgspec.ValidationError is a ValueError
         return False
