@@ -1,10 +1,13 @@
-"""stdio `keep_alive` (issue 16): with `keep_alive=True` the server process and its session
+"""stdio (issue 16): `keep_alive`, and the launcher transports (Node.js, uv, uvx, npx).
+
+`keep_alive`: with `keep_alive=True` the server process and its session
 outlive one `async with client` block, as in FastMCP; `close()` stops it. Real subprocesses,
 on asyncio and trio."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -123,3 +126,92 @@ async def test_without_keep_alive_each_block_has_its_own_server(script: Path) ->
         async with client:
             second = (await client.call_tool("pid")).data
     assert second != first and _gone(second)
+
+
+# -- launcher transports ---------------------------------------------------------------------
+
+NODE_SERVER = """
+const readline = require("readline");
+const rl = readline.createInterface({ input: process.stdin });
+const send = (m) => process.stdout.write(JSON.stringify(m) + "\\n");
+rl.on("line", (line) => {
+  const m = JSON.parse(line);
+  if (m.id === undefined) return;
+  if (m.method === "initialize") {
+    send({ jsonrpc: "2.0", id: m.id, result: {
+      protocolVersion: m.params.protocolVersion, capabilities: { tools: {} },
+      serverInfo: { name: "node-server", version: "1" } } });
+  } else if (m.method === "tools/call") {
+    const { a, b } = m.params.arguments;
+    send({ jsonrpc: "2.0", id: m.id, result: {
+      content: [{ type: "text", text: String(a + b) }], isError: false } });
+  } else {
+    send({ jsonrpc: "2.0", id: m.id, error: { code: -32601, message: "Method not found" } });
+  }
+});
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+async def test_a_node_script_is_served_over_stdio(tmp_path: Path) -> None:
+    from trimcp.client import NodeStdioTransport
+
+    script = tmp_path / "server.js"
+    script.write_text(NODE_SERVER)
+    with anyio.fail_after(30):
+        async with Client(NodeStdioTransport(script), protocol="legacy") as client:
+            assert client.server_info is not None and client.server_info.name == "node-server"
+            result = await client.call_tool("add", {"a": 2, "b": 3})
+    assert result.content[0].text == "5"  # type: ignore[union-attr]
+
+
+def test_launchers_build_fastmcps_command_lines(tmp_path: Path) -> None:
+    from trimcp.client import UvStdioTransport, UvxStdioTransport
+
+    uv = UvStdioTransport(
+        "server.py",
+        ["--x"],
+        project_directory=tmp_path,
+        python_version="3.12",
+        with_packages=["a", "b"],
+        with_requirements="req.txt",
+        env_vars={"K": "V"},
+    )
+    assert uv.command == "uv"
+    assert uv.args == [
+        "run",
+        "--python",
+        "3.12",
+        "--directory",
+        str(tmp_path),
+        "--with",
+        "a",
+        "--with",
+        "b",
+        "--with-requirements",
+        "req.txt",
+        "server.py",
+        "--x",
+    ]
+    assert uv.env == {"K": "V", "UV_PROJECT_DIR": str(tmp_path)}
+    assert UvStdioTransport("pkg.mod", module=True).args == ["run", "--module", "pkg.mod"]
+    uvx = UvxStdioTransport("tool", ["serve"], from_package="pkg", with_packages=["x"])
+    assert (uvx.command, uvx.args) == ("uvx", ["--from", "pkg", "--with", "x", "tool", "serve"])
+    with pytest.raises(NotADirectoryError):
+        UvxStdioTransport("tool", project_directory=tmp_path / "missing")
+
+
+@pytest.mark.skipif(shutil.which("npx") is None, reason="needs npx")
+def test_npx_transport_runs_the_package() -> None:
+    from trimcp.client import NpxStdioTransport
+
+    npx = NpxStdioTransport("@scope/server", ["--port", "1"])
+    assert (npx.command, npx.args) == ("npx", ["--prefer-offline", "@scope/server", "--port", "1"])
+    assert NpxStdioTransport("p", use_package_lock=False).args == ["p"]
+
+
+def test_the_websocket_transport_is_refused() -> None:
+    from trimcp.client import WSTransport
+
+    with pytest.raises(NotImplementedError, match="StreamableHttpTransport"):
+        WSTransport("ws://127.0.0.1:1/ws")

@@ -5,7 +5,9 @@ factory (`connect()`) yielding a `MessageStream`; the `Client` runs the MCP sess
 ClientTransport
 ├── FastMCPTransport       a FastMCP instance in this process (memory streams, no I/O)
 ├── StdioTransport         a subprocess speaking newline-delimited JSON-RPC on its stdin/stdout
-│   └── PythonStdioTransport   `python script.py`
+│   ├── PythonStdioTransport   `python script.py`
+│   └── Node/Uv/Uvx/NpxStdioTransport   launchers (`trimcp.client.launchers`)
+├── MCPConfigTransport     the servers of an MCP config (`trimcp.client.config_transport`)
 ├── StreamableHttpTransport    streamable HTTP, both eras (`trimcp.client.http`)
 └── SSETransport               the legacy 2024-11-05 HTTP+SSE transport (`trimcp.client.http`)
 ```
@@ -36,6 +38,13 @@ from trimcp.runtime.peer import MessageStream
 if TYPE_CHECKING:
     from trimcp.client.config_transport import MCPConfigTransport
     from trimcp.client.http import SSETransport, StreamableHttpTransport
+    from trimcp.client.launchers import (
+        NodeStdioTransport,
+        NpxStdioTransport,
+        UvStdioTransport,
+        UvxStdioTransport,
+        WSTransport,
+    )
     from trimcp.server.server import FastMCP
 
 __all__ = [
@@ -43,14 +52,26 @@ __all__ = [
     "FastMCPTransport",
     "InMemoryServer",
     "MCPConfigTransport",
+    "NodeStdioTransport",
+    "NpxStdioTransport",
     "PythonStdioTransport",
     "SSETransport",
     "StdioTransport",
     "StreamableHttpTransport",
+    "UvStdioTransport",
+    "UvxStdioTransport",
+    "WSTransport",
     "infer_transport",
 ]
 
 _HTTP_TRANSPORTS = ("SSETransport", "StreamableHttpTransport")
+_LAUNCHERS = (
+    "NodeStdioTransport",
+    "NpxStdioTransport",
+    "UvStdioTransport",
+    "UvxStdioTransport",
+    "WSTransport",
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +84,10 @@ def __getattr__(name: str) -> Any:
         from trimcp.client.config_transport import MCPConfigTransport
 
         return MCPConfigTransport
+    if name in _LAUNCHERS:  # the stdio transports that build a launcher's command line
+        from trimcp.client import launchers
+
+        return getattr(launchers, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
