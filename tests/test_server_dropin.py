@@ -587,3 +587,22 @@ async def test_a_component_change_is_announced_once_per_request(protocol: str) -
             await arrived.wait()
             await client.ping()  # anything sent after the answer has arrived by now
     assert seen == ["notifications/tools/list_changed"]
+
+
+async def test_deprecated_context_get_http_request_gives_the_request() -> None:
+    mcp = FastMCP("t")
+
+    @mcp.tool
+    def path(ctx: Context) -> str:
+        with pytest.warns(DeprecationWarning, match=r"Context.get_http_request\(\) is deprecated"):
+            try:
+                return str(ctx.get_http_request().url.path)
+            except RuntimeError as exc:
+                return str(exc)
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            assert (await client.call_tool("path")).data == "No active HTTP request found."
+    async with serving(mcp, wait=WAIT) as (address, _):
+        async with Client(f"http://127.0.0.1:{address.port}/mcp") as client:
+            assert (await client.call_tool("path")).data == "/mcp"

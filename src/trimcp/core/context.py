@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
+from collections.abc import Callable
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from trimcp.resources.resource import ReadResourceContents
     from trimcp.server.server import FastMCP
 
-__all__ = ["Context", "LoggingLevel", "enter_context", "get_context"]
+__all__ = ["Context", "LoggingLevel", "enter_context", "get_context", "provide_http_request"]
 
 logger = logging.getLogger("trimcp.context")
 
@@ -59,6 +61,17 @@ class _Reset:
 
     def reset(self) -> None:
         current_context.reset(self._token)
+
+
+_http_request: Callable[[], Any] | None = None
+
+
+def provide_http_request(source: Callable[[], Any]) -> None:
+    """Where `Context.get_http_request()` finds the HTTP request being served: the HTTP
+    layer's `get_http_request` (`trimcp.server.dependencies` registers it; the core does not
+    import the HTTP stack)."""
+    global _http_request
+    _http_request = source
 
 
 def enter_context(ctx: Context) -> _Reset:
@@ -157,6 +170,20 @@ class Context(ContextBase):
 
     def get_state(self, key: str, default: Any = None) -> Any:
         return self._state.get(key, default)
+
+    def get_http_request(self) -> Any:
+        """FastMCP 2.x's, deprecated there: the HTTP request being served (RuntimeError
+        outside one); use `trimcp.server.dependencies.get_http_request()`."""
+        warnings.warn(
+            "Context.get_http_request() is deprecated and will be removed in a future version. "
+            "Use get_http_request() from fastmcp.server.dependencies instead. "
+            "See https://gofastmcp.com/servers/context#http-requests for more details.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if _http_request is None:
+            raise RuntimeError("No active HTTP request found.")
+        return _http_request()
 
     # -- logging -------------------------------------------------------------------------
 

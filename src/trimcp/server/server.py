@@ -28,6 +28,7 @@ from trimcp.core import answers, running
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
+from trimcp.server import dependencies as _dependencies  # noqa: F401  (registers the HTTP request source)
 from trimcp.server import deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
