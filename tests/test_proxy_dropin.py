@@ -289,3 +289,72 @@ async def test_fastmcps_component_factories_take_a_client() -> None:
             rendered = await front.get_prompt("welcome", {"name": "B"})
             assert rendered.messages[0].content.text == "Welcome, B!"  # type: ignore[union-attr]
         assert not client.is_connected()
+
+
+async def test_a_chain_of_proxies_relays_to_the_right_client() -> None:
+    server = FastMCP("backend")
+
+    @server.tool
+    async def roots_and_log(tag: str, ctx: Context) -> list[str]:
+        await ctx.info(tag, logger_name=tag)
+        return [str(r.uri) for r in await ctx.list_roots()]
+
+    inner = FastMCP.as_proxy(server)  # a pool, its sessions held by inner's lifespan
+    outer = FastMCPProxy(client_factory=lambda: ProxyClient(inner))  # per operation
+    seen: dict[str, list[str | None]] = {"a": [], "b": []}
+
+    def collector(name: str) -> Any:
+        async def on_log(message: Any) -> None:
+            seen[name].append(message.logger)
+
+        return on_log
+
+    with anyio.fail_after(20):
+        async with (
+            # Holds inner's lifespan, which the per-operation connections then share (a
+            # lifespan shared by overlapping connections is torn down by its first one).
+            Client(inner),
+            Client(outer, roots=["file:///a"], log_handler=collector("a")) as a,
+            Client(outer, roots=["file:///b"], log_handler=collector("b")) as b,
+        ):
+            results: dict[str, Any] = {}
+
+            async def call(name: str, client: Client) -> None:
+                results[name] = (await client.call_tool("roots_and_log", {"tag": name})).data
+
+            for _ in range(2):
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(call, "a", a)
+                    tg.start_soon(call, "b", b)
+                assert results == {"a": ["file:///a"], "b": ["file:///b"]}
+    # (in 2026-07-28 a tool asking for input runs again per round: its log repeats)
+    assert set(seen["a"]) == {"a"} and set(seen["b"]) == {"b"}
+
+
+async def test_operations_in_flight_keep_their_sessions_when_the_lifespan_ends() -> None:
+    server = FastMCP("backend")
+    started, release = anyio.Event(), anyio.Event()
+
+    @server.tool
+    async def wait() -> str:
+        started.set()
+        await release.wait()
+        return "done"
+
+    proxy = FastMCP.as_proxy(server)
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            async with proxy.lifespan_context():
+                result: list[Any] = []
+
+                async def call() -> None:
+                    result.append(await proxy.call_tool("wait", {}))
+
+                async def release_once_the_end_waits() -> None:
+                    await anyio.wait_all_tasks_blocked()  # the lifespan's end is waiting
+                    release.set()
+
+                tg.start_soon(call)
+                await started.wait()
+                tg.start_soon(release_once_the_end_waits)
+            assert result and result[0].structured_content == {"result": "done"}

@@ -60,6 +60,7 @@ from trimcp.server.proxy_client import (
     factory_session,
     like_client,
     relay_client,
+    serve_nothing,
     serving,
 )
 from trimcp.server.proxy_components import (
@@ -122,6 +123,38 @@ class ClientTemplate:
         return f"ClientTemplate({self.client!r})"
 
 
+class _Pool:
+    """The backend sessions of one run of the proxy's lifespan: held by tasks of `tasks`
+    until `stop`; `idle` ones are lent to one operation at a time (`lent` counts those out).
+    A run that ends waits for its lent sessions to come back before closing them."""
+
+    def __init__(self, tasks: anyio.abc.TaskGroup) -> None:
+        self.tasks = tasks
+        self.stop = anyio.Event()
+        self.idle: list[tuple[Client, Relay]] = []
+        self.listening = False
+        self.open = True
+        self.lent = 0
+        self.returned = anyio.Event()
+
+    def give_back(self, client: Client, relay: Relay) -> None:
+        self.lent -= 1
+        if self.open and client.is_connected():
+            self.idle.append((client, relay))
+        if self.lent == 0:
+            self.returned.set()
+
+    async def drain(self) -> None:
+        """No more lending; wait for the sessions lent out, then close them all."""
+        self.open = False
+        try:
+            while self.lent:
+                self.returned = anyio.Event()
+                await self.returned.wait()
+        finally:
+            self.stop.set()
+
+
 class ProxyBackend:
     """The proxy's connection to the remote server: its sessions, and the cache."""
 
@@ -131,22 +164,20 @@ class ProxyBackend:
         template = factory.client if isinstance(factory, ClientTemplate) else None
         self._template = template
         self._shared = template if template is not None and template.is_connected() else None
-        self._idle: list[tuple[Client, Relay]] = []
-        self._task_group: anyio.abc.TaskGroup | None = None
-        self._stop: anyio.Event | None = None
+        self._pool: _Pool | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in _KINDS}
         self._refresh_pending = False
-        self._listening = False
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
 
-    def _new_session(self) -> tuple[Client, Relay]:
+    def _new_session(self, pool: _Pool | None) -> tuple[Client, Relay]:
         assert self._template is not None
         relay = Relay(self)
         # One session of the lifespan's pool listens for the backend's list changes in
         # 2026-07-28 (a handshake-era session receives them anyway).
-        listen = self._task_group is not None and not self._listening
-        self._listening = self._listening or listen
+        listen = pool is not None and not pool.listening
+        if pool is not None:
+            pool.listening = True
         client = relay_client(self._template.transport, relay, self._template, listen=listen)
         return client, relay
 
@@ -154,34 +185,35 @@ class ProxyBackend:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Hold the backend sessions for the proxy's lifespan; list the backend once."""
-        self._stop = anyio.Event()
-        try:
-            async with anyio.create_task_group() as tg:
-                self._task_group = tg
-                self.listing_error = None
-                try:
-                    await self.refresh()
-                except Exception as exc:
-                    self.listing_error = exc
-                    logger.warning("Could not list the backend of %r: %s", self.proxy, exc)
-                try:
-                    yield
-                finally:
-                    self._task_group = None
-                    self._stop.set()
-        finally:
-            self._idle.clear()
-            self._stop = None
-            self._listening = False
+        """Hold the backend sessions for the proxy's lifespan; list the backend once.
+
+        Runs may overlap (a new one starting while an ended one still waits for its lent
+        sessions); each keeps its own pool, and operations borrow from the newest."""
+        async with anyio.create_task_group() as tg:
+            pool = self._pool = _Pool(tg)
+            self.listing_error = None
+            try:
+                await self.refresh()
+            except Exception as exc:
+                self.listing_error = exc
+                logger.warning("Could not list the backend of %r: %s", self.proxy, exc)
+            try:
+                yield
+            finally:
+                if self._pool is pool:
+                    self._pool = None
+                await pool.drain()
 
     async def _hold(
-        self, client: Client, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+        self,
+        client: Client,
+        stop: anyio.Event,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        stop = self._stop
+        serve_nothing()  # this session outlives the request whose task started it
         async with client:
             task_status.started()
-            assert stop is not None
             await stop.wait()
 
     @asynccontextmanager
@@ -198,34 +230,40 @@ class ProxyBackend:
 
     @asynccontextmanager
     async def _borrow(self) -> AsyncIterator[tuple[Client, Relay]]:
-        tg = self._task_group
-        if tg is None:  # no lifespan: a session for this operation only
-            client, relay = self._new_session()
+        pool = self._pool
+        if pool is None:  # no lifespan: a session for this operation only
+            client, relay = self._new_session(None)
             async with client:
                 yield client, relay
             return
-        while self._idle:
-            client, relay = self._idle.pop()
-            if client.is_connected():
-                break
-        else:
-            client, relay = self._new_session()
-            await tg.start(self._hold, client)
+        pool.lent += 1
+        try:
+            while pool.idle:
+                client, relay = pool.idle.pop()
+                if client.is_connected():
+                    break
+            else:
+                client, relay = self._new_session(pool)
+                await pool.tasks.start(self._hold, client, pool.stop)
+        except BaseException:
+            pool.lent -= 1
+            if pool.lent == 0:
+                pool.returned.set()
+            raise
         try:
             yield client, relay
         finally:
-            if self._task_group is not None and client.is_connected():
-                self._idle.append((client, relay))
+            pool.give_back(client, relay)
 
     # -- the component cache ---------------------------------------------------------------
 
     def backend_changed(self, via: Client | None = None) -> None:
         """A backend session said a list changed: list again, on that session (a stdio
         backend is a process per session, and the change may be that process's own)."""
-        tg = self._task_group
-        if tg is not None and not self._refresh_pending:
+        pool = self._pool
+        if pool is not None and not self._refresh_pending:
             self._refresh_pending = True
-            tg.start_soon(self._refresh_soon, via)
+            pool.tasks.start_soon(self._refresh_soon, via)
 
     async def _refresh_soon(self, via: Client | None) -> None:
         self._refresh_pending = False

@@ -45,6 +45,7 @@ __all__ = [
     "factory_session",
     "like_client",
     "relay_client",
+    "serve_nothing",
     "serving",
 ]
 
@@ -148,6 +149,12 @@ class Relay:
                 await call_handler(hook, notification)
             elif callable(user):
                 await call_handler(user, notification)
+
+
+def serve_nothing() -> None:
+    """The current task serves no operation: backend sessions connected from it (a pool's,
+    held for a lifespan) must not inherit the relay of an operation that spawned it."""
+    _SERVING.set(None)
 
 
 @asynccontextmanager
