@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-__all__ = ["OAuth", "refuse_oauth"]
+__all__ = ["OAuth", "OAuthClientProvider", "refuse_oauth"]
 
 _MESSAGE = (
     "trimcp does not implement FastMCP's OAuth client flow (auth='oauth', OAuth(...)) yet: it "
@@ -27,3 +27,7 @@ class OAuth:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         refuse_oauth()
+
+
+OAuthClientProvider = OAuth
+"""The SDK's base class of FastMCP's `OAuth`, which FastMCP's module re-exports: refused alike."""
