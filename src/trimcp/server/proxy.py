@@ -137,10 +137,11 @@ class _Pool:
         self.lent = 0
         self.returned = anyio.Event()
 
-    def give_back(self, client: Client, relay: Relay) -> None:
-        self.lent -= 1
-        if self.open and client.is_connected():
+    def give_back(self, client: Client | None, relay: Relay | None) -> None:
+        """End a loan (`client` None: it failed to start); a live session goes back idle."""
+        if self.open and client is not None and relay is not None and client.is_connected():
             self.idle.append((client, relay))
+        self.lent -= 1
         if self.lent == 0:
             self.returned.set()
 
@@ -246,9 +247,7 @@ class ProxyBackend:
                 client, relay = self._new_session(pool)
                 await pool.tasks.start(self._hold, client, pool.stop)
         except BaseException:
-            pool.lent -= 1
-            if pool.lent == 0:
-                pool.returned.set()
+            pool.give_back(None, None)
             raise
         try:
             yield client, relay
