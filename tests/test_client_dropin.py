@@ -410,3 +410,30 @@ async def test_new_gives_a_like_client_with_its_own_connection() -> None:
                 assert (await fresh.call_tool("add", {"a": 1, "b": 2})).data == 3
                 assert fresh.session is not client.session
             assert client.is_connected() and not fresh.is_connected()
+
+
+# -- client.progress, client.roots -----------------------------------------------------------
+
+
+async def test_default_progress_handler_logs_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    from trimcp.client.progress import default_progress_handler
+
+    caplog.set_level(logging.DEBUG, logger="trimcp.client.progress")
+    await default_progress_handler(3, 4, "almost")
+    await default_progress_handler(1, None, None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "Progress: 3/4 (75.0%) - almost",
+        "Progress: 1",
+    ]
+
+
+def test_convert_roots_list_gives_roots_and_refuses_others() -> None:
+    from trimcp.client.roots import convert_roots_list
+    from trimcp.types.misc import Root
+
+    assert convert_roots_list(["file:///a", {"uri": "file:///b", "name": "b"}]) == [
+        Root(uri="file:///a"),
+        Root(uri="file:///b", name="b"),
+    ]
+    with pytest.raises(ValueError, match="URL scheme should be 'file'"):
+        convert_roots_list(["https://x.com"])

@@ -42,6 +42,7 @@ __all__ = [
     "answer_roots",
     "answer_sampling",
     "check_roots",
+    "root_entry",
 ]
 
 T = TypeVar("T")
@@ -191,7 +192,8 @@ def _root_uri(entry: Any, uri: str) -> str:
     return uri
 
 
-def _root(entry: Any) -> dict[str, Any]:
+def root_entry(entry: Any) -> dict[str, Any]:
+    """A root as wire data (`uri`, maybe `name`); `ValueError` for one that is not a root."""
     if isinstance(entry, Path):
         return {"uri": entry.expanduser().resolve().as_uri()}
     if isinstance(entry, str):
@@ -210,13 +212,13 @@ def check_roots(roots: RootsList) -> None:
             f"roots must be a list of roots (or a function returning one), not {roots!r}"
         )
     for entry in roots:
-        _root(entry)
+        root_entry(entry)
 
 
 async def answer_roots(roots: RootsList | RootsHandler, context: RequestContext) -> dict[str, Any]:
     try:
         entries = await _call(roots, context) if callable(roots) else roots
-        return {"roots": [_root(entry) for entry in entries]}
+        return {"roots": [root_entry(entry) for entry in entries]}
     except McpError:
         raise
     except Exception as exc:
