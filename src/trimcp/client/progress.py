@@ -22,6 +22,7 @@ async def default_progress_handler(
 ) -> None:
     """Log a progress update at debug level: `Progress: 3/4 (75.0%) - message`."""
     text = f"{progress}/{total} ({progress / total * 100:.1f}%)" if total else f"{progress}"
-    logger.debug("Progress: %s - %s", text, message) if message else logger.debug(
-        "Progress: %s", text
-    )
+    if message:
+        logger.debug("Progress: %s - %s", text, message)
+    else:
+        logger.debug("Progress: %s", text)
