@@ -135,3 +135,15 @@ async def test_a_function_prompt_built_directly_inspects_its_function() -> None:
     with anyio.fail_after(5):
         result = await prompt.render_result({"n": "21"})
     assert result.messages[0].content == TextContent(text="42")
+
+
+async def test_visible_prompts_are_what_clients_see() -> None:
+    from trimcp import FastMCP
+
+    child = FastMCP("child")
+    child.add_prompt(Prompt.from_function(lambda: "c", name="c"))
+    parent = FastMCP("parent")
+    parent.mount(child, prefix="kid")
+    parent.add_prompt(Prompt.from_function(lambda: "h", name="h", enabled=False))
+    with anyio.fail_after(5):
+        assert set(await parent.prompt_manager.visible_prompts()) == {"kid_c"}

@@ -299,3 +299,24 @@ def test_template_from_a_listed_template() -> None:
         assert type(template) is ResourceTemplate
         assert (template.uri_template, template.name, template.description) == ("w://{x}", "w", "d")
         assert (template.mime_type, template.matches("w://1")) == ("text/csv", {"x": "1"})
+
+
+@pytest.mark.anyio
+async def test_visible_listings_and_find_own() -> None:
+    """`visible_*` is what clients see (mounts included); `find_own` answers for the
+    manager's own components, hidden ones included."""
+    child = FastMCP("child")
+    child.add_resource(TextResource(uri="data://c", text="c"))
+    parent = FastMCP("parent")
+    parent.mount(child, prefix="kid")
+    manager = parent.resource_manager
+    manager.add_resource(TextResource(uri="data://h", text="h", enabled=False))
+    manager.add_template(ResourceTemplate.from_function(lambda x: x, "t://{x}", name="t"))
+    assert set(await manager.visible_resources()) == {"data://kid/c"}
+    assert set(await manager.visible_templates()) == {"t://{x}"}
+    found = manager.find_own("data://h")
+    assert found is not None and found[0].uri == "data://h"
+    assert manager.find("data://h") is None
+    assert manager.find_own("data://kid/c") is None  # a mount's, not its own
+    templated = manager.find_own("t://7")
+    assert templated is not None and templated[1] == {"x": "7"}

@@ -55,6 +55,10 @@ class PromptManager(NamedComponentManager["Prompt"]):
 
     # -- FastMCP's methods -----------------------------------------------------------------
 
+    async def visible_prompts(self) -> dict[str, Prompt]:
+        """The prompts clients see, by key (mounted ones as copies under prefixed keys)."""
+        return self.listed()
+
     async def get_prompts(self) -> dict[str, Prompt]:
         """The prompts clients see, by key (mounted ones as copies under prefixed keys)."""
         return self.listed()

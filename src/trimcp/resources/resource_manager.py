@@ -190,10 +190,7 @@ class ResourceManager(ComponentManager["Resource"]):
         if resource is not None:
             return resource, None, uri, uri
         for key, template in self.template_registry.visible():
-            if key == template.uri_template:
-                params = template.matches(uri)
-            else:  # registered under a key of its own: FastMCP matches the key
-                params = self._key_pattern(key).match(uri)
+            params = self._match(key, template, uri)
             if params is not None:
                 return template, params, uri, key
         if not self.mounts.items or uri in self.resource_registry:
@@ -207,6 +204,23 @@ class ResourceManager(ComponentManager["Resource"]):
                     return None
                 return component, params, source_uri, key
         return None
+
+    def find_own(self, uri: str) -> Found | None:
+        """What answers `uri` among this manager's own resources and templates, hidden ones
+        included, or None."""
+        resource = self.resource_registry.get_any(uri)
+        if resource is not None:
+            return resource, None, uri, uri
+        for key, template in self.template_registry.items.items():
+            params = self._match(key, template, uri)
+            if params is not None:
+                return template, params, uri, key
+        return None
+
+    def _match(self, key: str, template: ResourceTemplate, uri: str) -> dict[str, str] | None:
+        if key == template.uri_template:
+            return template.matches(uri)
+        return self._key_pattern(key).match(uri)  # under a key of its own: FastMCP matches it
 
     def _key_pattern(self, key: str) -> UriTemplate:
         pattern = self._key_patterns.get(key)
@@ -274,6 +288,14 @@ class ResourceManager(ComponentManager["Resource"]):
         return self.template_catalog.owner(uri)
 
     # -- FastMCP's methods -----------------------------------------------------------------
+
+    async def visible_resources(self) -> dict[str, Resource]:
+        """The resources clients see, by URI (mounted ones as prefixed copies)."""
+        return dict(self.iter_resources())
+
+    async def visible_templates(self) -> dict[str, ResourceTemplate]:
+        """The templates clients see, by key (mounted ones as prefixed copies)."""
+        return dict(self.iter_templates())
 
     async def get_resources(self) -> dict[str, Resource]:
         """The resources clients see, by URI (mounted ones as prefixed copies)."""
