@@ -606,3 +606,26 @@ async def test_deprecated_context_get_http_request_gives_the_request() -> None:
     async with serving(mcp, wait=WAIT) as (address, _):
         async with Client(f"http://127.0.0.1:{address.port}/mcp") as client:
             assert (await client.call_tool("path")).data == "/mcp"
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_read_resource_hooks_see_read_resource_contents(protocol: str) -> None:
+    seen: list[Any] = []
+
+    class Shout(Middleware):
+        async def on_read_resource(self, context: Any, call_next: Any) -> Any:
+            contents = await call_next(context)
+            seen.extend((type(c), c.mime_type) for c in contents)
+            return [ReadResourceContents(c.content.upper(), c.mime_type) for c in contents]
+
+    mcp = FastMCP("t", middleware=[Shout()])
+
+    @mcp.resource("data://{name}")
+    def greeting(name: str) -> str:
+        return f"hello {name}"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            (content,) = await client.read_resource("data://ada")
+            assert (content.text, str(content.uri)) == ("HELLO ADA", "data://ada")
+    assert seen == [(ReadResourceContents, "text/plain")]

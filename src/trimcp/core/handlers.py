@@ -13,6 +13,7 @@ FastMCP sends them.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -44,8 +45,10 @@ from trimcp.protocol.errors import (
     RESOURCE_NOT_FOUND,
     ErrorData,
 )
+from trimcp.resources.resource import ReadResourceContents, to_read_contents
 from trimcp.tools.tool import ToolResult
 from trimcp.types import CallToolResult, TextContent
+from trimcp.types.content import BlobResourceContents, TextResourceContents
 from trimcp.types.misc import (
     CompleteParams,
     CompleteResult,
@@ -55,6 +58,7 @@ from trimcp.types.misc import (
 )
 from trimcp.types.prompts import GetPromptParams
 from trimcp.types.resources import ReadResourceParams, ReadResourceResult
+from trimcp.types.results import Result
 from trimcp.types.tools import CallToolParams
 
 if TYPE_CHECKING:
@@ -197,6 +201,16 @@ def _not_found(request: ServerRequest, uri: str) -> McpError:
 
 
 async def read_resource(request: ServerRequest, params: ReadResourceParams) -> Any:
+    return await _read(request, params, _read_result)
+
+
+def _read_result(contents: list[Any]) -> ReadResourceResult:
+    return ReadResourceResult(contents=contents)
+
+
+async def _read(request: ServerRequest, params: ReadResourceParams, shape: Any) -> Any:
+    """Read `params.uri`: its wire contents given to `shape` (the result, or what a
+    middleware hook gets); failures are FastMCP's errors."""
     server = request.server
     resources = server.resource_manager
     uri = params.uri
@@ -224,9 +238,30 @@ async def read_resource(request: ServerRequest, params: ReadResourceParams) -> A
             raise McpError(
                 INTERNAL_ERROR, f"Error reading resource {uri!r}{_detail(server, exc)}"
             ) from exc
-        return ReadResourceResult(contents=contents)
+        return shape(contents)
 
     return await _with_input(request, params, {"uri": uri}, run)
+
+
+async def _read_contents(request: ServerRequest, params: ReadResourceParams) -> Any:
+    """`resources/read` as middleware's `call_next` gives it: `ReadResourceContents` (or, in
+    2026-07-28, an `InputRequiredResult`)."""
+    return await _read(request, params, to_read_contents)
+
+
+def _finish_read(request: ServerRequest, params: ReadResourceParams, contents: Any) -> Any:
+    if isinstance(contents, Result):
+        return contents
+    return ReadResourceResult(contents=[_wire_contents(params.uri, item) for item in contents])
+
+
+def _wire_contents(uri: str, item: Any) -> Any:
+    if not isinstance(item, ReadResourceContents):
+        return item  # wire contents already
+    if isinstance(item.content, bytes):
+        blob = base64.b64encode(item.content).decode()
+        return BlobResourceContents(uri=uri, mimeType=item.mime_type, meta=item.meta, blob=blob)
+    return TextResourceContents(uri=uri, mimeType=item.mime_type, meta=item.meta, text=item.content)
 
 
 # -- prompts ---------------------------------------------------------------------------------
@@ -393,6 +428,7 @@ async def ping(request: ServerRequest, params: Any) -> EmptyResult:
 MIDDLEWARE_STEPS: dict[str, TwoSteps] = {
     **LISTINGS,
     "tools/call": TwoSteps(_tool_result, _finish_tool_call),
+    "resources/read": TwoSteps(_read_contents, _finish_read),
 }
 """The methods whose middleware hooks see FastMCP's objects rather than wire results."""
 
