@@ -5,6 +5,7 @@ both eras, on asyncio and trio."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any
 
@@ -437,3 +438,21 @@ def test_convert_roots_list_gives_roots_and_refuses_others() -> None:
     ]
     with pytest.raises(ValueError, match="URL scheme should be 'file'"):
         convert_roots_list(["https://x.com"])
+
+
+async def test_a_date_time_output_comes_back_as_a_datetime() -> None:
+    mcp = FastMCP("dates")
+    moment = datetime.datetime(2025, 4, 25, 1, 2, 3)
+
+    @mcp.tool
+    def when() -> datetime.datetime:
+        return moment
+
+    @mcp.tool
+    def schedule() -> dict[str, datetime.datetime]:
+        return {"start": moment}
+
+    with anyio.fail_after(5):
+        async with Client(mcp) as client:
+            assert (await client.call_tool("when")).data == moment
+            assert (await client.call_tool("schedule")).data == {"start": moment}

@@ -4,13 +4,15 @@ FastMCP rebuilds `structuredContent` into Python values with a type generated fr
 `outputSchema` and validates it with pydantic. We do the same without pydantic: JSON objects
 with declared `properties` become instances of a dataclass generated from the schema (so
 `result.data.name` works and two results compare equal), free-form objects stay dicts, arrays
-become lists, and scalars stay as they are. No validation happens: the server produced the
+become lists, strings of the `date-time` format become `datetime`s, and other scalars stay as
+they are. No validation happens: the server produced the
 value from its own schema, and a mismatch is better seen than hidden behind an exception.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import keyword
 import re
@@ -138,6 +140,11 @@ def structured_to_data(value: Any, schema: Any, root: dict[str, Any] | None = No
                 for i, v in enumerate(value)
             ]
         return value
+    if isinstance(value, str) and schema.get("format") == "date-time":
+        try:  # FastMCP's client gives a `datetime` for this format (its one non-JSON scalar)
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            return value
     return value
 
 
