@@ -629,3 +629,11 @@ async def test_read_resource_hooks_see_read_resource_contents(protocol: str) -> 
             (content,) = await client.read_resource("data://ada")
             assert (content.text, str(content.uri)) == ("HELLO ADA", "data://ada")
     assert seen == [(ReadResourceContents, "text/plain")]
+
+
+def test_the_sdk_low_level_server_classes_are_refused() -> None:
+    from trimcp.server.low_level import LowLevelServer, MiddlewareServerSession
+
+    for cls in (LowLevelServer, MiddlewareServerSession):
+        with pytest.raises(NotImplementedError, match="low-level server"):
+            cls(FastMCP("t"))
