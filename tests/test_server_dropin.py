@@ -637,3 +637,28 @@ def test_the_sdk_low_level_server_classes_are_refused() -> None:
     for cls in (LowLevelServer, MiddlewareServerSession):
         with pytest.raises(NotImplementedError, match="low-level server"):
             cls(FastMCP("t"))
+
+
+async def test_create_base_app_makes_the_request_current_in_its_routes() -> None:
+    import httpx2
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from trimcp.server.dependencies import get_http_request
+    from trimcp.server.http import StreamableHTTPASGIApp, create_base_app
+
+    async def where(request: Any) -> PlainTextResponse:
+        return PlainTextResponse(get_http_request().url.path)
+
+    class Manager:
+        async def handle_request(self, scope: Any, receive: Any, send: Any) -> None:
+            await PlainTextResponse("managed")(scope, receive, send)
+
+    app = create_base_app(
+        [Route("/here", where), Route("/mcp", StreamableHTTPASGIApp(Manager()))], []
+    )
+    transport = httpx2.ASGITransport(app=app)
+    with anyio.fail_after(WAIT):
+        async with httpx2.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/here")).text == "/here"
+            assert (await client.get("/mcp")).text == "managed"

@@ -10,6 +10,7 @@
   `Request`, or what the MCP endpoints set: see `trimcp.http.context`).
 - `RequestContextMiddleware`: ASGI middleware that makes each HTTP request current (the app
   already does this for custom routes and the MCP endpoints; for use around other apps).
+- `create_base_app`, `StreamableHTTPASGIApp`: FastMCP's helpers for apps of one's own.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from trimcp.http.context import set_http_request as set_http_scope
 __all__ = [
     "RequestContextMiddleware",
     "StarletteWithLifespan",
+    "StreamableHTTPASGIApp",
+    "create_base_app",
     "create_sse_app",
     "create_streamable_http_app",
     "set_http_request",
@@ -106,3 +109,32 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
         finally:
             reset_http_request(token)
+
+
+def create_base_app(
+    routes: list[Any],
+    middleware: list[Any],
+    debug: bool = False,
+    lifespan: Any = None,
+) -> StarletteWithLifespan:
+    """A Starlette app of `routes` and `middleware`, `RequestContextMiddleware` outermost (so
+    `get_http_request()` works in its routes), with `lifespan` (FastMCP's helper)."""
+    from starlette.middleware import Middleware
+
+    return StarletteWithLifespan(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware), *middleware],
+        debug=debug,
+        lifespan=lifespan,
+    )
+
+
+class StreamableHTTPASGIApp:
+    """FastMCP's ASGI wrapper of a session manager: each request goes to
+    `session_manager.handle_request(scope, receive, send)`."""
+
+    def __init__(self, session_manager: Any) -> None:
+        self.session_manager = session_manager
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.session_manager.handle_request(scope, receive, send)
