@@ -155,9 +155,9 @@ content_types = frozenset[type[Any]](
 
 def as_content(value: Any) -> Any:
     """`value` with each content block in it as a trimcp struct: a block (returned as it is),
-    a list of blocks, or an `mcp.types` model or wire dict of one (converted). The messages
-    that hold content (`PromptMessage`, `SamplingMessage`, `CreateMessageResult`) call it when
-    built, so that they encode and compare as if built from trimcp's blocks.
+    a list of blocks, or an `mcp.types` model or wire dict of one (converted). The sampling
+    messages (`SamplingMessage`, `CreateMessageResult`) call it when built, so that they
+    encode and compare as if built from trimcp's blocks.
 
     Raises `msgspec.ValidationError` for a value that is no content block."""
     if type(value) in content_types:

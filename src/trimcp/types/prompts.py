@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from trimcp.types.base import Icon, Payload
-from trimcp.types.content import ContentBlock, as_content, content_types
+from trimcp.types.content import ContentBlock
 from trimcp.types.results import PaginatedResult, Result
 
 __all__ = [
@@ -37,12 +37,12 @@ class Prompt(Payload, kw_only=True):
 
 
 class PromptMessage(Payload, kw_only=True):
+    """One message of a prompt. Unlike the sampling messages it does not convert an
+    `mcp.types` block given as `content` (prompts are rendered on the request path, and
+    `trimcp.prompts` converts what prompt functions return); `as_content` does."""
+
     role: str
     content: ContentBlock
-
-    def __post_init__(self) -> None:
-        if type(self.content) not in content_types:  # an mcp.types block, a dict
-            self.content = as_content(self.content)
 
 
 class ListPromptsResult(PaginatedResult, kw_only=True):
