@@ -662,3 +662,23 @@ async def test_create_base_app_makes_the_request_current_in_its_routes() -> None
         async with httpx2.AsyncClient(transport=transport, base_url="http://t") as client:
             assert (await client.get("/here")).text == "/here"
             assert (await client.get("/mcp")).text == "managed"
+
+
+async def test_ctx_session_is_one_object_per_client_session() -> None:
+    mcp = FastMCP("t")
+
+    @mcp.tool
+    def session_key(ctx: Context) -> int:
+        return id(ctx.session)
+
+    with anyio.fail_after(WAIT):
+        async with (
+            Client(mcp, protocol="legacy") as first,
+            Client(mcp, protocol="legacy") as second,
+        ):
+            a1 = (await first.call_tool("session_key")).data
+            a2 = (await first.call_tool("session_key")).data
+            b = (await second.call_tool("session_key")).data
+    assert a1 == a2 != b
+    with pytest.raises(RuntimeError, match="session is not available"):
+        _ = Context(mcp).session

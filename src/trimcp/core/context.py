@@ -108,6 +108,19 @@ class Context(ContextBase):
         return self._request
 
     @property
+    def session(self) -> Any:
+        """The MCP session serving this request (FastMCP's `ctx.session`): one object per
+        client session in the handshake era; stateless 2026-07-28 requests share their
+        endpoint's. RuntimeError outside a request."""
+        request = self._request
+        if request is None or request.session is None:
+            raise RuntimeError(
+                "session is not available because the MCP session has not been established "
+                "yet. Check `context.request_context` for None before accessing this attribute."
+            )
+        return request.session
+
+    @property
     def request_id(self) -> str:
         return str(self._require_request().id)
 

@@ -70,7 +70,7 @@ class ServerRequest:
     attributes it reads as FastMCP's `RequestContext`: `request_id`, `meta`,
     `lifespan_context`."""
 
-    __slots__ = ("channel", "context", "envelope", "id", "method", "params", "server")
+    __slots__ = ("channel", "context", "envelope", "id", "method", "params", "server", "session")
 
     def __init__(
         self,
@@ -81,6 +81,7 @@ class ServerRequest:
         params: Any,
         envelope: Envelope,
         channel: Channel,
+        session: Any = None,
     ) -> None:
         self.server = server
         self.id = id
@@ -88,6 +89,8 @@ class ServerRequest:
         self.params = params
         self.envelope = envelope
         self.channel = channel
+        self.session = session
+        """The `core.session.ServerSession` serving the request (FastMCP's `ctx.session`)."""
         self.context: Any = None
         """The request's `Context` once made (by the middleware chain, which hands it to
         the handler: FastMCP's middleware and tool share one context, state included)."""

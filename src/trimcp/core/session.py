@@ -127,6 +127,7 @@ class ServerSession:
             params=params,
             envelope=envelope,
             channel=channel,
+            session=self,
         )
         middleware = server.middleware
         if middleware:
