@@ -456,3 +456,16 @@ async def test_a_date_time_output_comes_back_as_a_datetime() -> None:
         async with Client(mcp) as client:
             assert (await client.call_tool("when")).data == moment
             assert (await client.call_tool("schedule")).data == {"start": moment}
+
+
+async def test_handlers_set_after_construction_answer_the_server() -> None:
+    client = Client(make_server())
+    client.set_roots(["file:///later"])
+    client.set_sampling_callback(lambda messages, params, ctx: "set later")
+    with pytest.raises(ValueError, match="URL scheme should be 'file'"):
+        client.set_roots(["https://x"])
+    with anyio.fail_after(5):
+        async with client:
+            assert (await client.call_tool("roots")).data == ["file:///later"]
+            assert (await client.call_tool("sample")).data == "set later"
+    assert Client.generate_name("x").startswith("Client-x-")

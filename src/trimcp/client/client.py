@@ -14,10 +14,9 @@ client (via the SDK) does; the request is cancelled on the server with `notifica
 from __future__ import annotations
 
 import copy
-import datetime
 import logging
 import secrets
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -27,8 +26,9 @@ from trimcp.client.connection import SharedConnection
 from trimcp.client.elicitation import check_roots
 from trimcp.client.interop import sdk_error
 from trimcp.client.mrtr import drive_input_rounds
+from trimcp.client.options import ClientOptions, Timeout, seconds
 from trimcp.client.params import check_resource_uri, completion_ref, prompt_arguments
-from trimcp.client.results import CallToolResult, structured_to_data
+from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
 from trimcp.exceptions import ClientError, McpError, ToolError
@@ -63,24 +63,6 @@ __all__ = ["Client"]
 logger = logging.getLogger("trimcp.client")
 
 R = TypeVar("R")
-
-Timeout = float | datetime.timedelta | None
-
-
-def _seconds(timeout: Timeout) -> float | None:
-    if isinstance(timeout, datetime.timedelta):
-        return timeout.total_seconds()
-    return timeout
-
-
-class ClientOptions(NamedTuple):
-    """What a `Client` was made with, beyond its transport (`Client.options`): enough to make
-    a like client over another transport (what a proxy does for each backend session)."""
-
-    handlers: Handlers
-    timeout: float | None
-    client_info: dict[str, Any]
-    protocol: Literal["auto", "modern", "legacy"]
 
 
 class Client:
@@ -156,8 +138,8 @@ class Client:
             progress=progress_handler,
             message=message_handler,
         )
-        self._timeout = _seconds(timeout)
-        self._init_timeout = _seconds(init_timeout)
+        self._timeout = seconds(timeout)
+        self._init_timeout = seconds(init_timeout)
         info: Any = client_info
         if isinstance(info, Implementation):
             info = msgspec.to_builtins(info)
@@ -193,6 +175,29 @@ class Client:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self._connection.leave()
+
+    def set_roots(self, roots: Any) -> None:
+        """Offer other roots (a list, or a function returning one); the server hears of the
+        change only through `send_roots_list_changed()`."""
+        if not callable(roots):
+            check_roots(roots)
+        self._handlers.roots = roots
+
+    def set_sampling_callback(self, sampling_callback: Any) -> None:
+        """Answer the server's sampling requests with `sampling_callback` from now on (the
+        capability is declared when the client next connects)."""
+        self._handlers.sampling = sampling_callback
+
+    def set_elicitation_callback(self, elicitation_callback: Any) -> None:
+        """Answer the server's elicitation requests with `elicitation_callback` from now on
+        (the capability is declared when the client next connects)."""
+        self._handlers.elicitation = elicitation_callback
+
+    @classmethod
+    def generate_name(cls, name: str | None = None) -> str:
+        """A unique name, `Client-<name>-<4 hex digits>` (FastMCP's)."""
+        middle = f"{name}-" if name is not None else ""
+        return f"{cls.__name__}-{middle}{secrets.token_hex(2)}"
 
     def new(self) -> Client:
         """A client like this one (same transport, handlers and options) with a connection of
@@ -246,8 +251,8 @@ class Client:
         """
         session = self.session
         if session.initialize_result is None:
-            seconds = _seconds(timeout)
-            await self._negotiate(session, seconds if seconds is not None else self._init_timeout)
+            limit = seconds(timeout)
+            await self._negotiate(session, limit if limit is not None else self._init_timeout)
         assert session.initialize_result is not None
         return session.initialize_result
 
@@ -343,12 +348,12 @@ class Client:
         progress_handler: Any = None,
         meta: dict[str, Any] | None = None,
     ) -> msgspec.Raw:
-        seconds = _seconds(timeout)
+        limit = seconds(timeout)
         try:
             return await self.session.request(
                 method,
                 params,
-                timeout=seconds if seconds is not None else self._timeout,
+                timeout=limit if limit is not None else self._timeout,
                 progress_handler=progress_handler,
                 meta=meta,
             )
@@ -516,19 +521,7 @@ class Client:
                 await self.list_tools()
             except (McpError, ClientError):
                 logger.debug("could not list tools to read %r's output schema", name)
-        schema = self._output_schemas.get(name)
-        if not schema:
-            return structured
-        try:
-            if schema.get("x-fastmcp-wrap-result") and isinstance(structured, dict):
-                inner = (schema.get("properties") or {}).get("result", {})
-                return structured_to_data(
-                    structured.get("result"), {**inner, "$defs": schema.get("$defs", {})}
-                )
-            return structured_to_data(structured, schema)
-        except Exception:  # never lose a successful call over a conversion problem
-            logger.exception("could not rebuild the output of tool %r", name)
-            return structured
+        return tool_output_data(name, structured, self._output_schemas.get(name))
 
     # -- resources -----------------------------------------------------------------------
 

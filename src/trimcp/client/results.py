@@ -15,12 +15,13 @@ import dataclasses
 import datetime
 import functools
 import keyword
+import logging
 import re
 from typing import Any
 
 from trimcp.types import ContentBlock
 
-__all__ = ["CallToolResult", "json_schema_to_type", "structured_to_data"]
+__all__ = ["CallToolResult", "json_schema_to_type", "structured_to_data", "tool_output_data"]
 
 
 @dataclasses.dataclass
@@ -33,6 +34,8 @@ class CallToolResult:
     data: Any = None
     is_error: bool = False
 
+
+logger = logging.getLogger("trimcp.client")
 
 _IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]")
 _type_cache: dict[str, type] = {}
@@ -108,6 +111,24 @@ def _copy(value: Any) -> Any:
     import copy
 
     return copy.deepcopy(value)
+
+
+def tool_output_data(name: str, structured: Any, schema: dict[str, Any] | None) -> Any:
+    """A tool's `structuredContent` as Python values, following its `outputSchema` (unwrapped
+    from `{"result": ...}` when FastMCP wrapped a non-object output). A value that does not
+    rebuild is returned as it came, and the problem logged: a successful call is never lost."""
+    if structured is None or not schema:
+        return structured
+    try:
+        if schema.get("x-fastmcp-wrap-result") and isinstance(structured, dict):
+            inner = (schema.get("properties") or {}).get("result", {})
+            return structured_to_data(
+                structured.get("result"), {**inner, "$defs": schema.get("$defs", {})}
+            )
+        return structured_to_data(structured, schema)
+    except Exception:
+        logger.exception("could not rebuild the output of tool %r", name)
+        return structured
 
 
 def structured_to_data(value: Any, schema: Any, root: dict[str, Any] | None = None) -> Any:
