@@ -4,6 +4,7 @@
 FastMCPProxy (a FastMCP)            its clients see the backend's components as its own
 ├── ProxyToolManager, ProxyResourceManager, ProxyPromptManager
 │                                   its managers: a name they do not know is forwarded anyway
+│                                   (`trimcp.server.proxy_managers`, re-exported here)
 └── ProxyBackend                    owns the backend sessions and the component cache
     ├── sessions                    from the proxy's `client_factory` (see below)
     └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the managers' registries
@@ -20,14 +21,16 @@ Session strategy (FastMCP's `client_factory`, called for each backend operation)
   opened per operation. A template that is already connected is shared as is (FastMCP's
   session reuse), with its own handlers.
 - Any other factory (sync or async) is called per operation; a client it returns connected is
-  used as is, one it returns unconnected is connected for that operation only.
+  used as is, one it returns unconnected is connected for that operation only. List requests
+  list the backend first (`LiveListing`, the proxy's first middleware), as FastMCP's do.
 
 Each backend request has its session to itself, which is how the server-to-client traffic the
 backend sends (logs, progress, sampling, elicitation, roots) is relayed to the right request of
 the proxy's own client (`trimcp.server.proxy_client`).
 
 Components. The backend's tools, resources, templates and prompts are listed when the lifespan
-starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; they
+starts, again whenever the backend says a list changed (a pool) or a client lists them (a
+factory), and on each `await proxy.get_*()`; they
 live in the proxy's registries as *mirrored* proxy components, so tag filters, mounting and
 importing treat them like local ones (enabling or disabling one is refused: `copy()` it and add
 the copy). A local component added to the proxy shadows a remote one. A call for a tool,
@@ -68,19 +71,21 @@ from trimcp.server.proxy_components import (
     ProxyResource,
     ProxyTemplate,
     ProxyTool,
-    is_listed,
     is_mirrored,
 )
 from trimcp.server.proxy_components import expand_template as expand_template
+from trimcp.server.proxy_managers import (
+    LiveListing,
+    ProxyPromptManager,
+    ProxyResourceManager,
+    ProxyToolManager,
+)
 from trimcp.server.server import FastMCP
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.misc import Completion
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
-    from trimcp.prompts import Prompt
-    from trimcp.resources import Resource, ResourceTemplate
-    from trimcp.resources.resource_manager import Found
     from trimcp.tools import Tool
     from trimcp.utilities.registry import Registry
 
@@ -88,6 +93,7 @@ __all__ = [
     "ClientFactoryT",
     "ClientTemplate",
     "FastMCPProxy",
+    "LiveListing",
     "ProxyBackend",
     "ProxyClient",
     "ProxyPrompt",
@@ -103,6 +109,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("trimcp.proxy")
+
+KINDS = ("tools", "resources", "templates", "prompts")
+"""The kinds of components a proxy lists (`ProxyBackend.refresh`)."""
 
 ClientFactoryT: TypeAlias = Callable[[], Client] | Callable[[], Awaitable[Client]]
 """What `FastMCPProxy(client_factory=...)` takes (FastMCP's name)."""
@@ -166,7 +175,7 @@ class ProxyBackend:
         self._template = template
         self._shared = template if template is not None and template.is_connected() else None
         self._pool: _Pool | None = None
-        self._remote: dict[str, set[str]] = {k: set() for k in _KINDS}
+        self._remote: dict[str, set[str]] = {k: set() for k in KINDS}
         self._refresh_pending = False
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
@@ -271,46 +280,49 @@ class ProxyBackend:
         except Exception:
             logger.exception("could not refresh the backend's components")
 
-    async def refresh(self, via: Client | None = None) -> None:
-        """List everything the backend has and install it in the proxy's registries."""
+    async def refresh(self, via: Client | None = None, kinds: tuple[str, ...] = KINDS) -> None:
+        """List the backend's `kinds` of components (all by default) and install them in
+        the proxy's registries."""
         if via is not None and via.is_connected():
-            await self._install_all(via)  # listing needs no relay: sharing the session is fine
+            await self._install_all(via, kinds)  # listing needs no relay: sharing is fine
         else:
             async with self.session() as client:
-                await self._install_all(client)
+                await self._install_all(client, kinds)
 
-    async def refresh_listing(self) -> None:
+    async def refresh_listing(self, kinds: tuple[str, ...] = KINDS) -> None:
         """`refresh`, for introspection (`get_tools()` & co.): a failure is a `NotFoundError`
         whose text hides the backend's unless the proxy's `mask_error_details` is off."""
         try:
-            await self.refresh()
+            await self.refresh(kinds=kinds)
         except Exception as exc:
             # a NotFoundError's text always reaches the client: the backend's only unmasked
             detail = "" if self.proxy.mask_error_details else f": {exc}"
             raise NotFoundError(f"Could not list the proxied server{detail}") from exc
 
-    async def _install_all(self, client: Client) -> None:
+    async def _install_all(self, client: Client, kinds: tuple[str, ...]) -> None:
         caps = client.server_capabilities
-        tools = await _list(client.list_tools, caps, "tools")
-        resources = await _list(client.list_resources, caps, "resources")
-        templates = await _list(client.list_resource_templates, caps, "resources")
-        prompts = await _list(client.list_prompts, caps, "prompts")
         proxy = self.proxy
-        tool_registry = proxy.tool_manager.registry
-        self._install("tools", tool_registry, [ProxyTool.from_mcp(self, t) for t in tools])
-        resource_manager = proxy.resource_manager
-        self._install(
-            "resources",
-            resource_manager.resource_registry,
-            [ProxyResource.from_mcp(self, r) for r in resources],
-        )
-        self._install(
-            "templates",
-            resource_manager.template_registry,
-            [ProxyTemplate.from_mcp(self, t) for t in templates],
-        )
-        prompt_registry = proxy.prompt_manager.registry
-        self._install("prompts", prompt_registry, [ProxyPrompt.from_mcp(self, p) for p in prompts])
+        resources = proxy.resource_manager
+        sources: dict[str, tuple[Callable[[], Any], str, Registry[Any], Any]] = {
+            "tools": (client.list_tools, "tools", proxy.tool_manager.registry, ProxyTool),
+            "resources": (
+                client.list_resources,
+                "resources",
+                resources.resource_registry,
+                ProxyResource,
+            ),
+            "templates": (
+                client.list_resource_templates,
+                "resources",
+                resources.template_registry,
+                ProxyTemplate,
+            ),
+            "prompts": (client.list_prompts, "prompts", proxy.prompt_manager.registry, ProxyPrompt),
+        }
+        for kind in kinds:
+            fetch, capability, registry, component = sources[kind]
+            listed = await _list(fetch, caps, capability)
+            self._install(kind, registry, [component.from_mcp(self, c) for c in listed])
 
     def _install(self, kind: str, registry: Registry[Any], components: list[Any]) -> None:
         # Replaces the mirrored entries in bulk (one change, one list-changed notification);
@@ -330,9 +342,6 @@ class ProxyBackend:
         registry.update(put, delete=gone)
 
 
-_KINDS = ("tools", "resources", "templates", "prompts")
-
-
 async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[Any]:
     if caps is not None and getattr(caps, capability, None) is None:
         return []
@@ -341,104 +350,6 @@ async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[An
     except McpError as exc:
         logger.debug("backend listing failed: %s", exc)
         return []
-
-
-# -- the proxy's managers --------------------------------------------------------------------
-
-
-class ProxyToolManager(ToolManager):
-    """A proxy's tools: the backend's (listed into the registry) and local ones; a name
-    nobody lists is forwarded to the backend anyway (its answer decides)."""
-
-    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
-        super().__init__(**options)
-        self.backend = backend
-
-    def find(self, key: str) -> Tool | None:
-        tool = super().find(key)
-        if tool is None and key not in self.registry:
-            fallback = ProxyTool(self.backend, None, name=key, parameters={"type": "object"})
-            if self.visibility.visible(key, fallback):
-                return fallback
-        return tool
-
-    async def get_tools(self) -> dict[str, Tool]:
-        """The backend's tools (listed now) and the local ones, as clients see them."""
-        await self.backend.refresh_listing()
-        return await super().get_tools()
-
-    async def get_tool(self, key: str) -> Tool:
-        """The tool `key` as listed (the backend listed again if the cache does not have it;
-        `NotFoundError` if it still does not: introspection wants the backend's schema, not
-        the forwarding stand-in)."""
-        tool = self.find_keyed(key)
-        if tool is None or not is_listed(tool):
-            tool = (await self.get_tools()).get(key)
-        if tool is None:
-            raise self.not_found(key)
-        return tool
-
-
-class ProxyResourceManager(ResourceManager):
-    """A proxy's resources and templates; a URI nobody answers is forwarded anyway, unless
-    a local resource or template (hidden ones too) claims it."""
-
-    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
-        super().__init__(**options)
-        self.backend = backend
-
-    def find(self, uri: str) -> Found | None:
-        found = super().find(uri)
-        if found is None and "://" in uri and not self._claimed_locally(uri):
-            fallback = ProxyResource(self.backend, None, uri=uri)
-            if self.visibility.visible(uri, fallback):
-                return fallback, None, uri, uri
-        return found
-
-    def _claimed_locally(self, uri: str) -> bool:
-        if uri in self.resource_registry:
-            return True
-        return any(
-            not is_mirrored(template) and template.matches(uri) is not None
-            for template in self.template_registry.all().values()
-        )
-
-    async def get_resources(self) -> dict[str, Resource]:
-        await self.backend.refresh_listing()
-        return await super().get_resources()
-
-    async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
-        await self.backend.refresh_listing()
-        return await super().get_resource_templates()
-
-
-class ProxyPromptManager(PromptManager):
-    """A proxy's prompts; a name nobody lists is forwarded anyway."""
-
-    def __init__(self, backend: ProxyBackend, **options: Any) -> None:
-        super().__init__(**options)
-        self.backend = backend
-
-    def find(self, key: str) -> Prompt | None:
-        prompt = super().find(key)
-        if prompt is None and key not in self.registry:
-            fallback = ProxyPrompt(self.backend, None, name=key)
-            if self.visibility.visible(key, fallback):
-                return fallback
-        return prompt
-
-    async def get_prompts(self) -> dict[str, Prompt]:
-        await self.backend.refresh_listing()
-        return await super().get_prompts()
-
-    async def get_prompt(self, key: str) -> Prompt:
-        """The prompt `key` as listed (see `ProxyToolManager.get_tool`)."""
-        prompt = self.find_keyed(key)
-        if prompt is None or not is_listed(prompt):
-            prompt = (await self.get_prompts()).get(key)
-        if prompt is None:
-            raise self.not_found(key)
-        return prompt
 
 
 # -- the proxy server ------------------------------------------------------------------------
@@ -498,6 +409,8 @@ class FastMCPProxy(FastMCP):
 
         super().__init__(lifespan=proxy_lifespan, **settings)
         self.completion(self._complete)
+        if not isinstance(client_factory, ClientTemplate):
+            self.middleware.insert(0, LiveListing(backend))
 
     def new_tool_manager(self, **options: Any) -> ToolManager:
         return ProxyToolManager(self._backend, **options)
