@@ -3,15 +3,19 @@
 A backend server may, while serving a proxied request, log, report progress, or ask for
 sampling, elicitation or roots. The proxy relays each to the client of the proxy request being
 served (FastMCP's `ProxyClient` behaviour). The wire carries no correlation for it, so a
-backend session is used by one proxied request at a time, and its `Relay` knows that request's
-`Context`; a relay bound to no request follows `get_context()` (the request whose task
-connected the session).
+backend session is used by one proxied operation at a time, inside `serving(relay, ctx)`:
+the relays of that session reach `ctx`'s request. A relay finds its request by its own
+binding (the pool binds its sessions' relays per loan), else through the operation its
+session was connected in (a context variable the session's tasks inherit), else through
+`get_context()`.
 
-- `Relay`: the handlers of one backend session.
-- `ProxyClient`: a `Client` whose default handlers are relays (FastMCP's name).
+- `Relay`: the handlers of one backend session; `serving` binds one for an operation.
+- `ProxyClient`: a `Client` whose default handlers are relays (FastMCP's name), and FastMCP's
+  `default_*_handler`s / `default_proxy_roots_handler` for a plain `Client`.
 - `StatefulProxyClient`: FastMCP's per-session backend client; refused (see its docstring).
 - `like_client`: a new, unconnected client made like another (FastMCP's `client.new()`).
-- `relay_client`: a backend session for the proxy's own pool, its relay bound by the pool.
+- `factory_session`: a session from a `client_factory`, for one operation.
+- `relay_client`: a backend session for the proxy's own pool.
 """
 
 from __future__ import annotations
@@ -60,10 +64,9 @@ an unbound `ProxyClient`) finds the request, and the scope to cancel."""
 
 
 class Relay:
-    """Handlers for one backend session, forwarding to the proxied request it serves.
-
-    `bind(ctx)` gives it that request (the proxy's session pool does, per borrow); unbound,
-    it relays to `get_context()`. `listener` is told of the backend's list changes."""
+    """Handlers for one backend session, forwarding to the proxied request it serves (see
+    the module docstring for how it finds it). `listener` is told of the backend's list
+    changes."""
 
     def __init__(self, listener: Any = None) -> None:
         self.listener = listener
