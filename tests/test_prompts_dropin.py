@@ -147,3 +147,18 @@ async def test_visible_prompts_are_what_clients_see() -> None:
     parent.add_prompt(Prompt.from_function(lambda: "h", name="h", enabled=False))
     with anyio.fail_after(5):
         assert set(await parent.prompt_manager.visible_prompts()) == {"kid_c"}
+
+
+async def test_visible_prompt_is_the_prompt_clients_get() -> None:
+    from trimcp import FastMCP
+    from trimcp.exceptions import NotFoundError
+
+    child = FastMCP("child")
+    child.add_prompt(Prompt.from_function(lambda: "c", name="c"))
+    parent = FastMCP("parent")
+    parent.mount(child, prefix="kid")
+    parent.add_prompt(Prompt.from_function(lambda: "h", name="h", enabled=False))
+    with anyio.fail_after(5):
+        assert (await parent.prompt_manager.visible_prompt("kid_c")).key == "kid_c"
+        with pytest.raises(NotFoundError, match="Unknown prompt: h"):
+            await parent.prompt_manager.visible_prompt("h")

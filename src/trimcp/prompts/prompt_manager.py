@@ -59,6 +59,17 @@ class PromptManager(NamedComponentManager["Prompt"]):
         """The prompts clients see, by key (mounted ones as copies under prefixed keys)."""
         return self.listed()
 
+    async def visible_prompt(self, key: str) -> Prompt:
+        """The prompt clients get as `key` (a copy keyed `key` when it comes from a mount).
+
+        Raises:
+            NotFoundError: No visible prompt has that key.
+        """
+        prompt = self.find_keyed(key)
+        if prompt is None:
+            raise self.not_found(key)
+        return prompt
+
     async def get_prompts(self) -> dict[str, Prompt]:
         """The prompts clients see, by key (mounted ones as copies under prefixed keys)."""
         return self.listed()
