@@ -329,6 +329,18 @@ def test_model_dump_python_mode_is_the_sdk_models_once_registered() -> None:
         assert link.model_dump(**options) == model.model_dump(**options)
 
 
+def test_frozen_payloads_stay_hashable() -> None:
+    from trimcp.types import Payload
+
+    class Frozen(Payload, frozen=True):
+        a: int = 1
+
+    assert hash(Frozen()) == hash(Frozen())
+    assert Frozen() == Frozen()
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(TextContent(text="a"))
+
+
 def test_model_validate_copy_and_json() -> None:
     text = TextContent(text="a")
     assert TextContent.model_validate(text) is text

@@ -221,6 +221,9 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
         equal = self.__eq__(other)
         return equal if equal is NotImplemented else not equal
 
+    # Defining `__eq__` would make the class unhashable; msgspec's hash stays (frozen only).
+    __hash__ = msgspec.Struct.__hash__
+
     # Once `mcp.types` is registered, pydantic counts a payload as a `BaseModel` (an instance
     # of its `mcp.types` twin) and reads these attributes: through them `BaseModel.__eq__`
     # gives `mcp_model == payload` the meaning of `payload == mcp_model`, and pydantic
