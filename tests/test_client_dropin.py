@@ -469,3 +469,12 @@ async def test_handlers_set_after_construction_answer_the_server() -> None:
             assert (await client.call_tool("roots")).data == ["file:///later"]
             assert (await client.call_tool("sample")).data == "set later"
     assert Client.generate_name("x").startswith("Client-x-")
+
+
+async def test_client_is_generic_in_its_transport_as_in_fastmcp() -> None:
+    from trimcp.client import FastMCPTransport
+
+    with anyio.fail_after(5):
+        async with Client[FastMCPTransport](make_server()) as client:
+            assert isinstance(client.transport, FastMCPTransport)
+            assert (await client.call_tool("add", {"a": 1, "b": 1})).data == 2

@@ -16,11 +16,12 @@ from __future__ import annotations
 import copy
 import logging
 import secrets
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, cast
 
 import anyio
 import anyio.lowlevel
 import msgspec
+from typing_extensions import TypeVar
 
 from trimcp.client.connection import SharedConnection
 from trimcp.client.elicitation import check_roots
@@ -63,9 +64,12 @@ __all__ = ["Client"]
 logger = logging.getLogger("trimcp.client")
 
 R = TypeVar("R")
+ClientTransportT = TypeVar("ClientTransportT", bound=ClientTransport, default=ClientTransport)
+"""What `Client[T]` names (FastMCP's `Client` is generic in its transport); bare `Client`
+means `Client[ClientTransport]`."""
 
 
-class Client:
+class Client(Generic[ClientTransportT]):
     """An MCP client (drop-in for `fastmcp.Client`).
 
     Args:
@@ -117,7 +121,7 @@ class Client:
     ) -> None:
         if protocol not in ("auto", "modern", "legacy"):
             raise ValueError(f"protocol must be 'auto', 'modern' or 'legacy', not {protocol!r}")
-        self.transport: ClientTransport = infer_transport(transport)
+        self.transport: ClientTransportT = cast(ClientTransportT, infer_transport(transport))
         if auth is not None:
             set_auth = getattr(self.transport, "_set_auth", None)
             if set_auth is None:
@@ -166,7 +170,7 @@ class Client:
 
     # -- connection ----------------------------------------------------------------------
 
-    async def __aenter__(self) -> Client:
+    async def __aenter__(self) -> Client[ClientTransportT]:
         register_with_mcp()  # results pass `isinstance(x, mcp.types.X)` (a no-op once done)
         if await self._connection.enter():
             self._closed = False
@@ -199,7 +203,7 @@ class Client:
         middle = f"{name}-" if name is not None else ""
         return f"{cls.__name__}-{middle}{secrets.token_hex(2)}"
 
-    def new(self) -> Client:
+    def new(self) -> Client[ClientTransportT]:
         """A client like this one (same transport, handlers and options) with a connection of
         its own, not yet open: for independent sessions, one per task or per proxied request."""
         twin = copy.copy(self)
