@@ -325,8 +325,14 @@ def test_model_dump_json_mode_takes_pydantics_options() -> None:
 def test_model_dump_python_mode_is_the_sdk_models_once_registered() -> None:
     link = ResourceLink(uri="file:///a", name="a")
     model = mcp_model("ResourceLink", type="resource_link", uri="file:///a", name="a")
-    for options in ({}, {"exclude_none": True}, {"by_alias": True, "exclude_none": True}):
+    for options in ({}, {"exclude_none": True}, {"exclude_none": True, "exclude": {"title"}}):
         assert link.model_dump(**options) == model.model_dump(**options)
+    # by alias: the wire's names and plain JSON values, whatever the SDK version
+    assert link.model_dump(by_alias=True, exclude_none=True) == {
+        "name": "a",
+        "uri": "file:///a",
+        "type": "resource_link",
+    }
 
 
 def test_frozen_payloads_stay_hashable() -> None:

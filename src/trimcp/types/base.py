@@ -134,10 +134,11 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
         fields were set; the content `type` is always kept); `include`/`exclude` name
         top-level fields. Other pydantic options are accepted and ignored.
 
-        Once `mcp.types` is registered (see `trimcp.types.interop`), the Python-mode dump is
-        the one of the equal `mcp.types` model, exactly as pydantic gives it (`AnyUrl` values
-        with the SDK 1.x, snake_case names with 2.x)."""
-        if mode != "json" and type(self).__twin__ is not type(self):
+        Once `mcp.types` is registered (see `trimcp.types.interop`), the Python-mode dump by
+        attribute names is the one of the equal `mcp.types` model, exactly as pydantic gives
+        it (`AnyUrl` values with the SDK 1.x, snake_case names with 2.x). A dump `by_alias`
+        stays trimcp's: plain JSON values, as code that sends the result expects."""
+        if mode != "json" and not by_alias and type(self).__twin__ is not type(self):
             model = _twin_or_none(self)
             if model is not None:
                 dumped: dict[str, Any] = model.model_dump(
