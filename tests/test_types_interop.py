@@ -419,6 +419,18 @@ def test_mcp_imported_before_trimcp_registers_at_import() -> None:
     assert out.split() == ["True", "False"]
 
 
+def test_the_sdk_2_models_package_alone_registers() -> None:
+    pytest.importorskip("mcp_types")  # the SDK 2.x keeps its models there
+    out = run_fresh(
+        """
+        import trimcp.types as t
+        import mcp_types
+        print(isinstance(t.TextContent(text="a"), mcp_types.TextContent))
+        """
+    )
+    assert out.split() == ["True"]
+
+
 def test_model_dump_without_mcp_follows_pydantics_defaults() -> None:
     out = run_fresh(
         """

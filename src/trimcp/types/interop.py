@@ -173,8 +173,11 @@ def register_with_mcp() -> bool:
     global _registered
     if _registered:
         return True
-    module = sys.modules.get("mcp.types") or sys.modules.get("mcp_types")
-    if module is None or not hasattr(module, "TextContent"):  # absent, or half imported
+    for name in _MCP_MODULES:
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "TextContent"):  # not absent, not half done
+            break
+    else:
         return False
     for ours, name in MCP_NAMES.items():
         theirs = getattr(module, name, None)
