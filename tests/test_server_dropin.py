@@ -17,7 +17,7 @@ import pytest
 
 import trimcp
 from trimcp import Client, Context, FastMCP
-from trimcp.exceptions import McpError
+from trimcp.exceptions import ClientError, McpError
 from trimcp.resources import ReadResourceContents
 from trimcp.server.middleware import Middleware
 from trimcp.server.server import add_resource_prefix, has_resource_prefix, remove_resource_prefix
@@ -682,3 +682,28 @@ async def test_ctx_session_is_one_object_per_client_session() -> None:
     assert a1 == a2 != b
     with pytest.raises(RuntimeError, match="session is not available"):
         _ = Context(mcp).session
+
+
+async def test_on_initialize_hooks_see_the_handshake_and_may_refuse_it() -> None:
+    from trimcp.server.middleware import InitializeRequest
+
+    seen: list[Any] = []
+
+    class Greet(Middleware):
+        async def on_initialize(self, context: Any, call_next: Any) -> Any:
+            assert isinstance(context.message, InitializeRequest)
+            seen.append((context.method, context.message.params.clientInfo.name))
+            context.fastmcp_context.set_state("client", context.message.params.clientInfo.name)
+            return await call_next(context)
+
+    class Refuse(Middleware):
+        async def on_initialize(self, context: Any, call_next: Any) -> Any:
+            raise McpError(-32600, "not you")
+
+    with anyio.fail_after(WAIT):
+        async with Client(FastMCP("t", middleware=[Greet()]), protocol="legacy", name="ada"):
+            pass
+        with pytest.raises(ClientError, match="not you"):
+            async with Client(FastMCP("t", middleware=[Refuse()]), protocol="legacy"):
+                pass
+    assert seen == [("initialize", "ada")]

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["CallNext", "Middleware", "MiddlewareContext", "run_middleware"]
+__all__ = ["CallNext", "InitializeRequest", "Middleware", "MiddlewareContext", "run_middleware"]
 
 
 T = TypeVar("T")
@@ -35,6 +35,16 @@ class MiddlewareContext(Generic[T]):
 
     def copy(self, **changes: Any) -> MiddlewareContext[T]:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class InitializeRequest:
+    """A handshake-era `initialize` as `on_initialize` hooks see it (`context.message`), in
+    the shape of FastMCP's `mcp.types.InitializeRequest`: `.params.clientInfo.name`, ...
+    A hook may refuse the client by raising `McpError`."""
+
+    params: Any
+    method: Literal["initialize"] = "initialize"
 
 
 @runtime_checkable

@@ -110,6 +110,8 @@ class ServerSession:
         elif method == "server/discover":
             envelope = None
         elif method == "initialize":
+            if server.middleware:
+                return await self._initialize_through_middleware(request, params, channel)
             return self._initialize(params)
         else:
             envelope = self._handshake_envelope(method, meta)
@@ -181,6 +183,40 @@ class ServerSession:
         self.protocol_version = version
         self._bare_envelope = None
         return answers.initialize_result(self.server, version)
+
+    async def _initialize_through_middleware(
+        self, request: Request, params: InitializeParams, channel: Channel
+    ) -> InitializeResult:
+        """`initialize` inside the middleware chain (FastMCP's `on_initialize`); `call_next`
+        gives the `InitializeResult`. The client is answered even if no hook called it."""
+        from trimcp.core.middleware import InitializeRequest
+
+        envelope = handshake_envelope(
+            protocol_version=params.protocolVersion,
+            client_capabilities=msgspec.to_builtins(params.capabilities),
+            client_info=msgspec.to_builtins(params.clientInfo),
+            log_level=None,
+            meta=params.meta,
+        )
+        served = ServerRequest(
+            server=self.server,
+            id=request.id,
+            method="initialize",
+            params=InitializeRequest(params),
+            envelope=envelope,
+            channel=channel,
+            session=self,
+        )
+        answered: list[InitializeResult] = []
+
+        async def initialize(served: ServerRequest, message: Any) -> InitializeResult:
+            answered.append(self._initialize(message.params))
+            return answered[-1]
+
+        result = await _through_middleware(self.server.middleware, served, initialize)
+        if isinstance(result, InitializeResult):
+            return result
+        return answered[-1] if answered else self._initialize(params)
 
     def _set_level(self, params: SetLevelParams) -> Any:
         from trimcp.protocol.envelope import LOG_LEVEL_RANK
