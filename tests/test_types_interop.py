@@ -45,7 +45,7 @@ from trimcp.types import (
     register_with_mcp,
     to_mcp,
 )
-from trimcp.types.codec import convert, decode
+from trimcp.types.codec import convert, decode, foreign_builtins
 
 mcp_types = pytest.importorskip("mcp.types")
 
@@ -255,6 +255,18 @@ def test_convert_accepts_mcp_models_anywhere_inside() -> None:
     assert result.content == [TextContent(text="q"), TextContent(text="w")]
     with pytest.raises(msgspec.ValidationError, match="content"):
         convert({"content": [3]}, CallToolResult)
+
+
+def test_encoders_with_the_hook_send_mcp_models_held_by_payloads() -> None:
+    held = CallToolResult(content=[mcp_model("TextContent", type="text", text="a")])
+    with pytest.raises(TypeError):
+        msgspec.json.encode(held)
+    encoder = msgspec.json.Encoder(enc_hook=foreign_builtins)
+    assert encoder.encode(held) == b'{"content":[{"type":"text","text":"a"}]}'
+    preferences = ModelPreferences(hints=[mcp_model("ModelHint", name="x")])
+    assert msgspec.to_builtins(preferences, enc_hook=foreign_builtins) == {"hints": [{"name": "x"}]}
+    with pytest.raises(TypeError):
+        msgspec.to_builtins(object(), enc_hook=foreign_builtins)
 
 
 def test_messages_built_around_mcp_blocks_hold_trimcp_blocks() -> None:

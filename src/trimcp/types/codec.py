@@ -11,7 +11,7 @@ import msgspec
 
 from trimcp.types.content import ResourceContents
 
-__all__ = ["convert", "decode"]
+__all__ = ["convert", "decode", "foreign_builtins"]
 
 T = TypeVar("T")
 
@@ -43,12 +43,13 @@ def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:
         raise msgspec.DecodeError("JSON nested too deeply") from exc
 
 
-def _foreign_builtins(obj: Any) -> Any:
-    """`enc_hook` for `msgspec.to_builtins`: a pydantic model (an `mcp.types` one, say) as the
-    wire dict its JSON dump gives."""
+def foreign_builtins(obj: Any) -> Any:
+    """`enc_hook` for `msgspec.to_builtins` and encoders: a pydantic model (an `mcp.types`
+    one, say) as the wire dict its JSON dump gives. msgspec calls it only for objects it
+    cannot encode itself, so it costs nothing on the usual path."""
     dump = getattr(obj, "model_dump", None)
     if dump is None or isinstance(obj, type):
-        raise NotImplementedError(f"cannot convert {type(obj).__name__}")
+        raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
     return dump(mode="json", by_alias=True, exclude_none=True)
 
 
@@ -63,7 +64,7 @@ def convert(obj: Any, typ: type[T]) -> T:
         # Off the fast path: retry once with foreign models turned into builtins; if that
         # fails too, the first error is the one to report.
         try:
-            plain = msgspec.to_builtins(obj, enc_hook=_foreign_builtins)
+            plain = msgspec.to_builtins(obj, enc_hook=foreign_builtins)
             return msgspec.convert(plain, typ, dec_hook=_dec_hook)
-        except (msgspec.ValidationError, TypeError, NotImplementedError):
+        except (msgspec.ValidationError, TypeError):
             raise exc from None
