@@ -707,3 +707,12 @@ async def test_on_initialize_hooks_see_the_handshake_and_may_refuse_it() -> None
             async with Client(FastMCP("t", middleware=[Refuse()]), protocol="legacy"):
                 pass
     assert seen == [("initialize", "ada")]
+
+
+def test_a_middleware_context_is_stamped_with_an_aware_datetime() -> None:
+    import datetime
+
+    from trimcp.server.middleware import MiddlewareContext
+
+    stamp = MiddlewareContext(message=None).timestamp
+    assert isinstance(stamp, datetime.datetime) and stamp.tzinfo is not None

@@ -9,9 +9,9 @@ without middleware pays nothing: the chain is only built when there is some.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["CallNext", "InitializeRequest", "Middleware", "MiddlewareContext", "run_middleware"]
@@ -19,6 +19,10 @@ __all__ = ["CallNext", "InitializeRequest", "Middleware", "MiddlewareContext", "
 
 T = TypeVar("T")
 R = TypeVar("R", covariant=True)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +34,7 @@ class MiddlewareContext(Generic[T]):
     method: str | None = None
     source: Literal["client", "server"] = "client"
     type: Literal["request", "notification"] = "request"
-    timestamp: float = field(default_factory=time.time)
+    timestamp: datetime = field(default_factory=_utc_now)
     fastmcp_context: Any = None
 
     def copy(self, **changes: Any) -> MiddlewareContext[T]:
