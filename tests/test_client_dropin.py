@@ -478,3 +478,13 @@ async def test_client_is_generic_in_its_transport_as_in_fastmcp() -> None:
         async with Client[FastMCPTransport](make_server()) as client:
             assert isinstance(client.transport, FastMCPTransport)
             assert (await client.call_tool("add", {"a": 1, "b": 1})).data == 2
+
+
+def test_a_parsed_mcp_config_object_is_accepted() -> None:
+    from trimcp.mcp_config import MCPConfig
+
+    config = MCPConfig.from_dict({"mcpServers": {"a": {"command": "echo", "args": ["hi"]}}})
+    transport = infer_transport(config)
+    assert isinstance(transport, MCPConfigTransport)
+    assert isinstance(transport.transport, StdioTransport)
+    assert transport.transport.args == ["hi"]

@@ -49,11 +49,17 @@ def set_composite_builder(builder: CompositeBuilder | None) -> None:
 
 
 def is_mcp_config(value: Any) -> bool:
-    """A dict with an `mcpServers` mapping, or an object with such an attribute."""
-    servers = value.get("mcpServers") if isinstance(value, Mapping) else None
-    if servers is None and not isinstance(value, str | bytes | Mapping):
-        servers = getattr(value, "mcpServers", None)
-    return isinstance(servers, Mapping)
+    """A dict with an `mcpServers` mapping, an object with such an attribute (FastMCP's
+    `MCPConfig`), or one with `servers` and a `transports()` method (trimcp's)."""
+    if isinstance(value, Mapping):
+        return isinstance(value.get("mcpServers"), Mapping)
+    if isinstance(value, str | bytes):
+        return False
+    if isinstance(getattr(value, "mcpServers", None), Mapping):
+        return True
+    return isinstance(getattr(value, "servers", None), Mapping) and callable(
+        getattr(value, "transports", None)
+    )
 
 
 def _url_transport(entry: Mapping[str, Any]) -> ClientTransport:
