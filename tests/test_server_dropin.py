@@ -716,3 +716,28 @@ def test_a_middleware_context_is_stamped_with_an_aware_datetime() -> None:
 
     stamp = MiddlewareContext(message=None).timestamp
     assert isinstance(stamp, datetime.datetime) and stamp.tzinfo is not None
+
+
+@pytest.mark.parametrize("over", ["memory", "http"])
+async def test_a_session_close_callback_runs_when_the_client_session_ends(over: str) -> None:
+    ended = anyio.Event()
+    mcp = FastMCP("t")
+
+    @mcp.tool
+    def bind(ctx: Context) -> str:
+        ctx.session.at_close(ended.set)
+        return "bound"
+
+    async def use(target: Any) -> None:
+        async with Client(target, protocol="legacy") as client:
+            assert (await client.call_tool("bind")).data == "bound"
+            assert not ended.is_set()
+
+    with anyio.fail_after(WAIT):
+        if over == "memory":
+            await use(mcp)
+        else:
+            async with serving(mcp, wait=WAIT) as (address, _):
+                await use(f"http://127.0.0.1:{address.port}/mcp")
+                await ended.wait()
+        await ended.wait()

@@ -83,9 +83,27 @@ class ServerSession:
         self._bare_envelope: Envelope | None = None
         self.subscriptions: set[str] = set()
         """Resource URIs this session subscribed to (handshake era)."""
+        self._at_close: list[Callable[[], object]] | None = []
 
     def close(self) -> None:
+        """The session ended (its connection or HTTP session is gone): the callbacks given to
+        `at_close` run, once, in the order given."""
         self.lifecycle.handle(SessionEvent.CLOSE)
+        callbacks, self._at_close = self._at_close, None
+        for callback in callbacks or ():
+            try:
+                callback()
+            except Exception:
+                logger.exception("a session-close callback failed")
+
+    def at_close(self, callback: Callable[[], object]) -> None:
+        """Call `callback()` (sync, on the event loop) when this session ends: what binds
+        something to a client session (a stateful proxy's backend client) lets go of it
+        there. A session that already ended calls it at once."""
+        if self._at_close is None:
+            callback()
+        else:
+            self._at_close.append(callback)
 
     async def handle_request(self, request: Request, channel: Channel) -> Any:
         """Serve one request; raise `McpError` to answer with an error."""
