@@ -380,3 +380,34 @@ async def test_operations_in_flight_keep_their_sessions_when_the_lifespan_ends()
                 await started.wait()
                 tg.start_soon(release_once_the_end_waits)
             assert result and result[0].structured_content == {"result": "done"}
+
+
+async def test_list_requests_list_the_backend_unless_its_changes_are_heard() -> None:
+    from trimcp.server.middleware import Middleware
+
+    listings: list[str] = []
+
+    class CountListings(Middleware):
+        async def on_list_tools(self, context: Any, call_next: Any) -> Any:
+            listings.append("tools")
+            return await call_next(context)
+
+    server = backend()
+    server.add_middleware(CountListings())
+    with anyio.fail_after(10):
+        async with Client(FastMCP.as_proxy(server)) as front:  # a pool: changes are heard
+            before = len(listings)
+            for _ in range(3):
+                await front.list_tools()
+            assert len(listings) == before
+
+        async with Client(server) as shared:  # the user's session: its notifications are not ours
+            async with Client(FastMCP.as_proxy(shared)) as front:
+                before = len(listings)
+
+                @server.tool
+                def late() -> str:
+                    return "late"
+
+                assert "late" in [t.name for t in await front.list_tools()]
+                assert len(listings) == before + 1

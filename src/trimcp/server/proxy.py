@@ -21,19 +21,19 @@ Session strategy (FastMCP's `client_factory`, called for each backend operation)
   opened per operation. A template that is already connected is shared as is (FastMCP's
   session reuse), with its own handlers.
 - Any other factory (sync or async) is called per operation; a client it returns connected is
-  used as is, one it returns unconnected is connected for that operation only. List requests
-  list the backend first (`LiveListing`, the proxy's first middleware), as FastMCP's do.
+  used as is, one it returns unconnected is connected for that operation only.
 
 Each backend request has its session to itself, which is how the server-to-client traffic the
 backend sends (logs, progress, sampling, elicitation, roots) is relayed to the right request of
 the proxy's own client (`trimcp.server.proxy_client`).
 
 Components. The backend's tools, resources, templates and prompts are listed when the lifespan
-starts, again whenever the backend says a list changed (a pool) or a client lists them (a
-factory), and on each `await proxy.get_*()`; they
-live in the proxy's registries as *mirrored* proxy components, so tag filters, mounting and
-importing treat them like local ones (enabling or disabling one is refused: `copy()` it and add
-the copy). A local component added to the proxy shadows a remote one. A call for a tool,
+starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; a
+list request lists the backend first (as FastMCP's proxy does) unless the cache is kept live
+(a pool whose backend announces its list changes: `LiveListing`, the proxy's first
+middleware). They live in the proxy's registries as *mirrored* proxy components, so tag
+filters, mounting and importing treat them like local ones (enabling or disabling one is
+refused: `copy()` it and add the copy). A local component added to the proxy shadows a remote one. A call for a tool,
 prompt or resource the cache does not know yet is forwarded anyway: the proxy's managers
 (FastMCP's `ProxyToolManager` & co., installed through `FastMCP`'s `new_*_manager` hooks) fall
 back to a proxy component for it.
@@ -177,6 +177,7 @@ class ProxyBackend:
         self._pool: _Pool | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in KINDS}
         self._refresh_pending = False
+        self._announced: set[str] = set()  # capabilities whose list changes the backend sends
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
 
@@ -299,8 +300,21 @@ class ProxyBackend:
             detail = "" if self.proxy.mask_error_details else f": {exc}"
             raise NotFoundError(f"Could not list the proxied server{detail}") from exc
 
+    def cache_is_live(self, kind: str) -> bool:
+        """Whether the cached `kind` is kept up to date without listing: the pool's sessions
+        hear the backend's list changes, and the backend said it sends them."""
+        capability = "resources" if kind == "templates" else kind
+        pooled = self._template is not None and self._shared is None
+        return pooled and self._pool is not None and capability in self._announced
+
     async def _install_all(self, client: Client, kinds: tuple[str, ...]) -> None:
         caps = client.server_capabilities
+        if caps is not None:
+            self._announced = {
+                name
+                for name in ("tools", "resources", "prompts")
+                if (getattr(caps, name, None) or {}).get("listChanged")
+            }
         proxy = self.proxy
         resources = proxy.resource_manager
         sources: dict[str, tuple[Callable[[], Any], str, Registry[Any], Any]] = {
@@ -409,8 +423,7 @@ class FastMCPProxy(FastMCP):
 
         super().__init__(lifespan=proxy_lifespan, **settings)
         self.completion(self._complete)
-        if not isinstance(client_factory, ClientTemplate):
-            self.middleware.insert(0, LiveListing(backend))
+        self.middleware.insert(0, LiveListing(backend))
 
     def new_tool_manager(self, **options: Any) -> ToolManager:
         return ProxyToolManager(self._backend, **options)

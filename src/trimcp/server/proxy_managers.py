@@ -49,17 +49,19 @@ _LISTINGS = {
 
 
 class LiveListing:
-    """The first middleware of a proxy built on a `client_factory` of its own: a list request
-    lists the backend first, through the factory, in the request (as FastMCP's proxy does).
-    A proxy with a session pool needs none: a pooled session hears the backend's list
-    changes. A failed listing is logged, and the components last listed are served."""
+    """A proxy's first middleware: a list request lists the backend first, in the request
+    (through a `client_factory`, the factory sees the request's context), as FastMCP's proxy
+    does, unless the cache is kept live (`ProxyBackend.cache_is_live`: a pooled session hears
+    the list changes the backend announces). A failed listing is logged, and the components
+    last listed are served."""
 
     def __init__(self, backend: ProxyBackend) -> None:
         self.backend = backend
 
     async def __call__(self, context: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        kinds = _LISTINGS.get(context.method or "")
-        if kinds is not None:
+        listed = _LISTINGS.get(context.method or "")
+        kinds = tuple(k for k in listed or () if not self.backend.cache_is_live(k))
+        if kinds:
             try:
                 await self.backend.refresh(kinds=kinds)
             except Exception as exc:
