@@ -94,6 +94,18 @@ async def test_a_kept_alive_server_serves_the_next_block_in_the_same_session(
     assert _gone(first)
 
 
+async def test_another_client_continues_a_kept_alive_connection(script: Path) -> None:
+    transport = _transport(script, keep_alive=True)
+    with anyio.fail_after(30):
+        async with Client(transport, protocol="legacy") as first:
+            pid = (await first.call_tool("pid")).data
+        async with Client(transport) as second:  # no second handshake on the same server
+            assert (await second.call_tool("pid")).data == pid
+            assert (await second.call_tool("count")).data == 1
+        await transport.close()
+    assert _gone(pid)
+
+
 async def test_closing_a_kept_alive_client_starts_a_new_server_next_time(script: Path) -> None:
     client = Client(_transport(script, keep_alive=True))
     with anyio.fail_after(30):

@@ -52,7 +52,6 @@ class SharedConnection:
         self._guests = 0
         self._idle: anyio.Event | None = None
         self._lock: anyio.Lock | None = None
-        self._previous: ClientSession | None = None
         self._generation = 0
 
     def _get_lock(self) -> anyio.Lock:
@@ -73,7 +72,7 @@ class SharedConnection:
             stack = AsyncExitStack()
             try:
                 stream = await stack.enter_async_context(self.transport.connect())
-                previous = self._previous if self.transport.continued else None
+                previous = self.transport.carried if self.transport.continued else None
                 tg = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
                 self._generation += 1
@@ -111,7 +110,9 @@ class SharedConnection:
         if self._guests > 0 and self._idle is not None:
             await self._idle.wait()
         stack, self._stack, self._owner = self._stack, None, None
-        self._previous, self.session = self.session, None
+        if getattr(self.transport, "keep_alive", False):
+            self.transport.carried = self.session  # for whoever continues the connection
+        self.session = None
         self._lock = None  # a later connection may run under another event loop
         if stack is not None:
             await stack.aclose()  # the transports shield their own clean-up

@@ -146,6 +146,10 @@ class ClientTransport:
     """True while the open connection continues an earlier one whose session was negotiated
     already (a kept-alive stdio server)."""
 
+    carried: Any = None
+    """The session a client left on a kept-alive connection: what the next client to continue
+    it (`continued`) picks up instead of negotiating again."""
+
     async def failure_hint(self) -> str | None:
         """Why the connection may have ended (e.g. the process's exit code), for error messages."""
         return None
@@ -290,6 +294,7 @@ class StdioTransport(ClientTransport):
         return _Running(process, stream, opened)
 
     async def _stop(self, running: _Running) -> None:
+        self.carried = None  # its session ends with the process
         with anyio.CancelScope(shield=True):
             try:
                 self._returncode = await _shut_down(running.process)
