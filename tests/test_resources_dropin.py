@@ -320,3 +320,55 @@ async def test_visible_listings_and_find_own() -> None:
     assert manager.find_own("data://kid/c") is None  # a mount's, not its own
     templated = manager.find_own("t://7")
     assert templated is not None and templated[1] == {"x": "7"}
+
+
+# --- templates whose function takes **kwargs -----------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_a_template_function_may_take_the_uri_parameters_as_kwargs() -> None:
+    def total(**kwargs: int) -> int:
+        return sum(kwargs.values())
+
+    mcp = FastMCP("m")
+    mcp.add_template(ResourceTemplate.from_function(total, "test://{x}/{y}/{z}"))
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            [contents] = await client.read_resource("test://1/2/3")
+    assert contents.text == "6"
+
+
+@pytest.mark.anyio
+async def test_kwargs_take_what_the_function_does_not_name_query_ones_only_when_given() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def item(x: str, **kwargs: int) -> str:
+        seen.append({"x": x, **kwargs})
+        return "ok"
+
+    template = ResourceTemplate.from_function(item, "items://{x}/{y}{?z}")
+    assert set(template.parameters["properties"]) == {"x", "y", "z"}
+    with anyio.fail_after(5):
+        await template.read_contents("items://a/2", template.matches("items://a/2") or {})
+        uri = "items://a/2?z=3"
+        await template.read_contents(uri, template.matches(uri) or {})
+        with pytest.raises(ResourceError, match="Invalid parameters"):
+            await template.read({"x": "a", "y": "two"})
+    assert seen == [{"x": "a", "y": 2}, {"x": "a", "y": 2, "z": 3}]
+
+
+def test_wants_template_inspects_the_function_only_for_a_fixed_uri() -> None:
+    from trimcp.exceptions import InvalidSignature
+    from trimcp.resources.template import wants_template
+
+    def spread(**kwargs: str) -> str:
+        return ""
+
+    def takes(x: str) -> str:
+        return x
+
+    assert wants_template(spread, "t://{x}")
+    assert wants_template(takes, "data://fixed")
+    assert not wants_template(lambda: "x", "data://fixed")
+    with pytest.raises(InvalidSignature):
+        wants_template(spread, "data://fixed")

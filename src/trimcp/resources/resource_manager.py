@@ -378,10 +378,9 @@ class ResourceManager(ComponentManager["Resource"]):
     ) -> Resource | ResourceTemplate:
         """A template when `uri` has `{params}` or `fn` takes parameters (a `Context` aside),
         else a resource."""
-        from trimcp.utilities.callables import ParsedCallable
+        from trimcp.resources.template import wants_template
 
-        takes = bool(ParsedCallable.from_function(fn).parameters_schema.get("properties"))
-        if ("{" in uri and "}" in uri) or takes:
+        if wants_template(fn, uri):
             return self.add_template_from_fn(fn, uri, name, description, mime_type, tags)
         return self.add_resource_from_fn(fn, uri, name, description, mime_type, tags)
 

@@ -42,6 +42,7 @@ from trimcp.resources.resource import (
     check_uri,
     coerce_payload,
     contents_of,
+    is_template_uri,
 )
 from trimcp.types import Annotations, Icon
 from trimcp.types import ResourceTemplate as MCPResourceTemplate
@@ -60,6 +61,7 @@ __all__ = [
     "decode_json_arguments",
     "extract_query_params",
     "match_uri_template",
+    "wants_template",
 ]
 
 _EXPRESSION = re.compile(r"\{([^{}]*)\}")
@@ -260,6 +262,19 @@ def decode_json_arguments(
     return decoded
 
 
+def wants_template(fn: Callable[..., Any], uri: str) -> bool:
+    """Whether `fn` registered at `uri` is a template rather than a resource: `uri` has
+    `{params}`, or `fn` takes parameters (a `Context` aside). `fn` is inspected only when
+    `uri` is fixed (a template's function may take `**kwargs`, which a resource's may not).
+
+    Raises:
+        InvalidSignature: `uri` is fixed and `fn` cannot be inspected as a component.
+    """
+    if is_template_uri(uri):
+        return True
+    return bool(ParsedCallable.from_function(fn).parameters_schema.get("properties"))
+
+
 def _fmt(names: Iterable[str]) -> str:
     return "{" + ", ".join(repr(n) for n in sorted(names)) + "}"
 
@@ -435,11 +450,14 @@ class FunctionResourceTemplate(ResourceTemplate):
     ) -> FunctionResourceTemplate:
         """A template at `uri_template` whose reads call `fn(**params)`.
 
+        A function that takes `**kwargs` receives there the URI parameters it does not name,
+        converted to the `**kwargs` annotation (as FastMCP passes them).
+
         Raises:
-            ValueError: The template is malformed, `fn` takes `*args`/`**kwargs`, or the
-                parameters do not fit `fn`'s: every required parameter of `fn` must be a path
-                parameter, query parameters must have defaults, and every URI parameter must
-                be one of `fn`'s.
+            ValueError: The template is malformed, `fn` takes `*args`, or the parameters do
+                not fit `fn`'s: every required parameter of `fn` must be a path parameter,
+                query parameters must have defaults, and every URI parameter must be one of
+                `fn`'s (or go to its `**kwargs`).
         """
         pattern = UriTemplate(uri_template)
         try:
@@ -449,9 +467,10 @@ class FunctionResourceTemplate(ResourceTemplate):
         kinds = {p.kind for p in signature.parameters.values()} if signature else set()
         if inspect.Parameter.VAR_POSITIONAL in kinds:
             raise ValueError("Functions with *args are not supported as resource templates")
+        target = fn
         if inspect.Parameter.VAR_KEYWORD in kinds:
-            raise ValueError("Functions with **kwargs are not supported as resource templates")
-        parsed = ParsedCallable.from_function(fn)
+            target = _spread_var_keyword(fn, pattern)
+        parsed = ParsedCallable.from_function(target)
         fn_name = name or parsed.name
         if fn_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")
@@ -512,3 +531,56 @@ class FunctionResourceTemplate(ResourceTemplate):
         if isinstance(value, Resource):
             return await value._read_value(context)
         return value
+
+
+def _spread_var_keyword(fn: Callable[..., Any], pattern: UriTemplate) -> Callable[..., Any]:
+    """`fn` with its `**kwargs` spread into one keyword-only parameter per URI parameter it
+    does not name (annotated as `**kwargs` is; a query parameter optional, and left out of
+    the call when absent), so that the arguments are validated like the others."""
+    try:
+        signature = inspect.signature(fn, eval_str=True)
+    except NameError:
+        signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    (var_keyword,) = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
+    annotation = (
+        Any if var_keyword.annotation is inspect.Parameter.empty else var_keyword.annotation
+    )
+    named = {p.name for p in params}
+    optional = set(pattern.query_params) - named
+    spread = [p for p in params if p is not var_keyword]
+    for name in (*pattern.path_params, *pattern.query_params):
+        if name in named:
+            continue
+        if name in optional:
+            try:
+                maybe = annotation | None
+            except TypeError:  # an annotation left as text
+                maybe = Any
+            extra = inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=maybe
+            )
+        else:
+            extra = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+        spread.append(extra)
+
+    def present(kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in kwargs.items() if not (v is None and k in optional)}
+
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an async callable object's method
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call):
+
+        async def spread_async(*args: Any, **kwargs: Any) -> Any:
+            return await fn(*args, **present(kwargs))
+
+        wrapper: Callable[..., Any] = spread_async
+    else:
+
+        def spread_sync(*args: Any, **kwargs: Any) -> Any:
+            return fn(*args, **present(kwargs))
+
+        wrapper = spread_sync
+    wrapper.__signature__ = signature.replace(parameters=spread)  # type: ignore[attr-defined]
+    wrapper.__name__ = getattr(fn, "__name__", type(fn).__name__)
+    wrapper.__doc__ = inspect.getdoc(fn)
+    return wrapper
