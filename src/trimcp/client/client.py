@@ -75,7 +75,8 @@ class Client(Generic[ClientTransportT]):
     Args:
         transport: A `FastMCP` server (in memory), a `.py` script path (stdio subprocess), or a
             `ClientTransport`.
-        name: The client's name in `clientInfo` (default "trimcp").
+        name: The client's name (default: `generate_name()`), also sent in `clientInfo`
+            when given (else "trimcp").
         roots: Roots to offer the server: paths, URIs, `Root`s, or a callable returning them.
         sampling_handler: `(messages, params, context) -> str | CreateMessageResult`.
         elicitation_handler: `(message, response_type, params, context) -> data | ElicitResult`.
@@ -133,7 +134,7 @@ class Client(Generic[ClientTransportT]):
             protocol = "legacy"
         if roots is not None and not callable(roots):
             check_roots(roots)  # FastMCP refuses bad roots up front, not when asked for them
-        self.name = name
+        self.name = name or self.generate_name()
         self._handlers = Handlers(
             sampling=sampling_handler,
             elicitation=elicitation_handler,
@@ -215,8 +216,7 @@ class Client(Generic[ClientTransportT]):
         )
         twin._closed = False
         twin._output_schemas = {}
-        if self.name is not None:
-            twin.name = f"{self.name}:{secrets.token_hex(2)}"
+        twin.name = f"{self.name}:{secrets.token_hex(2)}"
         return twin
 
     async def _on_open(self, session: ClientSession, previous: ClientSession | None) -> None:
