@@ -10,7 +10,7 @@ import dataclasses
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import pytest
@@ -741,3 +741,23 @@ async def test_a_session_close_callback_runs_when_the_client_session_ends(over: 
                 await use(f"http://127.0.0.1:{address.port}/mcp")
                 await ended.wait()
         await ended.wait()
+
+
+def test_elicitation_accepts_unions_one_primitive_expresses() -> None:
+    from trimcp.server.elicitation import get_elicitation_schema
+
+    @dataclasses.dataclass
+    class Data:
+        number: int | float
+        either: Literal["x"] | Literal["y"]
+
+    properties = get_elicitation_schema(Data)["properties"]
+    assert properties["number"] == {"type": "number"}
+    assert properties["either"] == {"type": "string", "enum": ["x", "y"]}
+
+    @dataclasses.dataclass
+    class Mixed:
+        value: int | str
+
+    with pytest.raises(TypeError, match="union"):
+        get_elicitation_schema(Mixed)

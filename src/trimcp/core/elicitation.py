@@ -30,7 +30,8 @@ Object types go through pydantic's JSON schema (no auto-generated titles), then 
 is flattened to one primitive schema: `$ref`s to enums inlined, `X | None` made non-required,
 single `Literal`s turned into one-value enums, keys the spec does not know dropped (pydantic still
 enforces them when parsing). Anything the spec cannot express (nested objects, arrays of objects
-or of free values, unions, non-string enums) raises `TypeError` naming the field.
+or of free values, unions other than `int | float` and of literals, non-string enums) raises
+`TypeError` naming the field.
 
 Field-level titles for options come through `json_schema_extra`: `{"enumNames": [...]}` on a
 `Literal` field (legacy), `{"oneOf": [{"const", "title"}, ...]}` on a `str`/`Literal` field
@@ -50,6 +51,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from trimcp.core.elicitation_results import (
+    AcceptedElicitation,
+    CancelledElicitation,
+    DeclinedElicitation,
+    ElicitationResult,
+    parse_elicit_result,
+    url_elicitation_params,
+)
 from trimcp.exceptions import ValidationError
 
 if TYPE_CHECKING:
@@ -73,36 +82,6 @@ _FLAT_RULE = (
     "elicitation schemas allow only top-level primitive properties "
     "(string, number, integer, boolean, or string enums)"
 )
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)  # no slots: `AcceptedElicitation[int](...)` sets `__orig_class__`
-class AcceptedElicitation(Generic[T]):
-    """The user accepted and submitted `data` (already validated into the response type)."""
-
-    data: T
-    action: Literal["accept"] = field(default="accept", init=False)
-
-
-@dataclass(frozen=True, slots=True)
-class DeclinedElicitation:
-    """The user explicitly declined; `data` is always `None`."""
-
-    action: Literal["decline"] = field(default="decline", init=False)
-    data: None = field(default=None, init=False)
-
-
-@dataclass(frozen=True, slots=True)
-class CancelledElicitation:
-    """The user dismissed the request without choosing; `data` is always `None`."""
-
-    action: Literal["cancel"] = field(default="cancel", init=False)
-    data: None = field(default=None, init=False)
-
-
-ElicitationResult = AcceptedElicitation[Any] | DeclinedElicitation | CancelledElicitation
 
 
 # --------------------------------------------------------------------------- spec
@@ -205,43 +184,6 @@ def elicitation_schema(response_type: Any) -> ElicitationSpec[Any]:
     except TypeError:
         return _build(key)
     return _build_cached(key)
-
-
-# --------------------------------------------------------------------------- result parsing
-
-
-def parse_elicit_result(result: Any, spec: ElicitationSpec[T]) -> ElicitationResult:
-    """Turn the client's `ElicitResult` (a dict, or an object with `action`/`content`) into a result.
-
-    Raises:
-        ValidationError: unknown action, or accepted content that does not match the schema.
-    """
-    if isinstance(result, Mapping):
-        action, content = result.get("action"), result.get("content")
-    else:
-        action, content = getattr(result, "action", None), getattr(result, "content", None)
-    if action == "accept":
-        return AcceptedElicitation(data=spec.parse(content))
-    if action == "decline":
-        return DeclinedElicitation()
-    if action == "cancel":
-        return CancelledElicitation()
-    raise ValidationError(
-        f"Elicitation result has unknown action {action!r}; expected 'accept', 'decline' or 'cancel'"
-    )
-
-
-def url_elicitation_params(
-    message: str, url: str, elicitation_id: str | None = None
-) -> dict[str, Any]:
-    """`elicitation/create` params for URL mode.
-
-    `elicitation_id` is required by 2025-11-25 and absent from 2026-07-28: the caller picks per era.
-    """
-    params: dict[str, Any] = {"mode": "url", "message": message, "url": url}
-    if elicitation_id is not None:
-        params["elicitationId"] = elicitation_id
-    return params
 
 
 # --------------------------------------------------------------------------- building
@@ -398,6 +340,7 @@ def _flatten_property(
     """
     schema = _resolve(schema, defs)
     schema, nullable = _strip_null(label, schema, defs)
+    schema = _merged_union(schema, defs)
     meta: dict[str, Any] = {k: schema[k] for k in ("title", "description") if k in schema}
     default = schema.get("default")
     kind = schema.get("type")
@@ -473,6 +416,22 @@ def _flatten_property(
             out["default"] = default
         return out, nullable, None
     raise TypeError(f"{label} has no primitive JSON type ({schema!r}); {_FLAT_RULE}")
+
+
+def _merged_union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """A union one primitive schema still expresses, as that schema: `int | float` is a
+    number, `Literal["a"] | Literal["b"]` (or enums) one string enum. Titled options and any
+    other union are left as they are."""
+    members = schema.get("anyOf", schema.get("oneOf"))
+    if not isinstance(members, list) or not members or _titled_consts(schema) is not None:
+        return schema
+    members = [_resolve(m, defs) for m in members]
+    outer = {k: v for k, v in schema.items() if k not in ("anyOf", "oneOf")}
+    if all(m.keys() == {"type"} and m["type"] in ("integer", "number") for m in members):
+        return {**outer, "type": "number"}
+    if all("const" in m or "enum" in m for m in members):
+        return {**outer, "enum": [v for m in members for v in m.get("enum", [m.get("const")])]}
+    return schema
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
