@@ -28,10 +28,9 @@ backend sends (logs, progress, sampling, elicitation, roots) is relayed to the r
 the proxy's own client (`trimcp.server.proxy_client`).
 
 Components. The backend's tools, resources, templates and prompts are listed when the lifespan
-starts, again whenever the backend says a list changed, and on each `await proxy.get_*()`; a
-list request lists the backend first (as FastMCP's proxy does) unless the cache is kept live
-(a pool whose backend announces its list changes: `LiveListing`, the proxy's first
-middleware). They live in the proxy's registries as *mirrored* proxy components, so tag
+starts, again whenever the backend says a list changed, on each list request (as FastMCP's
+proxy does: `LiveListing`, the proxy's first middleware) and on each `await proxy.get_*()`
+(so calls made before any listing find them with their schema). They live in the proxy's registries as *mirrored* proxy components, so tag
 filters, mounting and importing treat them like local ones (enabling or disabling one is
 refused: `copy()` it and add the copy). A local component added to the proxy shadows a remote one. A call for a tool,
 prompt or resource the cache does not know yet is forwarded anyway: the proxy's managers
@@ -41,6 +40,7 @@ back to a proxy component for it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -177,7 +177,10 @@ class ProxyBackend:
         self._pool: _Pool | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in KINDS}
         self._refresh_pending = False
-        self._announced: set[str] = set()  # capabilities whose list changes the backend sends
+        self._announced: set[str] = set()
+        self._transformed: dict[
+            str, Any
+        ] = {}  # backend tools registered transformed, by key  # capabilities whose list changes the backend sends
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
 
@@ -300,21 +303,8 @@ class ProxyBackend:
             detail = "" if self.proxy.mask_error_details else f": {exc}"
             raise NotFoundError(f"Could not list the proxied server{detail}") from exc
 
-    def cache_is_live(self, kind: str) -> bool:
-        """Whether the cached `kind` is kept up to date without listing: the pool's sessions
-        hear the backend's list changes, and the backend said it sends them."""
-        capability = "resources" if kind == "templates" else kind
-        pooled = self._template is not None and self._shared is None
-        return pooled and self._pool is not None and capability in self._announced
-
     async def _install_all(self, client: Client, kinds: tuple[str, ...]) -> None:
         caps = client.server_capabilities
-        if caps is not None:
-            self._announced = {
-                name
-                for name in ("tools", "resources", "prompts")
-                if (getattr(caps, name, None) or {}).get("listChanged")
-            }
         proxy = self.proxy
         resources = proxy.resource_manager
         sources: dict[str, tuple[Callable[[], Any], str, Registry[Any], Any]] = {
@@ -344,6 +334,8 @@ class ProxyBackend:
         # ones included) are left alone.
         remote = self._remote[kind]
         fresh = {c.key: c for c in components}
+        if kind == "tools":
+            self._install_transformed(fresh)  # takes out the tools the proxy transforms
         gone = [key for key in remote - fresh.keys() if is_mirrored(registry.get_any(key))]
         put: dict[str, Any] = {}
         for key, component in fresh.items():
@@ -354,6 +346,25 @@ class ProxyBackend:
                 put[key] = component
         self._remote[kind] = set(fresh)
         registry.update(put, delete=gone)
+
+    def _install_transformed(self, fresh: dict[str, Any]) -> None:
+        """The backend's tools the proxy has a transformation for (`add_tool_transformation`,
+        `tool_transformations=`) go through its `ToolManager`, which registers them
+        transformed; taken out of `fresh`. A changed listing replaces the tool."""
+        manager = self.proxy.tool_manager
+        transformed = self._transformed
+        for key in [k for k in transformed if k not in fresh or k not in manager.transformations]:
+            with contextlib.suppress(NotFoundError):
+                manager.remove_tool(key)
+            del transformed[key]
+        for key in [k for k in fresh if k in manager.transformations]:
+            component = fresh.pop(key)
+            if key in transformed and transformed[key].same_listing(component):
+                continue
+            with contextlib.suppress(NotFoundError):
+                manager.remove_tool(key)  # the previous listing's, or one transformed raw
+            manager.add_tool(component)
+            transformed[key] = component
 
 
 async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[Any]:

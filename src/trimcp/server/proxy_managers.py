@@ -50,18 +50,17 @@ _LISTINGS = {
 
 class LiveListing:
     """A proxy's first middleware: a list request lists the backend first, in the request
-    (through a `client_factory`, the factory sees the request's context), as FastMCP's proxy
-    does, unless the cache is kept live (`ProxyBackend.cache_is_live`: a pooled session hears
-    the list changes the backend announces). A failed listing is logged, and the components
-    last listed are served."""
+    (a `client_factory` sees the request's context), as FastMCP's proxy does, so a list
+    reflects the backend at that moment (a list-changed notification, when the backend sends
+    one, is no promise that the change was heard before the next list request). A failed
+    listing is logged, and the components last listed are served."""
 
     def __init__(self, backend: ProxyBackend) -> None:
         self.backend = backend
 
     async def __call__(self, context: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        listed = _LISTINGS.get(context.method or "")
-        kinds = tuple(k for k in listed or () if not self.backend.cache_is_live(k))
-        if kinds:
+        kinds = _LISTINGS.get(context.method or "")
+        if kinds is not None:
             try:
                 await self.backend.refresh(kinds=kinds)
             except Exception as exc:
