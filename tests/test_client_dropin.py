@@ -488,3 +488,21 @@ def test_a_parsed_mcp_config_object_is_accepted() -> None:
     assert isinstance(transport, MCPConfigTransport)
     assert isinstance(transport.transport, StdioTransport)
     assert transport.transport.args == ["hi"]
+
+
+async def test_a_message_handler_sees_the_servers_requests_before_they_are_answered() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    class Requests(MessageHandler):
+        async def on_request(self, message: Any) -> None:
+            seen.append(("request", message.method))
+
+        async def on_list_roots(self, message: Any) -> None:
+            seen.append(("roots", message.params))
+
+    with anyio.fail_after(5):
+        async with Client(
+            make_server(), protocol="legacy", roots=["file:///r"], message_handler=Requests()
+        ) as client:
+            assert (await client.call_tool("roots")).data == ["file:///r"]
+    assert seen == [("request", "roots/list"), ("roots", {})]

@@ -7,7 +7,7 @@ notification goes to `on_message`, then `on_notification`, then its own hook
 whole `ServerNotification` (`.root` is the notification itself, as in FastMCP); the specific
 hooks receive `message.root`. Requests from the server go to `dispatch_request` before they
 are answered: `on_message`, `on_request`, then `on_ping`, `on_list_roots` or
-`on_create_message` (each with the request: `.id`, `.method`, `.params`). When the official SDK's `mcp.types` is loaded, the notification
+`on_create_message` (each with a `ServerRequest`: `.id`, `.method`, `.params` as a dict). When the official SDK's `mcp.types` is loaded, the notification
 is an `mcp.types.ServerNotification`, so `isinstance` checks written for FastMCP hold.
 """
 

@@ -51,7 +51,14 @@ from trimcp.types.codec import decode
 from trimcp.types.lifecycle import DiscoverResult, InitializeResult, ServerCapabilities
 from trimcp.types.misc import CancelledParams, LoggingMessageParams, ProgressParams
 
-__all__ = ["DISCOVER_TIMEOUT", "REQUEST_TIMEOUT", "ClientSession", "Handlers", "ServerNotification"]
+__all__ = [
+    "DISCOVER_TIMEOUT",
+    "REQUEST_TIMEOUT",
+    "ClientSession",
+    "Handlers",
+    "ServerNotification",
+    "ServerRequest",
+]
 
 logger = logging.getLogger("trimcp.client")
 
@@ -128,6 +135,20 @@ class ServerNotification:
     @property
     def root(self) -> ServerNotification:
         """The notification itself (FastMCP's `ServerNotification` wraps it in `.root`)."""
+        return self
+
+
+@dataclasses.dataclass
+class ServerRequest:
+    """A request from the server, as a `MessageHandler`'s request hooks see it."""
+
+    id: RequestId
+    method: str
+    params: dict[str, Any] | None
+
+    @property
+    def root(self) -> ServerRequest:
+        """The request itself (FastMCP's `ServerRequest` wraps it in `.root`)."""
         return self
 
 
@@ -433,17 +454,18 @@ class ClientSession:
         client's handlers: what the peer calls, and what a 2026-07-28 input round asks."""
         method = request.method
         handlers = self.handlers
-        meta = None
+        params: Any = None
         if request.params is not None:
             try:
                 params = msgspec.json.decode(request.params)
-                meta = params.get("_meta") if isinstance(params, dict) else None
             except DECODE_ERRORS:
                 pass
+        params = params if isinstance(params, dict) else None
+        meta = params.get("_meta") if params is not None else None
         context = RequestContext(request_id=request.id, method=method, meta=meta, session=self)
         if isinstance(handlers.message, MessageHandler):
             try:
-                await handlers.message.dispatch_request(request)
+                await handlers.message.dispatch_request(ServerRequest(request.id, method, params))
             except Exception:
                 logger.exception("message handler failed")
         if method == "ping":
