@@ -506,3 +506,19 @@ async def test_a_message_handler_sees_the_servers_requests_before_they_are_answe
         ) as client:
             assert (await client.call_tool("roots")).data == ["file:///r"]
     assert seen == [("request", "roots/list"), ("roots", {})]
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_connect_session_gives_a_running_session_to_negotiate(protocol: str) -> None:
+    from trimcp.client import FastMCPTransport
+
+    transport = FastMCPTransport(make_server())
+    with anyio.fail_after(5):
+        async with transport.connect_session() as session:
+            assert session.era is None
+            await session.open(protocol=protocol)
+            assert session.initialize_result is not None
+            assert session.initialize_result.serverInfo.name == "dropin"
+    with pytest.raises(TypeError, match="give the handlers to Client"):
+        async with transport.connect_session(sampling_callback=None):
+            pass

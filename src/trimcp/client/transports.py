@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         UvxStdioTransport,
         WSTransport,
     )
+    from trimcp.client.session import ClientSession
     from trimcp.server.server import FastMCP
 
 __all__ = [
@@ -156,6 +157,28 @@ class ClientTransport:
 
     async def close(self) -> None:
         """Release what the transport keeps between connections (nothing, by default)."""
+
+    @asynccontextmanager
+    async def connect_session(self, **session_kwargs: Any) -> AsyncIterator[ClientSession]:
+        """FastMCP's transport API: a running client session over a new connection, not yet
+        negotiated (`await session.open(protocol="auto")`), with no handlers. `Client` is
+        the usual way in; FastMCP's `session_kwargs` (the SDK's callbacks) are refused."""
+        if session_kwargs:
+            raise TypeError(
+                f"connect_session() takes no session arguments in trimcp ({sorted(session_kwargs)}):"
+                " give the handlers to Client(...) instead"
+            )
+        from trimcp import __version__
+        from trimcp.client.session import ClientSession, Handlers
+
+        info = {"name": "trimcp", "version": __version__}
+        async with self.connect() as stream, anyio.create_task_group() as tg:
+            session = ClientSession(stream, handlers=Handlers(), client_info=info)
+            await tg.start(session.run)
+            try:
+                yield session
+            finally:
+                tg.cancel_scope.cancel()
 
 
 @runtime_checkable
