@@ -4,7 +4,13 @@
 lives exactly as long as the outermost `async with`, and negotiates the era. Entering again
 (nested, or from another task) shares the connection; the task that opened it closes it, after
 the other users have left. Background failures never cancel the body: calls made after the
-connection ended raise `ClientError`.
+connection ended raise `ClientError`. With `auto_initialize=False` the caller negotiates
+(`initialize()`). A kept-alive stdio server (`keep_alive=True`) carries its session over to
+the next `async with`.
+
+What the user receives follows FastMCP: results without the protocol's own `_meta` keys, a
+tool's structured output rebuilt into Python values (`CallToolResult.data`), and error answers
+raised as `McpError`, which is also the SDK's `McpError` when `mcp` is loaded.
 
 Timeouts: a request that exceeds `timeout` (per call, or the client default) raises `McpError`
 with code -32001 and a "Timed out while waiting for response to ..." message, as FastMCP's
@@ -73,18 +79,19 @@ class Client(Generic[ClientTransportT]):
     """An MCP client (drop-in for `fastmcp.Client`).
 
     Args:
-        transport: A `FastMCP` server (in memory), a `.py` script path (stdio subprocess), or a
-            `ClientTransport`.
+        transport: A `FastMCP` server (in memory), a `.py` script path (stdio subprocess), an
+            `http(s)://` URL, an MCP config (`{"mcpServers": ...}`), or a `ClientTransport`.
         name: The client's name (default: `generate_name()`), also sent in `clientInfo`
             when given (else "trimcp").
-        roots: Roots to offer the server: paths, URIs, `Root`s, or a callable returning them.
+        roots: Roots to offer the server: `file://` URIs, `Root`s, paths, or a callable
+            returning them (`ValueError` at once for anything else).
         sampling_handler: `(messages, params, context) -> str | CreateMessageResult`.
         elicitation_handler: `(message, response_type, params, context) -> data | ElicitResult`.
         log_handler: Receives each server log message (`.level`, `.data`, `.logger`). In the
             modern era, giving one asks the server for logs at "debug" and above.
         progress_handler: Default `(progress, total, message)` handler for every request.
-        message_handler: Receives every notification (`ServerNotification`), or an object with
-            FastMCP's `on_tool_list_changed`-style hooks.
+        message_handler: Receives every notification (`ServerNotification`); or a
+            `MessageHandler` (`client.messages`), whose hooks see notifications and requests.
         timeout: Default per-request timeout (seconds or `timedelta`).
         init_timeout: Bound on connecting and negotiating (default: settings, 30 s).
         client_info: `Implementation` or dict sent as `clientInfo`.
