@@ -230,7 +230,7 @@ class Client(Generic[ClientTransportT]):
         if previous is not None and previous.era is not None:
             session.resume(previous)  # a kept-alive server: its session goes on
             if self._listen and session.era is Era.MODERN:
-                await self._start_listening(session, self._init_timeout)
+                await session.start_listening(self._init_timeout)
         elif self.auto_initialize:
             await self._negotiate(session, self._init_timeout)
 
@@ -249,7 +249,7 @@ class Client(Generic[ClientTransportT]):
         except McpError as exc:
             raise ClientError(f"Failed to initialize server session: {exc}") from exc
         if self._listen and session.era is Era.MODERN:
-            await self._start_listening(session, timeout)
+            await session.start_listening(timeout)
 
     async def initialize(self, timeout: Timeout = None) -> InitializeResult:
         """Negotiate with the server, if that was not done yet, and return its answer.
@@ -266,24 +266,6 @@ class Client(Generic[ClientTransportT]):
             await self._negotiate(session, limit if limit is not None else self._init_timeout)
         assert session.initialize_result is not None
         return session.initialize_result
-
-    async def _start_listening(self, session: ClientSession, timeout: float | None) -> None:
-        """Listen for the list changes the server announces; back once it acknowledged."""
-        caps = session.server_capabilities or ServerCapabilities()
-        wanted = {
-            key: True
-            for key, capability in (
-                ("toolsListChanged", caps.tools),
-                ("resourcesListChanged", caps.resources),
-                ("promptsListChanged", caps.prompts),
-            )
-            if (capability or {}).get("listChanged")
-        }
-        ready = anyio.Event()
-        if not wanted or not session.start_soon(session.listen, wanted, ready):
-            return
-        with anyio.move_on_after(timeout or None):
-            await ready.wait()
 
     async def close(self) -> None:
         """End the connection now: later calls in the open `async with` blocks raise

@@ -428,6 +428,25 @@ class ClientSession:
         self._task_group.start_soon(fn, *args)
         return True
 
+    async def start_listening(self, timeout: float | None) -> None:
+        """2026-07-28: listen for the list changes the server announces (those its
+        capabilities offer); back once it acknowledged, or after `timeout`."""
+        caps = self.server_capabilities or ServerCapabilities()
+        wanted = {
+            key: True
+            for key, capability in (
+                ("toolsListChanged", caps.tools),
+                ("resourcesListChanged", caps.resources),
+                ("promptsListChanged", caps.prompts),
+            )
+            if (capability or {}).get("listChanged")
+        }
+        ready = anyio.Event()
+        if not wanted or not self.start_soon(self.listen, wanted, ready):
+            return
+        with anyio.move_on_after(timeout or None):
+            await ready.wait()
+
     async def listen(self, notifications: dict[str, Any], ready: anyio.Event) -> None:
         """2026-07-28: hold a `subscriptions/listen` request open until cancelled; the
         notifications it carries reach the handlers like any other. `ready` is set on the
