@@ -22,12 +22,11 @@ equal `mcp.types` model, so that pydantic compares and serializes payloads as it
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from trimcp.types.base import Annotations, Icon, Implementation, Payload
 from trimcp.types.codec import convert
@@ -89,6 +88,9 @@ from trimcp.types.tools import (
     Tool,
     ToolAnnotations,
 )
+
+if TYPE_CHECKING:
+    import importlib.abc
 
 __all__ = [
     "MCP_NAMES",
@@ -193,14 +195,19 @@ def register_with_mcp() -> bool:
     return True
 
 
-class _RegisterAfterLoad(importlib.abc.Loader):
+# The finder and loader below are duck-typed: `importlib.abc` imports `importlib.resources`,
+# `pathlib` and `tempfile`, some 20 ms that `import trimcp.types` does not need.
+
+
+class _RegisterAfterLoad:
     """Wraps the loader of `mcp.types`: loads it, gives it its own loader back, registers."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: Any) -> None:
         self.loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return self.loader.create_module(spec)
+        module: ModuleType | None = self.loader.create_module(spec)
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
         try:
@@ -215,7 +222,7 @@ class _RegisterAfterLoad(importlib.abc.Loader):
         return getattr(self.loader, name)
 
 
-class _McpTypesWatcher(importlib.abc.MetaPathFinder):
+class _McpTypesWatcher:
     """Finds nothing itself: for `mcp.types`, it wraps what the other finders find."""
 
     def find_spec(
@@ -233,7 +240,7 @@ class _McpTypesWatcher(importlib.abc.MetaPathFinder):
             spec: importlib.machinery.ModuleSpec | None = find(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                    spec.loader = _RegisterAfterLoad(spec.loader)
+                    spec.loader = cast("importlib.abc.Loader", _RegisterAfterLoad(spec.loader))
                 return spec
         return None
 
