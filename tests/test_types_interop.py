@@ -267,6 +267,10 @@ def test_encoders_with_the_hook_send_mcp_models_held_by_payloads() -> None:
     assert msgspec.to_builtins(preferences, enc_hook=foreign_builtins) == {"hints": [{"name": "x"}]}
     with pytest.raises(TypeError):
         msgspec.to_builtins(object(), enc_hook=foreign_builtins)
+    assert held.model_dump(mode="json", exclude_none=True) == {
+        "content": [{"type": "text", "text": "a"}],
+        "isError": False,
+    }
 
 
 def test_messages_built_around_mcp_blocks_hold_trimcp_blocks() -> None:

@@ -66,9 +66,17 @@ def _dump_value(value: Any, options: _DumpOptions) -> Any:
         return [_dump_value(item, options) for item in value]
     if isinstance(value, dict):
         return {key: _dump_value(item, options) for key, item in value.items()}
-    if options.json and not isinstance(value, str | int | float | bool | None):
-        return msgspec.to_builtins(value)
-    return value
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if dump is not None and not isinstance(value, type):  # an `mcp.types` model held as is
+        return dump(
+            mode="json" if options.json else "python",
+            by_alias=options.by_alias,
+            exclude_none=options.exclude_none,
+            exclude_defaults=options.exclude_defaults,
+        )
+    return msgspec.to_builtins(value) if options.json else value
 
 
 class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
