@@ -237,8 +237,8 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
     # of its `mcp.types` twin) and reads these attributes: through them `BaseModel.__eq__`
     # gives `mcp_model == payload` the meaning of `payload == mcp_model`, and pydantic
     # serializes a payload (`pydantic_core.to_json`, or inside an `mcp.types` model) as the
-    # equal model. Before that they raise
-    # `AttributeError`, as on any struct.
+    # equal model. Before that, those that need the model raise `AttributeError`, as on any
+    # struct (so `hasattr(payload, "__dict__")` stays false).
 
     @property
     def __pydantic_generic_metadata__(self) -> dict[str, Any]:
