@@ -11,6 +11,7 @@ take and builds their `httpx2.AsyncClient`. The transports themselves live in
 from __future__ import annotations
 
 import datetime
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -168,22 +169,30 @@ class HttpTransportBase(ClientTransport):
         """`Client(..., auth=...)` lands here (FastMCP's hook name)."""
         self.auth = resolve_auth(auth)
 
-    def _make_client(self, httpx: Any) -> httpx2.AsyncClient:
+    def make_client(self) -> tuple[httpx2.AsyncClient, Any]:
+        """The HTTP client for one connection, and the library it comes from (its exceptions
+        are the ones to catch): httpx2's, or what `httpx_client_factory` returns, which may
+        be an `httpx.AsyncClient`, as FastMCP programs write it."""
+        httpx = load_httpx()
         read = (
             self.sse_read_timeout if self.sse_read_timeout is not None else DEFAULT_SSE_READ_TIMEOUT
         )
-        timeout = httpx.Timeout(DEFAULT_TIMEOUT, read=read)
         client: httpx2.AsyncClient
-        if self.httpx_client_factory is not None:
-            # FastMCP's / the SDK's factory signature: (headers=, timeout=, auth=)
-            client = self.httpx_client_factory(
-                headers=self.headers, timeout=timeout, auth=self.auth
-            )
-        else:
+        if self.httpx_client_factory is None:
+            timeout = httpx.Timeout(DEFAULT_TIMEOUT, read=read)
             client = httpx.AsyncClient(
                 headers=self.headers, timeout=timeout, auth=self.auth, follow_redirects=True
             )
-        return client
+            return client, httpx
+        # FastMCP's / the SDK's factory signature: (headers=, timeout=, auth=); the timeout as
+        # a (connect, read, write, pool) tuple, which httpx and httpx2 both read
+        client = self.httpx_client_factory(
+            headers=self.headers,
+            timeout=(DEFAULT_TIMEOUT, read, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT),
+            auth=self.auth,
+        )
+        library = sys.modules.get(type(client).__module__.partition(".")[0])
+        return client, library if hasattr(library, "HTTPError") else httpx
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}(url={self.url!r})>"

@@ -26,7 +26,6 @@ from trimcp.client.http_base import (
     HttpTransportBase,
     describe_error,
     error_from_body,
-    load_httpx,
     media_type_of,
     peek_outgoing,
 )
@@ -68,8 +67,7 @@ class SSETransport(HttpTransportBase):
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        httpx = load_httpx()
-        client = self._make_client(httpx)
+        client, httpx = self.make_client()
         connection = _SSEConnection(self.url, client, httpx)
         self._failure = None
         try:

@@ -52,7 +52,6 @@ from trimcp.client.http_base import (
     Outgoing,
     describe_error,
     error_from_body,
-    load_httpx,
     media_type_of,
     modern_version_of,
     peek_outgoing,
@@ -103,8 +102,7 @@ class StreamableHttpTransport(HttpTransportBase):
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        httpx = load_httpx()
-        client = self._make_client(httpx)
+        client, httpx = self.make_client()
         connection: _StreamableHttpConnection | None = None
         try:
             async with anyio.create_task_group() as tg:
