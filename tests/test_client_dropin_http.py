@@ -62,3 +62,29 @@ async def test_a_factory_clients_connection_errors_become_client_errors() -> Non
     with anyio.fail_after(20), pytest.raises(ClientError, match="Could not reach"):
         async with Client(transport):
             pass
+
+
+class HeaderAuth:
+    """An auth in the shape of an `httpx.Auth` subclass that is not httpx2's (nor callable)."""
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def auth_flow(self, request: Any) -> Any:
+        request.headers["X-Api-Key"] = "k3y"
+        yield request
+
+
+async def test_an_auth_of_another_http_library_runs_through_its_auth_flow() -> None:
+    from trimcp.server.dependencies import get_http_headers
+
+    mcp = make_server()
+
+    @mcp.tool
+    def key() -> str:
+        return get_http_headers(include_all=True).get("x-api-key", "")
+
+    with anyio.fail_after(20):
+        async with run_server_async(mcp, transport="http") as url:
+            async with Client(StreamableHttpTransport(url, auth=HeaderAuth())) as client:
+                assert (await client.call_tool("key")).data == "k3y"

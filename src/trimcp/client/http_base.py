@@ -146,6 +146,26 @@ async def read_limited(response: httpx2.Response, limit: int = ERROR_BODY_LIMIT)
     return bytes(body[:limit])
 
 
+def adapt_auth(auth: Any, httpx: Any) -> Any:
+    """`auth` as `httpx` takes it: an `Auth` of another HTTP library (an `httpx.Auth`
+    subclass, as FastMCP programs write them, given to httpx2) runs through its `auth_flow`."""
+    if auth is None or isinstance(auth, httpx.Auth) or callable(auth):
+        return auth
+    found = getattr(auth, "auth_flow", None)
+    if found is None:
+        return auth  # not an auth: the library says so
+    flow: Callable[[Any], Any] = found
+
+    class ForeignAuth(httpx.Auth):  # type: ignore[misc]  # httpx is loaded at run time
+        requires_request_body = getattr(auth, "requires_request_body", False)
+        requires_response_body = getattr(auth, "requires_response_body", False)
+
+        def auth_flow(self, request: Any) -> Any:
+            return flow(request)
+
+    return ForeignAuth()
+
+
 class HttpTransportBase(ClientTransport):
     """Options shared by both HTTP transports and the creation of the HTTP client."""
 
@@ -181,7 +201,10 @@ class HttpTransportBase(ClientTransport):
         if self.httpx_client_factory is None:
             timeout = httpx.Timeout(DEFAULT_TIMEOUT, read=read)
             client = httpx.AsyncClient(
-                headers=self.headers, timeout=timeout, auth=self.auth, follow_redirects=True
+                headers=self.headers,
+                timeout=timeout,
+                auth=adapt_auth(self.auth, httpx),
+                follow_redirects=True,
             )
             return client, httpx
         # FastMCP's / the SDK's factory signature: (headers=, timeout=, auth=); the timeout as
