@@ -154,10 +154,54 @@ async def test_a_factory_returning_something_else_fails_loudly() -> None:
     assert isinstance(caught.value.__cause__, TypeError)
 
 
-def test_stateful_proxy_client_is_refused_loudly() -> None:
-    client = StatefulProxyClient(backend())
-    with pytest.raises(NotImplementedError, match="StatefulProxyClient"):
-        client.new_stateful()
+def stateful_backend(closed: list[anyio.Event]) -> FastMCP:
+    server = FastMCP("stateful")
+    values: dict[int, int] = {}
+
+    @server.tool
+    def put(value: int, ctx: Context) -> None:
+        if id(ctx.session) not in values:
+            ended = anyio.Event()
+            closed.append(ended)
+            ctx.session.at_close(ended.set)
+        values[id(ctx.session)] = value
+
+    @server.tool
+    def get(ctx: Context) -> int | None:
+        return values.get(id(ctx.session))
+
+    return server
+
+
+async def test_stateful_proxy_client_binds_a_backend_session_per_client_session() -> None:
+    closed: list[anyio.Event] = []
+    stateful = StatefulProxyClient(stateful_backend(closed))
+    proxy = FastMCPProxy(client_factory=stateful.new_stateful)
+    with anyio.fail_after(10):
+        async with Client(proxy) as a, Client(proxy) as b:
+            await a.call_tool("put", {"value": 1})
+            await b.call_tool("put", {"value": 2})
+            assert (await a.call_tool("get", {})).data == 1
+            assert (await b.call_tool("get", {})).data == 2
+        assert len(closed) == 2
+        for ended in closed:  # the proxy's client sessions ended: so did the backend's
+            await ended.wait()
+        async with Client(proxy) as c:  # a new client session: a new backend session
+            assert (await c.call_tool("get", {})).data is None
+
+
+async def test_stateful_proxy_client_outside_a_session_and_clear() -> None:
+    closed: list[anyio.Event] = []
+    stateful = StatefulProxyClient(stateful_backend(closed))
+    unbound = stateful.new_stateful()  # no request: a client for one operation
+    assert isinstance(unbound, StatefulProxyClient) and not unbound.bound
+    proxy = FastMCPProxy(client_factory=stateful.new_stateful)
+    with anyio.fail_after(10):
+        async with Client(proxy) as a:
+            await a.call_tool("put", {"value": 1})
+            await stateful.clear()  # lets go of the backend session now
+            await closed[0].wait()
+            assert (await a.call_tool("get", {})).data is None  # a new one since
 
 
 # -- relays through a factory's ProxyClient ----------------------------------------------------

@@ -221,14 +221,27 @@ class ProxyBackend:
     async def _hold(
         self,
         client: Client,
-        stop: anyio.Event,
-        *,
+        *stops: anyio.Event,
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
+        """Hold `client` connected until one of `stops` is set."""
         serve_nothing()  # this session outlives the request whose task started it
         async with client:
             task_status.started()
-            await stop.wait()
+            async with anyio.create_task_group() as waiting:
+                for stop in stops:
+                    waiting.start_soon(_cancel_when_set, stop, waiting.cancel_scope)
+
+    async def _hold_bound(self, client: StatefulProxyClient) -> None:
+        """Connect `client`, bound to a client session, unless it is: held by the lifespan
+        until that session ends (or the lifespan does)."""
+        pool = self._pool
+        assert client.ended is not None and client.hold_lock is not None
+        if pool is None:
+            raise RuntimeError("a session-bound backend client needs the proxy's lifespan")
+        async with client.hold_lock:
+            if not client.is_connected() and not client.ended.is_set():
+                await pool.tasks.start(self._hold, client, client.ended, pool.stop)
 
     @asynccontextmanager
     async def session(self, ctx: Context | None = None) -> AsyncIterator[Client]:
@@ -236,7 +249,7 @@ class ProxyBackend:
         if self._shared is not None:
             yield self._shared
         elif self._template is None:
-            async with factory_session(self.factory, ctx) as client:
+            async with factory_session(self.factory, ctx, hold=self._hold_bound) as client:
                 yield client
         else:
             async with self._borrow() as (client, relay), serving(relay, ctx):
@@ -365,6 +378,11 @@ class ProxyBackend:
                 manager.remove_tool(key)  # the previous listing's, or one transformed raw
             manager.add_tool(component)
             transformed[key] = component
+
+
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[Any]:

@@ -12,7 +12,7 @@ session was connected in (a context variable the session's tasks inherit), else 
 - `Relay`: the handlers of one backend session; `serving` binds one for an operation.
 - `ProxyClient`: a `Client` whose default handlers are relays (FastMCP's name), and FastMCP's
   `default_*_handler`s / `default_proxy_roots_handler` for a plain `Client`.
-- `StatefulProxyClient`: FastMCP's per-session backend client; refused (see its docstring).
+- `StatefulProxyClient`: FastMCP's backend client per client session of the proxy.
 - `like_client`: a new, unconnected client made like another (FastMCP's `client.new()`).
 - `factory_session`: a session from a `client_factory`, for one operation.
 - `relay_client`: a backend session for the proxy's own pool.
@@ -20,6 +20,7 @@ session was connected in (a context variable the session's tasks inherit), else 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import msgspec
 
 from trimcp.client import Client
@@ -155,9 +157,13 @@ class Relay:
 
 
 def serve_nothing() -> None:
-    """The current task serves no operation: backend sessions connected from it (a pool's,
-    held for a lifespan) must not inherit the relay of an operation that spawned it."""
+    """The current task serves no operation: backend sessions connected from it (held for a
+    lifespan or a client session) must not inherit the relay, nor the request `Context`, of
+    the operation that spawned it."""
+    from trimcp.utilities.context_slot import current_context
+
     _SERVING.set(None)
+    current_context.set(None)
 
 
 @asynccontextmanager
@@ -185,19 +191,33 @@ async def serving(relay: Relay, ctx: Context | None) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def factory_session(
-    factory: Callable[[], Client] | Callable[[], Awaitable[Client]], ctx: Context | None
+    factory: Callable[[], Client] | Callable[[], Awaitable[Client]],
+    ctx: Context | None,
+    *,
+    hold: Callable[[StatefulProxyClient], Awaitable[None]] | None = None,
 ) -> AsyncIterator[Client]:
     """A session of the client `factory` returns (sync or async), for one operation on behalf
-    of `ctx`'s request: a client returned connected is used as is (its handlers as they are);
-    one returned unconnected is connected for the operation, inside `serving`, so its relays
-    (a `ProxyClient`'s, FastMCP's default handlers on a plain `Client`) reach the request."""
+    of `ctx`'s request.
+
+    A client bound to a client session (`StatefulProxyClient.new_stateful`) is connected and
+    held by `hold` first. A connected client is used as is, a `ProxyClient`'s relay bound to
+    the request for the operation (unless another operation has it); an unconnected one is
+    connected for the operation, inside `serving`, so its relays (a `ProxyClient`'s, FastMCP's
+    default handlers on a plain `Client`) reach the request."""
     client = factory()
     if inspect.isawaitable(client):
         client = await client
     if not isinstance(client, Client):
         raise TypeError(f"client_factory returned {client!r}, not a Client")
+    if isinstance(client, StatefulProxyClient) and client.bound and hold is not None:
+        await hold(client)
     if client.is_connected():
-        yield client
+        relay = client.relay if isinstance(client, ProxyClient) else None
+        if relay is None or relay.ctx is not None:
+            yield client
+        else:
+            async with serving(relay, ctx):
+                yield client
         return
     async with serving(Relay(), ctx), client:
         yield client
@@ -267,15 +287,64 @@ class ProxyClient(Client):
 
 
 class StatefulProxyClient(ProxyClient):
-    """FastMCP's `StatefulProxyClient` (one backend session per proxy client session, bound
-    to it): not implemented yet. `new_stateful()` raises `NotImplementedError`, so a proxy
-    built on it fails loudly on first use rather than sharing state between sessions."""
+    """FastMCP's `StatefulProxyClient`: `FastMCPProxy(client_factory=client.new_stateful)`
+    gives each client session of the proxy a backend session of its own, for a stateful
+    backend (a browser, a shell).
+
+    `new_stateful()` returns, for the client session of the request being served
+    (`ctx.session`), a client like this one, *bound* to it: the proxy connects it on first
+    use and holds it, in its lifespan, until that session ends (`ctx.session.at_close`) or
+    `clear()`. A request that has no client session (stateless HTTP, 2026-07-28 over HTTP)
+    and a call outside any request (the proxy listing its backend as it starts) get an
+    unbound client, connected for the operation only."""
+
+    def __init__(self, transport: Any, **kwargs: Any) -> None:
+        super().__init__(transport, **kwargs)
+        self._bound: dict[Any, StatefulProxyClient] = {}
+        self.ended: anyio.Event | None = None
+        """Set when the client session this client is bound to ends (None: not bound)."""
+        self.hold_lock: anyio.Lock | None = None
+        """Taken while the proxy connects this bound client (one connection per session)."""
+
+    @property
+    def bound(self) -> bool:
+        """Whether this client belongs to one client session (made by `new_stateful`)."""
+        return self.ended is not None
 
     def new_stateful(self) -> Client:
-        raise NotImplementedError(
-            "trimcp does not implement StatefulProxyClient.new_stateful yet: a backend session "
-            "bound to each proxy client session needs a session-end hook in the server core"
-        )
+        """The backend client of the current request's client session (see the class)."""
+        from trimcp.core.context import get_context
+
+        try:
+            ctx = get_context()
+        except RuntimeError:
+            return like_client(self)
+        if ctx.request_context is None or (
+            ctx.transport == "streamable-http" and ctx.session_id is None
+        ):
+            return like_client(self)
+        session = ctx.session
+        client = self._bound.get(session)
+        if client is None:
+            made = like_client(self)
+            assert isinstance(made, StatefulProxyClient)
+            client = made
+            client.ended, client.hold_lock = anyio.Event(), anyio.Lock()
+            self._bound[session] = client
+            session.at_close(functools.partial(self._release, session))
+        return client
+
+    def _release(self, session: Any) -> None:
+        client = self._bound.pop(session, None)
+        if client is not None and client.ended is not None:
+            client.ended.set()
+
+    async def clear(self) -> None:
+        """Let go of every bound client now (the proxy disconnects them)."""
+        while self._bound:
+            session, _client = next(iter(self._bound.items()))
+            self._release(session)
+        await anyio.lowlevel.checkpoint()
 
 
 def _handlers_of(client: Client) -> dict[str, Any]:
