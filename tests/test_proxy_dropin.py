@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.wire import serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import FastMCPTransport
 from trimcp.exceptions import NotFoundError
@@ -188,6 +189,18 @@ async def test_stateful_proxy_client_binds_a_backend_session_per_client_session(
             await ended.wait()
         async with Client(proxy) as c:  # a new client session: a new backend session
             assert (await c.call_tool("get", {})).data is None
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_stateful_proxy_client_over_stateless_http_binds_nothing(protocol: str) -> None:
+    closed: list[anyio.Event] = []
+    stateful = StatefulProxyClient(stateful_backend(closed))
+    proxy = FastMCPProxy(client_factory=stateful.new_stateful)
+    async with serving(proxy, stateless_http=True) as (address, _http):
+        url = f"http://127.0.0.1:{address.port}/mcp"
+        async with Client(url, protocol=protocol) as a:  # type: ignore[arg-type]
+            await a.call_tool("put", {"value": 1})
+            assert (await a.call_tool("get", {})).data is None  # each request its own
 
 
 async def test_stateful_proxy_client_outside_a_session_and_clear() -> None:
