@@ -522,3 +522,16 @@ async def test_connect_session_gives_a_running_session_to_negotiate(protocol: st
     with pytest.raises(TypeError, match="give the handlers to Client"):
         async with transport.connect_session(sampling_callback=None):
             pass
+
+
+def test_urls_and_scripts_infer_fastmcps_transports(tmp_path: Any) -> None:
+    from pydantic import AnyUrl
+
+    from trimcp.client import NodeStdioTransport
+
+    assert isinstance(infer_transport(AnyUrl("http://h/mcp")), StreamableHttpTransport)
+    assert isinstance(infer_transport(AnyUrl("https://h/sse")), SSETransport)
+    script = tmp_path / "server.js"
+    script.write_text("")
+    assert isinstance(infer_transport(script), NodeStdioTransport)
+    assert isinstance(infer_transport(str(script)), NodeStdioTransport)

@@ -451,9 +451,9 @@ def infer_transport(transport: Any) -> ClientTransport:
 
     - a `ClientTransport` -> itself
     - a `FastMCP` server -> `FastMCPTransport` (in memory)
-    - a path ending in `.py` -> `PythonStdioTransport`
-    - an `http(s)://` URL -> `SSETransport` if the path ends in `/sse`, else
-      `StreamableHttpTransport`
+    - a path ending in `.py` -> `PythonStdioTransport`; in `.js` -> `NodeStdioTransport`
+    - an `http(s)://` URL (a string or a URL object) -> `SSETransport` if its path has an
+      `/sse` segment, else `StreamableHttpTransport`
     - an MCP config (`{"mcpServers": {...}}`) -> `MCPConfigTransport`
     """
     if isinstance(transport, ClientTransport):
@@ -470,4 +470,10 @@ def infer_transport(transport: Any) -> ClientTransport:
             return _infer_http(text)
         if text.endswith(".py"):
             return PythonStdioTransport(text)
+        if text.endswith(".js"):
+            from trimcp.client.launchers import NodeStdioTransport
+
+            return NodeStdioTransport(text)
+    elif hasattr(transport, "scheme") and str(transport).startswith(("http://", "https://")):
+        return _infer_http(str(transport))  # a URL object (pydantic's `AnyUrl`, ...)
     raise ValueError(f"Could not infer a transport from {transport!r}")
