@@ -15,6 +15,7 @@ from tests.wire import serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import FastMCPTransport
 from trimcp.exceptions import NotFoundError
+from trimcp.utilities.components import MirroredComponent
 from trimcp.server.proxy import (
     ClientTemplate,
     FastMCPProxy,
@@ -266,6 +267,7 @@ async def test_mirrored_components_refuse_enable_and_disable() -> None:
             (await proxy.get_prompts())["welcome"],
         ]
     for component in components:
+        assert isinstance(component, MirroredComponent) and component.mirrored
         for change in (component.enable, component.disable):
             with pytest.raises(RuntimeError, match=r"mirrored component .*copy\(\)"):
                 change()

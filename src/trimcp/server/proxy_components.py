@@ -22,7 +22,7 @@ from trimcp.prompts import Prompt
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.tools import Tool
 from trimcp.tools.tool import ToolResult
-from trimcp.utilities.components import Component
+from trimcp.utilities.components import MirroredComponent
 
 if TYPE_CHECKING:
     from trimcp.client import Client
@@ -76,12 +76,12 @@ def is_listed(component: Any) -> bool:
     return not isinstance(component, RemoteComponent) or component.listing is not None
 
 
-class RemoteComponent(Component):
+class RemoteComponent(MirroredComponent):
     """What the four proxy components share: the backend they are read through, and the
     backend's listing entry (`_mcp`, also how a refreshed listing is compared to the cache).
 
-    A component as the proxy lists it is *mirrored* (FastMCP's `MirroredComponent`): its state
-    is the backend's, so `enable()`/`disable()` raise `RuntimeError`. `copy()` gives a local
+    A component as the proxy lists it is *mirrored* (`MirroredComponent`): its state is the
+    backend's, so `enable()`/`disable()` raise `RuntimeError`. `copy()` gives a local
     component (still calling the backend) to change and add to the proxy, where it shadows
     the mirrored one."""
 
@@ -91,26 +91,12 @@ class RemoteComponent(Component):
     def __init__(
         self, backend: Sessions, mcp: Any, *, mirrored: bool = True, **fields: Any
     ) -> None:
-        super().__init__(**fields)
+        # The kind's own constructor (Tool, Resource, ...) takes the fields, not
+        # `MirroredComponent`'s, which passes `key=` on.
+        super(MirroredComponent, self).__init__(**fields)
         self._backend = backend
         self._mcp = mcp
         self.mirrored = mirrored
-
-    def _refuse(self, verb: str) -> None:
-        raise RuntimeError(
-            f"Cannot {verb} mirrored component {self.name!r}. Create a local copy first "
-            f"with {self.name}.copy() and add it to your server."
-        )
-
-    def enable(self) -> None:
-        if self.mirrored:
-            self._refuse("enable")
-        super().enable()
-
-    def disable(self) -> None:
-        if self.mirrored:
-            self._refuse("disable")
-        super().disable()
 
     def copy(self, **update: Any) -> Self:
         """A local (not mirrored) copy, `update` applied: enable, disable, add it."""
