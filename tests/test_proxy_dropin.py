@@ -15,7 +15,6 @@ from tests.wire import serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import FastMCPTransport
 from trimcp.exceptions import NotFoundError
-from trimcp.utilities.components import MirroredComponent
 from trimcp.server.proxy import (
     ClientTemplate,
     FastMCPProxy,
@@ -27,6 +26,7 @@ from trimcp.server.proxy import (
     StatefulProxyClient,
     default_proxy_roots_handler,
 )
+from trimcp.utilities.components import MirroredComponent
 
 pytestmark = pytest.mark.anyio
 
