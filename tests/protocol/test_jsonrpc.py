@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 import pytest
 from hypothesis import given
@@ -146,3 +148,19 @@ def test_nested_array_in_a_batch_is_an_invalid_item_whatever_its_depth():
 def test_invalid_utf8_is_a_parse_error():
     message = jsonrpc.decode(b'{"jsonrpc":"2.0","id":"\xff","method":"ping"}')
     assert isinstance(message, jsonrpc.Invalid) and message.error.code == PARSE_ERROR
+
+
+def test_a_result_holding_an_sdk_model_is_sent_as_its_json_dump() -> None:
+    mcp_types = pytest.importorskip("mcp.types")
+    block = mcp_types.TextContent(type="text", text="hi")
+    wire = jsonrpc.encode_result(1, {"content": [block]})
+    assert json.loads(wire) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {"content": [{"type": "text", "text": "hi"}]},
+    }
+
+
+def test_a_value_that_is_not_json_is_still_refused() -> None:
+    with pytest.raises(TypeError, match="cannot encode object"):
+        jsonrpc.encode_result(1, {"x": object()})

@@ -199,7 +199,17 @@ class _NotificationOut(msgspec.Struct, omit_defaults=True):
     params: Any = None
 
 
-_encoder = msgspec.json.Encoder()
+def _encode_model(obj: Any) -> Any:
+    """A value msgspec cannot encode: a pydantic model (an `mcp.types` object a user put in a
+    result) is sent as its JSON dump; anything else is refused. Called only for such values,
+    so the usual path costs nothing."""
+    dump = getattr(obj, "model_dump", None)
+    if dump is None:
+        raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+    return dump(mode="json", by_alias=True, exclude_none=True)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_encode_model)
 _encode = _encoder.encode
 
 
