@@ -50,8 +50,10 @@ def _http_module() -> Any:
     return pytest.importorskip("httpx2" if major >= 3 else "httpx")
 
 
+@pytest.mark.parametrize("side", ["server", "client"])
 @pytest.mark.parametrize("asynchronous", [True, False], ids=["AsyncOpenAI", "OpenAI"])
-async def test_a_server_without_a_sampling_client_falls_back_to_openai(asynchronous: bool) -> None:
+async def test_sampling_through_openai(asynchronous: bool, side: str) -> None:
+    """As the server's fallback (its client cannot sample), or as the client's handler."""
     openai = pytest.importorskip("openai")
     http = _http_module()
     from starlette.applications import Starlette
@@ -81,7 +83,11 @@ async def test_a_server_without_a_sampling_client_falls_back_to_openai(asynchron
         client = http.Client(transport=http.MockTransport(completions_sync))
         llm = openai.OpenAI(api_key="k", base_url="http://llm/v1", http_client=client)
 
-    mcp = FastMCP("fallback", sampling_handler=OpenAISamplingHandler("gpt-4o", client=llm))
+    handler = OpenAISamplingHandler("gpt-4o", client=llm)
+    if side == "server":
+        mcp, options = FastMCP("fallback", sampling_handler=handler), {}
+    else:
+        mcp, options = FastMCP("plain"), {"sampling_handler": handler}
 
     @mcp.tool
     async def ask(ctx: Context) -> str:
@@ -95,7 +101,7 @@ async def test_a_server_without_a_sampling_client_falls_back_to_openai(asynchron
         return result.text  # type: ignore[union-attr]
 
     with anyio.fail_after(10):
-        async with Client(mcp) as client:  # the client cannot sample: the server falls back
+        async with Client(mcp, **options) as client:
             assert (await client.call_tool("ask")).data == "system:be brief | user:hello"
     (sent,) = requests
     assert sent["model"] == "gpt-4o-mini"  # the first hint OpenAI knows
