@@ -368,7 +368,7 @@ async def test_mounted_tool_logs_and_progress_reach_the_parents_client() -> None
     progress: list[float] = []
 
     async def on_log(message) -> None:
-        logs.append(message.data)
+        logs.append(message.data["msg"])
 
     async def on_progress(done: float, total: float | None, message: str | None) -> None:
         progress.append(done)

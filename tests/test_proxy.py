@@ -209,7 +209,7 @@ async def test_proxy_relays_logs_and_progress(protocol: str) -> None:
     progress: list[tuple[float, float | None]] = []
 
     async def on_log(message) -> None:
-        logs.append(message.data)
+        logs.append(message.data["msg"])
 
     async def on_progress(done, total, message) -> None:
         progress.append((done, total))
@@ -263,7 +263,7 @@ async def test_relays_go_to_the_request_that_caused_them() -> None:
 
     def handler_for(name):
         async def on_log(message) -> None:
-            logs[name].append(message.data)
+            logs[name].append(message.data["msg"])
 
         return on_log
 

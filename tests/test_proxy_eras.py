@@ -100,7 +100,7 @@ async def test_proxy_relays_in_every_era_combination(
     changed = anyio.Event()
 
     async def on_log(message) -> None:
-        logs.append(message.data)
+        logs.append(message.data["msg"])
 
     async def on_progress(done, total, message) -> None:
         progress.append((done, total))
