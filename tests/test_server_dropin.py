@@ -761,3 +761,27 @@ def test_elicitation_accepts_unions_one_primitive_expresses() -> None:
 
     with pytest.raises(TypeError, match="union"):
         get_elicitation_schema(Mixed)
+
+
+def test_fastmcp_2x_settings_spellings_still_work_with_their_warnings(caplog: Any) -> None:
+    from trimcp.settings import Settings
+    from trimcp.utilities.tests import caplog_for_fastmcp
+
+    with caplog_for_fastmcp(caplog):
+        old = Settings({"FASTMCP_SERVER_HOST": "10.0.0.1"})
+        assert old.settings is old
+    assert old.host == "10.0.0.1" and old.source("host") == "FASTMCP_SERVER_HOST"
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("`FASTMCP_SERVER_` environment variables is deprecated" in m for m in messages)
+    assert any("fastmcp.settings.settings is deprecated" in m for m in messages)
+
+
+def test_constructor_transport_settings_warn_and_still_apply() -> None:
+    with pytest.warns(DeprecationWarning, match="Providing `port` when creating a server"):
+        mcp = FastMCP("t", port=9001)
+    assert mcp.transport_settings == {"port": 9001}
+    with pytest.warns(DeprecationWarning, match=r"Accessing `\.settings`"):
+        view = mcp.settings
+    assert view.port == 9001 and view.host == trimcp.settings.host
+    with pytest.warns(DeprecationWarning, match="'dependencies' parameter is deprecated"):
+        FastMCP("d", dependencies=["httpx"])

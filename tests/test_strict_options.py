@@ -106,7 +106,9 @@ def test_fastmcp_accepts_its_213_keywords_whose_default_it_implements() -> None:
     )
     assert mcp.dependencies == ["httpx"]
     assert mcp.sampling_handler_behavior == "fallback"
-    assert mcp.settings == {"debug": True, "log_level": "INFO"}
+    assert mcp.transport_settings == {"debug": True, "log_level": "INFO"}
+    with pytest.warns(DeprecationWarning, match="settings"):
+        assert mcp.settings.log_level == "INFO"  # FastMCP 2.x's view, deprecated there
 
 
 @pytest.mark.anyio

@@ -196,7 +196,39 @@ class Settings:
                         raise ValueError(f"{variable}={raw!r}: {exc}") from None
                     self._read[option.name] = (variable, value)
                     break
+            else:
+                value = self._read_deprecated(option, environ, value)
             setattr(self, option.name, value)
+
+    def _read_deprecated(self, option: Option, environ: Mapping[str, str], value: Any) -> Any:
+        """FastMCP 2.x's older prefix, `FASTMCP_SERVER_<NAME>`: honoured, with its warning."""
+        variable = f"FASTMCP_SERVER_{option.name.upper()}"
+        raw = environ.get(variable)
+        if not raw:
+            return value
+        import logging
+
+        logging.getLogger("trimcp.settings").warning(
+            "Using `FASTMCP_SERVER_` environment variables is deprecated. Use `FASTMCP_` "
+            "instead (%s).",
+            variable,
+        )
+        try:
+            value = option.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{variable}={raw!r}: {exc}") from None
+        self._read[option.name] = (variable, value)
+        return value
+
+    @property
+    def settings(self) -> Settings:
+        """FastMCP 2.x's `fastmcp.settings.settings`, deprecated there: this object."""
+        import logging
+
+        logging.getLogger("trimcp.settings").warning(
+            "Using fastmcp.settings.settings is deprecated. Use fastmcp.settings instead."
+        )
+        return self
 
     @property
     def show_server_banner(self) -> bool:
@@ -211,14 +243,16 @@ class Settings:
         self, name: str, given: Any = None, *, server: Any = None, fallback: Any = None
     ) -> Any:
         """The value of option `name`, the first that is not `None` of: `given` (an explicit
-        argument), the server's constructor setting (`server.settings`, FastMCP 2.x's
+        argument), the server's constructor setting (`server.transport_settings`, FastMCP 2.x's
         transport keywords), `fallback` (one the caller names, e.g. `uvicorn_config`'s
         host), this object's attribute (the environment or the default). Strings from the
         server or the fallback are parsed as the environment's are."""
         option = OPTIONS[name]
         if given is not None:
             return given
-        configured = getattr(server, "settings", None)
+        configured = getattr(server, "transport_settings", None)
+        if configured is None:  # not a FastMCP: any object with a dict `settings`
+            configured = getattr(server, "settings", None)
         if isinstance(configured, Mapping):
             value = configured.get(name)
             if value is not None:

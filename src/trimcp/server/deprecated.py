@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
 __all__ = [
+    "ServerSettings",
     "add_resource_fn",
     "from_client",
     "run_sse_async",
     "run_streamable_http_async",
+    "server_settings",
     "sse_app",
     "streamable_http_app",
 ]
@@ -55,7 +57,12 @@ async def run_sse_async(
     """`run_http_async(transport="sse", ...)` (deprecated in FastMCP 2.3.2)."""
     _warn("The run_sse_async method is deprecated (as of 2.3.2). Use run_http_async.")
     await server.run_http_async(
-        "sse", host=host, port=port, log_level=log_level, path=path, uvicorn_config=uvicorn_config
+        transport="sse",
+        host=host,
+        port=port,
+        log_level=log_level,
+        path=path,
+        uvicorn_config=uvicorn_config,
     )
 
 
@@ -70,7 +77,12 @@ async def run_streamable_http_async(
     """`run_http_async(transport="http", ...)` (deprecated in FastMCP 2.3.2)."""
     _warn("The run_streamable_http_async method is deprecated (as of 2.3.2). Use run_http_async.")
     await server.run_http_async(
-        "http", host=host, port=port, log_level=log_level, path=path, uvicorn_config=uvicorn_config
+        transport="http",
+        host=host,
+        port=port,
+        log_level=log_level,
+        path=path,
+        uvicorn_config=uvicorn_config,
     )
 
 
@@ -97,3 +109,32 @@ def from_client(cls: type[FastMCP], /, client: Any, **settings: Any) -> Any:
     """`cls.as_proxy(client, ...)` (deprecated in FastMCP 2.3.5)."""
     _warn("FastMCP.from_client() is deprecated; use FastMCP.as_proxy() instead.")
     return cls.as_proxy(client, **settings)
+
+
+class ServerSettings:
+    """FastMCP 2.x's `server.settings`: the process-wide settings with the server's
+    constructor transport settings over them. Assigning an attribute sets it for this server
+    (what its HTTP serving reads)."""
+
+    __slots__ = ("_given",)
+
+    def __init__(self, given: dict[str, Any]) -> None:
+        object.__setattr__(self, "_given", given)
+
+    def __getattr__(self, name: str) -> Any:
+        from trimcp.settings import settings
+
+        given = object.__getattribute__(self, "_given")
+        return given[name] if name in given else getattr(settings, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._given[name] = value
+
+
+def server_settings(server: FastMCP) -> ServerSettings:
+    """`server.settings` (deprecated in FastMCP 2.8: use `trimcp.settings`)."""
+    _warn(
+        "Accessing `.settings` on a FastMCP instance is deprecated. Use the global "
+        "`fastmcp.settings` instead."
+    )
+    return ServerSettings(server.transport_settings)

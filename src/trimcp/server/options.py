@@ -1,12 +1,13 @@
 """What `FastMCP`'s constructor does with the options it does not simply store: the FastMCP
 2.13 options trimcp refuses (rather than ignoring them), the flags `trimcp.settings` resolves,
 its visibility rules and the options its three component managers are built with, and FastMCP 2.x's deprecated transport
-settings, kept as the dict `FastMCP.settings` that `run_http` and `create_app` read.
+settings, kept as the dict `FastMCP.transport_settings` that `run_http` and `create_app` read.
 """
 
 from __future__ import annotations
 
 import secrets
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
@@ -86,8 +87,31 @@ TRANSPORT_SETTINGS = (
 
 def transport_settings(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The `TRANSPORT_SETTINGS` among a constructor's `arguments` that were given (not
-    `None`), in that order: `FastMCP.settings`, which `run_http` and `create_app` read."""
-    return {name: arguments[name] for name in TRANSPORT_SETTINGS if arguments.get(name) is not None}
+    `None`), in that order: `FastMCP.transport_settings`, which `run_http` and `create_app`
+    read. Each one given warns, as FastMCP 2.13 does (deprecated since 2.8), and so does
+    `dependencies` (deprecated since 2.11.4)."""
+    from trimcp.settings import settings  # at call time: the module's current object
+
+    given = {
+        name: arguments[name] for name in TRANSPORT_SETTINGS if arguments.get(name) is not None
+    }
+    if settings.deprecation_warnings:
+        for name in given:
+            warnings.warn(
+                f"Providing `{name}` when creating a server is deprecated. Provide it when "
+                "calling `run` or as a global setting instead.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+    if arguments.get("dependencies") is not None:
+        warnings.warn(
+            "The 'dependencies' parameter is deprecated as of FastMCP 2.11.4 and will be "
+            "removed in a future version. Please specify dependencies in a fastmcp.json "
+            "configuration file instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return given
 
 
 def resolve_flag(name: str, value: bool | None) -> bool:

@@ -129,7 +129,7 @@ class FastMCP:
         include_fastmcp_meta: bool | None = None,
         tool_transformations: Mapping[str, Any] | None = None,
         # FastMCP 2.x transport settings, deprecated there in favour of `run`/`http_app`
-        # arguments; `run_http` and `create_app` read them from `self.settings`.
+        # arguments; `run_http` and `create_app` read them from `self.transport_settings`.
         log_level: str | None = None,
         debug: bool | None = None,
         host: str | None = None,
@@ -166,7 +166,8 @@ class FastMCP:
         """This server's mounts and their lifespans (internal API: composition walks the
         tree of mounted servers through it)."""
         self.dependencies = list(dependencies or ())  # FastMCP 2.x install metadata, unused
-        self.settings: dict[str, Any] = transport_settings(arguments)  # FastMCP 2.x's, if given
+        self.transport_settings: dict[str, Any] = transport_settings(arguments)
+        """FastMCP 2.x's constructor transport settings given (internal API: HTTP serving)."""
         self.fanout = ChangeFanout()
         """Where list-changed and resource-updated notifications go (internal API)."""
         self.visibility = visibility_of(arguments)
@@ -571,6 +572,7 @@ class FastMCP:
 
         await run_http(self, transport=transport, task_status=task_status, **options)
 
+    settings = property(deprecated.server_settings)
     # FastMCP 2.x's deprecated spellings of `http_app` and `run_http_async`
     sse_app = deprecated.sse_app
     streamable_http_app = deprecated.streamable_http_app
