@@ -4,6 +4,7 @@ test suite and its users' tests build on."""
 from __future__ import annotations
 
 import logging
+import socket
 
 import anyio
 import pytest
@@ -54,6 +55,37 @@ async def test_run_server_async_serves_in_the_running_loop_until_the_block_ends(
         with pytest.raises(OSError):  # stopped: the port no longer accepts connections
             port = int(url.rsplit(":", 1)[1].split("/")[0])
             await anyio.connect_tcp("127.0.0.1", port)
+
+
+@pytest.mark.anyio
+async def test_run_server_async_may_be_left_from_another_task_than_entered() -> None:
+    # as pytest-asyncio runs an async fixture: setup in one task, teardown in another
+    block = run_server_async(make_server())
+    entered: list[str] = []
+
+    async def enter() -> None:
+        entered.append(await block.__aenter__())
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(enter)
+        async with Client(entered[0]) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 1})).data == 2
+        await block.__aexit__(None, None, None)
+        with pytest.raises(OSError):
+            port = int(entered[0].rsplit(":", 1)[1].split("/")[0])
+            await anyio.connect_tcp("127.0.0.1", port)
+
+
+@pytest.mark.anyio
+async def test_run_server_async_reports_a_server_that_cannot_start() -> None:
+    with anyio.fail_after(20):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            with pytest.raises(OSError):
+                async with run_server_async(make_server(), port=taken.getsockname()[1]):
+                    pass
 
 
 def test_run_server_in_process_yields_the_url_once_it_listens_and_stops_it_after() -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "current_loop",
     "quiet_cancelled_connections",
     "running_backend",
+    "spawn_detached",
     "stray_cancellation",
     "threadsafe_scheduler",
     "wakeup_factory",
@@ -39,6 +40,26 @@ def running_backend() -> str | None:
         else:
             return "trio"
     return None
+
+
+def spawn_detached(fn: Callable[[], Awaitable[None]]) -> None:
+    """Run `fn()` as a task of the event loop itself, not of the calling task: it outlives
+    the caller (for helpers entered in one task and left in another, as pytest-asyncio's
+    async fixtures are). `fn` must not raise: it reports its own outcome. On trio, a system
+    task (cancelled when the run ends)."""
+    if running_backend() == "trio":
+        import trio
+
+        trio.lowlevel.spawn_system_task(fn)
+        return
+    import asyncio
+
+    task = asyncio.ensure_future(fn())
+    _DETACHED.add(task)  # the loop keeps only a weak reference
+    task.add_done_callback(_DETACHED.discard)
+
+
+_DETACHED: set[Any] = set()
 
 
 def stray_cancellation(exc: BaseException) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import anyio
 
+from trimcp._backend import spawn_detached
 from trimcp.settings import settings
 from trimcp.utilities.http import find_available_port
 
@@ -63,23 +64,52 @@ async def run_server_async(
 ) -> AsyncIterator[str]:
     """Serve `server` over HTTP in the running event loop for the block; yields
     `http://host:port/path` once it listens (port 0, the default, picks a free one). The
-    server shuts down when the block ends."""
-    async with anyio.create_task_group() as tg:
-        with anyio.fail_after(_START_TIMEOUT):
-            address = await tg.start(
-                partial(
-                    server.run_http_async,
-                    transport=transport,
-                    host=host,
-                    port=0 if port is None else port,
-                    path=path,
-                    show_banner=False,
-                )
-            )
+    server shuts down when the block ends.
+
+    The server runs in a task of its own, not the caller's, so the block may be left from
+    another task than the one that entered it (pytest-asyncio runs an async fixture's setup
+    and teardown in different tasks, and FastMCP's tests use this helper as such a fixture)."""
+    started = anyio.Event()
+    stopped = anyio.Event()
+    scope = anyio.CancelScope()
+    outcome: dict[str, Any] = {}
+
+    async def serve() -> None:
         try:
-            yield f"http://{host}:{address.port}{path}"
+            with scope:
+                async with anyio.create_task_group() as tg:
+                    outcome["address"] = await tg.start(
+                        partial(
+                            server.run_http_async,
+                            transport=transport,
+                            host=host,
+                            port=0 if port is None else port,
+                            path=path,
+                            show_banner=False,
+                        )
+                    )
+                    started.set()
+        except Exception as exc:  # reported to the caller, never to the event loop
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+                exc = exc.exceptions[0]  # the task group's wrapping of the one failure
+            outcome["error"] = exc
         finally:
-            tg.cancel_scope.cancel()
+            started.set()
+            stopped.set()
+
+    spawn_detached(serve)
+    try:
+        with anyio.fail_after(_START_TIMEOUT):
+            await started.wait()
+        if "error" in outcome:
+            raise outcome["error"]
+        if "address" not in outcome:
+            raise RuntimeError("the server stopped before it listened")
+        yield f"http://{host}:{outcome['address'].port}{path}"
+    finally:
+        scope.cancel()
+        with anyio.fail_after(_START_TIMEOUT, shield=True):
+            await stopped.wait()
 
 
 @contextmanager
