@@ -33,7 +33,8 @@ from trimcp.utilities.managers import ComponentManager, ManagerOptions, warn_dep
 if TYPE_CHECKING:
     from trimcp.core.context import Context
     from trimcp.resources.resource import ReadResourceContents, Resource
-    from trimcp.resources.template import ResourceTemplate, UriTemplate
+    from trimcp.resources.template import ResourceTemplate
+    from trimcp.resources.uri_template import UriTemplate
     from trimcp.utilities.registry import Catalog, DuplicateBehavior, Registry
 
 __all__ = [
@@ -225,7 +226,7 @@ class ResourceManager(ComponentManager["Resource"]):
     def _key_pattern(self, key: str) -> UriTemplate:
         pattern = self._key_patterns.get(key)
         if pattern is None:
-            from trimcp.resources.template import UriTemplate
+            from trimcp.resources.uri_template import UriTemplate
 
             pattern = self._key_patterns[key] = UriTemplate(key)
         return pattern
