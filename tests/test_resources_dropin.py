@@ -372,3 +372,51 @@ def test_wants_template_inspects_the_function_only_for_a_fixed_uri() -> None:
     assert not wants_template(lambda: "x", "data://fixed")
     with pytest.raises(InvalidSignature):
         wants_template(spread, "data://fixed")
+
+
+# --- enable()/disable() during a request -------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_enabling_or_disabling_in_a_request_tells_the_client_once_per_kind() -> None:
+    from trimcp.prompts import Prompt
+
+    mcp = FastMCP("n")
+    resource = mcp.add_resource(TextResource(uri="data://t", text="t"))
+    template = mcp.add_template(ResourceTemplate.from_function(lambda x: x, "t://{x}", name="t"))
+    prompt = mcp.add_prompt(Prompt.from_function(lambda: "p", name="p"))
+
+    @mcp.tool
+    def toggle() -> str:
+        resource.disable()
+        template.disable()
+        resource.enable()
+        prompt.disable()
+        return "ok"
+
+    seen: list[str] = []
+    done = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        text = repr(message)
+        for kind in ("resources", "prompts", "tools"):
+            if f"{kind}/list_changed" in text or f"{kind.capitalize()[:-1]}ListChanged" in text:
+                seen.append(kind)
+        if "prompts" in seen:
+            done.set()
+
+    with anyio.fail_after(10):
+        async with Client(mcp, protocol="legacy", message_handler=on_message) as client:
+            await client.call_tool("toggle", {})
+            await done.wait()
+            await client.ping()  # anything sent after the tool's answer has arrived
+    assert sorted(seen) == ["prompts", "resources"]
+    assert (resource.enabled, template.enabled, prompt.enabled) == (True, False, False)
+
+
+def test_enabling_outside_a_request_changes_only_the_flag() -> None:
+    resource = TextResource(uri="data://t", text="t", enabled=False)
+    resource.enable()
+    template = ResourceTemplate(uri_template="t://{x}", name="t")
+    template.disable()
+    assert (resource.enabled, template.enabled) == (True, False)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from trimcp.exceptions import PromptError, ValidationError
-from trimcp.resources.resource import accepts_context, to_json_text
+from trimcp.resources.resource import accepts_context, announce_list_changed, to_json_text
 from trimcp.resources.template import accepts_string, decode_json_arguments
 from trimcp.types import (
     AudioContent,
@@ -169,6 +169,14 @@ class Prompt(Component):
 
     def _default_key(self) -> str:
         return self.name
+
+    def enable(self) -> None:
+        super().enable()
+        announce_list_changed("prompts")
+
+    def disable(self) -> None:
+        super().disable()
+        announce_list_changed("prompts")
 
     def _after_copy(self, update: Mapping[str, Any]) -> None:
         if "arguments" not in update:

@@ -23,6 +23,7 @@ from trimcp.resources.resource import (
     FunctionResource,
     Resource,
     accepts_context,
+    announce_list_changed,
     check_uri,
     coerce_payload,
     contents_of,
@@ -158,6 +159,14 @@ class ResourceTemplate(Component):
 
     def _default_key(self) -> str:
         return self.uri_template
+
+    def enable(self) -> None:
+        super().enable()
+        announce_list_changed("resources")
+
+    def disable(self) -> None:
+        super().disable()
+        announce_list_changed("resources")
 
     def _after_copy(self, update: Mapping[str, Any]) -> None:
         if "uri_template" in update:  # a new template recompiles the matcher
