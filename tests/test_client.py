@@ -526,7 +526,7 @@ async def test_elicitation_handler_gets_a_response_type(server: FastMCP) -> None
 
 async def test_roots_list_is_answered(server: FastMCP, tmp_path: Any) -> None:
     _ask_client(server)
-    roots = [str(tmp_path), "https://example.com/repo", {"uri": "file:///data", "name": "data"}]
+    roots = [str(tmp_path), "file:///repo", {"uri": "file:///data", "name": "data"}]
     with anyio.fail_after(5):
         async with Client(server, protocol="legacy", roots=roots) as client:
             result = await client.call_tool("ask_client", {"method": "roots/list", "params": {}})
@@ -534,7 +534,7 @@ async def test_roots_list_is_answered(server: FastMCP, tmp_path: Any) -> None:
     assert result.data == {
         "roots": [
             {"uri": tmp_path.resolve().as_uri()},
-            {"uri": "https://example.com/repo"},
+            {"uri": "file:///repo"},
             {"uri": "file:///data", "name": "data"},
         ]
     }
