@@ -1,0 +1,67 @@
+"""FastMCP's ready-made middleware at its paths (`trimcp.server.middleware.timing`, ...),
+served by a real server on both backends."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import pytest
+
+from trimcp import Client, FastMCP
+from trimcp.exceptions import ToolError
+from trimcp.server.middleware.timing import DetailedTimingMiddleware, TimingMiddleware
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 10
+
+
+def _server(*middleware: Any) -> FastMCP:
+    mcp = FastMCP("timed", middleware=list(middleware))
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @mcp.tool
+    def fail() -> int:
+        raise ToolError("broken")
+
+    @mcp.resource("data://x")
+    def x() -> str:
+        return "x"
+
+    return mcp
+
+
+async def test_timing_middleware_logs_each_request(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trimcp.timing")
+    with anyio.fail_after(WAIT):
+        async with Client(_server(TimingMiddleware()), protocol="legacy") as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+            with pytest.raises(ToolError):
+                await client.call_tool("fail")
+    messages = [r.getMessage() for r in caplog.records if r.name == "trimcp.timing"]
+    assert any(m.startswith("Request tools/call completed in ") for m in messages)
+    assert any(m.startswith("Request tools/call failed after ") for m in messages)
+    assert all(m.endswith("ms") or "ms: " in m for m in messages)
+
+
+async def test_detailed_timing_names_the_operation(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.detailed")
+    caplog.set_level(logging.DEBUG, logger="test.detailed")
+    middleware = DetailedTimingMiddleware(logger=logger, log_level=logging.DEBUG)
+    with anyio.fail_after(WAIT):
+        async with Client(_server(middleware)) as client:
+            await client.call_tool("add", {"a": 1, "b": 2})
+            await client.read_resource("data://x")
+            await client.list_tools()
+    messages = [r.getMessage() for r in caplog.records if r.name == "test.detailed"]
+    assert {m.split(" completed in ")[0] for m in messages} == {
+        "Tool 'add'",
+        "Resource 'data://x'",
+        "List tools",
+    }
+    assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "test.detailed")
