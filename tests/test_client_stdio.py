@@ -98,7 +98,7 @@ async def test_client_talks_to_a_subprocess(
         async with Client(
             transport,
             protocol=protocol,
-            log_handler=lambda m: logs.append(m.data),
+            log_handler=lambda m: logs.append(m.data["msg"]),
             progress_handler=lambda p, t, m: progress.append(p),
         ) as client:
             expected = LATEST_HANDSHAKE_VERSION if protocol == "legacy" else LATEST_MODERN_VERSION
@@ -150,7 +150,7 @@ async def test_server_that_exits_early_gives_a_clear_client_error(tmp_path: Path
 
 async def test_missing_command_gives_a_client_error() -> None:
     with anyio.fail_after(5):
-        with pytest.raises(ClientError, match="Could not start"):
+        with pytest.raises(ClientError, match="could not start"):
             async with Client(StdioTransport("/nonexistent/trimcp-server")):
                 pass
 
@@ -267,3 +267,15 @@ async def test_server_exits_cleanly_when_the_client_vanishes_mid_call(script: Pa
             await process.stdin.aclose()  # the client is gone
             await process.stdout.aclose()
             assert await process.wait() == 0
+
+
+@pytest.mark.anyio
+async def test_a_server_process_that_cannot_start_fails_the_connect_as_runtime_error() -> None:
+    client = Client(StdioTransport(command="trimcp-no-such-command", args=[]))
+    with (
+        anyio.fail_after(10),
+        pytest.raises(RuntimeError, match="Client failed to connect") as caught,
+    ):
+        async with client:
+            pass
+    assert isinstance(caught.value, ClientError)  # trimcp's own class too

@@ -25,6 +25,7 @@ from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
 
 __all__ = [
     "ClientError",
+    "ClientNotConnected",
     "DisabledError",
     "FastMCPError",
     "InvalidSignature",
@@ -68,6 +69,11 @@ class InvalidSignature(TrimcpError, ValueError):
 
 class ClientError(TrimcpError):
     """The client failed (a tool call returned an error, a transport broke, ...)."""
+
+
+class ClientNotConnected(ClientError, RuntimeError):
+    """The client could not connect (its server process did not start, ...): also a
+    `RuntimeError`, as FastMCP raises."""
 
 
 class NotFoundError(TrimcpError):

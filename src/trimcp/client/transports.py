@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import anyio
 
-from trimcp.exceptions import ClientError
+from trimcp.exceptions import ClientNotConnected
 from trimcp.runtime.peer import MessageStream
 
 if TYPE_CHECKING:
@@ -309,8 +309,9 @@ class StdioTransport(ClientTransport):
         except OSError as exc:
             if opened is not None:
                 opened.close()
-            raise ClientError(
-                f"Could not start the server process {self.command!r}: {exc}"
+            raise ClientNotConnected(
+                f"Client failed to connect: could not start the server process "
+                f"{self.command!r}: {exc}"
             ) from exc
         assert process.stdout is not None and process.stdin is not None
         stream = FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
