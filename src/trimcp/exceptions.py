@@ -6,6 +6,7 @@ TrimcpError (alias FastMCPError)
 ├── ResourceError            a resource could not be read
 ├── ToolError                a tool failed; its message reaches the client as an error result
 ├── PromptError              a prompt could not be rendered
+│   └── MissingArgumentsError  required arguments absent (a ValueError too, as FastMCP raises)
 ├── InvalidSignature         a function cannot become a component
 ├── ClientError              the client side failed
 ├── NotFoundError            no component of that name / URI
@@ -30,6 +31,7 @@ __all__ = [
     "FastMCPError",
     "InvalidSignature",
     "McpError",
+    "MissingArgumentsError",
     "NotFoundError",
     "PromptError",
     "ProtocolError",
@@ -61,6 +63,11 @@ class ToolError(TrimcpError):
 
 class PromptError(TrimcpError):
     """A prompt could not be rendered."""
+
+
+class MissingArgumentsError(PromptError, ValueError):
+    """A prompt was rendered without its required arguments (FastMCP's `Prompt.render`
+    raises a `ValueError` for them; `except ValueError` code keeps working)."""
 
 
 class InvalidSignature(TrimcpError, ValueError):
