@@ -65,3 +65,62 @@ async def test_detailed_timing_names_the_operation(caplog: pytest.LogCaptureFixt
         "List tools",
     }
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.name == "test.detailed")
+
+
+async def test_error_handling_middleware_counts_logs_and_maps_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from trimcp.exceptions import McpError
+    from trimcp.server.middleware.error_handling import ErrorHandlingMiddleware
+
+    seen: list[tuple[str, str | None]] = []
+    middleware = ErrorHandlingMiddleware(
+        error_callback=lambda error, context: seen.append((type(error).__name__, context.method))
+    )
+    mcp = FastMCP("errors", middleware=[middleware])
+
+    @mcp.tool
+    def lookup(key: str) -> str:
+        if key == "bad":
+            raise ValueError("no such shape")
+        raise PermissionError("keep out")
+
+    caplog.set_level(logging.ERROR, logger="trimcp.errors")
+    with anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            with pytest.raises(McpError, match="Invalid params: no such shape") as invalid:
+                await client.call_tool("lookup", {"key": "bad"})
+            with pytest.raises(McpError, match="Permission denied: keep out") as denied:
+                await client.call_tool("lookup", {"key": "secret"})
+    assert (invalid.value.code, denied.value.code) == (-32602, -32000)
+    assert middleware.get_error_stats() == {
+        "ValueError:tools/call": 1,
+        "PermissionError:tools/call": 1,
+    }
+    assert seen == [("ValueError", "tools/call"), ("PermissionError", "tools/call")]
+    assert any("Error in tools/call: ValueError" in r.getMessage() for r in caplog.records)
+
+
+async def test_retry_middleware_retries_transient_failures() -> None:
+    from trimcp.server.middleware.error_handling import RetryMiddleware
+
+    attempts: list[int] = []
+    mcp = FastMCP("retry", middleware=[RetryMiddleware(max_retries=3, base_delay=0)])
+
+    @mcp.tool
+    def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return "done"
+
+    @mcp.tool
+    def broken() -> str:
+        raise RuntimeError("not transient")
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            assert (await client.call_tool("flaky")).data == "done"
+            assert len(attempts) == 3
+            with pytest.raises(ToolError, match="not transient"):
+                await client.call_tool("broken")
