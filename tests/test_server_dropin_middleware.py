@@ -124,3 +124,42 @@ async def test_retry_middleware_retries_transient_failures() -> None:
             assert len(attempts) == 3
             with pytest.raises(ToolError, match="not transient"):
                 await client.call_tool("broken")
+
+
+async def test_logging_middleware_writes_fastmcps_records(caplog: pytest.LogCaptureFixture) -> None:
+    import json
+
+    from trimcp.server.middleware.logging import LoggingMiddleware, StructuredLoggingMiddleware
+
+    text = LoggingMiddleware(
+        include_payloads=True, include_payload_length=True, methods=["tools/call"]
+    )
+    structured = StructuredLoggingMiddleware(estimate_payload_tokens=True)
+    caplog.set_level(logging.INFO, logger="trimcp.middleware")
+    with anyio.fail_after(WAIT):
+        async with Client(_server(text, structured)) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+            with pytest.raises(ToolError):
+                await client.call_tool("fail")
+    plain = [r for r in caplog.records if r.name == "trimcp.middleware.logging"]
+    assert [r.getMessage().split(" ")[0] for r in plain] == [
+        "event=request_start",
+        "event=request_success",
+        "event=request_start",
+        "event=request_error",
+    ]
+    assert '"name":"add"' in plain[0].getMessage() and "payload_length=" in plain[0].getMessage()
+    assert plain[3].levelno == logging.ERROR and "error=broken" in plain[3].getMessage()
+    records = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "trimcp.middleware.structured_logging"
+    ]
+    calls = [r for r in records if r["method"] == "tools/call"]
+    assert [r["event"] for r in calls] == [
+        "request_start",
+        "request_success",
+        "request_start",
+        "request_error",
+    ]
+    assert calls[0]["payload_tokens"] > 0 and calls[1]["duration_ms"] >= 0
