@@ -163,3 +163,39 @@ async def test_logging_middleware_writes_fastmcps_records(caplog: pytest.LogCapt
         "request_error",
     ]
     assert calls[0]["payload_tokens"] > 0 and calls[1]["duration_ms"] >= 0
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_rate_limiting_answers_requests_over_the_limit(protocol: str) -> None:
+    from trimcp.exceptions import McpError
+    from trimcp.server.middleware.rate_limiting import (
+        RateLimitingMiddleware,
+        SlidingWindowRateLimitingMiddleware,
+    )
+
+    handshake = 1 if protocol == "legacy" else 0  # initialize passes the middleware too
+    for limiter in (
+        RateLimitingMiddleware(max_requests_per_second=0.001, burst_capacity=2 + handshake),
+        SlidingWindowRateLimitingMiddleware(max_requests=2 + handshake),
+    ):
+        with anyio.fail_after(WAIT):
+            async with Client(_server(limiter), protocol=protocol) as client:
+                await client.read_resource("data://x")
+                await client.read_resource("data://x")
+                with pytest.raises(McpError, match="Rate limit exceeded") as caught:
+                    await client.read_resource("data://x")
+        assert caught.value.code == -32000
+
+
+async def test_rate_limits_are_per_client_when_asked() -> None:
+    from trimcp.server.middleware.rate_limiting import RateLimitingMiddleware
+
+    limiter = RateLimitingMiddleware(
+        max_requests_per_second=0.001,
+        burst_capacity=1,
+        get_client_id=lambda context: str(context.message.uri),
+    )
+    with anyio.fail_after(WAIT):
+        async with Client(_server(limiter), protocol="modern") as client:
+            await client.read_resource("data://x")
+            assert set(limiter.limiters) == {"data://x"}
