@@ -199,3 +199,41 @@ async def test_rate_limits_are_per_client_when_asked() -> None:
         async with Client(_server(limiter), protocol="modern") as client:
             await client.read_resource("data://x")
             assert set(limiter.limiters) == {"data://x"}
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_injected_tools_are_listed_and_called(protocol: str) -> None:
+    from trimcp.server.middleware.tool_injection import (
+        PromptToolMiddleware,
+        ResourceToolMiddleware,
+        ToolInjectionMiddleware,
+    )
+    from trimcp.tools import Tool
+
+    def shout(text: str) -> str:
+        return text.upper()
+
+    mcp = _server(
+        ToolInjectionMiddleware([Tool.from_function(shout)]),
+        PromptToolMiddleware(),
+        ResourceToolMiddleware(),
+    )
+
+    @mcp.prompt
+    def hello(name: str) -> str:
+        return f"Hello {name}"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            names = [tool.name for tool in await client.list_tools()]
+            assert names[:1] == ["shout"] and {"add", "fail"} <= set(names)
+            assert {"list_prompts", "get_prompt", "list_resources", "read_resource"} <= set(names)
+            assert (await client.call_tool("shout", {"text": "hi"})).data == "HI"
+            read = await client.call_tool("read_resource", {"uri": "data://x"})
+            assert '"content":"x"' in read.content[0].text
+            rendered = await client.call_tool(
+                "get_prompt", {"name": "hello", "arguments": {"name": "Ada"}}
+            )
+            assert "Hello Ada" in rendered.content[0].text
+            listed = await client.call_tool("list_prompts")
+            assert '"name":"hello"' in listed.content[0].text

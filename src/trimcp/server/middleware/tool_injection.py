@@ -1,0 +1,99 @@
+"""FastMCP's tool-injection middleware (`fastmcp.server.middleware.tool_injection`): tools a
+server serves without registering them.
+
+- `ToolInjectionMiddleware(tools)`: `tools` are listed first and called by name (before the
+  server's own of the same name).
+- `PromptToolMiddleware`: `list_prompts` and `get_prompt` as tools, for clients that only
+  speak tools.
+- `ResourceToolMiddleware`: `list_resources` and `read_resource` as tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from trimcp.core.context import Context
+from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
+from trimcp.tools.tool import Tool, ToolResult
+
+__all__ = [
+    "PromptToolMiddleware",
+    "ResourceToolMiddleware",
+    "ToolInjectionMiddleware",
+    "get_prompt",
+    "get_prompt_tool",
+    "list_prompts",
+    "list_prompts_tool",
+    "list_resources",
+    "list_resources_tool",
+    "read_resource",
+    "read_resource_tool",
+]
+
+
+class ToolInjectionMiddleware(Middleware):
+    """Serves `tools` as if the server had them: listed before its own, called first."""
+
+    def __init__(self, tools: Sequence[Tool]):
+        self._tools_to_inject: Sequence[Tool] = tools
+        self._tools_to_inject_by_name: dict[str, Tool] = {tool.name: tool for tool in tools}
+
+    async def on_list_tools(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Sequence[Tool]]
+    ) -> Sequence[Tool]:
+        return [*self._tools_to_inject, *await call_next(context)]
+
+    async def on_call_tool(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, ToolResult]
+    ) -> ToolResult:
+        tool = self._tools_to_inject_by_name.get(context.message.name)
+        if tool is None:
+            return await call_next(context)
+        return await tool.invoke(context.message.arguments or {}, context.fastmcp_context)
+
+
+async def list_prompts(context: Context) -> list[Any]:
+    """List the prompts available on the server."""
+    return await context.list_prompts()
+
+
+async def get_prompt(
+    context: Context,
+    name: Annotated[str, "The name of the prompt to render."],
+    arguments: Annotated[dict[str, Any] | None, "The arguments to pass to the prompt."] = None,
+) -> Any:
+    """Render a prompt available on the server."""
+    return await context.get_prompt(name=name, arguments=arguments)
+
+
+async def list_resources(context: Context) -> list[Any]:
+    """List the resources available on the server."""
+    return await context.list_resources()
+
+
+async def read_resource(
+    context: Context, uri: Annotated[str, "The URI of the resource to read."]
+) -> list[Any]:
+    """Read a resource available on the server."""
+    return await context.read_resource(uri)
+
+
+list_prompts_tool = Tool.from_function(list_prompts)
+get_prompt_tool = Tool.from_function(get_prompt)
+list_resources_tool = Tool.from_function(list_resources)
+read_resource_tool = Tool.from_function(read_resource)
+
+
+class PromptToolMiddleware(ToolInjectionMiddleware):
+    """Injects `list_prompts` and `get_prompt` as tools."""
+
+    def __init__(self) -> None:
+        super().__init__(tools=[list_prompts_tool, get_prompt_tool])
+
+
+class ResourceToolMiddleware(ToolInjectionMiddleware):
+    """Injects `list_resources` and `read_resource` as tools."""
+
+    def __init__(self) -> None:
+        super().__init__(tools=[list_resources_tool, read_resource_tool])
