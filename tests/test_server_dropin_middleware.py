@@ -237,3 +237,11 @@ async def test_injected_tools_are_listed_and_called(protocol: str) -> None:
             assert "Hello Ada" in rendered.content[0].text
             listed = await client.call_tool("list_prompts")
             assert '"name":"hello"' in listed.content[0].text
+
+
+def test_response_caching_is_refused_until_implemented() -> None:
+    from trimcp.server.middleware.caching import CallToolSettings, ResponseCachingMiddleware
+
+    settings: CallToolSettings = {"ttl": 60, "included_tools": ["add"]}
+    with pytest.raises(NotImplementedError, match="ResponseCachingMiddleware"):
+        ResponseCachingMiddleware(call_tool_settings=settings)
