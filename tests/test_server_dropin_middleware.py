@@ -29,6 +29,10 @@ def _server(*middleware: Any) -> FastMCP:
     def fail() -> int:
         raise ToolError("broken")
 
+    @mcp.tool
+    def broken() -> int:
+        raise RuntimeError("not transient")
+
     @mcp.resource("data://x")
     def x() -> str:
         return "x"
@@ -71,59 +75,72 @@ async def test_error_handling_middleware_counts_logs_and_maps_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from trimcp.exceptions import McpError
+    from trimcp.server.middleware import Middleware
     from trimcp.server.middleware.error_handling import ErrorHandlingMiddleware
 
     seen: list[tuple[str, str | None]] = []
     middleware = ErrorHandlingMiddleware(
         error_callback=lambda error, context: seen.append((type(error).__name__, context.method))
     )
-    mcp = FastMCP("errors", middleware=[middleware])
 
-    @mcp.tool
+    class Guard(Middleware):  # failures raised below the error handling, by middleware
+        async def on_read_resource(self, context: Any, call_next: Any) -> Any:
+            if str(context.message.uri).endswith("bad"):
+                raise ValueError("no such shape")
+            raise PermissionError("keep out")
+
+    mcp = _server(middleware, Guard())
+
+    @mcp.resource("data://{key}")
     def lookup(key: str) -> str:
-        if key == "bad":
-            raise ValueError("no such shape")
-        raise PermissionError("keep out")
+        return key
 
     caplog.set_level(logging.ERROR, logger="trimcp.errors")
     with anyio.fail_after(WAIT):
-        async with Client(mcp) as client:
+        async with Client(mcp, protocol="modern") as client:
             with pytest.raises(McpError, match="Invalid params: no such shape") as invalid:
-                await client.call_tool("lookup", {"key": "bad"})
+                await client.read_resource("data://bad")
             with pytest.raises(McpError, match="Permission denied: keep out") as denied:
-                await client.call_tool("lookup", {"key": "secret"})
+                await client.read_resource("data://secret")
+            # a tool's failure reaches middleware as its ToolError (FastMCP's)
+            with pytest.raises(McpError, match="Internal error: Error calling tool 'broken'"):
+                await client.call_tool("broken")
     assert (invalid.value.code, denied.value.code) == (-32602, -32000)
     assert middleware.get_error_stats() == {
-        "ValueError:tools/call": 1,
-        "PermissionError:tools/call": 1,
+        "ValueError:resources/read": 1,
+        "PermissionError:resources/read": 1,
+        "ToolError:tools/call": 1,
     }
-    assert seen == [("ValueError", "tools/call"), ("PermissionError", "tools/call")]
-    assert any("Error in tools/call: ValueError" in r.getMessage() for r in caplog.records)
+    assert seen == [
+        ("ValueError", "resources/read"),
+        ("PermissionError", "resources/read"),
+        ("ToolError", "tools/call"),
+    ]
+    assert any("Error in resources/read: ValueError" in r.getMessage() for r in caplog.records)
 
 
 async def test_retry_middleware_retries_transient_failures() -> None:
+    from trimcp.server.middleware import Middleware
     from trimcp.server.middleware.error_handling import RetryMiddleware
 
-    attempts: list[int] = []
-    mcp = FastMCP("retry", middleware=[RetryMiddleware(max_retries=3, base_delay=0)])
+    attempts: list[str | None] = []
 
-    @mcp.tool
-    def flaky() -> str:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise ConnectionError("try again")
-        return "done"
+    class Flaky(Middleware):  # a transient failure below the retry (a backend, say)
+        async def on_request(self, context: Any, call_next: Any) -> Any:
+            attempts.append(context.method)
+            if len(attempts) < 3:
+                raise ConnectionError("try again")
+            return await call_next(context)
 
-    @mcp.tool
-    def broken() -> str:
-        raise RuntimeError("not transient")
-
+    mcp = _server(RetryMiddleware(max_retries=3, base_delay=0), Flaky())
     with anyio.fail_after(WAIT):
-        async with Client(mcp) as client:
-            assert (await client.call_tool("flaky")).data == "done"
-            assert len(attempts) == 3
-            with pytest.raises(ToolError, match="not transient"):
+        async with Client(mcp, protocol="modern") as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+            assert attempts.count("tools/call") == 3
+            # a tool's own failure is its ToolError, as in FastMCP: not transient, not retried
+            with pytest.raises(ToolError, match="Error calling tool 'broken': not transient"):
                 await client.call_tool("broken")
+            assert attempts.count("tools/call") == 4
 
 
 async def test_logging_middleware_writes_fastmcps_records(caplog: pytest.LogCaptureFixture) -> None:

@@ -124,13 +124,22 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
 async def _tool_result(request: ServerRequest, params: CallToolParams) -> Any:
     """`tools/call` as middleware's `call_next` gives it: the `ToolResult` (or, 2026-07-28, an
-    `InputRequiredResult`); a failure raises, and `answer_fault` answers it as `call_tool`
-    would have."""
+    `InputRequiredResult`). A failure raises, as FastMCP's: an unexpected exception as the
+    `ToolError` "Error calling tool 'x': ..." (logged; masked per `mask_error_details`), so
+    `answer_fault` answers it as `call_tool` would have."""
     server = request.server
     tool = _find_tool(request, params)
 
     async def run(ctx: Context) -> Any:
-        return await tool.invoke(params.arguments or {}, ctx, strict=server.strict_input_validation)
+        try:
+            return await tool.invoke(
+                params.arguments or {}, ctx, strict=server.strict_input_validation
+            )
+        except (ValidationError, ToolError, McpError):
+            raise
+        except Exception as exc:
+            logger.exception("Error calling tool %r", params.name)
+            raise ToolError(f"Error calling tool {params.name!r}{_detail(server, exc)}") from exc
 
     salient = {"name": params.name, "arguments": params.arguments}
     return await _with_input(request, params, salient, run)
