@@ -785,3 +785,26 @@ def test_constructor_transport_settings_warn_and_still_apply() -> None:
     assert view.port == 9001 and view.host == trimcp.settings.host
     with pytest.warns(DeprecationWarning, match="'dependencies' parameter is deprecated"):
         FastMCP("d", dependencies=["httpx"])
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_include_and_exclude_tags_can_be_changed_on_a_server(protocol: str) -> None:
+    mcp = FastMCP("t", include_tags={"public"})
+
+    @mcp.tool(tags={"public"})
+    def shown() -> str:
+        return "s"
+
+    @mcp.tool(tags={"math"})
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    assert mcp.include_tags == {"public"}
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            assert {t.name for t in await client.list_tools()} == {"shown"}
+            mcp.include_tags = None
+            mcp.exclude_tags = {"math"}
+            assert {t.name for t in await client.list_tools()} == {"shown"}
+            mcp.exclude_tags = None
+            assert {t.name for t in await client.list_tools()} == {"shown", "add"}

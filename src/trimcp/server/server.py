@@ -236,6 +236,8 @@ class FastMCP:
     _prompt_manager = Alias[PromptManager]("prompt_manager", writable=True)
     _tools: Alias[Registry[Tool]] = Alias("tool_manager.registry")
     _additional_http_routes = Alias[list[Any]]("http_routes", writable=True)
+    include_tags = Alias[set[str] | None]("visibility.include_tags", writable=True)
+    exclude_tags = Alias[set[str] | None]("visibility.exclude_tags", writable=True)
 
     async def refresh_components(self) -> None:
         """Bring the component registries up to date before a one-time copy of them
