@@ -808,3 +808,20 @@ async def test_include_and_exclude_tags_can_be_changed_on_a_server(protocol: str
             assert {t.name for t in await client.list_tools()} == {"shown"}
             mcp.exclude_tags = None
             assert {t.name for t in await client.list_tools()} == {"shown", "add"}
+
+
+async def test_getters_list_mounted_proxies_and_mount_takes_fastmcps_separators() -> None:
+    backend = FastMCP("backend")
+
+    @backend.tool
+    def get_data(query: str) -> str:
+        return f"data for {query}"
+
+    main = FastMCP("main")
+    with pytest.warns(DeprecationWarning, match="separator"):
+        main.mount(FastMCP.as_proxy(backend), "proxy", tool_separator="-")
+    with anyio.fail_after(WAIT):
+        assert "proxy_get_data" in await main.get_tools()
+        assert (await main.get_tool("proxy_get_data")).key == "proxy_get_data"
+        async with Client(main) as client:
+            assert (await client.call_tool("proxy_get_data", {"query": "q"})).data == "data for q"

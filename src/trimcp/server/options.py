@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = [
     "TRANSPORT_SETTINGS",
     "check_prefix_format",
+    "from_fastapi",
+    "from_openapi",
     "generated_name",
     "manager_options",
     "refuse_openapi",
@@ -37,6 +39,18 @@ def refuse_openapi(what: str) -> NoReturn:
         "from_fastapi and FastMCPOpenAPI (legacy and experimental) are planned; until then "
         "write the tools that call your HTTP API with @mcp.tool"
     )
+
+
+def from_openapi(
+    cls: type[Any], /, openapi_spec: dict[str, Any], client: Any, **options: Any
+) -> Any:
+    """`FastMCP.from_openapi`: a server made of an OpenAPI document; not implemented yet."""
+    refuse_openapi("FastMCP.from_openapi")
+
+
+def from_fastapi(cls: type[Any], /, app: Any, name: str | None = None, **options: Any) -> Any:
+    """`FastMCP.from_fastapi`: a server made of a FastAPI app; not implemented yet."""
+    refuse_openapi("FastMCP.from_fastapi")
 
 
 def generated_name(class_name: str, name: str | None) -> str:

@@ -28,16 +28,17 @@ from trimcp.core import answers, running
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import dependencies as _dependencies  # noqa: F401  (registers the HTTP request source)
+from trimcp.server import dependencies as _dependencies  # noqa: F401  (the HTTP request source)
 from trimcp.server import deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
 from trimcp.server.lifespan import LifespanFn, ServerLifespan, default_lifespan
 from trimcp.server.options import (
     check_prefix_format,
+    from_fastapi,
+    from_openapi,
     generated_name,
     manager_options,
-    refuse_openapi,
     refuse_unimplemented,
     resolve_flag,
     transport_settings,
@@ -203,15 +204,8 @@ class FastMCP:
         """A server name unique enough to tell servers apart: `FastMCP-1a2b` (FastMCP's)."""
         return generated_name(cls.__name__, name)
 
-    @classmethod
-    def from_openapi(cls, openapi_spec: dict[str, Any], client: Any, **options: Any) -> Any:
-        """FastMCP's server made of an OpenAPI document: not implemented yet (refused)."""
-        refuse_openapi("FastMCP.from_openapi")
-
-    @classmethod
-    def from_fastapi(cls, app: Any, name: str | None = None, **options: Any) -> Any:
-        """FastMCP's server made of a FastAPI app: not implemented yet (refused)."""
-        refuse_openapi("FastMCP.from_fastapi")
+    from_openapi = classmethod(from_openapi)  # refused: OpenAPI servers are not built yet
+    from_fastapi = classmethod(from_fastapi)
 
     # -- the managers (FastMCP's `_tool_manager`, ...; hooks for subclasses) ----------------
 
@@ -280,7 +274,8 @@ class FastMCP:
         self.tool_manager.remove_tool(name)
 
     async def get_tools(self) -> dict[str, Tool]:
-        """Visible tools by key, mounted ones included (FastMCP 2.x spelling)."""
+        """Visible tools by key, mounted ones included (mounted proxies list their backend)."""
+        await self.composition.refresh()
         return await self.tool_manager.get_tools()
 
     async def list_tools(self) -> list[Tool]:
@@ -288,6 +283,7 @@ class FastMCP:
 
     async def get_tool(self, name: str) -> Tool:
         """The visible tool clients call `name` (`NotFoundError` if none)."""
+        await self.composition.refresh()
         return direct.visible_tool(self, name)
 
     def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
@@ -340,6 +336,7 @@ class FastMCP:
         self.resource_manager.remove_resource(uri)
 
     async def get_resources(self) -> dict[str, Resource]:
+        await self.composition.refresh()
         return await self.resource_manager.get_resources()
 
     async def get_resource(self, key: str) -> Resource:
@@ -351,6 +348,7 @@ class FastMCP:
         return [resource for _key, resource in self.resource_manager.iter_resources()]
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
+        await self.composition.refresh()
         return await self.resource_manager.get_resource_templates()
 
     async def get_resource_template(self, key: str) -> ResourceTemplate:
@@ -396,6 +394,7 @@ class FastMCP:
         self.prompt_manager.remove_prompt(name)
 
     async def get_prompts(self) -> dict[str, Prompt]:
+        await self.composition.refresh()
         return await self.prompt_manager.get_prompts()
 
     async def get_prompt(self, key: str) -> Prompt:
@@ -445,19 +444,23 @@ class FastMCP:
         as_proxy: bool | None = None,
         *,
         namespace: str | None = None,
+        **separators: str | None,
     ) -> None:
         """Link `server` live: its components appear here, prefixed (`{prefix}_{name}`,
         resource URIs per `resource_prefix_format`). `namespace` is the newer spelling of
         `prefix`. Mounting goes through an in-memory client (running `server`'s lifespan)
         when `as_proxy` is true or, by default, when `server` has a custom lifespan.
-        `mount("prefix", server)` (FastMCP 2.x's old order) is accepted too."""
-        self.composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace)
+        `mount("prefix", server)` and the `*_separator` keywords (FastMCP 2.x's) are
+        accepted, with FastMCP's deprecation warnings."""
+        self.composition.mount(server, prefix, as_proxy=as_proxy, namespace=namespace, **separators)
         self.fanout.lists_changed()
 
-    async def import_server(self, server: FastMCP, prefix: str | None = None) -> None:
+    async def import_server(
+        self, server: FastMCP, prefix: str | None = None, **separators: str | None
+    ) -> None:
         """Copy `server`'s components here once, prefixed like `mount` (later imports win;
         later changes to `server` are not reflected; its lifespan is not run)."""
-        await import_server(self, server, prefix)
+        await import_server(self, server, prefix, **separators)
 
     from_client = classmethod(deprecated.from_client)
 
