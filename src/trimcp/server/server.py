@@ -337,7 +337,7 @@ class FastMCP:
 
     async def get_resources(self) -> dict[str, Resource]:
         await self.composition.refresh()
-        return await self.resource_manager.get_resources()
+        return await self.resource_manager.visible_resources()
 
     async def get_resource(self, key: str) -> Resource:
         """The listed resource under `key` (`NotFoundError` if none; templates are not
@@ -349,7 +349,7 @@ class FastMCP:
 
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
         await self.composition.refresh()
-        return await self.resource_manager.get_resource_templates()
+        return await self.resource_manager.visible_templates()
 
     async def get_resource_template(self, key: str) -> ResourceTemplate:
         """The listed template under `key` (`NotFoundError` if none)."""
@@ -395,11 +395,11 @@ class FastMCP:
 
     async def get_prompts(self) -> dict[str, Prompt]:
         await self.composition.refresh()
-        return await self.prompt_manager.get_prompts()
+        return await self.prompt_manager.visible_prompts()
 
     async def get_prompt(self, key: str) -> Prompt:
         """The visible prompt clients get as `key` (`NotFoundError` if none)."""
-        return await self.prompt_manager.get_prompt(key)
+        return await self.prompt_manager.visible_prompt(key)
 
     async def list_prompts(self) -> list[Prompt]:
         return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
