@@ -6,7 +6,7 @@ settings, kept as the dict `FastMCP.transport_settings` that `run_http` and `cre
 
 from __future__ import annotations
 
-import secrets
+import os
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
@@ -55,7 +55,7 @@ def from_fastapi(cls: type[Any], /, app: Any, name: str | None = None, **options
 
 def generated_name(class_name: str, name: str | None) -> str:
     """FastMCP's generated server name: `<class>-<4 hex>` (`<class>-<name>-<4 hex>`)."""
-    token = secrets.token_hex(2)
+    token = os.urandom(2).hex()  # `secrets.token_hex(2)` without importing secrets (~5 ms)
     return f"{class_name}-{token}" if name is None else f"{class_name}-{name}-{token}"
 
 
