@@ -102,7 +102,9 @@ def _find_tool(request: ServerRequest, params: CallToolParams) -> Any:
 
 async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     server = request.server
-    tool = _find_tool(request, params)
+    tool = server.tool_manager.find(params.name)  # inline: the hot path (`_find_tool`)
+    if tool is None:
+        raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
 
     async def run(ctx: Context) -> Any:
         try:
