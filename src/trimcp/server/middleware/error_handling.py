@@ -69,14 +69,14 @@ class ErrorHandlingMiddleware(Middleware):
         try:
             return await call_next(context)
         except Exception as error:
-            self._log_error(error, context)
-            raise self._transform_error(error) from error
+            self._record_failure(error, context)
+            raise self._as_mcp_error(error) from error
 
     def get_error_stats(self) -> dict[str, int]:
         """Failures counted so far, by `"<ErrorType>:<method>"` (a copy)."""
         return dict(self.error_counts)
 
-    def _log_error(self, error: Exception, context: MiddlewareContext[Any]) -> None:
+    def _record_failure(self, error: Exception, context: MiddlewareContext[Any]) -> None:
         kind, method = type(error).__name__, context.method or "unknown"
         key = f"{kind}:{method}"
         self.error_counts[key] = self.error_counts.get(key, 0) + 1
@@ -90,7 +90,7 @@ class ErrorHandlingMiddleware(Middleware):
             except Exception as failure:
                 self.logger.error(f"Error in error callback: {failure}")
 
-    def _transform_error(self, error: Exception) -> Exception:
+    def _as_mcp_error(self, error: Exception) -> Exception:
         if isinstance(error, McpError) or not self.transform_errors:
             return error
         code, prefix = _TRANSFORMS.get(type(error), (INTERNAL_ERROR, "Internal error"))
@@ -125,10 +125,10 @@ class RetryMiddleware(Middleware):
         self.retry_exceptions = retry_exceptions
         self.logger = logger or logging.getLogger("trimcp.retry")
 
-    def _should_retry(self, error: Exception) -> bool:
+    def _is_transient(self, error: Exception) -> bool:
         return isinstance(error, self.retry_exceptions)
 
-    def _calculate_delay(self, attempt: int) -> float:
+    def _backoff(self, attempt: int) -> float:
         return float(min(self.base_delay * self.backoff_multiplier**attempt, self.max_delay))
 
     async def on_request(
@@ -139,9 +139,9 @@ class RetryMiddleware(Middleware):
             try:
                 return await call_next(context)
             except Exception as error:
-                if attempt == self.max_retries or not self._should_retry(error):
+                if attempt == self.max_retries or not self._is_transient(error):
                     raise
-                delay = self._calculate_delay(attempt)
+                delay = self._backoff(attempt)
                 self.logger.warning(
                     f"Request {context.method} failed (attempt {attempt + 1}/{attempts}): "
                     f"{type(error).__name__}: {error}. Retrying in {delay:.1f}s..."

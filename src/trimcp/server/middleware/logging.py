@@ -76,7 +76,7 @@ class BaseLoggingMiddleware(Middleware):
         self._log(self._after(context, start, "success"))
         return result
 
-    def _serialize_payload(self, context: MiddlewareContext[Any]) -> str:
+    def _payload_text(self, context: MiddlewareContext[Any]) -> str:
         if self.payload_serializer is not None:
             try:
                 return self.payload_serializer(context.message)
@@ -100,7 +100,7 @@ class BaseLoggingMiddleware(Middleware):
             self.include_payloads or self.include_payload_length or self.estimate_payload_tokens
         ):
             return fields
-        payload = self._serialize_payload(context)
+        payload = self._payload_text(context)
         if self.estimate_payload_tokens:
             fields["payload_tokens"] = len(payload) // 4
         if self.include_payload_length:
@@ -117,13 +117,13 @@ class BaseLoggingMiddleware(Middleware):
         fields["duration_ms"] = round((time.perf_counter() - start) * 1000, 2)
         return fields
 
-    def _format_message(self, fields: Fields) -> str:
+    def _formatted(self, fields: Fields) -> str:
         if self.structured_logging:
             return json.dumps(fields)
         return " ".join(f"{key}={value}" for key, value in fields.items())
 
     def _log(self, fields: Fields, level: int | None = None) -> None:
-        self.logger.log(level or self.log_level, self._format_message(fields))
+        self.logger.log(level or self.log_level, self._formatted(fields))
 
 
 class LoggingMiddleware(BaseLoggingMiddleware):

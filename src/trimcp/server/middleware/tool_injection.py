@@ -36,18 +36,18 @@ class ToolInjectionMiddleware(Middleware):
     """Serves `tools` as if the server had them: listed before its own, called first."""
 
     def __init__(self, tools: Sequence[Tool]):
-        self._tools_to_inject: Sequence[Tool] = tools
-        self._tools_to_inject_by_name: dict[str, Tool] = {tool.name: tool for tool in tools}
+        self._injected: Sequence[Tool] = tools
+        self._injected_by_name: dict[str, Tool] = {tool.name: tool for tool in tools}
 
     async def on_list_tools(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Sequence[Tool]]
     ) -> Sequence[Tool]:
-        return [*self._tools_to_inject, *await call_next(context)]
+        return [*self._injected, *await call_next(context)]
 
     async def on_call_tool(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, ToolResult]
     ) -> ToolResult:
-        tool = self._tools_to_inject_by_name.get(context.message.name)
+        tool = self._injected_by_name.get(context.message.name)
         if tool is None:
             return await call_next(context)
         return await tool.invoke(context.message.arguments or {}, context.fastmcp_context)
