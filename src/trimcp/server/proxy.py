@@ -177,10 +177,7 @@ class ProxyBackend:
         self._pool: _Pool | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in KINDS}
         self._refresh_pending = False
-        self._announced: set[str] = set()
-        self._transformed: dict[
-            str, Any
-        ] = {}  # backend tools registered transformed, by key  # capabilities whose list changes the backend sends
+        self._transformed: dict[str, Any] = {}  # backend tools registered transformed, by key
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
 
