@@ -13,6 +13,8 @@ from typing import Any, NotRequired, TypedDict
 from trimcp.core.middleware import Middleware
 
 __all__ = [
+    "CachableReadResourceContents",
+    "CachableToolResult",
     "CallToolSettings",
     "GetPromptSettings",
     "ListPromptsSettings",
@@ -20,6 +22,7 @@ __all__ = [
     "ListToolsSettings",
     "ReadResourceSettings",
     "ResponseCachingMiddleware",
+    "ResponseCachingStatistics",
     "SharedMethodSettings",
 ]
 
@@ -58,11 +61,36 @@ class GetPromptSettings(SharedMethodSettings):
     """`prompts/get` caching."""
 
 
+def _refuse(name: str) -> NotImplementedError:
+    return NotImplementedError(
+        f"trimcp does not implement {name} yet (FastMCP's response cache over a key-value "
+        "store); refusing to serve uncached answers as if cached"
+    )
+
+
 class ResponseCachingMiddleware(Middleware):
     """FastMCP's response cache: not implemented yet, refused when made."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "trimcp does not implement ResponseCachingMiddleware yet (FastMCP's response "
-            "cache over a key-value store); refusing to serve uncached answers as if cached"
-        )
+        raise _refuse("ResponseCachingMiddleware")
+
+
+class ResponseCachingStatistics:
+    """The cache's hit and miss counts (FastMCP's): refused with the cache."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _refuse("ResponseCachingStatistics")
+
+
+class CachableToolResult:
+    """A tool result as the cache stores it (FastMCP's): refused with the cache."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _refuse("CachableToolResult")
+
+
+class CachableReadResourceContents:
+    """Resource contents as the cache stores them (FastMCP's): refused with the cache."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _refuse("CachableReadResourceContents")
