@@ -4,14 +4,17 @@ pydantic validates with (FastMCP's `fastmcp.utilities.json_schema_type`)."""
 from __future__ import annotations
 
 import dataclasses
+import gc
+import sys
 import typing
+import weakref
 from datetime import datetime
 from typing import Any, Literal
 
 import pytest
 from pydantic import AnyUrl, BaseModel, TypeAdapter, ValidationError
 
-from trimcp.utilities.json_schema_type import FORMAT_TYPES, json_schema_to_type
+from trimcp.utilities.json_schema_type import CACHE_SIZE, FORMAT_TYPES, json_schema_to_type
 from trimcp.utilities.json_schema_type.names import python_name
 
 
@@ -445,3 +448,69 @@ def test_a_reference_to_the_root_from_a_class_of_the_same_name_finds_the_root() 
     assert type(result.child.parent) is type(result)
     assert result.child.parent.label == "top"
     assert type(result.child) is not type(result)
+
+
+def _mutual(tag: str, *, models: bool = False) -> dict[str, Any]:
+    """Person <-> Pet, each a class holding a placeholder for the other; `tag` makes the
+    schema distinct (a cache key of its own)."""
+    extra = {"additionalProperties": True} if models else {}
+    return {
+        "type": "object",
+        "description": tag,
+        "$defs": {
+            "Person": {
+                "type": "object",
+                "properties": {"name": {"type": "string"}, "pet": {"$ref": "#/$defs/Pet"}},
+                **extra,
+            },
+            "Pet": {
+                "type": "object",
+                "properties": {
+                    "species": {"type": "string"},
+                    "owners": {
+                        "type": "array",
+                        "items": {"$ref": "#/$defs/Person"},
+                        "maxItems": 3,
+                    },
+                },
+                "required": ["species"],
+                **extra,
+            },
+        },
+        "properties": {"person": {"$ref": "#/$defs/Person"}},
+    }
+
+
+@pytest.mark.parametrize("models", [False, True], ids=["dataclasses", "models"])
+def test_mutually_recursive_classes_leave_no_module_behind(models: bool) -> None:
+    before = set(sys.modules)
+    root = json_schema_to_type(_mutual("no module", models=models))
+    assert set(sys.modules) == before
+    data = {"person": {"name": "A", "pet": {"species": "cat", "owners": [{"name": "B"}]}}}
+    result = TypeAdapter(root).validate_python(data)
+    assert type(result.person.pet.owners[0]) is type(result.person)
+    with pytest.raises(ValidationError):  # the owner's pet must be a Pet, with a species
+        TypeAdapter(root).validate_python(
+            {"person": {"pet": {"species": "c", "owners": [{"pet": {}}]}}}
+        )
+
+
+def test_the_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
+    gc.collect()
+    kept = json_schema_to_type(_mutual("kept"))
+    first = weakref.ref(json_schema_to_type(_mutual("evicted")))
+    for i in range(CACHE_SIZE):
+        assert json_schema_to_type(_mutual("kept")) is kept  # used again: stays
+        json_schema_to_type(_mutual(f"filler {i}"))
+    gc.collect()
+    assert first() is None  # dropped from the cache, and nothing else held it
+    assert json_schema_to_type(_mutual("kept")) is kept
+
+
+def test_an_evicted_type_still_validates() -> None:
+    held = json_schema_to_type(_mutual("held", models=True))
+    for i in range(CACHE_SIZE + 1):
+        json_schema_to_type(_mutual(f"evicting {i}"))
+    assert json_schema_to_type(_mutual("held", models=True)) is not held  # built anew
+    result = TypeAdapter(held).validate_python({"person": {"pet": {"species": "dog"}}})
+    assert result.person.pet.species == "dog"

@@ -30,7 +30,9 @@ What the table does not name is not checked, so the type accepts more than the s
 `EmailStr` needs `email-validator` installed: without it, pydantic refuses to build a
 validator for a schema with `"format": "email"`.
 
-The same schema (and name) gives the same type each time: the result is cached.
+The same schema (and name) gives the same type each time: the result is cached, for the
+`CACHE_SIZE` schemas used last (a server chooses the schemas a client meets, so the cache is
+bounded; an evicted type lives on while it is held, and is rebuilt anew if asked for again).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -47,7 +50,7 @@ from typing_extensions import TypedDict
 
 from trimcp.utilities.json_schema_type.convert import SchemaConverter
 
-__all__ = ["FORMAT_TYPES", "JSONSchema", "json_schema_to_type"]
+__all__ = ["CACHE_SIZE", "FORMAT_TYPES", "JSONSchema", "json_schema_to_type"]
 
 FORMAT_TYPES: dict[str, Any] = {
     "date-time": datetime,
@@ -98,7 +101,10 @@ JSONSchema = TypedDict(
 )
 """The keywords `json_schema_to_type` reads, for type checkers (every key optional)."""
 
-_cache: dict[tuple[str, str | None], Any] = {}
+CACHE_SIZE = 128
+"""How many converted schemas `json_schema_to_type` keeps (least recently used go first)."""
+
+_cache: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -118,11 +124,14 @@ def json_schema_to_type(schema: Mapping[str, Any], name: str | None = None) -> A
     key = (_schema_key(schema), name)
     with _cache_lock:
         if key in _cache:
+            _cache.move_to_end(key)
             return _cache[key]
         converter = SchemaConverter(schema, formats=FORMAT_TYPES)
         result = converter.root_type(name=name)
         if converter.built_classes:
             _cache[key] = result
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
         return result
 
 

@@ -7,10 +7,11 @@ being built (the root from a property, two definitions naming each other) become
 
 - to the class whose field holds it: its own name (`ForwardRef("Node")`), which pydantic
   always finds, as a class's own name is in the namespace it evaluates the class's fields in;
-- to another class: a name with `__` in it (`Person__1`), which no class or variable of the
-  caller's can shadow, in a module made for the conversion
-  (`ForwardRef("Person__1", module=...)`) that holds the classes it built. The module stays in
-  `sys.modules`, one per distinct recursive schema, like the cached types.
+- to another class: a placeholder name with `__` in it (`ForwardRef("Person__1")`), which
+  the end of the conversion replaces with the class itself, once every class is built: in a
+  dataclass's field types (nothing left for pydantic to look up), and by rebuilding a
+  pydantic model with the placeholders as its namespace. Nothing is registered anywhere
+  (no module in `sys.modules`), so a type lives as long as its users hold it.
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import itertools
-import sys
-import types
 from collections.abc import Mapping
-from typing import Annotated, Any, ForwardRef, Literal, Optional, Union
+from typing import Annotated, Any, ForwardRef, Literal, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
@@ -32,7 +30,6 @@ from trimcp.utilities.json_schema_type.names import class_hint, python_name, uni
 __all__ = ["SchemaConverter"]
 
 NoneType = type(None)
-_namespaces = itertools.count(1)
 # Validates the data with the schema's defaults written in (defaults.py); the `__` keeps
 # the name apart from every field name `python_name` makes.
 _DEFAULTS_VALIDATOR = "fill__defaults"
@@ -52,10 +49,9 @@ class SchemaConverter:
         self.built_classes = 0
         self._classes: dict[str, Any] = {}  # pointer -> class built
         self._building: dict[str, str] = {}  # pointer -> class name, innermost last
-        self._forwarded: dict[str, str] = {}  # pointer -> its name in the module
+        self._forwarded: dict[str, str] = {}  # pointer -> its placeholder name
 
         self._following: set[str] = set()  # `$ref`s being converted (cycle guard)
-        self._module: str | None = None
 
     def root_type(self, *, name: str | None) -> Any:
         """The type for the whole schema; `name` names it if it is an object."""
@@ -63,12 +59,25 @@ class SchemaConverter:
             return object
         self._following.add("#")
         result = self.convert(self.root, "#", hint="Root", name=name)
-        if self._module is not None:
-            module = types.ModuleType(self._module)
-            for pointer, key in self._forwarded.items():
-                setattr(module, key, self._classes[pointer])
-            sys.modules[self._module] = module
+        if self._forwarded:
+            self._resolve_placeholders()
         return result
+
+    def _resolve_placeholders(self) -> None:
+        """Put each class where a placeholder `ForwardRef` stands for it (module docstring)."""
+        classes = {key: self._classes[pointer] for pointer, key in self._forwarded.items()}
+        models = []
+        for cls in self._classes.values():
+            if isinstance(cls, type) and issubclass(cls, BaseModel):
+                models.append(cls)
+                continue
+            for field in dataclasses.fields(cls):
+                resolved = _substitute(field.type, classes)
+                if resolved is not field.type:
+                    field.type = resolved
+                    cls.__annotations__[field.name] = resolved
+        for model in models:  # after the dataclasses, which their fields may hold
+            model.model_rebuild(_types_namespace=classes)  # a no-op for a complete model
 
     def convert(self, schema: Any, pointer: str, *, hint: str, name: str | None = None) -> Any:
         """The type for `schema`, found at `pointer`; `hint` names an untitled object."""
@@ -157,12 +166,10 @@ class SchemaConverter:
     def _forward(self, pointer: str) -> ForwardRef:
         if pointer == next(reversed(self._building)):
             return ForwardRef(self._building[pointer])
-        if self._module is None:
-            self._module = f"{__name__}.classes_{next(_namespaces)}"
         key = self._forwarded.setdefault(
             pointer, f"{self._building[pointer]}__{len(self._forwarded) + 1}"
         )
-        return ForwardRef(key, module=self._module)
+        return ForwardRef(key)
 
     def _merge_all_of(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         """One schema with the keywords of `schema` and of each `allOf` part (properties and
@@ -380,6 +387,27 @@ def _number(base: type, schema: Mapping[str, Any]) -> Any:
         elif isinstance(value, int | float) and not isinstance(value, bool):
             bounds[option] = value
     return Annotated[base, Field(**bounds)] if bounds else base
+
+
+def _substitute(hint: Any, classes: Mapping[str, Any]) -> Any:
+    """`hint` with each `ForwardRef` named in `classes` replaced by its class (`hint` itself
+    if none is in it), through the forms the converter builds: `Optional`, `Union`,
+    `Annotated`, `list`, `set`, `dict`."""
+    if isinstance(hint, ForwardRef):
+        return classes.get(hint.__forward_arg__, hint)
+    origin = get_origin(hint)
+    if origin is None or origin is Literal:
+        return hint
+    args = get_args(hint)
+    if origin is Annotated:
+        inner = _substitute(args[0], classes)
+        return hint if inner is args[0] else Annotated[(inner, *args[1:])]
+    new_args = tuple(_substitute(arg, classes) for arg in args)
+    if all(new is old for new, old in zip(new_args, args, strict=True)):
+        return hint
+    if origin is Union:
+        return Union[new_args]  # noqa: UP007
+    return origin[new_args]
 
 
 def _escape(token: str) -> str:
