@@ -6,7 +6,8 @@ FastMCPProxy (a FastMCP)            its clients see the backend's components as 
 │                                   its managers: a name they do not know is forwarded anyway
 │                                   (`trimcp.server.proxy_managers`, re-exported here)
 └── ProxyBackend                    owns the backend sessions and the component cache
-    ├── sessions                    from the proxy's `client_factory` (see below)
+    ├── sessions                    from the proxy's `client_factory` (see below); the pool
+    │                               and the holding: `trimcp.server.proxy_sessions`
     └── ProxyTool / ProxyResource / ProxyTemplate / ProxyPrompt   in the managers' registries
                                     (`trimcp.server.proxy_components`, re-exported here)
 ```
@@ -22,6 +23,10 @@ Session strategy (FastMCP's `client_factory`, called for each backend operation)
   session reuse), with its own handlers.
 - Any other factory (sync or async) is called per operation; a client it returns connected is
   used as is, one it returns unconnected is connected for that operation only.
+
+A held session (the pool's, a `StatefulProxyClient`'s) that the backend ends (a stdio server
+that exits) is closed and its process reaped at once; the next operation opens a new one.
+`ProxyBackend.statistics()` counts the sessions held.
 
 Each backend request has its session to itself, which is how the server-to-client traffic the
 backend sends (logs, progress, sampling, elicitation, roots) is relayed to the right request of
@@ -41,6 +46,7 @@ back to a proxy component for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,7 +69,6 @@ from trimcp.server.proxy_client import (
     factory_session,
     like_client,
     relay_client,
-    serve_nothing,
     serving,
 )
 from trimcp.server.proxy_components import (
@@ -80,6 +85,7 @@ from trimcp.server.proxy_managers import (
     ProxyResourceManager,
     ProxyToolManager,
 )
+from trimcp.server.proxy_sessions import BackendStatistics, SessionPool, hold_session
 from trimcp.server.server import FastMCP
 from trimcp.tools.tool_manager import ToolManager
 from trimcp.types.misc import Completion
@@ -90,6 +96,7 @@ if TYPE_CHECKING:
     from trimcp.utilities.registry import Registry
 
 __all__ = [
+    "BackendStatistics",
     "ClientFactoryT",
     "ClientTemplate",
     "FastMCPProxy",
@@ -132,39 +139,6 @@ class ClientTemplate:
         return f"ClientTemplate({self.client!r})"
 
 
-class _Pool:
-    """The backend sessions of one run of the proxy's lifespan: held by tasks of `tasks`
-    until `stop`; `idle` ones are lent to one operation at a time (`lent` counts those out).
-    A run that ends waits for its lent sessions to come back before closing them."""
-
-    def __init__(self, tasks: anyio.abc.TaskGroup) -> None:
-        self.tasks = tasks
-        self.stop = anyio.Event()
-        self.idle: list[tuple[Client, Relay]] = []
-        self.listening = False
-        self.open = True
-        self.lent = 0
-        self.returned = anyio.Event()
-
-    def give_back(self, client: Client | None, relay: Relay | None) -> None:
-        """End a loan (`client` None: it failed to start); a live session goes back idle."""
-        if self.open and client is not None and relay is not None and client.is_connected():
-            self.idle.append((client, relay))
-        self.lent -= 1
-        if self.lent == 0:
-            self.returned.set()
-
-    async def drain(self) -> None:
-        """No more lending; wait for the sessions lent out, then close them all."""
-        self.open = False
-        try:
-            while self.lent:
-                self.returned = anyio.Event()
-                await self.returned.wait()
-        finally:
-            self.stop.set()
-
-
 class ProxyBackend:
     """The proxy's connection to the remote server: its sessions, and the cache."""
 
@@ -174,23 +148,32 @@ class ProxyBackend:
         template = factory.client if isinstance(factory, ClientTemplate) else None
         self._template = template
         self._shared = template if template is not None and template.is_connected() else None
-        self._pool: _Pool | None = None
+        self._pool: SessionPool | None = None
         self._remote: dict[str, set[str]] = {k: set() for k in KINDS}
         self._refresh_pending = False
         self._transformed: dict[str, Any] = {}  # backend tools registered transformed, by key
+        self._held = 0  # sessions `_hold` keeps open, or is closing
         self.listing_error: Exception | None = None
         """Why the lifespan's first listing failed (None: it did not)."""
 
-    def _new_session(self, pool: _Pool | None) -> tuple[Client, Relay]:
+    def _new_session(self, pool: SessionPool | None) -> tuple[Client, Relay]:
         assert self._template is not None
         relay = Relay(self)
         # One session of the lifespan's pool listens for the backend's list changes in
-        # 2026-07-28 (a handshake-era session receives them anyway).
-        listen = pool is not None and not pool.listening
-        if pool is not None:
-            pool.listening = True
+        # 2026-07-28 (a handshake-era session receives them anyway); another takes over
+        # when the backend ends it.
+        listen = pool is not None and pool.listener is None
         client = relay_client(self._template.transport, relay, self._template, listen=listen)
+        if listen and pool is not None:
+            pool.listener = client
         return client, relay
+
+    def statistics(self) -> BackendStatistics:
+        """How many backend sessions the proxy holds now (see `BackendStatistics`)."""
+        pool = self._pool
+        return BackendStatistics(
+            held_sessions=self._held, idle_sessions=len(pool.idle) if pool is not None else 0
+        )
 
     # -- lifespan --------------------------------------------------------------------------
 
@@ -201,7 +184,7 @@ class ProxyBackend:
         Runs may overlap (a new one starting while an ended one still waits for its lent
         sessions); each keeps its own pool, and operations borrow from the newest."""
         async with anyio.create_task_group() as tg:
-            pool = self._pool = _Pool(tg)
+            pool = self._pool = SessionPool(tg)
             self.listing_error = None
             try:
                 await self.refresh()
@@ -219,26 +202,42 @@ class ProxyBackend:
         self,
         client: Client,
         *stops: anyio.Event,
+        pool: SessionPool | None = None,
+        released: anyio.Event | None = None,
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Hold `client` connected until one of `stops` is set."""
-        serve_nothing()  # this session outlives the request whose task started it
-        async with client:
-            task_status.started()
-            async with anyio.create_task_group() as waiting:
-                for stop in stops:
-                    waiting.start_soon(_cancel_when_set, stop, waiting.cancel_scope)
+        """`hold_session`, counted (`statistics()`); once the session is closed, `pool`
+        forgets `client` and `released` is set."""
+        self._held += 1
+        try:
+            await hold_session(client, *stops, task_status=task_status)
+        finally:
+            self._held -= 1
+            if pool is not None:
+                pool.forget(client)
+            if released is not None:
+                released.set()
 
     async def _hold_bound(self, client: StatefulProxyClient) -> None:
         """Connect `client`, bound to a client session, unless it is: held by the lifespan
-        until that session ends (or the lifespan does)."""
+        until that session ends (or the lifespan does). A session the backend ended is
+        replaced, once its hold has closed it."""
         pool = self._pool
         assert client.ended is not None and client.hold_lock is not None
         if pool is None:
             raise RuntimeError("a session-bound backend client needs the proxy's lifespan")
         async with client.hold_lock:
-            if not client.is_connected() and not client.ended.is_set():
-                await pool.tasks.start(self._hold, client, client.ended, pool.stop)
+            if client.is_connected() or client.ended.is_set():
+                return
+            if client.released is not None:
+                await client.released.wait()  # the previous session's hold lets go first
+            client.released = anyio.Event()
+            await pool.tasks.start(
+                functools.partial(self._hold, released=client.released),
+                client,
+                client.ended,
+                pool.stop,
+            )
 
     @asynccontextmanager
     async def session(self, ctx: Context | None = None) -> AsyncIterator[Client]:
@@ -266,9 +265,9 @@ class ProxyBackend:
                 client, relay = pool.idle.pop()
                 if client.is_connected():
                     break
-            else:
+            else:  # none idle, or the backend ended them: their holds let them go
                 client, relay = self._new_session(pool)
-                await pool.tasks.start(self._hold, client, pool.stop)
+                await pool.tasks.start(functools.partial(self._hold, pool=pool), client, pool.stop)
         except BaseException:
             pool.give_back(None, None)
             raise
@@ -375,11 +374,6 @@ class ProxyBackend:
                 manager.remove_tool(key)  # the previous listing's, or one transformed raw
             manager.add_tool(component)
             transformed[key] = component
-
-
-async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
-    await event.wait()
-    scope.cancel()
 
 
 async def _list(fetch: Callable[[], Any], caps: Any, capability: str) -> list[Any]:

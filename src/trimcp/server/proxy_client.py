@@ -305,6 +305,9 @@ class StatefulProxyClient(ProxyClient):
         """Set when the client session this client is bound to ends (None: not bound)."""
         self.hold_lock: anyio.Lock | None = None
         """Taken while the proxy connects this bound client (one connection per session)."""
+        self.released: anyio.Event | None = None
+        """Set when the proxy's hold of this bound client's latest session has ended (the
+        session closed): a new one may be opened."""
 
     @property
     def bound(self) -> bool:
