@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
+import decimal
 import inspect
 import mimetypes
 import os
 import types
+import uuid
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -391,15 +394,46 @@ _FOREIGN_CONTENT = {
 
 
 def _json_fallback(value: Any) -> Any:
-    if isinstance(value, msgspec.Struct):
-        return msgspec.to_builtins(value)
     return str(value)
 
 
-def _struct_fallback(value: Any) -> Any:
-    if isinstance(value, msgspec.Struct):
-        return msgspec.to_builtins(value)
+def _refuse(value: Any) -> Any:
     raise pydantic_core.PydanticSerializationError(f"Unable to serialize {type(value).__name__}")
+
+
+# What `msgspec.to_builtins` leaves as it is, for pydantic to write as it always has.
+_PYDANTIC_WRITES = (
+    bytes,
+    bytearray,
+    memoryview,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    decimal.Decimal,
+)
+
+
+def _without_structs(value: Any, fallback: Callable[[Any], Any], bytes_mode: str) -> Any:
+    """`value` with every msgspec struct in it (trimcp's payloads) as msgspec writes it, and
+    the objects msgspec does not know (pydantic models, `Path`, ...) as pydantic writes them.
+
+    pydantic never meets a struct: once `mcp.types` is imported it would take a payload for
+    its `mcp.types` twin and write the unset fields as nulls, so the same tool's output would
+    depend on what else the program imported."""
+
+    def pydantic_writes(obj: Any) -> Any:
+        return pydantic_core.to_jsonable_python(
+            obj,
+            fallback=fallback,
+            bytes_mode=bytes_mode,  # type: ignore[arg-type]
+        )
+
+    try:
+        return msgspec.to_builtins(value, builtin_types=_PYDANTIC_WRITES, enc_hook=pydantic_writes)
+    except RecursionError:  # a cycle: pydantic reports it as it always has
+        return value
 
 
 def _bytes_text(data: bytes) -> str:
@@ -415,9 +449,11 @@ def default_serializer(data: Any) -> str:
     if isinstance(data, bytes):
         data = _bytes_text(data)
     try:
-        return pydantic_core.to_json(data, fallback=_json_fallback).decode()
+        plain = _without_structs(data, _json_fallback, "utf8")
+        return pydantic_core.to_json(plain, fallback=_json_fallback).decode()
     except (pydantic_core.PydanticSerializationError, UnicodeDecodeError):
-        return pydantic_core.to_json(data, fallback=_json_fallback, bytes_mode="base64").decode()
+        plain = _without_structs(data, _json_fallback, "base64")
+        return pydantic_core.to_json(plain, fallback=_json_fallback, bytes_mode="base64").decode()
 
 
 def to_jsonable(value: Any) -> Any:
@@ -425,11 +461,11 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return _bytes_text(value)
     try:
-        return pydantic_core.to_jsonable_python(value, fallback=_struct_fallback)
+        plain = _without_structs(value, _refuse, "utf8")
+        return pydantic_core.to_jsonable_python(plain, fallback=_refuse)
     except UnicodeDecodeError:
-        return pydantic_core.to_jsonable_python(
-            value, fallback=_struct_fallback, bytes_mode="base64"
-        )
+        plain = _without_structs(value, _refuse, "base64")
+        return pydantic_core.to_jsonable_python(plain, fallback=_refuse, bytes_mode="base64")
 
 
 def is_object_like(value: Any) -> bool:
