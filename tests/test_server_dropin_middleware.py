@@ -1,5 +1,7 @@
-"""FastMCP's ready-made middleware at its paths (`trimcp.server.middleware.timing`, ...),
-served by a real server on both backends."""
+"""Middleware as FastMCP 2.13 programs write it (issue 16): hooks that see FastMCP's objects
+(components in listings, the `ToolResult`, `ReadResourceContents`, the handshake), and
+FastMCP's ready-made middleware at its paths (`trimcp.server.middleware.timing`, ...), served
+by a real server on both backends."""
 
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ import anyio
 import pytest
 
 from trimcp import Client, FastMCP
-from trimcp.exceptions import ToolError
+from trimcp.exceptions import ClientError, McpError, ToolError
+from trimcp.resources import ReadResourceContents
+from trimcp.server.middleware import Middleware
 from trimcp.server.middleware.timing import DetailedTimingMiddleware, TimingMiddleware
 
 pytestmark = pytest.mark.anyio
 
+ERAS = ["legacy", "modern"]
 WAIT = 10
 
 
@@ -262,3 +267,179 @@ def test_response_caching_is_refused_until_implemented() -> None:
     settings: CallToolSettings = {"ttl": 60, "included_tools": ["add"]}
     with pytest.raises(NotImplementedError, match="ResponseCachingMiddleware"):
         ResponseCachingMiddleware(call_tool_settings=settings)
+
+
+# -- middleware sees FastMCP's objects -------------------------------------------------------
+
+
+def _tagged_server(*middleware: Middleware) -> FastMCP:
+    mcp = FastMCP("mw", middleware=list(middleware))
+    child = FastMCP("child")
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @mcp.tool(tags={"private"})
+    def secret() -> str:
+        return "s"
+
+    @child.tool(tags={"private"})
+    def hidden() -> str:
+        return "h"
+
+    @child.tool
+    def shown() -> str:
+        return "v"
+
+    @mcp.resource("data://public")
+    def public() -> str:
+        return "p"
+
+    @mcp.resource("data://private", tags={"private"})
+    def private() -> str:
+        return "x"
+
+    @mcp.resource("data://{k}", tags={"private"})
+    def template(k: str) -> str:
+        return k
+
+    @mcp.prompt(tags={"private"})
+    def confidential() -> str:
+        return "c"
+
+    mcp.mount(child, "ch")
+    return mcp
+
+
+class _HidePrivate(Middleware):
+    """Filters every listing by tag, as FastMCP's documentation shows."""
+
+    async def on_list_tools(self, context: Any, call_next: Any) -> Any:
+        return [t for t in await call_next(context) if "private" not in t.tags]
+
+    async def on_list_resources(self, context: Any, call_next: Any) -> Any:
+        return [r for r in await call_next(context) if "private" not in r.tags]
+
+    async def on_list_resource_templates(self, context: Any, call_next: Any) -> Any:
+        return [t for t in await call_next(context) if "private" not in t.tags]
+
+    async def on_list_prompts(self, context: Any, call_next: Any) -> Any:
+        return [p for p in await call_next(context) if "private" not in p.tags]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_list_hooks_see_and_return_components(protocol: str) -> None:
+    with anyio.fail_after(WAIT):
+        async with Client(_tagged_server(_HidePrivate()), protocol=protocol) as client:
+            assert {t.name for t in await client.list_tools()} == {"add", "ch_shown"}
+            assert [str(r.uri) for r in await client.list_resources()] == ["data://public"]
+            assert await client.list_resource_templates() == []
+            assert await client.list_prompts() == []
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_call_tool_hooks_see_and_change_the_tool_result(protocol: str) -> None:
+    from trimcp.tools.tool import ToolResult
+
+    seen: list[Any] = []
+
+    class Adjust(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            if context.message.name == "add":
+                context.message.arguments["a"] += 100
+            result = await call_next(context)
+            seen.append(type(result))
+            if context.message.name == "add":
+                result.structured_content["result"] += 5
+            return result
+
+    with anyio.fail_after(WAIT):
+        async with Client(_tagged_server(Adjust()), protocol=protocol) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 108
+            assert (await client.call_tool("ch_shown")).data == "v"
+    assert seen == [ToolResult, ToolResult]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_a_tool_error_passes_through_call_tool_hooks(protocol: str) -> None:
+    from trimcp.exceptions import ToolError
+
+    caught: list[str] = []
+
+    class Watch(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            try:
+                return await call_next(context)
+            except ToolError as exc:
+                caught.append(str(exc))
+                raise
+
+    mcp = FastMCP("t", middleware=[Watch()])
+
+    @mcp.tool
+    def fail() -> str:
+        raise ToolError("no luck")
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            with pytest.raises(ToolError, match="no luck"):
+                await client.call_tool("fail")
+    assert caught == ["no luck"]
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_read_resource_hooks_see_read_resource_contents(protocol: str) -> None:
+    seen: list[Any] = []
+
+    class Shout(Middleware):
+        async def on_read_resource(self, context: Any, call_next: Any) -> Any:
+            contents = await call_next(context)
+            seen.extend((type(c), c.mime_type) for c in contents)
+            return [ReadResourceContents(c.content.upper(), c.mime_type) for c in contents]
+
+    mcp = FastMCP("t", middleware=[Shout()])
+
+    @mcp.resource("data://{name}")
+    def greeting(name: str) -> str:
+        return f"hello {name}"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            (content,) = await client.read_resource("data://ada")
+            assert (content.text, str(content.uri)) == ("HELLO ADA", "data://ada")
+    assert seen == [(ReadResourceContents, "text/plain")]
+
+
+async def test_on_initialize_hooks_see_the_handshake_and_may_refuse_it() -> None:
+    from trimcp.server.middleware import InitializeRequest
+
+    seen: list[Any] = []
+
+    class Greet(Middleware):
+        async def on_initialize(self, context: Any, call_next: Any) -> Any:
+            assert isinstance(context.message, InitializeRequest)
+            seen.append((context.method, context.message.params.clientInfo.name))
+            context.fastmcp_context.set_state("client", context.message.params.clientInfo.name)
+            return await call_next(context)
+
+    class Refuse(Middleware):
+        async def on_initialize(self, context: Any, call_next: Any) -> Any:
+            raise McpError(-32600, "not you")
+
+    with anyio.fail_after(WAIT):
+        async with Client(FastMCP("t", middleware=[Greet()]), protocol="legacy", name="ada"):
+            pass
+        with pytest.raises(ClientError, match="not you"):
+            async with Client(FastMCP("t", middleware=[Refuse()]), protocol="legacy"):
+                pass
+    assert seen == [("initialize", "ada")]
+
+
+def test_a_middleware_context_is_stamped_with_an_aware_datetime() -> None:
+    import datetime
+
+    from trimcp.server.middleware import MiddlewareContext
+
+    stamp = MiddlewareContext(message=None).timestamp
+    assert isinstance(stamp, datetime.datetime) and stamp.tzinfo is not None
