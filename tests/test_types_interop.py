@@ -231,6 +231,17 @@ def test_different_values_or_kinds_are_unequal() -> None:
     assert text != {"type": "text", "text": "a"}
 
 
+def test_a_payload_holding_a_non_json_value_is_unequal_not_an_error() -> None:
+    odd = TextContent(text="a", meta={"k": object()})  # no `mcp.types` model can hold it
+    model = mcp_model("TextContent", type="text", text="a")
+    assert odd != model
+    assert model != odd
+    assert (odd == model) is False
+    assert odd not in [model]
+    assert model not in [odd]
+    assert odd in [model, odd]
+
+
 @pytest.mark.parametrize(("payload", "wire"), SAMPLES, ids=IDS)
 def test_mcp_models_convert_into_trimcp_types(payload: Any, wire: dict[str, Any]) -> None:
     model = mcp_model(type(payload).__name__, **wire)

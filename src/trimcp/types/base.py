@@ -271,15 +271,15 @@ Payload.__twin__ = Payload
 
 
 def _twin_or_none(payload: Payload) -> Any:
-    """The `mcp.types` model equal to `payload`, or None if it has none or it does not
-    validate there."""
+    """The `mcp.types` model equal to `payload`, or None if it has none, holds a value
+    that is not JSON (`meta={"k": object()}`), or does not validate there."""
     twin = type(payload).__twin__
     if twin is type(payload):
         return None
-    data = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
     try:
+        data = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
         return twin.model_validate(data)
-    except ValueError:  # pydantic's ValidationError
+    except (TypeError, ValueError):  # msgspec cannot encode; pydantic's ValidationError
         return None
 
 

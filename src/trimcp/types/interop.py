@@ -289,7 +289,7 @@ def foreign_equal(payload: Payload, other: Any) -> Any:
     if isinstance(other, cls.__twin__):
         try:
             return bool(to_mcp(payload) == other)
-        except ValueError:  # pydantic's ValidationError: the payload has no equal model
+        except (TypeError, ValueError):  # not JSON, or pydantic's ValidationError: no equal model
             return False
     try:  # a look-alike from elsewhere: compare as trimcp values
         converted: Payload = from_foreign(other, cls)
