@@ -283,3 +283,28 @@ async def test_a_session_close_callback_runs_when_the_client_session_ends(over: 
                 await use(f"http://127.0.0.1:{address.port}/mcp")
                 await ended.wait()
         await ended.wait()
+
+
+async def test_session_id_is_made_up_per_session_where_the_transport_has_none() -> None:
+    import uuid
+
+    mcp = FastMCP("t")
+
+    @mcp.tool
+    def session_id(ctx: Context) -> str | None:
+        return ctx.session_id
+
+    with anyio.fail_after(WAIT):
+        async with (
+            Client(mcp, protocol="legacy") as first,
+            Client(mcp, protocol="legacy") as second,
+        ):
+            a1 = (await first.call_tool("session_id")).data
+            a2 = (await first.call_tool("session_id")).data
+            b = (await second.call_tool("session_id")).data
+        async with Client(mcp, protocol="modern") as modern:
+            assert (await modern.call_tool("session_id")).data is None  # 2026-07-28: no sessions
+    assert a1 == a2 != b and uuid.UUID(a1)
+    async with serving(mcp, wait=WAIT) as (address, _):
+        async with Client(f"http://127.0.0.1:{address.port}/mcp", protocol="legacy") as client:
+            assert (await client.call_tool("session_id")).data == client.transport.session_id

@@ -126,8 +126,16 @@ class Context(ContextBase):
 
     @property
     def session_id(self) -> str | None:
+        """The session's id: the `Mcp-Session-Id` of an HTTP session, else (stdio, in memory)
+        one made up for the session, as FastMCP does; None outside a request and in 2026-07-28,
+        which has no sessions."""
         request = self._request
-        return None if request is None else request.channel.session_id
+        if request is None:
+            return None
+        found = request.channel.session_id
+        if found is None and request.session is not None and not request.envelope.modern:
+            found = request.session.session_id
+        return found
 
     @property
     def client_id(self) -> str | None:

@@ -96,6 +96,17 @@ class ServerSession:
             except Exception:
                 logger.exception("a session-close callback failed")
 
+    @property
+    def session_id(self) -> str:
+        """An id for this session, made up on first use (a UUID): `ctx.session_id` where the
+        transport has none of its own (stdio, in memory)."""
+        made = self.__dict__.get("_session_id")
+        if made is None:
+            import uuid
+
+            made = self.__dict__["_session_id"] = str(uuid.uuid4())
+        return made
+
     def at_close(self, callback: Callable[[], object]) -> None:
         """Call `callback()` (sync, on the event loop) when this session ends: what binds
         something to a client session (a stateful proxy's backend client) lets go of it
