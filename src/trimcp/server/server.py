@@ -3,8 +3,8 @@
 It owns (has-a, no mixins) its component managers (`ToolManager`, `ResourceManager`,
 `PromptManager`), its `Composition` (mounts), its `ServerLifespan` (`server.lifespan`), its
 `ChangeFanout` (`core.subscriptions`), its middleware and run settings; its methods delegate to
-them and to `server.options`, `server.registration`, `server.direct`. Serving one request lives
-in `trimcp.core` (session, handlers, the request engine), transports in `core.running`, `http`.
+them and to `server.options`, `server.registration`, `server.direct`, `server.deprecated`
+(FastMCP 2.x's deprecated methods, bound here) and `core.running` (`run`, `run_async`).
 
 Internal API: other parts of trimcp reach a server through public spellings only, each
 documented as internal where users have no use for it (`tool_manager`, `composition`,
