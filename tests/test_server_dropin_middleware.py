@@ -261,12 +261,69 @@ async def test_injected_tools_are_listed_and_called(protocol: str) -> None:
             assert '"name":"hello"' in listed.content[0].text
 
 
-def test_response_caching_is_refused_until_implemented() -> None:
-    from trimcp.server.middleware.caching import CallToolSettings, ResponseCachingMiddleware
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_response_caching_answers_repeats_from_the_cache(protocol: str) -> None:
+    from trimcp.server.middleware.caching import ResponseCachingMiddleware
 
-    settings: CallToolSettings = {"ttl": 60, "included_tools": ["add"]}
-    with pytest.raises(NotImplementedError, match="ResponseCachingMiddleware"):
-        ResponseCachingMiddleware(call_tool_settings=settings)
+    calls: list[str] = []
+    cache = ResponseCachingMiddleware(call_tool_settings={"excluded_tools": ["fresh"]})
+    mcp = FastMCP("cached", middleware=[cache])
+
+    @mcp.tool
+    def slow(n: int) -> int:
+        calls.append(f"slow {n}")
+        return n * 2
+
+    @mcp.tool
+    def fresh() -> int:
+        calls.append("fresh")
+        return len(calls)
+
+    @mcp.tool
+    def flaky() -> int:
+        calls.append("flaky")
+        raise ToolError("not this time")
+
+    @mcp.resource("data://blob")
+    def blob() -> bytes:
+        calls.append("blob")
+        return b"\x00\x01"
+
+    @mcp.prompt
+    def greet(name: str) -> str:
+        calls.append(f"greet {name}")
+        return f"Hello {name}"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            for _ in range(2):
+                assert (await client.call_tool("slow", {"n": 2})).data == 4
+                assert (await client.call_tool("slow", {"n": 3})).data == 6
+                assert (await client.read_resource("data://blob"))[0].blob == "AAE="
+                prompt = await client.get_prompt("greet", {"name": "Ada"})
+                assert prompt.messages[0].content.text == "Hello Ada"
+                await client.call_tool("fresh")
+                with pytest.raises(ToolError):
+                    await client.call_tool("flaky")
+            listed = {t.name for t in await client.list_tools()}
+
+            @mcp.tool
+            def late() -> int:
+                return 0
+
+            assert {t.name for t in await client.list_tools()} == listed  # the cached listing
+    assert sorted(calls) == sorted(
+        ["slow 2", "slow 3", "blob", "greet Ada", "fresh", "flaky", "fresh", "flaky"]
+    )
+
+
+def test_response_caching_takes_trimcps_stores_only() -> None:
+    from trimcp.server.middleware.caching import ResponseCachingMiddleware
+    from trimcp.storage import MemoryStore
+
+    assert isinstance(ResponseCachingMiddleware(cache_storage=MemoryStore()).store, MemoryStore)
+    with pytest.raises(TypeError, match="KeyValueStore"):
+        ResponseCachingMiddleware(cache_storage=object())  # type: ignore[arg-type]
 
 
 # -- middleware sees FastMCP's objects -------------------------------------------------------
