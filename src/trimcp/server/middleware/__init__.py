@@ -14,7 +14,7 @@ mcp.add_middleware(Audit())
 Hooks see what FastMCP's see: a list hook gets the components and returns those to list,
 `on_call_tool` gets the `ToolResult`, `on_read_resource` the `ReadResourceContents`,
 `on_initialize` the handshake. FastMCP's ready-made middleware lives in the submodules
-`timing`, `logging`, `error_handling`, `rate_limiting`, `tool_injection` (`caching`: not yet).
+`timing`, `logging`, `error_handling`, `rate_limiting`, `tool_injection`, `caching`.
 """
 
 from __future__ import annotations
