@@ -204,6 +204,20 @@ async def test_stateful_proxy_client_over_stateless_http_binds_nothing(protocol:
             assert (await a.call_tool("get", {})).data is None  # each request its own
 
 
+async def test_stateful_proxy_client_over_an_http_session_binds_to_it() -> None:
+    closed: list[anyio.Event] = []
+    stateful = StatefulProxyClient(stateful_backend(closed))
+    proxy = FastMCPProxy(client_factory=stateful.new_stateful)
+    async with serving(proxy) as (address, _http):
+        url = f"http://127.0.0.1:{address.port}/mcp"
+        with anyio.fail_after(10):
+            async with Client(url, protocol="legacy") as a, Client(url, protocol="legacy") as b:
+                await a.call_tool("put", {"value": 1})
+                await b.call_tool("put", {"value": 2})
+                assert (await a.call_tool("get", {})).data == 1  # a backend session each
+                assert (await b.call_tool("get", {})).data == 2
+
+
 async def test_stateful_proxy_client_outside_a_session_and_clear() -> None:
     closed: list[anyio.Event] = []
     stateful = StatefulProxyClient(stateful_backend(closed))

@@ -323,7 +323,7 @@ class StatefulProxyClient(ProxyClient):
         except RuntimeError:
             return like_client(self)
         if ctx.request_context is None or (
-            ctx.transport == "streamable-http" and ctx.session_id is None
+            ctx.transport == "streamable-http" and not _in_http_session()
         ):
             return like_client(self)
         session = ctx.session
@@ -348,6 +348,18 @@ class StatefulProxyClient(ProxyClient):
             session, _client = next(iter(self._bound.items()))
             self._release(session)
         await anyio.lowlevel.checkpoint()
+
+
+def _in_http_session() -> bool:
+    """Whether the HTTP request being served belongs to an HTTP session (it carries an
+    `Mcp-Session-Id`): stateless HTTP requests and 2026-07-28 ones have none (their
+    `ctx.session` is shared, and `ctx.session_id` may be one made up for it)."""
+    from trimcp.server.dependencies import get_http_request
+
+    try:
+        return "mcp-session-id" in get_http_request().headers
+    except RuntimeError:
+        return False
 
 
 def _handlers_of(client: Client) -> dict[str, Any]:
