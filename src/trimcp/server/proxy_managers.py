@@ -132,9 +132,19 @@ class ProxyResourceManager(ResourceManager):
         await self.backend.refresh_listing(("resources",))
         return await super().get_resources()
 
+    async def visible_resources(self) -> dict[str, Resource]:
+        """The backend's resources (listed now) and the local ones, as clients see them."""
+        await self.backend.refresh_listing(("resources",))
+        return await super().visible_resources()
+
     async def get_resource_templates(self) -> dict[str, ResourceTemplate]:
         await self.backend.refresh_listing(("templates",))
         return await super().get_resource_templates()
+
+    async def visible_templates(self) -> dict[str, ResourceTemplate]:
+        """The backend's templates (listed now) and the local ones, as clients see them."""
+        await self.backend.refresh_listing(("templates",))
+        return await super().visible_templates()
 
 
 class ProxyPromptManager(PromptManager):
@@ -156,11 +166,20 @@ class ProxyPromptManager(PromptManager):
         await self.backend.refresh_listing(("prompts",))
         return await super().get_prompts()
 
+    async def visible_prompts(self) -> dict[str, Prompt]:
+        """The backend's prompts (listed now) and the local ones, as clients see them."""
+        await self.backend.refresh_listing(("prompts",))
+        return await super().visible_prompts()
+
     async def get_prompt(self, key: str) -> Prompt:
         """The prompt `key` as listed (see `ProxyToolManager.get_tool`)."""
         prompt = self.find_keyed(key)
         if prompt is None or not is_listed(prompt):
-            prompt = (await self.get_prompts()).get(key)
+            prompt = (await self.visible_prompts()).get(key)
         if prompt is None:
             raise self.not_found(key)
         return prompt
+
+    async def visible_prompt(self, key: str) -> Prompt:
+        """The prompt clients get as `key`, as listed (see `get_prompt`)."""
+        return await self.get_prompt(key)
