@@ -227,7 +227,8 @@ def _builtins(params: Any) -> Any:
     if params is None:
         return None
     if hasattr(params, "model_dump"):  # an `mcp.types` model from a user's handler types
-        data = params.model_dump(by_alias=True, exclude_none=True)
+        # JSON mode: SDK 1.x models hold `AnyUrl`s (and the like) in Python mode
+        data = params.model_dump(mode="json", by_alias=True, exclude_none=True)
     else:
         data = msgspec.to_builtins(params)
     if isinstance(data, dict):
