@@ -4,6 +4,7 @@ a client, a mount and the `ToolManager`'s transformations."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio
@@ -14,7 +15,7 @@ from trimcp import Client, Context, FastMCP
 from trimcp.exceptions import McpError, ToolError, ValidationError
 from trimcp.tools import FunctionTool, Tool, forward, forward_raw
 from trimcp.tools.tool import ToolResult
-from trimcp.tools.tool_transform import ArgTransform, TransformedTool
+from trimcp.tools.tool_transform import ArgTransform, InvalidArgumentsError, TransformedTool
 
 pytestmark = pytest.mark.anyio
 
@@ -409,3 +410,35 @@ async def test_strict_and_context_reach_the_parent(add_tool: FunctionTool) -> No
     parent = Tool.from_function(whoami)
     ctx = Context(fastmcp=FastMCP("given"))
     assert text(await Tool.from_tool(parent).run({}, ctx)) == "given"
+
+
+# -- bad arguments ---------------------------------------------------------------------------
+
+
+async def test_unknown_or_missing_arguments_are_validation_errors(add_tool: FunctionTool) -> None:
+    new = Tool.from_tool(add_tool, transform_args={"old_x": ArgTransform(name="x")})
+    with pytest.raises(InvalidArgumentsError, match=r"unexpected keyword argument\(s\): old_x"):
+        await new.run({"x": 1, "old_x": 1})
+    with pytest.raises(ValidationError, match=r"Missing required argument\(s\): x"):
+        await new.run({})
+    assert issubclass(InvalidArgumentsError, TypeError)  # as FastMCP's forward() raises
+
+
+async def test_a_client_gets_the_bad_arguments_message_even_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mcp = FastMCP("masked", mask_error_details=True)
+    parent = mcp.add_tool(Tool.from_function(add))
+    mcp.add_tool(
+        Tool.from_tool(parent, name="plus", transform_args={"old_x": ArgTransform(name="x")})
+    )
+    with anyio.fail_after(10), caplog.at_level("ERROR"):
+        async with Client(mcp) as client:
+            for arguments, message in [
+                ({"x": 1, "old_x": 1}, r"Got unexpected keyword argument\(s\): old_x"),
+                ({}, r"Missing required argument\(s\): x"),
+            ]:
+                result = await client.call_tool("plus", arguments, raise_on_error=False)
+                assert result.is_error
+                assert re.search(message, result.content[0].text)  # type: ignore[union-attr]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # not a fault

@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from trimcp.exceptions import ValidationError
 from trimcp.tools.output_schema import WRAP_KEY, warn_output_schema_false
 from trimcp.tools.parsed_function import ParsedFunction, signature_of
 from trimcp.tools.tool import (
@@ -58,6 +59,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class InvalidArgumentsError(ValidationError, TypeError):
+    """Arguments a transformed tool does not have, or required ones missing: a
+    `ValidationError`, so the client gets the message as for any tool's bad arguments, and
+    a `TypeError`, as FastMCP's `forward()` raises."""
+
+
 class _Call:
     """The transformed tool running in this context, and how the server called it (its
     `context` and `strict` reach the parent through `forward()`)."""
@@ -79,7 +86,8 @@ async def forward(**kwargs: Any) -> ToolResult:
 
     Raises:
         RuntimeError: Called outside a transformed tool's function.
-        TypeError: An argument the transformed tool does not have, or a required one missing.
+        InvalidArgumentsError: An argument the transformed tool does not have, or a
+            required one missing (a `ValidationError` and a `TypeError`).
     """
     call = _current_call.get()
     if call is None:
@@ -181,10 +189,14 @@ class _Forwarder:
     async def __call__(self, **kwargs: Any) -> ToolResult:
         unknown = kwargs.keys() - self.new_to_old.keys()
         if unknown:
-            raise TypeError(f"Got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+            raise InvalidArgumentsError(
+                f"Got unexpected keyword argument(s): {', '.join(sorted(unknown))}"
+            )
         missing = self.required - kwargs.keys()
         if missing:
-            raise TypeError(f"Missing required argument(s): {', '.join(sorted(missing))}")
+            raise InvalidArgumentsError(
+                f"Missing required argument(s): {', '.join(sorted(missing))}"
+            )
         arguments = {self.new_to_old[name]: value for name, value in kwargs.items()}
         for old_name, transform in self.hidden.items():
             arguments[old_name] = transform.hidden_value()
