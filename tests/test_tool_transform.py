@@ -442,3 +442,63 @@ async def test_a_client_gets_the_bad_arguments_message_even_masked(
                 assert result.is_error
                 assert re.search(message, result.content[0].text)  # type: ignore[union-attr]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]  # not a fault
+
+
+async def test_a_transform_fns_own_arguments_are_validated(add_tool: FunctionTool) -> None:
+    seen: list[Any] = []
+
+    async def scaled(scale: int, **kwargs: Any) -> str:
+        seen.append(scale)
+        return f"{scale * 2} {text(await forward(**kwargs))}"
+
+    new = Tool.from_tool(add_tool, transform_fn=scaled)
+    assert text(await new.run({"scale": "3", "old_x": 1})) == "6 11"  # lax: "3" became 3
+    assert seen == [3]
+    with pytest.raises(ValidationError, match="'scale'"):
+        await new.run({"scale": "many", "old_x": 1})
+    with pytest.raises(ValidationError, match="'scale'"):
+        await new.run({"scale": "3", "old_x": 1}, strict=True)
+    with pytest.raises(ValidationError, match="'old_x'"):  # the parent's, when forwarded
+        await new.run({"scale": 3, "old_x": "1"}, strict=True)
+    assert text(await new.run({"scale": 3, "old_x": 1}, strict=True)) == "6 11"
+
+
+async def test_a_transform_fn_gets_values_of_its_annotated_types(add_tool: FunctionTool) -> None:
+    async def double_then_add(x: int, old_y: int = 3) -> int:
+        assert type(x) is int
+        result = await forward(x=x * 2, old_y=old_y)
+        return int(text(result))
+
+    new = Tool.from_tool(
+        add_tool, transform_fn=double_then_add, transform_args={"old_x": ArgTransform(name="x")}
+    )
+    assert text(await new.run({"x": "5"})) == "20"
+    with pytest.raises(ValidationError):  # a function tool refuses unknown arguments too
+        await new.run({"x": 5, "other": 1})
+
+
+async def test_a_type_given_by_the_transformation_wins_over_the_annotation() -> None:
+    def base(x: int) -> int:
+        return x
+
+    async def custom(x: str = "unused", **kwargs: Any) -> str:
+        return f"{x!r} {text(await forward(x=x, **kwargs))}"
+
+    new = Tool.from_tool(
+        Tool.from_function(base),
+        transform_fn=custom,
+        transform_args={"x": ArgTransform(type=int, default=42)},
+    )
+    assert text(await new.run({})) == "42 42"  # passed as it came, the parent validates
+    with pytest.raises(ValidationError):
+        await new.run({"x": "not a number"})
+
+
+async def test_a_transform_fn_context_parameter_gets_the_context(add_tool: FunctionTool) -> None:
+    async def named(ctx: Context, old_x: int, old_y: int = 0) -> str:
+        return f"{ctx.fastmcp.name}: {text(await forward(old_x=old_x, old_y=old_y))}"
+
+    new = Tool.from_tool(add_tool, transform_fn=named)
+    assert "ctx" not in new.parameters["properties"]
+    ctx = Context(fastmcp=FastMCP("given"))
+    assert text(await new.run({"old_x": 1, "old_y": 2}, ctx)) == "given: 3"

@@ -4,7 +4,8 @@ arguments renamed, re-described, given defaults or types, or hidden (`ArgTransfo
 
 `Tool.from_tool(parent, ...)` (same as `TransformedTool.from_tool`) builds one. Without
 `transform_fn`, a call maps the arguments back to the parent's names and runs the parent. With
-one, the function is called instead; inside it, `forward(**kwargs)` runs the parent through
+one, the function is called instead, its arguments validated as a function tool's are
+(`parsed_function.TransformFunction`); inside it, `forward(**kwargs)` runs the parent through
 the same mapping and `forward_raw(**kwargs)` runs it with its own argument names.
 
 `ToolTransformConfig` / `ArgTransformConfig` (pydantic models, for configuration files and
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from trimcp.exceptions import ValidationError
 from trimcp.tools.output_schema import WRAP_KEY, warn_output_schema_false
-from trimcp.tools.parsed_function import ParsedFunction, signature_of
+from trimcp.tools.parsed_function import TransformFunction
 from trimcp.tools.tool import (
     NotSet,
     Tool,
@@ -239,17 +240,32 @@ class TransformedTool(Tool):
         self.forwarding_fn = forwarding_fn
         self.parent_tool = parent_tool
         self.transform_args = transform_args
+        self._transform_fn: TransformFunction | None = None
 
     async def run(
         self, arguments: dict[str, Any] | None, context: Any = None, *, strict: bool = False
     ) -> ToolResult:
         """Call `fn` with `arguments` (schema defaults filled in), with `forward()` bound to
-        this tool."""
+        this tool. A `transform_fn`'s own parameters are validated as a function tool's are
+        (`strict` refusing coercions); what goes to its `**kwargs` is left to the parent,
+        which validates it when forwarded.
+
+        Raises:
+            ValidationError: Arguments that do not fit (`InvalidArgumentsError` for unknown
+                or missing ones when forwarded).
+        """
         arguments = dict(arguments or {})
         for name, prop in self.parameters.get("properties", {}).items():
             if name not in arguments and isinstance(prop, dict) and "default" in prop:
                 arguments[name] = prop["default"]
         fn = self.fn
+        if not isinstance(fn, _Forwarder):
+            reader = self._transform_fn
+            if reader is None or reader.fn is not fn:  # `fn` replaced since `from_tool`
+                reader = TransformFunction(fn)
+                reader.check_against(self.parameters)
+                object.__setattr__(self, "_transform_fn", reader)
+            arguments = reader.arguments(arguments, context, strict=strict)
         token = _current_call.set(_Call(self, context, strict))
         try:
             if isinstance(fn, _Forwarder) or _is_async(fn):
@@ -332,15 +348,12 @@ class TransformedTool(Tool):
         final_schema = schema
         fn_output: dict[str, Any] | None = None
         fn_returns_result = False
+        reader = None
         if transform_fn is not None:
-            parsed = ParsedFunction.from_function(transform_fn, validate=False)
-            fn_schema, fn_output = parsed.input_schema, parsed.output_schema
-            sig = signature_of(transform_fn)
-            fn_returns_result = sig.return_annotation is ToolResult
-            has_kwargs = any(
-                p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()
-            )
-            if not has_kwargs:
+            reader = TransformFunction(transform_fn)
+            fn_schema, fn_output = reader.parsed.parameters_schema, reader.output_schema
+            fn_returns_result = reader.return_annotation is ToolResult
+            if not reader.takes_kwargs:
                 missing = schema.get("properties", {}).keys() - fn_schema.get("properties", {})
                 if missing:
                     raise ValueError(
@@ -349,6 +362,7 @@ class TransformedTool(Tool):
                         f"{', '.join(sorted(fn_schema.get('properties', {})))}"
                     )
             final_schema = merge_schemas(fn_schema, schema)
+            reader.check_against(final_schema)
             fn = transform_fn
 
         if output_schema is NotSet:
@@ -373,7 +387,7 @@ class TransformedTool(Tool):
                 f"Multiple arguments would be mapped to the same names: {', '.join(duplicates)}"
             )
 
-        return cls(
+        transformed = cls(
             fn=fn,
             forwarding_fn=forwarding_fn,
             parent_tool=tool,
@@ -390,6 +404,8 @@ class TransformedTool(Tool):
             enabled=tool.enabled if enabled is None else enabled,
             icons=tool.icons,
         )
+        transformed._transform_fn = reader
+        return transformed
 
 
 def _forwarding_transform(
