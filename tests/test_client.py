@@ -353,7 +353,7 @@ async def test_logs_and_progress_reach_their_handlers(server: FastMCP, protocol:
     progress: list[tuple[float, float | None, str | None]] = []
 
     async def on_log(message: Any) -> None:
-        logs.append((message.level, message.data, message.logger))
+        logs.append((message.level, message.data["msg"], message.logger))
 
     async def on_progress(value: float, total: float | None, message: str | None) -> None:
         progress.append((value, total, message))

@@ -329,7 +329,7 @@ async def test_progress_and_log_notifications_reach_the_handlers(protocol: str) 
                     "chatty", {}, progress_handler=lambda p, t, m: progress.append((p, t, m))
                 )
     assert result.data == "done"
-    assert [entry.data for entry in logs] == ["working"]
+    assert [entry.data["msg"] for entry in logs] == ["working"]
     assert progress == [(1, 2, "half"), (2, 2, "done")]
 
 
@@ -455,7 +455,7 @@ async def test_a_cut_response_stream_resumes_with_last_event_id() -> None:
         with anyio.fail_after(WAIT):
             async with Client(url, protocol="legacy", log_handler=logs.append) as client:
                 assert (await client.call_tool("close_early", {})).data == "finished"
-    assert [entry.data for entry in logs] == ["before", "after"]
+    assert [entry.data["msg"] for entry in logs] == ["before", "after"]
     assert any(m == "GET" and "last-event-id" in h for m, _, h in wire.requests)
 
 
@@ -538,7 +538,7 @@ async def test_sse_transport_against_trimcp_legacy_endpoint() -> None:
                 assert (await client.call_tool("add", {"a": 4, "b": 5})).data == 9
                 assert (await client.call_tool("chatty", {})).data == "done"
                 assert (await client.read_resource("data://hello"))[0].text == "hello"
-    assert [entry.data for entry in logs] == ["working"]
+    assert [entry.data["msg"] for entry in logs] == ["working"]
 
 
 # -- the official SDK's server -------------------------------------------------------------
@@ -565,7 +565,7 @@ async def test_sdk_streamable_http_server_in_the_handshake_era(json_response: bo
                 assert (await client.read_resource("data://hello"))[0].text == "hello from the sdk"
                 prompt = await client.get_prompt("greet", {"name": "Ada"})
                 assert prompt.messages[0].content.text == "Hello, Ada!"
-    if not json_response:  # the SDK drops a JSON answer's notifications
+    if not json_response:  # the SDK drops a JSON answer's notifications; its logs are plain text
         assert [entry.data for entry in logs] == ["adding"]
         assert progress == [1]
 

@@ -567,7 +567,7 @@ async def test_resumed_stream_replays_at_most_max_events_per_stream_on_a_real_se
                         received.append(msgspec.json.decode(event.data))
                     if len(received) == limit:
                         gate.set()  # the replay is over: now the result, live
-        logs = [m["params"]["data"] for m in received if m.get("method")]
+        logs = [m["params"]["data"]["msg"] for m in received if m.get("method")]
         assert logs == [f"m{i}" for i in range(sent)][-limit:]
         assert received[-1]["result"]["structuredContent"] == {"result": "done"}
 

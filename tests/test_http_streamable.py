@@ -791,7 +791,7 @@ async def test_last_event_id_replays_only_that_stream_via_get() -> None:
         response = await h.call(session_id, "tools/call", {"name": "close_early", "arguments": {}})
         events = sse_events(response.text)
         # the POST stream was closed early: priming + "before" + retry hint, no result
-        assert [msgspec.json.decode(e.data)["params"]["data"] for e in events if e.data] == [
+        assert [msgspec.json.decode(e.data)["params"]["data"]["msg"] for e in events if e.data] == [
             "before"
         ]
         last = [e.id for e in events if e.id][-1]
@@ -803,7 +803,7 @@ async def test_last_event_id_replays_only_that_stream_via_get() -> None:
         with anyio.fail_after(10):
             replay = await h.client.get(h.url, headers=headers)
         messages = sse_messages(replay.text)
-        assert messages[0]["params"]["data"] == "after"
+        assert messages[0]["params"]["data"] == {"msg": "after"}
         assert messages[-1]["result"]["structuredContent"] == {"result": "finished"}
         other = dict(headers, **{"last-event-id": "someone-else.1.1"})
         assert (await h.client.get(h.url, headers=other)).status_code == 400

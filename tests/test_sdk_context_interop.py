@@ -39,7 +39,7 @@ SERVER = textwrap.dedent(
         answer = await ctx.elicit("Who is asking?", response_type=str)
         await ctx.report_progress(3, 3, "done")
         name = answer.data if answer.action == "accept" else answer.action
-        return f"{contents.text} | {reply.text} | {name}"
+        return f"{contents.content} | {reply.text} | {name}"
 
     if __name__ == "__main__":
         mcp.run(backend=sys.argv[1] if len(sys.argv) > 1 else "asyncio", show_banner=False)
@@ -74,7 +74,7 @@ class Recorder:
         return types.ElicitResult(action="accept", content={"value": "Ada"})
 
     async def logging(self, params: types.LoggingMessageNotificationParams) -> None:
-        self.logs.append(params.data)
+        self.logs.append(params.data["msg"])
 
     async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
         self.progress.append(progress)
