@@ -268,6 +268,47 @@ def test_convert_accepts_mcp_models_anywhere_inside() -> None:
         convert({"content": [3]}, CallToolResult)
 
 
+def test_convert_passes_a_value_of_the_type_and_reports_a_models_own_mismatch() -> None:
+    icon = Icon(src="https://x/i.png")
+    assert convert(icon, Icon) is icon
+    image = mcp_model("ImageContent", type="image", data="aGk=", mimeType="image/png")
+    with pytest.raises(msgspec.ValidationError, match=r"image.*\$\.type"):  # not "Expected object"
+        convert(image, TextContent)
+
+
+def test_every_user_edge_takes_mcp_models_through_convert() -> None:
+    from trimcp.prompts.prompt import Message
+    from trimcp.resources import Resource as ResourceComponent
+    from trimcp.tools import Tool as ToolComponent
+    from trimcp.utilities.components import coerce_icons
+    from trimcp.utilities.types import convert_to_content
+
+    icon = mcp_model("Icon", src="https://x/i.png", sizes=["48x48"])
+    expected_icon = Icon(src="https://x/i.png", sizes=["48x48"])
+    assert coerce_icons([icon, {"src": "https://y"}]) == [expected_icon, Icon(src="https://y")]
+    tool = ToolComponent(
+        name="t",
+        parameters={"type": "object"},
+        icons=[icon],
+        annotations=mcp_model("ToolAnnotations", readOnlyHint=True),
+    )
+    assert tool.icons == [expected_icon] and type(tool.icons[0]) is Icon
+    assert tool.annotations is not None and tool.annotations.readOnlyHint is True
+    resource = ResourceComponent.from_function(
+        lambda: "x",
+        uri="data://x",
+        name="x",
+        annotations=mcp_model("Annotations", priority=0.5),
+    )
+    assert type(resource.annotations) is Annotations and resource.annotations.priority == 0.5
+    text = mcp_model("TextContent", type="text", text="q", _meta={"k": 1})
+    message = Message(text)
+    assert type(message.content) is TextContent and message.content.meta == {"k": 1}
+    blocks = convert_to_content([text, "w"])
+    assert blocks == [TextContent(text="q", meta={"k": 1}), TextContent(text="w")]
+    assert type(blocks[0]) is TextContent
+
+
 def test_encoders_with_the_hook_send_mcp_models_held_by_payloads() -> None:
     held = CallToolResult(content=[mcp_model("TextContent", type="text", text="a")])
     with pytest.raises(TypeError):

@@ -34,7 +34,7 @@ from trimcp.types import (
     TextContent,
 )
 from trimcp.types import Prompt as MCPPrompt
-from trimcp.types.codec import convert
+from trimcp.types.codec import convert, is_foreign_model
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component, coerce_icons
 
@@ -67,10 +67,10 @@ def _content(content: Any) -> ContentBlock:
         return TextContent(text=content)
     if isinstance(content, _CONTENT_TYPES):
         return content
-    if hasattr(content, "model_dump"):  # an `mcp.types` content block
-        content = content.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(content, Mapping):
         return convert(dict(content), ContentBlock)  # type: ignore[arg-type]
+    if is_foreign_model(content):  # an `mcp.types` content block
+        return convert(content, ContentBlock)  # type: ignore[arg-type]
     raise TypeError(f"cannot use {type(content).__name__} as message content")
 
 

@@ -78,11 +78,8 @@ def check_uri(uri: str) -> str:
 
 
 def coerce_payload(value: Any, typ: type[T]) -> T:
-    """A user-supplied `Annotations`/`Icon`: the trimcp struct, a dict, or an `mcp.types` model."""
-    if isinstance(value, typ):
-        return value
-    if hasattr(value, "model_dump"):
-        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """A user-supplied `Annotations`/`Icon`: the trimcp struct, a dict, or an `mcp.types`
+    model (`trimcp.types.codec.convert`)."""
     return convert(value, typ)
 
 

@@ -12,7 +12,6 @@ A function's return value becomes a result the way FastMCP 2.13 does it:
 from __future__ import annotations
 
 import inspect
-import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
@@ -30,7 +29,7 @@ from trimcp.types import Tool as MCPTool
 from trimcp.types.codec import convert
 from trimcp.utilities import fast_schema
 from trimcp.utilities.callables import ParsedCallable
-from trimcp.utilities.components import Component
+from trimcp.utilities.components import Component, coerce_icons
 
 if TYPE_CHECKING:
     from trimcp.tools.parsed_function import ParsedFunction
@@ -65,12 +64,6 @@ def __getattr__(name: str) -> Any:
 
         return ParsedFunction
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _is_pydantic_model(value: Any) -> bool:
-    """`isinstance(value, pydantic.BaseModel)`, without importing pydantic."""
-    pydantic = sys.modules.get("pydantic")
-    return pydantic is not None and isinstance(value, pydantic.BaseModel)
 
 
 class ToolResult:
@@ -135,22 +128,7 @@ class ToolResult:
 
 
 def _as_annotations(value: Any) -> ToolAnnotations | None:
-    if value is None or isinstance(value, ToolAnnotations):
-        return value
-    if _is_pydantic_model(value):
-        value = value.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return convert(value, ToolAnnotations)
-
-
-def _as_icons(value: Any) -> list[Icon] | None:
-    if value is None:
-        return None
-    icons = []
-    for icon in value:
-        if _is_pydantic_model(icon):
-            icon = icon.model_dump(mode="json", by_alias=True, exclude_none=True)
-        icons.append(icon if isinstance(icon, Icon) else convert(icon, Icon))
-    return icons
+    return None if value is None else convert(value, ToolAnnotations)
 
 
 class Tool(Component):
@@ -187,7 +165,7 @@ class Tool(Component):
         self.serializer = serializer
         self.meta = meta
         self.enabled = enabled
-        self.icons = _as_icons(icons)
+        self.icons = coerce_icons(icons)
         self._key: str | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -260,7 +238,7 @@ class Tool(Component):
         if name == "annotations":
             return _as_annotations(value)
         if name == "icons":
-            return _as_icons(value)
+            return coerce_icons(value)
         return value
 
     def copy(self, **update: Any) -> Tool:
@@ -336,7 +314,7 @@ class Tool(Component):
         if "annotations" in overrides:
             overrides["annotations"] = _as_annotations(overrides["annotations"])
         if "icons" in overrides:
-            overrides["icons"] = _as_icons(overrides["icons"])
+            overrides["icons"] = coerce_icons(overrides["icons"])
         changed = {k: v for k, v in overrides.items() if getattr(base, k) != v}
         return msgspec.structs.replace(base, **changed) if changed else base
 

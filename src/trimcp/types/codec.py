@@ -11,7 +11,7 @@ import msgspec
 
 from trimcp.types.content import ResourceContents
 
-__all__ = ["convert", "decode", "foreign_builtins"]
+__all__ = ["convert", "decode", "foreign_builtins", "is_foreign_model"]
 
 T = TypeVar("T")
 
@@ -43,10 +43,23 @@ def decode(data: bytes | msgspec.Raw, typ: type[T]) -> T:
         raise msgspec.DecodeError("JSON nested too deeply") from exc
 
 
+def is_foreign_model(obj: Any) -> bool:
+    """Whether `obj` is a pydantic model instance (an `mcp.types` one, say), and not one of
+    trimcp's payloads (which speak part of pydantic's API too)."""
+    return (
+        callable(getattr(obj, "model_dump", None))
+        and not isinstance(obj, type)
+        and not isinstance(obj, msgspec.Struct)
+    )
+
+
 def foreign_builtins(obj: Any) -> Any:
     """`enc_hook` for `msgspec.to_builtins` and encoders: a pydantic model (an `mcp.types`
-    one, say) as the wire dict its JSON dump gives. msgspec calls it only for objects it
-    cannot encode itself, so it costs nothing on the usual path."""
+    one, say) as the wire dict its JSON dump gives (`by_alias`: `_meta`, not `meta`).
+    msgspec calls it only for objects it cannot encode itself, so it costs nothing on the
+    usual path.
+
+    Raises `TypeError` for anything else, as msgspec does."""
     dump = getattr(obj, "model_dump", None)
     if dump is None or isinstance(obj, type):
         raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
@@ -54,17 +67,28 @@ def foreign_builtins(obj: Any) -> Any:
 
 
 def convert(obj: Any, typ: type[T]) -> T:
-    """`obj` as `typ`: a dict in wire names, a struct, an `mcp.types` model, or containers
-    holding any of these (a dict whose `content` is an `mcp.types.TextContent`, say).
+    """`obj` as `typ`: itself if it already is a `typ` (exactly), else converted from a dict
+    in wire names, a struct, an `mcp.types` model, or containers holding any of these (a
+    dict whose `content` is an `mcp.types.TextContent`, say). The one conversion of user
+    values into trimcp types: every site that takes `mcp.types` objects goes through it.
 
     Raises `msgspec.ValidationError` when it does not fit."""
+    if type(obj) is typ:
+        return obj
     try:
         return msgspec.convert(obj, typ, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        # Off the fast path: retry once with foreign models turned into builtins; if that
-        # fails too, the first error is the one to report.
-        try:
-            plain = msgspec.to_builtins(obj, enc_hook=foreign_builtins)
-            return msgspec.convert(plain, typ, dec_hook=_dec_hook)
-        except (msgspec.ValidationError, TypeError):
-            raise exc from None
+        first = exc
+    # Off the fast path: retry once with foreign models turned into builtins. If that fails
+    # too, the first error is the one to report, unless `obj` itself was a model (msgspec's
+    # first word on it is only that it is no dict).
+    try:
+        plain = msgspec.to_builtins(obj, enc_hook=foreign_builtins)
+    except TypeError:
+        raise first from None
+    try:
+        return msgspec.convert(plain, typ, dec_hook=_dec_hook)
+    except msgspec.ValidationError:
+        if is_foreign_model(obj):
+            raise
+        raise first from None

@@ -253,17 +253,11 @@ def watch_for_mcp() -> None:
         sys.meta_path.insert(0, _McpTypesWatcher())
 
 
-def _is_model(obj: Any) -> bool:
-    return callable(getattr(obj, "model_dump", None)) and not isinstance(obj, type)
-
-
 def from_foreign(obj: Any, cls: type[T]) -> T:
     """`obj` as the trimcp type `cls`: an `mcp.types` model (any pydantic model with the
-    same wire shape), a dict in wire names, or already a `cls`.
+    same wire shape), a dict in wire names, or already a `cls` (`codec.convert`).
 
     Raises `msgspec.ValidationError` when it does not fit."""
-    if _is_model(obj) and not isinstance(obj, Payload):
-        obj = obj.model_dump(mode="json", by_alias=True, exclude_none=True)
     return convert(obj, cls)
 
 

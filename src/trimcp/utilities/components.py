@@ -43,14 +43,7 @@ def coerce_icons(icons: Iterable[Any] | None) -> list[Icon] | None:
     """Icons given as trimcp `Icon`s, dicts or `mcp.types.Icon` models, as trimcp `Icon`s."""
     if icons is None:
         return None
-    coerced: list[Icon] = []
-    for icon in icons:
-        if not isinstance(icon, Icon):
-            if hasattr(icon, "model_dump"):  # an `mcp.types.Icon`
-                icon = icon.model_dump(mode="json", by_alias=True, exclude_none=True)
-            icon = convert(icon, Icon)
-        coerced.append(icon)
-    return coerced
+    return [convert(icon, Icon) for icon in icons]
 
 
 @cache

@@ -509,7 +509,7 @@ def _to_block(item: Any, serializer: Serializer | None) -> ContentBlock:
     if isinstance(item, File):
         return item.to_resource_content()
     if is_foreign_content(item):
-        return convert(item.model_dump(mode="json", by_alias=True, exclude_none=True), ContentBlock)  # type: ignore[arg-type]
+        return convert(item, ContentBlock)  # type: ignore[arg-type]
     return TextContent(text=_serialize(item, serializer))
 
 
