@@ -20,8 +20,9 @@ from trimcp.types import Prompt as MCPPrompt
 
 
 async def render(prompt: Prompt, arguments: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """What `prompts/get` answers (`render_result`; `render` itself returns the messages)."""
     with anyio.fail_after(5):
-        return await prompt.render(arguments, **kwargs)
+        return await prompt.render_result(arguments, **kwargs)
 
 
 def texts(result: GetPromptResult) -> list[tuple[str, str]]:

@@ -162,3 +162,15 @@ async def test_visible_prompt_is_the_prompt_clients_get() -> None:
         assert (await parent.prompt_manager.visible_prompt("kid_c")).key == "kid_c"
         with pytest.raises(NotFoundError, match="Unknown prompt: h"):
             await parent.prompt_manager.visible_prompt("h")
+
+
+async def test_render_returns_the_messages_as_fastmcp_does() -> None:
+    def greet(name: str) -> list[str]:
+        return [f"Hello {name}", "Bye"]
+
+    with anyio.fail_after(5):
+        messages = await Prompt.from_function(greet).render({"name": "Ada"})
+    assert messages == [
+        PromptMessage(role="user", content=TextContent(text="Hello Ada")),
+        PromptMessage(role="user", content=TextContent(text="Bye")),
+    ]

@@ -286,7 +286,7 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
 
     async def run(ctx: Context) -> Any:
         try:
-            return await prompt.render(params.arguments, ctx)
+            return await prompt.render_result(params.arguments, ctx)
         except McpError:
             raise
         except (PromptError, ValidationError) as exc:

@@ -331,9 +331,9 @@ class FunctionPrompt(Prompt):
             icons=icons,
         )
 
-    async def render(  # type: ignore[override]
+    async def render(
         self, arguments: Mapping[str, Any] | None = None, context: Context | None = None
-    ) -> GetPromptResult:
+    ) -> list[PromptMessage]:
         """Call the function with the arguments converted to its parameter types: its
         messages.
 
@@ -351,9 +351,8 @@ class FunctionPrompt(Prompt):
             ) from exc
         value = await self._parsed.call(kwargs, context=context)
         try:
-            messages = wire_messages(value)
+            return to_messages(value)
         except (TypeError, ValueError) as exc:
             raise PromptError(
                 f"Could not convert the result of prompt {self.name!r} to messages: {exc}"
             ) from exc
-        return GetPromptResult(messages=messages, description=self.description)

@@ -67,4 +67,4 @@ async def render_prompt(server: FastMCP, name: str, arguments: dict[str, Any] | 
     """Render the visible prompt `name`: a `GetPromptResult`."""
     prompt = server.prompt_manager.require(name)
     with _current_context(server) as ctx:
-        return await prompt.render(arguments, ctx)
+        return await prompt.render_result(arguments, ctx)

@@ -94,10 +94,9 @@ def add_function_resource(
     """Add `fn` under `uri` and return what was added: a template when `uri` has `{params}`
     or `fn` takes parameters, else a resource."""
     from trimcp.resources import Resource, ResourceTemplate
-    from trimcp.utilities.callables import ParsedCallable
+    from trimcp.resources.template import wants_template
 
-    parsed = ParsedCallable.from_function(fn)
-    if "{" in uri or parsed.parameters_schema.get("properties"):
+    if wants_template(fn, uri):
         return add_template(ResourceTemplate.from_function(fn, uri, **options))
     return add_resource(Resource.from_function(fn, uri, **options))
 
