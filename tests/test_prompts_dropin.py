@@ -174,3 +174,17 @@ async def test_render_returns_the_messages_as_fastmcp_does() -> None:
         PromptMessage(role="user", content=TextContent(text="Hello Ada")),
         PromptMessage(role="user", content=TextContent(text="Bye")),
     ]
+
+
+async def test_missing_arguments_are_a_prompt_error_and_a_value_error() -> None:
+    from trimcp.exceptions import MissingArgumentsError
+
+    def greet(name: str, age: int = 30) -> str:
+        return name
+
+    prompt = Prompt.from_function(greet)
+    with anyio.fail_after(5), pytest.raises(ValueError, match="Missing required arguments"):
+        await prompt.render({"age": "40"})
+    with anyio.fail_after(5), pytest.raises(PromptError) as caught:
+        await prompt.render_result({})
+    assert isinstance(caught.value, MissingArgumentsError)

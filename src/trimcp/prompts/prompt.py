@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from trimcp.exceptions import PromptError, ValidationError
+from trimcp.exceptions import MissingArgumentsError, PromptError, ValidationError
 from trimcp.resources.resource import accepts_context, announce_list_changed, to_json_text
 from trimcp.resources.template import accepts_string, decode_json_arguments
 from trimcp.types import (
@@ -224,10 +224,11 @@ class Prompt(Component):
         return MCPPrompt(**fields)
 
     def check_required(self, arguments: Mapping[str, Any]) -> None:
-        """Raise `PromptError` naming the required arguments absent from `arguments`."""
+        """Raise `MissingArgumentsError` (a `PromptError` and a `ValueError`) naming the
+        required arguments absent from `arguments`."""
         missing = sorted(a.name for a in self.arguments if a.required and a.name not in arguments)
         if missing:
-            raise PromptError(
+            raise MissingArgumentsError(
                 f"Missing required arguments for prompt {self.name!r}: {', '.join(missing)}"
             )
 
