@@ -227,6 +227,27 @@ async def test_structured_result_is_json_text(value: Any, expected: Any) -> None
     assert contents.mimeType == "text/plain"  # the resource's MIME type, as FastMCP 2.13 sends it
 
 
+class Aliased(BaseModel):
+    missing: int | None = None
+    value: int = Field(1, alias="Value")
+
+
+@pytest.mark.anyio
+async def test_pydantic_models_are_written_as_pydantic_core_writes_them() -> None:
+    pydantic_core = pytest.importorskip("pydantic_core")
+    mcp_types = pytest.importorskip("mcp.types")
+    block = mcp_types.TextContent(type="text", text="a", _meta={"k": 1})
+    value = {"block": block, "model": Aliased(), "odd": {1, 2}}
+    resource = Resource.from_function(lambda: value, "data://m", name="m")
+    with anyio.fail_after(5):
+        text = await resource.read()
+    assert isinstance(text, str)
+    written = json.loads(text)
+    assert written["block"]["_meta"] == {"k": 1}  # by alias, not `meta`
+    assert written["model"] == {"missing": None, "Value": 1}  # nulls kept, as FastMCP's
+    assert written == json.loads(pydantic_core.to_json(value, fallback=str))
+
+
 @pytest.mark.anyio
 async def test_explicit_mime_type_wins_over_json() -> None:
     resource = Resource.from_function(

@@ -24,7 +24,7 @@ import msgspec
 
 from trimcp.types import Annotations, BlobResourceContents, Icon, TextResourceContents
 from trimcp.types import Resource as MCPResource
-from trimcp.types.codec import convert
+from trimcp.types.codec import convert, foreign_builtins
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component, coerce_icons
 from trimcp.utilities.context_slot import current_context
@@ -84,9 +84,10 @@ def coerce_payload(value: Any, typ: type[T]) -> T:
 
 
 def _enc_hook(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):  # pydantic models, at the user edge
-        return obj.model_dump(mode="json")
-    return str(obj)
+    try:  # a pydantic model as `pydantic_core.to_json` writes it (FastMCP's encoder)
+        return foreign_builtins(obj, exclude_none=False)
+    except TypeError:
+        return str(obj)
 
 
 _json_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)

@@ -53,17 +53,20 @@ def is_foreign_model(obj: Any) -> bool:
     )
 
 
-def foreign_builtins(obj: Any) -> Any:
+def foreign_builtins(obj: Any, *, exclude_none: bool = True) -> Any:
     """`enc_hook` for `msgspec.to_builtins` and encoders: a pydantic model (an `mcp.types`
-    one, say) as the wire dict its JSON dump gives (`by_alias`: `_meta`, not `meta`).
-    msgspec calls it only for objects it cannot encode itself, so it costs nothing on the
-    usual path.
+    one, say) as the wire dict its JSON dump gives (`by_alias`: `_meta`, not `meta`; null
+    fields left out, as trimcp's payloads leave them). msgspec calls it only for objects it
+    cannot encode itself, so it costs nothing on the usual path.
+
+    `exclude_none=False` keeps the null fields, as pydantic writes a model by itself
+    (`pydantic_core.to_json`): for user values sent as JSON text, as FastMCP sends them.
 
     Raises `TypeError` for anything else, as msgspec does."""
     dump = getattr(obj, "model_dump", None)
     if dump is None or isinstance(obj, type):
         raise TypeError(f"Encoding objects of type {type(obj).__name__} is unsupported")
-    return dump(mode="json", by_alias=True, exclude_none=True)
+    return dump(mode="json", by_alias=True, exclude_none=exclude_none)
 
 
 def convert(obj: Any, typ: type[T]) -> T:
