@@ -229,10 +229,31 @@ def test_var_args_and_kwargs_are_rejected() -> None:
 
     def double_star(**kwargs: int) -> None: ...
 
-    with pytest.raises(InvalidSignature, match=r"\*args"):
+    with pytest.raises(InvalidSignature, match=r"\*args are not supported$"):
         ParsedCallable.from_function(star)
-    with pytest.raises(InvalidSignature, match=r"\*\*kwargs"):
+    with pytest.raises(InvalidSignature, match=r"\*\*kwargs are not supported$"):
         ParsedCallable.from_function(double_star)
+
+
+def test_the_variadics_message_names_what_the_function_was_for() -> None:
+    from trimcp.prompts import FunctionPrompt
+    from trimcp.resources import FunctionResource
+    from trimcp.tools import Tool
+
+    def star(*args: int) -> str:
+        return ""
+
+    def double_star(**kwargs: int) -> str:
+        return ""
+
+    with pytest.raises(InvalidSignature, match=r"Functions with \*args are not supported as tools"):
+        Tool.from_function(star)
+    with pytest.raises(InvalidSignature, match=r"\*\*kwargs are not supported as tools"):
+        Tool.from_function(double_star)
+    with pytest.raises(InvalidSignature, match=r"\*args are not supported as prompts"):
+        FunctionPrompt(name="p", fn=star)
+    with pytest.raises(InvalidSignature, match=r"\*\*kwargs are not supported as resources"):
+        FunctionResource.from_function(double_star, "data://r")
 
 
 def test_excluded_args_are_hidden_and_need_defaults() -> None:

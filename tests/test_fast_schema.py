@@ -18,7 +18,7 @@ import pytest
 from trimcp.exceptions import ValidationError
 from trimcp.server.context import Context
 from trimcp.tools.tool import FunctionTool, output_schema_for
-from trimcp.utilities import callables, fast_schema
+from trimcp.utilities import callables, fast_schema, plain_values
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.types import default_serializer, to_jsonable
 
@@ -290,22 +290,22 @@ PLAIN_RESULTS: list[Any] = [
 
 @pytest.mark.parametrize("value", PLAIN_RESULTS, ids=repr)
 def test_plain_json_matches_default_serializer(value: Any) -> None:
-    assert fast_schema.is_plain(value)
-    assert fast_schema.plain_json(value) == default_serializer(value).encode()
-    assert repr(fast_schema.plain_builtins(value)) == repr(to_jsonable(value))
+    assert plain_values.is_plain(value)
+    assert plain_values.plain_json(value) == default_serializer(value).encode()
+    assert repr(plain_values.plain_builtins(value)) == repr(to_jsonable(value))
 
 
 @pytest.mark.parametrize(
     "value", [b"x", 1e16, float("nan"), float("inf"), 2**64, {1: 2}, [object()], MyInt(1)]
 )
 def test_values_msgspec_would_print_differently_are_not_plain(value: Any) -> None:
-    assert not fast_schema.is_plain(value)
+    assert not plain_values.is_plain(value)
 
 
 def _results(tool: FunctionTool, value: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
     fast = tool.result_from(value)
     with monkeypatch.context() as patch:
-        patch.setattr(fast_schema, "is_plain", lambda v: False)
+        patch.setattr(plain_values, "is_plain", lambda v: False)
         slow = tool.result_from(value)
     return fast, slow
 
@@ -326,7 +326,7 @@ def test_plain_results_match_the_general_path(
     except ValueError:
         with pytest.raises(ValueError, match="must be a dict"):
             with monkeypatch.context() as patch:
-                patch.setattr(fast_schema, "is_plain", lambda v: False)
+                patch.setattr(plain_values, "is_plain", lambda v: False)
                 tool.result_from(value)
         return
     assert fast == slow

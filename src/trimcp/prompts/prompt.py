@@ -278,7 +278,9 @@ class FunctionPrompt(Prompt):
         self.fn = fn
         # Built directly (FastMCP code may: `FunctionPrompt(name=..., fn=...)`), the function
         # is inspected here.
-        self._parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
+        if parsed is None:
+            parsed = ParsedCallable.from_function(fn, used_as="prompts")
+        self._parsed = parsed
 
     @classmethod
     def from_function(
@@ -310,7 +312,7 @@ class FunctionPrompt(Prompt):
                 raise ValueError("Functions with *args are not supported as prompts")
             if param.kind is inspect.Parameter.VAR_KEYWORD:
                 raise ValueError("Functions with **kwargs are not supported as prompts")
-        parsed = ParsedCallable.from_function(fn)
+        parsed = ParsedCallable.from_function(fn, used_as="prompts")
         fn_name = name or parsed.name
         if fn_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")

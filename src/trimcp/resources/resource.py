@@ -327,7 +327,9 @@ class FunctionResource(Resource):
     ) -> None:
         super().__init__(**kwargs)
         self.fn = fn
-        self._parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
+        if parsed is None:
+            parsed = ParsedCallable.from_function(fn, used_as="resources")
+        self._parsed = parsed
 
     @classmethod
     def from_function(  # type: ignore[override]  # the base forwards **options here
@@ -354,7 +356,7 @@ class FunctionResource(Resource):
             raise ValueError(
                 f"{uri!r} is a URI template: register it with ResourceTemplate.from_function"
             )
-        parsed = ParsedCallable.from_function(fn)
+        parsed = ParsedCallable.from_function(fn, used_as="resources")
         fn_name = name or parsed.name
         if fn_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")

@@ -74,7 +74,7 @@ class ParsedFunction:
                     raise InvalidSignature(
                         f"Parameter '{arg}' in exclude_args must have a default value."
                     )
-        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or ())
+        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or (), used_as="tools")
         return cls.from_parsed(fn, parsed, wrap=wrap_non_object_output_schema)
 
     @classmethod

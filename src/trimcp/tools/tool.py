@@ -27,7 +27,7 @@ from trimcp.tools.output_schema import (
 from trimcp.types import CallToolResult, ContentBlock, Icon, TextContent, ToolAnnotations
 from trimcp.types import Tool as MCPTool
 from trimcp.types.codec import convert
-from trimcp.utilities import fast_schema
+from trimcp.utilities import plain_values
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component, coerce_icons
 
@@ -385,7 +385,7 @@ class FunctionTool(Tool):
         """
         if not callable(fn):
             raise TypeError(f"{fn!r} is not a callable object")
-        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or ())
+        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or (), used_as="tools")
         if name is None and parsed.name == "<lambda>":
             raise InvalidSignature("You must provide a name for lambda functions")
         if output_schema is NotSet:
@@ -458,9 +458,9 @@ class FunctionTool(Tool):
 def _plain_result(
     result: Any, serializer: ToolResultSerializerType | None, output_schema: dict[str, Any] | None
 ) -> ToolResult | None:
-    """`result_from` for values made only of JSON builtins (`fast_schema.is_plain`), the
+    """`result_from` for values made only of JSON builtins (`plain_values.is_plain`), the
     same result without `trimcp.utilities.types`; `None` for any other value."""
-    if not fast_schema.is_plain(result):
+    if not plain_values.is_plain(result):
         return None
     kind = type(result)
     if output_schema is not None and not output_schema.get(WRAP_KEY) and kind is not dict:
@@ -481,9 +481,9 @@ def _plain_result(
             text = msgspec.json.encode(result).decode()
         content = [TextContent(text=text)]
     if output_schema is None:
-        structured = fast_schema.plain_builtins(result) if kind is dict else None
+        structured = plain_values.plain_builtins(result) if kind is dict else None
     elif output_schema.get(WRAP_KEY):
-        structured = {"result": fast_schema.plain_builtins(result)}
+        structured = {"result": plain_values.plain_builtins(result)}
     else:
-        structured = fast_schema.plain_builtins(result)
+        structured = plain_values.plain_builtins(result)
     return ToolResult.from_final(content, structured)

@@ -105,6 +105,7 @@ class ParsedCallable:
         *,
         exclude_args: Collection[str] = (),
         dereference: bool = False,
+        used_as: str | None = None,
     ) -> ParsedCallable:
         """Inspect `fn` once and build its validator and schema.
 
@@ -112,6 +113,8 @@ class ParsedCallable:
             fn: the user's function.
             exclude_args: parameters hidden from clients; each must have a default.
             dereference: inline `$defs` into the schema (recursive ones stay).
+            used_as: what `fn` becomes (`"tools"`, `"prompts"`, `"resources"`), for the
+                messages: "Functions with *args are not supported as tools".
 
         Raises:
             InvalidSignature: `*args`/`**kwargs`, an excluded parameter without a default or
@@ -143,10 +146,12 @@ class ParsedCallable:
         positional_only: list[str] = []
         positional_defaults: dict[str, Any] = {}
         for index, param in enumerate(sig.parameters.values()):
-            if param.kind is inspect.Parameter.VAR_POSITIONAL:
-                raise InvalidSignature(f"{self.name}: Functions with *args are not supported as tools")
-            if param.kind is inspect.Parameter.VAR_KEYWORD:
-                raise InvalidSignature(f"{self.name}: Functions with **kwargs are not supported as tools")
+            if param.kind in _VARIADIC:
+                star = "*args" if param.kind is inspect.Parameter.VAR_POSITIONAL else "**kwargs"
+                raise InvalidSignature(
+                    f"{self.name}: Functions with {star} are not supported"
+                    + (f" as {used_as}" if used_as else "")
+                )
             if param.kind is inspect.Parameter.POSITIONAL_ONLY:
                 positional_only.append(param.name)
                 positional_defaults[param.name] = param.default
@@ -238,6 +243,7 @@ class ParsedCallable:
         return result
 
 
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 # what sync tools mostly return; `inspect.isawaitable` would try the `Awaitable` ABC on each
 _NEVER_AWAITABLE = frozenset({type(None), bool, int, float, str, bytes, list, tuple, dict})
 
