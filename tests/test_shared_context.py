@@ -360,3 +360,46 @@ def test_a_run_left_behind_by_an_ended_event_loop_is_not_joined(backend: str) ->
 
     anyio.run(leak, backend=backend)
     assert anyio.run(use, backend=backend) == 2
+
+
+async def test_a_servers_lifespan_outlives_the_first_of_two_overlapping_clients() -> None:
+    from trimcp import Client, Context, FastMCP
+
+    runs: list[dict[str, bool]] = []
+
+    @asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[dict[str, bool]]:
+        state = {"open": True}
+        runs.append(state)
+        try:
+            yield state
+        finally:
+            state["open"] = False
+
+    mcp = FastMCP("shared", lifespan=lifespan)
+
+    @mcp.tool
+    def is_open(ctx: Context) -> bool:
+        return bool(ctx.lifespan_context["open"])
+
+    first_in, first_out, first_gone = anyio.Event(), anyio.Event(), anyio.Event()
+    answers: list[bool] = []
+
+    async def first() -> None:
+        async with Client(mcp) as client:
+            assert (await client.call_tool("is_open")).data is True
+            first_in.set()
+            await first_out.wait()
+        first_gone.set()
+
+    with anyio.fail_after(LIMIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await first_in.wait()
+            async with Client(mcp) as second:
+                first_out.set()
+                await anyio.wait_all_tasks_blocked()  # the first has left its block
+                answers.append((await second.call_tool("is_open")).data)
+                assert runs[0]["open"] and mcp.lifespan_result is runs[0]
+    assert answers == [True] and first_gone.is_set()
+    assert len(runs) == 1 and not runs[0]["open"] and mcp.lifespan_result is None
