@@ -27,6 +27,11 @@ the underlying context form a *run*:
 The users' handles are plain objects, not async generators: a handle that is never exited
 (a leaked client) is not finalized by the event loop behind the owner's back, out of order
 with the underlying context's own generator.
+
+What the caller keeps: the owner's `async with` enters and exits in one task (any `async with`
+in one coroutine does; a fixture whose teardown runs as another task does not, and exits the
+underlying context there). A user that never leaves keeps the owner's exit waiting: owning a
+shared context means waiting for the others.
 """
 
 from __future__ import annotations
