@@ -57,6 +57,7 @@ from trimcp.settings import settings
 
 __all__ = [
     "McpDispatch",
+    "SlashRedirect",
     "StarletteWithLifespan",
     "TrimcpApp",
     "create_app",
@@ -316,10 +317,35 @@ def _module_available(name: str) -> bool:
 
 
 def _served_paths(path: str) -> list[str]:
-    """The route paths an MCP path answers on: itself, and with or without a trailing slash
-    (no redirect: clients POST to either)."""
+    """The route paths an MCP path answers on: itself, and with or without a trailing slash."""
     stripped = path.rstrip("/") or "/"
     return list(dict.fromkeys([path, stripped, stripped if stripped == "/" else stripped + "/"]))
+
+
+class SlashRedirect:
+    """The MCP endpoint on the other spelling of its path (`/mcp/` for `/mcp`, or the
+    reverse): a `GET` or `HEAD` is redirected (307) to the route's own path, as Starlette's
+    router (and so FastMCP) answers it; any other method is served at once, so a client
+    POSTing to either spelling pays no redirect round trip."""
+
+    __slots__ = ("endpoint", "path")
+
+    def __init__(self, endpoint: ASGIApp, path: str) -> None:
+        self.endpoint = endpoint
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.endpoint(scope, receive, send)
+            return
+        from starlette.datastructures import URL
+        from starlette.responses import RedirectResponse
+
+        url = URL(scope=scope)
+        root_path: str = scope.get("root_path", "")
+        prefix = root_path if url.path.startswith(root_path) else ""
+        response = RedirectResponse(url.replace(path=prefix + self.path), status_code=307)
+        await response(scope, receive, send)
 
 
 def create_app(
@@ -347,13 +373,14 @@ def create_app(
     sse_path: str | None = None,
     message_path: str | None = None,
     routes: Sequence[BaseRoute] | None = None,
-    debug: bool = False,
+    debug: bool | None = None,
 ) -> TrimcpApp:
     """Build the ASGI app of `server`.
 
     Args:
         path: the MCP endpoint path (default `/mcp`; for `transport="sse"` the SSE path,
-            default `/sse`). Served with and without a trailing slash.
+            default `/sse`). Served with and without a trailing slash (a `GET` of the other
+            spelling is redirected, 307, as Starlette's router does).
         middleware: Starlette `Middleware` (or `(cls, args, kwargs)` triples) around the whole
             app, the MCP endpoint included; the first listed is the outermost.
         json_response: answer JSON rather than SSE where the handler allows.
@@ -368,7 +395,8 @@ def create_app(
             `OriginGuard` in front of the MCP endpoints.
         sse_path, message_path: the legacy transport's paths (`/sse`, `/messages/`).
         routes: extra Starlette routes, served after the server's custom routes.
-        debug: Starlette's debug mode (tracebacks in 500 answers of custom routes).
+        debug: Starlette's debug mode (tracebacks in 500 answers of custom routes); not
+            given: the server's FastMCP 2.x constructor setting (`FastMCP(debug=True)`), else off.
 
     `path`, `sse_path`, `message_path`, `json_response` and `stateless_http` not given follow
     the server's constructor settings, then `trimcp.settings` (`Settings.resolve`).
@@ -378,6 +406,8 @@ def create_app(
     """
     if transport not in ("http", "streamable-http", "sse"):
         raise ValueError(f"Unknown HTTP transport: {transport!r}")
+    if debug is None:
+        debug = bool(getattr(server, "transport_settings", {}).get("debug"))
     middleware_triples = normalize_middleware(middleware)
 
     def guard(app: ASGIApp) -> OriginGuard:
@@ -454,7 +484,8 @@ def create_app(
     for route in mcp_routes:
         if "{" not in route.path:
             for served in _served_paths(route.path):
-                mcp_endpoints.setdefault(served, route.app)
+                app = route.app if served == route.path else SlashRedirect(route.app, route.path)
+                mcp_endpoints.setdefault(served, app)
     return TrimcpApp(
         server,
         routes=[*mcp_routes, *custom_routes(server), *(routes or ())],

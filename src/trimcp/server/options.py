@@ -86,7 +86,7 @@ def refuse_unimplemented(arguments: Mapping[str, Any]) -> None:
 
 TRANSPORT_SETTINGS = (
     "log_level",
-    "debug",  # Starlette's debug pages: trimcp has none, nothing to switch on
+    "debug",  # Starlette's debug mode of the HTTP app (tracebacks in custom routes' 500s)
     "host",
     "port",
     "sse_path",
