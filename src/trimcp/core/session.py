@@ -72,10 +72,18 @@ def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
 
 
 class ServerSession:
-    """MCP state and dispatch for one session (or for stateless modern requests)."""
+    """MCP state and dispatch for one session (or for stateless modern requests).
 
-    def __init__(self, server: FastMCP) -> None:
+    Args:
+        server: the server it serves.
+        shared: it serves the requests of many clients, not one session (what the HTTP
+            endpoint keeps for stateless and 2026-07-28 requests): it ends only with the
+            endpoint, so `at_close` is refused.
+    """
+
+    def __init__(self, server: FastMCP, *, shared: bool = False) -> None:
         self.server = server
+        self.shared = shared
         self.lifecycle = Lifecycle()
         self.protocol_version: str | None = None
         self._session_envelope: dict[str, Any] | None = None
@@ -110,7 +118,18 @@ class ServerSession:
     def at_close(self, callback: Callable[[], object]) -> None:
         """Call `callback()` (sync, on the event loop) when this session ends: what binds
         something to a client session (a stateful proxy's backend client) lets go of it
-        there. A session that already ended calls it at once."""
+        there. A session that already ended calls it at once.
+
+        Raises:
+            RuntimeError: this session is `shared` (stateless HTTP, 2026-07-28 requests over
+                HTTP): no client session ends there, the callback would wait for shutdown.
+        """
+        if self.shared:
+            raise RuntimeError(
+                "ctx.session.at_close() needs a client session: this request has none "
+                "(stateless HTTP, or a 2026-07-28 request over HTTP), its session is shared "
+                "by every client and ends only when the server stops"
+            )
         if self._at_close is None:
             callback()
         else:

@@ -200,7 +200,7 @@ class StreamableHTTPEndpoint:
             handshake_timeout=session_handshake_timeout,
             stream_buffer=get_stream_buffer,
         )
-        self.shared = ServerSession(server)  # modern requests, and everything when stateless
+        self.shared = ServerSession(server, shared=True)  # modern requests; all when stateless
         self.shared.lifecycle.state = SessionState.OPERATING
         self.engine = RequestEngine(
             self.shared.handle_request,
@@ -405,7 +405,7 @@ class StreamableHTTPEndpoint:
         mcp = self._stateless_sessions.get(version)
         if mcp is not None:
             return mcp
-        mcp = ServerSession(self.server)
+        mcp = ServerSession(self.server, shared=True)
         params = msgspec.json.encode({"protocolVersion": version, "capabilities": {}})
         await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), NullChannel())
         await mcp.handle_notification(
@@ -444,7 +444,7 @@ class StreamableHTTPEndpoint:
         sse_ok: bool,
         body: bytes,
     ) -> None:
-        mcp = ServerSession(self.server)
+        mcp = ServerSession(self.server, shared=self.stateless)  # stateless: no session ends
         if self.stateless:
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
