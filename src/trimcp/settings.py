@@ -16,6 +16,8 @@ reads the new value.
 | `streamable_http_path` | `/mcp` | the streamable HTTP endpoint |
 | `json_response`, `stateless_http` | `False`, `False` | streamable HTTP answers JSON / no sessions |
 | `log_level` | `None` | `run_http`'s `trimcp` logger and hypercorn's error log (`None`: untouched, hypercorn logs warnings) |
+| `log_enabled` | `True` | `trimcp.utilities.logging.configure_logging` sets up the `trimcp` logger (off: leaves it alone) |
+| `enable_rich_tracebacks` | `True` | that logging handler shows `rich` tracebacks |
 | `home` | the user data directory (`~/.local/share/trimcp` on Linux) | where trimcp may keep a user's data (FastMCP's field; nothing stored there yet) |
 | `mask_error_details` | `False` | unexpected exceptions reach clients without their message |
 | `strict_input_validation` | `False` | tool arguments are not coerced (`"10"` is no integer) |
@@ -134,6 +136,8 @@ OPTIONS: dict[str, Option] = {
         Option("json_response", _boolean, False),
         Option("stateless_http", _boolean, False),
         Option("log_level", _one_of(*_LOG_LEVELS, upper=True), None),
+        Option("log_enabled", _boolean, True),
+        Option("enable_rich_tracebacks", _boolean, True),
         # the server (FastMCP 2.13's)
         Option("home", _path, _user_data_dir()),
         Option("mask_error_details", _boolean, False),
@@ -167,6 +171,8 @@ class Settings:
     json_response: bool
     stateless_http: bool
     log_level: str | None
+    log_enabled: bool
+    enable_rich_tracebacks: bool
     mask_error_details: bool
     strict_input_validation: bool
     include_fastmcp_meta: bool
