@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trimcp.http.context import current_http_request
-from trimcp.server.context import Context, get_context, provide_http_request
+from trimcp.server.context import Context, get_context
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -103,7 +103,3 @@ def get_http_headers(include_all: bool = False, include: set[str] | None = None)
 def get_access_token() -> Any:
     """The access token of the authenticated client (`None`: no authentication yet)."""
     return None
-
-
-# `Context.get_http_request()` (deprecated) asks this module's function, looked up at call time
-provide_http_request(lambda: get_http_request())

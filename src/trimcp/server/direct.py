@@ -18,14 +18,17 @@ if TYPE_CHECKING:
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
 
-__all__ = ["call_tool", "listed", "read_resource", "render_prompt", "visible_tool"]
+__all__ = ["call_tool", "find_tool", "listed", "read_resource", "render_prompt"]
 
 T = TypeVar("T")
 
 
-def visible_tool(server: FastMCP, name: str) -> Tool:
-    """The visible tool clients call `name` (`NotFoundError` if none)."""
-    tool = server.tool_manager.find_keyed(name)
+def find_tool(server: FastMCP, name: str) -> Tool:
+    """The tool clients call `name`, else the server's own tool `name` even when hidden
+    (disabled, or filtered out by tags): FastMCP's lookup is unfiltered, so that
+    `(await mcp.get_tool(name)).enable()` works (`NotFoundError` if neither)."""
+    manager = server.tool_manager
+    tool = manager.find_keyed(name) or manager.registry.get_any(name)
     if tool is None:
         raise NotFoundError(f"Unknown tool: {name}")  # FastMCP's server says it so
     return tool

@@ -25,13 +25,14 @@ import anyio
 
 from trimcp import __version__
 from trimcp.core import answers, running
+from trimcp.core.context import provide_http_request
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import dependencies as _dependencies  # noqa: F401  (the HTTP request source)
 from trimcp.server import deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
+from trimcp.server.dependencies import get_http_request
 from trimcp.server.lifespan import LifespanFn, ServerLifespan, default_lifespan
 from trimcp.server.options import (
     check_prefix_format,
@@ -79,6 +80,8 @@ __all__ = [
 
 logger = logging.getLogger("trimcp.server")
 
+provide_http_request(get_http_request)  # for the core's `Context.get_http_request()`
+
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
 LifespanCallable = LifespanFn  # FastMCP's name
 Names = Collection[str] | None
@@ -89,8 +92,8 @@ class FastMCP:
     """An MCP server: register tools, resources and prompts, then `run()` it.
 
     The constructor takes FastMCP 2.13's keywords (its deprecated transport settings `host`,
-    `port`, `log_level`, `json_response`, ... included; `debug` has nothing to switch on here)
-    and trimcp's own; any other raises `TypeError`. FastMCP keywords trimcp does not implement
+    `port`, `log_level`, `json_response`, `debug` (Starlette's, for the HTTP app), ...) and
+    trimcp's own; any other raises `TypeError`. FastMCP keywords trimcp does not implement
     yet raise `NotImplementedError` rather than being ignored: `auth=` other than `None` (and
     `FASTMCP_SERVER_AUTH` when `auth` is not given) and the OpenAPI constructors
     (`from_openapi`, `from_fastapi`).
@@ -282,9 +285,9 @@ class FastMCP:
         return [tool for _key, tool in self.tool_manager.iter_visible()]
 
     async def get_tool(self, name: str) -> Tool:
-        """The visible tool clients call `name` (`NotFoundError` if none)."""
+        """The tool clients call `name`, else this server's own if hidden (see `find_tool`)."""
         await self.composition.refresh()
-        return direct.visible_tool(self, name)
+        return direct.find_tool(self, name)
 
     def add_tool_transformation(self, tool_name: str, transformation: Any) -> None:
         """Serve tool `tool_name` transformed (a `ToolTransformConfig`), mounted ones too."""
