@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from trimcp.core.context import Context
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
+from trimcp.resources.resource import ReadResourceContents
 from trimcp.tools.tool import Tool, ToolResult
 
 __all__ = [
@@ -76,7 +77,16 @@ async def read_resource(
     context: Context, uri: Annotated[str, "The URI of the resource to read."]
 ) -> list[Any]:
     """Read a resource available on the server."""
-    return await context.read_resource(uri)
+    return [_plain_contents(item) for item in await context.read_resource(uri)]
+
+
+def _plain_contents(item: ReadResourceContents) -> dict[str, Any]:
+    """One content as FastMCP's tool answers it (the SDK's `ReadResourceContents` has no
+    `meta`): `content` and `mime_type`, plus `meta` only when the content has one."""
+    plain: dict[str, Any] = {"content": item.content, "mime_type": item.mime_type}
+    if item.meta is not None:
+        plain["meta"] = item.meta
+    return plain
 
 
 list_prompts_tool = Tool.from_function(list_prompts)
