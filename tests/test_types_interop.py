@@ -231,6 +231,18 @@ def test_different_values_or_kinds_are_unequal() -> None:
     assert text != {"type": "text", "text": "a"}
 
 
+def test_payload_equality_is_msgspecs_own() -> None:
+    # No Python `__eq__` on the hot path (a list compare, `x in list`): msgspec compares
+    # structs of one type; pydantic answers for `mcp.types` models, both ways.
+    for cls in (TextContent, ImageContent, Icon, CallToolResult, PromptMessage):
+        assert cls.__eq__ is msgspec.Struct.__eq__
+    assert [TextContent(text="a")] == [TextContent(text="a")]
+    assert TextContent(text="a") != ImageContent(data="a", mimeType="i/p")
+    assert TextContent(text="a") != {"type": "text", "text": "a"}
+    model = mcp_model("TextContent", type="text", text="a")
+    assert TextContent(text="a") == model and model == TextContent(text="a")
+
+
 def test_a_payload_holding_a_non_json_value_is_unequal_not_an_error() -> None:
     odd = TextContent(text="a", meta={"k": object()})  # no `mcp.types` model can hold it
     model = mcp_model("TextContent", type="text", text="a")

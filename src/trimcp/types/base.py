@@ -20,8 +20,6 @@ __all__ = ["Annotations", "Icon", "Implementation", "Meta", "Payload"]
 Meta = dict[str, Any]
 P = TypeVar("P", bound="Payload")
 
-_struct_eq = msgspec.Struct.__eq__
-
 # Per class: (attribute, wire name, default, default factory) for each field.
 _FieldRow = tuple[str, str, Any, Any]
 _field_rows: dict[type[Any], tuple[_FieldRow, ...]] = {}
@@ -216,26 +214,11 @@ class Payload(msgspec.Struct, omit_defaults=True, kw_only=True):
         new = copy.deepcopy(self) if deep else self
         return msgspec.structs.replace(new, **(update or {}))
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, msgspec.Struct):
-            return _struct_eq(self, other)
-        if callable(getattr(other, "model_dump", None)) and not isinstance(other, type):
-            from trimcp.types.interop import foreign_equal
-
-            equal: bool = foreign_equal(self, other)
-            return equal
-        return NotImplemented
-
-    def __ne__(self, other: object) -> bool:
-        equal = self.__eq__(other)
-        return equal if equal is NotImplemented else not equal
-
-    # Defining `__eq__` would make the class unhashable; msgspec's hash stays (frozen only).
-    __hash__ = msgspec.Struct.__hash__
-
-    # Once `mcp.types` is registered, pydantic counts a payload as a `BaseModel` (an instance
-    # of its `mcp.types` twin) and reads these attributes: through them `BaseModel.__eq__`
-    # gives `mcp_model == payload` the meaning of `payload == mcp_model`, and pydantic
+    # Equality is msgspec's own (C, some 25 ns), which answers `NotImplemented` for anything
+    # but a struct of the same type; Python then asks the other side. Once `mcp.types` is
+    # registered, pydantic counts a payload as a `BaseModel` (an instance of its `mcp.types`
+    # twin) and reads these attributes: through them `BaseModel.__eq__` answers both
+    # `mcp_model == payload` and `payload == mcp_model` (the reflected call), and pydantic
     # serializes a payload (`pydantic_core.to_json`, or inside an `mcp.types` model) as the
     # equal model. Before that, those that need the model raise `AttributeError`, as on any
     # struct (so `hasattr(payload, "__dict__")` stays false).

@@ -9,8 +9,10 @@ the user's program has imported it, trimcp's payloads stand in for its models:
   finder on `sys.meta_path` (`watch_for_mcp`) runs it as soon as that import completes, then
   takes itself off. Code that hands payloads to users may call it too: once registration is
   done it is one global read, before that one dict lookup.
-- Equality both ways: `payload == mcp_model` and `mcp_model == payload` compare by value (the
-  model converted to the trimcp type), in lists too.
+- Equality both ways: `payload == mcp_model` and `mcp_model == payload` compare by value, in
+  lists too: pydantic's own comparison, with the payload as its equal model (so fields the SDK
+  fills with defaults compare equal to the payload's unset ones; a payload no model can hold
+  is equal to none).
 - `from_foreign(obj, cls)` converts an `mcp.types` model (or a dict, or a struct) into a trimcp
   type; `trimcp.types.codec.convert` does the same for values holding models anywhere inside,
   so every conversion site that goes through it accepts `mcp.types` objects.
@@ -94,7 +96,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MCP_NAMES",
-    "foreign_equal",
     "from_foreign",
     "register_with_mcp",
     "to_mcp",
@@ -270,23 +271,3 @@ def to_mcp(payload: Payload) -> Any:
     if twin is type(payload):
         raise LookupError(f"no `mcp.types` model for {type(payload).__name__} (is mcp imported?)")
     return twin.model_validate(payload.model_dump(mode="json", by_alias=True, exclude_none=True))
-
-
-def foreign_equal(payload: Payload, other: Any) -> Any:
-    """`payload == other` for a pydantic model `other`: equal when `other` is the `mcp.types`
-    namesake of the payload's type and holds the same values (pydantic's own comparison, with
-    the payload as its equal model, so that fields the SDK fills with defaults compare equal
-    to the payload's unset ones); `NotImplemented` for any other model (it may know better)."""
-    cls = type(payload)
-    if type(other).__name__ not in (cls.__name__, MCP_NAMES.get(cls)):
-        return NotImplemented
-    if isinstance(other, cls.__twin__):
-        try:
-            return bool(to_mcp(payload) == other)
-        except (TypeError, ValueError):  # not JSON, or pydantic's ValidationError: no equal model
-            return False
-    try:  # a look-alike from elsewhere: compare as trimcp values
-        converted: Payload = from_foreign(other, cls)
-    except (ValueError, TypeError):  # msgspec.ValidationError is a ValueError
-        return False
-    return bool(payload == converted)
