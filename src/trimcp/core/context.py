@@ -68,8 +68,8 @@ _http_request: Callable[[], Any] | None = None
 
 def provide_http_request(source: Callable[[], Any]) -> None:
     """Where `Context.get_http_request()` finds the HTTP request being served: the HTTP
-    layer's `trimcp.server.dependencies.get_http_request`, which `trimcp.server.server` gives
-    when it loads (the core does not import the HTTP stack)."""
+    layer's `trimcp.server.dependencies.get_http_request`, given when `trimcp.server.server`
+    loads (`dependencies.serve_context_requests`; the core does not import the HTTP stack)."""
     global _http_request
     _http_request = source
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from trimcp.http.context import current_http_request
-from trimcp.server.context import Context, get_context
+from trimcp.server.context import Context, get_context, provide_http_request
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -103,3 +103,12 @@ def get_http_headers(include_all: bool = False, include: set[str] | None = None)
 def get_access_token() -> Any:
     """The access token of the authenticated client (`None`: no authentication yet)."""
     return None
+
+
+def serve_context_requests() -> None:
+    """Make `get_http_request` what the core's `Context.get_http_request()` (FastMCP 2.x's,
+    deprecated) returns: the core may not import the HTTP layer. Looked up here at each call,
+    so patching `trimcp.server.dependencies.get_http_request` reaches it too.
+    Internal API: `trimcp.server.server` calls it once as it loads (a `Context` needs a
+    server)."""
+    provide_http_request(lambda: get_http_request())

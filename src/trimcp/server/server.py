@@ -25,14 +25,12 @@ import anyio
 
 from trimcp import __version__
 from trimcp.core import answers, running
-from trimcp.core.context import provide_http_request
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import deprecated, direct, registration
+from trimcp.server import dependencies, deprecated, direct, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
-from trimcp.server.dependencies import get_http_request
 from trimcp.server.lifespan import LifespanFn, ServerLifespan, default_lifespan
 from trimcp.server.options import (
     check_prefix_format,
@@ -80,7 +78,7 @@ __all__ = [
 
 logger = logging.getLogger("trimcp.server")
 
-provide_http_request(get_http_request)  # for the core's `Context.get_http_request()`
+dependencies.serve_context_requests()  # the core's `Context.get_http_request()` asks it
 
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
 LifespanCallable = LifespanFn  # FastMCP's name
