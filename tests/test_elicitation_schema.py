@@ -1,7 +1,9 @@
 """`trimcp.server.elicitation`: requested schemas per response type, and parsing answers back.
 
 Expected schemas follow the 2025-11-25 `PrimitiveSchemaDefinition` and the conformance scenarios
-`elicitation-sep1330-enums` and `elicitation-sep1034-defaults`.
+`elicitation-sep1330-enums` and `elicitation-sep1034-defaults`, with FastMCP 2.13's titles (the
+class name or "ScalarElicitationType" on the object, pydantic's title or "Value" on a property)
+and its `enumNames` for Enums.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from trimcp.types.misc import ElicitResult
 
 
 class Priority(enum.Enum):
-    """Docstrings of enums must not leak into the schema."""
+    """How urgent it is."""
 
     LOW = "low"
     HIGH = "high"
@@ -42,7 +44,12 @@ class Level(enum.IntEnum):
 
 
 def wrapped(prop: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": {"value": prop}}
+    """FastMCP's `ScalarElicitationType(value: T)` schema; `prop` without a title gets "Value"."""
+    schema: dict[str, Any] = {
+        "type": "object",
+        "title": "ScalarElicitationType",
+        "properties": {"value": {"title": "Value", **prop}},
+    }
     if required:
         schema["required"] = ["value"]
     return schema
@@ -61,7 +68,16 @@ def wrapped(prop: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
         (["low", "medium", "high"], {"type": "string", "enum": ["low", "medium", "high"]}),
         (Literal["yes", "no"], {"type": "string", "enum": ["yes", "no"]}),
         (Literal["only"], {"type": "string", "enum": ["only"]}),
-        (Priority, {"type": "string", "enum": ["low", "high"]}),
+        (
+            Priority,  # an Enum keeps its class name and docstring, and adds enumNames
+            {
+                "type": "string",
+                "title": "Priority",
+                "description": "How urgent it is.",
+                "enum": ["low", "high"],
+                "enumNames": ["Low", "High"],
+            },
+        ),
         (
             {"low": "Low priority", "high": {"title": "High priority"}},
             {
@@ -160,10 +176,16 @@ def test_sep1330_enum_variants_have_the_spec_shapes() -> None:
     assert spec.wrapped is False
     assert spec.requested_schema == {
         "type": "object",
+        "title": "Sep1330Enums",
         "properties": {
-            "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+            "untitledSingle": {
+                "type": "string",
+                "title": "Untitledsingle",
+                "enum": ["option1", "option2", "option3"],
+            },
             "titledSingle": {
                 "type": "string",
+                "title": "Titledsingle",
                 "oneOf": [
                     {"const": "value1", "title": "First Option"},
                     {"const": "value2", "title": "Second Option"},
@@ -171,15 +193,18 @@ def test_sep1330_enum_variants_have_the_spec_shapes() -> None:
             },
             "legacyEnum": {
                 "type": "string",
+                "title": "Legacyenum",
                 "enum": ["opt1", "opt2", "opt3"],
                 "enumNames": ["Option One", "Option Two", "Option Three"],
             },
             "untitledMulti": {
                 "type": "array",
+                "title": "Untitledmulti",
                 "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
             },
             "titledMulti": {
                 "type": "array",
+                "title": "Titledmulti",
                 "items": {
                     "anyOf": [
                         {"const": "value1", "title": "First Choice"},
@@ -251,16 +276,18 @@ class Sep1034Defaults:
 def test_sep1034_defaults_are_advertised_for_every_primitive() -> None:
     assert elicitation_schema(Sep1034Defaults).requested_schema == {
         "type": "object",
+        "title": "Sep1034Defaults",
         "properties": {
-            "name": {"type": "string", "default": "John Doe"},
-            "age": {"type": "integer", "default": 30},
-            "score": {"type": "number", "default": 95.5},
+            "name": {"type": "string", "title": "Name", "default": "John Doe"},
+            "age": {"type": "integer", "title": "Age", "default": 30},
+            "score": {"type": "number", "title": "Score", "default": 95.5},
             "status": {
                 "type": "string",
+                "title": "Status",
                 "enum": ["active", "inactive", "pending"],
                 "default": "active",
             },
-            "verified": {"type": "boolean", "default": True},
+            "verified": {"type": "boolean", "title": "Verified", "default": True},
         },
     }
 
@@ -282,7 +309,7 @@ def test_sep1034_answer_parses_into_the_dataclass() -> None:
 
 
 class Profile(BaseModel):
-    """Model docstrings stay out of the schema."""
+    """About you."""
 
     email: str = Field(title="E-mail", description="Where we write to", max_length=80)
     homepage: AnyUrl
@@ -303,6 +330,8 @@ class Profile(BaseModel):
 def test_pydantic_model_is_flattened_to_spec_keywords() -> None:
     assert elicitation_schema(Profile).requested_schema == {
         "type": "object",
+        "title": "Profile",
+        "description": "About you.",
         "properties": {
             "email": {
                 "type": "string",
@@ -310,17 +339,34 @@ def test_pydantic_model_is_flattened_to_spec_keywords() -> None:
                 "description": "Where we write to",
                 "maxLength": 80,
             },
-            "homepage": {"type": "string", "format": "uri", "minLength": 1},
-            "born": {"type": "string", "format": "date"},
-            "seen_at": {"type": "string", "format": "date-time"},
-            "age": {"type": "integer", "minimum": 0},
-            "ratio": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5},
-            "code": {"type": "string"},
-            "ident": {"type": "integer", "default": 0},
-            "priority": {"type": "string", "enum": ["low", "high"], "default": "high"},
-            "tags": {"type": "array", "items": {"type": "string", "enum": ["low", "high"]}},
-            "nickname": {"type": "string"},
-            "note": {"type": "string"},
+            "homepage": {"type": "string", "title": "Homepage", "format": "uri", "minLength": 1},
+            "born": {"type": "string", "title": "Born", "format": "date"},
+            "seen_at": {"type": "string", "title": "Seen At", "format": "date-time"},
+            "age": {"type": "integer", "title": "Age", "minimum": 0},
+            "ratio": {
+                "type": "number",
+                "title": "Ratio",
+                "minimum": 0,
+                "maximum": 1,
+                "default": 0.5,
+            },
+            "code": {"type": "string", "title": "Code"},
+            "ident": {"type": "integer", "title": "Ident", "default": 0},
+            "priority": {
+                "type": "string",
+                "title": "Priority",
+                "description": "How urgent it is.",
+                "enum": ["low", "high"],
+                "enumNames": ["Low", "High"],
+                "default": "high",
+            },
+            "tags": {
+                "type": "array",
+                "title": "Tags",
+                "items": {"type": "string", "enum": ["low", "high"]},
+            },
+            "nickname": {"type": "string", "title": "Nickname"},
+            "note": {"type": "string", "title": "Note"},
         },
         "required": ["email", "homepage", "born", "age", "code"],
     }
@@ -371,10 +417,11 @@ def test_typeddict_schema_and_answer_is_a_dict() -> None:
     spec = elicitation_schema(Contact)
     assert spec.requested_schema == {
         "type": "object",
+        "title": "Contact",
         "properties": {
-            "name": {"type": "string"},
-            "phone": {"type": "string"},
-            "kind": {"type": "string", "enum": ["home", "work"]},
+            "name": {"type": "string", "title": "Name"},
+            "phone": {"type": "string", "title": "Phone"},
+            "kind": {"type": "string", "title": "Kind", "enum": ["home", "work"]},
         },
         "required": ["name", "kind"],
     }
@@ -382,7 +429,11 @@ def test_typeddict_schema_and_answer_is_a_dict() -> None:
     loose = elicitation_schema(LooseContact)
     assert loose.requested_schema == {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "vip": {"type": "boolean"}},
+        "title": "LooseContact",
+        "properties": {
+            "name": {"type": "string", "title": "Name"},
+            "vip": {"type": "boolean", "title": "Vip"},
+        },
     }
     assert loose.parse({"vip": True}) == {"vip": True}
 
@@ -642,3 +693,61 @@ def test_get_elicitation_schema_is_fastmcps_name_for_the_requested_schema() -> N
     assert set(get_elicitation_schema(Booking)["properties"]) == {"date", "guests"}
     with pytest.raises(TypeError):
         get_elicitation_schema(dict[str, list[dict[str, int]]])
+
+
+# --------------------------------------------------------------------------- FastMCP's titles
+
+
+class TaskStatus(enum.Enum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+
+
+class Shown(enum.Enum):
+    Low = "Low"
+    High = "High"
+
+
+class Labelled(enum.Enum):
+    A = "a"
+    B = "b"
+
+
+Labelled.A._display_name_ = "Alpha"  # type: ignore[attr-defined]
+Labelled.B._display_name_ = "Beta"  # type: ignore[attr-defined]
+
+
+@dataclass
+class TaskUpdate:
+    status: TaskStatus
+    shown: Shown = Shown.Low
+    labelled: Labelled = Labelled.A
+    level: Literal["x", "y"] = "x"
+
+
+def test_enum_names_are_added_when_member_names_read_differently_from_values() -> None:
+    props = elicitation_schema(TaskUpdate).requested_schema["properties"]
+    assert props["status"]["enumNames"] == ["Not Started", "In Progress"]
+    assert props["labelled"]["enumNames"] == ["Alpha", "Beta"]  # `_display_name_` wins
+    assert "enumNames" not in props["shown"]  # names equal to the values add nothing
+    assert "enumNames" not in props["level"]  # a Literal has no member names
+    assert props["status"]["title"] == "TaskStatus"  # an Enum field is titled by its class
+
+
+def test_scalar_schema_is_fastmcps_scalar_elicitation_type() -> None:
+    # FastMCP 2.13's tests compare this schema whole
+    assert elicitation_schema(int).requested_schema == {
+        "properties": {"value": {"title": "Value", "type": "integer"}},
+        "required": ["value"],
+        "title": "ScalarElicitationType",
+        "type": "object",
+    }
+
+
+def test_a_field_title_overrides_the_enum_class_name() -> None:
+    class Ticket(BaseModel):
+        status: TaskStatus = Field(title="State", description="Where it stands")
+
+    prop = elicitation_schema(Ticket).requested_schema["properties"]["status"]
+    assert prop["title"] == "State"
+    assert prop["description"] == "Where it stands"

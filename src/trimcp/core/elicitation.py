@@ -26,10 +26,17 @@ Response types, as FastMCP 2.x accepts them:
 | dataclass, TypedDict, pydantic model     | one property per field                | an instance/dict  |
 
 Non-object types are *wrapped* in a required `value` property and unwrapped on the way back.
-Object types go through pydantic's JSON schema (no auto-generated titles), then every property
-is flattened to one primitive schema: `$ref`s to enums inlined, `X | None` made non-required,
-single `Literal`s turned into one-value enums, keys the spec does not know dropped (pydantic still
-enforces them when parsing). Anything the spec cannot express (nested objects, arrays of objects
+Titles are FastMCP 2.13's, which clients use to name and label the form: an object type's
+schema carries its class name (`"title": "Person"`, and its docstring as `description`), a
+wrapped one `"title": "ScalarElicitationType"`; each property carries pydantic's title (`"Age"`
+from `age`, an explicit `Field(title=...)`, an Enum's class name) or `"Value"`. An Enum whose
+member names read differently from their values adds `enumNames` (`IN_PROGRESS` -> "In
+Progress", or a member's `_display_name_`; the client names its response type after these).
+
+Object types go through pydantic's JSON schema, then every property is flattened to one
+primitive schema: `$ref`s to enums inlined, `X | None` made non-required, single `Literal`s
+turned into one-value enums, keys the spec does not know dropped (pydantic still enforces them
+when parsing). Anything the spec cannot express (nested objects, arrays of objects
 or of free values, unions other than `int | float` and of literals, non-string enums) raises
 `TypeError` naming the field.
 
@@ -78,6 +85,9 @@ __all__ = [
 T = TypeVar("T")
 
 _STRING_FORMATS = frozenset({"email", "uri", "date", "date-time"})
+# FastMCP 2.13 wraps a scalar in `ScalarElicitationType(value: T)`; clients see its name
+_WRAPPER_TITLE = "ScalarElicitationType"
+_VALUE_TITLE = "Value"
 _FLAT_RULE = (
     "elicitation schemas allow only top-level primitive properties "
     "(string, number, integer, boolean, or string enums)"
@@ -257,8 +267,14 @@ def _build(key: _Key) -> ElicitationSpec[Any]:
     else:
         prop = {"type": "array", "items": {"anyOf": [{"const": v, "title": t} for v, t in key[1]]}}
         target = list[literal]
+    prop["title"] = _VALUE_TITLE
     return ElicitationSpec(
-        {"type": "object", "properties": {"value": prop}, "required": ["value"]},
+        {
+            "type": "object",
+            "title": _WRAPPER_TITLE,
+            "properties": {"value": prop},
+            "required": ["value"],
+        },
         wrapped=True,
         _validate=_adapter(target).validate_python,
         _choices={"value": (frozenset(values), kind.endswith("multi"))},
@@ -271,11 +287,11 @@ def _build_for_type(tp: Any) -> ElicitationSpec[Any]:
     structured = _is_structured(tp)
     try:
         adapter = _adapter(tp)
-        schema = adapter.json_schema(schema_generator=_no_auto_titles())
+        schema = adapter.json_schema(schema_generator=_schema_generator())
     except PydanticUserError as exc:
         if structured and exc.code == "typed-dict-version":
             adapter = _adapter(_portable_typeddict(tp))
-            schema = adapter.json_schema(schema_generator=_no_auto_titles())
+            schema = adapter.json_schema(schema_generator=_schema_generator())
         else:
             raise TypeError(f"Unsupported elicitation response_type {_name(tp)}: {exc}") from None
     except PydanticSchemaGenerationError as exc:
@@ -283,15 +299,16 @@ def _build_for_type(tp: Any) -> ElicitationSpec[Any]:
     defs = schema.pop("$defs", {})
 
     if not structured:
-        if isinstance(tp, type):
-            # a class's own title/description are its name and docstring, not a prompt
-            schema.pop("title", None)
-            schema.pop("description", None)
         try:
             prop, nullable, choices = _flatten_property("it", schema, defs)
         except TypeError as exc:
             raise TypeError(f"Unsupported elicitation response_type {_name(tp)}: {exc}") from None
-        requested: dict[str, Any] = {"type": "object", "properties": {"value": prop}}
+        prop.setdefault("title", _VALUE_TITLE)  # an Enum keeps its class name, as in FastMCP
+        requested: dict[str, Any] = {
+            "type": "object",
+            "title": _WRAPPER_TITLE,
+            "properties": {"value": prop},
+        }
         if not nullable and "default" not in prop:
             requested["required"] = ["value"]
         return ElicitationSpec(
@@ -320,6 +337,9 @@ def _build_for_type(tp: Any) -> ElicitationSpec[Any]:
             all_choices[name] = choices
     required = [n for n in schema.get("required", ()) if n not in nullables]
     requested = {"type": "object", "properties": properties}
+    for key in ("title", "description"):  # the class name and docstring, as FastMCP sends them
+        if key in schema:
+            requested[key] = schema[key]
     if required:
         requested["required"] = required
     return ElicitationSpec(
@@ -435,13 +455,14 @@ def _merged_union(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any
 
 
 def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Inline a `$ref`; the target's own title/description (class name, docstring) are dropped."""
+    """Inline a `$ref`. The target's title/description (an Enum's class name and docstring)
+    stay unless the referring schema has its own (a `Field(title=...)`), as FastMCP inlines
+    them."""
     ref = schema.get("$ref")
     if not isinstance(ref, str):
         return schema
     target = defs.get(ref.rsplit("/", 1)[-1], {})
-    target = _resolve(target, defs)
-    merged = {k: v for k, v in target.items() if k not in ("title", "description")}
+    merged = dict(_resolve(target, defs))
     merged.update((k, v) for k, v in schema.items() if k != "$ref")
     return merged
 
@@ -542,15 +563,31 @@ def _adapter(tp: Any) -> TypeAdapter[Any]:
 
 
 @lru_cache(maxsize=1)
-def _no_auto_titles() -> type:
-    """A pydantic schema generator that keeps explicit `title=`s but adds none from field names."""
+def _schema_generator() -> type:
+    """pydantic's schema generator, with `enumNames` on an Enum whose members read differently
+    from their values (FastMCP 2.13's rule: `_display_name_`, else the name in title case)."""
     from pydantic.json_schema import GenerateJsonSchema
 
     class _ElicitationJsonSchema(GenerateJsonSchema):
-        def field_title_should_be_set(self, schema: Any) -> bool:
-            return False
+        def enum_schema(self, schema: Any) -> Any:
+            result = super().enum_schema(schema)
+            names = _enum_display_names(schema.get("members", ()))
+            if names is not None:
+                result["enumNames"] = names
+            return result
 
     return _ElicitationJsonSchema
+
+
+def _enum_display_names(members: Any) -> list[str] | None:
+    names: list[str] = []
+    differs = False
+    for member in members:
+        custom = getattr(member, "_display_name_", None)
+        name = str(custom) if custom is not None else member.name.replace("_", " ").title()
+        differs = differs or custom is not None or name != member.value
+        names.append(name)
+    return names if differs and names else None
 
 
 def _name(tp: Any) -> str:
