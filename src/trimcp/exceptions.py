@@ -29,6 +29,7 @@ __all__ = [
     "ClientNotConnected",
     "DisabledError",
     "FastMCPError",
+    "InvalidArgumentsError",
     "InvalidSignature",
     "McpError",
     "MissingArgumentsError",
@@ -72,6 +73,12 @@ class MissingArgumentsError(PromptError, ValueError):
 
 class InvalidSignature(TrimcpError, ValueError):
     """A function's signature cannot become a component (a `ValueError`, as FastMCP raises)."""
+
+
+class InvalidArgumentsError(ValidationError, TypeError):
+    """Arguments a transformed tool does not have, or required ones missing: a
+    `ValidationError`, so the client gets the message as for any tool's bad arguments, and
+    a `TypeError`, as FastMCP's `forward()` raises."""
 
 
 class ClientError(TrimcpError):

@@ -106,7 +106,11 @@ def wants_template(fn: Callable[..., Any], uri: str) -> bool:
     """
     if is_template_uri(uri):
         return True
-    return bool(ParsedCallable.from_function(fn).parameters_schema.get("properties"))
+    return bool(
+        ParsedCallable.from_function(fn, used_as="resource templates").parameters_schema.get(
+            "properties"
+        )
+    )
 
 
 def _fmt(names: Iterable[str]) -> str:
@@ -268,7 +272,11 @@ class FunctionResourceTemplate(ResourceTemplate):
     ) -> None:
         # Built directly (FastMCP code may: `FunctionResourceTemplate(fn=..., ...)`), the
         # function is inspected here and its schema is the parameters unless given.
-        parsed = parsed if parsed is not None else ParsedCallable.from_function(fn)
+        parsed = (
+            parsed
+            if parsed is not None
+            else ParsedCallable.from_function(fn, used_as="resource templates")
+        )
         kwargs.setdefault("parameters", parsed.parameters_schema)
         super().__init__(**kwargs)
         self.fn = fn
@@ -312,7 +320,7 @@ class FunctionResourceTemplate(ResourceTemplate):
         target = fn
         if inspect.Parameter.VAR_KEYWORD in kinds:
             target = _spread_var_keyword(fn, pattern)
-        parsed = ParsedCallable.from_function(target)
+        parsed = ParsedCallable.from_function(target, used_as="resource templates")
         fn_name = name or parsed.name
         if fn_name == "<lambda>":
             raise ValueError("You must provide a name for lambda functions")

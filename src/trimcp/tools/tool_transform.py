@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from trimcp.exceptions import ValidationError
+from trimcp.exceptions import InvalidArgumentsError
 from trimcp.tools.output_schema import WRAP_KEY, warn_output_schema_false
 from trimcp.tools.parsed_function import TransformFunction
 from trimcp.tools.tool import (
@@ -58,12 +58,6 @@ def __getattr__(name: str) -> Any:
 
         return getattr(transform_config, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-class InvalidArgumentsError(ValidationError, TypeError):
-    """Arguments a transformed tool does not have, or required ones missing: a
-    `ValidationError`, so the client gets the message as for any tool's bad arguments, and
-    a `TypeError`, as FastMCP's `forward()` raises."""
 
 
 class _Call:
