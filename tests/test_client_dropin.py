@@ -389,15 +389,43 @@ async def test_elicitation_handlers_get_a_typed_response_type(protocol: str) -> 
 
     async def handler(message: str, response_type: Any, params: Any, ctx: Any) -> Any:
         seen.update(types={f.name: f.type for f in dataclasses.fields(response_type)})
-        seen.update(params=params)
+        seen.update(params=params, name=response_type.__name__)
         return ElicitResult(action="accept", content=response_type(name="Ada", age=36))
 
     with anyio.fail_after(5):
         async with Client(mcp, protocol=protocol, elicitation_handler=handler) as client:
             assert (await client.call_tool("ask")).data == "Ada is 36"
     assert seen["types"] == {"name": str, "age": int}
+    assert seen["name"] == "Person"  # named after the schema's title, as FastMCP's client does
+    assert seen["params"].requestedSchema["title"] == "Person"
     assert isinstance(seen["params"], ElicitRequestParams)
     assert seen["params"].message == "Who are you?"
+
+
+@pytest.mark.parametrize("protocol", ERAS)
+async def test_bytes_arguments_reach_a_bytes_parameter_unchanged(protocol: str) -> None:
+    mcp = FastMCP("bytes")
+
+    @mcp.tool
+    def echo(data: bytes, chunks: list[bytes]) -> str:
+        return repr((data, chunks))
+
+    with anyio.fail_after(5):
+        async with Client(mcp, protocol=protocol) as client:
+            result = await client.call_tool("echo", {"data": b"abc123", "chunks": [b"x", b"y"]})
+            assert result.data == repr((b"abc123", [b"x", b"y"]))  # sent as text, as FastMCP
+            with pytest.raises(UnicodeDecodeError):  # not UTF-8: refused, as pydantic does
+                await client.call_tool("echo", {"data": b"\xff", "chunks": []})
+
+
+def test_tool_arguments_without_bytes_are_passed_as_they_are() -> None:
+    from trimcp.client.params import tool_arguments
+
+    plain = {"a": 1, "b": ["x", {"c": None}]}
+    assert tool_arguments(plain) is plain
+    nested = {"a": (b"hi", 2), "b": {"c": bytearray(b"yo")}}
+    assert tool_arguments(nested) == {"a": ["hi", 2], "b": {"c": "yo"}}
+    assert nested["b"] == {"c": bytearray(b"yo")}  # the caller's arguments are not changed
 
 
 async def test_new_gives_a_like_client_with_its_own_connection() -> None:

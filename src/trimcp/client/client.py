@@ -34,7 +34,12 @@ from trimcp.client.elicitation import check_roots
 from trimcp.client.interop import sdk_error
 from trimcp.client.mrtr import drive_input_rounds
 from trimcp.client.options import ClientOptions, Timeout, seconds
-from trimcp.client.params import check_resource_uri, completion_ref, prompt_arguments
+from trimcp.client.params import (
+    check_resource_uri,
+    completion_ref,
+    prompt_arguments,
+    tool_arguments,
+)
 from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
@@ -459,7 +464,7 @@ class Client(Generic[ClientTransportT]):
         """`tools/call`, returning the protocol result (errors are results, not exceptions)."""
         params: dict[str, Any] = {"name": name}
         if arguments is not None:
-            params["arguments"] = arguments
+            params["arguments"] = tool_arguments(arguments)
         return await self._result(
             "tools/call",
             MCPCallToolResult,

@@ -1,5 +1,6 @@
-"""What the client's calls put on the wire, beyond passing values through: prompt arguments
-as JSON text, completion references, and the check of a resource URI before it is sent."""
+"""What the client's calls put on the wire, beyond passing values through: `bytes` in tool
+arguments as text, prompt arguments as JSON text, completion references, and the check of a
+resource URI before it is sent."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["check_resource_uri", "completion_ref", "prompt_arguments"]
+__all__ = ["check_resource_uri", "completion_ref", "prompt_arguments", "tool_arguments"]
 
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")  # a scheme, as every absolute URI starts
 
@@ -40,6 +41,40 @@ def prompt_arguments(arguments: dict[str, Any]) -> dict[str, str]:
         key: value if isinstance(value, str) else _json_text(value)
         for key, value in arguments.items()
     }
+
+
+def tool_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
+    """Tool arguments with every `bytes` value (nested ones too) as UTF-8 text: how FastMCP's
+    client writes them (pydantic's JSON rule), and what a server validating a `bytes`
+    parameter reads back to the same bytes. msgspec alone would send base64, which such a
+    server takes as the bytes of the base64 text. The arguments are returned unchanged (the
+    same object) when they hold no bytes.
+
+    Raises:
+        UnicodeDecodeError: a `bytes` value that is not UTF-8 (pydantic refuses it too).
+    """
+    result: dict[str, Any] = _text_bytes(arguments)
+    return result
+
+
+def _text_bytes(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode()
+    if isinstance(value, dict):
+        changed: dict[Any, Any] | None = None
+        for key, item in value.items():
+            new = _text_bytes(item)
+            if new is not item:
+                if changed is None:
+                    changed = dict(value)
+                changed[key] = new
+        return value if changed is None else changed
+    if isinstance(value, list | tuple):
+        items = [_text_bytes(item) for item in value]
+        if any(new is not old for new, old in zip(items, value, strict=True)):
+            return items
+        return value
+    return value
 
 
 def completion_ref(ref: Any) -> dict[str, Any]:
