@@ -31,6 +31,7 @@ from trimcp.resources import (
     TextResource,
 )
 from trimcp.resources.template import build_regex, extract_query_params, match_uri_template
+from trimcp.tools import Tool
 from trimcp.types import TextResourceContents
 
 # --- match_uri_template, build_regex, extract_query_params -----------------------------------
@@ -385,6 +386,7 @@ async def test_enabling_or_disabling_in_a_request_tells_the_client_once_per_kind
     resource = mcp.add_resource(TextResource(uri="data://t", text="t"))
     template = mcp.add_template(ResourceTemplate.from_function(lambda x: x, "t://{x}", name="t"))
     prompt = mcp.add_prompt(Prompt.from_function(lambda: "p", name="p"))
+    other = mcp.add_tool(Tool.from_function(lambda: "o", name="other"))
 
     @mcp.tool
     def toggle() -> str:
@@ -392,6 +394,8 @@ async def test_enabling_or_disabling_in_a_request_tells_the_client_once_per_kind
         template.disable()
         resource.enable()
         prompt.disable()
+        other.disable()
+        other.enable()
         return "ok"
 
     seen: list[str] = []
@@ -402,7 +406,7 @@ async def test_enabling_or_disabling_in_a_request_tells_the_client_once_per_kind
         for kind in ("resources", "prompts", "tools"):
             if f"{kind}/list_changed" in text or f"{kind.capitalize()[:-1]}ListChanged" in text:
                 seen.append(kind)
-        if "prompts" in seen:
+        if {"prompts", "resources", "tools"} <= set(seen):
             done.set()
 
     with anyio.fail_after(10):
@@ -410,7 +414,7 @@ async def test_enabling_or_disabling_in_a_request_tells_the_client_once_per_kind
             await client.call_tool("toggle", {})
             await done.wait()
             await client.ping()  # anything sent after the tool's answer has arrived
-    assert sorted(seen) == ["prompts", "resources"]
+    assert sorted(seen) == ["prompts", "resources", "tools"]
     assert (resource.enabled, template.enabled, prompt.enabled) == (True, False, False)
 
 

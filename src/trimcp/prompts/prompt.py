@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from trimcp.exceptions import MissingArgumentsError, PromptError, ValidationError
-from trimcp.resources.resource import accepts_context, announce_list_changed, to_json_text
+from trimcp.resources.resource import accepts_context, to_json_text
 from trimcp.resources.template import accepts_string, decode_json_arguments
 from trimcp.types import (
     AudioContent,
@@ -141,6 +141,8 @@ class Prompt(Component):
         key: The lookup key (defaults to `name`; mounting a server prefixes it).
     """
 
+    list_kind = "prompts"
+
     def __init__(
         self,
         *,
@@ -169,14 +171,6 @@ class Prompt(Component):
 
     def _default_key(self) -> str:
         return self.name
-
-    def enable(self) -> None:
-        super().enable()
-        announce_list_changed("prompts")
-
-    def disable(self) -> None:
-        super().disable()
-        announce_list_changed("prompts")
 
     def _after_copy(self, update: Mapping[str, Any]) -> None:
         if "arguments" not in update:

@@ -27,7 +27,6 @@ from trimcp.types import Resource as MCPResource
 from trimcp.types.codec import convert, foreign_builtins
 from trimcp.utilities.callables import ParsedCallable
 from trimcp.utilities.components import Component, coerce_icons
-from trimcp.utilities.context_slot import current_context
 
 if TYPE_CHECKING:
     from trimcp.core.context import Context
@@ -39,7 +38,6 @@ __all__ = [
     "Resource",
     "ResourceContent",
     "accepts_context",
-    "announce_list_changed",
     "as_parts",
     "check_uri",
     "coerce_payload",
@@ -59,15 +57,6 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 def is_template_uri(uri: str) -> bool:
     """Whether `uri` is a URI template (has a `{...}` expression) rather than a fixed URI."""
     return "{" in uri and "}" in uri
-
-
-def announce_list_changed(kind: str) -> None:
-    """Tell the clients that the `kind` list (`"resources"`, `"prompts"`) changed, when a
-    component is enabled or disabled while a request is served (FastMCP's rule: once per kind
-    and request, sent by the request's `Context`); outside a request, nothing to tell."""
-    notify = getattr(current_context.get(), "notify_list_changed", None)
-    if notify is not None:
-        notify(kind)
 
 
 def check_uri(uri: str) -> str:
@@ -206,6 +195,8 @@ class Resource(Component):
             prefixes it).
     """
 
+    list_kind = "resources"
+
     def __init__(
         self,
         *,
@@ -239,14 +230,6 @@ class Resource(Component):
 
     def _default_key(self) -> str:
         return self.uri
-
-    def enable(self) -> None:
-        super().enable()
-        announce_list_changed("resources")
-
-    def disable(self) -> None:
-        super().disable()
-        announce_list_changed("resources")
 
     @staticmethod
     def from_function(fn: Callable[..., Any], uri: str, **options: Any) -> FunctionResource:

@@ -23,7 +23,6 @@ from trimcp.resources.resource import (
     FunctionResource,
     Resource,
     accepts_context,
-    announce_list_changed,
     check_uri,
     coerce_payload,
     contents_of,
@@ -126,6 +125,8 @@ class ResourceTemplate(Component):
         key: The lookup key (defaults to `uri_template`; mounting a server prefixes it).
     """
 
+    list_kind = "resources"
+
     def __init__(
         self,
         *,
@@ -163,14 +164,6 @@ class ResourceTemplate(Component):
 
     def _default_key(self) -> str:
         return self.uri_template
-
-    def enable(self) -> None:
-        super().enable()
-        announce_list_changed("resources")
-
-    def disable(self) -> None:
-        super().disable()
-        announce_list_changed("resources")
 
     def _after_copy(self, update: Mapping[str, Any]) -> None:
         if "uri_template" in update:  # a new template recompiles the matcher

@@ -138,6 +138,8 @@ class Tool(Component):
     cached MCP definition is dropped whenever one changes.
     """
 
+    list_kind = "tools"
+
     fn: Callable[..., Any] | None = None
 
     def __init__(

@@ -14,10 +14,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict, TypeVar
 
 from trimcp.types import Icon
 from trimcp.types.codec import convert
+from trimcp.utilities.context_slot import current_context
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
@@ -27,10 +28,21 @@ __all__ = [
     "FastMCPComponent",
     "FastMCPMeta",
     "MirroredComponent",
+    "announce_list_changed",
     "coerce_icons",
 ]
 
 C = TypeVar("C", bound="Component")
+
+
+def announce_list_changed(kind: str) -> None:
+    """Tell the clients that the `kind` list (`"tools"`, `"resources"`, `"prompts"`) changed,
+    when a component is enabled or disabled while a request is served (FastMCP's rule: once
+    per kind and request, sent by the request's `Context`); outside a request, nothing to
+    tell."""
+    notify = getattr(current_context.get(), "notify_list_changed", None)
+    if notify is not None:
+        notify(kind)
 
 
 class FastMCPMeta(TypedDict, total=False):
@@ -96,6 +108,9 @@ class Component:
     meta: dict[str, Any] | None
     enabled: bool
     _key: str | None
+    list_kind: ClassVar[str | None] = None
+    """The list clients are told changed when one is enabled or disabled during a request
+    (`"tools"`, `"resources"`, `"prompts"`)."""
 
     def __init__(self, *, key: str | None = None, **fields: Any) -> None:
         values = _fields_adapter().validate_python(fields)
@@ -138,9 +153,13 @@ class Component:
 
     def enable(self) -> None:
         self.enabled = True
+        if self.list_kind is not None:
+            announce_list_changed(self.list_kind)
 
     def disable(self) -> None:
         self.enabled = False
+        if self.list_kind is not None:
+            announce_list_changed(self.list_kind)
 
     def model_dump(
         self,
