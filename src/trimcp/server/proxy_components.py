@@ -22,6 +22,7 @@ from trimcp.prompts import Prompt
 from trimcp.resources import Resource, ResourceTemplate
 from trimcp.tools import Tool
 from trimcp.tools.tool import ToolResult
+from trimcp.types import GetPromptResult, PromptMessage
 from trimcp.utilities.components import MirroredComponent
 
 if TYPE_CHECKING:
@@ -252,6 +253,12 @@ class ProxyPrompt(RemoteComponent, Prompt):
         """FastMCP's factory: a prompt of `client`'s server (a listing entry of it)."""
         return cls.from_mcp(ClientSessions(client), mcp_prompt)
 
-    async def render(self, arguments: Any = None, context: Any = None) -> Any:
+    async def render(self, arguments: Any = None, context: Any = None) -> list[PromptMessage]:
+        """The backend's messages for `arguments` (FastMCP's `ProxyPrompt.render`)."""
+        return (await self.render_result(arguments, context)).messages
+
+    async def render_result(self, arguments: Any = None, context: Any = None) -> GetPromptResult:
+        """The backend's whole answer (its description and `_meta` kept): what `prompts/get`
+        answers for this prompt."""
         async with self._backend.session(context) as client:
             return await client.get_prompt_mcp(self.name, dict(arguments) if arguments else None)
