@@ -708,27 +708,16 @@ class Shown(enum.Enum):
     High = "High"
 
 
-class Labelled(enum.Enum):
-    A = "a"
-    B = "b"
-
-
-Labelled.A._display_name_ = "Alpha"  # type: ignore[attr-defined]
-Labelled.B._display_name_ = "Beta"  # type: ignore[attr-defined]
-
-
 @dataclass
 class TaskUpdate:
     status: TaskStatus
     shown: Shown = Shown.Low
-    labelled: Labelled = Labelled.A
     level: Literal["x", "y"] = "x"
 
 
 def test_enum_names_are_added_when_member_names_read_differently_from_values() -> None:
     props = elicitation_schema(TaskUpdate).requested_schema["properties"]
     assert props["status"]["enumNames"] == ["Not Started", "In Progress"]
-    assert props["labelled"]["enumNames"] == ["Alpha", "Beta"]  # `_display_name_` wins
     assert "enumNames" not in props["shown"]  # names equal to the values add nothing
     assert "enumNames" not in props["level"]  # a Literal has no member names
     assert props["status"]["title"] == "TaskStatus"  # an Enum field is titled by its class

@@ -31,7 +31,7 @@ schema carries its class name (`"title": "Person"`, and its docstring as `descri
 wrapped one `"title": "ScalarElicitationType"`; each property carries pydantic's title (`"Age"`
 from `age`, an explicit `Field(title=...)`, an Enum's class name) or `"Value"`. An Enum whose
 member names read differently from their values adds `enumNames` (`IN_PROGRESS` -> "In
-Progress", or a member's `_display_name_`; the client names its response type after these).
+Progress"); the client names its response type after these titles.
 
 Object types go through pydantic's JSON schema, then every property is flattened to one
 primitive schema: `$ref`s to enums inlined, `X | None` made non-required, single `Literal`s
@@ -564,8 +564,9 @@ def _adapter(tp: Any) -> TypeAdapter[Any]:
 
 @lru_cache(maxsize=1)
 def _schema_generator() -> type:
-    """pydantic's schema generator, with `enumNames` on an Enum whose members read differently
-    from their values (FastMCP 2.13's rule: `_display_name_`, else the name in title case)."""
+    """pydantic's schema generator, with `enumNames` on an Enum whose member names, in title
+    case, read differently from their values (FastMCP 2.13's rule; its `_display_name_`
+    member attribute is not read: a private name)."""
     from pydantic.json_schema import GenerateJsonSchema
 
     class _ElicitationJsonSchema(GenerateJsonSchema):
@@ -580,14 +581,10 @@ def _schema_generator() -> type:
 
 
 def _enum_display_names(members: Any) -> list[str] | None:
-    names: list[str] = []
-    differs = False
-    for member in members:
-        custom = getattr(member, "_display_name_", None)
-        name = str(custom) if custom is not None else member.name.replace("_", " ").title()
-        differs = differs or custom is not None or name != member.value
-        names.append(name)
-    return names if differs and names else None
+    names = [member.name.replace("_", " ").title() for member in members]
+    if any(name != member.value for name, member in zip(names, members, strict=True)):
+        return names
+    return None
 
 
 def _name(tp: Any) -> str:
