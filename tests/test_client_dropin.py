@@ -563,3 +563,20 @@ def test_urls_and_scripts_infer_fastmcps_transports(tmp_path: Any) -> None:
     script.write_text("")
     assert isinstance(infer_transport(script), NodeStdioTransport)
     assert isinstance(infer_transport(str(script)), NodeStdioTransport)
+
+
+def test_the_sdks_own_fastmcp_is_refused_with_a_clear_message() -> None:
+    from trimcp.client import FastMCPTransport
+
+    pytest.importorskip("mcp.server")
+    try:  # FastMCP 1.0 in mcp 1.x; renamed MCPServer in mcp 2.x
+        from mcp.server.fastmcp import FastMCP as SdkServer  # type: ignore[import-not-found]
+    except ImportError:
+        from mcp.server.mcpserver import MCPServer as SdkServer  # type: ignore[import-not-found]
+    server = SdkServer("v1")
+    with pytest.raises(ValueError, match="cannot run the official SDK's server"):
+        infer_transport(server)
+    with pytest.raises(TypeError, match="serve it over stdio or HTTP"):
+        FastMCPTransport(server)
+    with pytest.raises(TypeError, match="not a server this process can reach in memory"):
+        FastMCPTransport(42)  # type: ignore[arg-type]

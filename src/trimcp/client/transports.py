@@ -201,6 +201,8 @@ class FastMCPTransport(ClientTransport):
     """
 
     def __init__(self, mcp: FastMCP, *, raise_exceptions: bool = False) -> None:
+        if not isinstance(mcp, InMemoryServer):
+            raise TypeError(_not_in_memory(mcp))
         self.server = mcp
         self.raise_exceptions = raise_exceptions
 
@@ -211,6 +213,18 @@ class FastMCPTransport(ClientTransport):
 
     def __repr__(self) -> str:
         return f"<FastMCPTransport(server={self.server.name!r})>"
+
+
+def _not_in_memory(server: Any) -> str:
+    """Why `server` cannot be reached in memory; the official SDK's own `FastMCP` (FastMCP
+    1.0, which FastMCP 2.x runs in memory through its private low-level server) is named."""
+    if type(server).__module__.startswith("mcp.server."):
+        return (
+            f"trimcp cannot run the official SDK's server {server!r} in memory (FastMCP 1.0, "
+            "`mcp.server.fastmcp`, or its successor): serve it over stdio or HTTP and pass its "
+            "command or URL, or build it with trimcp's FastMCP"
+        )
+    return f"{server!r} is not a server this process can reach in memory (a FastMCP)"
 
 
 class _Running:
@@ -477,4 +491,6 @@ def infer_transport(transport: Any) -> ClientTransport:
             return NodeStdioTransport(text)
     elif hasattr(transport, "scheme") and str(transport).startswith(("http://", "https://")):
         return _infer_http(str(transport))  # a URL object (pydantic's `AnyUrl`, ...)
+    elif type(transport).__module__.startswith("mcp.server."):
+        raise ValueError(_not_in_memory(transport))
     raise ValueError(f"Could not infer a transport from {transport!r}")
