@@ -19,7 +19,7 @@ from trimcp.server.middleware.tool_injection import ResourceToolMiddleware
 from trimcp.settings import Settings
 from trimcp.utilities.logging import configure_logging
 
-from .wire import serving
+from .wire import MODERN, modern_meta, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -155,8 +155,8 @@ def _collect(into: list[bytes]) -> Any:
 # -- ctx.session.at_close where no client session ends --------------------------------------
 
 
-@pytest.mark.parametrize("protocol", ["legacy", "modern"])
-async def test_at_close_is_refused_on_the_shared_session_of_stateless_http(protocol: str) -> None:
+@pytest.mark.parametrize("era", ["legacy", "modern"])
+async def test_at_close_is_refused_on_the_shared_session_of_stateless_http(era: str) -> None:
     mcp = FastMCP("t")
 
     @mcp.tool
@@ -167,12 +167,20 @@ async def test_at_close_is_refused_on_the_shared_session_of_stateless_http(proto
             return str(exc)
         return "bound"
 
-    with anyio.fail_after(WAIT):
-        async with serving(mcp, stateless_http=True, wait=WAIT) as (address, _):
-            url = f"http://127.0.0.1:{address.port}/mcp"
-            async with Client(url, protocol=protocol) as client:  # type: ignore[arg-type]
-                answer = (await client.call_tool("bind")).data
-    assert answer.startswith("ctx.session.at_close() needs a client session")
+    params: dict[str, Any] = {"name": "bind", "arguments": {}}
+    headers = {"accept": "application/json, text/event-stream"}
+    if era == "modern":
+        params["_meta"] = modern_meta()
+        headers.update({"mcp-protocol-version": MODERN, "mcp-method": "tools/call"})
+        headers["mcp-name"] = "bind"
+    else:
+        headers["mcp-protocol-version"] = "2025-06-18"
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    async with serving(mcp, stateless_http=True, json_response=True, wait=WAIT) as (_, client):
+        response = await client.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    text = response.json()["result"]["content"][0]["text"]
+    assert text.startswith("ctx.session.at_close() needs a client session")
 
 
 # -- settings ----------------------------------------------------------------------------------
@@ -243,3 +251,29 @@ async def test_the_read_resource_tool_answers_fastmcps_contents_shape() -> None:
     assert result.structured_content == {
         "result": [{"content": "debug=true", "mime_type": "text/plain"}]
     }
+
+
+async def test_get_resource_template_and_prompt_find_hidden_ones_too() -> None:
+    mcp = FastMCP("t")
+
+    @mcp.resource("data://config", enabled=False)
+    def config() -> str:
+        return "cfg"
+
+    @mcp.resource("users://{user_id}", enabled=False)
+    def user(user_id: str) -> str:
+        return user_id
+
+    @mcp.prompt(enabled=False)
+    def greet() -> str:
+        return "hello"
+
+    assert (await mcp.get_resource("data://config")) is config
+    assert (await mcp.get_resource_template("users://{user_id}")) is user
+    assert (await mcp.get_prompt("greet")) is greet
+    config.enable()
+    assert list(await mcp.get_resources()) == ["data://config"]
+    with pytest.raises(Exception, match="Unknown prompt: missing"):
+        await mcp.get_prompt("missing")
+    with pytest.raises(Exception, match="Unknown resource: data://missing"):
+        await mcp.get_resource("data://missing")

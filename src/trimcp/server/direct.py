@@ -26,7 +26,8 @@ T = TypeVar("T")
 def find_tool(server: FastMCP, name: str) -> Tool:
     """The tool clients call `name`, else the server's own tool `name` even when hidden
     (disabled, or filtered out by tags): FastMCP's lookup is unfiltered, so that
-    `(await mcp.get_tool(name)).enable()` works (`NotFoundError` if neither)."""
+    `(await mcp.get_tool(name)).enable()` works (`NotFoundError` if neither). `FastMCP`'s
+    `get_resource`, `get_resource_template` and `get_prompt` fall back the same way."""
     manager = server.tool_manager
     tool = manager.find_keyed(name) or manager.registry.get_any(name)
     if tool is None:

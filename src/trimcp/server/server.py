@@ -341,9 +341,10 @@ class FastMCP:
         return await self.resource_manager.visible_resources()
 
     async def get_resource(self, key: str) -> Resource:
-        """The listed resource under `key` (`NotFoundError` if none; templates are not
-        matched here, as in FastMCP: `read_resource` reads through them)."""
-        return direct.listed("resource", (await self.get_resources()).get(key), key)
+        """The listed resource `key`, else this server's own if hidden (templates unmatched)."""
+        found = (await self.get_resources()).get(key)
+        hidden = self.resource_manager.resource_registry.get_any(key)
+        return direct.listed("resource", found or hidden, key)
 
     async def list_resources(self) -> list[Resource]:
         return [resource for _key, resource in self.resource_manager.iter_resources()]
@@ -353,10 +354,10 @@ class FastMCP:
         return await self.resource_manager.visible_templates()
 
     async def get_resource_template(self, key: str) -> ResourceTemplate:
-        """The listed template under `key` (`NotFoundError` if none)."""
-        return direct.listed(
-            "resource template", (await self.get_resource_templates()).get(key), key
-        )
+        """The listed template under `key`, else this server's own if hidden."""
+        found = (await self.get_resource_templates()).get(key)
+        hidden = self.resource_manager.template_registry.get_any(key)
+        return direct.listed("resource template", found or hidden, key)
 
     async def list_resource_templates(self) -> list[ResourceTemplate]:
         return [template for _key, template in self.resource_manager.iter_templates()]
@@ -399,8 +400,9 @@ class FastMCP:
         return await self.prompt_manager.visible_prompts()
 
     async def get_prompt(self, key: str) -> Prompt:
-        """The visible prompt clients get as `key` (`NotFoundError` if none)."""
-        return await self.prompt_manager.visible_prompt(key)
+        """The prompt clients get as `key`, else this server's own if hidden."""
+        hidden = self.prompt_manager.registry.get_any(key)
+        return hidden if hidden is not None else await self.prompt_manager.visible_prompt(key)
 
     async def list_prompts(self) -> list[Prompt]:
         return [prompt for _key, prompt in self.prompt_manager.iter_visible()]
