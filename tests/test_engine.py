@@ -349,8 +349,8 @@ async def test_an_outbound_request_gets_its_answer_or_its_error():
         with pytest.raises(McpError) as caught:
             await engine.request(send, "refused")
     assert caught.value.error == ErrorData(INVALID_PARAMS, "no")
-    assert [m["id"] for m in sent] == ["s1", "s2"]
-    assert not engine.resolve(Response("s1", msgspec.Raw(b"{}")))  # late: nobody waits
+    assert [m["id"] for m in sent] == ["s0", "s1"]
+    assert not engine.resolve(Response("s0", msgspec.Raw(b"{}")))  # late: nobody waits
 
 
 async def test_an_outbound_request_that_times_out_is_announced_cancelled():

@@ -239,11 +239,12 @@ def test_the_table_never_exceeds_its_limit_and_cancellable_requests_are_queued_o
 
 
 def test_outbound_ids_count_up_with_the_prefix_or_as_integers() -> None:
-    assert [OutboundTable[object]().next_id() for _ in range(2)] == [1, 1]
+    # from 0, as the official SDK numbers (its first request after initialize is 1)
+    assert [OutboundTable[object]().next_id() for _ in range(2)] == [0, 0]
     table: OutboundTable[object] = OutboundTable(prefix="s")
-    assert [table.next_id(), table.next_id()] == ["s1", "s2"]
+    assert [table.next_id(), table.next_id()] == ["s0", "s1"]
     plain: OutboundTable[object] = OutboundTable()
-    assert [plain.next_id(), plain.next_id()] == [1, 2]
+    assert [plain.next_id(), plain.next_id()] == [0, 1]
 
 
 def test_an_answer_finds_its_waiter_and_a_late_or_unknown_one_finds_none() -> None:

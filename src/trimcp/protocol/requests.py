@@ -286,13 +286,14 @@ class OutboundTable(Generic[W]):
     """The requests we sent that still wait for their answer: id -> the runtime's waiter.
 
     Args:
-        prefix: ids are `prefix` + a counter when given (`"s1"`, `"s2"`...), else integers.
+        prefix: ids are `prefix` + a counter from 0 when given (`"s0"`, `"s1"`...), else
+            integers from 0 (as the official SDK numbers).
     """
 
     __slots__ = ("_counter", "_prefix", "_waiting")
 
     def __init__(self, *, prefix: str = "") -> None:
-        self._counter = itertools.count(1)
+        self._counter = itertools.count(0)
         self._prefix = prefix
         self._waiting: dict[RequestId, W] = {}
 
