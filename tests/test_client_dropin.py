@@ -580,3 +580,24 @@ def test_the_sdks_own_fastmcp_is_refused_with_a_clear_message() -> None:
         FastMCPTransport(server)
     with pytest.raises(TypeError, match="not a server this process can reach in memory"):
         FastMCPTransport(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "auto"])
+async def test_a_tool_asking_a_client_without_the_capability_fails_as_a_tool_error(
+    protocol: str,
+) -> None:
+    from trimcp.exceptions import MissingCapabilityError, ToolError
+
+    mcp = FastMCP("asks")
+
+    @mcp.tool
+    async def ask(ctx: Context) -> str:
+        answer = await ctx.elicit("name?", response_type=str)
+        return str(answer)
+
+    with anyio.fail_after(10):
+        async with Client(mcp, protocol=protocol) as client:
+            with pytest.raises(ToolError, match="Elicitation not supported") as caught:
+                await client.call_tool("ask", {})
+    assert isinstance(caught.value, MissingCapabilityError)
+    assert isinstance(caught.value, McpError)  # still the protocol error it was

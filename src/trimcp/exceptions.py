@@ -33,6 +33,7 @@ __all__ = [
     "InvalidSignature",
     "McpError",
     "MissingArgumentsError",
+    "MissingCapabilityError",
     "NotFoundError",
     "PromptError",
     "ProtocolError",
@@ -116,6 +117,12 @@ class McpError(TrimcpError):
     @classmethod
     def internal(cls, message: str) -> McpError:
         return cls(INTERNAL_ERROR, message)
+
+
+class MissingCapabilityError(McpError, ToolError):
+    """The server needed a capability the client did not declare (-32021): a `ToolError`
+    too, as FastMCP reports a tool that asked for it (its client answers "Elicitation not
+    supported" and the tool fails)."""
 
 
 class ProtocolError(McpError):

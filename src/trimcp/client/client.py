@@ -43,8 +43,9 @@ from trimcp.client.params import (
 from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
-from trimcp.exceptions import ClientError, McpError, ToolError
+from trimcp.exceptions import ClientError, McpError, MissingCapabilityError, ToolError
 from trimcp.protocol.envelope import PREFIX as PROTOCOL_META_PREFIX
+from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
 from trimcp.protocol.versions import Era
 from trimcp.types import (
     CallToolResult as MCPCallToolResult,
@@ -356,6 +357,11 @@ class Client(Generic[ClientTransportT]):
                 meta=meta,
             )
         except McpError as exc:
+            if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY and not isinstance(
+                exc, MissingCapabilityError
+            ):
+                missing = MissingCapabilityError(exc.error)
+                raise sdk_error(missing) from exc
             twin = sdk_error(exc)
             if twin is exc:
                 raise

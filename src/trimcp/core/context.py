@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from trimcp.resources.resource import ReadResourceContents
     from trimcp.server.server import FastMCP
 
+# the SDK's words for a client without the handler, which FastMCP programs match
+_UNSUPPORTED = {"elicitation": "Elicitation", "sampling": "Sampling", "roots": "List roots"}
+
 __all__ = ["Context", "LoggingLevel", "enter_context", "get_context", "provide_http_request"]
 
 logger = logging.getLogger("trimcp.context")
@@ -296,7 +299,8 @@ class Context(ContextBase):
             raise McpError(
                 ErrorData(
                     MISSING_REQUIRED_CLIENT_CAPABILITY,
-                    f"The client does not support {capability} (it did not declare the capability)",
+                    f"{_UNSUPPORTED.get(capability, capability)} not supported: the client did "
+                    f"not declare the {capability} capability",
                     {"requiredCapabilities": {capability: {}}},
                 )
             )
