@@ -308,8 +308,8 @@ def test_elicitation_accepts_unions_one_primitive_expresses() -> None:
         either: Literal["x"] | Literal["y"]
 
     properties = get_elicitation_schema(Data)["properties"]
-    assert properties["number"] == {"type": "number"}
-    assert properties["either"] == {"type": "string", "enum": ["x", "y"]}
+    assert properties["number"] == {"type": "number", "title": "Number"}  # pydantic's titles
+    assert properties["either"] == {"type": "string", "title": "Either", "enum": ["x", "y"]}
 
     @dataclasses.dataclass
     class Mixed:
