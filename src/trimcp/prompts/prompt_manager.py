@@ -65,10 +65,7 @@ class PromptManager(NamedComponentManager["Prompt"]):
         Raises:
             NotFoundError: No visible prompt has that key.
         """
-        prompt = self.find_keyed(key)
-        if prompt is None:
-            raise self.not_found(key)
-        return prompt
+        return self.require_keyed(key)
 
     async def get_prompts(self) -> dict[str, Prompt]:
         """The prompts clients see, by key (mounted ones as copies under prefixed keys)."""
@@ -83,10 +80,7 @@ class PromptManager(NamedComponentManager["Prompt"]):
         Raises:
             NotFoundError: No visible prompt has that key.
         """
-        prompt = self.find_keyed(key)
-        if prompt is None:
-            raise self.not_found(key)
-        return prompt
+        return self.require_keyed(key)
 
     def add_prompt(self, prompt: Prompt) -> Prompt:
         """Register `prompt` under its `key`, per the duplicate policy."""

@@ -86,10 +86,7 @@ class ToolManager(NamedComponentManager["Tool"]):
         Raises:
             NotFoundError: No visible tool has that key.
         """
-        tool = self.find_keyed(key)
-        if tool is None:
-            raise self.not_found(key)
-        return tool
+        return self.require_keyed(key)
 
     def add_tool(self, tool: Tool) -> Tool:
         """Register `tool` under its `key`, per the duplicate policy; returns the tool

@@ -239,6 +239,13 @@ class NamedComponentManager(ComponentManager[C]):
             return found
         return found.model_copy(key=key)
 
+    def require_keyed(self, key: str) -> C:
+        """`find_keyed(key)`, or `not_found(key)` raised."""
+        found = self.find_keyed(key)
+        if found is None:
+            raise self.not_found(key)
+        return found
+
     def listed(self) -> dict[str, C]:
         """The components clients see, by key (mounted ones as copies under prefixed keys)."""
         return dict(self.iter_visible())
