@@ -76,6 +76,17 @@ SUBGROUPS = {
     "utilities/openapi": "openapi",
 }
 ISSUE_GROUPS = ["server", "tools", "resources", "prompts", "client", "proxy", "utilities"]
+# Test files inside those folders whose subject belongs to a later issue, as the issue assigns
+# the OpenAPI and auth folders: OpenAPI servers and authorization. Counted in the folder figure
+# (the issue's measure) and reported apart beside it, never dropped from it.
+LATER_ISSUE_FILES = {
+    "tests/client/test_openapi_experimental.py": "OpenAPI",
+    "tests/client/test_openapi_legacy.py": "OpenAPI",
+    "tests/server/test_experimental_openapi_feature_flag.py": "OpenAPI",
+    "tests/server/http/test_bearer_auth_backend.py": "authorization",
+    "tests/server/http/test_http_auth_middleware.py": "authorization",
+    "tests/server/http/test_stale_access_token.py": "authorization",
+}
 
 
 def log(message: str) -> None:
@@ -337,6 +348,9 @@ def compare(result: dict[str, Any], reference: dict[str, Any]) -> dict[str, dict
             continue
         out[group]["ref_passed"] += 1
         out[group]["passed"] += result["outcomes"].get(nodeid) == "passed"
+        if nodeid.split("::")[0] in LATER_ISSUE_FILES:
+            out[group]["later_ref_passed"] += 1
+            out[group]["later_passed"] += result["outcomes"].get(nodeid) == "passed"
     return {group: dict(c) for group, c in sorted(out.items())}
 
 
@@ -370,6 +384,14 @@ def print_table(result: dict[str, Any], comparison: dict[str, dict[str, int]] | 
             f"issue-16 folders ({', '.join(ISSUE_GROUPS)}): trimcp passes {ours} of the {ref}"
             f" FastMCP passes there, after exclusions ({percent(ours, ref)})"
         )
+        later = sum(comparison.get(g, {}).get("later_ref_passed", 0) for g in ISSUE_GROUPS)
+        later_ours = sum(comparison.get(g, {}).get("later_passed", 0) for g in ISSUE_GROUPS)
+        if later:
+            print(
+                f"  of those, {later} are OpenAPI or authorization tests that sit in these folders"
+                f" (later issues; trimcp passes {later_ours}); the rest: {ours - later_ours} of"
+                f" {ref - later} ({percent(ours - later_ours, ref - later)})"
+            )
     if result["top_collect_error_reasons"]:
         print("\nmost common reasons a test file did not import (files):")
         for reason, n in result["top_collect_error_reasons"]:
