@@ -175,6 +175,46 @@ def _icons(icons: Any) -> list[dict[str, Any]] | None:
     return _plain(icons) if icons else None
 
 
+def _described(component: Any) -> dict[str, Any]:
+    """The fields every info type takes alike from a trimcp component."""
+    return {
+        "tags": _tags(component.tags),
+        "enabled": component.enabled,
+        "title": component.title,
+        "icons": _icons(component.icons),
+        "meta": component.meta,
+    }
+
+
+def _server_info(
+    mcp: Any,
+    *,
+    version: str | None,
+    generation: int,
+    capabilities: dict[str, Any],
+    tools: list[ToolInfo],
+    prompts: list[PromptInfo],
+    resources: list[ResourceInfo],
+    templates: list[TemplateInfo],
+) -> FastMCPInfo:
+    """A `FastMCPInfo`: the server's identity read from `mcp`, the versions, and what was found."""
+    return FastMCPInfo(
+        name=mcp.name,
+        instructions=mcp.instructions,
+        version=version,
+        website_url=getattr(mcp, "website_url", None),
+        icons=_icons(getattr(mcp, "icons", None)),
+        fastmcp_version=_trimcp_version(),
+        mcp_version=_mcp_version(),
+        server_generation=generation,
+        tools=tools,
+        prompts=prompts,
+        resources=resources,
+        templates=templates,
+        capabilities=capabilities,
+    )
+
+
 def _capabilities(server: Any) -> dict[str, Any]:
     """What the server declares in `initialize` (as `trimcp.core.answers` builds it)."""
     capabilities: dict[str, Any] = {
@@ -203,11 +243,7 @@ async def inspect_fastmcp_v2(mcp: Any) -> FastMCPInfo:
             input_schema=tool.parameters or {},
             output_schema=tool.output_schema,
             annotations=_plain(tool.annotations),
-            tags=_tags(tool.tags),
-            enabled=tool.enabled,
-            title=tool.title,
-            icons=_icons(tool.icons),
-            meta=tool.meta,
+            **_described(tool),
         )
         for key, tool in (await mcp.get_tools()).items()
     ]
@@ -217,11 +253,7 @@ async def inspect_fastmcp_v2(mcp: Any) -> FastMCPInfo:
             name=prompt.name or key,
             description=prompt.description,
             arguments=_plain(list(prompt.arguments)) or None,
-            tags=_tags(prompt.tags),
-            enabled=prompt.enabled,
-            title=prompt.title,
-            icons=_icons(prompt.icons),
-            meta=prompt.meta,
+            **_described(prompt),
         )
         for key, prompt in (await mcp.get_prompts()).items()
     ]
@@ -233,11 +265,7 @@ async def inspect_fastmcp_v2(mcp: Any) -> FastMCPInfo:
             description=resource.description,
             mime_type=resource.mime_type,
             annotations=_plain(resource.annotations),
-            tags=_tags(resource.tags),
-            enabled=resource.enabled,
-            title=resource.title,
-            icons=_icons(resource.icons),
-            meta=resource.meta,
+            **_described(resource),
         )
         for key, resource in (await mcp.get_resources()).items()
     ]
@@ -250,28 +278,19 @@ async def inspect_fastmcp_v2(mcp: Any) -> FastMCPInfo:
             mime_type=template.mime_type,
             parameters=template.parameters,
             annotations=_plain(template.annotations),
-            tags=_tags(template.tags),
-            enabled=template.enabled,
-            title=template.title,
-            icons=_icons(template.icons),
-            meta=template.meta,
+            **_described(template),
         )
         for key, template in (await mcp.get_resource_templates()).items()
     ]
-    return FastMCPInfo(
-        name=mcp.name,
-        instructions=mcp.instructions,
+    return _server_info(
+        mcp,
         version=getattr(mcp, "version", None),
-        website_url=getattr(mcp, "website_url", None),
-        icons=_icons(getattr(mcp, "icons", None)),
-        fastmcp_version=_trimcp_version(),
-        mcp_version=_mcp_version(),
-        server_generation=2,
+        generation=2,
+        capabilities=_capabilities(mcp),
         tools=tools,
         prompts=prompts,
         resources=resources,
         templates=templates,
-        capabilities=_capabilities(mcp),
     )
 
 
@@ -320,25 +339,20 @@ async def inspect_fastmcp_v1(mcp: Any) -> FastMCPInfo:
         )
         for template in await mcp.list_resource_templates()
     ]
-    return FastMCPInfo(
-        name=mcp.name,
-        instructions=mcp.instructions,
+    return _server_info(
+        mcp,
         version=None,  # the SDK's FastMCP has no version of its own
-        website_url=getattr(mcp, "website_url", None),
-        icons=_icons(getattr(mcp, "icons", None)),
-        fastmcp_version=_trimcp_version(),
-        mcp_version=_mcp_version(),
-        server_generation=1,
-        tools=tools,
-        prompts=prompts,
-        resources=resources,
-        templates=templates,
+        generation=1,
         capabilities={
             "tools": {"listChanged": True},
             "resources": {"subscribe": False, "listChanged": False},
             "prompts": {"listChanged": False},
             "logging": {},
         },
+        tools=tools,
+        prompts=prompts,
+        resources=resources,
+        templates=templates,
     )
 
 
