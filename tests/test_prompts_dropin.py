@@ -137,7 +137,8 @@ async def test_a_function_prompt_built_directly_inspects_its_function() -> None:
     assert result.messages[0].content == TextContent(text="42")
 
 
-async def test_visible_prompts_are_what_clients_see() -> None:
+def _parent_of_kid() -> Any:
+    """A server with a disabled prompt `h`, mounting one with a prompt `c` under `kid`."""
     from trimcp import FastMCP
 
     child = FastMCP("child")
@@ -145,19 +146,19 @@ async def test_visible_prompts_are_what_clients_see() -> None:
     parent = FastMCP("parent")
     parent.mount(child, prefix="kid")
     parent.add_prompt(Prompt.from_function(lambda: "h", name="h", enabled=False))
+    return parent
+
+
+async def test_visible_prompts_are_what_clients_see() -> None:
+    parent = _parent_of_kid()
     with anyio.fail_after(5):
         assert set(await parent.prompt_manager.visible_prompts()) == {"kid_c"}
 
 
 async def test_visible_prompt_is_the_prompt_clients_get() -> None:
-    from trimcp import FastMCP
     from trimcp.exceptions import NotFoundError
 
-    child = FastMCP("child")
-    child.add_prompt(Prompt.from_function(lambda: "c", name="c"))
-    parent = FastMCP("parent")
-    parent.mount(child, prefix="kid")
-    parent.add_prompt(Prompt.from_function(lambda: "h", name="h", enabled=False))
+    parent = _parent_of_kid()
     with anyio.fail_after(5):
         assert (await parent.prompt_manager.visible_prompt("kid_c")).key == "kid_c"
         with pytest.raises(NotFoundError, match="Unknown prompt: h"):
