@@ -3,7 +3,6 @@ the relays (logs, progress, sampling, elicitation, roots) between the two client
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.wire import serving
+from tests.wire import gone, serving
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import StdioTransport
 from trimcp.exceptions import McpError, ToolError
@@ -108,14 +107,6 @@ def stdio(script: Path, name: str = "backend") -> StdioTransport:
     return StdioTransport(
         sys.executable, [str(script)], env={"PYTHONPATH": SRC, "SERVER_NAME": name}
     )
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 # -- in-memory backend -----------------------------------------------------------------------

@@ -3,7 +3,6 @@ new backend process, and the proxy holds no session of the dead one (it is reape
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.wire import gone
 from trimcp import Client, FastMCP
 from trimcp.client.transports import StdioTransport
 from trimcp.server.proxy import FastMCPProxy, StatefulProxyClient
@@ -46,14 +46,6 @@ def mortal_backend(tmp_path: Path) -> StdioTransport:
     script = tmp_path / "mortal_server.py"
     script.write_text(BACKEND_SCRIPT)
     return StdioTransport(sys.executable, [str(script)], env={"PYTHONPATH": SRC})
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def kill_backend(client: Client) -> None:

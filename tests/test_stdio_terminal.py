@@ -20,6 +20,8 @@ import time
 
 import pytest
 
+from tests.wire import INITIALIZE
+
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "examples" / "server.py"
 BOUND = 20.0  # seconds; every wait below is bounded by it
 
@@ -52,17 +54,7 @@ def test_ctrl_c_ends_a_stdio_server_in_a_terminal(backend: str) -> None:
     os.close(slave)
     try:
         deadline = time.monotonic() + BOUND
-        initialize = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "terminal", "version": "1"},
-            },
-        }
-        os.write(master, json.dumps(initialize).encode() + b"\n")
+        os.write(master, json.dumps(INITIALIZE).encode() + b"\n")
         seen = _read_until(master, b'"serverInfo"', deadline)  # the answer, not the echo
         assert b'"result"' in seen
 

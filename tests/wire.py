@@ -1,12 +1,14 @@
 """Test helpers shared by the test modules: a raw JSON-RPC peer (`Wire`, talking bytes to a
 `ServerConnection` over memory streams), a handshake-era `INITIALIZE` request, a FastMCP
-lifespan that counts its runs, and servers on 127.0.0.1 port 0 with an HTTP client for them:
-`serving` (a FastMCP, by trimcp's `run_http_async`) and `serving_with_hypercorn` (any ASGI
-app, by hypercorn's own `serve`, as a host application would run it)."""
+lifespan that counts its runs, `gone(pid)` (no such process any more), and servers on
+127.0.0.1 port 0 with an HTTP client for them: `serving` (a FastMCP, by trimcp's
+`run_http_async`) and `serving_with_hypercorn` (any ASGI app, by hypercorn's own `serve`, as
+a host application would run it)."""
 
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -49,6 +51,15 @@ def counting_lifespan(counts: dict[str, int]) -> Callable[[Any], AbstractAsyncCo
             counts["exit"] = counts.get("exit", 0) + 1
 
     return lifespan
+
+
+def gone(pid: int) -> bool:
+    """No process has `pid` any more (a zombie still has: its parent reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
 
 
 @asynccontextmanager
