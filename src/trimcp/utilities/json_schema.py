@@ -9,7 +9,7 @@ Both functions return a new schema and leave their argument untouched.
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 __all__ = ["compress_schema", "dereference_refs"]
@@ -52,27 +52,33 @@ def compress_schema(
             else:
                 del schema["required"]
     if prune_additional_properties:
-        _drop_closed_objects(schema)
+        _each_schema(schema, _drop_closed)
     if prune_titles:
-        _drop_titles(schema)
+        _each_schema(schema, _drop_title)
     if prune_defs:
         _drop_unused_defs(schema)
     return schema
 
 
-def _drop_closed_objects(node: Any) -> None:
+def _each_schema(node: Any, visit: Callable[[dict[str, Any]], None]) -> None:
+    """`visit` every schema (dict) in `node`, a parent before its children; the keys of a
+    name map (a property named `additionalProperties` or `title`) are names, not keywords."""
     if isinstance(node, dict):
-        if node.get("additionalProperties") is False:
-            del node["additionalProperties"]
+        visit(node)
         for key, value in node.items():
             if key in _NAME_MAPS and isinstance(value, dict):
-                for sub in value.values():  # a property named `additionalProperties` stays
-                    _drop_closed_objects(sub)
+                for sub in value.values():
+                    _each_schema(sub, visit)
             else:
-                _drop_closed_objects(value)
+                _each_schema(value, visit)
     elif isinstance(node, list):
         for item in node:
-            _drop_closed_objects(item)
+            _each_schema(item, visit)
+
+
+def _drop_closed(node: dict[str, Any]) -> None:
+    if node.get("additionalProperties") is False:
+        del node["additionalProperties"]
 
 
 # A `title` is dropped only beside one of these: there it is metadata of a schema. Alone (an
@@ -80,19 +86,9 @@ def _drop_closed_objects(node: Any) -> None:
 _SCHEMA_KEYWORDS = ("type", "properties", "$ref", "items", "allOf", "oneOf", "anyOf", "required")
 
 
-def _drop_titles(node: Any) -> None:
-    if isinstance(node, dict):
-        if isinstance(node.get("title"), str) and any(k in node for k in _SCHEMA_KEYWORDS):
-            del node["title"]
-        for key, value in node.items():
-            if key in _NAME_MAPS and isinstance(value, dict):
-                for sub in value.values():
-                    _drop_titles(sub)
-            else:
-                _drop_titles(value)
-    elif isinstance(node, list):
-        for item in node:
-            _drop_titles(item)
+def _drop_title(node: dict[str, Any]) -> None:
+    if isinstance(node.get("title"), str) and any(k in node for k in _SCHEMA_KEYWORDS):
+        del node["title"]
 
 
 def _refs_in(node: Any, found: set[str]) -> None:
