@@ -6,6 +6,7 @@ on asyncio and trio."""
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sys
@@ -68,9 +69,25 @@ def _gone(pid: int) -> bool:
     return False
 
 
-def test_keep_alive_is_off_unless_asked() -> None:
-    assert StdioTransport("python", [""]).keep_alive is False
-    assert StdioTransport("python", [""], keep_alive=True).keep_alive is True
+def test_keep_alive_is_on_unless_refused() -> None:  # FastMCP's default
+    assert StdioTransport("python", [""]).keep_alive is True
+    assert StdioTransport("python", [""], keep_alive=None).keep_alive is True
+    assert StdioTransport("python", [""], keep_alive=False).keep_alive is False
+
+
+async def test_a_dropped_transport_stops_its_kept_alive_server(script: Path) -> None:
+    async def use_and_drop() -> int:
+        transport = _transport(script, keep_alive=None)
+        async with Client(transport) as client:
+            pid: int = (await client.call_tool("pid")).data
+        assert not _gone(pid)
+        return pid
+
+    with anyio.fail_after(30):
+        pid = await use_and_drop()
+        gc.collect()  # the transport is gone: its server is stopped by the task that owns it
+        while not _gone(pid):  # noqa: ASYNC110 - no event for "another process exited"
+            await anyio.sleep(0.02)  # polling the OS, bounded by fail_after
 
 
 @pytest.mark.parametrize("protocol", ["legacy", "auto"])
@@ -127,6 +144,37 @@ async def test_closing_inside_the_block_stops_the_server_when_it_ends(script: Pa
             await client.close()
             assert not client.is_connected()
     assert _gone(pid)
+
+
+async def test_concurrent_connections_while_the_kept_server_is_in_use(script: Path) -> None:
+    # The first connection borrows the kept server; one made meanwhile runs its own process
+    # and stops it when it ends; the kept one survives until close().
+    transport = _transport(script, keep_alive=True)
+    pids: dict[str, int] = {}
+    entered = anyio.Event()
+    others_done = anyio.Event()
+
+    async def first() -> None:
+        async with Client(transport) as client:
+            pids["first"] = (await client.call_tool("pid")).data
+            entered.set()
+            await others_done.wait()
+
+    async def second() -> None:
+        await entered.wait()
+        async with Client(transport) as client:
+            pids["second"] = (await client.call_tool("pid")).data
+        others_done.set()
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            tg.start_soon(second)
+        assert pids["first"] != pids["second"] and _gone(pids["second"])
+        async with Client(transport) as client:
+            assert (await client.call_tool("pid")).data == pids["first"]
+        await transport.close()
+    assert _gone(pids["first"])
 
 
 async def test_without_keep_alive_each_block_has_its_own_server(script: Path) -> None:

@@ -123,15 +123,63 @@ async def test_client_infers_stdio_from_a_script_path(script: Path) -> None:
 
 async def test_subprocess_is_reaped_when_the_client_exits(script: Path) -> None:
     with anyio.fail_after(20):
-        async with Client(PythonStdioTransport(script, env=_env())) as client:
+        async with Client(PythonStdioTransport(script, env=_env(), keep_alive=False)) as client:
             pid = (await client.call_tool("pid")).data
     with pytest.raises(ProcessLookupError):  # a zombie would still accept signal 0
         os.kill(pid, 0)
 
 
+async def test_a_kept_alive_subprocess_is_reaped_at_close(script: Path) -> None:
+    client = Client(PythonStdioTransport(script, env=_env()))  # keep_alive: FastMCP's default
+    with anyio.fail_after(20):
+        async with client:
+            pid = (await client.call_tool("pid")).data
+        os.kill(pid, 0)  # kept running after the block
+        await client.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+RUN_WITHOUT_CLOSE = textwrap.dedent(
+    """
+    import sys
+
+    import anyio
+
+    from trimcp import Client
+
+
+    async def main() -> None:
+        async with Client(sys.argv[2]) as client:
+            await client.ping()
+            print((await client.call_tool("pid")).data)
+
+
+    anyio.run(main, backend=sys.argv[1])
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_a_kept_alive_subprocess_is_stopped_when_the_run_ends(script: Path, backend: str) -> None:
+    # No close(): the process belongs to a task of the event loop, stopped when the run ends,
+    # inside the loop (no "Event loop is closed" from a finalizer, no warning, no orphan).
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_WITHOUT_CLOSE, backend, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **_env()},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(done.stdout), 0)
+
+
 async def test_leaving_during_a_call_cancels_it_and_stops_the_process(script: Path) -> None:
     with anyio.fail_after(20):
-        async with Client(PythonStdioTransport(script, env=_env())) as client:
+        async with Client(PythonStdioTransport(script, env=_env(), keep_alive=False)) as client:
             pid = (await client.call_tool("pid")).data
             with anyio.move_on_after(0.2):
                 await client.call_tool("slow")

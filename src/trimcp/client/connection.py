@@ -53,6 +53,7 @@ class SharedConnection:
         self._idle: anyio.Event | None = None
         self._lock: anyio.Lock | None = None
         self._generation = 0
+        self._keeping = False
 
     def _get_lock(self) -> anyio.Lock:
         if self._lock is None:  # created lazily: the Client may be built outside any event loop
@@ -73,6 +74,7 @@ class SharedConnection:
             try:
                 stream = await stack.enter_async_context(self.transport.connect())
                 previous = self.transport.carried if self.transport.continued else None
+                keeping = self.transport.keeping  # its server outlives this connection
                 tg = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
                 self._generation += 1
@@ -91,7 +93,7 @@ class SharedConnection:
                 # No new cancel scope around this: it would wrap the scopes being exited.
                 await stack.aclose()
                 raise
-            self.session, self._stack = session, stack
+            self.session, self._stack, self._keeping = session, stack, keeping
             self._owner, self._owner_depth, self._guests = me, 1, 0
             self._idle = anyio.Event()
             return True
@@ -110,7 +112,7 @@ class SharedConnection:
         if self._guests > 0 and self._idle is not None:
             await self._idle.wait()
         stack, self._stack, self._owner = self._stack, None, None
-        if getattr(self.transport, "keep_alive", False):
+        if self._keeping:
             self.transport.carried = self.session  # for whoever continues the connection
         self.session = None
         self._lock = None  # a later connection may run under another event loop

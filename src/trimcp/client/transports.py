@@ -19,19 +19,21 @@ this module does not import the HTTP stack.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import subprocess
 import sys
 import weakref
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import anyio
 
+from trimcp._backend import spawn_detached, threadsafe_scheduler
 from trimcp.exceptions import ClientNotConnected
 from trimcp.runtime.peer import MessageStream
 
@@ -147,6 +149,10 @@ class ClientTransport:
     """True while the open connection continues an earlier one whose session was negotiated
     already (a kept-alive stdio server)."""
 
+    keeping = False
+    """True while the connection just opened runs on a server kept alive between connections:
+    its session is to be left in `carried` when it ends. Read right after connecting."""
+
     carried: Any = None
     """The session a client left on a kept-alive connection: what the next client to continue
     it (`continued`) picks up instead of negotiating again."""
@@ -239,13 +245,91 @@ class _Running:
     def alive(self) -> bool:
         return self.process.returncode is None
 
+    async def stop(self) -> int | None:
+        """Shut the process down (`_shut_down`), shielded, and close its log file."""
+        with anyio.CancelScope(shield=True):
+            try:
+                code = await _shut_down(self.process)
+            finally:
+                if self.log is not None:
+                    self.log.close()
+        return code
 
-def _kill(process: Any) -> None:
-    """Finalizer of a kept-alive server whose transport was garbage-collected."""
+
+async def _launch(argv: list[str], env: dict[str, str], cwd: str | None, log_file: Any) -> _Running:
+    """Start a stdio server process and frame its stdin/stdout as a message stream."""
+    from trimcp.settings import settings
+    from trimcp.transports.stdio import FramedStream
+
+    stderr: Any = None  # inherited
+    opened: IO[Any] | None = None
+    if isinstance(log_file, str | os.PathLike):
+        stderr = opened = open(log_file, "ab")  # noqa: ASYNC230 - a local append, closed by stop()
+    elif log_file is not None:
+        stderr = log_file
     try:
-        process.kill()
-    except (ProcessLookupError, OSError):
-        pass
+        process = await anyio.open_process(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env, cwd=cwd
+        )
+    except OSError as exc:
+        if opened is not None:
+            opened.close()
+        raise ClientNotConnected(
+            f"Client failed to connect: could not start the server process {argv[0]!r}: {exc}"
+        ) from exc
+    assert process.stdout is not None and process.stdin is not None
+    stream = FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
+    return _Running(process, stream, opened)
+
+
+class _Keeper:
+    """A kept-alive server process and the detached task that owns it (`run`, a task of the
+    event loop itself): it starts the process, hands it out (`running`), and stops it, in the
+    same task, when asked (`stop`), when the transport is dropped (`request_stop`), or when
+    the event loop's run ends (the task is cancelled). So the process never outlives the loop
+    and is never touched from outside it. Holds no reference to the transport."""
+
+    def __init__(self, launch: Callable[[], Awaitable[_Running]]) -> None:
+        self._launch = launch
+        self._schedule = threadsafe_scheduler()
+        self.running: _Running | None = None
+        self.error: Exception | None = None
+        self.returncode: int | None = None
+        self.ready = anyio.Event()  # `running` or `error` is set
+        self.stop = anyio.Event()
+        self.done = anyio.Event()  # the process is gone (or never started)
+
+    @property
+    def usable(self) -> bool:
+        return not self.done.is_set() and self.running is not None and self.running.alive
+
+    async def run(self) -> None:
+        try:
+            try:
+                self.running = await self._launch()
+            except Exception as exc:
+                self.error = exc
+                return
+            finally:
+                self.ready.set()
+            try:
+                await self.stop.wait()
+            finally:
+                try:
+                    self.returncode = await self.running.stop()
+                except Exception:  # a detached task reports its own failures
+                    logger.exception("stopping the kept-alive server process failed")
+        finally:
+            self.done.set()
+
+    def request_stop(self) -> None:
+        """The transport's finalizer: may run at any time, on any thread, after the loop."""
+        if self.done.is_set():
+            return
+        try:
+            self._schedule(self.stop.set)
+        except RuntimeError:  # the loop is closed: its end stopped the process already
+            pass
 
 
 class StdioTransport(ClientTransport):
@@ -257,13 +341,12 @@ class StdioTransport(ClientTransport):
         env: Variables added to a minimal default environment (`PATH`, `HOME`, ...), as the
             official SDK does: the parent's full environment is not passed on.
         cwd: Working directory of the process.
-        keep_alive: `True`: keep the server running between connections; the next
-            `async with client` continues with the same process and session. It is stopped
-            by `close()` (or `Client.close()`, which you should call when done: a process
-            that outlives the event loop is only killed when the transport is
-            garbage-collected), or when a connection ends with an error. `False` or `None`
-            (trimcp's default, unlike FastMCP's `True`): each connection starts its own
-            process and stops it when it ends, so nothing outlives the `async with`.
+        keep_alive: `True` or `None` (the default, as in FastMCP): keep the server running
+            between connections; the next `async with client` continues with the same process
+            and session. The process belongs to a task of the event loop: it is stopped by
+            `close()` (or `Client.close()`), when a connection ends with an error, when the
+            transport is garbage-collected, or at the latest when the event loop's run ends.
+            `False`: each connection starts its own process and stops it when it ends.
         log_file: Where the server's stderr goes; by default it is inherited.
     """
 
@@ -281,11 +364,11 @@ class StdioTransport(ClientTransport):
         self.args = list(args or [])
         self.env = dict(env) if env is not None else None
         self.cwd = os.fspath(cwd) if cwd is not None else None
-        self.keep_alive = bool(keep_alive)
+        self.keep_alive = True if keep_alive is None else bool(keep_alive)
         self.log_file = log_file
         self._returncode: int | None = None
         self._process: Any = None
-        self._kept: _Running | None = None
+        self._keeper: _Keeper | None = None
         self._finalizer: weakref.finalize[Any, Any] | None = None
         self._in_use = False
         self._stop_after_use = False
@@ -300,65 +383,62 @@ class StdioTransport(ClientTransport):
             return f"the server process {self.command!r} exited with code {code}"
         return None
 
-    async def _start(self) -> _Running:
-        from trimcp.settings import settings
-        from trimcp.transports.stdio import FramedStream
-
+    def _launcher(self) -> Callable[[], Awaitable[_Running]]:
         env = {**default_environment(), **(self.env or {})}
-        stderr: Any = None  # inherited
-        opened: IO[Any] | None = None
-        if isinstance(self.log_file, str | os.PathLike):
-            stderr = opened = open(self.log_file, "ab")  # noqa: ASYNC230 - a local append, closed in _stop
-        elif self.log_file is not None:
-            stderr = self.log_file
-        try:
-            process = await anyio.open_process(
-                [self.command, *self.args],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                cwd=self.cwd,
-            )
-        except OSError as exc:
-            if opened is not None:
-                opened.close()
-            raise ClientNotConnected(
-                f"Client failed to connect: could not start the server process "
-                f"{self.command!r}: {exc}"
-            ) from exc
-        assert process.stdout is not None and process.stdin is not None
-        stream = FramedStream(process.stdout, process.stdin, max_line=settings.stdio_max_line)
-        return _Running(process, stream, opened)
+        return functools.partial(_launch, [self.command, *self.args], env, self.cwd, self.log_file)
 
-    async def _stop(self, running: _Running) -> None:
-        self.carried = None  # its session ends with the process
-        with anyio.CancelScope(shield=True):
-            try:
-                self._returncode = await _shut_down(running.process)
-            finally:
-                self._process = None
-                if running.log is not None:
-                    running.log.close()
+    async def _borrow(self) -> tuple[_Running, bool]:
+        """The kept process (True: it continues an earlier connection), or a new one."""
+        keeper = self._keeper
+        if keeper is not None and keeper.usable:
+            assert keeper.running is not None
+            return keeper.running, True
+        await self._release()  # it exited meanwhile (or its loop ended): reap it, start another
+        keeper = self._keeper = _Keeper(self._launcher())
+        self._finalizer = weakref.finalize(self, keeper.request_stop)
+        self._finalizer.atexit = False
+        spawn_detached(keeper.run)
+        await keeper.ready.wait()
+        if keeper.running is None:
+            await self._release()
+            raise keeper.error or ClientNotConnected("Client failed to connect: no server process")
+        return keeper.running, False
 
-    def _take_kept(self) -> _Running | None:
-        running, self._kept = self._kept, None
+    async def _release(self) -> None:
+        """Have the keeper stop the kept process, and wait (bounded) until it is gone."""
+        keeper, self._keeper = self._keeper, None
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        return running
+        self.carried = None  # its session ends with the process
+        if keeper is None:
+            return
+        if not keeper.done.is_set():
+            keeper.stop.set()
+            with anyio.move_on_after(_EXIT_GRACE + _TERMINATE_GRACE + 10.0, shield=True):
+                await keeper.done.wait()
+        self._process, self._returncode = None, keeper.returncode
+
+    async def _stop(self, running: _Running) -> None:
+        try:
+            self._returncode = await running.stop()
+        finally:
+            self._process = None
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[MessageStream]:
-        running = None if self._in_use else self._take_kept()
-        if running is not None and not running.alive:
-            await self._stop(running)  # it exited meanwhile: reap it, start another
-            running = None
-        continued = running is not None
-        if running is None:
-            running = await self._start()
+        borrowing = self.keep_alive and not self._in_use
+        if borrowing:
+            self._in_use = True  # from now on: a concurrent connection starts its own process
+            try:
+                running, continued = await self._borrow()
+            except BaseException:
+                self._in_use = False
+                raise
+        else:  # its own process (or a second connection while the kept one is in use)
+            running, continued = await self._launcher()(), False
+        self.continued, self.keeping = continued, borrowing
         self._process, self._returncode = running.process, None
-        self._in_use, self.continued = True, continued
         keep = False
         try:
             writing = getattr(running.stream, "writing", None)  # the coalescing writer's task
@@ -367,22 +447,21 @@ class StdioTransport(ClientTransport):
             else:
                 async with writing():
                     yield running.stream
-            keep = self.keep_alive and not self._stop_after_use and running.alive
+            keep = borrowing and not self._stop_after_use and running.alive
         finally:
-            self._in_use = self._stop_after_use = self.continued = False
-            if keep:
-                self._kept = running
-                self._finalizer = weakref.finalize(self, _kill, running.process)
-            else:
+            if not borrowing:
                 await self._stop(running)
+            else:
+                self._in_use = self._stop_after_use = self.continued = self.keeping = False
+                if not keep:
+                    await self._release()
 
     async def close(self) -> None:
         """Stop the kept-alive server now, or the running one when its connection ends."""
         if self._in_use:
             self._stop_after_use = True
-        running = self._take_kept()
-        if running is not None:
-            await self._stop(running)
+        else:
+            await self._release()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}(command={self.command!r}, args={self.args!r})>"
