@@ -240,6 +240,18 @@ async def test_deprecated_context_get_http_request_gives_the_request() -> None:
             assert (await client.call_tool("path")).data == "/mcp"
 
 
+async def _twice_then_from_another_session(mcp: FastMCP, tool: str) -> tuple[Any, Any, Any]:
+    """`tool`'s data called twice in one legacy client session, then once in a second one."""
+    async with (
+        Client(mcp, protocol="legacy") as first,
+        Client(mcp, protocol="legacy") as second,
+    ):
+        a1 = (await first.call_tool(tool)).data
+        a2 = (await first.call_tool(tool)).data
+        b = (await second.call_tool(tool)).data
+    return a1, a2, b
+
+
 async def test_ctx_session_is_one_object_per_client_session() -> None:
     mcp = FastMCP("t")
 
@@ -248,13 +260,7 @@ async def test_ctx_session_is_one_object_per_client_session() -> None:
         return id(ctx.session)
 
     with anyio.fail_after(WAIT):
-        async with (
-            Client(mcp, protocol="legacy") as first,
-            Client(mcp, protocol="legacy") as second,
-        ):
-            a1 = (await first.call_tool("session_key")).data
-            a2 = (await first.call_tool("session_key")).data
-            b = (await second.call_tool("session_key")).data
+        a1, a2, b = await _twice_then_from_another_session(mcp, "session_key")
     assert a1 == a2 != b
     with pytest.raises(RuntimeError, match="session is not available"):
         _ = Context(mcp).session
@@ -295,13 +301,7 @@ async def test_session_id_is_made_up_per_session_where_the_transport_has_none() 
         return ctx.session_id
 
     with anyio.fail_after(WAIT):
-        async with (
-            Client(mcp, protocol="legacy") as first,
-            Client(mcp, protocol="legacy") as second,
-        ):
-            a1 = (await first.call_tool("session_id")).data
-            a2 = (await first.call_tool("session_id")).data
-            b = (await second.call_tool("session_id")).data
+        a1, a2, b = await _twice_then_from_another_session(mcp, "session_id")
         async with Client(mcp, protocol="modern") as modern:
             assert (await modern.call_tool("session_id")).data is None  # 2026-07-28: no sessions
     assert a1 == a2 != b and uuid.UUID(a1)
