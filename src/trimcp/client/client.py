@@ -43,7 +43,13 @@ from trimcp.client.params import (
 from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
-from trimcp.exceptions import ClientError, McpError, MissingCapabilityError, ToolError
+from trimcp.exceptions import (
+    ClientError,
+    ClientNotConnected,
+    McpError,
+    MissingCapabilityError,
+    ToolError,
+)
 from trimcp.protocol.envelope import PREFIX as PROTOCOL_META_PREFIX
 from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
 from trimcp.protocol.versions import Era
@@ -291,8 +297,9 @@ class Client(Generic[ClientTransportT]):
     @property
     def session(self) -> ClientSession:
         session = self._connection.session
-        if session is None:
-            raise RuntimeError(
+        if session is None or self._closed:
+            error = ClientNotConnected if self._closed else RuntimeError
+            raise error(
                 "Client is not connected. Use the 'async with client:' context manager first."
             )
         return session

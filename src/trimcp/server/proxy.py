@@ -197,6 +197,9 @@ class ProxyBackend:
                 if self._pool is pool:
                     self._pool = None
                 await pool.drain()
+                if self._pool is None and self._template is not None and self._shared is None:
+                    # the last run: a kept-alive stdio backend stops with the proxy
+                    await self._template.transport.close()
 
     async def _hold(
         self,
