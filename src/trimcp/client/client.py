@@ -31,7 +31,7 @@ from typing_extensions import TypeVar
 
 from trimcp.client.connection import SharedConnection
 from trimcp.client.elicitation import check_roots
-from trimcp.client.interop import sdk_error
+from trimcp.client.interop import as_client_error
 from trimcp.client.mrtr import drive_input_rounds
 from trimcp.client.options import ClientOptions, Timeout, seconds
 from trimcp.client.params import (
@@ -43,15 +43,8 @@ from trimcp.client.params import (
 from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
-from trimcp.exceptions import (
-    ClientError,
-    ClientNotConnected,
-    McpError,
-    MissingCapabilityError,
-    ToolError,
-)
+from trimcp.exceptions import ClientError, ClientNotConnected, McpError, ToolError
 from trimcp.protocol.envelope import PREFIX as PROTOCOL_META_PREFIX
-from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
 from trimcp.protocol.versions import Era
 from trimcp.types import (
     CallToolResult as MCPCallToolResult,
@@ -364,15 +357,10 @@ class Client(Generic[ClientTransportT]):
                 meta=meta,
             )
         except McpError as exc:
-            if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY and not isinstance(
-                exc, MissingCapabilityError
-            ):
-                missing = MissingCapabilityError(exc.error)
-                raise sdk_error(missing) from exc
-            twin = sdk_error(exc)
-            if twin is exc:
+            error = as_client_error(exc)
+            if error is exc:
                 raise
-            raise twin from exc.__cause__
+            raise error from error.__cause__
 
     async def _result(
         self, method: str, typ: type[R], params: dict[str, Any] | None = None, **kwargs: Any

@@ -12,9 +12,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from trimcp.exceptions import McpError
+from trimcp.exceptions import McpError, MissingCapabilityError
+from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
 
-__all__ = ["sdk_error", "sdk_notification"]
+__all__ = ["as_client_error", "sdk_error", "sdk_notification"]
 
 _dual_errors: dict[type[BaseException], type[BaseException]] = {}
 
@@ -38,6 +39,19 @@ def sdk_error(exc: McpError) -> McpError:
     twin.__cause__, twin.__context__ = exc.__cause__, exc.__context__
     twin.__traceback__ = exc.__traceback__
     return twin
+
+
+def as_client_error(exc: McpError) -> McpError:
+    """The error a `Client` call raises for the error answer `exc`: a missing client
+    capability (-32021) as `MissingCapabilityError` (a `ToolError` too, as a FastMCP tool
+    fails; `exc` its cause), and in the SDK's class too when `mcp` is loaded (`sdk_error`)."""
+    if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY and not isinstance(
+        exc, MissingCapabilityError
+    ):
+        missing = MissingCapabilityError(exc.error)
+        missing.__cause__ = exc
+        return sdk_error(missing)
+    return sdk_error(exc)
 
 
 def sdk_notification(method: str, params: dict[str, Any] | None) -> Any | None:
