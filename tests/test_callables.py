@@ -430,7 +430,7 @@ def test_validation_error_names_each_argument_and_why() -> None:
     assert message.startswith("Invalid arguments: ")
     assert "'x': Input should be a valid integer" in message
     assert "(got 'abc')" in message
-    assert "'y': Field required" in message
+    assert "'y': Missing required argument" in message
     assert "'z.list[int].1'" in message or "'z" in message
     assert "'extra': Extra inputs are not permitted" in message
 

@@ -249,7 +249,7 @@ def test_happy_path_and_coercions() -> None:
         parsed.validate({"a": "x", "c": 1})
     assert str(info.value) == (
         "Invalid arguments: 'a': Input should be a valid integer, unable to parse string as "
-        "an integer (got 'x'); 'b': Field required; 'c': Extra inputs are not permitted"
+        "an integer (got 'x'); 'b': Missing required argument; 'c': Extra inputs are not permitted"
     )
 
 

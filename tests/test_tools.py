@@ -534,7 +534,7 @@ async def test_bad_arguments_raise_validation_error_naming_them() -> None:
     with pytest.raises(ValidationError) as info:
         await run(Tool.from_function(f), {"x": "abc"})
     assert "'x': Input should be a valid integer" in str(info.value)
-    assert "'y': Field required" in str(info.value)
+    assert "'y': Missing required argument" in str(info.value)
 
 
 @pytest.mark.anyio

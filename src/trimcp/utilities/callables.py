@@ -293,11 +293,14 @@ def _pydantic_arguments(
 
 
 def format_validation_error(exc: pydantic.ValidationError) -> str:
-    """`Invalid arguments: 'x': Input should be a valid integer (got 'abc'); 'y': Field required`."""
+    """`Invalid arguments: 'x': Input should be a valid integer (got 'abc'); 'y': Missing
+    required argument`."""
     parts: list[str] = []
     for error in exc.errors(include_url=False):
         where = ".".join(str(part) for part in error["loc"])
         text = error["msg"]
+        if error["type"] == "missing" and len(error["loc"]) == 1:
+            text = fast_schema.MISSING_ARGUMENT
         if error["type"] not in ("missing", "extra_forbidden") and error["loc"]:
             got = repr(error.get("input"))
             text += f" (got {got if len(got) <= 60 else got[:57] + '...'})"

@@ -533,6 +533,10 @@ def _safe_attribute(name: str) -> bool:
     return not name.startswith("_") and not hasattr(msgspec.Struct, name)
 
 
+MISSING_ARGUMENT = "Missing required argument"
+"""What a missing argument reads as (pydantic's `validate_call` words, which FastMCP shows)."""
+
+
 class ArgumentErrors(Exception):
     """The pydantic-style errors of one call (`errors`: `(loc, type, message, input)`)."""
 
@@ -546,6 +550,8 @@ def format_errors(errors: list[Error]) -> str:
     parts: list[str] = []
     for loc, kind, text, value in errors:
         where = ".".join(str(part) for part in loc)
+        if kind == "missing" and len(loc) == 1:
+            text = MISSING_ARGUMENT  # an argument, not a field of one: pydantic's call words
         if kind not in ("missing", "extra_forbidden") and loc:
             got = repr(value)
             text += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
