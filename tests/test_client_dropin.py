@@ -601,3 +601,26 @@ async def test_a_tool_asking_a_client_without_the_capability_fails_as_a_tool_err
                 await client.call_tool("ask", {})
     assert isinstance(caught.value, MissingCapabilityError)
     assert isinstance(caught.value, McpError)  # still the protocol error it was
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "auto"])
+async def test_an_unknown_or_disabled_tool_raises_a_tool_error_from_the_client(
+    protocol: str,
+) -> None:
+    from trimcp.exceptions import ToolCallRefused, ToolError
+
+    mcp = FastMCP("refuses")
+
+    @mcp.tool
+    def hidden() -> str:
+        return "x"
+
+    hidden.disable()
+    with anyio.fail_after(10):
+        async with Client(mcp, protocol=protocol) as client:
+            for name in ("nope", "hidden"):
+                with pytest.raises(ToolError, match=f"Unknown tool: {name}") as caught:
+                    await client.call_tool(name, {})
+                # the wire keeps the specification's -32602; the client raises both kinds
+                assert isinstance(caught.value, ToolCallRefused)
+                assert isinstance(caught.value, McpError) and caught.value.code == -32602

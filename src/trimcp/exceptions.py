@@ -38,6 +38,7 @@ __all__ = [
     "PromptError",
     "ProtocolError",
     "ResourceError",
+    "ToolCallRefused",
     "ToolError",
     "TrimcpError",
     "ValidationError",
@@ -117,6 +118,12 @@ class McpError(TrimcpError):
     @classmethod
     def internal(cls, message: str) -> McpError:
         return cls(INTERNAL_ERROR, message)
+
+
+class ToolCallRefused(McpError, ToolError):
+    """A `tools/call` the server refused as invalid (-32602: an unknown or disabled tool, as
+    the specification has it): a `ToolError` too, as FastMCP's client raises one (FastMCP's
+    server answers such a call with an `isError` result)."""
 
 
 class MissingCapabilityError(McpError, ToolError):

@@ -357,7 +357,7 @@ class Client(Generic[ClientTransportT]):
                 meta=meta,
             )
         except McpError as exc:
-            error = as_client_error(exc)
+            error = as_client_error(exc, method)
             if error is exc:
                 raise
             raise error from error.__cause__

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from trimcp.exceptions import McpError, MissingCapabilityError
-from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
+from trimcp.exceptions import McpError, MissingCapabilityError, ToolCallRefused
+from trimcp.protocol.errors import INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY
 
 __all__ = ["as_client_error", "sdk_error", "sdk_notification"]
 
@@ -41,17 +41,25 @@ def sdk_error(exc: McpError) -> McpError:
     return twin
 
 
-def as_client_error(exc: McpError) -> McpError:
-    """The error a `Client` call raises for the error answer `exc`: a missing client
-    capability (-32021) as `MissingCapabilityError` (a `ToolError` too, as a FastMCP tool
-    fails; `exc` its cause), and in the SDK's class too when `mcp` is loaded (`sdk_error`)."""
-    if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY and not isinstance(
-        exc, MissingCapabilityError
-    ):
-        missing = MissingCapabilityError(exc.error)
-        missing.__cause__ = exc
-        return sdk_error(missing)
-    return sdk_error(exc)
+def as_client_error(exc: McpError, method: str) -> McpError:
+    """The error a `Client` call of `method` raises for the error answer `exc`, in the SDK's
+    class too when `mcp` is loaded (`sdk_error`); `exc` is its cause when it differs:
+
+    - a missing client capability (-32021): `MissingCapabilityError`, a `ToolError` too, as a
+      FastMCP tool that needs it fails;
+    - `tools/call` refused with invalid params (-32602: the specification's error for an
+      unknown tool): `ToolCallRefused`, a `ToolError` too, as FastMCP's client raises for the
+      `isError` result FastMCP's server answers instead."""
+    refined: type[McpError] | None = None
+    if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY:
+        refined = MissingCapabilityError
+    elif exc.code == INVALID_PARAMS and method == "tools/call":
+        refined = ToolCallRefused
+    if refined is None or isinstance(exc, refined):
+        return sdk_error(exc)
+    error = refined(exc.error)
+    error.__cause__ = exc
+    return sdk_error(error)
 
 
 def sdk_notification(method: str, params: dict[str, Any] | None) -> Any | None:
