@@ -11,6 +11,7 @@ value from its own schema, and a mismatch is better seen than hidden behind an e
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import functools
@@ -21,7 +22,13 @@ from typing import Any
 
 from trimcp.types import ContentBlock
 
-__all__ = ["CallToolResult", "json_schema_to_type", "structured_to_data", "tool_output_data"]
+__all__ = [
+    "TYPE_CACHE_SIZE",
+    "CallToolResult",
+    "json_schema_to_type",
+    "structured_to_data",
+    "tool_output_data",
+]
 
 
 @dataclasses.dataclass
@@ -38,7 +45,10 @@ class CallToolResult:
 logger = logging.getLogger("trimcp.client")
 
 _IDENTIFIER = re.compile(r"[^0-9a-zA-Z_]")
-_type_cache: dict[str, type] = {}
+# Bounded: the server chooses the schemas, a long-lived client must not grow without limit.
+TYPE_CACHE_SIZE = 128
+"""How many types `json_schema_to_type` keeps (the least recently used go first)."""
+_type_cache: collections.OrderedDict[str, type] = collections.OrderedDict()
 
 
 def _class_name(schema: dict[str, Any], fallback: str) -> str:
@@ -87,6 +97,7 @@ def json_schema_to_type(schema: dict[str, Any], *, name: str = "Root") -> type:
     key = json.dumps(schema, sort_keys=True, default=str)
     cached = _type_cache.get(key)
     if cached is not None:
+        _type_cache.move_to_end(key)
         return cached
     required = set(schema.get("required", ()))
     fields: list[tuple[str, Any, Any]] = []
@@ -104,6 +115,8 @@ def json_schema_to_type(schema: dict[str, Any], *, name: str = "Root") -> type:
                 optional.append((field_name, Any, dataclasses.field(default=default)))
     cls = dataclasses.make_dataclass(_class_name(schema, name), fields + optional)
     _type_cache[key] = cls
+    if len(_type_cache) > TYPE_CACHE_SIZE:
+        _type_cache.popitem(last=False)  # the least recently used
     return cls
 
 
