@@ -182,6 +182,8 @@ class ServerSession:
         middleware = server.middleware
         if middleware:
             result = await _through_middleware(middleware, served, entry[1])
+        elif server.tool_manager.mounts.items and _routes_to_middleware(server, method):
+            result = await _through_middleware(middleware, served, entry[1])
         else:
             result = await entry[1](served, params)
         if envelope.modern:
@@ -318,12 +320,18 @@ async def _through_middleware(middleware: list[Any], served: ServerRequest, hand
     from trimcp.core.middleware import MiddlewareContext, run_middleware
 
     steps = MIDDLEWARE_STEPS.get(served.method)
+    call = handler if steps is None else steps.inner
+    if _routes_to_middleware(served.server, served.method):
+        from trimcp.core.mount_middleware import through_mounts
 
-    async def innermost(context: MiddlewareContext[Any]) -> Any:
-        served.params = context.message
-        if steps is not None:
-            return await steps.inner(served, context.message)
-        return await handler(served, context.message)
+        async def innermost(context: MiddlewareContext[Any]) -> Any:
+            served.params = context.message
+            return await through_mounts(served, context.message, call)
+    else:
+
+        async def innermost(context: MiddlewareContext[Any]) -> Any:
+            served.params = context.message
+            return await call(served, context.message)
 
     ctx = served.context = Context(served.server, served)
     context = MiddlewareContext(message=served.params, method=served.method, fastmcp_context=ctx)
@@ -333,6 +341,23 @@ async def _through_middleware(middleware: list[Any], served: ServerRequest, hand
     finally:
         token.reset()
     return result if steps is None else steps.finish(served, served.params, result)
+
+
+def _routes_to_middleware(server: Any, method: str) -> bool:
+    """Whether `method` is routed to one component and a mounted server has middleware
+    (asked only of a server with mounts or middleware, so a plain server pays nothing)."""
+    return method in _ROUTED and _has_mounted_middleware(server)
+
+
+_ROUTED = frozenset(("tools/call", "prompts/get", "resources/read"))
+
+
+def _has_mounted_middleware(server: Any) -> bool:
+    for mount in server.tool_manager.mounts.items:
+        child = mount.server
+        if child.middleware or _has_mounted_middleware(child):
+            return True
+    return False
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {
