@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import gc
+import sys
+import warnings
 import weakref
+from typing import Any
 
+import anyio
 import pytest
 
+from trimcp import Client, FastMCP
 from trimcp.client.results import TYPE_CACHE_SIZE, json_schema_to_type
 
 pytestmark = pytest.mark.anyio
@@ -33,3 +38,37 @@ async def test_type_cache_keeps_recently_used() -> None:
     for i in range(TYPE_CACHE_SIZE * 2):
         json_schema_to_type(_schema(10_000 + i))
         assert json_schema_to_type(_schema(-1)) is first  # used each round: never evicted
+
+
+def _server() -> FastMCP:
+    mcp = FastMCP("leaks")
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    return mcp
+
+
+async def test_closed_client_leaves_no_unclosed_streams() -> None:
+    # An unclosed anyio stream warns from `__del__`, where the warning cannot propagate: it
+    # reaches `sys.unraisablehook`, which is where we look for it.
+    caught: list[BaseException | None] = []
+
+    def hook(unraisable: Any) -> None:
+        caught.append(unraisable.exc_value)
+
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with anyio.fail_after(10):
+                async with Client(_server()) as client:
+                    assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+                    await client.ping()
+            del client
+            gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert [exc for exc in caught if isinstance(exc, ResourceWarning)] == []

@@ -114,7 +114,15 @@ class _InOrder:
                 return data
             self.received += 1
             params = peek.params if isinstance(peek.params, msgspec.Raw) else None
-            self.send_queue.send_nowait(Notification(peek.method, params))
+            try:
+                self.send_queue.send_nowait(Notification(peek.method, params))
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the session has ended: nobody will handle it
+
+    def close_queue(self) -> None:
+        """Close the notification queue (both ends): the session has ended."""
+        self.send_queue.close()
+        self.queue.close()
 
     async def send(self, message: bytes) -> None:
         await self._stream.send(message)
@@ -226,6 +234,8 @@ class ClientSession:
                 tg.cancel_scope.cancel()
         except Exception:  # a background failure must not cancel the user's code
             logger.exception("client connection failed")
+        finally:
+            self._wire.close_queue()
 
     def close(self) -> None:
         """Stop the session: waiting calls fail with `PeerClosed`, later ones too."""
