@@ -461,7 +461,7 @@ def main() -> int:
         if args.compare:
             reference = json.loads(args.compare.read_text())
         else:
-            lines = gzip.decompress(REFERENCE_PASSED.read_bytes()).decode().split()
+            lines = gzip.decompress(REFERENCE_PASSED.read_bytes()).decode().splitlines()
             reference = {"outcomes": dict.fromkeys(lines, "passed")}
         comparison = compare(result, reference)
         result["comparison"] = comparison
