@@ -126,7 +126,9 @@ def test_model_dump_lists_public_fields() -> None:
 
 def test_repr_names_the_class_and_fields() -> None:
     text = repr(Component(name="c", title="T", description="D"))
+    assert text.startswith("FastMCPComponent(")  # the bare base prints under FastMCP's name
     assert "name='c'" in text and "title='T'" in text and "description='D'" in text
+    assert repr(MirroredComponent(name="m")).startswith("MirroredComponent(")
 
 
 def test_mirrored_component_refuses_changes_until_copied() -> None:

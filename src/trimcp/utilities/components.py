@@ -124,8 +124,10 @@ class Component:
         self._key = key
 
     def __repr__(self) -> str:
+        # a bare component prints under its FastMCP name, as FastMCP code expects to see it
+        kind = "FastMCPComponent" if type(self) is Component else type(self).__name__
         return (
-            f"{type(self).__name__}(name={self.name!r}, title={self.title!r}, "
+            f"{kind}(name={self.name!r}, title={self.title!r}, "
             f"description={self.description!r}, tags={self.tags}, enabled={self.enabled})"
         )
 
