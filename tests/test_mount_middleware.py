@@ -173,3 +173,20 @@ async def test_a_childs_hook_may_refuse_the_call() -> None:
             result = await client.call_tool("c_secret", {}, raise_on_error=False)
     assert result.is_error
     assert result.content[0].text == "refused secret"
+
+
+async def test_a_proxy_mount_runs_the_childs_middleware_once() -> None:
+    log: list[tuple[str, ...]] = []
+    parent, child = FastMCP("parent"), FastMCP("child")
+
+    @child.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    child.add_middleware(Recorder("child", log))
+    parent.mount(child, prefix="c", as_proxy=True)
+    async with Client(parent) as client:
+        with anyio.fail_after(10):
+            result = await client.call_tool("c_add", {"a": 1, "b": 2})
+    assert result.data == 3
+    assert [entry for entry in log if entry[1] == "in"] == [("child", "in", "add")]
