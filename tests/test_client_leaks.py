@@ -6,6 +6,8 @@ import gc
 import sys
 import warnings
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
@@ -72,3 +74,59 @@ async def test_closed_client_leaves_no_unclosed_streams() -> None:
     finally:
         sys.unraisablehook = previous
     assert [exc for exc in caught if isinstance(exc, ResourceWarning)] == []
+
+
+async def test_client_entered_in_one_task_and_left_in_another() -> None:
+    # pytest-asyncio's async fixtures do this: setup and teardown run in different tasks.
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[None]:
+        events.append("start")
+        try:
+            yield
+        finally:
+            events.append("stop")
+
+    mcp = FastMCP("tasks", lifespan=lifespan)
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    client = Client(mcp)
+
+    async def enter() -> None:
+        await client.__aenter__()
+
+    async def leave() -> None:
+        await client.__aexit__(None, None, None)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(enter)
+        assert client.is_connected()
+        assert (await client.call_tool("add", {"a": 2, "b": 3})).data == 5
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(leave)
+    assert not client.is_connected()
+    assert events == ["start", "stop"]
+    with anyio.fail_after(10):  # and it opens again afterwards
+        async with client:
+            assert (await client.call_tool("add", {"a": 1, "b": 1})).data == 2
+    assert not client.is_connected()
+    assert events == ["start", "stop", "start", "stop"]
+
+
+async def test_failed_connection_raises_in_the_opening_task() -> None:
+    @asynccontextmanager
+    async def lifespan(server: FastMCP) -> AsyncIterator[None]:
+        raise RuntimeError("lifespan refused")
+        yield
+
+    client = Client(FastMCP("refuses", lifespan=lifespan))
+    with anyio.fail_after(10), pytest.raises(Exception) as info:
+        async with client:
+            pass
+    assert "lifespan refused" in repr(info.value) + repr(getattr(info.value, "exceptions", ""))
+    assert not client.is_connected()

@@ -1,23 +1,109 @@
 """`SharedConnection`: one transport connection, shared by every `async with client` block.
 
-The task that opens it owns it: its session runs in a task group that lives exactly as long as
-that task's outermost block. Blocks entered meanwhile (nested in the owner, or in other tasks)
-share it; the owner closes it once the others have left. A transport that keeps its server
-alive between connections (stdio's `keep_alive`) is closed by the transport, not here.
+The connection lives in a runner task of the event loop itself (`spawn_detached`), not in the
+task that opened it: blocks may be entered in one task and left in another (pytest-asyncio's
+async fixtures set up and tear down in different tasks). Blocks are counted; the last one to
+leave stops the runner and waits for it. A transport that keeps its server alive between
+connections (stdio's `keep_alive`) is closed by the transport, not here.
 """
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
 
+from trimcp._backend import spawn_detached
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport
 
 __all__ = ["SharedConnection"]
+
+_CLOSE_BOUND = 60.0
+"""How long the last `leave` waits for the connection to close (the transports bound their
+own clean-up well below this) before cancelling it."""
+
+
+class _Runner:
+    """The task that opens one connection, holds it until `stop`, then closes it."""
+
+    def __init__(self, owner: SharedConnection, context: contextvars.Context) -> None:
+        self.owner = owner
+        self.context = context
+        self.scope = anyio.CancelScope()
+        self.ready = anyio.Event()
+        self.stop = anyio.Event()
+        self.done = anyio.Event()
+        self.session: ClientSession | None = None
+        self.error: BaseException | None = None
+
+    async def run(self) -> None:
+        for var, value in self.context.items():  # the opener's context variables (trio's
+            var.set(value)  # system tasks start from an empty context)
+        try:
+            with self.scope:
+                await self._open_and_hold()
+        except BaseException as exc:  # a detached task reports its outcome, never raises
+            self.error = exc
+        finally:
+            self.ready.set()
+            self.done.set()
+
+    async def _open_and_hold(self) -> None:
+        owner = self.owner
+        transport = owner.transport
+        stack = AsyncExitStack()
+        try:
+            stream = await stack.enter_async_context(transport.connect())
+            previous = transport.carried if transport.continued else None
+            keeping = transport.keeping  # its server outlives this connection
+            tg = await stack.enter_async_context(anyio.create_task_group())
+            stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
+            owner.generation += 1
+            session = ClientSession(
+                stream,
+                handlers=owner.handlers,
+                client_info=owner.client_info,
+                failure_hint=transport.failure_hint,
+                # a continued connection may still carry answers to the previous session's
+                # requests: our new ids must not meet them
+                id_prefix="" if previous is None else f"c{owner.generation}-",
+            )
+            await tg.start(session.run)
+            await owner.on_open(session, previous)
+        except BaseException:
+            # No new cancel scope around this: it would wrap the scopes being exited.
+            await stack.aclose()
+            raise
+        self.session = session
+        self.ready.set()
+        try:
+            await self.stop.wait()
+        finally:
+            if keeping:
+                transport.carried = session  # for whoever continues the connection
+            await stack.aclose()  # the transports shield their own clean-up
+
+    async def finish(self) -> None:
+        """Wait (shielded, bounded) until the runner has ended; cancel it past the bound."""
+        with anyio.move_on_after(_CLOSE_BOUND, shield=True):
+            await self.done.wait()
+        if not self.done.is_set():
+            self.scope.cancel()
+            with anyio.move_on_after(5.0, shield=True):
+                await self.done.wait()
+
+    def failure(self) -> BaseException | None:
+        """The runner's error, for the user's task (a cancellation of its own is none)."""
+        error = self.error
+        if error is None or isinstance(error, Exception):
+            return error
+        if isinstance(error, anyio.get_cancelled_exc_class()):
+            return None
+        return error
 
 
 class SharedConnection:
@@ -46,14 +132,10 @@ class SharedConnection:
         self.client_info = client_info
         self.on_open = on_open
         self.session: ClientSession | None = None
-        self._stack: AsyncExitStack | None = None
-        self._owner: Any = None
-        self._owner_depth = 0
-        self._guests = 0
-        self._idle: anyio.Event | None = None
+        self.generation = 0
+        self._runner: _Runner | None = None
+        self._users = 0
         self._lock: anyio.Lock | None = None
-        self._generation = 0
-        self._keeping = False
 
     def _get_lock(self) -> anyio.Lock:
         if self._lock is None:  # created lazily: the Client may be built outside any event loop
@@ -62,59 +144,39 @@ class SharedConnection:
 
     async def enter(self) -> bool:
         """Join the open connection, or open one. True when this call opened it."""
-        me = anyio.get_current_task().id
         async with self._get_lock():
             if self.session is not None:
-                if me == self._owner:
-                    self._owner_depth += 1
-                else:
-                    self._guests += 1
+                self._users += 1
                 return False
-            stack = AsyncExitStack()
+            runner = _Runner(self, contextvars.copy_context())
+            spawn_detached(runner.run)
             try:
-                stream = await stack.enter_async_context(self.transport.connect())
-                previous = self.transport.carried if self.transport.continued else None
-                keeping = self.transport.keeping  # its server outlives this connection
-                tg = await stack.enter_async_context(anyio.create_task_group())
-                stack.callback(tg.cancel_scope.cancel)  # on exit, stop the session first
-                self._generation += 1
-                session = ClientSession(
-                    stream,
-                    handlers=self.handlers,
-                    client_info=self.client_info,
-                    failure_hint=self.transport.failure_hint,
-                    # a continued connection may still carry answers to the previous
-                    # session's requests: our new ids must not meet them
-                    id_prefix="" if previous is None else f"c{self._generation}-",
-                )
-                await tg.start(session.run)
-                await self.on_open(session, previous)
-            except BaseException:
-                # No new cancel scope around this: it would wrap the scopes being exited.
-                await stack.aclose()
+                await runner.ready.wait()
+            except BaseException:  # cancelled while connecting: stop the runner too
+                runner.scope.cancel()
+                await runner.finish()
                 raise
-            self.session, self._stack, self._keeping = session, stack, keeping
-            self._owner, self._owner_depth, self._guests = me, 1, 0
-            self._idle = anyio.Event()
+            if runner.session is None:
+                await runner.finish()
+                error = runner.failure()
+                if error is None:
+                    raise RuntimeError("the client's connection was cancelled") from runner.error
+                raise error
+            self.session, self._runner, self._users = runner.session, runner, 1
             return True
 
     async def leave(self) -> None:
-        """Leave the connection; the owner's last `leave` closes it (after the guests left)."""
-        if anyio.get_current_task().id != self._owner:
-            self._guests -= 1
-            if self._guests == 0 and self._idle is not None:
-                self._idle.set()
+        """Leave the connection; the last user to leave closes it, from whichever task."""
+        self._users -= 1
+        if self._users > 0:
             return
-        self._owner_depth -= 1
-        if self._owner_depth > 0:
-            return
-        # The task group belongs to the task that opened it: wait for the other users to leave.
-        if self._guests > 0 and self._idle is not None:
-            await self._idle.wait()
-        stack, self._stack, self._owner = self._stack, None, None
-        if self._keeping:
-            self.transport.carried = self.session  # for whoever continues the connection
+        runner, self._runner = self._runner, None
         self.session = None
         self._lock = None  # a later connection may run under another event loop
-        if stack is not None:
-            await stack.aclose()  # the transports shield their own clean-up
+        if runner is None:
+            return
+        runner.stop.set()
+        await runner.finish()
+        error = runner.failure()
+        if error is not None:
+            raise error
