@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from trimcp.client.transports import ClientTransport, StdioTransport
+from trimcp.client.transports import ClientTransport, StdioTransport, script_file
 
 __all__ = [
     "NodeStdioTransport",
@@ -53,15 +53,10 @@ class NodeStdioTransport(StdioTransport):
         keep_alive: bool | None = None,
         log_file: str | os.PathLike[str] | IO[Any] | None = None,
     ) -> None:
-        path = Path(script_path).resolve()
-        if not path.is_file():
-            raise FileNotFoundError(f"Script not found: {path}")
-        if path.suffix != ".js":
-            raise ValueError(f"Not a JavaScript script: {path}")
-        self.script_path = path
+        self.script_path = script_file(script_path, ".js", "JavaScript")
         super().__init__(
             node_cmd,
-            [str(path), *(args or [])],
+            [str(self.script_path), *(args or [])],
             env=env,
             cwd=cwd,
             keep_alive=keep_alive,

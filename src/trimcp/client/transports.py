@@ -65,6 +65,7 @@ __all__ = [
     "UvxStdioTransport",
     "WSTransport",
     "infer_transport",
+    "script_file",
 ]
 
 _HTTP_TRANSPORTS = ("SSETransport", "StreamableHttpTransport")
@@ -493,6 +494,20 @@ async def _shut_down(process: Any) -> int | None:
     return code
 
 
+def script_file(path: str | os.PathLike[str], suffix: str, language: str) -> Path:
+    """`path` resolved, once it names an existing `suffix` file (`~` expanded).
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        ValueError: the file is not a `language` script (its suffix is not `suffix`)."""
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise FileNotFoundError(f"Script not found: {resolved}")
+    if resolved.suffix != suffix:
+        raise ValueError(f"Not a {language} script: {resolved}")
+    return resolved
+
+
 class PythonStdioTransport(StdioTransport):
     """Run a Python script as a stdio server (`python_cmd script_path *args`)."""
 
@@ -507,12 +522,7 @@ class PythonStdioTransport(StdioTransport):
         *,
         log_file: str | os.PathLike[str] | IO[Any] | None = None,
     ) -> None:
-        path = Path(script_path).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"Script not found: {path}")
-        if path.suffix != ".py":
-            raise ValueError(f"Not a Python script: {path}")
-        self.script_path = path.resolve()
+        self.script_path = script_file(script_path, ".py", "Python")
         super().__init__(
             python_cmd,
             [str(self.script_path), *(args or [])],
