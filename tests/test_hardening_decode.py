@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsFloat
 
 import anyio
 import msgspec
@@ -415,13 +415,24 @@ async def test_event_store_bookkeeping_stays_bounded_and_forget_releases_it():
 class CheckpointingStore(MemoryStore):
     """A `MemoryStore` that yields on every call, as a network store would."""
 
-    async def put(self, collection: str, key: str, value: bytes, *, ttl: float | None = None):
+    async def put(
+        self,
+        key: str,
+        value: Mapping[str, Any],
+        *,
+        collection: str | None = None,
+        ttl: SupportsFloat | None = None,
+    ) -> None:
         await anyio.lowlevel.checkpoint()
-        await super().put(collection, key, value, ttl=ttl)
+        await super().put(key, value, collection=collection, ttl=ttl)
 
-    async def delete(self, collection: str, key: str) -> bool:
+    async def delete(self, key: str, *, collection: str | None = None) -> bool:
         await anyio.lowlevel.checkpoint()
-        return await super().delete(collection, key)
+        return await super().delete(key, collection=collection)
+
+    async def delete_many(self, keys: Sequence[str], *, collection: str | None = None) -> int:
+        await anyio.lowlevel.checkpoint()
+        return await super().delete_many(keys, collection=collection)
 
 
 async def test_event_store_limits_hold_under_concurrent_writers_to_one_stream():

@@ -5,8 +5,10 @@ the id `<stream id>.<seq>`, so an event id is unique across the session's stream
 the stream it belongs to. A client that lost a stream reconnects with GET and `Last-Event-ID`;
 only the events of *that* stream after that id are replayed (shared/SPEC-NOTES.md, omission 6).
 
-Events live in a `trimcp.storage.KeyValueStore` (in memory by default), each under
-`<stream id>.<seq>` with a time to live. What this process wrote is bounded three ways: at
+Events live in a `trimcp.storage.AsyncKeyValue` store (a `MemoryStore` by default; a
+`DiskStore`, a `RedisStore` or a py-key-value store to share them), each under
+`<stream id>.<seq>` in the collection `trimcp-sse-events`, as `{"m": <message text>}`, with a
+time to live. What this process wrote is bounded three ways: at
 most `max_events_per_stream` per stream, and at most `max_events` events and `max_bytes`
 bytes in all; past a bound the oldest events go first (of the stream, or of the whole store).
 `Last-Event-ID` comes from the client: `parse_event_id` accepts only our own shape (ASCII
@@ -18,7 +20,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from trimcp.storage import KeyValueStore, MemoryStore
+from trimcp.storage import AsyncKeyValue
+from trimcp.storage.memory import MemoryStore
 
 __all__ = ["EventStore", "InMemoryEventStore", "parse_event_id", "stream_of"]
 
@@ -62,14 +65,14 @@ class EventStore:
 
     def __init__(
         self,
-        storage: KeyValueStore | None = None,
+        storage: AsyncKeyValue | None = None,
         *,
         max_events_per_stream: int = 100,
         max_events: int = 10_000,
         max_bytes: int = 64 << 20,
         ttl: float | None = 3600.0,
     ) -> None:
-        self.storage: KeyValueStore = storage if storage is not None else MemoryStore()
+        self.storage: AsyncKeyValue = storage if storage is not None else MemoryStore()
         self.max_events_per_stream = max_events_per_stream
         self.max_events = max_events
         self.max_bytes = max_bytes
@@ -99,9 +102,11 @@ class EventStore:
             # the books first, with no checkpoint, so that concurrent writers (a storage
             # that awaits) cannot interleave them; then the storage
             dropped = self._keep(stream_id, seq, len(message))
-            await self.storage.put(_COLLECTION, event_id, message, ttl=self.ttl)
-            for old in dropped:
-                await self.storage.delete(_COLLECTION, old)
+            await self.storage.put(
+                event_id, {"m": message.decode()}, collection=_COLLECTION, ttl=self.ttl
+            )
+            if dropped:
+                await self.storage.delete_many(dropped, collection=_COLLECTION)
         return event_id
 
     def _keep(self, stream_id: str, seq: int, size: int) -> list[str]:
@@ -157,13 +162,13 @@ class EventStore:
         if stream in self._heads:  # written here: only the events known to be kept
             for kept_seq, _ in list(self._kept.get(stream, ())):
                 if kept_seq > seq:
-                    message = await self.storage.get(_COLLECTION, f"{stream}.{kept_seq}")
+                    message = await self._read(f"{stream}.{kept_seq}")
                     if message is not None:  # None: expired
                         await send_callback(f"{stream}.{kept_seq}", message)
             return stream
         while True:  # written by another process sharing the storage: until the first gap
             seq += 1
-            message = await self.storage.get(_COLLECTION, f"{stream}.{seq}")
+            message = await self._read(f"{stream}.{seq}")
             if message is None:
                 break
             await send_callback(f"{stream}.{seq}", message)
@@ -177,8 +182,16 @@ class EventStore:
             return
         self.events -= len(kept)
         self.bytes -= sum(size for _, size in kept)
-        for seq, _ in kept:
-            await self.storage.delete(_COLLECTION, f"{stream_id}.{seq}")
+        await self.storage.delete_many(
+            [f"{stream_id}.{seq}" for seq, _ in kept], collection=_COLLECTION
+        )
+
+    async def _read(self, event_id: str) -> bytes | None:
+        """The message of an event, or None when it is gone (expired, dropped) or the store
+        holds something that is not one of our events."""
+        value = await self.storage.get(event_id, collection=_COLLECTION)
+        message = None if value is None else value.get("m")
+        return message.encode() if isinstance(message, str) else None
 
 
 class InMemoryEventStore(EventStore):
