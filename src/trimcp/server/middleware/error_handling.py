@@ -1,20 +1,28 @@
 """FastMCP's error-handling middleware (`fastmcp.server.middleware.error_handling`).
 
-- `ErrorHandlingMiddleware`: logs every failure (with counts per `"<Error>:<method>"`, and an
+- `ErrorHandlingMiddleware`: logs every failure (counted per `"<Error>:<method>"`, with an
   optional callback), and turns exceptions that are not `McpError`s into `McpError`s with
-  FastMCP's codes: `ValueError`/`TypeError` -32602 "Invalid params", `FileNotFoundError`/
-  `KeyError`/`NotFoundError` -32001 "Resource not found", `PermissionError` -32000
-  "Permission denied", `TimeoutError` -32000 "Request timeout", anything else -32603
+  FastMCP's codes, by exact type: `ValueError`/`TypeError` -32602 "Invalid params",
+  `FileNotFoundError`/`KeyError`/`NotFoundError` -32001 "Resource not found", `PermissionError`
+  -32000 "Permission denied", `TimeoutError` -32000 "Request timeout", anything else -32603
   "Internal error" (unless `transform_errors=False`).
 - `RetryMiddleware`: retries a request that failed with one of `retry_exceptions`, with
-  exponential backoff (`base_delay * backoff_multiplier**attempt`, at most `max_delay`).
+  exponential backoff (`base_delay * backoff_multiplier**attempt`, at most `max_delay`),
+  sleeping with `anyio.sleep`.
 
-Cancellation and 2026-07-28 input rounds are not exceptions of user code: they pass through.
+Beyond FastMCP: on a server with `mask_error_details`, a transformed error keeps its code and
+prefix but not the text of an unexpected exception (trimcp's own errors, whose text the
+component managers already masked, keep theirs), so the middleware never leaks what the
+server hides. When the official SDK is loaded, the `McpError` raised is also the SDK's, so
+FastMCP code that catches `mcp.McpError` around this middleware sees it.
+
+Cancellation and 2026-07-28 input rounds are not `Exception`s: they pass through untouched.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +30,7 @@ from typing import Any
 import anyio
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
-from trimcp.exceptions import McpError, NotFoundError
+from trimcp.exceptions import McpError, NotFoundError, TrimcpError
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS, ErrorData
 
 __all__ = ["ErrorHandlingMiddleware", "RetryMiddleware"]
@@ -37,6 +45,21 @@ _TRANSFORMS: dict[type[BaseException], tuple[int, str]] = {
     PermissionError: (-32000, "Permission denied"),
     TimeoutError: (-32000, "Request timeout"),
 }
+
+
+def _server_masks_details(context: MiddlewareContext[Any]) -> bool:
+    server = getattr(context.fastmcp_context, "fastmcp", None)
+    return getattr(server, "mask_error_details", False) is True
+
+
+def _as_sdk_error(error: McpError) -> McpError:
+    """`error`, also of the SDK's `McpError` class when `mcp` is loaded."""
+    if "mcp.shared.exceptions" not in sys.modules:
+        return error
+    # Imported here: only programs that load the official SDK pay for the client package.
+    from trimcp.client.interop import sdk_error
+
+    return sdk_error(error)
 
 
 class ErrorHandlingMiddleware(Middleware):
@@ -70,7 +93,10 @@ class ErrorHandlingMiddleware(Middleware):
             return await call_next(context)
         except Exception as error:
             self._record_failure(error, context)
-            raise self._as_mcp_error(error) from error
+            transformed = self._as_mcp_error(error, context)
+            if transformed is error:
+                raise
+            raise transformed from error
 
     def get_error_stats(self) -> dict[str, int]:
         """Failures counted so far, by `"<ErrorType>:<method>"` (a copy)."""
@@ -90,11 +116,13 @@ class ErrorHandlingMiddleware(Middleware):
             except Exception as failure:
                 self.logger.error(f"Error in error callback: {failure}")
 
-    def _as_mcp_error(self, error: Exception) -> Exception:
+    def _as_mcp_error(self, error: Exception, context: MiddlewareContext[Any]) -> Exception:
         if isinstance(error, McpError) or not self.transform_errors:
             return error
         code, prefix = _TRANSFORMS.get(type(error), (INTERNAL_ERROR, "Internal error"))
-        return McpError(ErrorData(code, f"{prefix}: {error}"))
+        hide = _server_masks_details(context) and not isinstance(error, TrimcpError)
+        message = prefix if hide else f"{prefix}: {error}"
+        return _as_sdk_error(McpError(ErrorData(code, message)))
 
 
 class RetryMiddleware(Middleware):
@@ -125,9 +153,6 @@ class RetryMiddleware(Middleware):
         self.retry_exceptions = retry_exceptions
         self.logger = logger or logging.getLogger("trimcp.retry")
 
-    def _is_transient(self, error: Exception) -> bool:
-        return isinstance(error, self.retry_exceptions)
-
     def _backoff(self, attempt: int) -> float:
         return float(min(self.base_delay * self.backoff_multiplier**attempt, self.max_delay))
 
@@ -135,16 +160,17 @@ class RetryMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         attempts = self.max_retries + 1
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
             try:
                 return await call_next(context)
             except Exception as error:
-                if attempt == self.max_retries or not self._is_transient(error):
+                if attempt >= self.max_retries or not isinstance(error, self.retry_exceptions):
                     raise
                 delay = self._backoff(attempt)
                 self.logger.warning(
                     f"Request {context.method} failed (attempt {attempt + 1}/{attempts}): "
                     f"{type(error).__name__}: {error}. Retrying in {delay:.1f}s..."
                 )
-                await anyio.sleep(delay)
-        raise AssertionError("unreachable")  # the loop returns or raises
+            await anyio.sleep(delay)
+            attempt += 1

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
+import pydantic_core
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
 
@@ -35,14 +36,20 @@ __all__ = [
 Fields = dict[str, str | int | float]
 
 
-def _builtin(value: Any) -> Any:
-    dump = getattr(value, "model_dump", None)  # a pydantic model (an `mcp.types` one, say)
-    return dump(mode="json") if callable(dump) else str(value)
+def _plain(value: Any) -> Any:
+    """What JSON cannot hold, in a form it can (serialized further by the caller)."""
+    if isinstance(value, msgspec.Struct):  # a trimcp payload: its wire form
+        return msgspec.to_builtins(value, enc_hook=str)
+    dump = getattr(value, "model_dump", None)  # a trimcp component: its public fields
+    if callable(dump):
+        return dump()
+    return str(value)
 
 
 def default_serializer(data: Any) -> str:
-    """`data` as JSON text; what JSON cannot hold is written as its `str()`."""
-    return msgspec.json.encode(data, enc_hook=_builtin).decode()
+    """`data` as compact JSON text, as FastMCP writes it (pydantic's serializer: `mcp.types`
+    models by alias); what JSON cannot hold is written as its `str()`."""
+    return pydantic_core.to_json(data, fallback=_plain).decode()
 
 
 class BaseLoggingMiddleware(Middleware):

@@ -72,31 +72,45 @@ class DetailedTimingMiddleware(Middleware):
         self.logger = logger or logging.getLogger("trimcp.timing.detailed")
         self.log_level = log_level
 
-    async def _time(self, what: str, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def _time(
+        self, what: str, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await _timed(self.logger, self.log_level, what, context, call_next)
 
-    async def on_call_tool(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
-        return await self._time(
-            f"Tool {getattr(context.message, 'name', 'unknown')!r}", context, call_next
-        )
+    async def on_call_tool(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        name = getattr(context.message, "name", "unknown")
+        return await self._time(f"Tool '{name}'", context, call_next)
 
-    async def on_read_resource(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def on_read_resource(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         uri = getattr(context.message, "uri", "unknown")
-        return await self._time(f"Resource {str(uri)!r}", context, call_next)
+        return await self._time(f"Resource '{uri}'", context, call_next)
 
-    async def on_get_prompt(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
-        return await self._time(
-            f"Prompt {getattr(context.message, 'name', 'unknown')!r}", context, call_next
-        )
+    async def on_get_prompt(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        name = getattr(context.message, "name", "unknown")
+        return await self._time(f"Prompt '{name}'", context, call_next)
 
-    async def on_list_tools(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def on_list_tools(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await self._time("List tools", context, call_next)
 
-    async def on_list_resources(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def on_list_resources(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await self._time("List resources", context, call_next)
 
-    async def on_list_resource_templates(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await self._time("List resource templates", context, call_next)
 
-    async def on_list_prompts(self, context: Any, call_next: CallNext[Any, Any]) -> Any:
+    async def on_list_prompts(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
         return await self._time("List prompts", context, call_next)
