@@ -23,6 +23,7 @@ from trimcp._lazy import lazy_exports
 from trimcp.storage.errors import (
     DecryptionError,
     EntryTooLargeError,
+    EntryTooSmallError,
     SerializationError,
     StorageError,
     StorageUnavailableError,
@@ -30,18 +31,35 @@ from trimcp.storage.errors import (
 from trimcp.storage.protocol import DEFAULT_COLLECTION, AsyncKeyValue
 
 if TYPE_CHECKING:
+    from trimcp.storage.disk import DiskStore
+    from trimcp.storage.encryption import FernetEncryptionWrapper
     from trimcp.storage.memory import MemoryStore
+    from trimcp.storage.wrappers import (
+        LimitSizeWrapper,
+        PrefixCollectionsWrapper,
+        PrefixKeysWrapper,
+        StatisticsWrapper,
+        TTLClampWrapper,
+    )
 
 __all__ = [
     "DEFAULT_COLLECTION",
     "AsyncKeyValue",
     "DecryptionError",
+    "DiskStore",
     "EntryTooLargeError",
+    "EntryTooSmallError",
+    "FernetEncryptionWrapper",
     "KeyValueStore",
+    "LimitSizeWrapper",
     "MemoryStore",
+    "PrefixCollectionsWrapper",
+    "PrefixKeysWrapper",
     "SerializationError",
+    "StatisticsWrapper",
     "StorageError",
     "StorageUnavailableError",
+    "TTLClampWrapper",
 ]
 
 KeyValueStore = AsyncKeyValue
@@ -51,5 +69,14 @@ __getattr__, __dir__ = lazy_exports(
     globals(),
     {
         "trimcp.storage.memory": ("MemoryStore",),
+        "trimcp.storage.disk": ("DiskStore",),
+        "trimcp.storage.encryption": ("FernetEncryptionWrapper",),
+        "trimcp.storage.wrappers": (
+            "LimitSizeWrapper",
+            "PrefixCollectionsWrapper",
+            "PrefixKeysWrapper",
+            "StatisticsWrapper",
+            "TTLClampWrapper",
+        ),
     },
 )

@@ -5,6 +5,7 @@ StorageError                   a store could not do what was asked
 ├── StorageUnavailableError    the backend is unreachable (Redis down, disk I/O failure)
 ├── DecryptionError            a value does not decrypt: wrong key, or tampered with
 ├── EntryTooLargeError         a value is over a size limit (`LimitSizeWrapper`)
+├── EntryTooSmallError         a value is under a size limit (`LimitSizeWrapper`)
 └── SerializationError         a value is not JSON-able
 ```
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 __all__ = [
     "DecryptionError",
     "EntryTooLargeError",
+    "EntryTooSmallError",
     "SerializationError",
     "StorageError",
     "StorageUnavailableError",
@@ -39,6 +41,10 @@ class DecryptionError(StorageError):
 
 class EntryTooLargeError(StorageError):
     """A value is larger than a store or wrapper accepts."""
+
+
+class EntryTooSmallError(StorageError):
+    """A value is smaller than a wrapper accepts (`LimitSizeWrapper(min_size=...)`)."""
 
 
 class SerializationError(StorageError):
