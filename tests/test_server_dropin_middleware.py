@@ -317,12 +317,16 @@ async def test_response_caching_answers_repeats_from_the_cache(protocol: str) ->
     )
 
 
-def test_response_caching_takes_trimcps_stores_only() -> None:
+def test_response_caching_takes_any_async_key_value_store() -> None:
+    from key_value.aio.stores.memory import MemoryStore as PyKeyValueMemoryStore
+
     from trimcp.server.middleware.caching import ResponseCachingMiddleware
     from trimcp.storage import MemoryStore
 
     assert isinstance(ResponseCachingMiddleware(cache_storage=MemoryStore()).store, MemoryStore)
-    with pytest.raises(TypeError, match="KeyValueStore"):
+    foreign = PyKeyValueMemoryStore()
+    assert ResponseCachingMiddleware(cache_storage=foreign).store is foreign
+    with pytest.raises(TypeError, match="AsyncKeyValue"):
         ResponseCachingMiddleware(cache_storage=object())  # type: ignore[arg-type]
 
 

@@ -1,35 +1,73 @@
 """FastMCP's response-caching middleware (`fastmcp.server.middleware.caching`).
 
-`ResponseCachingMiddleware` answers repeated requests from a cache, each method with its own
+`ResponseCachingMiddleware` answers repeated requests from a store, each method with its own
 settings (`ttl` in seconds, `enabled`): `tools/call` (keyed by tool and arguments; only the
-tools `included_tools` names, or all but `excluded_tools`), `resources/read` (by URI) and
-`prompts/get` (by prompt and arguments) for an hour by default; the listings (`tools/list`,
-`resources/list`, `prompts/list`) for five minutes. Results go to a `trimcp.storage`
-`KeyValueStore` (`cache_storage`; default a `MemoryStore`), serialized, and are left out when
-larger than `max_item_size` bytes; listings are kept in this process (components hold
-functions, which do not serialize). A failure is never cached.
+tools `included_tools` names, less those `excluded_tools` names), `resources/read` (by URI)
+and `prompts/get` (by prompt and arguments) for an hour by default; the listings
+(`tools/list`, `resources/list`, `prompts/list`) for five minutes.
 
-FastMCP's `cache_storage` is a py-key-value `AsyncKeyValue`; trimcp takes its own store
-protocol and refuses any other object, rather than caching somewhere the user did not ask.
+The store is any `AsyncKeyValue` (`cache_storage`): trimcp's `MemoryStore` (the default),
+`DiskStore` or `RedisStore`, or a py-key-value store. Entries are JSON dicts in one collection
+per method, so several server processes sharing a `DiskStore` or `RedisStore` share the cache.
+A listing is cached as the components' definitions: what comes back from the cache lists and
+filters like the original, but is not the original object (it cannot be run). A value larger
+than `max_item_size` (its JSON) is not stored. `statistics()` counts hits, misses and writes
+per method, as FastMCP's does.
+
+Whose entry:
+- A request that carries credentials (an access token, or an `Authorization` header over
+  HTTP) reads and writes entries of its own principal: what one user's request produced is
+  never served to another.
+- Unless results are declared the same for every caller: the server's `cache_scope="public"`
+  (the 2026-07-28 caching hint), or a result that carries `cacheScope: "public"` itself.
+- Requests without credentials share entries.
+
+The 2026-07-28 caching hints of a result the chain returns are honoured: an explicit `ttlMs`
+bounds how long the entry lives (`0`: not cached). A retry of a multi round-trip request
+(`inputResponses`, `requestState`) is never answered from the cache nor stored, and neither is
+an `input_required` round, as the specification asks.
+
+The cache never fails a request: a store that raises (Redis down, disk full) is logged and the
+request is served as if there were no cache.
 """
 
 from __future__ import annotations
 
 import base64
-import time
-from typing import Any, NotRequired, TypedDict
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, NotRequired, Self, TypedDict
 
 import msgspec
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
-from trimcp.resources.resource import ReadResourceContents
-from trimcp.storage import KeyValueStore, MemoryStore
-from trimcp.tools.tool import ToolResult
-from trimcp.types.codec import decode
+from trimcp.prompts.prompt import Prompt
+from trimcp.resources.resource import ReadResourceContents, Resource
+from trimcp.storage import AsyncKeyValue, MemoryStore
+from trimcp.storage.wrappers import (
+    CollectionStatistics,
+    CountStatistics,
+    HitMissStatistics,
+    LimitSizeWrapper,
+    StatisticsWrapper,
+)
+from trimcp.tools.tool import Tool, ToolResult
+from trimcp.types.codec import convert
+from trimcp.types.content import ContentBlock
 from trimcp.types.prompts import GetPromptResult
-from trimcp.types.tools import CallToolResult
+from trimcp.types.prompts import Prompt as MCPPrompt
+from trimcp.types.resources import Resource as MCPResource
+from trimcp.types.tools import Tool as MCPTool
 
 __all__ = [
+    "FIVE_MINUTES_IN_SECONDS",
+    "GLOBAL_KEY",
+    "ONE_HOUR_IN_SECONDS",
+    "ONE_MB_IN_BYTES",
+    "CachableReadResourceContents",
+    "CachableToolResult",
     "CallToolSettings",
     "GetPromptSettings",
     "ListPromptsSettings",
@@ -37,12 +75,17 @@ __all__ = [
     "ListToolsSettings",
     "ReadResourceSettings",
     "ResponseCachingMiddleware",
+    "ResponseCachingStatistics",
     "SharedMethodSettings",
 ]
+
+logger = logging.getLogger(__name__)
 
 ONE_HOUR_IN_SECONDS = 3600
 FIVE_MINUTES_IN_SECONDS = 300
 ONE_MB_IN_BYTES = 1024 * 1024
+GLOBAL_KEY = "__global__"
+"""The key of a listing (there is one per method, or one per principal)."""
 
 
 class SharedMethodSettings(TypedDict):
@@ -65,7 +108,8 @@ class ListPromptsSettings(SharedMethodSettings):
 
 
 class CallToolSettings(SharedMethodSettings):
-    """`tools/call` caching, for the tools named (or all but those named)."""
+    """`tools/call` caching, for the tools `included_tools` names (all when absent), less
+    those `excluded_tools` names."""
 
     included_tools: NotRequired[list[str]]
     excluded_tools: NotRequired[list[str]]
@@ -79,31 +123,314 @@ class GetPromptSettings(SharedMethodSettings):
     """`prompts/get` caching."""
 
 
-class _Contents(msgspec.Struct):
-    """One `ReadResourceContents` as stored: text, or base64 bytes."""
+# -- what is stored ----------------------------------------------------------------------------
 
-    text: str | None = None
-    blob: str | None = None
+
+class CachableToolResult(msgspec.Struct, kw_only=True):
+    """A `ToolResult` as the cache keeps it; stored as the wire `CallToolResult` dict."""
+
+    content: list[ContentBlock]
+    structured_content: dict[str, Any] | None = msgspec.field(
+        default=None, name="structuredContent"
+    )
+    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+
+    @classmethod
+    def wrap(cls, value: ToolResult) -> Self:
+        return cls(
+            content=convert(value.content, list[ContentBlock]),
+            structured_content=value.structured_content,
+            meta=value.meta,
+        )
+
+    def unwrap(self) -> ToolResult:
+        result = ToolResult.from_final(list(self.content), self.structured_content)
+        result.meta = self.meta
+        return result
+
+
+@dataclass
+class CachableReadResourceContents:
+    """One `ReadResourceContents` as the cache keeps it; stored as `{"text"}` or `{"blob"}`
+    (base64), with `mimeType` and `_meta`."""
+
+    content: str | bytes
     mime_type: str | None = None
     meta: dict[str, Any] | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = (
+            {"blob": base64.b64encode(self.content).decode()}
+            if isinstance(self.content, bytes)
+            else {"text": self.content}
+        )
+        data["mimeType"] = self.mime_type
+        if self.meta is not None:
+            data["_meta"] = self.meta
+        return data
 
-def _key(name: str, arguments: Any) -> str:
-    return f"{name}:{msgspec.json.encode(arguments, order='sorted').decode()}"
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        blob = data.get("blob")
+        content = base64.b64decode(blob) if blob is not None else str(data.get("text", ""))
+        return cls(content, data.get("mimeType"), data.get("_meta"))
+
+    def get_size(self) -> int:
+        """Its size as stored (JSON bytes)."""
+        return len(msgspec.json.encode(self.to_dict()))
+
+    @classmethod
+    def get_sizes(cls, values: Sequence[Self]) -> int:
+        return sum(item.get_size() for item in values)
+
+    @classmethod
+    def wrap(cls, values: Sequence[ReadResourceContents]) -> list[Self]:
+        return [cls(item.content, item.mime_type, item.meta) for item in values]
+
+    @classmethod
+    def unwrap(cls, values: Sequence[Self]) -> list[ReadResourceContents]:
+        return [ReadResourceContents(item.content, item.mime_type, item.meta) for item in values]
 
 
-def _ttl(settings: SharedMethodSettings | None, default: int) -> float | None:
-    """The method's time to live, or None when its caching is off."""
-    settings = settings or {}
-    return None if settings.get("enabled", True) is False else settings.get("ttl", default)
+def _statistics(value: Any) -> CollectionStatistics | None:
+    """`value` as trimcp's `CollectionStatistics`, from any object of that shape (a
+    py-key-value `KVStoreCollectionStatistics`, say), so the two compare equal."""
+    if value is None or type(value) is CollectionStatistics:
+        return value
+
+    def hit_miss(part: Any) -> HitMissStatistics:
+        return HitMissStatistics(count=part.count, hit=part.hit, miss=part.miss)
+
+    return CollectionStatistics(
+        count=value.count,
+        get=hit_miss(value.get),
+        ttl=hit_miss(value.ttl),
+        put=CountStatistics(count=value.put.count),
+        delete=hit_miss(value.delete),
+        exists=hit_miss(value.exists),
+    )
+
+
+@dataclass
+class ResponseCachingStatistics:
+    """Per method, the cache's gets (hits, misses) and puts; None for a method not used yet.
+    Takes py-key-value's statistics objects too (and then equals trimcp's)."""
+
+    list_tools: CollectionStatistics | None = None
+    list_resources: CollectionStatistics | None = None
+    list_prompts: CollectionStatistics | None = None
+    read_resource: CollectionStatistics | None = None
+    get_prompt: CollectionStatistics | None = None
+    call_tool: CollectionStatistics | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            setattr(self, f.name, _statistics(getattr(self, f.name)))
+
+
+_STATISTICS_FIELDS = {
+    "tools/list": "list_tools",
+    "resources/list": "list_resources",
+    "prompts/list": "list_prompts",
+    "resources/read": "read_resource",
+    "prompts/get": "get_prompt",
+    "tools/call": "call_tool",
+}
+
+
+# -- listings: the components' definitions -----------------------------------------------------
+
+
+def _dump_tools(tools: Iterable[Tool]) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "key": t.key,
+                "tags": sorted(t.tags),
+                "enabled": t.enabled,
+                "entry": msgspec.to_builtins(t.to_mcp_tool(include_fastmcp_meta=False)),
+            }
+            for t in tools
+        ]
+    }
+
+
+def _load_tools(data: dict[str, Any]) -> list[Tool]:
+    tools = []
+    for item in data["items"]:
+        entry = convert(item["entry"], MCPTool)
+        tool = Tool(
+            name=entry.name,
+            parameters=entry.inputSchema,
+            title=entry.title,
+            description=entry.description,
+            tags=set(item["tags"]),
+            annotations=entry.annotations,
+            output_schema=entry.outputSchema,
+            meta=entry.meta,
+            enabled=item["enabled"],
+            icons=entry.icons,
+        )
+        tool.key = item["key"]
+        tools.append(tool)
+    return tools
+
+
+def _dump_resources(resources: Iterable[Resource]) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "key": r.key,
+                "tags": sorted(r.tags),
+                "enabled": r.enabled,
+                "entry": msgspec.to_builtins(r.to_mcp_resource(include_fastmcp_meta=False)),
+            }
+            for r in resources
+        ]
+    }
+
+
+def _load_resources(data: dict[str, Any]) -> list[Resource]:
+    resources = []
+    for item in data["items"]:
+        entry = convert(item["entry"], MCPResource)
+        resources.append(
+            Resource(
+                uri=entry.uri,
+                name=entry.name,
+                title=entry.title,
+                description=entry.description,
+                mime_type=entry.mimeType,
+                tags=item["tags"],
+                annotations=entry.annotations,
+                meta=entry.meta,
+                enabled=item["enabled"],
+                icons=entry.icons,
+                key=item["key"],
+            )
+        )
+    return resources
+
+
+def _dump_prompts(prompts: Iterable[Prompt]) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "key": p.key,
+                "tags": sorted(p.tags),
+                "enabled": p.enabled,
+                "entry": msgspec.to_builtins(p.to_mcp_prompt(include_fastmcp_meta=False)),
+            }
+            for p in prompts
+        ]
+    }
+
+
+def _load_prompts(data: dict[str, Any]) -> list[Prompt]:
+    prompts = []
+    for item in data["items"]:
+        entry = convert(item["entry"], MCPPrompt)
+        prompts.append(
+            Prompt(
+                name=entry.name,
+                title=entry.title,
+                description=entry.description,
+                arguments=entry.arguments,
+                tags=item["tags"],
+                meta=entry.meta,
+                enabled=item["enabled"],
+                icons=entry.icons,
+                key=item["key"],
+            )
+        )
+    return prompts
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+def _dump_tool_result(result: Any) -> dict[str, Any] | None:
+    if not isinstance(result, ToolResult):
+        return None  # an input round (2026-07-28) or a hook's own answer: not cached
+    stored: dict[str, Any] = msgspec.to_builtins(CachableToolResult.wrap(result))
+    return stored
+
+
+def _load_tool_result(data: dict[str, Any]) -> ToolResult:
+    return convert(data, CachableToolResult).unwrap()
+
+
+def _dump_contents(contents: Any) -> dict[str, Any] | None:
+    if not isinstance(contents, list) or not all(
+        isinstance(c, ReadResourceContents) for c in contents
+    ):
+        return None
+    return {"items": [c.to_dict() for c in CachableReadResourceContents.wrap(contents)]}
+
+
+def _load_contents(data: dict[str, Any]) -> list[ReadResourceContents]:
+    items = [CachableReadResourceContents.from_dict(item) for item in data["items"]]
+    return CachableReadResourceContents.unwrap(items)
+
+
+def _dump_prompt(result: Any) -> dict[str, Any] | None:
+    if not isinstance(result, GetPromptResult) or result.resultType == "input_required":
+        return None
+    stored: dict[str, Any] = msgspec.to_builtins(result)
+    return stored
+
+
+def _load_prompt(data: dict[str, Any]) -> GetPromptResult:
+    return convert(data, GetPromptResult)
+
+
+def _arguments_key(name: str, arguments: Any) -> str:
+    if arguments is None:
+        return f"{name}:null"
+    try:
+        text = msgspec.json.encode(arguments, order="sorted").decode()
+    except TypeError:
+        text = repr(arguments)
+    return f"{name}:{text}"
+
+
+def _principal() -> str | None:
+    """A digest of the credentials the request being served carries: its access token's
+    client and subject, else its HTTP `Authorization` header; None without any."""
+    from trimcp.server.dependencies import get_access_token, get_http_headers
+
+    token = get_access_token()
+    if token is not None:
+        claims = getattr(token, "claims", None) or {}
+        identity = f"token:{getattr(token, 'client_id', '')}:{claims.get('sub', '')}"
+    else:
+        authorization = get_http_headers(include={"authorization"}).get("authorization")
+        if not authorization:
+            return None
+        identity = f"authorization:{authorization}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def _is_mrtr_retry(message: Any) -> bool:
+    return (
+        getattr(message, "inputResponses", None) is not None
+        or getattr(message, "requestState", None) is not None
+    )
 
 
 class ResponseCachingMiddleware(Middleware):
-    """Answers repeated requests from a cache (see the module for what and how long)."""
+    """Answers repeated requests from a store (see the module for what, how long and whose).
+
+    Args:
+        cache_storage: any `AsyncKeyValue` store; default a new `trimcp.storage.MemoryStore`.
+        list_tools_settings: ... and the other `*_settings`: `ttl` (seconds) and `enabled`
+            per method; `call_tool_settings` also `included_tools` and `excluded_tools`.
+        max_item_size: entries whose JSON is larger than this many bytes are not stored.
+    """
 
     def __init__(
         self,
-        cache_storage: KeyValueStore | None = None,
+        cache_storage: AsyncKeyValue | None = None,
         list_tools_settings: ListToolsSettings | None = None,
         list_resources_settings: ListResourcesSettings | None = None,
         list_prompts_settings: ListPromptsSettings | None = None,
@@ -112,15 +439,20 @@ class ResponseCachingMiddleware(Middleware):
         call_tool_settings: CallToolSettings | None = None,
         max_item_size: int = ONE_MB_IN_BYTES,
     ):
-        if cache_storage is not None and not isinstance(cache_storage, KeyValueStore):
+        if cache_storage is not None and not isinstance(cache_storage, AsyncKeyValue):
             raise TypeError(
-                "trimcp's ResponseCachingMiddleware stores in a trimcp.storage.KeyValueStore "
-                f"(MemoryStore, or one of your own), not {type(cache_storage).__name__}"
+                "cache_storage is an AsyncKeyValue store (trimcp.storage or py-key-value), "
+                f"not {type(cache_storage).__name__}"
             )
-        self.store: KeyValueStore = cache_storage if cache_storage is not None else MemoryStore()
+        self.store: AsyncKeyValue = cache_storage if cache_storage is not None else MemoryStore()
+        self.stats = StatisticsWrapper(
+            key_value=LimitSizeWrapper(
+                key_value=self.store, max_size=max_item_size, raise_on_too_large=False
+            )
+        )
         self.max_item_size = max_item_size
-        self.call_tool_settings: CallToolSettings = call_tool_settings or {}
-        self._ttls: dict[str, float | None] = {
+        self.call_tool_settings: CallToolSettings = call_tool_settings or CallToolSettings()
+        self.ttls: dict[str, float | None] = {
             "tools/list": _ttl(list_tools_settings, FIVE_MINUTES_IN_SECONDS),
             "resources/list": _ttl(list_resources_settings, FIVE_MINUTES_IN_SECONDS),
             "prompts/list": _ttl(list_prompts_settings, FIVE_MINUTES_IN_SECONDS),
@@ -128,112 +460,144 @@ class ResponseCachingMiddleware(Middleware):
             "prompts/get": _ttl(get_prompt_settings, ONE_HOUR_IN_SECONDS),
             "tools/call": _ttl(call_tool_settings, ONE_HOUR_IN_SECONDS),
         }
-        self._listings: dict[str, tuple[float, Any]] = {}
 
-    # -- listings: kept in this process ----------------------------------------------------
+    def statistics(self) -> ResponseCachingStatistics:
+        """The gets (hits, misses) and puts of each method so far, in this process."""
+        collections = self.stats.statistics.collections
+        return ResponseCachingStatistics(
+            **{name: collections.get(method) for method, name in _STATISTICS_FIELDS.items()}
+        )
 
-    async def _listing(self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]) -> Any:
-        method = context.method or ""
-        ttl = self._ttls.get(method)
-        if ttl is None:
-            return await call_next(context)
-        kept = self._listings.get(method)
-        if kept is not None and kept[0] > time.monotonic():
-            return list(kept[1])
-        listed = await call_next(context)
-        self._listings[method] = (time.monotonic() + ttl, list(listed))
-        return listed
+    def caches_tool(self, name: str) -> bool:
+        """Whether `tools/call` of tool `name` is cached (`excluded_tools` wins)."""
+        included = self.call_tool_settings.get("included_tools")
+        if included and name not in included:
+            return False
+        return name not in (self.call_tool_settings.get("excluded_tools") or ())
 
-    on_list_tools = _listing
-    on_list_resources = _listing
-    on_list_prompts = _listing
+    # -- the hooks -----------------------------------------------------------------------------
 
-    # -- results: serialized into the store ------------------------------------------------
-
-    async def _cached(
-        self,
-        context: MiddlewareContext[Any],
-        call_next: CallNext[Any, Any],
-        key: str,
-        dump: Any,
-        load: Any,
+    async def on_list_tools(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        method = context.method or ""
-        ttl = self._ttls.get(method)
-        if ttl is None:
-            return await call_next(context)
-        stored = await self.store.get(method, key)
-        if stored is not None:
-            return load(stored)
-        result = await call_next(context)
-        data = dump(result)
-        if data is not None and len(data) <= self.max_item_size:
-            await self.store.put(method, key, data, ttl=ttl)
-        return result
+        return await self._cached(
+            context, call_next, "tools/list", GLOBAL_KEY, _dump_tools, _load_tools
+        )
+
+    async def on_list_resources(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await self._cached(
+            context, call_next, "resources/list", GLOBAL_KEY, _dump_resources, _load_resources
+        )
+
+    async def on_list_prompts(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return await self._cached(
+            context, call_next, "prompts/list", GLOBAL_KEY, _dump_prompts, _load_prompts
+        )
 
     async def on_call_tool(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        name = context.message.name
-        included = self.call_tool_settings.get("included_tools")
-        excluded = self.call_tool_settings.get("excluded_tools") or ()
-        if (included is not None and name not in included) or name in excluded:
+        message = context.message
+        if not self.caches_tool(message.name):
             return await call_next(context)
-        key = _key(name, context.message.arguments or {})
-        return await self._cached(context, call_next, key, _dump_tool_result, _load_tool_result)
+        key = _arguments_key(message.name, message.arguments)
+        return await self._cached(
+            context, call_next, "tools/call", key, _dump_tool_result, _load_tool_result
+        )
 
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         key = str(context.message.uri)
-        return await self._cached(context, call_next, key, _dump_contents, _load_contents)
+        return await self._cached(
+            context, call_next, "resources/read", key, _dump_contents, _load_contents
+        )
 
     async def on_get_prompt(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        key = _key(context.message.name, context.message.arguments or {})
-        return await self._cached(context, call_next, key, _dump_struct, _load_prompt)
-
-
-def _dump_tool_result(result: Any) -> bytes | None:
-    if not isinstance(result, ToolResult):
-        return None  # an input round (2026-07-28) or a hook's own result: not cached
-    return msgspec.json.encode(result.to_mcp_result())
-
-
-def _load_tool_result(data: bytes) -> ToolResult:
-    wire = decode(data, CallToolResult)
-    result = ToolResult.from_final(wire.content, wire.structuredContent)
-    result.meta = wire.meta
-    return result
-
-
-def _dump_contents(contents: Any) -> bytes | None:
-    if not isinstance(contents, list) or not all(
-        isinstance(c, ReadResourceContents) for c in contents
-    ):
-        return None
-    stored = [
-        _Contents(blob=base64.b64encode(c.content).decode(), mime_type=c.mime_type, meta=c.meta)
-        if isinstance(c.content, bytes)
-        else _Contents(text=c.content, mime_type=c.mime_type, meta=c.meta)
-        for c in contents
-    ]
-    return msgspec.json.encode(stored)
-
-
-def _load_contents(data: bytes) -> list[ReadResourceContents]:
-    return [
-        ReadResourceContents(
-            base64.b64decode(c.blob) if c.blob is not None else c.text or "", c.mime_type, c.meta
+        key = _arguments_key(context.message.name, context.message.arguments)
+        return await self._cached(
+            context, call_next, "prompts/get", key, _dump_prompt, _load_prompt
         )
-        for c in msgspec.json.decode(data, type=list[_Contents])
-    ]
+
+    # -- the one path --------------------------------------------------------------------------
+
+    async def _cached(
+        self,
+        context: MiddlewareContext[Any],
+        call_next: CallNext[Any, Any],
+        method: str,
+        key: str,
+        dump: Callable[[Any], dict[str, Any] | None],
+        load: Callable[[dict[str, Any]], Any],
+    ) -> Any:
+        ttl = self.ttls[method]
+        if ttl is None or _is_mrtr_retry(context.message):
+            return await call_next(context)
+        principal = _principal()
+        private_key = key if principal is None else f"#{principal}#{key}"
+        keys = [private_key] if private_key == key else [private_key, key]
+        stored = await self._get(method, keys)
+        if stored is not None:
+            try:
+                return load(stored)
+            except Exception:  # an entry no version of this middleware wrote: a miss
+                logger.warning("ignoring an unreadable %s cache entry", method, exc_info=True)
+        result = await call_next(context)
+        data = dump(result)
+        if data is not None:
+            ttl = _hinted_ttl(result, ttl)
+            if ttl is not None:
+                shared = _scope(context, result) == "public"
+                await self._put(method, key if shared else private_key, data, ttl)
+        return result
+
+    async def _get(self, method: str, keys: list[str]) -> dict[str, Any] | None:
+        try:
+            if len(keys) == 1:
+                return await self.stats.get(keys[0], collection=method)
+            found = await self.stats.get_many(keys, collection=method)
+        except Exception:
+            logger.warning(
+                "response cache: %s read failed; serving uncached", method, exc_info=True
+            )
+            return None
+        return next((value for value in found if value is not None), None)
+
+    async def _put(self, method: str, key: str, data: dict[str, Any], ttl: float) -> None:
+        try:
+            await self.stats.put(key, data, collection=method, ttl=ttl)
+        except Exception:
+            logger.warning("response cache: %s write failed", method, exc_info=True)
 
 
-def _dump_struct(result: Any) -> bytes | None:
-    return msgspec.json.encode(result) if isinstance(result, GetPromptResult) else None
+def _ttl(settings: SharedMethodSettings | None, default: int) -> float | None:
+    """The method's time to live, or None when its caching is off."""
+    settings = settings or {}
+    if settings.get("enabled", True) is False:
+        return None
+    return settings.get("ttl", default)
 
 
-def _load_prompt(data: bytes) -> GetPromptResult:
-    return decode(data, GetPromptResult)
+def _hinted_ttl(result: Any, ttl: float) -> float | None:
+    """`ttl` bounded by an explicit `ttlMs` on `result` (None: not to be cached)."""
+    ttl_ms = getattr(result, "ttlMs", None)
+    if isinstance(ttl_ms, int) and not isinstance(ttl_ms, bool):
+        return None if ttl_ms <= 0 else min(ttl, ttl_ms / 1000)
+    return ttl
+
+
+def _scope(context: MiddlewareContext[Any], result: Any) -> str:
+    """`"public"` when the result, or else the server, declares results the same for every
+    caller; `"private"` otherwise."""
+    scope = getattr(result, "cacheScope", None)
+    if scope is not None:
+        return str(scope)
+    ctx = context.fastmcp_context
+    server = getattr(ctx, "fastmcp", None) if ctx is not None else None
+    return str(getattr(server, "cache_scope", "private"))

@@ -6,6 +6,10 @@ server serves without registering them.
 - `PromptToolMiddleware`: `list_prompts` and `get_prompt` as tools, for clients that only
   speak tools.
 - `ResourceToolMiddleware`: `list_resources` and `read_resource` as tools.
+
+The listing and prompt tools answer in the protocol's shapes. When the program uses the
+official SDK's types (`mcp.types` is imported, as in FastMCP code), they answer with those
+models, so their JSON is FastMCP's to the byte: every field, the unset ones as `null`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from trimcp.core.context import Context
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
 from trimcp.resources.resource import ReadResourceContents
 from trimcp.tools.tool import Tool, ToolResult
+from trimcp.types.base import Payload
+from trimcp.types.interop import to_mcp
 
 __all__ = [
     "PromptToolMiddleware",
@@ -54,9 +60,20 @@ class ToolInjectionMiddleware(Middleware):
         return await tool.invoke(context.message.arguments or {}, context.fastmcp_context)
 
 
+def _in_sdk_shape(payload: Any) -> Any:
+    """`payload` as the SDK's model when `mcp.types` is loaded (FastMCP's tools answer with
+    those), else as it is."""
+    if not isinstance(payload, Payload):
+        return payload
+    try:
+        return to_mcp(payload)
+    except LookupError:  # `mcp.types` not imported, or no model of that name
+        return payload
+
+
 async def list_prompts(context: Context) -> list[Any]:
     """List the prompts available on the server."""
-    return await context.list_prompts()
+    return [_in_sdk_shape(prompt) for prompt in await context.list_prompts()]
 
 
 async def get_prompt(
@@ -65,12 +82,12 @@ async def get_prompt(
     arguments: Annotated[dict[str, Any] | None, "The arguments to pass to the prompt."] = None,
 ) -> Any:
     """Render a prompt available on the server."""
-    return await context.get_prompt(name=name, arguments=arguments)
+    return _in_sdk_shape(await context.get_prompt(name=name, arguments=arguments))
 
 
 async def list_resources(context: Context) -> list[Any]:
     """List the resources available on the server."""
-    return await context.list_resources()
+    return [_in_sdk_shape(resource) for resource in await context.list_resources()]
 
 
 async def read_resource(
