@@ -65,7 +65,7 @@ from trimcp.types import (
     TextContent,
     Tool,
 )
-from trimcp.types.base import Implementation
+from trimcp.types.base import Implementation, keep_annotation_extras
 from trimcp.types.codec import decode
 from trimcp.types.interop import register_with_mcp
 from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
@@ -78,6 +78,13 @@ R = TypeVar("R")
 ClientTransportT = TypeVar("ClientTransportT", bound=ClientTransport, default=ClientTransport)
 """What `Client[T]` names (FastMCP's `Client` is generic in its transport); bare `Client`
 means `Client[ClientTransport]`."""
+
+
+# Listings whose items carry `Annotations`, which may hold keys beyond the spec's (kept).
+_ANNOTATED_LISTS: dict[type[Any], str] = {
+    ListResourcesResult: "resources",
+    ListResourceTemplatesResult: "resourceTemplates",
+}
 
 
 class Client(Generic[ClientTransportT]):
@@ -373,6 +380,9 @@ class Client(Generic[ClientTransportT]):
             result = decode(raw, typ)
         except msgspec.ValidationError as exc:
             raise ClientError(f"The server's answer to {method} is malformed: {exc}") from exc
+        listed = _ANNOTATED_LISTS.get(typ)
+        if listed is not None and any(item.annotations for item in getattr(result, listed)):
+            keep_annotation_extras(getattr(result, listed), msgspec.json.decode(raw).get(listed))
         result_type = getattr(result, "resultType", None)
         if result_type not in (None, "complete"):
             raise ClientError(

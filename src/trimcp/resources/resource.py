@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import inspect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,6 +40,7 @@ __all__ = [
     "accepts_context",
     "as_parts",
     "check_uri",
+    "coerce_annotations",
     "coerce_payload",
     "contents_of",
     "is_template_uri",
@@ -64,6 +65,16 @@ def check_uri(uri: str) -> str:
     if not isinstance(uri, str) or not _SCHEME.match(uri):
         raise ValueError(f"Invalid resource URI {uri!r}: a URI needs a scheme, as in 'data://name'")
     return uri
+
+
+def coerce_annotations(value: Any) -> Annotations:
+    """User-supplied annotations (a dict, the struct, an `mcp.types.Annotations`), their
+    extra keys kept."""
+    if isinstance(value, Annotations):
+        return value
+    if not isinstance(value, Mapping):
+        value = foreign_builtins(value, exclude_none=True)
+    return Annotations.from_mapping(value)
 
 
 def coerce_payload(value: Any, typ: type[T]) -> T:
@@ -219,7 +230,7 @@ class Resource(Component):
         self.mime_type = mime_type or DEFAULT_MIME_TYPE
         self.mime_type_explicit = mime_type is not None
         self.tags: set[str] = set(tags or ())
-        self.annotations = None if annotations is None else coerce_payload(annotations, Annotations)
+        self.annotations = None if annotations is None else coerce_annotations(annotations)
         self.meta = meta
         self.enabled = True if enabled is None else enabled
         self.icons = coerce_icons(icons)
@@ -246,7 +257,7 @@ class Resource(Component):
             "title": self.title,
             "description": self.description,
             "mimeType": self.mime_type,
-            "annotations": self.annotations,
+            "annotations": self.annotations and self.annotations.for_wire(),
             "icons": self.icons,
             "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
         }

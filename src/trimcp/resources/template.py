@@ -24,7 +24,7 @@ from trimcp.resources.resource import (
     Resource,
     accepts_context,
     check_uri,
-    coerce_payload,
+    coerce_annotations,
     contents_of,
     is_template_uri,
 )
@@ -153,7 +153,7 @@ class ResourceTemplate(Component):
         self.mime_type_explicit = mime_type is not None
         self.parameters: dict[str, Any] = parameters or {"type": "object", "properties": {}}
         self.tags: set[str] = set(tags or ())
-        self.annotations = None if annotations is None else coerce_payload(annotations, Annotations)
+        self.annotations = None if annotations is None else coerce_annotations(annotations)
         self.meta = meta
         self.enabled = True if enabled is None else enabled
         self.icons = coerce_icons(icons)
@@ -207,7 +207,7 @@ class ResourceTemplate(Component):
             "title": self.title,
             "description": self.description,
             "mimeType": self.mime_type,
-            "annotations": self.annotations,
+            "annotations": self.annotations and self.annotations.for_wire(),
             "icons": self.icons,
             "meta": self.get_meta(include_fastmcp_meta=include_fastmcp_meta),
         }

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import copy
 import operator
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
-__all__ = ["Annotations", "Icon", "Implementation", "Meta", "Payload"]
+__all__ = ["Annotations", "Icon", "Implementation", "Meta", "Payload", "keep_annotation_extras"]
 
 Meta = dict[str, Any]
 P = TypeVar("P", bound="Payload")
@@ -294,7 +294,83 @@ class Implementation(Payload, kw_only=True):
     icons: list[Icon] | None = None
 
 
-class Annotations(Payload, kw_only=True):
+class Annotations(Payload, kw_only=True, dict=True):
+    """Hints on a resource, template or content block. Keys beyond the spec's three are
+    kept (FastMCP and `mcp.types` allow them: `annotations={"httpMethod": "GET"}`): read
+    them as attributes (`getattr(a, "Cache-Control")`) or all at once as `extras`; they are
+    sent on the wire and read back by the trimcp client. Equality compares the spec's fields.
+    A key that would shadow an attribute of the class (`model_dump`, `__class__`) is kept in
+    `extras` only."""
+
     audience: list[str] | None = None
     priority: float | None = None
     lastModified: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Annotations:
+        """Annotations from a dict in wire names, extra keys kept.
+
+        Raises `msgspec.ValidationError` when a spec field has the wrong type."""
+        from trimcp.types.codec import convert
+
+        fields = cls.__struct_fields__
+        annotations = convert({k: v for k, v in data.items() if k in fields}, cls)
+        annotations.add_extras({k: v for k, v in data.items() if k not in fields})
+        return annotations
+
+    def add_extras(self, extras: Mapping[str, Any]) -> None:
+        """Keep `extras` beside the spec's fields (string keys only)."""
+        kept = {k: v for k, v in extras.items() if isinstance(k, str)}
+        if not kept:
+            return
+        self.__extras__ = {**self.extras, **kept}
+        cls = type(self)
+        for key, value in kept.items():
+            if not hasattr(cls, key) and key not in cls.__struct_fields__:
+                setattr(self, key, value)
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """The keys beyond the spec's fields."""
+        extras: dict[str, Any] = getattr(self, "__extras__", {})
+        return extras
+
+    def for_wire(self) -> Annotations | dict[str, Any]:
+        """What to encode: itself, or with extras a dict of every key (msgspec encodes a
+        struct's fields only)."""
+        extras = self.extras
+        if not extras:
+            return self
+        return {**extras, **msgspec.to_builtins(self)}
+
+    @property
+    def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+        # the payload protocol's (pydantic's view), not the instance dict holding the extras
+        fields: dict[str, Any] = _twin_of(self).__dict__
+        return fields
+
+    def _dump(
+        self,
+        options: _DumpOptions,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        out = super()._dump(options, include, exclude)
+        for key, value in self.extras.items():
+            if (include is None or key in include) and (exclude is None or key not in exclude):
+                out.setdefault(key, _dump_value(value, options))
+        return out
+
+
+def keep_annotation_extras(items: list[Any], raw_items: Any) -> None:
+    """Give each decoded item (a `Resource`, `ResourceTemplate`, ...) the extra annotation
+    keys its raw dict carried, which msgspec's decoding of `Annotations` leaves out."""
+    if not isinstance(raw_items, list) or len(raw_items) != len(items):
+        return
+    fields = Annotations.__struct_fields__
+    for item, raw in zip(items, raw_items, strict=True):
+        annotations = getattr(item, "annotations", None)
+        if isinstance(annotations, Annotations) and isinstance(raw, dict):
+            wire = raw.get("annotations")
+            if isinstance(wire, dict):
+                annotations.add_extras({k: v for k, v in wire.items() if k not in fields})
