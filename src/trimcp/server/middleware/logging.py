@@ -11,6 +11,10 @@ Each record carries `event` (`request_start`, `request_success`, `request_error`
 Optionally the message itself (`include_payloads`, cut at `max_payload_length`), its length
 (`include_payload_length`) and a token estimate (`estimate_payload_tokens`: length // 4).
 `methods` limits the logging to those methods. Failures are logged at ERROR.
+
+The payload is the message as JSON text from `default_serializer` (pydantic's serializer, as
+FastMCP's: what JSON cannot hold becomes its `str()`), or from `payload_serializer`; one that
+fails is logged as a warning and the default is used.
 """
 
 from __future__ import annotations
