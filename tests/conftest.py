@@ -4,8 +4,9 @@ Redis tests get a real `redis-server` (Debian's package) on 127.0.0.1 and a free
 
 - `redis_server`: one server for the whole session, emptied (FLUSHALL) before each test and
   started again first if an earlier test stopped it. A test may `stop()` and `start()` it.
-- `redis_server_factory`: `factory(password=None, extra_args=())` starts a server of the test's
-  own (e.g. with `--requirepass`); every server it made is stopped at teardown.
+- `redis_server_factory`: `factory(password=None, tls=None, extra_args=())` starts a server of
+  the test's own (`--requirepass`, TLS with `RedisTls` files, other options); every server it
+  made is stopped at teardown.
 
 Without `redis-server` on PATH the Redis tests skip ("redis-server not installed"), unless
 `TRIMCP_REQUIRE_REDIS=1` is set (CI sets it): then they fail, so CI never skips them silently.
@@ -16,10 +17,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -59,6 +62,16 @@ class PortTakenError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class RedisTls:
+    """PEM files for a TLS `redis-server`: its certificate and key, and the CA that signed
+    the certificate (clients verify against it; the server does not ask for theirs)."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
 class RedisServer:
     """A `redis-server` process on 127.0.0.1:`port`, no persistence, no daemon.
 
@@ -75,12 +88,14 @@ class RedisServer:
         *,
         port: int | None = None,
         password: str | None = None,
+        tls: RedisTls | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:
         self.binary = binary
         self.directory = directory
         self.port = port if port is not None else _free_port()
         self.password = password
+        self.tls = tls
         self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen[bytes] | None = None
         self.fixed_port = port is not None  # else a first start may move to another free port
@@ -88,9 +103,11 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        """`redis://127.0.0.1:<port>/0` (with the password, when the server has one)."""
+        """`redis://127.0.0.1:<port>/0` (with the password, when the server has one;
+        `rediss://` for a TLS server)."""
         auth = f":{self.password}@" if self.password is not None else ""
-        return f"redis://{auth}{self.host}:{self.port}/0"
+        scheme = "rediss" if self.tls is not None else "redis"
+        return f"{scheme}://{auth}{self.host}:{self.port}/0"
 
     @property
     def running(self) -> bool:
@@ -112,9 +129,20 @@ class RedisServer:
         self._start()
 
     def _start(self) -> None:
+        if self.tls is None:
+            ports = ["--port", str(self.port)]
+        else:
+            ports = [
+                "--port", "0",
+                "--tls-port", str(self.port),
+                "--tls-cert-file", str(self.tls.cert_file),
+                "--tls-key-file", str(self.tls.key_file),
+                "--tls-ca-cert-file", str(self.tls.ca_file),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
         args = [
             self.binary,
-            "--port", str(self.port),
+            *ports,
             "--bind", self.host,
             "--save", "",
             "--appendonly", "no",
@@ -170,7 +198,11 @@ class RedisServer:
 
     def _command(self, request: bytes, *, expect: tuple[bytes, ...], replies: int = 1) -> bool:
         try:
-            with socket.create_connection((self.host, self.port), timeout=1.0) as sock:
+            with socket.create_connection((self.host, self.port), timeout=1.0) as plain:
+                sock = plain
+                if self.tls is not None:
+                    context = ssl.create_default_context(cafile=str(self.tls.ca_file))
+                    sock = context.wrap_socket(plain, server_hostname=self.host)
                 sock.sendall(request)
                 data = b""
                 while data.count(b"\r\n") < replies:
@@ -178,7 +210,7 @@ class RedisServer:
                     if not chunk:
                         return False
                     data += chunk
-        except OSError:
+        except OSError:  # ssl.SSLError is one
             return False
         last = data.split(b"\r\n")[replies - 1]
         return last.startswith(expect)
@@ -223,13 +255,21 @@ RedisServerFactory = Callable[..., RedisServer]
 
 @pytest.fixture
 def redis_server_factory() -> Iterator[RedisServerFactory]:
-    """`factory(*, password=None, extra_args=())`: a started `redis-server` of the test's own."""
+    """`factory(*, password=None, tls=None, extra_args=())`: a started `redis-server` of the
+    test's own."""
     binary = _redis_binary()
     servers: list[RedisServer] = []
     with tempfile.TemporaryDirectory(prefix="trimcp-redis-") as directory:
 
-        def factory(*, password: str | None = None, extra_args: Sequence[str] = ()) -> RedisServer:
-            server = RedisServer(binary, Path(directory), password=password, extra_args=extra_args)
+        def factory(
+            *,
+            password: str | None = None,
+            tls: RedisTls | None = None,
+            extra_args: Sequence[str] = (),
+        ) -> RedisServer:
+            server = RedisServer(
+                binary, Path(directory), password=password, tls=tls, extra_args=extra_args
+            )
             servers.append(server)
             server.start()
             return server
