@@ -50,7 +50,6 @@ __all__ = [
     "EntryTooLargeError",
     "EntryTooSmallError",
     "FernetEncryptionWrapper",
-    "KeyValueStore",
     "LimitSizeWrapper",
     "MemoryStore",
     "PrefixCollectionsWrapper",
@@ -61,9 +60,6 @@ __all__ = [
     "StorageUnavailableError",
     "TTLClampWrapper",
 ]
-
-KeyValueStore = AsyncKeyValue
-"""The protocol's former name, kept while `trimcp.server.middleware.caching` still uses it."""
 
 __getattr__, __dir__ = lazy_exports(
     globals(),
