@@ -1,5 +1,6 @@
 """The store conformance suite: the same test functions against every trimcp backend (memory,
-disk, Redis) and against wrappers around them, on asyncio and trio.
+disk, Redis: a real redis-server from the `redis_server` fixture) and against wrappers around
+them, on asyncio and trio.
 
 `store` is a `Case`: the store under test and how to make time pass for it. A store that takes
 a clock (`MemoryStore`) gets a fake one and expiry is instant; disk and Redis expire on real
@@ -33,6 +34,7 @@ from trimcp.storage import (
     MemoryStore,
     PrefixCollectionsWrapper,
     PrefixKeysWrapper,
+    RedisStore,
     SerializationError,
     StatisticsWrapper,
     TTLClampWrapper,
@@ -107,6 +109,8 @@ CASES = [
     "limit-size(disk)",
     "fernet(memory)",
     "fernet(disk)",
+    "redis",
+    "prefix-collections(redis)",
 ]
 
 
@@ -124,6 +128,13 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         yield memory_case(lambda s: TTLClampWrapper(key_value=s, min_ttl=0.001, max_ttl=1e6))
     elif name == "fernet(memory)":
         yield memory_case(lambda s: FernetEncryptionWrapper(key_value=s, fernet=fernet_key()))
+    elif name.endswith("(redis)") or name == "redis":
+        server = request.getfixturevalue("redis_server")  # a real redis-server, emptied
+        async with RedisStore(url=server.url) as redis:
+            if name == "redis":
+                yield Case(store=redis)
+            else:
+                yield Case(store=PrefixCollectionsWrapper(key_value=redis, prefix="app"))
     else:
         async with DiskStore(directory=tmp_path / "store") as disk:
             if name == "disk":

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from trimcp.storage.disk import DiskStore
     from trimcp.storage.encryption import FernetEncryptionWrapper
     from trimcp.storage.memory import MemoryStore
+    from trimcp.storage.redis import RedisStore
     from trimcp.storage.wrappers import (
         LimitSizeWrapper,
         PrefixCollectionsWrapper,
@@ -54,6 +55,7 @@ __all__ = [
     "MemoryStore",
     "PrefixCollectionsWrapper",
     "PrefixKeysWrapper",
+    "RedisStore",
     "SerializationError",
     "StatisticsWrapper",
     "StorageError",
@@ -67,6 +69,7 @@ __getattr__, __dir__ = lazy_exports(
         "trimcp.storage.memory": ("MemoryStore",),
         "trimcp.storage.disk": ("DiskStore",),
         "trimcp.storage.encryption": ("FernetEncryptionWrapper",),
+        "trimcp.storage.redis": ("RedisStore",),
         "trimcp.storage.wrappers": (
             "LimitSizeWrapper",
             "PrefixCollectionsWrapper",
