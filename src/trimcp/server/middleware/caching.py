@@ -22,8 +22,11 @@ Whose entry:
   (the 2026-07-28 caching hint), or a result that carries `cacheScope: "public"` itself.
 - Requests without credentials share entries.
 
-The 2026-07-28 caching hints of a result the chain returns are honoured: an explicit `ttlMs`
-bounds how long the entry lives (`0`: not cached). A retry of a multi round-trip request
+The 2026-07-28 caching hints are honoured. A wire result a hook returns (a `ListToolsResult`
+or `ReadResourceResult` with `ttlMs`/`cacheScope`, as a proxy may) is cached as it is: its
+`ttlMs` bounds how long the entry lives (`0`: not cached) and its `cacheScope` says whose it
+is. The server's own defaults (`FastMCP(cache_ttl_ms=0)`, what clients may keep) do not turn
+this cache off: it is the server's, configured here. A retry of a multi round-trip request
 (`inputResponses`, `requestState`) is never answered from the cache nor stored, and neither is
 an `input_required` round, as the specification asks.
 
@@ -56,9 +59,12 @@ from trimcp.storage.wrappers import (
 from trimcp.tools.tool import Tool, ToolResult
 from trimcp.types.codec import convert
 from trimcp.types.content import ContentBlock
-from trimcp.types.prompts import GetPromptResult
+from trimcp.types.prompts import GetPromptResult, ListPromptsResult
 from trimcp.types.prompts import Prompt as MCPPrompt
+from trimcp.types.resources import ListResourcesResult, ReadResourceResult
 from trimcp.types.resources import Resource as MCPResource
+from trimcp.types.results import CacheableResult
+from trimcp.types.tools import ListToolsResult
 from trimcp.types.tools import Tool as MCPTool
 
 __all__ = [
@@ -384,6 +390,23 @@ def _load_prompt(data: dict[str, Any]) -> GetPromptResult:
     return convert(data, GetPromptResult)
 
 
+_WIRE_RESULTS: dict[str, type[CacheableResult]] = {
+    "tools/list": ListToolsResult,
+    "resources/list": ListResourcesResult,
+    "prompts/list": ListPromptsResult,
+    "resources/read": ReadResourceResult,
+}
+"""A hook may answer these methods with the wire result itself (a proxy, say), which may
+carry the 2026-07-28 caching hints: such results are cached as they are."""
+
+
+def _dump_wire(method: str, result: Any) -> dict[str, Any] | None:
+    wire = _WIRE_RESULTS.get(method)
+    if wire is None or type(result) is not wire or result.resultType == "input_required":
+        return None
+    return {"wire": msgspec.to_builtins(result)}
+
+
 def _arguments_key(name: str, arguments: Any) -> str:
     if arguments is None:
         return f"{name}:null"
@@ -545,11 +568,13 @@ class ResponseCachingMiddleware(Middleware):
         stored = await self._get(method, keys)
         if stored is not None:
             try:
+                if "wire" in stored:
+                    return convert(stored["wire"], _WIRE_RESULTS[method])
                 return load(stored)
             except Exception:  # an entry no version of this middleware wrote: a miss
                 logger.warning("ignoring an unreadable %s cache entry", method, exc_info=True)
         result = await call_next(context)
-        data = dump(result)
+        data = _dump_wire(method, result) or _dumped(dump, result)
         if data is not None:
             ttl = _hinted_ttl(result, ttl)
             if ttl is not None:
@@ -574,6 +599,16 @@ class ResponseCachingMiddleware(Middleware):
             await self.stats.put(key, data, collection=method, ttl=ttl)
         except Exception:
             logger.warning("response cache: %s write failed", method, exc_info=True)
+
+
+def _dumped(dump: Callable[[Any], dict[str, Any] | None], result: Any) -> dict[str, Any] | None:
+    """`dump(result)`, or None (not cached) for a result of a shape it does not know (a
+    hook's own answer)."""
+    try:
+        return dump(result)
+    except (AttributeError, TypeError, ValueError, msgspec.ValidationError):
+        logger.debug("response cache: not caching a %s", type(result).__name__, exc_info=True)
+        return None
 
 
 def _ttl(settings: SharedMethodSettings | None, default: int) -> float | None:
