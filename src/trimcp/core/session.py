@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from trimcp.core import answers
+from trimcp.core.context import Context, enter_context
 from trimcp.core.handlers import HANDLERS, MIDDLEWARE_STEPS
+from trimcp.core.middleware import ChainCache, InitializeRequest, MiddlewareContext
 from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import (
@@ -30,7 +32,7 @@ from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
-from trimcp.types.lifecycle import InitializeParams, InitializeResult
+from trimcp.types.lifecycle import DiscoverResult, InitializeParams, InitializeResult
 from trimcp.types.misc import CancelledParams, SetLevelParams
 from trimcp.types.resources import SubscribeParams
 from trimcp.types.results import EmptyMeta
@@ -92,6 +94,7 @@ class ServerSession:
         self.subscriptions: set[str] = set()
         """Resource URIs this session subscribed to (handshake era)."""
         self._at_close: list[Callable[[], object]] | None = []
+        self._initialized: InitializeResult | None = None
 
     def close(self) -> None:
         """The session ended (its connection or HTTP session is gone): the callbacks given to
@@ -164,6 +167,8 @@ class ServerSession:
         else:
             envelope = self._handshake_envelope(method, meta)
         if method == "server/discover":
+            if envelope is not None and server.middleware:
+                return await self._discover_through_middleware(request, params, envelope, channel)
             return answers.discover_result(server)
         if method == "logging/setLevel":
             return self._set_level(params)
@@ -179,11 +184,10 @@ class ServerSession:
             channel=channel,
             session=self,
         )
-        middleware = server.middleware
-        if middleware:
-            result = await _through_middleware(middleware, served, entry[1])
-        elif server.tool_manager.mounts.items and _routes_to_middleware(server, method):
-            result = await _through_middleware(middleware, served, entry[1])
+        if server.middleware or (
+            server.tool_manager.mounts.items and _routes_to_middleware(server, method)
+        ):
+            result = await _through_middleware(served, entry[1])
         else:
             result = await entry[1](served, params)
         if envelope.modern:
@@ -232,15 +236,14 @@ class ServerSession:
         }
         self.protocol_version = version
         self._bare_envelope = None
-        return answers.initialize_result(self.server, version)
+        self._initialized = answers.initialize_result(self.server, version)
+        return self._initialized
 
     async def _initialize_through_middleware(
         self, request: Request, params: InitializeParams, channel: Channel
     ) -> InitializeResult:
         """`initialize` inside the middleware chain (FastMCP's `on_initialize`); `call_next`
         gives the `InitializeResult`. The client is answered even if no hook called it."""
-        from trimcp.core.middleware import InitializeRequest
-
         envelope = handshake_envelope(
             protocol_version=params.protocolVersion,
             client_capabilities=msgspec.to_builtins(params.capabilities),
@@ -248,25 +251,68 @@ class ServerSession:
             log_level=None,
             meta=params.meta,
         )
+        self._initialized = None
+        result = await self._introduce(request, InitializeRequest(params), envelope, channel)
+        if isinstance(result, InitializeResult):
+            return result
+        return self._initialized or self._initialize(params)
+
+    async def _discover_through_middleware(
+        self, request: Request, params: Any, envelope: Envelope, channel: Channel
+    ) -> Any:
+        """A 2026-07-28 client's `server/discover` is where it introduces itself (that era
+        has no `initialize`): `on_initialize` hooks see it as FastMCP's do, an
+        `InitializeRequest` whose params come from the request's `_meta` (version,
+        capabilities, client info); `call_next` gives the discover result. A hook may
+        refuse the client by raising `McpError`. The client is answered even if no hook
+        called `call_next`. Only `on_initialize` hooks run: the others (`on_message`,
+        `on_request`) see the era's requests from its first real one, as they did before
+        (a rate limit counts no discovery)."""
+        try:
+            introduced = msgspec.convert(
+                {
+                    "protocolVersion": envelope.protocol_version,
+                    "capabilities": envelope.client_capabilities,
+                    "clientInfo": envelope.client_info or {"name": "unknown", "version": ""},
+                    "_meta": params.meta,
+                },
+                InitializeParams,
+                strict=False,
+            )
+        except msgspec.ValidationError:  # capabilities or client info of an odd shape
+            introduced = InitializeParams(protocolVersion=envelope.protocol_version)
+        result = await self._introduce(request, InitializeRequest(introduced), envelope, channel)
+        return (
+            result if isinstance(result, DiscoverResult) else answers.discover_result(self.server)
+        )
+
+    async def _introduce(
+        self, request: Request, message: InitializeRequest, envelope: Envelope, channel: Channel
+    ) -> Any:
+        """Run the server's chain for `initialize` around `message`."""
+        server = self.server
         served = ServerRequest(
-            server=self.server,
+            server=server,
             id=request.id,
-            method="initialize",
-            params=InitializeRequest(params),
+            method=request.method,
+            params=message,
             envelope=envelope,
             channel=channel,
             session=self,
         )
-        answered: list[InitializeResult] = []
-
-        async def initialize(served: ServerRequest, message: Any) -> InitializeResult:
-            answered.append(self._initialize(message.params))
-            return answered[-1]
-
-        result = await _through_middleware(self.server.middleware, served, initialize)
-        if isinstance(result, InitializeResult):
-            return result
-        return answered[-1] if answered else self._initialize(params)
+        kind = "introduction" if request.method == "server/discover" else "request"
+        chain = _CHAINS.get(server.middleware, "initialize", _introduced, kind=kind)
+        if chain is None:
+            return await _introduced(
+                MiddlewareContext(message=message, method="initialize"), served
+            )
+        ctx = served.context = Context(server, served)
+        context = MiddlewareContext(message=message, method="initialize", fastmcp_context=ctx)
+        token = enter_context(ctx)
+        try:
+            return await chain(context)
+        finally:
+            token.reset()
 
     def _set_level(self, params: SetLevelParams) -> Any:
         from trimcp.protocol.envelope import LOG_LEVEL_RANK
@@ -312,40 +358,82 @@ class ServerSession:
             logger.debug("notification %s ignored", method)
 
 
-async def _through_middleware(middleware: list[Any], served: ServerRequest, handler: Any) -> Any:
-    """Run `handler` inside the middleware chain. The methods of `MIDDLEWARE_STEPS` run in
-    two steps, so that hooks see what FastMCP's do (the components of a listing, a tool's
-    `ToolResult`); the wire result is made of what the hooks return."""
-    from trimcp.core.context import Context, enter_context
-    from trimcp.core.middleware import MiddlewareContext, run_middleware
+_CHAINS = ChainCache()
+"""The servers' chains, by middleware list and method (`trimcp.core.middleware`)."""
 
-    steps = MIDDLEWARE_STEPS.get(served.method)
-    call = handler if steps is None else steps.inner
-    if _routes_to_middleware(served.server, served.method):
+
+def _served(context: MiddlewareContext[Any]) -> Any:
+    """The request a chain serves, from the context its last step is given: chains are
+    shared by all calls of a method, so the request is never captured."""
+    ctx = context.fastmcp_context
+    served = getattr(ctx, "request_context", None)
+    if served is None:  # a hook passed on a context of its own making
+        from trimcp.utilities.context_slot import current_context
+
+        served = getattr(current_context.get(), "request_context", None)
+    return served
+
+
+async def _introduced(context: MiddlewareContext[Any], served: Any = None) -> Any:
+    """The last step of `initialize` (and of a 2026-07-28 `server/discover`): the answer."""
+    served = served or _served(context)
+    session = served.session
+    if served.method == "server/discover":
+        return answers.discover_result(served.server)
+    return session._initialize(context.message.params)
+
+
+async def _innermost(context: MiddlewareContext[Any]) -> Any:
+    """The last step of a server's own chain: the method's handler (what FastMCP's
+    `call_next` gives hooks: components, a `ToolResult`), through mounted servers'
+    middleware when the request is routed to one that has some."""
+    served = _served(context)
+    message = served.params = context.message
+    return await _step(served, message)
+
+
+async def _step(served: ServerRequest, message: Any) -> Any:
+    method = served.method
+    steps = MIDDLEWARE_STEPS.get(method)
+    call = HANDLERS[method][1] if steps is None else steps.inner
+    server = served.server
+    if server.tool_manager.mounts.items and _routes_to_middleware(server, method):
         from trimcp.core.mount_middleware import through_mounts
 
-        async def innermost(context: MiddlewareContext[Any]) -> Any:
-            served.params = context.message
-            return await through_mounts(served, context.message, call)
-    else:
+        return await through_mounts(served, message, call)
+    return await call(served, message)
 
-        async def innermost(context: MiddlewareContext[Any]) -> Any:
-            served.params = context.message
-            return await call(served, context.message)
 
-    ctx = served.context = Context(served.server, served)
-    context = MiddlewareContext(message=served.params, method=served.method, fastmcp_context=ctx)
+async def _through_middleware(served: ServerRequest, handler: Any) -> Any:
+    """Run the request inside the server's middleware chain (built once per method). The
+    methods of `MIDDLEWARE_STEPS` run in two steps, so that hooks see what FastMCP's do
+    (the components of a listing, a tool's `ToolResult`); the wire result is made of what
+    the hooks return. A chain of pass-through middleware is no chain: the plain handler
+    answers, unless a mounted server's middleware is on the way."""
+    server = served.server
+    method = served.method
+    chain = _CHAINS.get(server.middleware, method, _innermost) if server.middleware else None
+    if chain is None and not (
+        server.tool_manager.mounts.items and _routes_to_middleware(server, method)
+    ):
+        return await handler(served, served.params)
+    ctx = served.context = Context(server, served)
     token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
     try:
-        result = await run_middleware(middleware, context, innermost)
+        if chain is None:
+            result = await _step(served, served.params)
+        else:
+            context = MiddlewareContext(message=served.params, method=method, fastmcp_context=ctx)
+            result = await chain(context)
     finally:
         token.reset()
+    steps = MIDDLEWARE_STEPS.get(method)
     return result if steps is None else steps.finish(served, served.params, result)
 
 
 def _routes_to_middleware(server: Any, method: str) -> bool:
-    """Whether `method` is routed to one component and a server mounted into `server` (at
-    any depth) has middleware. Asked only of a server with mounts or middleware, so a plain
+    """Whether `method` is routed to one component or lists them, and a server mounted into
+    `server` (at any depth) has middleware. Asked only of a server with mounts or middleware, so a plain
     server pays nothing; one flat loop, as it runs per call on a server with mounts."""
     if method not in _ROUTED:
         return False
@@ -366,7 +454,19 @@ def _routes_to_middleware(server: Any, method: str) -> bool:
     return False
 
 
-_ROUTED = frozenset(("tools/call", "prompts/get", "resources/read"))
+_ROUTED = frozenset(
+    (
+        "tools/call",
+        "prompts/get",
+        "resources/read",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+    )
+)
+"""The methods a mounted server's middleware takes part in: the calls routed to one of its
+components, and the listings (its hooks see its own components)."""
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {

@@ -1,0 +1,158 @@
+"""The cost of MCP-level middleware on a `tools/call`, in process (issue 17).
+
+Two measurements, each on the asyncio and trio backends:
+
+- `engine`: `ServerSession.handle_request` called directly with a decoded `tools/call` (the
+  server-side path from the request's params to its result: era, params, middleware, tool,
+  2026-07-28 dressing), no transport, so the middleware's share is not buried in noise;
+- `client`: full `tools/call` round trips through an in-memory `Client`.
+
+For each, the time of one call with 0, 1 and 5 middleware, median over rounds, and the
+issue's figure: per-middleware cost = (time with 5 - time with 0) / 5, for two kinds:
+
+- `pass-through`: `Middleware()` subclasses that override nothing (the issue's "empty
+  chain"); trimcp links no hook of theirs, so they should cost next to nothing;
+- `on_call_tool`: each overrides `on_call_tool` with `return await call_next(context)`, so
+  the chain really runs: the fixed cost of having any (the `Context` and
+  `MiddlewareContext` a chain hands its hooks, divided by 5 in the figure; the `1 mw` column
+  shows it) and a hook call per middleware.
+
+Run it on two commits to compare:
+
+    python bench/middleware_chain_bench.py [--rounds 15] [--calls 2000] [--backend asyncio|trio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+import anyio
+import msgspec
+
+from trimcp import Client, FastMCP
+from trimcp.core.session import ServerSession
+from trimcp.protocol.jsonrpc import Request
+from trimcp.server.middleware import Middleware
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+}
+
+
+class PassThrough(Middleware):
+    """Overrides nothing: every hook is the default `return await call_next(context)`."""
+
+
+class Hooked(Middleware):
+    """Has a hook for the method measured, which only passes the call on."""
+
+    async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+        return await call_next(context)
+
+
+KINDS: dict[str, type[Middleware]] = {"pass-through": PassThrough, "on_call_tool": Hooked}
+
+
+class Channel:
+    """The least a request's channel must be (nothing is sent on it here)."""
+
+    transport = "bench"
+    session_id = None
+    extra: dict[str, Any] = {}
+
+    async def notify(self, method: str, params: Any, *, related_request_id: Any) -> None:
+        raise AssertionError("no notification expected")
+
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("no request expected")
+
+
+def make_server(n_middleware: int, kind: type[Middleware] = PassThrough) -> FastMCP:
+    mcp = FastMCP("bench")
+
+    async def add(a: int, b: int) -> int:  # async: no worker thread to blur the figures
+        return a + b
+
+    mcp.tool(add)
+    for _ in range(n_middleware):
+        mcp.add_middleware(kind())
+    return mcp
+
+
+async def engine_round(session: ServerSession, request: Request, calls: int) -> float:
+    """Microseconds per `handle_request` over `calls` sequential calls."""
+    channel = Channel()
+    handle = session.handle_request
+    start = time.perf_counter()
+    for _ in range(calls):
+        await handle(request, channel)  # type: ignore[arg-type]
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+async def measure_engine(
+    counts: list[int], rounds: int, calls: int, kind: type[Middleware]
+) -> dict[int, float]:
+    params = msgspec.json.encode(
+        {"name": "add", "arguments": {"a": 1, "b": 2}, "_meta": MODERN_META}
+    )
+    request = Request(id=1, method="tools/call", params=msgspec.Raw(params))
+    sessions = {n: ServerSession(make_server(n, kind)) for n in counts}
+    for session in sessions.values():  # warm up (and build whatever is built once)
+        await engine_round(session, request, 200)
+    samples: dict[int, list[float]] = {n: [] for n in counts}
+    for _ in range(rounds):  # interleaved, so drift on a shared machine hits all alike
+        for n, session in sessions.items():
+            samples[n].append(await engine_round(session, request, calls))
+    return {n: statistics.median(s) for n, s in samples.items()}
+
+
+async def measure_client(
+    counts: list[int], rounds: int, calls: int, kind: type[Middleware]
+) -> dict[int, float]:
+    samples: dict[int, list[float]] = {n: [] for n in counts}
+    args = {"a": 1, "b": 2}
+    async with Client(make_server(0)) as c0, Client(make_server(1, kind)) as c1:
+        async with Client(make_server(5, kind)) as c5:
+            clients = {0: c0, 1: c1, 5: c5}
+            for client in clients.values():
+                for _ in range(200):
+                    await client.call_tool("add", args)
+            for _ in range(rounds):
+                for n in counts:
+                    client = clients[n]
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        await client.call_tool("add", args)
+                    samples[n].append((time.perf_counter() - start) / calls * 1e6)
+    return {n: statistics.median(s) for n, s in samples.items()}
+
+
+def report(label: str, figures: dict[int, float]) -> None:
+    per = (figures[5] - figures[0]) / 5
+    print(
+        f"{label:<32} 0 mw {figures[0]:8.2f} µs   1 mw {figures[1]:8.2f} µs   "
+        f"5 mw {figures[5]:8.2f} µs   per middleware {per:6.2f} µs (target < 5)"
+    )
+
+
+async def main(rounds: int, calls: int, backend: str) -> None:
+    counts = [0, 1, 5]
+    for name, kind in KINDS.items():
+        report(f"engine {name} ({backend})", await measure_engine(counts, rounds, calls, kind))
+    for name, kind in KINDS.items():
+        figures = await measure_client(counts, rounds, max(calls // 10, 100), kind)
+        report(f"client {name} ({backend})", figures)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--backend", choices=["asyncio", "trio", "both"], default="both")
+    ns = parser.parse_args()
+    for backend in ["asyncio", "trio"] if ns.backend == "both" else [ns.backend]:
+        anyio.run(main, ns.rounds, ns.calls, backend, backend=backend)
