@@ -14,7 +14,7 @@ runs again on each retry, so keep side effects after the last input or make them
 input, the method and a digest of the request's salient params, and an expiry. It is sealed
 with HMAC-SHA256 under the server's MRTR keys (the first key signs, every key verifies, so keys
 rotate; replicas share keys via `FastMCP(mrtr_keys=...)` or `trimcp.settings.mrtr_keys`,
-`TRIMCP_MRTR_KEYS`/`FASTMCP_MRTR_KEYS`). State that fails verification, has expired, or belongs
+`TRIMCP_MRTR_KEYS`/`FASTMCP_MRTR_KEYS`, or through a shared store with `MrtrKeys.from_store`). State that fails verification, has expired, or belongs
 to another request is refused with -32602: it is never silently re-prompted. HMAC proves integrity, not single use: a client may replay a state
 within its lifetime, which only re-runs the same handler with the same answers.
 
@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -40,7 +40,11 @@ from trimcp.exceptions import McpError
 from trimcp.protocol.errors import INVALID_PARAMS, INVALID_REQUEST
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.settings import settings
+from trimcp.storage.errors import StorageError
 from trimcp.types.results import Result
+
+if TYPE_CHECKING:
+    from trimcp.storage.protocol import AsyncKeyValue
 
 __all__ = [
     "MAX_ROUNDS",
@@ -56,6 +60,8 @@ __all__ = [
 # Only these methods may answer `input_required` (mrtr.mdx: MUST NOT elsewhere).
 MRTR_METHODS = frozenset({"tools/call", "prompts/get", "resources/read"})
 STATE_LIFETIME = 600.0  # seconds a requestState stays valid
+KEYS_COLLECTION = "trimcp-mrtr"  # where `MrtrKeys.from_store` keeps the keys, by default
+KEYS_KEY = "keys"
 MAX_ROUNDS = 32  # input rounds one request may take, by default
 
 
@@ -94,6 +100,34 @@ class MrtrKeys:
             keys = settings.mrtr_keys or [secrets.token_bytes(32)]
         self._keys = [k.encode() if isinstance(k, str) else k for k in keys]
 
+    @classmethod
+    async def from_store(
+        cls, store: AsyncKeyValue, *, collection: str = KEYS_COLLECTION, key: str = KEYS_KEY
+    ) -> MrtrKeys:
+        """The keys every replica sharing `store` uses: read from it, or, when it holds none
+        yet, a new random key written to it.
+
+        After writing, the value is read back and that is what counts, so when two replicas
+        start on an empty store at the same moment the later write wins for every replica that
+        reads after it. Without an atomic "put if absent" in the store protocol a replica that
+        read its own write just before the other's could still keep its own key until it
+        restarts: create the keys once before starting replicas together (a deploy step calling
+        this), or give them the same keys in `TRIMCP_MRTR_KEYS`.
+
+        The stored value is `{"keys": [<base64url key>, ...]}`: to rotate, put a new key first
+        and keep the old ones after it (the first signs, all verify). Raises
+        `trimcp.storage.StorageError` for a stored value of another shape, and whatever the
+        store raises when it is unavailable.
+        """
+        stored = await store.get(key, collection=collection)
+        if stored is None:
+            fresh = _b64(secrets.token_bytes(32))
+            await store.put(key, {"keys": [fresh]}, collection=collection)
+            stored = await store.get(key, collection=collection)
+            if stored is None:  # deleted meanwhile, or a store that keeps nothing
+                stored = {"keys": [fresh]}
+        return cls(_stored_keys(stored))
+
     def seal(self, payload: bytes) -> str:
         mac = hmac.new(self._keys[0], payload, hashlib.sha256).digest()
         return _b64(payload) + "." + _b64(mac)
@@ -108,6 +142,23 @@ class MrtrKeys:
             if hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), mac):
                 return payload
         return None
+
+
+def _stored_keys(stored: dict[str, Any]) -> list[bytes]:
+    encoded = stored.get("keys")
+    if not isinstance(encoded, list) or not encoded:
+        raise StorageError("stored MRTR keys are not {'keys': [<base64url key>, ...]}")
+    keys: list[bytes] = []
+    for text in encoded:
+        try:
+            if not isinstance(text, str):
+                raise TypeError(type(text).__name__)
+            keys.append(_unb64(text))
+        except (ValueError, TypeError) as exc:
+            raise StorageError(f"a stored MRTR key is not base64url: {exc}") from exc
+        if len(keys[-1]) < 16:
+            raise StorageError("a stored MRTR key is shorter than 16 bytes")
+    return keys
 
 
 def _b64(data: bytes) -> str:
