@@ -241,6 +241,11 @@ async def test_redis_down_is_storage_unavailable_then_recovers(
             assert sink.sent == [(again, b"back")]
 
 
+@asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
+
+
 WRITER = """
 import os, signal, sys
 
@@ -291,13 +296,18 @@ async def test_resumption_survives_the_writing_process(
             assert parse_event_id(following)[1] > parse_event_id(ids[-1])[1]  # type: ignore[index]
 
 
-async def test_resumable_sse_over_http_replays_from_redis(redis_server: RedisServer) -> None:
+@pytest.mark.parametrize("entered", [True, False], ids=["entered", "per-call"])
+async def test_resumable_sse_over_http_replays_from_redis(
+    redis_server: RedisServer, entered: bool
+) -> None:
     """A real trimcp endpoint on hypercorn with `event_store=RedisEventStore(...)`: a stream
-    the server closed early is resumed by GET with `Last-Event-ID`, from Redis."""
+    the server closed early is resumed by GET with `Last-Event-ID`, from Redis. The store
+    works entered (a shared pool) or as passed, never entered (a connection per call)."""
     from tests.test_http_streamable import running, sse_events, sse_messages
 
+    store = RedisEventStore(url=redis_server.url)
     async with (
-        RedisEventStore(url=redis_server.url) as store,
+        store if entered else _nothing(),
         running(event_store=store, retry_interval=10) as h,
     ):
         session_id = await h.initialize()

@@ -244,6 +244,9 @@ async def test_given_client_is_used_as_it_is(redis_server: RedisServer) -> None:
         with anyio.fail_after(5):  # the store did not close the client it was given
             assert await client.get("p:default_collection::k") is not None
             assert await store.get("k") == {"x": 1}
+    idle = RedisStore(client=coredis.Redis(host=redis_server.host, port=redis_server.port))
+    with anyio.fail_after(5), pytest.raises(StorageError, match="must be entered"):
+        await idle.get("k")
 
 
 # -- connection options ------------------------------------------------------------------------

@@ -180,15 +180,18 @@ class RedisStore:
 
     async def __aenter__(self) -> RedisStore:
         """Open the connection pool every task then shares (entries are counted)."""
-        if self._entries == 0 and self._given is None:  # a given client: its maker enters it
+        self._entries += 1
+        if self._entries == 1 and self._given is None:  # a given client: its maker enters it
             stack = AsyncExitStack()
             client = self._new_client()
             try:
                 await stack.enter_async_context(client)
-            except _UNAVAILABLE as exc:
-                raise self._unavailable("connect", exc) from exc
+            except BaseException as exc:
+                self._entries -= 1
+                if isinstance(exc, _UNAVAILABLE):
+                    raise self._unavailable("connect", exc) from exc
+                raise
             self._stack, self._entered = stack, client
-        self._entries += 1
         return self
 
     async def __aexit__(
@@ -238,6 +241,14 @@ class RedisStore:
             raise StorageError(
                 f"Redis at {self.location}: {operation} failed: {_describe(exc)}"
             ) from exc
+        except RuntimeError as exc:
+            if self._entered is None and self._given is not None:
+                raise StorageError(
+                    f"Redis at {self.location}: {operation} failed: the coredis client given "
+                    f"to RedisStore must be entered (`async with client:`) while the store is "
+                    f"used ({exc})"
+                ) from exc
+            raise
         except BaseExceptionGroup as group:  # from the per-call pool's task group
             first = _first_leaf(group)
             if isinstance(first, _UNAVAILABLE):
