@@ -358,6 +358,8 @@ async def test_tls_server_with_a_verified_certificate(
         await store.put("k", {"tls": True})
         same = RedisStore(host=server.host, port=server.port, ssl=trusting)
         assert await same.get("k") == {"tls": True}
+        plain_url = RedisStore(url=server.url.replace("rediss://", "redis://"), ssl=trusting)
+        assert await plain_url.get("k") == {"tls": True}
         # the system's CAs do not know the test CA: a clear refusal, not a raw SSL error
         with pytest.raises(StorageUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
             await RedisStore(url=server.url).get("k")

@@ -14,8 +14,8 @@ Layout, the same as py-key-value's (FastMCP's) `RedisStore`, so both read what t
 Connections: `async with store:` (or `await store.__aenter__()` in a task that outlives the
 store's use, such as a server's lifespan) opens a connection pool that every task then shares;
 entered and left by one task, as any anyio task group. A store used without being entered
-opens a connection for each call instead (correct from any task; about 2 ms a call on
-loopback). A coredis client passed as `client=` is used as it is: whoever made it enters it.
+opens a connection for each call instead (correct from any task; about 1.5 ms a call on
+loopback, against 0.3 ms from the pool). A coredis client passed as `client=` is used as it is: whoever made it enters it.
 
 Failures: a Redis that cannot be reached, that stops answering or that refuses the password is
 `trimcp.storage.StorageUnavailableError` (its message says which server and which call), after
@@ -98,7 +98,7 @@ class RedisStore:
         client: a coredis client (`decode_responses=False`) to use as it is; whoever made it
             enters and closes it. The connection options below are then ignored.
         url: `redis://[:password@]host[:port][/db]`, or `rediss://` for TLS; `password`
-            and `ssl` apply when the URL does not say.
+            applies when the URL has none, `ssl` turns TLS on for a `redis://` URL too.
         host, port, db, password: where Redis is, when no `url` is given.
         ssl: TLS. `True` verifies the server's certificate and name against the system's
             CAs; pass an `ssl.SSLContext` for anything else (a private CA, client
