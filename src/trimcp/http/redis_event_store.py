@@ -77,9 +77,10 @@ class RedisEventStore:
     `Last-Event-ID`, across process restarts.
 
     Args:
-        store: the `RedisStore` whose connection (and key prefix) to use; or, instead, the
-            connection options `url`, `host`, `port`, `db`, `password`, `ssl`, `prefix`,
-            `connect_timeout`, `timeout`, as for `RedisStore`.
+        storage: the `RedisStore` whose connection (and key prefix) to use, in the place of
+            `EventStore`'s `storage`; or, instead, the connection options `url`, `host`,
+            `port`, `db`, `password`, `ssl`, `prefix`, `connect_timeout`, `timeout`, as for
+            `RedisStore`.
         max_events_per_stream: a stream keeps its last this many events (priming event
             included).
         approximate_trim: trim with `MAXLEN ~` (a stream may then keep up to about 100
@@ -91,7 +92,7 @@ class RedisEventStore:
 
     def __init__(
         self,
-        store: RedisStore | None = None,
+        storage: RedisStore | None = None,
         *,
         url: str | None = None,
         host: str = "localhost",
@@ -112,9 +113,9 @@ class RedisEventStore:
             raise ValueError("max_events_per_stream and replay_batch are at least 1")
         if ttl is not None and not ttl > 0:
             raise ValueError(f"ttl is a positive number of seconds or None, not {ttl!r}")
-        self.store = (
-            store
-            if store is not None
+        self.storage = (
+            storage
+            if storage is not None
             else RedisStore(
                 url=url,
                 host=host,
@@ -134,15 +135,15 @@ class RedisEventStore:
         self.replay_batch = replay_batch
 
     def __repr__(self) -> str:
-        return f"RedisEventStore({self.store!r})"
+        return f"RedisEventStore({self.storage!r})"
 
     def stream_key(self, stream_id: str) -> str:
         """The Redis key of a stream's events."""
-        return self.store.redis_key(stream_id, collection=COLLECTION)
+        return self.storage.redis_key(stream_id, collection=COLLECTION)
 
     async def __aenter__(self) -> RedisEventStore:
         """Open the store's connection pool (see `RedisStore`)."""
-        await self.store.__aenter__()
+        await self.storage.__aenter__()
         return self
 
     async def __aexit__(
@@ -151,10 +152,10 @@ class RedisEventStore:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.store.__aexit__(exc_type, exc, tb)
+        await self.storage.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
-        await self.store.aclose()
+        await self.storage.aclose()
 
     async def store_event(self, stream_id: str, message: bytes | None) -> str:
         """Give the next event of `stream_id` its id and keep `message` for replay.
@@ -174,13 +175,13 @@ class RedisEventStore:
             *next(iter(fields.items())),
         )
         keys = [self.stream_key(stream_id)]
-        async with self.store.connection("XADD") as client:
+        async with self.storage.connection("XADD") as client:
             try:
                 entry_id = await client.evalsha(_XADD_SHA1, keys, args)
             except NoScriptError:  # not cached yet on this server (or it restarted)
                 entry_id = await client.eval(_XADD, keys, args)
         if not isinstance(entry_id, str | bytes):
-            raise StorageError(f"Redis at {self.store.location}: XADD answered {entry_id!r}")
+            raise StorageError(f"Redis at {self.storage.location}: XADD answered {entry_id!r}")
         return f"{stream_id}.{_seq_of(entry_id)}"
 
     async def replay_events_after(
@@ -195,7 +196,7 @@ class RedisEventStore:
         key = self.stream_key(stream_id)
         start = f"(0-{seq}"
         while True:
-            async with self.store.connection("XRANGE") as client:
+            async with self.storage.connection("XRANGE") as client:
                 entries = await client.xrange(key, start, "+", count=self.replay_batch)
             for entry in entries:  # sent with no connection held
                 message = entry.field_values.get(_MESSAGE)
@@ -207,7 +208,7 @@ class RedisEventStore:
 
     async def forget_stream(self, stream_id: str) -> None:
         """Drop every event of a stream (its session ended)."""
-        async with self.store.connection("DEL") as client:
+        async with self.storage.connection("DEL") as client:
             await client.delete([self.stream_key(stream_id)])
 
 
