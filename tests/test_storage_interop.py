@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from key_value.aio import errors as kv_errors
+from key_value.aio.adapters.pydantic import PydanticAdapter
 from key_value.aio.protocols.key_value import AsyncKeyValue as KvAsyncKeyValue
 from key_value.aio.stores.memory import MemoryStore as KvMemoryStore
 from key_value.aio.wrappers.encryption import FernetEncryptionWrapper as KvFernetWrapper
@@ -26,6 +27,7 @@ from key_value.aio.wrappers.prefix_collections import (
     PrefixCollectionsWrapper as KvPrefixCollectionsWrapper,
 )
 from key_value.aio.wrappers.statistics import StatisticsWrapper as KvStatisticsWrapper
+from pydantic import BaseModel
 
 from tests.test_storage import (
     Case,
@@ -162,3 +164,21 @@ async def test_derived_fernet_keys_match_between_the_libraries() -> None:
     )
     ours = FernetEncryptionWrapper(key_value=inner, source_material="material", salt="salt")
     assert await ours.get("k") == {"secret": 1}
+
+
+class Token(BaseModel):
+    access_token: str
+    expires_in: int
+
+
+async def test_py_key_value_pydantic_adapter_on_an_encrypted_trimcp_disk_store(
+    tmp_path: Path,
+) -> None:
+    """How FastMCP's OAuth keeps tokens (`PydanticAdapter` over an encrypted store)."""
+    async with DiskStore(directory=tmp_path) as disk:
+        secure = FernetEncryptionWrapper(key_value=disk, fernet=Fernet(Fernet.generate_key()))
+        tokens = PydanticAdapter(key_value=secure, pydantic_model=Token)
+        await tokens.put("alice", Token(access_token="abc", expires_in=60), collection="t", ttl=60)
+        assert await tokens.get("alice", collection="t") == Token(access_token="abc", expires_in=60)
+        raw = await disk.get("alice", collection="t")
+        assert raw is not None and "abc" not in str(raw)
