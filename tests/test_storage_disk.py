@@ -195,6 +195,12 @@ async def test_an_unopenable_file_is_storage_unavailable(tmp_path: Path) -> None
             pass
 
 
+def test_a_directory_that_cannot_be_made_is_storage_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StorageUnavailableError, match="directory"):
+        DiskStore(directory=tmp_path / "file" / "store")
+
+
 async def test_a_cancelled_call_leaves_the_store_usable(tmp_path: Path) -> None:
     async with DiskStore(directory=tmp_path) as store:
         with anyio.CancelScope() as scope:

@@ -114,7 +114,10 @@ class DiskStore:
         if max_size is not None and max_size < 1:
             raise ValueError(f"max_size is at least 1 byte, not {max_size}")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnavailableError(f"disk store directory {directory}: {exc}") from exc
         self.path = self.directory / FILENAME
         self.max_size = max_size
         self.default_collection = default_collection or DEFAULT_COLLECTION
@@ -189,10 +192,11 @@ class DiskStore:
                 self._sweep(conn, limit=_SWEEP_BATCH)
             if self.max_size is not None:
                 self._evict(conn, self.max_size)
+            conn.commit()
         except BaseException:
-            conn.rollback()
+            if conn.in_transaction:  # (a failed COMMIT too: the next call starts clean)
+                conn.rollback()
             raise
-        conn.commit()
         return result
 
     @staticmethod

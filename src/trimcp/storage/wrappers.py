@@ -385,11 +385,17 @@ class StatisticsWrapper(Wrapper):
     def _of(self, collection: str | None) -> CollectionStatistics:
         return self.statistics.get_collection(collection or DEFAULT_COLLECTION)
 
+    @staticmethod
+    def _count(stats: HitMissStatistics, *, hit: bool) -> None:
+        if hit:
+            stats.increment_hit()
+        else:
+            stats.increment_miss()
+
     async def get(self, key: str, *, collection: str | None = None) -> dict[str, Any] | None:
         """`get`, counted."""
         value = await self.key_value.get(key, collection=collection)
-        stats = self._of(collection).get
-        stats.increment_miss() if value is None else stats.increment_hit()
+        self._count(self._of(collection).get, hit=value is not None)
         return value
 
     async def put(
@@ -407,8 +413,7 @@ class StatisticsWrapper(Wrapper):
     async def delete(self, key: str, *, collection: str | None = None) -> bool:
         """`delete`, counted."""
         deleted = await self.key_value.delete(key, collection=collection)
-        stats = self._of(collection).delete
-        stats.increment_hit() if deleted else stats.increment_miss()
+        self._count(self._of(collection).delete, hit=deleted)
         return deleted
 
     async def ttl(
@@ -416,8 +421,7 @@ class StatisticsWrapper(Wrapper):
     ) -> tuple[dict[str, Any] | None, float | None]:
         """`ttl`, counted."""
         value, left = await self.key_value.ttl(key, collection=collection)
-        stats = self._of(collection).ttl
-        stats.increment_miss() if value is None else stats.increment_hit()
+        self._count(self._of(collection).ttl, hit=value is not None)
         return value, left
 
     async def get_many(
