@@ -357,3 +357,26 @@ def test_cachable_tool_result_round_trips() -> None:
     result = ToolResult("text", structured_content={"a": 1}, meta={"m": True})
     back = CachableToolResult.wrap(result).unwrap()
     assert back == result
+
+
+def test_statistics_take_py_key_values_objects_and_equal_trimcps() -> None:
+    from key_value.aio.wrappers.statistics.wrapper import (
+        GetStatistics,
+        KVStoreCollectionStatistics,
+        PutStatistics,
+    )
+
+    from trimcp.server.middleware.caching import ResponseCachingStatistics
+    from trimcp.storage.wrappers import CollectionStatistics, CountStatistics, HitMissStatistics
+
+    theirs = ResponseCachingStatistics(
+        call_tool=KVStoreCollectionStatistics(
+            get=GetStatistics(count=2, hit=1, miss=1), put=PutStatistics(count=1)
+        )
+    )
+    ours = ResponseCachingStatistics(
+        call_tool=CollectionStatistics(
+            get=HitMissStatistics(count=2, hit=1, miss=1), put=CountStatistics(count=1)
+        )
+    )
+    assert theirs == ours and theirs != ResponseCachingStatistics()

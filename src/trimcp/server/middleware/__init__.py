@@ -14,7 +14,10 @@ mcp.add_middleware(Audit())
 Hooks see what FastMCP's see: a list hook gets the components and returns those to list,
 `on_call_tool` gets the `ToolResult`, `on_read_resource` the `ReadResourceContents`,
 `on_initialize` the handshake. FastMCP's ready-made middleware lives in the submodules
-`timing`, `logging`, `error_handling`, `rate_limiting`, `tool_injection`, `caching`.
+`timing`, `logging`, `error_handling`, `rate_limiting`, `tool_injection`, `caching` (not
+imported here, so that `import trimcp` stays cheap); the caches and the rate limiters keep
+their state in any `trimcp.storage` store (`cache_storage=`, `storage=`), which several
+processes may share. docs/middleware.md is the guide.
 """
 
 from __future__ import annotations
