@@ -153,6 +153,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 VALUE = {"text": "hello", "n": 3, "pi": 3.25, "ok": True, "none": None, "list": [1, "two", {}]}
 
 
+async def test_the_store_satisfies_the_protocol(store: Case) -> None:
+    assert isinstance(store.store, AsyncKeyValue)
+
+
 async def test_a_value_put_reads_back_equal(store: Case) -> None:
     s = store.store
     await s.put("k", VALUE)

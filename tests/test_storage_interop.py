@@ -47,6 +47,7 @@ from tests.test_storage import (
     test_put_replaces_the_previous_value,
     test_put_without_ttl_replaces_a_ttl_with_none,
     test_the_store_keeps_a_copy_the_caller_cannot_change,
+    test_the_store_satisfies_the_protocol,
     test_ttl_reports_the_value_and_the_seconds_left,
     test_unicode_keys_collections_and_values,
 )
@@ -79,6 +80,7 @@ CONFORMANCE = [
     test_put_replaces_the_previous_value,
     test_put_without_ttl_replaces_a_ttl_with_none,
     test_the_store_keeps_a_copy_the_caller_cannot_change,
+    test_the_store_satisfies_the_protocol,
     test_ttl_reports_the_value_and_the_seconds_left,
     test_unicode_keys_collections_and_values,
 ]  # imported above, so pytest runs each here too, on py-key-value's store
