@@ -380,3 +380,20 @@ def test_statistics_take_py_key_values_objects_and_equal_trimcps() -> None:
         )
     )
     assert theirs == ours and theirs != ResponseCachingStatistics()
+
+
+async def test_paginated_listings_are_cached_page_by_page() -> None:
+    cache = ResponseCachingMiddleware()
+    server = Counting(cache, list_page_size=1)
+    with anyio.fail_after(WAIT):
+        async with Client(server.mcp, protocol="modern") as client:
+            first = [t.name for t in await client.list_tools()]  # three pages
+
+            @server.mcp.tool
+            def late() -> int:
+                return 0
+
+            second = [t.name for t in await client.list_tools()]
+    assert first == second and sorted(first) == ["add", "big", "stamp"]
+    stats = cache.statistics().list_tools
+    assert stats is not None and (stats.get.miss, stats.get.hit) == (3, 3)

@@ -407,6 +407,13 @@ def _dump_wire(method: str, result: Any) -> dict[str, Any] | None:
     return {"wire": msgspec.to_builtins(result)}
 
 
+def _listing_key(context: MiddlewareContext[Any]) -> str:
+    """`GLOBAL_KEY`, and the cursor of a request for a later page (a wire result a hook
+    returns is one page; the specification keys cached pages by cursor)."""
+    cursor = getattr(context.message, "cursor", None)
+    return GLOBAL_KEY if cursor is None else f"{GLOBAL_KEY}:{cursor}"
+
+
 def _arguments_key(name: str, arguments: Any) -> str:
     if arguments is None:
         return f"{name}:null"
@@ -504,21 +511,26 @@ class ResponseCachingMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "tools/list", GLOBAL_KEY, _dump_tools, _load_tools
+            context, call_next, "tools/list", _listing_key(context), _dump_tools, _load_tools
         )
 
     async def on_list_resources(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "resources/list", GLOBAL_KEY, _dump_resources, _load_resources
+            context,
+            call_next,
+            "resources/list",
+            _listing_key(context),
+            _dump_resources,
+            _load_resources,
         )
 
     async def on_list_prompts(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "prompts/list", GLOBAL_KEY, _dump_prompts, _load_prompts
+            context, call_next, "prompts/list", _listing_key(context), _dump_prompts, _load_prompts
         )
 
     async def on_call_tool(
