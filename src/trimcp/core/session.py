@@ -32,6 +32,7 @@ from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
 from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
+from trimcp.telemetry import request_telemetry
 from trimcp.types.lifecycle import DiscoverResult, InitializeParams, InitializeResult
 from trimcp.types.misc import CancelledParams, SetLevelParams
 from trimcp.types.resources import SubscribeParams
@@ -95,6 +96,9 @@ class ServerSession:
         """Resource URIs this session subscribed to (handshake era)."""
         self._at_close: list[Callable[[], object]] | None = []
         self._initialized: InitializeResult | None = None
+        telemetry = request_telemetry()
+        if telemetry is not None:  # each request in a span (`trimcp.telemetry`); else no cost
+            self.__dict__["handle_request"] = telemetry.traced(self, self.handle_request)
 
     def close(self) -> None:
         """The session ended (its connection or HTTP session is gone): the callbacks given to
