@@ -198,6 +198,39 @@ async def test_failures_are_marked_with_their_outcome_and_counted(recorded: Reco
     }
 
 
+async def test_a_request_the_client_cancels_ends_its_span_as_cancelled(recorded: Recorded) -> None:
+    started, ended = anyio.Event(), anyio.Event()
+
+    class Watch(SimpleSpanProcessor):
+        def on_end(self, span: ReadableSpan) -> None:
+            super().on_end(span)
+            if span.name == "tools/call hang":
+                ended.set()
+
+    recorded.providers["tracer_provider"].add_span_processor(Watch(InMemorySpanExporter()))
+    mcp = make_server()
+
+    @mcp.tool
+    async def hang() -> str:
+        started.set()
+        await anyio.sleep_forever()
+        return "never"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client.call_tool, "hang", {})
+                await started.wait()
+                tg.cancel_scope.cancel()  # the client sends notifications/cancelled
+            await ended.wait()
+    (span,) = [s for s in recorded.finished() if s.name == "tools/call hang"]
+    assert (attributes(span)["trimcp.outcome"], attributes(span)["error.type"]) == (
+        "cancelled",
+        "cancelled",
+    )
+    assert span.status.status_code is StatusCode.ERROR
+
+
 async def test_the_span_continues_the_trace_context_in_meta(recorded: Recorded) -> None:
     with anyio.fail_after(WAIT):
         async with Client(make_server()) as client:

@@ -11,9 +11,9 @@ session serves, on every transport and in both eras, gets a `SERVER` span and is
   `mcp.protocol.version`, `trimcp.protocol.era` (`"handshake"` or `"modern"`),
   `trimcp.transport`, and the outcome: `trimcp.outcome` is `"ok"`, `"error"` (a JSON-RPC
   error; `rpc.response.status_code` holds its code, `error.type` too), `"tool_error"` (a
-  `tools/call` answered with `isError`; `error.type` is `"tool_error"`) or `"exception"`
+  `tools/call` answered with `isError`; `error.type` is `"tool_error"`), `"exception"`
   (an exception left the handler; `error.type` is its class, and the engine's fault policy
-  answers it). The span's status is `ERROR` for all but `"ok"`.
+  answers it) or `"cancelled"` (by the client, a disconnect or shutdown). The span's status is `ERROR` for all but `"ok"`.
 - its parent is the W3C trace context (`traceparent`, `tracestate`) the request carries in
   `params._meta`, as the conventions ask MCP instrumentations to propagate it, or else the
   HTTP request's headers; without either, the current context. The globally configured
@@ -42,6 +42,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
 import msgspec
 
 from trimcp.exceptions import McpError
@@ -57,11 +58,12 @@ _URIS = frozenset({"resources/read", "resources/subscribe", "resources/unsubscri
 
 
 class _Peek(msgspec.Struct):
-    """What a span needs of a request's params; the rest is skipped unread."""
+    """What a span needs of a request's params; the rest is skipped unread. Typed loosely,
+    so that an odd field of another method does not cost the span its trace context."""
 
-    name: str | None = None
-    uri: str | None = None
-    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
+    name: Any = None
+    uri: Any = None
+    meta: Any = msgspec.field(default=None, name="_meta")
 
 
 _peek_decoder = msgspec.json.Decoder(_Peek)
@@ -190,15 +192,16 @@ class RequestTelemetry:
         metric_attributes = {"mcp.method.name": method}
         name = method
         target_key = _TARGETS.get(method)
-        if target_key is not None and peek.name is not None:
+        if target_key is not None and isinstance(peek.name, str):
             attributes[target_key] = metric_attributes[target_key] = peek.name
             name = f"{method} {peek.name}"
-        elif method in _URIS and peek.uri is not None:
+        elif method in _URIS and isinstance(peek.uri, str):
             attributes["mcp.resource.uri"] = peek.uri
+        meta = peek.meta if isinstance(peek.meta, dict) else None
         session_id = _session_id(session, channel)
         if session_id is not None:
             attributes["mcp.session.id"] = session_id
-        parent = self._parent(peek.meta, channel)
+        parent = self._parent(meta, channel)
         trace = self._trace
         span = self.tracer.start_span(
             name, context=parent, kind=self._server_kind, attributes=attributes
@@ -213,8 +216,11 @@ class RequestTelemetry:
             span.set_status(self._status(self._error_code, exc.error.message))
             raise
         except BaseException as exc:
-            outcome, error_type = "exception", type(exc).__qualname__
-            span.record_exception(exc)
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                outcome, error_type = "cancelled", "cancelled"
+            else:
+                outcome, error_type = "exception", type(exc).__qualname__
+                span.record_exception(exc)
             span.set_status(self._status(self._error_code, f"{error_type}: {exc}"))
             raise
         else:
@@ -224,7 +230,7 @@ class RequestTelemetry:
         finally:
             elapsed = time.perf_counter() - start
             self._detach(token)
-            version, era = _version(session, peek.meta)
+            version, era = _version(session, meta)
             ending = {"trimcp.protocol.era": era, "trimcp.outcome": outcome}
             if version is not None:
                 ending["mcp.protocol.version"] = metric_attributes["mcp.protocol.version"] = version
