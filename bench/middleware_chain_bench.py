@@ -20,6 +20,11 @@ issue's figure: per-middleware cost = (time with 5 - time with 0) / 5, for two k
 Run it on two commits to compare:
 
     python bench/middleware_chain_bench.py [--rounds 15] [--calls 2000] [--backend asyncio|trio]
+        [--telemetry off]
+
+With `opentelemetry-api` installed, trimcp wraps each session for spans (`trimcp.telemetry`),
+which costs a little even while no provider is set up; `--telemetry off` turns that off
+(on a trimcp without `trimcp.telemetry` the option changes nothing).
 """
 
 from __future__ import annotations
@@ -153,6 +158,14 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--backend", choices=["asyncio", "trio", "both"], default="both")
+    parser.add_argument("--telemetry", choices=["as-installed", "off"], default="as-installed")
     ns = parser.parse_args()
+    if ns.telemetry == "off":
+        try:
+            from trimcp import telemetry
+        except ImportError:
+            pass
+        else:
+            telemetry.configure(enabled=False)
     for backend in ["asyncio", "trio"] if ns.backend == "both" else [ns.backend]:
         anyio.run(main, ns.rounds, ns.calls, backend, backend=backend)
