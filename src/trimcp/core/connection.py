@@ -9,6 +9,7 @@ arriving on it. The server's fault policy (`answer_fault`, masking under
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -91,6 +92,10 @@ class ServerConnection:
         )
         self.extra: dict[str, Any] = {}
         self._listeners: set[Listener] = set()
+        # listen-stream notifications not yet written, oldest first, and whether a task is
+        # writing them (see `_forward`)
+        self._unsent: deque[tuple[str, Any]] = deque()
+        self._writing = anyio.Lock()
         server.add_notification_sink(self)
 
     async def run(
@@ -107,6 +112,8 @@ class ServerConnection:
         if request.method == "subscriptions/listen":
             return await self._listen(request)
         result = await self.session.handle_request(request, channel)
+        if self._unsent or self._writing.locked():
+            await self._write_unsent()  # what this request changed goes out before its result
         if request.method == "initialize":
             self.peer.accept_batches = self.session.protocol_version == ASSUMED_HANDSHAKE_VERSION
         return result
@@ -119,7 +126,7 @@ class ServerConnection:
         if not self.peer.running or not self.session.lifecycle.initialized:
             return
         if self.session.wants(method, params):
-            self.peer.spawn(self.peer.notify, method, params)
+            self._forward(method, params)
 
     async def _listen(self, request: Request) -> Any:
         """2026-07-28 `subscriptions/listen`: the acknowledgement, then the opted-in change
@@ -135,7 +142,8 @@ class ServerConnection:
         try:
             with listener.attached(self.server), listener.inbox:
                 await self.peer.notify(*listener.acknowledgement())
-                async for method, tagged in listener.inbox:
+                listener.forward = self._forward
+                async for method, tagged in listener.inbox:  # only those before the ack
                     await self.peer.notify(method, tagged)
         finally:
             self._listeners.discard(listener)
@@ -145,6 +153,19 @@ class ServerConnection:
         # cancellation.mdx); then the final result of a graceful end (SubscriptionsListenResult).
         await self.peer.notify(*listener.cancellation("the server is shutting down"))
         return self.server.finish_modern(listener.final_result())
+
+    def _forward(self, method: str, params: Any) -> None:
+        """A change notification (of the session, or tagged for a listen stream): queued and
+        written in order by whoever holds the write lock first: a task spawned for it, or a
+        request that made changes, which writes them before its result (`_on_request`)."""
+        self._unsent.append((method, params))
+        if not self._writing.locked():
+            self.peer.spawn(self._write_unsent)
+
+    async def _write_unsent(self) -> None:
+        async with self._writing:
+            while self._unsent:
+                await self.peer.notify(*self._unsent.popleft())
 
     def end_listens(self) -> None:
         """The server is shutting down: end this connection's `subscriptions/listen` requests

@@ -111,6 +111,7 @@ class Listener:
 
     __slots__ = (
         "__weakref__",
+        "forward",
         "honoured",
         "inbox",
         "methods",
@@ -134,6 +135,10 @@ class Listener:
         self.honoured = honoured
         self.methods = {m for m, key in LISTEN_KINDS.items() if key in honoured}
         self.outbox, self.inbox = anyio.create_memory_object_stream[tuple[str, dict[str, Any]]](64)
+        self.forward: Callable[[str, dict[str, Any]], None] | None = None
+        """Set by a carrier that takes each notification at once rather than reading `inbox`
+        (stdio and in-memory, so that a change made during a request can be written before
+        that request's result)."""
 
     def tagged(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """`params` with the subscription id in its `_meta` (every message of the stream)."""
@@ -151,6 +156,9 @@ class Listener:
             if not (isinstance(params, dict) and params.get("uri") in self.resources):
                 return
         elif method not in self.methods:
+            return
+        if self.forward is not None:
+            self.forward(method, self.tagged(params))
             return
         try:
             self.outbox.send_nowait((method, self.tagged(params)))
