@@ -346,6 +346,7 @@ class FunctionResource(Resource):
         Raises:
             ValueError: `uri` has no scheme, is a template, or `fn` is a lambda without `name`.
         """
+        uri = str(uri)  # pydantic's `AnyUrl` too, as FastMCP takes it
         if is_template_uri(uri):
             raise ValueError(
                 f"{uri!r} is a URI template: register it with ResourceTemplate.from_function"

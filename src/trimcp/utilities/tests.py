@@ -161,11 +161,20 @@ def _wait_until_listening(process: Any, host: str, port: int) -> None:
 
 @contextmanager
 def caplog_for_fastmcp(caplog: Any) -> Iterator[Any]:
-    """Let pytest's `caplog` capture trimcp's log records (its `trimcp` loggers) in the block."""
+    """Let pytest's `caplog` capture trimcp's log records (its `trimcp` loggers) in the block,
+    as FastMCP's test setup has its logger: at the settings' level (INFO when unset) when it
+    has none of its own, not propagating (so each record is captured once). All restored
+    after the block."""
     caplog.clear()
     logger = logging.getLogger("trimcp")
+    saved = (logger.level, logger.propagate)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(settings.log_level or "INFO")
+    logger.propagate = False
     logger.addHandler(caplog.handler)
     try:
         yield caplog
     finally:
         logger.removeHandler(caplog.handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
