@@ -56,6 +56,7 @@ from trimcp.types.codec import convert
 from trimcp.utilities.registry import DuplicateBehavior, Registry
 
 if TYPE_CHECKING:
+    from trimcp.core.mrtr import MrtrKeys
     from trimcp.core.subscriptions import NotificationSink
     from trimcp.prompts import Prompt
     from trimcp.resources import Resource, ResourceTemplate
@@ -124,7 +125,7 @@ class FastMCP:
         middleware: Collection[Any] | None = None,
         sampling_handler: Callable[..., Any] | None = None,
         sampling_handler_behavior: Literal["fallback", "always"] | None = None,
-        mrtr_keys: list[bytes] | list[str] | None = None,
+        mrtr_keys: MrtrKeys | list[bytes] | list[str] | None = None,
         mrtr_max_rounds: int | None = None,
         auth: Any = ...,
         dependencies: list[str] | None = None,
