@@ -171,12 +171,13 @@ class RequestTelemetry:
         return self.live
 
     def traced(self, session: Any, handle: Handler) -> Handler:
-        """`handle` (a session's `handle_request`) inside a span per request."""
+        """`handle` (a session's `handle_request`) inside a span per request. The wrapper
+        is no coroutine of its own: it returns `handle`'s, or `serve`'s."""
 
-        async def handle_request(request: Any, channel: Any) -> Any:
+        def handle_request(request: Any, channel: Any) -> Awaitable[Any]:
             if self.live or self.configured():
-                return await self.serve(handle, session, request, channel)
-            return await handle(request, channel)
+                return self.serve(handle, session, request, channel)
+            return handle(request, channel)
 
         return handle_request
 
