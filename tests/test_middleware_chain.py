@@ -232,3 +232,25 @@ def test_a_middleware_context_stamps_its_creation_time_and_stays_frozen() -> Non
         "timestamp",
         "fastmcp_context",
     ]
+
+
+async def test_a_hook_may_pass_on_a_context_of_its_own_making() -> None:
+    """The shared last step finds its request even when a hook built a new context (not
+    `context.copy`), here and in a mounted server's chain."""
+
+    class Fresh(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            return await call_next(MiddlewareContext(message=context.message, method="tools/call"))
+
+    parent = make_server(Fresh())
+    child = FastMCP("child", middleware=[Fresh()])
+
+    @child.tool
+    async def shout(text: str) -> str:
+        return text.upper()
+
+    parent.mount(child, prefix="c")
+    with anyio.fail_after(WAIT):
+        async with Client(parent) as client:
+            assert (await client.call_tool("echo", {"text": "own"})).data == "own"
+            assert (await client.call_tool("c_shout", {"text": "down"})).data == "DOWN"
