@@ -20,6 +20,7 @@ from trimcp.core import answers
 from trimcp.core.context import Context, enter_context
 from trimcp.core.handlers import HANDLERS, MIDDLEWARE_STEPS
 from trimcp.core.middleware import ChainCache, InitializeRequest, MiddlewareContext
+from trimcp.core.mount_middleware import through_mounts
 from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import (
@@ -402,8 +403,6 @@ async def _step(served: ServerRequest, message: Any) -> Any:
     call = HANDLERS[method][1] if steps is None else steps.inner
     server = served.server
     if server.tool_manager.mounts.items and _routes_to_middleware(server, method):
-        from trimcp.core.mount_middleware import through_mounts
-
         return await through_mounts(served, message, call)
     return await call(served, message)
 
