@@ -39,6 +39,8 @@ LAYERS: dict[str, int] = {
     "runtime": 3,
     # byte streams <-> messages (stdio); know nothing of tools
     "transports": 3,
+    # OpenTelemetry for served requests: imports exceptions and protocol; core imports it
+    "telemetry": 3,
     # components
     "utilities": 4,
     "tools": 5,
