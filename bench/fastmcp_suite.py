@@ -13,7 +13,7 @@ they are deselected and counted apart, never "fixed" by adding a private name to
     python bench/fastmcp_suite.py                          # all folders, 2 xdist workers
     python bench/fastmcp_suite.py --folders tools,prompts -k transform --workers 0
     python bench/fastmcp_suite.py --reference --json bench/results/fastmcp_suite_reference.json
-    python bench/fastmcp_suite.py --floor 1500                 # CI: fail under the floor
+    python bench/fastmcp_suite.py --floor 1500 --floor-middleware 90  # CI: fail under a floor
     python bench/fastmcp_suite.py --reference --write-reference  # refresh the committed reference
 """
 
@@ -434,6 +434,11 @@ def main() -> int:
         help="exit 1 when trimcp passes fewer of FastMCP's passes in the issue-16 folders",
     )
     parser.add_argument(
+        "--floor-middleware",
+        type=int,
+        help="exit 1 when trimcp passes fewer of FastMCP's passes in tests/server/middleware",
+    )
+    parser.add_argument(
         "--conftest-fallback",
         action="store_true",
         help="stand in for fastmcp.utilities.tests.temporary_settings while trimcp lacks it",
@@ -485,6 +490,12 @@ def main() -> int:
             print(f"FAIL: {ours} of FastMCP's passes in the issue-16 folders, floor {args.floor}")
             return 1
         print(f"floor {args.floor}: met ({ours})")
+    if args.floor_middleware is not None and comparison is not None:
+        ours = comparison.get("middleware", {}).get("passed", 0)
+        if ours < args.floor_middleware:
+            print(f"FAIL: {ours} of FastMCP's middleware passes, floor {args.floor_middleware}")
+            return 1
+        print(f"middleware floor {args.floor_middleware}: met ({ours})")
     return 0
 
 
