@@ -217,7 +217,7 @@ async def test_entered_store_is_shared_by_concurrent_tasks(redis_server: RedisSe
     assert results == {n: {"n": n} for n in range(50)}
 
 
-async def test_store_that_was_never_entered_connects_per_call_from_any_task(
+async def test_store_that_was_never_entered_serves_any_task(
     redis_server: RedisServer,
 ) -> None:
     store = RedisStore(url=redis_server.url)
@@ -391,7 +391,7 @@ async def _every_call_fails_promptly(store: RedisStore) -> None:
         assert "unavailable" in str(info.value)
 
 
-@pytest.mark.parametrize("entered", [True, False], ids=["entered", "per-call"])
+@pytest.mark.parametrize("entered", [True, False], ids=["entered", "never-entered"])
 async def test_redis_stopped_mid_run_then_started_again(
     redis_server_factory: RedisServerFactory, entered: bool
 ) -> None:

@@ -11,11 +11,16 @@ Layout, the same as py-key-value's (FastMCP's) `RedisStore`, so both read what t
 - time to live: Redis's own, set with the value (`SET ... PX <ms>`, so fractions of a second
   hold), read with `PTTL`.
 
-Connections: `async with store:` (or `await store.__aenter__()` in a task that outlives the
-store's use, such as a server's lifespan) opens a connection pool that every task then shares;
-entered and left by one task, as any anyio task group. A store used without being entered
-opens a connection for each call instead (correct from any task; about 1.5 ms a call on
-loopback, against 0.3 ms from the pool). A coredis client passed as `client=` is used as it is: whoever made it enters it.
+Connections: a store keeps one coredis connection pool per event loop, shared by every task
+that uses the store, however it is used: entered (`async with store:`) or never entered (as
+FastMCP users pass it: `ResponseCachingMiddleware(cache_storage=RedisStore(...))`). coredis
+only shares a pool while a task holds it entered, so the first call (or `__aenter__`) starts a
+runner task of the event loop itself (`trimcp._backend.spawn_detached`, not a child of the
+calling task, which may be a request handler about to end) that enters the coredis client and
+holds it until the store is closed: `aclose()`, or the last `async with store:` left. When the
+event loop ends first, the runner is cancelled with it and closes the pool; a later call under
+another event loop opens a new pool there. A closed store opens its pool again if called
+again. A coredis client passed as `client=` is used as it is: whoever made it enters it.
 
 Failures: a Redis that cannot be reached, that stops answering or that refuses the password is
 `trimcp.storage.StorageUnavailableError` (its message says which server and which call), after
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 import math
 import ssl as _ssl
-from contextlib import AsyncExitStack, asynccontextmanager
+import weakref
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, SupportsFloat
 from urllib.parse import urlsplit
@@ -36,6 +42,7 @@ from urllib.parse import urlsplit
 import anyio
 import msgspec
 
+from trimcp._backend import current_loop, spawn_detached
 from trimcp.storage.base import check_many, check_ttl, decode_value, encode_value
 from trimcp.storage.errors import StorageError, StorageUnavailableError
 from trimcp.storage.protocol import DEFAULT_COLLECTION
@@ -57,6 +64,8 @@ __all__ = ["RedisStore"]
 _RedisClient = coredis.Redis[bytes]
 
 _COMPOUND = "::"  # py-key-value's separator of collection and key
+_CLOSE_BOUND = 10.0
+"""Seconds `aclose()` waits for the pool to close (it takes milliseconds) before cancelling it."""
 _UNAVAILABLE = (
     coredis.exceptions.ConnectionError,
     AuthenticationError,
@@ -89,6 +98,48 @@ def _describe(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         described += f" ({type(cause).__name__}: {cause})"
     return described
+
+
+class _PoolRunner:
+    """The task that holds one coredis client entered (its connection pool open) for a store,
+    on one event loop, from `run()` until `stop` is set or the loop cancels it."""
+
+    __slots__ = ("_pending", "client", "done", "error", "loop", "ready", "scope", "stop")
+
+    def __init__(self, client: _RedisClient, loop: object) -> None:
+        self._pending = client
+        self.loop = weakref.ref(loop)
+        self.client: _RedisClient | None = None
+        """The entered client, while the pool is open."""
+        self.error: BaseException | None = None
+        self.scope = anyio.CancelScope()
+        self.ready = anyio.Event()
+        self.stop = anyio.Event()
+        self.done = anyio.Event()
+
+    async def run(self) -> None:
+        try:
+            with self.scope:
+                async with self._pending as client:
+                    self.client = client
+                    self.ready.set()
+                    await self.stop.wait()
+        except BaseException as exc:  # a detached task reports its outcome, never raises
+            self.error = exc
+        finally:
+            self.client = None
+            self.ready.set()
+            self.done.set()
+
+    async def finish(self) -> None:
+        """Stop the runner and wait (shielded, bounded) until the pool is closed."""
+        self.stop.set()
+        with anyio.move_on_after(_CLOSE_BOUND, shield=True):
+            await self.done.wait()
+        if not self.done.is_set():
+            self.scope.cancel()
+            with anyio.move_on_after(_CLOSE_BOUND, shield=True):
+                await self.done.wait()
 
 
 class RedisStore:
@@ -135,9 +186,8 @@ class RedisStore:
         self._given = client
         self._options: dict[str, Any] = {}
         self._url: str | None = None
-        self._entered: _RedisClient | None = None
+        self._runner: _PoolRunner | None = None
         self._entries = 0
-        self._stack: AsyncExitStack | None = None
         if client is not None:
             self.location = _location_of(client)
             return
@@ -179,19 +229,15 @@ class RedisStore:
     # -- lifetime ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> RedisStore:
-        """Open the connection pool every task then shares (entries are counted)."""
+        """Open the connection pool now (entries are counted; the last exit closes it)."""
         self._entries += 1
-        if self._entries == 1 and self._given is None:  # a given client: its maker enters it
-            stack = AsyncExitStack()
-            client = self._new_client()
+        if self._given is None:  # a given client: its maker enters it
             try:
-                await stack.enter_async_context(client)
-            except BaseException as exc:
+                with anyio.fail_after(self.connect_timeout + self.timeout):
+                    await self._open_pool()
+            except BaseException:
                 self._entries -= 1
-                if isinstance(exc, _UNAVAILABLE):
-                    raise self._unavailable("connect", exc) from exc
                 raise
-            self._stack, self._entered = stack, client
         return self
 
     async def __aexit__(
@@ -201,18 +247,45 @@ class RedisStore:
         tb: TracebackType | None,
     ) -> None:
         self._entries -= 1
-        if self._entries == 0:
+        if self._entries <= 0:
+            self._entries = 0
             await self._close()
 
     async def aclose(self) -> None:
-        """Close the connection pool now, however many times the store was entered."""
+        """Close the connection pool now, however many times the store was entered (a later
+        call opens it again)."""
         self._entries = 0
         await self._close()
 
     async def _close(self) -> None:
-        stack, self._stack, self._entered = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
+        runner, self._runner = self._runner, None
+        # a runner of another event loop (one that ended) was cancelled with its loop
+        if runner is not None and runner.loop() is current_loop():
+            await runner.finish()
+
+    async def _open_pool(self) -> _RedisClient:
+        """The client of this event loop's pool, opened (by a runner task) if need be."""
+        loop = current_loop()
+        runner = self._runner
+        if runner is None or runner.loop() is not loop or runner.done.is_set():
+            # no checkpoint from the check to here: concurrent first calls start one runner
+            runner = self._runner = _PoolRunner(self._new_client(), loop)
+            spawn_detached(runner.run)
+        client = runner.client
+        if client is None:
+            await runner.ready.wait()
+            client = runner.client
+        if client is None:  # entering a pool does not connect: hardly ever happens
+            if self._runner is runner:
+                self._runner = None
+            error = runner.error
+            if isinstance(error, _UNAVAILABLE):
+                raise self._unavailable("connect", error) from error
+            raise StorageUnavailableError(
+                f"Redis at {self.location} is unavailable: its connection pool did not open"
+                + ("" if error is None else f" ({_describe(error)})")
+            ) from error
+        return client
 
     # -- the connection every call goes through ----------------------------------------------
 
@@ -224,15 +297,17 @@ class RedisStore:
         For code built on this store (`trimcp.http.redis_event_store`) that needs commands
         the key-value protocol does not cover. `operation` names the call in error messages.
         """
+        runner = self._runner
         try:
             with anyio.fail_after(self.connect_timeout + self.timeout):
-                if self._entered is not None:
-                    yield self._entered
-                elif self._given is not None:
+                if self._given is not None:
                     yield self._given
                 else:
-                    async with self._new_client() as client:
-                        yield client
+                    client = None if runner is None else runner.client
+                    if client is None or runner is None or runner.loop() is not current_loop():
+                        client = await self._open_pool()
+                        runner = self._runner
+                    yield client
         except StorageError:
             raise
         except _UNAVAILABLE as exc:
@@ -242,14 +317,19 @@ class RedisStore:
                 f"Redis at {self.location}: {operation} failed: {_describe(exc)}"
             ) from exc
         except RuntimeError as exc:
-            if self._entered is None and self._given is not None:
+            if self._given is not None:
                 raise StorageError(
                     f"Redis at {self.location}: {operation} failed: the coredis client given "
                     f"to RedisStore must be entered (`async with client:`) while the store is "
                     f"used ({exc})"
                 ) from exc
+            if runner is not None and runner.client is None:  # closed under the call
+                raise StorageUnavailableError(
+                    f"Redis at {self.location} is unavailable: {operation} failed: the "
+                    f"store was closed during the call ({exc})"
+                ) from exc
             raise
-        except BaseExceptionGroup as group:  # from the per-call pool's task group
+        except BaseExceptionGroup as group:  # from a given client's pool's task group
             first = _first_leaf(group)
             if isinstance(first, _UNAVAILABLE):
                 raise self._unavailable(operation, first) from group
