@@ -1,9 +1,11 @@
 """`RedisEventStore` on a real redis-server (tests/conftest.py), on asyncio and trio: events
 replayed in order after a `Last-Event-ID`, hostile ids, the per-stream bound, resumption after
-the writing process exited or was killed, and resumable SSE over real HTTP."""
+the writing process exited or was killed, resumable SSE over real HTTP, and live SSE delivery
+going on (without event ids) while Redis is down."""
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -17,8 +19,11 @@ import msgspec
 import pytest
 
 from tests.conftest import RedisServer, RedisServerFactory
-from trimcp.http.event_store import parse_event_id, stream_of
+from trimcp import Context, FastMCP
+from trimcp.http.event_store import EventStore, EventStoreProtocol, parse_event_id, stream_of
 from trimcp.http.redis_event_store import RedisEventStore
+from trimcp.http.streamable import StreamableHTTPEndpoint
+from trimcp.protocol.sse import ServerSentEvent, SSEDecoder
 from trimcp.server.event_store import RedisEventStore as ExportedRedisEventStore
 from trimcp.storage import StorageUnavailableError
 from trimcp.storage.redis import RedisStore
@@ -296,13 +301,13 @@ async def test_resumption_survives_the_writing_process(
             assert parse_event_id(following)[1] > parse_event_id(ids[-1])[1]  # type: ignore[index]
 
 
-@pytest.mark.parametrize("entered", [True, False], ids=["entered", "per-call"])
+@pytest.mark.parametrize("entered", [True, False], ids=["entered", "never-entered"])
 async def test_resumable_sse_over_http_replays_from_redis(
     redis_server: RedisServer, entered: bool
 ) -> None:
     """A real trimcp endpoint on hypercorn with `event_store=RedisEventStore(...)`: a stream
     the server closed early is resumed by GET with `Last-Event-ID`, from Redis. The store
-    works entered (a shared pool) or as passed, never entered (a connection per call)."""
+    works entered or as passed, never entered (either way one pool, opened on first use)."""
     from tests.test_http_streamable import running, sse_events, sse_messages
 
     store = RedisEventStore(url=redis_server.url)
@@ -333,3 +338,124 @@ async def test_resumable_sse_over_http_replays_from_redis(
         assert messages[-1]["result"]["structuredContent"] == {"result": "finished"}
         replayed_ids = [e.id for e in sse_events(replay.text) if e.id]
         assert all(stream_of(i) == stream_of(last) for i in replayed_ids)
+
+
+def test_the_http_layer_takes_a_redis_event_store() -> None:
+    """`event_store=` is typed `EventStoreProtocol`, which both stores satisfy (mypy checks
+    the annotations below in src/; here, at run time)."""
+    store: EventStoreProtocol = RedisEventStore(url="redis://127.0.0.1:1/0")
+    assert isinstance(store, EventStoreProtocol)
+    assert isinstance(EventStore(), EventStoreProtocol)
+    endpoint = StreamableHTTPEndpoint(FastMCP("typed"), event_store=store)
+    assert endpoint.event_store is store
+    assert not isinstance(object(), EventStoreProtocol)
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+async def test_live_sse_goes_on_without_ids_while_redis_is_down(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    """Redis stopped in the middle of a resumable POST stream: the next events still reach
+    the client, without ids (they cannot be resumed), the outage is logged once; once Redis
+    is back, events get ids again (numbered above the ones before)."""
+    from tests.test_http_streamable import ACCEPT_BOTH, running
+
+    server = redis_server_factory()
+    store = RedisEventStore(url=server.url, connect_timeout=1, timeout=2)
+    redis_down, redis_up = anyio.Event(), anyio.Event()
+    mcp = FastMCP("outage")
+
+    @mcp.tool
+    async def through_an_outage(ctx: Context) -> str:
+        await ctx.info("one")
+        await redis_down.wait()
+        for msg in ("two", "three"):
+            await ctx.info(msg)
+        await redis_up.wait()
+        await ctx.info("four")
+        return "done"
+
+    records = _Records()
+    http_logger = logging.getLogger("trimcp.http")
+    http_logger.addHandler(records)
+    events: list[ServerSentEvent] = []
+    raw = b""
+    try:
+        async with running(mcp, event_store=store, retry_interval=10) as h:
+            session_id = await h.initialize()
+            headers = {
+                "content-type": "application/json",
+                "accept": ACCEPT_BOTH,
+                "mcp-session-id": session_id,
+            }
+            body = h.body("tools/call", {"name": "through_an_outage", "arguments": {}})
+            with anyio.fail_after(30):
+                async with h.client.stream(
+                    "POST", h.url, content=body, headers=headers
+                ) as response:
+                    assert response.headers["content-type"].startswith("text/event-stream")
+                    decoder = SSEDecoder()
+                    async for chunk in response.aiter_bytes():
+                        raw += chunk
+                        for event in decoder.feed(chunk):
+                            events.append(event)
+                            msg = _log_message(event)
+                            if msg == "one":
+                                server.stop()
+                                redis_down.set()
+                            elif msg == "three":
+                                server.start()
+                                redis_up.set()
+    finally:
+        http_logger.removeHandler(records)
+        await store.aclose()
+
+    priming, *sent = events
+    assert priming.id is not None and not priming.data
+    by_message = {_log_message(e) or "result": e for e in sent}
+    assert list(by_message) == ["one", "two", "three", "four", "result"]
+    assert msgspec.json.decode(by_message["result"].data)["result"]["structuredContent"] == {
+        "result": "done"
+    }
+    # written without an `id:` line (a client's last event id stays the one of "one")
+    blocks = {
+        _log_message(e): b for b in raw.split(b"\n\n") for e in SSEDecoder().feed(b + b"\n\n")
+    }
+    assert [b"id:" in blocks[m] for m in ("one", "two", "three", "four")] == [
+        True,
+        False,
+        False,
+        True,
+    ]
+    assert by_message["two"].id == by_message["three"].id == by_message["one"].id
+    ids = [by_message[m].id for m in ("one", "four", "result")]
+    parsed = [parse_event_id(i) for i in ids if i is not None]
+    assert len(parsed) == 3
+    assert {p[0] for p in parsed} == {stream_of(priming.id)}
+    assert parsed[0][1] < parsed[1][1] < parsed[2][1]
+
+    outage = [
+        r for r in records.records if r.levelno >= logging.WARNING and "event store" in r.message
+    ]
+    assert len(outage) == 2, [r.message for r in outage]  # once down, once back
+    assert "without ids" in outage[0].message and "Redis at" in outage[0].message
+    assert "is back" in outage[1].message
+
+
+def _log_message(event: ServerSentEvent) -> str | None:
+    """The `msg` of a log notification event (`ctx.info`), else None."""
+    if not event.data:
+        return None
+    message = msgspec.json.decode(event.data)
+    if message.get("method") != "notifications/message":
+        return None
+    msg: str = message["params"]["data"]["msg"]
+    return msg

@@ -13,22 +13,60 @@ most `max_events_per_stream` per stream, and at most `max_events` events and `ma
 bytes in all; past a bound the oldest events go first (of the stream, or of the whole store).
 `Last-Event-ID` comes from the client: `parse_event_id` accepts only our own shape (ASCII
 digits, bounded length), so no value can make `int()` raise.
+
+`EventStoreProtocol` is what the HTTP layer asks of an event store (`event_store=`):
+`EventStore`, `trimcp.http.redis_event_store.RedisEventStore`, or any object with these three
+methods.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
 
 from trimcp.storage import AsyncKeyValue
 from trimcp.storage.memory import MemoryStore
 
-__all__ = ["EventStore", "InMemoryEventStore", "parse_event_id", "stream_of"]
+__all__ = [
+    "EventStore",
+    "EventStoreProtocol",
+    "InMemoryEventStore",
+    "SendCallback",
+    "parse_event_id",
+    "stream_of",
+]
 
 _COLLECTION = "trimcp-sse-events"
 _MAX_SEQ_DIGITS = 18  # an int64 sequence number; no stream ever gets near it
 
 SendCallback = Callable[[str, bytes], Awaitable[None]]
+
+
+@runtime_checkable
+class EventStoreProtocol(Protocol):
+    """An event store, as the streamable HTTP endpoint uses it.
+
+    Event ids are `<stream id>.<seq>` (`parse_event_id` reads them; `seq` grows along a
+    stream). A method may raise `trimcp.storage.StorageError` when its storage fails: the
+    endpoint then sends the event without an id (live, not resumable) and carries on.
+    """
+
+    async def store_event(self, stream_id: str, message: bytes | None) -> str:
+        """Give the next event of `stream_id` its id and keep `message` for replay
+        (`None`: the priming event, an id only)."""
+        ...
+
+    async def replay_events_after(
+        self, last_event_id: str, send_callback: SendCallback
+    ) -> str | None:
+        """Send every kept event of the stream after `last_event_id`, in order; the stream
+        id, or None when the id is not one of ours."""
+        ...
+
+    async def forget_stream(self, stream_id: str) -> None:
+        """Drop every event kept for a stream."""
+        ...
 
 
 def parse_event_id(event_id: str) -> tuple[str, int] | None:

@@ -17,6 +17,11 @@ writes events, gives them ids and keeps them in the event store when the session
 (negotiated version 2025-11-25 or later, shared/SPEC-NOTES.md omission 6), and can be closed
 early and resumed by GET with `Last-Event-ID`. Once the client is gone (`disconnected()`, or
 the server raised `OSError` from `send`, as ASGI 2.4 allows) it writes nothing more.
+
+An event store that fails (`trimcp.storage.StorageError`: Redis down, say) does not break live
+delivery: the event goes out without an id (a client cannot resume past it) and is not kept;
+the outage is logged once per store, when it begins, and again when the store is back (ids
+resume). Forgetting a finished stream's events is skipped the same way (they expire).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import logging
 import math
 import secrets
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -35,12 +41,13 @@ from trimcp.protocol import jsonrpc
 from trimcp.protocol.sse import encode_event
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, at_least
 from trimcp.runtime.engine import RequestEngine
+from trimcp.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
     from trimcp.core.session import ServerSession
-    from trimcp.http.event_store import EventStore
+    from trimcp.http.event_store import EventStoreProtocol
 
 __all__ = ["HttpSession", "SSEStream", "SessionManager", "new_session_id"]
 
@@ -55,6 +62,32 @@ SSE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),
 ]
+
+
+# Event stores failing now (an outage is logged once per store, not once per event)
+_failing_stores: weakref.WeakSet[EventStoreProtocol] = weakref.WeakSet()
+
+
+def _store_failed(store: EventStoreProtocol, what: str, exc: StorageError) -> None:
+    try:
+        first = store not in _failing_stores
+        _failing_stores.add(store)
+    except TypeError:  # not weak-referenceable: log every failure
+        first = True
+    if first:
+        logger.warning(
+            "event store %r failed (%s): %s; events are sent without ids (not resumable) "
+            "until it is back",
+            store,
+            what,
+            exc,
+        )
+
+
+def _store_recovered(store: EventStoreProtocol) -> None:
+    if store in _failing_stores:
+        _failing_stores.discard(store)
+        logger.warning("event store %r is back; events are resumable again", store)
 
 
 def new_session_id() -> str:
@@ -91,7 +124,7 @@ class SSEStream:
         send: Send,
         *,
         stream_id: str | None = None,
-        store: EventStore | None = None,
+        store: EventStoreProtocol | None = None,
         retry_ms: int | None = None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
@@ -117,13 +150,24 @@ class SSEStream:
         self.started = True
         headers = SSE_HEADERS + self._extra_headers if self._extra_headers else SSE_HEADERS
         await self._deliver({"type": "http.response.start", "status": 200, "headers": headers})
-        if self.store is not None:
-            assert self.stream_id is not None
-            priming_id = await self.store.store_event(self.stream_id, None)
+        priming_id = None if self.store is None else await self._store_event(None)
+        if priming_id is not None:
             await self._write(encode_event(b"", id=priming_id, retry=self._retry_ms))
         else:
             # send the headers now: a client waits for them before it reads events
             await self._deliver({"type": "http.response.body", "body": b"", "more_body": True})
+
+    async def _store_event(self, message: bytes | None) -> str | None:
+        """Keep an event in the store; its id, or None when the store failed."""
+        assert self.store is not None and self.stream_id is not None
+        try:
+            event_id = await self.store.store_event(self.stream_id, message)
+        except StorageError as exc:
+            _store_failed(self.store, f"storing an event of stream {self.stream_id}", exc)
+            return None
+        if _failing_stores:
+            _store_recovered(self.store)
+        return event_id
 
     async def _write(self, chunk: bytes) -> None:
         if not self.connected:
@@ -158,8 +202,7 @@ class SSEStream:
             else:
                 self.dropped += 1
             return
-        assert self.stream_id is not None
-        event_id = await self.store.store_event(self.stream_id, message)
+        event_id = await self._store_event(message)
         chunk = encode_event(message, event="message", id=event_id)
         await self._write(chunk)
         if self._sink is not None:
@@ -195,7 +238,7 @@ class SSEStream:
         self.closed = True
         delivered_live = self.connected and self.started and self._sink is None
         if delivered_live and self.store is not None and self.stream_id is not None:
-            await self.store.forget_stream(self.stream_id)
+            await _forget_streams(self.store, [self.stream_id])
         if self._sink is not None:
             await self._sink.aclose()
             self._sink = None
@@ -246,7 +289,7 @@ class HttpSession:
         session_id: str,
         mcp: ServerSession,
         *,
-        store: EventStore | None,
+        store: EventStoreProtocol | None,
         engine: RequestEngine,
     ) -> None:
         self.id = session_id
@@ -385,10 +428,20 @@ class HttpSession:
         self.close_now()
         if self.store is not None and not self._stored_dropped:
             self._stored_dropped = True
+            streams = [f"{self.id}.{n}" for n in range(self._next_stream + 1)]
             with anyio.CancelScope(shield=True):
-                await self.store.forget_stream(f"{self.id}.0")
-                for n in range(1, self._next_stream + 1):
-                    await self.store.forget_stream(f"{self.id}.{n}")
+                await _forget_streams(self.store, streams)
+
+
+async def _forget_streams(store: EventStoreProtocol, stream_ids: list[str]) -> None:
+    """Drop the stored events of streams; on a store failure, leave the rest to expire (a
+    stalled store would otherwise hold up the caller once per stream)."""
+    for stream_id in stream_ids:
+        try:
+            await store.forget_stream(stream_id)
+        except StorageError as exc:
+            _store_failed(store, f"forgetting stream {stream_id}", exc)
+            return
 
 
 class SessionManager:

@@ -68,7 +68,7 @@ from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
-from trimcp.http.event_store import EventStore
+from trimcp.http.event_store import EventStoreProtocol
 from trimcp.http.sessions import HttpSession, SessionManager, new_session_id
 from trimcp.http.streams import serve_get, serve_listen
 from trimcp.http.wire import (
@@ -166,7 +166,7 @@ class StreamableHTTPEndpoint:
         path: str = "/mcp",
         json_response: bool = False,
         stateless: bool = False,
-        event_store: EventStore | None = None,
+        event_store: EventStoreProtocol | None = None,
         retry_interval: int | None = None,
         session_idle_timeout: float | None = 1800.0,
         session_handshake_timeout: float | None = 60.0,
