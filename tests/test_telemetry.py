@@ -360,3 +360,20 @@ def test_import_trimcp_does_not_import_opentelemetry_a_session_does() -> None:
         """
     )
     assert out == "False False True True"
+
+
+@pytest.mark.parametrize("value", ["0", "off", "FALSE"])
+def test_trimcp_otel_0_in_the_environment_turns_it_off(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIMCP_OTEL", value)
+    out = run_python(
+        """
+        import sys
+        from trimcp import FastMCP
+        from trimcp.core.session import ServerSession
+        session = ServerSession(FastMCP("t"))
+        print(any(m.startswith("opentelemetry") for m in sys.modules), "handle_request" in vars(session))
+        """
+    )
+    assert out == "False False"

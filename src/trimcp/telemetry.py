@@ -24,7 +24,8 @@ session serves, on every transport and in both eras, gets a `SERVER` span and is
 
 Spans and metrics go to the global tracer and meter providers (set them up as usual with
 `opentelemetry-sdk`), or to those given to `configure()`; `configure(enabled=False)` turns
-it all off. Either applies to the sessions made afterwards.
+it all off, as does the environment variable `TRIMCP_OTEL=0` (read at import). Either
+applies to the sessions made afterwards.
 
 Cost. Nothing here is imported by `import trimcp`, and OpenTelemetry is imported only when
 the first server session is made, and only if it is installed (`importlib.util.find_spec`,
@@ -38,6 +39,7 @@ nothing else; the providers are looked at again once a second.
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,7 +71,14 @@ class _Peek(msgspec.Struct):
 _peek_decoder = msgspec.json.Decoder(_Peek)
 _EMPTY = _Peek()
 
-_options: dict[str, Any] = {"enabled": True, "tracer_provider": None, "meter_provider": None}
+_OFF = frozenset({"0", "false", "no", "off"})
+_options: dict[str, Any] = {
+    # `TRIMCP_OTEL=0` (or `FASTMCP_OTEL=0`) turns it off without code
+    "enabled": os.environ.get("TRIMCP_OTEL", os.environ.get("FASTMCP_OTEL", "1")).lower()
+    not in _OFF,
+    "tracer_provider": None,
+    "meter_provider": None,
+}
 _resolved = False
 _current: RequestTelemetry | None = None
 
