@@ -213,3 +213,14 @@ async def test_a_cancelled_call_leaves_the_store_usable(tmp_path: Path) -> None:
                 tg.cancel_scope.cancel()
         await store.put("after", {"v": 2})
         assert await store.get("after") == {"v": 2}
+
+
+async def test_the_store_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    import stat
+
+    directory = tmp_path / "private"
+    async with DiskStore(directory=directory) as store:
+        await store.put("k", {"secret": 1})
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        for path in directory.iterdir():  # the database and its -wal and -shm files
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

@@ -27,6 +27,7 @@ busy past the timeout, disk I/O error, cannot open) is `StorageUnavailableError`
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -115,7 +116,8 @@ class DiskStore:
             raise ValueError(f"max_size is at least 1 byte, not {max_size}")
         self.directory = Path(directory)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # private by default: entries may be private cache results or MRTR keys
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StorageUnavailableError(f"disk store directory {directory}: {exc}") from exc
         self.path = self.directory / FILENAME
@@ -150,6 +152,11 @@ class DiskStore:
     # -- the worker-thread side ----------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        # created readable by its owner only (SQLite gives its -wal and -shm files the same mode)
+        try:
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        except OSError as exc:  # what sqlite3 would say as an OperationalError
+            raise sqlite3.OperationalError(f"unable to open database file: {exc}") from exc
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
@@ -217,6 +224,8 @@ class DiskStore:
             rows = conn.execute(
                 "SELECT rowid, length(value) FROM entries ORDER BY stored LIMIT 64"
             ).fetchall()
+            if not rows:  # nothing left to evict: never loop on a total that drifted
+                break
             doomed: list[int] = []
             for rowid, size in rows:
                 if total <= max_size:
