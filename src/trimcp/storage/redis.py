@@ -31,6 +31,7 @@ same store object serves again (the pool replaces dead connections).
 
 from __future__ import annotations
 
+import contextvars
 import math
 import ssl as _ssl
 import weakref
@@ -270,7 +271,9 @@ class RedisStore:
         if runner is None or runner.loop() is not loop or runner.done.is_set():
             # no checkpoint from the check to here: concurrent first calls start one runner
             runner = self._runner = _PoolRunner(self._new_client(), loop)
-            spawn_detached(runner.run)
+            # in an empty context: the runner outlives the caller and must not keep its
+            # context variables (a request's, a trace's) alive
+            contextvars.Context().run(spawn_detached, runner.run)
         client = runner.client
         if client is None:
             await runner.ready.wait()
