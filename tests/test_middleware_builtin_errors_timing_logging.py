@@ -16,7 +16,16 @@ import anyio
 import pytest
 
 from trimcp import Client, FastMCP
-from trimcp.exceptions import McpError, NotFoundError, ToolError
+from trimcp.exceptions import (
+    ClientError,
+    McpError,
+    NotFoundError,
+    PromptError,
+    ResourceError,
+    ToolError,
+    TrimcpError,
+    ValidationError,
+)
 from trimcp.protocol.errors import ErrorData
 from trimcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from trimcp.server.middleware.error_handling import ErrorHandlingMiddleware, RetryMiddleware
@@ -219,6 +228,32 @@ async def test_masked_server_keeps_the_text_of_trimcps_own_errors() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ClientError("upstream https://u:hunter2@x failed"), "Internal error"),
+        (TrimcpError("internal state: hunter2"), "Internal error"),
+        (ToolError("no such row"), "Internal error: no such row"),
+        (ResourceError("no such row"), "Internal error: no such row"),
+        (PromptError("no such row"), "Internal error: no such row"),
+        (ValidationError("no such row"), "Internal error: no such row"),
+    ],
+    ids=["ClientError", "TrimcpError", "ToolError", "ResourceError", "PromptError", "Validation"],
+)
+async def test_masked_server_keeps_only_the_text_of_errors_meant_for_the_client(
+    error: Exception, message: str
+) -> None:
+    """The same rule as the engine's fault boundary: a trimcp error that is not one of the
+    component errors (a `ClientError` quoting an upstream URL with its password) is masked."""
+    mcp = _server(ErrorHandlingMiddleware(), RaiseOnRead(error), mask_error_details=True)
+    with recording("trimcp.errors") as log, anyio.fail_after(WAIT):
+        async with Client(mcp) as client:
+            with pytest.raises(McpError) as caught:
+                await client.read_resource("data://r")
+    assert (caught.value.code, caught.value.error.message) == (-32603, message)
+    assert str(error) in log.messages()[-1]  # the operator's log keeps it
+
+
 async def test_error_callback_and_counts_see_every_failure() -> None:
     seen: list[tuple[str, str | None]] = []
     middleware = ErrorHandlingMiddleware(
@@ -402,6 +437,31 @@ async def test_detailed_timing_names_each_operation() -> None:
         "List prompts",
     }
     assert re.fullmatch(f"Tool 'fail' failed after {MS}: broken", log.messages()[-1])
+
+
+FORGED = "x' completed in 0.01ms\n2026-12-06 20:00:00,000 INFO auth login succeeded for 'root"
+
+
+async def test_timing_logs_cannot_be_forged_by_a_name_with_a_line_break() -> None:
+    """A client's tool, resource or prompt name is written quoted and escaped (`repr`), and an
+    error text quoting it is escaped too: every record stays one line."""
+    detailed = DetailedTimingMiddleware(logger=logging.getLogger("test.builtin.forged"))
+    with (
+        recording("test.builtin.forged") as log,
+        recording("trimcp.timing") as plain,
+        anyio.fail_after(WAIT),
+    ):
+        async with Client(_server(TimingMiddleware(), detailed), protocol="modern") as client:
+            with pytest.raises(McpError):
+                await client.call_tool_mcp(FORGED, {})
+            await client.read_resource("data://r\nforged")  # the template data://{key}
+            with pytest.raises(McpError):
+                await client.get_prompt(FORGED)
+    records = log.messages() + plain.messages()
+    assert len(log.messages()) == 3 and not any("\n" in m or "\r" in m for m in records)
+    assert log.messages()[0].startswith(f"Tool {FORGED!r} failed after ")
+    assert log.messages()[1].startswith("Resource 'data://r\\nforged' completed in ")
+    assert log.messages()[2].startswith(f"Prompt {FORGED!r} failed after ")
 
 
 # -- LoggingMiddleware, StructuredLoggingMiddleware --------------------------------------------

@@ -11,9 +11,11 @@
   sleeping with `anyio.sleep`.
 
 Beyond FastMCP: on a server with `mask_error_details`, a transformed error keeps its code and
-prefix but not the text of an unexpected exception (trimcp's own errors, whose text the
-component managers already masked, keep theirs), so the middleware never leaks what the
-server hides. When the official SDK is loaded, the `McpError` raised is also the SDK's, so
+prefix but not the text of the exception, so the middleware never leaks what the server hides.
+Only the errors whose text is written for the client keep it, the same ones the engine's own
+fault boundary keeps: `ToolError`, `ResourceError`, `PromptError`, `ValidationError` and
+`NotFoundError` (and their subclasses). Other trimcp errors (a `ClientError` quoting an
+upstream URL with its password, say) are masked like any exception. When the official SDK is loaded, the `McpError` raised is also the SDK's, so
 FastMCP code that catches `mcp.McpError` around this middleware sees it.
 
 Cancellation and 2026-07-28 input rounds are not `Exception`s: they pass through untouched.
@@ -30,7 +32,14 @@ from typing import Any
 import anyio
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
-from trimcp.exceptions import McpError, NotFoundError, TrimcpError
+from trimcp.exceptions import (
+    McpError,
+    NotFoundError,
+    PromptError,
+    ResourceError,
+    ToolError,
+    ValidationError,
+)
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS, ErrorData
 
 __all__ = ["ErrorHandlingMiddleware", "RetryMiddleware"]
@@ -45,6 +54,17 @@ _TRANSFORMS: dict[type[BaseException], tuple[int, str]] = {
     PermissionError: (-32000, "Permission denied"),
     TimeoutError: (-32000, "Request timeout"),
 }
+
+# The errors whose text is meant for the client, kept under `mask_error_details`: the same rule
+# as the engine's fault boundary (`_PUBLIC` in `trimcp.core.handlers`, not public API); keep
+# the two in step.
+_CLIENT_FACING: tuple[type[Exception], ...] = (
+    ToolError,
+    ResourceError,
+    PromptError,
+    ValidationError,
+    NotFoundError,
+)
 
 
 def _server_masks_details(context: MiddlewareContext[Any]) -> bool:
@@ -120,7 +140,7 @@ class ErrorHandlingMiddleware(Middleware):
         if isinstance(error, McpError) or not self.transform_errors:
             return error
         code, prefix = _TRANSFORMS.get(type(error), (INTERNAL_ERROR, "Internal error"))
-        hide = _server_masks_details(context) and not isinstance(error, TrimcpError)
+        hide = _server_masks_details(context) and not isinstance(error, _CLIENT_FACING)
         message = prefix if hide else f"{prefix}: {error}"
         return _as_sdk_error(McpError(ErrorData(code, message)))
 

@@ -6,6 +6,11 @@ logged.
 - `DetailedTimingMiddleware`: per operation ("Tool 'add' completed in ...", "Resource 'x'",
   "Prompt 'p'", "List tools", ...), on `trimcp.timing.detailed`.
 
+Names, URIs and error texts come from the client: a name is written as Python's `repr`
+(`'add'`, as FastMCP writes it, for an ordinary name), so quotes and line breaks in it are
+escaped, and an error text with a line break or another control character is escaped too. A
+client cannot forge a log line.
+
 ```python
 mcp.add_middleware(TimingMiddleware())
 ```
@@ -22,6 +27,11 @@ from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
 __all__ = ["DetailedTimingMiddleware", "TimingMiddleware"]
 
 
+def _one_line(text: str) -> str:
+    """`text`, its control characters (line breaks) escaped when it has any."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 async def _timed(
     logger: logging.Logger,
     level: int,
@@ -35,7 +45,7 @@ async def _timed(
         result = await call_next(context)
     except Exception as exc:
         elapsed = (time.perf_counter() - start) * 1000
-        logger.log(level, "%s failed after %.2fms: %s", what, elapsed, exc)
+        logger.log(level, "%s failed after %.2fms: %s", what, elapsed, _one_line(str(exc)))
         raise
     logger.log(level, "%s completed in %.2fms", what, (time.perf_counter() - start) * 1000)
     return result
@@ -81,19 +91,19 @@ class DetailedTimingMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         name = getattr(context.message, "name", "unknown")
-        return await self._time(f"Tool '{name}'", context, call_next)
+        return await self._time(f"Tool {str(name)!r}", context, call_next)
 
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         uri = getattr(context.message, "uri", "unknown")
-        return await self._time(f"Resource '{uri}'", context, call_next)
+        return await self._time(f"Resource {str(uri)!r}", context, call_next)
 
     async def on_get_prompt(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         name = getattr(context.message, "name", "unknown")
-        return await self._time(f"Prompt '{name}'", context, call_next)
+        return await self._time(f"Prompt {str(name)!r}", context, call_next)
 
     async def on_list_tools(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
