@@ -118,6 +118,61 @@ async def test_sliding_window_refuses_past_max_requests(
     )
 
 
+def _by_text(context: Any) -> str:
+    """The client id of a request: its `text` argument (a tool call), else "-"."""
+    return str((getattr(context.message, "arguments", None) or {}).get("text", "-"))
+
+
+IDS = 200
+
+
+@pytest.mark.parametrize("kind", ["token bucket", "sliding window"])
+async def test_idle_clients_are_forgotten_so_many_ids_do_not_grow_memory(kind: str) -> None:
+    """A bucket full again, or a window with no request left in it, is the same as a new one:
+    it is dropped, so many distinct client ids leave one limiter (the last one's) behind."""
+    limiter: RateLimitingMiddleware | SlidingWindowRateLimitingMiddleware
+    if kind == "token bucket":  # full again 1 ms after its last request
+        limiter = RateLimitingMiddleware(1000, burst_capacity=1, get_client_id=_by_text)
+        idle = 0.001
+    else:
+        limiter = SlidingWindowRateLimitingMiddleware(max_requests=1, get_client_id=_by_text)
+        limiter.window_seconds = idle = 0.01
+    most = 0
+    with anyio.fail_after(WAIT):
+        async with Client(_server(limiter), protocol="modern") as client:
+            for n in range(IDS):
+                await client.call_tool("echo", {"text": f"client-{n}"})
+                most = max(most, len(limiter.limiters))
+            # not a synchronisation: the clock has to pass the refill (or the window)
+            await anyio.sleep(idle * 5)
+            await client.call_tool("echo", {"text": "last"})
+    assert list(limiter.limiters) == ["last"]
+    assert most < IDS  # the sweep ran all along, not only at the end
+
+
+@pytest.mark.parametrize("kind", ["token bucket", "sliding window"])
+async def test_a_client_over_its_limit_stays_limited_while_other_ids_come_and_go(
+    kind: str,
+) -> None:
+    limiter: RateLimitingMiddleware | SlidingWindowRateLimitingMiddleware
+    if kind == "token bucket":
+        limiter = RateLimitingMiddleware(SLOW, burst_capacity=1, get_client_id=_by_text)
+    else:
+        limiter = SlidingWindowRateLimitingMiddleware(max_requests=1, get_client_id=_by_text)
+    with anyio.fail_after(WAIT):
+        async with Client(_server(limiter), protocol="modern") as client:
+            await client.call_tool("echo", {"text": "hot"})
+            for n in range(IDS):
+                await client.call_tool("echo", {"text": f"client-{n}"})
+            with pytest.raises(McpError, match="for client: hot"):
+                await client.call_tool("echo", {"text": "hot"})
+            with pytest.raises(McpError, match="for client: client-0"):
+                await client.call_tool("echo", {"text": "client-0"})
+    # the least recently used first; none is idle, none was dropped
+    assert len(limiter.limiters) == IDS + 1
+    assert list(limiter.limiters)[-2:] == ["hot", "client-0"]
+
+
 # -- counters in a store -------------------------------------------------------------------------
 
 

@@ -10,6 +10,12 @@ A request over the limit is answered with `RateLimitError`, an `McpError` with c
 Where the counters live:
 - By default in this process, on its monotonic clock. The limiters hold no lock: they never
   await between reading and updating their state, so requests cannot interleave inside them.
+  `limiters` (client id -> limiter) holds only the clients that still count: a bucket that
+  has been left alone long enough to be full again (`burst_capacity / max_requests_per_second`
+  seconds), or a window with no request left in it, is the same as a new one and is dropped.
+  The mapping is kept least recently used first, and each request drops the idle ones at its
+  front (amortized O(1)), so however many client ids pass, memory holds only those seen
+  within the last refill (or window). A bucket that never refills (a rate of 0) is kept.
 - With `storage=` (any `AsyncKeyValue`), in that store, so that every process sharing it
   (several replicas on one `RedisStore` or `DiskStore`) shares one limit per client. Times are
   then wall-clock seconds, which the processes share.
@@ -30,9 +36,9 @@ import math
 import sys
 import time
 import uuid
-from collections import defaultdict, deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -78,6 +84,11 @@ class TokenBucketRateLimiter:
         self.tokens: float = capacity
         self.last_refill = time.monotonic()
 
+    def is_idle(self, now: float) -> bool:
+        """Whether the bucket, untouched since its last request, is full again at `now` (on
+        `time.monotonic()`): the same as a new one."""
+        return self.refill_rate > 0 and now - self.last_refill >= self.capacity / self.refill_rate
+
     async def consume(self, tokens: int = 1) -> bool:
         """Take `tokens` if the bucket holds them (True), else take none (False)."""
         now = time.monotonic()
@@ -97,6 +108,11 @@ class SlidingWindowRateLimiter:
         self.window_seconds = window_seconds
         self.requests: deque[float] = deque()
 
+    def is_idle(self, now: float) -> bool:
+        """Whether no request counted is left in the window at `now` (on `time.monotonic()`):
+        the same as a new one."""
+        return not self.requests or self.requests[-1] < now - self.window_seconds
+
     async def is_allowed(self) -> bool:
         """Count this request if the window has room for it (True)."""
         now = time.monotonic()
@@ -106,6 +122,32 @@ class SlidingWindowRateLimiter:
             return False
         self.requests.append(now)
         return True
+
+
+class _Limiter(Protocol):
+    def is_idle(self, now: float) -> bool: ...
+
+
+L = TypeVar("L", bound=_Limiter)
+
+
+def _limiter_of(limiters: OrderedDict[str, L], client: str, new: Callable[[], L]) -> L:
+    """`client`'s limiter (`new()` if it has none), made the most recent; the idle limiters at
+    the front of `limiters` (least recent first) are dropped on the way. Each limiter is
+    dropped once, so the sweep costs O(1) per request, amortized. All limiters of one mapping
+    share their settings, so the front is the first to become idle: the sweep stops at the
+    first that is not."""
+    limiter = limiters.pop(client, None)
+    now = time.monotonic()
+    while limiters:
+        oldest = next(iter(limiters.values()))
+        if not oldest.is_idle(now):
+            break
+        limiters.popitem(last=False)
+    if limiter is None:
+        limiter = new()
+    limiters[client] = limiter
+    return limiter
 
 
 # -- in a store --------------------------------------------------------------------------------
@@ -288,7 +330,8 @@ class RateLimitingMiddleware(Middleware):
         self.burst_capacity = burst_capacity or int(max_requests_per_second * 2)
         self.get_client_id = get_client_id
         self.global_limit = global_limit
-        self.limiters: defaultdict[str, TokenBucketRateLimiter] = defaultdict(self._bucket)
+        # client id -> bucket, least recently used first (idle buckets are dropped)
+        self.limiters: OrderedDict[str, TokenBucketRateLimiter] = OrderedDict()
         if global_limit:
             self.global_limiter = self._bucket()
         self.stored = (
@@ -318,7 +361,9 @@ class RateLimitingMiddleware(Middleware):
         stored = self.stored
         if stored is not None:
             return await _admitted(lambda: stored.consume(bucket))
-        return await (limiter or self.limiters[bucket]).consume()
+        if limiter is None:
+            limiter = _limiter_of(self.limiters, bucket, self._bucket)
+        return await limiter.consume()
 
 
 class SlidingWindowRateLimitingMiddleware(Middleware):
@@ -342,9 +387,8 @@ class SlidingWindowRateLimitingMiddleware(Middleware):
         self.max_requests = max_requests
         self.window_seconds = window_minutes * 60
         self.get_client_id = get_client_id
-        self.limiters: defaultdict[str, SlidingWindowRateLimiter] = defaultdict(
-            lambda: SlidingWindowRateLimiter(self.max_requests, self.window_seconds)
-        )
+        # client id -> window, least recently used first (empty windows are dropped)
+        self.limiters: OrderedDict[str, SlidingWindowRateLimiter] = OrderedDict()
         self.stored = (
             StoredSlidingWindows(
                 storage, max_requests=max_requests, window_seconds=self.window_seconds
@@ -352,6 +396,9 @@ class SlidingWindowRateLimitingMiddleware(Middleware):
             if storage is not None
             else None
         )
+
+    def _window(self) -> SlidingWindowRateLimiter:
+        return SlidingWindowRateLimiter(self.max_requests, self.window_seconds)
 
     async def on_request(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
@@ -361,7 +408,7 @@ class SlidingWindowRateLimitingMiddleware(Middleware):
         if stored is not None:
             allowed = await _admitted(lambda: stored.is_allowed(client))
         else:
-            allowed = await self.limiters[client].is_allowed()
+            allowed = await _limiter_of(self.limiters, client, self._window).is_allowed()
         if not allowed:
             raise RateLimitError(
                 f"Rate limit exceeded: {self.max_requests} requests per "
