@@ -565,6 +565,12 @@ def _source_state() -> str:
     return f"{head}" + (f" + uncommitted changes in {', '.join(files)}" if files else "")
 
 
+def _last_line(error: str) -> str:
+    """An error's first line (which side, which round) and its last (the exception)."""
+    lines = [line for line in error.splitlines() if line.strip()]
+    return lines[0] if len(lines) < 2 else f"{lines[0].split(':')[0]}: ... {lines[-1].strip()}"
+
+
 def _load() -> float | None:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
@@ -591,7 +597,7 @@ def harness(options: argparse.Namespace) -> int:
         pin_worker, pin_redis = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
         pinning = "worker (client + server in one process) on CPU 0, redis-server on CPU 1"
 
-    source = _source_state()
+    source = source_at_start = _source_state()
     load_before = _load()
     print(f"trimcp source: {source}")
     print(
@@ -615,6 +621,10 @@ def harness(options: argparse.Namespace) -> int:
         for r in range(options.rounds):
             order = sides if r % 2 == 0 else sides[::-1]
             rnd: dict[str, Any] = {"round": r + 1, "order": order, "load": _load(), "results": {}}
+            rnd["trimcp_source"] = _source_state()
+            if rnd["trimcp_source"] != source:  # the tree is shared: say what this round ran
+                print(f"round {r + 1}: trimcp source now {rnd['trimcp_source']}")
+                source = rnd["trimcp_source"]
             for side in order:
                 framework, backend = SIDES[side]
                 offset = (r * len(SIDES) + list(SIDES).index(side)) * 10_000_000
@@ -667,7 +677,8 @@ def harness(options: argparse.Namespace) -> int:
             "shares the CPUs, so absolute figures are noisy; the paired ratios are steadier."
         )
     if errors:
-        print("\nProblems:\n  " + "\n  ".join(errors))
+        # the whole stderr tail went to stderr as it happened, and goes to the JSON
+        print("\nProblems:\n  " + "\n  ".join(_last_line(e) for e in errors))
 
     if options.json is not None:
         path = Path(options.json) if options.json else None
@@ -689,7 +700,7 @@ def harness(options: argparse.Namespace) -> int:
                 "batches": options.batches,
                 "pinning": pinning,
                 "redis_server": options.redis_server,
-                "trimcp_source": source,
+                "trimcp_source": source_at_start,
                 "structured": options.structured,
                 "loadavg_1min_before": load_before,
                 "loadavg_1min_after": load_after,
