@@ -1,5 +1,6 @@
-"""`run_http`: hypercorn started from inside the caller's loop (asyncio and trio), the bound
-address reported to `task_status`, graceful shutdown on cancellation, the lifespan run once."""
+"""`run_http`: hypercorn (asyncio and trio) and uvicorn (asyncio) started from inside the
+caller's loop, the bound address reported to `task_status`, graceful shutdown on
+cancellation, the lifespan run once. The uvicorn-only rules are in tests/test_http_uvicorn.py."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from hypercorn.config import Config
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
-from tests.wire import counting_lifespan, serving
+from tests.wire import counting_lifespan, on_each_server, serving
 from trimcp import FastMCP
 from trimcp.http.app import TrimcpApp
 from trimcp.http.serve import ServerAddress, build_config
@@ -44,7 +45,8 @@ def shutdown_began(monkeypatch: pytest.MonkeyPatch) -> anyio.Event:
     return event
 
 
-async def test_run_http_reports_the_bound_address_and_serves():
+@on_each_server
+async def test_run_http_reports_the_bound_address_and_serves(http_server: str):
     mcp = FastMCP("s")
 
     @mcp.custom_route("/health", methods=["GET"])
@@ -53,7 +55,9 @@ async def test_run_http_reports_the_bound_address_and_serves():
 
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
-            address = await tg.start(partial(mcp.run_http_async, port=0, show_banner=False))
+            address = await tg.start(
+                partial(mcp.run_http_async, port=0, show_banner=False, server=http_server)
+            )
             assert isinstance(address, ServerAddress)
             assert address.host == "127.0.0.1"
             assert address.port > 0
@@ -79,13 +83,16 @@ async def test_custom_path_and_sse_transport_appear_in_the_url():
             tg.cancel_scope.cancel()
 
 
-async def test_run_async_with_http_transport_serves_until_cancelled():
+@on_each_server
+async def test_run_async_with_http_transport_serves_until_cancelled(http_server: str):
     counts: dict[str, int] = {}
     mcp = FastMCP("s", lifespan=counting_lifespan(counts))
+    # uvicorn through `run_async`: FastMCP's spelling, `uvicorn_config=`
+    chosen = {"uvicorn_config": {}} if http_server == "uvicorn" else {}
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             address = await tg.start(
-                partial(mcp.run_async, "streamable-http", port=0, show_banner=False)
+                partial(mcp.run_async, "streamable-http", port=0, show_banner=False, **chosen)
             )
             assert counts == {"enter": 1}
             assert address.port > 0
@@ -102,7 +109,10 @@ async def test_banner_shows_the_url(capsys: pytest.CaptureFixture[str]):
     assert address.url in capsys.readouterr().err
 
 
-async def test_graceful_shutdown_lets_an_in_flight_request_finish(shutdown_began: anyio.Event):
+@on_each_server
+async def test_graceful_shutdown_lets_an_in_flight_request_finish(
+    shutdown_began: anyio.Event, http_server: str
+):
     counts: dict[str, int] = {}
     mcp = FastMCP("s", lifespan=counting_lifespan(counts))
     entered = anyio.Event()
@@ -117,7 +127,9 @@ async def test_graceful_shutdown_lets_an_in_flight_request_finish(shutdown_began
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as clients:
             async with anyio.create_task_group() as server:
-                address = await server.start(partial(mcp.run_http_async, port=0, show_banner=False))
+                address = await server.start(
+                    partial(mcp.run_http_async, port=0, show_banner=False, server=http_server)
+                )
 
                 async def request() -> None:
                     async with httpx2.AsyncClient() as client:
@@ -131,7 +143,8 @@ async def test_graceful_shutdown_lets_an_in_flight_request_finish(shutdown_began
     assert [(r.status_code, r.text) for r in results] == [(200, "finished")]
 
 
-async def test_graceful_shutdown_cuts_a_request_that_overstays_the_grace_period():
+@on_each_server
+async def test_graceful_shutdown_cuts_a_request_that_overstays_the_grace_period(http_server: str):
     counts: dict[str, int] = {}
     mcp = FastMCP("s", lifespan=counting_lifespan(counts))
     entered = anyio.Event()
@@ -151,7 +164,13 @@ async def test_graceful_shutdown_cuts_a_request_that_overstays_the_grace_period(
         async with anyio.create_task_group() as clients:
             async with anyio.create_task_group() as server:
                 address = await server.start(
-                    partial(mcp.run_http_async, port=0, show_banner=False, graceful_timeout=0.2)
+                    partial(
+                        mcp.run_http_async,
+                        port=0,
+                        show_banner=False,
+                        graceful_timeout=0.2,
+                        server=http_server,
+                    )
                 )
 
                 async def request() -> None:
@@ -161,7 +180,7 @@ async def test_graceful_shutdown_cuts_a_request_that_overstays_the_grace_period(
                         except httpx2.HTTPError as exc:
                             outcomes.append(exc)  # trio: the connection is dropped
                         else:
-                            outcomes.append(response.status_code)  # asyncio: hypercorn's 500
+                            outcomes.append(response.status_code)  # asyncio: the server's 500
 
                 clients.start_soon(request)
                 await entered.wait()
@@ -172,7 +191,8 @@ async def test_graceful_shutdown_cuts_a_request_that_overstays_the_grace_period(
     assert isinstance(outcomes[0], httpx2.HTTPError) or outcomes[0] >= 500
 
 
-async def test_graceful_shutdown_ends_an_open_stream_within_the_bound():
+@on_each_server
+async def test_graceful_shutdown_ends_an_open_stream_within_the_bound(http_server: str):
     mcp = FastMCP("s")
     entered = anyio.Event()
 
@@ -191,7 +211,13 @@ async def test_graceful_shutdown_ends_an_open_stream_within_the_bound():
         async with anyio.create_task_group() as clients:
             async with anyio.create_task_group() as server:
                 address = await server.start(
-                    partial(mcp.run_http_async, port=0, show_banner=False, graceful_timeout=0.2)
+                    partial(
+                        mcp.run_http_async,
+                        port=0,
+                        show_banner=False,
+                        graceful_timeout=0.2,
+                        server=http_server,
+                    )
                 )
 
                 async def listen() -> None:
@@ -213,7 +239,8 @@ async def test_graceful_shutdown_ends_an_open_stream_within_the_bound():
     assert b"".join(received).startswith(b"data: hello")
 
 
-async def test_failing_lifespan_is_raised_from_start():
+@on_each_server
+async def test_failing_lifespan_is_raised_from_start(http_server: str):
     @asynccontextmanager
     async def broken(server: FastMCP) -> AsyncIterator[None]:
         raise ValueError("no database")
@@ -223,10 +250,13 @@ async def test_failing_lifespan_is_raised_from_start():
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             with pytest.raises(ValueError, match="no database"):
-                await tg.start(partial(mcp.run_http_async, port=0, show_banner=False))
+                await tg.start(
+                    partial(mcp.run_http_async, port=0, show_banner=False, server=http_server)
+                )
 
 
-async def test_port_in_use_fails_before_the_lifespan_runs():
+@on_each_server
+async def test_port_in_use_fails_before_the_lifespan_runs(http_server: str):
     counts: dict[str, int] = {}
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -237,7 +267,12 @@ async def test_port_in_use_fails_before_the_lifespan_runs():
             async with anyio.create_task_group() as tg:
                 with pytest.raises(OSError):
                     await tg.start(
-                        partial(mcp.run_http_async, port=taken.getsockname()[1], show_banner=False)
+                        partial(
+                            mcp.run_http_async,
+                            port=taken.getsockname()[1],
+                            show_banner=False,
+                            server=http_server,
+                        )
                     )
     finally:
         taken.close()
@@ -257,13 +292,16 @@ async def test_host_and_port_default_from_the_settings(monkeypatch: pytest.Monke
             tg.cancel_scope.cancel()
 
 
-async def test_two_servers_share_one_lifespan_run():
+@on_each_server
+async def test_two_servers_share_one_lifespan_run(http_server: str):
     counts: dict[str, int] = {}
     mcp = FastMCP("s", lifespan=counting_lifespan(counts))
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as tg:
             await tg.start(partial(mcp.run_http_async, port=0, show_banner=False))
-            await tg.start(partial(mcp.run_http_async, "sse", port=0, show_banner=False))
+            await tg.start(
+                partial(mcp.run_http_async, "sse", port=0, show_banner=False, server=http_server)
+            )
             assert counts == {"enter": 1}
             tg.cancel_scope.cancel()
     assert counts == {"enter": 1, "exit": 1}
@@ -344,14 +382,15 @@ def test_date_and_server_headers_can_still_be_switched_off():
     assert config.response_headers("h11") == []
 
 
-async def test_every_response_carries_a_current_date_header():
+@on_each_server
+async def test_every_response_carries_a_current_date_header(http_server: str):
     mcp = FastMCP("s")
 
     @mcp.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> Response:
         return PlainTextResponse("OK")
 
-    async with serving(mcp) as (address, client):
+    async with serving(mcp, server=http_server) as (address, client):
         responses = [
             await client.get("/health"),
             await client.get("/nowhere"),
@@ -365,4 +404,4 @@ async def test_every_response_carries_a_current_date_header():
     for response in responses:
         date = parsedate_to_datetime(response.headers["date"])
         assert abs((now - date).total_seconds()) < WAIT + 2
-        assert response.headers["server"].startswith("hypercorn")
+        assert response.headers["server"].startswith(http_server)

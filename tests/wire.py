@@ -3,7 +3,12 @@
 lifespan that counts its runs, `gone(pid)` (no such process any more), and servers on
 127.0.0.1 port 0 with an HTTP client for them: `serving` (a FastMCP, by trimcp's
 `run_http_async`) and `serving_with_hypercorn` (any ASGI app, by hypercorn's own `serve`, as
-a host application would run it)."""
+a host application would run it).
+
+`on_each_server`: a test marked with it runs on asyncio with hypercorn and with uvicorn, and
+on trio with hypercorn (it parametrizes `anyio_backend` and `http_server`); the test passes
+`server=http_server` to `serving` or `run_http_async`. Mark the tests that exercise serving
+behaviour, not every HTTP test: the app is the same on both servers."""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from typing import Any
 import anyio
 import httpx2
 import msgspec
+import pytest
 
 from trimcp._backend import running_backend
 from trimcp.core.connection import ServerConnection
@@ -25,6 +31,12 @@ from trimcp.protocol.envelope import CLIENT_CAPABILITIES_KEY, CLIENT_INFO_KEY, P
 from trimcp.runtime.memory import memory_stream_pair
 
 MODERN = "2026-07-28"
+
+on_each_server = pytest.mark.parametrize(
+    ("anyio_backend", "http_server"),
+    [("asyncio", "hypercorn"), ("asyncio", "uvicorn"), ("trio", "hypercorn")],
+    ids=["asyncio-hypercorn", "asyncio-uvicorn", "trio-hypercorn"],
+)
 
 # A handshake-era `initialize` request (id 1), as a client's first message.
 INITIALIZE: dict[str, Any] = {

@@ -65,6 +65,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="the event loop (default: TRIMCP_BACKEND, else asyncio)",
     )
     parser.add_argument(
+        "--server",
+        choices=("hypercorn", "uvicorn"),
+        default=None,
+        help="HTTP: the server (default hypercorn; uvicorn runs on asyncio with uvloop and "
+        "httptools, the extra trimcp[uvicorn])",
+    )
+    parser.add_argument(
         "--stateless", action="store_true", help="HTTP: no sessions, every request stands alone"
     )
     parser.add_argument(
@@ -99,6 +106,7 @@ def command(args: argparse.Namespace) -> int:
         raise CommandError(f"--json-response applies to streamable HTTP, not to {transport}")
     backend = args.backend or _default_backend()
     _check_backend(backend)
+    backend_options = _check_server(args.server, transport, backend)
     if args.reload:
         if transport == "stdio":
             raise CommandError(
@@ -122,7 +130,15 @@ def command(args: argparse.Namespace) -> int:
 
     build = import_server(spec, server_args=args.server_args)
     return exit_status(
-        lambda: anyio.run(_serve, build, transport, show_banner, options, backend=backend)
+        lambda: anyio.run(
+            _serve,
+            build,
+            transport,
+            show_banner,
+            options,
+            backend=backend,
+            backend_options=backend_options,
+        )
     )
 
 
@@ -140,6 +156,29 @@ def _check_backend(backend: str) -> None:
 
         if importlib.util.find_spec("trio") is None:
             raise CommandError("--backend trio needs trio: pip install 'trimcp[trio]'")
+
+
+def _check_server(server: str | None, transport: str, backend: str) -> dict[str, Any] | None:
+    """Refuse `--server` where it cannot apply; the backend options it needs (uvloop)."""
+    if server is None:
+        return None
+    if transport == "stdio":
+        raise CommandError("--server applies to the HTTP transports, not to stdio")
+    if server == "hypercorn":
+        return None
+    if backend != "asyncio":
+        raise CommandError(
+            f"--server uvicorn runs on asyncio only, not on {backend}: use --backend asyncio "
+            "or --server hypercorn"
+        )
+    import importlib.util
+
+    missing = [m for m in ("uvicorn", "uvloop", "httptools") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CommandError(
+            f"--server uvicorn needs {', '.join(missing)}: pip install 'trimcp[uvicorn]'"
+        )
+    return {"use_uvloop": True}
 
 
 def _transport_options(args: argparse.Namespace, transport: str) -> dict[str, Any]:
@@ -163,6 +202,10 @@ def _transport_options(args: argparse.Namespace, transport: str) -> dict[str, An
         options["json_response"] = True
     if args.stateless:
         options["stateless_http"] = True
+    if args.server == "uvicorn":
+        # FastMCP's spelling, which selects uvicorn: `run_async`'s first parameter is named
+        # `server` (the FastMCP), so `server="uvicorn"` cannot pass through it
+        options["uvicorn_config"] = {}
     return options
 
 

@@ -1,5 +1,6 @@
-"""`run_http`: serve a server's app with hypercorn on whichever backend is running;
-`serve_asgi`: serve any ASGI app the same way.
+"""`run_http`: serve a server's app with hypercorn on whichever backend is running, or with
+uvicorn on asyncio (`server="uvicorn"`, `trimcp.http.serve_uvicorn`); `serve_asgi`: serve any
+ASGI app with hypercorn the same way.
 
 Both serve with trimcp's tuned hypercorn connections (`trimcp.http.tuning`: a keep-alive
 timer without a task per request, one write per small response, and fixes for closing
@@ -9,29 +10,33 @@ replaced: a `hypercorn.asyncio.serve` or `hypercorn.trio.serve` elsewhere in the
 serves with hypercorn's own classes. The first server on a backend checks that the installed
 hypercorn still has what those loops build on (`tuning.check_hypercorn`).
 
-Theory of operation:
+Theory of operation (the same for both servers; "the server" is hypercorn or uvicorn):
 
+0. Choose the server before anything is built or bound: hypercorn by default and always
+   under trio; uvicorn when asked for (`server="uvicorn"`, or FastMCP's `uvicorn_config=` on
+   asyncio), refused under trio and when it is not installed.
 1. Build the app (`create_app`) and bind the listening socket ourselves (so port 0 works and
    the bound address is known at once, on both backends; `TCP_NODELAY` is inherited by the
-   accepted sockets). hypercorn gets it as `fd://N`.
+   accepted sockets). hypercorn gets it as `fd://N`, uvicorn as `serve(sockets=[sock])`.
 2. Enter the app's lifespan here, in this task (server lifespan + endpoints' `running()`);
-   hypercorn's own lifespan scope is answered trivially, so the lifespan runs exactly once
-   and is exited by the task that entered it.
-3. Run hypercorn (`serve_asgi`) in a child task inside a *shielded* cancel scope, with a
-   shutdown trigger, and report the address to `task_status` once it listens.
-4. When this task is cancelled (or hypercorn stops on its own), shield the rest of the
-   shutdown from that cancellation, then: fire the trigger (hypercorn stops accepting and
+   the server's own lifespan is answered trivially (hypercorn) or off (uvicorn), so the
+   lifespan runs exactly once and is exited by the task that entered it.
+3. Run the server in a child task inside a *shielded* cancel scope, and report the address
+   to `task_status` once it listens.
+4. When this task is cancelled (or the server stops on its own), shield the rest of the
+   shutdown from that cancellation, then: stop the server (`stop()`: it stops accepting and
    closes each connection once its response is done), end the endpoints' streams
    (`shutdown()`: open SSE responses would otherwise hold their connections for the whole
    grace period; new requests get 503), and give the requests in flight the grace period
    (`graceful_timeout`) to finish. Those still running then are cancelled through the
-   endpoints (`cancel_inflight()`), which answer each with a JSON-RPC error; hypercorn's own
-   grace period is ours plus a margin, so it cuts a connection only if that answer did not
-   get out in time. Cut hypercorn ourselves if it overstays, and exit the lifespan.
+   endpoints (`cancel_inflight()`), which answer each with a JSON-RPC error; the server's
+   own grace period is ours plus a margin, so it cuts a connection only if that answer did
+   not get out in time. Cut the server ourselves if it overstays, and exit the lifespan.
 
-Signals are not handled here: `FastMCP.run` and `trimcp run` turn SIGTERM/SIGINT into the
-cancellation of this task (`trimcp.core.running.serve_until_signalled`); an application that
-embeds `run_http` cancels it itself.
+Signals are not handled here, nor by uvicorn (its signal handlers are never installed):
+`FastMCP.run` and `trimcp run` turn SIGTERM/SIGINT into the cancellation of this task
+(`trimcp.core.running.serve_until_signalled`); an application that embeds `run_http` cancels
+it itself.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 import anyio
 import anyio.abc
@@ -56,12 +61,15 @@ from trimcp.settings import settings
 if TYPE_CHECKING:
     from hypercorn.config import Config
 
-__all__ = ["ServerAddress", "build_config", "run_http", "serve_asgi"]
+__all__ = ["SERVERS", "ServerAddress", "build_config", "choose_server", "run_http", "serve_asgi"]
 
 logger = logging.getLogger("trimcp.http")
 
 DEFAULT_GRACEFUL_TIMEOUT = 3.0
-_CUT_MARGIN = 1.0  # on top of hypercorn's own grace period before we cancel it outright
+_CUT_MARGIN = 1.0  # on top of the server's own grace period before we cancel it outright
+
+SERVERS = ("hypercorn", "uvicorn")
+"""The servers `run_http` serves with (`server=`)."""
 
 # uvicorn option -> hypercorn Config attribute (value converter)
 _UVICORN_TO_HYPERCORN: dict[str, tuple[str, Any]] = {
@@ -106,6 +114,95 @@ class _LifespanAnswered:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+class ServingServer(Protocol):
+    """What `run_http` drives: one HTTP server (hypercorn or uvicorn) serving the app on a
+    socket `run_http` bound; the app's lifespan is `run_http`'s, not the server's."""
+
+    grace: float
+    """Seconds in-flight requests get on shutdown; the server's own cut comes later."""
+    backlog: int
+    tls: bool
+
+    async def serve(self, sock: socket.socket, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
+        """Serve on `sock` (listening) until stopped; `task_status.started()` once it accepts."""
+
+    def stop(self) -> None:
+        """Stop accepting; close each connection once its response is done (no wait)."""
+
+
+def choose_server(
+    server: str | None,
+    *,
+    backend: str,
+    uvicorn_config: Mapping[str, Any] | None = None,
+    hypercorn_config: Mapping[str, Any] | None = None,
+) -> str:
+    """The server `run_http` serves with on `backend`: `server` if given, else uvicorn when
+    only `uvicorn_config` names one on asyncio (FastMCP's spelling), else hypercorn.
+
+    Raises:
+        ValueError: an unknown `server`, or `hypercorn_config` given for uvicorn.
+        RuntimeError: uvicorn asked for under trio, or not installed.
+    """
+    if server is None:
+        chosen = (
+            "uvicorn"
+            if uvicorn_config is not None and hypercorn_config is None and backend == "asyncio"
+            else "hypercorn"
+        )
+    elif server in SERVERS:
+        chosen = server
+    else:
+        raise ValueError(f"unknown HTTP server {server!r}: expected 'hypercorn' or 'uvicorn'")
+    if chosen == "uvicorn":
+        if backend != "asyncio":
+            raise RuntimeError(
+                f"uvicorn runs on asyncio only, not on {backend}: serve with hypercorn "
+                "(server='hypercorn', the default) or run on asyncio"
+            )
+        if hypercorn_config is not None:
+            raise ValueError("hypercorn_config applies to hypercorn, not to server='uvicorn'")
+        _uvicorn_serving()  # not installed: refused here, before anything is built
+    return chosen
+
+
+@functools.cache
+def _uvicorn_serving() -> Any:
+    """`trimcp.http.serve_uvicorn`, or a clear error when uvicorn is not installed."""
+    try:
+        return importlib.import_module("trimcp.http.serve_uvicorn")
+    except ImportError as exc:
+        raise RuntimeError(
+            f"server='uvicorn' needs uvicorn (with uvloop and httptools): "
+            f"pip install 'trimcp[uvicorn]' ({exc})"
+        ) from exc
+
+
+class _HypercornServing:
+    """hypercorn as `run_http` drives it (`ServingServer`): trimcp's tuned serve loop, its
+    lifespan scope answered trivially, stopped by a trigger."""
+
+    def __init__(self, app: ASGIApp, config: Config) -> None:
+        self.app = _LifespanAnswered(app)
+        self.config = config
+        self.grace = config.graceful_timeout
+        # hypercorn cuts the connections still open after its grace period: give the
+        # endpoints time to answer the requests they cancel at the end of ours first
+        config.graceful_timeout = self.grace + _CUT_MARGIN
+        self.backlog = config.backlog
+        self.tls = bool(config.ssl_enabled)
+        self.trigger = anyio.Event()
+
+    async def serve(self, sock: socket.socket, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
+        self.config.bind = [f"fd://{sock.detach()}"]
+        await serve_asgi(
+            self.app, self.config, shutdown_trigger=self.trigger.wait, task_status=task_status
+        )
+
+    def stop(self) -> None:
+        self.trigger.set()
 
 
 def _log_level_name(level: str | int | None) -> str | None:
@@ -210,9 +307,11 @@ def _bind(host: str, port: int, *, backlog: int) -> socket.socket:
 
 
 async def run_http(
-    server: Any,
+    mcp: Any,
+    /,
     *,
     transport: str = "http",
+    server: str | None = None,
     host: str | None = None,
     port: int | None = None,
     path: str | None = None,
@@ -229,48 +328,63 @@ async def run_http(
     task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
     **app_options: Any,
 ) -> None:
-    """Serve `server` over HTTP until cancelled, then shut down gracefully.
+    """Serve `mcp` (a `FastMCP`) over HTTP until cancelled, then shut down gracefully.
 
     Args:
         transport: `"http"`/`"streamable-http"` or `"sse"` (legacy).
+        server: `"hypercorn"` (the default; asyncio and trio) or `"uvicorn"` (asyncio only,
+            with httptools; the extra `trimcp[uvicorn]`; run the loop on uvloop for its
+            speed: `anyio.run(..., backend_options={"use_uvloop": True})`, as `trimcp run
+            --server uvicorn` does). Unset: uvicorn if `uvicorn_config` is given (and no
+            `hypercorn_config`) on asyncio, else hypercorn.
         host: bind address (default: the server's `host` setting, `uvicorn_config`'s host,
             `trimcp.settings.host`: `TRIMCP_HOST` / `FASTMCP_HOST`, else `127.0.0.1`).
         port: bind port, `0` for any free one (default: the same way, `port`, 8000).
         path: the MCP endpoint path (see `create_app`).
-        log_level: level for the `trimcp` logger and hypercorn's error log (default: the
-            server's setting, `trimcp.settings.log_level`; unset, hypercorn logs warnings
-            only). Access logs are off unless `uvicorn_config={"access_log":
+        log_level: level for the `trimcp` logger and the server's error log (default: the
+            server's setting, `trimcp.settings.log_level`; unset, the HTTP server logs
+            warnings only). Access logs are off unless `uvicorn_config={"access_log":
             True}` or `hypercorn_config={"accesslog": "-"}`.
         middleware, json_response, stateless_http, stateless, **app_options: see `create_app`.
         show_banner: print the banner with the URL to stderr.
-        uvicorn_config: uvicorn options; those with a hypercorn meaning are mapped
-            (`timeout_keep_alive` -> `keep_alive_timeout`, ...), the rest ignored.
-        hypercorn_config: hypercorn `Config` attributes, applied last.
+        uvicorn_config: uvicorn `Config` options. Served by uvicorn: applied as given (see
+            `trimcp.http.serve_uvicorn` for the few trimcp owns); served by hypercorn: those
+            with a hypercorn meaning are mapped (`timeout_keep_alive` ->
+            `keep_alive_timeout`, ...), the rest ignored.
+        hypercorn_config: hypercorn `Config` attributes, applied last (hypercorn only).
         graceful_timeout: seconds in-flight requests get to finish on shutdown (default 3);
             those still running after that are answered with a JSON-RPC error.
-        max_header_size: the most bytes of a request head (request line and headers)
-            hypercorn buffers while waiting for its end (its `h11_max_incomplete_size`, 16 KiB
-            by default); past it the request gets 431 and its connection is closed. A head
-            that arrives whole in one read (up to 64 KiB) is parsed whatever its size (h11).
+        max_header_size: the most bytes of a request head (request line and headers) the
+            server buffers while waiting for its end (16 KiB by default); past it the request
+            gets 431 and its connection is closed. hypercorn: its `h11_max_incomplete_size`;
+            a head that arrives whole in one read (up to 64 KiB) is parsed whatever its size
+            (h11). uvicorn: checked by trimcp's httptools protocol, also on a whole head.
         task_status: `await tg.start(run_http, ...)` returns a `ServerAddress`.
+
+    Raises:
+        ValueError: an unknown `server`, or options that do not apply to it.
+        RuntimeError: no asyncio or trio loop; uvicorn under trio or not installed.
     """
     backend = running_backend()
     if backend not in ("asyncio", "trio"):
         raise RuntimeError("run_http must run inside an asyncio or trio event loop")
+    chosen = choose_server(
+        server, backend=backend, uvicorn_config=uvicorn_config, hypercorn_config=hypercorn_config
+    )
     uvicorn_config = dict(uvicorn_config or {})
     # uvicorn_config's host and port are used only where nothing closer names one
-    host = settings.resolve("host", host, server=server, fallback=uvicorn_config.pop("host", None))
-    port = settings.resolve("port", port, server=server, fallback=uvicorn_config.pop("port", None))
+    host = settings.resolve("host", host, server=mcp, fallback=uvicorn_config.pop("host", None))
+    port = settings.resolve("port", port, server=mcp, fallback=uvicorn_config.pop("port", None))
     level = _log_level_name(
         settings.resolve(
-            "log_level", log_level, server=server, fallback=uvicorn_config.get("log_level")
+            "log_level", log_level, server=mcp, fallback=uvicorn_config.get("log_level")
         )
     )
     if level is not None:
         logging.getLogger("trimcp").setLevel(level)
 
     app = create_app(
-        server,
+        mcp,
         transport=transport,  # type: ignore[arg-type]
         path=path,
         middleware=middleware,
@@ -280,32 +394,37 @@ async def run_http(
         bound_host=host,
         **app_options,
     )
-    config = build_config(
-        log_level=level,
-        graceful_timeout=graceful_timeout,
-        max_header_size=max_header_size,
-        uvicorn_config=uvicorn_config,
-        hypercorn_config=hypercorn_config,
-    )
+    serving: ServingServer
+    if chosen == "uvicorn":
+        serving = _uvicorn_serving().UvicornServing(
+            app,
+            log_level=level,
+            graceful_timeout=graceful_timeout,
+            max_header_size=max_header_size,
+            uvicorn_config=uvicorn_config,
+            cut_margin=_CUT_MARGIN,
+        )
+    else:
+        config = build_config(
+            log_level=level,
+            graceful_timeout=graceful_timeout,
+            max_header_size=max_header_size,
+            uvicorn_config=uvicorn_config,
+            hypercorn_config=hypercorn_config,
+        )
+        serving = _HypercornServing(app, config)
 
-    sock = _bind(host, port, backlog=config.backlog)
+    sock = _bind(host, port, backlog=serving.backlog)
     try:
         bound_port = sock.getsockname()[1]
         url_host = f"[{host.strip('[]')}]" if ":" in host else host
-        scheme = "https" if config.ssl_enabled else "http"
+        scheme = "https" if serving.tls else "http"
         address = ServerAddress(
             host, bound_port, f"{scheme}://{url_host}:{bound_port}{app.state.path}"
         )
-        await _serve(
-            app,
-            config,
-            sock,
-            address,
-            show_banner=show_banner,
-            task_status=task_status,
-        )
+        await _serve(app, serving, sock, address, show_banner=show_banner, task_status=task_status)
     finally:
-        if sock.fileno() != -1:  # never handed to hypercorn
+        if sock.fileno() != -1:  # never handed to the server, or the server left it open
             sock.close()
 
 
@@ -376,7 +495,7 @@ def _tuned_worker(backend: str) -> Any:
 
 async def _serve(
     app: Any,
-    config: Any,
+    serving: ServingServer,
     sock: socket.socket,
     address: ServerAddress,
     *,
@@ -385,30 +504,22 @@ async def _serve(
 ) -> None:
     """Serve until cancelled, then shut down gracefully.
 
-    The lifespan and hypercorn run in a child task that the caller's cancellation reaches
+    The lifespan and the server run in a child task that the caller's cancellation reaches
     only until the server is up; after that it is shielded, and this task, when cancelled,
     tells it to stop (`stop`) and waits for it. Shielding the lifespan only once the
     cancellation has arrived would be too late: it reaches the lifespan's own background
     tasks (the endpoints' disconnect watch...) at once, and their task group then cancels
     the shutdown itself.
     """
-    grace = config.graceful_timeout
-    # hypercorn cuts the connections still open after its grace period: give the endpoints
-    # time to answer the requests they cancel at the end of ours first
-    config.graceful_timeout = grace + _CUT_MARGIN
-    trigger = anyio.Event()  # hypercorn stops accepting
-    served = anyio.Event()  # hypercorn has returned
-    wake = anyio.Event()  # the caller cancelled us, or hypercorn returned on its own
+    served = anyio.Event()  # the server has returned
+    wake = anyio.Event()  # the caller cancelled us, or the server returned on its own
     ended = anyio.Event()  # the child is done: lifespan exited
     serve_scope = anyio.CancelScope(shield=True)
-    served_app = _LifespanAnswered(app)
 
-    async def serve_hypercorn(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
+    async def serve_server(*, task_status: anyio.abc.TaskStatus[Any]) -> None:
         try:
             with serve_scope:
-                await serve_asgi(
-                    served_app, config, shutdown_trigger=trigger.wait, task_status=task_status
-                )
+                await serving.serve(sock, task_status=task_status)
         finally:
             served.set()
             wake.set()
@@ -418,19 +529,18 @@ async def _serve(
             with anyio.CancelScope() as lifecycle:
                 async with app.lifespan(app), anyio.create_task_group() as tg:
                     try:
-                        config.bind = [f"fd://{sock.detach()}"]
-                        await tg.start(serve_hypercorn)
+                        await tg.start(serve_server)
                         lifecycle.shield = True  # up: from now on only `wake` ends serving
                         task_status.started()
                         await wake.wait()
                     finally:
                         lifecycle.shield = True
-                        await _shut_down(app, trigger, served, serve_scope, grace)
+                        await _shut_down(app, serving, served, serve_scope)
         finally:
             ended.set()
 
     failed: Exception | None = None
-    with quiet_cancelled_connections():  # hypercorn's cut is no error (asyncio < 3.13)
+    with quiet_cancelled_connections():  # the server's cut is no error (asyncio < 3.13)
         async with anyio.create_task_group() as tg:
             try:
                 await tg.start(run_server)
@@ -463,26 +573,22 @@ async def _serving(
 
 
 async def _shut_down(
-    app: Any,
-    trigger: anyio.Event,
-    served: anyio.Event,
-    serve_scope: anyio.CancelScope,
-    grace: float,
+    app: Any, serving: ServingServer, served: anyio.Event, serve_scope: anyio.CancelScope
 ) -> None:
-    trigger.set()
+    serving.stop()
     await app.shutdown()
-    with anyio.move_on_after(grace):
+    with anyio.move_on_after(serving.grace):
         await served.wait()
     if not served.is_set():
         _cancel_inflight(app)
-        with anyio.move_on_after(2 * _CUT_MARGIN):  # hypercorn's own cut comes first
+        with anyio.move_on_after(2 * _CUT_MARGIN):  # the server's own cut comes first
             await served.wait()
     serve_scope.cancel()
 
 
 def _cancel_inflight(app: Any) -> None:
     """The grace period is over: the endpoints cancel the requests still running and answer
-    each with an error (an endpoint without `cancel_inflight` leaves them to hypercorn)."""
+    each with an error (an endpoint without `cancel_inflight` leaves them to the server)."""
     for endpoint in getattr(app, "endpoints", ()):
         cancel = getattr(endpoint, "cancel_inflight", None)
         if cancel is not None:

@@ -572,14 +572,17 @@ class FastMCP:
         self,
         transport: Literal["http", "streamable-http", "sse"] = "http",
         *,
+        server: Literal["hypercorn", "uvicorn"] | None = None,
         task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
         **options: Any,
     ) -> None:
-        """Serve over HTTP with hypercorn on the running backend; `await tg.start(...)` returns
-        the bound address. Cancelling shuts down gracefully."""
+        """Serve over HTTP until cancelled, then shut down gracefully; `await tg.start(...)`
+        returns the bound address. `server`: `"hypercorn"` (the default, asyncio and trio)
+        or `"uvicorn"` (asyncio only; `uvicorn_config=` alone selects it too). The other
+        options: `trimcp.http.serve.run_http`."""
         from trimcp.http.serve import run_http
 
-        await run_http(self, transport=transport, task_status=task_status, **options)
+        await run_http(self, transport=transport, server=server, task_status=task_status, **options)
 
     settings = property(deprecated.server_settings)
     # FastMCP 2.x's deprecated spellings of `http_app` and `run_http_async`

@@ -1,0 +1,210 @@
+"""uvicorn as `trimcp.http.serve.run_http` drives it (`server="uvicorn"`): asyncio only.
+
+`run_http` owns everything around the server, as it does for hypercorn (its module docstring
+is the theory of operation): it binds the socket (port 0, `TCP_NODELAY`), enters the app's
+lifespan once in its own task, reports the address, and on cancellation stops the server,
+ends the endpoints' streams, gives requests in flight the grace period, then has the
+endpoints answer those still running. This module only adapts uvicorn to that:
+
+- `uvicorn.Server.serve(sockets=[sock])` on the socket `run_http` bound; `lifespan="off"`
+  (the lifespan is `run_http`'s); `task_status.started()` once uvicorn listens.
+- uvicorn installs no signal handlers (`capture_signals` does nothing here): SIGTERM/SIGINT
+  reach `FastMCP.run`/`trimcp run`, which cancel the serving task; `stop()` is uvicorn's
+  own graceful exit (`should_exit`: stop accepting, close each connection once its response
+  is done), its own cut (`timeout_graceful_shutdown`) our grace period plus a margin.
+- The request head is bounded as under hypercorn: `HeadLimitedHttpToolsProtocol` refuses a
+  head larger than `max_header_size` (default 16 KiB, uvicorn's own name for it is
+  `h11_max_incomplete_event_size`) with 431 and closes the connection, whether the head
+  is still arriving or came whole; with `http="h11"` uvicorn's h11 limit applies (400).
+  Bodies are bounded by the app itself, as under hypercorn.
+- Quiet as trimcp's hypercorn: no access log, uvicorn's error log at `log_level` (default
+  warning), uvicorn's logging config not applied (records go to the `uvicorn.*` loggers as
+  any library's); `X-Forwarded-*` not trusted (`proxy_headers=False`), as hypercorn.
+
+asyncio: nothing of asyncio is imported or called here. uvicorn runs on the asyncio loop
+already running (`run_http` checked it is asyncio; uvloop if the caller started the loop on
+it), its per-connection protocol objects are asyncio protocols, and the only transport calls
+made here are the two uvicorn's own protocol makes to refuse a request (`write`, `close`).
+
+Everything in `uvicorn_config` is passed to `uvicorn.Config` as given, except what trimcp
+owns: `lifespan` (always off), `timeout_graceful_shutdown` (the grace period when
+`graceful_timeout` is not given), `loop` (the running loop serves), and `host`/`port` (read by
+`run_http`); `uds`, `fd`, `reload`, `workers` are refused (`ValueError`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import anyio.abc
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from trimcp.http.serve import DEFAULT_GRACEFUL_TIMEOUT
+
+__all__ = ["DEFAULT_MAX_HEADER_SIZE", "HeadLimitedHttpToolsProtocol", "UvicornServing"]
+
+logger = logging.getLogger("trimcp.http")
+
+DEFAULT_MAX_HEADER_SIZE = 16 * 1024  # hypercorn's and h11's default
+_REFUSED = ("uds", "fd", "reload", "workers", "app")
+_IGNORED = ("loop", "lifespan", "host", "port")
+_TOO_LARGE = b"Request Header Fields Too Large"
+
+
+class _HeadTooLargeError(Exception):
+    """Raised out of the parser's callback to stop it (uvicorn then calls
+    `send_400_response`, which answers 431 for this)."""
+
+
+class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the request head bounded by
+    `config.h11_max_incomplete_event_size` bytes (request line and headers, up to but not
+    including the blank line), as hypercorn bounds it: a longer head gets 431 and the
+    connection is closed. While the head arrives, the bytes received since it began are
+    counted (a chunk that also ends the previous request counts whole); a whole head is
+    measured as its request line and `name: value` lines."""
+
+    head_open = False
+    head_seen = 0
+    head_refused = False
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.head_open = True
+        self.head_seen = 0
+
+    def on_headers_complete(self) -> None:
+        self.head_open = False
+        size = len(self.parser.get_method()) + len(self.url) + 12  # 2 SP, HTTP/1.1, CRLF
+        for name, value in self.headers:
+            size += len(name) + len(value) + 4
+        if size > self.head_limit:
+            self.head_refused = True
+            raise _HeadTooLargeError
+        super().on_headers_complete()
+
+    @property
+    def head_limit(self) -> int:
+        limit = self.config.h11_max_incomplete_event_size
+        return DEFAULT_MAX_HEADER_SIZE if limit is None else limit
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.head_open and not self.transport.is_closing():
+            self.head_seen += len(data)
+            if self.head_seen > self.head_limit:
+                self.refuse_head()
+
+    def send_400_response(self, msg: str) -> None:
+        if self.head_refused:
+            self.refuse_head()
+        else:
+            super().send_400_response(msg)
+
+    def refuse_head(self) -> None:
+        """Answer 431 and close the connection."""
+        self.head_open = False
+        self.head_refused = False
+        content = [STATUS_LINE[431]]
+        for name, value in self.server_state.default_headers:
+            content += [name, b": ", value, b"\r\n"]
+        content += [
+            b"content-type: text/plain; charset=utf-8\r\n",
+            b"content-length: %d\r\n" % len(_TOO_LARGE),
+            b"connection: close\r\n\r\n",
+            _TOO_LARGE,
+        ]
+        self.transport.write(b"".join(content))
+        self.transport.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's `Server`, without signal handlers, reporting when it listens."""
+
+    started_callback: Callable[[], object] | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # signals are the embedding program's: it cancels `run_http`
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self.started_callback is not None:
+            self.started_callback()
+
+
+class UvicornServing:
+    """uvicorn serving `app` as `run_http` drives it (`trimcp.http.serve.ServingServer`).
+
+    Args:
+        app: the ASGI app (its lifespan is entered by `run_http`, never by uvicorn).
+        log_level: uvicorn's error log level (default `warning`).
+        graceful_timeout: seconds requests in flight get on shutdown (default
+            `uvicorn_config`'s `timeout_graceful_shutdown`, else 3).
+        max_header_size: the request head bound (default `uvicorn_config`'s
+            `h11_max_incomplete_event_size`, else 16 KiB).
+        uvicorn_config: `uvicorn.Config` options (see the module docstring).
+        cut_margin: uvicorn cuts what is still open `cut_margin` seconds after the grace
+            period (`timeout_graceful_shutdown`).
+
+    Raises:
+        ValueError: an option trimcp does not serve with (`uds`, `fd`, `reload`, `workers`).
+        TypeError: an option `uvicorn.Config` does not have.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        log_level: str | None = None,
+        graceful_timeout: float | None = None,
+        max_header_size: int | None = None,
+        uvicorn_config: Mapping[str, Any] | None = None,
+        cut_margin: float = 1.0,
+    ) -> None:
+        options = dict(uvicorn_config or {})
+        for key in _REFUSED:
+            if key in options and not (key == "workers" and options[key] in (None, 1)):
+                raise ValueError(
+                    f"uvicorn_config[{key!r}]: trimcp serves in this process on the socket it "
+                    "binds (use host= and port=; trimcp run --reload to reload)"
+                )
+        for key in _IGNORED:
+            if options.pop(key, None) is not None:
+                logger.debug("uvicorn option %r is trimcp's own; ignored", key)
+        options.pop("workers", None)
+        if graceful_timeout is None:
+            graceful_timeout = options.get("timeout_graceful_shutdown")
+        self.grace = DEFAULT_GRACEFUL_TIMEOUT if graceful_timeout is None else graceful_timeout
+        self.grace = float(self.grace)
+        options["timeout_graceful_shutdown"] = self.grace + cut_margin
+        if max_header_size is not None:
+            options["h11_max_incomplete_event_size"] = int(max_header_size)
+        if options.get("http", "auto") in ("auto", "httptools"):
+            options["http"] = HeadLimitedHttpToolsProtocol
+        options.setdefault("log_config", None)
+        options.setdefault("log_level", (log_level or "warning").lower())
+        options.setdefault("access_log", False)
+        options.setdefault("proxy_headers", False)
+        options.setdefault("ws", "none")
+        options.setdefault("interface", "asgi3")
+        self.config = uvicorn.Config(app, lifespan="off", **options)
+        self.backlog = self.config.backlog
+        self.tls = self.config.is_ssl or self.config.ssl_context_factory is not None
+        self.server = _Server(self.config)
+
+    async def serve(self, sock: socket.socket, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
+        """Serve on `sock` until stopped (uvicorn closes it); started once uvicorn listens."""
+        self.server.started_callback = task_status.started
+        await self.server.serve(sockets=[sock])
+
+    def stop(self) -> None:
+        """uvicorn's graceful exit: within its next tick (0.1 s) it stops accepting, closes
+        idle connections and each busy one once its response is done, and returns when all
+        are closed (or at its cut)."""
+        self.server.should_exit = True
