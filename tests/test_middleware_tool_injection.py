@@ -14,6 +14,9 @@ import anyio
 import pytest
 
 from trimcp import Client, FastMCP
+from trimcp.exceptions import McpError
+from trimcp.protocol.errors import ErrorData
+from trimcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from trimcp.server.middleware.tool_injection import (
     PromptToolMiddleware,
     ResourceToolMiddleware,
@@ -125,3 +128,67 @@ assert "mcp.types" not in sys.modules
     )
     prompts = json.loads(out.stdout)
     assert prompts[0]["name"] == "hello" and "title" not in prompts[0]
+
+
+class _DenyInternal(Middleware):
+    """An access-control middleware: hides what is tagged `internal`, refuses `secret://`
+    and the prompt `admin_prompt`."""
+
+    async def on_list_resources(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return [r for r in await call_next(context) if "internal" not in r.tags]
+
+    async def on_list_prompts(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        return [p for p in await call_next(context) if "internal" not in p.tags]
+
+    async def on_read_resource(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        if str(context.message.uri).startswith("secret://"):
+            raise McpError(ErrorData(-32002, "forbidden"))
+        return await call_next(context)
+
+    async def on_get_prompt(
+        self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
+    ) -> Any:
+        if context.message.name == "admin_prompt":
+            raise McpError(ErrorData(-32002, "forbidden"))
+        return await call_next(context)
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_the_injected_tools_cannot_reach_what_the_middleware_refuses_or_hides(
+    protocol: Era,
+) -> None:
+    """The tools read, render and list through the server's middleware (their `Context`
+    methods do, as FastMCP's): a secret refused to `resources/read` is refused to the
+    `read_resource` tool too, and what the listings hide the listing tools hide."""
+    mcp = _server(ResourceToolMiddleware(), PromptToolMiddleware(), _DenyInternal())
+
+    @mcp.resource("secret://db", tags={"internal"})
+    def secret() -> str:
+        return "DB_PASSWORD=hunter2"
+
+    @mcp.prompt(tags={"internal"})
+    def admin_prompt() -> str:
+        return "admin-only instructions"
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol=protocol) as client:
+            with pytest.raises(McpError, match="forbidden"):
+                await client.read_resource("secret://db")
+            with pytest.raises(McpError, match="forbidden"):
+                await client.call_tool("read_resource", {"uri": "secret://db"})
+            with pytest.raises(McpError, match="forbidden"):
+                await client.call_tool("get_prompt", {"name": "admin_prompt"})
+            resources = (await client.call_tool("list_resources")).content[0].text
+            prompts = (await client.call_tool("list_prompts")).content[0].text
+            text = await client.call_tool("read_resource", {"uri": "data://text"})
+    assert "secret://db" not in resources and "data://text" in resources
+    assert "admin_prompt" not in prompts and "hello" in prompts
+    assert text.structured_content == {
+        "result": [{"content": "some text", "mime_type": "text/plain"}]
+    }

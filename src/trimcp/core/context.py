@@ -6,6 +6,11 @@ same object from anywhere inside the request.
 
 Outbound traffic goes through the request's channel (shared/DESIGN.md §2): log messages only
 when the request's envelope allows them, progress only when the request carries a token.
+
+`read_resource`, `get_prompt`, `list_resources` and `list_prompts` pass the server's
+middleware, as FastMCP 2.13's do (`trimcp.core.session.serve_nested`): a hook sees the
+nested call with a fresh `Context` of the same request, and may refuse it, hide what it
+lists, answer it from a cache or count it against a rate limit.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 
+from trimcp.core.request import ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
 from trimcp.protocol.errors import (
@@ -30,7 +36,9 @@ from trimcp.protocol.errors import (
 )
 from trimcp.protocol.jsonrpc import DECODE_ERRORS
 from trimcp.runtime.threads import cancel_requested
-from trimcp.types.misc import Root
+from trimcp.types.misc import PaginatedParams, Root
+from trimcp.types.prompts import GetPromptParams
+from trimcp.types.resources import ReadResourceParams
 from trimcp.utilities.context_slot import ContextBase, current_context
 
 if TYPE_CHECKING:
@@ -40,7 +48,6 @@ if TYPE_CHECKING:
         DeclinedElicitation,
     )
     from trimcp.core.mrtr import MrtrRound
-    from trimcp.core.request import ServerRequest
     from trimcp.resources.resource import ReadResourceContents
     from trimcp.server.server import FastMCP
 
@@ -444,26 +451,89 @@ class Context(ContextBase):
 
     # -- server features -----------------------------------------------------------------
 
+    # FastMCP 2.13 runs these four through the server's middleware (its `_read_resource_mcp`
+    # and kin), so what a middleware hides or refuses a tool cannot reach through its
+    # `Context` either. A server without middleware or mounts reads its managers directly.
+
     async def list_resources(self) -> list[Any]:
+        """The resources clients see (`mcp.types.Resource` shape), as `resources/list` hooks
+        leave them."""
+        server = self._fastmcp
+        flag = server.include_fastmcp_meta
+        if server.middleware or server.tool_manager.mounts.items:
+            listed = await self._through_chain("resources/list", PaginatedParams())
+            return [
+                r.to_mcp_resource(uri=r.key, include_fastmcp_meta=flag)
+                if hasattr(r, "to_mcp_resource")
+                else r
+                for r in getattr(listed, "resources", listed)
+            ]
         return [
-            r.to_mcp_resource(uri=key, include_fastmcp_meta=self._fastmcp.include_fastmcp_meta)
-            for key, r in self._fastmcp.resource_manager.iter_resources()
+            r.to_mcp_resource(uri=key, include_fastmcp_meta=flag)
+            for key, r in server.resource_manager.iter_resources()
         ]
 
     async def list_prompts(self) -> list[Any]:
-        flag = self._fastmcp.include_fastmcp_meta
+        """The prompts clients see (`mcp.types.Prompt` shape), as `prompts/list` hooks leave
+        them."""
+        server = self._fastmcp
+        flag = server.include_fastmcp_meta
+        if server.middleware or server.tool_manager.mounts.items:
+            listed = await self._through_chain("prompts/list", PaginatedParams())
+            return [
+                p.to_mcp_prompt(name=p.key, include_fastmcp_meta=flag)
+                if hasattr(p, "to_mcp_prompt")
+                else p
+                for p in getattr(listed, "prompts", listed)
+            ]
         return [
             p.to_mcp_prompt(name=key, include_fastmcp_meta=flag)
-            for key, p in self._fastmcp.prompt_manager.iter_visible()
+            for key, p in server.prompt_manager.iter_visible()
         ]
 
     async def read_resource(self, uri: str) -> list[ReadResourceContents]:
         """Read a resource of this server (through templates and mounts): one
-        `ReadResourceContents` (`.content`: text or bytes, `.mime_type`) per content."""
-        return await self._fastmcp.resource_manager.read_resource_contents(str(uri), self)
+        `ReadResourceContents` (`.content`: text or bytes, `.mime_type`) per content, as
+        `resources/read` hooks leave them."""
+        server = self._fastmcp
+        if server.middleware or server.tool_manager.mounts.items:
+            read = await self._through_chain("resources/read", ReadResourceParams(uri=str(uri)))
+            return _read_contents(read)
+        return await server.resource_manager.read_resource_contents(str(uri), self)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
-        return await self._fastmcp.render_prompt(name, arguments)
+        """Render a prompt of this server: its `GetPromptResult`, as `prompts/get` hooks
+        leave it."""
+        server = self._fastmcp
+        if server.middleware or server.tool_manager.mounts.items:
+            return await self._through_chain(
+                "prompts/get", GetPromptParams(name=name, arguments=arguments)
+            )
+        return await server.render_prompt(name, arguments)
+
+    async def _through_chain(self, method: str, params: Any) -> Any:
+        """`method` inside the server's middleware chain, with a fresh `Context` (FastMCP's
+        `Context` methods enter one): it inherits this one's state (a copy), its request
+        (the same id, session, channel and envelope, as `method`), and, in 2026-07-28, its
+        round of input from the client, so input a component asks for is this request's."""
+        request = self._request
+        nested = None
+        if request is not None:
+            nested = ServerRequest(
+                server=request.server,
+                id=request.id,
+                method=method,
+                params=params,
+                envelope=request.envelope,
+                channel=request.channel,
+                session=request.session,
+            )
+        ctx = Context(self._fastmcp, nested)
+        ctx._mrtr = self._mrtr
+        if nested is not None:
+            nested.context = ctx
+        serve = _serve_nested or _load_serve_nested()
+        return await serve(ctx, method, params)
 
     # -- notifications -------------------------------------------------------------------
 
@@ -495,6 +565,34 @@ class Context(ContextBase):
 
     async def send_prompt_list_changed(self) -> None:
         await self._send_session("notifications/prompts/list_changed")
+
+
+_serve_nested: Callable[[Context, str, Any], Awaitable[Any]] | None = None
+
+
+def _load_serve_nested() -> Callable[[Context, str, Any], Awaitable[Any]]:
+    """`trimcp.core.session.serve_nested`, imported on first use (the session module imports
+    this one) and kept: an import statement costs about a microsecond per call."""
+    global _serve_nested
+    from trimcp.core.session import serve_nested
+
+    _serve_nested = serve_nested
+    return serve_nested
+
+
+def _read_contents(read: Any) -> list[ReadResourceContents]:
+    """What `resources/read` hooks returned, as `Context.read_resource()` returns it: the
+    contents of a wire result a hook answered with (a proxy, a cache entry) turned into
+    `ReadResourceContents`, which pass as they are."""
+    from trimcp.resources.resource import ReadResourceContents, to_read_contents
+
+    items = getattr(read, "contents", read)
+    if all(isinstance(item, ReadResourceContents) for item in items):
+        return list(items)
+    return [
+        item if isinstance(item, ReadResourceContents) else to_read_contents([item])[0]
+        for item in items
+    ]
 
 
 def _text_message(text: str, role: str = "user") -> dict[str, Any]:
