@@ -1,4 +1,5 @@
-"""Legacy HTTP+SSE (2024-11-05) against a real hypercorn on 127.0.0.1:0, both backends."""
+"""Legacy HTTP+SSE (2024-11-05) against a real hypercorn on 127.0.0.1:0, both backends; the
+streams, posts and disconnects also against uvicorn (asyncio)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.test_http_streamable import (
     serve_asgi,
     wait_until,
 )
+from tests.wire import on_each_server
 from trimcp.http.sse import LegacySSEEndpoint
 from trimcp.protocol.sse import ServerSentEvent, SSEDecoder
 
@@ -55,7 +57,9 @@ class SSEClient:
 
 
 @asynccontextmanager
-async def legacy(root: str = "") -> AsyncIterator[tuple[SSEClient, LegacySSEEndpoint]]:
+async def legacy(
+    root: str = "", *, http_server: str = "hypercorn"
+) -> AsyncIterator[tuple[SSEClient, LegacySSEEndpoint]]:
     endpoint = LegacySSEEndpoint(make_server())
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -64,7 +68,9 @@ async def legacy(root: str = "") -> AsyncIterator[tuple[SSEClient, LegacySSEEndp
         await endpoint(scope, receive, send)
 
     async with endpoint.running():
-        async with serve_asgi(_MiniApp({"/": app}), on_stop=endpoint.shutdown) as url:
+        async with serve_asgi(
+            _MiniApp({"/": app}), on_stop=endpoint.shutdown, http_server=http_server
+        ) as url:
             async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
                 async with client.stream(
                     "GET", url + root + "/sse", headers={"accept": "text/event-stream"}
@@ -74,8 +80,9 @@ async def legacy(root: str = "") -> AsyncIterator[tuple[SSEClient, LegacySSEEndp
                     yield SSEClient(url, response, client), endpoint
 
 
-async def test_get_sse_sends_the_endpoint_event_first() -> None:
-    async with legacy() as (sse, endpoint):
+@on_each_server
+async def test_get_sse_sends_the_endpoint_event_first(http_server: str) -> None:
+    async with legacy(http_server=http_server) as (sse, endpoint):
         event = await sse.next_event()
         assert event.event == "endpoint"
         assert event.data.startswith("/messages/?session_id=")
@@ -90,8 +97,9 @@ async def test_endpoint_event_is_relative_to_the_mount_root_path() -> None:
         assert response.status_code == 202
 
 
-async def test_posted_messages_get_202_and_answers_flow_on_the_stream() -> None:
-    async with legacy() as (sse, _):
+@on_each_server
+async def test_posted_messages_get_202_and_answers_flow_on_the_stream(http_server: str) -> None:
+    async with legacy(http_server=http_server) as (sse, _):
         url = (await sse.next_event()).data
         init = init_params("2024-11-05")
         response = await sse.post(
@@ -114,8 +122,9 @@ async def test_posted_messages_get_202_and_answers_flow_on_the_stream() -> None:
         assert (await sse.next_message())["result"]["structuredContent"] == {"result": 4}
 
 
-async def test_notifications_flow_on_the_stream_before_the_answer() -> None:
-    async with legacy() as (sse, _):
+@on_each_server
+async def test_notifications_flow_on_the_stream_before_the_answer(http_server: str) -> None:
+    async with legacy(http_server=http_server) as (sse, _):
         url = (await sse.next_event()).data
         init = init_params("2024-11-05")
         await sse.post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})
@@ -146,10 +155,13 @@ async def test_unknown_session_gets_404() -> None:
         assert missing.status_code == 400
 
 
-async def test_disconnect_ends_the_session() -> None:
+@on_each_server
+async def test_disconnect_ends_the_session(http_server: str) -> None:
     endpoint = LegacySSEEndpoint(make_server())
     async with endpoint.running():
-        async with serve_asgi(_MiniApp({"/": endpoint}), on_stop=endpoint.shutdown) as url:
+        async with serve_asgi(
+            _MiniApp({"/": endpoint}), on_stop=endpoint.shutdown, http_server=http_server
+        ) as url:
             async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
                 async with client.stream("GET", url + "/sse") as response:
                     data = SSEDecoder().feed(await response.aiter_bytes().__anext__())[0].data
@@ -163,8 +175,9 @@ async def test_disconnect_ends_the_session() -> None:
                 assert posted.status_code == 404
 
 
-async def test_invalid_json_post_gets_400_and_the_session_lives_on() -> None:
-    async with legacy() as (sse, endpoint):
+@on_each_server
+async def test_invalid_json_post_gets_400_and_the_session_lives_on(http_server: str) -> None:
+    async with legacy(http_server=http_server) as (sse, endpoint):
         url = (await sse.next_event()).data
         with anyio.fail_after(5):
             bad = await sse.client.post(

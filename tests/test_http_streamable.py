@@ -1,4 +1,5 @@
-"""Streamable HTTP, both eras, against a real hypercorn on 127.0.0.1:0 (asyncio and trio).
+"""Streamable HTTP, both eras, against a real hypercorn on 127.0.0.1:0 (asyncio and trio);
+the tests of serving behaviour (streams, disconnects, limits) also against uvicorn (asyncio).
 
 Each test is named after the requirement it checks (shared/SPEC-NOTES.md for the sources).
 """
@@ -6,6 +7,7 @@ Each test is named after the requirement it checks (shared/SPEC-NOTES.md for the
 from __future__ import annotations
 
 import base64
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,6 +18,7 @@ import httpx2 as httpx
 import msgspec
 import pytest
 
+from tests.wire import on_each_server
 from trimcp import Context, FastMCP
 from trimcp.http.event_store import InMemoryEventStore
 from trimcp.http.streamable import StreamableHTTPEndpoint
@@ -61,12 +64,19 @@ class _MiniApp:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
-    """Serve `app` on 127.0.0.1:0 as trimcp serves its apps (`trimcp.http.serve.serve_asgi`:
-    hypercorn with trimcp's connection classes) under the running backend; yield its URL."""
+async def serve_asgi(
+    app: Any, *, on_stop: Any = None, http_server: str = "hypercorn"
+) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1:0 as trimcp serves its apps under the running backend: with
+    hypercorn (`trimcp.http.serve.serve_asgi`: trimcp's connection classes), or with uvicorn
+    (`trimcp.http.serve_uvicorn.UvicornServing`, asyncio); yield its URL."""
     from trimcp.http.serve import build_config
     from trimcp.http.serve import serve_asgi as serve_tuned
 
+    if http_server == "uvicorn":
+        async with serve_with_uvicorn(app, on_stop=on_stop) as url:
+            yield url
+        return
     config = build_config(graceful_timeout=1.0)
     config.bind = ["127.0.0.1:0"]
     stop = anyio.Event()
@@ -79,6 +89,27 @@ async def serve_asgi(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
             if on_stop is not None:
                 on_stop()
             stop.set()
+
+
+@asynccontextmanager
+async def serve_with_uvicorn(app: Any, *, on_stop: Any = None) -> AsyncIterator[str]:
+    from trimcp.http.serve_uvicorn import UvicornServing
+
+    serving = UvicornServing(app, graceful_timeout=1.0)
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    try:
+        async with anyio.create_task_group() as tg:
+            with anyio.fail_after(10):
+                await tg.start(serving.serve, sock)
+            try:
+                yield f"http://127.0.0.1:{port}"
+            finally:
+                if on_stop is not None:
+                    on_stop()
+                serving.stop()
+    finally:
+        sock.close()
 
 
 def make_server() -> FastMCP:
@@ -253,10 +284,13 @@ def sse_messages(text: str) -> list[Any]:
 
 
 @asynccontextmanager
-async def running(server: FastMCP | None = None, **options: Any) -> AsyncIterator[Harness]:
+async def running(
+    server: FastMCP | None = None, *, http_server: str = "hypercorn", **options: Any
+) -> AsyncIterator[Harness]:
     endpoint = StreamableHTTPEndpoint(server if server is not None else make_server(), **options)
+    app = _MiniApp({"/mcp": endpoint})
     async with endpoint.running():
-        async with serve_asgi(_MiniApp({"/mcp": endpoint}), on_stop=endpoint.shutdown) as url:
+        async with serve_asgi(app, on_stop=endpoint.shutdown, http_server=http_server) as url:
             async with httpx.AsyncClient(timeout=SSE_TIMEOUT) as client:
                 yield Harness(url, endpoint, client)
 
@@ -264,8 +298,9 @@ async def running(server: FastMCP | None = None, **options: Any) -> AsyncIterato
 # -- 2026-07-28 ------------------------------------------------------------------------------
 
 
-async def test_modern_tools_call_answers_json() -> None:
-    async with running() as h:
+@on_each_server
+async def test_modern_tools_call_answers_json(http_server: str) -> None:
+    async with running(http_server=http_server) as h:
         response = await h.modern("tools/call", {"name": "add", "arguments": {"a": 2, "b": 3}})
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
@@ -408,8 +443,11 @@ async def test_modern_notification_gets_202_without_body() -> None:
         assert response.content == b""
 
 
-async def test_modern_handler_that_emits_gets_lazy_sse_with_x_accel_buffering() -> None:
-    async with running() as h:
+@on_each_server
+async def test_modern_handler_that_emits_gets_lazy_sse_with_x_accel_buffering(
+    http_server: str,
+) -> None:
+    async with running(http_server=http_server) as h:
         meta = modern_meta(**{"io.modelcontextprotocol/logLevel": "info", "progressToken": "p"})
         response = await h.modern("tools/call", {"name": "chatty", "arguments": {}}, meta=meta)
         assert response.status_code == 200
@@ -439,10 +477,11 @@ async def test_modern_json_response_mode_drops_request_notifications() -> None:
         assert response.json()["result"]["structuredContent"] == {"result": "done"}
 
 
-async def test_modern_client_disconnect_cancels_the_request() -> None:
+@on_each_server
+async def test_modern_client_disconnect_cancels_the_request(http_server: str) -> None:
     SIGNALS["started"] = anyio.Event()
     SIGNALS["finished"] = anyio.Event()
-    async with running() as h:
+    async with running(http_server=http_server) as h:
         body = h.body(
             "tools/call", {"name": "slow_forever", "arguments": {}, "_meta": modern_meta()}
         )
@@ -487,8 +526,9 @@ async def test_modern_request_ignores_mcp_session_id() -> None:
 # -- handshake era -----------------------------------------------------------------------------
 
 
-async def test_initialize_returns_a_visible_ascii_session_id() -> None:
-    async with running() as h:
+@on_each_server
+async def test_initialize_returns_a_visible_ascii_session_id(http_server: str) -> None:
+    async with running(http_server=http_server) as h:
         session_id = await h.initialize()
         assert session_id and all(0x21 <= ord(c) <= 0x7E for c in session_id)
         response = await h.call(
@@ -517,8 +557,9 @@ async def test_unknown_session_gets_404() -> None:
         assert response.status_code == 404
 
 
-async def test_delete_ends_the_session_then_404() -> None:
-    async with running() as h:
+@on_each_server
+async def test_delete_ends_the_session_then_404(http_server: str) -> None:
+    async with running(http_server=http_server) as h:
         session_id = await h.initialize()
         deleted = await h.client.delete(h.url, headers={"mcp-session-id": session_id})
         assert deleted.status_code == 200
@@ -557,8 +598,11 @@ async def test_client_responses_and_notifications_get_202() -> None:
         assert note.status_code == 202
 
 
-async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_202() -> None:
-    async with running() as h:
+@on_each_server
+async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_202(
+    http_server: str,
+) -> None:
+    async with running(http_server=http_server) as h:
         session_id = await h.initialize("2025-06-18")
         headers = {
             "content-type": "application/json",
@@ -589,8 +633,9 @@ async def test_server_to_client_request_rides_the_post_stream_and_answer_gets_20
         raise AssertionError("no final response")
 
 
-async def test_get_opens_the_standalone_stream_once_409_for_a_second() -> None:
-    async with running() as h:
+@on_each_server
+async def test_get_opens_the_standalone_stream_once_409_for_a_second(http_server: str) -> None:
+    async with running(http_server=http_server) as h:
         session_id = await h.initialize()
         headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
         with anyio.fail_after(10):
@@ -718,8 +763,13 @@ async def test_cancelled_request_in_json_response_mode_gets_one_json_object() ->
         assert response.json()["error"]["code"] == -32800
 
 
-async def test_cancelled_request_with_an_open_sse_stream_ends_it_with_the_cancel_error() -> None:
-    async with running(event_store=InMemoryEventStore(), retry_interval=10) as h:
+@on_each_server
+async def test_cancelled_request_with_an_open_sse_stream_ends_it_with_the_cancel_error(
+    http_server: str,
+) -> None:
+    async with running(
+        event_store=InMemoryEventStore(), retry_interval=10, http_server=http_server
+    ) as h:
         session_id = await h.initialize()
         response = await _cancel_in_flight(h, session_id, "chatty_then_wait")
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -785,8 +835,11 @@ async def test_priming_event_and_retry_only_for_2025_11_25_sessions() -> None:
                 assert all(e.id is None and e.data for e in events)
 
 
-async def test_last_event_id_replays_only_that_stream_via_get() -> None:
-    async with running(event_store=InMemoryEventStore(), retry_interval=10) as h:
+@on_each_server
+async def test_last_event_id_replays_only_that_stream_via_get(http_server: str) -> None:
+    async with running(
+        event_store=InMemoryEventStore(), retry_interval=10, http_server=http_server
+    ) as h:
         session_id = await h.initialize()
         response = await h.call(session_id, "tools/call", {"name": "close_early", "arguments": {}})
         events = sse_events(response.text)
@@ -852,8 +905,9 @@ async def test_max_sessions_cap_evicts_the_least_recently_used_idle_session() ->
 # -- bad input ---------------------------------------------------------------------------------
 
 
-async def test_body_over_limit_is_413() -> None:
-    async with running(max_body_size=1024) as h:
+@on_each_server
+async def test_body_over_limit_is_413(http_server: str) -> None:
+    async with running(max_body_size=1024, http_server=http_server) as h:
         response = await h.post(b"[" + b" " * 4096 + b"]")
         assert response.status_code == 413
 
@@ -890,8 +944,9 @@ async def test_sdk_convention_accept_without_json_and_sse_is_406() -> None:
         assert only_json.status_code == 406  # both are required unless json_response
 
 
-async def test_client_disconnect_mid_response_leaves_server_healthy() -> None:
-    async with running() as h:
+@on_each_server
+async def test_client_disconnect_mid_response_leaves_server_healthy(http_server: str) -> None:
+    async with running(http_server=http_server) as h:
         session_id = await h.initialize()
         headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
         async with h.client.stream("GET", h.url, headers=headers) as response:
@@ -906,8 +961,11 @@ async def test_client_disconnect_mid_response_leaves_server_healthy() -> None:
 # -- subscriptions/listen (2026-07-28) ----------------------------------------------------------
 
 
-async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes() -> None:
-    async with running(keepalive_interval=0.05) as h:
+@on_each_server
+async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes(
+    http_server: str,
+) -> None:
+    async with running(keepalive_interval=0.05, http_server=http_server) as h:
         body = h.body(
             "subscriptions/listen",
             {
