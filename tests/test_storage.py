@@ -22,6 +22,8 @@ from typing import Any
 import anyio
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trimcp.storage import (
     DEFAULT_COLLECTION,
@@ -466,3 +468,27 @@ async def test_wrappers_are_stores_and_stack() -> None:
     await s.put("k", {"v": 1}, collection="c")
     assert await inner.get("k", collection="p__c") == {"v": 1}
     assert s.statistics.collections["c"].put.count == 1
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.dictionaries(st.text(), _json_values, max_size=6))
+def test_the_size_fast_path_never_accepts_what_the_exact_measure_refuses(
+    value: dict[str, Any],
+) -> None:
+    # `LimitSizeWrapper` skips the exact (slow) measure when 3x the msgspec length fits
+    import msgspec
+
+    from trimcp.storage.wrappers import json_size
+
+    assert json_size(value) <= 3 * len(msgspec.json.encode(value))
+    inner = MemoryStore()
+    wrapper = LimitSizeWrapper(key_value=inner, max_size=json_size(value) - 1)
+    with pytest.raises(EntryTooLargeError):
+        wrapper.accepts(value)

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
+import msgspec
+
 from trimcp.storage.base import check_many, check_ttl
 from trimcp.storage.errors import EntryTooLargeError, EntryTooSmallError, SerializationError
 from trimcp.storage.protocol import DEFAULT_COLLECTION
@@ -467,6 +469,9 @@ class StatisticsWrapper(Wrapper):
         return pairs
 
 
+_encoder = msgspec.json.Encoder()
+
+
 def json_size(value: Mapping[str, Any]) -> int:
     """The size of `value` as py-key-value measures it: characters of `json.dumps(value,
     sort_keys=True)` (ASCII, so also bytes); `SerializationError` when it is not JSON-able."""
@@ -511,6 +516,16 @@ class LimitSizeWrapper(Wrapper):
     def accepts(self, value: Mapping[str, Any], *, key: str = "") -> bool:
         """Whether `value` is within the limits; raises instead of answering False where the
         wrapper was told to."""
+        if self.min_size is None and self.max_size is not None:
+            # fast path: `json.dumps` output is at most 3x msgspec's compact UTF-8 (a
+            # separator gains a space, a non-ASCII character becomes at most 3x its bytes as
+            # `\uXXXX` escapes), so a value that small is within bounds without the slow
+            # measure; measured exactly only near the limit
+            try:
+                if 3 * len(_encoder.encode(value)) <= self.max_size:
+                    return True
+            except (TypeError, ValueError):
+                pass  # json_size says what is wrong with it
         size = json_size(value)
         if self.min_size is not None and size < self.min_size:
             if self.raise_on_too_small:
