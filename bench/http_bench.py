@@ -132,7 +132,7 @@ def server_env() -> dict[str, str]:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def machine_busy_seconds() -> float | None:
@@ -566,7 +566,8 @@ class McpHttp:
         status, _, body = self.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
         if status not in (200, 202):
             raise BenchError(f"notifications/initialized: status {status}: {body[:300]!r}")
-        return msgs[0]["result"]
+        result: dict[str, Any] = msgs[0]["result"]
+        return result
 
     def close(self) -> None:
         self.conn.close()
@@ -665,7 +666,7 @@ def run_wrk(
         raise BenchError(
             f"wrk failed (exit {p.returncode}): {err.decode(errors='replace')[-800:]} {text[-800:]}"
         )
-    res = json.loads(m.group(1))
+    res: dict[str, Any] = json.loads(m.group(1))
     res["argv"] = argv
     res["wrk_cpu_share"] = wrk_cpu / (res["duration_us"] / 1e6) if res["duration_us"] else None
     res["rps"] = res["requests"] / (res["duration_us"] / 1e6) if res["duration_us"] else 0.0
@@ -690,6 +691,7 @@ def run_config(
         res["skipped"] = cfg.skip_reason
         print(f"  SKIPPED: {cfg.skip_reason}", flush=True)
         return
+    assert cfg.python is not None  # set whenever skip_reason is not
     port = free_port()
     argv = [*srv_pin, cfg.python, str(SERVERS / cfg.script), "--port", str(port), *cfg.args]
     res["argv"] = argv
@@ -1123,9 +1125,9 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
                 ]
             )
         n_rounds = max((len(m.get("rounds") or []) for m in memory), default=0)
-        for r in mrows:
-            while len(r) < 4 + n_rounds:
-                r.insert(-1, "-")
+        for row in mrows:
+            while len(row) < 4 + n_rounds:
+                row.insert(-1, "-")
         _table(
             ["server", "N", "base MB", *[f"KB/sess r{i + 1}" for i in range(n_rounds)], ""], mrows
         )

@@ -15,6 +15,8 @@ off, log level warning, lifespan on): the ceiling of trimcp's `http_app()` on uv
 
 import argparse
 import socket
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
 BODY = (
     b'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"3"}],'
@@ -26,7 +28,11 @@ HEADERS = [
 ]
 
 
-async def app(scope, receive, send):
+async def app(
+    scope: MutableMapping[str, Any],
+    receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+    send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+) -> None:
     if scope["type"] == "lifespan":
         while True:
             message = await receive()
