@@ -1,4 +1,5 @@
-"""Shutdown on SIGTERM and SIGINT, on a real server process, on both backends, HTTP and stdio.
+"""Shutdown on SIGTERM and SIGINT, on a real server process, on both backends, HTTP (hypercorn;
+uvicorn too on asyncio) and stdio.
 
 Every request in flight when the signal arrives is answered: with its result if it finishes
 within the grace period, else with a JSON-RPC error. The lifespan exits once, the process
@@ -81,10 +82,14 @@ SERVER = textwrap.dedent(
 
     if __name__ == "__main__":
         transport, backend, grace = sys.argv[1], sys.argv[2], float(sys.argv[3])
+        # uvicorn through `run`: FastMCP's spelling, `uvicorn_config=`
+        chosen = {"uvicorn_config": {}} if sys.argv[4:] == ["uvicorn"] else {}
         if transport == "stdio":
             mcp.run(backend=backend, show_banner=False, graceful_timeout=grace)
         else:
-            mcp.run(transport=transport, backend=backend, port=0, graceful_timeout=grace)
+            mcp.run(
+                transport=transport, backend=backend, port=0, graceful_timeout=grace, **chosen
+            )
     """
 )
 
@@ -127,13 +132,23 @@ class ServerProcess:
             return await self.process.wait()
 
 
-def command(server_file: Path, transport: str, backend: str, launcher: str) -> list[str]:
+# an HTTP server process: its backend and HTTP server
+SERVED = pytest.mark.parametrize(
+    ("server_backend", "http_server"),
+    [("asyncio", "hypercorn"), ("asyncio", "uvicorn"), ("trio", "hypercorn")],
+    ids=["asyncio", "asyncio-uvicorn", "trio"],
+)
+
+
+def command(
+    server_file: Path, transport: str, backend: str, launcher: str, http_server: str = "hypercorn"
+) -> list[str]:
     if launcher == "run()":
-        return [sys.executable, str(server_file), transport, backend, str(GRACE)]
+        return [sys.executable, str(server_file), transport, backend, str(GRACE), http_server]
     argv = [sys.executable, "-m", "trimcp", "run", str(server_file), "--backend", backend]
     argv += ["--graceful-timeout", str(GRACE)]
     if transport != "stdio":
-        argv += ["--transport", transport, "--port", "0"]
+        argv += ["--transport", transport, "--port", "0", "--server", http_server]
     else:
         argv += ["--no-banner"]
     return argv
@@ -202,13 +217,14 @@ def answer_of(response: httpx2.Response) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@SERVED
 @pytest.mark.parametrize("launcher", ["run()", "trimcp run"])
 async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cleanly(
-    server_file: Path, server_backend: str, signum: int, launcher: str
+    server_file: Path, server_backend: str, http_server: str, signum: int, launcher: str
 ):
     process = await anyio.open_process(
-        command(server_file, "http", server_backend, launcher), stderr=subprocess.PIPE
+        command(server_file, "http", server_backend, launcher, http_server),
+        stderr=subprocess.PIPE,
     )
     server = ServerProcess(process)
     async with process, anyio.create_task_group() as tg:
@@ -288,13 +304,22 @@ async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cle
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
-@pytest.mark.parametrize("transport", ["http", "stdio"])
+@pytest.mark.parametrize(
+    ("server_backend", "transport", "http_server"),
+    [
+        ("asyncio", "http", "hypercorn"),
+        ("asyncio", "http", "uvicorn"),
+        ("trio", "http", "hypercorn"),
+        ("asyncio", "stdio", "-"),
+        ("trio", "stdio", "-"),
+    ],
+    ids=["asyncio-http", "asyncio-http-uvicorn", "trio-http", "asyncio-stdio", "trio-stdio"],
+)
 async def test_idle_server_exits_cleanly_on_signal(
-    server_file: Path, server_backend: str, transport: str, signum: int
+    server_file: Path, server_backend: str, transport: str, http_server: str, signum: int
 ):
     process = await anyio.open_process(
-        command(server_file, transport, server_backend, "run()"),
+        command(server_file, transport, server_backend, "run()", http_server),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -310,14 +335,15 @@ async def test_idle_server_exits_cleanly_on_signal(
     assert_clean_exit(server, status, signum)
 
 
-@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@SERVED
 async def test_http_connection_cut_after_the_grace_period_logs_no_traceback(
-    server_file: Path, server_backend: str
+    server_file: Path, server_backend: str, http_server: str
 ):
-    # a custom route that never answers has nothing that could cancel it: hypercorn cuts its
-    # connection once the grace period is over, which is no error
+    # a custom route that never answers has nothing that could cancel it: the server cuts
+    # its connection once the grace period is over, which is no error
     process = await anyio.open_process(
-        command(server_file, "http", server_backend, "run()"), stderr=subprocess.PIPE
+        command(server_file, "http", server_backend, "run()", http_server),
+        stderr=subprocess.PIPE,
     )
     server = ServerProcess(process)
     async with process, anyio.create_task_group() as tg:

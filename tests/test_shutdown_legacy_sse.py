@@ -1,5 +1,6 @@
 """Shutdown of the legacy HTTP+SSE transport on SIGTERM and SIGINT, on a real server process,
-on both backends (the server script and helpers are tests/test_shutdown.py's).
+on both backends, hypercorn and (asyncio) uvicorn (the server script and helpers are
+tests/test_shutdown.py's).
 
 As over streamable HTTP: the requests in flight when the signal arrives are answered on their
 session's SSE stream, with their result if they finish within the grace period, else with a
@@ -7,7 +8,7 @@ session's SSE stream, with their result if they finish within the grace period, 
 503; the stream then ends and the process exits cleanly. A stream with nothing in flight
 ends at once, without waiting for the grace period.
 
-(hypercorn stops accepting connections at the signal, so the 503 for a new request is checked
+(the server stops accepting connections at the signal, so the 503 for a new request is checked
 in process, with the endpoint's `shutdown()`.)
 """
 
@@ -30,12 +31,14 @@ from tests.test_http_legacy_sse import legacy
 from tests.test_http_streamable import init_params
 from tests.test_shutdown import (
     GRACE,
+    SERVED,
     ServerProcess,
     assert_clean_exit,
     call,
     command,
     server_file,  # noqa: F401 - a fixture
 )
+from tests.wire import on_each_server
 from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED
 from trimcp.protocol.sse import SSEDecoder
 
@@ -121,14 +124,15 @@ async def initialize(session: LegacySession, version: str) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@SERVED
 async def test_legacy_sse_signal_answers_in_flight_requests_on_their_stream(
     server_file: Path,  # noqa: F811 - the fixture
     server_backend: str,
+    http_server: str,
     signum: int,
 ):
     process = await anyio.open_process(
-        command(server_file, "sse", server_backend, "run()"), stderr=subprocess.PIPE
+        command(server_file, "sse", server_backend, "run()", http_server), stderr=subprocess.PIPE
     )
     server = ServerProcess(process)
     async with process, anyio.create_task_group() as tg:
@@ -171,14 +175,15 @@ async def test_legacy_sse_signal_answers_in_flight_requests_on_their_stream(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+@SERVED
 async def test_legacy_sse_stream_with_nothing_in_flight_ends_without_waiting_for_the_grace(
     server_file: Path,  # noqa: F811 - the fixture
     server_backend: str,
+    http_server: str,
     signum: int,
 ):
     # a grace period far longer than the bound below: ending within it proves nothing waited
-    argv = [sys.executable, str(server_file), "sse", server_backend, "60"]
+    argv = [sys.executable, str(server_file), "sse", server_backend, "60", http_server]
     process = await anyio.open_process(argv, stderr=subprocess.PIPE)
     server = ServerProcess(process)
     async with process, anyio.create_task_group() as tg:
@@ -194,10 +199,13 @@ async def test_legacy_sse_stream_with_nothing_in_flight_ends_without_waiting_for
     assert_clean_exit(server, status, signum)
 
 
-async def test_legacy_sse_shutdown_refuses_new_requests_and_takes_the_answers_requests_await():
+@on_each_server
+async def test_legacy_sse_shutdown_refuses_new_requests_and_takes_the_answers_requests_await(
+    http_server: str,
+):
     # a request in flight waits for the client's answer (roots/list): still accepted, and its
     # own answer goes out on the stream before it ends; a new request is refused with 503
-    async with legacy() as (sse, endpoint):
+    async with legacy(http_server=http_server) as (sse, endpoint):
         url = (await sse.next_event()).data
         init = {**init_params("2024-11-05"), "capabilities": {"roots": {}}}
         await sse.post(url, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init})

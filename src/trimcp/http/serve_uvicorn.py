@@ -17,7 +17,8 @@ endpoints answer those still running. This module only adapts uvicorn to that:
   `h11_max_incomplete_event_size`) with 431 and closes the connection, whether the head
   is still arriving or came whole; with `http="h11"` uvicorn's h11 limit applies (400).
   Bodies are bounded by the app itself, as under hypercorn.
-- Quiet as trimcp's hypercorn: no access log, uvicorn's error log at `log_level` (default
+- Quiet as trimcp's hypercorn: a request cut at the end of the grace period logs no
+  traceback (a filter on `uvicorn.error`, installed once); no access log, uvicorn's error log at `log_level` (default
   warning), uvicorn's logging config not applied (records go to the `uvicorn.*` loggers as
   any library's); `X-Forwarded-*` not trusted (`proxy_headers=False`), as hypercorn.
 
@@ -35,11 +36,13 @@ owns: `lifespan` (always off), `timeout_graceful_shutdown` (the grace period whe
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import anyio
 import anyio.abc
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
@@ -201,6 +204,7 @@ class UvicornServing:
     async def serve(self, sock: socket.socket, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
         """Serve on `sock` until stopped (uvicorn closes it); started once uvicorn listens."""
         self.server.started_callback = task_status.started
+        _quiet_cut()
         await self.server.serve(sockets=[sock])
 
     def stop(self) -> None:
@@ -208,3 +212,25 @@ class UvicornServing:
         idle connections and each busy one once its response is done, and returns when all
         are closed (or at its cut)."""
         self.server.should_exit = True
+
+
+class _QuietCut(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" traceback for a request cancelled by
+    the loop's own cancellation: only uvicorn's cut at the end of its grace period does that
+    to the task of a request (the app's own cancel scopes never let it out). As under
+    hypercorn, the cut is no error; uvicorn still logs one line saying how many it cut."""
+
+    def __init__(self, cancelled: type[BaseException]) -> None:
+        super().__init__()
+        self.cancelled = cancelled
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, self.cancelled)
+
+
+@functools.cache
+def _quiet_cut() -> None:
+    """Install `_QuietCut` on uvicorn's error log, once per process (called on asyncio): the
+    tracebacks come from the cut tasks after `Server.serve` has returned, so it stays."""
+    logging.getLogger("uvicorn.error").addFilter(_QuietCut(anyio.get_cancelled_exc_class()))
