@@ -3,7 +3,8 @@
 Issue 14, finding 9d: two `Origin` headers, a foreign one then `http://localhost`, passed the
 guard (it kept the last one); the official SDK answers 403. Which of two values counts is what
 an attacker chooses, so any duplicate is refused, whatever the values, on every request of a
-connection. Tested on a real server with raw HTTP/1.1 (clients refuse to send two `Host`s).
+connection. Tested on a real server (hypercorn; uvicorn too on asyncio) with raw HTTP/1.1
+(clients refuse to send two `Host`s).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import msgspec
 import pytest
 
 from tests.wire import INITIALIZE as WIRE_INITIALIZE
-from tests.wire import serving
+from tests.wire import on_each_server, serving
 from trimcp import FastMCP
 from trimcp.http.guard import OriginGuard
 
@@ -99,9 +100,12 @@ def served_server() -> tuple[FastMCP, list[str]]:
     ],
     ids=["foreign-then-local", "local-then-foreign", "same-twice", "two-local"],
 )
-async def test_two_origin_headers_get_403(anyio_backend: str, origins: list[str]) -> None:
+@on_each_server
+async def test_two_origin_headers_get_403(
+    anyio_backend: str, origins: list[str], http_server: str
+) -> None:
     mcp, _calls = served_server()
-    async with serving(mcp) as (address, _http):
+    async with serving(mcp, server=http_server) as (address, _http):
         [(status, body)] = await raw_exchanges(
             address.port, [request_bytes(address.port, [("Origin", o) for o in origins])]
         )
@@ -110,9 +114,10 @@ async def test_two_origin_headers_get_403(anyio_backend: str, origins: list[str]
     assert error["message"] == "Forbidden: more than one Origin header"
 
 
-async def test_two_host_headers_get_400(anyio_backend: str) -> None:
+@on_each_server
+async def test_two_host_headers_get_400(anyio_backend: str, http_server: str) -> None:
     mcp, _calls = served_server()
-    async with serving(mcp) as (address, _http):
+    async with serving(mcp, server=http_server) as (address, _http):
         [(status, _body)] = await raw_exchanges(
             address.port,
             [request_bytes(address.port, [("Host", "evil.example"), ("Host", "localhost")])],
@@ -120,11 +125,12 @@ async def test_two_host_headers_get_400(anyio_backend: str) -> None:
     assert status == 400
 
 
+@on_each_server
 async def test_duplicate_origin_refused_on_every_request_of_a_kept_alive_connection(
-    anyio_backend: str,
+    anyio_backend: str, http_server: str
 ) -> None:
     mcp, _calls = served_server()
-    async with serving(mcp) as (address, _http):
+    async with serving(mcp, server=http_server) as (address, _http):
         good = request_bytes(address.port, [("Origin", "http://localhost")])
         twice = request_bytes(
             address.port, [("Origin", "http://evil.example"), ("Origin", "http://localhost")]
@@ -133,9 +139,10 @@ async def test_duplicate_origin_refused_on_every_request_of_a_kept_alive_connect
     assert [status for status, _ in answers] == [200, 403, 200, 403]
 
 
-async def test_one_local_origin_or_none_still_passes(anyio_backend: str) -> None:
+@on_each_server
+async def test_one_local_origin_or_none_still_passes(anyio_backend: str, http_server: str) -> None:
     mcp, _calls = served_server()
-    async with serving(mcp) as (address, _http):
+    async with serving(mcp, server=http_server) as (address, _http):
         answers = await raw_exchanges(
             address.port,
             [

@@ -11,7 +11,7 @@ import anyio
 import msgspec
 import pytest
 
-from tests.wire import MODERN, modern_meta, serving, wire_to
+from tests.wire import MODERN, modern_meta, on_each_server, serving, wire_to
 from trimcp import FastMCP
 from trimcp.settings import Settings, settings
 
@@ -174,13 +174,14 @@ def assert_refused(response: Any, status: int, request_id: int) -> None:
     assert body["id"] == request_id and body["error"]["code"] == SERVER_BUSY
 
 
+@on_each_server
 async def test_http_sessions_and_the_server_past_their_limits_get_429_and_503_then_are_served(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, http_server: str
 ) -> None:
     monkeypatch.setattr(settings, "max_session_requests", 2)
     monkeypatch.setattr(settings, "max_server_requests", 3)
     gate = Gate(3)
-    async with serving(slow_server(gate)) as (_, http):
+    async with serving(slow_server(gate), server=http_server) as (_, http):
         first, second = await open_session(http), await open_session(http)
         statuses: list[int] = []
 
@@ -208,12 +209,13 @@ async def test_http_sessions_and_the_server_past_their_limits_get_429_and_503_th
         assert (await post(http, body, **headers)).status_code == 200
 
 
+@on_each_server
 async def test_stateless_and_modern_requests_share_the_server_limit(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, http_server: str
 ) -> None:
     monkeypatch.setattr(settings, "max_server_requests", 2)
     gate = Gate(2)
-    async with serving(slow_server(gate), stateless=True) as (_, http):
+    async with serving(slow_server(gate), stateless=True, server=http_server) as (_, http):
         async with anyio.create_task_group() as tg:
             tg.start_soon(post, http, tool_call(1))
             body, headers = modern_call(2)

@@ -2,7 +2,8 @@
 its responses, `get_http_request()` in a tool is a Starlette `Request`, the app mounts in
 Starlette and FastAPI with `lifespan=mcp_app.lifespan`, user middleware wraps the MCP endpoint
 too, and the MCP endpoint is reached without Starlette's routing. Each test serves over a real
-hypercorn on 127.0.0.1 port 0, on asyncio and trio."""
+hypercorn on 127.0.0.1 port 0, on asyncio and trio; custom routes, `get_http_request()` and
+mounting also over uvicorn's own server (asyncio), as `uvicorn.run(mcp.http_app())` serves."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 
-from tests.wire import INITIALIZE, counting_lifespan, serving_with_hypercorn
+from tests.wire import (
+    INITIALIZE,
+    counting_lifespan,
+    on_each_server,
+    serving_with_host,
+    serving_with_hypercorn,
+)
 from trimcp import Client, FastMCP
 from trimcp.client.transports import StreamableHttpTransport
 from trimcp.http.context import current_http_request, reset_http_request, set_http_request
@@ -86,8 +93,9 @@ async def test_http_app_is_a_starlette_app_with_a_lifespan_property():
     assert app.url_path_for("mcp") == "/mcp"
 
 
-async def test_custom_route_returns_a_starlette_json_response():
-    async with serving_with_hypercorn(make_server().http_app()) as (_, client):
+@on_each_server
+async def test_custom_route_returns_a_starlette_json_response(http_server: str):
+    async with serving_with_host(make_server().http_app(), server=http_server) as (_, client):
         response = await client.get("/status?q=1")
         assert response.status_code == 200
         assert response.json() == {"request": "Request", "q": "1"}
@@ -95,8 +103,11 @@ async def test_custom_route_returns_a_starlette_json_response():
         assert response.headers["x-kind"] == "status"
 
 
-async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_query_and_body():
-    async with serving_with_hypercorn(make_server().http_app()) as (base, _):
+@on_each_server
+async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_query_and_body(
+    http_server: str,
+):
+    async with serving_with_host(make_server().http_app(), server=http_server) as (base, _):
         transport = StreamableHttpTransport(f"{base}/mcp?tenant=acme", headers={"X-Trace": "t1"})
         async with Client(transport) as client:
             data = (await client.call_tool("inspect_request", {})).data
@@ -111,8 +122,10 @@ async def test_get_http_request_in_a_tool_is_a_starlette_request_with_headers_qu
     }
 
 
-async def test_get_http_request_in_a_tool_over_legacy_sse_is_the_streams_request():
-    async with serving_with_hypercorn(make_server().http_app(transport="sse")) as (base, _):
+@on_each_server
+async def test_get_http_request_in_a_tool_over_legacy_sse_is_the_streams_request(http_server: str):
+    app = make_server().http_app(transport="sse")
+    async with serving_with_host(app, server=http_server) as (base, _):
         async with Client(f"{base}/sse?tenant=acme") as client:
             data = (await client.call_tool("where", {})).data
     assert data == {"class": "starlette.requests.Request", "path": "/sse", "tenant": "acme"}
@@ -183,7 +196,8 @@ async def test_fastmcp_set_http_request_context_manager_and_request_context_midd
 # -- mounting ----------------------------------------------------------------------------------
 
 
-async def test_mounted_in_starlette_with_its_lifespan_it_serves_mcp():
+@on_each_server
+async def test_mounted_in_starlette_with_its_lifespan_it_serves_mcp(http_server: str):
     counts: dict[str, int] = {}
     mcp_app = make_server(lifespan=counting_lifespan(counts)).http_app()
 
@@ -193,7 +207,7 @@ async def test_mounted_in_starlette_with_its_lifespan_it_serves_mcp():
     app = Starlette(
         routes=[Route("/", home), Mount("/mcp-server", app=mcp_app)], lifespan=mcp_app.lifespan
     )
-    async with serving_with_hypercorn(app) as (base, client):
+    async with serving_with_host(app, server=http_server) as (base, client):
         assert (await client.get("/")).text == "home"  # answered once the lifespan has started
         assert counts == {"enter": 1}
         async with Client(f"{base}/mcp-server/mcp") as mcp_client:
@@ -202,7 +216,8 @@ async def test_mounted_in_starlette_with_its_lifespan_it_serves_mcp():
     assert counts == {"enter": 1, "exit": 1}
 
 
-async def test_mounted_in_fastapi_with_its_lifespan_it_serves_mcp():
+@on_each_server
+async def test_mounted_in_fastapi_with_its_lifespan_it_serves_mcp(http_server: str):
     from fastapi import FastAPI
 
     counts: dict[str, int] = {}
@@ -214,7 +229,7 @@ async def test_mounted_in_fastapi_with_its_lifespan_it_serves_mcp():
         return {"pong": "yes"}
 
     app.mount("/mcp-server", mcp_app)
-    async with serving_with_hypercorn(app) as (base, client):
+    async with serving_with_host(app, server=http_server) as (base, client):
         assert (await client.get("/api/ping")).json() == {"pong": "yes"}
         assert counts == {"enter": 1}
         async with Client(f"{base}/mcp-server/mcp/") as mcp_client:
@@ -305,14 +320,16 @@ async def test_mcp_path_below_a_root_path_is_dispatched():
         assert (await client.post("/a/mcp", json=INITIALIZE)).status_code == 404
 
 
-async def test_custom_route_body_over_the_limit_gets_413():
+@on_each_server
+async def test_custom_route_body_over_the_limit_gets_413(http_server: str):
     mcp = FastMCP("limits")
 
     @mcp.custom_route("/upload", methods=["POST"])
     async def upload(request: Request) -> JSONResponse:
         return JSONResponse({"size": len(await request.body())})
 
-    async with serving_with_hypercorn(mcp.http_app(max_body_size=1000)) as (_, client):
+    app = mcp.http_app(max_body_size=1000)
+    async with serving_with_host(app, server=http_server) as (_, client):
         assert (await client.post("/upload", content=b"x" * 1000)).json() == {"size": 1000}
         large = await client.post("/upload", content=b"x" * 1001)
         assert (large.status_code, large.text) == (413, "Request body too large")

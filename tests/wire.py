@@ -2,8 +2,9 @@
 `ServerConnection` over memory streams), a handshake-era `INITIALIZE` request, a FastMCP
 lifespan that counts its runs, `gone(pid)` (no such process any more), and servers on
 127.0.0.1 port 0 with an HTTP client for them: `serving` (a FastMCP, by trimcp's
-`run_http_async`) and `serving_with_hypercorn` (any ASGI app, by hypercorn's own `serve`, as
-a host application would run it).
+`run_http_async`), `serving_with_hypercorn` and `serving_with_uvicorn` (any ASGI app, by
+hypercorn's own `serve` or uvicorn's own `Server`, as a host application would run it), and
+`serving_with_host(app, server=...)` choosing between these two.
 
 `on_each_server`: a test marked with it runs on asyncio with hypercorn and with uvicorn, and
 on trio with hypercorn (it parametrizes `anyio_backend` and `http_server`); the test passes
@@ -131,6 +132,52 @@ async def serving_with_hypercorn(
             async with httpx2.AsyncClient(base_url=base, timeout=wait) as client:
                 yield base, client
             stop.set()
+
+
+@asynccontextmanager
+async def serving_with_uvicorn(
+    app: Any, *, wait: float = 10
+) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
+    """Any ASGI app served by uvicorn's own `Server` (asyncio; its ASGI lifespan included, as
+    `uvicorn.run(app)` runs it) on 127.0.0.1:0, not by trimcp's serving; yields the base URL
+    and a client for it. The whole block is bounded by `wait` seconds; the server stops on
+    exit."""
+    import uvicorn
+
+    listening = anyio.Event()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            listening.set()
+
+    config = uvicorn.Config(
+        app, lifespan="on", log_config=None, access_log=False, timeout_graceful_shutdown=1
+    )
+    server = Server(config)
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with anyio.fail_after(wait):
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(partial(server.serve, sockets=[sock]))
+                await listening.wait()
+                base = f"http://127.0.0.1:{port}"
+                async with httpx2.AsyncClient(base_url=base, timeout=wait) as client:
+                    yield base, client
+                server.should_exit = True
+        finally:
+            sock.close()
+
+
+@asynccontextmanager
+async def serving_with_host(
+    app: Any, *, server: str = "hypercorn", wait: float = 10
+) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
+    """`serving_with_hypercorn` or `serving_with_uvicorn`, by `server`."""
+    host = serving_with_uvicorn if server == "uvicorn" else serving_with_hypercorn
+    async with host(app, wait=wait) as served:
+        yield served
 
 
 def modern_meta(**extra: Any) -> dict[str, Any]:
