@@ -68,18 +68,27 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the request head bounded by
     `config.h11_max_incomplete_event_size` bytes (request line and headers, up to but not
     including the blank line), as hypercorn bounds it: a longer head gets 431 and the
-    connection is closed. While the head arrives, the bytes received since it began are
-    counted (a chunk that also ends the previous request counts whole); a whole head is
+    connection is closed.
+
+    While a head arrives over several reads, the bytes received since it began are counted
+    (httptools buffers a header until it is whole, so its callbacks cannot bound it). A head
+    that begins after another request ended in the same read (pipelining) is counted from
+    the next read: what it has in that read is bounded by the read's size. A whole head is
     measured as its request line and `name: value` lines."""
 
-    head_open = False
-    head_seen = 0
+    head_open = False  # a head has begun and is not complete yet
+    head_seen = 0  # its bytes counted so far
+    head_began_here = False  # it began in the read being parsed
+    head_after_another = False  # ... after a request that ended in that read
+    ended_here = False  # a request ended in the read being parsed
     head_refused = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.head_open = True
         self.head_seen = 0
+        self.head_began_here = True
+        self.head_after_another = self.ended_here
 
     def on_headers_complete(self) -> None:
         self.head_open = False
@@ -91,15 +100,22 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
             raise _HeadTooLargeError
         super().on_headers_complete()
 
+    def on_message_complete(self) -> None:
+        self.ended_here = True
+        super().on_message_complete()
+
     @property
     def head_limit(self) -> int:
         limit = self.config.h11_max_incomplete_event_size
         return DEFAULT_MAX_HEADER_SIZE if limit is None else limit
 
     def data_received(self, data: bytes) -> None:
+        self.ended_here = False
         super().data_received(data)
         if self.head_open and not self.transport.is_closing():
-            self.head_seen += len(data)
+            if not (self.head_began_here and self.head_after_another):
+                self.head_seen += len(data)
+            self.head_began_here = False
             if self.head_seen > self.head_limit:
                 self.refuse_head()
 
