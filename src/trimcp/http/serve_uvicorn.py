@@ -18,14 +18,18 @@ endpoints answer those still running. This module only adapts uvicorn to that:
   is still arriving or came whole; with `http="h11"` uvicorn's h11 limit applies (400).
   Bodies are bounded by the app itself, as under hypercorn.
 - Quiet as trimcp's hypercorn: a request cut at the end of the grace period logs no
-  traceback (a filter on `uvicorn.error`, installed once); no access log, uvicorn's error log at `log_level` (default
-  warning), uvicorn's logging config not applied (records go to the `uvicorn.*` loggers as
-  any library's); `X-Forwarded-*` not trusted (`proxy_headers=False`), as hypercorn.
+  traceback (a filter on `uvicorn.error`, installed once); no access log; uvicorn's error
+  log at `log_level` (default warning) and its logging config not applied (records go to
+  the `uvicorn.*` loggers as any library's); `X-Forwarded-*` not trusted
+  (`proxy_headers=False`), as under hypercorn; no WebSocket protocol (`ws="none"`: trimcp
+  serves none; set `ws` to serve one of your own).
 
-asyncio: nothing of asyncio is imported or called here. uvicorn runs on the asyncio loop
-already running (`run_http` checked it is asyncio; uvloop if the caller started the loop on
-it), its per-connection protocol objects are asyncio protocols, and the only transport calls
-made here are the two uvicorn's own protocol makes to refuse a request (`write`, `close`).
+asyncio, kept to the least: nothing of asyncio is imported here. uvicorn runs on the asyncio
+loop already running (`run_http` checked it is asyncio; uvloop if the caller started the
+loop on it); its per-connection protocol objects are asyncio protocols, and the only
+transport calls made here are those uvicorn's own protocol makes to refuse a request
+(`is_closing`, `write`, `close`); the loop's cancellation exception is named through
+`anyio.get_cancelled_exc_class()`.
 
 Everything in `uvicorn_config` is passed to `uvicorn.Config` as given, except what trimcp
 owns: `lifespan` (always off), `timeout_graceful_shutdown` (the grace period when
