@@ -138,6 +138,26 @@ SERVED = pytest.mark.parametrize(
     [("asyncio", "hypercorn"), ("asyncio", "uvicorn"), ("trio", "hypercorn")],
     ids=["asyncio", "asyncio-uvicorn", "trio"],
 )
+SIGNALS = {"TERM": signal.SIGTERM, "INT": signal.SIGINT}
+
+
+def signalled(*uvicorn_runs: str, launchers: bool = False) -> pytest.MarkDecorator:
+    """Parametrize `server_backend`, `http_server`, `signum` (and `launcher` if `launchers`):
+    hypercorn on both backends with both signals (and both launchers), and uvicorn (asyncio)
+    with only the runs named, `"TERM"` or `"TERM run()"` (suite time: a process each)."""
+    names = ["server_backend", "http_server", "signum"] + (["launcher"] if launchers else [])
+    ways = ["run()", "trimcp run"] if launchers else [None]
+    cases, ids = [], []
+    for backend in ("asyncio", "trio"):
+        for name, signum in SIGNALS.items():
+            for way in ways:
+                cases.append((backend, "hypercorn", signum, way))
+                ids.append("-".join(filter(None, [backend, name, way])))
+    for run in uvicorn_runs:
+        name, _, way = run.partition(" ")
+        cases.append(("asyncio", "uvicorn", SIGNALS[name], way or None))
+        ids.append("-".join(filter(None, ["asyncio-uvicorn", name, way])))
+    return pytest.mark.parametrize(names, [c[: len(names)] for c in cases], ids=ids)
 
 
 def command(
@@ -216,9 +236,7 @@ def answer_of(response: httpx2.Response) -> dict[str, Any]:
     return answers[0]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@SERVED
-@pytest.mark.parametrize("launcher", ["run()", "trimcp run"])
+@signalled("TERM run()", "INT trimcp run", launchers=True)
 async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cleanly(
     server_file: Path, server_backend: str, http_server: str, signum: int, launcher: str
 ):
@@ -308,12 +326,11 @@ async def test_http_signal_answers_in_flight_requests_of_both_eras_and_exits_cle
     ("server_backend", "transport", "http_server"),
     [
         ("asyncio", "http", "hypercorn"),
-        ("asyncio", "http", "uvicorn"),
         ("trio", "http", "hypercorn"),
         ("asyncio", "stdio", "-"),
         ("trio", "stdio", "-"),
     ],
-    ids=["asyncio-http", "asyncio-http-uvicorn", "trio-http", "asyncio-stdio", "trio-stdio"],
+    ids=["asyncio-http", "trio-http", "asyncio-stdio", "trio-stdio"],
 )
 async def test_idle_server_exits_cleanly_on_signal(
     server_file: Path, server_backend: str, transport: str, http_server: str, signum: int

@@ -14,7 +14,6 @@ in process, with the endpoint's `shutdown()`.)
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -31,12 +30,12 @@ from tests.test_http_legacy_sse import legacy
 from tests.test_http_streamable import init_params
 from tests.test_shutdown import (
     GRACE,
-    SERVED,
     ServerProcess,
     assert_clean_exit,
     call,
     command,
     server_file,  # noqa: F401 - a fixture
+    signalled,
 )
 from tests.wire import on_each_server
 from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED
@@ -123,8 +122,7 @@ async def initialize(session: LegacySession, version: str) -> None:
     assert response.status_code == 202, response.text
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@SERVED
+@signalled("TERM")
 async def test_legacy_sse_signal_answers_in_flight_requests_on_their_stream(
     server_file: Path,  # noqa: F811 - the fixture
     server_backend: str,
@@ -174,8 +172,7 @@ async def test_legacy_sse_signal_answers_in_flight_requests_on_their_stream(
     assert_clean_exit(server, status, signum)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
-@SERVED
+@signalled("INT")
 async def test_legacy_sse_stream_with_nothing_in_flight_ends_without_waiting_for_the_grace(
     server_file: Path,  # noqa: F811 - the fixture
     server_backend: str,
