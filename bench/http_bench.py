@@ -802,15 +802,22 @@ def run_config(
         srv.close()
 
 
-def paired_ratios(results: list[dict[str, Any]], a: str, b: str) -> list[float]:
-    """a/b req/s for every round in which both configurations ran cleanly (round i of a is
-    paired with round i of b: the two ran minutes apart, not hours)."""
+def paired_ratios(results: list[dict[str, Any]], a: str, b: str, key: str = "rps") -> list[float]:
+    """a/b req/s (or `key`: "rps_per_cpu") for every round in which both configurations ran
+    cleanly (round i of a is paired with round i of b: the two ran minutes apart, not hours)."""
     runs = {r["config"]: r.get("runs") or [] for r in results}
     out = []
     for ra, rb in zip(runs.get(a, []), runs.get(b, []), strict=False):
         wa, wb = ra.get("wrk"), rb.get("wrk")
-        if wa and wb and wb["rps"] and not ra.get("errors") and not rb.get("errors"):
-            out.append(wa["rps"] / wb["rps"])
+        if (
+            wa
+            and wb
+            and wa.get(key)
+            and wb.get(key)
+            and not ra.get("errors")
+            and not rb.get("errors")
+        ):
+            out.append(wa[key] / wb[key])
     return out
 
 
@@ -1084,6 +1091,7 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
     ):
         if a in rps and b in rps and rps[b]:
             paired = paired_ratios(results, a, b)
+            paired_cpu = paired_ratios(results, a, b, "rps_per_cpu")
             ratios.append(
                 {
                     "ratio": name,
@@ -1091,21 +1099,27 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
                     "per_cpu": per_cpu[a] / per_cpu[b] if a in per_cpu and b in per_cpu else None,
                     "paired": paired,
                     "paired_median": statistics.median(paired) if paired else None,
+                    "paired_per_cpu": paired_cpu,
+                    "paired_per_cpu_median": statistics.median(paired_cpu) if paired_cpu else None,
                 }
             )
     if ratios:
         print(
-            "\nRatios:                                     best req/s   req/CPU-s"
-            "   median of paired rounds (each round)"
+            "\nRatios (best runs; medians of paired rounds, each round's in brackets):"
+            "\n                                                  best runs           paired medians"
+            "\n                                               req/s  req/CPU-s     req/s  req/CPU-s"
         )
         for r in ratios:
             pc = f"{r['per_cpu']:.2f}x" if r["per_cpu"] is not None else "-"
-            med = (
-                f"{r['paired_median']:.2f}x ({' '.join(f'{x:.2f}' for x in r['paired'])})"
-                if r["paired"]
-                else "-"
+            med = f"{r['paired_median']:.2f}x" if r["paired"] else "-"
+            med_cpu = f"{r['paired_per_cpu_median']:.2f}x" if r["paired_per_cpu"] else "-"
+            each = (
+                f"  ({' '.join(f'{x:.2f}' for x in r['paired'])}"
+                f" | {' '.join(f'{x:.2f}' for x in r['paired_per_cpu'])})"
+                if len(r["paired"]) > 1
+                else ""
             )
-            print(f"  {r['ratio']:<46} {r['value']:5.2f}x  {pc:>9}   {med}")
+            print(f"  {r['ratio']:<44} {r['value']:5.2f}x  {pc:>9}  {med:>8}  {med_cpu:>9}{each}")
 
     if memory:
         print("\nMemory per idle handshake-era session (ΔVmRSS / sessions):")
@@ -1165,6 +1179,24 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
             if len(paired) > 1
             else f"{v:.2f}x ({rps[a]:,.0f} / {rps[b]:,.0f} req/s, one round)"
         )
+        paired_cpu = paired_ratios(results, a, b, "rps_per_cpu")
+        if paired_cpu:
+            v_cpu = statistics.median(paired_cpu)
+            shown += f"; per CPU-s {v_cpu:.2f}x"
+            if (v_cpu >= minimum) != (v >= minimum):
+                shown += f" [per CPU-s says {'PASS' if v_cpu >= minimum else 'FAIL'}]"
+        # a server that did not get its core (other work, or wrk could not keep it busy) makes
+        # its req/s, and every req/s ratio with it, understate what it does per core
+        for c in (a, b):
+            shares = [
+                x["wrk"]["server_cpu_share"]
+                for r in results
+                if r["config"] == c
+                for x in r.get("runs") or []
+                if x.get("wrk") and x["wrk"].get("server_cpu_share")
+            ]
+            if shares and statistics.median(shares) < 0.9:
+                shown += f" [{c}: server at {statistics.median(shares):.0%} CPU (median)]"
         if errs:
             shown += "  [errors in the run]"
         target(name, v, v >= minimum and not errs, shown)
@@ -1300,7 +1332,22 @@ def main() -> int:
     )
     ap.add_argument("--fastmcp-python", help="default bench/.venvs/fastmcp/bin/python")
     ap.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    ap.add_argument(
+        "--report",
+        metavar="JSON",
+        help="print the table, ratios and targets of an earlier run's --json file (no run)",
+    )
     args = ap.parse_args()
+    if args.report:
+        saved = json.loads(Path(args.report).read_text())
+        meta = saved.get("meta", {})
+        print(
+            f"{args.report}: run of {meta.get('time')}, {meta.get('pinning')};"
+            f" load average {meta.get('loadavg_1min_before', 0):.2f} before,"
+            f" {meta.get('loadavg_1min_after', 0):.2f} after"
+        )
+        report(saved.get("results", []), saved.get("memory", []))
+        return 0
     if args.quick:
         args.duration, args.warmup, args.sessions = 3.0, 1.0, 500
         args.node_warmup = min(args.node_warmup, 6.0)
