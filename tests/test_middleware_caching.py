@@ -5,7 +5,9 @@ hints, and a store that fails (the request is served uncached)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -18,13 +20,16 @@ from tests.conftest import RedisServer
 from trimcp import Client, Context, FastMCP
 from trimcp.client.transports import StreamableHttpTransport
 from trimcp.core.middleware import MiddlewareContext
+from trimcp.exceptions import McpError
+from trimcp.server.dependencies import get_http_headers
 from trimcp.server.middleware import Middleware
 from trimcp.server.middleware.caching import (
     CachableToolResult,
     CallToolSettings,
     ResponseCachingMiddleware,
 )
-from trimcp.storage import MemoryStore
+from trimcp.storage import AsyncKeyValue, MemoryStore
+from trimcp.storage.wrappers import Wrapper
 from trimcp.tools.tool import ToolResult
 from trimcp.types.tools import CallToolParams, ListToolsResult
 
@@ -32,6 +37,26 @@ pytestmark = pytest.mark.anyio
 
 WAIT = 10
 Era = Literal["legacy", "modern"]
+
+
+class Recording(Wrapper):
+    """A store that keeps, per collection, the keys written to it."""
+
+    def __init__(self, key_value: AsyncKeyValue) -> None:
+        super().__init__(key_value=key_value)
+        self.written: dict[str | None, list[str]] = {}
+
+    async def put(
+        self, key: str, value: Any, *, collection: str | None = None, ttl: Any = None
+    ) -> None:
+        self.written.setdefault(collection, []).append(key)
+        await super().put(key, value, collection=collection, ttl=ttl)
+
+    def keys(self) -> list[str]:
+        return [key for keys in self.written.values() for key in keys]
+
+
+HEX64 = re.compile("[0-9a-f]{64}")
 
 
 class Counting:
@@ -259,6 +284,138 @@ async def _stamps(url: str, authorization: str | None) -> list[int]:
         return [(await client.call_tool("stamp")).data for _ in range(2)]
 
 
+def _whoami_server(store: AsyncKeyValue) -> FastMCP:
+    mcp = FastMCP("whoami", middleware=[ResponseCachingMiddleware(cache_storage=store)])
+
+    @mcp.tool
+    def whoami() -> str:
+        authorization = get_http_headers(include={"authorization"}).get("authorization")
+        return f"secret data of {authorization}" if authorization else "anonymous"
+
+    return mcp
+
+
+async def _call(url: str, authorization: str | None, name: str) -> str:
+    headers = {"Authorization": authorization} if authorization else {}
+    async with Client(StreamableHttpTransport(url, headers=headers)) as client:
+        try:
+            result = await client.call_tool_mcp(name, {})
+        except McpError as refused:  # no such tool
+            return str(refused.error.message)
+    text: str = result.content[0].text
+    return text
+
+
+async def test_a_crafted_tool_name_cannot_read_another_principals_entry() -> None:
+    """Keys are hashes of a structure a client cannot shape: a tool name spelled as the old
+    `#<principal>#<key>` of Bob's entry finds nothing (the tool does not exist), and no key
+    holds the tool name or the arguments."""
+    store = Recording(MemoryStore())
+    digest = hashlib.sha256(b"authorization:Bearer bob").hexdigest()
+    crafted = f"#{digest}#whoami:{{}}"
+    with anyio.fail_after(WAIT):
+        async with http_url(_whoami_server(store)) as url:
+            assert await _call(url, "Bearer bob", "whoami") == "secret data of Bearer bob"
+            for caller in (None, "Bearer mallory"):
+                for name in (crafted, f"#{digest}#whoami"):
+                    assert await _call(url, caller, name) == f"Unknown tool: {name}"
+    keys = store.keys()
+    assert keys and all(HEX64.fullmatch(key) for key in keys)
+
+
+async def test_anonymous_results_are_not_served_to_callers_with_credentials() -> None:
+    """Anonymous entries are their own: alice after an anonymous call runs the tool, and an
+    anonymous call after alice's does too."""
+    server = Counting(ResponseCachingMiddleware())
+    with anyio.fail_after(WAIT):
+        async with http_url(server.mcp) as url:
+            anonymous = await _stamps(url, None)
+            alice = await _stamps(url, "Bearer alice")
+            bob = await _stamps(url, "Bearer bob")
+            anonymous_again = await _stamps(url, None)
+    assert anonymous == anonymous_again == [1, 1] and alice == [2, 2] and bob == [3, 3]
+
+    store = Recording(MemoryStore())
+    with anyio.fail_after(WAIT):
+        async with http_url(_whoami_server(store)) as url:
+            assert await _call(url, None, "whoami") == "anonymous"
+            assert await _call(url, "Bearer alice", "whoami") == "secret data of Bearer alice"
+            assert await _call(url, None, "whoami") == "anonymous"
+    assert len(set(store.written["tools/call"])) == 2
+
+
+async def test_public_results_are_one_entry_for_everyone() -> None:
+    """A result declared public (here by its wire `cacheScope`) is written once, under the
+    public entry, and served to anonymous and credentialed callers alike."""
+    store = Recording(MemoryStore())
+    inner = AnswersWithWire(60_000, scope="public")
+    mcp = FastMCP("public", middleware=[ResponseCachingMiddleware(cache_storage=store), inner])
+    with anyio.fail_after(WAIT):
+        async with http_url(mcp) as url:
+            for authorization in (None, "Bearer alice", "Bearer bob"):
+                headers = {"Authorization": authorization} if authorization else {}
+                async with Client(StreamableHttpTransport(url, headers=headers)) as client:
+                    assert await client.list_tools() == []
+    assert inner.calls == 1 and len(store.written["tools/list"]) == 1
+
+
+class Token:
+    """An access token as FastMCP's `AccessToken` carries it (the fields the cache reads)."""
+
+    def __init__(self, token: str, client_id: str, claims: dict[str, Any]) -> None:
+        self.token, self.client_id, self.claims = token, client_id, claims
+
+
+async def test_users_of_one_client_without_a_subject_do_not_share_entries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The principal of an access token is its client and subject; without a subject, the
+    token itself (not the client alone: its users do not share)."""
+    from trimcp.server import dependencies
+
+    current: list[Token] = []
+    monkeypatch.setattr(dependencies, "get_access_token", lambda: current[-1])
+    server = Counting(ResponseCachingMiddleware())
+    stamps: list[int] = []
+    tokens = [
+        Token("t-one", "app", {}),
+        Token("t-two", "app", {}),
+        Token("t-one", "app", {}),  # the same token again: the same entry
+        Token("t-three", "app", {"sub": "ada"}),
+        Token("t-four", "app", {"sub": "ada"}),  # the same subject, a new token
+        Token("t-five", "other-app", {"sub": "ada"}),
+    ]
+    with anyio.fail_after(WAIT):
+        async with Client(server.mcp, protocol="modern") as client:
+            for token in tokens:
+                current.append(token)
+                stamps.append((await client.call_tool("stamp")).data)
+    assert stamps == [1, 2, 1, 3, 3, 4]
+
+
+async def test_the_default_store_is_bounded_and_keys_stay_short() -> None:
+    """Entries are keyed by a hash, whatever the size of the arguments, and the default
+    store keeps at most 10,000 of them (the least recently used goes)."""
+    default = ResponseCachingMiddleware()
+    assert isinstance(default.store, MemoryStore) and default.store.max_entries == 10_000
+
+    store = Recording(MemoryStore())
+    mcp = FastMCP("big", middleware=[ResponseCachingMiddleware(cache_storage=store)])
+
+    @mcp.tool
+    def size(text: str) -> int:
+        return len(text)
+
+    with anyio.fail_after(WAIT):
+        async with Client(mcp, protocol="modern") as client:
+            for n in range(20):
+                text = "x" * 20_000 + str(n)
+                assert (await client.call_tool("size", {"text": text})).data == len(text)
+                assert (await client.call_tool("size", {"text": text})).data == len(text)
+    keys = store.written["tools/call"]
+    assert len(keys) == 20 and all(HEX64.fullmatch(key) for key in keys)
+
+
 async def test_requests_with_credentials_get_their_own_entries() -> None:
     server = Counting(ResponseCachingMiddleware())
     with anyio.fail_after(WAIT):
@@ -297,7 +454,7 @@ class AnswersWithWire(Middleware):
 
 @pytest.mark.parametrize(("ttl_ms", "calls"), [(0, 3), (60_000, 1)])
 async def test_a_results_ttl_ms_bounds_its_entry(ttl_ms: int, calls: int) -> None:
-    store = MemoryStore()
+    store = Recording(MemoryStore())
     inner = AnswersWithWire(ttl_ms)
     mcp = FastMCP("hinted", middleware=[ResponseCachingMiddleware(cache_storage=store), inner])
     with anyio.fail_after(WAIT):
@@ -305,8 +462,11 @@ async def test_a_results_ttl_ms_bounds_its_entry(ttl_ms: int, calls: int) -> Non
             for _ in range(3):
                 assert await client.list_tools() == []
     assert inner.calls == calls
-    _, left = await store.ttl("__global__", collection="tools/list")
-    assert (left is None) if ttl_ms == 0 else (left is not None and 59 < left <= 60)
+    written = store.written.get("tools/list", [])
+    assert len(written) == (0 if ttl_ms == 0 else 1)
+    if written:
+        _, left = await store.ttl(written[0], collection="tools/list")
+        assert left is not None and 59 < left <= 60
 
 
 async def test_mrtr_retries_are_neither_answered_nor_stored() -> None:

@@ -6,9 +6,12 @@ tools `included_tools` names, less those `excluded_tools` names), `resources/rea
 and `prompts/get` (by prompt and arguments) for an hour by default; the listings
 (`tools/list`, `resources/list`, `prompts/list`) for five minutes.
 
-The store is any `AsyncKeyValue` (`cache_storage`): trimcp's `MemoryStore` (the default),
-`DiskStore` or `RedisStore`, or a py-key-value store. Entries are JSON dicts in one collection
-per method, so several server processes sharing a `DiskStore` or `RedisStore` share the cache.
+The store is any `AsyncKeyValue` (`cache_storage`): trimcp's `MemoryStore` (the default, at
+most 10,000 entries, the least recently used going first), `DiskStore` or `RedisStore`, or a
+py-key-value store. Entries are JSON dicts in one collection per method, so several server
+processes sharing a `DiskStore` or `RedisStore` share the cache. An entry's key is a SHA-256
+(hex) of what it answers and whose it is (below), so keys are short however large the
+arguments, and no tool name, URI or argument a client sends can spell another entry's key.
 A listing is cached as the components' definitions: what comes back from the cache lists and
 filters like the original, but is not the original object (it cannot be run). A value larger
 than `max_item_size` (its JSON) is not stored. `statistics()` counts hits, misses and writes
@@ -17,10 +20,15 @@ per method, as FastMCP's does.
 Whose entry:
 - A request that carries credentials (an access token, or an `Authorization` header over
   HTTP) reads and writes entries of its own principal: what one user's request produced is
-  never served to another.
+  never served to another. The principal is the token's client and subject (without a
+  subject, the token itself: the users of one client do not share), else the header.
+- Requests without credentials share entries among themselves, apart from every principal's:
+  a credentialed request is never answered with what an anonymous one produced, nor the
+  other way round.
 - Unless results are declared the same for every caller: the server's `cache_scope="public"`
-  (the 2026-07-28 caching hint), or a result that carries `cacheScope: "public"` itself.
-- Requests without credentials share entries.
+  (the 2026-07-28 caching hint), or a result that carries `cacheScope: "public"` itself. Such
+  entries are written once for everyone, and a request that finds no entry of its own is
+  answered with them.
 
 The 2026-07-28 caching hints are honoured. A wire result a hook returns (a `ListToolsResult`
 or `ReadResourceResult` with `ttlMs`/`cacheScope`, as a proxy may) is cached as it is: its
@@ -407,38 +415,58 @@ def _dump_wire(method: str, result: Any) -> dict[str, Any] | None:
     return {"wire": msgspec.to_builtins(result)}
 
 
-def _listing_key(context: MiddlewareContext[Any]) -> str:
-    """`GLOBAL_KEY`, and the cursor of a request for a later page (a wire result a hook
+def _cursor(context: MiddlewareContext[Any]) -> Any:
+    """The cursor of a request for a later page of a listing, else None (a wire result a hook
     returns is one page; the specification keys cached pages by cursor)."""
-    cursor = getattr(context.message, "cursor", None)
-    return GLOBAL_KEY if cursor is None else f"{GLOBAL_KEY}:{cursor}"
+    return getattr(context.message, "cursor", None)
 
 
-def _arguments_key(name: str, arguments: Any) -> str:
-    if arguments is None:
-        return f"{name}:null"
-    try:
-        text = msgspec.json.encode(arguments, order="sorted").decode()
-    except TypeError:
-        text = repr(arguments)
-    return f"{name}:{text}"
+_KEY_ENCODER = msgspec.json.Encoder(order="sorted")
+
+# Whose an entry is, the first part of what its key hashes: one principal's, the requests'
+# without credentials, or everyone's (declared public).
+_PRIVATE = "private"
+_ANONYMOUS = "anonymous"
+_PUBLIC = "public"
+
+
+def _request_key(method: str, name: str | None, arguments: Any) -> bytes:
+    """What an entry answers, as JSON: the method, the tool or prompt name (or URI, or
+    `GLOBAL_KEY` for a listing) and the arguments (or a listing's cursor), with sorted keys so
+    the order a client sends them in does not matter. Raises `TypeError` (or `ValueError`)
+    for arguments that are not JSON: such a request is not cached."""
+    return _KEY_ENCODER.encode([method, name, arguments])
+
+
+def _entry_key(scope: str, principal: str | None, request: bytes) -> str:
+    """The store key of `request`'s entry of `scope`: the SHA-256 of a JSON array of the scope
+    and principal followed by the request's JSON. The array is whole JSON, so nothing a
+    request holds can pass for another scope or principal."""
+    return hashlib.sha256(_KEY_ENCODER.encode([scope, principal]) + request).hexdigest()
 
 
 def _principal() -> str | None:
     """A digest of the credentials the request being served carries: its access token's
-    client and subject, else its HTTP `Authorization` header; None without any."""
+    client and subject (without a subject, the token itself), else its HTTP `Authorization`
+    header; None without any."""
     from trimcp.server.dependencies import get_access_token, get_http_headers
 
     token = get_access_token()
+    identity: list[Any]
     if token is not None:
+        client_id = getattr(token, "client_id", None)
         claims = getattr(token, "claims", None) or {}
-        identity = f"token:{getattr(token, 'client_id', '')}:{claims.get('sub', '')}"
+        subject = claims.get("sub") if isinstance(claims, dict) else None
+        if subject:
+            identity = ["token", client_id, "sub", str(subject)]
+        else:  # every user of the client has a token of their own
+            identity = ["token", client_id, "token", str(getattr(token, "token", ""))]
     else:
         authorization = get_http_headers(include={"authorization"}).get("authorization")
         if not authorization:
             return None
-        identity = f"authorization:{authorization}"
-    return hashlib.sha256(identity.encode()).hexdigest()
+        identity = ["authorization", authorization]
+    return hashlib.sha256(_KEY_ENCODER.encode(identity)).hexdigest()
 
 
 def _is_mrtr_retry(message: Any) -> bool:
@@ -452,7 +480,8 @@ class ResponseCachingMiddleware(Middleware):
     """Answers repeated requests from a store (see the module for what, how long and whose).
 
     Args:
-        cache_storage: any `AsyncKeyValue` store; default a new `trimcp.storage.MemoryStore`.
+        cache_storage: any `AsyncKeyValue` store; default a new `trimcp.storage.MemoryStore`
+            of at most 10,000 entries (the least recently used goes first).
         list_tools_settings: ... and the other `*_settings`: `ttl` (seconds) and `enabled`
             per method; `call_tool_settings` also `included_tools` and `excluded_tools`.
         max_item_size: entries whose JSON is larger than this many bytes are not stored.
@@ -474,7 +503,9 @@ class ResponseCachingMiddleware(Middleware):
                 "cache_storage is an AsyncKeyValue store (trimcp.storage or py-key-value), "
                 f"not {type(cache_storage).__name__}"
             )
-        self.store: AsyncKeyValue = cache_storage if cache_storage is not None else MemoryStore()
+        self.store: AsyncKeyValue = (
+            cache_storage if cache_storage is not None else MemoryStore(max_entries=10_000)
+        )
         self.stats = StatisticsWrapper(
             key_value=LimitSizeWrapper(
                 key_value=self.store, max_size=max_item_size, raise_on_too_large=False
@@ -511,7 +542,7 @@ class ResponseCachingMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "tools/list", _listing_key(context), _dump_tools, _load_tools
+            context, call_next, "tools/list", GLOBAL_KEY, _cursor(context), _dump_tools, _load_tools
         )
 
     async def on_list_resources(
@@ -521,7 +552,8 @@ class ResponseCachingMiddleware(Middleware):
             context,
             call_next,
             "resources/list",
-            _listing_key(context),
+            GLOBAL_KEY,
+            _cursor(context),
             _dump_resources,
             _load_resources,
         )
@@ -530,7 +562,13 @@ class ResponseCachingMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "prompts/list", _listing_key(context), _dump_prompts, _load_prompts
+            context,
+            call_next,
+            "prompts/list",
+            GLOBAL_KEY,
+            _cursor(context),
+            _dump_prompts,
+            _load_prompts,
         )
 
     async def on_call_tool(
@@ -539,25 +577,36 @@ class ResponseCachingMiddleware(Middleware):
         message = context.message
         if not self.caches_tool(message.name):
             return await call_next(context)
-        key = _arguments_key(message.name, message.arguments)
         return await self._cached(
-            context, call_next, "tools/call", key, _dump_tool_result, _load_tool_result
+            context,
+            call_next,
+            "tools/call",
+            message.name,
+            message.arguments,
+            _dump_tool_result,
+            _load_tool_result,
         )
 
     async def on_read_resource(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        key = str(context.message.uri)
+        uri = str(context.message.uri)
         return await self._cached(
-            context, call_next, "resources/read", key, _dump_contents, _load_contents
+            context, call_next, "resources/read", uri, None, _dump_contents, _load_contents
         )
 
     async def on_get_prompt(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        key = _arguments_key(context.message.name, context.message.arguments)
+        message = context.message
         return await self._cached(
-            context, call_next, "prompts/get", key, _dump_prompt, _load_prompt
+            context,
+            call_next,
+            "prompts/get",
+            message.name,
+            message.arguments,
+            _dump_prompt,
+            _load_prompt,
         )
 
     # -- the one path --------------------------------------------------------------------------
@@ -567,17 +616,22 @@ class ResponseCachingMiddleware(Middleware):
         context: MiddlewareContext[Any],
         call_next: CallNext[Any, Any],
         method: str,
-        key: str,
+        name: str | None,
+        arguments: Any,
         dump: Callable[[Any], dict[str, Any] | None],
         load: Callable[[dict[str, Any]], Any],
     ) -> Any:
         ttl = self.ttls[method]
         if ttl is None or _is_mrtr_retry(context.message):
             return await call_next(context)
+        try:
+            request = _request_key(method, name, arguments)
+        except (TypeError, ValueError, OverflowError):  # arguments a hook made, not JSON
+            return await call_next(context)
         principal = _principal()
-        private_key = key if principal is None else f"#{principal}#{key}"
-        keys = [private_key] if private_key == key else [private_key, key]
-        stored = await self._get(method, keys)
+        own = _entry_key(_ANONYMOUS if principal is None else _PRIVATE, principal, request)
+        public = _entry_key(_PUBLIC, None, request)
+        stored = await self._get(method, [own, public])
         if stored is not None:
             try:
                 if "wire" in stored:
@@ -591,20 +645,27 @@ class ResponseCachingMiddleware(Middleware):
             ttl = _hinted_ttl(result, ttl)
             if ttl is not None:
                 shared = _scope(context, result) == "public"
-                await self._put(method, key if shared else private_key, data, ttl)
+                await self._put(method, public if shared else own, data, ttl)
         return result
 
     async def _get(self, method: str, keys: list[str]) -> dict[str, Any] | None:
+        """The first entry of `keys` found, counted as one get (hit or miss) of `method`, as
+        FastMCP counts a lookup."""
         try:
-            if len(keys) == 1:
-                return await self.stats.get(keys[0], collection=method)
-            found = await self.stats.get_many(keys, collection=method)
+            # past the statistics wrapper, which would count each key
+            found = await self.stats.key_value.get_many(keys, collection=method)
         except Exception:
             logger.warning(
                 "response cache: %s read failed; serving uncached", method, exc_info=True
             )
             return None
-        return next((value for value in found if value is not None), None)
+        value = next((value for value in found if value is not None), None)
+        counts = self.stats.statistics.get_collection(method).get
+        if value is None:
+            counts.increment_miss()
+        else:
+            counts.increment_hit()
+        return value
 
     async def _put(self, method: str, key: str, data: dict[str, Any], ttl: float) -> None:
         try:
