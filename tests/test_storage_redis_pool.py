@@ -12,6 +12,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -219,6 +220,37 @@ async def test_an_unentered_store_survives_a_redis_restart(
                 assert await probe.others() == 1  # a new connection, kept
     with anyio.fail_after(10):
         await store.aclose()
+
+
+async def test_two_event_loops_at_once_keep_one_pool_each(
+    redis_server_factory: RedisServerFactory, anyio_backend: str
+) -> None:
+    """One store used alternately from this loop and from another running in a thread (as an
+    app served in a portal while the test calls it): one pool per loop, not one per switch;
+    closing in a loop closes that loop's pool. The other loop runs the other backend (a trio
+    portal called from a trio worker thread does not stop: anyio's, not the store's)."""
+    server = redis_server_factory()
+    store = RedisStore(url=server.url)
+    other_backend = "asyncio" if anyio_backend == "trio" else "trio"
+    async with probing(server) as probe:
+        with anyio.from_thread.start_blocking_portal(other_backend) as portal:
+            with anyio.fail_after(20):
+                before = await probe.accepted()
+                for n in range(10):
+                    await store.put(f"here{n}", {"n": n})
+                    await anyio.to_thread.run_sync(
+                        portal.call, partial(store.put, f"there{n}", {"n": n})
+                    )
+                assert await probe.accepted() - before == 2
+                assert await probe.others() == 2
+                there = await anyio.to_thread.run_sync(portal.call, store.get, "here3")
+                assert there == {"n": 3}
+                await anyio.to_thread.run_sync(portal.call, store.aclose)
+            await probe.wait_for_others(1)
+            with anyio.fail_after(10):
+                assert await store.get("there9") == {"n": 9}  # this loop's pool is still open
+                await store.aclose()
+            await probe.wait_for_others(0)
 
 
 LOOP_ENDS = """

@@ -18,9 +18,10 @@ only shares a pool while a task holds it entered, so the first call (or `__aente
 runner task of the event loop itself (`trimcp._backend.spawn_detached`, not a child of the
 calling task, which may be a request handler about to end) that enters the coredis client and
 holds it until the store is closed: `aclose()`, or the last `async with store:` left. When the
-event loop ends first, the runner is cancelled with it and closes the pool; a later call under
-another event loop opens a new pool there. A closed store opens its pool again if called
-again. A coredis client passed as `client=` is used as it is: whoever made it enters it.
+event loop ends first, the runner is cancelled with it and closes the pool. A store used under
+several event loops (one after another, or at once from several threads) has a pool in each;
+closing it closes the pool of the loop it is closed in (the others close with their loops). A
+closed store opens its pool again if called again. A coredis client passed as `client=` is used as it is: whoever made it enters it.
 
 Failures: a Redis that cannot be reached, that stops answering or that refuses the password is
 `trimcp.storage.StorageUnavailableError` (its message says which server and which call), after
@@ -187,7 +188,8 @@ class RedisStore:
         self._given = client
         self._options: dict[str, Any] = {}
         self._url: str | None = None
-        self._runner: _PoolRunner | None = None
+        self._runner: _PoolRunner | None = None  # the one used last (the fast path)
+        self._runners: dict[int, _PoolRunner] = {}  # by `id()` of their event loop
         self._entries = 0
         if client is not None:
             self.location = _location_of(client)
@@ -259,28 +261,36 @@ class RedisStore:
         await self._close()
 
     async def _close(self) -> None:
-        runner, self._runner = self._runner, None
-        # a runner of another event loop (one that ended) was cancelled with its loop
-        if runner is not None and runner.loop() is current_loop():
-            await runner.finish()
+        # this event loop's pool; another loop's closes with that loop (it cannot be awaited
+        # from here)
+        loop = current_loop()
+        runner = self._runners.get(id(loop))
+        if runner is None or runner.loop() is not loop:
+            return
+        self._runners.pop(id(loop), None)
+        if self._runner is runner:
+            self._runner = None
+        await runner.finish()
 
     async def _open_pool(self) -> _RedisClient:
         """The client of this event loop's pool, opened (by a runner task) if need be."""
         loop = current_loop()
-        runner = self._runner
+        runner = self._runners.get(id(loop))
         if runner is None or runner.loop() is not loop or runner.done.is_set():
             # no checkpoint from the check to here: concurrent first calls start one runner
-            runner = self._runner = _PoolRunner(self._new_client(), loop)
+            for key, other in list(self._runners.items()):  # those of loops that ended
+                if other.done.is_set() or other.loop() is None:
+                    self._runners.pop(key, None)  # (another thread's loop may purge too)
+            runner = self._runners[id(loop)] = _PoolRunner(self._new_client(), loop)
             # in an empty context: the runner outlives the caller and must not keep its
             # context variables (a request's, a trace's) alive
             contextvars.Context().run(spawn_detached, runner.run)
+        self._runner = runner
         client = runner.client
         if client is None:
             await runner.ready.wait()
             client = runner.client
         if client is None:  # entering a pool does not connect: hardly ever happens
-            if self._runner is runner:
-                self._runner = None
             error = runner.error
             if isinstance(error, _UNAVAILABLE):
                 raise self._unavailable("connect", error) from error
