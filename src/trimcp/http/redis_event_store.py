@@ -19,6 +19,11 @@ keeping up to one radix-tree node more, 100 entries by Redis's default) and sets
 time to live to `ttl` (`PEXPIRE`), in one Lua script (`EVALSHA`). Replay is `XRANGE key (0-<seq> +` in
 batches of `replay_batch`.
 
+Connections are the `RedisStore`'s: one pool per event loop, opened on first use whether or
+not the event store is entered (`event_store=RedisEventStore(url=...)` as passed to a server
+is enough); `aclose()` or leaving `async with` closes it. While Redis is down, the HTTP layer
+sends live events without ids (`trimcp.http.sessions`).
+
 A `Last-Event-ID` comes from the client: anything that is not one of our ids (by
 `parse_event_id`: ASCII digits after the last dot, bounded length), or whose stream id is
 longer than `MAX_STREAM_ID`, replays nothing and returns None; nothing about it can make a call
@@ -142,7 +147,7 @@ class RedisEventStore:
         return self.storage.redis_key(stream_id, collection=COLLECTION)
 
     async def __aenter__(self) -> RedisEventStore:
-        """Open the store's connection pool (see `RedisStore`)."""
+        """Open the connection pool now (see `RedisStore`; a first call would open it too)."""
         await self.storage.__aenter__()
         return self
 
@@ -155,6 +160,7 @@ class RedisEventStore:
         await self.storage.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
+        """Close the connection pool (that of `storage`, when one was passed)."""
         await self.storage.aclose()
 
     async def store_event(self, stream_id: str, message: bytes | None) -> str:
