@@ -492,3 +492,30 @@ def test_the_size_fast_path_never_accepts_what_the_exact_measure_refuses(
     wrapper = LimitSizeWrapper(key_value=inner, max_size=json_size(value) - 1)
     with pytest.raises(EntryTooLargeError):
         wrapper.accepts(value)
+
+
+async def test_memory_store_max_bytes_evicts_the_least_recently_used() -> None:
+    store = MemoryStore(max_bytes=200)
+    for i in range(10):
+        await store.put(f"k{i}", {"v": "x" * 20})  # 28 bytes of JSON + key + collection
+    assert store.bytes <= 200
+    assert await store.get("k0") is None  # the oldest went
+    assert await store.get("k9") == {"v": "x" * 20}
+    await store.put("huge", {"v": "x" * 500})  # over the whole budget: not kept
+    assert await store.get("huge") is None
+    assert await store.get("k9") == {"v": "x" * 20}  # and nothing evicted for it
+    for i in range(10):
+        await store.delete(f"k{i}")
+    assert store.bytes == 0 and len(store) == 0
+
+
+async def test_memory_store_byte_count_follows_overwrites_and_expiry() -> None:
+    now = [0.0]
+    store = MemoryStore(max_bytes=10_000, clock=lambda: now[0])
+    await store.put("k", {"v": "a" * 100}, ttl=5)
+    first = store.bytes
+    await store.put("k", {"v": "a"}, ttl=5)
+    assert store.bytes < first
+    now[0] = 10.0
+    assert await store.get("k") is None
+    assert store.bytes == 0

@@ -2,7 +2,7 @@
 
 Entries are kept as JSON bytes (a copy no caller can change), in one LRU order across
 collections: a read or write makes an entry the most recent, and past `max_entries` the least
-recent goes. Expiry runs on a monotonic clock; expired entries are dropped when touched and by
+recent goes, and past `max_bytes` (the JSON of the values and the keys) likewise. Expiry runs on a monotonic clock; expired entries are dropped when touched and by
 a sweep every 1,024 writes, so memory returns to its baseline once keys expire.
 
 No call awaits anything: a `MemoryStore` never blocks, so its methods do not checkpoint.
@@ -31,6 +31,9 @@ class MemoryStore:
     Args:
         max_entries: at most this many entries in all collections; past it the least recently
             used goes. None: no bound.
+        max_bytes: at most this many bytes of entries (each counts its value's JSON, its key
+            and its collection name); past it the least recently used go. A single entry
+            larger than this is not kept. None: no bound.
         default_collection: the collection of calls that name none (`"default_collection"`).
         clock: seconds on a monotonic clock (`time.monotonic`); tests pass a fake one.
     """
@@ -39,12 +42,18 @@ class MemoryStore:
         self,
         *,
         max_entries: int | None = None,
+        max_bytes: int | None = None,
         default_collection: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         if max_entries is not None and max_entries < 1:
             raise ValueError(f"max_entries is at least 1, not {max_entries}")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError(f"max_bytes is at least 1, not {max_bytes}")
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        """Bytes of the entries held now (see `max_bytes`)."""
         self.default_collection = default_collection or DEFAULT_COLLECTION
         self._clock = clock or time.monotonic
         # (collection, key) -> (JSON bytes, monotonic expiry or None); least recent first
@@ -60,17 +69,35 @@ class MemoryStore:
         if entry is None:
             return None
         if entry[1] is not None and entry[1] <= self._clock():
-            del self._data[slot]
+            self._drop(slot)
             return None
         self._data.move_to_end(slot)
         return entry
 
+    @staticmethod
+    def _size(slot: tuple[str, str], data: bytes) -> int:
+        return len(data) + len(slot[0]) + len(slot[1])
+
+    def _drop(self, slot: tuple[str, str]) -> bool:
+        entry = self._data.pop(slot, None)
+        if entry is None:
+            return False
+        self.bytes -= self._size(slot, entry[0])
+        return True
+
     def _store(self, slot: tuple[str, str], data: bytes, ttl: float | None) -> None:
+        self._drop(slot)
+        size = self._size(slot, data)
+        if self.max_bytes is not None and size > self.max_bytes:
+            return  # larger than the whole budget: not kept (and nothing evicted for it)
         self._data[slot] = (data, None if ttl is None else self._clock() + ttl)
-        self._data.move_to_end(slot)
+        self.bytes += size
         if self.max_entries is not None:
             while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+                self._drop(next(iter(self._data)))
+        if self.max_bytes is not None:
+            while self.bytes > self.max_bytes:
+                self._drop(next(iter(self._data)))
         self._writes += 1
         if self._writes % _SWEEP_EVERY == 0:
             self.sweep()
@@ -102,7 +129,7 @@ class MemoryStore:
     async def delete(self, key: str, *, collection: str | None = None) -> bool:
         """Remove `key`; whether it was there (an expired entry was not)."""
         slot = (collection or self.default_collection, key)
-        return self._live(slot) is not None and self._data.pop(slot, None) is not None
+        return self._live(slot) is not None and self._drop(slot)
 
     async def ttl(
         self, key: str, *, collection: str | None = None
@@ -140,7 +167,7 @@ class MemoryStore:
         deleted = 0
         for key in keys:
             slot = (name, key)
-            if self._live(slot) is not None and self._data.pop(slot, None) is not None:
+            if self._live(slot) is not None and self._drop(slot):
                 deleted += 1
         return deleted
 
@@ -156,5 +183,5 @@ class MemoryStore:
         now = self._clock()
         expired = [slot for slot, (_, exp) in self._data.items() if exp is not None and exp <= now]
         for slot in expired:
-            del self._data[slot]
+            self._drop(slot)
         return len(expired)

@@ -7,8 +7,8 @@ and `prompts/get` (by prompt and arguments) for an hour by default; the listings
 (`tools/list`, `resources/list`, `prompts/list`) for five minutes.
 
 The store is any `AsyncKeyValue` (`cache_storage`): trimcp's `MemoryStore` (the default, at
-most 10,000 entries, the least recently used going first), `DiskStore` or `RedisStore`, or a
-py-key-value store. Entries are JSON dicts in one collection per method, so several server
+most 10,000 entries and 64 MiB, the least recently used going first), `DiskStore` or
+`RedisStore`, or a py-key-value store. Entries are JSON dicts in one collection per method, so several server
 processes sharing a `DiskStore` or `RedisStore` share the cache. An entry's key is a SHA-256
 (hex) of what it answers and whose it is (below), so keys are short however large the
 arguments, and no tool name, URI or argument a client sends can spell another entry's key.
@@ -481,7 +481,7 @@ class ResponseCachingMiddleware(Middleware):
 
     Args:
         cache_storage: any `AsyncKeyValue` store; default a new `trimcp.storage.MemoryStore`
-            of at most 10,000 entries (the least recently used goes first).
+            of at most 10,000 entries and 64 MiB (the least recently used goes first).
         list_tools_settings: ... and the other `*_settings`: `ttl` (seconds) and `enabled`
             per method; `call_tool_settings` also `included_tools` and `excluded_tools`.
         max_item_size: entries whose JSON is larger than this many bytes are not stored.
@@ -504,7 +504,9 @@ class ResponseCachingMiddleware(Middleware):
                 f"not {type(cache_storage).__name__}"
             )
         self.store: AsyncKeyValue = (
-            cache_storage if cache_storage is not None else MemoryStore(max_entries=10_000)
+            cache_storage
+            if cache_storage is not None
+            else MemoryStore(max_entries=10_000, max_bytes=64 << 20)
         )
         self.stats = StatisticsWrapper(
             key_value=LimitSizeWrapper(
