@@ -566,3 +566,14 @@ async def test_structured_logging_writes_one_json_object_per_record(protocol: Er
     assert calls[3]["error"] == "broken" and isinstance(calls[3]["duration_ms"], float)
     assert all(r["source"] == "client" for r in records)
     assert all(r["event"].split("_")[0] in {"request", "notification"} for r in records)
+
+
+async def test_logging_cannot_be_forged_by_a_name_with_a_line_break() -> None:
+    """The `key=value` text of `LoggingMiddleware` escapes what a client sends: each record
+    stays one line."""
+    middleware = LoggingMiddleware(logger=logging.getLogger("test.builtin.forged_text"))
+    with recording("test.builtin.forged_text") as log, anyio.fail_after(WAIT):
+        async with Client(_server(middleware), protocol="modern") as client:
+            with pytest.raises(McpError):
+                await client.call_tool_mcp(FORGED, {})
+    assert log.messages() and not any("\n" in m or "\r" in m for m in log.messages())

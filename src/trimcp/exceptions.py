@@ -25,6 +25,7 @@ from typing import Any
 from trimcp.protocol.errors import INTERNAL_ERROR, ErrorData
 
 __all__ = [
+    "CLIENT_FACING_ERRORS",
     "ClientError",
     "ClientNotConnected",
     "DisabledError",
@@ -134,3 +135,14 @@ class MissingCapabilityError(McpError, ToolError):
 
 class ProtocolError(McpError):
     """The peer sent something the protocol forbids."""
+
+
+CLIENT_FACING_ERRORS: tuple[type[TrimcpError], ...] = (
+    ToolError,
+    ResourceError,
+    PromptError,
+    ValidationError,
+    NotFoundError,
+)
+"""The errors whose text is meant for the client: kept under `mask_error_details` by the
+engine's fault boundary and by `ErrorHandlingMiddleware` (every other error's text is not)."""

@@ -33,12 +33,9 @@ import anyio
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
 from trimcp.exceptions import (
+    CLIENT_FACING_ERRORS,
     McpError,
     NotFoundError,
-    PromptError,
-    ResourceError,
-    ToolError,
-    ValidationError,
 )
 from trimcp.protocol.errors import INTERNAL_ERROR, INVALID_PARAMS, ErrorData
 
@@ -54,17 +51,6 @@ _TRANSFORMS: dict[type[BaseException], tuple[int, str]] = {
     PermissionError: (-32000, "Permission denied"),
     TimeoutError: (-32000, "Request timeout"),
 }
-
-# The errors whose text is meant for the client, kept under `mask_error_details`: the same rule
-# as the engine's fault boundary (`_PUBLIC` in `trimcp.core.handlers`, not public API); keep
-# the two in step.
-_CLIENT_FACING: tuple[type[Exception], ...] = (
-    ToolError,
-    ResourceError,
-    PromptError,
-    ValidationError,
-    NotFoundError,
-)
 
 
 def _server_masks_details(context: MiddlewareContext[Any]) -> bool:
@@ -140,7 +126,7 @@ class ErrorHandlingMiddleware(Middleware):
         if isinstance(error, McpError) or not self.transform_errors:
             return error
         code, prefix = _TRANSFORMS.get(type(error), (INTERNAL_ERROR, "Internal error"))
-        hide = _server_masks_details(context) and not isinstance(error, _CLIENT_FACING)
+        hide = _server_masks_details(context) and not isinstance(error, CLIENT_FACING_ERRORS)
         message = prefix if hide else f"{prefix}: {error}"
         return _as_sdk_error(McpError(ErrorData(code, message)))
 

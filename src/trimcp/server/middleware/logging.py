@@ -131,10 +131,18 @@ class BaseLoggingMiddleware(Middleware):
     def _formatted(self, fields: Fields) -> str:
         if self.structured_logging:
             return json.dumps(fields)
-        return " ".join(f"{key}={value}" for key, value in fields.items())
+        return " ".join(f"{key}={_printable(value)}" for key, value in fields.items())
 
     def _log(self, fields: Fields, level: int | None = None) -> None:
         self.logger.log(level or self.log_level, self._formatted(fields))
+
+
+def _printable(value: Any) -> Any:
+    """`value`, with a string's line breaks and other control characters escaped: a tool
+    name or URI a client sends cannot write a log line of its own."""
+    if isinstance(value, str) and not value.isprintable():
+        return value.encode("unicode_escape").decode("ascii")
+    return value
 
 
 class LoggingMiddleware(BaseLoggingMiddleware):
