@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ from trimcp.types.prompts import GetPromptParams
 from trimcp.types.resources import ReadResourceParams, ReadResourceResult
 from trimcp.types.results import Result
 from trimcp.types.tools import CallToolParams
+from trimcp.utilities.context_slot import current_context
 
 if TYPE_CHECKING:
     from trimcp.core.request import ServerRequest
@@ -105,23 +107,34 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     tool = server.tool_manager.find(params.name)  # inline: the hot path (`_find_tool`)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
+    if request.envelope.modern:  # MRTR rounds: `_with_input`
+        salient = {"name": params.name, "arguments": params.arguments}
+        return await _with_input(request, params, salient, partial(_run_tool, server, tool, params))
+    # the handshake era's hot path: `_with_input` without a round, spelled out (one
+    # coroutine, no closure, no `_Reset`)
+    ctx = request.context or Context(server, request)
+    token = current_context.set(ctx)
+    try:
+        return await _run_tool(server, tool, params, ctx)
+    finally:
+        current_context.reset(token)
 
-    async def run(ctx: Context) -> Any:
-        try:
-            result = await tool.invoke(
-                params.arguments or {}, ctx, strict=server.strict_input_validation
-            )
-        except (ValidationError, ToolError) as exc:
-            return _error_result(str(exc))
-        except McpError:
-            raise
-        except Exception as exc:
-            logger.exception("Error calling tool %r", params.name)
-            return _error_result(f"Error calling tool {params.name!r}{_detail(server, exc)}")
-        return result.to_mcp_result()
 
-    salient = {"name": params.name, "arguments": params.arguments}
-    return await _with_input(request, params, salient, run)
+async def _run_tool(server: Any, tool: Any, params: CallToolParams, ctx: Context) -> Any:
+    """Run `tool` for `tools/call`: its wire result; a failure becomes an `isError` result
+    (an `McpError` is raised as it is)."""
+    try:
+        result = await tool.invoke(
+            params.arguments or {}, ctx, strict=server.strict_input_validation
+        )
+    except (ValidationError, ToolError) as exc:
+        return _error_result(str(exc))
+    except McpError:
+        raise
+    except Exception as exc:
+        logger.exception("Error calling tool %r", params.name)
+        return _error_result(f"Error calling tool {params.name!r}{_detail(server, exc)}")
+    return result.to_mcp_result()
 
 
 async def _tool_result(request: ServerRequest, params: CallToolParams) -> Any:

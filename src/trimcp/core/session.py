@@ -31,7 +31,7 @@ from trimcp.protocol.envelope import (
 )
 from trimcp.protocol.errors import INVALID_PARAMS, METHOD_NOT_FOUND, PARSE_ERROR, ErrorData
 from trimcp.protocol.jsonrpc import Notification, Request, RequestId
-from trimcp.protocol.lifecycle import Lifecycle, SessionEvent
+from trimcp.protocol.lifecycle import Lifecycle, SessionEvent, SessionState
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
 from trimcp.telemetry import request_telemetry
 from trimcp.types.lifecycle import DiscoverResult, InitializeParams, InitializeResult
@@ -148,6 +148,38 @@ class ServerSession:
         method = request.method
         entry = HANDLERS.get(method)
         server = self.server
+        if entry is not None and method not in REMOVED_IN_MODERN:
+            # the hot path: a method with a plain handler (`tools/call`, the listings...);
+            # the general path below, with its special cases skipped
+            params = decode_params(request.params, entry[0])
+            meta = getattr(params, "meta", None)
+            fast: Envelope | ErrorData
+            if meta is None and self.lifecycle.state is SessionState.OPERATING:
+                fast = self._bare_envelope or self._handshake_envelope(method, None)
+            elif is_modern(meta):
+                fast = parse_modern(meta)
+                if isinstance(fast, ErrorData):
+                    raise McpError(fast)
+            else:
+                fast = self._handshake_envelope(method, meta)
+            served = ServerRequest(
+                server=server,
+                id=request.id,
+                method=method,
+                params=params,
+                envelope=fast,
+                channel=channel,
+                session=self,
+            )
+            if server.middleware or (
+                server.tool_manager.mounts.items and _routes_to_middleware(server, method)
+            ):
+                result = await _through_middleware(served, entry[1])
+            else:
+                result = await entry[1](served, params)
+            if fast.modern:
+                return server.finish_modern(result)
+            return result
         if entry is None and method not in _SPECIAL_PARAMS:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
         if method in REMOVED_IN_MODERN and request.params is not None:
