@@ -20,8 +20,8 @@ content with `jsonschema`, ~2 ms of its ~2.6 ms per call on this box, which woul
 cache's figures. `--structured` keeps the schema, to see that too.
 
 Redis is measured twice: `redis` is the store entered (`async with store:`) around its use,
-`redis (not entered)` the store as a user passes it to the middleware. An unentered trimcp
-`RedisStore` opens a connection per call; py-key-value's (redis-py) keeps a pool either way.
+`redis (not entered)` the store as a user passes it to the middleware. Both trimcp's
+`RedisStore` and py-key-value's (redis-py) keep a connection pool either way.
 The disk store is entered on both sides (it keeps its one connection open either way).
 
 One run: the script starts its own `redis-server` on 127.0.0.1 (a free port, no persistence),
