@@ -624,3 +624,33 @@ async def test_an_unknown_or_disabled_tool_raises_a_tool_error_from_the_client(
                 # the wire keeps the specification's -32602; the client raises both kinds
                 assert isinstance(caught.value, ToolCallRefused)
                 assert isinstance(caught.value, McpError) and caught.value.code == -32602
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "auto"])
+async def test_an_mcp_error_a_middleware_raises_on_tools_call_is_a_tool_error_too(
+    protocol: str,
+) -> None:
+    from trimcp.exceptions import ToolCallRefused, ToolError
+    from trimcp.protocol.errors import ErrorData
+    from trimcp.server.middleware import Middleware
+
+    class Refuse(Middleware):
+        async def on_call_tool(self, context: Any, call_next: Any) -> Any:
+            raise McpError(ErrorData(code=-32000, message="Rate limit exceeded"))
+
+    mcp = FastMCP("refuses", middleware=[Refuse()])
+
+    @mcp.tool
+    def f() -> int:
+        return 1
+
+    with anyio.fail_after(10):
+        async with Client(mcp, protocol=protocol) as client:
+            with pytest.raises(ToolError, match="Rate limit exceeded") as caught:
+                await client.call_tool("f", {})
+            # the wire keeps the middleware's code; the client raises both kinds
+            assert isinstance(caught.value, ToolCallRefused)
+            assert isinstance(caught.value, McpError) and caught.value.code == -32000
+            with pytest.raises(McpError) as listed:  # other methods: the McpError as it is
+                await client.read_resource("data://none")
+            assert not isinstance(listed.value, ToolError)

@@ -122,9 +122,10 @@ class McpError(TrimcpError):
 
 
 class ToolCallRefused(McpError, ToolError):
-    """A `tools/call` the server refused as invalid (-32602: an unknown or disabled tool, as
-    the specification has it): a `ToolError` too, as FastMCP's client raises one (FastMCP's
-    server answers such a call with an `isError` result)."""
+    """A `tools/call` the server answered with a JSON-RPC error (-32602 for an unknown or
+    disabled tool, as the specification has it; a tool's or a middleware's own `McpError`,
+    with its code): a `ToolError` too, as FastMCP's client raises one (FastMCP's server
+    answers such a call with an `isError` result)."""
 
 
 class MissingCapabilityError(McpError, ToolError):

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from trimcp.exceptions import McpError, MissingCapabilityError, ToolCallRefused
-from trimcp.protocol.errors import INVALID_PARAMS, MISSING_REQUIRED_CLIENT_CAPABILITY
+from trimcp.protocol.errors import MISSING_REQUIRED_CLIENT_CAPABILITY
 
 __all__ = ["as_client_error", "sdk_error", "sdk_notification"]
 
@@ -47,13 +47,14 @@ def as_client_error(exc: McpError, method: str) -> McpError:
 
     - a missing client capability (-32021): `MissingCapabilityError`, a `ToolError` too, as a
       FastMCP tool that needs it fails;
-    - `tools/call` refused with invalid params (-32602: the specification's error for an
-      unknown tool): `ToolCallRefused`, a `ToolError` too, as FastMCP's client raises for the
-      `isError` result FastMCP's server answers instead."""
+    - any other error answer to `tools/call` (-32602, the specification's error for an
+      unknown tool; an error a tool or middleware raised, a rate limit's): `ToolCallRefused`,
+      a `ToolError` too, as FastMCP's client raises for the `isError` result FastMCP's server
+      answers instead."""
     refined: type[McpError] | None = None
     if exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY:
         refined = MissingCapabilityError
-    elif exc.code == INVALID_PARAMS and method == "tools/call":
+    elif method == "tools/call":
         refined = ToolCallRefused
     if refined is None or isinstance(exc, refined):
         return sdk_error(exc)
