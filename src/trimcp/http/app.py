@@ -144,6 +144,20 @@ class TrimcpApp(StarletteWithLifespan):
             app = cls(app, *args, **kwargs)
         return app
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        stack = self.middleware_stack
+        if stack is None:
+            stack = self.middleware_stack = self.build_middleware_stack()
+        if type(stack) is McpDispatch and scope["type"] == "http" and not scope.get("root_path"):
+            # no user middleware: an MCP path goes to its endpoint from here (one coroutine
+            # fewer on every request); everything else through the stack, as Starlette does
+            endpoint = stack.endpoints.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await stack(scope, receive, send)
+
     # -- lifespan -------------------------------------------------------------------------
 
     def _enter_lifespan(self, app: Any = None) -> AbstractAsyncContextManager[None]:

@@ -21,7 +21,7 @@ import anyio
 import msgspec
 
 from trimcp.exceptions import McpError
-from trimcp.http.asgi import Receive, Send
+from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.sessions import HttpSession, SSEStream
 from trimcp.http.wire import JSON_HEADERS
 from trimcp.protocol import jsonrpc
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from trimcp.runtime.engine import RequestEngine
 
 logger = logging.getLogger("trimcp.http")
+
+_JSON_TYPE = JSON_HEADERS[0]
 
 
 class DisconnectWatch:
@@ -110,10 +112,11 @@ class PostChannel:
 
     __slots__ = (
         "_endpoint",
+        "_extra",
         "_headers",
+        "_scope",
         "_send",
         "_sse",
-        "extra",
         "request_id",
         "session",
         "stream",
@@ -128,7 +131,8 @@ class PostChannel:
         *,
         sse: bool,
         headers: list[tuple[bytes, bytes]] | None,
-        extra: dict[str, Any],
+        extra: dict[str, Any] | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self._endpoint = endpoint
         self.session = session
@@ -137,7 +141,17 @@ class PostChannel:
         self._sse = sse
         self._headers = headers
         self.stream: SSEStream | None = None
-        self.extra = extra
+        self._extra = extra
+        self._scope = scope
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """The transport's extras: `{"scope": ...}` (the POST's ASGI scope), made on first
+        use (a handler rarely asks; the request's dict is then the same on every read)."""
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = {} if self._scope is None else {"scope": self._scope}
+        return extra
 
     @property
     def session_id(self) -> str | None:
@@ -219,10 +233,11 @@ class PostChannel:
             await self.finish_stream()
             return
         extra = self._headers if headers else None
-        out = [*extra, *JSON_HEADERS] if extra else [*JSON_HEADERS]
-        out.append((b"content-length", b"%d" % len(reply)))
-        await self._send({"type": "http.response.start", "status": status, "headers": out})
-        await self._send({"type": "http.response.body", "body": reply})
+        length = (b"content-length", b"%d" % len(reply))
+        out = [*extra, _JSON_TYPE, length] if extra else [_JSON_TYPE, length]
+        send = self._send
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": reply})
 
     async def answer_cancelled(self, *, modern: bool) -> None:
         """End the POST of a request cancelled before it had an answer.

@@ -148,10 +148,22 @@ def accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
 _VERSION_KEY_TAIL = b"protocolVersion"
 
 
+_version_cache: dict[bytes, str] = {}
+
+
 def header_version(headers: dict[bytes, bytes]) -> str | None:
-    """The `MCP-Protocol-Version` header's value, stripped; None without the header."""
+    """The `MCP-Protocol-Version` header's value, stripped; None without the header.
+
+    Memoised per raw value, as `accepts_json_sse` is: a client sends the same one each time."""
     raw = headers.get(b"mcp-protocol-version")
-    return None if raw is None else raw.decode("latin-1").strip(" \t")
+    if raw is None:
+        return None
+    version = _version_cache.get(raw)
+    if version is None:
+        version = raw.decode("latin-1").strip(" \t")
+        if len(_version_cache) < _ACCEPT_CACHE_LIMIT:
+            _version_cache[raw] = version
+    return version
 
 
 def may_be_modern(body: bytes) -> bool:
@@ -217,10 +229,14 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None) 
                 return None
         except ValueError:
             pass
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        # the usual case: the whole body in one message
+        body: bytes = message.get("body", b"")
+        return body if len(body) <= limit else None
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise Disconnected()
         chunk = message.get("body", b"")
@@ -235,6 +251,7 @@ async def read_body(receive: Receive, limit: int, content_length: bytes | None) 
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
+        message = await receive()
     if len(chunks) == 1:
         return chunks[0]
     return b"".join(chunks)

@@ -97,15 +97,17 @@ def _progress_token(meta: dict[str, Any] | None) -> str | int | None:
     if meta is None:
         return None
     token = meta.get("progressToken")
-    if isinstance(token, str | int) and not isinstance(token, bool):
+    if token is not None and isinstance(token, (str, int)) and not isinstance(token, bool):
         return token
     return None
 
 
 def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
     """Check a modern `_meta` and build its envelope, or say what is wrong with it."""
-    missing = [key for key in (PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY) if key not in meta]
-    if missing:
+    if PROTOCOL_VERSION_KEY not in meta or CLIENT_CAPABILITIES_KEY not in meta:
+        missing = [
+            key for key in (PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY) if key not in meta
+        ]
         return ErrorData(
             INVALID_PARAMS, f"params._meta is missing the required key(s): {', '.join(missing)}"
         )
