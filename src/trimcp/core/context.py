@@ -98,7 +98,8 @@ class Context(ContextBase):
         self._state: dict[str, Any] = {}
         self._last_progress: float | None = None
         self._mrtr: MrtrRound | None = None
-        parent = cast("Context | None", current_context.get())
+        # no `cast()`: it is a call on every request
+        parent: Context | None = current_context.get()  # type: ignore[assignment]
         if parent is not None:  # a child context inherits a copy of the state
             self._state = copy.copy(parent._state)
 
