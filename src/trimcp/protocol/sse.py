@@ -39,9 +39,13 @@ class ServerSentEvent:
 
 def _field_value(name: str, value: str) -> bytes:
     encoded = value.encode()
-    if _LINE_BREAK.search(encoded):
+    if b"\n" in encoded or b"\r" in encoded:
         raise ValueError(f"an SSE {name} must not contain a line break: {value!r}")
     return encoded
+
+
+_event_lines: dict[str, bytes] = {}
+"""`event: NAME\n` per event name, checked once: a stream names few (`message`)."""
 
 
 def encode_event(
@@ -56,26 +60,32 @@ def encode_event(
     `data=None` writes no `data` line (with an `id`, that is MCP's priming event); `b""` writes
     an empty `data:` line. Multi-line data becomes several `data:` lines.
     """
-    parts: list[bytes] = []
+    head = b""
     if event is not None:
-        parts.append(b"event: " + _field_value("event name", event) + b"\n")
+        line = _event_lines.get(event)
+        if line is None:
+            line = b"event: " + _field_value("event name", event) + b"\n"
+            if len(_event_lines) < 64:
+                _event_lines[event] = line
+        head = line
     if id is not None:
         if "\0" in id:
             raise ValueError("an SSE id must not contain NUL")
-        parts.append(b"id: " + _field_value("id", id) + b"\n")
+        head += b"id: " + _field_value("id", id) + b"\n"
     if retry is not None:
         if retry < 0:
             raise ValueError("retry must be >= 0")
-        parts.append(b"retry: %d\n" % retry)
-    if data is not None:
-        raw = data.encode() if isinstance(data, str) else data
-        if b"\n" in raw or b"\r" in raw:
-            for line in _LINE_BREAK.split(raw):
-                parts.append(b"data: " + line + b"\n")
-        else:
-            parts.append(b"data: " + raw + b"\n")
-    parts.append(b"\n")
-    return b"".join(parts)
+        head += b"retry: %d\n" % retry
+    if data is None:
+        return head + b"\n"
+    raw = data.encode() if isinstance(data, str) else data
+    if b"\n" in raw or b"\r" in raw:
+        lines = [head]
+        for line in _LINE_BREAK.split(raw):
+            lines.append(b"data: " + line + b"\n")
+        lines.append(b"\n")
+        return b"".join(lines)
+    return b"".join((head, b"data: ", raw, b"\n\n"))  # the data copied once
 
 
 def encode_comment(text: str = "") -> bytes:
