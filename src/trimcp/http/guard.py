@@ -174,7 +174,9 @@ class OriginGuard:
         if origin is None and host is None:
             await self.app(scope, receive, send)
             return
-        loopback = self._loopback(scope)
+        loopback = self._bound_loopback
+        if loopback is None:
+            loopback = self._loopback(scope)
         if origin is not None:
             key = (origin, loopback)
             allowed = self._origin_cache.get(key)
