@@ -150,6 +150,32 @@ def machine_busy_seconds() -> float | None:
 OTHER_LOAD_LIMIT = 0.15
 
 
+def trimcp_source() -> dict[str, Any]:
+    """The commit the measured trimcp was built from and the files under src/ that differ from
+    it (the tree may be shared with other work in progress)."""
+    root = HERE.parent
+    out: dict[str, Any] = {}
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return out
+    if head.returncode == 0:
+        out["commit"] = head.stdout.strip()
+        out["uncommitted_src"] = [ln[3:] for ln in status.stdout.splitlines() if ln.strip()]
+    return out
+
+
 def rss_kb(pid: int) -> dict[str, int]:
     out: dict[str, int] = {}
     try:
@@ -1376,6 +1402,7 @@ def main() -> int:
         pinning += f"; server and wrk at nice {args.nice}"
     env = server_env()
     configs = build_configs(args)
+    source = trimcp_source()
     load0 = os.getloadavg()[0]
     wrk_version = (
         subprocess.run([args.wrk, "-v"], capture_output=True, timeout=10)
@@ -1392,6 +1419,12 @@ def main() -> int:
         f" memory: {args.sessions} sessions x {args.memory_rounds} rounds;"
         f" load average {load0:.2f}"
     )
+    if source.get("commit"):
+        dirty = source.get("uncommitted_src") or []
+        print(
+            f"  trimcp at {source['commit']}"
+            + (f", uncommitted under src/: {', '.join(dirty)}" if dirty else " (src/ clean)")
+        )
     if load0 > 0.5:
         print(f"  WARNING: 1-min load average {load0:.2f} before the run: figures will be noisy")
 
@@ -1489,6 +1522,7 @@ def main() -> int:
                 "cpus": ncpu,
                 "pinning": pinning,
                 "wrk": wrk_version,
+                "trimcp_source": source,
                 "loadavg_1min_before": load0,
                 "loadavg_1min_after": load1,
                 "interrupted": interrupted,
