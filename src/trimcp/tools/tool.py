@@ -470,10 +470,12 @@ def _plain_result(
 ) -> ToolResult | None:
     """`result_from` for values made only of JSON builtins (`plain_values.is_plain`), the
     same result without `trimcp.utilities.types`; `None` for any other value."""
-    if not plain_values.is_plain(result):
-        return None
     kind = type(result)
-    if output_schema is not None and not output_schema.get(WRAP_KEY) and kind is not dict:
+    scalar = kind is int or kind is str or kind is bool or kind is float or result is None
+    if kind is not str and not plain_values.is_plain(result):
+        return None
+    wrap = output_schema is not None and output_schema.get(WRAP_KEY)
+    if output_schema is not None and not wrap and kind is not dict:
         return None  # the general path raises "structured_content must be a dict"
     content: list[ContentBlock]
     if result is None or ((kind is list or kind is tuple) and not result):
@@ -492,8 +494,8 @@ def _plain_result(
         content = [TextContent(text=text)]
     if output_schema is None:
         structured = plain_values.plain_builtins(result) if kind is dict else None
-    elif output_schema.get(WRAP_KEY):
-        structured = {"result": plain_values.plain_builtins(result)}
+    elif wrap:
+        structured = {"result": result if scalar else plain_values.plain_builtins(result)}
     else:
         structured = plain_values.plain_builtins(result)
     return ToolResult.from_final(content, structured)
