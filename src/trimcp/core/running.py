@@ -50,6 +50,7 @@ _UNWIND = 1.0  # seconds the requests cut at the end of the grace period get to 
 
 async def run_async(
     server: FastMCP,
+    /,
     transport: str | None = None,
     show_banner: bool | None = None,
     **transport_kwargs: Any,
@@ -76,6 +77,7 @@ async def run_async(
 
 def run(
     server: FastMCP,
+    /,
     transport: str | None = None,
     show_banner: bool | None = None,
     *,
@@ -96,12 +98,31 @@ def run(
 
     # A partial of the server's arguments, as FastMCP hands `anyio.run` (its tests read them)
     main = partial(_run_signalled, server, transport, show_banner=show_banner, **transport_kwargs)
-    status = exit_status(lambda: anyio.run(main, backend=backend or settings.backend))
+    chosen: str = backend or settings.backend
+    options = (
+        {"use_uvloop": True}
+        if chosen == "asyncio" and _serves_with_uvicorn(transport, transport_kwargs)
+        else None
+    )  # uvicorn on uvloop, as `trimcp run --server uvicorn` serves
+    status = exit_status(lambda: anyio.run(main, backend=chosen, backend_options=options))
     if status:
         raise SystemExit(status)
 
 
-async def _run_signalled(server: FastMCP, transport: Any, **options: Any) -> int | None:
+def _serves_with_uvicorn(transport: str | None, options: dict[str, Any]) -> bool:
+    """Whether an HTTP run asks for uvicorn (`server="uvicorn"`, or FastMCP's `uvicorn_config=`
+    alone) and uvloop is installed."""
+    import importlib.util
+
+    if transport not in ("http", "streamable-http", "sse"):
+        return False
+    server = options.get("server")
+    implied = options.get("uvicorn_config") is not None and options.get("hypercorn_config") is None
+    uvicorn = server == "uvicorn" or (server is None and implied)
+    return uvicorn and importlib.util.find_spec("uvloop") is not None
+
+
+async def _run_signalled(server: FastMCP, transport: Any, /, **options: Any) -> int | None:
     return await serve_until_signalled(lambda: server.run_async(transport, **options))
 
 
@@ -128,7 +149,11 @@ async def serve_until_signalled(serve: Callable[[], Awaitable[None]]) -> int | N
                         received.append(int(signum))
                         serving.cancel()
                     elif signum == signal.SIGINT:
-                        print("trimcp: second interrupt, exiting now", file=sys.stderr, flush=True)
+                        print(
+                            "trimcp: second interrupt, exiting now",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                         os._exit(128 + signal.SIGINT)
 
         await tg.start(watch)
