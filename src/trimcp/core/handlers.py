@@ -201,7 +201,7 @@ async def _with_input(
             else server.mrtr_max_rounds,
         )
         ctx._mrtr = mrtr_round
-    token = enter_context(ctx)
+    token = current_context.set(ctx)
     try:
         return await body(ctx)
     except BaseException as exc:
@@ -213,7 +213,7 @@ async def _with_input(
             raise
         return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
     finally:
-        token.reset()
+        current_context.reset(token)
 
 
 # -- resources -------------------------------------------------------------------------------
