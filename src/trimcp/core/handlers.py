@@ -110,14 +110,23 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     if request.envelope.modern:  # MRTR rounds: `_with_input`
         salient = {"name": params.name, "arguments": params.arguments}
         return await _with_input(request, params, salient, partial(_run_tool, server, tool, params))
-    # the handshake era's hot path: `_with_input` without a round, spelled out (one
-    # coroutine, no closure, no `_Reset`)
+    # the handshake era's hot path: `_with_input` without a round and `_run_tool`, spelled
+    # out (no coroutine between this one and the tool's, no closure, no `_Reset`)
     ctx = request.context or Context(server, request)
     token = current_context.set(ctx)
     try:
-        return await _run_tool(server, tool, params, ctx)
+        result = await tool.invoke(
+            params.arguments or {}, ctx, strict=server.strict_input_validation
+        )
+    except (ValidationError, ToolError) as exc:
+        return _error_result(str(exc))
+    except McpError:
+        raise
+    except Exception as exc:
+        return _tool_failed(server, params, exc)
     finally:
         current_context.reset(token)
+    return result.to_mcp_result()
 
 
 async def _run_tool(server: Any, tool: Any, params: CallToolParams, ctx: Context) -> Any:
@@ -132,9 +141,14 @@ async def _run_tool(server: Any, tool: Any, params: CallToolParams, ctx: Context
     except McpError:
         raise
     except Exception as exc:
-        logger.exception("Error calling tool %r", params.name)
-        return _error_result(f"Error calling tool {params.name!r}{_detail(server, exc)}")
+        return _tool_failed(server, params, exc)
     return result.to_mcp_result()
+
+
+def _tool_failed(server: Any, params: CallToolParams, exc: Exception) -> CallToolResult:
+    """The `isError` result of a tool that raised something unexpected (logged)."""
+    logger.exception("Error calling tool %r", params.name, exc_info=exc)
+    return _error_result(f"Error calling tool {params.name!r}{_detail(server, exc)}")
 
 
 async def _tool_result(request: ServerRequest, params: CallToolParams) -> Any:
