@@ -349,6 +349,21 @@ class Annotations(Payload, kw_only=True, dict=True):
         fields: dict[str, Any] = _twin_of(self).__dict__
         return fields
 
+    def model_dump(
+        self,
+        *,
+        include: Collection[str] | None = None,
+        exclude: Collection[str] | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """As `Payload.model_dump`, extras included (an `mcp.types.Annotations` twin may
+        drop them: the SDK 2.x's ignores extra keys)."""
+        out = super().model_dump(include=include, exclude=exclude, **options)
+        for key, value in self.extras.items():
+            if (include is None or key in include) and (exclude is None or key not in exclude):
+                out.setdefault(key, value)
+        return out
+
     def _dump(
         self,
         options: _DumpOptions,
