@@ -106,13 +106,13 @@ class SSEStream:
     """
 
     __slots__ = (
+        "_done",
         "_extra_headers",
         "_retry_ms",
         "_send",
         "_sink",
         "closed",
         "connected",
-        "done",
         "dropped",
         "started",
         "store",
@@ -138,7 +138,18 @@ class SSEStream:
         self.connected = True  # the HTTP response is still open
         self.closed = False  # no more events will come
         self.dropped = 0  # events not written: the client was gone
-        self.done = anyio.Event()
+        self._done: anyio.Event | None = None
+
+    @property
+    def done(self) -> anyio.Event:
+        """Set once the stream finished; made on first use (an event per response costs
+        more than the rest of a short stream's bookkeeping, and rarely anyone waits)."""
+        event = self._done
+        if event is None:
+            event = self._done = anyio.Event()
+            if self.closed:
+                event.set()
+        return event
 
     @property
     def resumable(self) -> bool:
@@ -245,7 +256,8 @@ class SSEStream:
         if self.connected and self.started:
             self.connected = False
             await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
-        self.done.set()
+        if self._done is not None:
+            self._done.set()
 
     def disconnected(self) -> None:
         """The client went away: later events are only stored (if resumable)."""
@@ -341,6 +353,21 @@ class HttpSession:
         self.last_active = time.monotonic()
         if self._active == 0 and self._manager is not None:
             self._manager._idle_of(self).move_to_end(self.id)
+
+    def request_started(self) -> None:
+        """A request of this session is being served: `active += 1`, without the property."""
+        self._active += 1
+        if self._active == 1 and self._manager is not None:
+            self._manager._busy_changed(self)
+
+    def request_done(self) -> None:
+        """The request is answered: `active -= 1` and `touch()` in one step (a session
+        that turns idle rejoins the idle order at its end, as `touch` would put it)."""
+        self._active -= 1
+        if self._active == 0 and self._manager is not None:
+            self._manager._busy_changed(self)  # stamps `last_active`
+        else:
+            self.last_active = time.monotonic()
 
     def new_stream_id(self, *, standalone: bool = False) -> str:
         if standalone:

@@ -67,7 +67,7 @@ from trimcp.core.session import ServerSession
 from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
-from trimcp.http.context import reset_http_request, set_http_request
+from trimcp.http.context import PendingHttpRequest, http_request_var
 from trimcp.http.event_store import EventStoreProtocol
 from trimcp.http.sessions import HttpSession, SessionManager, new_session_id
 from trimcp.http.streams import serve_get, serve_listen
@@ -388,12 +388,15 @@ class StreamableHTTPEndpoint:
         if request.method == "initialize":
             await self._initialize(scope, receive, send, request, sse_ok, body)
             return
-        session = await self._session_for(send, headers, request.id)
-        if session is None:
-            return
-        if session is True:
+        if self.stateless:
             mcp = await self.stateless_session(version or ASSUMED_HANDSHAKE_VERSION)
             await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
+            return
+        # `_session_for` inline: a coroutine fewer on the hot path
+        raw = headers.get(b"mcp-session-id")
+        session = None if raw is None else self.sessions.get(raw.decode("latin-1"))
+        if session is None:
+            await self._session_for(send, headers, request.id)  # answers 400 or 404
             return
         await self._dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
 
@@ -504,12 +507,13 @@ class StreamableHTTPEndpoint:
             await _respond_refused(send, refused, request.id, SESSION_BUSY)
             return False
         channel = PostChannel(
-            self, session, request.id, send, sse=sse_ok, headers=headers, extra={"scope": scope}
+            self, session, request.id, send, sse=sse_ok, headers=headers, scope=scope
         )
         watch = self._watch.register(receive, engine, key) if modern else None
         if session is not None:
-            session.active += 1
-        token = set_http_request(scope, body)  # a Request is built only if a tool asks for it
+            session.request_started()
+        # a Request is built only if a tool asks for it (`set_http_request`, inline)
+        token = http_request_var.set(PendingHttpRequest(scope, body))
         answer: bytes | ErrorData | None = None
         try:
             # `RequestEngine.serve` spelled out: the handler runs in this task, one coroutine
@@ -523,11 +527,11 @@ class StreamableHTTPEndpoint:
                     raise
             answer = engine.conclude(key, answer)
         finally:
-            reset_http_request(token)
-            self._watch.unregister(watch)
+            http_request_var.reset(token)
+            if watch is not None:
+                self._watch.unregister(watch)
             if session is not None:
-                session.active -= 1
-                session.touch()
+                session.request_done()
         if answer is None:  # cancelled before it had an answer; a stalled client cannot hold it
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                 await channel.answer_cancelled(modern=modern)
