@@ -1012,3 +1012,26 @@ async def test_listen_acknowledges_first_then_sends_only_opted_in_tagged_changes
         assert seen[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
         assert [m["method"] for m in seen[1:]] == ["notifications/tools/list_changed"]
         assert seen[1]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+
+
+class _FailingReplay(InMemoryEventStore):
+    """Stores events, but replaying them fails as a Redis that went down would."""
+
+    async def replay_events_after(self, last_event_id: str, send_callback: Any) -> str | None:
+        from trimcp.storage.errors import StorageUnavailableError
+
+        raise StorageUnavailableError("redis 127.0.0.1:1 unreachable (replay)")
+
+
+async def test_a_failing_event_store_replays_nothing_but_the_get_is_answered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running(event_store=_FailingReplay(), retry_interval=10) as h:
+        session_id = await h.initialize()
+        response = await h.call(session_id, "tools/call", {"name": "close_early", "arguments": {}})
+        last = [e.id for e in sse_events(response.text) if e.id][-1]
+        headers = {"accept": "text/event-stream", "mcp-session-id": session_id}
+        with anyio.fail_after(10):
+            replay = await h.client.get(h.url, headers=dict(headers, **{"last-event-id": last}))
+        assert replay.status_code == 200  # an SSE stream, not an exception out of the app
+        assert "the event store failed" in caplog.text

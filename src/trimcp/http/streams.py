@@ -11,6 +11,7 @@ when the endpoint shuts down. The functions take the `StreamableHTTPEndpoint` th
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -27,11 +28,26 @@ from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Request
 from trimcp.protocol.sse import encode_comment, encode_event
+from trimcp.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from trimcp.http.streamable import StreamableHTTPEndpoint
 
 logger = logging.getLogger("trimcp.http")
+
+
+async def _replay(
+    session: HttpSession, last_event_id: str, send: Callable[[str, bytes], Awaitable[None]]
+) -> None:
+    """Replay the stored events after `last_event_id`; an event store that fails (Redis
+    down) replays nothing, and the stream carries on live."""
+    assert session.store is not None
+    try:
+        await session.store.replay_events_after(last_event_id, send)
+    except StorageError as exc:
+        logger.warning(
+            "resuming after %r: the event store failed (%s); nothing replayed", last_event_id, exc
+        )
 
 
 # -- subscriptions/listen (2026-07-28) ----------------------------------------------------
@@ -137,8 +153,8 @@ async def _standalone(
         async with serving_stream(receive, endpoint.stream_scopes, endpoint.shutting_down):
             await stream.start()
             if replay_from is not None and session.store is not None:
-                await session.store.replay_events_after(
-                    replay_from, lambda eid, msg: stream.send_raw(_event(msg, eid))
+                await _replay(
+                    session, replay_from, lambda eid, msg: stream.send_raw(_event(msg, eid))
                 )
             async with inbox:
                 async for message in inbox:
@@ -194,7 +210,7 @@ async def _resume(
             async def replay(event_id: str, message: bytes) -> None:
                 await out.send_raw(_event(message, event_id))
 
-            await session.store.replay_events_after(last_event_id, replay)
+            await _replay(session, last_event_id, replay)
             if live is not None:
                 async with source:
                     async for chunk in source:
