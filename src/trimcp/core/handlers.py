@@ -32,6 +32,7 @@ from trimcp.core.listings import (
     list_tools,
 )
 from trimcp.exceptions import (
+    CLIENT_FACING_ERRORS,
     McpError,
     NotFoundError,
     PromptError,
@@ -405,9 +406,6 @@ class _FaultParams(msgspec.Struct):
 
 _fault_params = msgspec.json.Decoder(_FaultParams)
 
-# trimcp exceptions whose message is meant for the client: sent even when masking
-_PUBLIC = (ToolError, ResourceError, PromptError, ValidationError, NotFoundError)
-
 
 def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any, ErrorData | None]:
     """The answer to `request`, whose serving raised `exc` past its handler: an exception
@@ -419,7 +417,7 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
     anything else a JSON-RPC error: -32603 with FastMCP's wording ("Error reading resource
     'x'", "Error rendering prompt 'x'"; else "Internal error") for an unexpected exception,
     whose text follows (or, for other methods, is the message) only when
-    `mask_error_details` is off; an exception of `_PUBLIC` keeps its
+    `mask_error_details` is off; an exception of `CLIENT_FACING_ERRORS` keeps its
     message and the code its handler would give it. An unexpected exception is logged here
     with its traceback; it never reaches the client.
     """
@@ -431,7 +429,7 @@ def answer_fault(server: FastMCP, request: Request, exc: Exception) -> tuple[Any
         params = _FaultParams()
     modern = isinstance(params.meta, dict) and is_modern(params.meta)
     method = request.method
-    public = isinstance(exc, _PUBLIC)
+    public = isinstance(exc, CLIENT_FACING_ERRORS)
     if public:
         logger.debug("request %r (%s) failed: %s", request.id, method, _text(exc))
         message = _text(exc)
