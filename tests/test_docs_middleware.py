@@ -10,74 +10,15 @@ fixture: its `localhost:6379` addresses are rewritten to that server's.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
+
+from tests.doc_examples import Block, python_blocks, run_block
 
 pytestmark = pytest.mark.anyio
 
-DOC = Path(__file__).parent.parent / "docs" / "middleware.md"
-RUN_LINE = re.compile(r"^(anyio\.run\(main.*\)|asyncio\.run\(main\(\)\))\s*(#.*)?$")
-
-
-@dataclass(frozen=True)
-class Block:
-    line: int  # where the code starts in the markdown, for tracebacks and test ids
-    code: str
-
-    @property
-    def needs_redis(self) -> bool:
-        return self.code.startswith("# needs: redis")
-
-    @property
-    def asyncio_only(self) -> bool:
-        return self.code.startswith("# asyncio only")
-
-
-def python_blocks() -> list[Block]:
-    blocks: list[Block] = []
-    lines = DOC.read_text().splitlines()
-    start: int | None = None
-    for number, text in enumerate(lines, start=1):
-        if start is None and text.strip() == "```python":
-            start = number
-        elif start is not None and text.strip() == "```":
-            blocks.append(Block(line=start + 1, code="\n".join(lines[start : number - 1]) + "\n"))
-            start = None
-    return blocks
-
-
-BLOCKS = python_blocks()
-
-
-def prepare(block: Block, request: pytest.FixtureRequest) -> str:
-    code = "\n".join("" if RUN_LINE.match(line) else line for line in block.code.splitlines())
-    if block.needs_redis:
-        server = request.getfixturevalue("redis_server")
-        rewritten = code.replace(
-            'host="localhost", port=6379', f'host="{server.host}", port={server.port}'
-        )
-        rewritten = rewritten.replace(
-            "redis://localhost:6379", f"redis://{server.host}:{server.port}"
-        )
-        assert "localhost" not in rewritten and "6379" not in rewritten, "an address left as is"
-        code = rewritten
-    return code
-
-
-async def run_block(block: Block, request: pytest.FixtureRequest) -> None:
-    code = prepare(block, request)
-    namespace: dict[str, Any] = {"__name__": f"docs_middleware_line_{block.line}"}
-    # line numbers of the traceback point into docs/middleware.md
-    exec(compile("\n" * (block.line - 1) + code, str(DOC), "exec"), namespace)
-    main = namespace.get("main")
-    if main is not None:
-        with anyio.fail_after(60):
-            await main()
+BLOCKS = python_blocks("middleware.md")
 
 
 def test_the_page_has_examples_of_every_kind() -> None:
