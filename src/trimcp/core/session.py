@@ -11,7 +11,7 @@ requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -162,24 +162,8 @@ class ServerSession:
                     raise McpError(fast)
             else:
                 fast = self._handshake_envelope(method, meta)
-            served = ServerRequest(
-                server=server,
-                id=request.id,
-                method=method,
-                params=params,
-                envelope=fast,
-                channel=channel,
-                session=self,
-            )
-            if server.middleware or (
-                server.tool_manager.mounts.items and _routes_to_middleware(server, method)
-            ):
-                result = await _through_middleware(served, entry[1])
-            else:
-                result = await entry[1](served, params)
-            if fast.modern:
-                return server.finish_modern(result)
-            return result
+            result = await self._call(request, params, fast, channel, entry[1])
+            return server.finish_modern(result) if fast.modern else result
         if entry is None and method not in _SPECIAL_PARAMS:
             raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}")
         if method in REMOVED_IN_MODERN and request.params is not None:
@@ -212,24 +196,35 @@ class ServerSession:
         if method in ("resources/subscribe", "resources/unsubscribe"):
             return self._subscribe(method, params)
         assert entry is not None and envelope is not None
+        result = await self._call(request, params, envelope, channel, entry[1])
+        return server.finish_modern(result) if envelope.modern else result
+
+    def _call(
+        self,
+        request: Request,
+        params: Any,
+        envelope: Envelope,
+        channel: Channel,
+        handler: Callable[[ServerRequest, Any], Awaitable[Any]],
+    ) -> Awaitable[Any]:
+        """The handler's answer to `request` (through the middleware chain when the server or
+        a mount it routes to has middleware): an awaitable, so that no coroutine frame is
+        added on the way."""
+        server = self.server
         served = ServerRequest(
             server=server,
             id=request.id,
-            method=method,
+            method=request.method,
             params=params,
             envelope=envelope,
             channel=channel,
             session=self,
         )
         if server.middleware or (
-            server.tool_manager.mounts.items and _routes_to_middleware(server, method)
+            server.tool_manager.mounts.items and _routes_to_middleware(server, request.method)
         ):
-            result = await _through_middleware(served, entry[1])
-        else:
-            result = await entry[1](served, params)
-        if envelope.modern:
-            return server.finish_modern(result)
-        return result
+            return _through_middleware(served, handler)
+        return handler(served, params)
 
     def _handshake_envelope(self, method: str, meta: dict[str, Any] | None) -> Envelope:
         event = SessionEvent.PING if method == "ping" else SessionEvent.REQUEST
