@@ -344,22 +344,37 @@ def test_without_opentelemetry_nothing_is_imported_and_sessions_are_not_wrapped(
     assert run_python(code) == "[] False"
 
 
-def test_import_trimcp_does_not_import_opentelemetry_a_session_does() -> None:
+def test_opentelemetry_is_imported_only_once_the_application_uses_it() -> None:
     out = run_python(
         """
         import sys
         import trimcp
         from trimcp import FastMCP
-        mcp = FastMCP("t")
-        before = any(m.startswith("opentelemetry") for m in sys.modules)
         from trimcp.core.session import ServerSession
-        middle = any(m.startswith("opentelemetry") for m in sys.modules)
-        session = ServerSession(mcp)
-        after = any(m.startswith("opentelemetry") for m in sys.modules)
-        print(before, middle, after, "handle_request" in vars(session))
+        mcp = FastMCP("t")
+        loaded = lambda: any(m.startswith("opentelemetry") for m in sys.modules)
+        first = ServerSession(mcp)  # installed, but the application does not use it
+        before = loaded(), "handle_request" in vars(first)
+        import opentelemetry.trace  # what setting up a tracer provider does
+        second = ServerSession(mcp)
+        print(*before, "handle_request" in vars(second))
         """
     )
-    assert out == "False False True True"
+    assert out == "False False True"
+
+
+def test_trimcp_otel_1_reports_before_the_application_imports_opentelemetry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIMCP_OTEL", "1")
+    out = run_python(
+        """
+        from trimcp import FastMCP
+        from trimcp.core.session import ServerSession
+        print("handle_request" in vars(ServerSession(FastMCP("t"))))
+        """
+    )
+    assert out == "True"
 
 
 @pytest.mark.parametrize("value", ["0", "off", "FALSE"])

@@ -28,8 +28,10 @@ it all off, as does the environment variable `TRIMCP_OTEL=0` (read at import). E
 applies to the sessions made afterwards.
 
 Cost. Nothing here is imported by `import trimcp`, and OpenTelemetry is imported only when
-the first server session is made, and only if it is installed (`importlib.util.find_spec`,
-asked once). Without it, a session serves as if this module did not exist: the check is
+a server session is made after the application imported OpenTelemetry's API itself (as any
+tracer or meter provider setup does), gave `configure()` a provider, or set `TRIMCP_OTEL=1`:
+an application that does not use OpenTelemetry never pays its import (some 20-40 ms), even
+with the package installed. Without it, a session serves as if this module did not exist: the check is
 made once per session, not per request. With it, a session's `handle_request` is wrapped
 by `RequestTelemetry.traced`; while no provider is set up (the API installed, the SDK not
 configured) a request pays that wrapper and a clock read (well under a microsecond), and
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -72,6 +75,9 @@ _peek_decoder = msgspec.json.Decoder(_Peek)
 _EMPTY = _Peek()
 
 _OFF = frozenset({"0", "false", "no", "off"})
+# `TRIMCP_OTEL=1`: report even before the application imported OpenTelemetry (auto-instrumented
+# processes whose providers come from the environment)
+_FORCED = os.environ.get("TRIMCP_OTEL", "").lower() in {"1", "true", "yes", "on"}
 _options: dict[str, Any] = {
     # `TRIMCP_OTEL=0` (or `FASTMCP_OTEL=0`) turns it off without code
     "enabled": os.environ.get("TRIMCP_OTEL", os.environ.get("FASTMCP_OTEL", "1")).lower()
@@ -95,14 +101,31 @@ def configure(
 
 
 def request_telemetry() -> RequestTelemetry | None:
-    """What a new session reports through, or None (OpenTelemetry not installed, or turned
-    off). Decided on the first call (which imports OpenTelemetry if it is installed) and
-    kept until `configure()`."""
+    """What a new session reports through, or None (OpenTelemetry not installed, not in use,
+    or turned off). OpenTelemetry is in use once the application has imported its API (as
+    any setup of a tracer or meter provider does), when `configure()` was given a provider,
+    or with `TRIMCP_OTEL=1`; until then nothing is imported and the question is asked again
+    at the next session (a `sys.modules` lookup). Once decided, kept until `configure()`."""
     global _resolved, _current
     if not _resolved:
-        _current = _build() if _options["enabled"] and _installed() else None
+        if not _options["enabled"]:
+            _current = None
+        elif _in_use():
+            _current = _build() if _installed() else None
+        else:
+            return None  # not in use (yet): no import, asked again at the next session
         _resolved = True
     return _current
+
+
+def _in_use() -> bool:
+    return (
+        "opentelemetry.trace" in sys.modules
+        or "opentelemetry.metrics" in sys.modules
+        or _options["tracer_provider"] is not None
+        or _options["meter_provider"] is not None
+        or _FORCED
+    )
 
 
 def _installed() -> bool:
