@@ -202,10 +202,8 @@ def _transport_options(args: argparse.Namespace, transport: str) -> dict[str, An
         options["json_response"] = True
     if args.stateless:
         options["stateless_http"] = True
-    if args.server == "uvicorn":
-        # FastMCP's spelling, which selects uvicorn: `run_async`'s first parameter is named
-        # `server` (the FastMCP), so `server="uvicorn"` cannot pass through it
-        options["uvicorn_config"] = {}
+    if args.server is not None:
+        options["server"] = args.server
     return options
 
 
