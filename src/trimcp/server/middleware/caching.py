@@ -44,18 +44,33 @@ request is served as if there were no cache.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any, NotRequired, Self, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import msgspec
 
 from trimcp.core.middleware import CallNext, Middleware, MiddlewareContext
-from trimcp.prompts.prompt import Prompt
-from trimcp.resources.resource import ReadResourceContents, Resource
+from trimcp.server.middleware.cache_entries import (
+    CachableReadResourceContents,
+    CachableToolResult,
+    dump_contents,
+    dump_prompt,
+    dump_prompts,
+    dump_resources,
+    dump_tool_result,
+    dump_tools,
+    dump_wire,
+    load_contents,
+    load_prompt,
+    load_prompts,
+    load_resources,
+    load_tool_result,
+    load_tools,
+    load_wire,
+)
 from trimcp.storage import AsyncKeyValue, MemoryStore
 from trimcp.storage.wrappers import (
     CollectionStatistics,
@@ -64,16 +79,6 @@ from trimcp.storage.wrappers import (
     LimitSizeWrapper,
     StatisticsWrapper,
 )
-from trimcp.tools.tool import Tool, ToolResult
-from trimcp.types.codec import convert
-from trimcp.types.content import ContentBlock
-from trimcp.types.prompts import GetPromptResult, ListPromptsResult
-from trimcp.types.prompts import Prompt as MCPPrompt
-from trimcp.types.resources import ListResourcesResult, ReadResourceResult
-from trimcp.types.resources import Resource as MCPResource
-from trimcp.types.results import CacheableResult
-from trimcp.types.tools import ListToolsResult
-from trimcp.types.tools import Tool as MCPTool
 
 __all__ = [
     "FIVE_MINUTES_IN_SECONDS",
@@ -137,75 +142,6 @@ class GetPromptSettings(SharedMethodSettings):
     """`prompts/get` caching."""
 
 
-# -- what is stored ----------------------------------------------------------------------------
-
-
-class CachableToolResult(msgspec.Struct, kw_only=True):
-    """A `ToolResult` as the cache keeps it; stored as the wire `CallToolResult` dict."""
-
-    content: list[ContentBlock]
-    structured_content: dict[str, Any] | None = msgspec.field(
-        default=None, name="structuredContent"
-    )
-    meta: dict[str, Any] | None = msgspec.field(default=None, name="_meta")
-
-    @classmethod
-    def wrap(cls, value: ToolResult) -> Self:
-        return cls(
-            content=convert(value.content, list[ContentBlock]),
-            structured_content=value.structured_content,
-            meta=value.meta,
-        )
-
-    def unwrap(self) -> ToolResult:
-        result = ToolResult.from_final(list(self.content), self.structured_content)
-        result.meta = self.meta
-        return result
-
-
-@dataclass
-class CachableReadResourceContents:
-    """One `ReadResourceContents` as the cache keeps it; stored as `{"text"}` or `{"blob"}`
-    (base64), with `mimeType` and `_meta`."""
-
-    content: str | bytes
-    mime_type: str | None = None
-    meta: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = (
-            {"blob": base64.b64encode(self.content).decode()}
-            if isinstance(self.content, bytes)
-            else {"text": self.content}
-        )
-        data["mimeType"] = self.mime_type
-        if self.meta is not None:
-            data["_meta"] = self.meta
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        blob = data.get("blob")
-        content = base64.b64decode(blob) if blob is not None else str(data.get("text", ""))
-        return cls(content, data.get("mimeType"), data.get("_meta"))
-
-    def get_size(self) -> int:
-        """Its size as stored (JSON bytes)."""
-        return len(msgspec.json.encode(self.to_dict()))
-
-    @classmethod
-    def get_sizes(cls, values: Sequence[Self]) -> int:
-        return sum(item.get_size() for item in values)
-
-    @classmethod
-    def wrap(cls, values: Sequence[ReadResourceContents]) -> list[Self]:
-        return [cls(item.content, item.mime_type, item.meta) for item in values]
-
-    @classmethod
-    def unwrap(cls, values: Sequence[Self]) -> list[ReadResourceContents]:
-        return [ReadResourceContents(item.content, item.mime_type, item.meta) for item in values]
-
-
 def _statistics(value: Any) -> CollectionStatistics | None:
     """`value` as trimcp's `CollectionStatistics`, from any object of that shape (a
     py-key-value `KVStoreCollectionStatistics`, say), so the two compare equal."""
@@ -250,169 +186,6 @@ _STATISTICS_FIELDS = {
     "prompts/get": "get_prompt",
     "tools/call": "call_tool",
 }
-
-
-# -- listings: the components' definitions -----------------------------------------------------
-
-
-def _dump_tools(tools: Iterable[Tool]) -> dict[str, Any]:
-    return {
-        "items": [
-            {
-                "key": t.key,
-                "tags": sorted(t.tags),
-                "enabled": t.enabled,
-                "entry": msgspec.to_builtins(t.to_mcp_tool(include_fastmcp_meta=False)),
-            }
-            for t in tools
-        ]
-    }
-
-
-def _load_tools(data: dict[str, Any]) -> list[Tool]:
-    tools = []
-    for item in data["items"]:
-        entry = convert(item["entry"], MCPTool)
-        tool = Tool(
-            name=entry.name,
-            parameters=entry.inputSchema,
-            title=entry.title,
-            description=entry.description,
-            tags=set(item["tags"]),
-            annotations=entry.annotations,
-            output_schema=entry.outputSchema,
-            meta=entry.meta,
-            enabled=item["enabled"],
-            icons=entry.icons,
-        )
-        tool.key = item["key"]
-        tools.append(tool)
-    return tools
-
-
-def _dump_resources(resources: Iterable[Resource]) -> dict[str, Any]:
-    return {
-        "items": [
-            {
-                "key": r.key,
-                "tags": sorted(r.tags),
-                "enabled": r.enabled,
-                "entry": msgspec.to_builtins(r.to_mcp_resource(include_fastmcp_meta=False)),
-            }
-            for r in resources
-        ]
-    }
-
-
-def _load_resources(data: dict[str, Any]) -> list[Resource]:
-    resources = []
-    for item in data["items"]:
-        entry = convert(item["entry"], MCPResource)
-        resources.append(
-            Resource(
-                uri=entry.uri,
-                name=entry.name,
-                title=entry.title,
-                description=entry.description,
-                mime_type=entry.mimeType,
-                tags=item["tags"],
-                annotations=entry.annotations,
-                meta=entry.meta,
-                enabled=item["enabled"],
-                icons=entry.icons,
-                key=item["key"],
-            )
-        )
-    return resources
-
-
-def _dump_prompts(prompts: Iterable[Prompt]) -> dict[str, Any]:
-    return {
-        "items": [
-            {
-                "key": p.key,
-                "tags": sorted(p.tags),
-                "enabled": p.enabled,
-                "entry": msgspec.to_builtins(p.to_mcp_prompt(include_fastmcp_meta=False)),
-            }
-            for p in prompts
-        ]
-    }
-
-
-def _load_prompts(data: dict[str, Any]) -> list[Prompt]:
-    prompts = []
-    for item in data["items"]:
-        entry = convert(item["entry"], MCPPrompt)
-        prompts.append(
-            Prompt(
-                name=entry.name,
-                title=entry.title,
-                description=entry.description,
-                arguments=entry.arguments,
-                tags=item["tags"],
-                meta=entry.meta,
-                enabled=item["enabled"],
-                icons=entry.icons,
-                key=item["key"],
-            )
-        )
-    return prompts
-
-
-# -- results -----------------------------------------------------------------------------------
-
-
-def _dump_tool_result(result: Any) -> dict[str, Any] | None:
-    if not isinstance(result, ToolResult):
-        return None  # an input round (2026-07-28) or a hook's own answer: not cached
-    stored: dict[str, Any] = msgspec.to_builtins(CachableToolResult.wrap(result))
-    return stored
-
-
-def _load_tool_result(data: dict[str, Any]) -> ToolResult:
-    return convert(data, CachableToolResult).unwrap()
-
-
-def _dump_contents(contents: Any) -> dict[str, Any] | None:
-    if not isinstance(contents, list) or not all(
-        isinstance(c, ReadResourceContents) for c in contents
-    ):
-        return None
-    return {"items": [c.to_dict() for c in CachableReadResourceContents.wrap(contents)]}
-
-
-def _load_contents(data: dict[str, Any]) -> list[ReadResourceContents]:
-    items = [CachableReadResourceContents.from_dict(item) for item in data["items"]]
-    return CachableReadResourceContents.unwrap(items)
-
-
-def _dump_prompt(result: Any) -> dict[str, Any] | None:
-    if not isinstance(result, GetPromptResult) or result.resultType == "input_required":
-        return None
-    stored: dict[str, Any] = msgspec.to_builtins(result)
-    return stored
-
-
-def _load_prompt(data: dict[str, Any]) -> GetPromptResult:
-    return convert(data, GetPromptResult)
-
-
-_WIRE_RESULTS: dict[str, type[CacheableResult]] = {
-    "tools/list": ListToolsResult,
-    "resources/list": ListResourcesResult,
-    "prompts/list": ListPromptsResult,
-    "resources/read": ReadResourceResult,
-}
-"""A hook may answer these methods with the wire result itself (a proxy, say), which may
-carry the 2026-07-28 caching hints: such results are cached as they are."""
-
-
-def _dump_wire(method: str, result: Any) -> dict[str, Any] | None:
-    wire = _WIRE_RESULTS.get(method)
-    if wire is None or type(result) is not wire or result.resultType == "input_required":
-        return None
-    return {"wire": msgspec.to_builtins(result)}
 
 
 def _cursor(context: MiddlewareContext[Any]) -> Any:
@@ -544,7 +317,7 @@ class ResponseCachingMiddleware(Middleware):
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
         return await self._cached(
-            context, call_next, "tools/list", GLOBAL_KEY, _cursor(context), _dump_tools, _load_tools
+            context, call_next, "tools/list", GLOBAL_KEY, _cursor(context), dump_tools, load_tools
         )
 
     async def on_list_resources(
@@ -556,8 +329,8 @@ class ResponseCachingMiddleware(Middleware):
             "resources/list",
             GLOBAL_KEY,
             _cursor(context),
-            _dump_resources,
-            _load_resources,
+            dump_resources,
+            load_resources,
         )
 
     async def on_list_prompts(
@@ -569,8 +342,8 @@ class ResponseCachingMiddleware(Middleware):
             "prompts/list",
             GLOBAL_KEY,
             _cursor(context),
-            _dump_prompts,
-            _load_prompts,
+            dump_prompts,
+            load_prompts,
         )
 
     async def on_call_tool(
@@ -585,8 +358,8 @@ class ResponseCachingMiddleware(Middleware):
             "tools/call",
             message.name,
             message.arguments,
-            _dump_tool_result,
-            _load_tool_result,
+            dump_tool_result,
+            load_tool_result,
         )
 
     async def on_read_resource(
@@ -594,7 +367,7 @@ class ResponseCachingMiddleware(Middleware):
     ) -> Any:
         uri = str(context.message.uri)
         return await self._cached(
-            context, call_next, "resources/read", uri, None, _dump_contents, _load_contents
+            context, call_next, "resources/read", uri, None, dump_contents, load_contents
         )
 
     async def on_get_prompt(
@@ -607,8 +380,8 @@ class ResponseCachingMiddleware(Middleware):
             "prompts/get",
             message.name,
             message.arguments,
-            _dump_prompt,
-            _load_prompt,
+            dump_prompt,
+            load_prompt,
         )
 
     # -- the one path --------------------------------------------------------------------------
@@ -637,12 +410,12 @@ class ResponseCachingMiddleware(Middleware):
         if stored is not None:
             try:
                 if "wire" in stored:
-                    return convert(stored["wire"], _WIRE_RESULTS[method])
+                    return load_wire(method, stored)
                 return load(stored)
             except Exception:  # an entry no version of this middleware wrote: a miss
                 logger.warning("ignoring an unreadable %s cache entry", method, exc_info=True)
         result = await call_next(context)
-        data = _dump_wire(method, result) or _dumped(dump, result)
+        data = dump_wire(method, result) or _dumped(dump, result)
         if data is not None:
             ttl = _hinted_ttl(result, ttl)
             if ttl is not None:
