@@ -93,8 +93,8 @@ async def test_on_initialize_runs_when_a_client_introduces_itself_in_both_eras(
     protocol: str,
 ) -> None:
     """Handshake era: `initialize`. 2026-07-28, which has none: the client's
-    `server/discover`, as an `InitializeRequest` made of its `_meta`; only `on_initialize`
-    runs for it (`on_request` sees the era's requests from the first real one)."""
+    `server/discover`, as an `InitializeRequest` made of its `_meta`; the whole chain runs
+    for it, as for `initialize` (`on_request` sees it: a rate limit counts it)."""
     import anyio
 
     from trimcp.server.middleware import InitializeRequest
@@ -118,10 +118,12 @@ async def test_on_initialize_runs_when_a_client_introduces_itself_in_both_eras(
     assert [entry for entry in seen if entry[0] == "initialize"] == [
         ("initialize", "initialize", "ada")
     ]
-    # initialize is a request of the handshake era (on_request runs, outside on_initialize);
-    # a discovery is none
+    # the introduction is a request in both eras (on_request runs, outside on_initialize)
     requests = [entry[1] for entry in seen if entry[0] == "request"]
-    assert requests[0] == ("initialize" if protocol == "legacy" else "tools/call")
+    assert requests[0] == "initialize"
+    assert seen.index(("request", "initialize", "")) < seen.index(
+        ("initialize", "initialize", "ada")
+    )
     assert "tools/call" in requests
 
 
@@ -137,3 +139,75 @@ async def test_a_modern_client_refused_by_on_initialize_cannot_connect() -> None
     with anyio.fail_after(10), pytest.raises(ClientError, match="not you"):
         async with Client(make_server(Refuse()), protocol="modern"):
             pass
+
+
+class Seen(Middleware):
+    """Records each request its `on_request` sees, by method."""
+
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+
+    async def on_request(self, context: MiddlewareContext, call_next):
+        self.methods.append(context.method)
+        return await call_next(context)
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_a_first_call_is_preceded_by_the_servers_own_listing_as_in_fastmcp(
+    protocol: str,
+) -> None:
+    """FastMCP's low-level server lists the tools (through the middleware) before a call of
+    a tool it has not seen listed; the client then lists them to read the output schema.
+    Middleware sees both, once per tool name; a tool listed since is called straight."""
+    import anyio
+
+    seen = Seen()
+    with anyio.fail_after(10):
+        async with Client(make_server(seen), protocol=protocol) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+            assert (await client.call_tool("add", {"a": 2, "b": 2})).data == 4
+            assert seen.methods == [
+                "initialize",
+                "tools/list",  # the server's own, before the first call
+                "tools/call",
+                "tools/list",  # the client's, for the output schema
+                "tools/call",
+            ]
+            seen.methods.clear()
+            assert (await client.call_tool("secret_tool", {})).data == "hidden"
+            assert seen.methods == ["tools/call"]  # listed by then
+            with pytest.raises(Exception, match="nope"):
+                await client.call_tool("nope", {})
+            # a name no listing has: FastMCP's server lists again, at each such call
+            assert seen.methods[1:] == ["tools/list", "tools/call"]
+
+
+async def test_a_server_without_middleware_makes_no_listing_of_its_own() -> None:
+    import anyio
+
+    mcp = make_server()
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            assert (await client.call_tool("add", {"a": 1, "b": 2})).data == 3
+    assert mcp.tool_manager.named_in_listing == set()
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_a_rate_limit_tuned_on_fastmcp_trips_where_it_trips_there(protocol: str) -> None:
+    """FastMCP's own figures (its rate-limit tests): a burst of 6 lets 3 calls through and
+    refuses the 4th (1 introduction + 2 listings + 3 calls), over HTTP as in memory."""
+    import anyio
+
+    from tests.wire import serving
+    from trimcp.exceptions import ToolError
+    from trimcp.server.middleware.rate_limiting import RateLimitingMiddleware
+
+    mcp = make_server(RateLimitingMiddleware(max_requests_per_second=0.01, burst_capacity=6))
+    with anyio.fail_after(20):
+        async with serving(mcp) as (address, _):
+            url = f"http://127.0.0.1:{address.port}/mcp"
+            async with Client(url, protocol=protocol) as client:
+                for n in range(3):
+                    assert (await client.call_tool("add", {"a": n, "b": 1})).data == n + 1
+                with pytest.raises(ToolError, match="Rate limit exceeded"):
+                    await client.call_tool("add", {"a": 9, "b": 1})

@@ -119,8 +119,9 @@ class RaiseOnRead(Middleware):
 
 
 class Flaky(Middleware):
-    """Fails the first `failures` requests other than the handshake with `error`, then lets
-    them through; `attempts` lists the methods it saw."""
+    """Fails the first `failures` requests other than the introduction and the listings of
+    tools (a client's, or the server's own before a first call) with `error`, then lets them
+    through; `attempts` lists the methods it saw."""
 
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures, self.error = failures, error
@@ -129,7 +130,7 @@ class Flaky(Middleware):
     async def on_request(
         self, context: MiddlewareContext[Any], call_next: CallNext[Any, Any]
     ) -> Any:
-        if context.method != "initialize":
+        if context.method not in ("initialize", "tools/list"):
             self.attempts.append(context.method)
             if len(self.attempts) <= self.failures:
                 raise self.error
@@ -457,11 +458,12 @@ async def test_timing_logs_cannot_be_forged_by_a_name_with_a_line_break() -> Non
             await client.read_resource("data://r\nforged")  # the template data://{key}
             with pytest.raises(McpError):
                 await client.get_prompt(FORGED)
+    named = [m for m in log.messages() if not m.startswith("List tools")]  # before the call
     records = log.messages() + plain.messages()
-    assert len(log.messages()) == 3 and not any("\n" in m or "\r" in m for m in records)
-    assert log.messages()[0].startswith(f"Tool {FORGED!r} failed after ")
-    assert log.messages()[1].startswith("Resource 'data://r\\nforged' completed in ")
-    assert log.messages()[2].startswith(f"Prompt {FORGED!r} failed after ")
+    assert len(named) == 3 and not any("\n" in m or "\r" in m for m in records)
+    assert named[0].startswith(f"Tool {FORGED!r} failed after ")
+    assert named[1].startswith("Resource 'data://r\\nforged' completed in ")
+    assert named[2].startswith(f"Prompt {FORGED!r} failed after ")
 
 
 # -- LoggingMiddleware, StructuredLoggingMiddleware --------------------------------------------

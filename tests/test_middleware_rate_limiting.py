@@ -27,12 +27,17 @@ pytestmark = pytest.mark.anyio
 
 WAIT = 10
 SLOW = 0.001  # tokens per second: no refill within a test
+BEFORE = 2
+"""Requests a limit counts before a client's first call, as FastMCP's does: the client's
+introduction (`initialize`, or a 2026-07-28 `server/discover`) and the server's own
+`tools/list` before the first call of a tool it has not listed."""
 
 
 def _server(*middleware: Any) -> FastMCP:
     mcp = FastMCP("limited", middleware=list(middleware))
 
-    # no output schema: the client then has no reason to list tools (which would count)
+    # no output schema: the client then has no reason to list tools (which would count; the
+    # server's own listing before a first call counts, in `BEFORE`)
     @mcp.tool(output_schema=None)
     def echo(text: str) -> str:
         return text
@@ -57,8 +62,7 @@ async def _calls_until_refused(client: Client, limit: int) -> McpError:
 async def test_token_bucket_refuses_past_the_burst_with_fastmcps_error(
     protocol: Literal["legacy", "modern"],
 ) -> None:
-    handshake = 1 if protocol == "legacy" else 0  # initialize passes the middleware too
-    limiter = RateLimitingMiddleware(max_requests_per_second=SLOW, burst_capacity=3 + handshake)
+    limiter = RateLimitingMiddleware(max_requests_per_second=SLOW, burst_capacity=3 + BEFORE)
     with anyio.fail_after(WAIT):
         async with Client(_server(limiter), protocol=protocol) as client:
             refused = await _calls_until_refused(client, 3)
@@ -67,7 +71,9 @@ async def test_token_bucket_refuses_past_the_burst_with_fastmcps_error(
 
 
 async def test_global_limit_and_per_client_buckets() -> None:
-    glob = RateLimitingMiddleware(max_requests_per_second=SLOW, burst_capacity=2, global_limit=True)
+    glob = RateLimitingMiddleware(
+        max_requests_per_second=SLOW, burst_capacity=2 + BEFORE, global_limit=True
+    )
     with anyio.fail_after(WAIT):
         async with Client(_server(glob), protocol="modern") as client:
             refused = await _calls_until_refused(client, 2)
@@ -76,7 +82,7 @@ async def test_global_limit_and_per_client_buckets() -> None:
     per_text = RateLimitingMiddleware(
         max_requests_per_second=SLOW,
         burst_capacity=1,
-        get_client_id=lambda context: str(context.message.arguments["text"]),
+        get_client_id=_by_text,
     )
     with anyio.fail_after(WAIT):
         async with Client(_server(per_text), protocol="modern") as client:
@@ -84,11 +90,13 @@ async def test_global_limit_and_per_client_buckets() -> None:
             await client.call_tool("echo", {"text": "b"})  # another client, its own bucket
             with pytest.raises(McpError, match="Rate limit exceeded for client: a"):
                 await client.call_tool("echo", {"text": "a"})
-    assert set(per_text.limiters) == {"a", "b"}
+    assert set(per_text.limiters) == {"a", "b", "initialize", "tools/list"}
 
 
 async def test_token_bucket_refills_at_its_rate() -> None:
-    limiter = RateLimitingMiddleware(max_requests_per_second=50, burst_capacity=1)
+    limiter = RateLimitingMiddleware(
+        max_requests_per_second=50, burst_capacity=1, get_client_id=_calls_apart
+    )
     with anyio.fail_after(WAIT):
         async with Client(_server(limiter), protocol="modern") as client:
             await client.call_tool("echo", {"text": "first"})
@@ -107,20 +115,25 @@ async def test_token_bucket_refills_at_its_rate() -> None:
 async def test_sliding_window_refuses_past_max_requests(
     protocol: Literal["legacy", "modern"],
 ) -> None:
-    handshake = 1 if protocol == "legacy" else 0
-    limiter = SlidingWindowRateLimitingMiddleware(max_requests=2 + handshake, window_minutes=1)
+    limiter = SlidingWindowRateLimitingMiddleware(max_requests=2 + BEFORE, window_minutes=1)
     with anyio.fail_after(WAIT):
         async with Client(_server(limiter), protocol=protocol) as client:
             refused = await _calls_until_refused(client, 2)
     assert refused.error.code == -32000
     assert refused.error.message == (
-        f"Rate limit exceeded: {2 + handshake} requests per 1 minutes for client: global"
+        f"Rate limit exceeded: {2 + BEFORE} requests per 1 minutes for client: global"
     )
 
 
 def _by_text(context: Any) -> str:
-    """The client id of a request: its `text` argument (a tool call), else "-"."""
-    return str((getattr(context.message, "arguments", None) or {}).get("text", "-"))
+    """The client id of a request: its `text` argument (a tool call), else its method."""
+    arguments = getattr(context.message, "arguments", None) or {}
+    return str(arguments.get("text", context.method))
+
+
+def _calls_apart(context: Any) -> str:
+    """One client id for all tool calls, another for each other method."""
+    return "calls" if context.method == "tools/call" else str(context.method)
 
 
 IDS = 200
@@ -169,7 +182,7 @@ async def test_a_client_over_its_limit_stays_limited_while_other_ids_come_and_go
             with pytest.raises(McpError, match="for client: client-0"):
                 await client.call_tool("echo", {"text": "client-0"})
     # the least recently used first; none is idle, none was dropped
-    assert len(limiter.limiters) == IDS + 1
+    assert len(limiter.limiters) == IDS + 1 + BEFORE  # and "initialize", "tools/list"
     assert list(limiter.limiters)[-2:] == ["hot", "client-0"]
 
 
@@ -179,10 +192,14 @@ async def test_a_client_over_its_limit_stays_limited_while_other_ids_come_and_go
 async def test_stored_token_bucket_is_one_limit_for_two_servers() -> None:
     shared = MemoryStore()
     first = _server(
-        RateLimitingMiddleware(max_requests_per_second=SLOW, burst_capacity=3, storage=shared)
+        RateLimitingMiddleware(
+            max_requests_per_second=SLOW, burst_capacity=3 + 2 * BEFORE, storage=shared
+        )
     )
     second = _server(
-        RateLimitingMiddleware(max_requests_per_second=SLOW, burst_capacity=3, storage=shared)
+        RateLimitingMiddleware(
+            max_requests_per_second=SLOW, burst_capacity=3 + 2 * BEFORE, storage=shared
+        )
     )
     with anyio.fail_after(WAIT):
         async with (
@@ -201,7 +218,7 @@ async def test_stored_token_bucket_is_one_limit_for_two_servers() -> None:
 async def test_stored_sliding_window_is_one_limit_for_two_servers() -> None:
     shared = MemoryStore()
     servers = [
-        _server(SlidingWindowRateLimitingMiddleware(max_requests=2, storage=shared))
+        _server(SlidingWindowRateLimitingMiddleware(max_requests=2 + 2 * BEFORE, storage=shared))
         for _ in range(2)
     ]
     with anyio.fail_after(WAIT):
@@ -211,7 +228,7 @@ async def test_stored_sliding_window_is_one_limit_for_two_servers() -> None:
         ):
             await a.call_tool("echo", {"text": "1"})
             await b.call_tool("echo", {"text": "2"})
-            with pytest.raises(McpError, match="2 requests per 1 minutes"):
+            with pytest.raises(McpError, match=f"{2 + 2 * BEFORE} requests per 1 minutes"):
                 await a.call_tool("echo", {"text": "3"})
     assert await shared.get("global", collection=StoredSlidingWindows.collection) is not None
 

@@ -8,7 +8,7 @@ Outbound traffic goes through the request's channel (shared/DESIGN.md §2): log 
 when the request's envelope allows them, progress only when the request carries a token.
 
 `read_resource`, `get_prompt`, `list_resources` and `list_prompts` pass the server's
-middleware, as FastMCP 2.13's do (`trimcp.core.session.serve_nested`): a hook sees the
+middleware, as FastMCP 2.13's do (`trimcp.core.nested.serve_nested`): a hook sees the
 nested call with a fresh `Context` of the same request, and may refuse it, hide what it
 lists, answer it from a cache or count it against a rate limit.
 """
@@ -572,10 +572,10 @@ _serve_nested: Callable[[Context, str, Any], Awaitable[Any]] | None = None
 
 
 def _load_serve_nested() -> Callable[[Context, str, Any], Awaitable[Any]]:
-    """`trimcp.core.session.serve_nested`, imported on first use (the session module imports
+    """`trimcp.core.nested.serve_nested`, imported on first use (that module imports
     this one) and kept: an import statement costs about a microsecond per call."""
     global _serve_nested
-    from trimcp.core.session import serve_nested
+    from trimcp.core.nested import serve_nested
 
     _serve_nested = serve_nested
     return serve_nested

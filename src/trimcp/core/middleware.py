@@ -209,17 +209,11 @@ _BASE_HOOKS = {
 def hooks_of(mw: Middleware, method: str | None, kind: str = "request") -> list[Any]:
     """The hooks of `mw` a message of `method` and `kind` passes, outermost first, each one
     the class (or the instance) overrides: `on_message`, `on_request` or `on_notification`,
-    then the method's own. Default hooks only call `call_next`, so they are left out.
-
-    The kind `"introduction"` is a 2026-07-28 client's `server/discover`, which that era has
-    in place of `initialize`: only `on_initialize` runs for it."""
-    if kind == "introduction":
-        names = ["on_initialize"]
-    else:
-        names = ["on_message", "on_request" if kind == "request" else "on_notification"]
-        specific = _HOOKS.get(method or "")
-        if specific is not None:
-            names.append(specific)
+    then the method's own. Default hooks only call `call_next`, so they are left out."""
+    names = ["on_message", "on_request" if kind == "request" else "on_notification"]
+    specific = _HOOKS.get(method or "")
+    if specific is not None:
+        names.append(specific)
     hooks = []
     for name in names:
         hook = getattr(mw, name)
@@ -258,14 +252,13 @@ def compose(
 
     A `Middleware` whose class keeps FastMCP's `__call__` is linked hook by hook (only the
     hooks it overrides); any other middleware, a `__call__` override included, is linked as
-    itself, except in an `"introduction"` chain (`hooks_of`), which only `on_initialize`
-    hooks take part in."""
+    itself."""
     chain: CallNext[Any, Any] = terminal
     for mw in reversed(middleware):
         if isinstance(mw, Middleware) and type(mw).__call__ is Middleware.__call__:
             for hook in reversed(hooks_of(mw, method, kind)):
                 chain = Link(hook, chain)
-        elif kind != "introduction":
+        else:
             chain = Link(mw, chain)
     return None if chain is terminal else chain
 

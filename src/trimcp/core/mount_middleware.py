@@ -26,7 +26,7 @@ import msgspec
 
 from trimcp.core.middleware import ChainCache, MiddlewareContext
 
-__all__ = ["LISTED", "ROUTED", "through_mounts"]
+__all__ = ["LISTED", "ROUTED", "ROUTES_THROUGH_MOUNTS", "routes_to_middleware", "through_mounts"]
 
 ROUTED = {
     "tools/call": ("tool_manager", "name"),
@@ -178,3 +178,41 @@ async def _listed_below(context: MiddlewareContext[Any]) -> list[Any]:
     """The last step of a mounted server's chain for a listing: what that server lists."""
     level = _LEVEL.get()
     return [c for _key, c in await _listing(level.served, level.server, context.message)]
+
+
+def routes_to_middleware(server: Any, method: str) -> bool:
+    """Whether `method` is routed to one component or lists them, and a server mounted into
+    `server` (at any depth) has middleware. Asked only of a server with mounts or middleware, so a plain
+    server pays nothing; one flat loop, as it runs per call on a server with mounts."""
+    if method not in ROUTES_THROUGH_MOUNTS:
+        return False
+    mounts = server.tool_manager.mounts.items
+    if len(mounts) == 1:  # the usual case, without building a stack
+        child = mounts[0].server
+        if child.middleware:
+            return True
+        mounts = child.tool_manager.mounts.items
+        if not mounts:
+            return False
+    stack = list(mounts)
+    while stack:
+        child = stack.pop().server
+        if child.middleware:
+            return True
+        stack.extend(child.tool_manager.mounts.items)
+    return False
+
+
+ROUTES_THROUGH_MOUNTS = frozenset(
+    (
+        "tools/call",
+        "prompts/get",
+        "resources/read",
+        "tools/list",
+        "resources/list",
+        "resources/templates/list",
+        "prompts/list",
+    )
+)
+"""The methods a mounted server's middleware takes part in: the calls routed to one of its
+components, and the listings (its hooks see its own components)."""

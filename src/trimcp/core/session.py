@@ -20,7 +20,7 @@ from trimcp.core import answers
 from trimcp.core.context import Context, enter_context
 from trimcp.core.handlers import HANDLERS, MIDDLEWARE_STEPS
 from trimcp.core.middleware import ChainCache, InitializeRequest, MiddlewareContext
-from trimcp.core.mount_middleware import through_mounts
+from trimcp.core.mount_middleware import routes_to_middleware, through_mounts
 from trimcp.core.request import Channel, ServerRequest
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import (
@@ -35,14 +35,14 @@ from trimcp.protocol.lifecycle import Lifecycle, SessionEvent, SessionState
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, negotiate_handshake
 from trimcp.telemetry import request_telemetry
 from trimcp.types.lifecycle import DiscoverResult, InitializeParams, InitializeResult
-from trimcp.types.misc import CancelledParams, SetLevelParams
+from trimcp.types.misc import CancelledParams, PaginatedParams, SetLevelParams
 from trimcp.types.resources import SubscribeParams
 from trimcp.types.results import EmptyMeta
 
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
-__all__ = ["ServerSession", "decode_params", "serve_nested"]
+__all__ = ["ServerSession", "decode_params"]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -221,7 +221,7 @@ class ServerSession:
             session=self,
         )
         if server.middleware or (
-            server.tool_manager.mounts.items and _routes_to_middleware(server, request.method)
+            server.tool_manager.mounts.items and routes_to_middleware(server, request.method)
         ):
             return _through_middleware(served, handler)
         return handler(served, params)
@@ -297,9 +297,9 @@ class ServerSession:
         `InitializeRequest` whose params come from the request's `_meta` (version,
         capabilities, client info); `call_next` gives the discover result. A hook may
         refuse the client by raising `McpError`. The client is answered even if no hook
-        called `call_next`. Only `on_initialize` hooks run: the others (`on_message`,
-        `on_request`) see the era's requests from its first real one, as they did before
-        (a rate limit counts no discovery)."""
+        called `call_next`. The whole chain runs, as for `initialize`: `on_message` and
+        `on_request` see the discovery as the request it is (a rate limit counts it, as
+        FastMCP's counts an `initialize`), `context.method` being `"initialize"`."""
         try:
             introduced = msgspec.convert(
                 {
@@ -332,8 +332,7 @@ class ServerSession:
             channel=channel,
             session=self,
         )
-        kind = "introduction" if request.method == "server/discover" else "request"
-        chain = _CHAINS.get(server.middleware, "initialize", _introduced, kind=kind)
+        chain = _CHAINS.get(server.middleware, "initialize", _introduced)
         if chain is None:
             return await _introduced(
                 MiddlewareContext(message=message, method="initialize"), served
@@ -429,7 +428,7 @@ async def _step(served: ServerRequest, message: Any) -> Any:
     steps = MIDDLEWARE_STEPS.get(method)
     call = HANDLERS[method][1] if steps is None else steps.inner
     server = served.server
-    if server.tool_manager.mounts.items and _routes_to_middleware(server, method):
+    if server.tool_manager.mounts.items and routes_to_middleware(server, method):
         return await through_mounts(served, message, call)
     return await call(served, message)
 
@@ -444,9 +443,15 @@ async def _through_middleware(served: ServerRequest, handler: Any) -> Any:
     method = served.method
     chain = _CHAINS.get(server.middleware, method, _innermost) if server.middleware else None
     if chain is None and not (
-        server.tool_manager.mounts.items and _routes_to_middleware(server, method)
+        server.tool_manager.mounts.items and routes_to_middleware(server, method)
     ):
         return await handler(served, served.params)
+    if (
+        method == "tools/call"
+        and chain is not None
+        and served.params.name not in server.tool_manager.named_in_listing
+    ):
+        await _list_before_call(served)
     ctx = served.context = Context(server, served)
     token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
     try:
@@ -458,137 +463,31 @@ async def _through_middleware(served: ServerRequest, handler: Any) -> Any:
     finally:
         token.reset()
     steps = MIDDLEWARE_STEPS.get(method)
-    return result if steps is None else steps.finish(served, served.params, result)
+    if steps is None:
+        return result
+    result = steps.finish(served, served.params, result)
+    if method == "tools/list" and chain is not None:
+        server.tool_manager.named_in_listing.update(tool.name for tool in result.tools)
+    return result
 
 
-async def serve_nested(ctx: Context, method: str, params: Any) -> Any:
-    """A server feature asked for from inside a request (`ctx.read_resource`,
-    `ctx.get_prompt`, `ctx.list_resources`, `ctx.list_prompts`), run inside the server's
-    middleware chain as FastMCP 2.13 runs it: the hooks of `method` (`on_message`,
-    `on_request`, `on_read_resource`, ...) see `params` as `context.message` and `ctx`, the
-    fresh `Context` made for the call, as `context.fastmcp_context`; a mounted server's
-    middleware takes part as it does in a client's request. Returns what the hooks return:
-    `ReadResourceContents`, a `GetPromptResult`, the listed components.
-
-    The chain is the one built for `method` around a terminal of its own (`ChainCache`),
-    since what `call_next` gives here is what the `Context` method returns, not what the
-    request's handler would: the component's exceptions as they are (`NotFoundError`...),
-    and, in 2026-07-28, input asked of the client as part of the calling request's round.
-    Nothing is held across the chain: a hook may ask for a nested call in turn (recursion
-    is as deep as the hooks make it, as in FastMCP)."""
-    server = ctx.fastmcp
-    terminal = _NESTED_STEPS[method]
-    chain = _CHAINS.get(server.middleware, method, terminal) if server.middleware else None
-    context = MiddlewareContext(message=params, method=method, fastmcp_context=ctx)
-    token = enter_context(ctx)
-    try:
-        return await (terminal if chain is None else chain)(context)
-    finally:
-        token.reset()
-
-
-class _Nested:
-    """What a nested call's last step hands the component's call (and `through_mounts`):
-    the server, the method, the `Context` the call runs with."""
-
-    __slots__ = ("context", "method", "server")
-
-    def __init__(self, server: Any, method: str, context: Any) -> None:
-        self.server = server
-        self.method = method
-        self.context = context
-
-
-async def _nested_step(context: MiddlewareContext[Any], method: str, call: Any) -> Any:
-    """The last step of a nested call's chain: `call` on the component, through mounted
-    servers' middleware when the call is routed to one that has some. The `Context` is the
-    one the hooks passed on (or, if they passed none, the current one)."""
-    ctx = context.fastmcp_context
-    if not isinstance(ctx, Context):
-        from trimcp.utilities.context_slot import current_context
-
-        ctx = current_context.get()
-    server = ctx.fastmcp
-    nested = _Nested(server, method, ctx)
-    if server.tool_manager.mounts.items and _routes_to_middleware(server, method):
-        return await through_mounts(nested, context.message, call)
-    return await call(nested, context.message)
-
-
-async def _read_nested(nested: _Nested, params: Any) -> Any:
-    return await nested.server.resource_manager.read_resource_contents(
-        str(params.uri), nested.context
+async def _list_before_call(served: ServerRequest) -> None:
+    """FastMCP's `tools/call` of a tool its low-level server has not seen listed first
+    lists the tools, through the middleware, to refresh its cache of their schemas: hooks
+    see a `tools/list` no client sent (a rate limit counts it; the response cache stores
+    it). trimcp does the same, so that middleware counts what FastMCP's counts; it costs a
+    listing per tool name, the first time it is called, and only on a server with
+    middleware. Its answer goes nowhere."""
+    listing = ServerRequest(
+        server=served.server,
+        id=served.id,
+        method="tools/list",
+        params=PaginatedParams(),
+        envelope=served.envelope,
+        channel=served.channel,
+        session=served.session,
     )
-
-
-async def _render_nested(nested: _Nested, params: Any) -> Any:
-    prompt = nested.server.prompt_manager.require(params.name)
-    return await prompt.render_result(params.arguments, nested.context)
-
-
-async def _nested_read(context: MiddlewareContext[Any]) -> Any:
-    return await _nested_step(context, "resources/read", _read_nested)
-
-
-async def _nested_prompt(context: MiddlewareContext[Any]) -> Any:
-    return await _nested_step(context, "prompts/get", _render_nested)
-
-
-async def _nested_resources(context: MiddlewareContext[Any]) -> Any:
-    return await _nested_step(context, "resources/list", MIDDLEWARE_STEPS["resources/list"].inner)
-
-
-async def _nested_prompts(context: MiddlewareContext[Any]) -> Any:
-    return await _nested_step(context, "prompts/list", MIDDLEWARE_STEPS["prompts/list"].inner)
-
-
-_NESTED_STEPS = {
-    "resources/read": _nested_read,
-    "prompts/get": _nested_prompt,
-    "resources/list": _nested_resources,
-    "prompts/list": _nested_prompts,
-}
-"""The last step of a nested call's chain, by method: what FastMCP's `Context` methods route
-through the middleware (and no more: it has no `ctx.call_tool`, `ctx.list_tools` or
-`ctx.list_resource_templates`)."""
-
-
-def _routes_to_middleware(server: Any, method: str) -> bool:
-    """Whether `method` is routed to one component or lists them, and a server mounted into
-    `server` (at any depth) has middleware. Asked only of a server with mounts or middleware, so a plain
-    server pays nothing; one flat loop, as it runs per call on a server with mounts."""
-    if method not in _ROUTED:
-        return False
-    mounts = server.tool_manager.mounts.items
-    if len(mounts) == 1:  # the usual case, without building a stack
-        child = mounts[0].server
-        if child.middleware:
-            return True
-        mounts = child.tool_manager.mounts.items
-        if not mounts:
-            return False
-    stack = list(mounts)
-    while stack:
-        child = stack.pop().server
-        if child.middleware:
-            return True
-        stack.extend(child.tool_manager.mounts.items)
-    return False
-
-
-_ROUTED = frozenset(
-    (
-        "tools/call",
-        "prompts/get",
-        "resources/read",
-        "tools/list",
-        "resources/list",
-        "resources/templates/list",
-        "prompts/list",
-    )
-)
-"""The methods a mounted server's middleware takes part in: the calls routed to one of its
-components, and the listings (its hooks see its own components)."""
+    await _through_middleware(listing, HANDLERS["tools/list"][1])
 
 
 _SPECIAL_PARAMS: dict[str, type | None] = {

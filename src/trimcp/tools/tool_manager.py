@@ -60,6 +60,10 @@ class ToolManager(NamedComponentManager["Tool"]):
         super().__init__(duplicate_behavior, mask_error_details, **options)
         self._transformations: dict[str, ToolTransformConfig] = {}
         self._originals: dict[str, Tool] = {}
+        self.named_in_listing: set[str] = set()
+        """The tool names the server's middleware has seen listed: FastMCP's low-level tool
+        cache, which a call to a name not in it refreshes with a `tools/list` of its own
+        (`core.session`)."""
         for tool_name, transformation in (transformations or {}).items():
             self.add_tool_transformation(tool_name, transformation)
 
