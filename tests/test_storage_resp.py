@@ -350,3 +350,23 @@ async def test_entering_a_store_connects(redis_server_factory: RedisServerFactor
         server.start()
         async with RedisStore(url=server.url) as store:
             assert await store.get("k") is None
+
+
+@pytest.mark.anyio
+async def test_an_overdue_answer_fails_the_call_and_closes_its_connection(
+    redis_server: RedisServer,
+) -> None:
+    """No cancel scope per call: the pool's task closes a connection whose answer is overdue
+    (checked every `timeout / 4`), and its caller fails with a timeout."""
+    client = _client(redis_server, connect_timeout=0.5, timeout=0.4)
+    async with probing(redis_server) as probe:
+        with anyio.fail_after(WAIT):
+            assert await client.call("PING", command(b"PING")) == ["PONG"]
+            before = await _accepted(probe)
+            started = anyio.current_time()
+            with pytest.raises(StorageUnavailableError, match="BLPOP failed: no answer within"):
+                await client.call("BLPOP", command(b"BLPOP", b"never", b"0"))
+            assert 0.4 <= anyio.current_time() - started < 2
+            assert await client.call("PING", command(b"PING")) == ["PONG"]
+            assert await _accepted(probe) - before == 1  # the late one was not reused
+            await client.aclose()
