@@ -285,6 +285,28 @@ async def test_password_from_argument_and_url_and_refusals(
             assert "s3cret" not in str(info.value) and "wrong" not in str(info.value)
 
 
+async def test_a_url_with_query_parameters_is_served_by_coredis(redis_server: RedisServer) -> None:
+    """The lean client knows no URL parameters: such a URL is coredis' for every call, with the
+    same layout and answers."""
+    store = RedisStore(url=f"{redis_server.url}?max_connections=5")
+    lean = RedisStore(url=redis_server.url)
+    with anyio.fail_after(5):
+        await store.put("k", {"x": 1}, ttl=30)
+        await store.put_many(["a", "b"], [{"a": 1}, {"b": 2}], ttl=30)
+        await store.put_many(["c"], [{"c": 3}])
+        assert await lean.get_many(["k", "a", "b", "c"]) == [{"x": 1}, {"a": 1}, {"b": 2}, {"c": 3}]
+        await lean.put("d", {"d": 4})
+        assert await store.get("d") == {"d": 4}
+        assert await store.ttl_many(["k", "c", "z"]) == [
+            ({"x": 1}, pytest.approx(30, abs=5)),
+            ({"c": 3}, None),
+            (None, None),
+        ]
+        assert await store.delete("k") and await store.delete_many(["a", "b", "z"]) == 2
+        await store.aclose()
+        await lean.aclose()
+
+
 def test_url_and_tls_arguments() -> None:
     with pytest.raises(ValueError, match="redis://"):
         RedisStore(url="http://localhost:6379")

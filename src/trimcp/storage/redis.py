@@ -1,5 +1,5 @@
-"""`RedisStore`: an `AsyncKeyValue` on Redis through coredis, which runs on anyio (asyncio and
-trio alike). Extra `trimcp[redis]`.
+"""`RedisStore`: an `AsyncKeyValue` on Redis, through a lean RESP2 client of its own and
+coredis, both on anyio (asyncio and trio alike). Extra `trimcp[redis]`.
 
 Layout, the same as py-key-value's (FastMCP's) `RedisStore`, so both read what the other wrote:
 
@@ -14,12 +14,14 @@ Layout, the same as py-key-value's (FastMCP's) `RedisStore`, so both read what t
 Connections: the key-value calls (`get`, `put`, `delete`, `ttl` and their `_many` forms)
 go through `trimcp.storage.resp`, a lean RESP2 client on anyio streams, and `connection()`
 (Lua scripts and streams, for `trimcp.http.redis_event_store` and the rate limiter) through
-coredis. Why: on loopback a coredis `GET` costs ~280-300 µs a call (this store's ~330 µs),
-the lean client's ~40 µs (trio) / ~75 µs (asyncio) (`RespClient`'s docstring). Both keep one
-connection pool per event loop, shared by every task that uses the store, however it is
-used: entered (`async with store:`, which connects at once, so an unreachable Redis fails
-there) or never entered (as FastMCP users pass it:
-`ResponseCachingMiddleware(cache_storage=RedisStore(...))`); each opens on its first call.
+coredis. Why: on loopback (this repo's 2-core box) a `GET` through coredis costs ~240-380 µs
+a call, through the lean client ~45-100 µs (asyncio and trio), within ~5-15 µs of a bare
+anyio stream's round trip; a cached `tools/call` served from Redis went from ~650-800 µs to
+~370-430 µs (bench/cache_bench.py). Both keep one connection pool per event loop, shared by
+every task that uses the store, however it is used: entered (`async with store:`, which
+connects the lean client at once, so an unreachable Redis fails there) or never entered (as
+FastMCP users pass it: `ResponseCachingMiddleware(cache_storage=RedisStore(...))`); each
+opens on its first call.
 coredis only shares a pool while a task holds it entered, so its first use starts a runner
 task of the event loop itself (`trimcp._backend.spawn_detached`, not a child of the calling
 task, which may be a request handler about to end) that enters the coredis client and holds
@@ -34,9 +36,11 @@ enters it.
 
 Failures: a Redis that cannot be reached, that stops answering or that refuses the password is
 `trimcp.storage.StorageUnavailableError` (its message says which server and which call), after
-at most `connect_timeout + timeout` seconds; any other error Redis returns is `StorageError`.
-Neither is ever a raw coredis or OS error. A store outlives an outage: once Redis is back, the
-same store object serves again (the pool replaces dead connections).
+at most about `connect_timeout + timeout` seconds (a key-value call: up to that to get a
+connection, then `timeout`, give or take a quarter, for the answer); any other error Redis
+returns is `StorageError`. Neither is ever a raw coredis or OS error. A store outlives an
+outage: once Redis is back, the same store object serves again (the pools replace dead
+connections).
 """
 
 from __future__ import annotations
