@@ -369,4 +369,17 @@ async def test_an_overdue_answer_fails_the_call_and_closes_its_connection(
             assert 0.4 <= anyio.current_time() - started < 2
             assert await client.call("PING", command(b"PING")) == ["PONG"]
             assert await _accepted(probe) - before == 1  # the late one was not reused
-            await client.aclose()
+            failures: list[Exception] = []
+
+            async def late() -> None:
+                try:
+                    await client.call("BLPOP", command(b"BLPOP", b"never", b"0"))
+                except StorageUnavailableError as exc:
+                    failures.append(exc)
+
+            async with anyio.create_task_group() as tg:  # closed while a call is in flight:
+                tg.start_soon(late)  # that call is still bounded
+                while await _blocked(probe) != 1:  # noqa: ASYNC110 - Redis says when
+                    await anyio.sleep(0.01)
+                await client.aclose()
+            assert len(failures) == 1 and "no answer within" in str(failures[0])

@@ -254,18 +254,16 @@ class _LoopPool:
 
     async def run(self, tick: float) -> None:
         """Close, every `tick` seconds, the connections whose answer is overdue (their caller
-        fails with a timeout), until the pool is closed; then close the idle ones."""
+        fails with a timeout), until the pool is closed; then close the idle ones, and go on
+        watching the calls still in flight."""
+        ending = False
         try:
             while not self.stop.is_set():
                 with anyio.move_on_after(tick):
                     await self.stop.wait()
-                now = time.monotonic()
-                for connection in [c for c in self.busy if c.deadline <= now]:
-                    connection.expired = True
-                    self.busy.discard(connection)
-                    await _close(connection.stream)
+                await self.expire()
         except BaseException:  # the loop ends: close all the same
-            pass
+            ending = True
         finally:
             self.closed = True
             self.wake_all()
@@ -274,6 +272,21 @@ class _LoopPool:
                 self.opened -= 1
                 await _close(connection.stream)
             self.done.set()
+        try:
+            while self.busy and not ending:
+                await anyio.sleep(tick)
+                await self.expire()
+        except BaseException:  # the loop ends: their callers are cancelled with it
+            pass
+
+    async def expire(self) -> None:
+        now = time.monotonic()
+        for connection in list(self.busy):
+            # checked again each time: a connection may have been reused since
+            if connection in self.busy and connection.deadline <= now:
+                connection.expired = True
+                self.busy.discard(connection)
+                await _close(connection.stream)
 
     def wake(self) -> None:
         if self.waiters:
@@ -443,10 +456,12 @@ class RespClient:
             pool.waiters.append(event)
             try:
                 await event.wait()
-            finally:
+            except BaseException:
                 pool.waiters.remove(event)
-                if event.is_set():  # woken, maybe cancelled since: the next one tries
+                if event.is_set():  # woken, then cancelled: the next one's turn
                     pool.wake()
+                raise
+            pool.waiters.remove(event)
 
     async def _connect(self, pool: _LoopPool) -> _Connection:
         pool.opened += 1
