@@ -16,8 +16,8 @@ go through `trimcp.storage.resp`, a lean RESP2 client on anyio streams, and `con
 (Lua scripts and streams, for `trimcp.http.redis_event_store` and the rate limiter) through
 coredis. Why: on loopback (this repo's 2-core box) a `GET` through coredis costs ~240-380 µs
 a call, through the lean client ~45-100 µs (asyncio and trio), within ~5-15 µs of a bare
-anyio stream's round trip; a cached `tools/call` served from Redis went from ~650-800 µs to
-~370-430 µs (bench/cache_bench.py). Both keep one connection pool per event loop, shared by
+anyio stream's round trip; a cached `tools/call` served from Redis went from ~630-800 µs to
+~270-430 µs (bench/cache_bench.py). Both keep one connection pool per event loop, shared by
 every task that uses the store, however it is used: entered (`async with store:`, which
 connects the lean client at once, so an unreachable Redis fails there) or never entered (as
 FastMCP users pass it: `ResponseCachingMiddleware(cache_storage=RedisStore(...))`); each
