@@ -20,6 +20,10 @@ Paths (`--paths`, comma list):
   bare    (opt-in, also the floor every run prints) a bare ASGI app that reads the body and sends
           a canned JSON answer: what this driver costs by itself
 
+`--fresh-task`: each request runs in a new task (asyncio `create_task`, a trio nursery task),
+as hypercorn and uvicorn run them; the bare floor is measured the same way, so what a task's
+first cancel scope costs trimcp (anyio keeps per-task state) shows in trimcp's figure.
+
 Timing: each round runs `--requests` requests back to back (scopes, bodies and `receive`
 callables are built before the clock starts); µs per request is the round's CPU time (this
 thread's, `time.thread_time_ns`: the work is all in one thread, and CPU time is what a box
@@ -365,12 +369,51 @@ class Driver:
             )
         return out
 
+    fresh_task = False
+    """Each request in a task of its own, as an HTTP server runs them (asyncio: a task made
+    with `create_task`, as hypercorn and uvicorn do; trio: a nursery's task), instead of all
+    in the driver's task: what a task's first cancel scope or context costs shows."""
+
     async def run(self, prepared: list[tuple[dict[str, Any], Receive, int]], sink: Sink) -> int:
         app = self.app
         clock = time.thread_time_ns
+        if self.fresh_task:
+            return await self._run_in_tasks(prepared, sink)
         t0 = clock()
         for scope, receive, _ in prepared:
             await app(scope, receive, sink)
+        return clock() - t0
+
+    async def _run_in_tasks(
+        self, prepared: list[tuple[dict[str, Any], Receive, int]], sink: Sink
+    ) -> int:
+        app = self.app
+        clock = time.thread_time_ns
+        import sniffio
+
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            t0 = clock()
+            async with trio.open_nursery() as nursery:
+                for scope, receive, _ in prepared:
+                    done = trio.Event()
+
+                    async def one(
+                        scope: Any = scope, receive: Any = receive, done: Any = done
+                    ) -> None:
+                        await app(scope, receive, sink)
+                        done.set()
+
+                    nursery.start_soon(one)
+                    await done.wait()
+            return clock() - t0
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        t0 = clock()
+        for scope, receive, _ in prepared:
+            await loop.create_task(app(scope, receive, sink))
         return clock() - t0
 
     def check(self, prepared: list[tuple[dict[str, Any], Receive, int]], sink: Sink) -> None:
@@ -394,10 +437,17 @@ class Driver:
 
 
 async def measure(
-    path: str, rounds: int, requests: int, warmup: int, alloc_requests: int, allocount: Any
+    path: str,
+    rounds: int,
+    requests: int,
+    warmup: int,
+    alloc_requests: int,
+    allocount: Any,
+    fresh_task: bool = False,
 ) -> dict[str, Any]:
 
     driver = Driver(path)
+    driver.fresh_task = fresh_task
     if path == "bare":
         driver.app = bare_app
         cm: Any = None
@@ -489,6 +539,7 @@ def worker_main() -> None:
             cmd["warmup"],
             cmd["alloc_requests"],
             allocount,
+            cmd.get("fresh_task", False),
             backend=cmd["backend"],
         )
         print(json.dumps(out), flush=True)
@@ -581,6 +632,11 @@ def main() -> None:
     ap.add_argument("--python", default=sys.executable, help="interpreter for the current trimcp")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--quick", action="store_true", help="3 rounds of 500")
+    ap.add_argument(
+        "--fresh-task",
+        action="store_true",
+        help="each request in a new task, as HTTP servers run them (default: one task)",
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--profile", choices=ALL_PATHS[:-1], help="run one path for a profiler")
     ap.add_argument("--backend", default="asyncio", help="with --profile")
@@ -630,6 +686,7 @@ def main() -> None:
                         requests=args.requests,
                         warmup=args.warmup,
                         alloc_requests=args.alloc_requests if r == 0 else 1,
+                        fresh_task=args.fresh_task,
                     )
                     per[n]["us"] += out["us"]
                     if r == 0:
