@@ -1,4 +1,4 @@
-"""Handshake-era streamable HTTP sessions and the SSE streams they own.
+"""Handshake-era streamable HTTP sessions.
 
 An `HttpSession` is created by `initialize` (no modern `_meta`) and lives until DELETE, idle
 reaping or server shutdown. It owns the `ServerSession` (MCP state), the standalone GET
@@ -12,16 +12,8 @@ session that has a request in flight or a stream open. A GET stream's reader tha
 keep up loses messages past its outbox's `stream_buffer`; each stall is logged once, then
 with its count.
 
-`SSEStream` is one SSE response (a POST that turned into a stream, or the GET stream): it
-writes events, gives them ids and keeps them in the event store when the session is resumable
-(negotiated version 2025-11-25 or later, shared/SPEC-NOTES.md omission 6), and can be closed
-early and resumed by GET with `Last-Event-ID`. Once the client is gone (`disconnected()`, or
-the server raised `OSError` from `send`, as ASGI 2.4 allows) it writes nothing more.
-
-An event store that fails (`trimcp.storage.StorageError`: Redis down, say) does not break live
-delivery: the event goes out without an id (a client cannot resume past it) and is not kept;
-the outage is logged once per store, when it begins, and again when the store is back (ids
-resume). Forgetting a finished stream's events is skipped the same way (they expire).
+The SSE responses themselves (`SSEStream`, `SSE_HEADERS`) and the handling of an event store
+that fails live in `trimcp.http.sse_response`; both names are still importable from here.
 """
 
 from __future__ import annotations
@@ -30,18 +22,15 @@ import logging
 import math
 import secrets
 import time
-import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from trimcp.http.sse_response import SSE_HEADERS, SSEStream, forget_streams
 from trimcp.protocol import jsonrpc
-from trimcp.protocol.sse import encode_event
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, at_least
 from trimcp.runtime.engine import RequestEngine
-from trimcp.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -49,228 +38,16 @@ if TYPE_CHECKING:
     from trimcp.core.session import ServerSession
     from trimcp.http.event_store import EventStoreProtocol
 
-__all__ = ["HttpSession", "SSEStream", "SessionManager", "new_session_id"]
+__all__ = ["SSE_HEADERS", "HttpSession", "SSEStream", "SessionManager", "new_session_id"]
 
 logger = logging.getLogger("trimcp.http")
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
 STREAM_BUFFER = 256  # messages a GET stream's outbox holds for a slow reader
-
-SSE_HEADERS: list[tuple[bytes, bytes]] = [
-    (b"content-type", b"text/event-stream"),
-    (b"cache-control", b"no-cache, no-transform"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-# Event stores failing now (an outage is logged once per store, not once per event)
-_failing_stores: weakref.WeakSet[EventStoreProtocol] = weakref.WeakSet()
-
-
-def _store_failed(store: EventStoreProtocol, what: str, exc: StorageError) -> None:
-    try:
-        first = store not in _failing_stores
-        _failing_stores.add(store)
-    except TypeError:  # not weak-referenceable: log every failure
-        first = True
-    if first:
-        logger.warning(
-            "event store %r failed (%s): %s; events are sent without ids (not resumable) "
-            "until it is back",
-            store,
-            what,
-            exc,
-        )
-
-
-def _store_recovered(store: EventStoreProtocol) -> None:
-    if store in _failing_stores:
-        _failing_stores.discard(store)
-        logger.warning("event store %r is back; events are resumable again", store)
 
 
 def new_session_id() -> str:
     """A session id: 128 random bits as hex (visible ASCII, 0x21-0x7E, as the spec asks)."""
     return secrets.token_hex(16)
-
-
-class SSEStream:
-    """One SSE response. Created unstarted; `start()` sends the headers (and the priming event
-    when resumable); `send_message()` writes one JSON-RPC message as an event.
-
-    When `store` is given the stream is resumable: every event gets the id
-    `<stream id>.<seq>` and is kept for replay. `close_connection()` ends the HTTP response
-    early (after a `retry` hint); later events are kept, and forwarded to a GET that resumed
-    the stream (`attach`).
-    """
-
-    __slots__ = (
-        "_done",
-        "_extra_headers",
-        "_retry_ms",
-        "_send",
-        "_sink",
-        "closed",
-        "connected",
-        "dropped",
-        "started",
-        "store",
-        "stream_id",
-    )
-
-    def __init__(
-        self,
-        send: Send,
-        *,
-        stream_id: str | None = None,
-        store: EventStoreProtocol | None = None,
-        retry_ms: int | None = None,
-        extra_headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        self._send = send
-        self.stream_id = stream_id
-        self.store = store if stream_id is not None else None
-        self._retry_ms = retry_ms
-        self._extra_headers = extra_headers
-        self._sink: MemoryObjectSendStream[bytes] | None = None
-        self.started = False
-        self.connected = True  # the HTTP response is still open
-        self.closed = False  # no more events will come
-        self.dropped = 0  # events not written: the client was gone
-        self._done: anyio.Event | None = None
-
-    @property
-    def done(self) -> anyio.Event:
-        """Set once the stream finished; made on first use (an event per response costs
-        more than the rest of a short stream's bookkeeping, and rarely anyone waits)."""
-        event = self._done
-        if event is None:
-            event = self._done = anyio.Event()
-            if self.closed:
-                event.set()
-        return event
-
-    @property
-    def resumable(self) -> bool:
-        return self.store is not None
-
-    async def start(self) -> None:
-        if self.started:
-            return
-        self.started = True
-        headers = SSE_HEADERS + self._extra_headers if self._extra_headers else SSE_HEADERS
-        await self._deliver({"type": "http.response.start", "status": 200, "headers": headers})
-        priming_id = None if self.store is None else await self._store_event(None)
-        if priming_id is not None:
-            await self._write(encode_event(b"", id=priming_id, retry=self._retry_ms))
-        else:
-            # send the headers now: a client waits for them before it reads events
-            await self._deliver({"type": "http.response.body", "body": b"", "more_body": True})
-
-    async def _store_event(self, message: bytes | None) -> str | None:
-        """Keep an event in the store; its id, or None when the store failed."""
-        assert self.store is not None and self.stream_id is not None
-        try:
-            event_id = await self.store.store_event(self.stream_id, message)
-        except StorageError as exc:
-            _store_failed(self.store, f"storing an event of stream {self.stream_id}", exc)
-            return None
-        if _failing_stores:
-            _store_recovered(self.store)
-        return event_id
-
-    async def _write(self, chunk: bytes) -> None:
-        if not self.connected:
-            self.dropped += 1
-            return
-        if not await self._deliver(
-            {"type": "http.response.body", "body": chunk, "more_body": True}
-        ):
-            self.dropped += 1
-
-    async def _deliver(self, message: dict[str, Any]) -> bool:
-        """Send one ASGI message; False when the server says the client is gone."""
-        try:
-            await self._send(message)
-        except OSError:
-            # ASGI 2.4: a server may raise an `OSError` subclass once the client is gone
-            # (uvicorn does; under hypercorn `trimcp.http.tuning` drops the bytes instead)
-            self.disconnected()
-            return False
-        return True
-
-    async def send_message(self, message: bytes) -> None:
-        """Write one JSON-RPC message (already encoded) as a `message` event; dropped (and
-        counted in `dropped`) once the client is gone, unless the stream is resumable."""
-        if self.closed:
-            return
-        if not self.started:
-            await self.start()
-        if self.store is None:
-            if self.connected:
-                await self._write(encode_event(message, event="message"))
-            else:
-                self.dropped += 1
-            return
-        event_id = await self._store_event(message)
-        chunk = encode_event(message, event="message", id=event_id)
-        await self._write(chunk)
-        if self._sink is not None:
-            try:
-                self._sink.send_nowait(chunk)
-            except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
-                self._sink = None
-
-    async def send_raw(self, chunk: bytes) -> None:
-        """Write pre-encoded SSE bytes (comments, replayed events)."""
-        if not self.started:
-            await self.start()
-        await self._write(chunk)
-
-    async def close_connection(self) -> None:
-        """End the HTTP response now; the client reconnects (GET + `Last-Event-ID`) for the rest.
-        Only a resumable stream can do this without losing messages."""
-        if not self.connected:
-            return
-        if not self.started:
-            await self.start()
-        if self._retry_ms is not None:
-            await self._write(b"retry: %d\n\n" % self._retry_ms)
-        self.connected = False
-        await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def finish(self) -> None:
-        """No more events: end the HTTP response (if still open) and any resumed GET.
-
-        A stream delivered whole on its own connection can never be resumed, so its stored
-        events are dropped at once (otherwise every SSE response would stay in the event
-        store for its whole TTL)."""
-        self.closed = True
-        delivered_live = self.connected and self.started and self._sink is None
-        if delivered_live and self.store is not None and self.stream_id is not None:
-            await _forget_streams(self.store, [self.stream_id])
-        if self._sink is not None:
-            await self._sink.aclose()
-            self._sink = None
-        if self.connected and self.started:
-            self.connected = False
-            await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
-        if self._done is not None:
-            self._done.set()
-
-    def disconnected(self) -> None:
-        """The client went away: later events are only stored (if resumable)."""
-        if self.connected:
-            self.connected = False
-            logger.debug("SSE stream %s: client gone, later events not written", self.stream_id)
-
-    def attach(self, sink: MemoryObjectSendStream[bytes]) -> bool:
-        """Forward later events to a GET that resumed this stream; False if it is finished."""
-        if self.closed:
-            return False
-        self._sink = sink
-        return True
 
 
 class HttpSession:
@@ -457,18 +234,7 @@ class HttpSession:
             self._stored_dropped = True
             streams = [f"{self.id}.{n}" for n in range(self._next_stream + 1)]
             with anyio.CancelScope(shield=True):
-                await _forget_streams(self.store, streams)
-
-
-async def _forget_streams(store: EventStoreProtocol, stream_ids: list[str]) -> None:
-    """Drop the stored events of streams; on a store failure, leave the rest to expire (a
-    stalled store would otherwise hold up the caller once per stream)."""
-    for stream_id in stream_ids:
-        try:
-            await store.forget_stream(stream_id)
-        except StorageError as exc:
-            _store_failed(store, f"forgetting stream {stream_id}", exc)
-            return
+                await forget_streams(self.store, streams)
 
 
 class SessionManager:
