@@ -29,6 +29,7 @@ import anyio.lowlevel
 import msgspec
 from typing_extensions import TypeVar
 
+from trimcp.client.answers import decode_result, tool_error
 from trimcp.client.connection import SharedConnection
 from trimcp.client.elicitation import check_roots
 from trimcp.client.interop import as_client_error
@@ -43,8 +44,7 @@ from trimcp.client.params import (
 from trimcp.client.results import CallToolResult, tool_output_data
 from trimcp.client.session import ClientSession, Handlers
 from trimcp.client.transports import ClientTransport, infer_transport
-from trimcp.exceptions import ClientError, ClientNotConnected, McpError, ToolError
-from trimcp.protocol.envelope import PREFIX as PROTOCOL_META_PREFIX
+from trimcp.exceptions import ClientError, ClientNotConnected, McpError
 from trimcp.protocol.versions import Era
 from trimcp.types import (
     CallToolResult as MCPCallToolResult,
@@ -62,11 +62,9 @@ from trimcp.types import (
     ReadResourceResult,
     Resource,
     ResourceTemplate,
-    TextContent,
     Tool,
 )
-from trimcp.types.base import Implementation, keep_annotation_extras
-from trimcp.types.codec import decode
+from trimcp.types.base import Implementation
 from trimcp.types.interop import register_with_mcp
 from trimcp.types.lifecycle import DiscoverResult, ServerCapabilities
 
@@ -78,13 +76,6 @@ R = TypeVar("R")
 ClientTransportT = TypeVar("ClientTransportT", bound=ClientTransport, default=ClientTransport)
 """What `Client[T]` names (FastMCP's `Client` is generic in its transport); bare `Client`
 means `Client[ClientTransport]`."""
-
-
-# Listings whose items carry `Annotations`, which may hold keys beyond the spec's (kept).
-_ANNOTATED_LISTS: dict[type[Any], str] = {
-    ListResourcesResult: "resources",
-    ListResourceTemplatesResult: "resourceTemplates",
-}
 
 
 class Client(Generic[ClientTransportT]):
@@ -376,24 +367,7 @@ class Client(Generic[ClientTransportT]):
         raw = await drive_input_rounds(
             self._request, self.session.serve_request, method, params, raw, kwargs
         )
-        try:
-            result = decode(raw, typ)
-        except msgspec.ValidationError as exc:
-            raise ClientError(f"The server's answer to {method} is malformed: {exc}") from exc
-        listed = _ANNOTATED_LISTS.get(typ)
-        if listed is not None and any(item.annotations for item in getattr(result, listed)):
-            keep_annotation_extras(getattr(result, listed), msgspec.json.decode(raw).get(listed))
-        result_type = getattr(result, "resultType", None)
-        if result_type not in (None, "complete"):
-            raise ClientError(
-                f"The server's answer to {method} has an unknown resultType {result_type!r}"
-            )
-        meta = getattr(result, "meta", None)
-        if meta:  # the protocol's own keys were the session's to read, not the user's
-            mine = {k: v for k, v in meta.items() if not k.startswith(PROTOCOL_META_PREFIX)}
-            if len(mine) != len(meta):
-                result.meta = mine or None  # type: ignore[attr-defined]
-        return result
+        return decode_result(method, typ, raw)
 
     async def _paginate(self, method: str, typ: type[Any], field: str) -> list[Any]:
         items: list[Any] = []
@@ -505,12 +479,7 @@ class Client(Generic[ClientTransportT]):
         )
         if result.isError:
             if raise_on_error:
-                text = (
-                    result.content[0].text
-                    if result.content and isinstance(result.content[0], TextContent)
-                    else ""
-                )
-                raise ToolError(text or f"Tool {name!r} failed")
+                raise tool_error(name, result)
             data = None
         else:
             data = await self._data(name, result.structuredContent)
