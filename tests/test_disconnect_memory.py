@@ -21,8 +21,9 @@ from tests.test_http_streamable import running
 from tests.wire import serving
 from trimcp import Context, FastMCP
 from trimcp.core.session import ServerSession
-from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager, SSEStream
+from trimcp.http.sessions import STREAM_BUFFER, HttpSession, SessionManager
 from trimcp.http.sse import LegacySSEEndpoint
+from trimcp.http.sse_response import SSEStream
 from trimcp.http.streamable import StreamableHTTPEndpoint
 from trimcp.protocol.sse import SSEDecoder
 

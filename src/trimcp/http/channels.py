@@ -22,7 +22,8 @@ import msgspec
 
 from trimcp.exceptions import McpError
 from trimcp.http.asgi import Receive, Scope, Send
-from trimcp.http.sessions import HttpSession, SSEStream
+from trimcp.http.sessions import HttpSession
+from trimcp.http.sse_response import SSEStream
 from trimcp.http.wire import JSON_HEADERS
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INTERNAL_ERROR, REQUEST_CANCELLED, ErrorData

@@ -22,7 +22,7 @@ batches of `replay_batch`.
 Connections are the `RedisStore`'s: one pool per event loop, opened on first use whether or
 not the event store is entered (`event_store=RedisEventStore(url=...)` as passed to a server
 is enough); `aclose()` or leaving `async with` closes it. While Redis is down, the HTTP layer
-sends live events without ids (`trimcp.http.sessions`).
+sends live events without ids (`trimcp.http.sse_response`).
 
 A `Last-Event-ID` comes from the client: anything that is not one of our ids (by
 `parse_event_id`: ASCII digits after the last dot, bounded length), or whose stream id is

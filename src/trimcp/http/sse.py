@@ -33,7 +33,7 @@ import anyio
 
 from trimcp.http.asgi import Receive, Scope, Send, get_route_path
 from trimcp.http.channels import serving_stream
-from trimcp.http.sessions import SSE_HEADERS
+from trimcp.http.sse_response import SSE_HEADERS
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
     Disconnected,

@@ -22,7 +22,8 @@ from trimcp.exceptions import McpError
 from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
-from trimcp.http.sessions import HttpSession, SSEStream
+from trimcp.http.sessions import HttpSession
+from trimcp.http.sse_response import SSEStream
 from trimcp.http.wire import accepts, media_types, respond, respond_error, wanted_headers
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
