@@ -11,6 +11,9 @@ when the request's envelope allows them, progress only when the request carries 
 middleware, as FastMCP 2.13's do (`trimcp.core.nested.serve_nested`): a hook sees the
 nested call with a fresh `Context` of the same request, and may refuse it, hide what it
 lists, answer it from a cache or count it against a rate limit.
+
+What these methods need besides the `Context` lives beside it: `core.sampling` (`sample`'s
+request and who answers it), `core.context_reads` (the nested reads' helpers).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import msgspec
 
+from trimcp.core.context_reads import load_serve_nested, read_contents
 from trimcp.core.request import ServerRequest
+from trimcp.core.sampling import request_sample, sampling_params
 from trimcp.exceptions import McpError
 from trimcp.protocol.envelope import LOG_LEVELS
 from trimcp.protocol.errors import (
@@ -386,7 +391,7 @@ class Context(ContextBase):
 
         Without client support, the server's `sampling_handler` answers (FastMCP's
         `sampling_handler_behavior="fallback"`; `"always"` skips the client)."""
-        params = _sampling_params(
+        params = sampling_params(
             messages,
             system_prompt,
             include_context,
@@ -395,37 +400,13 @@ class Context(ContextBase):
             model_preferences,
             tools,
         )
-        request = self._require_request()
-        caps = request.envelope.client_capabilities
-        sampling_caps = caps.get("sampling")
-        fallback = getattr(self._fastmcp, "sampling_handler", None)
-        behavior = getattr(self._fastmcp, "sampling_handler_behavior", "fallback")
-        if fallback is not None and (behavior == "always" or sampling_caps is None):
-            result = await _call_maybe_async(fallback, params["messages"], params, self)
-            return _sampling_content(result)
-        if sampling_caps is not None:
-            if tools and sampling_caps.get("tools") is None:
-                raise McpError(
-                    ErrorData(
-                        MISSING_REQUIRED_CLIENT_CAPABILITY,
-                        "The client does not support tool use in sampling",
-                        {"requiredCapabilities": {"sampling": {"tools": {}}}},
-                    )
-                )
-            if (
-                include_context in ("thisServer", "allServers")
-                and sampling_caps.get("context") is None
-            ):
-                params.pop("includeContext", None)  # SHOULD NOT be sent without sampling.context
-        result = await self.ask_client("sampling/createMessage", params, "sampling")
-        try:
-            if not isinstance(result, dict) or not isinstance(result.get("content"), dict | list):
-                raise msgspec.ValidationError("Expected `content`, an object or an array")
-            return _sampling_content(result)
-        except msgspec.ValidationError as exc:  # the client's data, not a server fault
-            raise McpError(
-                INVALID_PARAMS, f"The client's sampling/createMessage result is malformed: {exc}"
-            ) from None
+        return await request_sample(
+            self,
+            self._require_request(),
+            params,
+            tools=bool(tools),
+            include_context=include_context,
+        )
 
     async def list_roots(self) -> list[Root]:
         """The client's roots (file system locations it exposes)."""
@@ -499,7 +480,7 @@ class Context(ContextBase):
         server = self._fastmcp
         if server.middleware or server.tool_manager.mounts.items:
             read = await self._through_chain("resources/read", ReadResourceParams(uri=str(uri)))
-            return _read_contents(read)
+            return read_contents(read)
         return await server.resource_manager.read_resource_contents(str(uri), self)
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
@@ -533,8 +514,7 @@ class Context(ContextBase):
         ctx._mrtr = self._mrtr
         if nested is not None:
             nested.context = ctx
-        serve = _serve_nested or _load_serve_nested()
-        return await serve(ctx, method, params)
+        return await load_serve_nested()(ctx, method, params)
 
     # -- notifications -------------------------------------------------------------------
 
@@ -566,114 +546,6 @@ class Context(ContextBase):
 
     async def send_prompt_list_changed(self) -> None:
         await self._send_session("notifications/prompts/list_changed")
-
-
-_serve_nested: Callable[[Context, str, Any], Awaitable[Any]] | None = None
-
-
-def _load_serve_nested() -> Callable[[Context, str, Any], Awaitable[Any]]:
-    """`trimcp.core.nested.serve_nested`, imported on first use (that module imports
-    this one) and kept: an import statement costs about a microsecond per call."""
-    global _serve_nested
-    from trimcp.core.nested import serve_nested
-
-    _serve_nested = serve_nested
-    return serve_nested
-
-
-def _read_contents(read: Any) -> list[ReadResourceContents]:
-    """What `resources/read` hooks returned, as `Context.read_resource()` returns it: the
-    contents of a wire result a hook answered with (a proxy, a cache entry) turned into
-    `ReadResourceContents`, which pass as they are."""
-    from trimcp.resources.resource import ReadResourceContents, to_read_contents
-
-    items = getattr(read, "contents", read)
-    if all(isinstance(item, ReadResourceContents) for item in items):
-        return list(items)
-    return [
-        item if isinstance(item, ReadResourceContents) else to_read_contents([item])[0]
-        for item in items
-    ]
-
-
-def _text_message(text: str, role: str = "user") -> dict[str, Any]:
-    return {"role": role, "content": {"type": "text", "text": text}}
-
-
-def _builtins(value: Any) -> Any:
-    if isinstance(value, msgspec.Struct):
-        return msgspec.to_builtins(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
-    return value
-
-
-def _sampling_params(
-    messages: str | list[Any],
-    system_prompt: str | None,
-    include_context: str | None,
-    temperature: float | None,
-    max_tokens: int | None,
-    model_preferences: Any,
-    tools: list[Any] | None,
-) -> dict[str, Any]:
-    if isinstance(messages, str):
-        wire = [_text_message(messages)]
-    else:
-        wire = [_text_message(m) if isinstance(m, str) else _builtins(m) for m in messages]
-    params: dict[str, Any] = {"messages": wire, "maxTokens": max_tokens or 512}
-    if system_prompt is not None:
-        params["systemPrompt"] = system_prompt
-    if include_context is not None:
-        params["includeContext"] = include_context
-    if temperature is not None:
-        params["temperature"] = temperature
-    if model_preferences is not None:
-        if isinstance(model_preferences, str):
-            model_preferences = {"hints": [{"name": model_preferences}]}
-        elif isinstance(model_preferences, list):
-            model_preferences = {"hints": [{"name": name} for name in model_preferences]}
-        params["modelPreferences"] = _builtins(model_preferences)
-    if tools:
-        params["tools"] = [_tool_definition(t) for t in tools]
-    return params
-
-
-def _tool_definition(tool: Any) -> Any:
-    if callable(tool) and not hasattr(tool, "to_mcp_tool"):
-        from trimcp.tools import Tool
-
-        tool = Tool.from_function(tool)
-    if hasattr(tool, "to_mcp_tool"):
-        tool = tool.to_mcp_tool()
-    return _builtins(tool)
-
-
-def _sampling_content(result: Any) -> Any:
-    """The content of a sampling answer, as a content struct (`.text` for text)."""
-    from trimcp.types.codec import convert
-    from trimcp.types.content import ContentBlock, TextContent
-
-    block: Any = ContentBlock  # a union, which msgspec converts to but mypy's type[T] can't name
-
-    if isinstance(result, str):
-        return TextContent(text=result)
-    result = _builtins(result)
-    content = result.get("content") if isinstance(result, dict) and "content" in result else result
-    if isinstance(content, list):
-        return [convert(item, block) for item in content]
-    if isinstance(content, dict):
-        return convert(content, block)
-    return content
-
-
-async def _call_maybe_async(fn: Any, *args: Any) -> Any:
-    import inspect
-
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 def get_context() -> Context:
