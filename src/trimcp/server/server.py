@@ -4,7 +4,8 @@ It owns (has-a, no mixins) its component managers (`ToolManager`, `ResourceManag
 `PromptManager`), its `Composition` (mounts), its `ServerLifespan` (`server.lifespan`), its
 `ChangeFanout` (`core.subscriptions`), its middleware and run settings; its methods delegate to
 them and to `server.options`, `server.registration`, `server.direct`, `server.deprecated`
-(FastMCP 2.x's deprecated methods, bound here) and `core.running` (`run`, `run_async`).
+(FastMCP 2.x's deprecated methods, bound here), `server.http_serving` (`http_app`,
+`run_http_async`, `custom_route`, bound here) and `core.running` (`run`, `run_async`).
 
 Internal API: other parts of trimcp reach a server through public spellings only, each
 documented as internal where users have no use for it (`tool_manager`, `composition`,
@@ -21,14 +22,12 @@ from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-import anyio
-
 from trimcp import __version__
 from trimcp.core import answers, running
 from trimcp.core.subscriptions import ChangeFanout
 from trimcp.prompts.prompt_manager import PromptManager
 from trimcp.resources.resource_manager import ResourceManager
-from trimcp.server import dependencies, deprecated, direct, registration
+from trimcp.server import dependencies, deprecated, direct, http_serving, registration
 from trimcp.server.aliases import Alias
 from trimcp.server.composition import Composition, MountedServer, import_server
 from trimcp.server.lifespan import LifespanFn, ServerLifespan, default_lifespan
@@ -546,43 +545,9 @@ class FastMCP:
 
     # -- HTTP ----------------------------------------------------------------------------
 
-    def custom_route(
-        self,
-        path: str,
-        methods: list[str],
-        name: str | None = None,
-        include_in_schema: bool = True,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register an HTTP handler served next to the MCP endpoint, as FastMCP does: `async
-        def h(request: starlette.requests.Request) -> starlette.responses.Response`."""
-        return registration.route_decorator(
-            self.http_routes, path, methods, name=name, include_in_schema=include_in_schema
-        )
-
-    def http_app(self, path: str | None = None, **options: Any) -> Any:
-        """This server as an ASGI app (streamable HTTP by default, `transport="sse"` for the
-        legacy transport), with a `.lifespan` to hand to a host framework."""
-        from trimcp.http.app import create_app
-
-        if "debug" in options:  # `create_streamable_http_app(debug=...)` only, as in FastMCP
-            raise TypeError("FastMCP.http_app() got an unexpected keyword argument 'debug'")
-        return create_app(self, path=path, **options)
-
-    async def run_http_async(
-        self,
-        transport: Literal["http", "streamable-http", "sse"] = "http",
-        *,
-        server: Literal["hypercorn", "uvicorn"] | None = None,
-        task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED,
-        **options: Any,
-    ) -> None:
-        """Serve over HTTP until cancelled, then shut down gracefully; `await tg.start(...)`
-        returns the bound address. `server`: `"hypercorn"` (the default, asyncio and trio)
-        or `"uvicorn"` (asyncio only; `uvicorn_config=` alone selects it too). The other
-        options: `trimcp.http.serve.run_http`."""
-        from trimcp.http.serve import run_http
-
-        await run_http(self, transport=transport, server=server, task_status=task_status, **options)
+    custom_route = http_serving.custom_route
+    http_app = http_serving.http_app
+    run_http_async = http_serving.run_http_async
 
     settings = property(deprecated.server_settings)
     # FastMCP 2.x's deprecated spellings of `http_app` and `run_http_async`
