@@ -141,6 +141,27 @@ async def test_a_modern_client_refused_by_on_initialize_cannot_connect() -> None
             pass
 
 
+@pytest.mark.parametrize("protocol", ["legacy", "modern"])
+async def test_a_client_over_a_rate_limit_at_its_introduction_is_told_why(protocol: str) -> None:
+    """The introduction counts against a limit (both eras): a client refused there gets the
+    limit's message, the modern one saying the server may have refused it."""
+    import anyio
+
+    from trimcp.exceptions import ClientError
+    from trimcp.server.middleware.rate_limiting import RateLimitingMiddleware
+
+    spent = RateLimitingMiddleware(max_requests_per_second=0.001, burst_capacity=1)
+    mcp = make_server(spent)
+    with anyio.fail_after(10):
+        async with Client(mcp, protocol=protocol):
+            pass  # the one token
+        with pytest.raises(ClientError, match="Rate limit exceeded for client: global") as no:
+            async with Client(mcp, protocol=protocol):
+                pass
+    if protocol == "modern":
+        assert "refused this client" in str(no.value)
+
+
 class Seen(Middleware):
     """Records each request its `on_request` sees, by method."""
 

@@ -290,8 +290,9 @@ class ClientSession:
                 discovered = decode(result, DiscoverResult)
             except (McpError, TimeoutError, msgspec.ValidationError) as exc:
                 if protocol == "modern":
-                    raise ClientError(
-                        f"The server does not speak {LATEST_MODERN_VERSION}: {exc}"
+                    raise ClientError(  # an old server, or one whose middleware refused us
+                        f"server/discover failed: the server does not speak "
+                        f"{LATEST_MODERN_VERSION} or refused this client: {exc}"
                     ) from exc
                 logger.debug("server/discover failed (%s); falling back to initialize", exc)
             else:
