@@ -94,6 +94,12 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 # Private names trimcp reads that are not trimcp's own, each for a reason.
 FOREIGN_PRIVATE = {
     "_callback": "asyncio's Handle, read by the backend seam (_backend) to quiet one log line",
+    "_fut_waiter": "asyncio's Task: _backend.RequestScope cancels no task whose awaited future "
+    "is done (its result would be lost), as anyio's scopes do",
+    "_must_cancel": "asyncio's Task: a cancellation already pending (_backend.RequestScope, as "
+    "anyio's scopes)",
+    "_parent_scope": "anyio's asyncio CancelScope: _backend.RequestScope walks the scopes entered "
+    "in a request to honour their shields (checked at first use, else anyio's own scopes)",
     "_reader": "h11's Connection: whether a request body was wholly received (http.tuning)",
     "_remaining": "h11's ContentLengthReader (http.tuning, with _reader)",
     "_receive_buffer": "h11's Connection (http.tuning, with _reader)",

@@ -118,9 +118,137 @@ def cancel_scope_class() -> Callable[[], Any]:
         import trio
 
         return trio.CancelScope
+    light = _request_scope_class()
+    if light is not None:
+        return light
     import anyio
 
     return type(anyio.CancelScope())
+
+
+@functools.cache
+def _request_scope_class() -> type | None:
+    """`RequestScope` (below) when anyio's asyncio internals it reads look as expected (anyio
+    4: `_task_states`, a scope's `_parent_scope`); None, and anyio's own scopes, otherwise."""
+    try:
+        from anyio._backends import _asyncio as anyio_asyncio
+
+        states = anyio_asyncio._task_states
+        slots = anyio_asyncio.CancelScope.__slots__
+        task_slots = anyio_asyncio.TaskState.__slots__
+    except (ImportError, AttributeError):
+        return None
+    if "_parent_scope" not in slots or "cancel_scope" not in task_slots:
+        return None
+    RequestScope.task_states = states
+    return RequestScope
+
+
+class RequestScope:
+    """A cancel scope for one request on asyncio, a third of a request's own cost cheaper
+    than anyio's (measured: 29 -> 19 µs of trimcp's work per JSON `tools/call` in process):
+    entering and leaving it touch no anyio bookkeeping, and a task of its own (each HTTP
+    request's) gets no anyio task state. It honours anyio's rules where they matter:
+
+    - `cancel()` is level-triggered, as anyio's: the task is cancelled (`Task.cancel`) at
+      once when it waits, and again at each turn of the loop until the block is left; never
+      while it is inside a shielded anyio scope entered in the block (the shield holds; the
+      cancellation lands once it is left), never the current task from itself, never a task
+      whose awaited future is already done (its result would be lost; next turn instead).
+    - leaving the block takes back its own cancellations (`Task.uncancel`) and swallows the
+      `CancelledError` only if no other cancellation (a native one, an enclosing anyio
+      scope's) is pending, as anyio 4's scopes do; `cancelled_caught` then says so.
+
+    Only `with`, `cancel()`, `cancel_called` and `cancelled_caught`: what the per-request
+    scopes of `trimcp.http` use. Anyio's scopes entered inside work as usual."""
+
+    __slots__ = (
+        "_at_enter",
+        "_handle",
+        "_outer",
+        "_pending",
+        "_task",
+        "cancel_called",
+        "cancelled_caught",
+    )
+    task_states: Any = None
+
+    def __init__(self) -> None:
+        self._task: Any = None
+        self._outer: Any = None
+        self._at_enter = 0
+        self._pending = 0
+        self._handle: Any = None
+        self.cancel_called = False
+        self.cancelled_caught = False
+
+    def __enter__(self) -> RequestScope:
+        import asyncio
+
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("a RequestScope is entered in an asyncio task")
+        self._task = task
+        state = self.task_states.get(task)
+        self._outer = None if state is None else state.cancel_scope
+        self._at_enter = task.cancelling()
+        if self.cancel_called:
+            self._deliver()
+        return self
+
+    def cancel(self) -> None:
+        if not self.cancel_called:
+            self.cancel_called = True
+            if self._task is not None:
+                self._deliver()
+
+    def _deliver(self) -> None:
+        import asyncio
+
+        self._handle = None
+        task = self._task
+        if task is None or task.done():
+            return
+        if (
+            task is not asyncio.current_task()
+            and not task._must_cancel
+            and not self._shielded(task)
+        ):
+            waiter = task._fut_waiter
+            if waiter is None or not waiter.done():
+                task.cancel()
+                self._pending += 1
+        self._handle = asyncio.get_running_loop().call_soon(self._deliver)
+
+    def _shielded(self, task: Any) -> bool:
+        """Whether the task is inside a shielded anyio scope entered within this block."""
+        state = self.task_states.get(task)
+        scope = None if state is None else state.cancel_scope
+        outer = self._outer
+        while scope is not None and scope is not outer:
+            if scope.shield:
+                return True
+            scope = scope._parent_scope
+        return False
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        task = self._task
+        self._task = None  # left: no more delivery
+        handle = self._handle
+        if handle is not None:
+            handle.cancel()
+            self._handle = None
+        if not self.cancel_called or task is None:
+            return False
+        while self._pending:
+            task.uncancel()
+            self._pending -= 1
+        import asyncio
+
+        if isinstance(exc, asyncio.CancelledError) and task.cancelling() <= self._at_enter:
+            self.cancelled_caught = True
+            return True
+        return False
 
 
 _STREAM_CALLBACK = "StreamReaderProtocol.connection_made.<locals>.callback"

@@ -1,0 +1,139 @@
+"""The per-request cancel scope of `trimcp._backend.cancel_scope_class()` (trio's own scope on
+trio; on asyncio `RequestScope`, which touches no anyio bookkeeping): the same contract on both
+backends as anyio's scopes keep, for what the HTTP endpoint uses of it."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from trimcp._backend import cancel_scope_class
+
+pytestmark = pytest.mark.anyio
+
+WAIT = 5
+
+
+async def test_a_cancel_lands_on_the_next_wait_and_is_swallowed_at_the_exit() -> None:
+    scope = cancel_scope_class()()
+    reached = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+
+            async def request() -> None:
+                with scope:
+                    reached.append("in")
+                    await anyio.sleep_forever()
+                reached.append("after")  # the scope swallowed its own cancellation
+
+            tg.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+    assert reached == ["in", "after"]
+    assert scope.cancel_called and scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()  # this task can still wait: no cancellation is left pending
+
+
+async def test_a_cancel_before_entering_lands_at_the_first_wait() -> None:
+    scope = cancel_scope_class()()
+    scope.cancel()
+    with anyio.fail_after(WAIT):
+        with scope:
+            await anyio.sleep_forever()
+    assert scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()
+
+
+async def test_a_request_that_never_waits_ends_as_if_nothing_happened() -> None:
+    scope = cancel_scope_class()()
+    with scope:
+        scope.cancel()  # from the request itself, with no wait after it
+    assert scope.cancel_called and not scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()  # nothing left pending on this task
+
+
+async def test_a_shielded_scope_inside_holds_and_the_cancel_lands_after_it() -> None:
+    scope = cancel_scope_class()()
+    released = anyio.Event()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+
+            async def request() -> None:
+                with scope:
+                    with anyio.CancelScope(shield=True):
+                        await released.wait()  # not interrupted by the request's cancel
+                        steps.append("cleanup done")
+                    steps.append("past the shield")
+                    await anyio.sleep_forever()
+                steps.append("after")
+
+            tg.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+            for _ in range(5):  # several turns of the loop: the shield keeps holding
+                await anyio.lowlevel.checkpoint()
+            assert steps == []
+            released.set()
+    assert steps == ["cleanup done", "past the shield", "after"]
+    assert scope.cancelled_caught
+
+
+async def test_task_groups_inside_are_cancelled_with_the_request() -> None:
+    scope = cancel_scope_class()()
+    children_cancelled = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as outer:
+
+            async def child() -> None:
+                try:
+                    await anyio.sleep_forever()
+                except anyio.get_cancelled_exc_class():
+                    children_cancelled.append(True)
+                    raise
+
+            async def request() -> None:
+                with scope:
+                    async with anyio.create_task_group() as inner:
+                        inner.start_soon(child)
+                        inner.start_soon(child)
+                        await anyio.sleep_forever()
+
+            outer.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+    assert children_cancelled == [True, True] and scope.cancelled_caught
+
+
+async def test_a_cancel_from_outside_the_request_still_propagates() -> None:
+    """An enclosing scope cancelled too (the server's shutdown cutting everything): the
+    request's scope must not swallow what is not only its own."""
+    scope = cancel_scope_class()()
+    after: list[str] = []
+    with anyio.fail_after(WAIT):
+        with anyio.CancelScope() as enclosing:
+            async with anyio.create_task_group() as tg:
+
+                async def request() -> None:
+                    with scope:
+                        await anyio.sleep_forever()
+                    after.append("not reached when the enclosing scope was cancelled too")
+
+                tg.start_soon(request)
+                await anyio.wait_all_tasks_blocked()
+                scope.cancel()
+                enclosing.cancel()
+    assert enclosing.cancelled_caught
+    assert scope.cancel_called
+
+
+async def test_a_timeout_inside_the_request_is_the_requests_own_business() -> None:
+    scope = cancel_scope_class()()
+    with anyio.fail_after(WAIT):
+        with scope:
+            with anyio.move_on_after(0.01) as inner:
+                await anyio.sleep_forever()
+            assert inner.cancelled_caught
+            await anyio.lowlevel.checkpoint()
+    assert not scope.cancel_called and not scope.cancelled_caught
