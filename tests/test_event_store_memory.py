@@ -30,13 +30,26 @@ async def test_events_replay_after_the_id_of_their_own_stream_only() -> None:
     assert await store.store_event("s.1", None) == "s.1.3"  # a priming id: nothing kept
     assert await _replayed(store, first) == [("s.1.2", b"b")]
     assert await _replayed(store, "s.1.0") == [("s.1.1", b"a"), ("s.1.2", b"b")]
-    assert len(store) == 3 and store.events == 3
+    assert store.held == 3 and store.events == 3
 
 
 async def test_expired_events_are_not_replayed() -> None:
-    store = InMemoryEventStore(ttl=0.0)  # expired as soon as kept
+    import anyio
+
+    store = InMemoryEventStore(ttl=0.001)
     await store.store_event("s.1", b"gone")
+    await anyio.sleep(0.005)  # not a synchronisation: the clock has to pass the expiry
     assert await _replayed(store, "s.1.0") == []
+    with pytest.raises(ValueError):
+        InMemoryEventStore(ttl=0)  # as a store refuses it
+
+
+async def test_a_bound_of_zero_keeps_nothing() -> None:
+    for store in (InMemoryEventStore(max_events_per_stream=0), InMemoryEventStore(max_events=0)):
+        for _ in range(10):
+            await store.store_event("s.1", b"m")
+        assert store.held == store.events == store.bytes == 0
+        assert await _replayed(store, "s.1.0") == []
     lasting = InMemoryEventStore(ttl=None)
     await lasting.store_event("s.1", b"kept")
     assert await _replayed(lasting, "s.1.0") == [("s.1.1", b"kept")]
@@ -50,7 +63,7 @@ async def test_bounds_drop_the_oldest_and_forget_releases_everything() -> None:
     await store.store_event("s.2", b"x")
     await store.store_event("s.2", b"y")  # 4 in all: the oldest of all goes
     assert await _replayed(store, "s.1.0") == [("s.1.4", b"3")]
-    assert len(store) == store.events == 3
+    assert store.held == store.events == 3
     await store.forget_stream("s.1")
     await store.forget_stream("s.2")
-    assert len(store) == store.events == store.bytes == 0
+    assert store.held == store.events == store.bytes == 0

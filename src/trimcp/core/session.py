@@ -441,34 +441,46 @@ async def _through_middleware(served: ServerRequest, handler: Any) -> Any:
     answers, unless a mounted server's middleware is on the way."""
     server = served.server
     method = served.method
+    if method == "tools/call" and served.params.name not in server.tool_manager.named_in_listing:
+        if _listing_is_seen(server):
+            await _list_before_call(served)
     chain = _CHAINS.get(server.middleware, method, _innermost) if server.middleware else None
     if chain is None and not (
         server.tool_manager.mounts.items and routes_to_middleware(server, method)
     ):
-        return await handler(served, served.params)
-    if (
-        method == "tools/call"
-        and chain is not None
-        and served.params.name not in server.tool_manager.named_in_listing
-    ):
-        await _list_before_call(served)
-    ctx = served.context = Context(server, served)
-    token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
-    try:
-        if chain is None:
-            result = await _step(served, served.params)
+        result = await handler(served, served.params)
+    else:
+        ctx = served.context = Context(server, served)
+        token = enter_context(ctx)  # `get_context()` works in middleware, as in FastMCP
+        try:
+            if chain is None:
+                result = await _step(served, served.params)
+            else:
+                context = MiddlewareContext(
+                    message=served.params, method=method, fastmcp_context=ctx
+                )
+                result = await chain(context)
+        finally:
+            token.reset()
+        steps = MIDDLEWARE_STEPS.get(method)
+        if steps is not None:
+            result = steps.finish(served, served.params, result)
+    if method == "tools/list":  # (what a hook answered may be anything)
+        listed = getattr(result, "tools", None) or ()
+        names = {name for tool in listed if isinstance(name := getattr(tool, "name", None), str)}
+        if getattr(served.params, "cursor", None) is None:  # a first page: a new cache
+            server.tool_manager.named_in_listing = names
         else:
-            context = MiddlewareContext(message=served.params, method=method, fastmcp_context=ctx)
-            result = await chain(context)
-    finally:
-        token.reset()
-    steps = MIDDLEWARE_STEPS.get(method)
-    if steps is None:
-        return result
-    result = steps.finish(served, served.params, result)
-    if method == "tools/list" and chain is not None:
-        server.tool_manager.named_in_listing.update(tool.name for tool in result.tools)
+            server.tool_manager.named_in_listing |= names
     return result
+
+
+def _listing_is_seen(server: Any) -> bool:
+    """Whether a `tools/list` would pass a hook: one of the server's middleware, or a
+    mounted server's on the way."""
+    if server.middleware and _CHAINS.get(server.middleware, "tools/list", _innermost):
+        return True
+    return bool(server.tool_manager.mounts.items) and routes_to_middleware(server, "tools/list")
 
 
 async def _list_before_call(served: ServerRequest) -> None:
@@ -476,8 +488,9 @@ async def _list_before_call(served: ServerRequest) -> None:
     lists the tools, through the middleware, to refresh its cache of their schemas: hooks
     see a `tools/list` no client sent (a rate limit counts it; the response cache stores
     it). trimcp does the same, so that middleware counts what FastMCP's counts; it costs a
-    listing per tool name, the first time it is called, and only on a server with
-    middleware. Its answer goes nowhere."""
+    listing per tool name, the first time it is called, and only where a hook would see the
+    listing (`_listing_is_seen`). Any `tools/list` served here refills the cache of names
+    (its first page replaces it, as FastMCP's handler does). Its answer goes nowhere."""
     listing = ServerRequest(
         server=served.server,
         id=served.id,

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
 from trimcp.storage import AsyncKeyValue
+from trimcp.storage.base import check_ttl
 
 __all__ = [
     "EventStore",
@@ -114,6 +115,7 @@ class EventStore:
         ttl: float | None = 3600.0,
     ) -> None:
         self.storage: AsyncKeyValue | None = storage
+        check_ttl(ttl)  # what a store would refuse, refused here too
         # without a storage: event id -> (message, monotonic expiry or None)
         self._messages: dict[str, tuple[bytes, float | None]] = {}
         self.max_events_per_stream = max_events_per_stream
@@ -146,12 +148,12 @@ class EventStore:
             # that awaits) cannot interleave them; then the storage
             dropped = self._keep(stream_id, seq, len(message))
             storage = self.storage
-            if storage is None:
+            if storage is None:  # kept, then what must go (the new one too, at a bound of 0)
                 messages = self._messages
-                for gone in dropped:
-                    messages.pop(gone, None)
                 ttl = self.ttl
                 messages[event_id] = (message, None if ttl is None else time.monotonic() + ttl)
+                for gone in dropped:
+                    messages.pop(gone, None)
                 return event_id
             await storage.put(
                 event_id, {"m": message.decode()}, collection=_COLLECTION, ttl=self.ttl
@@ -160,7 +162,8 @@ class EventStore:
                 await storage.delete_many(dropped, collection=_COLLECTION)
         return event_id
 
-    def __len__(self) -> int:
+    @property
+    def held(self) -> int:
         """Events held in this object (none when they go to a `storage`)."""
         return len(self._messages)
 
