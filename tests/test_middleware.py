@@ -232,3 +232,50 @@ async def test_a_rate_limit_tuned_on_fastmcp_trips_where_it_trips_there(protocol
                     assert (await client.call_tool("add", {"a": n, "b": 1})).data == n + 1
                 with pytest.raises(ToolError, match="Rate limit exceeded"):
                     await client.call_tool("add", {"a": 9, "b": 1})
+
+
+async def test_no_listing_of_its_own_when_no_hook_would_see_it() -> None:
+    """Middleware that hooks only `on_call_tool`: a listing would pass no hook, so the server
+    makes none before calls; the client's own listing still fills the cache of names, and a
+    mounted server's list hooks count as seeing it."""
+    import anyio
+
+    class CallsOnly(Middleware):
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def on_call_tool(self, context: MiddlewareContext, call_next):
+            self.calls += 1
+            return await call_next(context)
+
+    class ListsSeen(Middleware):
+        def __init__(self) -> None:
+            self.lists = 0
+
+        async def on_list_tools(self, context: MiddlewareContext, call_next):
+            self.lists += 1
+            return await call_next(context)
+
+    calls_only = CallsOnly()
+    mcp = make_server(calls_only)
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            for _ in range(3):
+                await client.call_tool_mcp("secret_tool", {})  # no output schema read
+    assert calls_only.calls == 3 and mcp.tool_manager.named_in_listing == set()
+
+    child_lists = ListsSeen()
+    child = FastMCP("child", middleware=[child_lists])
+
+    @child.tool(output_schema=None)
+    def ping() -> str:
+        return "pong"
+
+    parent = make_server(CallsOnly())
+    parent.mount(child, prefix="c")
+    with anyio.fail_after(10):
+        async with Client(parent) as client:
+            for _ in range(3):
+                await client.call_tool_mcp("c_ping", {})
+    assert child_lists.lists == 1  # the parent's own listing, once: then the name is known
+    assert "c_ping" in parent.tool_manager.named_in_listing
