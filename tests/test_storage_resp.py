@@ -383,3 +383,35 @@ async def test_an_overdue_answer_fails_the_call_and_closes_its_connection(
                     await anyio.sleep(0.01)
                 await client.aclose()
             assert len(failures) == 1 and "no answer within" in str(failures[0])
+
+
+@pytest.mark.anyio
+async def test_two_connections_released_at_once_wake_two_waiters(
+    redis_server: RedisServer,
+) -> None:
+    """Two pooled connections come back in the same turn of the loop while two callers wait:
+    both are served at once (the second is not left asleep beside an idle connection)."""
+    client = _client(redis_server, max_connections=2)
+    done: list[str] = []
+
+    async def call(name: str, *args: bytes) -> None:
+        await client.call(name, command(*args))
+        done.append(name)
+
+    async with probing(redis_server) as probe:
+        with anyio.fail_after(WAIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call, "first", b"BLPOP", b"wake", b"0")
+                tg.start_soon(call, "second", b"BLPOP", b"wake", b"0")
+                while await _blocked(probe) != 2:  # noqa: ASYNC110 - Redis's own state
+                    await anyio.sleep(0.005)
+                tg.start_soon(call, "slow", b"BLPOP", b"never", b"0")
+                tg.start_soon(call, "ping", b"PING")
+                await anyio.wait_all_tasks_blocked()
+                await probe.rpush("wake", [b"x", b"y"])  # both BLPOPs answered at once
+                with anyio.fail_after(2):  # the ping's turn comes at once, not after "slow"
+                    while "ping" not in done:  # noqa: ASYNC110 - polled, bounded
+                        await anyio.sleep(0.005)
+                await probe.rpush("never", [b"z"])  # let "slow" end
+    assert done.index("ping") < done.index("slow")
+    await client.aclose()

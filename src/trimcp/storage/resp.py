@@ -289,8 +289,11 @@ class _LoopPool:
                 await _close(connection.stream)
 
     def wake(self) -> None:
-        if self.waiters:
-            self.waiters[0].set()
+        """Wake the first waiter not woken yet (two releases before it runs wake two)."""
+        for event in self.waiters:
+            if not event.is_set():
+                event.set()
+                return
 
     def wake_all(self) -> None:
         for event in self.waiters:
@@ -407,7 +410,10 @@ class RespClient:
     async def _call(self, pool: _LoopPool, request: bytes, count: int) -> list[Any]:
         # no cancel scope per call (~25 µs on asyncio): the pool's task closes a connection
         # whose answer is overdue
-        connection = pool.idle.pop() if pool.idle else await self._acquire(pool)
+        # waiters first: a newcomer takes an idle connection only when nobody waits
+        connection = (
+            pool.idle.pop() if pool.idle and not pool.waiters else await self._acquire(pool)
+        )
         retry = connection.reused
         while True:
             connection.deadline = time.monotonic() + self.timeout
@@ -435,8 +441,7 @@ class RespClient:
             else:
                 connection.reused = True
                 pool.idle.append(connection)
-                if pool.waiters:
-                    pool.waiters[0].set()
+                pool.wake()
             return replies
 
     async def _acquire(self, pool: _LoopPool) -> _Connection:
@@ -445,15 +450,27 @@ class RespClient:
             return await self._acquire_unbounded(pool)
 
     async def _acquire_unbounded(self, pool: _LoopPool) -> _Connection:
+        """In turn: a caller queues behind the waiters (FIFO); one woken and then beaten to
+        the connection queues again at the front; whoever takes a connection while more are
+        free wakes the next waiter."""
+        woken = False
         while True:
             if pool.closed:
                 raise anyio.ClosedResourceError("the store was closed during the call")
-            if pool.idle:
-                return pool.idle.pop()
-            if pool.opened < self.max_connections:
-                return await self._connect(pool)
+            if woken or not pool.waiters:
+                if pool.idle:
+                    connection = pool.idle.pop()
+                    self._pass_on(pool)
+                    return connection
+                if pool.opened < self.max_connections:
+                    connection = await self._connect(pool)
+                    self._pass_on(pool)
+                    return connection
             event = anyio.Event()
-            pool.waiters.append(event)
+            if woken:
+                pool.waiters.appendleft(event)
+            else:
+                pool.waiters.append(event)
             try:
                 await event.wait()
             except BaseException:
@@ -462,6 +479,11 @@ class RespClient:
                     pool.wake()
                 raise
             pool.waiters.remove(event)
+            woken = True
+
+    def _pass_on(self, pool: _LoopPool) -> None:
+        if pool.waiters and (pool.idle or pool.opened < self.max_connections):
+            pool.wake()
 
     async def _connect(self, pool: _LoopPool) -> _Connection:
         pool.opened += 1
