@@ -119,6 +119,11 @@ def test_a_big_bulk_string_in_many_pieces() -> None:
 def test_what_is_not_resp2_is_a_protocol_error() -> None:
     with pytest.raises(ProtocolError, match="not a RESP2 reply"):
         parse_reply(b"\x15\x03\x03\x00\x02\x02\x32\r\n", 0)  # a TLS alert, say
+    for bad in (b"$x\r\n", b":1.5\r\n", b"*?\r\n"):  # lengths and integers that are none
+        parser = RespParser()
+        parser.feed(bad)
+        with pytest.raises(ProtocolError, match="not a RESP2 reply"):
+            parser.next()
 
 
 def test_commands_are_encoded_as_resp_arrays_of_bulk_strings() -> None:

@@ -163,7 +163,10 @@ class RespParser:
         buffer = self._buffer
         if len(buffer) <= self._pos:
             return INCOMPLETE
-        value, pos = parse_reply(buffer, self._pos)
+        try:
+            value, pos = parse_reply(buffer, self._pos)
+        except ValueError as exc:  # a length or an integer that is not one
+            raise ProtocolError(f"not a RESP2 reply: {exc}") from exc
         if value is not INCOMPLETE:
             if pos == len(buffer):  # the common case: everything received was read
                 buffer.clear()
