@@ -102,11 +102,9 @@ def command(*args: bytes) -> bytes:
     return b"".join(parts)
 
 
-def parse_reply(buffer: bytes | bytearray, pos: int) -> tuple[Any, int]:
-    """The reply that starts at `pos` and the position after it, or `(INCOMPLETE, pos)`.
-
-    Simple string: `str`; error: `ResponseError`; integer: `int`; bulk string: `bytes` (null:
-    None); array: `list` (null: None)."""
+def _parse_head(buffer: bytes | bytearray, pos: int) -> tuple[Any, int]:
+    """One reply at `pos`, except that an array gives `(count,)`, a tuple (no reply is one):
+    its items are the replies after it. `(INCOMPLETE, pos)` until it has arrived whole."""
     end = buffer.find(b"\r\n", pos)
     if end < 0:
         return INCOMPLETE, pos
@@ -126,16 +124,7 @@ def parse_reply(buffer: bytes | bytearray, pos: int) -> tuple[Any, int]:
         return buffer[pos + 1 : end].decode(errors="replace"), end + 2
     if kind == 42:  # *
         count = int(buffer[pos + 1 : end])
-        if count < 0:
-            return None, end + 2
-        items: list[Any] = []
-        at = end + 2
-        for _ in range(count):
-            item, at = parse_reply(buffer, at)
-            if item is INCOMPLETE:
-                return INCOMPLETE, pos
-            items.append(item)
-        return items, at
+        return (None if count < 0 else (count,)), end + 2
     if kind == 45:  # -
         message = bytes(buffer[pos + 1 : end])
         auth = message.startswith(_AUTH_ERRORS)
@@ -143,14 +132,33 @@ def parse_reply(buffer: bytes | bytearray, pos: int) -> tuple[Any, int]:
     raise ProtocolError(f"not a RESP2 reply: {bytes(buffer[pos : pos + 16])!r}")
 
 
-class RespParser:
-    """RESP2 replies out of the bytes received so far (`feed`), one at a time (`next`)."""
+def parse_reply(buffer: bytes | bytearray, pos: int) -> tuple[Any, int]:
+    """The reply that starts at `pos` and the position after it, or `(INCOMPLETE, pos)`.
 
-    __slots__ = ("_buffer", "_pos")
+    Simple string: `str`; error: `ResponseError`; integer: `int`; bulk string: `bytes` (null:
+    None); array: `list` (null: None)."""
+    value, at = _parse_head(buffer, pos)
+    if type(value) is not tuple:
+        return value, at
+    items: list[Any] = []
+    for _ in range(value[0]):
+        item, at = parse_reply(buffer, at)
+        if item is INCOMPLETE:
+            return INCOMPLETE, pos
+        items.append(item)
+    return items, at
+
+
+class RespParser:
+    """RESP2 replies out of the bytes received so far (`feed`), one at a time (`next`); what
+    was read of an array not yet whole is kept (`_open`): a long reply is read once."""
+
+    __slots__ = ("_buffer", "_open", "_pos")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._pos = 0
+        self._open: list[tuple[list[Any], int]] = []  # arrays being read: items, count
 
     def feed(self, data: bytes) -> None:
         if self._pos:
@@ -161,24 +169,39 @@ class RespParser:
     def next(self) -> Any:
         """The next whole reply, or `INCOMPLETE` (feed more)."""
         buffer = self._buffer
-        if len(buffer) <= self._pos:
-            return INCOMPLETE
-        try:
-            value, pos = parse_reply(buffer, self._pos)
-        except ValueError as exc:  # a length or an integer that is not one
-            raise ProtocolError(f"not a RESP2 reply: {exc}") from exc
-        if value is not INCOMPLETE:
-            if pos == len(buffer):  # the common case: everything received was read
-                buffer.clear()
-                self._pos = 0
+        opened = self._open
+        while True:
+            if len(buffer) <= self._pos:
+                return INCOMPLETE
+            try:
+                value, pos = _parse_head(buffer, self._pos)
+            except ValueError as exc:  # a length or an integer that is not one
+                raise ProtocolError(f"not a RESP2 reply: {exc}") from exc
+            if value is INCOMPLETE:
+                return INCOMPLETE
+            self._pos = pos
+            if type(value) is tuple:  # an array's head
+                if value[0]:
+                    opened.append(([], value[0]))
+                    continue
+                value = []
+            while opened:  # a whole value: the next item of the innermost open array
+                items, count = opened[-1]
+                items.append(value)
+                if len(items) < count:
+                    break
+                opened.pop()
+                value = items
             else:
-                self._pos = pos
-        return value
+                if self._pos == len(buffer):  # the common case: everything received was read
+                    buffer.clear()
+                    self._pos = 0
+                return value
 
     @property
     def pending(self) -> int:
-        """Bytes received and not yet read as a reply."""
-        return len(self._buffer) - self._pos
+        """Bytes received and not yet read as a reply (or an array under way)."""
+        return len(self._buffer) - self._pos + (1 if self._open else 0)
 
 
 def describe_error(exc: BaseException) -> str:
