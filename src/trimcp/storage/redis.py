@@ -59,8 +59,9 @@ import msgspec
 from trimcp._backend import current_loop, spawn_detached
 from trimcp.storage.base import check_many, check_ttl, decode_value, encode_value
 from trimcp.storage.errors import StorageError, StorageUnavailableError
+from trimcp.storage.loops import PerLoop, PoolRunner
 from trimcp.storage.protocol import DEFAULT_COLLECTION
-from trimcp.storage.resp import PoolRunner, RespClient, command
+from trimcp.storage.resp import RespClient, command
 from trimcp.storage.resp import describe_error as _describe
 
 try:
@@ -148,7 +149,7 @@ class RedisStore:
         self._options: dict[str, Any] = {}
         self._url: str | None = None
         self._runner: PoolRunner[_RedisClient] | None = None  # the one used last (the fast path)
-        self._runners: dict[int, PoolRunner[_RedisClient]] = {}  # by `id()` of their event loop
+        self._runners: PerLoop[PoolRunner[_RedisClient]] = PerLoop()
         self._entries = 0
         self._resp: RespClient | None = None
         """The lean client of the key-value calls (None: coredis for everything)."""
@@ -253,28 +254,23 @@ class RedisStore:
         # from here)
         if self._resp is not None:
             await self._resp.aclose()
-        loop = current_loop()
-        runner = self._runners.get(id(loop))
-        if runner is None or runner.loop() is not loop:
+        runner = self._runners.take()
+        if runner is None:
             return
-        self._runners.pop(id(loop), None)
         if self._runner is runner:
             self._runner = None
         await runner.finish()
 
+    def _new_runner(self, loop: object) -> PoolRunner[_RedisClient]:
+        runner = PoolRunner(self._new_client(), loop)
+        # in an empty context: the runner outlives the caller and must not keep its context
+        # variables (a request's, a trace's) alive
+        contextvars.Context().run(spawn_detached, runner.run)
+        return runner
+
     async def _open_pool(self) -> _RedisClient:
         """The client of this event loop's pool, opened (by a runner task) if need be."""
-        loop = current_loop()
-        runner = self._runners.get(id(loop))
-        if runner is None or runner.loop() is not loop or runner.done.is_set():
-            # no checkpoint from the check to here: concurrent first calls start one runner
-            for key, other in list(self._runners.items()):  # those of loops that ended
-                if other.done.is_set() or other.loop() is None:
-                    self._runners.pop(key, None)  # (another thread's loop may purge too)
-            runner = self._runners[id(loop)] = PoolRunner(self._new_client(), loop)
-            # in an empty context: the runner outlives the caller and must not keep its
-            # context variables (a request's, a trace's) alive
-            contextvars.Context().run(spawn_detached, runner.run)
+        runner = self._runners.get(self._new_runner, lambda runner: runner.done.is_set())
         self._runner = runner
         client = runner.client
         if client is None:

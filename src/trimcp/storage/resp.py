@@ -35,14 +35,14 @@ import contextvars
 import time
 import weakref
 from collections import deque
-from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from trimcp._backend import current_loop, spawn_detached
 from trimcp.storage.errors import StorageError, StorageUnavailableError
+from trimcp.storage.loops import PerLoop
 
 if TYPE_CHECKING:
     import ssl
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INCOMPLETE",
-    "PoolRunner",
     "ProtocolError",
     "RespClient",
     "RespParser",
@@ -61,7 +60,6 @@ __all__ = [
     "parse_reply",
 ]
 
-_Client = TypeVar("_Client", bound=AbstractAsyncContextManager[Any])
 _CLOSE_BOUND = 10.0
 """Seconds closing a pool waits for its connections to close (it takes milliseconds)."""
 _BROKEN = (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError)
@@ -326,48 +324,6 @@ class _LoopPool:
             event.set()
 
 
-class PoolRunner(Generic[_Client]):
-    """The task that holds one client entered (`RedisStore`'s coredis client: its connection
-    pool open), on one event loop, from `run()` until `stop` is set or the loop cancels it."""
-
-    __slots__ = ("_pending", "client", "done", "error", "loop", "ready", "scope", "stop")
-
-    def __init__(self, client: _Client, loop: object) -> None:
-        self._pending = client
-        self.loop = weakref.ref(loop)
-        self.client: _Client | None = None
-        """The entered client, while the pool is open."""
-        self.error: BaseException | None = None
-        self.scope = anyio.CancelScope()
-        self.ready = anyio.Event()
-        self.stop = anyio.Event()
-        self.done = anyio.Event()
-
-    async def run(self) -> None:
-        try:
-            with self.scope:
-                async with self._pending:
-                    self.client = self._pending
-                    self.ready.set()
-                    await self.stop.wait()
-        except BaseException as exc:  # a detached task reports its outcome, never raises
-            self.error = exc
-        finally:
-            self.client = None
-            self.ready.set()
-            self.done.set()
-
-    async def finish(self) -> None:
-        """Stop the runner and wait (shielded, bounded) until the pool is closed."""
-        self.stop.set()
-        with anyio.move_on_after(_CLOSE_BOUND, shield=True):
-            await self.done.wait()
-        if not self.done.is_set():
-            self.scope.cancel()
-            with anyio.move_on_after(_CLOSE_BOUND, shield=True):
-                await self.done.wait()
-
-
 class RespClient:
     """Connection pools (one per event loop) to one Redis server; see the module docstring."""
 
@@ -406,7 +362,7 @@ class RespClient:
         self._hello_count = len(hello)
         self._auth = password is not None
         self._pool: _LoopPool | None = None  # the one used last (the fast path)
-        self._pools: dict[int, _LoopPool] = {}  # by `id()` of their event loop
+        self._pools: PerLoop[_LoopPool] = PerLoop()
 
     def __repr__(self) -> str:
         return f"RespClient({self.location!r})"
@@ -568,28 +524,23 @@ class RespClient:
 
     def _here(self) -> _LoopPool:
         """This event loop's pool, made (and its holding task started) if need be."""
-        loop = current_loop()
-        pool = self._pools.get(id(loop))
-        if pool is None or pool.loop() is not loop or pool.closed:
-            # no checkpoint from the check to here: concurrent first calls make one pool
-            for key, other in list(self._pools.items()):  # those of loops that ended
-                if other.closed or other.loop() is None:
-                    self._pools.pop(key, None)  # (another thread's loop may purge too)
-            pool = self._pools[id(loop)] = _LoopPool(loop)
-            # in an empty context: the task outlives the caller and must not keep its
-            # context variables (a request's, a trace's) alive
-            contextvars.Context().run(spawn_detached, partial(pool.run, self.timeout / 4))
+        pool = self._pools.get(self._new_pool, lambda pool: pool.closed)
         self._pool = pool
+        return pool
+
+    def _new_pool(self, loop: object) -> _LoopPool:
+        pool = _LoopPool(loop)
+        # in an empty context: the task outlives the caller and must not keep its context
+        # variables (a request's, a trace's) alive
+        contextvars.Context().run(spawn_detached, partial(pool.run, self.timeout / 4))
         return pool
 
     async def aclose(self) -> None:
         """Close this event loop's pool (another loop's closes with that loop); connections in
         use close when their call ends. A later call opens a new pool."""
-        loop = current_loop()
-        pool = self._pools.get(id(loop))
-        if pool is None or pool.loop() is not loop:
+        pool = self._pools.take()
+        if pool is None:
             return
-        self._pools.pop(id(loop), None)
         if self._pool is pool:
             self._pool = None
         pool.closed = True
