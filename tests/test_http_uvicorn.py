@@ -233,6 +233,91 @@ async def test_pipelined_requests_under_the_head_limit_are_all_served(
     assert data.count(b"HTTP/1.1 200 ") == 8, data
 
 
+# -- one write per response ----------------------------------------------------------------
+
+
+class _Recording:
+    """A transport that records what is written to it (and writes it)."""
+
+    def __init__(self, transport: Any, writes: list[bytes]) -> None:
+        self._transport = transport
+        self._writes = writes
+
+    def write(self, data: bytes) -> None:
+        self._writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def recording_protocol(writes: list[bytes]) -> type:
+    from trimcp.http.serve_uvicorn import HeadLimitedHttpToolsProtocol
+
+    class Recording(HeadLimitedHttpToolsProtocol):
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(_Recording(transport, writes))
+
+    return Recording
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_response_is_written_at_once_and_a_streamed_head_is_not_held(anyio_backend: str):
+    from starlette.responses import StreamingResponse
+
+    writes: list[bytes] = []
+    go_on = anyio.Event()
+    mcp = health_server()
+
+    @mcp.custom_route("/stream", methods=["GET"])
+    async def stream(request: Request) -> Response:
+        async def events() -> Any:
+            await go_on.wait()
+            yield b"data: one\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    options = {"http": recording_protocol(writes)}
+    async with serving(mcp, uvicorn_config=options) as (address, client):
+        assert (await client.get("/health")).text == "OK"
+        assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert writes[0].endswith(b"\r\n\r\nOK")
+        writes.clear()
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        accept = {"accept": "application/json, text/event-stream"}
+        response = await client.post("/mcp", json=initialize, headers=accept)
+        assert response.status_code == 200 and response.json()["result"]["serverInfo"]
+        # the SSE answer to initialize: head and body joined, whatever the body's shape
+        assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        writes.clear()
+        # a streamed response: its head arrives while its body waits for the test
+        with anyio.fail_after(WAIT):
+            async with await anyio.connect_tcp("127.0.0.1", address.port) as sock:
+                await sock.send(b"GET /stream HTTP/1.1\r\nhost: x\r\n\r\n")
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += await sock.receive()
+                assert data.startswith(b"HTTP/1.1 200 OK\r\n")
+                assert b"data: one" not in data
+                go_on.set()
+                while b"data: one" not in data:
+                    data += await sock.receive()
+        assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"data: one" not in writes[0]
+
+
 # -- trimcp run --server -----------------------------------------------------------------
 
 LOOP_SERVER = """

@@ -12,6 +12,14 @@ endpoints answer those still running. This module only adapts uvicorn to that:
   reach `FastMCP.run`/`trimcp run`, which cancel the serving task; `stop()` is uvicorn's
   own graceful exit (`should_exit`: stop accepting, close each connection once its response
   is done), its own cut (`timeout_graceful_shutdown`) our grace period plus a margin.
+- One write per response, as under hypercorn (`trimcp.http.tuning`): uvicorn writes a
+  response's head when the app sends `http.response.start` and its body with the next
+  message, two system calls and two TCP segments. `HeadLimitedHttpToolsProtocol` gives the
+  request's cycle a transport that holds the first write of each response (the head) until
+  the next write, which goes out joined to it, or until the end of the loop iteration
+  (`call_soon`), whichever comes first: a streamed response's head is never held past the
+  iteration in which the app sent it, and nothing is reordered. `close()` writes what is
+  held first.
 - The request head is bounded as under hypercorn: `HeadLimitedHttpToolsProtocol` refuses a
   head larger than `max_header_size` (default 16 KiB, uvicorn's own name for it is
   `h11_max_incomplete_event_size`) with 431 and closes the connection, whether the head
@@ -61,11 +69,71 @@ DEFAULT_MAX_HEADER_SIZE = 16 * 1024  # hypercorn's and h11's default
 _REFUSED = ("uds", "fd", "reload", "workers", "app")
 _IGNORED = ("loop", "lifespan", "host", "port")
 _TOO_LARGE = b"Request Header Fields Too Large"
+_JOIN_LIMIT = 64 * 1024  # a first body write up to this is joined to the held head
 
 
 class _HeadTooLargeError(Exception):
     """Raised out of the parser's callback to stop it (uvicorn then calls
     `send_400_response`, which answers 431 for this)."""
+
+
+class _HeadHoldingTransport:
+    """A connection's transport, holding the first write of each response (see the module
+    docstring); everything else is the transport's own."""
+
+    __slots__ = ("_call_soon", "_held", "_hold", "_transport")
+
+    def __init__(self, transport: Any, call_soon: Callable[[Callable[[], None]], object]) -> None:
+        self._transport = transport
+        self._call_soon = call_soon
+        self._held: bytes | None = None
+        self._hold = False
+
+    def hold_next(self) -> None:
+        """Hold the next write (a response's head) until the write after it or the end of
+        this loop iteration."""
+        self._hold = True
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if len(data) <= _JOIN_LIMIT:
+                self._transport.write(held + data)
+                return
+            self._transport.write(held)
+        elif self._hold:
+            self._hold = False
+            self._held = bytes(data)
+            self._call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        """Write what is held, if anything (the end of the iteration, or before closing)."""
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -78,7 +146,9 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
     (httptools buffers a header until it is whole, so its callbacks cannot bound it). A head
     that begins after another request ended in the same read (pipelining) is counted from
     the next read: what it has in that read is bounded by the read's size. A whole head is
-    measured as its request line and `name: value` lines."""
+    measured as its request line and `name: value` lines.
+
+    Each response is written at once, head and body (`_HeadHoldingTransport`)."""
 
     head_open = False  # a head has begun and is not complete yet
     head_seen = 0  # its bytes counted so far
@@ -86,6 +156,10 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
     head_after_another = False  # ... after a request that ended in that read
     ended_here = False  # a request ended in the read being parsed
     head_refused = False
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.transport = _HeadHoldingTransport(transport, self.loop.call_soon)  # type: ignore[assignment]
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -102,6 +176,9 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         if size > self.head_limit:
             self.head_refused = True
             raise _HeadTooLargeError
+        transport = self.transport
+        if isinstance(transport, _HeadHoldingTransport):
+            transport.hold_next()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
