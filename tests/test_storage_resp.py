@@ -210,6 +210,86 @@ async def test_a_pooled_connection_redis_killed_is_replaced_transparently(
 
 
 @pytest.mark.anyio
+async def test_a_delete_on_a_killed_pooled_connection_is_sent_once_on_a_new_one(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    server = redis_server_factory()
+    store = RedisStore(url=server.url)
+    async with probing(server) as probe:
+        with anyio.fail_after(WAIT):
+            for key in ("a", "b", "c"):
+                await store.put(key, {"x": 1})
+            before = await _accepted(probe)
+            assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
+            assert await store.delete("a") is True  # the stale one seen before sending
+            assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
+            assert await store.delete_many(["b", "c", "absent"]) == 2
+            assert await probe.exists(["a", "b", "c"]) == 0
+            assert await _accepted(probe) - before == 2
+            await store.aclose()
+
+
+class _CutAfterDel:
+    """A TCP proxy to Redis that forwards everything, except that, while `armed`, the reply
+    to a `DEL` never reaches the client: the connection is cut once Redis has run it (once)."""
+
+    def __init__(self, server: RedisServer) -> None:
+        self.server = server
+        self.port = 0
+        self.armed = False
+
+    async def serve(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+        async with listener:
+            self.port = listener.extra(anyio.abc.SocketAttribute.local_port)
+            task_status.started()
+            await listener.serve(self._relay)
+
+    async def _relay(self, client: anyio.abc.SocketStream) -> None:
+        async with client, await anyio.connect_tcp(self.server.host, self.server.port) as redis:
+            last = [b""]
+            async with anyio.create_task_group() as tg:
+
+                async def upstream() -> None:
+                    async for chunk in client:
+                        last[0] = chunk
+                        await redis.send(chunk)
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(upstream)
+                async for chunk in redis:
+                    if self.armed and b"DEL" in last[0]:
+                        self.armed = False
+                        break  # Redis ran it; its answer is lost with the connection
+                    await client.send(chunk)
+                tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_delete_cut_after_redis_ran_it_fails_instead_of_counting_twice(
+    redis_server: RedisServer,
+) -> None:
+    proxy = _CutAfterDel(redis_server)
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            await tg.start(proxy.serve)
+            store = RedisStore(host="127.0.0.1", port=proxy.port, password=redis_server.password)
+            await store.put("k", {"x": 1})
+            assert await store.get("k") == {"x": 1}  # a pooled connection, reused below
+            proxy.armed = True
+            with pytest.raises(StorageUnavailableError):
+                await store.delete("k")  # a retry would answer False: k is gone already
+            assert await store.get("k") is None  # Redis did run it
+            await store.put("k", {"x": 1})
+            proxy.armed = True
+            with pytest.raises(StorageUnavailableError):
+                await store.delete_many(["k", "absent"])
+            assert await store.get("k") is None
+            await store.aclose()
+            tg.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
 async def test_auth_on_connect_right_wrong_and_with_a_user_name(
     redis_server_factory: RedisServerFactory,
 ) -> None:

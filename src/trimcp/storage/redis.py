@@ -430,7 +430,8 @@ class RedisStore:
         name = self.redis_key(key, collection=collection)
         deleted: int
         if self._resp is not None:
-            deleted = (await self._resp.call("DEL", command(b"DEL", name.encode())))[0]
+            request = command(b"DEL", name.encode())
+            deleted = (await self._resp.call("DEL", request, retry=False))[0]
         else:
             async with self.connection("DEL") as client:
                 deleted = await client.delete([name])
@@ -498,7 +499,7 @@ class RedisStore:
         deleted: int
         if self._resp is not None:
             request = command(b"DEL", *(name.encode() for name in names))
-            deleted = (await self._resp.call("DEL", request))[0]
+            deleted = (await self._resp.call("DEL", request, retry=False))[0]
         else:
             async with self.connection("DEL") as client:
                 deleted = await client.delete(names)

@@ -16,7 +16,11 @@ guarded by several tasks). This client sends ready-made RESP bytes and parses th
   callers wait), AUTH and SELECT sent on connect. A call cancelled or failed mid-flight
   closes its connection (never returned to the pool, whose next reply would be the late
   one). A pooled connection Redis closed meanwhile (a restart, `CLIENT KILL`) is retried
-  once on a new connection (every command sent through it must be idempotent). A detached
+  once on a new connection. A command whose reply would differ the second time (`DEL`
+  counts what it removed) is called with `retry=False`: a pooled connection whose peer has
+  closed is found before the command is sent (a peek at the socket) and replaced, and a
+  connection that breaks once the command is sent is an error, not a retry (Redis may have
+  run it: a retried `DEL` would count 0 for the key the first one removed). A detached
   task of the loop holds the pool: it closes the idle connections when the pool is closed
   or its loop ends, and meanwhile, every `timeout / 4` seconds, closes those whose answer
   is overdue (their caller fails with a timeout): a cancel scope with a deadline around
@@ -32,6 +36,8 @@ answer by `timeout` (give or take the quarter of the check).
 from __future__ import annotations
 
 import contextvars
+import os
+import socket
 import time
 import weakref
 from collections import deque
@@ -39,6 +45,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.abc import SocketAttribute
 
 from trimcp._backend import current_loop, spawn_detached
 from trimcp.storage.errors import StorageError, StorageUnavailableError
@@ -62,6 +69,7 @@ __all__ = [
 
 _CLOSE_BOUND = 10.0
 """Seconds closing a pool waits for its connections to close (it takes milliseconds)."""
+_PEEK = socket.MSG_PEEK | getattr(socket, "MSG_DONTWAIT", 0)  # the socket is non-blocking
 _BROKEN = (anyio.EndOfStream, anyio.BrokenResourceError, ConnectionError)
 """What a pooled connection Redis closed meanwhile raises on its next use."""
 _UNAVAILABLE = (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream)
@@ -235,6 +243,27 @@ class _Connection:
         self.expired = False
         """Closed by the pool's task: no answer by the deadline."""
 
+    def peer_closed(self) -> bool:
+        """Whether Redis has closed this idle connection (or sent on it unasked): a peek at
+        its socket, which must have nothing to read. False when there is no socket to peek."""
+        sock = self.stream.extra(SocketAttribute.raw_socket, None)
+        if sock is None:
+            return False
+        fd = sock.fileno()
+        if fd < 0:
+            return True
+        # asyncio hands out a wrapper without `recv`: peek through a duplicate descriptor
+        probe = socket.socket(fileno=os.dup(fd))
+        try:
+            probe.recv(1, _PEEK)  # b"" (closed) or bytes nobody asked for: unusable either way
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            probe.close()
+        return True
+
     async def roundtrip(self, request: bytes, count: int) -> list[Any]:
         """Send `request` (`count` commands) and read their `count` replies."""
         stream = self.stream
@@ -369,13 +398,17 @@ class RespClient:
 
     # -- calls --------------------------------------------------------------------------------
 
-    async def call(self, operation: str, request: bytes, count: int = 1) -> list[Any]:
-        """The replies to `request` (`count` commands); `operation` names the call in errors."""
+    async def call(
+        self, operation: str, request: bytes, count: int = 1, *, retry: bool = True
+    ) -> list[Any]:
+        """The replies to `request` (`count` commands); `operation` names the call in errors.
+
+        `retry=False` for a command that must not run twice (see the module docstring)."""
         pool = self._pool
         if pool is None or pool.closed or pool.loop() is not current_loop():
             pool = self._here()
         try:
-            replies = await self._call(pool, request, count)
+            replies = await self._call(pool, request, count, retry)
         except (*_UNAVAILABLE, ProtocolError) as exc:
             raise self.unavailable(operation, exc) from exc
         except ResponseError as exc:  # from AUTH or SELECT
@@ -389,14 +422,20 @@ class RespClient:
         """Connect now (a `PING`), so an unreachable Redis fails here, not at the first call."""
         await self.call("connect", command(b"PING"))
 
-    async def _call(self, pool: _LoopPool, request: bytes, count: int) -> list[Any]:
+    async def _call(
+        self, pool: _LoopPool, request: bytes, count: int, retry_allowed: bool = True
+    ) -> list[Any]:
         # no cancel scope per call (~25 µs on asyncio): the pool's task closes a connection
         # whose answer is overdue
         # waiters first: a newcomer takes an idle connection only when nobody waits
         connection = (
             pool.idle.pop() if pool.idle and not pool.waiters else await self._acquire(pool)
         )
-        retry = connection.reused
+        if not retry_allowed:
+            while connection.reused and connection.peer_closed():
+                await self._discard(pool, connection)  # closed while pooled: never sent
+                connection = await self._acquire(pool)
+        retry = connection.reused and retry_allowed
         while True:
             connection.deadline = time.monotonic() + self.timeout
             pool.busy.add(connection)
