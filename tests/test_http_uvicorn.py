@@ -318,6 +318,58 @@ async def test_a_response_is_written_at_once_and_a_streamed_head_is_not_held(any
         assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and b"data: one" not in writes[0]
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_keep_alive_closes_an_idle_connection_and_keeps_a_busy_one(anyio_backend: str):
+    request = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n"
+    options = {"timeout_keep_alive": 1}
+    async with serving(health_server(), uvicorn_config=options) as (address, _):
+        with anyio.fail_after(WAIT):
+            async with await anyio.connect_tcp("127.0.0.1", address.port) as busy:
+                # a request every 0.2 s for 2.5 keep-alive timeouts: never closed
+                for _ in range(13):
+                    await busy.send(request)
+                    data = b""
+                    while not data.endswith(b"OK"):
+                        data += await busy.receive()
+                    await anyio.sleep(0.2)  # the client's pace, what the test is about
+            async with await anyio.connect_tcp("127.0.0.1", address.port) as idle:
+                await idle.send(request)
+                data = b""
+                while not data.endswith(b"OK"):
+                    data += await idle.receive()
+                with anyio.fail_after(4):  # closed between one and two timeouts later
+                    with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                        await idle.receive()
+
+
+# The uvicorn code `HeadLimitedHttpToolsProtocol` repeats (`on_response_complete`) or relies
+# on (where uvicorn arms and cancels its keep-alive timer), as reviewed against uvicorn 0.55:
+# the sha256 of its source. A uvicorn release that changes any of it fails here: compare,
+# carry the change over to trimcp.http.serve_uvicorn, then record the new hash.
+REVIEWED_UVICORN_CODE = {
+    "on_response_complete": "64e254f28e389e76",
+    "_unset_keepalive_if_required": "00a6a4e47214e68e",
+    "data_received": "010a7ae59a5d3b1a",
+    "connection_lost": "c91a4c9bf2e29c55",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REVIEWED_UVICORN_CODE))
+def test_the_uvicorn_code_trimcp_repeats_is_the_reviewed_one(name: str) -> None:
+    import hashlib
+    import inspect
+
+    import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    source = inspect.getsource(getattr(HttpToolsProtocol, name))
+    digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert digest == REVIEWED_UVICORN_CODE[name], (
+        f"uvicorn {uvicorn.__version__} changed HttpToolsProtocol.{name}: update "
+        f"trimcp.http.serve_uvicorn, then this hash ({digest})"
+    )
+
+
 # -- trimcp run --server -----------------------------------------------------------------
 
 LOOP_SERVER = """

@@ -20,6 +20,13 @@ endpoints answer those still running. This module only adapts uvicorn to that:
   (`call_soon`), whichever comes first: a streamed response's head is never held past the
   iteration in which the app sent it, and nothing is reordered. `close()` writes what is
   held first.
+- The keep-alive timeout without a timer per request, as under hypercorn: uvicorn arms a
+  `call_later` after every response and cancels it on the next read. Here one check per
+  idle period runs `timeout_keep_alive` after the connection fell idle and closes it if
+  nothing was read or answered since (else it looks again one timeout later): an idle
+  connection closes between one and two timeouts after its last response, a busy one never
+  pays for a timer. `on_response_complete` repeats uvicorn's own (its `call_later`
+  replaced); tests/test_http_uvicorn.py pins the uvicorn code this relies on.
 - The request head is bounded as under hypercorn: `HeadLimitedHttpToolsProtocol` refuses a
   head larger than `max_header_size` (default 16 KiB, uvicorn's own name for it is
   `h11_max_incomplete_event_size`) with 431 and closes the connection, whether the head
@@ -156,10 +163,64 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
     head_after_another = False  # ... after a request that ended in that read
     ended_here = False  # a request ended in the read being parsed
     head_refused = False
+    head_limit = DEFAULT_MAX_HEADER_SIZE  # the connection's (`connection_made`)
+    read_size = 0  # bytes in the read being parsed
+    reads = 0  # reads so far
+    responses = 0  # responses completed so far
+    idle_check: Any = None  # the armed keep-alive check (`TimerHandle`)
+    idle_mark: tuple[int, int] = (0, 0)  # (reads, responses) when it was armed
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
         self.transport = _HeadHoldingTransport(transport, self.loop.call_soon)  # type: ignore[assignment]
+        limit = self.config.h11_max_incomplete_event_size
+        self.head_limit = DEFAULT_MAX_HEADER_SIZE if limit is None else limit
+
+    # -- the keep-alive timeout, without a timer per request --------------------------------
+
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn cancels its timer on every read and arms a new one after every response
+        (a timer made and cancelled per request); here one check per idle period does."""
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, with `_arm_idle_check` for its `call_later`
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self.responses += 1
+            if self.idle_check is None:
+                self._arm_idle_check()
+
+    def _arm_idle_check(self) -> None:
+        self.idle_mark = (self.reads, self.responses)
+        self.idle_check = self.loop.call_later(self.timeout_keep_alive, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """`timeout_keep_alive` after arming: close the connection if nothing was read or
+        answered since, and no request is in progress; otherwise look again one timeout
+        later (so an idle connection closes between one and two timeouts after it fell
+        idle, and one in use never pays for a timer)."""
+        self.idle_check = None
+        if self.transport.is_closing():
+            return
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if busy:  # its response's completion arms the next check
+            return
+        if (self.reads, self.responses) == self.idle_mark:
+            self.timeout_keep_alive_handler()
+        else:
+            self._arm_idle_check()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.idle_check is not None:
+            self.idle_check.cancel()
+            self.idle_check = None
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -170,12 +231,15 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self.head_open = False
-        size = len(self.parser.get_method()) + len(self.url) + 12  # 2 SP, HTTP/1.1, CRLF
-        for name, value in self.headers:
-            size += len(name) + len(value) + 4
-        if size > self.head_limit:
-            self.head_refused = True
-            raise _HeadTooLargeError
+        # a head that began in this read is no longer than the read: measured only if the
+        # read is longer than the limit
+        if not self.head_began_here or self.read_size > self.head_limit:
+            size = len(self.parser.get_method()) + len(self.url) + 12  # 2 SP, HTTP/1.1, CRLF
+            for name, value in self.headers:
+                size += len(name) + len(value) + 4
+            if size > self.head_limit:
+                self.head_refused = True
+                raise _HeadTooLargeError
         transport = self.transport
         if isinstance(transport, _HeadHoldingTransport):
             transport.hold_next()
@@ -185,13 +249,10 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         self.ended_here = True
         super().on_message_complete()
 
-    @property
-    def head_limit(self) -> int:
-        limit = self.config.h11_max_incomplete_event_size
-        return DEFAULT_MAX_HEADER_SIZE if limit is None else limit
-
     def data_received(self, data: bytes) -> None:
         self.ended_here = False
+        self.read_size = len(data)
+        self.reads += 1
         super().data_received(data)
         if self.head_open and not self.transport.is_closing():
             if not (self.head_began_here and self.head_after_another):
