@@ -4,7 +4,8 @@
 TrimcpApp (a Starlette app)    `.lifespan` for hosts; `.state.fastmcp_server`, `.path`...
 └── user middleware            reversed fold: the first listed is the outermost
     └── McpDispatch            the MCP path (and `path/`) below `root_path`?
-        ├── yes: OriginGuard -> StreamableHTTPEndpoint (or LegacySSEEndpoint: /sse, /messages/)
+        ├── yes: StreamableHTTPEndpoint (its OriginGuard checks the headers it reads), or
+        │        OriginGuard -> LegacySSEEndpoint (/sse, /messages/)
         └── no:  ServerErrorMiddleware -> ExceptionMiddleware -> Router (Starlette's stack)
                  └── custom routes: the server's, those of mounted servers, `routes=`
 ```
@@ -488,9 +489,13 @@ def create_app(
             from trimcp.http.streamable import StreamableHTTPEndpoint
 
             endpoint = StreamableHTTPEndpoint(server, **options)
+            # checked by the endpoint itself, on the headers it reads anyway (one pass)
+            endpoint.guard = guard(endpoint)
+            guarded = endpoint
         else:
             endpoint = _UnavailableEndpoint("The streamable HTTP transport")
-        mcp_routes = [Route(mcp_path, guard(endpoint), name="mcp", include_in_schema=False)]
+            guarded = guard(endpoint)
+        mcp_routes = [Route(mcp_path, guarded, name="mcp", include_in_schema=False)]
 
     # Exact paths go straight to the endpoint; one with `{parameters}` is left to the Router
     # (its route is in `routes` anyway), at the cost of Starlette's routing.

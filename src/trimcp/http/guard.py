@@ -30,13 +30,18 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import msgspec
 
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
 
-__all__ = ["OriginGuard", "is_loopback_host"]
+__all__ = ["SECOND_HOST", "SECOND_ORIGIN", "OriginGuard", "is_loopback_host"]
+
+# Keys under which `trimcp.http.wire.wanted_headers` keeps a second `Origin` / `Host` header
+# (no header name has a space: they cannot collide with one)
+SECOND_ORIGIN = b" origin"
+SECOND_HOST = b" host"
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -171,9 +176,35 @@ class OriginGuard:
                     await _reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
                     return
                 host = value
-        if origin is None and host is None:
-            await self.app(scope, receive, send)
-            return
+        if origin is not None or host is not None:
+            refused = self.refusal(scope, origin, host)
+            if refused is not None:
+                await _reject(scope, send, refused[0], status=refused[1])
+                return
+        await self.app(scope, receive, send)
+
+    async def refuse(self, scope: Scope, send: Send, headers: Mapping[bytes, bytes]) -> bool:
+        """For an endpoint that reads its headers once (`trimcp.http.wire.wanted_headers`:
+        `origin`, `host`, and a second of either under `SECOND_ORIGIN`/`SECOND_HOST`) and
+        checks them here instead of behind this middleware: answer and return True when the
+        request is refused, as `__call__` would."""
+        if SECOND_ORIGIN in headers:
+            await _reject(scope, send, _ORIGINS_FORBIDDEN)
+            return True
+        if SECOND_HOST in headers:
+            await _reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
+            return True
+        refused = self.refusal(scope, headers.get(b"origin"), headers.get(b"host"))
+        if refused is None:
+            return False
+        await _reject(scope, send, refused[0], status=refused[1])
+        return True
+
+    def refusal(
+        self, scope: Scope, origin: bytes | None, host: bytes | None
+    ) -> tuple[bytes, int] | None:
+        """The answer (body, status) refusing a request with these `Origin` and `Host`
+        values (None: absent), or None when it may pass."""
         loopback = self._bound_loopback
         if loopback is None:
             loopback = self._loopback(scope)
@@ -185,8 +216,7 @@ class OriginGuard:
                 if len(self._origin_cache) < _CACHE_LIMIT:
                     self._origin_cache[key] = allowed
             if not allowed:
-                await _reject(scope, send, _ORIGIN_FORBIDDEN)
-                return
+                return _ORIGIN_FORBIDDEN, 403
         if host is not None and loopback and self.host_origin_protection:
             allowed = self._host_cache.get(host)
             if allowed is None:
@@ -194,9 +224,8 @@ class OriginGuard:
                 if len(self._host_cache) < _CACHE_LIMIT:
                     self._host_cache[host] = allowed
             if not allowed:
-                await _reject(scope, send, _HOST_FORBIDDEN)
-                return
-        await self.app(scope, receive, send)
+                return _HOST_FORBIDDEN, 403
+        return None
 
 
 async def _reject(scope: Scope, send: Send, body: bytes, *, status: int = 403) -> None:

@@ -110,6 +110,7 @@ from trimcp.runtime.engine import RequestEngine
 from trimcp.settings import settings
 
 if TYPE_CHECKING:
+    from trimcp.http.guard import OriginGuard
     from trimcp.server.server import FastMCP
 
 __all__ = ["StreamableHTTPEndpoint"]
@@ -219,6 +220,9 @@ class StreamableHTTPEndpoint:
         """The scopes of the long-lived SSE responses (GET streams, listen), ended at shutdown."""
         self.shutting_down = False
         self.new_scope: Callable[[], anyio.CancelScope] = anyio.CancelScope
+        self.guard: OriginGuard | None = None
+        """The `Origin`/`Host` check, made here on the headers read once (`http_app` sets
+        it; an endpoint mounted bare checks nothing)."""
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -282,14 +286,18 @@ class StreamableHTTPEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        headers = wanted_headers(scope)
+        guard = self.guard
+        if guard is not None and await guard.refuse(scope, send, headers):
+            return
         method = scope["method"]
         try:
             if method == "POST":
-                await self._post(scope, receive, send)
+                await self._post(scope, receive, send, headers)
             elif method == "GET":
-                await serve_get(self, scope, receive, send)
+                await serve_get(self, scope, receive, send, headers)
             elif method == "DELETE":
-                await self._delete(scope, send)
+                await self._delete(send, headers)
             else:
                 allow = b"POST" if self.stateless else b"GET, POST, DELETE"
                 await respond(send, 405, b"", [(b"allow", allow)])
@@ -298,8 +306,9 @@ class StreamableHTTPEndpoint:
 
     # -- POST ----------------------------------------------------------------------------
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = wanted_headers(scope)
+    async def _post(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes]
+    ) -> None:
         json_ok, sse_ok = accepts_json_sse(headers.get(b"accept"))
         if self.json_response:
             sse_ok = False
@@ -576,8 +585,8 @@ class StreamableHTTPEndpoint:
 
     # -- DELETE ----------------------------------------------------------------------------
 
-    async def _delete(self, scope: Scope, send: Send) -> None:
-        raw_id = wanted_headers(scope).get(b"mcp-session-id")
+    async def _delete(self, send: Send, headers: dict[bytes, bytes]) -> None:
+        raw_id = headers.get(b"mcp-session-id")
         if self.stateless or raw_id is None:
             await respond(send, 405, b"", [(b"allow", b"POST")])
             return

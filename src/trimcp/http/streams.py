@@ -24,7 +24,7 @@ from trimcp.http.channels import serving_stream
 from trimcp.http.event_store import stream_of
 from trimcp.http.sessions import HttpSession
 from trimcp.http.sse_response import SSEStream
-from trimcp.http.wire import accepts, media_types, respond, respond_error, wanted_headers
+from trimcp.http.wire import accepts, media_types, respond, respond_error
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.errors import INVALID_REQUEST
 from trimcp.protocol.jsonrpc import Request
@@ -100,9 +100,12 @@ async def serve_listen(
 
 
 async def serve_get(
-    endpoint: StreamableHTTPEndpoint, scope: Scope, receive: Receive, send: Send
+    endpoint: StreamableHTTPEndpoint,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    headers: dict[bytes, bytes],
 ) -> None:
-    headers = wanted_headers(scope)
     raw_id = headers.get(b"mcp-session-id")
     if endpoint.stateless or raw_id is None:
         await respond(send, 405, b"", [(b"allow", b"POST")])

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from trimcp.http.asgi import DEFAULT_MAX_BODY_SIZE, Message, Receive, Scope, Send
+from trimcp.http.guard import SECOND_HOST, SECOND_ORIGIN
 from trimcp.protocol import jsonrpc
 from trimcp.protocol.envelope import (
     CLIENT_CAPABILITIES_KEY,
@@ -73,8 +74,11 @@ _WANTED = frozenset(
         b"mcp-method",
         b"mcp-name",
         b"last-event-id",
+        b"origin",
+        b"host",
     }
 )
+_SECOND = {b"origin": SECOND_ORIGIN, b"host": SECOND_HOST}  # a second one is kept apart
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 MODERN_STATUS = {
     PARSE_ERROR: 400,  # params that are not JSON (invalid UTF-8, too deep): as a bad body
@@ -110,10 +114,15 @@ def routing_of(params: msgspec.Raw | None) -> Routing:
 
 
 def wanted_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The headers the endpoint reads, the first of each, in one pass; a second `Origin` or
+    `Host` is kept under `SECOND_ORIGIN`/`SECOND_HOST` (`OriginGuard.refuse` refuses it)."""
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
-        if name in _WANTED and name not in found:
-            found[name] = value
+        if name in _WANTED:
+            if name not in found:
+                found[name] = value
+            elif name in _SECOND:
+                found[_SECOND[name]] = value
     return found
 
 
