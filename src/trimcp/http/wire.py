@@ -155,6 +155,7 @@ def accepts_json_sse(value: bytes | None) -> tuple[bool, bool]:
 
 
 _VERSION_KEY_TAIL = b"protocolVersion"
+_BACKSLASH = ord("\\")
 
 
 _version_cache: dict[bytes, str] = {}
@@ -180,7 +181,9 @@ def may_be_modern(body: bytes) -> bool:
     need not decode `params` to tell the era.
 
     The key can only hide from the byte search behind a JSON escape, hence the backslash."""
-    return _VERSION_KEY_TAIL in body or b"\\" in body
+    # `find`, and the backslash by its value: `bytes in bytes` first tries the needle as an
+    # integer, and formats the TypeError that fails, on every request
+    return body.find(_VERSION_KEY_TAIL) >= 0 or _BACKSLASH in body
 
 
 async def respond(

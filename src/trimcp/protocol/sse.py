@@ -37,9 +37,15 @@ class ServerSentEvent:
     retry: int | None = None
 
 
+# bytes searched for a byte by its value: `b"\n" in raw` first tries the needle as an
+# integer and formats the TypeError that fails, several times the cost of the search
+_LF = ord("\n")
+_CR = ord("\r")
+
+
 def _field_value(name: str, value: str) -> bytes:
     encoded = value.encode()
-    if b"\n" in encoded or b"\r" in encoded:
+    if _LF in encoded or _CR in encoded:
         raise ValueError(f"an SSE {name} must not contain a line break: {value!r}")
     return encoded
 
@@ -79,7 +85,7 @@ def encode_event(
     if data is None:
         return head + b"\n"
     raw = data.encode() if isinstance(data, str) else data
-    if b"\n" in raw or b"\r" in raw:
+    if _LF in raw or _CR in raw:
         lines = [head]
         for line in _LINE_BREAK.split(raw):
             lines.append(b"data: " + line + b"\n")
