@@ -211,15 +211,7 @@ class ServerSession:
         a mount it routes to has middleware): an awaitable, so that no coroutine frame is
         added on the way."""
         server = self.server
-        served = ServerRequest(
-            server=server,
-            id=request.id,
-            method=request.method,
-            params=params,
-            envelope=envelope,
-            channel=channel,
-            session=self,
-        )
+        served = ServerRequest(server, request.id, request.method, params, envelope, channel, self)
         if server.middleware or (
             server.tool_manager.mounts.items and routes_to_middleware(server, request.method)
         ):

@@ -129,12 +129,12 @@ class PostChannel:
         session: HttpSession | None,
         request_id: RequestId,
         send: Send,
-        *,
         sse: bool,
         headers: list[tuple[bytes, bytes]] | None,
-        extra: dict[str, Any] | None = None,
         scope: Scope | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
+        # positional too: one per request, and keywords cost ~0.3 µs
         self._endpoint = endpoint
         self.session = session
         self.request_id = request_id

@@ -515,9 +515,7 @@ class StreamableHTTPEndpoint:
         if refused is not None:
             await _respond_refused(send, refused, request.id, SESSION_BUSY)
             return False
-        channel = PostChannel(
-            self, session, request.id, send, sse=sse_ok, headers=headers, scope=scope
-        )
+        channel = PostChannel(self, session, request.id, send, sse_ok, headers, scope)
         watch = self._watch.register(receive, engine, key) if modern else None
         if session is not None:
             session.request_started()
