@@ -63,7 +63,6 @@ class Envelope:
 
     def __init__(
         self,
-        *,
         era: Era,
         protocol_version: str,
         client_capabilities: dict[str, Any],
@@ -72,6 +71,7 @@ class Envelope:
         progress_token: str | int | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
+        # positional too: one per request, and keywords cost ~0.5 µs
         self.era = era
         self.modern = era is Era.MODERN  # read on every request: a slot, not a property
         self.protocol_version = protocol_version
@@ -130,13 +130,13 @@ def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
             f"{LOG_LEVEL_KEY} must be one of {', '.join(LOG_LEVELS)}",
         )
     return Envelope(
-        era=Era.MODERN,
-        protocol_version=version,
-        client_capabilities=capabilities,
-        client_info=client_info if isinstance(client_info, dict) else None,
-        log_level=log_level,
-        progress_token=_progress_token(meta),
-        meta=meta,
+        Era.MODERN,
+        version,
+        capabilities,
+        client_info if isinstance(client_info, dict) else None,
+        log_level,
+        _progress_token(meta),
+        meta,
     )
 
 
@@ -157,11 +157,11 @@ def handshake_envelope(
     meta: dict[str, Any] | None,
 ) -> Envelope:
     return Envelope(
-        era=Era.HANDSHAKE,
-        protocol_version=protocol_version,
-        client_capabilities=client_capabilities,
-        client_info=client_info,
-        log_level=log_level,
-        progress_token=_progress_token(meta),
-        meta=meta,
+        Era.HANDSHAKE,
+        protocol_version,
+        client_capabilities,
+        client_info,
+        log_level,
+        _progress_token(meta),
+        meta,
     )
