@@ -120,7 +120,11 @@ def cancel_scope_class() -> Callable[[], Any]:
         return trio.CancelScope
     light = _request_scope_class()
     if light is not None:
-        return light
+        import asyncio
+
+        # bound to the loop: `asyncio.current_task()` without it asks for the running loop,
+        # which costs a getpid() system call on Python 3.11
+        return functools.partial(light, asyncio.get_running_loop())
     import anyio
 
     return type(anyio.CancelScope())
@@ -165,6 +169,7 @@ class RequestScope:
     __slots__ = (
         "_at_enter",
         "_handle",
+        "_loop",
         "_outer",
         "_pending",
         "_task",
@@ -173,7 +178,8 @@ class RequestScope:
     )
     task_states: Any = None
 
-    def __init__(self) -> None:
+    def __init__(self, loop: Any = None) -> None:
+        self._loop = loop  # the running loop, when the caller knows it (saves a system call)
         self._task: Any = None
         self._outer: Any = None
         self._at_enter = 0
@@ -185,7 +191,7 @@ class RequestScope:
     def __enter__(self) -> RequestScope:
         import asyncio
 
-        task = asyncio.current_task()
+        task = asyncio.current_task(self._loop)
         if task is None:
             raise RuntimeError("a RequestScope is entered in an asyncio task")
         self._task = task
