@@ -4,7 +4,8 @@
 Time on this 2-core box swings by 10-30% between runs (other tenants, frequency, caches), so
 a 3% change is invisible to `asgi_inprocess_bench.py` without many paired rounds. Instructions
 are not: valgrind's callgrind counts every instruction a process executes, and the same code
-on the same input executes the same instructions (within ~0.2%).
+on the same input executes the same instructions (with `PYTHONHASHSEED=0`, set here: string
+hashes, hence dict layouts and collisions, otherwise change from run to run, ~±2%).
 
 What runs is `asgi_inprocess_bench.py`'s driver (the same `mcp.http_app()`, scopes, bodies and
 `tools/call add(a, b)` of a trivial async tool, one request at a time in one task, GC off while
@@ -71,7 +72,7 @@ def worker(path: str, backend: str, count: int, serve: bool) -> None:
 def instructions(
     python: str, src: str | None, path: str, backend: str, count: int, serve: bool
 ) -> int:
-    env = dict(os.environ)
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts on every run
     if src is not None:
         env["PYTHONPATH"] = src
     command = [

@@ -52,6 +52,10 @@ REMOVED_IN_MODERN = frozenset(
 )
 
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+# enum members read per request, as module constants (an enum attribute lookup costs ~0.2 µs)
+_OPERATING = SessionState.OPERATING
+_PING = SessionEvent.PING
+_REQUEST = SessionEvent.REQUEST
 
 
 def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
@@ -154,7 +158,7 @@ class ServerSession:
             params = decode_params(request.params, entry[0])
             meta = getattr(params, "meta", None)
             fast: Envelope | ErrorData
-            if meta is None and self.lifecycle.state is SessionState.OPERATING:
+            if meta is None and self.lifecycle.state is _OPERATING:
                 fast = self._bare_envelope or self._handshake_envelope(method, None)
             elif is_modern(meta):
                 fast = parse_modern(meta)
@@ -219,10 +223,10 @@ class ServerSession:
         return handler(served, params)
 
     def _handshake_envelope(self, method: str, meta: dict[str, Any] | None) -> Envelope:
-        event = SessionEvent.PING if method == "ping" else SessionEvent.REQUEST
+        event = _PING if method == "ping" else _REQUEST
         refused = self.lifecycle.handle(event)
         if refused is not None:
-            if not self.lifecycle.initialized and event is SessionEvent.REQUEST:
+            if not self.lifecycle.initialized and event is _REQUEST:
                 raise McpError(
                     INVALID_PARAMS,
                     "params._meta must carry io.modelcontextprotocol/protocolVersion and "

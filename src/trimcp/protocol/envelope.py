@@ -47,6 +47,12 @@ LOG_LEVELS: tuple[str, ...] = (
 LOG_LEVEL_RANK = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 
+# enum members as module constants: `Era.MODERN` is a class attribute lookup through the
+# enum machinery (~0.2 µs on CPython 3.11), and these are read on every request
+_MODERN = Era.MODERN
+_HANDSHAKE = Era.HANDSHAKE
+
+
 class Envelope:
     """Who sent a request and what it asked for besides its params."""
 
@@ -73,7 +79,7 @@ class Envelope:
     ) -> None:
         # positional too: one per request, and keywords cost ~0.5 µs
         self.era = era
-        self.modern = era is Era.MODERN  # read on every request: a slot, not a property
+        self.modern = era is _MODERN  # read on every request: a slot, not a property
         self.protocol_version = protocol_version
         self.client_capabilities = client_capabilities
         self.client_info = client_info
@@ -84,7 +90,7 @@ class Envelope:
     def wants_log(self, level: str) -> bool:
         """Whether a log message at `level` may be sent for this request."""
         if self.log_level is None:
-            return self.era is Era.HANDSHAKE
+            return self.era is _HANDSHAKE
         return LOG_LEVEL_RANK.get(level, 0) >= LOG_LEVEL_RANK[self.log_level]
 
 
@@ -130,7 +136,7 @@ def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
             f"{LOG_LEVEL_KEY} must be one of {', '.join(LOG_LEVELS)}",
         )
     return Envelope(
-        Era.MODERN,
+        _MODERN,
         version,
         capabilities,
         client_info if isinstance(client_info, dict) else None,
@@ -157,7 +163,7 @@ def handshake_envelope(
     meta: dict[str, Any] | None,
 ) -> Envelope:
     return Envelope(
-        Era.HANDSHAKE,
+        _HANDSHAKE,
         protocol_version,
         client_capabilities,
         client_info,

@@ -66,6 +66,9 @@ for _state in SessionState:
     TRANSITIONS[(_state, _E.CLOSE)] = _S.CLOSED
 
 
+_INITIALIZED_STATES = (SessionState.INITIALIZING, SessionState.OPERATING)
+
+
 class Lifecycle:
     """The state of one handshake-era session; no I/O, no clock."""
 
@@ -84,4 +87,4 @@ class Lifecycle:
 
     @property
     def initialized(self) -> bool:
-        return self.state in (SessionState.INITIALIZING, SessionState.OPERATING)
+        return self.state in _INITIALIZED_STATES
