@@ -172,3 +172,32 @@ async def test_an_evicted_session_leaves_no_stored_events_behind() -> None:
         assert not await works(h, evicted)
         await h.endpoint.sessions.reap_idle()  # the store is async: dropped on the next pass
         assert not any(stream_id.startswith(evicted) for stream_id in store._heads)
+
+
+async def test_a_session_past_its_timeout_with_a_call_in_flight_is_not_reaped() -> None:
+    # active sessions keep their place in the order of use (a request's start costs nothing
+    # there): reaping skips them, reaps the idle ones behind them, and `busy` counts them
+    async with running(session_idle_timeout=30.0) as h:
+        sessions = h.endpoint.sessions
+        busy = await h.initialize()
+        assert await works(h, busy)  # confirmed
+        idle = await h.initialize()
+        assert await works(h, idle)
+        assert sessions.busy == 0
+        GATES.clear()
+        request_id = 7003
+        GATES[str(request_id)] = anyio.Event()
+        call = h.body("tools/call", {"name": "wait_for_gate", "arguments": {}}, id=request_id)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(h.post, call, {"mcp-session-id": busy})
+            await wait_until(lambda: sessions.sessions[busy].active > 0)
+            assert sessions.busy == 1
+            assert await sessions.reap_idle(now=time.monotonic() + 31) == 1
+            assert sessions.sessions.keys() == {busy}
+            assert sessions.busy == 1
+            GATES[str(request_id)].set()
+        await wait_until(lambda: sessions.sessions[busy].active == 0)
+        assert sessions.busy == 0
+        assert await works(h, busy)
+        assert await sessions.reap_idle(now=time.monotonic() + 31) == 1
+        assert len(sessions) == 0 and sessions.busy == 0

@@ -123,28 +123,35 @@ class HttpSession:
     def active(self, count: int) -> None:
         was = self._active
         self._active = count
-        if (was == 0) != (count == 0) and self._manager is not None:
-            self._manager._busy_changed(self)
+        manager = self._manager
+        if manager is not None and (was == 0) != (count == 0):
+            manager.busy += 1 if count else -1
+        if not count:
+            self.touch()
 
     def touch(self) -> None:
+        """Used now: stamped, and last in its manager's order of use."""
         self.last_active = time.monotonic()
-        if self._active == 0 and self._manager is not None:
-            self._manager._idle_of(self).move_to_end(self.id)
+        if self._manager is not None:
+            self._manager._order_of(self).move_to_end(self.id)
 
     def request_started(self) -> None:
-        """A request of this session is being served: `active += 1`, without the property."""
+        """A request of this session is being served: `active += 1`, without the property
+        (the session keeps its place in the order of use: reaping and eviction skip it while
+        it is active)."""
         self._active += 1
         if self._active == 1 and self._manager is not None:
-            self._manager._busy_changed(self)
+            self._manager.busy += 1
 
     def request_done(self) -> None:
-        """The request is answered: `active -= 1` and `touch()` in one step (a session
-        that turns idle rejoins the idle order at its end, as `touch` would put it)."""
+        """The request is answered: `active -= 1` and `touch()` in one step."""
         self._active -= 1
-        if self._active == 0 and self._manager is not None:
-            self._manager._busy_changed(self)  # stamps `last_active`
-        else:
-            self.last_active = time.monotonic()
+        self.last_active = time.monotonic()
+        manager = self._manager
+        if manager is not None:
+            if not self._active:
+                manager.busy -= 1
+            manager._order_of(self).move_to_end(self.id)
 
     def new_stream_id(self, *, standalone: bool = False) -> str:
         if standalone:
@@ -253,10 +260,10 @@ class SessionManager:
     deleted one: its id gets 404 and its client starts a new session (2025-11-25
     basic/transports.mdx, Session Management 4).
 
-    Idle sessions sit in two `OrderedDict`s (unconfirmed; confirmed), least recently used
-    first: a request costs O(1) (`touch()` moves the session to the end, a session leaves
-    its dict while active), reaping stops at the first session still within its timeout,
-    and eviction takes the first.
+    Sessions sit in two `OrderedDict`s (unconfirmed; confirmed), least recently used first,
+    active ones too: a request costs O(1) (its end moves the session to the end, its start
+    nothing; `busy` counts the active sessions), reaping stops at the first session still
+    within its timeout and skips active ones, and eviction takes the first idle one.
 
     Args:
         idle_timeout: seconds idle before a confirmed session is reaped (None: never).
@@ -280,8 +287,11 @@ class SessionManager:
         self.handshake_timeout = handshake_timeout
         self.max_sessions = max_sessions
         self.sessions: dict[str, HttpSession] = {}
-        self._unconfirmed: OrderedDict[str, HttpSession] = OrderedDict()  # idle ones
-        self._idle: OrderedDict[str, HttpSession] = OrderedDict()  # idle confirmed ones
+        # every session in one of the two, least recently used first (active ones too)
+        self._unconfirmed: OrderedDict[str, HttpSession] = OrderedDict()
+        self._confirmed: OrderedDict[str, HttpSession] = OrderedDict()
+        self.busy = 0
+        """Sessions active now (a request in flight or a stream open)."""
         self._forget: list[HttpSession] = []  # evicted: stored events still to drop
         self.evicted = 0
 
@@ -296,7 +306,7 @@ class SessionManager:
             session.confirmed = True
             if self._unconfirmed.pop(session_id, None) is not None:
                 session.last_active = time.monotonic()  # joins the LRU order at its end
-                self._idle[session_id] = session
+                self._confirmed[session_id] = session
         return session
 
     def full(self) -> bool:
@@ -304,8 +314,7 @@ class SessionManager:
         return (
             self.max_sessions is not None
             and len(self.sessions) >= self.max_sessions
-            and not self._unconfirmed
-            and not self._idle
+            and self.busy >= len(self.sessions)
         )
 
     def add(self, session: HttpSession) -> None:
@@ -315,8 +324,9 @@ class SessionManager:
                 pass
         self.sessions[session.id] = session
         session._manager = self
-        if session.active == 0:
-            self._idle_of(session)[session.id] = session
+        if session.active:
+            self.busy += 1
+        self._order_of(session)[session.id] = session
 
     async def end(self, session_id: str) -> bool:
         session = self._remove(session_id)
@@ -336,17 +346,18 @@ class SessionManager:
         session = self.sessions.pop(session_id, None)
         if session is not None:
             session._manager = None
+            if session.active:
+                self.busy -= 1
             self._unconfirmed.pop(session_id, None)
-            self._idle.pop(session_id, None)
+            self._confirmed.pop(session_id, None)
         return session
 
     def _evict_one(self) -> bool:
         """End the oldest idle unconfirmed session, else the least recently used idle one;
         False when every session is active."""
-        idle = self._unconfirmed or self._idle
-        if not idle:
+        session_id = self._first_idle()
+        if session_id is None:
             return False
-        session_id = next(iter(idle))
         session = self._remove(session_id)
         assert session is not None
         self.evicted += 1
@@ -358,16 +369,19 @@ class SessionManager:
             self._forget.append(session)
         return True
 
-    def _idle_of(self, session: HttpSession) -> OrderedDict[str, HttpSession]:
-        return self._idle if session.confirmed else self._unconfirmed
+    def _order_of(self, session: HttpSession) -> OrderedDict[str, HttpSession]:
+        return self._confirmed if session.confirmed else self._unconfirmed
 
-    def _busy_changed(self, session: HttpSession) -> None:
-        """`session.active` went from 0 or to 0: it leaves or rejoins the idle order."""
-        if session._active:
-            self._idle_of(session).pop(session.id, None)
-        else:
-            session.last_active = time.monotonic()
-            self._idle_of(session)[session.id] = session
+    def _first_idle(self) -> str | None:
+        """The oldest idle unconfirmed session, else the least recently used idle one (the
+        active ones before it are skipped: at most as many as requests and streams open)."""
+        if self.busy >= len(self.sessions):
+            return None
+        for order in (self._unconfirmed, self._confirmed):
+            for session_id, session in order.items():
+                if not session._active:
+                    return session_id
+        return None
 
     def idle(self, now: float | None = None) -> list[HttpSession]:
         """Sessions past their idle timeout (unconfirmed ones: `handshake_timeout`) with
@@ -376,7 +390,7 @@ class SessionManager:
         expired: list[HttpSession] = []
         for sessions, timeout in (
             (self._unconfirmed, self.handshake_timeout),
-            (self._idle, self.idle_timeout),
+            (self._confirmed, self.idle_timeout),
         ):
             if timeout is None:
                 continue
@@ -384,7 +398,8 @@ class SessionManager:
             for session in sessions.values():
                 if session.last_active > limit:
                     break  # the rest were used more recently
-                expired.append(session)
+                if not session._active:
+                    expired.append(session)
         return expired
 
     async def reap_idle(self, now: float | None = None) -> int:
