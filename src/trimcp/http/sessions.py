@@ -151,7 +151,9 @@ class HttpSession:
         if manager is not None:
             if not self._active:
                 manager.busy -= 1
-            manager._order_of(self).move_to_end(self.id)
+            # `_order_of` inline: the hot path
+            order = manager._confirmed if self.confirmed else manager._unconfirmed
+            order.move_to_end(self.id)
 
     def new_stream_id(self, *, standalone: bool = False) -> str:
         if standalone:
