@@ -144,7 +144,10 @@ def _request_scope_class() -> type | None:
         return None
     if "_parent_scope" not in slots or "cancel_scope" not in task_slots:
         return None
+    import asyncio
+
     RequestScope.task_states = states
+    RequestScope.current_task = staticmethod(asyncio.current_task)
     return RequestScope
 
 
@@ -177,6 +180,7 @@ class RequestScope:
         "cancelled_caught",
     )
     task_states: Any = None
+    current_task: Any = None  # asyncio.current_task, set with `task_states`
 
     def __init__(self, loop: Any = None) -> None:
         self._loop = loop  # the running loop, when the caller knows it (saves a system call)
@@ -189,9 +193,7 @@ class RequestScope:
         self.cancelled_caught = False
 
     def __enter__(self) -> RequestScope:
-        import asyncio
-
-        task = asyncio.current_task(self._loop)
+        task = self.current_task(self._loop)
         if task is None:
             raise RuntimeError("a RequestScope is entered in an asyncio task")
         self._task = task

@@ -16,6 +16,7 @@ import msgspec
 __all__ = ["is_plain", "plain_builtins", "plain_json"]
 
 _I64 = 2**63
+_U64_END = 2**64
 
 
 def plain_json(value: Any) -> bytes | None:
@@ -41,7 +42,8 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return bool(-_I64 <= value < 2**64)
+        in_range: bool = -_I64 <= value < _U64_END
+        return in_range
     if kind is float:
         return math.isfinite(value) and -1e16 < value < 1e16
     if depth > 32:
