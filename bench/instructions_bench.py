@@ -29,6 +29,7 @@ interpreter (`PYTHONPATH`): before and after side by side. Needs `valgrind` on t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 COLLECTED = re.compile(rb"Collected : (\d+)")
@@ -52,9 +54,14 @@ def worker(path: str, backend: str, count: int, serve: bool) -> None:
 
     async def run() -> None:
         d = driver.Driver(path)
-        d.mcp = driver.build_server()
-        d.app = d.mcp.http_app(json_response=path == "json")
-        async with d.app.lifespan(d.app):
+        if path == "bare":  # the driver alone, as asgi_inprocess_bench.py measures it
+            d.app = driver.bare_app
+            lifespan: Any = contextlib.AsyncExitStack()
+        else:
+            d.mcp = driver.build_server()
+            d.app = d.mcp.http_app(json_response=path == "json")
+            lifespan = d.app.lifespan(d.app)
+        async with lifespan:
             if path in ("json", "sse", "lazy"):
                 await d.handshake()
             warm = d.prepare(300)
