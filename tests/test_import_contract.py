@@ -94,6 +94,8 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 # Private names trimcp reads that are not trimcp's own, each for a reason.
 FOREIGN_PRIVATE = {
     "_callback": "asyncio's Handle, read by the backend seam (_backend) to quiet one log line",
+    "_activate_cancel_status": "trio's Task: _backend's TrioRequestScope enters and leaves a "
+    "CancelStatus as trio's CancelScope does (checked at first use, else trio's own scopes)",
     "_fut_waiter": "asyncio's Task: _backend.RequestScope cancels no task whose awaited future "
     "is done (its result would be lost), as anyio's scopes do",
     "_must_cancel": "asyncio's Task: a cancellation already pending (_backend.RequestScope, as "

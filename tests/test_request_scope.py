@@ -1,6 +1,7 @@
-"""The per-request cancel scope of `trimcp._backend.cancel_scope_class()` (trio's own scope on
-trio; on asyncio `RequestScope`, which touches no anyio bookkeeping): the same contract on both
-backends as anyio's scopes keep, for what the HTTP endpoint uses of it."""
+"""The per-request cancel scope of `trimcp._backend.cancel_scope_class()` (`TrioRequestScope` on
+trio, a lean stand-in for trio's own scope in trio's cancellation tree; on asyncio
+`RequestScope`, which touches no anyio bookkeeping): the same contract on both backends as
+anyio's scopes keep, for what the HTTP endpoint uses of it."""
 
 from __future__ import annotations
 
@@ -137,3 +138,43 @@ async def test_a_timeout_inside_the_request_is_the_requests_own_business() -> No
             assert inner.cancelled_caught
             await anyio.lowlevel.checkpoint()
     assert not scope.cancel_called and not scope.cancelled_caught
+
+
+async def test_deadlines_outside_are_seen_inside_and_the_scope_adds_none() -> None:
+    scope = cancel_scope_class()()
+    with anyio.fail_after(WAIT):
+        outer = anyio.current_effective_deadline()
+        with scope:
+            assert anyio.current_effective_deadline() == outer  # no deadline of its own
+            with anyio.move_on_after(WAIT / 2):
+                assert anyio.current_effective_deadline() < outer
+                await anyio.lowlevel.checkpoint()
+            await anyio.lowlevel.checkpoint()
+        assert anyio.current_effective_deadline() == outer
+    assert not scope.cancel_called
+
+
+async def test_cancelled_in_a_group_with_another_error_keeps_the_error() -> None:
+    """Cancelled raised beside another error (a task group inside the request): the scope takes
+    its own cancellation and lets the other error through."""
+    scope = cancel_scope_class()()
+    errors: list[BaseException] = []
+    with anyio.fail_after(WAIT):
+        try:
+            with scope:
+                async with anyio.create_task_group() as tg:
+
+                    async def fails() -> None:
+                        await anyio.wait_all_tasks_blocked()
+                        scope.cancel()
+                        raise ValueError("boom")
+
+                    tg.start_soon(fails)
+                    await anyio.sleep_forever()
+        except BaseException as exc:  # the group (or the bare error, collapsed)
+            errors.append(exc)
+    assert len(errors) == 1
+    error = errors[0]
+    leaves = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
+    assert any(isinstance(leaf, ValueError) for leaf in leaves)
+    assert not any(isinstance(leaf, anyio.get_cancelled_exc_class()) for leaf in leaves)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -115,6 +116,9 @@ def cancel_scope_class() -> Callable[[], Any]:
     callers use of a scope is common to both: `cancel()`, `cancel_called`, `with`. Valid
     for the loop it was taken on."""
     if running_backend() == "trio":
+        lean = _trio_request_scope_class()
+        if lean is not None:
+            return lean
         import trio
 
         return trio.CancelScope
@@ -257,6 +261,108 @@ class RequestScope:
             self.cancelled_caught = True
             return True
         return False
+
+
+@functools.cache
+def _trio_request_scope_class() -> type | None:
+    """`TrioRequestScope` when trio's internals it builds on look as expected (trio 0.25+:
+    `CancelStatus(scope=, parent=)`, `Task._activate_cancel_status`, `CancelReason`); None,
+    and trio's own `CancelScope`, otherwise.
+
+    `TrioRequestScope` is trio's `CancelScope` for one request, without what a request never
+    uses: no deadline (none to register, no clock read), no shield, no constructor checks, no
+    context managers around each step. trio's scope costs about 45,000 instructions entered
+    and left, a third of trimcp's own work per JSON call on trio; this one about a third of
+    that. It takes part in trio's cancellation exactly as a `CancelScope` does: entering makes
+    a `CancelStatus` child of the task's and activates it, `cancel()` recalculates it (trio
+    then delivers `Cancelled` at the task's next checkpoint, and to anything nested that is
+    not shielded), and leaving restores the parent and catches the `Cancelled` it caused (in
+    a group too, as trio does). Misnesting is refused with the `RuntimeError` trio raises.
+    Only `with`, `cancel()`, `cancel_called` and `cancelled_caught`: what `trimcp.http`'s
+    per-request scopes use; trio's and anyio's scopes inside work as usual."""
+    try:
+        import trio
+        from trio._core._run import CancelReason, CancelStatus
+    except ImportError:
+        return None
+    if not hasattr(trio.lowlevel.Task, "_activate_cancel_status") or not hasattr(
+        CancelStatus, "parent_cancellation_is_visible_to_us"
+    ):
+        return None
+    current_task = trio.lowlevel.current_task
+    protected = trio.lowlevel.enable_ki_protection  # marks code objects: free at run time
+    cancelled_type = trio.Cancelled
+    explicit = CancelReason(source="explicit")
+
+    class TrioRequestScope:
+        __slots__ = ("_cancel_called", "_cancel_reason", "_cancel_status", "cancelled_caught")
+        deadline = math.inf  # read by trio (`current_effective_deadline`)
+        shield = False
+
+        def __init__(self) -> None:
+            self._cancel_status: Any = None
+            self._cancel_called = False
+            self._cancel_reason: Any = None
+            self.cancelled_caught = False
+
+        @property
+        def cancel_called(self) -> bool:
+            return self._cancel_called
+
+        @protected
+        def __enter__(self) -> TrioRequestScope:
+            if self._cancel_status is not None or self.cancelled_caught:
+                raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
+            task = current_task()
+            scope: Any = self  # stands in for a trio `CancelScope` (what CancelStatus reads)
+            status = CancelStatus(scope=scope, parent=task._cancel_status)
+            self._cancel_status = status
+            task._activate_cancel_status(status)
+            return self
+
+        @protected
+        def cancel(self) -> None:
+            if self._cancel_called:
+                return
+            self._cancel_called = True
+            if self._cancel_reason is None:
+                self._cancel_reason = explicit
+            status = self._cancel_status
+            if status is not None:
+                status.recalculate()
+
+        @protected
+        def __exit__(self, etype: Any, exc: BaseException | None, tb: Any) -> bool:
+            status = self._cancel_status
+            task = current_task()
+            if status is None or task._cancel_status is not status:
+                raise RuntimeError(
+                    "Cancel scope stack corrupted: a request scope exited out of order"
+                )
+            task._activate_cancel_status(status.parent)
+            caught = (
+                exc is not None
+                and status.effectively_cancelled
+                and not status.parent_cancellation_is_visible_to_us
+            )
+            status.close()
+            self._cancel_status = None
+            if not caught:
+                return False
+            if isinstance(exc, cancelled_type):
+                self.cancelled_caught = True
+                return True
+            if isinstance(exc, BaseExceptionGroup):
+                matched, rest = exc.split(cancelled_type)
+                if matched is not None:
+                    self.cancelled_caught = True
+                if rest is None:
+                    return True
+                if rest is not exc:
+                    raise rest
+            return False
+
+    return TrioRequestScope
 
 
 _STREAM_CALLBACK = "StreamReaderProtocol.connection_made.<locals>.callback"
