@@ -5,6 +5,8 @@ anyio's scopes keep, for what the HTTP endpoint uses of it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import anyio.lowlevel
 import pytest
@@ -178,3 +180,24 @@ async def test_cancelled_in_a_group_with_another_error_keeps_the_error() -> None
     leaves = list(error.exceptions) if isinstance(error, BaseExceptionGroup) else [error]
     assert any(isinstance(leaf, ValueError) for leaf in leaves)
     assert not any(isinstance(leaf, anyio.get_cancelled_exc_class()) for leaf in leaves)
+
+
+def test_scopes_made_for_one_asyncio_loop_work_on_another() -> None:
+    """`cancel_scope_class()` binds its scopes to the loop it was called on (a cheaper task
+    lookup); an app whose endpoint made them in one loop and serves in another still works."""
+    import asyncio
+
+    async def make() -> Any:
+        return cancel_scope_class()
+
+    factory = asyncio.run(make())
+
+    async def use() -> bool:
+        scope = factory()
+        with scope:
+            await asyncio.sleep(0)
+            scope.cancel()
+            await asyncio.sleep(0)
+        return bool(scope.cancelled_caught)
+
+    assert asyncio.run(use())

@@ -8,6 +8,7 @@ tests/test_storage_redis.py::test_tls_server_with_a_verified_certificate."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -226,6 +227,28 @@ async def test_a_delete_on_a_killed_pooled_connection_is_sent_once_on_a_new_one(
             assert await store.delete_many(["b", "c", "absent"]) == 2
             assert await probe.exists(["a", "b", "c"]) == 0
             assert await _accepted(probe) - before == 2
+            await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_the_peek_before_a_delete_never_waits_on_a_default_socket_timeout(
+    redis_server_factory: RedisServerFactory,
+) -> None:
+    # `socket.setdefaulttimeout` must not turn the peek into a wait (and a healthy connection
+    # into a "closed" one): the pooled connection is reused, none is opened
+    server = redis_server_factory()
+    store = RedisStore(url=server.url)
+    previous = socket.getdefaulttimeout()
+    async with probing(server) as probe:
+        with anyio.fail_after(WAIT):
+            await store.put("k", {"x": 1})
+            before = await _accepted(probe)
+            socket.setdefaulttimeout(WAIT / 2)
+            try:
+                assert await store.delete("k") is True
+            finally:
+                socket.setdefaulttimeout(previous)
+            assert await _accepted(probe) == before
             await store.aclose()
 
 

@@ -7,6 +7,7 @@ import math
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from threading import get_ident
 from typing import Any, Protocol
 
 __all__ = [
@@ -125,10 +126,12 @@ def cancel_scope_class() -> Callable[[], Any]:
     light = _request_scope_class()
     if light is not None:
         import asyncio
+        import threading
 
         # bound to the loop: `asyncio.current_task()` without it asks for the running loop,
-        # which costs a getpid() system call on Python 3.11
-        return functools.partial(light, asyncio.get_running_loop())
+        # which costs a getpid() system call on Python 3.11 (used on another loop, the scope
+        # finds its task the slow way)
+        return functools.partial(light, asyncio.get_running_loop(), threading.get_ident())
     import anyio
 
     return type(anyio.CancelScope())
@@ -180,14 +183,16 @@ class RequestScope:
         "_outer",
         "_pending",
         "_task",
+        "_thread",
         "cancel_called",
         "cancelled_caught",
     )
     task_states: Any = None
     current_task: Any = None  # asyncio.current_task, set with `task_states`
 
-    def __init__(self, loop: Any = None) -> None:
+    def __init__(self, loop: Any = None, thread: int | None = None) -> None:
         self._loop = loop  # the running loop, when the caller knows it (saves a system call)
+        self._thread = thread  # the thread it runs in
         self._task: Any = None
         self._outer: Any = None
         self._at_enter = 0
@@ -197,7 +202,12 @@ class RequestScope:
         self.cancelled_caught = False
 
     def __enter__(self) -> RequestScope:
-        task = self.current_task(self._loop)
+        loop = self._loop
+        task = None
+        if loop is not None and self._thread == get_ident():
+            task = self.current_task(loop)
+        if task is None:  # another loop than the one the scopes were made for
+            task = self.current_task()
         if task is None:
             raise RuntimeError("a RequestScope is entered in an asyncio task")
         self._task = task
@@ -285,6 +295,11 @@ def _trio_request_scope_class() -> type | None:
         from trio._core._run import CancelReason, CancelStatus
     except ImportError:
         return None
+    # what trio reads of a scope may grow in a later release: the trio versions this was
+    # checked against (`trio._core._run`), else trio's own scope
+    version = tuple(int(part) for part in trio.__version__.split(".")[:2] if part.isdigit())
+    if not (0, 25) <= version < (0, 36):
+        return None
     if not hasattr(trio.lowlevel.Task, "_activate_cancel_status") or not hasattr(
         CancelStatus, "parent_cancellation_is_visible_to_us"
     ):
@@ -336,6 +351,11 @@ def _trio_request_scope_class() -> type | None:
             status = self._cancel_status
             task = current_task()
             if status is None or task._cancel_status is not status:
+                if status is not None and status.encloses(task._cancel_status):
+                    # inner scopes still open: leave them, as trio's own scope does
+                    task._activate_cancel_status(status.parent)
+                    status.close()
+                    self._cancel_status = None
                 raise RuntimeError(
                     "Cancel scope stack corrupted: a request scope exited out of order"
                 )
@@ -359,7 +379,11 @@ def _trio_request_scope_class() -> type | None:
                 if rest is None:
                     return True
                 if rest is not exc:
-                    raise rest
+                    context = rest.__context__
+                    try:
+                        raise rest
+                    finally:  # as trio keeps it: not the group it was split from
+                        rest.__context__ = context
             return False
 
     return TrioRequestScope

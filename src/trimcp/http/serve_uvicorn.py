@@ -121,8 +121,7 @@ class _HeadHoldingTransport:
         held = self._held
         if held is not None:
             self._held = None
-            if not self._transport.is_closing():
-                self._transport.write(held)
+            self._transport.write(held)  # as uvicorn would have written it, closing or not
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()  # type: ignore[no-any-return]
@@ -206,8 +205,8 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         later (so an idle connection closes between one and two timeouts after it fell
         idle, and one in use never pays for a timer)."""
         self.idle_check = None
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:
+            return  # closed, or upgraded (a WebSocket protocol has the connection now)
         busy = self.cycle is not None and not self.cycle.response_complete
         if busy:  # its response's completion arms the next check
             return

@@ -249,12 +249,16 @@ class _Connection:
         sock = self.stream.extra(SocketAttribute.raw_socket, None)
         if sock is None:
             return False
-        fd = sock.fileno()
-        if fd < 0:
-            return True
-        # asyncio hands out a wrapper without `recv`: peek through a duplicate descriptor
-        probe = socket.socket(fileno=os.dup(fd))
         try:
+            fd = sock.fileno()
+            if fd < 0:
+                return True
+            # asyncio hands out a wrapper without `recv`: peek through a duplicate descriptor
+            probe = socket.socket(fileno=os.dup(fd))
+        except OSError:  # no descriptor to spare (EMFILE), or none to duplicate: replace it
+            return True
+        try:
+            probe.setblocking(False)  # not the default timeout, which would wait first
             probe.recv(1, _PEEK)  # b"" (closed) or bytes nobody asked for: unusable either way
         except BlockingIOError:
             return False
