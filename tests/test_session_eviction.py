@@ -28,6 +28,13 @@ async def initialize_only(h: Harness) -> str:
     return response.headers["mcp-session-id"]
 
 
+def gated_call(h: Harness, request_id: int) -> tuple[bytes, anyio.Event]:
+    """A `tools/call` of `wait_for_gate` with `request_id`, and the gate that lets it finish."""
+    GATES.clear()
+    gate = GATES[str(request_id)] = anyio.Event()
+    return h.body("tools/call", {"name": "wait_for_gate", "arguments": {}}, id=request_id), gate
+
+
 async def works(h: Harness, session_id: str) -> bool:
     response = await h.call(session_id, "tools/call", {"name": "add", "arguments": {"a": 1}})
     if response.status_code == 404:
@@ -99,10 +106,7 @@ async def test_session_with_a_slow_tool_call_in_flight_is_never_evicted() -> Non
     async with running(max_sessions=2) as h:
         busy = await h.initialize()
         idle = await h.initialize()
-        GATES.clear()
-        request_id = 7001
-        GATES[str(request_id)] = anyio.Event()
-        call = h.body("tools/call", {"name": "wait_for_gate", "arguments": {}}, id=request_id)
+        call, gate = gated_call(h, 7001)
         results: list[Any] = []
 
         async def slow_call() -> None:
@@ -115,7 +119,7 @@ async def test_session_with_a_slow_tool_call_in_flight_is_never_evicted() -> Non
             newcomers = [await h.initialize() for _ in range(3)]
             assert not await works(h, idle)
             assert h.endpoint.sessions.sessions.keys() == {busy, newcomers[-1]}
-            GATES[str(request_id)].set()
+            gate.set()
         assert results[0].status_code == 200
         assert results[0].json()["result"]["structuredContent"] == {"result": "opened"}
         assert await works(h, busy)
@@ -124,16 +128,13 @@ async def test_session_with_a_slow_tool_call_in_flight_is_never_evicted() -> Non
 async def test_at_the_cap_with_every_session_busy_a_new_client_gets_503() -> None:
     async with running(max_sessions=1) as h:
         busy = await h.initialize()
-        GATES.clear()
-        request_id = 7002
-        GATES[str(request_id)] = anyio.Event()
-        call = h.body("tools/call", {"name": "wait_for_gate", "arguments": {}}, id=request_id)
+        call, gate = gated_call(h, 7002)
         async with anyio.create_task_group() as tg:
             tg.start_soon(h.post, call, {"mcp-session-id": busy})
             await wait_until(lambda: h.endpoint.sessions.sessions[busy].active > 0)
             refused = await h.post(h.body("initialize", init_params()))
             assert refused.status_code == 503
-            GATES[str(request_id)].set()
+            gate.set()
         assert await works(h, busy)
 
 
@@ -184,10 +185,7 @@ async def test_a_session_past_its_timeout_with_a_call_in_flight_is_not_reaped() 
         idle = await h.initialize()
         assert await works(h, idle)
         assert sessions.busy == 0
-        GATES.clear()
-        request_id = 7003
-        GATES[str(request_id)] = anyio.Event()
-        call = h.body("tools/call", {"name": "wait_for_gate", "arguments": {}}, id=request_id)
+        call, gate = gated_call(h, 7003)
         async with anyio.create_task_group() as tg:
             tg.start_soon(h.post, call, {"mcp-session-id": busy})
             await wait_until(lambda: sessions.sessions[busy].active > 0)
@@ -195,7 +193,7 @@ async def test_a_session_past_its_timeout_with_a_call_in_flight_is_not_reaped() 
             assert await sessions.reap_idle(now=time.monotonic() + 31) == 1
             assert sessions.sessions.keys() == {busy}
             assert sessions.busy == 1
-            GATES[str(request_id)].set()
+            gate.set()
         await wait_until(lambda: sessions.sessions[busy].active == 0)
         assert sessions.busy == 0
         assert await works(h, busy)

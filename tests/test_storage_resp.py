@@ -153,6 +153,23 @@ async def probing(server: RedisServer, password: str | None = None) -> AsyncIter
         yield client
 
 
+@asynccontextmanager
+async def store_and_probe(factory: RedisServerFactory) -> AsyncIterator[tuple[RedisStore, Any]]:
+    """A store on a fresh redis-server and a coredis client probing that server, the block
+    bounded by `WAIT`; the store is closed at the end."""
+    server = factory()
+    store = RedisStore(url=server.url)
+    async with probing(server) as probe:
+        with anyio.fail_after(WAIT):
+            yield store, probe
+            await store.aclose()
+
+
+async def _kill_clients(probe: Any) -> None:
+    """`CLIENT KILL` every normal client but the probe (the store's pooled connections)."""
+    assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
+
+
 async def _accepted(probe: Any) -> int:
     return int((await probe.info("stats"))["total_connections_received"])
 
@@ -192,42 +209,34 @@ async def test_a_call_cancelled_mid_flight_does_not_poison_the_pool(
 async def test_a_pooled_connection_redis_killed_is_replaced_transparently(
     redis_server_factory: RedisServerFactory,
 ) -> None:
-    server = redis_server_factory()
-    store = RedisStore(url=server.url)
-    async with probing(server) as probe:
-        with anyio.fail_after(WAIT):
-            await store.put("k", {"x": 1})
-            before = await _accepted(probe)
-            for _ in range(3):  # killed, three times over
-                assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
-                assert await store.get("k") == {"x": 1}
-                await store.put("k", {"x": 1}, ttl=60)
-                assert await store.ttl_many(["k", "absent"]) == [
-                    ({"x": 1}, pytest.approx(60, abs=5)),
-                    (None, None),
-                ]
-            assert await _accepted(probe) - before == 3  # one new connection each time
-            await store.aclose()
+    async with store_and_probe(redis_server_factory) as (store, probe):
+        await store.put("k", {"x": 1})
+        before = await _accepted(probe)
+        for _ in range(3):  # killed, three times over
+            await _kill_clients(probe)
+            assert await store.get("k") == {"x": 1}
+            await store.put("k", {"x": 1}, ttl=60)
+            assert await store.ttl_many(["k", "absent"]) == [
+                ({"x": 1}, pytest.approx(60, abs=5)),
+                (None, None),
+            ]
+        assert await _accepted(probe) - before == 3  # one new connection each time
 
 
 @pytest.mark.anyio
 async def test_a_delete_on_a_killed_pooled_connection_is_sent_once_on_a_new_one(
     redis_server_factory: RedisServerFactory,
 ) -> None:
-    server = redis_server_factory()
-    store = RedisStore(url=server.url)
-    async with probing(server) as probe:
-        with anyio.fail_after(WAIT):
-            for key in ("a", "b", "c"):
-                await store.put(key, {"x": 1})
-            before = await _accepted(probe)
-            assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
-            assert await store.delete("a") is True  # the stale one seen before sending
-            assert await probe.client_kill(type_=coredis.PureToken.NORMAL, skipme=True) >= 1
-            assert await store.delete_many(["b", "c", "absent"]) == 2
-            assert await probe.exists(["a", "b", "c"]) == 0
-            assert await _accepted(probe) - before == 2
-            await store.aclose()
+    async with store_and_probe(redis_server_factory) as (store, probe):
+        for key in ("a", "b", "c"):
+            await store.put(key, {"x": 1})
+        before = await _accepted(probe)
+        await _kill_clients(probe)
+        assert await store.delete("a") is True  # the stale one seen before sending
+        await _kill_clients(probe)
+        assert await store.delete_many(["b", "c", "absent"]) == 2
+        assert await probe.exists(["a", "b", "c"]) == 0
+        assert await _accepted(probe) - before == 2
 
 
 @pytest.mark.anyio
@@ -236,20 +245,16 @@ async def test_the_peek_before_a_delete_never_waits_on_a_default_socket_timeout(
 ) -> None:
     # `socket.setdefaulttimeout` must not turn the peek into a wait (and a healthy connection
     # into a "closed" one): the pooled connection is reused, none is opened
-    server = redis_server_factory()
-    store = RedisStore(url=server.url)
     previous = socket.getdefaulttimeout()
-    async with probing(server) as probe:
-        with anyio.fail_after(WAIT):
-            await store.put("k", {"x": 1})
-            before = await _accepted(probe)
-            socket.setdefaulttimeout(WAIT / 2)
-            try:
-                assert await store.delete("k") is True
-            finally:
-                socket.setdefaulttimeout(previous)
-            assert await _accepted(probe) == before
-            await store.aclose()
+    async with store_and_probe(redis_server_factory) as (store, probe):
+        await store.put("k", {"x": 1})
+        before = await _accepted(probe)
+        socket.setdefaulttimeout(WAIT / 2)
+        try:
+            assert await store.delete("k") is True
+        finally:
+            socket.setdefaulttimeout(previous)
+        assert await _accepted(probe) == before
 
 
 class _CutAfterDel:
