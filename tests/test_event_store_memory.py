@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from trimcp.http.event_store import EventStore, InMemoryEventStore
+from trimcp.http.sse_response import SSEStream
+from trimcp.storage import MemoryStore
 
 pytestmark = pytest.mark.anyio
 
@@ -67,3 +69,81 @@ async def test_bounds_drop_the_oldest_and_forget_releases_everything() -> None:
     await store.forget_stream("s.1")
     await store.forget_stream("s.2")
     assert store.held == store.events == store.bytes == 0
+
+
+# -- a live POST stream holds its events (`SSEStream(hold=True)`) ------------------------------
+
+
+class _Sent:
+    """An ASGI `send` that records the SSE event ids written; raises `OSError` (the client
+    gone, as ASGI 2.4 lets a server say) once `fail` is set."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.fail = False
+
+    async def __call__(self, message: dict[str, object]) -> None:
+        if self.fail:
+            raise OSError("client gone")
+        body = message.get("body")
+        if isinstance(body, bytes):
+            self.ids += [line[3:].decode().strip() for line in body.split(b"\n") if line[:3] == b"id:"]
+
+
+def _holding(store: EventStore, sent: _Sent) -> SSEStream:
+    return SSEStream(sent, stream_id="s.1", store=store, hold=True)
+
+
+async def test_a_stream_delivered_whole_never_touches_the_store() -> None:
+    store = InMemoryEventStore()
+    sent = _Sent()
+    stream = _holding(store, sent)
+    await stream.start()
+    await stream.send_message(b'{"a":1}')
+    await stream.send_message(b'{"b":2}')
+    await stream.finish()
+    assert sent.ids == ["s.1.1", "s.1.2", "s.1.3"]  # priming first, as the store numbers them
+    assert store.events == 0 and store.held == 0 and "s.1" not in store._heads
+
+
+async def test_a_lost_client_hands_the_held_events_over_with_their_ids() -> None:
+    store = InMemoryEventStore()
+    sent = _Sent()
+    stream = _holding(store, sent)
+    await stream.start()
+    await stream.send_message(b'{"a":1}')
+    sent.fail = True
+    await stream.send_message(b'{"b":2}')  # the send fails: the client is gone
+    await stream.send_message(b'{"c":3}')  # straight to the store now
+    await stream.finish()
+    assert await _replayed(store, "s.1.1") == [
+        ("s.1.2", b'{"a":1}'),
+        ("s.1.3", b'{"b":2}'),
+        ("s.1.4", b'{"c":3}'),
+    ]
+
+
+async def test_more_held_than_a_stream_may_keep_goes_to_the_store_within_its_bound() -> None:
+    store = InMemoryEventStore(max_events_per_stream=2)
+    sent = _Sent()
+    stream = _holding(store, sent)
+    await stream.start()
+    for n in range(4):
+        await stream.send_message(b"%d" % n)
+    assert store.events == 2  # handed over past the bound; the store kept the newest two
+    assert sent.ids == ["s.1.1", "s.1.2", "s.1.3", "s.1.4", "s.1.5"]
+    assert await _replayed(store, "s.1.1") == [("s.1.4", b"2"), ("s.1.5", b"3")]
+    await stream.finish()
+    assert store.events == 0  # delivered whole after all: forgotten, as without holding
+
+
+async def test_only_trimcp_s_own_memory_store_is_held_for() -> None:
+    class Subclass(EventStore):
+        pass
+
+    for store in (Subclass(), EventStore(MemoryStore())):
+        stream = SSEStream(_Sent(), stream_id="s.1", store=store, hold=True)
+        await stream.start()
+        await stream.send_message(b"{}")
+        assert store.events == 1  # stored as it was sent
+        await stream.finish()

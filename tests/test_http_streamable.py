@@ -154,6 +154,14 @@ def make_server() -> FastMCP:
         return "finished"
 
     @mcp.tool
+    async def say_then_gate(ctx: Context) -> str:
+        await ctx.info("before")
+        SIGNALS["said"].set()
+        await GATES[ctx.request_id].wait()
+        await ctx.info("after")
+        return "finished"
+
+    @mcp.tool
     def version(ctx: Context) -> str:
         return ctx.protocol_version or ""
 
@@ -860,6 +868,63 @@ async def test_last_event_id_replays_only_that_stream_via_get(http_server: str) 
         assert messages[-1]["result"]["structuredContent"] == {"result": "finished"}
         other = dict(headers, **{"last-event-id": "someone-else.1.1"})
         assert (await h.client.get(h.url, headers=other)).status_code == 400
+
+
+@on_each_server
+async def test_a_live_stream_holds_its_events_until_a_get_resumes_it(http_server: str) -> None:
+    """A POST stream still live on its connection holds its events (none in the store); a GET
+    resuming it from its priming event gets the held ones replayed, with the ids the POST
+    sent them with, then the rest as they come."""
+    store = InMemoryEventStore()
+    async with running(event_store=store, http_server=http_server) as h:
+        session_id = await h.initialize()
+        GATES.clear()
+        SIGNALS.clear()
+        request_id = 9001
+        GATES[str(request_id)] = anyio.Event()
+        SIGNALS["said"] = anyio.Event()
+        body = h.body("tools/call", {"name": "say_then_gate", "arguments": {}}, id=request_id)
+        posted: list[httpx.Response] = []
+        resumed: list[httpx.Response] = []
+
+        async def post() -> None:
+            posted.append(await h.post(body, {"mcp-session-id": session_id}))
+
+        session = h.endpoint.sessions.get(session_id)
+        assert session is not None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(post)
+            with anyio.fail_after(10):
+                await SIGNALS["said"].wait()
+            assert store.events == 0 and store.held == 0  # held by the stream itself
+            assert session.streams is not None
+            ((stream_id, live),) = session.streams.items()
+            headers = {
+                "accept": "text/event-stream",
+                "mcp-session-id": session_id,
+                "last-event-id": f"{stream_id}.1",  # the priming event
+            }
+
+            async def resume() -> None:
+                with anyio.fail_after(10):
+                    resumed.append(await h.client.get(h.url, headers=headers))
+
+            tg.start_soon(resume)
+            await wait_until(lambda: live._sink is not None, 10)
+            assert store.events == 1  # "before", handed to the store when the GET attached
+            GATES[str(request_id)].set()
+        sent = [e for e in sse_events(posted[0].text) if e.data]
+        replayed = [e for e in sse_events(resumed[0].text) if e.data]
+        assert [msgspec.json.decode(e.data).get("params", {}).get("data") for e in replayed] == [
+            {"msg": "before"},
+            {"msg": "after"},
+            None,
+        ]
+        assert msgspec.json.decode(replayed[-1].data)["result"]["structuredContent"] == {
+            "result": "finished"
+        }
+        assert replayed[0].id == sent[0].id == f"{stream_id}.2"
+        assert store.events == 3  # resumed: kept for another resumption, not forgotten
 
 
 async def test_idle_sessions_are_reaped_but_never_with_an_active_request() -> None:

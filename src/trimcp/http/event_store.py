@@ -139,6 +139,8 @@ class EventStore:
 
         `message=None` only allocates an id (the priming event, which carries no data).
         """
+        if self.storage is None:
+            return self.keep_event(stream_id, message)
         seq = self._heads.get(stream_id, 0) + 1
         self._heads[stream_id] = seq
         event_id = f"{stream_id}.{seq}"
@@ -148,18 +150,27 @@ class EventStore:
             # that awaits) cannot interleave them; then the storage
             dropped = self._keep(stream_id, seq, len(message))
             storage = self.storage
-            if storage is None:  # kept, then what must go (the new one too, at a bound of 0)
-                messages = self._messages
-                ttl = self.ttl
-                messages[event_id] = (message, None if ttl is None else time.monotonic() + ttl)
-                for gone in dropped:
-                    messages.pop(gone, None)
-                return event_id
             await storage.put(
                 event_id, {"m": message.decode()}, collection=_COLLECTION, ttl=self.ttl
             )
             if dropped:
                 await storage.delete_many(dropped, collection=_COLLECTION)
+        return event_id
+
+    def keep_event(self, stream_id: str, message: bytes | None) -> str:
+        """`store_event` without a `storage` (the events kept in this object): synchronous.
+        Also how a live stream hands over the events it held (`SSEStream`), in order."""
+        seq = self._heads.get(stream_id, 0) + 1
+        self._heads[stream_id] = seq
+        event_id = f"{stream_id}.{seq}"
+        if message is not None and len(message) <= self.max_bytes:
+            # kept, then what must go (the new one too, at a bound of 0)
+            dropped = self._keep(stream_id, seq, len(message))
+            messages = self._messages
+            ttl = self.ttl
+            messages[event_id] = (message, None if ttl is None else time.monotonic() + ttl)
+            for gone in dropped:
+                messages.pop(gone, None)
         return event_id
 
     @property

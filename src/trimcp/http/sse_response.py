@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from trimcp.protocol.sse import encode_event
+from trimcp.protocol.sse import encode_event, message_event
 from trimcp.storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -42,6 +42,17 @@ SSE_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),
 ]
+
+
+def _holding_stores() -> tuple[type, ...]:
+    from trimcp.http.event_store import EventStore, InMemoryEventStore
+
+    return (EventStore, InMemoryEventStore)
+
+
+_HOLDING_STORES = _holding_stores()
+"""The stores a live stream holds its events for (`hold`): trimcp's own, kept in memory
+(an exact type: a subclass may store differently)."""
 
 
 # Event stores failing now (an outage is logged once per store, not once per event)
@@ -89,11 +100,20 @@ class SSEStream:
     `<stream id>.<seq>` and is kept for replay. `close_connection()` ends the HTTP response
     early (after a `retry` hint); later events are kept, and forwarded to a GET that resumed
     the stream (`attach`).
+
+    With `hold=True` (a POST's stream) and trimcp's own in-memory `EventStore`, the events of
+    a stream still live on its connection are held here, not in the store: a stream
+    delivered whole is never resumed (`finish` would drop them at once), so most SSE
+    responses cost the store nothing. They go to the store, in order and with the ids they
+    were sent with, as soon as the stream might be resumed: the client gone
+    (`disconnected`), the connection closed early (`close_connection`), a GET resuming it
+    (`attach`), or more than `max_events_per_stream` held.
     """
 
     __slots__ = (
         "_done",
         "_extra_headers",
+        "_held",
         "_retry_ms",
         "_send",
         "_sink",
@@ -113,10 +133,16 @@ class SSEStream:
         store: EventStoreProtocol | None = None,
         retry_ms: int | None = None,
         extra_headers: list[tuple[bytes, bytes]] | None = None,
+        hold: bool = False,
     ) -> None:
         self._send = send
         self.stream_id = stream_id
         self.store = store if stream_id is not None else None
+        self._held: list[bytes | None] | None = (
+            []
+            if hold and type(self.store) in _HOLDING_STORES and self.store.storage is None  # type: ignore[union-attr]
+            else None
+        )
         self._retry_ms = retry_ms
         self._extra_headers = extra_headers
         self._sink: MemoryObjectSendStream[bytes] | None = None
@@ -147,12 +173,37 @@ class SSEStream:
         self.started = True
         headers = SSE_HEADERS + self._extra_headers if self._extra_headers else SSE_HEADERS
         await self._deliver({"type": "http.response.start", "status": 200, "headers": headers})
-        priming_id = None if self.store is None else await self._store_event(None)
+        if self.store is None:
+            priming_id = None
+        elif self._held is not None:
+            priming_id = self._hold(None)
+        else:
+            priming_id = await self._store_event(None)
         if priming_id is not None:
             await self._write(encode_event(b"", id=priming_id, retry=self._retry_ms))
         else:
             # send the headers now: a client waits for them before it reads events
             await self._deliver({"type": "http.response.body", "body": b"", "more_body": True})
+
+    def _hold(self, message: bytes | None) -> str:
+        """Hold an event of a live stream (`hold`); its id, as the store would give it."""
+        held = self._held
+        assert held is not None and self.stream_id is not None
+        held.append(message)
+        event_id = f"{self.stream_id}.{len(held)}"
+        if len(held) > self.store.max_events_per_stream:  # type: ignore[union-attr]
+            self._settle()
+        return event_id
+
+    def _settle(self) -> None:
+        """The stream might be resumed: the events it held go to the store (in order, so
+        they get the ids they were sent with: the store has none of this stream's yet), and
+        later ones straight there."""
+        held, self._held = self._held, None
+        if held:
+            keep = self.store.keep_event  # type: ignore[union-attr]
+            for message in held:
+                keep(self.stream_id, message)
 
     async def _store_event(self, message: bytes | None) -> str | None:
         """Keep an event in the store; its id, or None when the store failed."""
@@ -170,9 +221,10 @@ class SSEStream:
         if not self.connected:
             self.dropped += 1
             return
-        if not await self._deliver(
-            {"type": "http.response.body", "body": chunk, "more_body": True}
-        ):
+        try:  # `_deliver` inline: once per event
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:  # the client is gone (`_deliver`)
+            self.disconnected()
             self.dropped += 1
 
     async def _deliver(self, message: dict[str, Any]) -> bool:
@@ -195,12 +247,19 @@ class SSEStream:
             await self.start()
         if self.store is None:
             if self.connected:
-                await self._write(encode_event(message, event="message"))
+                await self._write(message_event(message))
             else:
                 self.dropped += 1
             return
-        event_id = await self._store_event(message)
-        chunk = encode_event(message, event="message", id=event_id)
+        if self._held is not None:  # `_hold` inline: an id of ours
+            held = self._held
+            held.append(message)
+            chunk = message_event(message, f"{self.stream_id}.{len(held)}")
+            if len(held) > self.store.max_events_per_stream:  # type: ignore[attr-defined]
+                self._settle()
+        else:
+            event_id = await self._store_event(message)
+            chunk = encode_event(message, event="message", id=event_id)
         await self._write(chunk)
         if self._sink is not None:
             try:
@@ -223,6 +282,7 @@ class SSEStream:
             await self.start()
         if self._retry_ms is not None:
             await self._write(b"retry: %d\n\n" % self._retry_ms)
+        self._settle()
         self.connected = False
         await self._deliver({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -234,7 +294,9 @@ class SSEStream:
         store for its whole TTL)."""
         self.closed = True
         delivered_live = self.connected and self.started and self._sink is None
-        if delivered_live and self.store is not None and self.stream_id is not None:
+        if self._held is not None:  # delivered live (else settled): never in the store
+            self._held = None
+        elif delivered_live and self.store is not None and self.stream_id is not None:
             await forget_streams(self.store, [self.stream_id])
         if self._sink is not None:
             await self._sink.aclose()
@@ -247,6 +309,7 @@ class SSEStream:
 
     def disconnected(self) -> None:
         """The client went away: later events are only stored (if resumable)."""
+        self._settle()
         if self.connected:
             self.connected = False
             logger.debug("SSE stream %s: client gone, later events not written", self.stream_id)
@@ -255,5 +318,6 @@ class SSEStream:
         """Forward later events to a GET that resumed this stream; False if it is finished."""
         if self.closed:
             return False
+        self._settle()  # before the GET replays from the store
         self._sink = sink
         return True

@@ -94,6 +94,20 @@ def encode_event(
     return b"".join((head, b"data: ", raw, b"\n\n"))  # the data copied once
 
 
+_MESSAGE_HEAD = b"event: message\n"
+
+
+def message_event(data: bytes, event_id: str | None = None) -> bytes:
+    """`encode_event(data, event="message", id=event_id)` for the events trimcp writes:
+    `data` is a JSON-RPC message as msgspec encodes it (no line break, which is checked),
+    `event_id` an id trimcp made (`<stream id>.<seq>`: no line break or NUL, not checked)."""
+    if _LF in data or _CR in data:  # not msgspec's JSON: the general path splits the lines
+        return encode_event(data, event="message", id=event_id)
+    if event_id is None:
+        return b"".join((_MESSAGE_HEAD, b"data: ", data, b"\n\n"))
+    return b"".join((_MESSAGE_HEAD, b"id: ", event_id.encode(), b"\ndata: ", data, b"\n\n"))
+
+
 def encode_comment(text: str = "") -> bytes:
     """A comment line (keep-alive): `:` followed by `text`, each line prefixed."""
     if not text:
