@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from threading import get_ident
@@ -145,6 +146,7 @@ def _request_scope_class() -> type | None:
         from anyio._backends import _asyncio as anyio_asyncio
 
         states = anyio_asyncio._task_states
+        refs = states.data  # type: ignore[attr-defined]  # a WeakKeyDictionary's own dict
         slots = anyio_asyncio.CancelScope.__slots__
         task_slots = anyio_asyncio.TaskState.__slots__
     except (ImportError, AttributeError):
@@ -154,6 +156,7 @@ def _request_scope_class() -> type | None:
     import asyncio
 
     RequestScope.task_states = states
+    RequestScope.task_state_refs = refs
     RequestScope.current_task = staticmethod(asyncio.current_task)
     return RequestScope
 
@@ -176,8 +179,11 @@ class RequestScope:
     Only `with`, `cancel()`, `cancel_called` and `cancelled_caught`: what the per-request
     scopes of `trimcp.http` use. Anyio's scopes entered inside work as usual."""
 
+    # `_handle`, `_pending` and `_caught` are set only once cancelled: a request that is not
+    # (nearly all) pays for four attributes, not nine
     __slots__ = (
         "_at_enter",
+        "_caught",
         "_handle",
         "_loop",
         "_outer",
@@ -185,33 +191,30 @@ class RequestScope:
         "_task",
         "_thread",
         "cancel_called",
-        "cancelled_caught",
     )
-    task_states: Any = None
+    task_states: Any = None  # anyio's `_task_states` (a WeakKeyDictionary), its `data` below
+    task_state_refs: Any = None
     current_task: Any = None  # asyncio.current_task, set with `task_states`
 
     def __init__(self, loop: Any = None, thread: int | None = None) -> None:
         self._loop = loop  # the running loop, when the caller knows it (saves a system call)
         self._thread = thread  # the thread it runs in
         self._task: Any = None
-        self._outer: Any = None
-        self._at_enter = 0
-        self._pending = 0
-        self._handle: Any = None
         self.cancel_called = False
-        self.cancelled_caught = False
+
+    @property
+    def cancelled_caught(self) -> bool:
+        return getattr(self, "_caught", False)
 
     def __enter__(self) -> RequestScope:
-        loop = self._loop
-        task = None
-        if loop is not None and self._thread == get_ident():
-            task = self.current_task(loop)
+        task = self.current_task(self._loop) if self._thread == get_ident() else None
         if task is None:  # another loop than the one the scopes were made for
             task = self.current_task()
-        if task is None:
-            raise RuntimeError("a RequestScope is entered in an asyncio task")
+            if task is None:
+                raise RuntimeError("a RequestScope is entered in an asyncio task")
         self._task = task
-        state = self.task_states.get(task)
+        # `task_states.get(task)` without its Python frame
+        state = self.task_state_refs.get(weakref.ref(task))
         self._outer = None if state is None else state.cancel_scope
         self._at_enter = task.cancelling()
         if self.cancel_called:
@@ -221,6 +224,8 @@ class RequestScope:
     def cancel(self) -> None:
         if not self.cancel_called:
             self.cancel_called = True
+            self._pending = 0
+            self._handle: Any = None
             if self._task is not None:
                 self._deliver()
 
@@ -256,11 +261,13 @@ class RequestScope:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         task = self._task
         self._task = None  # left: no more delivery
+        if not self.cancel_called:
+            return False
         handle = self._handle
         if handle is not None:
             handle.cancel()
             self._handle = None
-        if not self.cancel_called or task is None:
+        if task is None:
             return False
         while self._pending:
             task.uncancel()
@@ -268,7 +275,7 @@ class RequestScope:
         import asyncio
 
         if isinstance(exc, asyncio.CancelledError) and task.cancelling() <= self._at_enter:
-            self.cancelled_caught = True
+            self._caught = True
             return True
         return False
 

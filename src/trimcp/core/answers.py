@@ -77,12 +77,14 @@ def server_info_meta(server: FastMCP) -> dict[str, Any]:
 def finish_modern(server: FastMCP, result: R, info: dict[str, Any]) -> R:
     """Dress a result for 2026-07-28: `resultType`, `serverInfo` (`info`) in `_meta`, and
     caching hints on complete cacheable results (never on `input_required` ones)."""
-    meta = dict(result.meta) if result.meta else {}
-    meta[SERVER_INFO_KEY] = info
-    updates: dict[str, Any] = {"meta": meta, "resultType": result.resultType or "complete"}
-    if isinstance(result, CacheableResult) and updates["resultType"] == "complete":
-        if result.ttlMs is None:
-            updates["ttlMs"] = server.cache_ttl_ms
-        if result.cacheScope is None:
-            updates["cacheScope"] = server.cache_scope
-    return msgspec.structs.replace(result, **updates)
+    meta = {**result.meta, SERVER_INFO_KEY: info} if result.meta else {SERVER_INFO_KEY: info}
+    result_type = result.resultType or "complete"
+    if isinstance(result, CacheableResult) and result_type == "complete":
+        return msgspec.structs.replace(
+            result,
+            meta=meta,
+            resultType=result_type,
+            ttlMs=server.cache_ttl_ms if result.ttlMs is None else result.ttlMs,
+            cacheScope=server.cache_scope if result.cacheScope is None else result.cacheScope,
+        )
+    return msgspec.structs.replace(result, meta=meta, resultType=result_type)

@@ -97,12 +97,14 @@ def enter_context(ctx: Context) -> _Reset:
 class Context(ContextBase):
     """Per-request handle on the server and on the client that sent the request."""
 
+    # set only when used (most requests report no progress and take no MRTR round)
+    _last_progress: float | None = None
+    _mrtr: MrtrRound | None = None
+
     def __init__(self, fastmcp: FastMCP, request: ServerRequest | None = None) -> None:
         self._fastmcp = fastmcp
         self._request = request
         self._state: dict[str, Any] = {}
-        self._last_progress: float | None = None
-        self._mrtr: MrtrRound | None = None
         # no `cast()`: it is a call on every request
         parent: Context | None = current_context.get()  # type: ignore[assignment]
         if parent is not None:  # a child context inherits a copy of the state

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Awaitable, Callable
-from functools import partial
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -108,12 +107,14 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     tool = server.tool_manager.find(params.name)  # inline: the hot path (`_find_tool`)
     if tool is None:
         raise McpError(INVALID_PARAMS, f"Unknown tool: {params.name}")
-    if request.envelope.modern:  # MRTR rounds: `_with_input`
-        salient = {"name": params.name, "arguments": params.arguments}
-        return await _with_input(request, params, salient, partial(_run_tool, server, tool, params))
-    # the handshake era's hot path: `_with_input` without a round and `_run_tool`, spelled
-    # out (no coroutine between this one and the tool's, no closure, no `_Reset`)
+    # `_with_input` and `_run_tool` spelled out, in both eras: no coroutine between this one
+    # and the tool's, no closure
     ctx = request.context or Context(server, request)
+    mrtr_round = None
+    if request.envelope.modern:  # an MRTR round: the answers the retry carries
+        mrtr_round = ctx._mrtr = _begin_round(
+            request, params, {"name": params.name, "arguments": params.arguments}
+        )
     token = current_context.set(ctx)
     try:
         result = await tool.invoke(
@@ -125,24 +126,12 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
         raise
     except Exception as exc:
         return _tool_failed(server, params, exc)
+    except BaseException as exc:
+        if mrtr_round is None:
+            raise
+        return _input_required(server, mrtr_round, exc)
     finally:
         current_context.reset(token)
-    return result.to_mcp_result()
-
-
-async def _run_tool(server: Any, tool: Any, params: CallToolParams, ctx: Context) -> Any:
-    """Run `tool` for `tools/call`: its wire result; a failure becomes an `isError` result
-    (an `McpError` is raised as it is)."""
-    try:
-        result = await tool.invoke(
-            params.arguments or {}, ctx, strict=server.strict_input_validation
-        )
-    except (ValidationError, ToolError) as exc:
-        return _error_result(str(exc))
-    except McpError:
-        raise
-    except Exception as exc:
-        return _tool_failed(server, params, exc)
     return result.to_mcp_result()
 
 
@@ -194,39 +183,50 @@ def _mrtr() -> ModuleType:
 _mrtr_module: ModuleType | None = None
 
 
+def _begin_round(request: ServerRequest, params: Any, salient: Any) -> Any:
+    """The MRTR round of a 2026-07-28 request: the answers its retry carries, verified
+    against its `requestState` (`trimcp.core.mrtr.begin_round`)."""
+    server = request.server
+    mrtr = _mrtr()
+    max_rounds = mrtr.MAX_ROUNDS if server.mrtr_max_rounds is None else server.mrtr_max_rounds
+    if params.requestState is None:  # a first try: nothing to verify, no keys needed
+        return mrtr.fresh_round(request.method, salient, max_rounds)
+    return mrtr.begin_round(
+        mrtr.keys_for(server),
+        request.method,
+        salient,
+        params.requestState,
+        params.inputResponses,
+        max_rounds=max_rounds,
+    )
+
+
+def _input_required(server: Any, mrtr_round: Any, exc: BaseException) -> Any:
+    """The `InputRequiredResult` for the input a handler asked for (`exc`, or inside it), or
+    `exc` raised again when it is something else."""
+    mrtr = _mrtr()
+    pending = mrtr.find_input_required(exc)
+    if pending is None:
+        raise exc
+    return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
+
+
 async def _with_input(
     request: ServerRequest, params: Any, salient: Any, body: Callable[[Context], Awaitable[Any]]
 ) -> Any:
     """Run `body` with the request's `Context`. In 2026-07-28, replay the MRTR answers the
     retry carries, and turn the first unanswered input into an `InputRequiredResult`."""
-    server = request.server
-    ctx = request.context or Context(server, request)
+    ctx = request.context or Context(request.server, request)
     mrtr_round = None
     if request.envelope.modern:
-        mrtr = _mrtr()
-        keys = mrtr.keys_for(server)
-        mrtr_round = mrtr.begin_round(
-            keys,
-            request.method,
-            salient,
-            params.requestState,
-            params.inputResponses,
-            max_rounds=mrtr.MAX_ROUNDS
-            if server.mrtr_max_rounds is None
-            else server.mrtr_max_rounds,
-        )
-        ctx._mrtr = mrtr_round
+        mrtr_round = ctx._mrtr = _begin_round(request, params, salient)
     token = current_context.set(ctx)
     try:
         return await body(ctx)
     except BaseException as exc:
         if mrtr_round is None:
             raise
-        mrtr = _mrtr()
-        pending = mrtr.find_input_required(exc)
-        if pending is None:
-            raise
-        return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
+        return _input_required(request.server, mrtr_round, exc)
     finally:
         current_context.reset(token)
 

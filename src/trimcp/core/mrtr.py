@@ -236,6 +236,11 @@ def keys_for(server: Any) -> MrtrKeys:
     return keys
 
 
+def fresh_round(method: str, salient: Any, max_rounds: int = MAX_ROUNDS) -> MrtrRound:
+    """The round of a first try (no `requestState`): no answers, nothing to verify."""
+    return MrtrRound(method, _salient_blob(method, salient), [], None, max_rounds)
+
+
 def _invalid(message: str) -> McpError:
     return McpError(INVALID_PARAMS, f"Invalid requestState: {message}")
 
@@ -251,9 +256,9 @@ def begin_round(
 ) -> MrtrRound:
     """Verify a retry's state and answers (or start fresh) for one handler run, which may
     ask for input until the request has taken `max_rounds` input rounds."""
-    blob = _salient_blob(method, salient)
     if request_state is None:
-        return MrtrRound(method, blob, [], None, max_rounds)
+        return fresh_round(method, salient, max_rounds)
+    blob = _salient_blob(method, salient)
     digest = _digest(blob)
     payload = keys.open(request_state)
     if payload is None:

@@ -42,7 +42,7 @@ from trimcp.types.results import EmptyMeta
 if TYPE_CHECKING:
     from trimcp.server.server import FastMCP
 
-__all__ = ["ServerSession", "decode_params"]
+__all__ = ["ServerSession", "decode_params", "predecode"]
 
 logger = logging.getLogger("trimcp.server")
 
@@ -77,6 +77,23 @@ def decode_params(raw: msgspec.Raw | None, params_type: type | None) -> Any:
         raise McpError(PARSE_ERROR, "Parse error: params nested too deeply") from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise McpError(PARSE_ERROR, f"Parse error in params: {exc}") from exc
+
+
+def predecode(request: Request) -> Any:
+    """`request.params` decoded for its method's handler and kept on the request
+    (`request.decoded`), so that `ServerSession.handle_request` does not decode them again:
+    what the HTTP layer reads a request's `_meta`, `name` or `uri` from. None when the
+    method has no plain handler or the params do not fit its shape (the handler reports
+    why)."""
+    entry = HANDLERS.get(request.method)
+    if entry is None or entry[0] is None or request.params is None:
+        return None
+    try:
+        params = decode_params(request.params, entry[0])
+    except McpError:
+        return None
+    request.decoded = params
+    return params
 
 
 class ServerSession:
@@ -155,7 +172,9 @@ class ServerSession:
         if entry is not None and method not in REMOVED_IN_MODERN:
             # the hot path: a method with a plain handler (`tools/call`, the listings...);
             # the general path below, with its special cases skipped
-            params = decode_params(request.params, entry[0])
+            params = request.decoded  # (`predecode`)
+            if params is None:
+                params = decode_params(request.params, entry[0])
             meta = getattr(params, "meta", None)
             fast: Envelope | ErrorData
             if meta is None and self.lifecycle.state is _OPERATING:

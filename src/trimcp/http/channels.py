@@ -61,8 +61,10 @@ class DisconnectWatch:
         self._next += 1
         key = self._next
         self._entries[key] = [receive, engine, request, False, None]
-        if self._wake is not None:
-            self._wake.set()
+        wake = self._wake
+        if wake is not None:  # set once: later requests find it gone
+            self._wake = None
+            wake.set()
         return key
 
     def unregister(self, key: int | None) -> None:
@@ -81,9 +83,8 @@ class DisconnectWatch:
             try:
                 while True:
                     if not self._entries:
-                        self._wake = anyio.Event()
-                        await self._wake.wait()
-                        self._wake = None
+                        wake = self._wake = anyio.Event()
+                        await wake.wait()
                     await anyio.sleep(self.period)
                     for entry in list(self._entries.values()):
                         if entry[3] and entry[4] is None:
@@ -169,6 +170,7 @@ class PostChannel:
                     store=session.store,
                     retry_ms=endpoint.retry_ms,
                     extra_headers=self._headers,
+                    hold=True,
                 )
                 if session.streams is None:
                     session.streams = {}
@@ -233,12 +235,17 @@ class PostChannel:
             await stream.send_message(reply)
             await self.finish_stream()
             return
+        send = self._send
+        await send(self.json_head(status, reply, headers=headers))
+        await send({"type": "http.response.body", "body": reply})
+
+    def json_head(self, status: int, reply: bytes, *, headers: bool = True) -> dict[str, Any]:
+        """The `http.response.start` of a JSON answer (`write_answer`'s, when no SSE stream
+        started: what the endpoint sends itself on its hot path)."""
         extra = self._headers if headers else None
         length = (b"content-length", b"%d" % len(reply))
         out = [*extra, _JSON_TYPE, length] if extra else [_JSON_TYPE, length]
-        send = self._send
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": reply})
+        return {"type": "http.response.start", "status": status, "headers": out}
 
     async def answer_cancelled(self, *, modern: bool) -> None:
         """End the POST of a request cancelled before it had an answer.

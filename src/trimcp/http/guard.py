@@ -31,12 +31,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import msgspec
 
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
 
-__all__ = ["SECOND_HOST", "SECOND_ORIGIN", "OriginGuard", "is_loopback_host"]
+__all__ = ["SECOND_HOST", "SECOND_ORIGIN", "OriginGuard", "is_loopback_host", "reject"]
 
 # Keys under which `trimcp.http.wire.wanted_headers` keeps a second `Origin` / `Host` header
 # (no header name has a space: they cannot collide with one)
@@ -125,6 +126,7 @@ class OriginGuard:
         # decisions per (value, loopback): clients send a handful of distinct values
         self._origin_cache: dict[tuple[bytes, bool], bool] = {}
         self._host_cache: dict[bytes, bool] = {}
+        self._decisions: dict[tuple[Any, ...], tuple[bytes, int] | None] = {}  # `check`'s
 
     def _loopback(self, scope: Scope) -> bool:
         if self._bound_loopback is not None:
@@ -168,37 +170,47 @@ class OriginGuard:
         for name, value in scope["headers"]:
             if name == b"origin":
                 if origin is not None:
-                    await _reject(scope, send, _ORIGINS_FORBIDDEN)
+                    await reject(scope, send, _ORIGINS_FORBIDDEN)
                     return
                 origin = value
             elif name == b"host":
                 if host is not None:
-                    await _reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
+                    await reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
                     return
                 host = value
         if origin is not None or host is not None:
             refused = self.refusal(scope, origin, host)
             if refused is not None:
-                await _reject(scope, send, refused[0], status=refused[1])
+                await reject(scope, send, refused[0], status=refused[1])
                 return
         await self.app(scope, receive, send)
 
-    async def refuse(self, scope: Scope, send: Send, headers: Mapping[bytes, bytes]) -> bool:
+    def check(self, scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[bytes, int] | None:
         """For an endpoint that reads its headers once (`trimcp.http.wire.wanted_headers`:
         `origin`, `host`, and a second of either under `SECOND_ORIGIN`/`SECOND_HOST`) and
-        checks them here instead of behind this middleware: answer and return True when the
-        request is refused, as `__call__` would."""
+        checks them here instead of behind this middleware: the answer (body, status) refusing
+        the request, as `__call__` would give it (`reject` sends it), or None.
+
+        One dict lookup per request: decisions are kept per (origin, host, server address)
+        when the bound host is not known, else per (origin, host)."""
+        origin = headers.get(b"origin")
+        host = headers.get(b"host")
         if SECOND_ORIGIN in headers:
-            await _reject(scope, send, _ORIGINS_FORBIDDEN)
-            return True
+            return _ORIGINS_FORBIDDEN, 403
         if SECOND_HOST in headers:
-            await _reject(scope, send, _HOSTS_BAD_REQUEST, status=400)
-            return True
-        refused = self.refusal(scope, headers.get(b"origin"), headers.get(b"host"))
-        if refused is None:
-            return False
-        await _reject(scope, send, refused[0], status=refused[1])
-        return True
+            return _HOSTS_BAD_REQUEST, 400
+        if self._bound_loopback is None:
+            server = scope.get("server")
+            key: tuple[Any, ...] = (origin, host, None if server is None else server[0])
+        else:
+            key = (origin, host)
+        decisions = self._decisions
+        if key in decisions:
+            return decisions[key]
+        refused = self.refusal(scope, origin, host)
+        if len(decisions) < _CACHE_LIMIT:
+            decisions[key] = refused
+        return refused
 
     def refusal(
         self, scope: Scope, origin: bytes | None, host: bytes | None
@@ -228,7 +240,8 @@ class OriginGuard:
         return None
 
 
-async def _reject(scope: Scope, send: Send, body: bytes, *, status: int = 403) -> None:
+async def reject(scope: Scope, send: Send, body: bytes, status: int = 403) -> None:
+    """Send a refusal (`OriginGuard.check`'s answer)."""
     if scope["type"] == "websocket":
         await send({"type": "websocket.close", "code": 1008})
         return

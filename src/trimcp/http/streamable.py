@@ -56,19 +56,20 @@ import math
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
 
 from trimcp._backend import cancel_scope_class
 from trimcp.core.handlers import answer_fault
-from trimcp.core.session import ServerSession
+from trimcp.core.session import ServerSession, predecode
 from trimcp.http.asgi import Receive, Scope, Send
 from trimcp.http.batch import post_batch
 from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import PendingHttpRequest, http_request_var
 from trimcp.http.event_store import EventStoreProtocol
+from trimcp.http.guard import reject
 from trimcp.http.sessions import HttpSession, SessionManager, new_session_id
 from trimcp.http.streams import serve_get, serve_listen
 from trimcp.http.wire import (
@@ -118,6 +119,7 @@ __all__ = ["StreamableHTTPEndpoint"]
 logger = logging.getLogger("trimcp.http")
 
 _RETRY_AFTER = [(b"retry-after", b"1")]
+_HANDSHAKE_RAW = frozenset(version.encode() for version in HANDSHAKE_VERSIONS)
 SESSION_BUSY = busy_error("for this session")
 SERVER_BUSY_ERROR = busy_error("on this server")
 
@@ -288,8 +290,11 @@ class StreamableHTTPEndpoint:
             return
         headers = wanted_headers(scope)
         guard = self.guard
-        if guard is not None and await guard.refuse(scope, send, headers):
-            return
+        if guard is not None:
+            refused = guard.check(scope, headers)
+            if refused is not None:
+                await reject(scope, send, *refused)
+                return
         method = scope["method"]
         try:
             if method == "POST":
@@ -335,7 +340,11 @@ class StreamableHTTPEndpoint:
             await respond_error(send, 503, INTERNAL_ERROR, "Server shutting down")
             return
         if isinstance(message, Request):
-            await self._post_request(scope, receive, send, headers, message, sse_ok, body)
+            plain = self._plain_session(headers, message, body)
+            if plain is not None:  # the common case, without `_post_request`'s coroutine
+                await self._dispatch(scope, receive, send, message, plain.mcp, plain, sse_ok, body)
+            else:
+                await self._post_request(scope, receive, send, headers, message, sse_ok, body)
         elif isinstance(message, Notification):
             await self._post_notification(scope, send, headers, message)
         elif isinstance(message, Response | ErrorResponse):
@@ -350,6 +359,24 @@ class StreamableHTTPEndpoint:
         else:
             await post_batch(self, scope, send, headers, message, body)
 
+    def _plain_session(
+        self, headers: dict[bytes, bytes], request: Request, body: bytes
+    ) -> HttpSession | None:
+        """The session of a handshake-era request to a live session with nothing else to
+        sort out (not `initialize`, no modern `_meta`, a handshake-era version header if
+        any): the common case, dispatched at once. None: `_post_request` decides."""
+        raw = headers.get(b"mcp-session-id")
+        if raw is None or self.stateless or request.method == "initialize" or may_be_modern(body):
+            return None
+        version = headers.get(b"mcp-protocol-version")
+        if (
+            version is not None
+            and version not in _HANDSHAKE_RAW
+            and header_version(headers) not in HANDSHAKE_VERSIONS
+        ):
+            return None
+        return self.sessions.get(raw.decode("latin-1"))
+
     async def _post_request(
         self,
         scope: Scope,
@@ -362,7 +389,10 @@ class StreamableHTTPEndpoint:
     ) -> None:
         version = header_version(headers)
         modern_header = version in MODERN_VERSIONS
-        routing = routing_of(request.params) if modern_header or may_be_modern(body) else None
+        routing: Any = None
+        if modern_header or may_be_modern(body):
+            # its params decoded once, for the handler too; else only the parts routing reads
+            routing = predecode(request) or routing_of(request.params)
         if routing is not None and (
             modern_header
             or (isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta)
@@ -508,10 +538,10 @@ class StreamableHTTPEndpoint:
         cancel_scope = self.new_scope()
         key: Hashable
         if session is None:
-            engine, key, handler = self.engine, cancel_scope, mcp.handle_request
+            engine, key = self.engine, cancel_scope
         else:
-            engine, key, handler = session.engine, request.id, None
-        refused = engine.admit(key)
+            engine, key = session.engine, request.id
+        refused = engine.admit(key, cancel_scope)  # admitted and begun at once
         if refused is not None:
             await _respond_refused(send, refused, request.id, SESSION_BUSY)
             return False
@@ -523,15 +553,20 @@ class StreamableHTTPEndpoint:
         token = http_request_var.set(PendingHttpRequest(scope, body))
         answer: bytes | ErrorData | None = None
         try:
-            # `RequestEngine.serve` spelled out: the handler runs in this task, one coroutine
-            # (the engine's boundary) between the endpoint and the session
-            if engine.begin(key, cancel_scope) is None:
-                try:
-                    with cancel_scope:
-                        answer = await engine.respond(request, channel, handler)
-                except BaseException:  # the ASGI task itself cancelled: nothing to answer
-                    engine.finish(key)
-                    raise
+            # `RequestEngine.serve` spelled out, its `respond` too (`answer_to` is the
+            # boundary): the handler runs in this task, no coroutine between the endpoint
+            # and the session
+            try:
+                with cancel_scope:
+                    try:
+                        answer = jsonrpc.encode_result(
+                            request.id, await mcp.handle_request(request, channel)
+                        )
+                    except BaseException as exc:
+                        answer = engine.answer_to(request, exc)
+            except BaseException:  # the ASGI task itself cancelled: nothing to answer
+                engine.finish(key)
+                raise
             answer = engine.conclude(key, answer)
         finally:
             http_request_var.reset(token)
@@ -554,7 +589,11 @@ class StreamableHTTPEndpoint:
             with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                 await channel.write_answer(status, reply)
             return False
-        await channel.write_answer(status, reply)
+        if channel.stream is None:  # `write_answer` inline: a JSON answer
+            await send(channel.json_head(status, reply))
+            await send({"type": "http.response.body", "body": reply})
+        else:
+            await channel.write_answer(status, reply)
         return isinstance(answer, bytes)
 
     async def _post_notification(

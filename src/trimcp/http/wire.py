@@ -64,20 +64,6 @@ __all__ = [
 
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-_WANTED = frozenset(
-    {
-        b"accept",
-        b"content-type",
-        b"content-length",
-        b"mcp-session-id",
-        b"mcp-protocol-version",
-        b"mcp-method",
-        b"mcp-name",
-        b"last-event-id",
-        b"origin",
-        b"host",
-    }
-)
 _SECOND = {b"origin": SECOND_ORIGIN, b"host": SECOND_HOST}  # a second one is kept apart
 _NAME_FIELD = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 MODERN_STATUS = {
@@ -114,15 +100,26 @@ def routing_of(params: msgspec.Raw | None) -> Routing:
 
 
 def wanted_headers(scope: Scope) -> dict[bytes, bytes]:
-    """The headers the endpoint reads, the first of each, in one pass; a second `Origin` or
-    `Host` is kept under `SECOND_ORIGIN`/`SECOND_HOST` (`OriginGuard.refuse` refuses it)."""
+    """The request's headers by name, the first of each, in one pass; a second `Origin` or
+    `Host` is kept under `SECOND_ORIGIN`/`SECOND_HOST` (`OriginGuard.check` refuses it).
+
+    Every header is in the mapping, not only the ones the endpoint reads: `dict()` builds it
+    in C, and only a request that repeats a header name pays for the loop in Python."""
+    raw = scope["headers"]
+    if type(raw) is list:  # (ASGI allows any iterable)
+        found = dict(raw)
+        if len(found) == len(raw):
+            return found
+    return _first_of_each(raw)
+
+
+def _first_of_each(raw: Any) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
-    for name, value in scope["headers"]:
-        if name in _WANTED:
-            if name not in found:
-                found[name] = value
-            elif name in _SECOND:
-                found[_SECOND[name]] = value
+    for name, value in raw:
+        if name not in found:
+            found[name] = value
+        elif name in _SECOND:
+            found[_SECOND[name]] = value
     return found
 
 
@@ -225,7 +222,9 @@ async def read_json_body(
         )
         return None
     body: bytes | None = None
-    if not _declared_too_large(headers.get(b"content-length"), limit):
+    declared = headers.get(b"content-length")
+    # (a declared length under a million is read and measured: no `int()` per request)
+    if declared is None or len(declared) < 7 or not _declared_too_large(declared, limit):
         # `read_body` inline for the usual case, the whole body in one message (a coroutine
         # fewer per request)
         message = await receive()
@@ -321,6 +320,35 @@ def param_header_error(scope: Scope, request: Request, tool: Any) -> ErrorData |
     return None if reason is None else ErrorData(HEADER_MISMATCH, f"Header mismatch: {reason}")
 
 
+_header_texts: dict[bytes, str] = {}
+_name_values: dict[bytes, str | None] = {}
+
+
+def _header_text(raw: bytes) -> str:
+    """A header's value as text, stripped (memoised per raw value: a client sends the
+    same `Mcp-Method` again and again)."""
+    text = _header_texts.get(raw)
+    if text is None:
+        text = raw.decode("latin-1").strip(" \t")
+        if len(_header_texts) < _ACCEPT_CACHE_LIMIT:
+            _header_texts[raw] = text
+    return text
+
+
+def _name_value(raw: bytes) -> str | None:
+    """`Mcp-Name` decoded (`decode_header_value`), None when malformed; memoised per raw
+    value as `_header_text` is."""
+    if raw in _name_values:
+        return _name_values[raw]
+    try:
+        value = decode_header_value(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        value = None
+    if len(_name_values) < _ACCEPT_CACHE_LIMIT:
+        _name_values[raw] = value
+    return value
+
+
 def modern_ladder(
     headers: dict[bytes, bytes], version: str | None, request: Request, routing: Routing
 ) -> tuple[int, ErrorData] | None:
@@ -358,7 +386,7 @@ def modern_ladder(
     method_header = headers.get(b"mcp-method")
     if method_header is None:
         return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Method header is missing")
-    if method_header.decode("latin-1").strip(" \t") != request.method:
+    if _header_text(method_header) != request.method:
         return 400, ErrorData(
             HEADER_MISMATCH, "Header mismatch: Mcp-Method header does not match the body's method"
         )
@@ -368,10 +396,7 @@ def modern_ladder(
         name_header = headers.get(b"mcp-name")
         if name_header is None:
             return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Name header is missing")
-        try:
-            decoded = decode_header_value(name_header.decode("utf-8"))
-        except UnicodeDecodeError:
-            decoded = None
+        decoded = _name_value(name_header)
         if decoded is None:
             return 400, ErrorData(HEADER_MISMATCH, "Header mismatch: Mcp-Name header is malformed")
         if decoded != expected:

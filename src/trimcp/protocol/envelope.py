@@ -110,6 +110,31 @@ def _progress_token(meta: dict[str, Any] | None) -> str | int | None:
 
 def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
     """Check a modern `_meta` and build its envelope, or say what is wrong with it."""
+    # the usual `_meta` in one test (a version of ours is a str; a log level, if any, one
+    # of ours); anything else is sorted out by `_modern_error`, in its order
+    version = meta.get(PROTOCOL_VERSION_KEY)
+    capabilities = meta.get(CLIENT_CAPABILITIES_KEY)
+    log_level = meta.get(LOG_LEVEL_KEY)
+    if (
+        version in MODERN_VERSIONS
+        and isinstance(capabilities, dict)
+        and (log_level is None or (isinstance(log_level, str) and log_level in LOG_LEVEL_RANK))
+    ):
+        client_info = meta.get(CLIENT_INFO_KEY)
+        return Envelope(
+            _MODERN,
+            version,
+            capabilities,
+            client_info if isinstance(client_info, dict) else None,
+            log_level,
+            _progress_token(meta),
+            meta,
+        )
+    return _modern_error(meta)
+
+
+def _modern_error(meta: dict[str, Any]) -> ErrorData:
+    """What is wrong with a `_meta` `parse_modern` did not accept, the first failure."""
     if PROTOCOL_VERSION_KEY not in meta or CLIENT_CAPABILITIES_KEY not in meta:
         missing = [
             key for key in (PROTOCOL_VERSION_KEY, CLIENT_CAPABILITIES_KEY) if key not in meta
@@ -125,25 +150,8 @@ def parse_modern(meta: dict[str, Any]) -> Envelope | ErrorData:
     capabilities = meta[CLIENT_CAPABILITIES_KEY]
     if not isinstance(capabilities, dict):
         return ErrorData(INVALID_PARAMS, f"{CLIENT_CAPABILITIES_KEY} must be an object")
-    client_info = meta.get(CLIENT_INFO_KEY)
-    log_level = meta.get(LOG_LEVEL_KEY)
-    # a str test first: `in` on a dict would raise TypeError for a list or an object
-    if log_level is not None and (
-        not isinstance(log_level, str) or log_level not in LOG_LEVEL_RANK
-    ):
-        return ErrorData(
-            INVALID_PARAMS,
-            f"{LOG_LEVEL_KEY} must be one of {', '.join(LOG_LEVELS)}",
-        )
-    return Envelope(
-        _MODERN,
-        version,
-        capabilities,
-        client_info if isinstance(client_info, dict) else None,
-        log_level,
-        _progress_token(meta),
-        meta,
-    )
+    # the log level is what is left (`in` on a dict would raise TypeError for a list)
+    return ErrorData(INVALID_PARAMS, f"{LOG_LEVEL_KEY} must be one of {', '.join(LOG_LEVELS)}")
 
 
 def unsupported_version(requested: str) -> ErrorData:

@@ -55,6 +55,9 @@ class Request(msgspec.Struct):
     id: RequestId
     method: str
     params: Raw | None = None
+    decoded: Any = None
+    """`params` decoded already for the method's handler (`trimcp.core.session.predecode`:
+    the HTTP layer routes a 2026-07-28 request by them), or None; never on the wire."""
 
 
 class Notification(msgspec.Struct):

@@ -180,9 +180,10 @@ class InflightTable(Generic[H]):
         shared = self._shared
         return len(self._entries) >= self._limit or (shared is not None and shared.full())
 
-    def admit(self, key: Hashable) -> ErrorData | None:
-        """Take in a new request (QUEUED); or the error it is refused with: over a limit
-        (this table's first, then the shared one), or its key already in flight."""
+    def admit(self, key: Hashable, handle: H | None = None) -> ErrorData | None:
+        """Take in a new request (QUEUED; RUNNING under `handle` if given: `admit` and `start`
+        at once); or the error it is refused with: over a limit (this table's first, then
+        the shared one), or its key already in flight."""
         entries = self._entries
         if len(entries) >= self._limit:
             return self._refusal
@@ -195,7 +196,7 @@ class InflightTable(Generic[H]):
             shared.count += 1
         elif key in entries:
             return DUPLICATE_ID
-        entries[key] = None
+        entries[key] = handle
         return None
 
     def start(self, key: Hashable, handle: H) -> Cut | None:

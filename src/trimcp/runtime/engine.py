@@ -154,9 +154,10 @@ class RequestEngine:
         self._closed = False
         self.keyed = keyed
         # the table's own methods, bound once: no pass-through call on the per-request path
-        self.admit: Callable[[Hashable], ErrorData | None] = self._table.admit
+        self.admit: Callable[..., ErrorData | None] = self._table.admit
         """`admit(key)`: take in a request (its id, or its scope when not `keyed`); or the
-        error it is refused with: over a limit, or a duplicate id in flight."""
+        error it is refused with: over a limit, or a duplicate id in flight. `admit(key,
+        scope)`: and begin it at once under `scope` (what `begin` would do next)."""
         self.begin: Callable[[Hashable, anyio.CancelScope], Cut | None] = self._table.start
         """`begin(key, scope)`: an admitted request starts under `scope` (which the caller
         enters around `respond`); or the `Cut` it became while queued (do not run it)."""
@@ -186,14 +187,19 @@ class RequestEngine:
             return jsonrpc.encode_result(
                 request.id, await (handler or self._handler)(request, channel)
             )
-        except McpError as exc:
-            return _encodable(request, exc.error)
-        except Exception as exc:  # the fault policy decides what the peer sees
-            return self._fault_answer(request, exc)
         except BaseException as exc:
-            if not stray_cancellation(exc):  # a real cancellation, or the process ending
-                raise
-            return self._fault_answer(request, exc)  # type: ignore[arg-type]  # an asyncio CancelledError
+            return self.answer_to(request, exc)
+
+    def answer_to(self, request: Request, exc: BaseException) -> Answer:
+        """What `respond` answers when serving `request` raised `exc`: the `McpError`'s error,
+        else what the fault policy says; a real cancellation (or the process ending) is
+        raised again. For a transport that awaits the handler itself (HTTP: a coroutine fewer
+        per request), so the boundary stays this one."""
+        if isinstance(exc, McpError):
+            return _encodable(request, exc.error)
+        if not isinstance(exc, Exception) and not stray_cancellation(exc):
+            raise exc
+        return self._fault_answer(request, exc)  # type: ignore[arg-type]  # a stray CancelledError
 
     def _fault_answer(self, request: Request, exc: Exception) -> Answer:
         try:
