@@ -471,6 +471,13 @@ def _plain_result(
     """`result_from` for values made only of JSON builtins (`plain_values.is_plain`), the
     same result without `trimcp.utilities.types`; `None` for any other value."""
     kind = type(result)
+    if (kind is str or kind is int) and serializer is None:  # the usual results, first
+        if output_schema is None:
+            if kind is str:
+                return ToolResult.from_final([TextContent(text=result)], None)
+        elif output_schema.get(WRAP_KEY) and (kind is str or plain_values.is_plain_int(result)):
+            text = result if kind is str else str(result)  # an int's JSON is its str()
+            return ToolResult.from_final([TextContent(text=text)], {"result": result})
     scalar = kind is int or kind is str or kind is bool or kind is float or result is None
     if kind is not str and not plain_values.is_plain(result):
         return None

@@ -232,6 +232,8 @@ class ParsedCallable:
                 context = _current_context()
             if context is not None or not self._context_has_default:
                 kwargs[self.context_kwarg] = context
+        if not self._positional_only and self.is_async:  # the usual coroutine function
+            return await self._invoke(**kwargs)
         args: list[Any] = []
         for name in self._positional_only:
             args.append(kwargs.pop(name) if name in kwargs else self._positional_defaults[name])

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["is_plain", "plain_builtins", "plain_json"]
+__all__ = ["is_plain", "is_plain_int", "plain_builtins", "plain_json"]
 
 _I64 = 2**63
 _U64_END = 2**64
@@ -42,8 +42,7 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        in_range: bool = -_I64 <= value < _U64_END
-        return in_range
+        return is_plain_int(value)
     if kind is float:
         return math.isfinite(value) and -1e16 < value < 1e16
     if depth > 32:
@@ -53,6 +52,11 @@ def _plain(value: Any, depth: int) -> bool:
     if kind is dict:
         return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
     return False
+
+
+def is_plain_int(value: int) -> bool:
+    """Whether `plain_json` handles this `int` (msgspec writes int64 and uint64 only)."""
+    return -_I64 <= value < _U64_END
 
 
 def is_plain(value: Any) -> bool:
