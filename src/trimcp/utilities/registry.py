@@ -84,6 +84,8 @@ class Visibility:
     def visible(self, key: str, component: _Component) -> bool:
         if not component.enabled:
             return False
+        if self.include_tags is None and not self.rules and not self.exclude_tags:
+            return True  # no rules at all (the usual server)
         tags = component.tags
         if self.include_tags is not None and not (tags & self.include_tags):
             return False
