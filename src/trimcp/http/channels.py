@@ -49,17 +49,18 @@ class DisconnectWatch:
 
     def __init__(self, *, period: float = 0.05) -> None:
         self.period = period
-        self._entries: dict[int, list[Any]] = {}
-        self._next = 0
+        self._entries: dict[Hashable, list[Any]] = {}
         self._wake: anyio.Event | None = None
         self._tg: anyio.abc.TaskGroup | None = None
 
-    def register(self, receive: Receive, engine: RequestEngine, request: Hashable) -> int | None:
-        """Watch the client of `request` (its key in `engine`); the key to `unregister`."""
+    def register(
+        self, receive: Receive, engine: RequestEngine, request: Hashable
+    ) -> Hashable | None:
+        """Watch the client of `request`, its key in `engine`, which must be unique across
+        engines (a 2026-07-28 request's key is its cancel scope); the key to `unregister`."""
         if self._tg is None:
             return None
-        self._next += 1
-        key = self._next
+        key = request
         self._entries[key] = [receive, engine, request, False, None]
         wake = self._wake
         if wake is not None:  # set once: later requests find it gone
@@ -67,9 +68,7 @@ class DisconnectWatch:
             wake.set()
         return key
 
-    def unregister(self, key: int | None) -> None:
-        if key is None:
-            return
+    def unregister(self, key: Hashable | None) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None and entry[4] is not None:
             entry[4].cancel()
