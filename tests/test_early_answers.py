@@ -196,3 +196,38 @@ async def test_a_body_still_arriving_is_not_read_to_keep_the_connection() -> Non
                 data = await _read_to_eof(stream)  # answered, then closed: not waiting
         assert _statuses(data) == [403]
         assert b"connection: close" in data.lower()
+
+
+@pytest.mark.parametrize(("limit", "declared"), [(1000, b"900000"), (1000, b"1001"), (5, b"6")])
+async def test_a_declared_length_over_a_small_limit_is_refused_before_reading(
+    limit: int, declared: bytes
+) -> None:
+    """Under a `max_body_size` below a million a short `Content-Length` can still be over the
+    limit: it is refused (413) without reading the body, as a long one is."""
+    from trimcp.http.streamable import StreamableHTTPEndpoint
+
+    endpoint = StreamableHTTPEndpoint(_mcp(), max_body_size=limit)
+    received: list[object] = []
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        received.append(True)
+        return {"type": "http.request", "body": b"x" * int(declared), "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/mcp",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json, text/event-stream"),
+            (b"content-length", declared),
+        ],
+    }
+    async with endpoint.running():
+        await endpoint(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert received == []

@@ -87,7 +87,9 @@ class _Sent:
             raise OSError("client gone")
         body = message.get("body")
         if isinstance(body, bytes):
-            self.ids += [line[3:].decode().strip() for line in body.split(b"\n") if line[:3] == b"id:"]
+            self.ids += [
+                line[3:].decode().strip() for line in body.split(b"\n") if line[:3] == b"id:"
+            ]
 
 
 def _holding(store: EventStore, sent: _Sent) -> SSEStream:
@@ -147,3 +149,47 @@ async def test_only_trimcp_s_own_memory_store_is_held_for() -> None:
         await stream.send_message(b"{}")
         assert store.events == 1  # stored as it was sent
         await stream.finish()
+
+
+async def test_held_events_count_against_the_store_s_bounds() -> None:
+    """Events held by live streams count with the kept ones: a stream whose event would pass
+    `max_events` (or `max_bytes`) hands its events over, so held and kept stay within twice
+    the bounds however many streams are live."""
+    store = InMemoryEventStore(max_events=5, max_bytes=10_000)  # 100 per stream
+    streams = [_holding(store, _Sent()) for _ in range(3)]
+    for n, stream in enumerate(streams):
+        stream.stream_id = f"s.{n}"
+        await stream.start()
+    for _ in range(20):
+        for stream in streams:
+            await stream.send_message(b"x" * 100)
+            assert store.held_events <= 5 and store.events <= 5
+    big = _holding(store, _Sent())
+    big.stream_id = "s.big"
+    await big.start()
+    await big.send_message(b"y" * 20_000)  # over max_bytes alone: handed over, never kept
+    assert store.held_bytes <= 10_000 and store.bytes <= 10_000
+    for stream in [*streams, big]:
+        await stream.finish()
+    assert store.held_events == 0 and store.held_bytes == 0
+
+
+async def test_held_events_expire_a_time_to_live_after_they_were_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from trimcp.http import sse_response
+
+    now = [1000.0]
+    monkeypatch.setattr(sse_response, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    store = InMemoryEventStore(ttl=60)
+    stream = _holding(store, _Sent())
+    await stream.start()
+    await stream.send_message(b'{"old":1}')
+    now[0] += 50
+    await stream.send_message(b'{"new":2}')
+    now[0] += 20  # the first is 70 s old, the second 20 s
+    stream.disconnected()  # handed over now
+    assert await _replayed(store, "s.1.1") == [("s.1.3", b'{"new":2}')]

@@ -189,10 +189,11 @@ def _begin_round(request: ServerRequest, params: Any, salient: Any) -> Any:
     server = request.server
     mrtr = _mrtr()
     max_rounds = mrtr.MAX_ROUNDS if server.mrtr_max_rounds is None else server.mrtr_max_rounds
-    if params.requestState is None:  # a first try: nothing to verify, no keys needed
+    keys = mrtr.keys_for(server)  # (also on a first try: bad keys fail every request)
+    if params.requestState is None:  # a first try: nothing to verify
         return mrtr.fresh_round(request.method, salient, max_rounds)
     return mrtr.begin_round(
-        mrtr.keys_for(server),
+        keys,
         request.method,
         salient,
         params.requestState,

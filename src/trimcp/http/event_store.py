@@ -133,6 +133,12 @@ class EventStore:
         """Events kept now (written by this process)."""
         self.bytes = 0
         """Bytes of messages kept now (written by this process)."""
+        self.held_events = 0
+        """Events live streams hold for this store (`SSEStream(hold=True)`), not yet in it:
+        counted against `max_events` and `max_bytes` with the kept ones (a stream whose
+        event would pass a bound hands its events over, and the store drops its oldest), so
+        held and kept events together stay within twice the bounds."""
+        self.held_bytes = 0
 
     async def store_event(self, stream_id: str, message: bytes | None) -> str:
         """Give the next event of `stream_id` its id and keep `message` for replay.
@@ -157,9 +163,10 @@ class EventStore:
                 await storage.delete_many(dropped, collection=_COLLECTION)
         return event_id
 
-    def keep_event(self, stream_id: str, message: bytes | None) -> str:
+    def keep_event(self, stream_id: str, message: bytes | None, sent: float | None = None) -> str:
         """`store_event` without a `storage` (the events kept in this object): synchronous.
-        Also how a live stream hands over the events it held (`SSEStream`), in order."""
+        Also how a live stream hands over the events it held (`SSEStream`), in order, each
+        with the `time.monotonic()` it was `sent` at (its time to live runs from there)."""
         seq = self._heads.get(stream_id, 0) + 1
         self._heads[stream_id] = seq
         event_id = f"{stream_id}.{seq}"
@@ -168,7 +175,11 @@ class EventStore:
             dropped = self._keep(stream_id, seq, len(message))
             messages = self._messages
             ttl = self.ttl
-            messages[event_id] = (message, None if ttl is None else time.monotonic() + ttl)
+            if ttl is None:
+                expiry = None
+            else:
+                expiry = (time.monotonic() if sent is None else sent) + ttl
+            messages[event_id] = (message, expiry)
             for gone in dropped:
                 messages.pop(gone, None)
         return event_id

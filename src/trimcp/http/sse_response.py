@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Awaitable, Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -114,6 +115,8 @@ class SSEStream:
         "_done",
         "_extra_headers",
         "_held",
+        "_held_bytes",
+        "_held_messages",
         "_retry_ms",
         "_send",
         "_sink",
@@ -138,11 +141,14 @@ class SSEStream:
         self._send = send
         self.stream_id = stream_id
         self.store = store if stream_id is not None else None
-        self._held: list[bytes | None] | None = (
+        # held events: (message, when sent), and the bytes and messages they count for
+        self._held: list[tuple[bytes | None, float]] | None = (
             []
             if hold and type(self.store) in _HOLDING_STORES and self.store.storage is None  # type: ignore[union-attr]
             else None
         )
+        self._held_bytes = 0
+        self._held_messages = 0
         self._retry_ms = retry_ms
         self._extra_headers = extra_headers
         self._sink: MemoryObjectSendStream[bytes] | None = None
@@ -186,24 +192,46 @@ class SSEStream:
             await self._deliver({"type": "http.response.body", "body": b"", "more_body": True})
 
     def _hold(self, message: bytes | None) -> str:
-        """Hold an event of a live stream (`hold`); its id, as the store would give it."""
+        """Hold an event of a live stream (`hold`); its id, as the store will give it. Past
+        the store's bound for one stream, or with the store's bounds passed by what it
+        keeps and what streams hold, this stream hands its events over instead."""
         held = self._held
-        assert held is not None and self.stream_id is not None
-        held.append(message)
+        store: Any = self.store
+        assert held is not None
+        held.append((message, monotonic()))
         event_id = f"{self.stream_id}.{len(held)}"
-        if len(held) > self.store.max_events_per_stream:  # type: ignore[union-attr]
-            self._settle()
+        if message is not None:
+            size = len(message)
+            self._held_bytes += size
+            self._held_messages += 1
+            store.held_bytes += size
+            store.held_events += 1
+            if (
+                self._held_messages > store.max_events_per_stream
+                or store.events + store.held_events > store.max_events
+                or store.bytes + store.held_bytes > store.max_bytes
+            ):
+                self._settle()
         return event_id
+
+    def _release(self) -> list[tuple[bytes | None, float]]:
+        """Stop holding: the events held, no longer counted as held by the store."""
+        held, self._held = self._held or [], None
+        store: Any = self.store
+        store.held_events -= self._held_messages
+        store.held_bytes -= self._held_bytes
+        self._held_messages = self._held_bytes = 0
+        return held
 
     def _settle(self) -> None:
         """The stream might be resumed: the events it held go to the store (in order, so
-        they get the ids they were sent with: the store has none of this stream's yet), and
-        later ones straight there."""
-        held, self._held = self._held, None
-        if held:
-            keep = self.store.keep_event  # type: ignore[union-attr]
-            for message in held:
-                keep(self.stream_id, message)
+        they get the ids they were sent with: the store has none of this stream's yet; each
+        expires a time to live after it was sent), and later ones straight there."""
+        if self._held is None:
+            return
+        keep = self.store.keep_event  # type: ignore[union-attr]
+        for message, sent in self._release():
+            keep(self.stream_id, message, sent)
 
     async def _store_event(self, message: bytes | None) -> str | None:
         """Keep an event in the store; its id, or None when the store failed."""
@@ -251,12 +279,8 @@ class SSEStream:
             else:
                 self.dropped += 1
             return
-        if self._held is not None:  # `_hold` inline: an id of ours
-            held = self._held
-            held.append(message)
-            chunk = message_event(message, f"{self.stream_id}.{len(held)}")
-            if len(held) > self.store.max_events_per_stream:  # type: ignore[attr-defined]
-                self._settle()
+        if self._held is not None:
+            chunk = message_event(message, self._hold(message))  # an id of ours
         else:
             event_id = await self._store_event(message)
             chunk = encode_event(message, event="message", id=event_id)
@@ -295,7 +319,7 @@ class SSEStream:
         self.closed = True
         delivered_live = self.connected and self.started and self._sink is None
         if self._held is not None:  # delivered live (else settled): never in the store
-            self._held = None
+            self._release()
         elif delivered_live and self.store is not None and self.stream_id is not None:
             await forget_streams(self.store, [self.stream_id])
         if self._sink is not None:

@@ -223,8 +223,13 @@ async def read_json_body(
         return None
     body: bytes | None = None
     declared = headers.get(b"content-length")
-    # (a declared length under a million is read and measured: no `int()` per request)
-    if declared is None or len(declared) < 7 or not _declared_too_large(declared, limit):
+    # (a declared length under a million, below a limit of a million or more, needs no
+    # `int()`: fewer digits, a smaller number)
+    if (
+        declared is None
+        or (len(declared) < 7 and limit > 999_999)
+        or not _declared_too_large(declared, limit)
+    ):
         # `read_body` inline for the usual case, the whole body in one message (a coroutine
         # fewer per request)
         message = await receive()
