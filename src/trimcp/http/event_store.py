@@ -147,9 +147,7 @@ class EventStore:
         """
         if self.storage is None:
             return self.keep_event(stream_id, message)
-        seq = self._heads.get(stream_id, 0) + 1
-        self._heads[stream_id] = seq
-        event_id = f"{stream_id}.{seq}"
+        seq, event_id = self._next_id(stream_id)
         if message is not None and len(message) <= self.max_bytes:
             # (larger than the whole store: never kept, and nothing else dropped for it)
             # the books first, with no checkpoint, so that concurrent writers (a storage
@@ -167,9 +165,7 @@ class EventStore:
         """`store_event` without a `storage` (the events kept in this object): synchronous.
         Also how a live stream hands over the events it held (`SSEStream`), in order, each
         with the `time.monotonic()` it was `sent` at (its time to live runs from there)."""
-        seq = self._heads.get(stream_id, 0) + 1
-        self._heads[stream_id] = seq
-        event_id = f"{stream_id}.{seq}"
+        seq, event_id = self._next_id(stream_id)
         if message is not None and len(message) <= self.max_bytes:
             # kept, then what must go (the new one too, at a bound of 0)
             dropped = self._keep(stream_id, seq, len(message))
@@ -183,6 +179,12 @@ class EventStore:
             for gone in dropped:
                 messages.pop(gone, None)
         return event_id
+
+    def _next_id(self, stream_id: str) -> tuple[int, str]:
+        """The next event of a stream written here: its sequence number and its id."""
+        seq = self._heads.get(stream_id, 0) + 1
+        self._heads[stream_id] = seq
+        return seq, f"{stream_id}.{seq}"
 
     @property
     def held(self) -> int:

@@ -155,22 +155,12 @@ _VERSION_KEY_TAIL = b"protocolVersion"
 _BACKSLASH = ord("\\")
 
 
-_version_cache: dict[bytes, str] = {}
-
-
 def header_version(headers: dict[bytes, bytes]) -> str | None:
     """The `MCP-Protocol-Version` header's value, stripped; None without the header.
 
     Memoised per raw value, as `accepts_json_sse` is: a client sends the same one each time."""
     raw = headers.get(b"mcp-protocol-version")
-    if raw is None:
-        return None
-    version = _version_cache.get(raw)
-    if version is None:
-        version = raw.decode("latin-1").strip(" \t")
-        if len(_version_cache) < _ACCEPT_CACHE_LIMIT:
-            _version_cache[raw] = version
-    return version
+    return None if raw is None else _header_text(raw)
 
 
 def may_be_modern(body: bytes) -> bool:
