@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from trimcp.http.event_store import EventStore, InMemoryEventStore
 from trimcp.protocol.sse import encode_event, message_event
 from trimcp.storage.errors import StorageError
 
@@ -45,13 +46,7 @@ SSE_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 
 
-def _holding_stores() -> tuple[type, ...]:
-    from trimcp.http.event_store import EventStore, InMemoryEventStore
-
-    return (EventStore, InMemoryEventStore)
-
-
-_HOLDING_STORES = _holding_stores()
+_HOLDING_STORES: tuple[type, ...] = (EventStore, InMemoryEventStore)
 """The stores a live stream holds its events for (`hold`): trimcp's own, kept in memory
 (an exact type: a subclass may store differently)."""
 
@@ -108,7 +103,8 @@ class SSEStream:
     responses cost the store nothing. They go to the store, in order and with the ids they
     were sent with, as soon as the stream might be resumed: the client gone
     (`disconnected`), the connection closed early (`close_connection`), a GET resuming it
-    (`attach`), or more than `max_events_per_stream` held.
+    (`attach`), more than `max_events_per_stream` held, or the store's `max_events` or
+    `max_bytes` passed by what it keeps and what streams hold (`EventStore.held_events`).
     """
 
     __slots__ = (
