@@ -129,7 +129,6 @@ class RequestEngine:
         "_outbound",
         "_table",
         "admit",
-        "begin",
         "keyed",
     )
 
@@ -157,10 +156,8 @@ class RequestEngine:
         self.admit: Callable[..., ErrorData | None] = self._table.admit
         """`admit(key)`: take in a request (its id, or its scope when not `keyed`); or the
         error it is refused with: over a limit, or a duplicate id in flight. `admit(key,
-        scope)`: and begin it at once under `scope` (what `begin` would do next)."""
-        self.begin: Callable[[Hashable, anyio.CancelScope], Cut | None] = self._table.start
-        """`begin(key, scope)`: an admitted request starts under `scope` (which the caller
-        enters around `respond`); or the `Cut` it became while queued (do not run it)."""
+        scope)`: and running at once under `scope` (which the caller enters around the
+        handler), for a transport that serves it in the same step (HTTP)."""
 
     @property
     def closed(self) -> bool:
@@ -290,12 +287,14 @@ class RequestEngine:
     def conclude(
         self, key: Hashable, answer: Answer | None, *, finish: bool = True
     ) -> Answer | None:
-        """A request begun with `begin` is done (`answer`: what `respond` gave, None if its
-        scope was cancelled first): its answer, the error it was cut with instead, or None
-        (cut without one). Finished unless `finish=False` (then `finish(key)` once written).
+        """A request admitted with its scope (`admit(key, scope)`) is done (`answer`: what
+        `respond` would give, None if its scope was cancelled first): its answer, the error
+        it was cut with instead, or None (cut without one). Finished unless `finish=False`
+        (then `finish(key)` once written).
 
-        `begin`, `respond` under the request's scope, then `conclude` is `serve` spelled out,
-        for a transport whose per-request path must not pay for one more coroutine (HTTP)."""
+        `admit(key, scope)`, the handler under the request's scope with `answer_to` as its
+        boundary, then `conclude` is `serve` spelled out, for a transport whose per-request
+        path must not pay for more coroutines (HTTP)."""
         table = self._table
         if finish:
             cut = table.pop(key)
