@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from trimcp.http.asgi import Scope, Send
 from trimcp.http.channels import NullChannel, PostChannel, ignore_cancel
 from trimcp.http.context import reset_http_request, set_http_request
+from trimcp.http.handshake import stateless_session
 from trimcp.http.wire import header_version, respond, respond_error
 from trimcp.protocol.errors import INVALID_REQUEST, REQUEST_CANCELLED, ErrorData
 from trimcp.protocol.jsonrpc import Batch, Notification, Request, RequestId
@@ -64,7 +65,7 @@ async def post_batch(
         return
     cancel: Callable[[RequestId], object]
     if session is None:
-        mcp = await endpoint.stateless_session(ASSUMED_HANDSHAKE_VERSION)
+        mcp = await stateless_session(endpoint, ASSUMED_HANDSHAKE_VERSION)
         engine, cancel = endpoint.engine, ignore_cancel
         handler: Any = mcp.handle_request
         item_limit: int | None = endpoint.max_session_requests  # its own session, for limits

@@ -16,8 +16,10 @@ stateless: ids are not unique across clients, so they are keyed by their scope a
 cancelled only by a disconnect or shutdown). The rest is split by what
 it owns: `trimcp.http.wire` (headers, body, `Accept`, the ladder, writing simple responses),
 `trimcp.http.channels` (`PostChannel`, `NullChannel`, `DisconnectWatch`) and
-`trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`) and
-`trimcp.http.batch` (2025-03-26 JSON-RPC batches).
+`trimcp.http.streams` (GET: the session stream, resumption, and `subscriptions/listen`),
+`trimcp.http.handshake` (opening a session with `initialize`, finding the session a request
+names, the shared sessions of stateless requests) and `trimcp.http.batch` (2025-03-26
+JSON-RPC batches).
 
 Modern ladder, first failure wins: required `_meta` keys (400, -32602) → headers
 `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (400, -32020) → supported version (400,
@@ -56,10 +58,9 @@ import math
 from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
-import msgspec
 
 from trimcp._backend import cancel_scope_class
 from trimcp.core.handlers import answer_fault
@@ -70,11 +71,14 @@ from trimcp.http.channels import DisconnectWatch, NullChannel, PostChannel, igno
 from trimcp.http.context import PendingHttpRequest, http_request_var
 from trimcp.http.event_store import EventStoreProtocol
 from trimcp.http.guard import reject
-from trimcp.http.sessions import HttpSession, SessionManager, new_session_id
+from trimcp.http.handshake import open_session, session_for, stateless_session
+from trimcp.http.sessions import HttpSession, SessionManager
 from trimcp.http.streams import serve_get, serve_listen
 from trimcp.http.wire import (
     DEFAULT_MAX_BODY_SIZE,
     MODERN_STATUS,
+    SERVER_BUSY_ERROR,
+    SESSION_BUSY,
     Disconnected,
     accepts_json_sse,
     header_version,
@@ -84,6 +88,7 @@ from trimcp.http.wire import (
     read_json_body,
     respond,
     respond_error,
+    respond_refused,
     routing_of,
     wanted_headers,
 )
@@ -92,7 +97,6 @@ from trimcp.protocol.envelope import PROTOCOL_VERSION_KEY
 from trimcp.protocol.errors import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
-    SERVER_BUSY,
     ErrorData,
 )
 from trimcp.protocol.jsonrpc import (
@@ -101,11 +105,10 @@ from trimcp.protocol.jsonrpc import (
     Invalid,
     Notification,
     Request,
-    RequestId,
     Response,
 )
 from trimcp.protocol.lifecycle import SessionState
-from trimcp.protocol.requests import CUT_AT_SHUTDOWN, DUPLICATE_ID, SharedLimit, busy_error
+from trimcp.protocol.requests import CUT_AT_SHUTDOWN, SharedLimit
 from trimcp.protocol.versions import ASSUMED_HANDSHAKE_VERSION, HANDSHAKE_VERSIONS, MODERN_VERSIONS
 from trimcp.runtime.engine import RequestEngine
 from trimcp.settings import settings
@@ -118,22 +121,7 @@ __all__ = ["StreamableHTTPEndpoint"]
 
 logger = logging.getLogger("trimcp.http")
 
-_RETRY_AFTER = [(b"retry-after", b"1")]
 _HANDSHAKE_RAW = frozenset(version.encode() for version in HANDSHAKE_VERSIONS)
-SESSION_BUSY = busy_error("for this session")
-SERVER_BUSY_ERROR = busy_error("on this server")
-
-
-async def _respond_refused(
-    send: Send, refused: ErrorData, request_id: RequestId | None, session_busy: ErrorData
-) -> None:
-    """Answer a request the engine did not admit: 400 for a duplicate id in flight, 429 past
-    the session's limit, 503 past the endpoint's (both with `Retry-After`)."""
-    if refused is DUPLICATE_ID:
-        await respond(send, 400, jsonrpc.encode_error(request_id, refused))
-        return
-    status = 429 if refused is session_busy else 503
-    await respond(send, status, jsonrpc.encode_error(request_id, refused), _RETRY_AFTER)
 
 
 class StreamableHTTPEndpoint:
@@ -216,7 +204,9 @@ class StreamableHTTPEndpoint:
         across clients, so each is keyed by its scope; cancelled only by a disconnect
         (2026-07-28) or shutdown."""
         # stateless handshake-era requests: one pre-initialized session per protocol version
-        self._stateless_sessions: dict[str, ServerSession] = {}
+        self.stateless_sessions: dict[str, ServerSession] = {}
+        """By protocol version, the sessions serving stateless handshake-era requests
+        (`trimcp.http.handshake.stateless_session`)."""
         self._watch = DisconnectWatch()
         self.stream_scopes: set[anyio.CancelScope] = set()
         """The scopes of the long-lived SSE responses (GET streams, listen), ended at shutdown."""
@@ -342,13 +332,13 @@ class StreamableHTTPEndpoint:
         if isinstance(message, Request):
             plain = self._plain_session(headers, message, body)
             if plain is not None:  # the common case, without `_post_request`'s coroutine
-                await self._dispatch(scope, receive, send, message, plain.mcp, plain, sse_ok, body)
+                await self.dispatch(scope, receive, send, message, plain.mcp, plain, sse_ok, body)
             else:
                 await self._post_request(scope, receive, send, headers, message, sse_ok, body)
         elif isinstance(message, Notification):
             await self._post_notification(scope, send, headers, message)
         elif isinstance(message, Response | ErrorResponse):
-            session = await self._session_for(send, headers)
+            session = await session_for(self, send, headers)
             if session is not None and session is not True:
                 session.touch()
                 session.engine.resolve(message)
@@ -411,7 +401,7 @@ class StreamableHTTPEndpoint:
                 if mismatch is not None:
                     await respond(send, 400, jsonrpc.encode_error(request.id, mismatch))
                     return
-            await self._dispatch(
+            await self.dispatch(
                 scope, receive, send, request, self.shared, None, sse_ok, body, True
             )
             return
@@ -425,99 +415,21 @@ class StreamableHTTPEndpoint:
             )
             return
         if request.method == "initialize":
-            await self._initialize(scope, receive, send, request, sse_ok, body)
+            await open_session(self, scope, receive, send, request, sse_ok, body)
             return
         if self.stateless:
-            mcp = await self.stateless_session(version or ASSUMED_HANDSHAKE_VERSION)
-            await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
+            mcp = await stateless_session(self, version or ASSUMED_HANDSHAKE_VERSION)
+            await self.dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
             return
-        # `_session_for` inline: a coroutine fewer on the hot path
+        # `session_for` inline: a coroutine fewer on the hot path
         raw = headers.get(b"mcp-session-id")
         session = None if raw is None else self.sessions.get(raw.decode("latin-1"))
         if session is None:
-            await self._session_for(send, headers, request.id)  # answers 400 or 404
+            await session_for(self, send, headers, request.id)  # answers 400 or 404
             return
-        await self._dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
+        await self.dispatch(scope, receive, send, request, session.mcp, session, sse_ok, body)
 
-    async def stateless_session(self, version: str) -> ServerSession:
-        """The shared session serving stateless handshake-era requests at `version` (one of
-        `HANDSHAKE_VERSIONS`): initialized once at that version, through the same public
-        `initialize` path a client takes, so handlers see `ctx.protocol_version == version`
-        and version-gated behaviour follows it."""
-        mcp = self._stateless_sessions.get(version)
-        if mcp is not None:
-            return mcp
-        mcp = ServerSession(self.server, shared=True)
-        params = msgspec.json.encode({"protocolVersion": version, "capabilities": {}})
-        await mcp.handle_request(Request(0, "initialize", msgspec.Raw(params)), NullChannel())
-        await mcp.handle_notification(
-            Notification("notifications/initialized"), cancel=ignore_cancel, channel=NullChannel()
-        )
-        return self._stateless_sessions.setdefault(version, mcp)
-
-    async def _session_for(
-        self, send: Send, headers: dict[bytes, bytes], request_id: RequestId | None = None
-    ) -> HttpSession | Literal[True] | None:
-        """The request's session; True when stateless; None after answering 400/404."""
-        if self.stateless:
-            return True
-        raw = headers.get(b"mcp-session-id")
-        if raw is None:
-            await respond_error(
-                send,
-                400,
-                INVALID_REQUEST,
-                "Bad Request: Mcp-Session-Id header is required",
-                request_id,
-            )
-            return None
-        session = self.sessions.get(raw.decode("latin-1"))
-        if session is None:
-            await respond_error(send, 404, INVALID_REQUEST, "Session not found", request_id)
-            return None
-        return session
-
-    async def _initialize(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        request: Request,
-        sse_ok: bool,
-        body: bytes,
-    ) -> None:
-        mcp = ServerSession(self.server, shared=self.stateless)  # stateless: no session ends
-        if self.stateless:
-            await self._dispatch(scope, receive, send, request, mcp, None, sse_ok, body)
-            return
-        if self.sessions.full():  # every session busy: none can be evicted
-            error = ErrorData(SERVER_BUSY, "Too many sessions; retry later")
-            await respond(send, 503, jsonrpc.encode_error(request.id, error), _RETRY_AFTER)
-            return
-        if self.limit.full():  # before `add`, which may evict a live idle session
-            await _respond_refused(send, self.limit.refusal, request.id, SESSION_BUSY)
-            return
-        session = HttpSession(
-            new_session_id(), mcp, store=self.event_store, engine=self.new_engine(mcp)
-        )
-        self.sessions.add(session)
-        ok = await self._dispatch(
-            scope,
-            receive,
-            send,
-            request,
-            mcp,
-            session,
-            sse_ok,
-            body,
-            headers=[(b"mcp-session-id", session.id.encode())],
-        )
-        if ok and mcp.lifecycle.initialized:
-            self.server.add_notification_sink(session)  # list-changed fan-out
-        else:
-            await self.sessions.end(session.id)
-
-    async def _dispatch(
+    async def dispatch(
         self,
         scope: Scope,
         receive: Receive,
@@ -543,7 +455,7 @@ class StreamableHTTPEndpoint:
             engine, key = session.engine, request.id
         refused = engine.admit(key, cancel_scope)  # admitted and begun at once
         if refused is not None:
-            await _respond_refused(send, refused, request.id, SESSION_BUSY)
+            await respond_refused(send, refused, request.id)
             return False
         channel = PostChannel(self, session, request.id, send, sse_ok, headers, scope)
         watch = self._watch.register(receive, engine, key) if modern else None
@@ -603,7 +515,7 @@ class StreamableHTTPEndpoint:
         if isinstance(routing.meta, dict) and PROTOCOL_VERSION_KEY in routing.meta:
             await respond(send, 202)  # modern HTTP defines no client notifications: accepted
             return
-        session = await self._session_for(send, headers)
+        session = await session_for(self, send, headers)
         if session is None:
             return
         try:

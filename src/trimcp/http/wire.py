@@ -38,12 +38,16 @@ from trimcp.protocol.errors import (
 from trimcp.protocol.header_values import decode_header_value
 from trimcp.protocol.jsonrpc import DECODE_ERRORS, Request, RequestId
 from trimcp.protocol.param_headers import check_param_headers
+from trimcp.protocol.requests import DUPLICATE_ID, busy_error
 from trimcp.protocol.versions import MODERN_VERSIONS
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
     "JSON_HEADERS",
     "MODERN_STATUS",
+    "RETRY_AFTER",
+    "SERVER_BUSY_ERROR",
+    "SESSION_BUSY",
     "Disconnected",
     "Routing",
     "accepts",
@@ -58,6 +62,7 @@ __all__ = [
     "read_json_body",
     "respond",
     "respond_error",
+    "respond_refused",
     "routing_of",
     "wanted_headers",
 ]
@@ -185,6 +190,24 @@ async def respond(
     out.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": body})
+
+
+RETRY_AFTER = [(b"retry-after", b"1")]
+SESSION_BUSY = busy_error("for this session")
+"""The refusal past a session's `max_session_requests` (429)."""
+SERVER_BUSY_ERROR = busy_error("on this server")
+"""The refusal past an endpoint's `max_server_requests` (503)."""
+
+
+async def respond_refused(send: Send, refused: ErrorData, request_id: RequestId | None) -> None:
+    """Answer a request an engine did not admit: 400 for a duplicate id in flight, 429 past
+    the session's limit (`SESSION_BUSY`), 503 past the endpoint's (both with
+    `Retry-After`)."""
+    if refused is DUPLICATE_ID:
+        await respond(send, 400, jsonrpc.encode_error(request_id, refused))
+        return
+    status = 429 if refused is SESSION_BUSY else 503
+    await respond(send, status, jsonrpc.encode_error(request_id, refused), RETRY_AFTER)
 
 
 async def respond_error(
