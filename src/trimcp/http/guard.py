@@ -123,10 +123,9 @@ class OriginGuard:
         self._bound_loopback: bool | None = (
             None if bound_host is None else is_loopback_host(bound_host)
         )
-        # decisions per (value, loopback): clients send a handful of distinct values
-        self._origin_cache: dict[tuple[bytes, bool], bool] = {}
-        self._host_cache: dict[bytes, bool] = {}
-        self._decisions: dict[tuple[Any, ...], tuple[bytes, int] | None] = {}  # `check`'s
+        # `decide`'s answers per (origin, host[, server address]): clients send a handful
+        # of distinct values
+        self._decisions: dict[tuple[Any, ...], tuple[bytes, int] | None] = {}
 
     def _loopback(self, scope: Scope) -> bool:
         if self._bound_loopback is not None:
@@ -179,7 +178,7 @@ class OriginGuard:
                     return
                 host = value
         if origin is not None or host is not None:
-            refused = self.refusal(scope, origin, host)
+            refused = self.decide(scope, origin, host)
             if refused is not None:
                 await reject(scope, send, refused[0], status=refused[1])
                 return
@@ -189,16 +188,18 @@ class OriginGuard:
         """For an endpoint that reads its headers once (`trimcp.http.wire.wanted_headers`:
         `origin`, `host`, and a second of either under `SECOND_ORIGIN`/`SECOND_HOST`) and
         checks them here instead of behind this middleware: the answer (body, status) refusing
-        the request, as `__call__` would give it (`reject` sends it), or None.
-
-        One dict lookup per request: decisions are kept per (origin, host, server address)
-        when the bound host is not known, else per (origin, host)."""
-        origin = headers.get(b"origin")
-        host = headers.get(b"host")
+        the request, as `__call__` would give it (`reject` sends it), or None."""
         if SECOND_ORIGIN in headers:
             return _ORIGINS_FORBIDDEN, 403
         if SECOND_HOST in headers:
             return _HOSTS_BAD_REQUEST, 400
+        return self.decide(scope, headers.get(b"origin"), headers.get(b"host"))
+
+    def decide(
+        self, scope: Scope, origin: bytes | None, host: bytes | None
+    ) -> tuple[bytes, int] | None:
+        """`refusal`, memoised: one dict lookup per request, the decision kept per (origin,
+        host, server address) when the bound host is not known, else per (origin, host)."""
         if self._bound_loopback is None:
             server = scope.get("server")
             key: tuple[Any, ...] = (origin, host, None if server is None else server[0])
@@ -217,26 +218,18 @@ class OriginGuard:
     ) -> tuple[bytes, int] | None:
         """The answer (body, status) refusing a request with these `Origin` and `Host`
         values (None: absent), or None when it may pass."""
-        loopback = self._bound_loopback
-        if loopback is None:
-            loopback = self._loopback(scope)
-        if origin is not None:
-            key = (origin, loopback)
-            allowed = self._origin_cache.get(key)
-            if allowed is None:
-                allowed = self.origin_allowed(origin.decode("latin-1"), loopback=loopback)
-                if len(self._origin_cache) < _CACHE_LIMIT:
-                    self._origin_cache[key] = allowed
-            if not allowed:
-                return _ORIGIN_FORBIDDEN, 403
-        if host is not None and loopback and self.host_origin_protection:
-            allowed = self._host_cache.get(host)
-            if allowed is None:
-                allowed = self.host_allowed(host.decode("latin-1"))
-                if len(self._host_cache) < _CACHE_LIMIT:
-                    self._host_cache[host] = allowed
-            if not allowed:
-                return _HOST_FORBIDDEN, 403
+        loopback = self._loopback(scope)
+        if origin is not None and not self.origin_allowed(
+            origin.decode("latin-1"), loopback=loopback
+        ):
+            return _ORIGIN_FORBIDDEN, 403
+        if (
+            host is not None
+            and loopback
+            and self.host_origin_protection
+            and not self.host_allowed(host.decode("latin-1"))
+        ):
+            return _HOST_FORBIDDEN, 403
         return None
 
 
