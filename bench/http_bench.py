@@ -13,6 +13,9 @@ Configurations (`--configs`, comma list; default all):
   trimcp-uvicorn     as trimcp-json on uvicorn with uvloop and httptools: trimcp's own
                      `server="uvicorn"` when it has it (`--uvicorn-via`)
   trimcp-uvicorn-direct  (opt-in) `uvicorn.Server` on `mcp.http_app()` (lifespan on)
+  trimcp-json-inline, trimcp-uvicorn-inline
+                     (opt-in) trimcp-json, trimcp-uvicorn calling `add_inline`: the same sync
+                     function with `run_in_thread=False` (no worker-thread hand-over)
   trimcp-sse         trimcp asyncio, json_response=False, one session, `add` (lazy SSE: JSON)
   trimcp-sse-prog    same server, `add_progress` with a progressToken (really SSE)
   trimcp-stateless   trimcp asyncio, stateless_http=True, no session header
@@ -224,7 +227,11 @@ ALL_CONFIGS = [
     "bare-uvicorn",
 ]
 BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio", "base-stateless"]
-EXTRA_CONFIGS = ["trimcp-uvicorn-direct"]  # opt-in (--configs)
+EXTRA_CONFIGS = [  # opt-in (--configs)
+    "trimcp-uvicorn-direct",
+    "trimcp-json-inline",
+    "trimcp-uvicorn-inline",
+]
 
 
 def resolve_pythons(args: argparse.Namespace) -> dict[str, tuple[str | None, str | None]]:
@@ -342,6 +349,15 @@ def build_configs(args: argparse.Namespace) -> list[Config]:
             ["--json-response", "--via", "direct"],
             "session",
         ),
+        "trimcp-uvicorn-inline": Config(
+            "trimcp-uvicorn-inline",
+            "trimcp uvicorn JSON, add inline",
+            "trimcp-uvicorn",
+            tuv,
+            ["--json-response", *uvicorn_via],
+            "session",
+            "add_inline",
+        ),
         "ts-sdk": Config("ts-sdk", "TypeScript SDK JSON", "ts", ts, ts_args, "session"),
         "ts-sdk-fixed": Config(
             "ts-sdk-fixed",
@@ -366,6 +382,15 @@ def build_configs(args: argparse.Namespace) -> list[Config]:
             t,
             ["--backend", "asyncio", "--json-response"],
             "session",
+        ),
+        "trimcp-json-inline": Config(
+            "trimcp-json-inline",
+            "trimcp asyncio JSON, add inline",
+            "trimcp",
+            t,
+            ["--backend", "asyncio", "--json-response"],
+            "session",
+            "add_inline",
         ),
         "trimcp-sse": Config(
             "trimcp-sse",
@@ -1098,6 +1123,10 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
             "trimcp-uvicorn",
             "trimcp-uvicorn-direct",
         ),
+        ("trimcp-uvicorn inline / bare uvicorn", "trimcp-uvicorn-inline", "bare-uvicorn"),
+        ("trimcp-asyncio inline / bare hypercorn asyncio", "trimcp-json-inline", "bare-asyncio"),
+        ("trimcp-uvicorn inline / worker thread", "trimcp-uvicorn-inline", "trimcp-uvicorn"),
+        ("trimcp-asyncio inline / worker thread", "trimcp-json-inline", "trimcp-json"),
         ("trimcp-asyncio / TypeScript SDK", "trimcp-json", "ts-sdk"),
         ("trimcp-asyncio / TypeScript SDK fixed", "trimcp-json", "ts-sdk-fixed"),
         ("TypeScript SDK fixed / TypeScript SDK", "ts-sdk-fixed", "ts-sdk"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import pytest
@@ -253,6 +254,58 @@ async def test_sync_tools_run_concurrently_in_worker_threads():
                     tg.start_soon(call)
     assert len(set(names)) == 3 and threading.get_ident() not in names
 
+
+async def test_run_in_thread_false_runs_a_sync_tool_on_the_loop_thread():
+    """FastMCP 4's `run_in_thread=False`: the sync function runs inline on the event loop's
+    thread (thread affinity, or a call quicker than a hand-over); its context, errors and
+    awaitable results are served as a worker's would be; async tools ignore the option."""
+    import threading
+
+    from trimcp.tools import FunctionTool, Tool
+
+    mcp = FastMCP("t")
+
+    @mcp.tool(run_in_thread=False)
+    def here(ctx: Context) -> int:
+        assert ctx.request_id is not None
+        return threading.get_ident()
+
+    @mcp.tool
+    def there() -> int:
+        return threading.get_ident()
+
+    @mcp.tool(run_in_thread=False)
+    def fails() -> int:
+        raise ToolError("inline failure")
+
+    @mcp.tool(run_in_thread=False)
+    def later() -> Any:
+        async def value() -> int:
+            return 7
+
+        return value()  # an awaitable, awaited as from a worker
+
+    @mcp.tool(run_in_thread=False)
+    async def coro() -> int:
+        return threading.get_ident()
+
+    tools = await mcp.get_tools()
+    assert tools["here"].run_in_thread is False and tools["there"].run_in_thread is True
+    assert tools["coro"].run_in_thread is False  # as given; ignored for a coroutine function
+    assert FunctionTool.from_function(there.fn).run_in_thread is True
+    assert Tool.from_function(there.fn, run_in_thread=False).run_in_thread is False
+
+    async with Client(mcp) as client:
+        loop_thread = threading.get_ident()
+        assert (await client.call_tool("here")).data == loop_thread
+        assert (await client.call_tool("there")).data != loop_thread
+        assert (await client.call_tool("coro")).data == loop_thread
+        assert (await client.call_tool("later")).content[0].text == "7"
+        failed = await client.call_tool("fails", raise_on_error=False)
+        assert failed.is_error and failed.content[0].text == "inline failure"
+
+    with pytest.raises(TypeError):
+        mcp.tool(run_in_threads=False)  # a misspelt option is still refused
 
 async def test_a_lifespan_that_fails_to_start_fails_every_waiting_entry():
     from trimcp.runtime.shared import SharedContext

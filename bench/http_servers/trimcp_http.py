@@ -2,8 +2,10 @@
 
 python trimcp_http.py --port N [--backend asyncio|trio] [--json-response] [--stateless]
 
-Tools: `add(a, b)` and `add_progress(a, b, ctx)` (reports progress once, so a request that
-carries a progressToken gets an SSE response).  Banner off, access log off.
+Tools: `add(a, b)` (sync: a worker thread runs it, trimcp's default), `add_inline(a, b)` (the
+same with `run_in_thread=False`: on the event loop's thread) and `add_progress(a, b, ctx)`
+(reports progress once, so a request that carries a progressToken gets an SSE response).
+Banner off, access log off.
 """
 
 import argparse
@@ -16,6 +18,12 @@ mcp = FastMCP("bench")
 @mcp.tool
 def add(a: int, b: int) -> int:
     """Add two integers."""
+    return a + b
+
+
+@mcp.tool(run_in_thread=False)
+def add_inline(a: int, b: int) -> int:
+    """Add two integers, on the event loop's thread."""
     return a + b
 
 

@@ -255,12 +255,14 @@ class FastMCP:
         meta: dict[str, Any] | None = None,
         enabled: bool | None = None,
         serializer: Callable[[Any], str] | None = None,
+        run_in_thread: bool = True,
     ) -> Any:
         """Register a function as a tool: `@mcp.tool`, `@mcp.tool()`, `@mcp.tool("name")`,
         `@mcp.tool(name=..., description=..., tags=..., ...)` or `mcp.tool(fn, ...)`; the
         tool is returned (a `FunctionTool`, as FastMCP 2.13's). The options are FastMCP's (plus
-        `serializer`, which defaults to the server's `tool_serializer`); an unknown one raises
-        `TypeError` here, before any function is registered."""
+        `serializer`, which defaults to the server's `tool_serializer`, and FastMCP 4's
+        `run_in_thread`: False runs a sync function on the event loop's thread); an unknown
+        one raises `TypeError` here, before any function is registered."""
         options = keyword_options(locals())
         return decorator_forms(name_or_fn, name, options, self._add_tool_fn, kind="tool")
 

@@ -361,6 +361,12 @@ class FunctionTool(Tool):
         self.fn = fn
         self._parsed = parsed
 
+    @property
+    def run_in_thread(self) -> bool:
+        """Whether a sync function runs in a worker thread (FastMCP 4's `run_in_thread`;
+        True unless the tool was made with `run_in_thread=False`)."""
+        return self._parsed.in_thread
+
     @classmethod
     def from_function(  # type: ignore[override]  # `Tool.from_function` forwards **options here
         cls,
@@ -377,9 +383,12 @@ class FunctionTool(Tool):
         meta: dict[str, Any] | None = None,
         enabled: bool | None = None,
         icons: list[Icon] | None = None,
+        run_in_thread: bool | None = None,
     ) -> FunctionTool:
         """Build a tool from `fn`: input schema from its parameters, output schema from its
         return annotation (`output_schema=None` disables it; a dict replaces it).
+        `run_in_thread=False` (FastMCP 4's option) runs a sync `fn` inline on the event
+        loop's thread instead of a worker thread; async functions always run on the loop.
 
         Raises:
             InvalidSignature: a lambda without `name`, a signature `ParsedCallable`
@@ -387,7 +396,12 @@ class FunctionTool(Tool):
         """
         if not callable(fn):
             raise TypeError(f"{fn!r} is not a callable object")
-        parsed = ParsedCallable.from_function(fn, exclude_args=exclude_args or (), used_as="tools")
+        parsed = ParsedCallable.from_function(
+            fn,
+            exclude_args=exclude_args or (),
+            used_as="tools",
+            in_thread=run_in_thread is not False,
+        )
         if name is None and parsed.name == "<lambda>":
             raise InvalidSignature("You must provide a name for lambda functions")
         if output_schema is NotSet:

@@ -57,6 +57,8 @@ class ParsedCallable:
         name: `fn.__name__` (the class name for callable objects); may be `"<lambda>"`.
         description: the cleaned docstring, or `None`.
         is_async: whether calling `fn` returns a coroutine.
+        in_thread: whether a sync `fn` runs in a worker thread (the default) or inline on
+            the event loop's thread (FastMCP's `run_in_thread=False`).
         context_kwarg: the parameter that receives the `Context`, or `None`.
         parameters_schema: JSON schema of the arguments clients send.
         return_annotation: the evaluated return annotation (`inspect.Parameter.empty`
@@ -74,6 +76,7 @@ class ParsedCallable:
         "context_kwarg",
         "description",
         "fn",
+        "in_thread",
         "is_async",
         "name",
         "parameters_schema",
@@ -84,6 +87,7 @@ class ParsedCallable:
     name: str
     description: str | None
     is_async: bool
+    in_thread: bool
     context_kwarg: str | None
     parameters_schema: dict[str, Any]
     return_annotation: Any
@@ -106,6 +110,7 @@ class ParsedCallable:
         exclude_args: Collection[str] = (),
         dereference: bool = False,
         used_as: str | None = None,
+        in_thread: bool = True,
     ) -> ParsedCallable:
         """Inspect `fn` once and build its validator and schema.
 
@@ -115,6 +120,9 @@ class ParsedCallable:
             dereference: inline `$defs` into the schema (recursive ones stay).
             used_as: what `fn` becomes (`"tools"`, `"prompts"`, `"resources"`), for the
                 messages: "Functions with *args are not supported as tools".
+            in_thread: False runs a sync `fn` on the event loop's thread: for functions
+                with thread affinity, or quick enough that a thread hand-over would cost
+                more than the call (it blocks the loop while it runs).
 
         Raises:
             InvalidSignature: `*args`/`**kwargs`, an excluded parameter without a default or
@@ -128,6 +136,7 @@ class ParsedCallable:
         self.name = _name_of(invoke)
         self.description = _doc_of(invoke)
         self.is_async = _is_async(invoke, target)
+        self.in_thread = in_thread
         self._invoke = invoke
 
         sig = _resolve_signature(target, self.name)
@@ -223,8 +232,9 @@ class ParsedCallable:
     ) -> Any:
         """Validate `arguments`, inject `context` (default: the request's, if any), call.
 
-        Coroutine functions run on the loop; sync functions run in a worker thread (if one
-        returns an awaitable, it is awaited). The function's exceptions propagate unchanged.
+        Coroutine functions run on the loop; sync functions run in a worker thread, or inline
+        when not `in_thread` (if one returns an awaitable, it is awaited). The function's
+        exceptions propagate unchanged.
         """
         kwargs = self.validate(arguments, strict=strict)
         if self.context_kwarg is not None:
@@ -239,7 +249,10 @@ class ParsedCallable:
             args.append(kwargs.pop(name) if name in kwargs else self._positional_defaults[name])
         if self.is_async:
             return await self._invoke(*args, **kwargs)
-        result = await run_in_worker(self._invoke, *args, **kwargs)
+        if self.in_thread:
+            result = await run_in_worker(self._invoke, *args, **kwargs)
+        else:
+            result = self._invoke(*args, **kwargs)
         if type(result) not in _NEVER_AWAITABLE and inspect.isawaitable(result):
             result = await result
         return result
