@@ -304,3 +304,30 @@ async def test_url_mode_elicitation_in_the_handshake_era_carries_an_elicitation_
         await wire.send({"jsonrpc": "2.0", "id": request["id"], "result": {"action": "decline"}})
         answer = await wire.response()
         assert answer["id"] == 50 and answer["result"]["structuredContent"] == {"result": "decline"}
+
+
+async def test_a_tool_that_changes_its_arguments_cannot_change_what_the_state_is_bound_to():
+    """The first try's state is bound to the arguments the client sent (read from its raw
+    params when the input is asked for), not to what the tool made of them meanwhile: the
+    retry with the same arguments verifies, one with other arguments does not."""
+    mcp = FastMCP("mrtr")
+
+    @mcp.tool
+    async def tally(items: list[str], ctx: Context) -> int:
+        # mutates the request's params it can reach, before the input
+        ctx.request_context.params.arguments["items"].append("added by the tool")
+        reply = await ctx.sample("how many?")
+        return len(items) + len(reply.text)
+
+    answer = {"role": "assistant", "content": {"type": "text", "text": "ok"}, "model": "m"}
+    async with wire_to(mcp) as wire:
+        sent = {"name": "tally", "arguments": {"items": ["a", "b"]}, "_meta": meta()}
+        first = (await wire.call("tools/call", sent))["result"]
+        assert first["resultType"] == "input_required"
+        [key] = first["inputRequests"]
+        retry = {**sent, "inputResponses": {key: answer}, "requestState": first["requestState"]}
+        done = (await wire.call("tools/call", retry))["result"]
+        assert done["resultType"] == "complete" and done["structuredContent"] == {"result": 4}
+        other = {**retry, "arguments": {"items": ["a", "b", "added by the tool"]}}
+        refused = await wire.call("tools/call", other)
+        assert "Invalid requestState" in refused["error"]["message"]

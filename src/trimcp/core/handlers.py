@@ -112,9 +112,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     ctx = request.context or Context(server, request)
     mrtr_round = None
     if request.envelope.modern:  # an MRTR round: the answers the retry carries
-        mrtr_round = ctx._mrtr = _begin_round(
-            request, params, {"name": params.name, "arguments": params.arguments}
-        )
+        mrtr_round = ctx._mrtr = _begin_round(request, params, None)
     token = current_context.set(ctx)
     try:
         result = await tool.invoke(
@@ -183,15 +181,36 @@ def _mrtr() -> ModuleType:
 _mrtr_module: ModuleType | None = None
 
 
+def _tool_salient(params: CallToolParams) -> dict[str, Any]:
+    """What a `tools/call`'s MRTR digest covers: the tool and its arguments."""
+    return {"name": params.name, "arguments": params.arguments}
+
+
+def _tool_salient_of_raw(raw: Any) -> dict[str, Any]:
+    return _tool_salient(_call_tool_params.decode(raw))
+
+
+_call_tool_params = msgspec.json.Decoder(CallToolParams)
+
+
 def _begin_round(request: ServerRequest, params: Any, salient: Any) -> Any:
     """The MRTR round of a 2026-07-28 request: the answers its retry carries, verified
-    against its `requestState` (`trimcp.core.mrtr.begin_round`)."""
+    against its `requestState` (`trimcp.core.mrtr.begin_round`). `salient` None: a
+    `tools/call`'s (`_tool_salient`), read from the raw params on a first try, and only
+    if the tool asks for input."""
     server = request.server
     mrtr = _mrtr()
     max_rounds = mrtr.MAX_ROUNDS if server.mrtr_max_rounds is None else server.mrtr_max_rounds
     keys = mrtr.keys_for(server)  # (also on a first try: bad keys fail every request)
     if params.requestState is None:  # a first try: nothing to verify
+        if salient is None:
+            raw = request.raw_params
+            if raw is not None:
+                return mrtr.deferred_round(request.method, raw, _tool_salient_of_raw, max_rounds)
+            salient = _tool_salient(params)
         return mrtr.fresh_round(request.method, salient, max_rounds)
+    if salient is None:
+        salient = _tool_salient(params)
     return mrtr.begin_round(
         keys,
         request.method,

@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -191,23 +192,27 @@ class MrtrRound:
     """The answers a handler replays this round, consumed in order by `Context`.
 
     The request's digest is hashed only when needed (a retry to verify, an input to ask
-    for): most requests need neither. Its input is encoded up front, so a handler that
-    changes the params it was given cannot change the digest."""
+    for): most requests need neither. What it is made of cannot change under the handler:
+    either its input is encoded up front (`blob`), or, on a first try, it is made when
+    needed from the params as the client sent them (`source`: the raw params and the
+    function that picks the salient ones out of them), which nothing can change."""
 
-    __slots__ = ("_blob", "_digest", "answers", "index", "max_rounds", "method")
+    __slots__ = ("_blob", "_digest", "_source", "answers", "index", "max_rounds", "method")
 
     def __init__(
         self,
         method: str,
-        blob: bytes,
+        blob: bytes | None,
         answers: list[Any],
         digest: str | None = None,
         max_rounds: int = MAX_ROUNDS,
+        source: tuple[Any, Callable[[Any], Any]] | None = None,
     ) -> None:
         # positional too: one per 2026-07-28 request, and keywords cost ~0.5 µs
         self.method = method
         self._blob = blob
         self._digest = digest
+        self._source = source
         self.answers = answers
         self.index = 0
         self.max_rounds = max_rounds
@@ -215,7 +220,12 @@ class MrtrRound:
     @property
     def digest(self) -> str:
         if self._digest is None:
-            self._digest = _digest(self._blob)
+            blob = self._blob
+            if blob is None:
+                assert self._source is not None  # one of the two is always given
+                raw, salient_of = self._source
+                blob = _salient_blob(self.method, salient_of(raw))
+            self._digest = _digest(blob)
         return self._digest
 
     def next_answer(self, request: dict[str, Any]) -> Any:
@@ -239,6 +249,14 @@ def keys_for(server: Any) -> MrtrKeys:
 def fresh_round(method: str, salient: Any, max_rounds: int = MAX_ROUNDS) -> MrtrRound:
     """The round of a first try (no `requestState`): no answers, nothing to verify."""
     return MrtrRound(method, _salient_blob(method, salient), [], None, max_rounds)
+
+
+def deferred_round(
+    method: str, raw: Any, salient_of: Callable[[Any], Any], max_rounds: int = MAX_ROUNDS
+) -> MrtrRound:
+    """`fresh_round` for a request whose params came as `raw` (`msgspec.Raw`): its salient
+    params (`salient_of(raw)`) are read and encoded only if the handler asks for input."""
+    return MrtrRound(method, None, [], None, max_rounds, (raw, salient_of))
 
 
 def _invalid(message: str) -> McpError:

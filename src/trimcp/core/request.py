@@ -70,7 +70,17 @@ class ServerRequest:
     attributes it reads as FastMCP's `RequestContext`: `request_id`, `meta`,
     `lifespan_context`."""
 
-    __slots__ = ("channel", "context", "envelope", "id", "method", "params", "server", "session")
+    __slots__ = (
+        "channel",
+        "context",
+        "envelope",
+        "id",
+        "method",
+        "params",
+        "raw_params",
+        "server",
+        "session",
+    )
 
     def __init__(
         self,
@@ -81,6 +91,7 @@ class ServerRequest:
         envelope: Envelope,
         channel: Channel,
         session: Any = None,
+        raw_params: Any = None,
     ) -> None:
         # positional too: the server makes one per request, and keywords cost ~0.5 µs
         self.server = server
@@ -91,6 +102,10 @@ class ServerRequest:
         self.channel = channel
         self.session = session
         """The `core.session.ServerSession` serving the request (FastMCP's `ctx.session`)."""
+        self.raw_params = raw_params
+        """The params as the client sent them (`msgspec.Raw`), when the request came from a
+        client: what a 2026-07-28 first try's MRTR digest is made of, only if it asks for
+        input (None for requests made in process)."""
         self.context: Any = None
         """The request's `Context` once made (by the middleware chain, which hands it to
         the handler: FastMCP's middleware and tool share one context, state included)."""

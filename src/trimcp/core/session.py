@@ -234,7 +234,9 @@ class ServerSession:
         a mount it routes to has middleware): an awaitable, so that no coroutine frame is
         added on the way."""
         server = self.server
-        served = ServerRequest(server, request.id, request.method, params, envelope, channel, self)
+        served = ServerRequest(
+            server, request.id, request.method, params, envelope, channel, self, request.params
+        )
         if server.middleware or (
             server.tool_manager.mounts.items and routes_to_middleware(server, request.method)
         ):
