@@ -295,17 +295,49 @@ async def test_run_in_thread_false_runs_a_sync_tool_on_the_loop_thread():
     assert FunctionTool.from_function(there.fn).run_in_thread is True
     assert Tool.from_function(there.fn, run_in_thread=False).run_in_thread is False
 
-    async with Client(mcp) as client:
-        loop_thread = threading.get_ident()
-        assert (await client.call_tool("here")).data == loop_thread
-        assert (await client.call_tool("there")).data != loop_thread
-        assert (await client.call_tool("coro")).data == loop_thread
-        assert (await client.call_tool("later")).content[0].text == "7"
-        failed = await client.call_tool("fails", raise_on_error=False)
-        assert failed.is_error and failed.content[0].text == "inline failure"
+    with anyio.fail_after(10):
+        async with Client(mcp) as client:
+            loop_thread = threading.get_ident()
+            assert (await client.call_tool("here")).data == loop_thread
+            assert (await client.call_tool("there")).data != loop_thread
+            assert (await client.call_tool("coro")).data == loop_thread
+            assert (await client.call_tool("later")).content[0].text == "7"
+            failed = await client.call_tool("fails", raise_on_error=False)
+            assert failed.is_error and failed.content[0].text == "inline failure"
 
     with pytest.raises(TypeError):
         mcp.tool(run_in_threads=False)  # a misspelt option is still refused
+
+
+async def test_run_in_thread_is_settable_copies_apart_and_holds_through_a_mount():
+    import contextvars
+    import threading
+
+    seen: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="unset")
+    child = FastMCP("child")
+
+    @child.tool(run_in_thread=False)
+    def where() -> int:
+        seen.set("set by the tool")  # stays with the call, as in a worker
+        return threading.get_ident()
+
+    parent = FastMCP("parent")
+    parent.mount(child, prefix="c")
+    original = (await child.get_tools())["where"]
+    threaded = original.copy(run_in_thread=True)
+    assert threaded.run_in_thread is True and original.run_in_thread is False
+    threaded.run_in_thread = False
+    assert threaded.run_in_thread is False and "run_in_thread" not in threaded.model_dump()
+
+    with anyio.fail_after(10):
+        async with Client(parent) as client:
+            loop_thread = threading.get_ident()
+            assert (await client.call_tool("c_where")).data == loop_thread
+    assert seen.get() == "unset"
+    assert (await original.copy(run_in_thread=True).run({})).structured_content != {
+        "result": threading.get_ident()
+    }
+
 
 async def test_a_lifespan_that_fails_to_start_fails_every_waiting_entry():
     from trimcp.runtime.shared import SharedContext

@@ -3,12 +3,14 @@
 python trimcp_http.py --port N [--backend asyncio|trio] [--json-response] [--stateless]
 
 Tools: `add(a, b)` (sync: a worker thread runs it, trimcp's default), `add_inline(a, b)` (the
-same with `run_in_thread=False`: on the event loop's thread) and `add_progress(a, b, ctx)`
+same with `run_in_thread=False`: on the event loop's thread; only with a trimcp that has the
+option, so that `--baseline-python` can run an earlier one) and `add_progress(a, b, ctx)`
 (reports progress once, so a request that carries a progressToken gets an SSE response).
 Banner off, access log off.
 """
 
 import argparse
+import inspect
 
 from trimcp import Context, FastMCP
 
@@ -21,10 +23,13 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-@mcp.tool(run_in_thread=False)
 def add_inline(a: int, b: int) -> int:
     """Add two integers, on the event loop's thread."""
     return a + b
+
+
+if "run_in_thread" in inspect.signature(mcp.tool).parameters:  # not in an earlier trimcp
+    mcp.tool(add_inline, run_in_thread=False)
 
 
 @mcp.tool

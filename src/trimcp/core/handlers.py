@@ -112,7 +112,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     ctx = request.context or Context(server, request)
     mrtr_round = None
     if request.envelope.modern:  # an MRTR round: the answers the retry carries
-        mrtr_round = ctx._mrtr = _begin_round(request, params, None)
+        mrtr_round = ctx._mrtr = _begin_tool_round(request, params)
     token = current_context.set(ctx)
     try:
         result = await tool.invoke(
@@ -158,8 +158,7 @@ async def _tool_result(request: ServerRequest, params: CallToolParams) -> Any:
             logger.exception("Error calling tool %r", params.name)
             raise ToolError(f"Error calling tool {params.name!r}{_detail(server, exc)}") from exc
 
-    salient = {"name": params.name, "arguments": params.arguments}
-    return await _with_input(request, params, salient, run)
+    return await _with_input(request, params, _named_salient(params), run)
 
 
 def _finish_tool_call(request: ServerRequest, params: CallToolParams, result: Any) -> Any:
@@ -181,36 +180,46 @@ def _mrtr() -> ModuleType:
 _mrtr_module: ModuleType | None = None
 
 
-def _tool_salient(params: CallToolParams) -> dict[str, Any]:
-    """What a `tools/call`'s MRTR digest covers: the tool and its arguments."""
+def _named_salient(params: CallToolParams | GetPromptParams) -> dict[str, Any]:
+    """What the MRTR digest of a `tools/call` or a `prompts/get` covers: the tool or prompt
+    and its arguments."""
     return {"name": params.name, "arguments": params.arguments}
 
 
 def _tool_salient_of_raw(raw: Any) -> dict[str, Any]:
-    return _tool_salient(_call_tool_params.decode(raw))
+    """`_named_salient` of the params as the client sent them (decoded once already, so this
+    cannot fail but as `decode_params` would: an `McpError`)."""
+    from trimcp.core.session import decode_params  # only when a first try asks for input
+
+    return _named_salient(decode_params(raw, CallToolParams))
 
 
-_call_tool_params = msgspec.json.Decoder(CallToolParams)
+def _begin_tool_round(request: ServerRequest, params: CallToolParams) -> Any:
+    """`_begin_round` for a `tools/call`: on a first try that came from a client, its salient
+    params are read from the raw params, and only if the tool asks for input."""
+    raw = request.raw_params
+    if params.requestState is not None or raw is None:
+        return _begin_round(request, params, _named_salient(params))
+    server = request.server
+    mrtr = _mrtr()
+    mrtr.keys_for(server)  # (also on a first try: bad keys fail every request)
+    return mrtr.deferred_round(request.method, raw, _tool_salient_of_raw, _max_rounds(mrtr, server))
+
+
+def _max_rounds(mrtr: ModuleType, server: Any) -> int:
+    rounds = server.mrtr_max_rounds
+    return mrtr.MAX_ROUNDS if rounds is None else rounds  # type: ignore[no-any-return]
 
 
 def _begin_round(request: ServerRequest, params: Any, salient: Any) -> Any:
     """The MRTR round of a 2026-07-28 request: the answers its retry carries, verified
-    against its `requestState` (`trimcp.core.mrtr.begin_round`). `salient` None: a
-    `tools/call`'s (`_tool_salient`), read from the raw params on a first try, and only
-    if the tool asks for input."""
+    against its `requestState` (`trimcp.core.mrtr.begin_round`)."""
     server = request.server
     mrtr = _mrtr()
-    max_rounds = mrtr.MAX_ROUNDS if server.mrtr_max_rounds is None else server.mrtr_max_rounds
+    max_rounds = _max_rounds(mrtr, server)
     keys = mrtr.keys_for(server)  # (also on a first try: bad keys fail every request)
     if params.requestState is None:  # a first try: nothing to verify
-        if salient is None:
-            raw = request.raw_params
-            if raw is not None:
-                return mrtr.deferred_round(request.method, raw, _tool_salient_of_raw, max_rounds)
-            salient = _tool_salient(params)
         return mrtr.fresh_round(request.method, salient, max_rounds)
-    if salient is None:
-        salient = _tool_salient(params)
     return mrtr.begin_round(
         keys,
         request.method,
@@ -345,8 +354,7 @@ async def get_prompt(request: ServerRequest, params: GetPromptParams) -> Any:
                 INTERNAL_ERROR, f"Error rendering prompt {params.name!r}{_detail(server, exc)}"
             ) from exc
 
-    salient = {"name": params.name, "arguments": params.arguments}
-    return await _with_input(request, params, salient, run)
+    return await _with_input(request, params, _named_salient(params), run)
 
 
 # -- completion, logging, ping ---------------------------------------------------------------

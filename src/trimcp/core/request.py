@@ -91,7 +91,7 @@ class ServerRequest:
         envelope: Envelope,
         channel: Channel,
         session: Any = None,
-        raw_params: Any = None,
+        raw_params: msgspec.Raw | None = None,
     ) -> None:
         # positional too: the server makes one per request, and keywords cost ~0.5 µs
         self.server = server
@@ -103,9 +103,10 @@ class ServerRequest:
         self.session = session
         """The `core.session.ServerSession` serving the request (FastMCP's `ctx.session`)."""
         self.raw_params = raw_params
-        """The params as the client sent them (`msgspec.Raw`), when the request came from a
-        client: what a 2026-07-28 first try's MRTR digest is made of, only if it asks for
-        input (None for requests made in process)."""
+        """The params as the client sent them, when the request came from a client: what a
+        2026-07-28 first try's MRTR digest is made of, only if it asks for input (None for
+        requests made in process). A `Raw` is a view of the message's buffer: the transports
+        decode from immutable `bytes`, so nothing can change it."""
         self.context: Any = None
         """The request's `Context` once made (by the middleware chain, which hands it to
         the handler: FastMCP's middleware and tool share one context, state included)."""

@@ -351,7 +351,8 @@ _RUN_TAKES_CONTEXT: dict[type, bool] = {}
 
 
 class FunctionTool(Tool):
-    """A tool that calls a Python function (sync ones in a worker thread)."""
+    """A tool that calls a Python function (sync ones in a worker thread, unless made with
+    `run_in_thread=False`)."""
 
     fn: Callable[..., Any]
     model_field_names = (*Tool.model_field_names, "fn")
@@ -364,8 +365,13 @@ class FunctionTool(Tool):
     @property
     def run_in_thread(self) -> bool:
         """Whether a sync function runs in a worker thread (FastMCP 4's `run_in_thread`;
-        True unless the tool was made with `run_in_thread=False`)."""
+        True unless the tool was made with `run_in_thread=False`). Settable, on a copy too
+        (`tool.copy(run_in_thread=False)`); not part of `model_dump` (FastMCP 2.13's shape)."""
         return self._parsed.in_thread
+
+    @run_in_thread.setter
+    def run_in_thread(self, value: bool) -> None:
+        self._parsed = self._parsed.with_in_thread(bool(value))
 
     @classmethod
     def from_function(  # type: ignore[override]  # `Tool.from_function` forwards **options here
@@ -400,7 +406,7 @@ class FunctionTool(Tool):
             fn,
             exclude_args=exclude_args or (),
             used_as="tools",
-            in_thread=run_in_thread is not False,
+            in_thread=True if run_in_thread is None else bool(run_in_thread),
         )
         if name is None and parsed.name == "<lambda>":
             raise InvalidSignature("You must provide a name for lambda functions")

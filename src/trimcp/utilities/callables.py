@@ -5,7 +5,8 @@ name and description, whether it is a coroutine function, which parameter wants 
 `Context`, the pydantic model that validates its arguments and the JSON schema of that
 model. `ParsedCallable.call` (the hot path of every tool, resource template and prompt)
 only validates, injects the context and calls: coroutine functions on the event loop,
-sync functions in a worker thread so they never block it.
+sync functions in a worker thread so they never block it (or, made with `in_thread=False`,
+on the loop's thread, in a copy of the caller's context as a worker would run them).
 
 The argument model's fields have private names (`p0`, `p1`, ...) and the parameter names
 as aliases, so a parameter may be called `json`, `copy` or `model_config` without
@@ -20,6 +21,7 @@ that needs it.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import re
@@ -192,6 +194,17 @@ class ParsedCallable:
         self._positional_defaults = positional_defaults
         return self
 
+    def with_in_thread(self, in_thread: bool) -> ParsedCallable:
+        """This callable with `in_thread` set: itself if it already is, else a copy (one is
+        shared by the copies of a tool, so it is never changed in place)."""
+        if in_thread is self.in_thread:
+            return self
+        clone = object.__new__(ParsedCallable)
+        for name in ParsedCallable.__slots__:
+            setattr(clone, name, getattr(self, name))
+        clone.in_thread = in_thread
+        return clone
+
     def __repr__(self) -> str:
         return f"<ParsedCallable {self.name}>"
 
@@ -251,8 +264,8 @@ class ParsedCallable:
             return await self._invoke(*args, **kwargs)
         if self.in_thread:
             result = await run_in_worker(self._invoke, *args, **kwargs)
-        else:
-            result = self._invoke(*args, **kwargs)
+        else:  # in a context of its own, as in a worker: what it sets stays with the call
+            result = contextvars.copy_context().run(self._invoke, *args, **kwargs)
         if type(result) not in _NEVER_AWAITABLE and inspect.isawaitable(result):
             result = await result
         return result
