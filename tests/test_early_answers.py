@@ -22,7 +22,7 @@ import httpx2
 import msgspec
 import pytest
 
-from tests.wire import MODERN, modern_meta, serving
+from tests.wire import MODERN, modern_meta, post_scope, serving
 from trimcp import FastMCP
 
 pytestmark = pytest.mark.anyio
@@ -217,16 +217,13 @@ async def test_a_declared_length_over_a_small_limit_is_refused_before_reading(
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/mcp",
-        "headers": [
+    scope = post_scope(
+        [
             (b"content-type", b"application/json"),
             (b"accept", b"application/json, text/event-stream"),
             (b"content-length", declared),
-        ],
-    }
+        ]
+    )
     async with endpoint.running():
         await endpoint(scope, receive, send)
     assert sent[0]["status"] == 413

@@ -96,11 +96,17 @@ def _holding(store: EventStore, sent: _Sent) -> SSEStream:
     return SSEStream(sent, stream_id="s.1", store=store, hold=True)
 
 
-async def test_a_stream_delivered_whole_never_touches_the_store() -> None:
-    store = InMemoryEventStore()
+async def _started(store: InMemoryEventStore) -> tuple[_Sent, SSEStream]:
+    """A holding stream `s.1` on `store`, started (its priming event sent)."""
     sent = _Sent()
     stream = _holding(store, sent)
     await stream.start()
+    return sent, stream
+
+
+async def test_a_stream_delivered_whole_never_touches_the_store() -> None:
+    store = InMemoryEventStore()
+    sent, stream = await _started(store)
     await stream.send_message(b'{"a":1}')
     await stream.send_message(b'{"b":2}')
     await stream.finish()
@@ -110,9 +116,7 @@ async def test_a_stream_delivered_whole_never_touches_the_store() -> None:
 
 async def test_a_lost_client_hands_the_held_events_over_with_their_ids() -> None:
     store = InMemoryEventStore()
-    sent = _Sent()
-    stream = _holding(store, sent)
-    await stream.start()
+    sent, stream = await _started(store)
     await stream.send_message(b'{"a":1}')
     sent.fail = True
     await stream.send_message(b'{"b":2}')  # the send fails: the client is gone
@@ -127,9 +131,7 @@ async def test_a_lost_client_hands_the_held_events_over_with_their_ids() -> None
 
 async def test_more_held_than_a_stream_may_keep_goes_to_the_store_within_its_bound() -> None:
     store = InMemoryEventStore(max_events_per_stream=2)
-    sent = _Sent()
-    stream = _holding(store, sent)
-    await stream.start()
+    sent, stream = await _started(store)
     for n in range(4):
         await stream.send_message(b"%d" % n)
     assert store.events == 2  # handed over past the bound; the store kept the newest two

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from tests.wire import INITIALIZE as WIRE_INITIALIZE
-from tests.wire import on_each_server, serving
+from tests.wire import on_each_server, post_scope, serving
 from trimcp import FastMCP
 from trimcp.http.guard import OriginGuard
 
@@ -171,13 +171,7 @@ async def guard_status(headers: list[tuple[bytes, bytes]]) -> int:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "method": "POST",
-        "path": "/mcp",
-        "headers": headers,
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = post_scope(headers, server=("127.0.0.1", 8000))
     guard = OriginGuard(endpoint, allowed_origins=["https://app.example"])
     with anyio.fail_after(5):
         await guard(scope, receive, send)

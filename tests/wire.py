@@ -180,6 +180,11 @@ async def serving_with_host(
         yield served
 
 
+def post_scope(headers: list[tuple[bytes, bytes]], **extra: Any) -> dict[str, Any]:
+    """An ASGI scope of a `POST /mcp` with these headers, for calling an app in process."""
+    return {"type": "http", "method": "POST", "path": "/mcp", "headers": headers, **extra}
+
+
 def modern_meta(**extra: Any) -> dict[str, Any]:
     return {
         PROTOCOL_VERSION_KEY: MODERN,
