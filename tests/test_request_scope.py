@@ -109,6 +109,79 @@ async def test_task_groups_inside_are_cancelled_with_the_request() -> None:
     assert children_cancelled == [True, True] and scope.cancelled_caught
 
 
+async def test_a_cancel_reaches_a_wait_inside_scopes_entered_in_the_request() -> None:
+    """The request waits two scopes deep (a deadline, a plain scope) when it is cancelled: the
+    cancellation reaches it through both and is the request's own at the exit. (trio: the
+    request scope's status is put in above those scopes only when it is cancelled.)"""
+    scope = cancel_scope_class()()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+
+            async def request() -> None:
+                with scope:
+                    with anyio.move_on_after(WAIT * 10) as deadline:
+                        with anyio.CancelScope() as plain:
+                            await anyio.sleep_forever()
+                        steps.append(f"plain caught: {plain.cancelled_caught}")
+                    steps.append(f"deadline caught: {deadline.cancelled_caught}")
+                steps.append("after")
+
+            tg.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            scope.cancel()
+    assert steps == ["after"]  # the inner scopes let it through; the request's scope took it
+    assert scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()
+
+
+async def test_a_cancel_from_inside_a_nested_scope_lands_at_the_next_wait() -> None:
+    scope = cancel_scope_class()()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        with scope:
+            with anyio.CancelScope():  # noqa: ASYNC100 (a scope to be nested in, no wait)
+                scope.cancel()  # the request cancelling itself, one scope deep
+                steps.append("no wait yet: still running")
+            steps.append("left the inner scope")
+            await anyio.sleep_forever()
+    assert steps == ["no wait yet: still running", "left the inner scope"]
+    assert scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_a_request_in_a_task_that_moves_nursery_is_still_cancelled() -> None:
+    """trio: a task that `nursery.start()` made enters a request scope before `started()`
+    moves it, and its cancel statuses, to the nursery: the cancel still lands."""
+    import trio
+    import trio.testing
+
+    scope = cancel_scope_class()()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        async with trio.open_nursery() as nursery:
+
+            async def request(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+                with scope:
+                    task_status.started()
+                    await trio.sleep_forever()
+                steps.append("after")
+
+            await nursery.start(request)
+            await trio.testing.wait_all_tasks_blocked()
+            scope.cancel()
+    assert steps == ["after"] and scope.cancelled_caught
+
+
+async def test_a_scope_is_entered_once() -> None:
+    scope = cancel_scope_class()()
+    with scope:
+        pass
+    with pytest.raises(RuntimeError), scope:
+        pass
+
+
 async def test_a_cancel_from_outside_the_request_still_propagates() -> None:
     """An enclosing scope cancelled too (the server's shutdown cutting everything): the
     request's scope must not swallow what is not only its own."""
