@@ -323,8 +323,7 @@ def _trio_request_scope_class() -> type | None:
         hasattr(task_type, "_activate_cancel_status")
         and hasattr(task_type, "_eventual_parent_nursery")
         and hasattr(CancelStatus, "parent_cancellation_is_visible_to_us")
-        and isinstance(getattr(CancelStatus, "parent", None), property)
-        and CancelStatus.parent.fset is not None
+        and getattr(getattr(CancelStatus, "parent", None), "fset", None) is not None
     ):
         return None
     current_task = trio.lowlevel.current_task
