@@ -331,3 +331,26 @@ async def test_a_tool_that_changes_its_arguments_cannot_change_what_the_state_is
         other = {**retry, "arguments": {"items": ["a", "b", "added by the tool"]}}
         refused = await wire.call("tools/call", other)
         assert "Invalid requestState" in refused["error"]["message"]
+
+
+async def test_bad_keys_fail_every_2026_tools_call_even_one_that_asks_for_no_input():
+    """A first try checks the server's MRTR keys though it needs them only if the tool asks
+    for input: keys set (or set again) wrongly show at once, not at the first elicitation."""
+    mcp = FastMCP("keys")
+
+    @mcp.tool
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    call = {"name": "add", "arguments": {"a": 1, "b": 2}, "_meta": meta()}
+
+    def failed(response: dict) -> bool:
+        return "error" in response or response["result"].get("isError") is True
+
+    async with wire_to(mcp) as wire:
+        mcp.mrtr_keys = 1234  # not a list of keys
+        assert failed(await wire.call("tools/call", call))
+        mcp.mrtr_keys = ["good"]
+        assert (await wire.call("tools/call", call))["result"]["structuredContent"] == {"result": 3}
+        mcp.mrtr_keys = 5678  # set again, wrongly, after a first try passed
+        assert failed(await wire.call("tools/call", call))

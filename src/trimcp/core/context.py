@@ -94,12 +94,26 @@ def enter_context(ctx: Context) -> _Reset:
     return _Reset(current_context.set(ctx))
 
 
+class _FirstTry:
+    """What `Context._mrtr` holds for the first try of a 2026-07-28 `tools/call`: its MRTR
+    round (no answers to replay) is made only if the tool asks for input, which most never
+    do (`Context._mrtr_round`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FIRST_TRY"
+
+
+FIRST_TRY = _FirstTry()
+
+
 class Context(ContextBase):
     """Per-request handle on the server and on the client that sent the request."""
 
     # set only when used (most requests report no progress and take no MRTR round)
     _last_progress: float | None = None
-    _mrtr: MrtrRound | None = None
+    _mrtr: MrtrRound | _FirstTry | None = None
 
     def __init__(self, fastmcp: FastMCP, request: ServerRequest | None = None) -> None:
         self._fastmcp = fastmcp
@@ -119,6 +133,15 @@ class Context(ContextBase):
     @property
     def request_context(self) -> ServerRequest | None:
         return self._request
+
+    def _mrtr_round(self) -> MrtrRound | None:
+        """This request's MRTR round (2026-07-28), made now if it is a first try's."""
+        mrtr_round = self._mrtr
+        if isinstance(mrtr_round, _FirstTry):
+            from trimcp.core.handlers import first_try_round
+
+            mrtr_round = self._mrtr = first_try_round(self._require_request())
+        return mrtr_round
 
     def _require_request(self) -> ServerRequest:
         if self._request is None:
@@ -320,13 +343,14 @@ class Context(ContextBase):
                 )
             )
         if envelope.modern:
-            if self._mrtr is None:
+            mrtr_round = self._mrtr_round()
+            if mrtr_round is None:
                 raise McpError(
                     INVALID_REQUEST,
                     f"{method} needs input from the client, which 2026-07-28 allows only in "
                     "tools/call, prompts/get and resources/read",
                 )
-            return self._mrtr.next_answer({"method": method, "params": params})
+            return mrtr_round.next_answer({"method": method, "params": params})
         from trimcp.settings import settings
 
         raw = await request.channel.request(
@@ -513,7 +537,7 @@ class Context(ContextBase):
                 session=request.session,
             )
         ctx = Context(self._fastmcp, nested)
-        ctx._mrtr = self._mrtr
+        ctx._mrtr = self._mrtr_round()
         if nested is not None:
             nested.context = ctx
         return await load_serve_nested()(ctx, method, params)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from trimcp.core.context import Context, enter_context
+from trimcp.core.context import FIRST_TRY, Context, enter_context
 from trimcp.core.listings import (
     LISTINGS,
     TwoSteps,
@@ -110,9 +110,16 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     # `_with_input` and `_run_tool` spelled out, in both eras: no coroutine between this one
     # and the tool's, no closure
     ctx = request.context or Context(server, request)
-    mrtr_round = None
-    if request.envelope.modern:  # an MRTR round: the answers the retry carries
-        mrtr_round = ctx._mrtr = _begin_tool_round(request, params)
+    modern = request.envelope.modern
+    if modern:  # an MRTR round: the answers the retry carries
+        if (
+            params.requestState is None
+            and request.raw_params is not None
+            and type(server.mrtr_keys) is _keys_type
+        ):
+            ctx._mrtr = FIRST_TRY  # a first try: its round is made if the tool asks for input
+        else:
+            ctx._mrtr = _begin_tool_round(request, params)
     token = current_context.set(ctx)
     try:
         result = await tool.invoke(
@@ -125,9 +132,9 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     except Exception as exc:
         return _tool_failed(server, params, exc)
     except BaseException as exc:
-        if mrtr_round is None:
+        if not modern:
             raise
-        return _input_required(server, mrtr_round, exc)
+        return _input_required(server, ctx, exc)
     finally:
         current_context.reset(token)
     return result.to_mcp_result()
@@ -169,15 +176,20 @@ def _mrtr() -> ModuleType:
     """`trimcp.core.mrtr`, imported on first use: hashlib, hmac and secrets would cost a
     handshake-era server (or a stdio spawn) ~5 ms. Kept here after the first call: an
     import statement in the request path costs a microsecond each time."""
-    global _mrtr_module
+    global _mrtr_module, _keys_type
     if _mrtr_module is None:
         from trimcp.core import mrtr
 
         _mrtr_module = mrtr
+        _keys_type = mrtr.MrtrKeys
     return _mrtr_module
 
 
 _mrtr_module: ModuleType | None = None
+# `MrtrKeys` once `trimcp.core.mrtr` is imported: a server whose `mrtr_keys` are of it has had
+# them checked (`keys_for`), so a first try need not (bad keys fail every request: the first
+# modern `tools/call` after they are set checks them)
+_keys_type: type | None = None
 
 
 def _named_salient(params: CallToolParams | GetPromptParams) -> dict[str, Any]:
@@ -197,13 +209,20 @@ def _tool_salient_of_raw(raw: Any) -> dict[str, Any]:
 def _begin_tool_round(request: ServerRequest, params: CallToolParams) -> Any:
     """`_begin_round` for a `tools/call`: on a first try that came from a client, its salient
     params are read from the raw params, and only if the tool asks for input."""
-    raw = request.raw_params
-    if params.requestState is not None or raw is None:
+    if params.requestState is not None or request.raw_params is None:
         return _begin_round(request, params, _named_salient(params))
+    return first_try_round(request)
+
+
+def first_try_round(request: ServerRequest) -> Any:
+    """The MRTR round of a `tools/call`'s first try (`FIRST_TRY`), made when the tool asks for
+    input: its digest is read from the params as the client sent them."""
     server = request.server
     mrtr = _mrtr()
     mrtr.keys_for(server)  # (also on a first try: bad keys fail every request)
-    return mrtr.deferred_round(request.method, raw, _tool_salient_of_raw, _max_rounds(mrtr, server))
+    return mrtr.deferred_round(
+        request.method, request.raw_params, _tool_salient_of_raw, _max_rounds(mrtr, server)
+    )
 
 
 def _max_rounds(mrtr: ModuleType, server: Any) -> int:
@@ -232,11 +251,14 @@ def _begin_round(request: ServerRequest, params: Any, salient: Any) -> Any:
 
 def _input_required(server: Any, mrtr_round: Any, exc: BaseException) -> Any:
     """The `InputRequiredResult` for the input a handler asked for (`exc`, or inside it), or
-    `exc` raised again when it is something else."""
+    `exc` raised again when it is something else. `mrtr_round`: the round, or the `Context`
+    holding it."""
     mrtr = _mrtr()
     pending = mrtr.find_input_required(exc)
     if pending is None:
         raise exc
+    if isinstance(mrtr_round, Context):  # `call_tool`'s: its round, made now if not yet
+        mrtr_round = mrtr_round._mrtr_round()
     return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
 
 
