@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 import sys
 import weakref
@@ -158,6 +159,13 @@ def _request_scope_class() -> type | None:
     RequestScope.task_states = states
     RequestScope.task_state_refs = refs
     RequestScope.current_task = staticmethod(asyncio.current_task)
+    # Python 3.11's `current_task` is Python code around a lookup in the dict the C tasks keep
+    # (3.12 has it in C): the lookup itself, a Python call fewer per request
+    current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
+    if isinstance(current_tasks, dict) and inspect.isfunction(asyncio.current_task):
+        RequestScope.task_on = current_tasks.get
+    else:
+        RequestScope.task_on = staticmethod(asyncio.current_task)
     return RequestScope
 
 
@@ -195,6 +203,7 @@ class RequestScope:
     task_states: Any = None  # anyio's `_task_states` (a WeakKeyDictionary), its `data` below
     task_state_refs: Any = None
     current_task: Any = None  # asyncio.current_task, set with `task_states`
+    task_on: Any = None  # the current task on a given loop, set with `task_states`
 
     def __init__(self, loop: Any = None, thread: int | None = None) -> None:
         self._loop = loop  # the running loop, when the caller knows it (saves a system call)
@@ -210,7 +219,7 @@ class RequestScope:
     def __enter__(self) -> RequestScope:
         if self._at_enter >= 0:
             raise RuntimeError("Each CancelScope may only be used for a single 'with' block")
-        task = self.current_task(self._loop) if self._thread == get_ident() else None
+        task = self.task_on(self._loop) if self._thread == get_ident() else None
         if task is None:  # another loop than the one the scopes were made for
             task = self.current_task()
             if task is None:

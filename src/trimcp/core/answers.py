@@ -74,9 +74,11 @@ def server_info_meta(server: FastMCP) -> dict[str, Any]:
     return info
 
 
-def finish_modern(server: FastMCP, result: R, info: dict[str, Any]) -> R:
-    """Dress a result for 2026-07-28: `resultType`, `serverInfo` (`info`) in `_meta`, and
-    caching hints on complete cacheable results (never on `input_required` ones)."""
+def finish_modern(server: FastMCP, result: R) -> R:
+    """Dress a result for 2026-07-28: `resultType`, `serverInfo` (`server.server_info_meta`) in
+    `_meta`, and caching hints on complete cacheable results (never on `input_required` ones).
+    `FastMCP.finish_modern` is this function."""
+    info = server.server_info_meta
     meta = {**result.meta, SERVER_INFO_KEY: info} if result.meta else {SERVER_INFO_KEY: info}
     result_type = result.resultType or "complete"
     if isinstance(result, CacheableResult) and result_type == "complete":

@@ -178,28 +178,28 @@ class OriginGuard:
                     return
                 host = value
         if origin is not None or host is not None:
-            refused = self.decide(scope, origin, host)
+            refused = self.check(scope, {b"origin": origin, b"host": host})
             if refused is not None:
                 await reject(scope, send, refused[0], status=refused[1])
                 return
         await self.app(scope, receive, send)
 
-    def check(self, scope: Scope, headers: Mapping[bytes, bytes]) -> tuple[bytes, int] | None:
+    def check(
+        self, scope: Scope, headers: Mapping[bytes, bytes | None]
+    ) -> tuple[bytes, int] | None:
         """For an endpoint that reads its headers once (`trimcp.http.wire.wanted_headers`:
         `origin`, `host`, and a second of either under `SECOND_ORIGIN`/`SECOND_HOST`) and
         checks them here instead of behind this middleware: the answer (body, status) refusing
-        the request, as `__call__` would give it (`reject` sends it), or None."""
+        the request, as `__call__` would give it (`reject` sends it), or None.
+
+        `refusal`, memoised: one dict lookup per request, the decision kept per (origin, host,
+        server address) when the bound host is not known, else per (origin, host)."""
         if SECOND_ORIGIN in headers:
             return _ORIGINS_FORBIDDEN, 403
         if SECOND_HOST in headers:
             return _HOSTS_BAD_REQUEST, 400
-        return self.decide(scope, headers.get(b"origin"), headers.get(b"host"))
-
-    def decide(
-        self, scope: Scope, origin: bytes | None, host: bytes | None
-    ) -> tuple[bytes, int] | None:
-        """`refusal`, memoised: one dict lookup per request, the decision kept per (origin,
-        host, server address) when the bound host is not known, else per (origin, host)."""
+        origin = headers.get(b"origin")
+        host = headers.get(b"host")
         if self._bound_loopback is None:
             server = scope.get("server")
             key: tuple[Any, ...] = (origin, host, None if server is None else server[0])

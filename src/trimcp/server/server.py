@@ -20,7 +20,7 @@ import functools
 import logging
 from collections.abc import Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from trimcp import __version__
 from trimcp.core import answers, running
@@ -62,7 +62,6 @@ if TYPE_CHECKING:
     from trimcp.runtime.peer import MessageStream
     from trimcp.tools import Tool
     from trimcp.tools.tool import ToolResult
-    from trimcp.types.results import Result
     from trimcp.utilities.types import NotSetT
 
 __all__ = [
@@ -83,7 +82,6 @@ dependencies.serve_context_requests()  # the core's `Context.get_http_request()`
 Transport = Literal["stdio", "http", "sse", "streamable-http"]
 LifespanCallable = LifespanFn  # FastMCP's name
 Names = Collection[str] | None
-R = TypeVar("R", bound="Result")
 
 
 class FastMCP:
@@ -510,10 +508,10 @@ class FastMCP:
         """Hook: the client connected through `connection` says its roots changed
         (`notifications/roots/list_changed`); nothing to do by default."""
 
-    def finish_modern(self, result: R) -> R:
-        """`result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info
-        in `_meta`): internal API for the session and the transports."""
-        return answers.finish_modern(self, result, self.server_info_meta)
+    # `result` as a 2026-07-28 answer carries it (`resultType`, cache hints, server info in
+    # `_meta`): internal API for the session and the transports (the function itself: a call
+    # fewer on every 2026-07-28 request)
+    finish_modern = answers.finish_modern
 
     @functools.cached_property
     def server_info_meta(self) -> dict[str, Any]:
