@@ -93,6 +93,10 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 
 # Private names trimcp reads that are not trimcp's own, each for a reason.
 FOREIGN_PRIVATE = {
+    "_current_tasks": "asyncio's dict of each loop's current task, which Python 3.11's "
+    "current_task() looks up in Python code: _backend.RequestScope looks it up itself",
+    "_eventual_parent_nursery": "trio's Task: a task nursery.start() made may still move "
+    "nursery, so _backend's TrioRequestScope gives it its CancelStatus at once",
     "_callback": "asyncio's Handle, read by the backend seam (_backend) to quiet one log line",
     "_activate_cancel_status": "trio's Task: _backend's TrioRequestScope enters and leaves a "
     "CancelStatus as trio's CancelScope does (checked at first use, else trio's own scopes)",

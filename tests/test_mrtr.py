@@ -354,3 +354,34 @@ async def test_bad_keys_fail_every_2026_tools_call_even_one_that_asks_for_no_inp
         assert (await wire.call("tools/call", call))["result"]["structuredContent"] == {"result": 3}
         mcp.mrtr_keys = 5678  # set again, wrongly, after a first try passed
         assert failed(await wire.call("tools/call", call))
+
+
+async def test_input_asked_by_a_resource_a_first_try_reads_through_a_mount_is_its_round():
+    """A first try's round is made only when asked for; a component the tool reads through
+    the server's chain (a mount makes it one) asks in the same round, bound to the tool call."""
+    mcp = FastMCP("parent")
+    mcp.mount(FastMCP("child"), prefix="child")
+
+    @mcp.resource("memo://today")
+    async def today(ctx: Context) -> str:
+        reply = await ctx.sample("what day is it?")
+        return reply.text
+
+    @mcp.tool
+    async def agenda(ctx: Context) -> str:
+        [content] = await ctx.read_resource("memo://today")
+        return f"today is {content.content}"
+
+    call = {"name": "agenda", "arguments": {}, "_meta": meta()}
+    async with wire_to(mcp) as wire:
+        first = (await wire.call("tools/call", call))["result"]
+        assert first["resultType"] == "input_required"
+        [(key, request)] = first["inputRequests"].items()
+        assert request["method"] == "sampling/createMessage"
+        answer = {"role": "assistant", "content": {"type": "text", "text": "Monday"}, "model": "m"}
+        retry = {**call, "inputResponses": {key: answer}, "requestState": first["requestState"]}
+        done = (await wire.call("tools/call", retry))["result"]
+        assert done["resultType"] == "complete"
+        assert done["structuredContent"] == {"result": "today is Monday"}
+        other = {**retry, "arguments": {"x": 1}}  # the state is bound to this call's arguments
+        assert "error" in await wire.call("tools/call", other)

@@ -97,7 +97,7 @@ def enter_context(ctx: Context) -> _Reset:
 class _FirstTry:
     """What `Context._mrtr` holds for the first try of a 2026-07-28 `tools/call`: its MRTR
     round (no answers to replay) is made only if the tool asks for input, which most never
-    do (`Context._mrtr_round`)."""
+    do (`mrtr_round_of`)."""
 
     __slots__ = ()
 
@@ -106,6 +106,16 @@ class _FirstTry:
 
 
 FIRST_TRY = _FirstTry()
+
+
+def mrtr_round_of(ctx: Context) -> MrtrRound | None:
+    """The MRTR round (2026-07-28) of `ctx`'s request, made now if it is a first try's."""
+    mrtr_round = ctx._mrtr
+    if isinstance(mrtr_round, _FirstTry):
+        from trimcp.core.handlers import first_try_round
+
+        mrtr_round = ctx._mrtr = first_try_round(ctx._require_request())
+    return mrtr_round
 
 
 class Context(ContextBase):
@@ -133,15 +143,6 @@ class Context(ContextBase):
     @property
     def request_context(self) -> ServerRequest | None:
         return self._request
-
-    def _mrtr_round(self) -> MrtrRound | None:
-        """This request's MRTR round (2026-07-28), made now if it is a first try's."""
-        mrtr_round = self._mrtr
-        if isinstance(mrtr_round, _FirstTry):
-            from trimcp.core.handlers import first_try_round
-
-            mrtr_round = self._mrtr = first_try_round(self._require_request())
-        return mrtr_round
 
     def _require_request(self) -> ServerRequest:
         if self._request is None:
@@ -343,7 +344,7 @@ class Context(ContextBase):
                 )
             )
         if envelope.modern:
-            mrtr_round = self._mrtr_round()
+            mrtr_round = mrtr_round_of(self)
             if mrtr_round is None:
                 raise McpError(
                     INVALID_REQUEST,
@@ -537,7 +538,7 @@ class Context(ContextBase):
                 session=request.session,
             )
         ctx = Context(self._fastmcp, nested)
-        ctx._mrtr = self._mrtr_round()
+        ctx._mrtr = mrtr_round_of(self)
         if nested is not None:
             nested.context = ctx
         return await load_serve_nested()(ctx, method, params)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from trimcp.core.context import FIRST_TRY, Context, enter_context
+from trimcp.core.context import FIRST_TRY, Context, enter_context, mrtr_round_of
 from trimcp.core.listings import (
     LISTINGS,
     TwoSteps,
@@ -117,7 +117,7 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
             and request.raw_params is not None
             and type(server.mrtr_keys) is _keys_type
         ):
-            ctx._mrtr = FIRST_TRY  # a first try: its round is made if the tool asks for input
+            ctx._mrtr = FIRST_TRY  # a first try: its round is made if asked for (`mrtr_round_of`)
         else:
             ctx._mrtr = _begin_tool_round(request, params)
     token = current_context.set(ctx)
@@ -258,7 +258,7 @@ def _input_required(server: Any, mrtr_round: Any, exc: BaseException) -> Any:
     if pending is None:
         raise exc
     if isinstance(mrtr_round, Context):  # `call_tool`'s: its round, made now if not yet
-        mrtr_round = mrtr_round._mrtr_round()
+        mrtr_round = mrtr_round_of(mrtr_round)
     return mrtr.input_required_result(mrtr.keys_for(server), mrtr_round, pending)
 
 
