@@ -356,9 +356,22 @@ async def test_bad_keys_fail_every_2026_tools_call_even_one_that_asks_for_no_inp
         assert failed(await wire.call("tools/call", call))
 
 
-async def test_input_asked_by_a_resource_a_first_try_reads_through_a_mount_is_its_round():
-    """A first try's round is made only when asked for; a component the tool reads through
-    the server's chain (a mount makes it one) asks in the same round, bound to the tool call."""
+async def test_input_asked_by_a_resource_a_first_try_reads_through_a_mount_is_its_round(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A first try's round is made only when asked for (`FIRST_TRY`, once the server's keys
+    are checked); a component the tool reads through the server's chain (a mount makes it
+    one) asks in that round, the one made for the tool call, whose state binds its params."""
+    from trimcp.core import handlers
+
+    made_for: list[str] = []
+    first_try_round = handlers.first_try_round
+
+    def recording(request):
+        made_for.append(request.method)
+        return first_try_round(request)
+
+    monkeypatch.setattr(handlers, "first_try_round", recording)
     mcp = FastMCP("parent")
     mcp.mount(FastMCP("child"), prefix="child")
 
@@ -372,10 +385,18 @@ async def test_input_asked_by_a_resource_a_first_try_reads_through_a_mount_is_it
         [content] = await ctx.read_resource("memo://today")
         return f"today is {content.content}"
 
+    @mcp.tool
+    def ping() -> str:
+        return "pong"
+
     call = {"name": "agenda", "arguments": {}, "_meta": meta()}
     async with wire_to(mcp) as wire:
+        warm = {"name": "ping", "arguments": {}, "_meta": meta()}  # checks the keys
+        assert (await wire.call("tools/call", warm))["result"]["content"][0]["text"] == "pong"
+        made_for.clear()
         first = (await wire.call("tools/call", call))["result"]
         assert first["resultType"] == "input_required"
+        assert made_for == ["tools/call"]  # made lazily, for the tool call, not the read
         [(key, request)] = first["inputRequests"].items()
         assert request["method"] == "sampling/createMessage"
         answer = {"role": "assistant", "content": {"type": "text", "text": "Monday"}, "model": "m"}

@@ -174,6 +174,112 @@ async def test_a_request_in_a_task_that_moves_nursery_is_still_cancelled() -> No
     assert steps == ["after"] and scope.cancelled_caught
 
 
+async def test_request_scopes_nested_directly_the_outer_cancelled() -> None:
+    """Two request scopes, one straight inside the other (trio: both would have the task's
+    status as their parent): cancelling the outer one ends both, and the outer one takes it."""
+    outer, inner = cancel_scope_class()(), cancel_scope_class()()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+
+            async def request() -> None:
+                with outer:
+                    with inner:
+                        await anyio.sleep_forever()
+                    steps.append("not reached: the cancel is the outer scope's")
+                steps.append("after")
+
+            tg.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            outer.cancel()
+    assert steps == ["after"]
+    assert outer.cancelled_caught and not inner.cancelled_caught and not inner.cancel_called
+    await anyio.lowlevel.checkpoint()
+
+
+async def test_request_scopes_nested_directly_the_inner_cancelled() -> None:
+    outer, inner = cancel_scope_class()(), cancel_scope_class()()
+    steps: list[str] = []
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+
+            async def request() -> None:
+                with outer:
+                    with inner:
+                        await anyio.sleep_forever()
+                    steps.append("inner done")
+                    await anyio.lowlevel.checkpoint()  # the outer scope is not cancelled
+                steps.append("after")
+
+            tg.start_soon(request)
+            await anyio.wait_all_tasks_blocked()
+            inner.cancel()
+    assert steps == ["inner done", "after"]
+    assert inner.cancelled_caught and not outer.cancel_called and not outer.cancelled_caught
+
+
+async def test_a_cancel_after_the_exit_changes_nothing() -> None:
+    scope = cancel_scope_class()()
+    with scope:
+        await anyio.lowlevel.checkpoint()
+    scope.cancel()
+    assert scope.cancel_called and not scope.cancelled_caught
+    await anyio.lowlevel.checkpoint()  # this task is not cancelled
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_trio_a_request_scope_cancelled_is_seen_as_a_past_deadline() -> None:
+    import math
+
+    scope = cancel_scope_class()()
+    with scope:
+        assert anyio.current_effective_deadline() == math.inf
+        scope.cancel()
+        assert anyio.current_effective_deadline() == -math.inf
+    assert anyio.current_effective_deadline() == math.inf
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_trio_misnesting_is_refused_as_trio_refuses_it() -> None:
+    """Leaving a request scope while a scope entered inside it is still open: what trio's own
+    scope does in its place, step by step (refused; the task back where it was; the scope
+    left open abandoned, so that leaving it later is quiet; a second exit refused)."""
+    import trio
+
+    async def misnest(outer: Any) -> list[str]:
+        seen = []
+        inner = trio.CancelScope()
+        outer.__enter__()
+        inner.__enter__()
+        try:
+            outer.__exit__(None, None, None)
+        except RuntimeError:
+            seen.append("refused")
+        seen.append(f"deadline {trio.current_effective_deadline()}")
+        try:
+            inner.__exit__(None, None, None)
+            seen.append("inner left quietly")
+        except RuntimeError:
+            seen.append("inner refused")
+        await trio.lowlevel.checkpoint()
+        seen.append("not cancelled")
+        try:
+            outer.__exit__(None, None, None)
+        except RuntimeError:
+            seen.append("second exit refused")
+        return seen
+
+    ours = await misnest(cancel_scope_class()())
+    assert ours == await misnest(trio.CancelScope())
+    assert ours == [
+        "refused",
+        "deadline inf",
+        "inner left quietly",
+        "not cancelled",
+        "second exit refused",
+    ]
+
+
 async def test_a_scope_is_entered_once() -> None:
     scope = cancel_scope_class()()
     with scope:

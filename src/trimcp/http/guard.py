@@ -123,7 +123,7 @@ class OriginGuard:
         self._bound_loopback: bool | None = (
             None if bound_host is None else is_loopback_host(bound_host)
         )
-        # `decide`'s answers per (origin, host[, server address]): clients send a handful
+        # `check`'s answers per (origin, host[, server address]): clients send a handful
         # of distinct values
         self._decisions: dict[tuple[Any, ...], tuple[bytes, int] | None] = {}
 
