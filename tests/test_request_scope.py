@@ -174,30 +174,10 @@ async def test_a_request_in_a_task_that_moves_nursery_is_still_cancelled() -> No
     assert steps == ["after"] and scope.cancelled_caught
 
 
-async def test_request_scopes_nested_directly_the_outer_cancelled() -> None:
+@pytest.mark.parametrize("cancelled", ["outer", "inner"])
+async def test_request_scopes_nested_directly(cancelled: str) -> None:
     """Two request scopes, one straight inside the other (trio: both would have the task's
-    status as their parent): cancelling the outer one ends both, and the outer one takes it."""
-    outer, inner = cancel_scope_class()(), cancel_scope_class()()
-    steps: list[str] = []
-    with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-
-            async def request() -> None:
-                with outer:
-                    with inner:
-                        await anyio.sleep_forever()
-                    steps.append("not reached: the cancel is the outer scope's")
-                steps.append("after")
-
-            tg.start_soon(request)
-            await anyio.wait_all_tasks_blocked()
-            outer.cancel()
-    assert steps == ["after"]
-    assert outer.cancelled_caught and not inner.cancelled_caught and not inner.cancel_called
-    await anyio.lowlevel.checkpoint()
-
-
-async def test_request_scopes_nested_directly_the_inner_cancelled() -> None:
+    status as their parent): the one cancelled ends what it encloses and takes the cancel."""
     outer, inner = cancel_scope_class()(), cancel_scope_class()()
     steps: list[str] = []
     with anyio.fail_after(WAIT):
@@ -208,14 +188,19 @@ async def test_request_scopes_nested_directly_the_inner_cancelled() -> None:
                     with inner:
                         await anyio.sleep_forever()
                     steps.append("inner done")
-                    await anyio.lowlevel.checkpoint()  # the outer scope is not cancelled
+                    await anyio.lowlevel.checkpoint()  # cut here if the outer one is cancelled
                 steps.append("after")
 
             tg.start_soon(request)
             await anyio.wait_all_tasks_blocked()
-            inner.cancel()
-    assert steps == ["inner done", "after"]
-    assert inner.cancelled_caught and not outer.cancel_called and not outer.cancelled_caught
+            (outer if cancelled == "outer" else inner).cancel()
+    if cancelled == "outer":
+        assert steps == ["after"]
+        assert outer.cancelled_caught and not inner.cancel_called and not inner.cancelled_caught
+    else:
+        assert steps == ["inner done", "after"]
+        assert inner.cancelled_caught and not outer.cancel_called and not outer.cancelled_caught
+    await anyio.lowlevel.checkpoint()
 
 
 async def test_a_cancel_after_the_exit_changes_nothing() -> None:

@@ -111,13 +111,9 @@ def threadsafe_scheduler() -> Callable[[Callable[[], None]], object]:
 
 
 def cancel_scope_class() -> Callable[[], Any]:
-    """A class of cancel scopes for the running backend, for scopes made per request:
-    anyio's asyncio `CancelScope` class itself (calling it skips looking up the backend each
-    time, about a third of the cost of a scope entered and left), and on trio trio's own
-    `CancelScope`, which anyio's wraps (entering and leaving it directly costs about a third
-    less again; code inside may use anyio's scopes as usual, which are trio's there). What
-    callers use of a scope is common to both: `cancel()`, `cancel_called`, `with`. Valid
-    for the loop it was taken on."""
+    """A class of cancel scopes made per request, for the running loop: `RequestScope` on
+    asyncio, `TrioRequestScope` on trio (else anyio's asyncio `CancelScope` class, trio's own
+    `CancelScope`). What callers use: `with`, `cancel()`, `cancel_called`, `cancelled_caught`."""
     if running_backend() == "trio":
         lean = _trio_request_scope_class()
         if lean is not None:
@@ -130,9 +126,7 @@ def cancel_scope_class() -> Callable[[], Any]:
         import asyncio
         import threading
 
-        # bound to the loop: `asyncio.current_task()` without it asks for the running loop,
-        # which costs a getpid() system call on Python 3.11 (used on another loop, the scope
-        # finds its task the slow way)
+        # bound to the loop (asking for the running loop costs a getpid() on Python 3.11)
         return functools.partial(light, asyncio.get_running_loop(), threading.get_ident())
     import anyio
 
@@ -161,34 +155,24 @@ def _request_scope_class() -> type | None:
     RequestScope.current_task = staticmethod(asyncio.current_task)
     # Python 3.11's `current_task` is Python code around a lookup in the dict the C tasks keep
     # (3.12 has it in C): the lookup itself, a Python call fewer per request
-    current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
-    if isinstance(current_tasks, dict) and inspect.isfunction(asyncio.current_task):
-        RequestScope.task_on = current_tasks.get
-    else:
-        RequestScope.task_on = staticmethod(asyncio.current_task)
+    tasks: Any = getattr(asyncio.tasks, "_current_tasks", None)
+    lookup = isinstance(tasks, dict) and inspect.isfunction(asyncio.current_task)
+    RequestScope.task_on = tasks.get if lookup else staticmethod(asyncio.current_task)
     return RequestScope
 
 
 class RequestScope:
-    """A cancel scope for one request on asyncio, a third of a request's own cost cheaper
-    than anyio's (measured: 29 -> 19 µs of trimcp's work per JSON `tools/call` in process):
-    entering and leaving it touch no anyio bookkeeping, and a task of its own (each HTTP
-    request's) gets no anyio task state. It honours anyio's rules where they matter:
+    """A cancel scope for one request on asyncio (29 -> 19 µs of trimcp's work per JSON
+    `tools/call` in process against anyio's): it touches no anyio bookkeeping, and a task of
+    its own gets no anyio task state. anyio's rules where they matter: `cancel()` is
+    level-triggered (`Task.cancel` at once when the task waits, again at each turn of the
+    loop until the block is left; never inside a shielded anyio scope entered in the block,
+    never the current task from itself, never a task whose awaited future is done); leaving
+    takes back its own cancellations (`Task.uncancel`) and swallows the `CancelledError`
+    only if no other cancellation is pending, as anyio 4's scopes do. Only `with`,
+    `cancel()`, `cancel_called` and `cancelled_caught`; anyio's scopes inside work as usual."""
 
-    - `cancel()` is level-triggered, as anyio's: the task is cancelled (`Task.cancel`) at
-      once when it waits, and again at each turn of the loop until the block is left; never
-      while it is inside a shielded anyio scope entered in the block (the shield holds; the
-      cancellation lands once it is left), never the current task from itself, never a task
-      whose awaited future is already done (its result would be lost; next turn instead).
-    - leaving the block takes back its own cancellations (`Task.uncancel`) and swallows the
-      `CancelledError` only if no other cancellation (a native one, an enclosing anyio
-      scope's) is pending, as anyio 4's scopes do; `cancelled_caught` then says so.
-
-    Only `with`, `cancel()`, `cancel_called` and `cancelled_caught`: what the per-request
-    scopes of `trimcp.http` use. Anyio's scopes entered inside work as usual."""
-
-    # `_handle`, `_pending` and `_caught` are set only once cancelled: a request that is not
-    # (nearly all) pays for four attributes, not nine
+    # `_handle`, `_pending`, `_caught`: set only once cancelled (nearly no request is)
     __slots__ = (
         "_at_enter",
         "_caught",
@@ -294,40 +278,28 @@ class RequestScope:
 
 @functools.cache
 def _trio_request_scope_class() -> type | None:
-    """`TrioRequestScope` when trio's internals it builds on look as expected (trio 0.25+:
-    `CancelStatus(scope=, parent=)`, `Task._activate_cancel_status`, `CancelReason`); None,
-    and trio's own `CancelScope`, otherwise.
+    """`TrioRequestScope` when the trio internals it builds on look as expected, else None.
 
-    `TrioRequestScope` is trio's `CancelScope` for one request, without what a request never
-    uses: no deadline (none to register, no clock read), no shield, no constructor checks, no
-    context managers around each step, and no `CancelStatus` until it is cancelled. trio's
-    scope costs about 45,000 instructions entered and left, a third of trimcp's own work per
-    JSON call on trio; making and dropping a status alone about 15,000 (of 17,000 for the
-    eager version of this scope); this one records the task's status on entry and checks it
-    on exit (about 700 ns against 1,900 and trio's 5,400).
-
-    It takes part in trio's cancellation as a `CancelScope` does: `cancel()` puts a
-    `CancelStatus` of its own between the status the task had on entry and whatever the task
-    entered since (trio's `CancelStatus.parent` setter, as `task_status.started()` moves a
-    task's statuses), or makes it the task's own if it entered nothing; trio then delivers
-    `Cancelled` at the task's next checkpoint, and to anything nested that is not shielded.
-    Leaving restores the parent and catches the `Cancelled` it caused (in a group too, as
-    trio does). A scope gets its status on entry, as trio's does, when it is cancelled
-    already, when its task was made by `nursery.start()` and may still move nursery, and when
-    it is entered straight inside another request scope of the task that has none yet (the
-    two would have the same parent: which status goes where could not be told apart later).
-    Misnesting raises `RuntimeError`, and the scopes left open inside are abandoned
-    (cancelled), as trio does.
-
-    Only `with`, `cancel()`, `cancel_called` and `cancelled_caught`: what `trimcp.http`'s
-    per-request scopes use; trio's and anyio's scopes inside work as usual."""
+    It is trio's `CancelScope` for one request without what a request never uses (deadline,
+    shield, checks, context managers around each step) and without a `CancelStatus` until it
+    is cancelled: entered and left, about 700 ns against trio's 5,400 (a status made and
+    dropped alone costs 1,000). `cancel()` puts its status between the status the task had
+    on entry and whatever the task entered since (trio's `CancelStatus.parent` setter, as
+    `task_status.started()` moves statuses), or makes it the task's if it entered nothing;
+    trio then delivers `Cancelled` at the next checkpoint, to everything nested that is not
+    shielded, and leaving catches it (in a group too), as trio's scope does. A scope gets its
+    status on entry when it is cancelled already, when its task was made by `nursery.start()`
+    (it may still move nursery), and when it is entered straight inside a request scope of
+    the task that has none (both would have the same parent status). Misnesting raises
+    `RuntimeError` and abandons the scopes left open inside, as trio does. Only `with`,
+    `cancel()`, `cancel_called` and `cancelled_caught`; trio's and anyio's scopes inside work
+    as usual."""
     try:
         import trio
         from trio._core._run import CancelReason, CancelStatus
     except ImportError:
         return None
-    # what trio reads of a scope may grow in a later release: the trio versions this was
-    # checked against (`trio._core._run`), else trio's own scope
+    # what trio reads of a scope may grow: the versions this was checked against only
     version = tuple(int(part) for part in trio.__version__.split(".")[:2] if part.isdigit())
     if not (0, 25) <= version < (0, 36):
         return None
@@ -345,9 +317,7 @@ def _trio_request_scope_class() -> type | None:
     explicit = CancelReason(source="explicit")
 
     _EXITED = object()  # `_parent` of a scope that was left
-    # each task's innermost request scope entered without a status, while entered (a stack:
-    # each one's `_previous` is the one before it)
-    open_lazy: dict[Any, Any] = {}
+    open_lazy: dict[Any, Any] = {}  # each task's innermost scope entered without a status
     out_of_order = "Cancel scope stack corrupted: a request scope exited out of order"
 
     class TrioRequestScope:
@@ -401,9 +371,8 @@ def _trio_request_scope_class() -> type | None:
             return self
 
         def _open_status(self) -> None:
-            """Put this scope's `CancelStatus` in place: a child of the status the task had
-            at `__enter__`, and the parent of what the task entered since (trio's `parent`
-            setter moves it, as `started()` moves a task's statuses)."""
+            """Put this scope's `CancelStatus` in place: a child of the task's status at
+            `__enter__`, and the parent of what the task entered since."""
             task = self._task
             parent = self._parent
             scope: Any = self  # stands in for a trio `CancelScope` (what CancelStatus reads)
@@ -419,8 +388,7 @@ def _trio_request_scope_class() -> type | None:
                 current.parent = status
 
         def _unlist(self) -> None:
-            """Leaving: off `open_lazy`, where it was its task's innermost request scope
-            entered without a status (the one entered before it is again)."""
+            """Leaving: off `open_lazy` (the scope entered before it is its task's again)."""
             previous = self._previous
             if previous is self:  # never listed
                 return
@@ -515,14 +483,10 @@ _STREAM_CALLBACK = "StreamReaderProtocol.connection_made.<locals>.callback"
 
 @contextmanager
 def quiet_cancelled_connections() -> Iterator[None]:
-    """For the block, do not log a cancelled `asyncio.start_server` connection as an error.
-
-    Before Python 3.13, the done-callback asyncio puts on each connection task asks a
-    cancelled task for its exception, so every connection hypercorn cuts at the end of its
-    grace period is logged as "Exception in callback StreamReaderProtocol.connection_made.
-    <locals>.callback" with a `CancelledError` traceback. The running loop drops exactly that
-    report (any other goes to the handler that was there). Nothing to do on trio.
-    """
+    """For the block, do not log a cancelled `asyncio.start_server` connection as an error:
+    before Python 3.13 every connection hypercorn cuts at the end of its grace period is
+    logged as "Exception in callback StreamReaderProtocol.connection_made.<locals>.callback"
+    with a `CancelledError`. The running loop drops exactly that report. Nothing on trio."""
     if running_backend() != "asyncio" or sys.version_info >= (3, 13):
         yield
         return
