@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "types": 1,
     "exceptions": 1,
     "_backend": 1,
+    "_backend_trio": 0,  # the trio request scope `_backend` offers
     "settings": 1,
     "storage": 2,
     # anyio: the request engine, peers, worker threads

@@ -18,6 +18,17 @@ pytestmark = pytest.mark.anyio
 WAIT = 5
 
 
+@pytest.fixture(autouse=True)
+def no_scope_left_listed(anyio_backend: str) -> Any:
+    """trio: every request scope a test entered is off `open_lazy` once left (no task is
+    kept there)."""
+    yield
+    if anyio_backend == "trio":
+        from trimcp._backend_trio import trio_request_scope_class
+
+        assert not getattr(trio_request_scope_class(), "open_lazy", {})
+
+
 async def test_a_cancel_lands_on_the_next_wait_and_is_swallowed_at_the_exit() -> None:
     scope = cancel_scope_class()()
     reached = []
@@ -263,6 +274,34 @@ async def test_trio_misnesting_is_refused_as_trio_refuses_it() -> None:
         "not cancelled",
         "second exit refused",
     ]
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.parametrize(
+    ("kinds", "order"),
+    [("RR", "01"), ("RTR", "021"), ("RTR", "012"), ("RRR", "120"), ("RRR", "102")],
+)
+async def test_trio_misnested_request_scopes_behave_as_trio_scopes(kinds: str, order: str) -> None:
+    """Scopes entered by hand (R: a request scope, T: trio's) and left in the wrong order:
+    each exit refused or not, and the task afterwards, as with trio's scopes in their place."""
+    import trio
+
+    async def run(request_scope: Any) -> list[str]:
+        scopes = [request_scope() if kind == "R" else trio.CancelScope() for kind in kinds]
+        for scope in scopes:
+            scope.__enter__()
+        seen = []
+        for index in order:
+            try:
+                scopes[int(index)].__exit__(None, None, None)
+                seen.append("ok")
+            except RuntimeError:
+                seen.append("refused")
+        seen.append(f"deadline {trio.current_effective_deadline()}")
+        await trio.lowlevel.checkpoint()
+        return seen
+
+    assert await run(cancel_scope_class()) == await run(trio.CancelScope)
 
 
 async def test_a_scope_is_entered_once() -> None:
