@@ -112,14 +112,12 @@ async def call_tool(request: ServerRequest, params: CallToolParams) -> Any:
     ctx = request.context or Context(server, request)
     modern = request.envelope.modern
     if modern:  # an MRTR round: the answers the retry carries
-        if (
-            params.requestState is None
-            and request.raw_params is not None
-            and type(server.mrtr_keys) is _keys_type
-        ):
+        if params.requestState is not None or request.raw_params is None:
+            ctx._mrtr = _begin_round(request, params, _named_salient(params))
+        elif type(server.mrtr_keys) is _keys_type:  # keys checked already
             ctx._mrtr = FIRST_TRY  # a first try: its round is made if asked for (`mrtr_round_of`)
         else:
-            ctx._mrtr = _begin_tool_round(request, params)
+            ctx._mrtr = first_try_round(request)  # (checks the keys)
     token = current_context.set(ctx)
     try:
         result = await tool.invoke(
@@ -204,14 +202,6 @@ def _tool_salient_of_raw(raw: Any) -> dict[str, Any]:
     from trimcp.core.session import decode_params  # only when a first try asks for input
 
     return _named_salient(decode_params(raw, CallToolParams))
-
-
-def _begin_tool_round(request: ServerRequest, params: CallToolParams) -> Any:
-    """`_begin_round` for a `tools/call`: on a first try that came from a client, its salient
-    params are read from the raw params, and only if the tool asks for input."""
-    if params.requestState is not None or request.raw_params is None:
-        return _begin_round(request, params, _named_salient(params))
-    return first_try_round(request)
 
 
 def first_try_round(request: ServerRequest) -> Any:
