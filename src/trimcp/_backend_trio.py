@@ -140,6 +140,12 @@ def trio_request_scope_class() -> type | None:
                 else:
                     open_lazy[task] = previous
 
+        def _leave(self) -> None:
+            """Left (whatever it raises): off `open_lazy`, not entered any more."""
+            self._unlist()
+            self._task = None
+            self._parent = _EXITED
+
         @protected
         def cancel(self) -> None:
             if self._cancel_called:
@@ -173,9 +179,7 @@ def trio_request_scope_class() -> type | None:
                     self._parent = _EXITED
                     return False
                 if parent.abandoned_by_misnesting:  # left open in a misnested scope: quiet
-                    self._unlist()
-                    self._task = None
-                    self._parent = _EXITED
+                    self._leave()
                     self.cancelled_caught = isinstance(exc, cancelled_type)
                     return self.cancelled_caught
                 if run_context.task is not task or not parent.encloses(task._cancel_status):
@@ -198,15 +202,11 @@ def trio_request_scope_class() -> type | None:
                     current._activate_cancel_status(status.parent)
                     status.close()
                     self._cancel_status = None
-                    self._unlist()
-                    self._task = None
-                    self._parent = _EXITED
+                    self._leave()
                     raise RuntimeError(out_of_order)
             else:
                 current._activate_cancel_status(status.parent)
-            self._unlist()
-            self._task = None
-            self._parent = _EXITED
+            self._leave()
             caught = abandoned or (
                 exc is not None
                 and status.effectively_cancelled
