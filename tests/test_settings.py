@@ -43,6 +43,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "max_session_requests": ("7", 7),
     "max_server_requests": ("70", 70),
     "mrtr_keys": ("k1,k2", ["k1", "k2"]),
+    "http_gc_threshold": ("0", 0),
 }
 SAMPLES["server_auth"] = (SAMPLES["server_auth"][0], SAMPLES["server_auth"][0])
 
@@ -83,6 +84,7 @@ def test_defaults_without_the_environment_are_fastmcps() -> None:
     assert defaults.log_level is None  # run_http leaves logging alone: hypercorn warns only
     assert (defaults.max_session_requests, defaults.max_server_requests) == (10_000, 10_000)
     assert defaults.mrtr_keys is None
+    assert defaults.http_gc_threshold == 2000
     assert all(defaults.source(name) is None for name in OPTIONS)
 
 
@@ -128,6 +130,7 @@ OTHERS = {
     "max_session_requests": "1",
     "max_server_requests": "1",
     "mrtr_keys": "other",
+    "http_gc_threshold": "1",
 }
 
 

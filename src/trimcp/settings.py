@@ -155,6 +155,7 @@ OPTIONS: dict[str, Option] = {
         Option("max_session_requests", _integer, 10_000),
         Option("max_server_requests", _integer, 10_000),
         Option("mrtr_keys", _keys, None),
+        Option("http_gc_threshold", _integer, 2000),
     )
 }
 
@@ -187,6 +188,7 @@ class Settings:
     max_session_requests: int
     max_server_requests: int
     mrtr_keys: list[str] | None
+    http_gc_threshold: int
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ

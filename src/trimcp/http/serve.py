@@ -56,6 +56,7 @@ import anyio.abc
 from trimcp._backend import quiet_cancelled_connections, running_backend
 from trimcp.http.app import create_app
 from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+from trimcp.http.gc_tuning import serving_gc
 from trimcp.settings import settings
 
 if TYPE_CHECKING:
@@ -465,12 +466,13 @@ async def serve_asgi(
         raise ValueError("trimcp serves HTTP/1.1 and HTTP/2 over TCP: no quic_bind")
     from hypercorn.utils import wrap_app
 
-    await worker.serve(
-        wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
-        config,
-        shutdown_trigger=shutdown_trigger,
-        task_status=task_status,
-    )
+    with serving_gc():  # `trimcp.http.gc_tuning`
+        await worker.serve(
+            wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
+            config,
+            shutdown_trigger=shutdown_trigger,
+            task_status=task_status,
+        )
 
 
 @functools.cache
@@ -540,7 +542,8 @@ async def _serve(
             ended.set()
 
     failed: Exception | None = None
-    with quiet_cancelled_connections():  # the server's cut is no error (asyncio < 3.13)
+    # the server's cut is no error (asyncio < 3.13); the collector tuned for serving
+    with quiet_cancelled_connections(), serving_gc():
         async with anyio.create_task_group() as tg:
             try:
                 await tg.start(run_server)
