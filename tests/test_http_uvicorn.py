@@ -277,6 +277,14 @@ async def test_a_response_is_written_at_once_and_a_streamed_head_is_not_held(any
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    @mcp.custom_route("/chunks", methods=["GET"])
+    async def chunks(request: Request) -> Response:
+        async def two() -> Any:
+            yield b"one,"
+            yield b"two"
+
+        return StreamingResponse(two(), media_type="text/plain")
+
     @mcp.tool
     def add(a: int, b: int) -> int:
         return a + b
@@ -286,6 +294,11 @@ async def test_a_response_is_written_at_once_and_a_streamed_head_is_not_held(any
         assert (await client.get("/health")).text == "OK"
         assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
         assert writes[0].endswith(b"\r\n\r\nOK")
+        writes.clear()
+        # what a response writes in the iteration it starts in leaves in one write
+        assert (await client.get("/chunks")).text == "one,two"
+        assert len(writes) == 1 and writes[0].startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"one," in writes[0] and b"two" in writes[0]
         writes.clear()
         initialize = {
             "jsonrpc": "2.0",
