@@ -18,6 +18,7 @@ __all__ = [
     "Wakeup",
     "cancel_scope_class",
     "current_loop",
+    "loop_scheduler",
     "quiet_cancelled_connections",
     "running_backend",
     "spawn_detached",
@@ -110,6 +111,16 @@ def threadsafe_scheduler() -> Callable[[Callable[[], None]], object]:
 
         return trio.lowlevel.current_trio_token().run_sync_soon
     raise RuntimeError("no running asyncio or trio event loop")
+
+
+def loop_scheduler() -> Callable[[Callable[[], None]], object]:
+    """A function that, called from the current loop's own thread, runs a callback on it once
+    what is ready now has run (asyncio's `call_soon`; trio's `run_sync_soon`)."""
+    if running_backend() == "asyncio":
+        import asyncio
+
+        return asyncio.get_running_loop().call_soon
+    return threadsafe_scheduler()
 
 
 def cancel_scope_class() -> Callable[[], Any]:
