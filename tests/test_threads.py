@@ -99,6 +99,7 @@ async def test_cancellation_reaches_a_sync_function_cooperatively():
 def one_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """A fresh pool for the test's loop that never runs more than one worker thread."""
     monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_last", None)
     monkeypatch.setattr(threads, "_MAX_WORKERS", 1)
 
 
@@ -196,3 +197,103 @@ async def test_a_cancelled_request_whose_handler_swallows_it_is_unanswered_and_t
                 answer = json.loads(await ours.receive())  # not the answer to 1
                 assert answer == {"jsonrpc": "2.0", "id": rid, "result": "PING"}
             await ours.aclose()
+
+
+async def test_workers_idling_out_while_woken_lose_no_call(monkeypatch: pytest.MonkeyPatch):
+    """Workers (and the watchdog) that idle out after a millisecond, so that their timeouts
+    cross the wake-ups of the calls that keep coming: `Condition.wait` may then say it timed
+    out although a `notify` chose it. Every call still completes, and the pool still serves
+    afterwards (its count of awake workers did not drift)."""
+    monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_last", None)
+    monkeypatch.setattr(threads, "_IDLE_SECONDS", 0.001)
+    done = 0
+
+    async def burst(n: int) -> None:
+        nonlocal done
+        async with anyio.create_task_group() as tg:
+            for i in range(n):
+                tg.start_soon(run_sync, int, i)
+        done += n
+
+    with anyio.fail_after(30):
+        for round_ in range(400):
+            await burst(1 + round_ % 4)
+            # a wait for anyio's own worker now and then: this pool's workers time out
+            if round_ % 50 == 0:
+                await anyio.to_thread.run_sync(threading.Event().wait, 0.002)
+        assert await run_sync(int, "7") == 7
+    assert done == sum(1 + r % 4 for r in range(400))
+    pool = threads._pool()
+    with pool._lock:
+        assert pool._awake <= pool._workers and pool._wakeups <= pool._idle
+
+
+def test_a_pool_does_not_keep_its_loop_alive() -> None:
+    import gc
+    import weakref
+
+    from trimcp._backend import current_loop
+
+    loops: list[weakref.ref[object]] = []
+
+    async def main() -> None:
+        assert await run_sync(int, "1") == 1
+        loops.append(weakref.ref(current_loop()))
+
+    for backend in ("asyncio", "trio"):
+        anyio.run(main, backend=backend)
+        gc.collect()
+        assert loops[-1]() is None, backend
+
+
+def test_calls_fail_at_once_when_no_worker_thread_can_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that cannot start (the process is out of threads) fails the waiting calls
+    with that reason, on the loop (a trio loop survives it), and the pool serves again once
+    threads can start."""
+    start = threading.Thread.start
+
+    def refusing(self: threading.Thread) -> None:
+        if self.name == "trimcp-worker":
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    for backend in ("asyncio", "trio"):
+
+        async def main() -> None:
+            with anyio.fail_after(WAIT):
+                monkeypatch.setattr(threading.Thread, "start", refusing)
+                with pytest.raises(RuntimeError, match="no worker thread could be started"):
+                    await run_sync(int, "1")
+                monkeypatch.setattr(threading.Thread, "start", start)
+                assert await run_sync(int, "2") == 2
+
+        anyio.run(main, backend=backend)
+
+
+class CrossingCondition(threading.Condition):
+    """A worker's condition whose `wait` always reports a timeout, as `Condition.wait` does
+    when its timeout crosses the `notify` that chose it."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        super().wait(timeout)
+        return False
+
+
+async def test_a_wake_up_reported_as_a_timeout_still_counts(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_last", None)
+    pool = threads._pool()
+    pool._work = CrossingCondition(pool._lock)
+    with anyio.fail_after(WAIT):
+        for i in range(20):  # each call finds the worker idle: it is woken through `_work`
+            assert await run_sync(int, str(i)) == i
+            while True:  # until the worker waits again (it is idle between the calls)
+                with pool._lock:
+                    if pool._idle and not pool._awake:
+                        break
+                await anyio.lowlevel.checkpoint()
+    with pool._lock:
+        assert (pool._awake, pool._wakeups) == (0, 0)

@@ -15,6 +15,7 @@ is waited for, as with `anyio.to_thread.run_sync` (sync code cannot be interrupt
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import threading
 import weakref
@@ -143,40 +144,57 @@ class _Pool:
         self._started = 0  # jobs taken so far: the watchdog's progress counter
         self._watching = False
         self._watch_idle = False  # the watchdog sleeps until jobs arrive
-        self._soon = loop_scheduler()  # made on the loop's thread, used there only
+        # used on the loop's thread only; weakly, as `_schedule`
+        self._soon = weakref.WeakMethod(loop_scheduler())
         self._kick_pending = False  # a `_kick` is scheduled and not yet run
 
     def submit(self, job: _Job) -> None:
         with self._lock:
-            self._jobs.append(job)
-            if self._awake == 0 and not self._kick_pending:
-                self._kick_pending = True
-                self._soon(self._kick)
-            if not self._watching:
-                self._watching = True
+            if not self._watching:  # (a thread that cannot start fails the call: none queued)
                 threading.Thread(target=self._watchdog, name="trimcp-watchdog", daemon=True).start()
+                self._watching = True
             elif self._watch_idle:
                 self._watch_idle = False
                 self._watch.notify()
+            self._jobs.append(job)
+            if self._awake == 0 and not self._kick_pending:
+                soon = self._soon()
+                if soon is not None:  # else the loop is gone; nobody waits any more
+                    self._kick_pending = True
+                    soon(self._kick)
 
     def _kick(self) -> None:
         """On the loop, once what was ready has run: wake a worker for the jobs submitted
-        since, unless one is awake."""
+        since, unless one is awake. If no worker thread can be started, those jobs fail."""
         with self._lock:
             self._kick_pending = False
-            if self._jobs and self._awake == 0:
+            if not self._jobs or self._awake:
+                return
+            try:
                 self._wake_one()
+                return
+            except RuntimeError as exc:  # "can't start new thread"
+                reason = f"no worker thread could be started: {exc}"
+                failed = list(self._jobs)
+                self._jobs.clear()
+        for job in failed:
+            job.error = RuntimeError(reason)
+            self._finished.append(job)
+        self._deliver()
 
     def _wake_one(self) -> None:
-        """With the lock held: get one more worker running."""
+        """With the lock held: get one more worker running (`RuntimeError` if a thread is
+        needed and cannot be started; nothing is counted then)."""
         if self._idle > self._wakeups:
             self._wakeups += 1
             self._awake += 1
             self._work.notify()
         elif self._workers < _MAX_WORKERS:
+            # started first: it waits for the lock held here, and a start that fails counts
+            # no worker
+            threading.Thread(target=self._worker, name="trimcp-worker", daemon=True).start()
             self._workers += 1
             self._awake += 1
-            threading.Thread(target=self._worker, name="trimcp-worker", daemon=True).start()
 
     def _watchdog(self) -> None:
         with self._lock:
@@ -187,7 +205,9 @@ class _Pool:
                     quiet = 0
                     self._deliver_soon()
                     if self._started == seen and self._running >= self._awake:
-                        self._wake_one()  # jobs wait, nobody took one, every worker is stuck
+                        # jobs wait, nobody took one, every worker is stuck
+                        with contextlib.suppress(RuntimeError):  # no thread: next tick
+                            self._wake_one()
                     seen = self._started
                     self._watch.wait(_STALL)
                 elif quiet < _QUIET_TICKS:
@@ -201,7 +221,7 @@ class _Pool:
                         self._watch_idle = False
                         return
                     self._watch_idle = False
-                    seen = self._started  # measure a full stall period from now
+                    seen = -1  # a full stall period from the next tick (the kick comes first)
 
     def _worker(self) -> None:
         ran = False  # back from a job: no longer `_running`
@@ -212,18 +232,22 @@ class _Pool:
                     ran = False
                 if not self._jobs:
                     self._awake -= 1
-                    while not self._jobs:
+                    while True:
                         self._idle += 1
                         notified = self._work.wait(_IDLE_SECONDS)
                         self._idle -= 1
-                        if notified:
-                            self._wakeups -= 1
+                        # `_wakeups` are permits, whichever waiter takes one: `wait` can
+                        # report a timeout although a `notify` chose this waiter (the two
+                        # crossed), and the notified one may find the permit taken
+                        if self._wakeups:
+                            self._wakeups -= 1  # `_wake_one` counted it awake already
                             break
-                        if not self._jobs:
+                        if self._jobs:
+                            self._awake += 1  # woke by timeout to find work
+                            break
+                        if not notified:  # idle for `_IDLE_SECONDS`
                             self._workers -= 1
                             return
-                    else:
-                        self._awake += 1  # woke by timeout to find work
                     if not self._jobs:
                         continue
                 job = self._jobs.popleft()
@@ -235,6 +259,7 @@ class _Pool:
             ran = True
             job.run()
             self._finished.append(job)
+            del job  # not kept while idle: through its waiter it holds the loop
             if not self._jobs:
                 self._deliver_soon()
 
