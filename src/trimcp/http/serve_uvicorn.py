@@ -81,7 +81,7 @@ DEFAULT_MAX_HEADER_SIZE = 16 * 1024  # hypercorn's and h11's default
 _REFUSED = ("uds", "fd", "reload", "workers", "app")
 _IGNORED = ("loop", "lifespan", "host", "port")
 _TOO_LARGE = b"Request Header Fields Too Large"
-_JOIN_LIMIT = 64 * 1024  # a first body write up to this is joined to the held head
+_JOIN_LIMIT = 64 * 1024  # the most a response's first iteration holds (head included)
 
 
 class _HeadTooLargeError(Exception):
@@ -93,12 +93,13 @@ class _HeadHoldingTransport:
     """A connection's transport, holding the writes of each response's first loop iteration
     (see the module docstring); everything else is the transport's own."""
 
-    __slots__ = ("_call_soon", "_held", "_hold", "_transport")
+    __slots__ = ("_call_soon", "_held", "_held_size", "_hold", "_transport")
 
     def __init__(self, transport: Any, call_soon: Callable[[Callable[[], None]], object]) -> None:
         self._transport = transport
         self._call_soon = call_soon
-        self._held: bytes | None = None
+        self._held: list[bytes] | None = None  # joined once, in `flush`
+        self._held_size = 0
         self._hold = False
 
     def hold_next(self) -> None:
@@ -109,14 +110,16 @@ class _HeadHoldingTransport:
     def write(self, data: bytes) -> None:
         held = self._held
         if held is not None:
-            if len(held) + len(data) <= _JOIN_LIMIT:
-                self._held = held + data  # out with the flush, at the end of the iteration
+            size = self._held_size + len(data)
+            if size <= _JOIN_LIMIT:  # out with the flush, at the end of the iteration
+                held.append(bytes(data))  # (a copy only of what is not `bytes`)
+                self._held_size = size
                 return
-            self._held = None
-            self._transport.write(held)
+            self.flush()
         elif self._hold:
             self._hold = False
-            self._held = bytes(data)
+            self._held = [bytes(data)]
+            self._held_size = len(data)
             self._call_soon(self.flush)
             return
         self._transport.write(data)
@@ -126,7 +129,8 @@ class _HeadHoldingTransport:
         held = self._held
         if held is not None:
             self._held = None
-            self._transport.write(held)  # as uvicorn would have written it, closing or not
+            # as uvicorn would have written it, closing or not
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()  # type: ignore[no-any-return]
