@@ -250,9 +250,9 @@ def test_a_pool_does_not_keep_its_loop_alive() -> None:
 def test_calls_fail_at_once_when_no_worker_thread_can_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A worker that cannot start (the process is out of threads) fails the waiting calls
-    with that reason, on the loop (a trio loop survives it), and the pool serves again once
-    threads can start."""
+    """A worker that cannot start (the process is out of threads) fails the call: a lone
+    call at once, calls gathered for a worker on the loop (`_kick`; a trio loop survives
+    it); and the pool serves again once threads can start."""
     start = threading.Thread.start
 
     def refusing(self: threading.Thread) -> None:
@@ -265,8 +265,13 @@ def test_calls_fail_at_once_when_no_worker_thread_can_start(
         async def main() -> None:
             with anyio.fail_after(WAIT):
                 monkeypatch.setattr(threading.Thread, "start", refusing)
+                with pytest.raises(RuntimeError, match="can't start new thread"):
+                    await run_sync(int, "1")
+                pool = threads._pool()
+                pool._in_flight += 1  # as if another call's result were on its way
                 with pytest.raises(RuntimeError, match="no worker thread could be started"):
                     await run_sync(int, "1")
+                pool._in_flight -= 1
                 monkeypatch.setattr(threading.Thread, "start", start)
                 assert await run_sync(int, "2") == 2
 
@@ -297,3 +302,30 @@ async def test_a_wake_up_reported_as_a_timeout_still_counts(monkeypatch: pytest.
                 await anyio.lowlevel.checkpoint()
     with pool._lock:
         assert (pool._awake, pool._wakeups) == (0, 0)
+
+
+async def test_a_lone_call_wakes_a_worker_at_once_and_calls_together_are_gathered(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The wake-up policy: a call with none in flight wakes a worker as it is submitted;
+    after a delivery of several results, the next calls wait for the loop to run what is
+    ready (`_kick`), and are then taken by one worker."""
+    monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_last", None)
+    pool = threads._pool()
+    with anyio.fail_after(WAIT):
+        job = threads._Job(int, ("1",), {}, pool.new_wakeup())
+        pool.submit(job)
+        assert pool._awake == 1 and not pool._kick_pending  # woken at once
+        await job.wakeup.wait()
+        assert job.result == 1
+        pool._gathering = True  # as after a delivery of several results
+        while pool._awake:  # the worker goes back to waiting
+            await anyio.lowlevel.checkpoint()
+        jobs = [threads._Job(int, (str(i),), {}, pool.new_wakeup()) for i in range(3)]
+        for job in jobs:
+            pool.submit(job)
+        assert pool._awake == 0 and pool._kick_pending  # woken once the loop gets to it
+        for job in jobs:
+            await job.wakeup.wait()
+        assert [job.result for job in jobs] == [0, 1, 2]
