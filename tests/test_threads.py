@@ -147,7 +147,7 @@ async def test_a_result_is_not_held_back_by_a_blocked_job_behind_it(one_worker: 
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_sync, gate.wait, 10)  # occupies the only worker
-            while not threads._pool()._started:
+            while not threads._pool()._running:
                 await anyio.lowlevel.checkpoint()
             tg.start_soon(fast)
             await wait_for_queued(1)
@@ -227,6 +227,7 @@ async def test_workers_idling_out_while_woken_lose_no_call(monkeypatch: pytest.M
     pool = threads._pool()
     with pool._lock:
         assert pool._awake <= pool._workers and pool._wakeups <= pool._idle
+        assert pool._in_flight == 0
 
 
 def test_a_pool_does_not_keep_its_loop_alive() -> None:
@@ -274,6 +275,7 @@ def test_calls_fail_at_once_when_no_worker_thread_can_start(
                 pool._in_flight -= 1
                 monkeypatch.setattr(threading.Thread, "start", start)
                 assert await run_sync(int, "2") == 2
+                assert pool._in_flight == 0
 
         anyio.run(main, backend=backend)
 
@@ -301,7 +303,7 @@ async def test_a_wake_up_reported_as_a_timeout_still_counts(monkeypatch: pytest.
                         break
                 await anyio.lowlevel.checkpoint()
     with pool._lock:
-        assert (pool._awake, pool._wakeups) == (0, 0)
+        assert (pool._awake, pool._wakeups, pool._in_flight) == (0, 0, 0)
 
 
 async def test_a_lone_call_wakes_a_worker_at_once_and_calls_together_are_gathered(
@@ -316,7 +318,9 @@ async def test_a_lone_call_wakes_a_worker_at_once_and_calls_together_are_gathere
     with anyio.fail_after(WAIT):
         job = threads._Job(int, ("1",), {}, pool.new_wakeup())
         pool.submit(job)
-        assert pool._awake == 1 and not pool._kick_pending  # woken at once
+        assert not pool._kick_pending
+        with pool._lock:  # woken at once (it may even have run the job since)
+            assert pool._awake == 1 or job in pool._finished
         await job.wakeup.wait()
         assert job.result == 1
         pool._gathering = True  # as after a delivery of several results
@@ -329,3 +333,31 @@ async def test_a_lone_call_wakes_a_worker_at_once_and_calls_together_are_gathere
         for job in jobs:
             await job.wakeup.wait()
         assert [job.result for job in jobs] == [0, 1, 2]
+        assert pool._in_flight == 0
+
+
+async def test_a_call_behind_a_stuck_worker_gets_another_worker_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The only awake worker has been inside a job for longer than `_STALL`: a call
+    submitted now wakes another worker as it is submitted, not at the watchdog's tick."""
+    monkeypatch.setattr(threads, "_pools", type(threads._pools)())
+    monkeypatch.setattr(threads, "_last", None)
+    pool = threads._pool()
+    release = threading.Event()
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_sync, release.wait, WAIT)
+            while not pool._running:
+                await anyio.lowlevel.checkpoint()
+            with pool._lock:
+                pool._last_start -= 1.0  # as if it had been stuck for a second
+                awake = pool._awake
+            job = threads._Job(int, ("5",), {}, pool.new_wakeup())
+            pool.submit(job)
+            with pool._lock:
+                assert pool._awake == awake + 1 or job in pool._finished
+            await job.wakeup.wait()
+            assert job.result == 5
+            release.set()
+    assert pool._in_flight == 0

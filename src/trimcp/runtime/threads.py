@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -40,7 +41,7 @@ T = TypeVar("T")
 _MAX_WORKERS = 40
 _IDLE_SECONDS = 10.0
 _STALL = 0.005  # seconds without progress before the watchdog adds a worker (its tick)
-_QUIET_TICKS = 50  # the watchdog's ticks without jobs before it sleeps until the next submit
+_QUIET_TICKS = 50  # ticks finding no job waiting before the watchdog sleeps until a submit
 
 
 class _Job:
@@ -109,24 +110,24 @@ class _Pool:
 
     Fast sync functions are best run back to back by one awake worker (every extra awake
     thread only adds GIL hand-offs), but a function that blocks must not hold up the others.
-    So a worker is woken only when none is awake, and a watchdog thread wakes one more
-    whenever jobs are waiting, no worker has started one for `_STALL` seconds and every
-    awake worker is inside a job: blocking functions still run concurrently, each extra
-    thread joining within a few milliseconds. A worker awake but not in a job is waiting for
-    the GIL (the loop holds it while it has work): another thread would wait for it too.
-    Results go back to the loop in batches (see `_deliver_soon`).
+    So a worker is woken only when none is awake, or when jobs wait, every awake worker is
+    inside a job and none has started one for `_STALL` seconds (`_stalled`: checked at each
+    submit and on each tick of a watchdog thread): blocking functions still run concurrently,
+    each extra thread joining at once or within a tick. A worker awake but not in a job is
+    waiting for the GIL (the loop holds it while it has work): another thread would wait for
+    it too. Results go back to the loop in batches (see `_deliver_soon`).
 
     Thread switches are what the hand-over costs under load (a tenth of a uvicorn server's
     CPU at 0.68 switches per call, 32 connections), so the threads are woken sparingly:
     - while calls come together (the last delivery handed back several), a worker is woken
       once the loop has run what is ready now (`_kick`), not at the first submit: the jobs
       the loop submits in that time wait for it together, and it does not take the GIL from
-      the loop in between. A lone call (none in flight, the last delivery had one) wakes it
-      at once: waiting for the loop would add to its latency (sequential sync calls over
+      the loop in between. A lone call (none in flight, and the last delivery, if any, had
+      one) wakes it at once: waiting for the loop would add to its latency (sequential sync calls over
       stdio: 200 -> 235 µs) and gather nothing;
-    - the watchdog ticks every `_STALL` seconds while jobs come, and through `_QUIET_TICKS`
-      ticks without any before it sleeps until the next submit: woken at every submit, it
-      cost a switch or two per call.
+    - the watchdog ticks every `_STALL` seconds while jobs wait, and through `_QUIET_TICKS`
+      ticks that find none before it sleeps until the next submit: woken at every submit,
+      it cost a switch or two per call.
     """
 
     def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
@@ -144,7 +145,7 @@ class _Pool:
         self._workers = 0
         self._awake = 0  # workers running jobs or woken to
         self._running = 0  # workers inside a job (taken, not yet back for the next)
-        self._started = 0  # jobs taken so far: the watchdog's progress counter
+        self._last_start = 0.0  # `time.monotonic()` when a worker last took a job
         self._watching = False
         self._watch_idle = False  # the watchdog sleeps until jobs arrive
         # used on the loop's thread only; weakly, as `_schedule`
@@ -155,9 +156,12 @@ class _Pool:
 
     def submit(self, job: _Job) -> None:
         with self._lock:
-            if not self._watching:  # (a thread that cannot start fails the call: none queued)
-                threading.Thread(target=self._watchdog, name="trimcp-watchdog", daemon=True).start()
-                self._watching = True
+            if not self._watching:
+                watchdog = threading.Thread(target=self._watchdog, name="trimcp-watchdog")
+                watchdog.daemon = True
+                with contextlib.suppress(RuntimeError):  # no thread now: at the next submit
+                    watchdog.start()
+                    self._watching = True
             elif self._watch_idle:
                 self._watch_idle = False
                 self._watch.notify()
@@ -169,6 +173,9 @@ class _Pool:
                     if soon is not None:  # else the loop is gone; nobody waits any more
                         self._kick_pending = True
                         soon(self._kick)
+            elif self._stalled():  # the awake workers are stuck in long jobs: one more
+                with contextlib.suppress(RuntimeError):  # else it waits for one of them
+                    self._wake_one()
             self._jobs.append(job)
             self._in_flight += 1
 
@@ -191,9 +198,18 @@ class _Pool:
             self._finished.append(job)
         self._deliver()
 
+    def _stalled(self) -> bool:
+        """With the lock held, jobs waiting: will no worker take one soon? None is awake and
+        no kick is coming, or every awake one is inside a job and none started one for
+        `_STALL` seconds."""
+        if not self._awake:
+            return not self._kick_pending
+        return self._running >= self._awake and time.monotonic() - self._last_start >= _STALL
+
     def _wake_one(self) -> None:
-        """With the lock held: get one more worker running (`RuntimeError` if a thread is
-        needed and cannot be started; nothing is counted then)."""
+        """With the lock held: get one more worker running, unless `_MAX_WORKERS` run and
+        none is idle (`RuntimeError` if a thread is needed and cannot be started; nothing is
+        counted then)."""
         if self._idle > self._wakeups:
             self._wakeups += 1
             self._awake += 1
@@ -207,21 +223,17 @@ class _Pool:
 
     def _watchdog(self) -> None:
         with self._lock:
-            seen = -1
             quiet = 0
             while True:
                 if self._jobs:
                     quiet = 0
                     self._deliver_soon()
-                    if self._started == seen and self._running >= self._awake:
-                        # jobs wait, nobody took one, every worker is stuck
+                    if self._stalled():
                         with contextlib.suppress(RuntimeError):  # no thread: next tick
                             self._wake_one()
-                    seen = self._started
                     self._watch.wait(_STALL)
                 elif quiet < _QUIET_TICKS:
                     quiet += 1
-                    seen = -1  # a stall is counted from the first tick that sees jobs
                     self._watch.wait(_STALL)
                 else:
                     self._watch_idle = True
@@ -230,7 +242,6 @@ class _Pool:
                         self._watch_idle = False
                         return
                     self._watch_idle = False
-                    seen = -1  # a full stall period from the next tick (the kick comes first)
 
     def _worker(self) -> None:
         ran = False  # back from a job: no longer `_running`
@@ -260,7 +271,7 @@ class _Pool:
                     if not self._jobs:
                         continue
                 job = self._jobs.popleft()
-                self._started += 1
+                self._last_start = time.monotonic()
                 self._running += 1
                 last = not self._jobs
             if last:  # it may block: first hand back what is done
@@ -293,6 +304,8 @@ class _Pool:
         """On the loop: wake the callers of every job finished so far."""
         self._delivery_pending = False
         finished = self._finished
+        if not finished:  # (two deliveries crossed)
+            return
         self._gathering = len(finished) > 1  # calls come together: gather the next ones
         while finished:
             job = finished.popleft()
