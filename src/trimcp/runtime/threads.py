@@ -123,8 +123,8 @@ class _Pool:
       once the loop has run what is ready now (`_kick`), not at the first submit: the jobs
       the loop submits in that time wait for it together, and it does not take the GIL from
       the loop in between. A lone call (none in flight, and the last delivery, if any, had
-      one) wakes it at once: waiting for the loop would add to its latency (sequential sync calls over
-      stdio: 200 -> 235 µs) and gather nothing;
+      one) wakes it at once: waiting for the loop would add to its latency (sequential sync
+      calls over stdio: 200 -> 235 µs) and gather nothing;
     - the watchdog ticks every `_STALL` seconds while jobs wait, and through `_QUIET_TICKS`
       ticks that find none before it sleeps until the next submit: woken at every submit,
       it cost a switch or two per call.
@@ -231,17 +231,17 @@ class _Pool:
                     if self._stalled():
                         with contextlib.suppress(RuntimeError):  # no thread: next tick
                             self._wake_one()
-                    self._watch.wait(_STALL)
-                elif quiet < _QUIET_TICKS:
-                    quiet += 1
-                    self._watch.wait(_STALL)
-                else:
+                elif quiet == _QUIET_TICKS:  # sleep until a submit, or leave
                     self._watch_idle = True
                     if not self._watch.wait(_IDLE_SECONDS) and not self._jobs:
                         self._watching = False
                         self._watch_idle = False
                         return
                     self._watch_idle = False
+                    continue
+                else:
+                    quiet += 1
+                self._watch.wait(_STALL)
 
     def _worker(self) -> None:
         ran = False  # back from a job: no longer `_running`
