@@ -186,6 +186,32 @@ async def test_serve_asgi_serves_any_app_with_the_tuned_classes(anyio_backend_na
     assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
 
 
+async def test_serve_asgi_without_a_lifespan_never_sends_the_app_one(anyio_backend_name: str):
+    """`lifespan=False` (what `run_http` asks, since it runs the app's lifespan itself): the
+    app is served, from startup to shutdown, without ever getting a lifespan scope."""
+    app = CannedApp()
+    scopes: list[str] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope["type"])
+        await app(scope, receive, send)
+
+    config = serve_module.build_config()
+    config.bind = ["127.0.0.1:0"]
+    stop = anyio.Event()
+    with anyio.fail_after(WAIT):
+        async with anyio.create_task_group() as tg:
+            binds = await tg.start(
+                partial(serve_asgi, recording, config, shutdown_trigger=stop.wait, lifespan=False)
+            )
+            port = int(binds[0].rpartition(":")[2])
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                assert (await canned_answer(stream)).startswith(b"HTTP/1.1 200")
+            stop.set()
+    assert scopes == ["http"]
+    assert app.lifespan == []
+
+
 async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
     """`TunedProtocolWrapper` builds its protocols itself (not through hypercorn's
     `__init__`): a client with HTTP/2 prior knowledge still gets hypercorn's HTTP/2."""

@@ -19,7 +19,7 @@ Theory of operation (the same for both servers; "the server" is hypercorn or uvi
    the bound address is known at once, on both backends; `TCP_NODELAY` is inherited by the
    accepted sockets). hypercorn gets it as `fd://N`, uvicorn as `serve(sockets=[sock])`.
 2. Enter the app's lifespan here, in this task (server lifespan + endpoints' `running()`);
-   the server's own lifespan is answered trivially (hypercorn) or off (uvicorn), so the
+   the server runs no lifespan of its own (hypercorn: `lifespan=False`; uvicorn: off), so the
    lifespan runs exactly once and is exited by the task that entered it.
 3. Run the server in a child task inside a *shielded* cancel scope, and report the address
    to `task_status` once it listens.
@@ -55,7 +55,7 @@ import anyio.abc
 
 from trimcp._backend import quiet_cancelled_connections, running_backend
 from trimcp.http.app import create_app
-from trimcp.http.asgi import ASGIApp, Receive, Scope, Send
+from trimcp.http.asgi import ASGIApp
 from trimcp.http.gc_tuning import serving_gc
 from trimcp.settings import settings
 
@@ -96,25 +96,6 @@ class ServerAddress(NamedTuple):
     host: str
     port: int
     url: str
-
-
-class _LifespanAnswered:
-    """Answers hypercorn's lifespan scope at once: `run_http` runs the lifespan itself."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            await self.app(scope, receive, send)
-            return
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
 
 class ServingServer(Protocol):
@@ -182,11 +163,11 @@ def _uvicorn_serving() -> Any:
 
 
 class _HypercornServing:
-    """hypercorn as `run_http` drives it (`ServingServer`): trimcp's tuned serve loop, its
-    lifespan scope answered trivially, stopped by a trigger."""
+    """hypercorn as `run_http` drives it (`ServingServer`): trimcp's tuned serve loop, without
+    a lifespan of its own, stopped by a trigger."""
 
     def __init__(self, app: ASGIApp, config: Config) -> None:
-        self.app = _LifespanAnswered(app)
+        self.app = app
         self.config = config
         self.grace = config.graceful_timeout
         # hypercorn cuts the connections still open after its grace period: give the
@@ -199,7 +180,11 @@ class _HypercornServing:
     async def serve(self, sock: socket.socket, *, task_status: anyio.abc.TaskStatus[Any]) -> None:
         self.config.bind = [f"fd://{sock.detach()}"]
         await serve_asgi(
-            self.app, self.config, shutdown_trigger=self.trigger.wait, task_status=task_status
+            self.app,
+            self.config,
+            shutdown_trigger=self.trigger.wait,
+            task_status=task_status,
+            lifespan=False,
         )
 
     def stop(self) -> None:
@@ -435,11 +420,13 @@ async def serve_asgi(
     *,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: anyio.abc.TaskStatus[list[str]] = anyio.TASK_STATUS_IGNORED,
+    lifespan: bool = True,
 ) -> None:
     """Serve any ASGI app with hypercorn on the running backend (asyncio or trio), tuned as
     trimcp's own servers are: hypercorn's `serve`, with trimcp's connection classes
     (`trimcp.http.tuning`) and nothing of hypercorn's replaced. HTTP/1.1 and HTTP/2 over
-    TCP (with TLS if `config` has a certificate); hypercorn runs the app's lifespan.
+    TCP (with TLS if `config` has a certificate); hypercorn runs the app's lifespan unless
+    `lifespan=False`.
 
     Args:
         app: an ASGI 3 application.
@@ -450,6 +437,8 @@ async def serve_asgi(
             until `max_requests` is reached.
         task_status: `await tg.start(serve_asgi, app, config)` returns the bound URLs once
             the server listens.
+        lifespan: False when the caller runs the app's lifespan itself (as `run_http`
+            does): the app then never gets a lifespan scope.
 
     Raises:
         RuntimeError: no asyncio or trio event loop is running, or the installed hypercorn
@@ -472,6 +461,7 @@ async def serve_asgi(
             config,
             shutdown_trigger=shutdown_trigger,
             task_status=task_status,
+            lifespan=lifespan,
         )
 
 

@@ -94,22 +94,26 @@ async def serve(
     *,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: anyio.abc.TaskStatus[list[str]] = anyio.TASK_STATUS_IGNORED,
+    lifespan: bool = True,
 ) -> None:
     """Serve `app` (hypercorn-wrapped: `hypercorn.utils.wrap_app`) on `config`'s binds until
     `shutdown_trigger` returns (or `config.max_requests` is reached), then shut down as
     hypercorn does: stop accepting, give the connections `graceful_timeout`, run the
-    lifespan's shutdown. `task_status` gets the bound URLs once listening."""
+    lifespan's shutdown. `task_status` gets the bound URLs once listening. `lifespan=False`:
+    the app's lifespan is the caller's, and the app never sees a lifespan scope."""
     config.set_statsd_logger_class(StatsdLogger)
     loop = asyncio.get_running_loop()
 
     lifespan_state: LifespanState = {}
-    lifespan = Lifespan(app, config, loop, lifespan_state)
-    lifespan_task = loop.create_task(lifespan.handle_lifespan())
-    await lifespan.wait_for_startup()
-    if lifespan_task.done():
-        exception = lifespan_task.exception()
-        if exception is not None:
-            raise exception
+    life: Lifespan | None = None
+    if lifespan:
+        life = Lifespan(app, config, loop, lifespan_state)
+        lifespan_task = loop.create_task(life.handle_lifespan())
+        await life.wait_for_startup()
+        if lifespan_task.done():
+            exception = lifespan_task.exception()
+            if exception is not None:
+                raise exception
 
     sockets = config.create_sockets()  # TCP only: `serve_asgi` refused a `quic_bind`
 
@@ -185,6 +189,7 @@ async def serve(
             # that asyncio does not warn that nobody did
             gathered_server_tasks.exception()
 
-            await lifespan.wait_for_shutdown()
-            lifespan_task.cancel()
-            await lifespan_task
+            if life is not None:
+                await life.wait_for_shutdown()
+                lifespan_task.cancel()
+                await lifespan_task

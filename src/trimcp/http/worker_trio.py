@@ -106,23 +106,26 @@ async def serve(
     *,
     shutdown_trigger: Callable[[], Awaitable[object]] | None = None,
     task_status: Any = trio.TASK_STATUS_IGNORED,
+    lifespan: bool = True,
 ) -> None:
     """Serve `app` (hypercorn-wrapped: `hypercorn.utils.wrap_app`) on `config`'s binds until
     `shutdown_trigger` returns (or `config.max_requests` is reached), then shut down as
     hypercorn does: stop accepting, give the connections `graceful_timeout`, run the
-    lifespan's shutdown. `task_status` gets the bound URLs once listening."""
+    lifespan's shutdown. `task_status` gets the bound URLs once listening. `lifespan=False`:
+    the app's lifespan is the caller's, and the app never sees a lifespan scope."""
     config.set_statsd_logger_class(StatsdLogger)
 
     lifespan_state: LifespanState = {}
-    lifespan = Lifespan(app, config, lifespan_state)
+    life = Lifespan(app, config, lifespan_state) if lifespan else None
     max_requests = None
     if config.max_requests is not None:
         max_requests = config.max_requests + randint(0, config.max_requests_jitter)
     context = WorkerContext(max_requests)
 
     async with trio.open_nursery() as lifespan_nursery:
-        await lifespan_nursery.start(lifespan.handle_lifespan)
-        await lifespan.wait_for_startup()
+        if life is not None:
+            await lifespan_nursery.start(life.handle_lifespan)
+            await life.wait_for_startup()
 
         async with trio.open_nursery() as server_nursery:
             sockets = config.create_sockets()  # TCP only: `serve_asgi` refused a `quic_bind`
@@ -182,5 +185,6 @@ async def serve(
                 await context.terminated.set()
                 server_nursery.cancel_scope.deadline = trio.current_time() + config.graceful_timeout
 
-        await lifespan.wait_for_shutdown()
+        if life is not None:
+            await life.wait_for_shutdown()
         lifespan_nursery.cancel_scope.cancel()
