@@ -4,6 +4,7 @@ stays light (no HTTP stack, no pydantic)."""
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 
@@ -86,3 +87,39 @@ def test_import_trimcp_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_a_stdio_server_with_no_mounts_loads_neither_proxy_nor_client():
+    """What a server loads to answer its first request is part of its spawn time: a server
+    that mounts nothing never needs the proxy module or the client under it."""
+    code = (
+        "import json, sys\n"
+        "from trimcp import FastMCP\n"
+        "mcp = FastMCP('light')\n"
+        "@mcp.tool\n"
+        "def add(a: int, b: int) -> int:\n"
+        "    return a + b\n"
+        "import atexit\n"
+        "atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules\n"
+        "    if m.startswith(('trimcp.server.proxy', 'trimcp.client')))), file=sys.stderr))\n"
+        "mcp.run(show_banner=False)\n"
+    )
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(init) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert '"result"' in out.stdout, (out.stdout, out.stderr)
+    assert out.stderr.strip().splitlines()[-1] == "[]", out.stderr

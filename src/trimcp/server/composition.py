@@ -216,9 +216,9 @@ class Composition:
     @asynccontextmanager
     async def lifespans(self) -> Any:
         """Run the lifespans mounts need (proxies connect their backends and list them),
-        depth first through direct mounts; a direct mount's own user lifespan is not run."""
-        from trimcp.server.proxy import FastMCPProxy
-
+        depth first through direct mounts; a direct mount's own user lifespan is not run.
+        (A proxy is told by its `listing_error`: no import of the proxy module, and of the
+        client under it, for a server that mounts none.)"""
         async with AsyncExitStack() as stack:
             for mount in self.mounted:
                 server = mount.server
@@ -226,9 +226,10 @@ class Composition:
                     await stack.enter_async_context(server.lifespan_context())
                 else:
                     await stack.enter_async_context(server.composition.lifespans())
-                if isinstance(server, FastMCPProxy) and server.listing_error is not None:
+                listing_error = getattr(server, "listing_error", None)
+                if listing_error is not None:
                     for message in _NOT_LISTED:
-                        logger.warning(message.format(name=server.name, exc=server.listing_error))
+                        logger.warning(message.format(name=server.name, exc=listing_error))
             yield
 
 
