@@ -354,3 +354,115 @@ async def test_deferred_idle_task_cancels_a_running_action_and_watches_again(int
             await cancelled.wait()
             await done.wait()
     assert runs == ["idle"]
+
+
+# -- asyncio: the writes of one loop iteration leave at its end -----------------------------
+
+
+def recording_tcp_server(writes: list[bytes]) -> type:
+    """`TunedTCPServer` whose socket writes are recorded (and made)."""
+    from trimcp.http.worker_asyncio import TunedTCPServer
+
+    class Recording(TunedTCPServer):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)
+            writer = self.writer
+            write = writer.write
+
+            def recorded(data: Any) -> None:
+                writes.append(bytes(data))
+                write(data)
+
+            writer.write = recorded  # type: ignore[method-assign]
+
+    return Recording
+
+
+def writes_server() -> tuple[FastMCP, anyio.Event]:
+    go_on = anyio.Event()
+    mcp = FastMCP("writes")
+
+    @mcp.custom_route("/two", methods=["GET"])
+    async def two(request: Request) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"one,"
+            yield b"two"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @mcp.custom_route("/wait", methods=["GET"])
+    async def wait(request: Request) -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first,"
+            await go_on.wait()
+            yield b"last"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @mcp.custom_route("/big", methods=["GET"])
+    async def big(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("x" * 200_000)
+
+    return mcp, go_on
+
+
+async def read_until(stream: anyio.abc.ByteStream, end: bytes) -> bytes:
+    data = b""
+    while not data.endswith(end):
+        data += await stream.receive()
+    return data
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_what_a_connection_writes_in_one_iteration_leaves_in_one_write(
+    anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed response's head and the chunks sent with it leave together, at the end of
+    the iteration (hypercorn: one write each); a chunk sent later is not held back for what
+    follows it; a hold past `HOLD_LIMIT` is written at once."""
+    from trimcp.http import worker_asyncio
+
+    writes: list[bytes] = []
+    monkeypatch.setattr(worker_asyncio, "TunedTCPServer", recording_tcp_server(writes))
+    mcp, go_on = writes_server()
+    async with serving(mcp) as (address, _):
+        with anyio.fail_after(WAIT):
+            async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+                await stream.send(b"GET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = await read_until(stream, b"0\r\n\r\n")
+                assert answer.startswith(b"HTTP/1.1 200") and b"one," in answer
+                assert len(writes) == 1 and writes[0] == answer, writes
+                writes.clear()
+
+                await stream.send(b"GET /wait HTTP/1.1\r\nHost: x\r\n\r\n")
+                first = await read_until(stream, b"first,\r\n")  # before `go_on`: not held
+                assert first.startswith(b"HTTP/1.1 200")
+                go_on.set()
+                await read_until(stream, b"0\r\n\r\n")
+                assert len(writes) == 2 and writes[0] == first, writes
+                writes.clear()
+
+                await stream.send(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                big = b""
+                while len(big) < 200_000 or not big.endswith(b"x"):
+                    big += await stream.receive()
+                # the head (sent at once for a big body) and the body, flushed together as
+                # soon as the hold was full, not at the end of the iteration
+                assert len(writes) == 1 and writes[0] == big, [len(w) for w in writes]
+                assert len(big) > worker_asyncio.HOLD_LIMIT
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_connection_that_closes_writes_what_it_holds_first(anyio_backend: str) -> None:
+    """HTTP/1.0 without keep-alive: hypercorn closes the connection once the response is
+    sent, in the same iteration as its last chunk; the whole response still arrives."""
+    mcp, _ = writes_server()
+    async with serving(mcp) as (address, _):
+        with anyio.fail_after(WAIT):
+            async with await anyio.connect_tcp("127.0.0.1", address.port) as stream:
+                await stream.send(b"GET /two HTTP/1.0\r\n\r\n")
+                data = b""
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    while True:
+                        data += await stream.receive()
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b"one,two"), data

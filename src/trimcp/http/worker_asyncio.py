@@ -8,6 +8,18 @@ programmatic server does not use: signal handlers (cancel the task, or pass a
 `shutdown_trigger`), Windows socket sharing between worker processes, and HTTP/3 (QUIC binds
 are refused); one addition: the bound URLs go to `task_status` once listening, as with
 `hypercorn.trio.serve`. hypercorn's own classes and modules are left as they are.
+
+**The writes of one loop iteration leave at its end.** hypercorn writes each chunk to the
+socket as the app sends it. `TunedTCPServer` holds what a connection writes in a loop
+iteration (up to `HOLD_LIMIT` bytes; a bigger write goes at once) and writes it once that
+iteration's callbacks have run (`call_soon`), as trimcp's uvicorn serving does: the answers
+finished in one iteration then leave back to back, after its work, and a client on the same
+host (a local proxy, the benchmark's wrk) is woken once for several, not once per answer while
+the server computes the next (on loopback that wake-up is charged to the writer). Nothing is
+reordered or held past the iteration, `drain()` still applies backpressure (to what was
+written before), and closing writes what is held first. Measured with 32 keep-alive
+connections (`tools/call`, JSON, one core): trimcp 1.11x the requests per second, a bare app
+1.13x. asyncio only: trio has no end-of-iteration hook to write at.
 """
 
 from __future__ import annotations
@@ -26,17 +38,24 @@ from hypercorn.asyncio.task_group import TaskGroup
 from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.asyncio.worker_context import WorkerContext
 from hypercorn.config import Config
+from hypercorn.events import Closed, Event, RawData
 from hypercorn.typing import AppWrapper, ConnectionState, LifespanState
 from hypercorn.utils import ShutdownError, parse_socket_addr, raise_shutdown, repr_socket_addr
 
 from trimcp.http.tuning import DeferredIdleTask, TunedProtocolWrapper
 
-__all__ = ["TunedTCPServer", "serve"]
+__all__ = ["HOLD_LIMIT", "TunedTCPServer", "serve"]
+
+HOLD_LIMIT = 64 * 1024  # the most a connection holds until the end of the loop iteration
 
 
 class TunedTCPServer(TCPServer):
-    """hypercorn's asyncio connection, with `DeferredIdleTask` as its keep-alive timer and
-    `TunedProtocolWrapper` (so `CoalescingH11Protocol`) as its protocol."""
+    """hypercorn's asyncio connection, with `DeferredIdleTask` as its keep-alive timer,
+    `TunedProtocolWrapper` (so `CoalescingH11Protocol`) as its protocol, and its writes held
+    to the end of the loop iteration (see the module docstring)."""
+
+    _held: list[bytes] | None = None  # written in this iteration, not yet to the socket
+    _held_size = 0
 
     def __init__(
         self,
@@ -86,6 +105,48 @@ class TunedTCPServer(TCPServer):
             pass
         finally:
             await self._close()
+
+    async def protocol_send(self, event: Event) -> None:
+        if not isinstance(event, RawData):
+            await super().protocol_send(event)
+            return
+        # hypercorn's, with `writer.write` held to the end of the iteration
+        async with self.send_lock:
+            try:
+                self._write(event.data)
+                await self.writer.drain()
+            except (ConnectionError, RuntimeError):
+                await self.protocol.handle(Closed())
+
+    def _write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            if len(data) >= HOLD_LIMIT:
+                self.writer.write(data)
+                return
+            self._held = [data]
+            self._held_size = len(data)
+            self.loop.call_soon(self._flush)
+            return
+        held.append(data)
+        self._held_size += len(data)
+        if self._held_size >= HOLD_LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write what is held, if anything: the end of the iteration, a full hold, closing.
+        To a socket already closing (the peer gone, a failed write) it is dropped, as
+        `CoalescingH11Protocol` drops what the app sends to a gone client."""
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        if not self.writer.transport.is_closing():
+            self.writer.write(held[0] if len(held) == 1 else b"".join(held))
+
+    async def _close(self) -> None:
+        self._flush()
+        await super()._close()
 
 
 async def serve(
