@@ -12,7 +12,9 @@ many of them does much work, and a change that removes some removes work.
 What runs is `asgi_inprocess_bench.py`'s driver (the same `mcp.http_app()`, scopes and bodies,
 `tools/call add(a, b)` of a trivial async tool): a warm-up, then one request traced with
 `sys.settrace` and `f_trace_opcodes`. Everything the request runs in Python is counted, the
-driver's own `receive` and `send` included (they are shown: `bare` is the driver alone).
+driver's own `receive` and `send` included (they are shown: `bare` is the driver alone). The
+count is exact while the traced request never suspends (the json and modern paths, and sse
+with the in-memory store): had it waited, what the loop ran meanwhile would be counted too.
 
 Usage:
   python bench/bytecode_profile.py [--path json|sse|modern|bare] [--backend asyncio|trio]

@@ -413,9 +413,11 @@ REVIEWED_HYPERCORN_CODE = {
     "hypercorn.asyncio.run.worker_serve": "ae30269c42b95442",
     "hypercorn.asyncio.tcp_server.TCPServer.__init__": "95a6f196b96bfa92",
     "hypercorn.asyncio.tcp_server.TCPServer.run": "9437d01a916d887b",
-    # `TunedTCPServer.protocol_send` repeats its RawData branch; `_close` is where it flushes
+    # `TunedTCPServer.protocol_send` repeats its RawData branch, `_initiate_server_close`
+    # the whole; `_close` is where it flushes
     "hypercorn.asyncio.tcp_server.TCPServer.protocol_send": "06144915fc094c1b",
     "hypercorn.asyncio.tcp_server.TCPServer._close": "ea76225e14315206",
+    "hypercorn.asyncio.tcp_server.TCPServer._initiate_server_close": "b133876f0613af93",
     "hypercorn.trio.run.worker_serve": "8dc8347a9fc357ca",
     "hypercorn.trio.tcp_server.TCPServer.__init__": "4c1d42457bc197b2",
     "hypercorn.trio.tcp_server.TCPServer.run": "fd34b021d1a86c98",

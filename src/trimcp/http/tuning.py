@@ -421,7 +421,14 @@ _HYPERCORN_COMMON: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "hypercorn.utils:raise_shutdown": (("shutdown_event",), ()),
     "hypercorn.utils:wrap_app": (("app", "wsgi_max_body_size", "mode"), ()),
 }  # fmt: skip
-_TCP_SERVER_ATTRIBUTES = ("run", "protocol_send", "_read_data", "_close", "_idle_timeout")
+_TCP_SERVER_ATTRIBUTES = (
+    "run",
+    "protocol_send",
+    "_read_data",
+    "_close",
+    "_idle_timeout",
+    "_initiate_server_close",
+)
 _HYPERCORN_BACKEND: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     "asyncio": {
         "hypercorn.asyncio.tcp_server:TCPServer": (

@@ -18,6 +18,7 @@ filters apply first, then the parent's.
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -217,8 +218,9 @@ class Composition:
     async def lifespans(self) -> Any:
         """Run the lifespans mounts need (proxies connect their backends and list them),
         depth first through direct mounts; a direct mount's own user lifespan is not run.
-        (A proxy is told by its `listing_error`: no import of the proxy module, and of the
-        client under it, for a server that mounts none.)"""
+        (The proxy module is not imported for it: a proxy exists only once it is loaded, and
+        a server that mounts none then never loads it, nor the client under it.)"""
+        proxy_module = sys.modules.get("trimcp.server.proxy")
         async with AsyncExitStack() as stack:
             for mount in self.mounted:
                 server = mount.server
@@ -226,10 +228,13 @@ class Composition:
                     await stack.enter_async_context(server.lifespan_context())
                 else:
                     await stack.enter_async_context(server.composition.lifespans())
-                listing_error = getattr(server, "listing_error", None)
-                if listing_error is not None:
+                if (
+                    proxy_module is not None
+                    and isinstance(server, proxy_module.FastMCPProxy)
+                    and server.listing_error is not None
+                ):
                     for message in _NOT_LISTED:
-                        logger.warning(message.format(name=server.name, exc=listing_error))
+                        logger.warning(message.format(name=server.name, exc=server.listing_error))
             yield
 
 
