@@ -324,6 +324,16 @@ class Driver:
         self.app: Any = None
         self.mcp: Any = None
 
+    def serve_path(self) -> Any:
+        """Make the app of this path (`bare_app` for `bare`, else `build_server()`'s
+        `http_app`) and return what enters its lifespan (nothing to enter for `bare`)."""
+        if self.path == "bare":
+            self.app = bare_app
+            return contextlib.AsyncExitStack()
+        self.mcp = build_server()
+        self.app = self.mcp.http_app(json_response=self.path == "json")
+        return self.app.lifespan(self.app)
+
     async def call_app(
         self, body: bytes, headers: list[tuple[bytes, bytes]]
     ) -> list[dict[str, Any]]:

@@ -51,16 +51,7 @@ def short(filename: str) -> str:
 
 async def trace_one(path: str) -> tuple[collections.Counter[Site], collections.Counter[Any]]:
     """Bytecodes of one request on `path` (after a warm-up), by function and by line."""
-    import contextlib
-
     driver = driver_module.Driver(path)
-    if path == "bare":
-        driver.app = driver_module.bare_app
-        lifespan: Any = contextlib.AsyncExitStack()
-    else:
-        driver.mcp = driver_module.build_server()
-        driver.app = driver.mcp.http_app(json_response=path == "json")
-        lifespan = driver.app.lifespan(driver.app)
     by_function: collections.Counter[Site] = collections.Counter()
     by_line: collections.Counter[tuple[str, str, int]] = collections.Counter()
 
@@ -76,7 +67,7 @@ async def trace_one(path: str) -> tuple[collections.Counter[Site], collections.C
         frame.f_trace_opcodes = True
         return local
 
-    async with lifespan:
+    async with driver.serve_path():
         if path in ("json", "sse"):
             await driver.handshake()
         warm = driver.prepare(300)

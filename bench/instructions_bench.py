@@ -29,7 +29,6 @@ interpreter (`PYTHONPATH`): before and after side by side. Needs `valgrind` on t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
@@ -37,7 +36,6 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 COLLECTED = re.compile(rb"Collected : (\d+)")
@@ -54,14 +52,7 @@ def worker(path: str, backend: str, count: int, serve: bool) -> None:
 
     async def run() -> None:
         d = driver.Driver(path)
-        if path == "bare":  # the driver alone, as asgi_inprocess_bench.py measures it
-            d.app = driver.bare_app
-            lifespan: Any = contextlib.AsyncExitStack()
-        else:
-            d.mcp = driver.build_server()
-            d.app = d.mcp.http_app(json_response=path == "json")
-            lifespan = d.app.lifespan(d.app)
-        async with lifespan:
+        async with d.serve_path():  # `bare`: the driver alone, as asgi_inprocess_bench.py has it
             if path in ("json", "sse", "lazy"):
                 await d.handshake()
             warm = d.prepare(300)

@@ -17,6 +17,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -107,6 +108,24 @@ async def canned_answer(stream: anyio.abc.ByteStream) -> bytes:
     return answer
 
 
+@asynccontextmanager
+async def asgi_serving(app: Any, config: Config | None = None, **options: Any) -> Any:
+    """`serve_asgi(app, config, **options)` on a free port of 127.0.0.1, stopped by its
+    trigger on the way out: `(bound URL, port)`."""
+    if config is None:
+        config = serve_module.build_config()
+    config.bind = ["127.0.0.1:0"]
+    stop = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        binds = await tg.start(
+            partial(serve_asgi, app, config, shutdown_trigger=stop.wait, **options)
+        )
+        try:
+            yield binds[0], int(binds[0].rpartition(":")[2])
+        finally:
+            stop.set()
+
+
 def connection_serving(port: int, backend: str) -> Any:
     """The hypercorn `TCPServer` (trimcp's subclass or hypercorn's own) serving the one open
     connection to the server on `port`."""
@@ -168,21 +187,15 @@ async def test_serve_asgi_serves_any_app_with_the_tuned_classes(anyio_backend_na
     ceiling uses it): trimcp's config by default, hypercorn's lifespan, the bound URLs
     reported to `task_status`, one write per small response."""
     app = CannedApp()
-    config = serve_module.build_config()
-    config.bind = ["127.0.0.1:0"]
-    stop = anyio.Event()
     with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            binds = await tg.start(partial(serve_asgi, app, config, shutdown_trigger=stop.wait))
+        async with asgi_serving(app) as (_, port):
             assert app.lifespan == ["lifespan.startup"]
-            port = int(binds[0].rpartition(":")[2])
             async with await anyio.connect_tcp("127.0.0.1", port) as stream:
                 for _ in range(2):
                     await stream.send(GET_REQUEST)
                     first = await stream.receive()  # head and body in one write
                     assert first.startswith(b"HTTP/1.1 200") and first.endswith(b"\r\n\r\nok")
                 assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
-            stop.set()
     assert app.lifespan == ["lifespan.startup", "lifespan.shutdown"]
 
 
@@ -196,18 +209,10 @@ async def test_serve_asgi_without_a_lifespan_never_sends_the_app_one(anyio_backe
         scopes.append(scope["type"])
         await app(scope, receive, send)
 
-    config = serve_module.build_config()
-    config.bind = ["127.0.0.1:0"]
-    stop = anyio.Event()
     with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            binds = await tg.start(
-                partial(serve_asgi, recording, config, shutdown_trigger=stop.wait, lifespan=False)
-            )
-            port = int(binds[0].rpartition(":")[2])
+        async with asgi_serving(recording, lifespan=False) as (_, port):
             async with await anyio.connect_tcp("127.0.0.1", port) as stream:
                 assert (await canned_answer(stream)).startswith(b"HTTP/1.1 200")
-            stop.set()
     assert scopes == ["http"]
     assert app.lifespan == []
 
@@ -215,9 +220,6 @@ async def test_serve_asgi_without_a_lifespan_never_sends_the_app_one(anyio_backe
 async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
     """`TunedProtocolWrapper` builds its protocols itself (not through hypercorn's
     `__init__`): a client with HTTP/2 prior knowledge still gets hypercorn's HTTP/2."""
-    config = serve_module.build_config()
-    config.bind = ["127.0.0.1:0"]
-    stop = anyio.Event()
     client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     client.initiate_connection()
     client.send_headers(
@@ -226,11 +228,7 @@ async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
         end_stream=True,
     )
     with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            binds = await tg.start(
-                partial(serve_asgi, CannedApp(), config, shutdown_trigger=stop.wait)
-            )
-            port = int(binds[0].rpartition(":")[2])
+        async with asgi_serving(CannedApp()) as (_, port):
             async with await anyio.connect_tcp("127.0.0.1", port) as stream:
                 await stream.send(client.data_to_send())
                 status, body, ended = None, b"", False
@@ -242,7 +240,6 @@ async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
                             body += event.data
                         ended = ended or isinstance(event, h2.events.StreamEnded)
                     await stream.send(client.data_to_send())
-            stop.set()
     assert (status, body) == (b"200", b"ok")
 
 
@@ -286,23 +283,16 @@ async def test_serve_asgi_serves_tls_with_the_tuned_classes(
 ):
     certfile, keyfile = certificate
     config = serve_module.build_config(hypercorn_config={"certfile": certfile, "keyfile": keyfile})
-    config.bind = ["127.0.0.1:0"]
-    stop = anyio.Event()
     trusted = ssl.create_default_context(cafile=certfile)
     with anyio.fail_after(WAIT):
-        async with anyio.create_task_group() as tg:
-            binds = await tg.start(
-                partial(serve_asgi, CannedApp(), config, shutdown_trigger=stop.wait)
-            )
-            assert binds[0].startswith("https://")
-            port = int(binds[0].rpartition(":")[2])
+        async with asgi_serving(CannedApp(), config) as (url, port):
+            assert url.startswith("https://")
             async with await anyio.connect_tcp(
                 "127.0.0.1", port, tls=True, ssl_context=trusted, tls_standard_compatible=False
             ) as stream:
                 for _ in range(2):
                     assert (await canned_answer(stream)).startswith(b"HTTP/1.1 200")
                 assert_tuned(connection_serving(port, anyio_backend_name), anyio_backend_name)
-            stop.set()
 
 
 async def _serve_trimcp_once(backend: str) -> None:

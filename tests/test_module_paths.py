@@ -4,7 +4,6 @@ stays light (no HTTP stack, no pydantic)."""
 from __future__ import annotations
 
 import importlib
-import json
 import subprocess
 import sys
 
@@ -104,19 +103,13 @@ def test_a_stdio_server_with_no_mounts_loads_neither_proxy_nor_client():
         "    if m.startswith(('trimcp.server.proxy', 'trimcp.client')))), file=sys.stderr))\n"
         "mcp.run(show_banner=False)\n"
     )
-    init = {
-        "jsonrpc": "2.0",
-        "id": 0,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
+    init = (
+        '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+        '"capabilities":{},"clientInfo":{"name":"t","version":"0"}}}'
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
-        input=json.dumps(init) + "\n",
+        input=init + "\n",
         capture_output=True,
         text=True,
         timeout=60,
