@@ -126,6 +126,18 @@ async def asgi_serving(app: Any, config: Config | None = None, **options: Any) -
             stop.set()
 
 
+def h2_client_asking_root() -> h2.connection.H2Connection:
+    """An HTTP/2 client (prior knowledge) that has asked `GET /`: its bytes are still to send."""
+    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    client.initiate_connection()
+    client.send_headers(
+        1,
+        [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")],
+        end_stream=True,
+    )
+    return client
+
+
 def connection_serving(port: int, backend: str) -> Any:
     """The hypercorn `TCPServer` (trimcp's subclass or hypercorn's own) serving the one open
     connection to the server on `port`."""
@@ -220,13 +232,7 @@ async def test_serve_asgi_without_a_lifespan_never_sends_the_app_one(anyio_backe
 async def test_serve_asgi_switches_to_http2_for_a_client_that_speaks_it():
     """`TunedProtocolWrapper` builds its protocols itself (not through hypercorn's
     `__init__`): a client with HTTP/2 prior knowledge still gets hypercorn's HTTP/2."""
-    client = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-    client.initiate_connection()
-    client.send_headers(
-        1,
-        [(":method", "GET"), (":path", "/"), (":scheme", "http"), (":authority", "x")],
-        end_stream=True,
-    )
+    client = h2_client_asking_root()
     with anyio.fail_after(WAIT):
         async with asgi_serving(CannedApp()) as (_, port):
             async with await anyio.connect_tcp("127.0.0.1", port) as stream:
@@ -459,3 +465,27 @@ async def test_serve_asgi_refuses_http3_before_the_lifespan_starts() -> None:
     with anyio.fail_after(10), pytest.raises(ValueError, match="quic_bind"):
         await serve_module.serve_asgi(app, config)
     assert events == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_keep_alive_close_writes_what_the_connection_holds(anyio_backend: str):
+    """asyncio holds a connection's writes until after the loop iteration. hypercorn's
+    keep-alive close (`_initiate_server_close`) closes an HTTP/2 connection without going
+    through `_close`, and still sends what is held before closing the socket."""
+    client = h2_client_asking_root()
+    with anyio.fail_after(WAIT):
+        async with asgi_serving(CannedApp()) as (_, port):
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                await stream.send(client.data_to_send())
+                ended = False
+                while not ended:
+                    events = client.receive_data(await stream.receive())
+                    ended = any(isinstance(e, h2.events.StreamEnded) for e in events)
+                connection = connection_serving(port, "asyncio")
+                connection._write(b"held")  # held: written after this step at the earliest
+                await connection._initiate_server_close()
+                data = b""
+                with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):
+                    while True:
+                        data += await stream.receive()
+    assert data.endswith(b"held"), data
