@@ -482,7 +482,7 @@ async def test_the_keep_alive_close_writes_what_the_connection_holds(anyio_backe
                     events = client.receive_data(await stream.receive())
                     ended = any(isinstance(e, h2.events.StreamEnded) for e in events)
                 connection = connection_serving(port, "asyncio")
-                connection._write(b"held")  # held: written after this step at the earliest
+                connection._writes.hold(b"held")  # held: written after this step at the earliest
                 await connection._initiate_server_close()
                 data = b""
                 with pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError)):

@@ -420,7 +420,7 @@ async def test_what_a_connection_writes_in_one_iteration_leaves_in_one_write(
     """A streamed response's head and the chunks sent with it leave together, at the end of
     the iteration (hypercorn: one write each); a chunk sent later is not held back for what
     follows it; a write that would pass `HOLD_LIMIT` sends what is held, then itself."""
-    from trimcp.http import worker_asyncio
+    from trimcp.http import held_writes, worker_asyncio
 
     writes: list[bytes] = []
     monkeypatch.setattr(worker_asyncio, "TunedTCPServer", recording_tcp_server(writes))
@@ -450,7 +450,7 @@ async def test_what_a_connection_writes_in_one_iteration_leaves_in_one_write(
                 # the body, written at once, never copied onto the head
                 head, _, body = big.partition(b"\r\n\r\n")
                 assert writes == [head + b"\r\n\r\n", body], [len(w) for w in writes]
-                assert len(body) > worker_asyncio.HOLD_LIMIT
+                assert len(body) > held_writes.HOLD_LIMIT
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])

@@ -71,6 +71,7 @@ import anyio.abc
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from trimcp.http.held_writes import HeldWrites
 from trimcp.http.serve import DEFAULT_GRACEFUL_TIMEOUT
 
 __all__ = ["DEFAULT_MAX_HEADER_SIZE", "HeadLimitedHttpToolsProtocol", "UvicornServing"]
@@ -81,7 +82,6 @@ DEFAULT_MAX_HEADER_SIZE = 16 * 1024  # hypercorn's and h11's default
 _REFUSED = ("uds", "fd", "reload", "workers", "app")
 _IGNORED = ("loop", "lifespan", "host", "port")
 _TOO_LARGE = b"Request Header Fields Too Large"
-_JOIN_LIMIT = 64 * 1024  # the most a response's first iteration holds (head included)
 
 
 class _HeadTooLargeError(Exception):
@@ -91,15 +91,15 @@ class _HeadTooLargeError(Exception):
 
 class _HeadHoldingTransport:
     """A connection's transport, holding the writes of each response's first loop iteration
-    (see the module docstring); everything else is the transport's own."""
+    (see the module docstring; `trimcp.http.held_writes`); everything else is the
+    transport's own."""
 
-    __slots__ = ("_call_soon", "_held", "_held_size", "_hold", "_transport")
+    __slots__ = ("_hold", "_transport", "_writes")
 
     def __init__(self, transport: Any, call_soon: Callable[[Callable[[], None]], object]) -> None:
         self._transport = transport
-        self._call_soon = call_soon
-        self._held: list[bytes] | None = None  # joined once, in `flush`
-        self._held_size = 0
+        # as uvicorn would have written it, closing or not
+        self._writes = HeldWrites(transport.write, call_soon)
         self._hold = False
 
     def hold_next(self) -> None:
@@ -108,29 +108,15 @@ class _HeadHoldingTransport:
         self._hold = True
 
     def write(self, data: bytes) -> None:
-        held = self._held
-        if held is not None:
-            size = self._held_size + len(data)
-            if size <= _JOIN_LIMIT:  # out with the flush, at the end of the iteration
-                held.append(bytes(data))  # (a copy only of what is not `bytes`)
-                self._held_size = size
-                return
-            self.flush()
-        elif self._hold:
+        if self._hold or self._writes.holding:
             self._hold = False
-            self._held = [bytes(data)]
-            self._held_size = len(data)
-            self._call_soon(self.flush)
+            self._writes.hold(bytes(data))  # (a copy only of what is not `bytes`)
             return
         self._transport.write(data)
 
     def flush(self) -> None:
-        """Write what is held, if anything (the end of the iteration, or before closing)."""
-        held = self._held
-        if held is not None:
-            self._held = None
-            # as uvicorn would have written it, closing or not
-            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+        """Write what is held, if anything (before closing)."""
+        self._writes.flush()
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()  # type: ignore[no-any-return]
@@ -144,7 +130,7 @@ class _HeadHoldingTransport:
         self._transport.write_eof()
 
     def abort(self) -> None:
-        self._held = None
+        self._writes.drop()
         self._transport.abort()
 
     def __getattr__(self, name: str) -> Any:

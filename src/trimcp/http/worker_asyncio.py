@@ -10,14 +10,12 @@ are refused); one addition: the bound URLs go to `task_status` once listening, a
 `hypercorn.trio.serve`. hypercorn's own classes and modules are left as they are.
 
 **The writes of one loop iteration leave together, after it.** hypercorn writes each chunk to
-the socket as the app sends it. `TunedTCPServer` holds what a connection writes and writes it
-in a callback scheduled with `call_soon` at the first held write, so after the callbacks
-ready at that point (the rest of the iteration's work), as trimcp's uvicorn serving does: the
-answers finished in one iteration leave back to back, and a client on the same host (a local
-proxy, the benchmark's wrk) is woken once for several, not once per answer while the server
-computes the next (on loopback that wake-up is charged to the writer). At most `HOLD_LIMIT`
-bytes are held: a write that would pass it writes what is held, then itself at once if it is
-that big (a large body is never copied onto a head). Nothing is reordered, `drain()` still
+the socket as the app sends it. `TunedTCPServer` holds what a connection writes
+(`trimcp.http.held_writes`, as trimcp's uvicorn serving does) and writes it after the
+callbacks ready at the first held write (the rest of the iteration's work): the answers
+finished in one iteration leave back to back, and a client on the same host (a local proxy,
+the benchmark's wrk) is woken once for several, not once per answer while the server
+computes the next (on loopback that wake-up is charged to the writer). `drain()` still
 applies backpressure (to what was written before), and every way hypercorn closes a
 connection writes what is held first. Measured with 32 keep-alive connections (`tools/call`,
 JSON, one core; 6 paired rounds, fresh servers): trimcp 1.08x the requests per second, a bare
@@ -44,20 +42,16 @@ from hypercorn.events import Closed, Event, RawData
 from hypercorn.typing import AppWrapper, ConnectionState, LifespanState
 from hypercorn.utils import ShutdownError, parse_socket_addr, raise_shutdown, repr_socket_addr
 
+from trimcp.http.held_writes import HeldWrites
 from trimcp.http.tuning import DeferredIdleTask, TunedProtocolWrapper
 
-__all__ = ["HOLD_LIMIT", "TunedTCPServer", "serve"]
-
-HOLD_LIMIT = 64 * 1024  # the most a connection holds until the end of the loop iteration
+__all__ = ["TunedTCPServer", "serve"]
 
 
 class TunedTCPServer(TCPServer):
     """hypercorn's asyncio connection, with `DeferredIdleTask` as its keep-alive timer,
     `TunedProtocolWrapper` (so `CoalescingH11Protocol`) as its protocol, and its writes held
     to the end of the loop iteration (see the module docstring)."""
-
-    _held: list[bytes] | None = None  # written in this iteration, not yet to the socket
-    _held_size = 0
 
     def __init__(
         self,
@@ -71,6 +65,7 @@ class TunedTCPServer(TCPServer):
     ) -> None:
         super().__init__(app, loop, config, context, state, reader, writer)
         self.idle_task = DeferredIdleTask()  # type: ignore[assignment]
+        self._writes = HeldWrites(self._write_out, loop.call_soon)
 
     async def run(self) -> None:
         # hypercorn's `TCPServer.run`, making `TunedProtocolWrapper`
@@ -115,47 +110,27 @@ class TunedTCPServer(TCPServer):
         # hypercorn's, with `writer.write` held to the end of the iteration
         async with self.send_lock:
             try:
-                self._write(event.data)
+                self._writes.hold(event.data)
                 await self.writer.drain()
             except (ConnectionError, RuntimeError):
                 await self.protocol.handle(Closed())
 
-    def _write(self, data: bytes) -> None:
-        held = self._held
-        if held is not None:
-            if self._held_size + len(data) <= HOLD_LIMIT:
-                held.append(data)
-                self._held_size += len(data)
-                return
-            self._flush()  # full: out first, in order
-        if len(data) >= HOLD_LIMIT:
-            self.writer.write(data)
-            return
-        self._held = [data]
-        self._held_size = len(data)
-        self.loop.call_soon(self._flush)
-
-    def _flush(self) -> None:
-        """Write what is held, if anything: after the iteration, a full hold, closing. To a
-        socket already closing (the peer gone, a failed write) it is dropped, like what
-        `CoalescingH11Protocol` drops for a gone client (not counted in its `dropped`; a
-        failed write shows at the next `drain()` or read, as it would have)."""
-        held = self._held
-        if held is None:
-            return
-        self._held = None
+    def _write_out(self, data: bytes) -> None:
+        """To a socket already closing (the peer gone, a failed write) nothing is written,
+        like what `CoalescingH11Protocol` drops for a gone client (not counted in its
+        `dropped`; a failed write shows at the next `drain()` or read, as it would have)."""
         if not self.writer.transport.is_closing():
-            self.writer.write(held[0] if len(held) == 1 else b"".join(held))
+            self.writer.write(data)
 
     async def _close(self) -> None:
-        self._flush()
+        self._writes.flush()
         await super()._close()
 
     async def _initiate_server_close(self) -> None:
         # hypercorn's (the keep-alive timeout), writing what is held before `close()`: with
         # HTTP/2 the protocol's `Closed` does not reach `_close`
         await self.protocol.handle(Closed())
-        self._flush()
+        self._writes.flush()
         self.writer.close()
 
 
