@@ -233,6 +233,80 @@ async def test_pipelined_requests_under_the_head_limit_are_all_served(
     assert data.count(b"HTTP/1.1 200 ") == 8, data
 
 
+# -- uvicorn's request callbacks, as trimcp repeats them -------------------------------------
+
+
+def echo_server() -> FastMCP:
+    mcp = FastMCP("uv")
+
+    @mcp.custom_route("/echo/{rest:path}", methods=["GET", "POST"])
+    async def echo(request: Request) -> Response:
+        body = await request.body()
+        scope = request.scope
+        return PlainTextResponse(
+            f"{scope['path']}|{scope['raw_path'].decode()}|{scope['query_string'].decode()}"
+            f"|{scope['http_version']}|{body.decode()}"
+        )
+
+    return mcp
+
+
+async def in_turn(port: int, *requests: bytes, until: bytes) -> bytes:
+    """Send each request once the answers before it came; what came back, up to `until`'s
+    count of answers (or the connection's end)."""
+    data = b""
+    with anyio.fail_after(WAIT):
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            for number, request in enumerate(requests, 1):
+                await stream.send(request)
+                while data.count(until) < number:
+                    try:
+                        data += await stream.receive()
+                    except (anyio.EndOfStream, anyio.BrokenResourceError):
+                        return data
+    return data
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_request_callbacks_keep_uvicorns_behaviour(anyio_backend: str):
+    # the paths uvicorn's callbacks take that the benchmark's requests do not
+    async with serving(echo_server(), server="uvicorn") as (address, _):
+        port = address.port
+        # a percent-encoded path and a query; then a body sent after `100 Continue`
+        expect = (
+            b"POST /echo/a%20b?x=1 HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 5\r\n\r\n"
+        )
+        data = b""
+        with anyio.fail_after(WAIT):
+            async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+                await stream.send(expect)
+                while b"\r\n\r\n" not in data:
+                    data += await stream.receive()
+                assert data.startswith(b"HTTP/1.1 100 Continue\r\n"), data
+                await stream.send(b"hello")
+                while not data.endswith(b"hello"):
+                    data += await stream.receive()
+        assert data.endswith(b"/echo/a b|/echo/a%20b|x=1|1.1|hello"), data
+        # HTTP/1.0: answered, then closed
+        data = await in_turn(port, b"GET /echo/z HTTP/1.0\r\nHost: h\r\n\r\n", until=b"|")
+        assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"/echo/z|/echo/z||1.0|")
+        # a WebSocket upgrade (no WebSocket protocol served): answered as a plain request
+        upgrade = (
+            b"GET /echo/ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n"
+            b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        data = await in_turn(port, upgrade, until=b"|1.1|")
+        assert data.startswith(b"HTTP/1.1 200 "), data
+        # a malformed request: 400, the connection closed; the server serves on
+        data = await in_turn(port, b"GET / HTTP/1.1\r\nHost h\r\n\r\n", until=b"\r\n\r\n")
+        assert data.startswith(b"HTTP/1.1 400 "), data
+        get = b"GET /echo/again HTTP/1.1\r\nHost: h\r\n\r\n"
+        data = await in_turn(port, get, get, until=b"|1.1|")
+        assert data.count(b"HTTP/1.1 200 ") == 2, data
+
+
 # -- one write per response ----------------------------------------------------------------
 
 
@@ -355,8 +429,9 @@ async def test_keep_alive_closes_an_idle_connection_and_keeps_a_busy_one(anyio_b
                         await idle.receive()
 
 
-# The uvicorn code `HeadLimitedHttpToolsProtocol` repeats (`on_response_complete`) or relies
-# on (where uvicorn arms and cancels its keep-alive timer), as reviewed against uvicorn 0.55:
+# The uvicorn code `HeadLimitedHttpToolsProtocol` repeats (`on_response_complete` and the
+# request callbacks) or relies on (where uvicorn arms and cancels its keep-alive timer), as
+# reviewed against uvicorn 0.55:
 # the sha256 of its source. A uvicorn release that changes any of it fails here: compare,
 # carry the change over to trimcp.http.serve_uvicorn, then record the new hash.
 REVIEWED_UVICORN_CODE = {
@@ -364,6 +439,9 @@ REVIEWED_UVICORN_CODE = {
     "_unset_keepalive_if_required": "00a6a4e47214e68e",
     "data_received": "010a7ae59a5d3b1a",
     "connection_lost": "c91a4c9bf2e29c55",
+    "on_message_begin": "96d377fdc7c2baef",
+    "on_headers_complete": "1ea8589acfad92d8",
+    "on_message_complete": "1fbad42dc31fc01f",
 }
 
 

@@ -16,6 +16,7 @@ from trimcp._backend_trio import trio_request_scope_class
 
 __all__ = [
     "Wakeup",
+    "asyncio_event_class",
     "cancel_scope_class",
     "current_loop",
     "loop_scheduler",
@@ -337,6 +338,14 @@ class Wakeup(Protocol):
     def set(self) -> None: ...
 
     def wait(self) -> Awaitable[None]: ...
+
+
+def asyncio_event_class() -> Callable[[], Any]:
+    """`asyncio.Event`, for asyncio-only code that makes the events a library expects (trimcp's
+    uvicorn protocol makes uvicorn's request cycles)."""
+    import asyncio
+
+    return asyncio.Event
 
 
 def wakeup_factory() -> Callable[[], Wakeup]:
