@@ -201,8 +201,8 @@ async def test_a_cancelled_request_whose_handler_swallows_it_is_unanswered_and_t
 
 async def test_workers_idling_out_while_woken_lose_no_call(monkeypatch: pytest.MonkeyPatch):
     """Workers (and the watchdog) that idle out after a millisecond, so that their timeouts
-    cross the wake-ups of the calls that keep coming: `Condition.wait` may then say it timed
-    out although a `notify` chose it. Every call still completes, and the pool still serves
+    cross the wake-ups of the calls that keep coming: a worker's wait may then time out as
+    a wake-up chooses it. Every call still completes, and the pool still serves
     afterwards (its count of awake workers did not drift)."""
     monkeypatch.setattr(threads, "_pools", type(threads._pools)())
     monkeypatch.setattr(threads, "_last", None)
@@ -226,7 +226,7 @@ async def test_workers_idling_out_while_woken_lose_no_call(monkeypatch: pytest.M
     assert done == sum(1 + r % 4 for r in range(400))
     pool = threads._pool()
     with pool._lock:
-        assert pool._awake <= pool._workers and pool._wakeups <= pool._idle
+        assert pool._awake + len(pool._parked) <= pool._workers
         assert pool._in_flight == 0
 
 
@@ -280,30 +280,39 @@ def test_calls_fail_at_once_when_no_worker_thread_can_start(
         anyio.run(main, backend=backend)
 
 
-class CrossingCondition(threading.Condition):
-    """A worker's condition whose `wait` always reports a timeout, as `Condition.wait` does
-    when its timeout crosses the `notify` that chose it."""
+class CrossingPark:
+    """A worker's parking lock whose timed wait always ends as if its timeout came just
+    before the release that chose it: timed out, the lock released (free to take)."""
 
-    def wait(self, timeout: float | None = None) -> bool:
-        super().wait(timeout)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout < 0:
+            return self._lock.acquire(blocking)
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()
         return False
+
+    def release(self) -> None:
+        self._lock.release()
 
 
 async def test_a_wake_up_reported_as_a_timeout_still_counts(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(threads, "_pools", type(threads._pools)())
     monkeypatch.setattr(threads, "_last", None)
     pool = threads._pool()
-    pool._work = CrossingCondition(pool._lock)
+    pool._new_park = CrossingPark
     with anyio.fail_after(WAIT):
-        for i in range(20):  # each call finds the worker idle: it is woken through `_work`
+        for i in range(20):  # each call finds the worker parked: its park is released
             assert await run_sync(int, str(i)) == i
             while True:  # until the worker waits again (it is idle between the calls)
                 with pool._lock:
-                    if pool._idle and not pool._awake:
+                    if pool._parked and not pool._awake:
                         break
                 await anyio.lowlevel.checkpoint()
     with pool._lock:
-        assert (pool._awake, pool._wakeups, pool._in_flight) == (0, 0, 0)
+        assert (pool._awake, len(pool._parked), pool._in_flight) == (0, 1, 0)
 
 
 async def test_a_lone_call_wakes_a_worker_at_once_and_calls_together_are_gathered(

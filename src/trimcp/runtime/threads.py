@@ -135,13 +135,14 @@ class _Pool:
         self._schedule = weakref.WeakMethod(schedule)
         self.new_wakeup = wakeup_factory()
         self._lock = threading.Lock()
-        self._work = threading.Condition(self._lock)
         self._watch = threading.Condition(self._lock)
         self._jobs: deque[_Job] = deque()
         self._finished: deque[_Job] = deque()
         self._delivery_pending = False  # a `_deliver` callback is scheduled and not yet run
-        self._idle = 0  # workers waiting for a job
-        self._wakeups = 0  # notifications sent but not yet taken
+        # the idle workers' parking locks, held: released to wake one (a `Condition` does
+        # the same in Python, at several times the cost per wake-up)
+        self._parked: list[Any] = []
+        self._new_park: Callable[[], Any] = threading.Lock
         self._workers = 0
         self._awake = 0  # workers running jobs or woken to
         self._running = 0  # workers inside a job (taken, not yet back for the next)
@@ -210,10 +211,9 @@ class _Pool:
         """With the lock held: get one more worker running, unless `_MAX_WORKERS` run and
         none is idle (`RuntimeError` if a thread is needed and cannot be started; nothing is
         counted then)."""
-        if self._idle > self._wakeups:
-            self._wakeups += 1
+        if self._parked:
             self._awake += 1
-            self._work.notify()
+            self._parked.pop().release()  # the last parked: the likeliest still in cache
         elif self._workers < _MAX_WORKERS:
             # started first: it waits for the lock held here, and a start that fails counts
             # no worker
@@ -244,6 +244,8 @@ class _Pool:
                 self._watch.wait(_STALL)
 
     def _worker(self) -> None:
+        park = self._new_park()  # held while running; parked, acquired again to wait
+        park.acquire()
         ran = False  # back from a job: no longer `_running`
         while True:
             with self._lock:
@@ -252,22 +254,9 @@ class _Pool:
                     ran = False
                 if not self._jobs:
                     self._awake -= 1
-                    while True:
-                        self._idle += 1
-                        notified = self._work.wait(_IDLE_SECONDS)
-                        self._idle -= 1
-                        # `_wakeups` are permits, whichever waiter takes one: `wait` can
-                        # report a timeout although a `notify` chose this waiter (the two
-                        # crossed), and the notified one may find the permit taken
-                        if self._wakeups:
-                            self._wakeups -= 1  # `_wake_one` counted it awake already
-                            break
-                        if self._jobs:
-                            self._awake += 1  # woke by timeout to find work
-                            break
-                        if not notified:  # idle for `_IDLE_SECONDS`
-                            self._workers -= 1
-                            return
+                    if not self._park(park):  # idle for `_IDLE_SECONDS`
+                        self._workers -= 1
+                        return
                     if not self._jobs:
                         continue
                 job = self._jobs.popleft()
@@ -282,6 +271,27 @@ class _Pool:
             del job  # not kept while idle: through its waiter it holds the loop
             if not self._jobs:
                 self._deliver_soon()
+
+    def _park(self, park: Any) -> bool:
+        """With the lock held, in a worker: wait until `_wake_one` releases `park` (True,
+        counted awake by it), or for `_IDLE_SECONDS` (False: nobody chose this worker and
+        no job waits; True if one does, counted awake here)."""
+        self._parked.append(park)
+        self._lock.release()
+        try:
+            woken = park.acquire(timeout=_IDLE_SECONDS)
+        finally:
+            self._lock.acquire()
+        if woken:
+            return True
+        if park not in self._parked:  # chosen as the wait ended: take that release
+            park.acquire()
+            return True
+        self._parked.remove(park)
+        if self._jobs:  # (none should wait with no worker awake; taken all the same)
+            self._awake += 1
+            return True
+        return False
 
     def _deliver_soon(self) -> None:
         """Have the loop wake the callers of the finished jobs: one loop wake-up per batch.
