@@ -21,7 +21,7 @@ SERVER = textwrap.dedent(
     from contextlib import asynccontextmanager
 
     import anyio
-    from trimcp import FastMCP
+    from trimcp import Context, FastMCP
 
     @asynccontextmanager
     async def lifespan(server):
@@ -42,6 +42,19 @@ SERVER = textwrap.dedent(
     async def hang() -> str:
         await anyio.sleep_forever()
         return "never"
+
+    @mcp.tool
+    async def steps(ctx: Context) -> str:
+        # it yields only under a shield: reporting progress is its one cancellation point
+        step = 0
+        try:
+            while True:
+                step += 1
+                with anyio.CancelScope(shield=True):
+                    await anyio.sleep(0.001)
+                await ctx.report_progress(step)
+        finally:
+            print(f"STOPPED-AT {step}", file=sys.stderr, flush=True)
 
     if __name__ == "__main__":
         mcp.run(backend=sys.argv[1], show_banner="--banner" in sys.argv)
@@ -150,6 +163,50 @@ async def test_eof_cancels_in_flight_work_and_exits(server_file: Path, server_ba
         await proc.process.stdin.aclose()
         with anyio.fail_after(10):
             assert await proc.process.wait() == 0
+
+
+@pytest.mark.parametrize("server_backend", ["asyncio", "trio"])
+async def test_a_cancelled_tool_stops_at_its_next_progress_report(
+    server_file: Path, server_backend: str
+):
+    # sending a notification is a cancellation point (answers are not: see `send_answer`)
+    proc = await start(server_file, server_backend)
+    async with proc.process:
+        try:
+            stderr = await cancel_steps(proc)
+        finally:
+            if proc.process.returncode is None:
+                proc.process.kill()  # (it would not stop)
+    stopped = int(stderr.split("STOPPED-AT ")[1].split()[0])
+    assert stopped < 500, stderr  # soon after the cancellation, not at shutdown
+
+
+async def cancel_steps(proc: Proc) -> str:
+    """Cancel `steps` once it reported progress 3, ping, close stdin; the server's stderr."""
+    await proc.send(INIT)
+    await proc.receive()
+    await proc.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    await proc.send(
+        {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {"name": "steps", "arguments": {}, "_meta": {"progressToken": "p"}},
+        }
+    )
+    while (await proc.receive())["params"]["progress"] < 3:
+        pass
+    await proc.send(
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}}
+    )
+    await proc.send({"jsonrpc": "2.0", "id": 8, "method": "ping"})
+    while (message := await proc.receive()).get("id") != 8:  # progress until it stopped
+        assert message["method"] == "notifications/progress", message
+    assert proc.process.stdin is not None
+    await proc.process.stdin.aclose()
+    with anyio.fail_after(10):
+        assert await proc.process.wait() == 0  # (a tool still running would hold it)
+    return await proc.stderr_text()
 
 
 @pytest.mark.parametrize("server_backend", ["asyncio", "trio"])

@@ -193,7 +193,10 @@ class Peer:
         # bound once: the per-request path allocates no bound methods
         self._admit = self.engine.admit
         self._serve_queued = self.engine.serve_queued
-        self._send_bound = self._send
+        # answers through the stream's `send_answer` if it has one: no cancellation point
+        answer_out = getattr(stream, "send_answer", None)
+        self._answer_out: Callable[[bytes], Awaitable[None]] = answer_out or stream.send
+        self._send_bound = self._send if answer_out is None else self._send_answer
         self._task_group: anyio.abc.TaskGroup | None = None
         self._workers: _Workers | None = None
         self._closed = False
@@ -347,6 +350,12 @@ class Peer:
     async def _send(self, data: bytes) -> None:
         try:
             await self._stream.send(data)
+        except _CLOSED_ERRORS:
+            logger.debug("peer gone; message dropped")
+
+    async def _send_answer(self, data: bytes) -> None:
+        try:
+            await self._answer_out(data)
         except _CLOSED_ERRORS:
             logger.debug("peer gone; message dropped")
 

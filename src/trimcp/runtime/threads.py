@@ -142,7 +142,7 @@ class _Pool:
         # the idle workers' parking locks, held: released to wake one (a `Condition` does
         # the same in Python, at several times the cost per wake-up)
         self._parked: list[Any] = []
-        self._new_park: Callable[[], Any] = threading.Lock
+        self._new_park: Callable[[], Any] = threading.Lock  # (tests make parks that race)
         self._workers = 0
         self._awake = 0  # workers running jobs or woken to
         self._running = 0  # workers inside a job (taken, not yet back for the next)
@@ -213,7 +213,8 @@ class _Pool:
         counted then)."""
         if self._parked:
             self._awake += 1
-            self._parked.pop().release()  # the last parked: the likeliest still in cache
+            # the last parked: the likeliest still in cache; the others idle out
+            self._parked.pop().release()
         elif self._workers < _MAX_WORKERS:
             # started first: it waits for the lock held here, and a start that fails counts
             # no worker
@@ -288,7 +289,7 @@ class _Pool:
             park.acquire()
             return True
         self._parked.remove(park)
-        if self._jobs:  # (none should wait with no worker awake; taken all the same)
+        if self._jobs:  # (waiting for a `_kick`, say): taken now
             self._awake += 1
             return True
         return False
