@@ -307,6 +307,18 @@ async def test_request_callbacks_keep_uvicorns_behaviour(anyio_backend: str):
         assert data.count(b"HTTP/1.1 200 ") == 2, data
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_request_callbacks_apply_root_path_and_limit_concurrency(anyio_backend: str):
+    options = {"root_path": "/base"}
+    async with serving(echo_server(), server="uvicorn", uvicorn_config=options) as (_, client):
+        answer = await client.get("/echo/z?q=1")
+        assert answer.text == "/base/echo/z|/base/echo/z|q=1|1.1|", answer.text
+    options = {"limit_concurrency": 1}  # the one connection fills it: 503 to every request
+    async with serving(echo_server(), server="uvicorn", uvicorn_config=options) as (_, client):
+        answer = await client.get("/echo/z")
+        assert answer.status_code == 503, answer.text
+
+
 # -- one write per response ----------------------------------------------------------------
 
 

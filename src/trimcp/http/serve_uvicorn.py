@@ -53,7 +53,7 @@ asyncio, kept to the least: nothing of asyncio is imported here. uvicorn runs on
 loop already running (`run_http` checked it is asyncio; uvloop if the caller started the
 loop on it); its per-connection protocol objects are asyncio protocols, and the transport
 calls made here are uvicorn's own (`is_closing`, `write`, `close`, flow control) and the
-holding transport's; the request cycle's `asyncio.Event` comes from the backend seam
+holding transport's; the request cycle's event class comes from the backend seam
 (`trimcp._backend.asyncio_event_class`); the loop's cancellation exception is named through
 `anyio.get_cancelled_exc_class()`.
 
@@ -96,7 +96,7 @@ DEFAULT_MAX_HEADER_SIZE = 16 * 1024  # hypercorn's and h11's default
 _REFUSED = ("uds", "fd", "reload", "workers", "app")
 _IGNORED = ("loop", "lifespan", "host", "port")
 _TOO_LARGE = b"Request Header Fields Too Large"
-_new_event = asyncio_event_class()  # each request cycle's (uvicorn's `asyncio.Event()`)
+_new_event = asyncio_event_class()  # each request cycle's event, as uvicorn makes it
 
 
 class _HeadTooLargeError(Exception):
