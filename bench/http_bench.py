@@ -30,6 +30,8 @@ Configurations (`--configs`, comma list; default all):
   bare-asyncio       bare ASGI app on hypercorn (asyncio), canned body: the ceiling; served as
                      trimcp serves (`trimcp.http.serve.serve_asgi`: trimcp's tuned hypercorn)
   bare-trio          the same on trio
+  bare-asyncio-stock (opt-in) the same app on stock hypercorn (`hypercorn.asyncio.serve`,
+                     hypercorn's own connection classes): what trimcp's tuning adds
   bare-uvicorn       the same app on uvicorn with uvloop and httptools (asyncio)
   base-json, base-modern, base-trio, base-stateless
                      trimcp-json, trimcp-modern, trimcp-trio, trimcp-stateless run by `--baseline-python` (an
@@ -228,6 +230,7 @@ ALL_CONFIGS = [
 ]
 BASELINE_CONFIGS = ["base-json", "base-modern", "base-trio", "base-stateless"]
 EXTRA_CONFIGS = [  # opt-in (--configs)
+    "bare-asyncio-stock",
     "trimcp-uvicorn-direct",
     "trimcp-json-inline",
     "trimcp-uvicorn-inline",
@@ -447,6 +450,14 @@ def build_configs(args: argparse.Namespace) -> list[Config]:
         ),
         "bare-trio": Config(
             "bare-trio", "bare hypercorn trio", "bare", bare, ["--backend", "trio"], "canned"
+        ),
+        "bare-asyncio-stock": Config(
+            "bare-asyncio-stock",
+            "bare stock hypercorn asyncio",
+            "bare",
+            bare,
+            ["--backend", "asyncio", "--stock"],
+            "canned",
         ),
     }
     for key, of in (
@@ -1134,6 +1145,8 @@ def report(results: list[dict[str, Any]], memory: list[dict[str, Any]]) -> dict[
         ("trimcp-asyncio / SDK", "trimcp-json", "sdk"),
         ("trimcp-asyncio / FastMCP", "trimcp-json", "fastmcp"),
         ("trimcp-asyncio / bare hypercorn asyncio", "trimcp-json", "bare-asyncio"),
+        ("trimcp-asyncio / bare stock hypercorn", "trimcp-json", "bare-asyncio-stock"),
+        ("bare hypercorn asyncio / bare stock hypercorn", "bare-asyncio", "bare-asyncio-stock"),
         ("trimcp-trio / bare hypercorn trio", "trimcp-trio", "bare-trio"),
         ("trimcp stateless / bare hypercorn asyncio", "trimcp-stateless", "bare-asyncio"),
         ("trimcp 2026-07-28 / bare hypercorn asyncio", "trimcp-modern", "bare-asyncio"),

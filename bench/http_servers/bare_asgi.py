@@ -9,6 +9,9 @@ result each time; no parsing, no routing.  Served as trimcp's `run_http` serves:
 second) and a pre-bound socket with TCP_NODELAY, so the ceiling is what trimcp's own serving
 could reach.
 
+`--stock`: the same socket, app and `Config`, served by hypercorn's own `serve` (its own
+connection classes, not trimcp's tuned ones): the ceiling of stock hypercorn.
+
 `--server uvicorn`: the same app on uvicorn with uvloop and httptools (asyncio only; access log
 off, log level warning, lifespan on): the ceiling of trimcp's `http_app()` on uvicorn.
 """
@@ -55,6 +58,9 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
     ap.add_argument("--server", choices=("hypercorn", "uvicorn"), default="hypercorn")
+    ap.add_argument(
+        "--stock", action="store_true", help="hypercorn's own serve, not trimcp's tuned one"
+    )
     a = ap.parse_args()
 
     if a.server == "uvicorn":
@@ -86,7 +92,19 @@ def main() -> None:
     sock.set_inheritable(True)
     config = build_config()
     config.bind = [f"fd://{sock.detach()}"]
-    if a.backend == "trio":
+    if a.stock:  # the same socket and config, served by hypercorn's own classes
+        if a.backend == "trio":
+            import hypercorn.trio
+            import trio
+
+            trio.run(hypercorn.trio.serve, app, config)  # type: ignore[arg-type]
+        else:
+            import asyncio
+
+            import hypercorn.asyncio
+
+            asyncio.run(hypercorn.asyncio.serve(app, config))  # type: ignore[arg-type]
+    elif a.backend == "trio":
         import trio
 
         trio.run(serve_asgi, app, config)
