@@ -193,10 +193,11 @@ class Peer:
         # bound once: the per-request path allocates no bound methods
         self._admit = self.engine.admit
         self._serve_queued = self.engine.serve_queued
-        # answers through the stream's `send_answer` if it has one: no cancellation point
-        answer_out = getattr(stream, "send_answer", None)
-        self._answer_out: Callable[[bytes], Awaitable[None]] = answer_out or stream.send
-        self._send_bound = self._send if answer_out is None else self._send_answer
+        # answers through the stream's `send_answer` if it has one (no cancellation point)
+        self._answer_out: Callable[[bytes], Awaitable[None]] = getattr(
+            stream, "send_answer", stream.send
+        )
+        self._send_bound = self._send_answer
         self._task_group: anyio.abc.TaskGroup | None = None
         self._workers: _Workers | None = None
         self._closed = False
